@@ -1,0 +1,38 @@
+package wasmactor
+
+import "errors"
+
+// Sentinel errors. Every layer wraps them with context; match with errors.Is.
+var (
+	// ErrNoProc: the target actor does not exist or has died.
+	ErrNoProc = errors.New("wasmactor: no such actor")
+	// ErrStaleIncarnation: the PID belongs to an earlier run of its node.
+	ErrStaleIncarnation = errors.New("wasmactor: pid belongs to a previous incarnation of its node")
+	// ErrMailboxFull: the target's bounded mailbox is full; the message was not queued.
+	ErrMailboxFull = errors.New("wasmactor: mailbox full")
+	// ErrUnknownFactory: no deployed module exports the factory (or the pinned version).
+	ErrUnknownFactory = errors.New("wasmactor: unknown factory")
+	// ErrAmbiguousFactory: a Factory@prefix matches more than one module.
+	ErrAmbiguousFactory = errors.New("wasmactor: ambiguous factory version")
+	// ErrNameTaken: the name is registered to another live actor.
+	ErrNameTaken = errors.New("wasmactor: name already registered")
+	// ErrNotFound: no actor holds the name.
+	ErrNotFound = errors.New("wasmactor: name not found")
+	// ErrNodeDown: the target's node is not connected.
+	ErrNodeDown = errors.New("wasmactor: node down")
+	// ErrUnknownNode: no member of the cluster has that name.
+	ErrUnknownNode = errors.New("wasmactor: unknown node")
+	// ErrTimeout: a call got no reply in time.
+	ErrTimeout = errors.New("wasmactor: timeout")
+	// ErrTooLarge: a module or message exceeds a configured cap.
+	ErrTooLarge = errors.New("wasmactor: too large")
+	// ErrBadModule: a module is malformed, does not speak the ABI, or failed to compile.
+	ErrBadModule = errors.New("wasmactor: bad module")
+	// ErrBadPID: text that is not a PID.
+	ErrBadPID = errors.New("wasmactor: malformed pid")
+	// ErrBadArgument: a malformed request (bad CBOR, empty name...).
+	ErrBadArgument = errors.New("wasmactor: bad argument")
+	// ErrClosed: the node (or transport) is closed. It unwraps to net.ErrClosed
+	// where the closed thing is a network endpoint.
+	ErrClosed = errors.New("wasmactor: closed")
+)

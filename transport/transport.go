@@ -1,0 +1,129 @@
+package transport
+
+import (
+	"context"
+	"errors"
+
+	"github.com/wasmactor/wasmactor"
+)
+
+// NodeInfo identifies one running node process.
+type NodeInfo struct {
+	// Name is unique in the cluster.
+	Name string `cbor:"1,keyasint"`
+	// Incarnation is chosen at random when the node starts; a restarted node
+	// has a new one.
+	Incarnation uint64 `cbor:"2,keyasint"`
+	// Addr is the node's listen address (host:port) others dial.
+	Addr string `cbor:"3,keyasint"`
+}
+
+// PeerInfo is who is on the other side of a connection: a node, or a client
+// (the CLI) that authenticated with the cookie but takes no part in
+// membership.
+type PeerInfo struct {
+	NodeInfo
+	Client bool
+}
+
+// Envelope is one actor-level message between two nodes. The sending actor is
+// always on the sending node and the receiving actor on the receiving node,
+// so PIDs travel as serials; the node parts are implied by the connection.
+type Envelope struct {
+	Kind   uint8  `cbor:"1,keyasint,omitempty"`
+	Status uint16 `cbor:"2,keyasint,omitempty"`
+	// ToIncarnation is the incarnation the sender believes the receiving node
+	// has; a receiver with another incarnation rejects the envelope.
+	ToIncarnation uint64 `cbor:"3,keyasint,omitempty"`
+	To            uint64 `cbor:"4,keyasint,omitempty"`
+	From          uint64 `cbor:"5,keyasint,omitempty"`
+	Ref           uint64 `cbor:"6,keyasint,omitempty"`
+	// Payload is opaque to the transport (CBOR produced by a guest).
+	Payload []byte `cbor:"7,keyasint,omitempty"`
+}
+
+// Control is a cluster-level message (registry update, monitor, link, spawn
+// request...). The transport treats Body as opaque bytes.
+type Control struct {
+	Kind uint16 `cbor:"1,keyasint"`
+	Body []byte `cbor:"2,keyasint,omitempty"`
+}
+
+// Transport connects this node to its peers. Every method is safe for
+// concurrent use. Methods that address a peer take its node name.
+type Transport interface {
+	// Self is this node's identity.
+	Self() NodeInfo
+	// Start begins accepting connections and delivering to h. It must be
+	// called once, before any other method but Self.
+	Start(ctx context.Context, h Handler) error
+	// Join dials the seed addresses; membership then connects every member
+	// (full mesh). It returns once at least one seed answered, or the error of
+	// the last attempt.
+	Join(ctx context.Context, seeds []string) error
+	// Members lists the nodes currently connected, this node excluded.
+	Members() []NodeInfo
+	// Send queues envelopes for a peer. It never blocks on the network:
+	// ErrNodeDown if the peer is not connected, ErrQueueFull if its send queue
+	// is full (nothing of envs was queued in either case).
+	Send(node string, envs ...Envelope) error
+	// Cast queues a control message for a peer, ordered with other casts.
+	Cast(node string, msg Control) error
+	// Call sends a request on a stream of its own and waits for the answer.
+	// A Handler error comes back as a *RemoteError.
+	Call(ctx context.Context, node string, req Control) ([]byte, error)
+	// FetchBlob reads the blob named key from a peer, refusing more than max bytes.
+	FetchBlob(ctx context.Context, node string, key string, max int64) ([]byte, error)
+	// Close disconnects every peer (they see a clean leave) and stops all
+	// goroutines. Safe to call more than once.
+	Close() error
+}
+
+// Handler receives what peers send. The transport calls it from its own
+// goroutines; calls for one peer's lane are sequential (so per-pair order
+// holds) but different lanes and peers run concurrently. Handlers must not
+// block for long.
+type Handler interface {
+	// HandleEnvelopes receives a batch of envelopes from one lane of a peer.
+	// envs and their payloads are owned by the handler after the call.
+	HandleEnvelopes(from NodeInfo, envs []Envelope)
+	// HandleCast receives a control message.
+	HandleCast(from NodeInfo, msg Control)
+	// HandleCall answers a request from a node or a client.
+	HandleCall(ctx context.Context, from PeerInfo, req Control) ([]byte, error)
+	// ServeBlob returns the blob named key (a module hash), or an error.
+	ServeBlob(ctx context.Context, from PeerInfo, key string) ([]byte, error)
+	// NodeUp reports a peer that completed the handshake and joined.
+	NodeUp(peer NodeInfo)
+	// NodeDown reports a peer lost (reason says why: idle timeout, closed,
+	// left). Everything in flight to or from it may be lost.
+	NodeDown(peer NodeInfo, reason error)
+}
+
+// Client is a connection of a non-member (the CLI) to one node.
+type Client interface {
+	Peer() NodeInfo
+	Call(ctx context.Context, req Control) ([]byte, error)
+	Close() error
+}
+
+var (
+	// ErrNodeDown: the peer is not connected (the same value as
+	// wasmactor.ErrNodeDown).
+	ErrNodeDown = wasmactor.ErrNodeDown
+	// ErrQueueFull: the peer's send queue is full.
+	ErrQueueFull = errors.New("wasmactor: transport send queue full")
+	// ErrFrameTooLarge: a frame over the size cap.
+	ErrFrameTooLarge = errors.New("wasmactor: frame too large")
+	// ErrHandshake: the peer failed authentication (wrong cookie, bad proof, timeout).
+	ErrHandshake = errors.New("wasmactor: handshake failed")
+)
+
+// RemoteError is an error returned by a peer's Handler.HandleCall. Code is
+// application-defined (the host uses the ABI error codes).
+type RemoteError struct {
+	Code    uint16
+	Message string
+}
+
+func (e *RemoteError) Error() string { return e.Message }
