@@ -24,6 +24,9 @@ var (
 	ErrUnknownNode = errors.New("wasmactor: unknown node")
 	// ErrTimeout: a call got no reply in time.
 	ErrTimeout = errors.New("wasmactor: timeout")
+	// ErrCrashed: the actor's instance failed (trap, panic, deadline) while
+	// it handled the request.
+	ErrCrashed = errors.New("wasmactor: actor crashed")
 	// ErrTooLarge: a module or message exceeds a configured cap.
 	ErrTooLarge = errors.New("wasmactor: too large")
 	// ErrBadModule: a module is malformed, does not speak the ABI, or failed to compile.

@@ -1,0 +1,324 @@
+package host
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/internal/engine"
+	"github.com/wasmactor/wasmactor/registry"
+	"github.com/wasmactor/wasmactor/scheduler"
+)
+
+const (
+	stateAlive uint32 = iota + 1
+	stateDead
+)
+
+// actor is the host's record of one actor. It is kept small: a node holds
+// hundreds of thousands of them.
+type actor struct {
+	serial  uint64
+	factory string
+	mod     *module
+	inst    atomic.Pointer[instance]
+	quota   scheduler.Quota
+	state   atomic.Uint32
+
+	mu       sync.Mutex
+	watchers map[uint64]watcher        // monitor ref → who is told when this actor dies
+	watching map[uint64]*actor         // refs this actor holds on other local actors
+	links    map[uint64]struct{}       // linked local actors, by serial
+	trapExit bool
+	sup      *supervision // nil unless the actor has a restart policy
+}
+
+// supervision is what a restart needs: the policy's arithmetic and the
+// original spawn arguments.
+type supervision struct {
+	intensity *scheduler.Intensity
+	args      []byte
+	isolated  bool
+}
+
+// watcher is one party told of an actor's death: a local actor (a DOWN
+// record), a Go channel (host Monitor), or a pending host Call.
+type watcher struct {
+	actor *actor
+	ch    chan<- Down
+	call  uint64
+}
+
+func (a *actor) alive() bool { return a.state.Load() == stateAlive }
+
+func (n *Node) pidOf(a *actor) wasmactor.PID {
+	return wasmactor.PID{Node: n.cfg.Name, Incarnation: n.incarnation, Serial: a.serial}
+}
+
+func (n *Node) abiPID(a *actor) engine.PID { return engine.PID{Node: n.incarnation, Serial: a.serial} }
+
+// hostPID is the ABI PID a guest replies to when the node's Go API asked.
+func (n *Node) hostPID() engine.PID { return engine.PID{Node: n.incarnation} }
+
+// spawnSpec is everything a local spawn needs.
+type spawnSpec struct {
+	factory  string // as given: Name or Name@prefix
+	args     []byte
+	isolated bool
+	restart  wasmactor.Restart
+	parent   engine.PID
+	link     *actor
+	name     string
+}
+
+// spawnLocal resolves the factory, pins a new actor to an instance and
+// queues its START. The guest constructs it in the instance's next turn.
+func (n *Node) spawnLocal(ctx context.Context, s spawnSpec) (*actor, error) {
+	if err := n.checkOpen(); err != nil {
+		return nil, err
+	}
+	factory, info, err := n.factories.Resolve(s.factory)
+	if err != nil {
+		return nil, err
+	}
+	if len(s.args) > n.cfg.MaxMessageSize {
+		return nil, fmt.Errorf("%w: spawn args of %d bytes, the cap is %d", wasmactor.ErrTooLarge, len(s.args), n.cfg.MaxMessageSize)
+	}
+	if s.name != "" {
+		if _, taken := n.names.Whereis(s.name); taken {
+			return nil, fmt.Errorf("%w: %q", wasmactor.ErrNameTaken, s.name)
+		}
+	}
+	m, err := n.module(ctx, info)
+	if err != nil {
+		return nil, err
+	}
+	a := &actor{serial: n.serials.Add(1), factory: factory, mod: m}
+	a.quota.Init(n.cfg.MailboxSize)
+	if s.restart.Policy != wasmactor.Temporary {
+		a.sup = &supervision{intensity: scheduler.NewIntensity(s.restart), args: s.args, isolated: s.isolated}
+	}
+	in, err := n.place(ctx, a, s.isolated)
+	if err != nil {
+		return nil, err
+	}
+	a.state.Store(stateAlive)
+	n.actors.put(a)
+	if s.link != nil {
+		n.link(s.link, a)
+	}
+	if s.name != "" {
+		if err := n.names.Register(registry.Claim{Name: s.name, PID: n.pidOf(a), At: time.Now().UnixNano()}); err != nil {
+			n.exit(a, wasmactor.ReasonShutdown, false, false)
+			return nil, err
+		}
+	}
+	in.pushSystem(delivery{actor: a, kind: engine.KindStart, from: s.parent, factory: factory, payload: s.args})
+	n.stats.spawned.Add(1)
+	return a, nil
+}
+
+// place pins a to an instance of its module, retrying if the chosen
+// instance dies between being picked and adopting the actor.
+func (n *Node) place(ctx context.Context, a *actor, isolated bool) (*instance, error) {
+	for range 8 {
+		in, err := a.mod.pick(ctx, n, isolated)
+		if err != nil {
+			return nil, err
+		}
+		if in.adopt(a) {
+			a.inst.Store(in)
+			return in, nil
+		}
+	}
+	return nil, fmt.Errorf("wasmactor: instances of module %s keep failing", a.mod.info.Hash.Short())
+}
+
+// exit is the one way an actor dies. stopGuest queues a STOP record so the
+// guest drops its object (not needed when the guest stopped itself or its
+// instance is gone). allowRestart lets the restart policy act; an explicit
+// Node.Stop and node shutdown pass false.
+func (n *Node) exit(a *actor, reason string, stopGuest, allowRestart bool) {
+	if !a.state.CompareAndSwap(stateAlive, stateDead) {
+		return
+	}
+	in := a.inst.Load()
+	if stopGuest {
+		in.pushSystem(delivery{actor: a, kind: engine.KindStop, payload: []byte(reason)})
+	}
+	if allowRestart && !n.closed.Load() && a.sup != nil && a.sup.intensity.ShouldRestart(reason, time.Now()) {
+		if err := n.restart(a, in); err == nil {
+			n.stats.restarts.Add(1)
+			n.log.Info("actor restarted", "pid", n.pidOf(a).String(), "factory", a.factory, "reason", reason)
+			return
+		} else {
+			reason = fmt.Sprintf("%s (restart failed: %v)", reason, err)
+		}
+	}
+	n.finalize(a, in, reason)
+}
+
+// restart brings a back under the same PID: in its old instance if that
+// still runs, else in another one.
+func (n *Node) restart(a *actor, old *instance) error {
+	in := old
+	in.mu.Lock()
+	dead := in.dead
+	in.mu.Unlock()
+	if dead {
+		var err error
+		if in, err = n.place(context.Background(), a, a.sup.isolated); err != nil {
+			return err
+		}
+	}
+	a.state.Store(stateAlive)
+	// START goes through the system lane, so it precedes any message that
+	// reaches the new instance after a.inst is switched.
+	in.pushSystem(delivery{actor: a, kind: engine.KindStart, factory: a.factory, payload: a.sup.args})
+	return nil
+}
+
+// finalize runs once an actor is dead for good: it leaves every table and
+// its monitors and links fire.
+func (n *Node) finalize(a *actor, in *instance, reason string) {
+	n.actors.delete(a.serial)
+	in.release(a)
+	pid := n.pidOf(a)
+	n.names.RemovePID(pid)
+	n.groups.RemovePID(pid)
+
+	a.mu.Lock()
+	watchers, watching, links := a.watchers, a.watching, a.links
+	a.watchers, a.watching, a.links = nil, nil, nil
+	a.mu.Unlock()
+
+	for ref, w := range watchers {
+		n.notifyDown(w, ref, a, reason)
+	}
+	for ref, target := range watching {
+		target.mu.Lock()
+		delete(target.watchers, ref)
+		target.mu.Unlock()
+	}
+	for serial := range links {
+		other := n.actors.get(serial)
+		if other == nil {
+			continue
+		}
+		other.mu.Lock()
+		delete(other.links, a.serial)
+		trap := other.trapExit
+		other.mu.Unlock()
+		if !wasmactor.IsAbnormal(reason) {
+			continue
+		}
+		if trap {
+			n.deliverSystem(other, delivery{kind: engine.KindExit, from: n.abiPID(a), payload: []byte(reason)})
+		} else {
+			n.exit(other, reason, true, true)
+		}
+	}
+}
+
+func (n *Node) notifyDown(w watcher, ref uint64, dead *actor, reason string) {
+	switch {
+	case w.actor != nil:
+		w.actor.mu.Lock()
+		delete(w.actor.watching, ref)
+		w.actor.mu.Unlock()
+		n.deliverSystem(w.actor, delivery{kind: engine.KindDown, from: n.abiPID(dead), ref: ref, payload: []byte(reason)})
+	case w.ch != nil:
+		select {
+		case w.ch <- Down{PID: n.pidOf(dead), Reason: reason}:
+		default: // the channel has room for exactly one Down
+		}
+	case w.call != 0:
+		n.finishCall(w.call, nil, fmt.Errorf("%w: %s died: %s", wasmactor.ErrNoProc, n.pidOf(dead), reason))
+	}
+}
+
+// deliverSystem queues a system record (down, exit) for a live actor.
+func (n *Node) deliverSystem(a *actor, d delivery) {
+	if !a.alive() {
+		return
+	}
+	d.actor = a
+	a.inst.Load().pushSystem(d)
+}
+
+// watch adds a watcher to target and returns its ref; if target is already
+// dead the watcher hears "noproc" at once.
+func (n *Node) watch(target *actor, w watcher) uint64 {
+	ref := n.refs.Add(1)
+	target.mu.Lock()
+	if target.alive() {
+		if target.watchers == nil {
+			target.watchers = make(map[uint64]watcher)
+		}
+		target.watchers[ref] = w
+		target.mu.Unlock()
+		if w.actor != nil {
+			w.actor.mu.Lock()
+			if w.actor.watching == nil {
+				w.actor.watching = make(map[uint64]*actor)
+			}
+			w.actor.watching[ref] = target
+			w.actor.mu.Unlock()
+		}
+		return ref
+	}
+	target.mu.Unlock()
+	n.notifyDown(w, ref, target, wasmactor.ReasonNoProc)
+	return ref
+}
+
+func (n *Node) unwatch(target *actor, ref uint64) {
+	target.mu.Lock()
+	delete(target.watchers, ref)
+	target.mu.Unlock()
+}
+
+// link links a and b both ways. If either is dead, the other gets the
+// "noproc" exit as Erlang's link/1 would raise.
+func (n *Node) link(a, b *actor) error {
+	if a == b {
+		return nil
+	}
+	add := func(x, y *actor) bool {
+		x.mu.Lock()
+		defer x.mu.Unlock()
+		if !x.alive() {
+			return false
+		}
+		if x.links == nil {
+			x.links = make(map[uint64]struct{})
+		}
+		x.links[y.serial] = struct{}{}
+		return true
+	}
+	if !add(b, a) {
+		return fmt.Errorf("%w: %s", wasmactor.ErrNoProc, n.pidOf(b))
+	}
+	if !add(a, b) {
+		n.unlink(b, a)
+		return fmt.Errorf("%w: %s", wasmactor.ErrNoProc, n.pidOf(a))
+	}
+	// b may have died between the two adds; its finalize would have missed a.
+	if !b.alive() {
+		n.unlink(a, b)
+		return fmt.Errorf("%w: %s", wasmactor.ErrNoProc, n.pidOf(b))
+	}
+	return nil
+}
+
+func (n *Node) unlink(a, b *actor) {
+	a.mu.Lock()
+	delete(a.links, b.serial)
+	a.mu.Unlock()
+	b.mu.Lock()
+	delete(b.links, a.serial)
+	b.mu.Unlock()
+}

@@ -1,0 +1,318 @@
+package host
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/fxamacker/cbor/v2"
+
+	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/internal/engine"
+	"github.com/wasmactor/wasmactor/registry"
+)
+
+// PID is re-exported so users of the Go API need only this package.
+type PID = wasmactor.PID
+
+// CBOR is a message that is already CBOR-encoded: Send and Call pass it to
+// the guest unchanged, and Call returns replies as CBOR.
+type CBOR []byte
+
+// Decode decodes the CBOR into v.
+func (c CBOR) Decode(v any) error { return cbor.Unmarshal(c, v) }
+
+var encMode = func() cbor.EncMode {
+	m, err := cbor.CoreDetEncOptions().EncMode()
+	if err != nil {
+		panic(err)
+	}
+	return m
+}()
+
+// encode turns a Go value into a message payload.
+func (n *Node) encode(v any) ([]byte, error) {
+	var b []byte
+	switch m := v.(type) {
+	case CBOR:
+		b = m
+	case nil:
+		return nil, nil
+	default:
+		var err error
+		if b, err = encMode.Marshal(v); err != nil {
+			return nil, fmt.Errorf("%w: cannot encode message as CBOR: %v", wasmactor.ErrBadArgument, err)
+		}
+	}
+	if len(b) > n.cfg.MaxMessageSize {
+		return nil, fmt.Errorf("%w: message of %d bytes, the cap is %d", wasmactor.ErrTooLarge, len(b), n.cfg.MaxMessageSize)
+	}
+	return b, nil
+}
+
+func (n *Node) bg() context.Context { return context.Background() }
+
+// SpawnOptions are the options of Spawn. The zero value spawns a temporary,
+// unnamed actor into a shared instance with no init args.
+type SpawnOptions struct {
+	// Name registers the actor under a cluster-wide name.
+	Name string
+	// Args is the actor's init argument, CBOR-encoded (a CBOR value passes as is).
+	Args any
+	// Isolated gives the actor an instance of its own, so a crash of its
+	// neighbours cannot take it down (and the other way round).
+	Isolated bool
+	// Restart is the supervision policy. Restarts keep the PID and the name.
+	Restart wasmactor.Restart
+}
+
+// Spawn starts an actor of factory ("Counter", or "Counter@<hash prefix>"
+// to pin a module version) and returns its PID. The actor is constructed by
+// its guest asynchronously; messages sent to the PID at once are queued
+// behind its start.
+//
+// # Errors
+//
+// [wasmactor.ErrUnknownFactory], [wasmactor.ErrAmbiguousFactory],
+// [wasmactor.ErrNameTaken], [wasmactor.ErrTooLarge] for oversized args, or an
+// error instantiating the module.
+func (n *Node) Spawn(ctx context.Context, factory string, opts SpawnOptions) (PID, error) {
+	args, err := n.encode(opts.Args)
+	if err != nil {
+		return PID{}, err
+	}
+	a, err := n.spawnLocal(ctx, spawnSpec{factory: factory, args: args, isolated: opts.Isolated, restart: opts.Restart, name: opts.Name})
+	if err != nil {
+		return PID{}, err
+	}
+	return n.pidOf(a), nil
+}
+
+// local resolves a PID of this node to its live actor.
+func (n *Node) local(pid PID) (*actor, error) {
+	if pid.Node != n.cfg.Name {
+		return nil, fmt.Errorf("%w: %s (node %q)", wasmactor.ErrUnknownNode, pid, pid.Node)
+	}
+	if pid.Incarnation != 0 && pid.Incarnation != n.incarnation {
+		return nil, fmt.Errorf("%w: %s", wasmactor.ErrStaleIncarnation, pid)
+	}
+	a := n.actors.get(pid.Serial)
+	if a == nil || !a.alive() {
+		return nil, fmt.Errorf("%w: %s", wasmactor.ErrNoProc, pid)
+	}
+	return a, nil
+}
+
+// Send delivers msg to the actor one way (at most once). A PID with a zero
+// Incarnation means the node's current incarnation.
+//
+// # Errors
+//
+// [wasmactor.ErrNoProc], [wasmactor.ErrStaleIncarnation],
+// [wasmactor.ErrMailboxFull], [wasmactor.ErrTooLarge].
+func (n *Node) Send(ctx context.Context, to PID, msg any) error {
+	payload, err := n.encode(msg)
+	if err != nil {
+		return err
+	}
+	a, err := n.local(to)
+	if err != nil {
+		return err
+	}
+	if e := n.tell(n.hostPID(), n.abiPID(a), engine.KindTell, 0, payload); e != engine.ErrnoOK {
+		return fmt.Errorf("%w: sending to %s", e.Err(), to)
+	}
+	return nil
+}
+
+type callResult struct {
+	reply []byte
+	err   error
+}
+
+// finishCall completes a pending host Call once.
+func (n *Node) finishCall(ref uint64, reply []byte, err error) {
+	if v, ok := n.calls.LoadAndDelete(ref); ok {
+		v.(chan callResult) <- callResult{reply: reply, err: err}
+	}
+}
+
+// Call asks the actor and waits for its reply, until ctx is done or, if ctx
+// has no deadline, Config.AskTimeout. It fails fast if the actor dies first.
+//
+// # Errors
+//
+// [wasmactor.ErrTimeout] (also wrapping ctx's error), [wasmactor.ErrNoProc]
+// when the actor is or becomes dead, and the errors of Send.
+func (n *Node) Call(ctx context.Context, to PID, msg any) (CBOR, error) {
+	payload, err := n.encode(msg)
+	if err != nil {
+		return nil, err
+	}
+	a, err := n.local(to)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, n.cfg.AskTimeout)
+		defer cancel()
+	}
+	ref := n.refs.Add(1)
+	ch := make(chan callResult, 1)
+	n.calls.Store(ref, ch)
+	mref := n.watch(a, watcher{call: ref})
+	defer n.unwatch(a, mref)
+	if e := n.tell(n.hostPID(), n.abiPID(a), engine.KindAsk, ref, payload); e != engine.ErrnoOK {
+		n.calls.Delete(ref)
+		return nil, fmt.Errorf("%w: calling %s", e.Err(), to)
+	}
+	select {
+	case r := <-ch:
+		return r.reply, r.err
+	case <-ctx.Done():
+		n.calls.Delete(ref)
+		return nil, fmt.Errorf("%w: no reply from %s: %w", wasmactor.ErrTimeout, to, ctx.Err())
+	}
+}
+
+// Stop stops the actor with reason "shutdown"; its restart policy does not
+// bring it back. Its monitors and links fire.
+func (n *Node) Stop(ctx context.Context, pid PID) error {
+	a, err := n.local(pid)
+	if err != nil {
+		return err
+	}
+	n.exit(a, wasmactor.ReasonShutdown, true, false)
+	return nil
+}
+
+// Kill stops the actor with an exit reason (default "killed") as if a linked
+// actor had died: abnormal reasons propagate over links and the restart
+// policy applies.
+func (n *Node) Kill(ctx context.Context, pid PID, reason string) error {
+	a, err := n.local(pid)
+	if err != nil {
+		return err
+	}
+	if reason == "" {
+		reason = wasmactor.ReasonKilled
+	}
+	n.exit(a, reason, true, true)
+	return nil
+}
+
+// Down reports that a monitored actor has stopped for good.
+type Down struct {
+	PID    PID
+	Reason string
+}
+
+// Monitor watches one actor from Go.
+type Monitor struct {
+	// C receives exactly one Down when the actor is dead for good (at once,
+	// with reason "noproc", if it already was).
+	C      <-chan Down
+	cancel func()
+}
+
+// Cancel stops the monitor; no Down is sent after it returns.
+func (m *Monitor) Cancel() { m.cancel() }
+
+// Monitor starts watching pid.
+func (n *Node) Monitor(ctx context.Context, pid PID) (*Monitor, error) {
+	ch := make(chan Down, 1)
+	a, err := n.local(pid)
+	if err != nil {
+		ch <- Down{PID: pid, Reason: wasmactor.ReasonNoProc}
+		return &Monitor{C: ch, cancel: func() {}}, nil
+	}
+	ref := n.watch(a, watcher{ch: ch})
+	return &Monitor{C: ch, cancel: func() { n.unwatch(a, ref) }}, nil
+}
+
+// Link links two actors: when one dies abnormally the other dies with the
+// same reason, unless it traps exits.
+func (n *Node) Link(ctx context.Context, a, b PID) error {
+	x, err := n.local(a)
+	if err != nil {
+		return err
+	}
+	y, err := n.local(b)
+	if err != nil {
+		return err
+	}
+	return n.link(x, y)
+}
+
+// Register gives an actor a cluster-wide name.
+func (n *Node) Register(ctx context.Context, name string, pid PID) error {
+	a, err := n.local(pid)
+	if err != nil {
+		return err
+	}
+	return n.names.Register(registry.Claim{Name: name, PID: n.pidOf(a), At: time.Now().UnixNano()})
+}
+
+// Unregister removes a name if pid holds it.
+func (n *Node) Unregister(ctx context.Context, name string, pid PID) error {
+	if !n.names.Unregister(name, pid) {
+		return fmt.Errorf("%w: %q is not held by %s", wasmactor.ErrNotFound, name, pid)
+	}
+	return nil
+}
+
+// Whereis looks a name up.
+func (n *Node) Whereis(ctx context.Context, name string) (PID, error) {
+	pid, ok := n.names.Whereis(name)
+	if !ok {
+		return PID{}, fmt.Errorf("%w: %q", wasmactor.ErrNotFound, name)
+	}
+	return pid, nil
+}
+
+// JoinGroup adds an actor to a process group.
+func (n *Node) JoinGroup(ctx context.Context, group string, pid PID) error {
+	a, err := n.local(pid)
+	if err != nil {
+		return err
+	}
+	n.groups.Join(group, n.pidOf(a))
+	return nil
+}
+
+// LeaveGroup removes an actor from a process group.
+func (n *Node) LeaveGroup(ctx context.Context, group string, pid PID) error {
+	n.groups.Leave(group, pid)
+	return nil
+}
+
+// GroupMembers lists a group's members, sorted.
+func (n *Node) GroupMembers(ctx context.Context, group string) ([]PID, error) {
+	return n.groups.Members(group), nil
+}
+
+// ActorInfo describes one running actor, as `wasmactor ps` prints it.
+type ActorInfo struct {
+	PID      PID      `json:"pid"`
+	Factory  string   `json:"factory"`
+	Module   string   `json:"module"`
+	Instance uint64   `json:"instance"`
+	Names    []string `json:"names,omitempty"`
+}
+
+// Actors lists the live actors of this node, by serial.
+func (n *Node) Actors() []ActorInfo {
+	all := n.actors.all()
+	out := make([]ActorInfo, 0, len(all))
+	for _, a := range all {
+		if !a.alive() {
+			continue
+		}
+		pid := n.pidOf(a)
+		out = append(out, ActorInfo{PID: pid, Factory: a.factory, Module: a.mod.info.Hash.String(), Instance: a.inst.Load().id, Names: n.names.Of(pid)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].PID.Serial < out[j].PID.Serial })
+	return out
+}

@@ -1,0 +1,100 @@
+package host
+
+import (
+	"errors"
+	"log/slog"
+	"runtime"
+	"time"
+)
+
+// Config configures a Node. The zero value of every field means its default;
+// Start validates and copies the Config, never modifying the caller's value.
+type Config struct {
+	// Name is the node's name, unique in its cluster. Default "node".
+	Name string
+	// DataDir holds the content-addressed module store and wazero's
+	// compilation cache. Empty keeps modules in memory (tests, embedding).
+	DataDir string
+	// MailboxSize bounds the user messages queued for one actor. Default 4096.
+	MailboxSize int
+	// Workers is the number of scheduler goroutines running guest turns.
+	// Default GOMAXPROCS.
+	Workers int
+	// InstancesPerModule is the size of each module's shared instance pool.
+	// Default GOMAXPROCS.
+	InstancesPerModule int
+	// TurnBatch is the most messages handed to a guest in one call. Default 64.
+	TurnBatch int
+	// CallTimeout is the deadline of every call into a guest; a guest past it
+	// is interrupted and its instance discarded. Default 5s.
+	CallTimeout time.Duration
+	// AskTimeout is the default timeout of Call and of guest asks that name
+	// none. Default 5s.
+	AskTimeout time.Duration
+	// MemoryLimitPages caps each instance's linear memory in 64 KiB pages.
+	// Default 1024 (64 MiB).
+	MemoryLimitPages uint32
+	// MaxModuleSize caps a deployed module. Default 64 MiB.
+	MaxModuleSize int
+	// MaxMessageSize caps one message payload. Default 1 MiB.
+	MaxMessageSize int
+	// CompileTimeout bounds compiling one module. Default 60s.
+	CompileTimeout time.Duration
+	// Logger receives the node's log and its guests' output. Default slog.Default().
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if c.Name == "" {
+		c.Name = "node"
+	}
+	if err := validNodeName(c.Name); err != nil {
+		return c, err
+	}
+	procs := runtime.GOMAXPROCS(0)
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&c.MailboxSize, 4096)
+	def(&c.Workers, procs)
+	def(&c.InstancesPerModule, procs)
+	def(&c.TurnBatch, 64)
+	def(&c.MaxModuleSize, 64<<20)
+	def(&c.MaxMessageSize, 1<<20)
+	if c.CallTimeout == 0 {
+		c.CallTimeout = 5 * time.Second
+	}
+	if c.AskTimeout == 0 {
+		c.AskTimeout = 5 * time.Second
+	}
+	if c.CompileTimeout == 0 {
+		c.CompileTimeout = 60 * time.Second
+	}
+	if c.MemoryLimitPages == 0 {
+		c.MemoryLimitPages = 1024
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.MailboxSize < 0 || c.Workers < 0 || c.InstancesPerModule < 0 || c.TurnBatch < 0 ||
+		c.MaxModuleSize < 0 || c.MaxMessageSize < 0 || c.CallTimeout < 0 || c.AskTimeout < 0 ||
+		c.CompileTimeout < 0 || c.MemoryLimitPages > 65536 {
+		return c, errors.New("wasmactor: invalid config: negative size or timeout, or more than 65536 memory pages")
+	}
+	return c, nil
+}
+
+func validNodeName(name string) error {
+	if len(name) > 128 {
+		return errors.New("wasmactor: invalid config: node name longer than 128 bytes")
+	}
+	for _, r := range name {
+		ok := r == '-' || r == '_' || (r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z')
+		if !ok {
+			return errors.New("wasmactor: invalid config: node name may hold only letters, digits, '-' and '_'")
+		}
+	}
+	return nil
+}

@@ -1,0 +1,323 @@
+package host
+
+import (
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/internal/engine"
+	"github.com/wasmactor/wasmactor/registry"
+)
+
+// imports answers the guest's import calls for one instance. The engine calls
+// it on the goroutine running that instance's turn.
+type imports struct {
+	n  *Node
+	in *instance
+}
+
+var _ engine.Host = (*imports)(nil)
+
+// caller returns the calling actor if it is alive and pinned to this
+// instance; a guest cannot act on behalf of actors it does not host.
+func (im *imports) caller(serial uint64) *actor {
+	a := im.n.actors.get(serial)
+	if a == nil || a.inst.Load() != im.in || !a.alive() {
+		return nil
+	}
+	return a
+}
+
+// target resolves an ABI PID to a local actor.
+func (im *imports) target(p engine.PID) (*actor, engine.Errno) {
+	if p.Node != im.n.incarnation {
+		if p.Node == 0 {
+			return nil, engine.ErrnoBadArgument
+		}
+		return nil, engine.ErrnoStale
+	}
+	a := im.n.actors.get(p.Serial)
+	if a == nil || !a.alive() {
+		return nil, engine.ErrnoNoProc
+	}
+	return a, engine.ErrnoOK
+}
+
+func (im *imports) SelfNode() uint64 { return im.n.incarnation }
+
+func (im *imports) Send(serial uint64, to engine.PID, msg []byte) engine.Errno {
+	if im.caller(serial) == nil {
+		return engine.ErrnoBadArgument
+	}
+	return im.n.tell(engine.PID{Node: im.n.incarnation, Serial: serial}, to, engine.KindTell, 0, msg)
+}
+
+func (im *imports) Ask(serial uint64, to engine.PID, ref uint64, timeout time.Duration, msg []byte) engine.Errno {
+	a := im.caller(serial)
+	if a == nil {
+		return engine.ErrnoBadArgument
+	}
+	if timeout <= 0 {
+		timeout = im.n.cfg.AskTimeout
+	}
+	key := askKey{serial: serial, ref: ref}
+	// Registered before sending: the reply can come from another worker
+	// before tell returns.
+	if !im.n.asks.add(key, timeout, func() { im.n.replyToActor(key, engine.ErrnoTimeout, nil) }) {
+		return engine.ErrnoBadArgument // ref reused while pending
+	}
+	if e := im.n.tell(engine.PID{Node: im.n.incarnation, Serial: serial}, to, engine.KindAsk, ref, msg); e != engine.ErrnoOK {
+		im.n.asks.take(key)
+		return e
+	}
+	return engine.ErrnoOK
+}
+
+func (im *imports) Reply(serial uint64, to engine.PID, ref uint64, msg []byte) engine.Errno {
+	if im.caller(serial) == nil {
+		return engine.ErrnoBadArgument
+	}
+	return im.n.reply(to, ref, engine.ErrnoOK, msg)
+}
+
+func (im *imports) Spawn(serial uint64, factory string, args []byte, flags engine.SpawnFlags) (engine.PID, engine.Errno) {
+	parent := im.caller(serial)
+	if parent == nil {
+		return engine.PID{}, engine.ErrnoBadArgument
+	}
+	spec := spawnSpec{factory: factory, args: args, isolated: flags&engine.SpawnIsolated != 0, parent: im.n.abiPID(parent)}
+	if flags&engine.SpawnLink != 0 {
+		spec.link = parent
+	}
+	// Spawning from inside a turn may instantiate a new instance (pool
+	// growth or isolated); that happens on this worker, bounded by the
+	// engine's own deadlines.
+	a, err := im.n.spawnLocal(im.n.bg(), spec)
+	if err != nil {
+		im.n.log.Debug("guest spawn failed", "parent", im.n.pidOf(parent).String(), "factory", factory, "err", err)
+		return engine.PID{}, engine.ErrnoOf(err)
+	}
+	return im.n.abiPID(a), engine.ErrnoOK
+}
+
+func (im *imports) Stop(serial uint64, reason string) {
+	a := im.caller(serial)
+	if a == nil {
+		return
+	}
+	if reason == "" {
+		reason = wasmactor.ReasonNormal
+	}
+	im.n.exit(a, reason, false, true)
+}
+
+func (im *imports) Kill(serial uint64, target engine.PID, reason string) engine.Errno {
+	if im.caller(serial) == nil {
+		return engine.ErrnoBadArgument
+	}
+	t, e := im.target(target)
+	if e != engine.ErrnoOK {
+		return e
+	}
+	if reason == "" {
+		reason = wasmactor.ReasonKilled
+	}
+	im.n.exit(t, reason, true, true)
+	return engine.ErrnoOK
+}
+
+func (im *imports) Monitor(serial uint64, target engine.PID) uint64 {
+	a := im.caller(serial)
+	if a == nil {
+		return 0
+	}
+	t, e := im.target(target)
+	if e != engine.ErrnoOK {
+		// Already dead or unknown: DOWN "noproc" follows, as abi.md promises.
+		ref := im.n.refs.Add(1)
+		im.n.deliverSystem(a, delivery{kind: engine.KindDown, from: target, ref: ref, payload: []byte(wasmactor.ReasonNoProc)})
+		return ref
+	}
+	return im.n.watch(t, watcher{actor: a})
+}
+
+func (im *imports) Demonitor(serial uint64, ref uint64) {
+	a := im.caller(serial)
+	if a == nil {
+		return
+	}
+	a.mu.Lock()
+	t := a.watching[ref]
+	delete(a.watching, ref)
+	a.mu.Unlock()
+	if t != nil {
+		im.n.unwatch(t, ref)
+	}
+}
+
+func (im *imports) Link(serial uint64, target engine.PID) engine.Errno {
+	a := im.caller(serial)
+	if a == nil {
+		return engine.ErrnoBadArgument
+	}
+	t, e := im.target(target)
+	if e != engine.ErrnoOK {
+		return e
+	}
+	return engine.ErrnoOf(im.n.link(a, t))
+}
+
+func (im *imports) Unlink(serial uint64, target engine.PID) {
+	a := im.caller(serial)
+	if a == nil {
+		return
+	}
+	if t, e := im.target(target); e == engine.ErrnoOK {
+		im.n.unlink(a, t)
+	}
+}
+
+func (im *imports) TrapExit(serial uint64, on bool) {
+	if a := im.caller(serial); a != nil {
+		a.mu.Lock()
+		a.trapExit = on
+		a.mu.Unlock()
+	}
+}
+
+func (im *imports) Register(serial uint64, name string) engine.Errno {
+	a := im.caller(serial)
+	if a == nil {
+		return engine.ErrnoBadArgument
+	}
+	return engine.ErrnoOf(im.n.names.Register(registry.Claim{Name: name, PID: im.n.pidOf(a), At: time.Now().UnixNano()}))
+}
+
+func (im *imports) Unregister(serial uint64, name string) {
+	if a := im.caller(serial); a != nil {
+		im.n.names.Unregister(name, im.n.pidOf(a))
+	}
+}
+
+func (im *imports) Whereis(name string) (engine.PID, engine.Errno) {
+	pid, ok := im.n.names.Whereis(name)
+	if !ok {
+		return engine.PID{}, engine.ErrnoNotFound
+	}
+	return engine.PID{Node: pid.Incarnation, Serial: pid.Serial}, engine.ErrnoOK
+}
+
+func (im *imports) SendAfter(serial uint64, to engine.PID, delay time.Duration, msg []byte) engine.Errno {
+	a := im.caller(serial)
+	if a == nil {
+		return engine.ErrnoBadArgument
+	}
+	if _, e := im.target(to); e != engine.ErrnoOK {
+		return e
+	}
+	from := im.n.abiPID(a)
+	time.AfterFunc(delay, func() {
+		// The message is lost if the sender died meanwhile, as abi.md says.
+		if a.alive() && !im.n.closed.Load() {
+			im.n.tell(from, to, engine.KindTell, 0, msg)
+		}
+	})
+	return engine.ErrnoOK
+}
+
+func (im *imports) Log(serial uint64, level slog.Level, msg string) {
+	im.n.log.Log(im.n.bg(), level, msg, "actor", fmt.Sprintf("<%s.%d>", im.n.cfg.Name, serial), "module", im.in.mod.info.Hash.Short())
+}
+
+// tell queues a TELL or ASK from an ABI PID to an ABI PID.
+func (n *Node) tell(from, to engine.PID, kind engine.Kind, ref uint64, msg []byte) engine.Errno {
+	if to.Node != n.incarnation {
+		if to.Node == 0 {
+			return engine.ErrnoBadArgument
+		}
+		return engine.ErrnoStale
+	}
+	a := n.actors.get(to.Serial)
+	if a == nil || !a.alive() {
+		return engine.ErrnoNoProc
+	}
+	if err := a.quota.Take(); err != nil {
+		n.stats.mailboxFull.Add(1)
+		return engine.ErrnoMailboxFull
+	}
+	a.inst.Load().push(delivery{actor: a, kind: kind, quota: true, from: from, ref: ref, payload: msg})
+	return engine.ErrnoOK
+}
+
+// reply routes an answer to the asker: a host Call (serial 0) or an actor's
+// pending ask. Late replies (after a timeout) are dropped.
+func (n *Node) reply(to engine.PID, ref uint64, status engine.Errno, msg []byte) engine.Errno {
+	if to.Node != n.incarnation {
+		if to.Node == 0 {
+			return engine.ErrnoBadArgument
+		}
+		return engine.ErrnoStale
+	}
+	if to.Serial == 0 {
+		n.finishCall(ref, msg, status.Err())
+		return engine.ErrnoOK
+	}
+	n.replyToActor(askKey{serial: to.Serial, ref: ref}, status, msg)
+	return engine.ErrnoOK
+}
+
+// replyToActor completes an actor's pending ask once: with the reply, or
+// with the TIMEOUT status when its timer fires first.
+func (n *Node) replyToActor(key askKey, status engine.Errno, msg []byte) {
+	if !n.asks.take(key) {
+		return
+	}
+	a := n.actors.get(key.serial)
+	if a == nil || !a.alive() {
+		return
+	}
+	// Replies are not counted against the mailbox bound: the actor asked
+	// for them, and dropping one would turn into a spurious timeout.
+	a.inst.Load().push(delivery{actor: a, kind: engine.KindReply, status: status, ref: key.ref, payload: msg})
+}
+
+type askKey struct{ serial, ref uint64 }
+
+// pendingAsks holds the timers of asks made by guests.
+type pendingAsks struct {
+	mu sync.Mutex
+	m  map[askKey]*time.Timer
+}
+
+func (p *pendingAsks) add(key askKey, timeout time.Duration, onTimeout func()) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, dup := p.m[key]; dup || p.m == nil {
+		return false
+	}
+	p.m[key] = time.AfterFunc(timeout, onTimeout)
+	return true
+}
+
+// take removes key, reporting whether it was pending.
+func (p *pendingAsks) take(key askKey) bool {
+	p.mu.Lock()
+	t, ok := p.m[key]
+	delete(p.m, key)
+	p.mu.Unlock()
+	if ok {
+		t.Stop()
+	}
+	return ok
+}
+
+func (p *pendingAsks) stopAll() {
+	p.mu.Lock()
+	for _, t := range p.m {
+		t.Stop()
+	}
+	p.m = nil
+	p.mu.Unlock()
+}

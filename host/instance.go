@@ -1,0 +1,236 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/internal/engine"
+	"github.com/wasmactor/wasmactor/registry"
+	"github.com/wasmactor/wasmactor/scheduler"
+)
+
+// module is a deployed module on this node with its pool of shared instances.
+type module struct {
+	info registry.ModuleInfo
+
+	mu       sync.Mutex
+	compiled *engine.Module
+	pool     []*instance // shared instances, at most Config.InstancesPerModule
+	isolated int         // live isolated instances, for Stats
+}
+
+// pick returns the instance a new actor is pinned to: a fresh one when
+// isolated, else the pool grows to its size and then the least-populated
+// member is chosen.
+func (m *module) pick(ctx context.Context, n *Node, isolated bool) (*instance, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !isolated && len(m.pool) >= n.cfg.InstancesPerModule {
+		best := m.pool[0]
+		for _, in := range m.pool[1:] {
+			if in.population() < best.population() {
+				best = in
+			}
+		}
+		return best, nil
+	}
+	in, err := n.newInstance(ctx, m, isolated)
+	if err != nil {
+		return nil, err
+	}
+	if isolated {
+		m.isolated++
+	} else {
+		m.pool = append(m.pool, in)
+	}
+	return in, nil
+}
+
+// retire removes a failed instance so no new actor is pinned to it.
+func (m *module) retire(in *instance) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if in.isolated {
+		m.isolated--
+		return
+	}
+	for i, p := range m.pool {
+		if p == in {
+			m.pool = append(m.pool[:i], m.pool[i+1:]...)
+			return
+		}
+	}
+}
+
+func (m *module) closeAll(ctx context.Context) {
+	m.mu.Lock()
+	pool := m.pool
+	m.pool = nil
+	m.mu.Unlock()
+	for _, in := range pool {
+		_ = in.inst.Close(ctx)
+	}
+	if m.compiled != nil {
+		_ = m.compiled.Close(ctx)
+	}
+}
+
+// delivery is one record waiting in an instance's mailbox.
+type delivery struct {
+	actor   *actor
+	kind    engine.Kind
+	status  engine.Errno
+	quota   bool // counted against actor.quota; given back when drained
+	from    engine.PID
+	ref     uint64
+	factory string // START only
+	payload []byte
+}
+
+// instance is one wazero instance hosting actors of one module.
+type instance struct {
+	n        *Node
+	mod      *module
+	id       uint64
+	inst     *engine.Instance
+	task     *scheduler.Task
+	mailbox  scheduler.Mailbox[delivery]
+	isolated bool
+
+	// Owned by the goroutine running Turn (the scheduler runs a task on one
+	// worker at a time).
+	buf      []delivery
+	batch    engine.Batch
+	hostAsks []uint64 // refs of host Calls in the current batch
+
+	mu     sync.Mutex
+	actors map[uint64]*actor
+	dead   bool
+}
+
+func (n *Node) newInstance(ctx context.Context, m *module, isolated bool) (*instance, error) {
+	in := &instance{n: n, mod: m, id: n.serials.Add(1), isolated: isolated, actors: make(map[uint64]*actor)}
+	inst, err := n.eng.Instantiate(ctx, m.compiled, &imports{n: n, in: in})
+	if err != nil {
+		return nil, err
+	}
+	in.inst = inst
+	in.task = n.sched.NewTask(in)
+	return in, nil
+}
+
+func (in *instance) population() int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return len(in.actors)
+}
+
+// adopt pins a to this instance. It fails if the instance has died meanwhile.
+func (in *instance) adopt(a *actor) bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.dead {
+		return false
+	}
+	in.actors[a.serial] = a
+	return true
+}
+
+func (in *instance) release(a *actor) {
+	in.mu.Lock()
+	delete(in.actors, a.serial)
+	in.mu.Unlock()
+}
+
+func (in *instance) push(d delivery) {
+	in.mailbox.Push(d)
+	in.task.Wake()
+}
+
+func (in *instance) pushSystem(d delivery) {
+	in.mailbox.PushSystem(d)
+	in.task.Wake()
+}
+
+// Turn hands up to TurnBatch queued records to the guest in one call.
+func (in *instance) Turn() bool {
+	n := in.n
+	in.buf = in.mailbox.Drain(in.buf[:0], n.cfg.TurnBatch)
+	in.batch.Reset()
+	in.mu.Lock()
+	dead := in.dead
+	in.mu.Unlock()
+	var rec engine.Record
+	in.hostAsks = in.hostAsks[:0]
+	for i := range in.buf {
+		d := &in.buf[i]
+		if d.quota {
+			d.actor.quota.Give(1)
+		}
+		if dead {
+			in.dropped(d)
+			continue
+		}
+		// Records for an actor that died while they waited are dropped
+		// (at-most-once); STOP is for dead actors by definition.
+		if d.kind != engine.KindStop && !d.actor.alive() {
+			in.dropped(d)
+			continue
+		}
+		if d.kind == engine.KindAsk && d.from.Serial == 0 {
+			in.hostAsks = append(in.hostAsks, d.ref)
+		}
+		rec = engine.Record{Kind: d.kind, Status: d.status, Actor: d.actor.serial, From: d.from, Ref: d.ref, Factory: d.factory, Payload: d.payload}
+		in.batch.Add(&rec)
+	}
+	clear(in.buf) // drop payload references
+	if dead || in.batch.Len() == 0 {
+		return in.mailbox.Len() > 0
+	}
+	if err := in.inst.Deliver(context.Background(), &in.batch); err != nil {
+		reason := in.fail(err)
+		for _, ref := range in.hostAsks {
+			n.finishCall(ref, nil, fmt.Errorf("%w: %s", wasmactor.ErrCrashed, reason))
+		}
+		return in.mailbox.Len() > 0
+	}
+	n.stats.delivered.Add(uint64(in.batch.Len()))
+	return in.mailbox.Len() > 0
+}
+
+// dropped settles a record that will never reach the guest: a host Call
+// waiting on it learns at once instead of timing out.
+func (in *instance) dropped(d *delivery) {
+	if d.kind == engine.KindAsk && d.from.Serial == 0 && d.from.Node == in.n.incarnation {
+		in.n.finishCall(d.ref, nil, wasmactor.ErrNoProc)
+	}
+}
+
+// fail discards the instance after a trap, panic or blown deadline: every
+// actor in it dies with the reason (and is restarted if its policy says so).
+func (in *instance) fail(err error) (reason string) {
+	reason = "crash: " + err.Error()
+	var f *engine.Failure
+	if errors.As(err, &f) {
+		reason = f.Reason
+	}
+	in.mu.Lock()
+	in.dead = true
+	victims := make([]*actor, 0, len(in.actors))
+	for _, a := range in.actors {
+		victims = append(victims, a)
+	}
+	clear(in.actors)
+	in.mu.Unlock()
+	in.n.stats.crashes.Add(1)
+	in.mod.retire(in)
+	in.n.log.Warn("instance discarded", "module", in.mod.info.Hash.Short(), "instance", in.id, "reason", reason, "actors", len(victims))
+	for _, a := range victims {
+		in.n.exit(a, reason, false, true)
+	}
+	_ = in.inst.Close(context.Background())
+	return reason
+}
