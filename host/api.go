@@ -63,8 +63,12 @@ type SpawnOptions struct {
 	// Isolated gives the actor an instance of its own, so a crash of its
 	// neighbours cannot take it down (and the other way round).
 	Isolated bool
-	// Restart is the supervision policy. Restarts keep the PID and the name.
+	// Restart is the supervision policy. Restarts keep the PID and the name;
+	// the actor is restarted on the node it runs on.
 	Restart wasmactor.Restart
+	// Node is the node to spawn on. Empty lets the placement policy choose
+	// (the least-loaded member that can run the factory).
+	Node string
 }
 
 // Spawn starts an actor of factory ("Counter", or "Counter@<hash prefix>"

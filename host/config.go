@@ -2,6 +2,8 @@ package host
 
 import (
 	"errors"
+
+	"github.com/wasmactor/wasmactor/transport"
 	"log/slog"
 	"runtime"
 	"time"
@@ -40,6 +42,25 @@ type Config struct {
 	MaxMessageSize int
 	// CompileTimeout bounds compiling one module. Default 60s.
 	CompileTimeout time.Duration
+	// Listen is the UDP address (host:port) other nodes and the CLI reach this
+	// node on. Empty runs the node alone, with no network at all; use
+	// "127.0.0.1:0" for a free loopback port.
+	Listen string
+	// Join lists seed addresses of an existing cluster; membership then
+	// connects every member.
+	Join []string
+	// Cookie is the cluster's shared secret (at least 16 bytes). When empty
+	// and Listen is set, it is read from CookieFile.
+	Cookie []byte
+	// CookieFile holds the cookie; created with 128 random bits and mode 0600
+	// on first start. Default DataDir/cookie.
+	CookieFile string
+	// IdleTimeout is how long a silent peer is kept before it is reported
+	// down (its actors' monitors get "noconnection"). Default 5s.
+	IdleTimeout time.Duration
+	// Transport replaces the QUIC transport (in-memory networks in tests).
+	// When set, Listen, Cookie and CookieFile are ignored.
+	Transport transport.Transport
 	// Logger receives the node's log and its guests' output. Default slog.Default().
 	Logger *slog.Logger
 }

@@ -1,0 +1,121 @@
+package actor
+
+import (
+	"encoding/binary"
+	"strconv"
+)
+
+// Record kinds of a wasmactor_deliver batch (docs/abi.md).
+const (
+	kindStart   = 1
+	kindRestore = 2
+	kindTell    = 3
+	kindAsk     = 4
+	kindReply   = 5
+	kindDown    = 6
+	kindExit    = 7
+	kindStop    = 8
+)
+
+// headerSize is the fixed part of every record; records start on 8-byte
+// boundaries.
+const headerSize = 48
+
+// record is one parsed batch record. payload aliases the inbox buffer and is
+// valid only while the batch is being delivered.
+type record struct {
+	kind    uint16
+	status  uint16
+	actor   uint64
+	from    PID
+	ref     uint64
+	payload []byte
+}
+
+// batchError describes why a batch could not be parsed. It is the reason the
+// instance fails with, so it says where and what.
+type batchError struct {
+	off  int
+	what string
+}
+
+func (e *batchError) Error() string {
+	return "wasmactor: malformed batch: record at offset " + strconv.Itoa(e.off) + ": " + e.what
+}
+
+// parseRecord reads the record at b[off:] and returns it with the offset of
+// the next one. It never panics and never allocates on success: the header
+// is read field by field from fixed offsets.
+func parseRecord(b []byte, off int) (record, int, error) {
+	rest := len(b) - off
+	if rest < headerSize {
+		return record{}, 0, &batchError{off, "truncated header (" + strconv.Itoa(rest) + " bytes left)"}
+	}
+	h := b[off : off+headerSize]
+	size := binary.LittleEndian.Uint32(h[0:])
+	plen := binary.LittleEndian.Uint32(h[40:])
+	switch {
+	case size < headerSize:
+		return record{}, 0, &batchError{off, "size " + strconv.FormatUint(uint64(size), 10) + " is smaller than the header"}
+	case size%8 != 0:
+		return record{}, 0, &batchError{off, "size " + strconv.FormatUint(uint64(size), 10) + " is not a multiple of 8"}
+	case uint64(size) > uint64(rest):
+		return record{}, 0, &batchError{off, "size " + strconv.FormatUint(uint64(size), 10) + " runs past the end of the batch"}
+	case uint64(plen) > uint64(size)-headerSize:
+		return record{}, 0, &batchError{off, "payload length " + strconv.FormatUint(uint64(plen), 10) + " runs past the record"}
+	}
+	r := record{
+		kind:   binary.LittleEndian.Uint16(h[4:]),
+		status: binary.LittleEndian.Uint16(h[6:]),
+		actor:  binary.LittleEndian.Uint64(h[8:]),
+		from: PID{
+			Node:   binary.LittleEndian.Uint64(h[16:]),
+			Serial: binary.LittleEndian.Uint64(h[24:]),
+		},
+		ref: binary.LittleEndian.Uint64(h[32:]),
+	}
+	p := off + headerSize
+	r.payload = b[p : p+int(plen) : p+int(plen)]
+	return r, off + int(size), nil
+}
+
+// splitStart splits a START or RESTORE payload into the factory name and
+// the init arguments (or state).
+func splitStart(p []byte) (name, rest []byte, ok bool) {
+	if len(p) < 2 {
+		return nil, nil, false
+	}
+	n := int(binary.LittleEndian.Uint16(p))
+	if n > len(p)-2 {
+		return nil, nil, false
+	}
+	return p[2 : 2+n], p[2+n:], true
+}
+
+// appendRecord appends one record to a batch, padding it to 8 bytes. The
+// SDK never builds batches itself; tests and fake hosts do, and keeping the
+// writer next to the reader keeps them in step.
+func appendRecord(b []byte, r record) []byte {
+	size := (headerSize + len(r.payload) + 7) &^ 7
+	b = binary.LittleEndian.AppendUint32(b, uint32(size))
+	b = binary.LittleEndian.AppendUint16(b, r.kind)
+	b = binary.LittleEndian.AppendUint16(b, r.status)
+	b = binary.LittleEndian.AppendUint64(b, r.actor)
+	b = binary.LittleEndian.AppendUint64(b, r.from.Node)
+	b = binary.LittleEndian.AppendUint64(b, r.from.Serial)
+	b = binary.LittleEndian.AppendUint64(b, r.ref)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(r.payload)))
+	b = binary.LittleEndian.AppendUint32(b, 0)
+	b = append(b, r.payload...)
+	for pad := size - headerSize - len(r.payload); pad > 0; pad-- {
+		b = append(b, 0)
+	}
+	return b
+}
+
+// startPayload builds a START/RESTORE payload (tests and fake hosts).
+func startPayload(name string, args []byte) []byte {
+	p := binary.LittleEndian.AppendUint16(nil, uint16(len(name)))
+	p = append(p, name...)
+	return append(p, args...)
+}

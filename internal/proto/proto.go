@@ -1,0 +1,169 @@
+// Package proto defines the cluster's control messages: what nodes tell each
+// other about modules, names, groups, monitors and links, and the requests a
+// node or the CLI sends with transport.Call. Bodies are CBOR, decoded with the
+// strict options of internal/wire into these concrete structs.
+//
+// # Casts and calls
+//
+// Kinds below 100 are casts (one way, ordered per peer on the control stream).
+// Kinds from 100 are calls (request/response on a stream of their own); the
+// ones from 200 are what the CLI asks of the node it is connected to.
+package proto
+
+import (
+	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/registry"
+)
+
+// Control kinds.
+const (
+	// Casts between nodes.
+	KindModule    uint16 = 1  // Module: the sender holds this module
+	KindSync      uint16 = 2  // Sync: the sender's view, sent to a peer that came up
+	KindName      uint16 = 3  // registry.Claim: a name registered at the sender
+	KindUnname    uint16 = 4  // NameRef: a name released at the sender
+	KindJoin      uint16 = 5  // GroupRef
+	KindLeave     uint16 = 6  // GroupRef
+	KindMonitor   uint16 = 7  // Watch: a sender actor monitors a receiver actor
+	KindDemonitor uint16 = 8  // Watch
+	KindDown      uint16 = 9  // Down: a watched receiver-side... sender actor died
+	KindLink      uint16 = 10 // Link: link a sender actor and a receiver actor
+	KindUnlink    uint16 = 11 // Link
+	KindExit      uint16 = 12 // Exit: a linked sender actor died
+	KindKill      uint16 = 13 // Kill: exit signal to a receiver actor
+
+	// Calls between nodes.
+	KindSpawn uint16 = 100 // Spawn → SpawnReply
+
+	// Calls from the CLI.
+	KindDeploy    uint16 = 200 // Deploy → registry.ModuleInfo
+	KindSend      uint16 = 201 // Message → Empty
+	KindCall      uint16 = 202 // Message → CallReply
+	KindPs        uint16 = 203 // Empty → []ActorInfo (cluster-wide)
+	KindLocalPs   uint16 = 204 // Empty → []ActorInfo (this node only; node to node)
+	KindNodes     uint16 = 205 // Empty → []NodeStatus
+	KindModules   uint16 = 206 // Empty → []ModuleStatus
+	KindKillActor uint16 = 207 // Target → Empty
+	KindSpawnCLI  uint16 = 208 // Spawn → SpawnReply
+	KindStatus    uint16 = 209 // Empty → NodeStatus (this node only; node to node)
+)
+
+// Module announces a deployed module held by the sender.
+type Module struct {
+	Info registry.ModuleInfo `cbor:"1,keyasint"`
+}
+
+// Sync is a node's share of the cluster state, sent to a peer that came up so
+// both converge: the modules it holds and the names and group memberships of
+// its own actors.
+type Sync struct {
+	Modules []registry.ModuleInfo `cbor:"1,keyasint"`
+	Names   []registry.Claim      `cbor:"2,keyasint"`
+	Groups  []GroupRef            `cbor:"3,keyasint"`
+}
+
+// NameRef names one registration.
+type NameRef struct {
+	Name string        `cbor:"1,keyasint"`
+	PID  wasmactor.PID `cbor:"2,keyasint"`
+}
+
+// GroupRef is one actor's membership of one group.
+type GroupRef struct {
+	Group string        `cbor:"1,keyasint"`
+	PID   wasmactor.PID `cbor:"2,keyasint"`
+}
+
+// Watch is a monitor of Target (on the receiver) held by Watcher (on the
+// sender, serial 0 = the sender's host).
+type Watch struct {
+	Watcher uint64 `cbor:"1,keyasint"`
+	Target  uint64 `cbor:"2,keyasint"`
+	Ref     uint64 `cbor:"3,keyasint"`
+}
+
+// Down tells the watcher's node that Target (on the sender) died.
+type Down struct {
+	Watcher uint64 `cbor:"1,keyasint"`
+	Target  uint64 `cbor:"2,keyasint"`
+	Ref     uint64 `cbor:"3,keyasint"`
+	Reason  string `cbor:"4,keyasint"`
+}
+
+// Link links From (on the sender) and To (on the receiver).
+type Link struct {
+	From uint64 `cbor:"1,keyasint"`
+	To   uint64 `cbor:"2,keyasint"`
+}
+
+// Exit is an exit signal from From (on the sender) to To (on the receiver).
+type Exit struct {
+	From   uint64 `cbor:"1,keyasint"`
+	To     uint64 `cbor:"2,keyasint"`
+	Reason string `cbor:"3,keyasint"`
+}
+
+// Spawn asks a node to spawn an actor.
+type Spawn struct {
+	Factory  string            `cbor:"1,keyasint"`
+	Args     []byte            `cbor:"2,keyasint,omitempty"` // CBOR
+	Name     string            `cbor:"3,keyasint,omitempty"`
+	Isolated bool              `cbor:"4,keyasint,omitempty"`
+	Restart  wasmactor.Restart `cbor:"5,keyasint,omitempty"`
+	// Node is where to spawn (CLI only; empty = placement policy).
+	Node string `cbor:"6,keyasint,omitempty"`
+	// Holder is a node known to hold the module, for a pull if the receiver lacks it.
+	Holder string `cbor:"7,keyasint,omitempty"`
+}
+
+// SpawnReply is the spawned actor.
+type SpawnReply struct {
+	PID wasmactor.PID `cbor:"1,keyasint"`
+}
+
+// Target is an actor named by PID text (<n2.17>) or registered name.
+type Target struct {
+	Target string `cbor:"1,keyasint"`
+	Reason string `cbor:"2,keyasint,omitempty"`
+}
+
+// Message is a payload for a target (send, call).
+type Message struct {
+	Target    string `cbor:"1,keyasint"`
+	Payload   []byte `cbor:"2,keyasint"` // CBOR
+	TimeoutMs int64  `cbor:"3,keyasint,omitempty"`
+}
+
+// CallReply is the answer of a call.
+type CallReply struct {
+	Payload []byte `cbor:"1,keyasint"` // CBOR
+}
+
+// Empty is a body with nothing in it.
+type Empty struct{}
+
+// ActorInfo describes one actor for `ps`.
+type ActorInfo struct {
+	PID      wasmactor.PID `cbor:"1,keyasint" json:"pid"`
+	Factory  string        `cbor:"2,keyasint" json:"factory"`
+	Module   string        `cbor:"3,keyasint" json:"module"`
+	Instance uint64        `cbor:"4,keyasint" json:"instance"`
+	Names    []string      `cbor:"5,keyasint,omitempty" json:"names,omitempty"`
+}
+
+// NodeStatus describes one node for `nodes`.
+type NodeStatus struct {
+	Name        string `cbor:"1,keyasint" json:"name"`
+	Incarnation uint64 `cbor:"2,keyasint" json:"incarnation"`
+	Addr        string `cbor:"3,keyasint" json:"addr"`
+	Actors      int    `cbor:"4,keyasint" json:"actors"`
+	Instances   int    `cbor:"5,keyasint" json:"instances"`
+	Modules     int    `cbor:"6,keyasint" json:"modules"`
+	Up          bool   `cbor:"7,keyasint" json:"up"`
+}
+
+// ModuleStatus describes one module for `modules`.
+type ModuleStatus struct {
+	Info    registry.ModuleInfo `cbor:"1,keyasint" json:"module"`
+	Holders []string            `cbor:"2,keyasint" json:"holders"`
+}
