@@ -1,0 +1,363 @@
+package actor
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/fxamacker/cbor/v2"
+)
+
+// Context is an actor's handle on the node: who it is, and the requests it
+// makes (send, ask, spawn, monitor...). Each actor has one Context for life;
+// it is valid only inside the actor's callbacks (Init, Receive, HandleDown,
+// HandleExit, Terminate and ask continuations), because the host accepts
+// requests only while it is delivering to the instance.
+//
+// Requests never block: an ask returns at once and its answer runs a
+// continuation later.
+type Context struct {
+	in      *instance
+	id      uint64
+	self    PID
+	parent  PID
+	actor   Actor
+	factory string
+
+	// req is the ask being handled, if any; cleared once answered.
+	req    Request
+	hasReq bool
+
+	stopping   bool
+	stopReason string
+
+	// pending holds ask continuations by ref; allocated on first ask.
+	pending map[uint64]ReplyFunc
+}
+
+// Request identifies an ask so it can be answered after the handler has
+// returned (a deferred reply), with [Context.ReplyTo].
+type Request struct {
+	From PID
+	Ref  uint64
+}
+
+// ReplyFunc continues an ask. It runs when the answer arrives, as its own
+// turn of the asking actor: reply is the answer (valid during the call), err
+// is nil or the failure ([ErrTimeout], [ErrNoProc], [ErrMailboxFull]...).
+type ReplyFunc func(ctx *Context, reply Message, err error)
+
+// SpawnOption modifies [Context.Spawn]. Options combine with |.
+type SpawnOption uint32
+
+const (
+	// SpawnLink links the child to the caller (docs/abi.md flag bit 0).
+	SpawnLink SpawnOption = 1 << 0
+	// SpawnIsolated gives the child an instance of its own (bit 1), for
+	// untrusted or crash-prone code: its failure cannot take others down.
+	SpawnIsolated SpawnOption = 1 << 1
+)
+
+// Level is a log severity, as the log import numbers them.
+type Level int32
+
+const (
+	LevelDebug Level = 0
+	LevelInfo  Level = 1
+	LevelWarn  Level = 2
+	LevelError Level = 3
+)
+
+// Self returns the actor's own PID.
+func (c *Context) Self() PID { return c.self }
+
+// Parent returns the PID of the actor that spawned this one, or a PID with
+// Node 0 if the host spawned it.
+func (c *Context) Parent() PID { return c.parent }
+
+// Factory returns the name the actor was spawned from.
+func (c *Context) Factory() string { return c.factory }
+
+// Request returns the ask being handled, for answering it later with
+// [Context.ReplyTo]; ok is false outside an ask or once it was answered.
+func (c *Context) Request() (r Request, ok bool) { return c.req, c.hasReq }
+
+// Reply answers the ask being handled with v encoded as CBOR. It returns
+// [ErrNotAsk] outside an ask or if the ask was already answered.
+func (c *Context) Reply(v any) error {
+	if !c.hasReq {
+		return ErrNotAsk
+	}
+	b, err := c.in.encode(v)
+	if err != nil {
+		return err
+	}
+	return c.replyRaw(b)
+}
+
+// ReplyRaw answers the ask being handled with data as is.
+func (c *Context) ReplyRaw(data []byte) error {
+	if !c.hasReq {
+		return ErrNotAsk
+	}
+	return c.replyRaw(data)
+}
+
+func (c *Context) replyRaw(data []byte) error {
+	c.hasReq = false
+	return codeError(c.in.host.reply(c.id, c.req.From, c.req.Ref, data))
+}
+
+// ReplyTo answers an ask kept from an earlier turn (see [Context.Request]).
+// Answering the same ask twice is the caller's mistake; the host keeps the
+// first answer.
+func (c *Context) ReplyTo(r Request, v any) error {
+	b, err := c.in.encode(v)
+	if err != nil {
+		return err
+	}
+	return c.ReplyRawTo(r, b)
+}
+
+// ReplyRawTo is [Context.ReplyTo] with data sent as is.
+func (c *Context) ReplyRawTo(r Request, data []byte) error {
+	if c.hasReq && c.req == r {
+		c.hasReq = false
+	}
+	return codeError(c.in.host.reply(c.id, r.From, r.Ref, data))
+}
+
+// Send sends v, encoded as CBOR, to the actor to. It returns once the host
+// has queued (or refused) the message: [ErrNoProc], [ErrMailboxFull],
+// [ErrNodeDown], [ErrTooLarge]...
+func (c *Context) Send(to PID, v any) error {
+	b, err := c.in.encode(v)
+	if err != nil {
+		return err
+	}
+	return codeError(c.in.host.send(c.id, to, b))
+}
+
+// SendRaw sends data as is: no encoding, no allocation. The host copies it
+// before returning, so data may be reused at once.
+func (c *Context) SendRaw(to PID, data []byte) error {
+	return codeError(c.in.host.send(c.id, to, data))
+}
+
+// Ask sends v, encoded as CBOR, to the actor to as a request, and returns at
+// once. When the answer arrives, or the ask fails later (timeout, target
+// died), then runs as a turn of this actor. A timeout of 0 means the host's
+// default (5 s).
+//
+// If Ask itself returns an error the request was not sent and then will
+// never run.
+func (c *Context) Ask(to PID, v any, timeout time.Duration, then ReplyFunc) error {
+	b, err := c.in.encode(v)
+	if err != nil {
+		return err
+	}
+	return c.AskRaw(to, b, timeout, then)
+}
+
+// AskRaw is [Context.Ask] with data sent as is.
+func (c *Context) AskRaw(to PID, data []byte, timeout time.Duration, then ReplyFunc) error {
+	if then == nil {
+		return fmt.Errorf("%w: Ask needs a continuation", ErrBadArgument)
+	}
+	c.in.lastRef++
+	ref := c.in.lastRef
+	if err := codeError(c.in.host.ask(c.id, to, ref, millis(timeout), data)); err != nil {
+		return err
+	}
+	if c.pending == nil {
+		c.pending = make(map[uint64]ReplyFunc)
+	}
+	c.pending[ref] = then
+	return nil
+}
+
+// Pending returns how many asks of this actor await an answer.
+func (c *Context) Pending() int { return len(c.pending) }
+
+// Spawn starts an actor of factory (a name, or name@hashprefix to pin a
+// module version) on this node, with args encoded as CBOR as its init
+// arguments (nil for none). The child starts asynchronously: its PID is
+// usable at once, its Init runs in a later turn.
+func (c *Context) Spawn(factory string, args any, opts ...SpawnOption) (PID, error) {
+	var b []byte
+	if args != nil {
+		var err error
+		if b, err = c.in.encode(args); err != nil {
+			return PID{}, err
+		}
+	}
+	return c.SpawnRaw(factory, b, opts...)
+}
+
+// SpawnRaw is [Context.Spawn] with the init arguments given as bytes.
+func (c *Context) SpawnRaw(factory string, args []byte, opts ...SpawnOption) (PID, error) {
+	var flags uint32
+	for _, o := range opts {
+		flags |= uint32(o)
+	}
+	pid, code := c.in.host.spawn(c.id, factory, args, flags)
+	if err := codeError(code); err != nil {
+		return PID{}, err
+	}
+	return pid, nil
+}
+
+// Stop stops this actor once the current callback returns: Terminate runs
+// (if the actor has it), the host is told, and records still queued for the
+// actor are dropped. An empty reason means "normal"; anything other than
+// "normal" and "shutdown" is abnormal and propagates to linked actors.
+func (c *Context) Stop(reason string) {
+	if c.stopping {
+		return
+	}
+	c.stopping = true
+	c.stopReason = reason
+}
+
+// Kill stops another actor with reason (empty means "killed").
+func (c *Context) Kill(pid PID, reason string) error {
+	return codeError(c.in.host.kill(c.id, pid, reason))
+}
+
+// Monitor starts watching pid: when it stops, HandleDown runs with the
+// returned Ref. A dead pid produces a Down with reason "noproc".
+func (c *Context) Monitor(pid PID) Ref { return Ref(c.in.host.monitor(c.id, pid)) }
+
+// Demonitor cancels a monitor; no Down for it arrives afterwards.
+func (c *Context) Demonitor(ref Ref) { c.in.host.demonitor(c.id, uint64(ref)) }
+
+// Link ties this actor's life to pid's, both ways: when either stops
+// abnormally the other stops too, unless it traps exits.
+func (c *Context) Link(pid PID) error { return codeError(c.in.host.link(c.id, pid)) }
+
+// Unlink removes a link.
+func (c *Context) Unlink(pid PID) { c.in.host.unlink(c.id, pid) }
+
+// TrapExit turns abnormal exits of linked actors into calls to HandleExit
+// instead of stopping this actor.
+func (c *Context) TrapExit(on bool) { c.in.host.trapExit(c.id, on) }
+
+// Register gives this actor a cluster-wide name ([ErrNameTaken] if another
+// live actor holds it).
+func (c *Context) Register(name string) error {
+	return codeError(c.in.host.register(c.id, name))
+}
+
+// Unregister drops a name this actor holds.
+func (c *Context) Unregister(name string) { c.in.host.unregister(c.id, name) }
+
+// Whereis looks a name up ([ErrNotFound] if nobody holds it).
+func (c *Context) Whereis(name string) (PID, error) {
+	pid, code := c.in.host.whereis(name)
+	if err := codeError(code); err != nil {
+		return PID{}, err
+	}
+	return pid, nil
+}
+
+// SendAfter has the host send v to to after delay. The message is lost if
+// this actor has died by then.
+func (c *Context) SendAfter(to PID, delay time.Duration, v any) error {
+	b, err := c.in.encode(v)
+	if err != nil {
+		return err
+	}
+	return c.SendAfterRaw(to, delay, b)
+}
+
+// SendAfterRaw is [Context.SendAfter] with data sent as is.
+func (c *Context) SendAfterRaw(to PID, delay time.Duration, data []byte) error {
+	return codeError(c.in.host.sendAfter(c.id, to, millis(delay), data))
+}
+
+// Log writes a line to the node's log, tagged with this actor. args are
+// key-value pairs printed as key=value after msg:
+//
+//	ctx.Log(actor.LevelInfo, "counted", "value", n)
+func (c *Context) Log(level Level, msg string, args ...any) {
+	b := c.in.logBuf[:0]
+	b = append(b, msg...)
+	for i := 0; i < len(args); i += 2 {
+		b = append(b, ' ')
+		if i+1 == len(args) {
+			b = appendValue(append(b, "!BADKEY="...), args[i])
+			break
+		}
+		b = appendValue(b, args[i])
+		b = append(b, '=')
+		b = appendValue(b, args[i+1])
+	}
+	c.in.logBuf = b
+	c.in.host.log(c.id, level, b)
+}
+
+// appendValue formats common types without fmt's reflection.
+func appendValue(b []byte, v any) []byte {
+	switch v := v.(type) {
+	case string:
+		if needsQuote(v) {
+			return strconv.AppendQuote(b, v)
+		}
+		return append(b, v...)
+	case int:
+		return strconv.AppendInt(b, int64(v), 10)
+	case int64:
+		return strconv.AppendInt(b, v, 10)
+	case uint64:
+		return strconv.AppendUint(b, v, 10)
+	case bool:
+		return strconv.AppendBool(b, v)
+	case error:
+		return strconv.AppendQuote(b, v.Error())
+	case PID:
+		return append(b, v.String()...)
+	}
+	return fmt.Appendf(b, "%+v", v)
+}
+
+func needsQuote(s string) bool {
+	if s == "" {
+		return true
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c == '=' || c == '"' || c >= 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+// millis converts a duration to the ABI's u32 milliseconds: negative is 0,
+// a positive sub-millisecond duration is 1 (0 would mean "default"), and
+// anything too long saturates.
+func millis(d time.Duration) uint32 {
+	switch {
+	case d <= 0:
+		return 0
+	case d < time.Millisecond:
+		return 1
+	case d/time.Millisecond > math.MaxInt32:
+		return math.MaxInt32
+	}
+	return uint32(d / time.Millisecond)
+}
+
+// encMode writes into the instance's reused buffer, so Send and Reply do not
+// allocate a fresh slice per message.
+var encMode, _ = cbor.EncOptions{}.UserBufferEncMode()
+
+// encode marshals v into the instance's reused encode buffer. The result is
+// valid until the next encode; the imports copy it before returning.
+func (in *instance) encode(v any) ([]byte, error) {
+	in.encBuf.Reset()
+	if err := encMode.MarshalToBuffer(v, &in.encBuf); err != nil {
+		return nil, err
+	}
+	return in.encBuf.Bytes(), nil
+}

@@ -1,0 +1,120 @@
+// Package actor is the Go SDK for wasmactor guests: actor code compiled to a
+// WebAssembly module (GOOS=wasip1 GOARCH=wasm) that wasmactor nodes deploy,
+// spawn by factory name, and connect with location-transparent messages.
+//
+// The package implements the guest side of docs/abi.md, version 1. It
+// imports only the standard library and github.com/fxamacker/cbor/v2.
+//
+// # Actors
+//
+// An actor is a value implementing [Actor]. Each gets its own [Context] and
+// handles one message at a time; the actors of a module share a WASM
+// instance but never run concurrently, so actor code needs no locks.
+//
+//	type Counter struct{ n int64 }
+//
+//	type Op struct {
+//		Op string `cbor:"op"`
+//		By int64  `cbor:"by"`
+//	}
+//
+//	func (c *Counter) Receive(ctx *actor.Context, msg actor.Message) {
+//		op, err := actor.Decode[Op](msg)
+//		if err != nil {
+//			ctx.Log(actor.LevelWarn, "bad message", "err", err)
+//			return
+//		}
+//		switch op.Op {
+//		case "inc":
+//			c.n += op.By
+//		case "get":
+//			ctx.Reply(map[string]int64{"value": c.n})
+//		}
+//	}
+//
+// Optional interfaces add behaviour: [Starter] (Init with spawn arguments),
+// [Stopper] (Terminate), [Snapshotter] (state for migration and hot
+// upgrade), [DownHandler] (monitors) and [ExitHandler] (trapped exits).
+//
+// # Factories and the guest program
+//
+// A guest is a main package that registers factories from init. The host
+// loads the module as a WASI reactor: it runs the package initialisers and
+// then calls the SDK's exports; main never runs, but the Go toolchain wants
+// one:
+//
+//	package main
+//
+//	import "github.com/wasmactor/wasmactor/guest-sdk/actor"
+//
+//	func init() {
+//		actor.Register("Counter", func() actor.Actor { return &Counter{} })
+//	}
+//
+//	func main() {}
+//
+// Build it with
+//
+//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o counter.wasm ./examples/counter
+//
+// (or `wasmactor build examples/counter`), then deploy counter.wasm.
+//
+// # Messages
+//
+// Payloads are CBOR. A [Message] is a zero-copy view into the SDK's inbox,
+// valid only while the handler runs: [Message.Decode] and [Decode] copy into
+// Go values, [Message.Bytes] does not. [Context.Send], [Context.Ask] and
+// [Context.Reply] encode with fxamacker/cbor into a reused buffer; the Raw
+// variants ([Context.SendRaw], [Context.ReplyRaw]...) send bytes as they are,
+// and [AppendUint], [AppendPID], [ReadUint], [ReadPID] build and parse small
+// messages by hand without allocating. A [PID] is the CBOR array
+// [node, serial], so PIDs travel inside messages.
+//
+// Messages arriving from the command line started as JSON: maps with string
+// keys. Struct fields tagged `cbor:"name"` read them.
+//
+// # Asking
+//
+// Nothing blocks inside a guest. [Context.Ask] sends a request and returns;
+// the answer, or a failure such as [ErrTimeout] or [ErrNoProc], runs the
+// given continuation later as a turn of the asking actor:
+//
+//	err := ctx.Ask(pong, Ping{N: 1}, time.Second, func(ctx *actor.Context, reply actor.Message, err error) {
+//		if err != nil {
+//			ctx.Log(actor.LevelWarn, "ping failed", "err", err)
+//			return
+//		}
+//		var p Pong
+//		_ = reply.Decode(&p)
+//	})
+//
+// To answer an ask later, keep its [Request] ([Context.Request]) and answer
+// with [Context.ReplyTo].
+//
+// # Failure
+//
+// [Context.Stop] stops the actor after the current callback (Terminate runs
+// first). An error from Init stops it with the error's text as reason. A
+// panic anywhere in actor code fails the whole instance: the SDK recovers it,
+// reports "panic: <value>" to the host, and the host discards the instance;
+// every actor in it dies with that reason, monitors and links fire, and
+// supervision restarts what its policy says. Spawn crash-prone actors with
+// [SpawnIsolated] to keep them away from others.
+//
+// Request errors are sentinels mirroring the ABI's error codes:
+// [ErrNoProc], [ErrMailboxFull], [ErrUnknownFactory], [ErrBadArgument],
+// [ErrNameTaken], [ErrNotFound], [ErrNodeDown], [ErrTimeout], [ErrTooLarge],
+// [ErrInternal], [ErrStale]. A full mailbox is never retried by the SDK.
+//
+// # Notes
+//
+//   - The receive path allocates nothing per message: one reused inbox
+//     buffer, a hand-written reader for the binary record header, and
+//     zero-copy views. Decoding with fxamacker/cbor allocates; hot paths
+//     parse by hand.
+//   - Built for anything but wasip1, the package compiles (for go vet and
+//     unit tests of message types) but has no host: every request returns
+//     [ErrNotInGuest].
+//   - A Context must not be used outside its actor's callbacks, nor from
+//     another goroutine: the host accepts requests only while it delivers.
+package actor

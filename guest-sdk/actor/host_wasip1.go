@@ -1,0 +1,165 @@
+//go:build wasip1
+
+package actor
+
+import "unsafe"
+
+// The wasmactor import table, exactly as docs/abi.md lists it. Pointers are
+// passed as unsafe.Pointer (an i32 on wasm32); the host copies what it reads
+// before returning, so Go's garbage collector need not pin anything beyond
+// the call.
+
+//go:wasmimport wasmactor self_node
+func importSelfNode() uint64
+
+//go:wasmimport wasmactor send
+func importSend(actor, toNode, toSerial uint64, ptr unsafe.Pointer, n uint32) uint32
+
+//go:wasmimport wasmactor ask
+func importAsk(actor, toNode, toSerial, ref uint64, timeoutMS uint32, ptr unsafe.Pointer, n uint32) uint32
+
+//go:wasmimport wasmactor reply
+func importReply(actor, toNode, toSerial, ref uint64, ptr unsafe.Pointer, n uint32) uint32
+
+//go:wasmimport wasmactor spawn
+func importSpawn(actor uint64, namePtr unsafe.Pointer, nameLen uint32, argsPtr unsafe.Pointer, argsLen uint32, flags uint32, out unsafe.Pointer) uint32
+
+//go:wasmimport wasmactor stop
+func importStop(actor uint64, ptr unsafe.Pointer, n uint32)
+
+//go:wasmimport wasmactor kill
+func importKill(actor, toNode, toSerial uint64, ptr unsafe.Pointer, n uint32) uint32
+
+//go:wasmimport wasmactor monitor
+func importMonitor(actor, toNode, toSerial uint64) uint64
+
+//go:wasmimport wasmactor demonitor
+func importDemonitor(actor, ref uint64)
+
+//go:wasmimport wasmactor link
+func importLink(actor, toNode, toSerial uint64) uint32
+
+//go:wasmimport wasmactor unlink
+func importUnlink(actor, toNode, toSerial uint64)
+
+//go:wasmimport wasmactor trap_exit
+func importTrapExit(actor uint64, on uint32)
+
+//go:wasmimport wasmactor register
+func importRegister(actor uint64, ptr unsafe.Pointer, n uint32) uint32
+
+//go:wasmimport wasmactor unregister
+func importUnregister(actor uint64, ptr unsafe.Pointer, n uint32)
+
+//go:wasmimport wasmactor whereis
+func importWhereis(ptr unsafe.Pointer, n uint32, out unsafe.Pointer) uint32
+
+//go:wasmimport wasmactor send_after
+func importSendAfter(actor, toNode, toSerial uint64, delayMS uint32, ptr unsafe.Pointer, n uint32) uint32
+
+//go:wasmimport wasmactor log
+func importLog(actor uint64, level uint32, ptr unsafe.Pointer, n uint32)
+
+//go:wasmimport wasmactor fail
+func importFail(ptr unsafe.Pointer, n uint32)
+
+// pidOut receives the 16-byte PIDs spawn and whereis write. A package-level
+// array keeps it off the goroutine stack, which may move between calls.
+var pidOut [2]uint64
+
+func newHost() hostAPI { return wasmHost{} }
+
+type wasmHost struct{}
+
+func bytesPtr(b []byte) (unsafe.Pointer, uint32) {
+	return unsafe.Pointer(unsafe.SliceData(b)), uint32(len(b))
+}
+
+func strPtr(s string) (unsafe.Pointer, uint32) {
+	return unsafe.Pointer(unsafe.StringData(s)), uint32(len(s))
+}
+
+func (wasmHost) selfNode() uint64 { return importSelfNode() }
+
+func (wasmHost) send(actor uint64, to PID, msg []byte) uint32 {
+	p, n := bytesPtr(msg)
+	return importSend(actor, to.Node, to.Serial, p, n)
+}
+
+func (wasmHost) ask(actor uint64, to PID, ref uint64, timeoutMS uint32, msg []byte) uint32 {
+	p, n := bytesPtr(msg)
+	return importAsk(actor, to.Node, to.Serial, ref, timeoutMS, p, n)
+}
+
+func (wasmHost) reply(actor uint64, to PID, ref uint64, msg []byte) uint32 {
+	p, n := bytesPtr(msg)
+	return importReply(actor, to.Node, to.Serial, ref, p, n)
+}
+
+func (wasmHost) spawn(actor uint64, name string, args []byte, flags uint32) (PID, uint32) {
+	np, nn := strPtr(name)
+	ap, an := bytesPtr(args)
+	pidOut = [2]uint64{}
+	code := importSpawn(actor, np, nn, ap, an, flags, unsafe.Pointer(&pidOut))
+	return PID{Node: pidOut[0], Serial: pidOut[1]}, code
+}
+
+func (wasmHost) stop(actor uint64, reason string) {
+	p, n := strPtr(reason)
+	importStop(actor, p, n)
+}
+
+func (wasmHost) kill(actor uint64, to PID, reason string) uint32 {
+	p, n := strPtr(reason)
+	return importKill(actor, to.Node, to.Serial, p, n)
+}
+
+func (wasmHost) monitor(actor uint64, to PID) uint64 {
+	return importMonitor(actor, to.Node, to.Serial)
+}
+
+func (wasmHost) demonitor(actor, ref uint64) { importDemonitor(actor, ref) }
+
+func (wasmHost) link(actor uint64, to PID) uint32 { return importLink(actor, to.Node, to.Serial) }
+
+func (wasmHost) unlink(actor uint64, to PID) { importUnlink(actor, to.Node, to.Serial) }
+
+func (wasmHost) trapExit(actor uint64, on bool) {
+	var v uint32
+	if on {
+		v = 1
+	}
+	importTrapExit(actor, v)
+}
+
+func (wasmHost) register(actor uint64, name string) uint32 {
+	p, n := strPtr(name)
+	return importRegister(actor, p, n)
+}
+
+func (wasmHost) unregister(actor uint64, name string) {
+	p, n := strPtr(name)
+	importUnregister(actor, p, n)
+}
+
+func (wasmHost) whereis(name string) (PID, uint32) {
+	p, n := strPtr(name)
+	pidOut = [2]uint64{}
+	code := importWhereis(p, n, unsafe.Pointer(&pidOut))
+	return PID{Node: pidOut[0], Serial: pidOut[1]}, code
+}
+
+func (wasmHost) sendAfter(actor uint64, to PID, delayMS uint32, msg []byte) uint32 {
+	p, n := bytesPtr(msg)
+	return importSendAfter(actor, to.Node, to.Serial, delayMS, p, n)
+}
+
+func (wasmHost) log(actor uint64, level Level, msg []byte) {
+	p, n := bytesPtr(msg)
+	importLog(actor, uint32(level), p, n)
+}
+
+func (wasmHost) fail(reason string) {
+	p, n := strPtr(reason)
+	importFail(p, n)
+}

@@ -1,0 +1,296 @@
+package actor
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"runtime/debug"
+	"strconv"
+)
+
+// instance is the guest side of one module instance: the factories, the live
+// actors and the buffers the ABI exports hand to the host. The wasip1
+// exports drive the package-level inst; tests build their own with a fake
+// host.
+type instance struct {
+	host      hostAPI
+	factories map[string]func() Actor
+	actors    map[uint64]*Context
+
+	node     uint64 // self_node, fetched on the first delivery
+	haveNode bool
+
+	inbox  []byte
+	names  []byte       // wasmactor_factories result, kept alive for the host
+	state  []byte       // last wasmactor_snapshot result, kept alive likewise
+	encBuf bytes.Buffer // reused by Send, Ask, Reply...
+	logBuf []byte       // reused by Log
+
+	lastRef uint64 // ask refs: unique per instance, hence per actor
+	broken  bool   // a delivery failed; the host discards the instance
+}
+
+var inst = newInstance(newHost(), registry)
+
+func newInstance(h hostAPI, factories map[string]func() Actor) *instance {
+	return &instance{host: h, factories: factories, actors: make(map[uint64]*Context)}
+}
+
+// Inbox sizing: the first buffer is big enough for typical batches so the
+// host rarely asks again; beyond maxInbox the request is refused (the
+// default instance memory is 64 MiB in all).
+const (
+	minInbox = 64 << 10
+	maxInbox = 32 << 20
+)
+
+// inboxFor implements wasmactor_inbox: a buffer of at least size bytes, nil
+// if that is unreasonable. A new buffer replaces the old one, which the host
+// no longer uses.
+func (in *instance) inboxFor(size uint32) []byte {
+	if size > maxInbox {
+		return nil
+	}
+	if int(size) <= len(in.inbox) {
+		return in.inbox
+	}
+	n := max(minInbox, 2*len(in.inbox))
+	for n < int(size) {
+		n *= 2
+	}
+	in.inbox = make([]byte, min(n, maxInbox))
+	return in.inbox
+}
+
+// factoryList implements wasmactor_factories.
+func (in *instance) factoryList() []byte {
+	if in.names == nil {
+		in.names = factoryNames(in.factories)
+	}
+	return in.names
+}
+
+// snapshot implements wasmactor_snapshot. ok is false if the actor does not
+// exist, does not implement Snapshotter, fails, or panics; imports are not
+// allowed here, so a failure can only be reported as "no snapshot" (and on
+// stderr, which reaches the node's log).
+func (in *instance) snapshot(id uint64) (state []byte, ok bool) {
+	c := in.actors[id]
+	if c == nil || in.broken {
+		return nil, false
+	}
+	s, isSnap := c.actor.(Snapshotter)
+	if !isSnap {
+		return nil, false
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(os.Stderr, "wasmactor: actor %d: panic in Snapshot: %v\n%s", id, r, debug.Stack())
+			state, ok = nil, false
+		}
+	}()
+	st, err := s.Snapshot()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "wasmactor: actor %d: Snapshot: %v\n", id, err)
+		return nil, false
+	}
+	if st == nil {
+		st = []byte{}
+	}
+	in.state = st
+	return st, true
+}
+
+// deliver implements wasmactor_deliver for the n bytes at the start of the
+// inbox: 0 on success, 1 when the instance is broken (fail was called).
+func (in *instance) deliver(n uint32) int32 {
+	if in.broken {
+		in.fail("wasmactor: instance already failed")
+		return 1
+	}
+	if uint64(n) > uint64(len(in.inbox)) {
+		in.fail("wasmactor: malformed batch: length " + strconv.FormatUint(uint64(n), 10) +
+			" exceeds the inbox (" + strconv.Itoa(len(in.inbox)) + " bytes)")
+		return 1
+	}
+	return in.deliverBatch(in.inbox[:n])
+}
+
+// deliverBatch runs every record of b in order. Any panic in user code (or
+// in the SDK) is recovered into a fail("panic: ...") and a 1, and the
+// instance refuses further work: the host discards it, and every actor in it
+// dies with that reason.
+func (in *instance) deliverBatch(b []byte) (rc int32) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(os.Stderr, "wasmactor: panic: %v\n%s", r, debug.Stack())
+			in.fail(fmt.Sprintf("panic: %v", r))
+			rc = 1
+		}
+	}()
+	if !in.haveNode && len(b) > 0 {
+		in.node = in.host.selfNode()
+		in.haveNode = true
+	}
+	for off := 0; off < len(b); {
+		rec, next, err := parseRecord(b, off)
+		if err != nil {
+			in.fail(err.Error())
+			return 1
+		}
+		if err := in.dispatch(&rec); err != "" {
+			in.fail("wasmactor: malformed batch: record at offset " + strconv.Itoa(off) + ": " + err)
+			return 1
+		}
+		off = next
+	}
+	return 0
+}
+
+func (in *instance) fail(reason string) {
+	in.broken = true
+	in.host.fail(reason)
+}
+
+// dispatch runs one record. It returns a non-empty text when the record
+// breaks the ABI (a protocol error the instance fails on); records for
+// actors this instance does not hold are dropped, because an actor that
+// stopped itself may still have records in flight.
+func (in *instance) dispatch(r *record) string {
+	switch r.kind {
+	case kindStart, kindRestore:
+		return in.start(r)
+	case kindTell, kindAsk:
+		c := in.actors[r.actor]
+		if c == nil {
+			return ""
+		}
+		msg := Message{data: r.payload, from: r.from, ref: r.ref, kind: r.kind}
+		if r.kind == kindAsk {
+			c.req = Request{From: r.from, Ref: r.ref}
+			c.hasReq = true
+		}
+		c.actor.Receive(c, msg)
+		c.hasReq = false
+		in.after(c)
+	case kindReply:
+		c := in.actors[r.actor]
+		if c == nil {
+			return ""
+		}
+		then, ok := c.pending[r.ref]
+		if !ok {
+			return "" // an answer nobody waits for (e.g. after a deferred timeout)
+		}
+		delete(c.pending, r.ref)
+		var err error
+		if r.status != codeOK {
+			err = codeError(uint32(r.status))
+		}
+		then(c, Message{data: r.payload, from: r.from, ref: r.ref, kind: r.kind}, err)
+		in.after(c)
+	case kindDown:
+		c := in.actors[r.actor]
+		if c == nil {
+			return ""
+		}
+		if h, ok := c.actor.(DownHandler); ok {
+			h.HandleDown(c, Down{Ref: Ref(r.ref), PID: r.from, Reason: reasonText(r.payload)})
+			in.after(c)
+		}
+	case kindExit:
+		c := in.actors[r.actor]
+		if c == nil {
+			return ""
+		}
+		if h, ok := c.actor.(ExitHandler); ok {
+			h.HandleExit(c, Exit{PID: r.from, Reason: reasonText(r.payload)})
+			in.after(c)
+		}
+	case kindStop:
+		c := in.actors[r.actor]
+		if c == nil {
+			return ""
+		}
+		// The host already counts the actor dead: no stop import, and
+		// requests made from Terminate are refused by the host.
+		c.stopping = true
+		delete(in.actors, c.id)
+		if s, ok := c.actor.(Stopper); ok {
+			s.Terminate(c, reasonText(r.payload))
+		}
+	}
+	// Unknown kinds are ignored: the ABI may add kinds within a version.
+	return ""
+}
+
+// start handles START and RESTORE.
+func (in *instance) start(r *record) string {
+	name, rest, ok := splitStart(r.payload)
+	if !ok {
+		return "START payload too short for its factory name"
+	}
+	if _, dup := in.actors[r.actor]; dup {
+		return "START for actor " + strconv.FormatUint(r.actor, 10) + ", which is already running"
+	}
+	factory, ok := in.factories[string(name)]
+	if !ok {
+		// The host resolves factories against this module's own list, so
+		// this is unlikely; the actor stops instead of failing everyone.
+		in.host.stop(r.actor, "wasmactor: unknown factory "+strconv.Quote(string(name)))
+		return ""
+	}
+	c := &Context{
+		in:      in,
+		id:      r.actor,
+		self:    PID{Node: in.node, Serial: r.actor},
+		parent:  r.from,
+		factory: string(name),
+	}
+	c.actor = factory()
+	if c.actor == nil {
+		in.host.stop(r.actor, "wasmactor: factory "+strconv.Quote(c.factory)+" returned nil")
+		return ""
+	}
+	in.actors[c.id] = c
+
+	var err error
+	if r.kind == kindRestore {
+		if s, ok := c.actor.(Snapshotter); ok {
+			err = s.Restore(rest)
+		} else {
+			err = fmt.Errorf("wasmactor: factory %q cannot restore a snapshot", c.factory)
+		}
+	} else if s, ok := c.actor.(Starter); ok {
+		err = s.Init(c, Message{data: rest, from: r.from, kind: r.kind})
+	}
+	if err != nil {
+		delete(in.actors, c.id)
+		in.host.stop(c.id, err.Error())
+		return ""
+	}
+	in.after(c)
+	return ""
+}
+
+// after completes a callback: an actor that called Stop runs Terminate, the
+// host learns of the stop, and the actor is forgotten, so later records for
+// it in this batch are dropped.
+func (in *instance) after(c *Context) {
+	if !c.stopping {
+		return
+	}
+	delete(in.actors, c.id)
+	reason := c.stopReason
+	if s, ok := c.actor.(Stopper); ok {
+		r := reason
+		if r == "" {
+			r = "normal"
+		}
+		s.Terminate(c, r)
+	}
+	in.host.stop(c.id, reason)
+}
+
+// reasonText copies a reason out of the inbox; reasons outlive the record.
+func reasonText(p []byte) string { return string(p) }
