@@ -9,6 +9,7 @@ import (
 
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/internal/engine"
+	"github.com/wasmactor/wasmactor/internal/proto"
 	"github.com/wasmactor/wasmactor/registry"
 	"github.com/wasmactor/wasmactor/scheduler"
 )
@@ -32,6 +33,7 @@ type actor struct {
 	watchers map[uint64]watcher        // monitor ref → who is told when this actor dies
 	watching map[uint64]*actor         // refs this actor holds on other local actors
 	links    map[uint64]struct{}       // linked local actors, by serial
+	rlinks   map[PID]struct{}          // linked actors on other nodes
 	trapExit bool
 	sup      *supervision // nil unless the actor has a restart policy
 }
@@ -47,9 +49,11 @@ type supervision struct {
 // watcher is one party told of an actor's death: a local actor (a DOWN
 // record), a Go channel (host Monitor), or a pending host Call.
 type watcher struct {
-	actor *actor
-	ch    chan<- Down
-	call  uint64
+	actor     *actor
+	ch        chan<- Down
+	call      uint64
+	node      string // a watcher on another node, told with a Down cast
+	remoteRef uint64 // the ref that node chose
 }
 
 func (a *actor) alive() bool { return a.state.Load() == stateAlive }
@@ -111,7 +115,7 @@ func (n *Node) spawnLocal(ctx context.Context, s spawnSpec) (*actor, error) {
 		n.link(s.link, a)
 	}
 	if s.name != "" {
-		if err := n.names.Register(registry.Claim{Name: s.name, PID: n.pidOf(a), At: time.Now().UnixNano()}); err != nil {
+		if err := n.register(s.name, a); err != nil {
 			n.exit(a, wasmactor.ReasonShutdown, false, false)
 			return nil, err
 		}
@@ -187,21 +191,32 @@ func (n *Node) finalize(a *actor, in *instance, reason string) {
 	n.actors.delete(a.serial)
 	in.release(a)
 	pid := n.pidOf(a)
-	n.names.RemovePID(pid)
-	n.groups.RemovePID(pid)
+	for _, name := range n.names.RemovePID(pid) {
+		n.broadcast(proto.KindUnname, proto.NameRef{Name: name, PID: pid})
+	}
+	for _, g := range n.groups.RemovePID(pid) {
+		n.broadcast(proto.KindLeave, proto.GroupRef{Group: g, PID: pid})
+	}
 
 	a.mu.Lock()
-	watchers, watching, links := a.watchers, a.watching, a.links
-	a.watchers, a.watching, a.links = nil, nil, nil
+	watchers, watching, links, rlinks := a.watchers, a.watching, a.links, a.rlinks
+	a.watchers, a.watching, a.links, a.rlinks = nil, nil, nil, nil
 	a.mu.Unlock()
 
 	for ref, w := range watchers {
 		n.notifyDown(w, ref, a, reason)
 	}
 	for ref, target := range watching {
+		if target == nil {
+			n.unwatchRemote(ref)
+			continue
+		}
 		target.mu.Lock()
 		delete(target.watchers, ref)
 		target.mu.Unlock()
+	}
+	for p := range rlinks {
+		n.cast(p.Node, proto.KindExit, proto.Exit{From: a.serial, To: p.Serial, Reason: reason})
 	}
 	for serial := range links {
 		other := n.actors.get(serial)
@@ -235,6 +250,8 @@ func (n *Node) notifyDown(w watcher, ref uint64, dead *actor, reason string) {
 		case w.ch <- Down{PID: n.pidOf(dead), Reason: reason}:
 		default: // the channel has room for exactly one Down
 		}
+	case w.node != "":
+		n.cast(w.node, proto.KindDown, proto.Down{Target: dead.serial, Ref: w.remoteRef, Reason: reason})
 	case w.call != 0:
 		n.finishCall(w.call, nil, fmt.Errorf("%w: %s died: %s", wasmactor.ErrNoProc, n.pidOf(dead), reason))
 	}

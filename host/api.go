@@ -10,6 +10,7 @@ import (
 
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/internal/engine"
+	"github.com/wasmactor/wasmactor/internal/proto"
 	"github.com/wasmactor/wasmactor/registry"
 )
 
@@ -86,6 +87,13 @@ func (n *Node) Spawn(ctx context.Context, factory string, opts SpawnOptions) (PI
 	if err != nil {
 		return PID{}, err
 	}
+	node := opts.Node
+	if node == "" {
+		node = n.placement(ctx)
+	}
+	if node != n.cfg.Name {
+		return n.spawnRemote(ctx, node, proto.Spawn{Factory: factory, Args: args, Name: opts.Name, Isolated: opts.Isolated, Restart: opts.Restart})
+	}
 	a, err := n.spawnLocal(ctx, spawnSpec{factory: factory, args: args, isolated: opts.Isolated, restart: opts.Restart, name: opts.Name})
 	if err != nil {
 		return PID{}, err
@@ -93,19 +101,37 @@ func (n *Node) Spawn(ctx context.Context, factory string, opts SpawnOptions) (PI
 	return n.pidOf(a), nil
 }
 
-// local resolves a PID of this node to its live actor.
-func (n *Node) local(pid PID) (*actor, error) {
-	if pid.Node != n.cfg.Name {
-		return nil, fmt.Errorf("%w: %s (node %q)", wasmactor.ErrUnknownNode, pid, pid.Node)
+// spawnRemote asks another node to spawn. The factory is resolved here
+// first, so a pinned version means the same module there, and the peer
+// learns which node holds the module in case it must pull it.
+func (n *Node) spawnRemote(ctx context.Context, node string, req proto.Spawn) (PID, error) {
+	factory, info, err := n.factories.Resolve(req.Factory)
+	if err != nil {
+		return PID{}, err
 	}
-	if pid.Incarnation != 0 && pid.Incarnation != n.incarnation {
-		return nil, fmt.Errorf("%w: %s", wasmactor.ErrStaleIncarnation, pid)
+	req.Factory = factory + "@" + info.Hash.String()
+	var rep proto.SpawnReply
+	if err := n.call(ctx, node, proto.KindSpawn, req, &rep); err != nil {
+		return PID{}, err
+	}
+	return rep.PID, nil
+}
+
+// local resolves a PID of this node to its live actor. For a PID of a
+// connected peer it returns (nil, abi, nil): the caller goes remote.
+func (n *Node) local(pid PID) (*actor, engine.PID, error) {
+	abi, err := n.resolve(pid)
+	if err != nil {
+		return nil, abi, err
+	}
+	if abi.Node != n.incarnation {
+		return nil, abi, nil
 	}
 	a := n.actors.get(pid.Serial)
 	if a == nil || !a.alive() {
-		return nil, fmt.Errorf("%w: %s", wasmactor.ErrNoProc, pid)
+		return nil, abi, fmt.Errorf("%w: %s", wasmactor.ErrNoProc, pid)
 	}
-	return a, nil
+	return a, abi, nil
 }
 
 // Send delivers msg to the actor one way (at most once). A PID with a zero
@@ -120,11 +146,11 @@ func (n *Node) Send(ctx context.Context, to PID, msg any) error {
 	if err != nil {
 		return err
 	}
-	a, err := n.local(to)
+	_, abi, err := n.local(to)
 	if err != nil {
 		return err
 	}
-	if e := n.tell(n.hostPID(), n.abiPID(a), engine.KindTell, 0, payload); e != engine.ErrnoOK {
+	if e := n.tell(n.hostPID(), abi, engine.KindTell, 0, payload); e != engine.ErrnoOK {
 		return fmt.Errorf("%w: sending to %s", e.Err(), to)
 	}
 	return nil
@@ -135,10 +161,15 @@ type callResult struct {
 	err   error
 }
 
+type pendingCall struct {
+	ch   chan callResult
+	node uint64 // incarnation of the called actor's node
+}
+
 // finishCall completes a pending host Call once.
 func (n *Node) finishCall(ref uint64, reply []byte, err error) {
 	if v, ok := n.calls.LoadAndDelete(ref); ok {
-		v.(chan callResult) <- callResult{reply: reply, err: err}
+		v.(*pendingCall).ch <- callResult{reply: reply, err: err}
 	}
 }
 
@@ -154,7 +185,7 @@ func (n *Node) Call(ctx context.Context, to PID, msg any) (CBOR, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := n.local(to)
+	a, abi, err := n.local(to)
 	if err != nil {
 		return nil, err
 	}
@@ -164,16 +195,20 @@ func (n *Node) Call(ctx context.Context, to PID, msg any) (CBOR, error) {
 		defer cancel()
 	}
 	ref := n.refs.Add(1)
-	ch := make(chan callResult, 1)
-	n.calls.Store(ref, ch)
-	mref := n.watch(a, watcher{call: ref})
-	defer n.unwatch(a, mref)
-	if e := n.tell(n.hostPID(), n.abiPID(a), engine.KindAsk, ref, payload); e != engine.ErrnoOK {
+	pc := &pendingCall{ch: make(chan callResult, 1), node: abi.Node}
+	n.calls.Store(ref, pc)
+	if a != nil {
+		// A local callee that dies fails the call at once. A remote one is
+		// covered by its node answering NOPROC and by node-down.
+		mref := n.watch(a, watcher{call: ref})
+		defer n.unwatch(a, mref)
+	}
+	if e := n.tell(n.hostPID(), abi, engine.KindAsk, ref, payload); e != engine.ErrnoOK {
 		n.calls.Delete(ref)
 		return nil, fmt.Errorf("%w: calling %s", e.Err(), to)
 	}
 	select {
-	case r := <-ch:
+	case r := <-pc.ch:
 		return r.reply, r.err
 	case <-ctx.Done():
 		n.calls.Delete(ref)
@@ -184,9 +219,12 @@ func (n *Node) Call(ctx context.Context, to PID, msg any) (CBOR, error) {
 // Stop stops the actor with reason "shutdown"; its restart policy does not
 // bring it back. Its monitors and links fire.
 func (n *Node) Stop(ctx context.Context, pid PID) error {
-	a, err := n.local(pid)
+	a, _, err := n.local(pid)
 	if err != nil {
 		return err
+	}
+	if a == nil {
+		return n.Kill(ctx, pid, wasmactor.ReasonShutdown)
 	}
 	n.exit(a, wasmactor.ReasonShutdown, true, false)
 	return nil
@@ -196,12 +234,16 @@ func (n *Node) Stop(ctx context.Context, pid PID) error {
 // actor had died: abnormal reasons propagate over links and the restart
 // policy applies.
 func (n *Node) Kill(ctx context.Context, pid PID, reason string) error {
-	a, err := n.local(pid)
+	a, _, err := n.local(pid)
 	if err != nil {
 		return err
 	}
 	if reason == "" {
 		reason = wasmactor.ReasonKilled
+	}
+	if a == nil {
+		n.cast(pid.Node, proto.KindKill, proto.Exit{To: pid.Serial, Reason: reason})
+		return nil
 	}
 	n.exit(a, reason, true, true)
 	return nil
@@ -227,10 +269,14 @@ func (m *Monitor) Cancel() { m.cancel() }
 // Monitor starts watching pid.
 func (n *Node) Monitor(ctx context.Context, pid PID) (*Monitor, error) {
 	ch := make(chan Down, 1)
-	a, err := n.local(pid)
+	a, abi, err := n.local(pid)
 	if err != nil {
 		ch <- Down{PID: pid, Reason: wasmactor.ReasonNoProc}
 		return &Monitor{C: ch, cancel: func() {}}, nil
+	}
+	if a == nil {
+		ref := n.watchRemote(n.pidOfABI(abi), watcher{ch: ch})
+		return &Monitor{C: ch, cancel: func() { n.unwatchRemote(ref) }}, nil
 	}
 	ref := n.watch(a, watcher{ch: ch})
 	return &Monitor{C: ch, cancel: func() { n.unwatch(a, ref) }}, nil
@@ -238,30 +284,66 @@ func (n *Node) Monitor(ctx context.Context, pid PID) (*Monitor, error) {
 
 // Link links two actors: when one dies abnormally the other dies with the
 // same reason, unless it traps exits.
+//
+// At least one of the two must be on this node.
 func (n *Node) Link(ctx context.Context, a, b PID) error {
-	x, err := n.local(a)
+	x, xabi, err := n.local(a)
 	if err != nil {
 		return err
 	}
-	y, err := n.local(b)
+	y, yabi, err := n.local(b)
 	if err != nil {
 		return err
 	}
-	return n.link(x, y)
+	switch {
+	case x != nil && y != nil:
+		return n.link(x, y)
+	case x != nil:
+		return n.linkRemote(x, n.pidOfABI(yabi))
+	case y != nil:
+		return n.linkRemote(y, n.pidOfABI(xabi))
+	}
+	return fmt.Errorf("%w: neither %s nor %s is on node %s", wasmactor.ErrBadArgument, a, b, n.cfg.Name)
 }
 
-// Register gives an actor a cluster-wide name.
+// Register gives an actor of this node a cluster-wide name.
 func (n *Node) Register(ctx context.Context, name string, pid PID) error {
-	a, err := n.local(pid)
+	a, _, err := n.local(pid)
 	if err != nil {
 		return err
 	}
-	return n.names.Register(registry.Claim{Name: name, PID: n.pidOf(a), At: time.Now().UnixNano()})
+	if a == nil {
+		return fmt.Errorf("%w: %s is not on node %s; register it there", wasmactor.ErrBadArgument, pid, n.cfg.Name)
+	}
+	return n.register(name, a)
+}
+
+// register claims a name locally (first come wins) and tells the cluster;
+// concurrent claims elsewhere are settled the same way on every node.
+func (n *Node) register(name string, a *actor) error {
+	c := registry.Claim{Name: name, PID: n.pidOf(a), At: time.Now().UnixNano()}
+	if err := n.names.Register(c); err != nil {
+		return err
+	}
+	n.broadcast(proto.KindName, c)
+	return nil
+}
+
+func (n *Node) unregister(name string, pid PID) bool {
+	if !n.names.Unregister(name, pid) {
+		return false
+	}
+	n.broadcast(proto.KindUnname, proto.NameRef{Name: name, PID: pid})
+	return true
 }
 
 // Unregister removes a name if pid holds it.
 func (n *Node) Unregister(ctx context.Context, name string, pid PID) error {
-	if !n.names.Unregister(name, pid) {
+	if pid.Node != n.cfg.Name {
+		return fmt.Errorf("%w: %s is not on node %s; unregister it there", wasmactor.ErrBadArgument, pid, n.cfg.Name)
+	}
+	pid.Incarnation = n.incarnation
+	if !n.unregister(name, pid) {
 		return fmt.Errorf("%w: %q is not held by %s", wasmactor.ErrNotFound, name, pid)
 	}
 	return nil
@@ -278,17 +360,29 @@ func (n *Node) Whereis(ctx context.Context, name string) (PID, error) {
 
 // JoinGroup adds an actor to a process group.
 func (n *Node) JoinGroup(ctx context.Context, group string, pid PID) error {
-	a, err := n.local(pid)
+	a, _, err := n.local(pid)
 	if err != nil {
 		return err
 	}
-	n.groups.Join(group, n.pidOf(a))
+	if a == nil {
+		return fmt.Errorf("%w: %s is not on node %s", wasmactor.ErrBadArgument, pid, n.cfg.Name)
+	}
+	ref := proto.GroupRef{Group: group, PID: n.pidOf(a)}
+	if n.groups.Join(group, ref.PID) {
+		n.broadcast(proto.KindJoin, ref)
+	}
 	return nil
 }
 
-// LeaveGroup removes an actor from a process group.
+// LeaveGroup removes an actor of this node from a process group.
 func (n *Node) LeaveGroup(ctx context.Context, group string, pid PID) error {
-	n.groups.Leave(group, pid)
+	if pid.Node != n.cfg.Name {
+		return fmt.Errorf("%w: %s is not on node %s", wasmactor.ErrBadArgument, pid, n.cfg.Name)
+	}
+	pid.Incarnation = n.incarnation
+	if n.groups.Leave(group, pid) {
+		n.broadcast(proto.KindLeave, proto.GroupRef{Group: group, PID: pid})
+	}
 	return nil
 }
 

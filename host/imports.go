@@ -8,7 +8,8 @@ import (
 
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/internal/engine"
-	"github.com/wasmactor/wasmactor/registry"
+	"github.com/wasmactor/wasmactor/internal/proto"
+	"github.com/wasmactor/wasmactor/transport"
 )
 
 // imports answers the guest's import calls for one instance. The engine calls
@@ -30,13 +31,17 @@ func (im *imports) caller(serial uint64) *actor {
 	return a
 }
 
-// target resolves an ABI PID to a local actor.
+// errRemote is returned by target for a PID on another node; callers that
+// support remote targets check for it.
+const errRemote engine.Errno = 0xffff
+
+// target resolves an ABI PID to a local actor, or errRemote.
 func (im *imports) target(p engine.PID) (*actor, engine.Errno) {
 	if p.Node != im.n.incarnation {
-		if p.Node == 0 {
-			return nil, engine.ErrnoBadArgument
+		if _, e := im.n.peerByInc(p.Node); e != engine.ErrnoOK {
+			return nil, e
 		}
-		return nil, engine.ErrnoStale
+		return nil, errRemote
 	}
 	a := im.n.actors.get(p.Serial)
 	if a == nil || !a.alive() {
@@ -65,7 +70,7 @@ func (im *imports) Ask(serial uint64, to engine.PID, ref uint64, timeout time.Du
 	key := askKey{serial: serial, ref: ref}
 	// Registered before sending: the reply can come from another worker
 	// before tell returns.
-	if !im.n.asks.add(key, timeout, func() { im.n.replyToActor(key, engine.ErrnoTimeout, nil) }) {
+	if !im.n.asks.add(key, to.Node, timeout, func() { im.n.replyToActor(key, engine.ErrnoTimeout, nil) }) {
 		return engine.ErrnoBadArgument // ref reused while pending
 	}
 	if e := im.n.tell(engine.PID{Node: im.n.incarnation, Serial: serial}, to, engine.KindAsk, ref, msg); e != engine.ErrnoOK {
@@ -117,12 +122,17 @@ func (im *imports) Kill(serial uint64, target engine.PID, reason string) engine.
 	if im.caller(serial) == nil {
 		return engine.ErrnoBadArgument
 	}
-	t, e := im.target(target)
-	if e != engine.ErrnoOK {
-		return e
-	}
 	if reason == "" {
 		reason = wasmactor.ReasonKilled
+	}
+	t, e := im.target(target)
+	if e == errRemote {
+		p := im.n.pidOfABI(target)
+		im.n.cast(p.Node, proto.KindKill, proto.Exit{From: serial, To: p.Serial, Reason: reason})
+		return engine.ErrnoOK
+	}
+	if e != engine.ErrnoOK {
+		return e
 	}
 	im.n.exit(t, reason, true, true)
 	return engine.ErrnoOK
@@ -134,6 +144,9 @@ func (im *imports) Monitor(serial uint64, target engine.PID) uint64 {
 		return 0
 	}
 	t, e := im.target(target)
+	if e == errRemote {
+		return im.n.watchRemote(im.n.pidOfABI(target), watcher{actor: a})
+	}
 	if e != engine.ErrnoOK {
 		// Already dead or unknown: DOWN "noproc" follows, as abi.md promises.
 		ref := im.n.refs.Add(1)
@@ -149,11 +162,14 @@ func (im *imports) Demonitor(serial uint64, ref uint64) {
 		return
 	}
 	a.mu.Lock()
-	t := a.watching[ref]
+	t, ok := a.watching[ref]
 	delete(a.watching, ref)
 	a.mu.Unlock()
-	if t != nil {
+	switch {
+	case t != nil:
 		im.n.unwatch(t, ref)
+	case ok:
+		im.n.unwatchRemote(ref)
 	}
 }
 
@@ -163,6 +179,9 @@ func (im *imports) Link(serial uint64, target engine.PID) engine.Errno {
 		return engine.ErrnoBadArgument
 	}
 	t, e := im.target(target)
+	if e == errRemote {
+		return engine.ErrnoOf(im.n.linkRemote(a, im.n.pidOfABI(target)))
+	}
 	if e != engine.ErrnoOK {
 		return e
 	}
@@ -174,8 +193,15 @@ func (im *imports) Unlink(serial uint64, target engine.PID) {
 	if a == nil {
 		return
 	}
-	if t, e := im.target(target); e == engine.ErrnoOK {
+	switch t, e := im.target(target); e {
+	case engine.ErrnoOK:
 		im.n.unlink(a, t)
+	case errRemote:
+		p := im.n.pidOfABI(target)
+		a.mu.Lock()
+		delete(a.rlinks, p)
+		a.mu.Unlock()
+		im.n.cast(p.Node, proto.KindUnlink, proto.Link{From: a.serial, To: p.Serial})
 	}
 }
 
@@ -192,12 +218,12 @@ func (im *imports) Register(serial uint64, name string) engine.Errno {
 	if a == nil {
 		return engine.ErrnoBadArgument
 	}
-	return engine.ErrnoOf(im.n.names.Register(registry.Claim{Name: name, PID: im.n.pidOf(a), At: time.Now().UnixNano()}))
+	return engine.ErrnoOf(im.n.register(name, a))
 }
 
 func (im *imports) Unregister(serial uint64, name string) {
 	if a := im.caller(serial); a != nil {
-		im.n.names.Unregister(name, im.n.pidOf(a))
+		im.n.unregister(name, im.n.pidOf(a))
 	}
 }
 
@@ -214,7 +240,7 @@ func (im *imports) SendAfter(serial uint64, to engine.PID, delay time.Duration, 
 	if a == nil {
 		return engine.ErrnoBadArgument
 	}
-	if _, e := im.target(to); e != engine.ErrnoOK {
+	if _, e := im.target(to); e != engine.ErrnoOK && e != errRemote {
 		return e
 	}
 	from := im.n.abiPID(a)
@@ -234,10 +260,7 @@ func (im *imports) Log(serial uint64, level slog.Level, msg string) {
 // tell queues a TELL or ASK from an ABI PID to an ABI PID.
 func (n *Node) tell(from, to engine.PID, kind engine.Kind, ref uint64, msg []byte) engine.Errno {
 	if to.Node != n.incarnation {
-		if to.Node == 0 {
-			return engine.ErrnoBadArgument
-		}
-		return engine.ErrnoStale
+		return n.sendRemote(to, transport.Envelope{Kind: uint8(kind), From: from.Serial, Ref: ref, Payload: msg})
 	}
 	a := n.actors.get(to.Serial)
 	if a == nil || !a.alive() {
@@ -255,10 +278,7 @@ func (n *Node) tell(from, to engine.PID, kind engine.Kind, ref uint64, msg []byt
 // pending ask. Late replies (after a timeout) are dropped.
 func (n *Node) reply(to engine.PID, ref uint64, status engine.Errno, msg []byte) engine.Errno {
 	if to.Node != n.incarnation {
-		if to.Node == 0 {
-			return engine.ErrnoBadArgument
-		}
-		return engine.ErrnoStale
+		return n.sendRemote(to, transport.Envelope{Kind: uint8(engine.KindReply), Status: uint16(status), Ref: ref, Payload: msg})
 	}
 	if to.Serial == 0 {
 		n.finishCall(ref, msg, status.Err())
@@ -285,38 +305,56 @@ func (n *Node) replyToActor(key askKey, status engine.Errno, msg []byte) {
 
 type askKey struct{ serial, ref uint64 }
 
+type pendingAsk struct {
+	timer *time.Timer
+	node  uint64 // incarnation of the asked actor's node
+}
+
 // pendingAsks holds the timers of asks made by guests.
 type pendingAsks struct {
 	mu sync.Mutex
-	m  map[askKey]*time.Timer
+	m  map[askKey]pendingAsk
 }
 
-func (p *pendingAsks) add(key askKey, timeout time.Duration, onTimeout func()) bool {
+func (p *pendingAsks) add(key askKey, node uint64, timeout time.Duration, onTimeout func()) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if _, dup := p.m[key]; dup || p.m == nil {
 		return false
 	}
-	p.m[key] = time.AfterFunc(timeout, onTimeout)
+	p.m[key] = pendingAsk{timer: time.AfterFunc(timeout, onTimeout), node: node}
 	return true
 }
 
 // take removes key, reporting whether it was pending.
 func (p *pendingAsks) take(key askKey) bool {
 	p.mu.Lock()
-	t, ok := p.m[key]
+	pa, ok := p.m[key]
 	delete(p.m, key)
 	p.mu.Unlock()
 	if ok {
-		t.Stop()
+		pa.timer.Stop()
 	}
 	return ok
 }
 
+// toNode lists the asks waiting on actors of one node.
+func (p *pendingAsks) toNode(inc uint64) []askKey {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var keys []askKey
+	for k, pa := range p.m {
+		if pa.node == inc {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
 func (p *pendingAsks) stopAll() {
 	p.mu.Lock()
-	for _, t := range p.m {
-		t.Stop()
+	for _, pa := range p.m {
+		pa.timer.Stop()
 	}
 	p.m = nil
 	p.mu.Unlock()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/internal/engine"
+	"github.com/wasmactor/wasmactor/internal/proto"
 	"github.com/wasmactor/wasmactor/registry"
 	"github.com/wasmactor/wasmactor/scheduler"
 )
@@ -40,8 +41,9 @@ type Node struct {
 	modMu   sync.Mutex
 	modules map[registry.Hash]*module
 
-	calls sync.Map // ref → chan callResult: host-side Calls waiting for a reply
+	calls sync.Map // ref → *pendingCall: host-side Calls waiting for a reply
 	asks  pendingAsks
+	cl    cluster
 
 	stats stats
 
@@ -68,7 +70,8 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		modules:   make(map[registry.Hash]*module),
 	}
 	n.actors.init()
-	n.asks.m = make(map[askKey]*time.Timer)
+	n.cl.init()
+	n.asks.m = make(map[askKey]pendingAsk)
 	n.incarnation = newIncarnation()
 
 	ecfg := engine.Config{
@@ -97,6 +100,10 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		n.factories.Add(info)
 	}
 	n.sched = scheduler.New(scheduler.Config{Workers: cfg.Workers})
+	if err := n.startCluster(ctx); err != nil {
+		_ = n.Close()
+		return nil, err
+	}
 	n.log.Debug("node started", "incarnation", n.incarnation, "modules", len(n.store.List()))
 	return n, nil
 }
@@ -128,6 +135,9 @@ func (n *Node) Close() error {
 	}
 	for _, a := range n.actors.all() {
 		n.exit(a, wasmactor.ReasonShutdown, false, false)
+	}
+	if n.cl.tr != nil {
+		_ = n.cl.tr.Close() // peers see a clean leave
 	}
 	n.sched.Close()
 	n.asks.stopAll()
@@ -185,6 +195,7 @@ func (n *Node) Deploy(ctx context.Context, wasm []byte) (registry.ModuleInfo, er
 	n.modMu.Unlock()
 	n.factories.Add(info)
 	n.log.Info("module deployed", "hash", h.Short(), "size", len(wasm), "factories", info.Factories)
+	n.broadcast(proto.KindModule, proto.Module{Info: info})
 	return info, nil
 }
 
@@ -205,6 +216,11 @@ func (n *Node) module(ctx context.Context, info registry.ModuleInfo) (*module, e
 	defer m.mu.Unlock()
 	if m.compiled != nil {
 		return m, nil
+	}
+	if _, ok := n.store.Info(info.Hash); !ok {
+		if err := n.pull(ctx, info); err != nil {
+			return nil, err
+		}
 	}
 	wasm, err := n.store.Get(info.Hash)
 	if err != nil {
@@ -255,5 +271,3 @@ func (n *Node) Stats() Stats {
 	n.modMu.Unlock()
 	return s
 }
-
-var errNotLocal = errors.New("wasmactor: pid is not on this node")

@@ -3,6 +3,7 @@ package actor
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"runtime/debug"
 	"strconv"
@@ -26,6 +27,8 @@ type instance struct {
 	encBuf bytes.Buffer // reused by Send, Ask, Reply...
 	logBuf []byte       // reused by Log
 
+	diag io.Writer // panic stacks and snapshot errors; stderr reaches the node's log
+
 	lastRef uint64 // ask refs: unique per instance, hence per actor
 	broken  bool   // a delivery failed; the host discards the instance
 }
@@ -33,7 +36,7 @@ type instance struct {
 var inst = newInstance(newHost(), registry)
 
 func newInstance(h hostAPI, factories map[string]func() Actor) *instance {
-	return &instance{host: h, factories: factories, actors: make(map[uint64]*Context)}
+	return &instance{host: h, factories: factories, actors: make(map[uint64]*Context), diag: os.Stderr}
 }
 
 // Inbox sizing: the first buffer is big enough for typical batches so the
@@ -51,7 +54,7 @@ func (in *instance) inboxFor(size uint32) []byte {
 	if size > maxInbox {
 		return nil
 	}
-	if int(size) <= len(in.inbox) {
+	if int(size) <= len(in.inbox) && in.inbox != nil {
 		return in.inbox
 	}
 	n := max(minInbox, 2*len(in.inbox))
@@ -85,13 +88,13 @@ func (in *instance) snapshot(id uint64) (state []byte, ok bool) {
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			fmt.Fprintf(os.Stderr, "wasmactor: actor %d: panic in Snapshot: %v\n%s", id, r, debug.Stack())
+			fmt.Fprintf(in.diag, "wasmactor: actor %d: panic in Snapshot: %v\n%s", id, r, debug.Stack())
 			state, ok = nil, false
 		}
 	}()
 	st, err := s.Snapshot()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "wasmactor: actor %d: Snapshot: %v\n", id, err)
+		fmt.Fprintf(in.diag, "wasmactor: actor %d: Snapshot: %v\n", id, err)
 		return nil, false
 	}
 	if st == nil {
@@ -123,7 +126,7 @@ func (in *instance) deliver(n uint32) int32 {
 func (in *instance) deliverBatch(b []byte) (rc int32) {
 	defer func() {
 		if r := recover(); r != nil {
-			fmt.Fprintf(os.Stderr, "wasmactor: panic: %v\n%s", r, debug.Stack())
+			fmt.Fprintf(in.diag, "wasmactor: panic: %v\n%s", r, debug.Stack())
 			in.fail(fmt.Sprintf("panic: %v", r))
 			rc = 1
 		}

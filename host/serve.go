@@ -1,0 +1,194 @@
+package host
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/internal/proto"
+	"github.com/wasmactor/wasmactor/transport"
+)
+
+// HandleCall answers requests from peers (spawn, status) and from the CLI.
+func (h handler) HandleCall(ctx context.Context, from transport.PeerInfo, req transport.Control) ([]byte, error) {
+	b, err := h.n.serve(ctx, from, req)
+	return b, toRemote(err)
+}
+
+func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport.Control) ([]byte, error) {
+	if err := n.checkOpen(); err != nil {
+		return nil, err
+	}
+	if req.Kind >= proto.KindDeploy && !from.Client && req.Kind != proto.KindLocalPs && req.Kind != proto.KindStatus {
+		return nil, fmt.Errorf("%w: control kind %d is for clients", wasmactor.ErrBadArgument, req.Kind)
+	}
+	switch req.Kind {
+	case proto.KindSpawn:
+		var s proto.Spawn
+		if err := proto.Unmarshal(req.Body, &s); err != nil {
+			return nil, err
+		}
+		a, err := n.spawnLocal(ctx, spawnSpec{factory: s.Factory, args: s.Args, isolated: s.Isolated, restart: s.Restart, name: s.Name})
+		if err != nil {
+			return nil, err
+		}
+		return proto.Marshal(proto.SpawnReply{PID: n.pidOf(a)}), nil
+
+	case proto.KindStatus:
+		return proto.Marshal(n.status()), nil
+
+	case proto.KindLocalPs:
+		return proto.Marshal(n.localPs()), nil
+
+	case proto.KindDeploy:
+		info, err := n.Deploy(ctx, req.Body)
+		if err != nil {
+			return nil, err
+		}
+		return proto.Marshal(info), nil
+
+	case proto.KindSpawnCLI:
+		var s proto.Spawn
+		if err := proto.Unmarshal(req.Body, &s); err != nil {
+			return nil, err
+		}
+		var args any
+		if len(s.Args) > 0 {
+			args = CBOR(s.Args)
+		}
+		pid, err := n.Spawn(ctx, s.Factory, SpawnOptions{Name: s.Name, Args: args, Isolated: s.Isolated, Restart: s.Restart, Node: s.Node})
+		if err != nil {
+			return nil, err
+		}
+		return proto.Marshal(proto.SpawnReply{PID: pid}), nil
+
+	case proto.KindSend, proto.KindCall:
+		var m proto.Message
+		if err := proto.Unmarshal(req.Body, &m); err != nil {
+			return nil, err
+		}
+		pid, err := n.target(ctx, m.Target)
+		if err != nil {
+			return nil, err
+		}
+		if req.Kind == proto.KindSend {
+			return proto.Marshal(proto.Empty{}), n.Send(ctx, pid, CBOR(m.Payload))
+		}
+		if m.TimeoutMs > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, time.Duration(m.TimeoutMs)*time.Millisecond)
+			defer cancel()
+		}
+		reply, err := n.Call(ctx, pid, CBOR(m.Payload))
+		if err != nil {
+			return nil, err
+		}
+		return proto.Marshal(proto.CallReply{Payload: reply}), nil
+
+	case proto.KindKillActor:
+		var t proto.Target
+		if err := proto.Unmarshal(req.Body, &t); err != nil {
+			return nil, err
+		}
+		pid, err := n.target(ctx, t.Target)
+		if err != nil {
+			return nil, err
+		}
+		return proto.Marshal(proto.Empty{}), n.Kill(ctx, pid, t.Reason)
+
+	case proto.KindPs:
+		all := n.localPs()
+		for _, part := range n.fanOut(ctx, proto.KindLocalPs) {
+			var ps []proto.ActorInfo
+			if proto.Unmarshal(part, &ps) == nil {
+				all = append(all, ps...)
+			}
+		}
+		sort.Slice(all, func(i, j int) bool {
+			if all[i].PID.Node != all[j].PID.Node {
+				return all[i].PID.Node < all[j].PID.Node
+			}
+			return all[i].PID.Serial < all[j].PID.Serial
+		})
+		return proto.Marshal(all), nil
+
+	case proto.KindNodes:
+		all := []proto.NodeStatus{n.status()}
+		for _, part := range n.fanOut(ctx, proto.KindStatus) {
+			var st proto.NodeStatus
+			if proto.Unmarshal(part, &st) == nil {
+				all = append(all, st)
+			}
+		}
+		sort.Slice(all, func(i, j int) bool { return all[i].Name < all[j].Name })
+		return proto.Marshal(all), nil
+
+	case proto.KindModules:
+		var out []proto.ModuleStatus
+		for _, info := range n.factories.Modules() {
+			ms := proto.ModuleStatus{Info: info}
+			if _, ok := n.store.Info(info.Hash); ok {
+				ms.Holders = append(ms.Holders, n.cfg.Name)
+			}
+			n.cl.mu.RLock()
+			for h := range n.cl.holders[info.Hash] {
+				ms.Holders = append(ms.Holders, h)
+			}
+			n.cl.mu.RUnlock()
+			sort.Strings(ms.Holders)
+			out = append(out, ms)
+		}
+		return proto.Marshal(out), nil
+	}
+	return nil, fmt.Errorf("%w: unknown request kind %d", wasmactor.ErrBadArgument, req.Kind)
+}
+
+// target resolves a CLI target: a PID like <n2.17> or a registered name.
+func (n *Node) target(ctx context.Context, s string) (PID, error) {
+	if strings.HasPrefix(s, "<") {
+		return wasmactor.ParsePID(s)
+	}
+	return n.Whereis(ctx, s)
+}
+
+func (n *Node) status() proto.NodeStatus {
+	st := n.Stats()
+	addr := ""
+	if n.cl.tr != nil {
+		addr = n.cl.tr.Self().Addr
+	}
+	return proto.NodeStatus{Name: n.cfg.Name, Incarnation: n.incarnation, Addr: addr, Actors: st.Actors,
+		Instances: st.Instances, Modules: len(n.store.List()), Up: true}
+}
+
+func (n *Node) localPs() []proto.ActorInfo {
+	var out []proto.ActorInfo
+	for _, a := range n.Actors() {
+		out = append(out, proto.ActorInfo{PID: a.PID, Factory: a.Factory, Module: a.Module, Instance: a.Instance, Names: a.Names})
+	}
+	return out
+}
+
+// fanOut asks every member the same question at once; members that do not
+// answer within two seconds are left out.
+func (n *Node) fanOut(ctx context.Context, kind uint16) [][]byte {
+	members := n.Members()
+	out := make([][]byte, len(members))
+	var wg sync.WaitGroup
+	for i, m := range members {
+		wg.Go(func() {
+			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			b, err := n.cl.tr.Call(cctx, m.Name, transport.Control{Kind: kind, Body: proto.Marshal(proto.Empty{})})
+			if err == nil {
+				out[i] = b
+			}
+		})
+	}
+	wg.Wait()
+	return out
+}

@@ -1,0 +1,40 @@
+package proto
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wasmactor/wasmactor"
+)
+
+func TestRoundTrip(t *testing.T) {
+	in := Spawn{Factory: "Counter@ab12", Args: []byte{0xa0}, Name: "c", Isolated: true, Node: "n2",
+		Restart: wasmactor.Restart{Policy: wasmactor.Permanent, MaxRestarts: 2}}
+	var out Spawn
+	require.NoError(t, Unmarshal(Marshal(in), &out))
+	require.Equal(t, in, out)
+}
+
+func TestStrict(t *testing.T) {
+	var s Spawn
+	// Indefinite-length map.
+	require.ErrorIs(t, Unmarshal([]byte{0xbf, 0x01, 0x61, 'x', 0xff}, &s), wasmactor.ErrBadArgument)
+	// Duplicate key.
+	require.ErrorIs(t, Unmarshal([]byte{0xa2, 0x01, 0x61, 'x', 0x01, 0x61, 'y'}, &s), wasmactor.ErrBadArgument)
+	// Tag.
+	require.ErrorIs(t, Unmarshal([]byte{0xc1, 0x00}, &s), wasmactor.ErrBadArgument)
+	// A huge declared length must not allocate it.
+	require.ErrorIs(t, Unmarshal([]byte{0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, &[]Watch{}), wasmactor.ErrBadArgument)
+}
+
+func FuzzControlBodies(f *testing.F) {
+	f.Add(Marshal(Spawn{Factory: "Counter"}))
+	f.Add(Marshal(Sync{Names: nil}))
+	f.Add(Marshal(Down{Ref: 1, Reason: "noconnection"}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, v := range []any{&Spawn{}, &Sync{}, &Down{}, &Message{}, &Watch{}, &Exit{}, &Module{}} {
+			_ = Unmarshal(b, v) // must not panic or blow up memory
+		}
+	})
+}

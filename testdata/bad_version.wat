@@ -1,0 +1,11 @@
+;; bad_version.wat: otherwise complete, but claims ABI version 99.
+;; Compile must reject it: "unsupported ABI version 99".
+(module
+  (memory (export "memory") 1)
+  (data (i32.const 16) "Bad")
+  (func (export "wasmactor_abi_version") (result i32) (i32.const 99))
+  (func (export "wasmactor_factories") (result i64)
+    (i64.or (i64.shl (i64.const 16) (i64.const 32)) (i64.const 3)))
+  (func (export "wasmactor_inbox") (param i32) (result i32) (i32.const 1024))
+  (func (export "wasmactor_deliver") (param i32) (result i32) (i32.const 0))
+)
