@@ -311,6 +311,7 @@ func writeAtomic(dir, file string, data []byte) error {
 		return err
 	}
 	name := f.Name()
+	_ = f.Chmod(0o644) // CreateTemp makes 0600; other users of a shared cache read it
 	if _, err := f.Write(data); err != nil {
 		f.Close()
 		os.Remove(name)
