@@ -1,0 +1,171 @@
+package wire
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/transport"
+)
+
+const (
+	// MaxHeaderLen is the longest frame header (a uvarint of a 64-bit length).
+	MaxHeaderLen = 10
+	// DefaultMaxFrame is the frame cap transports use unless configured.
+	DefaultMaxFrame = 1 << 20
+)
+
+// ErrMalformed reports bytes that are not a valid frame or body. It wraps
+// [wasmactor.ErrBadArgument].
+var ErrMalformed = fmt.Errorf("%w: malformed frame", wasmactor.ErrBadArgument)
+
+// FrameTooLargeError reports a frame whose declared length exceeds the cap.
+// It matches [transport.ErrFrameTooLarge] with errors.Is.
+type FrameTooLargeError struct {
+	Size uint64 // declared body length
+	Max  int    // the cap in force
+}
+
+func (e *FrameTooLargeError) Error() string {
+	return "wasmactor: frame of " + strconv.FormatUint(e.Size, 10) + " bytes exceeds the cap of " + strconv.Itoa(e.Max)
+}
+
+// Unwrap makes errors.Is(err, transport.ErrFrameTooLarge) true.
+func (e *FrameTooLargeError) Unwrap() error { return transport.ErrFrameTooLarge }
+
+// AppendHeader appends the header of a frame whose body is n bytes.
+func AppendHeader(dst []byte, n int) []byte {
+	x := uint64(n)
+	for x >= 0x80 {
+		dst = append(dst, byte(x)|0x80)
+		x >>= 7
+	}
+	return append(dst, byte(x))
+}
+
+// HeaderLen is the length of the header of a frame with an n-byte body.
+func HeaderLen(n int) int {
+	l := 1
+	for x := uint64(n); x >= 0x80; x >>= 7 {
+		l++
+	}
+	return l
+}
+
+// AppendFrame appends body as one frame.
+func AppendFrame(dst, body []byte) []byte {
+	return append(AppendHeader(dst, len(body)), body...)
+}
+
+// Split parses the first frame of b. It returns io.ErrUnexpectedEOF when b
+// holds only part of a frame, a [*FrameTooLargeError] when the declared
+// length exceeds max, and [ErrMalformed] for a bad header. body aliases b.
+func Split(b []byte, max int) (body, rest []byte, err error) {
+	n, hl, err := parseHeader(b)
+	if err != nil {
+		return nil, b, err
+	}
+	if n > uint64(max) {
+		return nil, b, &FrameTooLargeError{Size: n, Max: max}
+	}
+	if uint64(len(b)-hl) < n {
+		return nil, b, io.ErrUnexpectedEOF
+	}
+	end := hl + int(n)
+	return b[hl:end:end], b[end:], nil
+}
+
+func parseHeader(b []byte) (n uint64, hl int, err error) {
+	var shift uint
+	for i := 0; i < MaxHeaderLen; i++ {
+		if i >= len(b) {
+			return 0, 0, io.ErrUnexpectedEOF
+		}
+		c := b[i]
+		if i == MaxHeaderLen-1 && c > 1 {
+			return 0, 0, fmt.Errorf("%w: length overflows 64 bits", ErrMalformed)
+		}
+		n |= uint64(c&0x7f) << shift
+		if c < 0x80 {
+			if c == 0 && i > 0 {
+				return 0, 0, fmt.Errorf("%w: non-minimal length", ErrMalformed)
+			}
+			return n, i + 1, nil
+		}
+		shift += 7
+	}
+	return 0, 0, fmt.Errorf("%w: length overflows 64 bits", ErrMalformed)
+}
+
+// Reader reads frames from a stream.
+type Reader struct {
+	r   *bufio.Reader
+	max int
+}
+
+// NewReader reads frames of at most max bytes from r through a buffer of
+// bufSize bytes (4096 if bufSize <= 0).
+func NewReader(r io.Reader, max, bufSize int) *Reader {
+	if bufSize <= 0 {
+		bufSize = 4096
+	}
+	return &Reader{r: bufio.NewReaderSize(r, bufSize), max: max}
+}
+
+// SetMax changes the cap for the frames that follow.
+func (r *Reader) SetMax(max int) { r.max = max }
+
+// Buffered exposes the underlying buffered reader, for protocols that switch
+// from frames to raw bytes on the same stream.
+func (r *Reader) Buffered() *bufio.Reader { return r.r }
+
+// Next reads one frame and returns its body in a new slice the caller owns.
+// The declared length is checked against the cap before anything is
+// allocated. io.EOF means the stream ended cleanly between frames;
+// io.ErrUnexpectedEOF that it ended inside one.
+func (r *Reader) Next() ([]byte, error) {
+	n, err := r.header()
+	if err != nil {
+		return nil, err
+	}
+	if n > uint64(r.max) {
+		return nil, &FrameTooLargeError{Size: n, Max: r.max}
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(r.r, body); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	return body, nil
+}
+
+func (r *Reader) header() (uint64, error) {
+	var n uint64
+	var shift uint
+	for i := 0; i < MaxHeaderLen; i++ {
+		c, err := r.r.ReadByte()
+		if err != nil {
+			if i > 0 && errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return 0, err
+		}
+		if i == MaxHeaderLen-1 && c > 1 {
+			return 0, fmt.Errorf("%w: length overflows 64 bits", ErrMalformed)
+		}
+		n |= uint64(c&0x7f) << shift
+		if c < 0x80 {
+			if c == 0 && i > 0 {
+				return 0, fmt.Errorf("%w: non-minimal length", ErrMalformed)
+			}
+			return n, nil
+		}
+		shift += 7
+	}
+	return 0, fmt.Errorf("%w: length overflows 64 bits", ErrMalformed)
+}

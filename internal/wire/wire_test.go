@@ -1,0 +1,249 @@
+package wire
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"math"
+	"runtime"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/transport"
+)
+
+func sampleEnvelopes() []transport.Envelope {
+	return []transport.Envelope{
+		{},
+		{Kind: 1, To: 7, From: 9, Payload: []byte("hello")},
+		{Kind: 255, Status: 65535, ToIncarnation: math.MaxUint64, To: 1 << 32, From: 1<<32 - 1, Ref: 23, Payload: bytes.Repeat([]byte{0xab}, 300)},
+		{Status: 24, Ref: 256, Payload: bytes.Repeat([]byte{1}, 70000)},
+	}
+}
+
+func TestEnvelopesMatchReflectionCodec(t *testing.T) {
+	envs := sampleEnvelopes()
+	want, err := Marshal(envs)
+	require.NoError(t, err)
+	got := AppendEnvelopes(nil, envs)
+	require.Equal(t, want, got, "hand-written encoder must produce the deterministic encoding")
+
+	n := ArrayHeadLen(len(envs))
+	for i := range envs {
+		n += EnvelopeSize(&envs[i])
+	}
+	require.Equal(t, len(got), n)
+
+	dec, err := DecodeEnvelopes(got)
+	require.NoError(t, err)
+	requireSameEnvelopes(t, envs, dec)
+
+	frame := AppendBatchFrame(nil, envs)
+	body, rest, err := Split(frame, len(frame))
+	require.NoError(t, err)
+	require.Empty(t, rest)
+	require.Equal(t, got, body)
+}
+
+func requireSameEnvelopes(t testing.TB, want, got []transport.Envelope) {
+	t.Helper()
+	require.Len(t, got, len(want))
+	for i := range want {
+		w, g := want[i], got[i]
+		require.True(t, bytes.Equal(w.Payload, g.Payload), "payload %d", i)
+		w.Payload, g.Payload = nil, nil
+		require.Equal(t, w, g, "envelope %d", i)
+	}
+}
+
+func TestDecodeEnvelopesStrict(t *testing.T) {
+	cases := []struct {
+		name string
+		in   []byte
+		ok   bool
+	}{
+		{"empty array", []byte{0x80}, true},
+		{"one empty map", []byte{0x81, 0xa0}, true},
+		{"unknown key ignored", []byte{0x81, 0xa1, 0x08, 0x01}, true},
+		{"payload as text", []byte{0x81, 0xa1, 0x07, 0x61, 'x'}, false},
+		{"payload as array", []byte{0x81, 0xa1, 0x07, 0x81, 0x81, 0x40}, false},
+		{"duplicate key", []byte{0x81, 0xa2, 0x04, 0x01, 0x04, 0x02}, false},
+		{"kind out of range", []byte{0x81, 0xa1, 0x01, 0x19, 0x01, 0x00}, false},
+		{"indefinite array", []byte{0x9f, 0xa0, 0xff}, false},
+		{"indefinite map", []byte{0x81, 0xbf, 0x04, 0x01, 0xff}, false},
+		{"tag", []byte{0xc1, 0x80}, false},
+		{"trailing bytes", []byte{0x80, 0x00}, false},
+		{"truncated", []byte{0x82, 0xa0}, false},
+		{"null", []byte{0xf6}, false},
+		{"not an array", []byte{0xa0}, false},
+		{"empty input", nil, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := DecodeEnvelopes(c.in)
+			if c.ok {
+				require.NoError(t, err)
+			} else {
+				require.Error(t, err)
+				require.ErrorIs(t, err, wasmactor.ErrBadArgument)
+			}
+		})
+	}
+}
+
+func TestSplitAndReader(t *testing.T) {
+	var stream []byte
+	bodies := [][]byte{{0x80}, bytes.Repeat([]byte{7}, 127), bytes.Repeat([]byte{8}, 128), bytes.Repeat([]byte{9}, 20000)}
+	for _, b := range bodies {
+		require.Equal(t, HeaderLen(len(b)), len(AppendHeader(nil, len(b))))
+		stream = AppendFrame(stream, b)
+	}
+	rest := stream
+	for _, want := range bodies {
+		var body []byte
+		var err error
+		body, rest, err = Split(rest, 1<<20)
+		require.NoError(t, err)
+		require.Equal(t, want, body)
+	}
+	require.Empty(t, rest)
+
+	r := NewReader(bytes.NewReader(stream), 1<<20, 0)
+	for _, want := range bodies {
+		body, err := r.Next()
+		require.NoError(t, err)
+		require.Equal(t, want, body)
+	}
+	_, err := r.Next()
+	require.ErrorIs(t, err, io.EOF)
+
+	partial := AppendFrame(nil, bodies[3])[:100]
+	_, _, err = Split(partial, 1<<20)
+	require.ErrorIs(t, err, io.ErrUnexpectedEOF)
+	_, err = NewReader(bytes.NewReader(partial), 1<<20, 0).Next()
+	require.ErrorIs(t, err, io.ErrUnexpectedEOF)
+
+	for _, bad := range [][]byte{
+		{0x80, 0x00},                   // non-minimal
+		bytes.Repeat([]byte{0xff}, 11), // overflow
+		{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02},
+	} {
+		_, _, err := Split(bad, math.MaxInt)
+		require.ErrorIs(t, err, ErrMalformed)
+		_, err = NewReader(bytes.NewReader(bad), math.MaxInt, 0).Next()
+		require.ErrorIs(t, err, ErrMalformed)
+	}
+}
+
+// endless yields a frame header declaring 1 TiB and then zeros forever: a
+// reader that trusted the header would allocate or read without end.
+type endless struct{ sent bool }
+
+func (e *endless) Read(p []byte) (int, error) {
+	if !e.sent {
+		e.sent = true
+		return copy(p, AppendHeader(nil, 1<<40)), nil
+	}
+	clear(p)
+	return len(p), nil
+}
+
+func TestOverCapFrameBoundedMemory(t *testing.T) {
+	const max = 64 << 10
+	before := totalAlloc()
+	for i := 0; i < 100; i++ {
+		r := NewReader(&endless{}, max, 0)
+		_, err := r.Next()
+		var tooLarge *FrameTooLargeError
+		require.ErrorAs(t, err, &tooLarge)
+		require.ErrorIs(t, err, transport.ErrFrameTooLarge)
+		require.EqualValues(t, uint64(1<<40), tooLarge.Size)
+		require.Equal(t, max, tooLarge.Max)
+
+		_, _, err = Split(AppendHeader(nil, 1<<40), max)
+		require.ErrorIs(t, err, transport.ErrFrameTooLarge)
+	}
+	// 100 readers of 4 KiB buffers plus errors: far below one claimed frame.
+	require.Less(t, totalAlloc()-before, uint64(2<<20))
+}
+
+func totalAlloc() uint64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.TotalAlloc
+}
+
+func TestCBORBombsRejectedInBoundedMemory(t *testing.T) {
+	deep := bytes.Repeat([]byte{0x81}, 100000)
+	deep = append(deep, 0x80)
+	bombs := map[string][]byte{
+		"array of 2^32 elements":      {0x9a, 0xff, 0xff, 0xff, 0xff, 0xa0},
+		"array of 2^64-1 elements":    {0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
+		"array just over the cap":     appendHead(nil, majorArray, MaxArrayElements+1),
+		"map of 2^31 pairs":           {0x81, 0xba, 0x80, 0x00, 0x00, 0x00, 0x01, 0x01},
+		"byte string of 2^60 bytes":   {0x81, 0xa1, 0x07, 0x5b, 0x10, 0, 0, 0, 0, 0, 0, 0},
+		"deep nesting":                deep,
+		"declared elements > content": {0x99, 0x10, 0x00, 0xa0, 0xa0},
+	}
+	for name, in := range bombs {
+		t.Run(name, func(t *testing.T) {
+			before := totalAlloc()
+			_, err := DecodeEnvelopes(in)
+			require.Error(t, err)
+			var anyv any
+			require.Error(t, Unmarshal(in, &anyv))
+			// The inputs are tiny; what they declare is gigabytes.
+			require.Less(t, totalAlloc()-before, uint64(4<<20)+uint64(len(in))*8)
+		})
+	}
+}
+
+func TestFrameTooLargeErrorMatches(t *testing.T) {
+	var err error = &FrameTooLargeError{Size: 10, Max: 5}
+	require.True(t, errors.Is(err, transport.ErrFrameTooLarge))
+	require.Contains(t, err.Error(), "10")
+}
+
+func TestMarshalDeterministic(t *testing.T) {
+	m1 := map[string]int{"b": 1, "a": 2, "c": 3}
+	a, err := Marshal(m1)
+	require.NoError(t, err)
+	for i := 0; i < 10; i++ {
+		b, err := Marshal(map[string]int{"c": 3, "a": 2, "b": 1})
+		require.NoError(t, err)
+		require.Equal(t, a, b)
+	}
+	var back map[string]int
+	require.NoError(t, Unmarshal(a, &back))
+	require.Equal(t, m1, back)
+}
+
+func BenchmarkAppendEnvelopes(b *testing.B) {
+	envs := make([]transport.Envelope, 256)
+	for i := range envs {
+		envs[i] = transport.Envelope{Kind: 1, To: uint64(i + 1), From: 77, Ref: uint64(i), Payload: make([]byte, 100)}
+	}
+	buf := make([]byte, 0, 64<<10)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = AppendBatchFrame(buf[:0], envs)
+	}
+	b.ReportMetric(float64(b.N)*float64(len(envs))/b.Elapsed().Seconds(), "envs/s")
+}
+
+func BenchmarkDecodeEnvelopes(b *testing.B) {
+	envs := make([]transport.Envelope, 256)
+	for i := range envs {
+		envs[i] = transport.Envelope{Kind: 1, To: uint64(i + 1), From: 77, Ref: uint64(i), Payload: make([]byte, 100)}
+	}
+	body := AppendEnvelopes(nil, envs)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeEnvelopes(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)*float64(len(envs))/b.Elapsed().Seconds(), "envs/s")
+}
