@@ -1,0 +1,459 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/internal/proto"
+	"github.com/wasmactor/wasmactor/registry"
+)
+
+// The commands that talk to a node: each is one control request of
+// internal/proto, sent over the same QUIC endpoint and handshake nodes use.
+
+// wasmMagic starts every WebAssembly binary: "\0asm", then version 1.
+var wasmMagic = []byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00}
+
+func (a *app) decodeReply(b []byte, v any) error {
+	if err := proto.Unmarshal(b, v); err != nil {
+		return fail(exitFailure, err, "node at %s sent a malformed reply: %v", a.nodeAddr, oneLineBare(err))
+	}
+	return nil
+}
+
+// checkTarget rejects text that looks like a PID but is not one before it
+// reaches the node; anything else is a registered name.
+func checkTarget(t string) error {
+	if t == "" {
+		return usageErrorf("empty target: give a PID like <n2.17> or a registered name")
+	}
+	if strings.HasPrefix(t, "<") {
+		if _, err := wasmactor.ParsePID(t); err != nil {
+			return fail(exitUsage, err, "%v", oneLineBare(err))
+		}
+	}
+	return nil
+}
+
+type moduleJSON struct {
+	Hash       string   `json:"hash"`
+	Size       int64    `json:"size"`
+	Factories  []string `json:"factories"`
+	DeployedAt string   `json:"deployed_at,omitempty"`
+}
+
+type moduleStatusJSON struct {
+	moduleJSON
+	Holders []string `json:"holders"`
+}
+
+func moduleOut(m registry.ModuleInfo) moduleJSON {
+	out := moduleJSON{Hash: m.Hash.String(), Size: m.Size, Factories: nonNil(m.Factories)}
+	if m.DeployedAt != 0 {
+		out.DeployedAt = time.Unix(0, m.DeployedAt).UTC().Format(time.RFC3339Nano)
+	}
+	return out
+}
+
+func (a *app) deployCmd() *cobra.Command {
+	var out format
+	cmd := &cobra.Command{
+		Use:   "deploy FILE.wasm",
+		Short: "Upload a module to the cluster; print its hash and factories",
+		Long: `Upload a WebAssembly module to the node, which validates and compiles it,
+stores it by the SHA-256 of its bytes and announces it to the cluster. Any node
+can then spawn its factories; nodes that lack the module pull it once.
+Deploying the same bytes again is a no-op.`,
+		Example: `  wasmactor build ./examples/counter -o counter.wasm
+  wasmactor deploy counter.wasm
+  wasmactor deploy counter.wasm -o json | jq -r .hash`,
+		Args: exactArgs(1, "one FILE.wasm"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			wasm, err := os.ReadFile(args[0])
+			if err != nil {
+				return fail(exitUsage, err, "deploy: %v", err)
+			}
+			if len(wasm) < len(wasmMagic) || !bytes.Equal(wasm[:4], wasmMagic[:4]) {
+				return fail(exitRejected, nil, "deploy: %s is not a WebAssembly module (it does not start with \\0asm)", args[0])
+			}
+			if !bytes.Equal(wasm[4:8], wasmMagic[4:8]) {
+				return fail(exitRejected, nil, "deploy: %s is WebAssembly binary version %x, only version 1 is supported", args[0], wasm[4:8])
+			}
+			// The body is the module's bytes as they are: no envelope to
+			// double a large blob in memory.
+			reply, err := a.request(cmd.Context(), proto.KindDeploy, wasm)
+			if err != nil {
+				return fmt.Errorf("deploy %s: %w", args[0], err)
+			}
+			var info registry.ModuleInfo
+			if err := a.decodeReply(reply, &info); err != nil {
+				return err
+			}
+			if out == formatJSON {
+				return writeJSON(a.stdout, moduleOut(info))
+			}
+			fmt.Fprintf(a.stdout, "deployed %s (%s)\nfactories: %s\n", info.Hash, humanSize(info.Size), strings.Join(info.Factories, ", "))
+			return nil
+		},
+	}
+	addFormatFlag(cmd, &out)
+	return cmd
+}
+
+// parseRestart reads --restart.
+func parseRestart(s string) (wasmactor.RestartPolicy, error) {
+	for _, p := range []wasmactor.RestartPolicy{wasmactor.Temporary, wasmactor.Transient, wasmactor.Permanent} {
+		if s == p.String() {
+			return p, nil
+		}
+	}
+	return 0, usageErrorf("--restart must be permanent, transient or temporary, not %q", s)
+}
+
+type spawnJSON struct {
+	pidJSON
+	Factory string `json:"factory"`
+	Name    string `json:"name,omitempty"`
+}
+
+func (a *app) spawnCmd() *cobra.Command {
+	var (
+		out         format
+		on, name    string
+		argsJSON    string
+		isolated    bool
+		restart     string
+		maxRestarts int
+		period      time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "spawn FACTORY",
+		Short: "Start an actor of a deployed factory, on any node; print its PID",
+		Long: `Start an actor of FACTORY ("Counter", or "Counter@<hash prefix>" to pin a
+module version) and print its PID. Without --on, the cluster places it on the
+least-loaded node that can run the factory. --args is the actor's init
+argument as JSON (converted to CBOR). --name registers it cluster-wide, so
+send and call can use the name instead of the PID.`,
+		Example: `  wasmactor spawn Counter
+  wasmactor spawn Counter --on n3 --name counter --args '{"start": 10}'
+  wasmactor spawn Worker --isolated --restart permanent --max-restarts 5 --restart-period 10s
+  PID=$(wasmactor spawn Counter)`,
+		Args: exactArgs(1, "one FACTORY"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			factory := args[0]
+			if err := registry.ValidateFactory(strings.SplitN(factory, "@", 2)[0]); err != nil {
+				return fail(exitUsage, err, "%v", oneLineBare(err))
+			}
+			policy, err := parseRestart(restart)
+			if err != nil {
+				return err
+			}
+			if maxRestarts < 0 || period < 0 {
+				return usageErrorf("--max-restarts and --restart-period must not be negative")
+			}
+			req := proto.Spawn{
+				Factory:  factory,
+				Name:     name,
+				Isolated: isolated,
+				Restart:  wasmactor.Restart{Policy: policy, MaxRestarts: maxRestarts, Period: period},
+				Node:     on,
+			}
+			if cmd.Flags().Changed("args") {
+				if req.Args, err = JSONToCBOR("--args", []byte(argsJSON)); err != nil {
+					return err
+				}
+			}
+			reply, err := a.request(cmd.Context(), proto.KindSpawnCLI, proto.Marshal(req))
+			if err != nil {
+				where := ""
+				if on != "" {
+					where = " on " + on
+				}
+				return fmt.Errorf("spawn %s%s: %w", factory, where, err)
+			}
+			var sr proto.SpawnReply
+			if err := a.decodeReply(reply, &sr); err != nil {
+				return err
+			}
+			if out == formatJSON {
+				return writeJSON(a.stdout, spawnJSON{pidJSON: pidOut(sr.PID), Factory: factory, Name: name})
+			}
+			fmt.Fprintln(a.stdout, sr.PID)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&on, "on", "", "node to spawn on (default: the cluster's placement)")
+	f.StringVar(&name, "name", "", "register the actor under this cluster-wide name")
+	f.StringVar(&argsJSON, "args", "", "init argument, JSON")
+	f.BoolVar(&isolated, "isolated", false, "give the actor a module instance of its own")
+	f.StringVar(&restart, "restart", "temporary", "restart policy: permanent, transient or temporary")
+	f.IntVar(&maxRestarts, "max-restarts", 0, "restart intensity: at most this many restarts per period (default 3)")
+	f.DurationVar(&period, "restart-period", 0, "restart intensity period (default 5s)")
+	addFormatFlag(cmd, &out)
+	return cmd
+}
+
+// messageArgs checks TARGET and converts JSON for send and call.
+func messageArgs(args []string) (string, []byte, error) {
+	if err := checkTarget(args[0]); err != nil {
+		return "", nil, err
+	}
+	payload, err := JSONToCBOR("message", []byte(args[1]))
+	if err != nil {
+		return "", nil, err
+	}
+	return args[0], payload, nil
+}
+
+func (a *app) sendCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "send TARGET JSON",
+		Short: "Send a message one way (at most once); prints nothing",
+		Long: `Send JSON (converted to CBOR) to TARGET, a PID like <n2.17> or a registered
+name, without waiting for an answer. Success means the target's node queued
+it; delivery is at most once, in order per sender.`,
+		Example: `  wasmactor send counter '{"op": "inc", "by": 2}'
+  wasmactor send '<n2.17>' '{"op": "reset"}'`,
+		Args: exactArgs(2, "TARGET and JSON"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			target, payload, err := messageArgs(args)
+			if err != nil {
+				return err
+			}
+			if _, err := a.request(cmd.Context(), proto.KindSend, proto.Marshal(proto.Message{Target: target, Payload: payload})); err != nil {
+				return fmt.Errorf("send to %s: %w", target, err)
+			}
+			return nil
+		},
+	}
+}
+
+// callGrace is how much longer the client waits than the node, so a timeout
+// is reported by the node, which knows which actor failed to answer.
+const callGrace = 2 * time.Second
+
+type callJSON struct {
+	Target string          `json:"target"`
+	Reply  json.RawMessage `json:"reply"`
+}
+
+func (a *app) callCmd() *cobra.Command {
+	var (
+		out     format
+		timeout time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "call TARGET JSON",
+		Short: "Ask an actor and print its reply as JSON",
+		Long: `Send JSON (converted to CBOR) to TARGET, a PID like <n2.17> or a registered
+name, as a request, and print the actor's CBOR reply as JSON. Byte strings
+print as base64, non-text map keys as strings. With -o json the reply is
+wrapped: {"target": ..., "reply": ...}.`,
+		Example: `  wasmactor call counter '{"op": "get"}'
+  wasmactor call '<n3.1>' '{"op": "get"}' --timeout 2s
+  wasmactor call counter '{"op": "get"}' | jq .Value`,
+		Args: exactArgs(2, "TARGET and JSON"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if timeout <= 0 {
+				return usageErrorf("--timeout must be positive, not %s", timeout)
+			}
+			target, payload, err := messageArgs(args)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout+callGrace)
+			defer cancel()
+			req := proto.Message{Target: target, Payload: payload, TimeoutMs: timeout.Milliseconds()}
+			reply, err := a.request(ctx, proto.KindCall, proto.Marshal(req))
+			if err != nil {
+				if code, _ := classify(err); code == exitTimeout {
+					return fail(exitTimeout, err, "call %s: no reply within %s", target, timeout)
+				}
+				return fmt.Errorf("call %s: %w", target, err)
+			}
+			var cr proto.CallReply
+			if err := a.decodeReply(reply, &cr); err != nil {
+				return err
+			}
+			js, err := CBORToJSON(cr.Payload)
+			if err != nil {
+				return fail(exitFailure, err, "call %s: the reply is not printable as JSON: %v", target, err)
+			}
+			if out == formatJSON {
+				return writeJSON(a.stdout, callJSON{Target: target, Reply: js})
+			}
+			_, err = fmt.Fprintf(a.stdout, "%s\n", js)
+			return err
+		},
+	}
+	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Second, "how long to wait for the reply")
+	addFormatFlag(cmd, &out)
+	return cmd
+}
+
+func (a *app) killCmd() *cobra.Command {
+	var reason string
+	cmd := &cobra.Command{
+		Use:   "kill TARGET",
+		Short: "Stop an actor with an exit reason; prints nothing",
+		Long: `Stop TARGET, a PID like <n2.17> or a registered name, as if a linked actor
+had died with --reason (default "killed"). Its monitors and links fire, and its
+restart policy applies: a permanent actor comes back with the same PID.`,
+		Example: `  wasmactor kill '<n3.1>'
+  wasmactor kill counter --reason maintenance`,
+		Args: exactArgs(1, "one TARGET"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkTarget(args[0]); err != nil {
+				return err
+			}
+			if _, err := a.request(cmd.Context(), proto.KindKillActor, proto.Marshal(proto.Target{Target: args[0], Reason: reason})); err != nil {
+				return fmt.Errorf("kill %s: %w", args[0], err)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&reason, "reason", "", `exit reason (default "killed")`)
+	return cmd
+}
+
+type actorJSON struct {
+	pidJSON
+	Factory  string   `json:"factory"`
+	Module   string   `json:"module"`
+	Instance uint64   `json:"instance"`
+	Names    []string `json:"names"`
+}
+
+func (a *app) psCmd() *cobra.Command {
+	var out format
+	cmd := &cobra.Command{
+		Use:     "ps",
+		Short:   "List the actors of the whole cluster",
+		Example: "  wasmactor ps\n  wasmactor ps -o json | jq -r '.[] | select(.factory == \"Counter\") | .pid'",
+		Args:    exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			reply, err := a.request(cmd.Context(), proto.KindPs, proto.Marshal(proto.Empty{}))
+			if err != nil {
+				return fmt.Errorf("ps: %w", err)
+			}
+			var actors []proto.ActorInfo
+			if err := a.decodeReply(reply, &actors); err != nil {
+				return err
+			}
+			sort.Slice(actors, func(i, j int) bool { return actors[i].PID.Less(actors[j].PID) })
+			if out == formatJSON {
+				js := make([]actorJSON, 0, len(actors))
+				for _, x := range actors {
+					js = append(js, actorJSON{pidJSON: pidOut(x.PID), Factory: x.Factory, Module: x.Module, Instance: x.Instance, Names: nonNil(x.Names)})
+				}
+				return writeJSON(a.stdout, js)
+			}
+			rows := make([][]string, 0, len(actors))
+			for _, x := range actors {
+				rows = append(rows, []string{x.PID.String(), x.Factory, shortHash(x.Module), fmt.Sprint(x.Instance), orDash(strings.Join(x.Names, ","))})
+			}
+			return table(a.stdout, []string{"PID", "FACTORY", "MODULE", "INSTANCE", "NAMES"}, rows)
+		},
+	}
+	addFormatFlag(cmd, &out)
+	return cmd
+}
+
+type nodeJSON struct {
+	Name        string `json:"name"`
+	Addr        string `json:"addr"`
+	Incarnation string `json:"incarnation"`
+	Up          bool   `json:"up"`
+	Actors      int    `json:"actors"`
+	Instances   int    `json:"instances"`
+	Modules     int    `json:"modules"`
+}
+
+func (a *app) nodesCmd() *cobra.Command {
+	var out format
+	cmd := &cobra.Command{
+		Use:     "nodes",
+		Short:   "List the members of the cluster",
+		Example: "  wasmactor nodes\n  wasmactor nodes -o json | jq -r '.[] | select(.up) | .name'",
+		Args:    exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			reply, err := a.request(cmd.Context(), proto.KindNodes, proto.Marshal(proto.Empty{}))
+			if err != nil {
+				return fmt.Errorf("nodes: %w", err)
+			}
+			var nodes []proto.NodeStatus
+			if err := a.decodeReply(reply, &nodes); err != nil {
+				return err
+			}
+			sort.Slice(nodes, func(i, j int) bool { return nodes[i].Name < nodes[j].Name })
+			if out == formatJSON {
+				js := make([]nodeJSON, 0, len(nodes))
+				for _, n := range nodes {
+					js = append(js, nodeJSON{Name: n.Name, Addr: n.Addr, Incarnation: incarnation(n.Incarnation), Up: n.Up, Actors: n.Actors, Instances: n.Instances, Modules: n.Modules})
+				}
+				return writeJSON(a.stdout, js)
+			}
+			rows := make([][]string, 0, len(nodes))
+			for _, n := range nodes {
+				status := "up"
+				if !n.Up {
+					status = "down"
+				}
+				rows = append(rows, []string{n.Name, orDash(n.Addr), incarnation(n.Incarnation), status, fmt.Sprint(n.Actors), fmt.Sprint(n.Instances), fmt.Sprint(n.Modules)})
+			}
+			return table(a.stdout, []string{"NAME", "ADDR", "INCARNATION", "STATUS", "ACTORS", "INSTANCES", "MODULES"}, rows)
+		},
+	}
+	addFormatFlag(cmd, &out)
+	return cmd
+}
+
+func (a *app) modulesCmd() *cobra.Command {
+	var out format
+	cmd := &cobra.Command{
+		Use:     "modules",
+		Short:   "List the modules deployed in the cluster and the nodes holding them",
+		Example: "  wasmactor modules\n  wasmactor modules -o json | jq -r '.[0].hash'",
+		Args:    exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			reply, err := a.request(cmd.Context(), proto.KindModules, proto.Marshal(proto.Empty{}))
+			if err != nil {
+				return fmt.Errorf("modules: %w", err)
+			}
+			var mods []proto.ModuleStatus
+			if err := a.decodeReply(reply, &mods); err != nil {
+				return err
+			}
+			// Newest first, as the factory index resolves names.
+			sort.SliceStable(mods, func(i, j int) bool { return mods[i].Info.DeployedAt > mods[j].Info.DeployedAt })
+			if out == formatJSON {
+				js := make([]moduleStatusJSON, 0, len(mods))
+				for _, m := range mods {
+					js = append(js, moduleStatusJSON{moduleJSON: moduleOut(m.Info), Holders: nonNil(m.Holders)})
+				}
+				return writeJSON(a.stdout, js)
+			}
+			rows := make([][]string, 0, len(mods))
+			for _, m := range mods {
+				deployed := "-"
+				if m.Info.DeployedAt != 0 {
+					deployed = time.Unix(0, m.Info.DeployedAt).Local().Format("2006-01-02 15:04:05")
+				}
+				rows = append(rows, []string{shortHash(m.Info.Hash.String()), humanSize(m.Info.Size), orDash(strings.Join(m.Info.Factories, ",")), orDash(strings.Join(m.Holders, ",")), deployed})
+			}
+			return table(a.stdout, []string{"MODULE", "SIZE", "FACTORIES", "HOLDERS", "DEPLOYED"}, rows)
+		},
+	}
+	addFormatFlag(cmd, &out)
+	return cmd
+}

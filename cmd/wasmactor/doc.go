@@ -1,0 +1,49 @@
+// Command wasmactor runs wasmactor nodes and talks to a running cluster.
+//
+//	wasmactor node   --name N [--listen HOST:PORT] [--join HOST:PORT,...] [--data DIR]
+//	wasmactor build  [PKG_DIR] [-o out.wasm] [--json]
+//	wasmactor deploy FILE.wasm
+//	wasmactor spawn  FACTORY [--on NODE] [--name NAME] [--args JSON] [--isolated] [--restart POLICY]
+//	wasmactor send   TARGET JSON
+//	wasmactor call   TARGET JSON [--timeout 5s]
+//	wasmactor ps | nodes | modules
+//	wasmactor kill   TARGET [--reason R]
+//	wasmactor demo
+//
+// Every command prints help with examples (wasmactor CMD --help), and every
+// command that prints takes -o text|json (build: --json, since its -o names
+// the output file as in go build).
+//
+// # Reaching a node
+//
+// Cluster commands connect to one node over QUIC, with the same cookie
+// handshake nodes use between themselves, and send it one request of
+// internal/proto. The node is --node, else $WASMACTOR_NODE, else
+// 127.0.0.1:7946. The cookie file is --cookie-file, else
+// $WASMACTOR_COOKIE_FILE, else $XDG_DATA_HOME/wasmactor/cookie
+// (~/.local/share/wasmactor/cookie): one file per user that the first node
+// creates, so that local nodes and the CLI agree without configuration, as
+// Erlang nodes do with ~/.erlang.cookie. A node's data dir defaults to
+// $XDG_DATA_HOME/wasmactor/NAME.
+//
+// # Messages
+//
+// JSON typed on the command line becomes CBOR for guests: integers stay
+// integers (bignums beyond 64 bits), numbers with a fraction or exponent
+// become floats, objects become maps with text keys. CBOR replies print as
+// JSON; see [CBORToJSON] for what JSON cannot hold as is.
+//
+// # Failures
+//
+// Every failure is one line on stderr, "wasmactor: ...", and an exit code a
+// script can branch on: 1 other failure, 2 usage (bad flags, arguments or
+// JSON), 3 node unreachable or handshake refused (wrong cookie), 4 not found
+// (factory, actor, name, node), 5 timeout, 6 rejected (bad or oversized
+// module or message, name taken, mailbox full). Remote errors arrive with the
+// ABI error codes of docs/abi.md and map onto these.
+//
+// # Building without the node
+//
+// While host/ does not compile, `go build -tags wasmactor_nohost` builds
+// everything but node and demo.
+package main

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/transport"
+)
+
+// Exit codes. Scripts branch on them, so they never change meaning; the
+// root command's help lists them.
+const (
+	exitOK          = 0
+	exitFailure     = 1 // anything not listed below (internal errors, build failures)
+	exitUsage       = 2 // bad flags or arguments, bad JSON, bad PID text
+	exitUnreachable = 3 // node unreachable, handshake refused (wrong cookie), target node down
+	exitNotFound    = 4 // unknown factory, actor, name or node; stale PID
+	exitTimeout     = 5 // no reply in time
+	exitRejected    = 6 // bad or oversized module or message, name taken, mailbox full
+)
+
+const exitCodesHelp = `Exit codes:
+  0  success
+  1  failure not listed below (internal error, build failure)
+  2  usage: bad flags or arguments, bad JSON, bad PID text
+  3  node unreachable, handshake refused (wrong cookie), or target node down
+  4  not found: unknown factory, actor, name or node; stale PID
+  5  timeout: no reply in time
+  6  rejected: bad or oversized module or message, name taken, mailbox full`
+
+// exitError is a failure with the exit code and message already decided.
+type exitError struct {
+	code int
+	msg  string
+	err  error
+}
+
+func (e *exitError) Error() string { return e.msg }
+func (e *exitError) Unwrap() error { return e.err }
+
+func fail(code int, err error, format string, args ...any) error {
+	return &exitError{code: code, msg: fmt.Sprintf(format, args...), err: err}
+}
+
+func usageErrorf(format string, args ...any) error {
+	return &exitError{code: exitUsage, msg: fmt.Sprintf(format, args...)}
+}
+
+// remoteCodes maps the ABI error codes (docs/abi.md) a node answers with.
+var remoteCodes = map[uint16]int{
+	1:  exitNotFound,    // NOPROC
+	2:  exitRejected,    // MAILBOX_FULL
+	3:  exitNotFound,    // UNKNOWN_FACTORY
+	4:  exitRejected,    // BAD_ARGUMENT (includes modules the node refuses)
+	5:  exitRejected,    // NAME_TAKEN
+	6:  exitNotFound,    // NOT_FOUND
+	7:  exitUnreachable, // NODE_DOWN
+	8:  exitTimeout,     // TIMEOUT
+	9:  exitRejected,    // TOO_LARGE
+	10: exitFailure,     // INTERNAL
+	11: exitNotFound,    // STALE
+}
+
+// remoteRefine are the sentinels recognised in a remote error's message.
+var remoteRefine = []struct {
+	err  error
+	code int
+}{
+	{wasmactor.ErrBadModule, exitRejected},
+	{wasmactor.ErrUnknownNode, exitNotFound},
+	{wasmactor.ErrBadPID, exitUsage},
+}
+
+// sentinelCodes maps the errors of the Go API, met by `node` and `demo`.
+var sentinelCodes = []struct {
+	err  error
+	code int
+}{
+	{wasmactor.ErrNoProc, exitNotFound},
+	{wasmactor.ErrStaleIncarnation, exitNotFound},
+	{wasmactor.ErrUnknownFactory, exitNotFound},
+	{wasmactor.ErrAmbiguousFactory, exitUsage},
+	{wasmactor.ErrNotFound, exitNotFound},
+	{wasmactor.ErrUnknownNode, exitNotFound},
+	{wasmactor.ErrNodeDown, exitUnreachable},
+	{wasmactor.ErrTimeout, exitTimeout},
+	{transport.ErrHandshake, exitUnreachable},
+	{wasmactor.ErrMailboxFull, exitRejected},
+	{wasmactor.ErrNameTaken, exitRejected},
+	{wasmactor.ErrTooLarge, exitRejected},
+	{transport.ErrFrameTooLarge, exitRejected},
+	{wasmactor.ErrBadModule, exitRejected},
+	{wasmactor.ErrBadPID, exitUsage},
+	{wasmactor.ErrBadArgument, exitRejected},
+	{errJSON, exitUsage},
+	{context.DeadlineExceeded, exitTimeout},
+}
+
+// classify turns any error into an exit code and the one line printed for
+// it, "wasmactor: ...".
+func classify(err error) (int, string) {
+	code := exitFailure
+	var ee *exitError
+	var re *transport.RemoteError
+	switch {
+	case errors.As(err, &ee):
+		code = ee.code
+	case errors.As(err, &re):
+		if c, ok := remoteCodes[re.Code]; ok {
+			code = c
+		}
+		// Some Go errors share an ABI code that says less than the error
+		// does (a bad module is INTERNAL, an unknown node NODE_DOWN); the
+		// message carries the sentinel's text, which is stable.
+		for _, s := range remoteRefine {
+			if strings.Contains(re.Message, s.err.Error()) {
+				code = s.code
+				break
+			}
+		}
+	default:
+		for _, s := range sentinelCodes {
+			if errors.Is(err, s.err) {
+				code = s.code
+				break
+			}
+		}
+	}
+	return code, oneLine(err.Error())
+}
+
+// oneLine makes msg a single "wasmactor: ..." line. Errors from lower
+// layers carry their own "wasmactor: " prefixes; one is enough.
+func oneLine(msg string) string {
+	msg = strings.TrimSpace(msg)
+	for strings.HasPrefix(msg, "wasmactor: ") {
+		msg = strings.TrimPrefix(msg, "wasmactor: ")
+	}
+	msg = strings.ReplaceAll(msg, ": wasmactor: ", ": ")
+	lines := strings.FieldsFunc(msg, func(r rune) bool { return r == '\n' || r == '\r' })
+	for i := range lines {
+		lines[i] = strings.TrimSpace(lines[i])
+	}
+	msg = strings.Join(lines, "; ")
+	if msg == "" {
+		msg = "failed"
+	}
+	return "wasmactor: " + msg
+}

@@ -1,0 +1,140 @@
+//go:build !wasmactor_nohost
+
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wasmactor/wasmactor/host"
+)
+
+// hostCmds are the commands that run nodes in this process.
+func (a *app) hostCmds() []*cobra.Command {
+	return []*cobra.Command{a.nodeCmd(), a.demoCmd()}
+}
+
+// parseLevel reads --log-level.
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, usageErrorf("--log-level must be debug, info, warn or error, not %q", s)
+	}
+	return l, nil
+}
+
+type readyJSON struct {
+	Name        string `json:"name"`
+	Addr        string `json:"addr"`
+	Incarnation string `json:"incarnation"`
+	DataDir     string `json:"data_dir"`
+}
+
+// closeTimeout bounds a graceful shutdown; past it the process exits anyway
+// and peers notice by the idle timeout.
+const closeTimeout = 30 * time.Second
+
+func (a *app) nodeCmd() *cobra.Command {
+	var (
+		out      format
+		name     string
+		listen   string
+		join     []string
+		dataDir  string
+		logLevel string
+	)
+	cmd := &cobra.Command{
+		Use:   "node --name N",
+		Short: "Run a node in the foreground until SIGINT or SIGTERM",
+		Long: `Run a node: it listens on --listen (UDP, QUIC), joins the cluster through the
+--join seeds, keeps deployed modules in --data, and logs to stderr. Once ready
+it prints one line on stdout: its name, address and incarnation (with -o json,
+one JSON object). On SIGINT or SIGTERM it stops its actors, tells its peers it
+is leaving, and exits 0; a second signal exits at once.
+
+--data defaults to $XDG_DATA_HOME/wasmactor/NAME (~/.local/share/wasmactor/NAME).
+The cookie file (--cookie-file, $` + envCookieFile + `, default
+$XDG_DATA_HOME/wasmactor/cookie) is created with 128 random bits on first start.`,
+		Example: `  wasmactor node --name n1 --listen 127.0.0.1:7946
+  wasmactor node --name n2 --listen 127.0.0.1:7947 --join 127.0.0.1:7946
+  wasmactor node --name n3 --listen 127.0.0.1:7948 --join 127.0.0.1:7946,127.0.0.1:7947 --data /tmp/n3 --log-level debug`,
+		Args: exactArgs(0, "no arguments (the name is --name)"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if name == "" {
+				return usageErrorf("node needs --name, unique in its cluster (see 'wasmactor node --help')")
+			}
+			level, err := parseLevel(logLevel)
+			if err != nil {
+				return err
+			}
+			if dataDir == "" {
+				root, err := a.dataRoot()
+				if err != nil {
+					return err
+				}
+				dataDir = filepath.Join(root, name)
+			}
+			for _, j := range join {
+				if strings.TrimSpace(j) == "" {
+					return usageErrorf("--join has an empty address")
+				}
+			}
+			logger := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+			ctx := cmd.Context()
+			n, err := host.Start(ctx, host.Config{
+				Name:       name,
+				DataDir:    dataDir,
+				Listen:     listen,
+				Join:       join,
+				CookieFile: a.cookieFile,
+				Logger:     logger,
+			})
+			if err != nil {
+				return fmt.Errorf("node %s: %w", name, err)
+			}
+			addr := n.Addr()
+			if addr == "" {
+				addr = listen
+			}
+			ready := readyJSON{Name: n.Name(), Addr: addr, Incarnation: incarnation(n.Incarnation()), DataDir: dataDir}
+			if out == formatJSON {
+				b, _ := json.Marshal(ready)
+				fmt.Fprintf(a.stdout, "%s\n", b)
+			} else {
+				fmt.Fprintf(a.stdout, "node %s ready on %s (incarnation %s, data %s)\n", ready.Name, ready.Addr, ready.Incarnation, ready.DataDir)
+			}
+			logger.Info("node ready", "name", ready.Name, "addr", ready.Addr, "incarnation", ready.Incarnation,
+				"data", dataDir, "join", join)
+
+			<-ctx.Done()
+			logger.Info("shutting down", "signal", context.Cause(ctx))
+			done := make(chan error, 1)
+			go func() { done <- n.Close() }()
+			select {
+			case err := <-done:
+				if err != nil {
+					return fmt.Errorf("node %s: shutdown: %w", name, err)
+				}
+			case <-time.After(closeTimeout):
+				return fail(exitFailure, nil, "node %s: shutdown did not finish in %s", name, closeTimeout)
+			}
+			logger.Info("node stopped")
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&name, "name", "", "node name, unique in the cluster (letters, digits, - and _)")
+	f.StringVar(&listen, "listen", defaultNode, "UDP address to listen on, HOST:PORT (port 0 picks a free one)")
+	f.StringSliceVar(&join, "join", nil, "seed nodes to join, HOST:PORT,...")
+	f.StringVar(&dataDir, "data", "", "data directory (default $XDG_DATA_HOME/wasmactor/NAME)")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	addFormatFlag(cmd, &out)
+	return cmd
+}
