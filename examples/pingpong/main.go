@@ -102,11 +102,6 @@ func (p *Ping) Receive(ctx *actor.Context, msg actor.Message) {
 			if msg.IsAsk() {
 				_ = ctx.Reply(failure{Error: err.Error()})
 			}
-			return
-		}
-		if msg.IsAsk() {
-			// Answer later, when the last bounce comes back.
-			p.waiter, p.hasWaiter = ctx.Request()
 		}
 	default:
 		if msg.IsAsk() {
@@ -127,6 +122,9 @@ func (p *Ping) run(ctx *actor.Context, rounds int64) error {
 		p.hasWaiter = false
 		_ = ctx.ReplyTo(p.waiter, failure{Error: "superseded by a new run"})
 	}
+	// An ask that starts a run is answered when the run ends, which may
+	// be at once if the first ping cannot be sent.
+	p.waiter, p.hasWaiter = ctx.Request()
 	p.st = stats{Rounds: max(rounds, 1)}
 	p.started = time.Now()
 	p.bounce(ctx)

@@ -21,7 +21,9 @@ import (
 // the import and export signatures match docs/abi.md; the semantics are
 // covered by the native tests with the fake host.
 
-// miniHost implements the wasmactor import module by recording calls.
+// miniHost implements the wasmactor import module by recording calls. With
+// route on it also acts as a tiny single-instance node: sends, asks, replies
+// and spawns become records queued for the instance, which pump delivers.
 type miniHost struct {
 	mu      sync.Mutex
 	calls   []call
@@ -29,9 +31,18 @@ type miniHost struct {
 	monRef  uint64
 	failure string
 	names   map[string]PID
+
+	route   bool
+	alive   map[uint64]bool
+	queue   []record
+	replies map[uint64][]byte // answers to asks from the host (node 0), by ref
 }
 
 const miniNode = 0xabc
+
+func newMiniHost() *miniHost {
+	return &miniHost{serial: 100, monRef: 500, names: map[string]PID{}, alive: map[uint64]bool{}, replies: map[uint64][]byte{}}
+}
 
 func (h *miniHost) add(c call) {
 	h.mu.Lock()
@@ -45,6 +56,19 @@ func (h *miniHost) take() []call {
 	c := h.calls
 	h.calls = nil
 	return c
+}
+
+// enqueue routes a record to a live actor of the instance; false if there
+// is none.
+func (h *miniHost) enqueue(r record) bool {
+	if !h.route {
+		return true
+	}
+	if !h.alive[r.actor] {
+		return false
+	}
+	h.queue = append(h.queue, r)
+	return true
 }
 
 func read(m api.Module, ptr, n uint32) []byte {
@@ -66,28 +90,49 @@ func writePID(m api.Module, ptr uint32, p PID) {
 
 func (h *miniHost) instantiate(ctx context.Context, r wazero.Runtime) error {
 	pid := func(n, s uint64) PID { return PID{Node: n, Serial: s} }
+	self := func(a uint64) PID { return PID{Node: miniNode, Serial: a} }
 	_, err := r.NewHostModuleBuilder("wasmactor").
 		NewFunctionBuilder().WithFunc(func() uint64 { return miniNode }).Export("self_node").
 		NewFunctionBuilder().WithFunc(func(_ context.Context, m api.Module, a, tn, ts uint64, p, n uint32) uint32 {
-		h.add(call{op: "send", actor: a, to: pid(tn, ts), data: read(m, p, n)})
+		data := read(m, p, n)
+		h.add(call{op: "send", actor: a, to: pid(tn, ts), data: data})
+		if !h.enqueue(record{kind: kindTell, actor: ts, from: self(a), payload: data}) {
+			return codeNoProc
+		}
 		return 0
 	}).Export("send").
 		NewFunctionBuilder().WithFunc(func(_ context.Context, m api.Module, a, tn, ts, ref uint64, ms, p, n uint32) uint32 {
-		h.add(call{op: "ask", actor: a, to: pid(tn, ts), ref: ref, ms: ms, data: read(m, p, n)})
+		data := read(m, p, n)
+		h.add(call{op: "ask", actor: a, to: pid(tn, ts), ref: ref, ms: ms, data: data})
+		if !h.enqueue(record{kind: kindAsk, actor: ts, from: self(a), ref: ref, payload: data}) {
+			return codeNoProc
+		}
 		return 0
 	}).Export("ask").
 		NewFunctionBuilder().WithFunc(func(_ context.Context, m api.Module, a, tn, ts, ref uint64, p, n uint32) uint32 {
-		h.add(call{op: "reply", actor: a, to: pid(tn, ts), ref: ref, data: read(m, p, n)})
+		data := read(m, p, n)
+		h.add(call{op: "reply", actor: a, to: pid(tn, ts), ref: ref, data: data})
+		if h.route && tn == 0 {
+			h.replies[ref] = data
+			return 0
+		}
+		if !h.enqueue(record{kind: kindReply, actor: ts, from: self(a), ref: ref, payload: data}) {
+			return codeNoProc
+		}
 		return 0
 	}).Export("reply").
 		NewFunctionBuilder().WithFunc(func(_ context.Context, m api.Module, a uint64, np, nn, ap, an, flags, out uint32) uint32 {
-		h.add(call{op: "spawn", actor: a, text: string(read(m, np, nn)), data: read(m, ap, an), flags: flags})
+		name, args := string(read(m, np, nn)), read(m, ap, an)
+		h.add(call{op: "spawn", actor: a, text: name, data: args, flags: flags})
 		h.serial++
 		writePID(m, out, PID{miniNode, h.serial})
+		h.alive[h.serial] = true
+		h.enqueue(record{kind: kindStart, actor: h.serial, from: self(a), payload: startPayload(name, args)})
 		return 0
 	}).Export("spawn").
 		NewFunctionBuilder().WithFunc(func(_ context.Context, m api.Module, a uint64, p, n uint32) {
 		h.add(call{op: "stop", actor: a, text: string(read(m, p, n))})
+		delete(h.alive, a)
 	}).Export("stop").
 		NewFunctionBuilder().WithFunc(func(_ context.Context, m api.Module, a, tn, ts uint64, p, n uint32) uint32 {
 		h.add(call{op: "kill", actor: a, to: pid(tn, ts), text: string(read(m, p, n))})
@@ -136,11 +181,44 @@ func (h *miniHost) instantiate(ctx context.Context, r wazero.Runtime) error {
 	return err
 }
 
-// guest is one instance of the e2e module.
+// wasmEnv is a wazero runtime with the mini host and one compiled guest.
+type wasmEnv struct {
+	t        *testing.T
+	ctx      context.Context
+	host     *miniHost
+	compiled wazero.CompiledModule
+	r        wazero.Runtime
+	n        int
+}
+
+func newWasmEnv(t *testing.T, pkgDir string) *wasmEnv {
+	wasm := guestbuild.Build(t, pkgDir)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(true))
+	t.Cleanup(func() { r.Close(context.Background()) })
+	wasi_snapshot_preview1.MustInstantiate(ctx, r)
+	host := newMiniHost()
+	require.NoError(t, host.instantiate(ctx, r))
+	compiled, err := r.CompileModule(ctx, wasm)
+	require.NoError(t, err)
+	return &wasmEnv{t: t, ctx: ctx, host: host, compiled: compiled, r: r}
+}
+
+func (e *wasmEnv) newGuest() *guest {
+	e.n++
+	mod, err := e.r.InstantiateModule(e.ctx, e.compiled,
+		wazero.NewModuleConfig().WithName(fmt.Sprint("guest-", e.n)).WithStartFunctions("_initialize"))
+	require.NoError(e.t, err)
+	return &guest{t: e.t, ctx: e.ctx, mod: mod, host: e.host}
+}
+
+// guest is one instance of a guest module.
 type guest struct {
-	t   *testing.T
-	ctx context.Context
-	mod api.Module
+	t    *testing.T
+	ctx  context.Context
+	mod  api.Module
+	host *miniHost
 }
 
 func (g *guest) call(name string, args ...uint64) uint64 {
@@ -165,41 +243,100 @@ func (g *guest) deliver(recs ...record) int32 {
 	return int32(g.call("wasmactor_deliver", uint64(len(b))))
 }
 
+// pump delivers queued records, batch after batch, until none are left
+// (routing mode). The bound keeps a runaway exchange from hanging the test.
+func (g *guest) pump() int32 {
+	g.t.Helper()
+	for range 100000 {
+		q := g.host.queue
+		if len(q) == 0 {
+			return 0
+		}
+		g.host.queue = nil
+		if rc := g.deliver(q...); rc != 0 {
+			return rc
+		}
+	}
+	g.t.Fatal("pump: the exchange did not settle")
+	return 1
+}
+
+// spawn starts an actor from the host (routing mode) and returns its PID.
+func (g *guest) spawn(factory string, args []byte) PID {
+	g.t.Helper()
+	g.host.serial++
+	id := g.host.serial
+	g.host.alive[id] = true
+	g.host.queue = append(g.host.queue, record{kind: kindStart, actor: id, payload: startPayload(factory, args)})
+	require.Equal(g.t, int32(0), g.pump(), g.host.failure)
+	require.True(g.t, g.host.alive[id], "%s did not start", factory)
+	return PID{Node: miniNode, Serial: id}
+}
+
+// tell sends a message from the host (routing mode) and runs what follows.
+func (g *guest) tell(to PID, payload []byte) int32 {
+	g.t.Helper()
+	g.host.queue = append(g.host.queue, record{kind: kindTell, actor: to.Serial, payload: payload})
+	return g.pump()
+}
+
+var hostRef uint64
+
+// ask sends a request from the host (routing mode), runs what follows, and
+// returns the answer.
+func (g *guest) ask(to PID, payload []byte) []byte {
+	g.t.Helper()
+	hostRef++
+	ref := hostRef
+	g.host.queue = append(g.host.queue, record{kind: kindAsk, actor: to.Serial, from: PID{0, 1}, ref: ref, payload: payload})
+	require.Equal(g.t, int32(0), g.pump(), g.host.failure)
+	reply, ok := g.host.replies[ref]
+	require.True(g.t, ok, "no answer")
+	delete(g.host.replies, ref)
+	return reply
+}
+
 // slice reads a (ptr << 32) | len result.
 func (g *guest) slice(packed uint64) []byte {
 	return read(g.mod, uint32(packed>>32), uint32(packed))
 }
 
 func mustCBOR(t *testing.T, v any) []byte {
+	t.Helper()
 	b, err := cbor.Marshal(v)
 	require.NoError(t, err)
 	return b
 }
 
+func fromCBOR[T any](t *testing.T, b []byte) T {
+	t.Helper()
+	var v T
+	require.NoError(t, cbor.Unmarshal(b, &v), "%x", b)
+	return v
+}
+
 func TestEndToEndUnderWazero(t *testing.T) {
-	wasm := guestbuild.Build(t, "guest-sdk/actor/testdata/e2e")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	env := newWasmEnv(t, "guest-sdk/actor/testdata/e2e")
+	host, compiled := env.host, env.compiled
 
-	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(true))
-	defer r.Close(ctx)
-	wasi_snapshot_preview1.MustInstantiate(ctx, r)
-	host := &miniHost{serial: 100, monRef: 500, names: map[string]PID{}}
-	require.NoError(t, host.instantiate(ctx, r))
-	compiled, err := r.CompileModule(ctx, wasm)
-	require.NoError(t, err)
-
-	for _, export := range []string{"wasmactor_abi_version", "wasmactor_factories", "wasmactor_inbox", "wasmactor_deliver", "wasmactor_snapshot", "_initialize"} {
-		require.Contains(t, compiled.ExportedFunctions(), export)
+	// Export signatures exactly as docs/abi.md has them. (Import signatures
+	// are checked by wazero itself: instantiation fails on a mismatch with
+	// the host module above.)
+	i32, i64 := api.ValueTypeI32, api.ValueTypeI64
+	for name, sig := range map[string][2][]api.ValueType{
+		"_initialize":           {nil, nil},
+		"wasmactor_abi_version": {nil, {i32}},
+		"wasmactor_factories":   {nil, {i64}},
+		"wasmactor_inbox":       {{i32}, {i32}},
+		"wasmactor_deliver":     {{i32}, {i32}},
+		"wasmactor_snapshot":    {{i64}, {i64}},
+	} {
+		def, ok := compiled.ExportedFunctions()[name]
+		require.True(t, ok, name)
+		require.Equal(t, sig[0], nilIfEmpty(def.ParamTypes()), name)
+		require.Equal(t, sig[1], nilIfEmpty(def.ResultTypes()), name)
 	}
-	n := 0
-	newGuest := func() *guest {
-		n++
-		mod, err := r.InstantiateModule(ctx, compiled,
-			wazero.NewModuleConfig().WithName(fmt.Sprint("e2e-", n)).WithStartFunctions("_initialize"))
-		require.NoError(t, err)
-		return &guest{t: t, ctx: ctx, mod: mod}
-	}
+	newGuest := env.newGuest
 	g := newGuest()
 
 	require.Equal(t, uint64(1), g.call("wasmactor_abi_version"))
@@ -286,4 +423,11 @@ func TestEndToEndUnderWazero(t *testing.T) {
 	require.Equal(t, int32(1), g.deliver(tellRec(1, caller, mustCBOR(t, map[string]any{"op": "crash"}))))
 	require.Equal(t, "panic: crash requested", host.failure)
 	require.Equal(t, int32(1), g.deliver(tellRec(1, caller, nil)))
+}
+
+func nilIfEmpty(v []api.ValueType) []api.ValueType {
+	if len(v) == 0 {
+		return nil
+	}
+	return v
 }
