@@ -1,0 +1,181 @@
+package memtransport
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+
+	"github.com/wasmactor/wasmactor/transport"
+)
+
+// link is the connection of a pair of nodes: two directions, each with its
+// own delivery goroutines.
+type link struct {
+	ends   [2]*node
+	dirs   [2]*direction // dirs[i] carries ends[i] → ends[1-i]
+	ctx    context.Context
+	cancel context.CancelCauseFunc // cause: the NodeDown reason
+	wg     sync.WaitGroup          // delivery and call goroutines of the link
+}
+
+func (l *link) other(n *node) *node {
+	if l.ends[0] == n {
+		return l.ends[1]
+	}
+	return l.ends[0]
+}
+
+// from returns the direction carrying n's traffic to its peer.
+func (l *link) from(n *node) *direction {
+	if l.ends[0] == n {
+		return l.dirs[0]
+	}
+	return l.dirs[1]
+}
+
+// direction is one way of a link: what from sends, queued for to.
+type direction struct {
+	l        *link
+	from, to *node
+
+	mu    sync.Mutex
+	envs  []transport.Envelope
+	casts []transport.Control
+
+	envKick, castKick chan struct{} // capacity 1: "the queue is not empty"
+	up                chan struct{} // closed after to's NodeUp(from) returned (or was skipped)
+	laneDone          chan struct{} // closed when the envelope goroutine exits
+	ctlDone           chan struct{} // closed when the control goroutine exits, after NodeDown
+	notifyDown        atomic.Bool   // set before the link is cancelled: whether to hears NodeDown
+}
+
+// linkLocked connects x and y; the caller holds mu and checked
+// connectableLocked.
+func (nw *Network) linkLocked(x, y *node) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	l := &link{ends: [2]*node{x, y}, ctx: ctx, cancel: cancel}
+	for i := range 2 {
+		from, to := l.ends[i], l.ends[1-i]
+		d := &direction{
+			l: l, from: from, to: to,
+			envKick:  make(chan struct{}, 1),
+			castKick: make(chan struct{}, 1),
+			up:       make(chan struct{}),
+			laneDone: make(chan struct{}),
+			ctlDone:  make(chan struct{}),
+		}
+		l.dirs[i] = d
+		// Chain with the previous link from the same peer name, so to never
+		// hears the new NodeUp before the old NodeDown returned.
+		prev := to.lastIn[from.info.Name]
+		to.lastIn[from.info.Name] = d.ctlDone
+		nw.goFor(to, l, func() { d.control(prev) })
+		nw.goFor(to, l, d.lane)
+	}
+	x.links[y.info.Name] = l
+	y.links[x.info.Name] = l
+	nw.links[pairOf(x.info.Name, y.info.Name)] = l
+}
+
+// unlinkLocked disconnects l with reason; the caller holds mu. Its goroutines
+// finish on their own (callers may wait on l.wg).
+func (nw *Network) unlinkLocked(l *link, reason error) {
+	x, y := l.ends[0], l.ends[1]
+	if nw.links[pairOf(x.info.Name, y.info.Name)] == l {
+		delete(nw.links, pairOf(x.info.Name, y.info.Name))
+	}
+	if x.links[y.info.Name] == l {
+		delete(x.links, y.info.Name)
+	}
+	if y.links[x.info.Name] == l {
+		delete(y.links, x.info.Name)
+	}
+	for _, d := range l.dirs {
+		d.notifyDown.Store(!d.to.dead)
+	}
+	l.cancel(reason)
+}
+
+func kick(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// control delivers NodeUp, then casts in order, then NodeDown.
+func (d *direction) control(prev chan struct{}) {
+	defer close(d.ctlDone)
+	if prev != nil {
+		<-prev // always terminates: the previous link is already cancelled
+	}
+	ctx := d.l.ctx
+	upCalled := false
+	if ctx.Err() == nil {
+		d.to.h.NodeUp(d.from.info)
+		upCalled = true
+	}
+	close(d.up)
+	for {
+		select {
+		case <-d.castKick:
+			for ctx.Err() == nil {
+				d.mu.Lock()
+				if len(d.casts) == 0 {
+					d.mu.Unlock()
+					break
+				}
+				c := d.casts[0]
+				d.casts[0] = transport.Control{}
+				d.casts = d.casts[1:]
+				d.mu.Unlock()
+				d.to.h.HandleCast(d.from.info, c)
+			}
+		case <-ctx.Done():
+			<-d.laneDone
+			d.mu.Lock()
+			d.envs, d.casts = nil, nil // lost in flight
+			d.mu.Unlock()
+			if upCalled && d.notifyDown.Load() {
+				d.to.h.NodeDown(d.from.info, context.Cause(ctx))
+			}
+			return
+		}
+	}
+}
+
+// lane delivers envelopes in order, in batches of up to maxBatch.
+func (d *direction) lane() {
+	defer close(d.laneDone)
+	ctx := d.l.ctx
+	select {
+	case <-d.up:
+	case <-ctx.Done():
+		return
+	}
+	for {
+		select {
+		case <-d.envKick:
+			for ctx.Err() == nil {
+				d.mu.Lock()
+				k := min(len(d.envs), maxBatch)
+				if k == 0 {
+					d.mu.Unlock()
+					break
+				}
+				// The handler owns the batch: cap it so its appends cannot
+				// write over envelopes still queued behind it.
+				batch := d.envs[:k:k]
+				if k == len(d.envs) {
+					d.envs = nil
+				} else {
+					d.envs = d.envs[k:]
+				}
+				d.mu.Unlock()
+				d.to.h.HandleEnvelopes(d.from.info, batch)
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}

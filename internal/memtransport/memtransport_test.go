@@ -1,0 +1,567 @@
+package memtransport
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/transport"
+)
+
+var bg = context.Background()
+
+func TestJoinFullMesh(t *testing.T) {
+	c := newCluster(t, "n1", "n2", "n3", "n4")
+	require.NoError(t, c.tr["n2"].Join(bg, []string{"n1"}))
+	require.NoError(t, c.tr["n3"].Join(bg, []string{"n2"}))
+	require.NoError(t, c.tr["n4"].Join(bg, []string{"nowhere", "n1"}), "one seed answering is enough")
+
+	// Links form synchronously with Join: every member knows every other.
+	require.Equal(t, []string{"n2", "n3", "n4"}, memberNames(c.tr["n1"]))
+	require.Equal(t, []string{"n1", "n2", "n3"}, memberNames(c.tr["n4"]))
+	require.Equal(t, transport.NodeInfo{Name: "n4", Incarnation: 1, Addr: "n4"}, c.tr["n4"].Self())
+
+	for name, r := range c.recs {
+		r.waitUntil("NodeUp from every other node", func() bool {
+			n := 0
+			for peer, up := range r.up {
+				if up && peer != name {
+					n++
+				}
+			}
+			return n == 3
+		})
+	}
+	// Joining again changes nothing: one link per pair.
+	require.NoError(t, c.tr["n1"].Join(bg, []string{"n4", "n1"}))
+	require.Len(t, c.tr["n1"].Members(), 3)
+	require.Len(t, c.recs["n1"].snapshotEvents(), 3, "no second NodeUp")
+}
+
+func TestJoinErrors(t *testing.T) {
+	c := newCluster(t, "n1")
+	err := c.tr["n1"].Join(bg, []string{"ghost"})
+	require.ErrorIs(t, err, transport.ErrNodeDown)
+	require.ErrorContains(t, err, "ghost")
+	require.NoError(t, c.tr["n1"].Join(bg, nil))
+	require.NoError(t, c.tr["n1"].Join(bg, []string{"n1"}), "a node among its own seeds")
+
+	unstarted := c.nw.NewNode("n2", 1)
+	require.ErrorIs(t, unstarted.Join(bg, []string{"n1"}), errNotStarted)
+	require.ErrorIs(t, c.tr["n1"].Join(bg, []string{"n2"}), transport.ErrNodeDown, "a node that has not started does not listen")
+	require.ErrorIs(t, unstarted.Send("n1"), errNotStarted)
+
+	ctx, cancel := context.WithCancel(bg)
+	cancel()
+	require.ErrorIs(t, c.tr["n1"].Join(ctx, []string{"n1"}), context.Canceled)
+
+	require.Error(t, c.tr["n1"].Start(bg, newRecorder(t, "again")), "Start twice")
+	require.Panics(t, func() { c.nw.NewNode("n1", 2) }, "duplicate live name")
+}
+
+// TestSimultaneousJoin: two nodes dialling each other at once end with one link.
+func TestSimultaneousJoin(t *testing.T) {
+	c := newCluster(t, "a", "b")
+	var wg sync.WaitGroup
+	for _, pair := range [][2]string{{"a", "b"}, {"b", "a"}} {
+		wg.Go(func() { require.NoError(t, c.tr[pair[0]].Join(bg, []string{pair[1]})) })
+	}
+	wg.Wait()
+	require.Equal(t, []string{"b"}, memberNames(c.tr["a"]))
+	c.recs["a"].waitUntil("b up", func() bool { return c.recs["a"].up["b"] })
+	c.recs["b"].waitUntil("a up", func() bool { return c.recs["b"].up["a"] })
+	require.Len(t, c.recs["a"].snapshotEvents(), 1)
+}
+
+func TestSendOrderAndCopies(t *testing.T) {
+	c := newCluster(t, "n1", "n2", "n3")
+	require.NoError(t, c.tr["n2"].Join(bg, []string{"n1"}))
+	require.NoError(t, c.tr["n3"].Join(bg, []string{"n1"}))
+
+	const actors = 8
+	const perActor = 500
+	var wg sync.WaitGroup
+	// Every node sends to every other from several sender actors at once.
+	for from, tr := range c.tr {
+		for to := range c.tr {
+			if to == from {
+				continue
+			}
+			for a := range actors {
+				wg.Go(func() {
+					buf := make([]byte, 8)
+					for i := 0; i < perActor; {
+						n := 1 + i%3 // batches of 1..3
+						envs := make([]transport.Envelope, 0, n)
+						for k := 0; k < n && i < perActor; k++ {
+							buf[0], buf[1] = byte(i), byte(i>>8)
+							envs = append(envs, transport.Envelope{Kind: 3, From: uint64(a + 1), To: uint64(i), Payload: buf})
+							i++
+						}
+						for {
+							err := tr.Send(to, envs...)
+							if err == nil {
+								break
+							}
+							// Only the bounded queue may push back; retry is the sender's choice.
+							if !errors.Is(err, transport.ErrQueueFull) {
+								t.Errorf("send %s→%s: %v", from, to, err)
+								return
+							}
+							time.Sleep(time.Millisecond)
+						}
+						// The transport copied the payload: reusing buf is safe.
+						buf[0], buf[1] = 0xFF, 0xFF
+					}
+				})
+			}
+		}
+	}
+	wg.Wait()
+	for to, r := range c.recs {
+		r.waitUntil("every envelope", func() bool {
+			total := 0
+			for _, envs := range r.envs {
+				total += len(envs)
+			}
+			return total == 2*actors*perActor
+		})
+		r.mu.Lock()
+		for from, envs := range r.envs {
+			next := make(map[uint64]uint64)
+			for _, e := range envs {
+				require.Equal(t, next[e.From], e.To, "%s→%s actor %d out of order", from, to, e.From)
+				next[e.From]++
+			}
+			require.Len(t, next, actors)
+		}
+		r.mu.Unlock()
+	}
+}
+
+// TestPayloadCopied: the receiver sees the bytes as they were at Send, and
+// the sender's buffer is not touched by the receiver's writes.
+func TestPayloadCopied(t *testing.T) {
+	c := newCluster(t, "n1", "n2")
+	require.NoError(t, c.tr["n1"].Join(bg, []string{"n2"}))
+	got := make(chan []byte, 1)
+	payload := []byte("hello")
+	c.recs["n2"].mu.Lock()
+	c.recs["n2"].onEnvelopes = func(_ transport.NodeInfo, envs []transport.Envelope) {
+		got <- bytes.Clone(envs[0].Payload)
+	}
+	c.recs["n2"].mu.Unlock()
+	require.NoError(t, c.tr["n1"].Send("n2", transport.Envelope{Payload: payload}))
+	copy(payload, "XXXXX")
+	require.Equal(t, []byte("hello"), <-got)
+	c.recs["n2"].waitUntil("envelope recorded", func() bool { return len(c.recs["n2"].envs["n1"]) == 1 })
+	require.Equal(t, []byte("XXXXX"), payload, "the receiver scribbled on its own copy only")
+
+	body := []byte("cast body")
+	require.NoError(t, c.tr["n1"].Cast("n2", transport.Control{Kind: 1, Body: body}))
+	copy(body, "zzzz")
+	c.recs["n2"].waitUntil("cast", func() bool { return len(c.recs["n2"].casts["n1"]) == 1 })
+	require.Equal(t, "cast body", string(c.recs["n2"].casts["n1"][0].Body))
+}
+
+func TestSendErrors(t *testing.T) {
+	c := newCluster(t, "n1", "n2")
+	err := c.tr["n1"].Send("n2", transport.Envelope{})
+	require.ErrorIs(t, err, transport.ErrNodeDown, "not connected")
+	require.ErrorIs(t, err, wasmactor.ErrNodeDown)
+	require.ErrorIs(t, c.tr["n1"].Cast("n2", transport.Control{}), transport.ErrNodeDown)
+	require.ErrorIs(t, c.tr["n1"].Send("n1", transport.Envelope{}), transport.ErrNodeDown, "self is not a member")
+	require.NoError(t, c.tr["n1"].Join(bg, []string{"n2"}))
+	require.NoError(t, c.tr["n1"].Send("n2"), "nothing to send")
+	// A link cut before NodeUp was delivered is never reported at all, so
+	// wait for it before testing the leave.
+	c.recs["n2"].waitUntil("n1 up", func() bool { return c.recs["n2"].up["n1"] })
+
+	require.NoError(t, c.tr["n1"].Close())
+	require.NoError(t, c.tr["n1"].Close(), "idempotent")
+	err = c.tr["n1"].Send("n2", transport.Envelope{})
+	require.ErrorIs(t, err, wasmactor.ErrClosed)
+	require.ErrorIs(t, err, net.ErrClosed)
+	require.ErrorIs(t, c.tr["n1"].Start(bg, newRecorder(t, "x")), net.ErrClosed)
+	_, err = c.tr["n1"].Call(bg, "n2", transport.Control{})
+	require.ErrorIs(t, err, net.ErrClosed)
+	require.Empty(t, c.tr["n1"].Members())
+	c.recs["n2"].waitUntil("n1 left", func() bool { return len(c.recs["n2"].events) == 2 })
+	require.Contains(t, c.recs["n2"].snapshotEvents()[1], "peer left")
+	require.Empty(t, c.tr["n2"].Members())
+}
+
+func TestQueueFull(t *testing.T) {
+	c := newCluster(t, "n1", "n2")
+	c.nw.SetQueueLimit(4)
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	var once sync.Once
+	c.recs["n2"].onEnvelopes = func(transport.NodeInfo, []transport.Envelope) {
+		once.Do(func() { close(entered); <-release })
+	}
+	require.NoError(t, c.tr["n1"].Join(bg, []string{"n2"}))
+	tr := c.tr["n1"]
+	env := func(i int) transport.Envelope { return transport.Envelope{From: 1, To: uint64(i)} }
+
+	require.NoError(t, tr.Send("n2", env(0)))
+	<-entered // the receiver holds envelope 0; the queue is empty again
+	require.NoError(t, tr.Send("n2", env(1), env(2)))
+	err := tr.Send("n2", env(3), env(4), env(5))
+	require.ErrorIs(t, err, transport.ErrQueueFull, "3 more do not fit in 4")
+	require.NoError(t, tr.Send("n2", env(3), env(4)), "nothing of the refused batch was queued")
+	require.ErrorIs(t, tr.Send("n2", env(5)), transport.ErrQueueFull)
+	close(release)
+	r := c.recs["n2"]
+	r.waitUntil("5 envelopes", func() bool { return len(r.envs["n1"]) == 5 })
+	for i, e := range r.envs["n1"] {
+		require.EqualValues(t, i, e.To)
+	}
+	require.NoError(t, tr.Send("n2", env(5)), "room again")
+}
+
+func TestCastQueueFullAndOrder(t *testing.T) {
+	c := newCluster(t, "n1", "n2")
+	require.NoError(t, c.tr["n1"].Join(bg, []string{"n2"}))
+	const n = 2000
+	for i := range n {
+		for {
+			err := c.tr["n1"].Cast("n2", transport.Control{Kind: uint16(i)})
+			if err == nil {
+				break
+			}
+			require.ErrorIs(t, err, transport.ErrQueueFull)
+			time.Sleep(time.Millisecond)
+		}
+	}
+	r := c.recs["n2"]
+	r.waitUntil("all casts", func() bool { return len(r.casts["n1"]) == n })
+	for i, m := range r.casts["n1"] {
+		require.EqualValues(t, i, m.Kind)
+	}
+
+	// A cast queue holds at most the limit. A handler whose HandleCast
+	// blocks stalls the queue behind it.
+	block := make(chan struct{})
+	entered := make(chan struct{})
+	c2 := newCluster(t, "a", "b")
+	c2.nw.SetQueueLimit(1)
+	ra := c2.recs["a"]
+	stalled := &stallingCasts{recorder: ra, entered: entered, block: block}
+	a := c2.nw.NewNode("a2", 1)
+	require.NoError(t, a.Start(bg, stalled))
+	require.NoError(t, a.Join(bg, []string{"b"}))
+	require.NoError(t, c2.tr["b"].Cast("a2", transport.Control{Kind: 1}))
+	<-entered
+	require.NoError(t, c2.tr["b"].Cast("a2", transport.Control{Kind: 2}))
+	require.ErrorIs(t, c2.tr["b"].Cast("a2", transport.Control{Kind: 3}), transport.ErrQueueFull)
+	close(block)
+	require.NoError(t, a.Close())
+}
+
+type stallingCasts struct {
+	*recorder
+	entered, block chan struct{}
+	once           sync.Once
+}
+
+func (s *stallingCasts) HandleCast(from transport.NodeInfo, msg transport.Control) {
+	s.once.Do(func() { close(s.entered); <-s.block })
+}
+
+func TestCall(t *testing.T) {
+	c := newCluster(t, "n1", "n2")
+	require.NoError(t, c.tr["n1"].Join(bg, []string{"n2"}))
+	r2 := c.recs["n2"]
+	calls := make(chan transport.PeerInfo, 10)
+	r2.onCall = func(ctx context.Context, from transport.PeerInfo, req transport.Control) ([]byte, error) {
+		calls <- from
+		switch string(req.Body) {
+		case "remote":
+			return nil, fmt.Errorf("wrapped: %w", &transport.RemoteError{Code: 42, Message: "no such actor"})
+		case "plain":
+			return nil, errors.New("plain failure")
+		case "block":
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}
+		return append([]byte("re:"), req.Body...), nil
+	}
+	b, err := c.tr["n1"].Call(bg, "n2", transport.Control{Kind: 1, Body: []byte("ping")})
+	require.NoError(t, err)
+	require.Equal(t, "re:ping", string(b))
+	from := <-calls
+	require.Equal(t, transport.PeerInfo{NodeInfo: c.tr["n1"].Self()}, from)
+
+	_, err = c.tr["n1"].Call(bg, "n2", transport.Control{Body: []byte("remote")})
+	var re *transport.RemoteError
+	require.ErrorAs(t, err, &re)
+	require.Equal(t, transport.RemoteError{Code: 42, Message: "no such actor"}, *re)
+	<-calls
+
+	_, err = c.tr["n1"].Call(bg, "n2", transport.Control{Body: []byte("plain")})
+	require.ErrorAs(t, err, &re)
+	require.Equal(t, "plain failure", re.Message)
+	<-calls
+
+	ctx, cancel := context.WithTimeout(bg, time.Millisecond)
+	defer cancel()
+	_, err = c.tr["n1"].Call(ctx, "n2", transport.Control{Body: []byte("block")})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	<-calls
+
+	_, err = c.tr["n1"].Call(bg, "ghost", transport.Control{})
+	require.ErrorIs(t, err, transport.ErrNodeDown)
+
+	// A link lost during a call fails it with the NodeDown reason, and the
+	// handler's context ends.
+	go func() {
+		<-calls
+		c.nw.Partition("n1", "n2")
+	}()
+	_, err = c.tr["n1"].Call(bg, "n2", transport.Control{Body: []byte("block")})
+	require.ErrorIs(t, err, ErrPartitioned)
+	require.ErrorIs(t, err, transport.ErrNodeDown)
+}
+
+func TestFetchBlob(t *testing.T) {
+	c := newCluster(t, "n1", "n2")
+	require.NoError(t, c.tr["n1"].Join(bg, []string{"n2"}))
+	blob := bytes.Repeat([]byte{7}, 1000)
+	c.recs["n2"].mu.Lock()
+	c.recs["n2"].blobs["mod"] = blob
+	c.recs["n2"].mu.Unlock()
+
+	b, err := c.tr["n1"].FetchBlob(bg, "n2", "mod", 1000)
+	require.NoError(t, err)
+	require.Equal(t, blob, b)
+	b[0] = 0
+	require.Equal(t, byte(7), blob[0], "the fetched blob is a copy")
+
+	_, err = c.tr["n1"].FetchBlob(bg, "n2", "mod", 999)
+	require.ErrorIs(t, err, wasmactor.ErrTooLarge)
+	_, err = c.tr["n1"].FetchBlob(bg, "n2", "nope", 10)
+	var re *transport.RemoteError
+	require.ErrorAs(t, err, &re)
+	require.EqualValues(t, 7, re.Code)
+	_, err = c.tr["n1"].FetchBlob(bg, "n3", "mod", 10)
+	require.ErrorIs(t, err, transport.ErrNodeDown)
+}
+
+func TestKillAndRestart(t *testing.T) {
+	c := newCluster(t, "n1", "n2", "n3")
+	require.NoError(t, c.tr["n2"].Join(bg, []string{"n1"}))
+	require.NoError(t, c.tr["n3"].Join(bg, []string{"n1"}))
+	for _, r := range c.recs {
+		r.waitUntil("two peers up", func() bool { return len(r.events) == 2 })
+	}
+	c.nw.Kill("n3")
+	// Kill waited for the peers' NodeDown.
+	for _, name := range []string{"n1", "n2"} {
+		ev := c.recs[name].snapshotEvents()
+		require.Len(t, ev, 3)
+		require.Equal(t, "down n3/1 "+ErrPeerKilled.Error(), ev[2])
+		require.NotContains(t, memberNames(c.tr[name]), "n3")
+	}
+	require.Len(t, c.recs["n3"].snapshotEvents(), 2, "the killed node hears nothing")
+	require.ErrorIs(t, c.tr["n3"].Send("n1", transport.Envelope{}), net.ErrClosed)
+	require.ErrorIs(t, c.tr["n1"].Send("n3", transport.Envelope{}), transport.ErrNodeDown)
+	c.nw.Kill("n3") // unknown now: ignored
+	require.NoError(t, c.tr["n3"].Close())
+
+	// The name comes back with a new incarnation.
+	old := c.recs["n3"]
+	old.checkClean()
+	r3 := c.add(t, "n3", 2)
+	require.NoError(t, c.tr["n3"].Join(bg, []string{"n2"}))
+	require.Equal(t, []string{"n1", "n2"}, memberNames(c.tr["n3"]))
+	c.recs["n1"].waitUntil("n3 back", func() bool { return c.recs["n1"].up["n3"] })
+	require.Equal(t, "up n3/2", c.recs["n1"].snapshotEvents()[3])
+	r3.waitUntil("both peers", func() bool { return len(r3.events) == 2 })
+}
+
+func TestPartitionHeal(t *testing.T) {
+	c := newCluster(t, "n1", "n2", "n3")
+	require.NoError(t, c.tr["n1"].Join(bg, []string{"n2"}))
+	r1, r2, r3 := c.recs["n1"], c.recs["n2"], c.recs["n3"]
+	r1.waitUntil("n2 up", func() bool { return r1.up["n2"] })
+	r2.waitUntil("n1 up", func() bool { return r2.up["n1"] })
+
+	c.nw.Partition("n1", "n2")
+	require.Equal(t, []string{"up n2/1", "down n2/1 " + ErrPartitioned.Error()}, r1.snapshotEvents())
+	require.Equal(t, []string{"up n1/1", "down n1/1 " + ErrPartitioned.Error()}, r2.snapshotEvents())
+	require.ErrorIs(t, c.tr["n1"].Send("n2", transport.Envelope{}), transport.ErrNodeDown)
+	require.ErrorIs(t, c.tr["n1"].Join(bg, []string{"n2"}), ErrPartitioned, "a partition refuses dials")
+	c.nw.Partition("n1", "n2") // twice: nothing more happens
+
+	// n3 joins both sides; the mesh does not cross the partition.
+	require.NoError(t, c.tr["n3"].Join(bg, []string{"n1", "n2"}))
+	require.Equal(t, []string{"n3"}, memberNames(c.tr["n1"]))
+	require.Equal(t, []string{"n1", "n2"}, memberNames(c.tr["n3"]))
+
+	c.nw.Heal("n1", "n2")
+	require.Equal(t, []string{"n2", "n3"}, memberNames(c.tr["n1"]))
+	r1.waitUntil("n2 up again", func() bool { return r1.up["n2"] })
+	r2.waitUntil("n1 up again", func() bool { return r2.up["n1"] })
+	r3.waitUntil("both", func() bool { return r3.up["n1"] && r3.up["n2"] })
+	require.NoError(t, c.tr["n1"].Send("n2", transport.Envelope{From: 9}))
+	r2.waitUntil("envelope after heal", func() bool { return len(r2.envs["n1"]) == 1 })
+
+	// Healing a pair of strangers connects nothing.
+	c.add(t, "loner", 1)
+	c.nw.Heal("loner", "n1")
+	require.Empty(t, c.tr["loner"].Members())
+}
+
+// TestFlappingLinkKeepsEventOrder partitions and heals a pair over and over
+// while both sides send. The recorders check, per peer, that NodeUp and
+// NodeDown alternate and that nothing is delivered outside an up period.
+func TestFlappingLinkKeepsEventOrder(t *testing.T) {
+	c := newCluster(t, "a", "b")
+	require.NoError(t, c.tr["a"].Join(bg, []string{"b"}))
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, pair := range [][2]string{{"a", "b"}, {"b", "a"}} {
+		wg.Go(func() {
+			for i := uint64(0); ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_ = c.tr[pair[0]].Send(pair[1], transport.Envelope{From: 1, To: i})
+				_ = c.tr[pair[0]].Cast(pair[1], transport.Control{Kind: uint16(i)})
+			}
+		})
+	}
+	for range 50 {
+		c.nw.Partition("a", "b")
+		c.nw.Heal("a", "b")
+	}
+	close(stop)
+	wg.Wait()
+	// A call waits until the callee heard NodeUp on the current link, so
+	// after one call each way both final NodeUps were delivered.
+	_, err := c.tr["a"].Call(bg, "b", transport.Control{})
+	require.NoError(t, err)
+	_, err = c.tr["b"].Call(bg, "a", transport.Control{})
+	require.NoError(t, err)
+	for _, name := range []string{"a", "b"} {
+		r := c.recs[name]
+		r.checkClean()
+		ev := r.snapshotEvents()
+		require.Contains(t, ev[len(ev)-1], "up ")
+		require.Greater(t, len(ev), 2, "some flaps were reported")
+		r.mu.Lock()
+		// Per sender actor the envelopes that arrived are increasing: loss on
+		// a cut link is allowed, reordering is not.
+		last := int64(-1)
+		for _, e := range r.envs[map[string]string{"a": "b", "b": "a"}[name]] {
+			require.Greater(t, int64(e.To), last)
+			last = int64(e.To)
+		}
+		r.mu.Unlock()
+	}
+}
+
+func TestDial(t *testing.T) {
+	c := newCluster(t, "n1")
+	froms := make(chan transport.PeerInfo, 1)
+	c.recs["n1"].onCall = func(ctx context.Context, from transport.PeerInfo, req transport.Control) ([]byte, error) {
+		froms <- from
+		if string(req.Body) == "block" {
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}
+		return []byte("pong"), nil
+	}
+	cl, err := c.nw.Dial(bg, "n1")
+	require.NoError(t, err)
+	require.Equal(t, c.tr["n1"].Self(), cl.Peer())
+	b, err := cl.Call(bg, transport.Control{Body: []byte("ping")})
+	require.NoError(t, err)
+	require.Equal(t, "pong", string(b))
+	from := <-froms
+	require.True(t, from.Client)
+	require.Equal(t, "client-1", from.Name)
+	require.Empty(t, c.tr["n1"].Members(), "clients are not members")
+
+	ctx, cancel := context.WithTimeout(bg, time.Millisecond)
+	defer cancel()
+	_, err = cl.Call(ctx, transport.Control{Body: []byte("block")})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	<-froms
+
+	require.NoError(t, cl.Close())
+	require.NoError(t, cl.Close())
+	_, err = cl.Call(bg, transport.Control{})
+	require.ErrorIs(t, err, net.ErrClosed)
+
+	_, err = c.nw.Dial(bg, "ghost")
+	require.ErrorIs(t, err, transport.ErrNodeDown)
+
+	cl2, err := c.nw.Dial(bg, "n1")
+	require.NoError(t, err)
+	go func() {
+		<-froms
+		c.nw.Kill("n1")
+	}()
+	_, err = cl2.Call(bg, transport.Control{Body: []byte("block")})
+	require.ErrorIs(t, err, transport.ErrNodeDown)
+	_, err = cl2.Call(bg, transport.Control{})
+	require.ErrorIs(t, err, transport.ErrNodeDown)
+}
+
+// TestNoGoroutineLeak runs a busy network inside a synctest bubble, which
+// fails if any goroutine started in it outlives the test function: both
+// closing every node one by one and closing the network must leave nothing.
+func TestNoGoroutineLeak(t *testing.T) {
+	for _, mode := range []string{"network close", "node close"} {
+		t.Run(mode, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				nw := NewNetwork()
+				var trs []transport.Transport
+				for i := range 4 {
+					tr := nw.NewNode(fmt.Sprintf("n%d", i), 1)
+					require.NoError(t, tr.Start(bg, newRecorder(t, "x")))
+					require.NoError(t, tr.Join(bg, []string{"n0"}))
+					trs = append(trs, tr)
+				}
+				for _, tr := range trs {
+					for _, m := range tr.Members() {
+						require.NoError(t, tr.Send(m.Name, transport.Envelope{Payload: []byte("x")}))
+						require.NoError(t, tr.Cast(m.Name, transport.Control{Kind: 1}))
+						_, err := tr.Call(bg, m.Name, transport.Control{})
+						require.NoError(t, err)
+					}
+				}
+				cl, err := nw.Dial(bg, "n1")
+				require.NoError(t, err)
+				_, err = cl.Call(bg, transport.Control{})
+				require.NoError(t, err)
+				nw.Partition("n1", "n2")
+				nw.Heal("n1", "n2")
+				nw.Kill("n3")
+				if mode == "node close" {
+					for _, tr := range trs {
+						require.NoError(t, tr.Close())
+					}
+					require.NoError(t, cl.Close())
+					synctest.Wait() // peers finish their NodeDown deliveries
+				} else {
+					require.NoError(t, nw.Close())
+					require.NoError(t, nw.Close())
+				}
+			})
+		})
+	}
+}
