@@ -1,0 +1,192 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// fixture reads a committed module from the repository's testdata.
+func fixture(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", name))
+	require.NoError(t, err)
+	return b
+}
+
+// newEngine starts an engine for a test and closes it at the end. The logger
+// writes to logs (if not nil), else nowhere.
+func newEngine(t testing.TB, cfg Config, logs io.Writer) *Engine {
+	t.Helper()
+	if logs == nil {
+		logs = io.Discard
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	e, err := New(context.Background(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, e.Close(context.Background())) })
+	return e
+}
+
+func compileFixture(t testing.TB, e *Engine, name string) *Module {
+	t.Helper()
+	m, err := e.Compile(context.Background(), fixture(t, name))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = m.Close(context.Background()) })
+	return m
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// call is one recorded Host call.
+type call struct {
+	Op      string
+	Actor   uint64
+	To      PID
+	Ref     uint64
+	Timeout time.Duration
+	Msg     []byte
+	Text    string // factory, name or reason
+	Flags   SpawnFlags
+	Level   slog.Level
+}
+
+// fakeHost records every call and answers OK (Spawn gives <7.100+n>).
+type fakeHost struct {
+	mu      sync.Mutex
+	calls   []call
+	panicOn string // an Op that panics
+}
+
+func (h *fakeHost) rec(c call) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.calls = append(h.calls, c)
+	if c.Op == h.panicOn {
+		panic("fake host exploded in " + c.Op)
+	}
+}
+
+func (h *fakeHost) Calls(op string) []call {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []call
+	for _, c := range h.calls {
+		if op == "" || c.Op == op {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (h *fakeHost) SelfNode() uint64 { return 7 }
+func (h *fakeHost) Send(actor uint64, to PID, msg []byte) Errno {
+	h.rec(call{Op: "send", Actor: actor, To: to, Msg: msg})
+	return OK
+}
+func (h *fakeHost) Ask(actor uint64, to PID, ref uint64, timeout time.Duration, msg []byte) Errno {
+	h.rec(call{Op: "ask", Actor: actor, To: to, Ref: ref, Timeout: timeout, Msg: msg})
+	return OK
+}
+func (h *fakeHost) Reply(actor uint64, to PID, ref uint64, msg []byte) Errno {
+	h.rec(call{Op: "reply", Actor: actor, To: to, Ref: ref, Msg: msg})
+	return OK
+}
+func (h *fakeHost) Spawn(actor uint64, factory string, args []byte, flags SpawnFlags) (PID, Errno) {
+	h.rec(call{Op: "spawn", Actor: actor, Text: factory, Msg: args, Flags: flags})
+	return PID{Node: 7, Serial: 100 + uint64(len(h.Calls("spawn")))}, OK
+}
+func (h *fakeHost) Stop(actor uint64, reason string) {
+	h.rec(call{Op: "stop", Actor: actor, Text: reason})
+}
+func (h *fakeHost) Kill(actor uint64, target PID, reason string) Errno {
+	h.rec(call{Op: "kill", Actor: actor, To: target, Text: reason})
+	return OK
+}
+func (h *fakeHost) Monitor(actor uint64, target PID) uint64 {
+	h.rec(call{Op: "monitor", Actor: actor, To: target})
+	return 1
+}
+func (h *fakeHost) Demonitor(actor uint64, ref uint64) {
+	h.rec(call{Op: "demonitor", Actor: actor, Ref: ref})
+}
+func (h *fakeHost) Link(actor uint64, target PID) Errno {
+	h.rec(call{Op: "link", Actor: actor, To: target})
+	return OK
+}
+func (h *fakeHost) Unlink(actor uint64, target PID) {
+	h.rec(call{Op: "unlink", Actor: actor, To: target})
+}
+func (h *fakeHost) TrapExit(actor uint64, on bool) { h.rec(call{Op: "trap_exit", Actor: actor}) }
+func (h *fakeHost) Register(actor uint64, name string) Errno {
+	h.rec(call{Op: "register", Actor: actor, Text: name})
+	return OK
+}
+func (h *fakeHost) Unregister(actor uint64, name string) {
+	h.rec(call{Op: "unregister", Actor: actor, Text: name})
+}
+func (h *fakeHost) Whereis(name string) (PID, Errno) {
+	h.rec(call{Op: "whereis", Text: name})
+	return PID{}, NotFound
+}
+func (h *fakeHost) SendAfter(actor uint64, to PID, delay time.Duration, msg []byte) Errno {
+	h.rec(call{Op: "send_after", Actor: actor, To: to, Timeout: delay, Msg: msg})
+	return OK
+}
+func (h *fakeHost) Log(actor uint64, level slog.Level, msg string) {
+	h.rec(call{Op: "log", Actor: actor, Level: level, Text: msg})
+}
+
+// nopHost answers everything with OK and records nothing (benchmarks).
+type nopHost struct{}
+
+func (nopHost) SelfNode() uint64                                      { return 7 }
+func (nopHost) Send(uint64, PID, []byte) Errno                        { return OK }
+func (nopHost) Ask(uint64, PID, uint64, time.Duration, []byte) Errno  { return OK }
+func (nopHost) Reply(uint64, PID, uint64, []byte) Errno               { return OK }
+func (nopHost) Spawn(uint64, string, []byte, SpawnFlags) (PID, Errno) { return PID{7, 1}, OK }
+func (nopHost) Stop(uint64, string)                                   {}
+func (nopHost) Kill(uint64, PID, string) Errno                        { return OK }
+func (nopHost) Monitor(uint64, PID) uint64                            { return 1 }
+func (nopHost) Demonitor(uint64, uint64)                              {}
+func (nopHost) Link(uint64, PID) Errno                                { return OK }
+func (nopHost) Unlink(uint64, PID)                                    {}
+func (nopHost) TrapExit(uint64, bool)                                 {}
+func (nopHost) Register(uint64, string) Errno                         { return OK }
+func (nopHost) Unregister(uint64, string)                             {}
+func (nopHost) Whereis(string) (PID, Errno)                           { return PID{}, NotFound }
+func (nopHost) SendAfter(uint64, PID, time.Duration, []byte) Errno    { return OK }
+func (nopHost) Log(uint64, slog.Level, string)                        {}
+
+// startBatch is a batch starting actor as factory.
+func startBatch(actor uint64, factory string) *Batch {
+	var b Batch
+	b.Add(&Record{Kind: KindStart, Actor: actor, Factory: factory})
+	return &b
+}

@@ -1,0 +1,324 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"time"
+	"unicode/utf8"
+
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasmactor/wasmactor"
+)
+
+// Limits on the text a guest passes to imports, besides MaxMessageSize for
+// payloads.
+const (
+	maxNameBytes   = 255  // register, unregister, whereis
+	maxReasonBytes = 1024 // stop, kill, fail
+	maxLogBytes    = 4096 // log; longer lines are cut
+)
+
+// The host functions of module "wasmactor", in abi.md order. Each gets the
+// calling instance (found through the call's context) and wazero's stack:
+// parameters in, results out. Every pointer and length is checked against
+// the guest's memory, and every byte handed to the Host is a copy.
+var imports = []importDef{
+	{"self_node", nil, []api.ValueType{i64}, importSelfNode},
+	{"send", []api.ValueType{i64, i64, i64, i32, i32}, []api.ValueType{i32}, importSend},
+	{"ask", []api.ValueType{i64, i64, i64, i64, i32, i32, i32}, []api.ValueType{i32}, importAsk},
+	{"reply", []api.ValueType{i64, i64, i64, i64, i32, i32}, []api.ValueType{i32}, importReply},
+	{"spawn", []api.ValueType{i64, i32, i32, i32, i32, i32, i32}, []api.ValueType{i32}, importSpawn},
+	{"stop", []api.ValueType{i64, i32, i32}, nil, importStop},
+	{"kill", []api.ValueType{i64, i64, i64, i32, i32}, []api.ValueType{i32}, importKill},
+	{"monitor", []api.ValueType{i64, i64, i64}, []api.ValueType{i64}, importMonitor},
+	{"demonitor", []api.ValueType{i64, i64}, nil, importDemonitor},
+	{"link", []api.ValueType{i64, i64, i64}, []api.ValueType{i32}, importLink},
+	{"unlink", []api.ValueType{i64, i64, i64}, nil, importUnlink},
+	{"trap_exit", []api.ValueType{i64, i32}, nil, importTrapExit},
+	{"register", []api.ValueType{i64, i32, i32}, []api.ValueType{i32}, importRegister},
+	{"unregister", []api.ValueType{i64, i32, i32}, nil, importUnregister},
+	{"whereis", []api.ValueType{i32, i32, i32}, []api.ValueType{i32}, importWhereis},
+	{"send_after", []api.ValueType{i64, i64, i64, i32, i32, i32}, []api.ValueType{i32}, importSendAfter},
+	{"log", []api.ValueType{i64, i32, i32, i32}, nil, importLog},
+	{"fail", []api.ValueType{i32, i32}, nil, importFail},
+}
+
+// instKey is the context key under which an instance's call context answers
+// with the *Instance.
+type instKey struct{}
+
+// wrapImport adapts an import to wazero's stack-based API. Outside
+// wasmactor_deliver (during _initialize, wasmactor_factories and
+// wasmactor_snapshot, and in the probe instance Compile runs) imports do
+// nothing: those returning an error code return BAD_ARGUMENT, monitor
+// returns 0 (never a valid ref), self_node answers, fail is recorded, log
+// goes to the engine's logger, and the other void imports are ignored.
+func wrapImport(imp importDef) api.GoModuleFunc {
+	fn, results := imp.fn, imp.results
+	always := imp.name == "self_node" || imp.name == "log" || imp.name == "fail"
+	errnoResult := len(results) == 1 && results[0] == i32
+	return func(ctx context.Context, m api.Module, stack []uint64) {
+		i, _ := ctx.Value(instKey{}).(*Instance)
+		if i == nil {
+			panic("engine: wasmactor import called outside an engine call")
+		}
+		if !i.inDeliver && !always {
+			if errnoResult {
+				stack[0] = uint64(BadArgument)
+			} else if len(results) == 1 {
+				stack[0] = 0
+			}
+			return
+		}
+		defer i.recoverHost()
+		fn(i, m, stack)
+	}
+}
+
+// recoverHost turns a Go panic in a Host callback into the instance's
+// failure: it records the value and re-panics with it so that wazero unwinds
+// the guest and the call returns an error.
+func (i *Instance) recoverHost() {
+	r := recover()
+	if r == nil {
+		return
+	}
+	if i.hostPanic == "" {
+		i.hostPanic = fmt.Sprint(r)
+		i.e.cfg.Logger.Error("panic in a host callback", "module", i.m.prefix, "instance", i.id,
+			"panic", i.hostPanic, "stack", string(debug.Stack()))
+	}
+	panic(r)
+}
+
+// read copies n bytes at ptr out of guest memory. It reports BAD_ARGUMENT
+// for a range outside memory and TOO_LARGE for more than limit bytes.
+func (i *Instance) read(m api.Module, ptr, n uint32, limit int) ([]byte, Errno) {
+	if uint64(n) > uint64(limit) {
+		return nil, TooLarge
+	}
+	v, ok := m.Memory().Read(ptr, n)
+	if !ok {
+		return nil, BadArgument
+	}
+	if n == 0 {
+		return nil, OK
+	}
+	return append([]byte(nil), v...), OK
+}
+
+// readString is read for text, which must also be valid UTF-8.
+func (i *Instance) readString(m api.Module, ptr, n uint32, limit int) (string, Errno) {
+	if uint64(n) > uint64(limit) {
+		return "", TooLarge
+	}
+	v, ok := m.Memory().Read(ptr, n)
+	if !ok || !utf8.Valid(v) {
+		return "", BadArgument
+	}
+	return string(v), OK
+}
+
+// writePID writes a PID at ptr (16 bytes).
+func writePID(m api.Module, ptr uint32, p PID) bool {
+	mem := m.Memory()
+	return mem.WriteUint64Le(ptr, p.Node) && mem.WriteUint64Le(ptr+8, p.Serial)
+}
+
+// pidIn reports whether a 16-byte PID fits at ptr.
+func pidIn(m api.Module, ptr uint32) bool {
+	_, ok := m.Memory().Read(ptr, 16)
+	return ok
+}
+
+func pidArg(stack []uint64, at int) PID { return PID{Node: stack[at], Serial: stack[at+1]} }
+
+func u32(v uint64) uint32 { return uint32(v) }
+
+func importSelfNode(i *Instance, _ api.Module, stack []uint64) {
+	stack[0] = 0
+	if i.host != nil {
+		stack[0] = i.host.SelfNode()
+	}
+}
+
+func importSend(i *Instance, m api.Module, stack []uint64) {
+	msg, code := i.read(m, u32(stack[3]), u32(stack[4]), i.e.cfg.MaxMessageSize)
+	if code == OK {
+		code = i.host.Send(stack[0], pidArg(stack, 1), msg)
+	}
+	stack[0] = uint64(code)
+}
+
+func importAsk(i *Instance, m api.Module, stack []uint64) {
+	msg, code := i.read(m, u32(stack[5]), u32(stack[6]), i.e.cfg.MaxMessageSize)
+	if code == OK {
+		timeout := time.Duration(u32(stack[4])) * time.Millisecond
+		if timeout == 0 {
+			timeout = DefaultAskTimeout
+		}
+		code = i.host.Ask(stack[0], pidArg(stack, 1), stack[3], timeout, msg)
+	}
+	stack[0] = uint64(code)
+}
+
+func importReply(i *Instance, m api.Module, stack []uint64) {
+	msg, code := i.read(m, u32(stack[4]), u32(stack[5]), i.e.cfg.MaxMessageSize)
+	if code == OK {
+		code = i.host.Reply(stack[0], pidArg(stack, 1), stack[3], msg)
+	}
+	stack[0] = uint64(code)
+}
+
+func importSpawn(i *Instance, m api.Module, stack []uint64) {
+	actor, flags, out := stack[0], SpawnFlags(u32(stack[5])), u32(stack[6])
+	name, code := i.readString(m, u32(stack[1]), u32(stack[2]), MaxFactoryName)
+	if code == TooLarge || code == OK && !validFactoryRef(name) || flags&^spawnKnownFlags != 0 || !pidIn(m, out) {
+		code = BadArgument
+	}
+	var args []byte
+	if code == OK {
+		args, code = i.read(m, u32(stack[3]), u32(stack[4]), i.e.cfg.MaxMessageSize)
+	}
+	if code == OK {
+		var pid PID
+		if pid, code = i.host.Spawn(actor, name, args, flags); code == OK {
+			writePID(m, out, pid)
+		}
+	}
+	stack[0] = uint64(code)
+}
+
+// reason reads a stop reason, empty meaning def.
+func (i *Instance) reason(m api.Module, ptr, n uint32, def string) (string, Errno) {
+	if n == 0 {
+		return def, OK
+	}
+	r, code := i.readString(m, ptr, n, maxReasonBytes)
+	if code == TooLarge {
+		code = BadArgument
+	}
+	return r, code
+}
+
+func importStop(i *Instance, m api.Module, stack []uint64) {
+	reason, code := i.reason(m, u32(stack[1]), u32(stack[2]), wasmactor.ReasonNormal)
+	if code != OK {
+		// The guest has dropped the actor already, so stop it anyway rather
+		// than leave host and guest disagreeing about whether it lives.
+		reason = "bad_argument"
+	}
+	i.host.Stop(stack[0], reason)
+}
+
+func importKill(i *Instance, m api.Module, stack []uint64) {
+	reason, code := i.reason(m, u32(stack[3]), u32(stack[4]), wasmactor.ReasonKilled)
+	if code == OK {
+		code = i.host.Kill(stack[0], pidArg(stack, 1), reason)
+	}
+	stack[0] = uint64(code)
+}
+
+func importMonitor(i *Instance, _ api.Module, stack []uint64) {
+	stack[0] = i.host.Monitor(stack[0], pidArg(stack, 1))
+}
+
+func importDemonitor(i *Instance, _ api.Module, stack []uint64) {
+	i.host.Demonitor(stack[0], stack[1])
+}
+
+func importLink(i *Instance, _ api.Module, stack []uint64) {
+	stack[0] = uint64(i.host.Link(stack[0], pidArg(stack, 1)))
+}
+
+func importUnlink(i *Instance, _ api.Module, stack []uint64) {
+	i.host.Unlink(stack[0], pidArg(stack, 1))
+}
+
+func importTrapExit(i *Instance, _ api.Module, stack []uint64) {
+	i.host.TrapExit(stack[0], u32(stack[1]) != 0)
+}
+
+// name reads an actor name: 1..255 bytes of UTF-8.
+func (i *Instance) name(m api.Module, ptr, n uint32) (string, Errno) {
+	if n == 0 || n > maxNameBytes {
+		return "", BadArgument
+	}
+	return i.readString(m, ptr, n, maxNameBytes)
+}
+
+func importRegister(i *Instance, m api.Module, stack []uint64) {
+	name, code := i.name(m, u32(stack[1]), u32(stack[2]))
+	if code == OK {
+		code = i.host.Register(stack[0], name)
+	}
+	stack[0] = uint64(code)
+}
+
+func importUnregister(i *Instance, m api.Module, stack []uint64) {
+	if name, code := i.name(m, u32(stack[1]), u32(stack[2])); code == OK {
+		i.host.Unregister(stack[0], name)
+	}
+}
+
+func importWhereis(i *Instance, m api.Module, stack []uint64) {
+	name, code := i.name(m, u32(stack[0]), u32(stack[1]))
+	out := u32(stack[2])
+	if code == OK && !pidIn(m, out) {
+		code = BadArgument
+	}
+	if code == OK {
+		var pid PID
+		if pid, code = i.host.Whereis(name); code == OK {
+			writePID(m, out, pid)
+		}
+	}
+	stack[0] = uint64(code)
+}
+
+func importSendAfter(i *Instance, m api.Module, stack []uint64) {
+	msg, code := i.read(m, u32(stack[4]), u32(stack[5]), i.e.cfg.MaxMessageSize)
+	if code == OK {
+		delay := time.Duration(u32(stack[3])) * time.Millisecond
+		code = i.host.SendAfter(stack[0], pidArg(stack, 1), delay, msg)
+	}
+	stack[0] = uint64(code)
+}
+
+func logLevel(l uint32) slog.Level {
+	switch l {
+	case 0:
+		return slog.LevelDebug
+	case 1:
+		return slog.LevelInfo
+	case 2:
+		return slog.LevelWarn
+	}
+	return slog.LevelError
+}
+
+func importLog(i *Instance, m api.Module, stack []uint64) {
+	actor, level, ptr, n := stack[0], logLevel(u32(stack[1])), u32(stack[2]), u32(stack[3])
+	v, ok := m.Memory().Read(ptr, n)
+	if !ok {
+		return // nowhere to report it; the line is lost
+	}
+	if len(v) > maxLogBytes {
+		v = v[:maxLogBytes]
+	}
+	msg := string(v)
+	if !i.inDeliver || i.host == nil {
+		i.e.cfg.Logger.Log(context.Background(), level, msg,
+			"module", i.m.prefix, "instance", i.id, "actor", actor, "outside_deliver", true)
+		return
+	}
+	i.host.Log(actor, level, msg)
+}
+
+func importFail(i *Instance, m api.Module, stack []uint64) {
+	i.failCalled = true
+	i.failMsg, _ = i.readString(m, u32(stack[0]), min(u32(stack[1]), maxReasonBytes), maxReasonBytes)
+}
