@@ -187,21 +187,21 @@ func (a *app) connect(ctx context.Context) (transport.Client, error) {
 	cookie, err := a.readCookie(a.cookieFile)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fail(exitUnreachable, err, "no cookie file at %s: start a node first, or pass --cookie-file or set %s", a.cookieFile, envCookieFile)
+			return nil, failWhole(exitUnreachable, err, "no cookie file at %s: start a node first, or pass --cookie-file or set %s", a.cookieFile, envCookieFile)
 		}
-		return nil, fail(exitUnreachable, err, "cookie file %s: %v", a.cookieFile, err)
+		return nil, failWhole(exitUnreachable, err, "cookie file %s: %v", a.cookieFile, err)
 	}
 	dctx, cancel := context.WithTimeout(ctx, a.dialTimeout)
 	defer cancel()
 	c, err := a.dial(dctx, a.nodeAddr, cookie)
 	if err != nil {
 		if errors.Is(err, transport.ErrHandshake) {
-			return nil, fail(exitUnreachable, err, "node at %s refused the handshake (wrong cookie? using %s): %v", a.nodeAddr, a.cookieFile, oneLineBare(err))
+			return nil, failWhole(exitUnreachable, err, "node at %s refused the handshake (wrong cookie? using %s): %v", a.nodeAddr, a.cookieFile, oneLineBare(err))
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, fail(exitUnreachable, err, "cannot reach node at %s: %v", a.nodeAddr, oneLineBare(err))
+		return nil, failWhole(exitUnreachable, err, "cannot reach node at %s: %v", a.nodeAddr, oneLineBare(err))
 	}
 	a.client = c
 	return c, nil
@@ -232,6 +232,7 @@ func (a *app) request(ctx context.Context, kind uint16, body []byte) ([]byte, er
 	}
 	return nil, fail(exitUnreachable, err, "node at %s: %v", a.nodeAddr, oneLineBare(err))
 }
+
 
 // oneLineBare is an error's text as one line without our prefix, for
 // embedding in a longer message.

@@ -102,7 +102,14 @@ type jsonParser struct {
 func (p *jsonParser) fail(err error) error {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
-		return newJSONError(p.what, p.src, se.Offset, se.Error())
+		// A Decoder's offsets are relative to its buffer, not the input;
+		// validating the whole input again gives the absolute position.
+		// SyntaxError.Offset counts the bad byte as read.
+		var whole *json.SyntaxError
+		if errors.As(json.Unmarshal(p.src, new(json.RawMessage)), &whole) {
+			se = whole
+		}
+		return newJSONError(p.what, p.src, se.Offset-1, se.Error())
 	}
 	if err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
 		if len(bytes.TrimSpace(p.src)) == 0 {

@@ -36,6 +36,10 @@ type exitError struct {
 	code int
 	msg  string
 	err  error
+	// whole says msg is the complete line: context added by callers (which
+	// command was running) is dropped. Failures to reach the node are about
+	// the node, whatever the command.
+	whole bool
 }
 
 func (e *exitError) Error() string { return e.msg }
@@ -43,6 +47,11 @@ func (e *exitError) Unwrap() error { return e.err }
 
 func fail(code int, err error, format string, args ...any) error {
 	return &exitError{code: code, msg: fmt.Sprintf(format, args...), err: err}
+}
+
+// failWhole is fail for a message that stands alone (see exitError.whole).
+func failWhole(code int, err error, format string, args ...any) error {
+	return &exitError{code: code, msg: fmt.Sprintf(format, args...), err: err, whole: true}
 }
 
 func usageErrorf(format string, args ...any) error {
@@ -108,6 +117,9 @@ func classify(err error) (int, string) {
 	switch {
 	case errors.As(err, &ee):
 		code = ee.code
+		if ee.whole {
+			return code, oneLine(ee.msg)
+		}
 	case errors.As(err, &re):
 		if c, ok := remoteCodes[re.Code]; ok {
 			code = c

@@ -17,6 +17,7 @@ func (a *app) hostCmds() []*cobra.Command {
 		out = append(out, &cobra.Command{
 			Use:                name,
 			Short:              "(not in this build: built with -tags wasmactor_nohost)",
+			Example:            "  go build ./cmd/wasmactor   # without the tag",
 			DisableFlagParsing: true,
 			RunE: func(*cobra.Command, []string) error {
 				return errors.New(name + ": this binary was built with -tags wasmactor_nohost, without the node")

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func needGo(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Fatalf("these tests build guests with the go command, which is not on PATH: %v", err)
+	}
+}
+
+func TestBuildCounter(t *testing.T) {
+	needGo(t)
+	out := filepath.Join(t.TempDir(), "counter.wasm")
+	f := newFake(t)
+	r := f.run(t, "build", "../../examples/counter", "-o", out, "--json")
+	require.Equal(t, 0, r.code, r.stderr)
+	var rep buildJSON
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &rep))
+	wasm, err := os.ReadFile(out)
+	require.NoError(t, err)
+	sum := sha256.Sum256(wasm)
+	require.Equal(t, buildJSON{File: out, Size: int64(len(wasm)), Hash: hex.EncodeToString(sum[:]), Factories: []string{"Counter"}}, rep)
+	require.Equal(t, wasmMagic, wasm[:8])
+
+	r = f.run(t, "build", "../../examples/counter", "-o", out)
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Regexp(t, `^built .*counter\.wasm: \d+\.\d MiB, sha256 [0-9a-f]{12}\nfactories: Counter\n$`, r.stdout)
+	require.Empty(t, f.dialed, "build needs no node")
+}
+
+// Without -o, the module is named after the package directory, in the
+// current directory, as go build names binaries.
+func TestBuildDefaultOutput(t *testing.T) {
+	needGo(t)
+	wd, err := os.Getwd()
+	require.NoError(t, err)
+	pkg := filepath.Join(wd, "..", "..", "examples", "counter")
+	t.Chdir(t.TempDir())
+	f := newFake(t)
+	r := f.run(t, "build", pkg)
+	require.Equal(t, 0, r.code, r.stderr)
+	_, err = os.Stat("counter.wasm")
+	require.NoError(t, err)
+}
+
+func TestBuildFailures(t *testing.T) {
+	needGo(t)
+	dir := t.TempDir()
+	f := newFake(t)
+
+	r := f.run(t, "build", "testdata/notactor", "-o", filepath.Join(dir, "x.wasm"))
+	require.Equal(t, exitRejected, r.code)
+	require.Contains(t, r.stderr, "compiled, but is not a wasmactor module: no wasmactor_abi_version export")
+
+	// The compiler's own diagnostics come first, then one wasmactor line.
+	var out, errb strings.Builder
+	code := runWith(t.Context(), []string{"build", "testdata/broken", "-o", filepath.Join(dir, "y.wasm")}, &out, &errb, f.deps())
+	require.Equal(t, exitFailure, code)
+	lines := strings.Split(strings.TrimSpace(errb.String()), "\n")
+	require.Contains(t, errb.String(), "undefined: undefinedFunction")
+	require.True(t, strings.HasPrefix(lines[len(lines)-1], "wasmactor: build: GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared in "), lines[len(lines)-1])
+	require.Equal(t, 1, strings.Count(errb.String(), "wasmactor: "))
+}
+
+func TestInspectRejectsGarbage(t *testing.T) {
+	_, err := inspectFactories(t.Context(), []byte("\x00asm\x01\x00\x00\x00garbage"))
+	require.ErrorContains(t, err, "invalid WebAssembly")
+}
