@@ -119,6 +119,18 @@ var (
 	ErrHandshake = errors.New("wasmactor: handshake failed")
 )
 
+// Reasons a transport passes to Handler.NodeDown, matched with errors.Is.
+// Any other reason is a lost connection (wrapping ErrNodeDown).
+var (
+	// ErrPeerLeft: the peer closed its transport cleanly; it is not redialled.
+	ErrPeerLeft = errors.New("wasmactor: peer left the cluster")
+	// ErrPeerTimeout: nothing was heard from the peer within the idle timeout.
+	ErrPeerTimeout = errors.New("wasmactor: peer timed out")
+	// ErrPeerRestarted: the peer came back with a new incarnation; a NodeUp
+	// for the new incarnation follows.
+	ErrPeerRestarted = errors.New("wasmactor: peer restarted with a new incarnation")
+)
+
 // RemoteError is an error returned by a peer's Handler.HandleCall. Code is
 // application-defined (the host uses the ABI error codes).
 type RemoteError struct {

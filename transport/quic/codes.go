@@ -1,0 +1,140 @@
+package quic
+
+import (
+	"errors"
+	"fmt"
+
+	qgo "github.com/quic-go/quic-go"
+
+	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/transport"
+)
+
+// QUIC application error codes carried in CONNECTION_CLOSE. They are part of
+// the wire protocol (docs/protocol.md).
+const (
+	// CodeLeaving: the node is closing its transport cleanly (or a client is
+	// done). Peers report ErrPeerLeft and do not redial.
+	CodeLeaving qgo.ApplicationErrorCode = 0x10
+	// CodeHandshakeFailed: authentication failed (bad proof, malformed or
+	// late handshake message, version mismatch). Nothing more is said.
+	CodeHandshakeFailed qgo.ApplicationErrorCode = 0x11
+	// CodeDuplicate: the two nodes already share (or are about to share)
+	// another connection, which wins the tie-break.
+	CodeDuplicate qgo.ApplicationErrorCode = 0x12
+	// CodeReplaced: a newer incarnation of the peer replaced this connection.
+	CodeReplaced qgo.ApplicationErrorCode = 0x13
+	// CodeProtocol: the peer broke the protocol (bad frame, unexpected stream).
+	CodeProtocol qgo.ApplicationErrorCode = 0x14
+	// CodeFrameTooLarge: a frame on a lane or the control stream exceeded
+	// the cap.
+	CodeFrameTooLarge qgo.ApplicationErrorCode = 0x15
+	// CodeSelf: a node dialled itself (its seed list holds its own address).
+	CodeSelf qgo.ApplicationErrorCode = 0x16
+	// CodeNameClash: the peer uses this node's name with another incarnation.
+	CodeNameClash qgo.ApplicationErrorCode = 0x17
+	// CodeInternal: an unexpected local failure.
+	CodeInternal qgo.ApplicationErrorCode = 0x18
+)
+
+// QUIC stream error codes carried in RESET_STREAM and STOP_SENDING.
+const (
+	// StreamCanceled: the caller gave up (context done).
+	StreamCanceled qgo.StreamErrorCode = 0x20
+	// StreamFrameTooLarge: a frame on the stream exceeded the reader's cap.
+	StreamFrameTooLarge qgo.StreamErrorCode = 0x21
+	// StreamProtocol: a malformed frame or body, or an unknown stream kind.
+	StreamProtocol qgo.StreamErrorCode = 0x22
+	// StreamRefused: the stream kind is not allowed for this peer (a client
+	// opening a lane).
+	StreamRefused qgo.StreamErrorCode = 0x23
+	// StreamTooLarge: a blob is larger than the requester accepts.
+	StreamTooLarge qgo.StreamErrorCode = 0x24
+)
+
+// Stream kinds: the first byte of every stream but the control stream.
+const (
+	streamLane byte = 1
+	streamCall byte = 2
+	streamBlob byte = 3
+)
+
+var (
+	errDuplicate = errors.New("wasmactor: another connection to the peer wins the tie-break")
+	errSelf      = errors.New("wasmactor: dialled self")
+	errNameClash = fmt.Errorf("%w: another node uses this node's name", transport.ErrHandshake)
+	errClosing   = fmt.Errorf("%w: transport closing", wasmactor.ErrClosed)
+)
+
+// closedError is what methods of a closed transport or client return: it
+// matches wasmactor.ErrClosed and net.ErrClosed.
+type closedError struct{}
+
+func (closedError) Error() string { return "wasmactor: transport closed" }
+func (closedError) Is(target error) bool {
+	return target == wasmactor.ErrClosed
+}
+func (closedError) Unwrap() error { return netErrClosed }
+
+// appCode returns the application error code that closed a connection, and
+// whether the peer sent it.
+func appCode(err error) (code qgo.ApplicationErrorCode, remote, ok bool) {
+	var ae *qgo.ApplicationError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode, ae.Remote, true
+	}
+	return 0, false, false
+}
+
+// streamCode returns the stream error code of a reset or stop-sending.
+func streamCode(err error) (qgo.StreamErrorCode, bool) {
+	var se *qgo.StreamError
+	if errors.As(err, &se) {
+		return se.ErrorCode, true
+	}
+	return 0, false
+}
+
+// downReason turns the cause of a lost connection into the reason reported
+// to Handler.NodeDown.
+func downReason(cause error) error {
+	var idle *qgo.IdleTimeoutError
+	var reset *qgo.StatelessResetError
+	switch code, remote, ok := appCode(cause); {
+	case ok && remote && code == CodeLeaving:
+		return transport.ErrPeerLeft
+	case ok && !remote && code == CodeLeaving:
+		return closedError{}
+	case ok && code == CodeReplaced:
+		return transport.ErrPeerRestarted
+	case errors.As(cause, &idle):
+		return fmt.Errorf("%w (%v)", transport.ErrPeerTimeout, cause)
+	case errors.As(cause, &reset):
+		return fmt.Errorf("%w: stateless reset (the peer restarted or lost the connection)", transport.ErrNodeDown)
+	}
+	return fmt.Errorf("%w: connection lost: %v", transport.ErrNodeDown, cause)
+}
+
+// dialError classifies the failure of a connection attempt.
+func dialError(addr string, err error) error {
+	var te *qgo.TransportError
+	if code, remote, ok := appCode(err); ok && remote {
+		switch code {
+		case CodeDuplicate:
+			return errDuplicate
+		case CodeSelf:
+			return errSelf
+		case CodeHandshakeFailed:
+			return fmt.Errorf("%w: %s rejected our proof (wrong cookie?)", transport.ErrHandshake, addr)
+		case CodeNameClash:
+			return errNameClash
+		}
+	}
+	if errors.As(err, &te) && te.Remote && te.ErrorCode == qgo.ConnectionRefused {
+		return fmt.Errorf("%w: %s refused the connection (too many failed handshakes from this address)", transport.ErrHandshake, addr)
+	}
+	if errors.Is(err, transport.ErrHandshake) || errors.Is(err, wasmactor.ErrClosed) {
+		return err
+	}
+	return fmt.Errorf("%w: dial %s: %w", transport.ErrNodeDown, addr, err)
+}

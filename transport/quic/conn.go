@@ -1,0 +1,199 @@
+package quic
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	qgo "github.com/quic-go/quic-go"
+
+	"github.com/wasmactor/wasmactor/transport"
+)
+
+var errWrongNode = fmt.Errorf("%w: another node answers at that address", transport.ErrNodeDown)
+
+// exporter is the channel-binding value of conn's TLS session (RFC 9266).
+func exporter(conn *qgo.Conn) ([]byte, error) {
+	cs := conn.ConnectionState().TLS
+	if cs.NegotiatedProtocol != ALPN {
+		return nil, fmt.Errorf("%w: ALPN %q", transport.ErrHandshake, cs.NegotiatedProtocol)
+	}
+	return cs.ExportKeyingMaterial(exporterLabel, nil, exporterLen)
+}
+
+// closeCode is the application error code that tells a peer why its
+// connection attempt was turned down.
+func closeCode(err error) qgo.ApplicationErrorCode {
+	switch {
+	case errors.Is(err, errDuplicate):
+		return CodeDuplicate
+	case errors.Is(err, errSelf):
+		return CodeSelf
+	case errors.Is(err, errNameClash):
+		return CodeNameClash
+	case errors.Is(err, errClosing):
+		return CodeLeaving
+	case errors.Is(err, errWrongNode):
+		return CodeDuplicate
+	}
+	return CodeHandshakeFailed
+}
+
+// guard closes conn if ctx ends before the returned stop is called: it
+// bounds a handshake by its deadline and by Close.
+func guard(ctx context.Context, conn *qgo.Conn) (stop func() bool) {
+	return context.AfterFunc(ctx, func() {
+		conn.CloseWithError(CodeHandshakeFailed, "handshake timeout")
+	})
+}
+
+func (t *Transport) selfHello() hello {
+	return hello{
+		Version:     protocolVersion,
+		Role:        roleNode,
+		Name:        t.self.Name,
+		Incarnation: t.self.Incarnation,
+		Addr:        t.self.Addr,
+		MaxFrame:    uint64(t.cfg.MaxFrame),
+	}
+}
+
+// serveConn runs the server side of the handshake on an accepted
+// connection and, if it is admitted, starts its session. One attempt per
+// connection: any failure closes it.
+func (t *Transport) serveConn(conn *qgo.Conn) {
+	ip := ipOf(conn.RemoteAddr())
+	ctx, cancel := context.WithTimeout(t.ctx, t.cfg.HandshakeTimeout)
+	defer cancel()
+	stop := guard(ctx, conn)
+	fail := func(err error) {
+		if t.ctx.Err() == nil {
+			t.limiter.fail(ip)
+			t.log.Warn("handshake failed", "remote", conn.RemoteAddr().String(), "err", err)
+		}
+		conn.CloseWithError(CodeHandshakeFailed, "")
+	}
+	// The client's first stream is the control stream; nothing else is
+	// accepted before the handshake completes.
+	str, err := conn.AcceptStream(ctx)
+	if err != nil {
+		fail(err)
+		return
+	}
+	if str.StreamID() != 0 {
+		fail(errors.New("first stream is not the control stream"))
+		return
+	}
+	ekm, err := exporter(conn)
+	if err != nil {
+		fail(err)
+		return
+	}
+	deadline, _ := ctx.Deadline()
+	str.SetDeadline(deadline)
+	h := newHandshaker(t.cfg.Cookie, t.selfHello(), str, ekm)
+	var s *session
+	_, err = h.server(func(p hello) error {
+		s = t.newSession(conn, str, h.r, p, false)
+		if err := t.admit(s); err != nil {
+			s = nil
+			return err
+		}
+		return nil
+	})
+	timedOut := !stop()
+	if s != nil {
+		// Admitted: the session reports its own end, even if the proof
+		// could not be sent.
+		str.SetDeadline(time.Time{})
+		s.start()
+		if err != nil || timedOut {
+			conn.CloseWithError(CodeHandshakeFailed, "")
+		}
+		return
+	}
+	if err != nil && !timedOut && closeCode(err) != CodeHandshakeFailed {
+		// Authenticated but turned down (tie-break, self, closing): not a
+		// failed attempt.
+		conn.CloseWithError(closeCode(err), "")
+		return
+	}
+	if err == nil {
+		err = errors.New("handshake timeout")
+	}
+	fail(err)
+}
+
+// dialNode connects to addr, runs the client handshake and admits the
+// session. expect, if set, is the node name that must answer.
+func (t *Transport) dialNode(ctx context.Context, addr, expect string) error {
+	ua, err := resolveUDP(addr)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, t.cfg.HandshakeTimeout)
+	defer cancel()
+	stopCtx := context.AfterFunc(t.ctx, cancel)
+	defer stopCtx()
+	conn, err := t.qt.Dial(ctx, ua, t.tlsClient, t.quicConfig)
+	if err != nil {
+		if t.ctx.Err() != nil {
+			return closedError{}
+		}
+		return dialError(addr, err)
+	}
+	stop := guard(ctx, conn)
+	str, h, peer, err := clientHandshake(ctx, conn, t.cfg.Cookie, t.selfHello(), func(p hello) error {
+		if p.Name == t.self.Name && p.Incarnation == t.self.Incarnation {
+			return errSelf
+		}
+		if expect != "" && p.Name != expect {
+			return errWrongNode
+		}
+		return nil
+	})
+	if err != nil {
+		stop()
+		conn.CloseWithError(closeCode(err), "")
+		if t.ctx.Err() != nil {
+			return closedError{}
+		}
+		return dialError(addr, err)
+	}
+	s := t.newSession(conn, str, h.r, peer, true)
+	if err := t.admit(s); err != nil {
+		stop()
+		conn.CloseWithError(closeCode(err), "")
+		return err
+	}
+	timedOut := !stop()
+	str.SetDeadline(time.Time{})
+	s.start()
+	if timedOut {
+		conn.CloseWithError(CodeHandshakeFailed, "")
+		return fmt.Errorf("%w: %s: handshake timeout", transport.ErrHandshake, addr)
+	}
+	return nil
+}
+
+// clientHandshake opens the control stream and proves the cookie.
+func clientHandshake(ctx context.Context, conn *qgo.Conn, cookie []byte, self hello, check func(hello) error) (*qgo.Stream, *handshaker, hello, error) {
+	ekm, err := exporter(conn)
+	if err != nil {
+		return nil, nil, hello{}, err
+	}
+	str, err := conn.OpenStreamSync(ctx)
+	if err != nil {
+		return nil, nil, hello{}, err
+	}
+	if deadline, ok := ctx.Deadline(); ok {
+		str.SetDeadline(deadline)
+	}
+	h := newHandshaker(cookie, self, str, ekm)
+	peer, err := h.client(check)
+	if err != nil {
+		return nil, nil, hello{}, err
+	}
+	return str, h, peer, nil
+}

@@ -1,0 +1,474 @@
+package quic
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+
+	qgo "github.com/quic-go/quic-go"
+
+	"github.com/wasmactor/wasmactor/internal/wire"
+	"github.com/wasmactor/wasmactor/transport"
+)
+
+// Batching limits of the lane writers: a frame holds at most this many
+// envelopes and (unless one envelope is larger) this many bytes, so the
+// receiver's batches stay bounded whatever the peer's cap.
+const (
+	maxBatchEnvs  = 4096
+	maxBatchBytes = 256 << 10
+	// maxSpare: a drained queue slice larger than this is not reused.
+	maxSpare = 1 << 16
+)
+
+// session is one authenticated connection: to a node (lanes, control
+// messages, calls, blobs) or from a client (calls and blobs only).
+//
+// Its goroutines: a supervisor (waits for the connection to end and for
+// the others, then reports to the loop), a control reader, a control
+// writer, one writer per lane, a lane acceptor with one reader per incoming
+// lane, and a stream acceptor with one goroutine per call or blob stream.
+type session struct {
+	t        *Transport
+	conn     *qgo.Conn
+	ctx      context.Context // the connection's; done when it closes
+	peer     transport.PeerInfo
+	outbound bool
+	// preferred: dialled by the node whose name sorts first, the
+	// connection that wins when two nodes dial each other at once.
+	preferred bool
+	peerMax   int // the peer's frame cap
+	batchMax  int // bytes per batch frame we write
+
+	ctrl  *qgo.Stream
+	ctrlR *wire.Reader
+	ctrlQ ctrlQueue
+
+	lanes  []*lane
+	queued atomic.Int64 // envelopes in the lanes' queues
+
+	ready chan struct{} // closed once NodeUp has been delivered
+	done  chan struct{} // closed once every goroutine but the supervisor ended
+	wg    sync.WaitGroup
+}
+
+func (t *Transport) newSession(conn *qgo.Conn, ctrl *qgo.Stream, ctrlR *wire.Reader, p hello, outbound bool) *session {
+	s := &session{
+		t:        t,
+		conn:     conn,
+		ctx:      conn.Context(),
+		peer:     transport.PeerInfo{NodeInfo: p.info(), Client: p.Role == roleClient},
+		outbound: outbound,
+		peerMax:  int(p.MaxFrame),
+		ctrl:     ctrl,
+		ctrlR:    ctrlR,
+		ready:    make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	s.preferred = outbound == (t.self.Name < p.Name)
+	s.batchMax = min(s.peerMax, maxBatchBytes)
+	s.ctrlR.SetMax(t.cfg.MaxFrame)
+	s.ctrlQ.signal = make(chan struct{}, 1)
+	if s.peer.Client {
+		s.peer.Addr = conn.RemoteAddr().String()
+		close(s.ready)
+	} else {
+		s.lanes = make([]*lane, t.cfg.Lanes)
+		for i := range s.lanes {
+			s.lanes[i] = &lane{s: s, idx: i, signal: make(chan struct{}, 1)}
+		}
+	}
+	return s
+}
+
+// start launches the session's goroutines. It is called by a goroutine
+// counted in connWG (a handshake), so connWG.Add is safe here.
+func (s *session) start() {
+	fs := []func(){s.acceptStreams, s.readControl}
+	if !s.peer.Client {
+		fs = append(fs, s.writeControl, s.acceptLanes)
+		for _, l := range s.lanes {
+			fs = append(fs, l.run)
+		}
+	}
+	s.wg.Add(len(fs))
+	for _, f := range fs {
+		go func() {
+			defer s.wg.Done()
+			f()
+		}()
+	}
+	s.t.connWG.Add(1)
+	go s.supervise()
+}
+
+func (s *session) supervise() {
+	defer s.t.connWG.Done()
+	<-s.ctx.Done()
+	s.wg.Wait()
+	close(s.done)
+	cause := context.Cause(s.ctx)
+	s.t.exec(func() { s.t.sessionDone(s, cause) })
+}
+
+// waitReady blocks handler calls until NodeUp for this peer was delivered.
+func (s *session) waitReady() bool {
+	select {
+	case <-s.ready:
+		return true
+	case <-s.ctx.Done():
+		return false
+	}
+}
+
+// protocolError ends the session: the peer broke the protocol.
+func (s *session) protocolError(code qgo.ApplicationErrorCode, err error) {
+	s.t.log.Warn("protocol error", "peer", s.peer.Name, "err", err)
+	s.conn.CloseWithError(code, err.Error())
+}
+
+// laneOf maps a (sender, receiver) pair to a lane: the same pair always
+// takes the same lane, so its envelopes stay in order.
+func laneOf(e *transport.Envelope, n int) int {
+	h := e.From*0x9e3779b97f4a7c15 ^ e.To
+	h ^= h >> 31
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 29
+	return int(h % uint64(n))
+}
+
+func (s *session) send(envs []transport.Envelope) error {
+	if len(envs) == 0 {
+		return nil
+	}
+	if s.ctx.Err() != nil {
+		return fmt.Errorf("%w: %s", transport.ErrNodeDown, s.peer.Name)
+	}
+	for i := range envs {
+		if len(envs[i].Payload) > s.peerMax-64 {
+			if n := wire.EnvelopeSize(&envs[i]) + wire.MaxHeaderLen; n > s.peerMax {
+				return &wire.FrameTooLargeError{Size: uint64(n), Max: s.peerMax}
+			}
+		}
+	}
+	n := int64(len(envs))
+	for {
+		q := s.queued.Load()
+		if q+n > int64(s.t.cfg.SendQueue) {
+			return fmt.Errorf("%w: %s", transport.ErrQueueFull, s.peer.Name)
+		}
+		if s.queued.CompareAndSwap(q, q+n) {
+			break
+		}
+	}
+	nl := len(s.lanes)
+	for i := 0; i < len(envs); {
+		li := laneOf(&envs[i], nl)
+		j := i + 1
+		for j < len(envs) && laneOf(&envs[j], nl) == li {
+			j++
+		}
+		s.lanes[li].push(envs[i:j])
+		i = j
+	}
+	return nil
+}
+
+// lane is one long-lived unidirectional stream to the peer with its send
+// queue, drained by one writer goroutine.
+type lane struct {
+	s      *session
+	idx    int
+	signal chan struct{}
+
+	mu    sync.Mutex
+	q     []transport.Envelope
+	spare []transport.Envelope
+}
+
+func (l *lane) push(envs []transport.Envelope) {
+	l.mu.Lock()
+	wasEmpty := len(l.q) == 0
+	l.q = append(l.q, envs...)
+	l.mu.Unlock()
+	if wasEmpty {
+		select {
+		case l.signal <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// run writes everything queued, in as few frames and writes as the caps
+// allow, and goes back to sleep when the queue is empty: batching comes
+// from the time a write takes, never from a timer.
+func (l *lane) run() {
+	s := l.s
+	var str *qgo.SendStream
+	var buf []byte
+	for {
+		select {
+		case <-l.signal:
+		case <-s.ctx.Done():
+			return
+		}
+		for {
+			l.mu.Lock()
+			batch := l.q
+			l.q, l.spare = l.spare, nil
+			l.mu.Unlock()
+			if len(batch) == 0 {
+				l.mu.Lock()
+				l.spare = batch
+				l.mu.Unlock()
+				break
+			}
+			s.queued.Add(-int64(len(batch)))
+			buf = buf[:0]
+			if str == nil {
+				var err error
+				if str, err = s.conn.OpenUniStream(); err != nil {
+					s.protocolError(CodeInternal, fmt.Errorf("open lane: %w", err))
+					return
+				}
+				buf = append(buf, streamLane, byte(l.idx))
+			}
+			buf = appendBatches(buf, batch, s.batchMax)
+			clear(batch) // drop payload references before the write blocks
+			if cap(batch) <= maxSpare {
+				l.mu.Lock()
+				l.spare = batch[:0]
+				l.mu.Unlock()
+			}
+			if _, err := str.Write(buf); err != nil {
+				if code, ok := streamCode(err); ok && s.ctx.Err() == nil {
+					s.protocolError(CodeProtocol, fmt.Errorf("lane %d reset by peer (code %#x)", l.idx, code))
+				}
+				return
+			}
+			if cap(buf) > 4<<20 {
+				buf = nil
+			}
+		}
+	}
+}
+
+// appendBatches appends envs as batch frames of at most maxBatchEnvs
+// envelopes and about limit bytes each.
+func appendBatches(buf []byte, envs []transport.Envelope, limit int) []byte {
+	for i := 0; i < len(envs); {
+		size, j := 0, i
+		for j < len(envs) && j-i < maxBatchEnvs {
+			es := wire.EnvelopeSize(&envs[j])
+			if j > i && size+es+wire.ArrayHeadLen(j-i+1)+wire.MaxHeaderLen > limit {
+				break
+			}
+			size += es
+			j++
+		}
+		buf = wire.AppendHeader(buf, wire.ArrayHeadLen(j-i)+size)
+		buf = wire.AppendEnvelopes(buf, envs[i:j])
+		i = j
+	}
+	return buf
+}
+
+func (s *session) acceptLanes() {
+	for {
+		str, err := s.conn.AcceptUniStream(s.ctx)
+		if err != nil {
+			return
+		}
+		if s.peer.Client {
+			str.CancelRead(StreamRefused)
+			continue
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.readLane(str)
+		}()
+	}
+}
+
+// readLane delivers a lane's batches to the handler, in order, one call at
+// a time.
+func (s *session) readLane(str *qgo.ReceiveStream) {
+	r := wire.NewReader(str, s.t.cfg.MaxFrame, 64<<10)
+	var head [2]byte
+	if _, err := io.ReadFull(r.Buffered(), head[:]); err != nil {
+		return
+	}
+	if head[0] != streamLane {
+		str.CancelRead(StreamProtocol)
+		s.protocolError(CodeProtocol, fmt.Errorf("unidirectional stream of kind %d", head[0]))
+		return
+	}
+	if !s.waitReady() {
+		return
+	}
+	h, from := s.t.h, s.peer.NodeInfo
+	for {
+		body, err := r.Next()
+		if err != nil {
+			s.streamReadError(str, err)
+			return
+		}
+		envs, err := wire.DecodeEnvelopes(body)
+		if err != nil {
+			str.CancelRead(StreamProtocol)
+			s.protocolError(CodeProtocol, fmt.Errorf("lane %d: %w", head[1], err))
+			return
+		}
+		h.HandleEnvelopes(from, envs)
+	}
+}
+
+// streamReadError handles a failed frame read on a lane or the control
+// stream, where losing the stream means losing the connection.
+func (s *session) streamReadError(str interface{ CancelRead(qgo.StreamErrorCode) }, err error) {
+	if s.ctx.Err() != nil {
+		return
+	}
+	var tooLarge *wire.FrameTooLargeError
+	switch {
+	case errors.As(err, &tooLarge):
+		str.CancelRead(StreamFrameTooLarge)
+		s.protocolError(CodeFrameTooLarge, err)
+	case errors.Is(err, io.EOF):
+		// The peer finished the stream: only happens when it goes away.
+	default:
+		str.CancelRead(StreamProtocol)
+		s.protocolError(CodeProtocol, err)
+	}
+}
+
+// Control stream.
+
+const (
+	ctrlMembers uint8 = 1
+	ctrlCast    uint8 = 2
+)
+
+// ctrlMsg is one message on the control stream after the handshake.
+type ctrlMsg struct {
+	Type    uint8                `cbor:"1,keyasint"`
+	Members []transport.NodeInfo `cbor:"2,keyasint,omitempty"`
+	Kind    uint16               `cbor:"3,keyasint,omitempty"`
+	Body    []byte               `cbor:"4,keyasint,omitempty"`
+}
+
+// ctrlQueue holds encoded control frames for the control writer.
+type ctrlQueue struct {
+	mu     sync.Mutex
+	buf    []byte
+	n      int
+	signal chan struct{}
+}
+
+func (s *session) queueCtrl(m ctrlMsg, force bool) error {
+	body, err := wire.Marshal(m)
+	if err != nil {
+		return err
+	}
+	if len(body)+wire.MaxHeaderLen > s.peerMax {
+		return &wire.FrameTooLargeError{Size: uint64(len(body)), Max: s.peerMax}
+	}
+	q := &s.ctrlQ
+	q.mu.Lock()
+	if !force && q.n >= s.t.cfg.ControlQueue {
+		q.mu.Unlock()
+		return fmt.Errorf("%w: control queue of %s", transport.ErrQueueFull, s.peer.Name)
+	}
+	wasEmpty := q.n == 0
+	q.n++
+	q.buf = wire.AppendFrame(q.buf, body)
+	q.mu.Unlock()
+	if wasEmpty {
+		select {
+		case q.signal <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+func (s *session) cast(msg transport.Control) error {
+	if s.ctx.Err() != nil {
+		return fmt.Errorf("%w: %s", transport.ErrNodeDown, s.peer.Name)
+	}
+	return s.queueCtrl(ctrlMsg{Type: ctrlCast, Kind: msg.Kind, Body: msg.Body}, false)
+}
+
+// queueMembers tells the peer who else is connected. Called on the loop.
+func (s *session) queueMembers(list []transport.NodeInfo) {
+	for len(list) > 0 {
+		n := min(len(list), 256)
+		if err := s.queueCtrl(ctrlMsg{Type: ctrlMembers, Members: list[:n]}, true); err != nil {
+			s.t.log.Warn("member list not sent", "peer", s.peer.Name, "err", err)
+		}
+		list = list[n:]
+	}
+}
+
+func (s *session) writeControl() {
+	q := &s.ctrlQ
+	var spare []byte
+	for {
+		select {
+		case <-q.signal:
+		case <-s.ctx.Done():
+			return
+		}
+		for {
+			q.mu.Lock()
+			buf := q.buf
+			q.buf, q.n = spare[:0], 0
+			q.mu.Unlock()
+			if len(buf) == 0 {
+				spare = buf
+				break
+			}
+			if _, err := s.ctrl.Write(buf); err != nil {
+				return
+			}
+			spare = buf
+		}
+	}
+}
+
+func (s *session) readControl() {
+	for {
+		body, err := s.ctrlR.Next()
+		if err != nil {
+			s.streamReadError(s.ctrl, err)
+			return
+		}
+		if s.peer.Client {
+			s.protocolError(CodeProtocol, errors.New("a client sent a control message"))
+			return
+		}
+		var m ctrlMsg
+		if err := wire.Unmarshal(body, &m); err != nil {
+			s.protocolError(CodeProtocol, fmt.Errorf("control message: %w", err))
+			return
+		}
+		switch m.Type {
+		case ctrlMembers:
+			if len(m.Members) > 0 {
+				t := s.t
+				t.exec(func() { t.learn(m.Members) })
+			}
+		case ctrlCast:
+			if !s.waitReady() {
+				return
+			}
+			s.t.h.HandleCast(s.peer.NodeInfo, transport.Control{Kind: m.Kind, Body: m.Body})
+		default:
+			// A later protocol version's message: ignore it.
+		}
+	}
+}

@@ -1,0 +1,712 @@
+package quic
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	qgo "github.com/quic-go/quic-go"
+
+	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/transport"
+)
+
+var netErrClosed = net.ErrClosed
+
+// Transport is a node's [transport.Transport] over QUIC. Create it with
+// [New], then call Start once.
+type Transport struct {
+	cfg  config
+	self transport.NodeInfo
+	log  *slog.Logger
+
+	udp        *net.UDPConn
+	qt         *qgo.Transport
+	ln         *qgo.Listener
+	tlsServer  *tls.Config
+	tlsClient  *tls.Config
+	quicConfig *qgo.Config
+	limiter    *limiter
+
+	h       transport.Handler
+	started atomic.Bool
+	closed  atomic.Bool
+
+	ctx    context.Context // cancelled when Close begins
+	cancel context.CancelFunc
+
+	// connWG counts the goroutines that touch connections: the accept
+	// loop, handshakes, dials and session supervisors (each of which waits
+	// for its session's goroutines). See spawn for the rule on Add.
+	connWG   sync.WaitGroup
+	spawnMu  sync.Mutex
+	stopping bool
+
+	// The loop goroutine owns membership (members, sessions, shuttingDown);
+	// other goroutines hand it closures through loopCh.
+	loopCh   chan func()
+	stopLoop chan struct{}
+	loopDone chan struct{}
+	notify   *notifier
+
+	// peers is the published copy of the current node sessions, read
+	// without locks on the Send path and replaced by the loop.
+	peers atomic.Pointer[map[string]*session]
+
+	closeOnce sync.Once
+
+	// Owned by the loop goroutine.
+	members      map[string]*member
+	sessions     map[*session]struct{}
+	shuttingDown bool
+}
+
+// member is what the loop knows of another node.
+type member struct {
+	info      transport.NodeInfo
+	sess      *session // current connection, nil while down
+	dialing   bool
+	attempts  int
+	downSince time.Time
+	retry     *time.Timer
+	// pending is a session the peer closed as a duplicate: its NodeDown is
+	// held back for a grace period in case its replacement arrives.
+	pending *session
+	grace   *time.Timer
+}
+
+var _ transport.Transport = (*Transport)(nil)
+
+// New validates cfg, binds the UDP socket and prepares TLS. Nothing is
+// accepted until Start.
+func New(cfg Config) (*Transport, error) {
+	c, err := cfg.validate()
+	if err != nil {
+		return nil, err
+	}
+	srv, cli, err := tlsConfigs(c.TLS, c.CertFile, c.KeyFile, c.CAFile, c.Name)
+	if err != nil {
+		return nil, err
+	}
+	la, err := net.ResolveUDPAddr("udp", c.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("%w: listen address %q: %v", wasmactor.ErrBadArgument, c.Listen, err)
+	}
+	udp, err := net.ListenUDP("udp", la)
+	if err != nil {
+		return nil, fmt.Errorf("transport/quic: listen: %w", err)
+	}
+	advertise := c.Advertise
+	if advertise == "" {
+		bound := udp.LocalAddr().(*net.UDPAddr)
+		if bound.IP.IsUnspecified() {
+			udp.Close()
+			return nil, fmt.Errorf("%w: listening on %s: set Advertise to an address peers can dial", wasmactor.ErrBadArgument, bound)
+		}
+		advertise = bound.String()
+	}
+	t := &Transport{
+		cfg:       c,
+		self:      transport.NodeInfo{Name: c.Name, Incarnation: c.Incarnation, Addr: advertise},
+		log:       c.Logger.With("node", c.Name),
+		udp:       udp,
+		tlsServer: srv,
+		tlsClient: cli,
+		limiter:   newLimiter(c.FailedHandshakeBurst, c.FailedHandshakeRefill),
+		loopCh:    make(chan func()),
+		stopLoop:  make(chan struct{}),
+		loopDone:  make(chan struct{}),
+		notify:    newNotifier(),
+		members:   make(map[string]*member),
+		sessions:  make(map[*session]struct{}),
+	}
+	t.ctx, t.cancel = context.WithCancel(context.Background())
+	t.quicConfig = quicConfig(c.HandshakeTimeout, c.IdleTimeout, c.KeepAlive, c.MaxStreams)
+	reset := qgo.StatelessResetKey(*c.StatelessResetKey)
+	t.qt = &qgo.Transport{
+		Conn:              udp,
+		StatelessResetKey: &reset,
+		ConnContext: func(ctx context.Context, ci *qgo.ClientInfo) (context.Context, error) {
+			if !t.limiter.allow(ipOf(ci.RemoteAddr)) {
+				return nil, errors.New("too many failed handshakes")
+			}
+			return ctx, nil
+		},
+	}
+	empty := map[string]*session{}
+	t.peers.Store(&empty)
+	go t.loop()
+	go t.notify.run()
+	return t, nil
+}
+
+func quicConfig(handshake, idle, keepAlive time.Duration, maxStreams int) *qgo.Config {
+	return &qgo.Config{
+		HandshakeIdleTimeout: handshake,
+		MaxIdleTimeout:       idle,
+		KeepAlivePeriod:      keepAlive,
+		// +1 for the control stream.
+		MaxIncomingStreams:    int64(maxStreams) + 1,
+		MaxIncomingUniStreams: MaxLanes,
+		// Lanes are long-lived and busy: let them grow a large window.
+		MaxStreamReceiveWindow:     8 << 20,
+		MaxConnectionReceiveWindow: 24 << 20,
+	}
+}
+
+// Self is this node's identity; Addr is the advertised address.
+func (t *Transport) Self() transport.NodeInfo { return t.self }
+
+// Addr is the address the UDP socket is bound to (useful with port 0).
+func (t *Transport) Addr() net.Addr { return t.udp.LocalAddr() }
+
+// Start begins accepting connections and delivering to h. ctx bounds Start
+// only; the transport runs until Close.
+func (t *Transport) Start(ctx context.Context, h transport.Handler) error {
+	if h == nil {
+		return fmt.Errorf("%w: nil handler", wasmactor.ErrBadArgument)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if t.closed.Load() {
+		return closedError{}
+	}
+	if !t.started.CompareAndSwap(false, true) {
+		return fmt.Errorf("%w: Start called twice", wasmactor.ErrBadArgument)
+	}
+	t.h = h
+	ln, err := t.qt.Listen(t.tlsServer, t.quicConfig)
+	if err != nil {
+		return fmt.Errorf("transport/quic: listen: %w", err)
+	}
+	t.ln = ln
+	if !t.spawn(t.acceptLoop) {
+		ln.Close()
+		return closedError{}
+	}
+	t.log.Info("transport started", "addr", t.self.Addr, "incarnation", t.self.Incarnation)
+	return nil
+}
+
+// spawn runs f on a goroutine counted in connWG, unless Close has begun.
+// Goroutines already counted in connWG may call connWG.Add directly (the
+// counter is then above zero, so it cannot race with Wait).
+func (t *Transport) spawn(f func()) bool {
+	t.spawnMu.Lock()
+	defer t.spawnMu.Unlock()
+	if t.stopping {
+		return false
+	}
+	t.connWG.Add(1)
+	go func() {
+		defer t.connWG.Done()
+		f()
+	}()
+	return true
+}
+
+func (t *Transport) acceptLoop() {
+	for {
+		conn, err := t.ln.Accept(t.ctx)
+		if err != nil {
+			return
+		}
+		t.connWG.Add(1)
+		go func() {
+			defer t.connWG.Done()
+			t.serveConn(conn)
+		}()
+	}
+}
+
+// loop runs the closures other goroutines hand it; it alone touches the
+// membership state.
+func (t *Transport) loop() {
+	defer close(t.loopDone)
+	for {
+		select {
+		case f := <-t.loopCh:
+			f()
+		case <-t.stopLoop:
+			return
+		}
+	}
+}
+
+// exec runs f on the loop goroutine; false if the loop has stopped.
+func (t *Transport) exec(f func()) bool {
+	select {
+	case t.loopCh <- f:
+		return true
+	case <-t.loopDone:
+		return false
+	}
+}
+
+// Join dials the seeds concurrently and returns once one of them completed
+// the handshake (a seed that is this node itself, or a peer already
+// connected, counts as answered), or with the last error when none did.
+// The other dials continue in the background.
+func (t *Transport) Join(ctx context.Context, seeds []string) error {
+	if !t.started.Load() {
+		return fmt.Errorf("%w: Join before Start", wasmactor.ErrBadArgument)
+	}
+	if t.closed.Load() {
+		return closedError{}
+	}
+	if len(seeds) == 0 {
+		return nil
+	}
+	results := make(chan error, len(seeds))
+	for _, seed := range seeds {
+		if !t.spawn(func() { results <- t.dialNode(ctx, seed, "") }) {
+			return closedError{}
+		}
+	}
+	var last error
+	for range seeds {
+		select {
+		case err := <-results:
+			if err == nil || errors.Is(err, errDuplicate) || errors.Is(err, errSelf) {
+				return nil
+			}
+			last = err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return last
+}
+
+// Members lists the connected nodes, sorted by name.
+func (t *Transport) Members() []transport.NodeInfo {
+	peers := *t.peers.Load()
+	out := make([]transport.NodeInfo, 0, len(peers))
+	for _, s := range peers {
+		out = append(out, s.peer.NodeInfo)
+	}
+	slices.SortFunc(out, func(a, b transport.NodeInfo) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+func (t *Transport) session(node string) (*session, error) {
+	if s := (*t.peers.Load())[node]; s != nil {
+		return s, nil
+	}
+	if t.closed.Load() {
+		return nil, closedError{}
+	}
+	return nil, fmt.Errorf("%w: %s", transport.ErrNodeDown, node)
+}
+
+// Send queues envelopes for node without blocking on the network. The
+// transport keeps envs[i].Payload until it is written: do not modify it.
+//
+// # Errors
+//
+// ErrNodeDown if node is not connected; ErrQueueFull if its queue cannot
+// take all of envs; an error matching ErrFrameTooLarge if one envelope alone
+// exceeds the peer's frame cap. In each case nothing was queued.
+func (t *Transport) Send(node string, envs ...transport.Envelope) error {
+	s, err := t.session(node)
+	if err != nil {
+		return err
+	}
+	return s.send(envs)
+}
+
+// Cast queues a control message for node, ordered with its other casts.
+func (t *Transport) Cast(node string, msg transport.Control) error {
+	s, err := t.session(node)
+	if err != nil {
+		return err
+	}
+	return s.cast(msg)
+}
+
+// Call sends req to node on a stream of its own and waits for the answer.
+// A Handler error on the peer comes back as a *transport.RemoteError; a
+// context deadline as an error matching wasmactor.ErrTimeout.
+func (t *Transport) Call(ctx context.Context, node string, req transport.Control) ([]byte, error) {
+	s, err := t.session(node)
+	if err != nil {
+		return nil, err
+	}
+	return doCall(ctx, s.conn, node, s.peerMax, t.cfg.MaxFrame, req)
+}
+
+// FetchBlob reads the blob named key from node on a stream of its own,
+// refusing more than max bytes (an error matching wasmactor.ErrTooLarge).
+func (t *Transport) FetchBlob(ctx context.Context, node string, key string, max int64) ([]byte, error) {
+	s, err := t.session(node)
+	if err != nil {
+		return nil, err
+	}
+	return fetchBlob(ctx, s.conn, node, s.peerMax, key, max)
+}
+
+// Close tells every peer this node is leaving (they report ErrPeerLeft at
+// once), closes every connection, reports NodeDown for each connected peer,
+// and waits for every goroutine. It is safe to call more than once and
+// concurrently; later calls return once the first has finished.
+func (t *Transport) Close() error {
+	t.closeOnce.Do(func() {
+		t.closed.Store(true)
+		done := make(chan struct{})
+		if t.exec(func() { t.shutdownLocked(); close(done) }) {
+			<-done
+		}
+		t.cancel()
+		if t.ln != nil {
+			t.ln.Close()
+		}
+		t.spawnMu.Lock()
+		t.stopping = true
+		t.spawnMu.Unlock()
+		t.connWG.Wait()
+		close(t.stopLoop)
+		<-t.loopDone
+		t.notify.close()
+		t.qt.Close()
+		t.udp.Close()
+		t.log.Info("transport closed")
+	})
+	return nil
+}
+
+// shutdownLocked runs on the loop: no more admissions or redials, and
+// every connection is closed with CodeLeaving.
+func (t *Transport) shutdownLocked() {
+	t.shuttingDown = true
+	for name, m := range t.members {
+		stopTimer(m.retry)
+		stopTimer(m.grace)
+		if m.pending != nil {
+			t.notifyDown(m.pending, closedError{})
+			m.pending = nil
+		}
+		if m.sess == nil {
+			delete(t.members, name)
+		}
+	}
+	for s := range t.sessions {
+		s.conn.CloseWithError(CodeLeaving, "leaving")
+	}
+}
+
+func stopTimer(tm *time.Timer) {
+	if tm != nil {
+		tm.Stop()
+	}
+}
+
+// publish replaces the lock-free copy of the current node sessions.
+func (t *Transport) publish() {
+	m := make(map[string]*session, len(t.members))
+	for name, mb := range t.members {
+		if mb.sess != nil {
+			m[name] = mb.sess
+		}
+	}
+	t.peers.Store(&m)
+}
+
+// memberList is what a new peer is told: every connected node but itself.
+func (t *Transport) memberList(except string) []transport.NodeInfo {
+	var out []transport.NodeInfo
+	for name, m := range t.members {
+		if m.sess != nil && name != except {
+			out = append(out, m.sess.peer.NodeInfo)
+		}
+	}
+	return out
+}
+
+// admit decides, on the loop, whether an authenticated connection becomes
+// the session of its peer. The rules make two nodes that dial each other
+// at once keep the same connection (the one dialled by the node whose name
+// sorts first) and let a new incarnation replace the old one.
+func (t *Transport) admit(s *session) error {
+	res := make(chan error, 1)
+	if !t.exec(func() { res <- t.admitLocked(s) }) {
+		return errClosing
+	}
+	return <-res
+}
+
+func (t *Transport) admitLocked(s *session) error {
+	if t.shuttingDown {
+		return errClosing
+	}
+	p := s.peer
+	if p.Client {
+		t.sessions[s] = struct{}{}
+		return nil
+	}
+	if p.Name == t.self.Name {
+		if p.Incarnation == t.self.Incarnation {
+			return errSelf
+		}
+		return errNameClash
+	}
+	m := t.members[p.Name]
+	if m == nil {
+		m = &member{}
+		t.members[p.Name] = m
+	}
+	old := m.sess
+	if old == nil {
+		old = m.pending
+	}
+	switch {
+	case old == nil:
+		if !s.outbound && m.dialing && !s.preferred {
+			return errDuplicate
+		}
+		t.notifyUp(s)
+	case old.peer.Incarnation == p.Incarnation:
+		if old == m.sess && old.preferred && !s.preferred {
+			return errDuplicate
+		}
+		// The same run of the peer on a better (or a fresh) connection:
+		// switch silently; the peer saw no outage worth reporting.
+		if old == m.sess {
+			old.conn.CloseWithError(CodeDuplicate, "superseded")
+		}
+		t.notifyReady(s)
+	default:
+		if old == m.sess {
+			old.conn.CloseWithError(CodeReplaced, "peer restarted")
+		}
+		t.notifyDown(old, transport.ErrPeerRestarted)
+		t.notifyUp(s)
+	}
+	stopTimer(m.grace)
+	stopTimer(m.retry)
+	m.pending, m.grace, m.retry = nil, nil, nil
+	m.sess, m.info, m.attempts, m.downSince = s, p.NodeInfo, 0, time.Time{}
+	t.sessions[s] = struct{}{}
+	t.publish()
+	s.queueMembers(t.memberList(p.Name))
+	t.log.Debug("peer admitted", "peer", p.Name, "incarnation", p.Incarnation, "outbound", s.outbound)
+	return nil
+}
+
+// sessionDone runs on the loop once every goroutine of s has finished.
+func (t *Transport) sessionDone(s *session, cause error) {
+	delete(t.sessions, s)
+	if s.peer.Client {
+		return
+	}
+	name := s.peer.Name
+	m := t.members[name]
+	if m == nil || m.sess != s {
+		return // replaced; its NodeDown (if any) is already queued
+	}
+	m.sess = nil
+	t.publish()
+	reason := downReason(cause)
+	if t.shuttingDown {
+		t.notifyDown(s, reason)
+		delete(t.members, name)
+		return
+	}
+	if code, remote, ok := appCode(cause); ok && remote && code == CodeDuplicate {
+		// The peer dropped this connection for another one it prefers,
+		// which we are about to see complete.
+		m.pending = s
+		m.grace = time.AfterFunc(t.cfg.HandshakeTimeout, func() {
+			t.exec(func() {
+				if t.members[name] == m && m.pending == s && !t.shuttingDown {
+					m.pending = nil
+					t.notifyDown(s, reason)
+					t.scheduleRetry(m)
+				}
+			})
+		})
+		return
+	}
+	t.log.Info("peer down", "peer", name, "incarnation", s.peer.Incarnation, "reason", reason)
+	t.notifyDown(s, reason)
+	if errors.Is(reason, transport.ErrPeerLeft) {
+		delete(t.members, name)
+		return
+	}
+	m.attempts = 0
+	m.downSince = time.Now()
+	t.scheduleRetry(m)
+}
+
+// scheduleRetry redials m after an exponential backoff with jitter, until
+// ReconnectFor has passed since it went down.
+func (t *Transport) scheduleRetry(m *member) {
+	name := m.info.Name
+	if t.shuttingDown || m.sess != nil || m.dialing || m.retry != nil {
+		return
+	}
+	if m.downSince.IsZero() {
+		m.downSince = time.Now()
+	}
+	if time.Since(m.downSince) > t.cfg.ReconnectFor {
+		t.log.Info("forgetting unreachable member", "peer", name, "addr", m.info.Addr)
+		delete(t.members, name)
+		return
+	}
+	d := t.cfg.ReconnectMax
+	if m.attempts < 30 {
+		if b := t.cfg.ReconnectMin << m.attempts; b > 0 && b < d {
+			d = b
+		}
+	}
+	d = d/2 + rand.N(d/2+1) // jitter: two nodes that lost each other do not redial in step
+	m.attempts++
+	m.retry = time.AfterFunc(d, func() {
+		t.exec(func() {
+			if t.members[name] == m {
+				m.retry = nil
+				t.startDial(m)
+			}
+		})
+	})
+}
+
+// startDial dials m unless it is connected or being dialled.
+func (t *Transport) startDial(m *member) {
+	if t.shuttingDown || m.sess != nil || m.dialing || m.info.Addr == "" {
+		return
+	}
+	m.dialing = true
+	addr, name := m.info.Addr, m.info.Name
+	ok := t.spawn(func() {
+		err := t.dialNode(t.ctx, addr, name)
+		t.exec(func() { t.dialDone(m, err) })
+	})
+	if !ok {
+		m.dialing = false
+	}
+}
+
+func (t *Transport) dialDone(m *member, err error) {
+	m.dialing = false
+	if t.shuttingDown || t.members[m.info.Name] != m || m.sess != nil {
+		return
+	}
+	if errors.Is(err, errWrongNode) || errors.Is(err, errSelf) {
+		delete(t.members, m.info.Name)
+		return
+	}
+	if err != nil {
+		t.log.Debug("dial failed", "peer", m.info.Name, "addr", m.info.Addr, "err", err)
+	}
+	t.scheduleRetry(m)
+}
+
+// learn dials the members a peer told us about that we do not know yet.
+func (t *Transport) learn(list []transport.NodeInfo) {
+	if t.shuttingDown {
+		return
+	}
+	for _, info := range list {
+		if info.Name == t.self.Name || validName(info.Name) != nil || info.Addr == "" || len(info.Addr) > maxAddrLen {
+			continue
+		}
+		if t.members[info.Name] != nil {
+			continue
+		}
+		m := &member{info: info}
+		t.members[info.Name] = m
+		t.startDial(m)
+	}
+}
+
+func (t *Transport) notifyUp(s *session) {
+	h, info := t.h, s.peer.NodeInfo
+	t.notify.push(nil, func() {
+		h.NodeUp(info)
+		close(s.ready)
+	})
+}
+
+func (t *Transport) notifyReady(s *session) {
+	t.notify.push(nil, func() { close(s.ready) })
+}
+
+// notifyDown reports s down once all its goroutines (and so every handler
+// call it made) have finished.
+func (t *Transport) notifyDown(s *session, reason error) {
+	h, info := t.h, s.peer.NodeInfo
+	t.notify.push(s.done, func() { h.NodeDown(info, reason) })
+}
+
+// notifier calls NodeUp and NodeDown in order on a goroutine of its own, so
+// a handler may call back into the transport from them.
+type notifier struct {
+	mu     sync.Mutex
+	q      []notice
+	wake   chan struct{}
+	closed bool
+	done   chan struct{}
+}
+
+type notice struct {
+	wait <-chan struct{}
+	fn   func()
+}
+
+func newNotifier() *notifier {
+	return &notifier{wake: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+func (n *notifier) push(wait <-chan struct{}, fn func()) {
+	n.mu.Lock()
+	n.q = append(n.q, notice{wait, fn})
+	n.mu.Unlock()
+	select {
+	case n.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (n *notifier) run() {
+	defer close(n.done)
+	for {
+		n.mu.Lock()
+		q, closed := n.q, n.closed
+		n.q = nil
+		n.mu.Unlock()
+		for _, it := range q {
+			if it.wait != nil {
+				<-it.wait
+			}
+			it.fn()
+		}
+		if len(q) == 0 {
+			if closed {
+				return
+			}
+			<-n.wake
+		}
+	}
+}
+
+// close delivers what is queued and stops the notifier.
+func (n *notifier) close() {
+	n.mu.Lock()
+	n.closed = true
+	n.mu.Unlock()
+	select {
+	case n.wake <- struct{}{}:
+	default:
+	}
+	<-n.done
+}
