@@ -1,0 +1,90 @@
+package engine
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"github.com/tetratelabs/wazero"
+)
+
+// BenchmarkWazeroCall is the baseline the platform's figures are read
+// against: one raw wazero host→guest call of an export that returns its
+// argument, without and with WithCloseOnContextDone (which costs a goroutine
+// and a channel per call).
+func BenchmarkWazeroCall(b *testing.B) {
+	for _, closeOnDone := range []bool{false, true} {
+		name := "CloseOnContextDone=false"
+		if closeOnDone {
+			name = "CloseOnContextDone=true"
+		}
+		b.Run(name, func(b *testing.B) {
+			ctx := context.Background()
+			rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler().WithCloseOnContextDone(closeOnDone))
+			defer rt.Close(ctx)
+			mod, err := rt.Instantiate(ctx, fixture(b, "trivial.wasm"))
+			require.NoError(b, err)
+			fn := mod.ExportedFunction("noop")
+			stack := []uint64{1}
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := fn.CallWithStack(ctx, stack); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/call")
+		})
+	}
+}
+
+// BenchmarkDeliver is one scheduler turn into the minimal actor: a batch of
+// 64 records with 100-byte payloads, encoded and delivered. TELLs only count;
+// ASKs cross back into the host once each (reply, with its copy).
+func BenchmarkDeliver(b *testing.B) {
+	for _, kind := range []Kind{KindTell, KindAsk} {
+		b.Run(kind.String(), func(b *testing.B) {
+			e := newEngine(b, Config{}, nil)
+			m := compileFixture(b, e, "minimal_actor.wasm")
+			inst, err := e.Instantiate(context.Background(), m, nopHost{})
+			require.NoError(b, err)
+			defer inst.Close(context.Background())
+			benchDeliver(b, inst, kind, 1)
+		})
+	}
+}
+
+func benchDeliver(b *testing.B, inst *Instance, kind Kind, actor uint64) {
+	ctx := context.Background()
+	var batch Batch
+	r := Record{Kind: kind, Actor: actor, From: PID{1, 2}, Ref: 1, Payload: make([]byte, 100)}
+	const perTurn = 64
+	b.ReportAllocs()
+	for b.Loop() {
+		batch.Reset()
+		for range perTurn {
+			batch.Add(&r)
+		}
+		if err := inst.Deliver(ctx, &batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N*perTurn)
+	b.ReportMetric(ns, "ns/msg")
+	b.ReportMetric(1e9/ns, "msgs/s")
+}
+
+// BenchmarkInstantiate is a new instance of the minimal actor, closed again.
+func BenchmarkInstantiate(b *testing.B) {
+	e := newEngine(b, Config{}, nil)
+	m := compileFixture(b, e, "minimal_actor.wasm")
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		inst, err := e.Instantiate(ctx, m, nopHost{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = inst.Close(ctx)
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "µs/instance")
+}
