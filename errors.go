@@ -12,6 +12,9 @@ var (
 	ErrMailboxFull = errors.New("wasmactor: mailbox full")
 	// ErrUnknownFactory: no deployed module exports the factory (or the pinned version).
 	ErrUnknownFactory = errors.New("wasmactor: unknown factory")
+	// ErrModuleUnavailable: the module is known but neither stored here nor
+	// held by any connected node.
+	ErrModuleUnavailable = errors.New("wasmactor: module unavailable")
 	// ErrAmbiguousFactory: a Factory@prefix matches more than one module.
 	ErrAmbiguousFactory = errors.New("wasmactor: ambiguous factory version")
 	// ErrNameTaken: the name is registered to another live actor.

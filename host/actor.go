@@ -10,7 +10,6 @@ import (
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/internal/engine"
 	"github.com/wasmactor/wasmactor/internal/proto"
-	"github.com/wasmactor/wasmactor/registry"
 	"github.com/wasmactor/wasmactor/scheduler"
 )
 

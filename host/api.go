@@ -105,6 +105,9 @@ func (n *Node) Spawn(ctx context.Context, factory string, opts SpawnOptions) (PI
 // first, so a pinned version means the same module there, and the peer
 // learns which node holds the module in case it must pull it.
 func (n *Node) spawnRemote(ctx context.Context, node string, req proto.Spawn) (PID, error) {
+	if _, err := n.resolve(PID{Node: node, Serial: 1}); err != nil {
+		return PID{}, err
+	}
 	factory, info, err := n.factories.Resolve(req.Factory)
 	if err != nil {
 		return PID{}, err
@@ -150,7 +153,7 @@ func (n *Node) Send(ctx context.Context, to PID, msg any) error {
 	if err != nil {
 		return err
 	}
-	if e := n.tell(n.hostPID(), abi, engine.KindTell, 0, payload); e != engine.ErrnoOK {
+	if e := n.tell(n.hostPID(), abi, engine.KindTell, 0, payload); e != engine.OK {
 		return fmt.Errorf("%w: sending to %s", e.Err(), to)
 	}
 	return nil
@@ -203,7 +206,7 @@ func (n *Node) Call(ctx context.Context, to PID, msg any) (CBOR, error) {
 		mref := n.watch(a, watcher{call: ref})
 		defer n.unwatch(a, mref)
 	}
-	if e := n.tell(n.hostPID(), abi, engine.KindAsk, ref, payload); e != engine.ErrnoOK {
+	if e := n.tell(n.hostPID(), abi, engine.KindAsk, ref, payload); e != engine.OK {
 		n.calls.Delete(ref)
 		return nil, fmt.Errorf("%w: calling %s", e.Err(), to)
 	}

@@ -66,15 +66,15 @@ func (n *Node) peerByInc(inc uint64) (string, engine.Errno) {
 	n.cl.mu.RLock()
 	defer n.cl.mu.RUnlock()
 	if name, ok := n.cl.byInc[inc]; ok {
-		return name, engine.ErrnoOK
+		return name, engine.OK
 	}
 	if _, ok := n.cl.gone[inc]; ok {
-		return "", engine.ErrnoStale
+		return "", engine.Stale
 	}
 	if inc == 0 {
-		return "", engine.ErrnoBadArgument
+		return "", engine.BadArgument
 	}
-	return "", engine.ErrnoNodeDown
+	return "", engine.NodeDown
 }
 
 // resolve turns a Go-API PID into its ABI form, checking its node. A zero
@@ -122,22 +122,22 @@ func (n *Node) pidOfABI(p engine.PID) PID {
 // sendRemote puts one envelope on the wire.
 func (n *Node) sendRemote(to engine.PID, env transport.Envelope) engine.Errno {
 	if n.cl.tr == nil {
-		return engine.ErrnoStale
+		return engine.Stale
 	}
 	name, e := n.peerByInc(to.Node)
-	if e != engine.ErrnoOK {
+	if e != engine.OK {
 		return e
 	}
 	env.ToIncarnation = to.Node
 	env.To = to.Serial
 	switch err := n.cl.tr.Send(name, env); {
 	case err == nil:
-		return engine.ErrnoOK
+		return engine.OK
 	case errors.Is(err, transport.ErrQueueFull):
 		n.stats.mailboxFull.Add(1)
-		return engine.ErrnoMailboxFull
+		return engine.MailboxFull
 	case errors.Is(err, transport.ErrNodeDown):
-		return engine.ErrnoNodeDown
+		return engine.NodeDown
 	default:
 		return engine.ErrnoOf(err)
 	}
@@ -222,7 +222,7 @@ func (h handler) HandleEnvelopes(from transport.NodeInfo, envs []transport.Envel
 		src := engine.PID{Node: from.Incarnation, Serial: env.From}
 		if env.ToIncarnation != n.incarnation {
 			if kind == engine.KindAsk {
-				n.sendRemote(src, transport.Envelope{Kind: uint8(engine.KindReply), Status: uint16(engine.ErrnoStale), Ref: env.Ref})
+				n.sendRemote(src, transport.Envelope{Kind: uint8(engine.KindReply), Status: uint16(engine.Stale), Ref: env.Ref})
 			}
 			continue
 		}
@@ -231,7 +231,7 @@ func (h handler) HandleEnvelopes(from transport.NodeInfo, envs []transport.Envel
 		case engine.KindTell:
 			n.tell(src, dst, kind, 0, env.Payload)
 		case engine.KindAsk:
-			if e := n.tell(src, dst, kind, env.Ref, env.Payload); e != engine.ErrnoOK {
+			if e := n.tell(src, dst, kind, env.Ref, env.Payload); e != engine.OK {
 				// The asker learns at once instead of waiting for its timeout.
 				n.sendRemote(src, transport.Envelope{Kind: uint8(engine.KindReply), Status: uint16(e), Ref: env.Ref})
 			}
@@ -511,7 +511,7 @@ func (h handler) NodeDown(peer transport.NodeInfo, reason error) {
 		return true
 	})
 	for _, key := range n.asks.toNode(peer.Incarnation) {
-		n.replyToActor(key, engine.ErrnoNodeDown, nil)
+		n.replyToActor(key, engine.NodeDown, nil)
 	}
 }
 
@@ -608,7 +608,7 @@ func (n *Node) addRemoteLink(a *actor, other PID) bool {
 
 // linkRemote links local actor a to a remote actor.
 func (n *Node) linkRemote(a *actor, other PID) error {
-	if _, e := n.peerByInc(other.Incarnation); e != engine.ErrnoOK {
+	if _, e := n.peerByInc(other.Incarnation); e != engine.OK {
 		return fmt.Errorf("%w: %s", e.Err(), other)
 	}
 	if !n.addRemoteLink(a, other) {
@@ -645,7 +645,7 @@ func (n *Node) pull(ctx context.Context, info registry.ModuleInfo) error {
 
 func (n *Node) fetch(ctx context.Context, info registry.ModuleInfo) error {
 	if n.cl.tr == nil {
-		return fmt.Errorf("%w: module %s is not stored here", wasmactor.ErrNotFound, info.Hash.Short())
+		return fmt.Errorf("%w: module %s is not stored here", wasmactor.ErrModuleUnavailable, info.Hash.Short())
 	}
 	if info.Size > int64(n.cfg.MaxModuleSize) {
 		return fmt.Errorf("%w: module %s is %d bytes, the cap is %d", wasmactor.ErrTooLarge, info.Hash.Short(), info.Size, n.cfg.MaxModuleSize)
@@ -658,7 +658,7 @@ func (n *Node) fetch(ctx context.Context, info registry.ModuleInfo) error {
 	n.cl.mu.RUnlock()
 	sort.Strings(holders)
 	if len(holders) == 0 {
-		return fmt.Errorf("%w: no connected node holds module %s", wasmactor.ErrNotFound, info.Hash.Short())
+		return fmt.Errorf("%w: no connected node holds module %s", wasmactor.ErrModuleUnavailable, info.Hash.Short())
 	}
 	var last error
 	for _, h := range holders {

@@ -38,23 +38,23 @@ const errRemote engine.Errno = 0xffff
 // target resolves an ABI PID to a local actor, or errRemote.
 func (im *imports) target(p engine.PID) (*actor, engine.Errno) {
 	if p.Node != im.n.incarnation {
-		if _, e := im.n.peerByInc(p.Node); e != engine.ErrnoOK {
+		if _, e := im.n.peerByInc(p.Node); e != engine.OK {
 			return nil, e
 		}
 		return nil, errRemote
 	}
 	a := im.n.actors.get(p.Serial)
 	if a == nil || !a.alive() {
-		return nil, engine.ErrnoNoProc
+		return nil, engine.NoProc
 	}
-	return a, engine.ErrnoOK
+	return a, engine.OK
 }
 
 func (im *imports) SelfNode() uint64 { return im.n.incarnation }
 
 func (im *imports) Send(serial uint64, to engine.PID, msg []byte) engine.Errno {
 	if im.caller(serial) == nil {
-		return engine.ErrnoBadArgument
+		return engine.BadArgument
 	}
 	return im.n.tell(engine.PID{Node: im.n.incarnation, Serial: serial}, to, engine.KindTell, 0, msg)
 }
@@ -62,7 +62,7 @@ func (im *imports) Send(serial uint64, to engine.PID, msg []byte) engine.Errno {
 func (im *imports) Ask(serial uint64, to engine.PID, ref uint64, timeout time.Duration, msg []byte) engine.Errno {
 	a := im.caller(serial)
 	if a == nil {
-		return engine.ErrnoBadArgument
+		return engine.BadArgument
 	}
 	if timeout <= 0 {
 		timeout = im.n.cfg.AskTimeout
@@ -70,27 +70,27 @@ func (im *imports) Ask(serial uint64, to engine.PID, ref uint64, timeout time.Du
 	key := askKey{serial: serial, ref: ref}
 	// Registered before sending: the reply can come from another worker
 	// before tell returns.
-	if !im.n.asks.add(key, to.Node, timeout, func() { im.n.replyToActor(key, engine.ErrnoTimeout, nil) }) {
-		return engine.ErrnoBadArgument // ref reused while pending
+	if !im.n.asks.add(key, to.Node, timeout, func() { im.n.replyToActor(key, engine.Timeout, nil) }) {
+		return engine.BadArgument // ref reused while pending
 	}
-	if e := im.n.tell(engine.PID{Node: im.n.incarnation, Serial: serial}, to, engine.KindAsk, ref, msg); e != engine.ErrnoOK {
+	if e := im.n.tell(engine.PID{Node: im.n.incarnation, Serial: serial}, to, engine.KindAsk, ref, msg); e != engine.OK {
 		im.n.asks.take(key)
 		return e
 	}
-	return engine.ErrnoOK
+	return engine.OK
 }
 
 func (im *imports) Reply(serial uint64, to engine.PID, ref uint64, msg []byte) engine.Errno {
 	if im.caller(serial) == nil {
-		return engine.ErrnoBadArgument
+		return engine.BadArgument
 	}
-	return im.n.reply(to, ref, engine.ErrnoOK, msg)
+	return im.n.reply(to, ref, engine.OK, msg)
 }
 
 func (im *imports) Spawn(serial uint64, factory string, args []byte, flags engine.SpawnFlags) (engine.PID, engine.Errno) {
 	parent := im.caller(serial)
 	if parent == nil {
-		return engine.PID{}, engine.ErrnoBadArgument
+		return engine.PID{}, engine.BadArgument
 	}
 	spec := spawnSpec{factory: factory, args: args, isolated: flags&engine.SpawnIsolated != 0, parent: im.n.abiPID(parent)}
 	if flags&engine.SpawnLink != 0 {
@@ -104,7 +104,7 @@ func (im *imports) Spawn(serial uint64, factory string, args []byte, flags engin
 		im.n.log.Debug("guest spawn failed", "parent", im.n.pidOf(parent).String(), "factory", factory, "err", err)
 		return engine.PID{}, engine.ErrnoOf(err)
 	}
-	return im.n.abiPID(a), engine.ErrnoOK
+	return im.n.abiPID(a), engine.OK
 }
 
 func (im *imports) Stop(serial uint64, reason string) {
@@ -120,7 +120,7 @@ func (im *imports) Stop(serial uint64, reason string) {
 
 func (im *imports) Kill(serial uint64, target engine.PID, reason string) engine.Errno {
 	if im.caller(serial) == nil {
-		return engine.ErrnoBadArgument
+		return engine.BadArgument
 	}
 	if reason == "" {
 		reason = wasmactor.ReasonKilled
@@ -129,13 +129,13 @@ func (im *imports) Kill(serial uint64, target engine.PID, reason string) engine.
 	if e == errRemote {
 		p := im.n.pidOfABI(target)
 		im.n.cast(p.Node, proto.KindKill, proto.Exit{From: serial, To: p.Serial, Reason: reason})
-		return engine.ErrnoOK
+		return engine.OK
 	}
-	if e != engine.ErrnoOK {
+	if e != engine.OK {
 		return e
 	}
 	im.n.exit(t, reason, true, true)
-	return engine.ErrnoOK
+	return engine.OK
 }
 
 func (im *imports) Monitor(serial uint64, target engine.PID) uint64 {
@@ -147,7 +147,7 @@ func (im *imports) Monitor(serial uint64, target engine.PID) uint64 {
 	if e == errRemote {
 		return im.n.watchRemote(im.n.pidOfABI(target), watcher{actor: a})
 	}
-	if e != engine.ErrnoOK {
+	if e != engine.OK {
 		// Already dead or unknown: DOWN "noproc" follows, as abi.md promises.
 		ref := im.n.refs.Add(1)
 		im.n.deliverSystem(a, delivery{kind: engine.KindDown, from: target, ref: ref, payload: []byte(wasmactor.ReasonNoProc)})
@@ -176,13 +176,13 @@ func (im *imports) Demonitor(serial uint64, ref uint64) {
 func (im *imports) Link(serial uint64, target engine.PID) engine.Errno {
 	a := im.caller(serial)
 	if a == nil {
-		return engine.ErrnoBadArgument
+		return engine.BadArgument
 	}
 	t, e := im.target(target)
 	if e == errRemote {
 		return engine.ErrnoOf(im.n.linkRemote(a, im.n.pidOfABI(target)))
 	}
-	if e != engine.ErrnoOK {
+	if e != engine.OK {
 		return e
 	}
 	return engine.ErrnoOf(im.n.link(a, t))
@@ -194,7 +194,7 @@ func (im *imports) Unlink(serial uint64, target engine.PID) {
 		return
 	}
 	switch t, e := im.target(target); e {
-	case engine.ErrnoOK:
+	case engine.OK:
 		im.n.unlink(a, t)
 	case errRemote:
 		p := im.n.pidOfABI(target)
@@ -216,7 +216,7 @@ func (im *imports) TrapExit(serial uint64, on bool) {
 func (im *imports) Register(serial uint64, name string) engine.Errno {
 	a := im.caller(serial)
 	if a == nil {
-		return engine.ErrnoBadArgument
+		return engine.BadArgument
 	}
 	return engine.ErrnoOf(im.n.register(name, a))
 }
@@ -230,17 +230,17 @@ func (im *imports) Unregister(serial uint64, name string) {
 func (im *imports) Whereis(name string) (engine.PID, engine.Errno) {
 	pid, ok := im.n.names.Whereis(name)
 	if !ok {
-		return engine.PID{}, engine.ErrnoNotFound
+		return engine.PID{}, engine.NotFound
 	}
-	return engine.PID{Node: pid.Incarnation, Serial: pid.Serial}, engine.ErrnoOK
+	return engine.PID{Node: pid.Incarnation, Serial: pid.Serial}, engine.OK
 }
 
 func (im *imports) SendAfter(serial uint64, to engine.PID, delay time.Duration, msg []byte) engine.Errno {
 	a := im.caller(serial)
 	if a == nil {
-		return engine.ErrnoBadArgument
+		return engine.BadArgument
 	}
-	if _, e := im.target(to); e != engine.ErrnoOK && e != errRemote {
+	if _, e := im.target(to); e != engine.OK && e != errRemote {
 		return e
 	}
 	from := im.n.abiPID(a)
@@ -250,7 +250,7 @@ func (im *imports) SendAfter(serial uint64, to engine.PID, delay time.Duration, 
 			im.n.tell(from, to, engine.KindTell, 0, msg)
 		}
 	})
-	return engine.ErrnoOK
+	return engine.OK
 }
 
 func (im *imports) Log(serial uint64, level slog.Level, msg string) {
@@ -264,14 +264,14 @@ func (n *Node) tell(from, to engine.PID, kind engine.Kind, ref uint64, msg []byt
 	}
 	a := n.actors.get(to.Serial)
 	if a == nil || !a.alive() {
-		return engine.ErrnoNoProc
+		return engine.NoProc
 	}
 	if err := a.quota.Take(); err != nil {
 		n.stats.mailboxFull.Add(1)
-		return engine.ErrnoMailboxFull
+		return engine.MailboxFull
 	}
 	a.inst.Load().push(delivery{actor: a, kind: kind, quota: true, from: from, ref: ref, payload: msg})
-	return engine.ErrnoOK
+	return engine.OK
 }
 
 // reply routes an answer to the asker: a host Call (serial 0) or an actor's
@@ -282,10 +282,10 @@ func (n *Node) reply(to engine.PID, ref uint64, status engine.Errno, msg []byte)
 	}
 	if to.Serial == 0 {
 		n.finishCall(ref, msg, status.Err())
-		return engine.ErrnoOK
+		return engine.OK
 	}
 	n.replyToActor(askKey{serial: to.Serial, ref: ref}, status, msg)
-	return engine.ErrnoOK
+	return engine.OK
 }
 
 // replyToActor completes an actor's pending ask once: with the reply, or

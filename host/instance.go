@@ -18,8 +18,8 @@ type module struct {
 
 	mu       sync.Mutex
 	compiled *engine.Module
-	pool     []*instance // shared instances, at most Config.InstancesPerModule
-	isolated int         // live isolated instances, for Stats
+	pool     []*instance            // shared instances, at most Config.InstancesPerModule
+	isolated map[*instance]struct{} // live isolated instances
 }
 
 // pick returns the instance a new actor is pinned to: a fresh one when
@@ -42,7 +42,10 @@ func (m *module) pick(ctx context.Context, n *Node, isolated bool) (*instance, e
 		return nil, err
 	}
 	if isolated {
-		m.isolated++
+		if m.isolated == nil {
+			m.isolated = make(map[*instance]struct{})
+		}
+		m.isolated[in] = struct{}{}
 	} else {
 		m.pool = append(m.pool, in)
 	}
@@ -54,7 +57,7 @@ func (m *module) retire(in *instance) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if in.isolated {
-		m.isolated--
+		delete(m.isolated, in)
 		return
 	}
 	for i, p := range m.pool {
@@ -68,7 +71,10 @@ func (m *module) retire(in *instance) {
 func (m *module) closeAll(ctx context.Context) {
 	m.mu.Lock()
 	pool := m.pool
-	m.pool = nil
+	for in := range m.isolated {
+		pool = append(pool, in)
+	}
+	m.pool, m.isolated = nil, nil
 	m.mu.Unlock()
 	for _, in := range pool {
 		_ = in.inst.Close(ctx)

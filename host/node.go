@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -250,6 +249,8 @@ type Stats struct {
 	MailboxFull     uint64 `json:"mailbox_full"`
 	Restarts        uint64 `json:"restarts"`
 	InstanceCrashes uint64 `json:"instance_crashes"`
+	// GuestMemory is the linear memory of all live instances, in bytes.
+	GuestMemory uint64 `json:"guest_memory"`
 }
 
 // Stats returns the node's counters.
@@ -265,7 +266,13 @@ func (n *Node) Stats() Stats {
 	n.modMu.Lock()
 	for _, m := range n.modules {
 		m.mu.Lock()
-		s.Instances += len(m.pool) + m.isolated
+		s.Instances += len(m.pool) + len(m.isolated)
+		for _, in := range m.pool {
+			s.GuestMemory += uint64(in.inst.MemoryPages()) * 65536
+		}
+		for in := range m.isolated {
+			s.GuestMemory += uint64(in.inst.MemoryPages()) * 65536
+		}
 		m.mu.Unlock()
 	}
 	n.modMu.Unlock()

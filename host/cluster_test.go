@@ -1,0 +1,237 @@
+package host_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/host"
+	"github.com/wasmactor/wasmactor/internal/guestbuild"
+	"github.com/wasmactor/wasmactor/internal/memtransport"
+)
+
+// testCluster is n in-process nodes over an in-memory network, named
+// n1..nN, joined into a full mesh.
+type testCluster struct {
+	net   *memtransport.Network
+	nodes []*host.Node
+}
+
+func newCluster(t *testing.T, size int, cfg host.Config) *testCluster {
+	t.Helper()
+	c := &testCluster{net: memtransport.NewNetwork()}
+	for i := range size {
+		c.nodes = append(c.nodes, c.start(t, i, cfg, uint64(i+1)))
+	}
+	c.waitMesh(t)
+	return c
+}
+
+func (c *testCluster) start(t *testing.T, i int, cfg host.Config, incarnation uint64) *host.Node {
+	t.Helper()
+	cfg.Name = fmt.Sprintf("n%d", i+1)
+	cfg.Transport = c.net.NewNode(cfg.Name, incarnation)
+	if i > 0 {
+		cfg.Join = []string{"n1"}
+	}
+	return newNode(t, cfg)
+}
+
+func (c *testCluster) waitMesh(t *testing.T) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		for _, n := range c.nodes {
+			if len(n.Members()) != len(c.nodes)-1 {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second, 5*time.Millisecond, "full mesh")
+}
+
+func TestClusterDeployOnceSpawnAnywhere(t *testing.T) {
+	c := newCluster(t, 3, host.Config{})
+	n1, n2, n3 := c.nodes[0], c.nodes[1], c.nodes[2]
+	ctx := ctxT(t)
+	deploy(t, n1, guestbuild.Build(t, "examples/counter"))
+
+	// The announcement reaches every node; n3 pulls the blob on first spawn.
+	require.Eventually(t, func() bool { return len(n3.Modules()) == 1 && len(n2.Modules()) == 1 }, 5*time.Second, 5*time.Millisecond)
+	pid, err := n1.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n3", Name: "counter", Args: map[string]int{"start": 40}})
+	require.NoError(t, err)
+	require.Equal(t, "n3", pid.Node)
+	require.Equal(t, uint64(1), n3.Pulls())
+
+	// n2 finds it by name and talks to it; location is transparent.
+	require.Eventually(t, func() bool { _, err := n2.Whereis(ctx, "counter"); return err == nil }, 5*time.Second, 5*time.Millisecond)
+	got, err := n2.Whereis(ctx, "counter")
+	require.NoError(t, err)
+	require.Equal(t, pid, got)
+	require.NoError(t, n2.Send(ctx, got, map[string]any{"op": "inc", "by": 2}))
+	require.Equal(t, int64(42), getCounter(t, n2, got).Value)
+
+	// A second spawn on n3 needs no transfer; a spawn on n2 needs one.
+	_, err = n2.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n3"})
+	require.NoError(t, err)
+	require.Equal(t, uint64(1), n3.Pulls())
+	local, err := n2.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n2"})
+	require.NoError(t, err)
+	require.Equal(t, uint64(1), n2.Pulls())
+	require.Equal(t, int64(0), getCounter(t, n1, local).Value)
+	require.Equal(t, uint64(0), n1.Pulls())
+
+	_, err = n1.Spawn(ctx, "Nope", host.SpawnOptions{Node: "n3"})
+	require.ErrorIs(t, err, wasmactor.ErrUnknownFactory)
+	_, err = n1.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n9"})
+	require.ErrorIs(t, err, wasmactor.ErrUnknownNode)
+}
+
+func TestClusterPlacementSpreadsSpawns(t *testing.T) {
+	c := newCluster(t, 3, host.Config{})
+	ctx := ctxT(t)
+	deploy(t, c.nodes[0], guestbuild.Build(t, "examples/counter"))
+	require.Eventually(t, func() bool { return len(c.nodes[2].Modules()) == 1 && len(c.nodes[1].Modules()) == 1 }, 5*time.Second, 5*time.Millisecond)
+	seen := map[string]int{}
+	for range 9 {
+		pid, err := c.nodes[0].Spawn(ctx, "Counter", host.SpawnOptions{})
+		require.NoError(t, err)
+		seen[pid.Node]++
+	}
+	require.Len(t, seen, 3, "least-loaded placement uses every node: %v", seen)
+}
+
+func TestClusterNodeDownFiresMonitorsAndDropsNames(t *testing.T) {
+	c := newCluster(t, 3, host.Config{})
+	n1, n2 := c.nodes[0], c.nodes[1]
+	ctx := ctxT(t)
+	deploy(t, n1, guestbuild.Build(t, "examples/counter"))
+	require.Eventually(t, func() bool { return len(c.nodes[2].Modules()) == 1 }, 5*time.Second, 5*time.Millisecond)
+	pid, err := n1.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n3", Name: "victim"})
+	require.NoError(t, err)
+	mon, err := n1.Monitor(ctx, pid)
+	require.NoError(t, err)
+	watcher, err := n2.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n2"})
+	require.NoError(t, err)
+	require.NoError(t, n2.Link(ctx, watcher, pid))
+	wmon, err := n2.Monitor(ctx, watcher)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { _, err := n2.Whereis(ctx, "victim"); return err == nil }, 5*time.Second, 5*time.Millisecond)
+
+	c.net.Kill("n3")
+	d := waitDown(t, mon, 10*time.Second)
+	require.Equal(t, wasmactor.ReasonNoConnection, d.Reason)
+	require.Equal(t, wasmactor.ReasonNoConnection, waitDown(t, wmon, 10*time.Second).Reason, "the link breaks with noconnection")
+	require.Eventually(t, func() bool { _, err := n2.Whereis(ctx, "victim"); return err != nil }, 5*time.Second, 5*time.Millisecond)
+	err = n1.Send(ctx, pid, map[string]any{"op": "get"})
+	require.Error(t, err)
+	require.True(t, errorsIsAny(err, wasmactor.ErrNodeDown, wasmactor.ErrStaleIncarnation), err.Error())
+}
+
+func TestClusterRemoteActorDeathFiresRemoteMonitor(t *testing.T) {
+	c := newCluster(t, 2, host.Config{})
+	n1, n2 := c.nodes[0], c.nodes[1]
+	ctx := ctxT(t)
+	deploy(t, n1, guestbuild.Build(t, "examples/counter"))
+	require.Eventually(t, func() bool { return len(n2.Modules()) == 1 }, 5*time.Second, 5*time.Millisecond)
+	pid, err := n1.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n2"})
+	require.NoError(t, err)
+	mon, err := n1.Monitor(ctx, pid)
+	require.NoError(t, err)
+	require.NoError(t, n1.Kill(ctx, pid, "bye"))
+	require.Equal(t, "bye", waitDown(t, mon, 5*time.Second).Reason)
+	_, err = n1.Call(ctx, pid, map[string]any{"op": "get"})
+	require.ErrorIs(t, err, wasmactor.ErrNoProc, "the far node answers NOPROC at once")
+}
+
+func TestClusterNameConflictResolvesTheSameEverywhere(t *testing.T) {
+	c := newCluster(t, 3, host.Config{})
+	ctx := ctxT(t)
+	deploy(t, c.nodes[0], guestbuild.Build(t, "examples/counter"))
+	require.Eventually(t, func() bool { return len(c.nodes[1].Modules()) == 1 && len(c.nodes[2].Modules()) == 1 }, 5*time.Second, 5*time.Millisecond)
+	_, err := c.nodes[0].Spawn(ctx, "Counter", host.SpawnOptions{Node: "n2"}) // n2 pulls the module
+	require.NoError(t, err)
+	c.net.Partition("n1", "n2")
+	require.Eventually(t, func() bool { return len(c.nodes[0].Members()) == 1 && len(c.nodes[1].Members()) == 1 }, 5*time.Second, 5*time.Millisecond)
+	// Both sides register "leader" while they cannot see each other...
+	a, err := c.nodes[0].Spawn(ctx, "Counter", host.SpawnOptions{Node: "n1", Name: "leader"})
+	require.NoError(t, err)
+	b, err := c.nodes[1].Spawn(ctx, "Counter", host.SpawnOptions{Node: "n2", Name: "leader"})
+	require.NoError(t, err)
+	// ...and after the heal every node agrees on one winner.
+	c.net.Heal("n1", "n2")
+	c.waitMesh(t)
+	require.Eventually(t, func() bool {
+		var first host.PID
+		for i, n := range c.nodes {
+			p, err := n.Whereis(ctx, "leader")
+			if err != nil {
+				return false
+			}
+			if i == 0 {
+				first = p
+			} else if p != first {
+				return false
+			}
+		}
+		return first == a || first == b
+	}, 10*time.Second, 10*time.Millisecond)
+}
+
+func TestClusterGroupsSpanNodes(t *testing.T) {
+	c := newCluster(t, 3, host.Config{})
+	ctx := ctxT(t)
+	deploy(t, c.nodes[0], guestbuild.Build(t, "examples/counter"))
+	var pids []host.PID
+	for i, n := range c.nodes {
+		require.Eventually(t, func() bool { return len(n.Modules()) == 1 }, 5*time.Second, 5*time.Millisecond)
+		pid, err := n.Spawn(ctx, "Counter", host.SpawnOptions{Node: fmt.Sprintf("n%d", i+1)})
+		require.NoError(t, err)
+		require.NoError(t, n.JoinGroup(ctx, "workers", pid))
+		pids = append(pids, pid)
+	}
+	for _, n := range c.nodes {
+		require.Eventually(t, func() bool {
+			m, _ := n.GroupMembers(ctx, "workers")
+			return len(m) == 3
+		}, 5*time.Second, 5*time.Millisecond)
+	}
+	c.net.Kill("n3")
+	require.Eventually(t, func() bool {
+		m, _ := c.nodes[0].GroupMembers(ctx, "workers")
+		return len(m) == 2
+	}, 10*time.Second, 5*time.Millisecond)
+}
+
+func TestClusterRestartedNodeHasNewIncarnation(t *testing.T) {
+	c := newCluster(t, 2, host.Config{})
+	n1 := c.nodes[0]
+	ctx := ctxT(t)
+	deploy(t, n1, guestbuild.Build(t, "examples/counter"))
+	require.Eventually(t, func() bool { return len(c.nodes[1].Modules()) == 1 }, 5*time.Second, 5*time.Millisecond)
+	old, err := n1.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n2"})
+	require.NoError(t, err)
+	c.net.Kill("n2")
+	require.Eventually(t, func() bool { return len(n1.Members()) == 0 }, 10*time.Second, 5*time.Millisecond)
+
+	// The same name comes back with a new incarnation.
+	c.nodes[1] = c.start(t, 1, host.Config{}, 99)
+	c.waitMesh(t)
+	err = n1.Send(ctx, old, map[string]any{"op": "get"})
+	require.ErrorIs(t, err, wasmactor.ErrStaleIncarnation, "old PIDs fail fast")
+	fresh, err := n1.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n2"})
+	require.NoError(t, err)
+	require.Equal(t, uint64(99), fresh.Incarnation)
+	require.Equal(t, int64(0), getCounter(t, n1, fresh).Value)
+}
+
+func errorsIsAny(err error, targets ...error) bool {
+	for _, t := range targets {
+		if errorsIs(err, t) {
+			return true
+		}
+	}
+	return false
+}

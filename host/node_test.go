@@ -1,0 +1,413 @@
+package host_test
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/host"
+	"github.com/wasmactor/wasmactor/internal/guestbuild"
+)
+
+func TestSpawnTellAsk(t *testing.T) {
+	n := newNode(t, host.Config{})
+	deploy(t, n, guestbuild.Build(t, "examples/counter"))
+	ctx := ctxT(t)
+
+	pid, err := n.Spawn(ctx, "Counter", host.SpawnOptions{Args: map[string]int{"start": 5}})
+	require.NoError(t, err)
+	require.Equal(t, n.Name(), pid.Node)
+	require.NoError(t, n.Send(ctx, pid, map[string]any{"op": "inc", "by": 2}))
+	require.NoError(t, n.Send(ctx, pid, map[string]any{"op": "inc", "by": 3}))
+	require.Equal(t, int64(10), getCounter(t, n, pid).Value)
+
+	_, err = n.Spawn(ctx, "NoSuchFactory", host.SpawnOptions{})
+	require.ErrorIs(t, err, wasmactor.ErrUnknownFactory)
+	require.ErrorIs(t, n.Send(ctx, host.PID{Node: n.Name(), Serial: 999999}, 1), wasmactor.ErrNoProc)
+	require.ErrorIs(t, n.Send(ctx, host.PID{Node: n.Name(), Incarnation: n.Incarnation() + 1, Serial: pid.Serial}, 1), wasmactor.ErrStaleIncarnation)
+}
+
+func TestManyActorsShareOneInstance(t *testing.T) {
+	n := newNode(t, host.Config{InstancesPerModule: 1})
+	deploy(t, n, guestbuild.Build(t, "examples/counter"))
+	ctx := ctxT(t)
+	const actors = 300
+	pids := make([]host.PID, actors)
+	for i := range pids {
+		var err error
+		pids[i], err = n.Spawn(ctx, "Counter", host.SpawnOptions{})
+		require.NoError(t, err)
+		require.NoError(t, n.Send(ctx, pids[i], map[string]any{"op": "inc", "by": i}))
+	}
+	for i, pid := range pids {
+		require.Equal(t, int64(i), getCounter(t, n, pid).Value, "actor %d", i)
+	}
+	st := n.Stats()
+	require.Equal(t, 1, st.Instances)
+	require.Equal(t, actors, st.Actors)
+	instances := map[uint64]bool{}
+	for _, a := range n.Actors() {
+		instances[a.Instance] = true
+	}
+	require.Len(t, instances, 1)
+}
+
+func TestIsolatedSpawnSurvivesNeighbourCrash(t *testing.T) {
+	n := newNode(t, host.Config{InstancesPerModule: 1})
+	deploy(t, n, guestbuild.Build(t, "examples/crasher"))
+	ctx := ctxT(t)
+
+	a1, err := n.Spawn(ctx, "Worker", host.SpawnOptions{})
+	require.NoError(t, err)
+	a2, err := n.Spawn(ctx, "Worker", host.SpawnOptions{})
+	require.NoError(t, err)
+	iso, err := n.Spawn(ctx, "Worker", host.SpawnOptions{Isolated: true})
+	require.NoError(t, err)
+	require.Equal(t, 2, n.Stats().Instances)
+
+	m1, err := n.Monitor(ctx, a1)
+	require.NoError(t, err)
+	m2, err := n.Monitor(ctx, a2)
+	require.NoError(t, err)
+	mi, err := n.Monitor(ctx, iso)
+	require.NoError(t, err)
+
+	require.NoError(t, n.Send(ctx, a1, map[string]any{"op": "crash"}))
+	d1 := waitDown(t, m1, 10*time.Second)
+	d2 := waitDown(t, m2, 10*time.Second)
+	require.Contains(t, d1.Reason, "panic")
+	require.Equal(t, d1.Reason, d2.Reason, "both actors of the instance die with its reason")
+	require.Equal(t, a2, d2.PID)
+
+	_, err = n.Call(ctx, iso, map[string]any{"op": "ping"})
+	require.NoError(t, err, "the isolated actor is untouched")
+	noDown(t, mi)
+	_, err = n.Call(ctx, a2, map[string]any{"op": "ping"})
+	require.ErrorIs(t, err, wasmactor.ErrNoProc)
+	require.Equal(t, uint64(1), n.Stats().InstanceCrashes)
+}
+
+func TestSupervisionRestartsWithinIntensity(t *testing.T) {
+	n := newNode(t, host.Config{})
+	deploy(t, n, guestbuild.Build(t, "examples/crasher"))
+	ctx := ctxT(t)
+	pid, err := n.Spawn(ctx, "Worker", host.SpawnOptions{Isolated: true, Name: "w",
+		Restart: wasmactor.Restart{Policy: wasmactor.Permanent, MaxRestarts: 2, Period: time.Minute}})
+	require.NoError(t, err)
+	mon, err := n.Monitor(ctx, pid)
+	require.NoError(t, err)
+
+	for i := range 2 {
+		_, err := n.Call(ctx, pid, map[string]any{"op": "crash"})
+		require.ErrorIs(t, err, wasmactor.ErrCrashed, "crash %d", i)
+		// Restarted in place: same PID, same name, answering again.
+		_, err = n.Call(ctx, pid, map[string]any{"op": "ping"})
+		require.NoError(t, err, "after crash %d", i)
+		got, err := n.Whereis(ctx, "w")
+		require.NoError(t, err)
+		require.Equal(t, pid, got)
+		noDown(t, mon)
+	}
+	require.Equal(t, uint64(2), n.Stats().Restarts)
+
+	// The third crash exceeds 2 restarts per minute: dead for good.
+	require.NoError(t, n.Send(ctx, pid, map[string]any{"op": "crash"}))
+	d := waitDown(t, mon, 10*time.Second)
+	require.Contains(t, d.Reason, "panic")
+	_, err = n.Whereis(ctx, "w")
+	require.ErrorIs(t, err, wasmactor.ErrNotFound)
+}
+
+func TestTransientRestartsOnlyAbnormal(t *testing.T) {
+	n := newNode(t, host.Config{})
+	deploy(t, n, guestbuild.Build(t, "examples/crasher"))
+	ctx := ctxT(t)
+	pid, err := n.Spawn(ctx, "Worker", host.SpawnOptions{Restart: wasmactor.Restart{Policy: wasmactor.Transient}})
+	require.NoError(t, err)
+	mon, err := n.Monitor(ctx, pid)
+	require.NoError(t, err)
+	require.NoError(t, n.Kill(ctx, pid, "boom"))
+	_, err = n.Call(ctx, pid, map[string]any{"op": "ping"})
+	require.NoError(t, err, "abnormal exit: restarted")
+	require.NoError(t, n.Kill(ctx, pid, wasmactor.ReasonNormal))
+	require.Equal(t, wasmactor.ReasonNormal, waitDown(t, mon, 5*time.Second).Reason)
+}
+
+func TestInfiniteLoopStoppedAtDeadline(t *testing.T) {
+	n := newNode(t, host.Config{CallTimeout: 300 * time.Millisecond, Workers: 2})
+	deploy(t, n, guestbuild.Build(t, "examples/counter"))
+	deploy(t, n, fixture(t, "loop.wasm"))
+	ctx := ctxT(t)
+	counter, err := n.Spawn(ctx, "Counter", host.SpawnOptions{})
+	require.NoError(t, err)
+
+	spinner, err := n.Spawn(ctx, "Bad", host.SpawnOptions{})
+	require.NoError(t, err)
+	mon, err := n.Monitor(ctx, spinner)
+	require.NoError(t, err)
+	// While one worker is stuck in the loop, the other keeps answering.
+	for i := range 20 {
+		require.NoError(t, n.Send(ctx, counter, map[string]any{"op": "inc", "by": 1}))
+		require.Equal(t, int64(i+1), getCounter(t, n, counter).Value)
+	}
+	d := waitDown(t, mon, 10*time.Second)
+	require.Equal(t, wasmactor.ReasonDeadline, d.Reason)
+	require.Equal(t, int64(20), getCounter(t, n, counter).Value)
+}
+
+func TestMemoryBombRefused(t *testing.T) {
+	n := newNode(t, host.Config{MemoryLimitPages: 64})
+	deploy(t, n, fixture(t, "membomb.wasm"))
+	deploy(t, n, guestbuild.Build(t, "examples/counter"))
+	ctx := ctxT(t)
+	bomb, err := n.Spawn(ctx, "Bad", host.SpawnOptions{})
+	require.NoError(t, err)
+	mon, err := n.Monitor(ctx, bomb)
+	require.NoError(t, err)
+	d := waitDown(t, mon, 10*time.Second)
+	require.NotEmpty(t, d.Reason)
+	require.True(t, wasmactor.IsAbnormal(d.Reason), d.Reason)
+	// The node lives on.
+	pid, err := n.Spawn(ctx, "Counter", host.SpawnOptions{})
+	require.NoError(t, err)
+	require.Equal(t, int64(0), getCounter(t, n, pid).Value)
+}
+
+func TestBadModulesRejected(t *testing.T) {
+	n := newNode(t, host.Config{MaxModuleSize: 1 << 20})
+	ctx := ctxT(t)
+	for _, name := range []string{"malformed.wasm", "bad_version.wasm", "missing_export.wasm", "bad_factories.wasm", "bad_import.wasm"} {
+		_, err := n.Deploy(ctx, fixture(t, name))
+		require.ErrorIs(t, err, wasmactor.ErrBadModule, name)
+		require.NotContains(t, err.Error(), "\n", "one clear line")
+	}
+	_, err := n.Deploy(ctx, make([]byte, 2<<20))
+	require.ErrorIs(t, err, wasmactor.ErrTooLarge)
+	require.Empty(t, n.Modules())
+}
+
+func TestFullMailboxIsTheSendersError(t *testing.T) {
+	// One worker: while it is stuck in the spinning guest, nothing drains
+	// the counter's mailbox, so the bound is reached deterministically.
+	n := newNode(t, host.Config{Workers: 1, MailboxSize: 8, CallTimeout: 2 * time.Second})
+	deploy(t, n, guestbuild.Build(t, "examples/counter"))
+	deploy(t, n, fixture(t, "loop.wasm"))
+	ctx := ctxT(t)
+	counter, err := n.Spawn(ctx, "Counter", host.SpawnOptions{})
+	require.NoError(t, err)
+	require.Equal(t, int64(0), getCounter(t, n, counter).Value)
+
+	_, err = n.Spawn(ctx, "Bad", host.SpawnOptions{})
+	require.NoError(t, err)
+	for range 8 {
+		require.NoError(t, n.Send(ctx, counter, map[string]any{"op": "inc", "by": 1}))
+	}
+	err = n.Send(ctx, counter, map[string]any{"op": "inc", "by": 1})
+	require.ErrorIs(t, err, wasmactor.ErrMailboxFull)
+	require.Equal(t, uint64(1), n.Stats().MailboxFull)
+
+	// Asks count against the bound too: the caller sees it at once.
+	_, err = n.Call(ctx, counter, map[string]any{"op": "get"})
+	require.ErrorIs(t, err, wasmactor.ErrMailboxFull)
+	// Once the spinner is cut off, the 8 queued messages arrive.
+	require.Eventually(t, func() bool {
+		r, err := n.Call(ctx, counter, map[string]any{"op": "get"})
+		var v counterReply
+		return err == nil && r.Decode(&v) == nil && v.Value == 8
+	}, 10*time.Second, 20*time.Millisecond)
+}
+
+func TestVersionsRunSideBySide(t *testing.T) {
+	n := newNode(t, host.Config{})
+	ctx := ctxT(t)
+	v1 := deploy(t, n, guestbuild.Build(t, "examples/counter"))
+	old, err := n.Spawn(ctx, "Counter", host.SpawnOptions{})
+	require.NoError(t, err)
+
+	time.Sleep(2 * time.Millisecond) // DeployedAt orders versions
+	v2 := deploy(t, n, guestbuild.Build(t, "testdata/guests/counterv2"))
+	require.NotEqual(t, v1, v2)
+	cur, err := n.Spawn(ctx, "Counter", host.SpawnOptions{})
+	require.NoError(t, err)
+	pinned, err := n.Spawn(ctx, "Counter@"+v1[:8], host.SpawnOptions{})
+	require.NoError(t, err)
+
+	require.Equal(t, int64(0), getCounter(t, n, old).Version, "running actors keep their version")
+	require.Equal(t, int64(2), getCounter(t, n, cur).Version, "new spawns get the newest")
+	require.Equal(t, int64(0), getCounter(t, n, pinned).Version, "Factory@prefix pins")
+	require.Len(t, n.Modules(), 2)
+}
+
+func TestMinimalWATActor(t *testing.T) {
+	n := newNode(t, host.Config{})
+	deploy(t, n, fixture(t, "minimal_actor.wasm"))
+	ctx := ctxT(t)
+	pid, err := n.Spawn(ctx, "Echo", host.SpawnOptions{})
+	require.NoError(t, err)
+	for i := range 10 {
+		msg := fmt.Sprintf("hello %d", i)
+		r, err := n.Call(ctx, pid, msg)
+		require.NoError(t, err)
+		var got string
+		require.NoError(t, r.Decode(&got))
+		require.Equal(t, msg, got)
+	}
+}
+
+func TestLinksPropagateAbnormalExits(t *testing.T) {
+	n := newNode(t, host.Config{})
+	deploy(t, n, guestbuild.Build(t, "examples/counter"))
+	ctx := ctxT(t)
+	a, err := n.Spawn(ctx, "Counter", host.SpawnOptions{})
+	require.NoError(t, err)
+	b, err := n.Spawn(ctx, "Counter", host.SpawnOptions{})
+	require.NoError(t, err)
+	c, err := n.Spawn(ctx, "Counter", host.SpawnOptions{})
+	require.NoError(t, err)
+	require.NoError(t, n.Link(ctx, a, b))
+	require.NoError(t, n.Link(ctx, b, c))
+	mc, err := n.Monitor(ctx, c)
+	require.NoError(t, err)
+
+	require.NoError(t, n.Kill(ctx, a, "boom"))
+	d := waitDown(t, mc, 5*time.Second)
+	require.Equal(t, "boom", d.Reason, "the exit travels a→b→c")
+
+	// A normal exit does not propagate.
+	x, err := n.Spawn(ctx, "Counter", host.SpawnOptions{})
+	require.NoError(t, err)
+	y, err := n.Spawn(ctx, "Counter", host.SpawnOptions{})
+	require.NoError(t, err)
+	require.NoError(t, n.Link(ctx, x, y))
+	require.NoError(t, n.Kill(ctx, x, wasmactor.ReasonNormal))
+	require.Equal(t, int64(0), getCounter(t, n, y).Value)
+}
+
+func TestNamesAndGroups(t *testing.T) {
+	n := newNode(t, host.Config{})
+	deploy(t, n, guestbuild.Build(t, "examples/counter"))
+	ctx := ctxT(t)
+	a, err := n.Spawn(ctx, "Counter", host.SpawnOptions{Name: "alpha"})
+	require.NoError(t, err)
+	_, err = n.Spawn(ctx, "Counter", host.SpawnOptions{Name: "alpha"})
+	require.ErrorIs(t, err, wasmactor.ErrNameTaken)
+	b, err := n.Spawn(ctx, "Counter", host.SpawnOptions{})
+	require.NoError(t, err)
+	require.ErrorIs(t, n.Register(ctx, "alpha", b), wasmactor.ErrNameTaken)
+	got, err := n.Whereis(ctx, "alpha")
+	require.NoError(t, err)
+	require.Equal(t, a, got)
+
+	require.NoError(t, n.JoinGroup(ctx, "g", a))
+	require.NoError(t, n.JoinGroup(ctx, "g", b))
+	members, err := n.GroupMembers(ctx, "g")
+	require.NoError(t, err)
+	require.ElementsMatch(t, []host.PID{a, b}, members)
+
+	mon, err := n.Monitor(ctx, a)
+	require.NoError(t, err)
+	require.NoError(t, n.Stop(ctx, a))
+	require.Equal(t, wasmactor.ReasonShutdown, waitDown(t, mon, 5*time.Second).Reason)
+	_, err = n.Whereis(ctx, "alpha")
+	require.ErrorIs(t, err, wasmactor.ErrNotFound, "a name dies with its actor")
+	members, err = n.GroupMembers(ctx, "g")
+	require.NoError(t, err)
+	require.Equal(t, []host.PID{b}, members)
+	require.NoError(t, n.Register(ctx, "alpha", b))
+}
+
+func TestGuestsTalkAsynchronously(t *testing.T) {
+	n := newNode(t, host.Config{})
+	deploy(t, n, guestbuild.Build(t, "examples/pingpong"))
+	ctx := ctxT(t)
+	ping, err := n.Spawn(ctx, "Ping", host.SpawnOptions{})
+	require.NoError(t, err)
+	// Ping spawns a linked Pong and bounces 200 asks off it; the host's ask
+	// is answered once the last guest-to-guest answer has arrived.
+	r, err := n.Call(ctx, ping, map[string]any{"op": "run", "rounds": 200})
+	require.NoError(t, err)
+	var s struct {
+		Rounds  int  `cbor:"rounds"`
+		Replies int  `cbor:"replies"`
+		Errors  int  `cbor:"errors"`
+		Done    bool `cbor:"done"`
+	}
+	require.NoError(t, r.Decode(&s))
+	require.True(t, s.Done)
+	require.Equal(t, 200, s.Replies)
+	require.Zero(t, s.Errors)
+}
+
+func TestMonitorOfDeadActorFiresNoProc(t *testing.T) {
+	n := newNode(t, host.Config{})
+	mon, err := n.Monitor(ctxT(t), host.PID{Node: n.Name(), Serial: 42})
+	require.NoError(t, err)
+	require.Equal(t, wasmactor.ReasonNoProc, waitDown(t, mon, time.Second).Reason)
+}
+
+func TestCloseStopsActorsAndIsIdempotent(t *testing.T) {
+	n := newNode(t, host.Config{})
+	deploy(t, n, guestbuild.Build(t, "examples/counter"))
+	ctx := ctxT(t)
+	var mons []*host.Monitor
+	for range 5 {
+		pid, err := n.Spawn(ctx, "Counter", host.SpawnOptions{})
+		require.NoError(t, err)
+		m, err := n.Monitor(ctx, pid)
+		require.NoError(t, err)
+		mons = append(mons, m)
+	}
+	require.NoError(t, n.Close())
+	require.NoError(t, n.Close())
+	for _, m := range mons {
+		require.Equal(t, wasmactor.ReasonShutdown, waitDown(t, m, time.Second).Reason)
+	}
+	_, err := n.Spawn(ctx, "Counter", host.SpawnOptions{})
+	require.ErrorIs(t, err, wasmactor.ErrClosed)
+}
+
+func TestConcurrentCallsHammer(t *testing.T) {
+	n := newNode(t, host.Config{})
+	deploy(t, n, guestbuild.Build(t, "examples/counter"))
+	ctx := ctxT(t)
+	const actors, per = 8, 200
+	pids := make([]host.PID, actors)
+	for i := range pids {
+		var err error
+		pids[i], err = n.Spawn(ctx, "Counter", host.SpawnOptions{})
+		require.NoError(t, err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, actors)
+	for _, pid := range pids {
+		wg.Go(func() {
+			for range per {
+				if err := n.Send(ctx, pid, map[string]any{"op": "inc", "by": 1}); err != nil {
+					errs <- err
+					return
+				}
+				if _, err := n.Call(ctx, pid, map[string]any{"op": "get"}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	for _, pid := range pids {
+		require.Equal(t, int64(per), getCounter(t, n, pid).Value)
+	}
+}
+
+var errorsIs = errors.Is
+var _ = strings.Contains
