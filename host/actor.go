@@ -29,10 +29,10 @@ type actor struct {
 	state   atomic.Uint32
 
 	mu       sync.Mutex
-	watchers map[uint64]watcher        // monitor ref → who is told when this actor dies
-	watching map[uint64]*actor         // refs this actor holds on other local actors
-	links    map[uint64]struct{}       // linked local actors, by serial
-	rlinks   map[PID]struct{}          // linked actors on other nodes
+	watchers map[uint64]watcher  // monitor ref → who is told when this actor dies
+	watching map[uint64]*actor   // refs this actor holds on other local actors
+	links    map[uint64]struct{} // linked local actors, by serial
+	rlinks   map[PID]struct{}    // linked actors on other nodes
 	trapExit bool
 	sup      *supervision // nil unless the actor has a restart policy
 }
