@@ -233,16 +233,11 @@ func (a *app) request(ctx context.Context, kind uint16, body []byte) ([]byte, er
 	return nil, fail(exitUnreachable, err, "node at %s: %v", a.nodeAddr, oneLineBare(err))
 }
 
-
 // oneLineBare is an error's text as one line without our prefix, for
 // embedding in a longer message.
 func oneLineBare(err error) string {
 	s := oneLine(err.Error())
 	return s[len("wasmactor: "):]
-}
-
-func readCookieFile(path string) ([]byte, error) {
-	return os.ReadFile(path)
 }
 
 // exactArgs is cobra.ExactArgs with a message that names the arguments.
