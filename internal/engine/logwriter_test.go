@@ -1,0 +1,60 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// captureHandler keeps every record.
+type captureHandler struct{ recs *[]slog.Record }
+
+func (h captureHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h captureHandler) Handle(_ context.Context, r slog.Record) error {
+	*h.recs = append(*h.recs, r)
+	return nil
+}
+func (h captureHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h captureHandler) WithGroup(string) slog.Handler      { return h }
+
+func TestLineWriter(t *testing.T) {
+	var recs []slog.Record
+	w := newLineWriter(slog.New(captureHandler{&recs}), slog.LevelWarn)
+	write := func(s string) {
+		n, err := w.Write([]byte(s))
+		require.NoError(t, err)
+		require.Equal(t, len(s), n)
+	}
+	write("hel")
+	write("lo\nwor")
+	write("ld\n\nlast")
+	require.Len(t, recs, 3)
+	require.Equal(t, "hello", recs[0].Message)
+	require.Equal(t, "world", recs[1].Message)
+	require.Equal(t, "", recs[2].Message)
+
+	// Megabytes without a newline: one truncated line, bounded buffer.
+	recs = recs[:0]
+	big := bytes.Repeat([]byte("x"), 1<<20)
+	for range 8 {
+		_, _ = w.Write(big)
+	}
+	require.LessOrEqual(t, cap(w.buf), 2*maxLogLine)
+	write("\nafter\n")
+	require.Len(t, recs, 2)
+	require.Equal(t, "last"+strings.Repeat("x", maxLogLine-4), recs[0].Message)
+	truncated := false
+	recs[0].Attrs(func(a slog.Attr) bool { truncated = a.Key == "truncated"; return true })
+	require.True(t, truncated)
+	require.Equal(t, "after", recs[1].Message)
+	require.Equal(t, slog.LevelWarn, recs[1].Level)
+	require.Equal(t, "after", w.last)
+
+	write("partial")
+	w.flush()
+	require.Equal(t, "partial", recs[2].Message)
+}
