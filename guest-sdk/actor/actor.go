@@ -65,9 +65,6 @@ type Exit struct {
 // Ref identifies a monitor; never 0.
 type Ref uint64
 
-// abiVersion is the only version of docs/abi.md this SDK speaks.
-const abiVersion = 1
-
 // Limits on factory names, from docs/abi.md.
 const (
 	maxFactories   = 256

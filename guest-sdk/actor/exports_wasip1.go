@@ -1,11 +1,16 @@
 //go:build wasip1
 
+//lint:file-ignore U1000 the host calls these through //go:wasmexport, which staticcheck does not see
+
 package actor
 
 import "unsafe"
 
 // The exports the host calls (docs/abi.md). They are thin: all logic lives in
 // the platform-neutral instance so it is tested natively.
+
+// abiVersion is the only version of docs/abi.md this SDK speaks.
+const abiVersion = 1
 
 //go:wasmexport wasmactor_abi_version
 func exportABIVersion() int32 { return abiVersion }
