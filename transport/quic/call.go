@@ -75,6 +75,13 @@ func (s *session) serveStream(str *qgo.Stream) {
 		}
 		return
 	}
+	// The request is exactly one frame: the caller's FIN follows it. Reading
+	// the end also completes our receive side, which returns the stream's
+	// credit to the caller.
+	if !atEOF(r) {
+		resetStream(str, StreamProtocol)
+		return
+	}
 	if !s.waitReady() {
 		return
 	}
@@ -199,7 +206,8 @@ func doCall(ctx context.Context, conn *qgo.Conn, node string, peerMax, ownMax in
 		return nil, requestError(ctx, node, err)
 	}
 	defer stop()
-	body, err := wire.NewReader(str, ownMax, 4096).Next()
+	r := wire.NewReader(str, ownMax, 4096)
+	body, err := r.Next()
 	if err != nil {
 		if errors.Is(err, transport.ErrFrameTooLarge) {
 			resetStream(str, StreamFrameTooLarge)
@@ -207,9 +215,9 @@ func doCall(ctx context.Context, conn *qgo.Conn, node string, peerMax, ownMax in
 		return nil, requestError(ctx, node, err)
 	}
 	var resp callResp
-	if err := wire.Unmarshal(body, &resp); err != nil {
+	if err := wire.Unmarshal(body, &resp); err != nil || !atEOF(r) {
 		resetStream(str, StreamProtocol)
-		return nil, err
+		return nil, fmt.Errorf("%w: %s sent a malformed reply", wasmactor.ErrBadArgument, node)
 	}
 	if resp.Failed {
 		return nil, &transport.RemoteError{Code: resp.Code, Message: resp.Message}
@@ -249,5 +257,17 @@ func fetchBlob(ctx context.Context, conn *qgo.Conn, node string, peerMax int, ke
 	if _, err := io.ReadFull(r.Buffered(), data); err != nil {
 		return nil, requestError(ctx, node, err)
 	}
+	if !atEOF(r) {
+		resetStream(str, StreamProtocol)
+		return nil, fmt.Errorf("%w: %s sent more than the blob", wasmactor.ErrBadArgument, node)
+	}
 	return data, nil
+}
+
+// atEOF reads the end of the stream after its last frame. quic-go counts a
+// stream as finished (and gives its credit back to the opener) only once
+// the application has read the FIN.
+func atEOF(r *wire.Reader) bool {
+	_, err := r.Buffered().ReadByte()
+	return errors.Is(err, io.EOF)
 }

@@ -131,7 +131,7 @@ func dialError(addr string, err error) error {
 		}
 	}
 	if errors.As(err, &te) && te.Remote && te.ErrorCode == qgo.ConnectionRefused {
-		return fmt.Errorf("%w: %s refused the connection (too many failed handshakes from this address)", transport.ErrHandshake, addr)
+		return fmt.Errorf("%w: %s refused the connection (too many failed handshakes from this address): %w", transport.ErrHandshake, addr, err)
 	}
 	if errors.Is(err, transport.ErrHandshake) || errors.Is(err, wasmactor.ErrClosed) {
 		return err

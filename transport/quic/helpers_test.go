@@ -30,10 +30,10 @@ type testHandler struct {
 	envs   chan []transport.Envelope
 
 	onEnvelopes func(from transport.NodeInfo, envs []transport.Envelope)
-	onCall      func(ctx context.Context, from transport.PeerInfo, req transport.Control) ([]byte, error)
 
-	mu    sync.Mutex
-	blobs map[string][]byte
+	mu     sync.Mutex
+	blobs  map[string][]byte
+	onCall func(ctx context.Context, from transport.PeerInfo, req transport.Control) ([]byte, error)
 }
 
 func newHandler() *testHandler {
@@ -53,11 +53,20 @@ func (h *testHandler) HandleEnvelopes(from transport.NodeInfo, envs []transport.
 	h.envs <- envs
 }
 
+func (h *testHandler) setCall(f func(ctx context.Context, from transport.PeerInfo, req transport.Control) ([]byte, error)) {
+	h.mu.Lock()
+	h.onCall = f
+	h.mu.Unlock()
+}
+
 func (h *testHandler) HandleCast(from transport.NodeInfo, msg transport.Control) { h.casts <- msg }
 
 func (h *testHandler) HandleCall(ctx context.Context, from transport.PeerInfo, req transport.Control) ([]byte, error) {
-	if h.onCall != nil {
-		return h.onCall(ctx, from, req)
+	h.mu.Lock()
+	f := h.onCall
+	h.mu.Unlock()
+	if f != nil {
+		return f(ctx, from, req)
 	}
 	return append([]byte("echo:"), req.Body...), nil
 }

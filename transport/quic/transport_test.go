@@ -50,9 +50,9 @@ func TestTwoNodesTalk(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "echo:q", string(out))
 
-	hb.onCall = func(ctx context.Context, from transport.PeerInfo, req transport.Control) ([]byte, error) {
+	hb.setCall(func(ctx context.Context, from transport.PeerInfo, req transport.Control) ([]byte, error) {
 		return nil, &transport.RemoteError{Code: 42, Message: "nope"}
-	}
+	})
 	_, err = a.Call(ctx, "b", transport.Control{Kind: 1})
 	var re *transport.RemoteError
 	require.ErrorAs(t, err, &re)
