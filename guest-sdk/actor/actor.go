@@ -76,7 +76,14 @@ const (
 // before any delivery, so they must be known by the end of initialisation:
 // a package-level table filled from init is the only place a WASI reactor
 // offers for that.
-var registry = map[string]func() Actor{}
+var registry = map[string]*factory{}
+
+// factory is a registered constructor with its name, so an actor can refer
+// to the name without a copy per spawn.
+type factory struct {
+	name string
+	new  func() Actor
+}
 
 // Register makes a factory available under name, so the host can spawn
 // actors of it. Call it from an init function of the guest: a reactor module
@@ -86,11 +93,11 @@ var registry = map[string]func() Actor{}
 // registered, if factory is nil, or if more than 256 factories are
 // registered. The panic happens while the module initialises, so the host
 // rejects the module at deploy with the message.
-func Register(name string, factory func() Actor) {
+func Register(name string, f func() Actor) {
 	if err := checkFactoryName(name); err != "" {
 		panic("wasmactor: Register(" + quote(name) + "): " + err)
 	}
-	if factory == nil {
+	if f == nil {
 		panic("wasmactor: Register(" + quote(name) + "): nil factory")
 	}
 	if _, dup := registry[name]; dup {
@@ -99,7 +106,7 @@ func Register(name string, factory func() Actor) {
 	if len(registry) >= maxFactories {
 		panic("wasmactor: Register(" + quote(name) + "): more than 256 factories")
 	}
-	registry[name] = factory
+	registry[name] = &factory{name: name, new: f}
 	inst.names = nil // rebuilt on the next wasmactor_factories
 }
 
@@ -120,7 +127,7 @@ func quote(s string) string { return "\"" + s + "\"" }
 
 // factoryNames lists the registered names in a fixed order, joined by '\n'
 // as wasmactor_factories returns them.
-func factoryNames(factories map[string]func() Actor) []byte {
+func factoryNames(factories map[string]*factory) []byte {
 	names := make([]string, 0, len(factories))
 	for n := range factories {
 		names = append(names, n)

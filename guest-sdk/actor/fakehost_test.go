@@ -140,7 +140,11 @@ type testInstance struct {
 
 func newTestInstance(factories map[string]func() Actor) *testInstance {
 	h := newFakeHost()
-	in := newInstance(h, factories)
+	fs := make(map[string]*factory, len(factories))
+	for name, f := range factories {
+		fs[name] = &factory{name: name, new: f}
+	}
+	in := newInstance(h, fs)
 	in.diag = io.Discard
 	return &testInstance{instance: in, host: h}
 }

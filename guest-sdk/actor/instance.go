@@ -15,7 +15,7 @@ import (
 // host.
 type instance struct {
 	host      hostAPI
-	factories map[string]func() Actor
+	factories map[string]*factory
 	actors    map[uint64]*Context
 
 	node     uint64 // self_node, fetched on the first delivery
@@ -35,7 +35,7 @@ type instance struct {
 
 var inst = newInstance(newHost(), registry)
 
-func newInstance(h hostAPI, factories map[string]func() Actor) *instance {
+func newInstance(h hostAPI, factories map[string]*factory) *instance {
 	return &instance{host: h, factories: factories, actors: make(map[uint64]*Context), diag: os.Stderr}
 }
 
@@ -236,7 +236,7 @@ func (in *instance) start(r *record) string {
 	if _, dup := in.actors[r.actor]; dup {
 		return "START for actor " + strconv.FormatUint(r.actor, 10) + ", which is already running"
 	}
-	factory, ok := in.factories[string(name)]
+	f, ok := in.factories[string(name)]
 	if !ok {
 		// The host resolves factories against this module's own list, so
 		// this is unlikely; the actor stops instead of failing everyone.
@@ -248,9 +248,9 @@ func (in *instance) start(r *record) string {
 		id:      r.actor,
 		self:    PID{Node: in.node, Serial: r.actor},
 		parent:  r.from,
-		factory: string(name),
+		factory: f.name,
 	}
-	c.actor = factory()
+	c.actor = f.new()
 	if c.actor == nil {
 		in.host.stop(r.actor, "wasmactor: factory "+strconv.Quote(c.factory)+" returned nil")
 		return ""

@@ -164,3 +164,23 @@ func FuzzDeliver(f *testing.F) {
 		}
 	})
 }
+
+// TestSpawnAllocations bounds what a spawn costs the guest heap: the
+// Context and nothing else for an actor that is a zero-size value (the
+// factory name is shared, not copied). Spawn speed matters: the platform
+// aims at microsecond spawns and guest allocation is slow and erratic.
+func TestSpawnAllocations(t *testing.T) {
+	ti := newTestInstance(map[string]func() Actor{"N": func() Actor { return nopActor{} }})
+	ti.host.record = false
+	var batch []byte
+	batch = appendRecord(batch, startRec(1, "N", nil))
+	batch = appendRecord(batch, record{kind: kindStop, actor: 1, payload: []byte("normal")})
+	inbox := ti.inboxFor(uint32(len(batch)))
+	allocs := testing.AllocsPerRun(100, func() {
+		copy(inbox, batch)
+		if rc := ti.deliver(uint32(len(batch))); rc != 0 {
+			panic(ti.host.failure)
+		}
+	})
+	require.Equal(t, 1.0, allocs)
+}
