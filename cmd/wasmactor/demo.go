@@ -48,7 +48,7 @@ go command; the build is cached, as the tests' guest builds are).`,
 			return runDemo(ctx, a.stdout, logger)
 		},
 	}
-	cmd.Flags().StringVar(&logLevel, "log-level", "warn", "log level of the nodes: debug, info, warn or error")
+	cmd.Flags().StringVar(&logLevel, "log-level", "error", "log level of the nodes: debug, info, warn or error")
 	return cmd
 }
 
@@ -106,11 +106,17 @@ func runDemo(ctx context.Context, w io.Writer, logger *slog.Logger) error {
 		if i > 1 {
 			cfg.Join = []string{nodes[0].Addr()}
 		}
+		if cfg.Transport, err = bridgeTransport(cfg); err != nil {
+			return fmt.Errorf("demo: starting %s: %w", cfg.Name, err)
+		}
 		n, err := host.Start(ctx, cfg)
 		if err != nil {
 			return fmt.Errorf("demo: starting %s: %w", cfg.Name, err)
 		}
 		nodes = append(nodes, n)
+		if n.Addr() == "" {
+			return fmt.Errorf("demo: %s started without a network: host.Start did not listen on %s", cfg.Name, cfg.Listen)
+		}
 	}
 	n1, n2, n3 := nodes[0], nodes[1], nodes[2]
 	err = eventually(ctx, "demo: forming the cluster", 10*time.Second, func() error {
@@ -174,7 +180,7 @@ func runDemo(ctx context.Context, w io.Writer, logger *slog.Logger) error {
 
 	select {
 	case d := <-mon.C:
-		step.say("n1's monitor fired after %s: %s is down, reason %q", time.Since(stopped).Round(time.Millisecond), d.PID, d.Reason)
+		step.say("n1's monitor fired after %s: %s is down, reason %q", time.Since(stopped).Round(time.Microsecond), d.PID, d.Reason)
 		if d.Reason != wasmactor.ReasonNoConnection {
 			return fmt.Errorf("demo: expected reason %q for an actor of a stopped node, got %q", wasmactor.ReasonNoConnection, d.Reason)
 		}

@@ -28,7 +28,10 @@ import (
 // the listings, kill, and every error case with its exit code and message.
 //
 // It is gated by WASMACTOR_E2E=1 until host.Start serves Config.Listen over
-// QUIC (the lead's cluster wiring); see the CLI report in the issue.
+// QUIC (the lead's cluster wiring). Meanwhile it passes with the temporary
+// bridge that builds the QUIC transport in the CLI:
+//
+//	WASMACTOR_E2E=1 go test -tags wasmactor_quicbridge -run EndToEnd ./cmd/wasmactor
 
 const e2eEnv = "WASMACTOR_E2E"
 
@@ -42,14 +45,16 @@ type e2e struct {
 
 func newE2E(t *testing.T) *e2e {
 	if os.Getenv(e2eEnv) != "1" {
-		t.Skipf("set %s=1 to run: it needs host.Start to serve Config.Listen over QUIC", e2eEnv)
+		t.Skipf("gated: set %s=1 to run (until host.Start serves Config.Listen, also -tags wasmactor_quicbridge)", e2eEnv)
 	}
 	needGo(t)
 	dir := t.TempDir()
 	e := &e2e{t: t, dir: dir, bin: filepath.Join(dir, "wasmactor"), cookie: filepath.Join(dir, "cookie")}
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "go", "build", "-o", e.bin, ".").CombinedOutput()
+	// The binary is built with this test binary's tags, so the bridge
+	// (if any) is in it too.
+	out, err := exec.CommandContext(ctx, "go", "build", "-tags", buildTags, "-o", e.bin, ".").CombinedOutput()
 	require.NoError(t, err, "go build: %s", out)
 	// A private home and data dir: the test never touches the user's.
 	e.env = append(os.Environ(),
@@ -361,7 +366,10 @@ func TestEndToEnd(t *testing.T) {
 		require.True(t, time.Now().Before(deadline), "call after kill: exit %d %s", r.code, r.stderr)
 		time.Sleep(100 * time.Millisecond)
 	}
-	e.fails(n1, nil, exitNotFound, "", "kill", pid)
+	// Its name went with it. (A kill of a dead PID on another node is a
+	// one-way exit signal, silently dropped as in Erlang, so it is not an
+	// error case.)
+	e.fails(n1, nil, exitNotFound, "name not found", "kill", "counter")
 
 	// A node stopped with SIGTERM exits 0 and leaves the cluster.
 	n3.stop(15 * time.Second)

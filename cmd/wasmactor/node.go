@@ -88,20 +88,26 @@ $XDG_DATA_HOME/wasmactor/cookie) is created with 128 random bits on first start.
 			}
 			logger := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
 			ctx := cmd.Context()
-			n, err := host.Start(ctx, host.Config{
+			cfg := host.Config{
 				Name:       name,
 				DataDir:    dataDir,
 				Listen:     listen,
 				Join:       join,
 				CookieFile: a.cookieFile,
 				Logger:     logger,
-			})
+			}
+			if cfg.Transport, err = bridgeTransport(cfg); err != nil {
+				return fmt.Errorf("node %s: %w", name, err)
+			}
+			n, err := host.Start(ctx, cfg)
 			if err != nil {
 				return fmt.Errorf("node %s: %w", name, err)
 			}
 			addr := n.Addr()
 			if addr == "" {
-				addr = listen
+				// Never claim to serve an address nobody can reach.
+				_ = n.Close()
+				return fail(exitFailure, nil, "node %s started without a network: host.Start did not listen on %s", name, listen)
 			}
 			ready := readyJSON{Name: n.Name(), Addr: addr, Incarnation: incarnation(n.Incarnation()), DataDir: dataDir}
 			if out == formatJSON {

@@ -1,0 +1,5 @@
+//go:build wasmactor_quicbridge
+
+package main
+
+const buildTags = "wasmactor_quicbridge"
