@@ -125,18 +125,23 @@ func (n *Node) Name() string { return n.cfg.Name }
 // Incarnation is the random id this run of the node chose at start.
 func (n *Node) Incarnation() uint64 { return n.incarnation }
 
-// Close stops every actor (their monitors get reason "shutdown"), waits for
+// Close leaves the cluster (peers see this node go down, and their monitors
+// of its actors fire with "noconnection"), stops every actor (local
+// monitors get reason "shutdown"), waits for
 // running turns and releases the WASM runtime. Safe to call more than once;
 // it finishes even when ctx is cancelled.
 func (n *Node) Close() error {
 	if !n.closed.CompareAndSwap(false, true) {
 		return nil
 	}
+	// Leave the cluster first: peers see a clean leave at once and, as in
+	// Erlang, their monitors of our actors fire with "noconnection" rather
+	// than racing our shutdown casts.
+	if n.cl.tr != nil {
+		_ = n.cl.tr.Close()
+	}
 	for _, a := range n.actors.all() {
 		n.exit(a, wasmactor.ReasonShutdown, false, false)
-	}
-	if n.cl.tr != nil {
-		_ = n.cl.tr.Close() // peers see a clean leave
 	}
 	n.sched.Close()
 	n.asks.stopAll()
