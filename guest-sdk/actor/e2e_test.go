@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -195,7 +197,9 @@ func newWasmEnv(t *testing.T, pkgDir string) *wasmEnv {
 	wasm := guestbuild.Build(t, pkgDir)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
-	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(true))
+	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().
+		WithCloseOnContextDone(true).
+		WithCompilationCache(compilationCache()))
 	t.Cleanup(func() { r.Close(context.Background()) })
 	wasi_snapshot_preview1.MustInstantiate(ctx, r)
 	host := newMiniHost()
@@ -204,6 +208,28 @@ func newWasmEnv(t *testing.T, pkgDir string) *wasmEnv {
 	require.NoError(t, err)
 	return &wasmEnv{t: t, ctx: ctx, host: host, compiled: compiled, r: r}
 }
+
+// compilationCache keeps wazero's compiled code on disk next to guestbuild's
+// modules: compiling a Go guest takes seconds, far more under -race.
+func compilationCache() wazero.CompilationCache {
+	cacheOnce.Do(func() {
+		base, err := os.UserCacheDir()
+		if err != nil {
+			base = os.TempDir()
+		}
+		c, err := wazero.NewCompilationCacheWithDir(filepath.Join(base, "wasmactor", "wazero-sdk-tests"))
+		if err != nil {
+			c = wazero.NewCompilationCache()
+		}
+		sharedCache = c
+	})
+	return sharedCache
+}
+
+var (
+	cacheOnce   sync.Once
+	sharedCache wazero.CompilationCache
+)
 
 func (e *wasmEnv) newGuest() *guest {
 	e.n++
