@@ -235,3 +235,91 @@ func errorsIsAny(err error, targets ...error) bool {
 	}
 	return false
 }
+
+func TestClusterGuestsAskAcrossNodes(t *testing.T) {
+	c := newCluster(t, 2, host.Config{})
+	n1, n2 := c.nodes[0], c.nodes[1]
+	ctx := ctxT(t)
+	deploy(t, n1, guestbuild.Build(t, "examples/pingpong"))
+	require.Eventually(t, func() bool { return len(n2.Modules()) == 1 }, 5*time.Second, 5*time.Millisecond)
+	pong, err := n1.Spawn(ctx, "Pong", host.SpawnOptions{Node: "n2"})
+	require.NoError(t, err)
+	ping, err := n1.Spawn(ctx, "Ping", host.SpawnOptions{Node: "n1", Args: map[string]any{"pong": abiPID(pong)}})
+	require.NoError(t, err)
+	r, err := n1.Call(ctx, ping, map[string]any{"op": "run", "rounds": 300})
+	require.NoError(t, err)
+	var s struct {
+		Replies int  `cbor:"replies"`
+		Errors  int  `cbor:"errors"`
+		Done    bool `cbor:"done"`
+	}
+	require.NoError(t, r.Decode(&s))
+	require.Equal(t, 300, s.Replies)
+	require.Zero(t, s.Errors)
+	r, err = n2.Call(ctx, pong, map[string]any{"op": "stats"})
+	require.NoError(t, err)
+	var p struct {
+		Pongs int `cbor:"pongs"`
+	}
+	require.NoError(t, r.Decode(&p))
+	require.Equal(t, 300, p.Pongs, "the asks really crossed to n2")
+}
+
+type seqStats struct {
+	Received uint64 `cbor:"received"`
+	Gaps     uint64 `cbor:"gaps"`
+	Dups     uint64 `cbor:"dups"`
+	Reorders uint64 `cbor:"reorders"`
+	Sent     uint64 `cbor:"sent"`
+	Failed   uint64 `cbor:"failed"`
+}
+
+func seqOf(t testing.TB, n *host.Node, pid host.PID) seqStats {
+	t.Helper()
+	r, err := n.Call(ctxT(t), pid, map[string]any{"op": "stats"})
+	require.NoError(t, err)
+	var s seqStats
+	require.NoError(t, r.Decode(&s))
+	return s
+}
+
+func TestClusterPerPairOrderManySenders(t *testing.T) {
+	c := newCluster(t, 3, host.Config{MailboxSize: 1 << 16})
+	ctx := ctxT(t)
+	deploy(t, c.nodes[0], guestbuild.Build(t, "testdata/guests/bench"))
+	for _, n := range c.nodes {
+		require.Eventually(t, func() bool { return len(n.Modules()) == 1 }, 5*time.Second, 5*time.Millisecond)
+	}
+	check, err := c.nodes[0].Spawn(ctx, "SeqCheck", host.SpawnOptions{Node: "n3"})
+	require.NoError(t, err)
+	const senders, rounds, per = 6, 5, 500
+	var send []host.PID
+	for i := range senders {
+		pid, err := c.nodes[0].Spawn(ctx, "SeqSend", host.SpawnOptions{Node: fmt.Sprintf("n%d", i%2+1)})
+		require.NoError(t, err)
+		send = append(send, pid)
+	}
+	// Each round all senders burst at once (1500 messages in flight, within
+	// the transport's send queue); the next round starts once it arrived.
+	var sent, failed uint64
+	for r := range rounds {
+		for i, pid := range send {
+			require.NoError(t, c.nodes[0].Send(ctx, pid, []any{abiPID(check), i + 1, per}))
+		}
+		require.Eventually(t, func() bool {
+			sent, failed = 0, 0
+			for _, pid := range send {
+				s := seqOf(t, c.nodes[0], pid)
+				sent += s.Sent
+				failed += s.Failed
+			}
+			return sent+failed == uint64(senders*(r+1)*per) && seqOf(t, c.nodes[0], check).Received == sent
+		}, 20*time.Second, 20*time.Millisecond)
+	}
+	got := seqOf(t, c.nodes[0], check)
+	require.Zero(t, failed)
+	require.Equal(t, uint64(senders*rounds*per), got.Received)
+	require.Zero(t, got.Gaps)
+	require.Zero(t, got.Dups)
+	require.Zero(t, got.Reorders)
+}
