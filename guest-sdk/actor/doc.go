@@ -91,6 +91,23 @@
 // To answer an ask later, keep its [Request] ([Context.Request]) and answer
 // with [Context.ReplyTo].
 //
+// # Monitors, links and names
+//
+// [Context.Monitor] returns a [Ref]; when the watched actor stops, the
+// watcher's HandleDown runs with a [Down] ([DownHandler]; actors without it
+// never see Downs). [Context.Link] ties two actors: an abnormal stop of one
+// stops the other with the same reason, unless it called
+// [Context.TrapExit](true), in which case its HandleExit runs with an [Exit]
+// instead ([ExitHandler]; an actor that traps exits without it ignores them).
+// [Context.Register] gives an actor a cluster-wide name, [Context.Whereis]
+// looks one up.
+//
+// # Snapshots
+//
+// An actor implementing [Snapshotter] can be captured (Snapshot) and rebuilt
+// elsewhere or by a newer module version (Restore, which runs instead of
+// Init). Snapshot runs outside any delivery: it must not use the Context.
+//
 // # Failure
 //
 // [Context.Stop] stops the actor after the current callback (Terminate runs
@@ -106,6 +123,15 @@
 // [ErrNameTaken], [ErrNotFound], [ErrNodeDown], [ErrTimeout], [ErrTooLarge],
 // [ErrInternal], [ErrStale]. A full mailbox is never retried by the SDK.
 //
+// # Stopping
+//
+// Terminate runs in two situations. After [Context.Stop], it runs before the
+// host learns of the stop, so it may still send, reply or log. When the host
+// stops the actor (a kill, a shutdown, an exit from a link), the host already
+// counts the actor dead: Terminate runs for local cleanup, and requests it
+// makes fail (the host answers [ErrBadArgument]). Either way, records still
+// queued for the actor are dropped and pending ask continuations never run.
+//
 // # Notes
 //
 //   - The receive path allocates nothing per message: one reused inbox
@@ -117,4 +143,11 @@
 //     [ErrNotInGuest].
 //   - A Context must not be used outside its actor's callbacks, nor from
 //     another goroutine: the host accepts requests only while it delivers.
+//     Goroutines and blocking (channels, time.Sleep) do not fit the model:
+//     the instance runs only while the host calls it.
+//   - Guests get no environment variables, so GOGC cannot be set from
+//     outside; a guest that prefers fewer collections over memory can call
+//     runtime/debug.SetGCPercent from init.
+//   - The inbox grows on the host's request up to 32 MiB; a larger batch is
+//     refused (wasmactor_inbox returns 0) and the instance fails.
 package actor
