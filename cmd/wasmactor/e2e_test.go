@@ -56,9 +56,9 @@ func newE2E(t *testing.T) *e2e {
 	// (if any) is in it too.
 	out, err := exec.CommandContext(ctx, "go", "build", "-tags", buildTags, "-o", e.bin, ".").CombinedOutput()
 	require.NoError(t, err, "go build: %s", out)
-	// A private home and data dir: the test never touches the user's.
+	// A private data dir: the test never touches the user's cookie or node
+	// data. HOME stays, so the go build and guest caches stay warm.
 	e.env = append(os.Environ(),
-		"HOME="+filepath.Join(dir, "home"),
 		"XDG_DATA_HOME="+filepath.Join(dir, "xdg"),
 		envCookieFile+"="+e.cookie,
 		envNode+"=",
@@ -403,5 +403,7 @@ func TestDemoEndToEnd(t *testing.T) {
 	}
 	require.Contains(t, r.stdout, "spawned a Counter on n3")
 	require.Contains(t, r.stdout, `reply {"value":42}`)
-	require.Contains(t, r.stdout, `reason "noconnection"`)
+	// n3 leaves gracefully: its "shutdown" Down can beat the leave (a race
+	// reported to host/); either way the monitor fires.
+	require.Regexp(t, `is down, reason "(noconnection|shutdown)"`, r.stdout)
 }
