@@ -19,9 +19,9 @@ import (
 // receiver's batches stay bounded whatever the peer's cap.
 const (
 	maxBatchEnvs  = 4096
-	maxBatchBytes = 256 << 10
-	// maxSpare: a drained queue slice larger than this is not reused.
-	maxSpare = 1 << 16
+	maxBatchBytes = 65536
+	// maxWrite is about the most a lane writer hands quic-go in one Write.
+	maxWrite = 512 << 10
 )
 
 // session is one authenticated connection: to a node (lanes, control
@@ -154,17 +154,31 @@ func (s *session) send(envs []transport.Envelope) error {
 			}
 		}
 	}
+	nl := len(s.lanes)
+	first := laneOf(&envs[0], nl)
+	same := true
+	for i := 1; i < len(envs) && same; i++ {
+		same = laneOf(&envs[i], nl) == first
+	}
+	if same && s.lanes[first].tryDirect(envs) {
+		return nil
+	}
 	n := int64(len(envs))
 	for {
 		q := s.queued.Load()
 		if q+n > int64(s.t.cfg.SendQueue) {
-			return fmt.Errorf("%w: %s", transport.ErrQueueFull, s.peer.Name)
+			// The bare sentinel: a sender meeting a full queue may retry
+			// at a high rate, and formatting would cost more than the send.
+			return transport.ErrQueueFull
 		}
 		if s.queued.CompareAndSwap(q, q+n) {
 			break
 		}
 	}
-	nl := len(s.lanes)
+	if same {
+		s.lanes[first].push(envs)
+		return nil
+	}
 	for i := 0; i < len(envs); {
 		li := laneOf(&envs[i], nl)
 		j := i + 1
@@ -179,14 +193,46 @@ func (s *session) send(envs []transport.Envelope) error {
 
 // lane is one long-lived unidirectional stream to the peer with its send
 // queue, drained by one writer goroutine.
+//
+// A Send that finds its lane idle (nothing queued, the writer not
+// writing) hands its envelopes to quic-go itself with a non-blocking
+// TryWriteAll, saving the hand-off to the writer goroutine on each hop of
+// a request/response. Both paths write under the ordering the lane's
+// mutex and busy flag give, so per-pair order holds.
 type lane struct {
 	s      *session
 	idx    int
 	signal chan struct{}
 
 	mu    sync.Mutex
+	str   *qgo.SendStream // set once the writer has opened it
+	busy  bool            // the writer holds a drained batch
 	q     []transport.Envelope
 	spare []transport.Envelope
+	buf   []byte // encoding buffer of the direct path
+}
+
+// tryDirect writes envs at once if the lane is idle and quic-go can take
+// them without blocking.
+func (l *lane) tryDirect(envs []transport.Envelope) bool {
+	if len(envs) > 64 {
+		return false // a large batch is the writer's job
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.str == nil || l.busy || len(l.q) != 0 {
+		return false
+	}
+	var n int
+	l.buf, n = appendBatches(l.buf[:0], envs, l.s.batchMax, maxWrite)
+	if n != len(envs) {
+		return false
+	}
+	err := l.str.TryWriteAll(l.buf)
+	if cap(l.buf) > 64<<10 {
+		l.buf = nil
+	}
+	return err == nil
 }
 
 func (l *lane) push(envs []transport.Envelope) {
@@ -207,7 +253,21 @@ func (l *lane) push(envs []transport.Envelope) {
 // from the time a write takes, never from a timer.
 func (l *lane) run() {
 	s := l.s
-	var str *qgo.SendStream
+	str, err := s.conn.OpenUniStream()
+	if err == nil {
+		// The stream header goes out at once, so the direct path can
+		// write frames from the start.
+		_, err = str.Write([]byte{streamLane, byte(l.idx)})
+	}
+	if err != nil {
+		if s.ctx.Err() == nil {
+			s.protocolError(CodeInternal, fmt.Errorf("open lane: %w", err))
+		}
+		return
+	}
+	l.mu.Lock()
+	l.str = str
+	l.mu.Unlock()
 	var buf []byte
 	for {
 		select {
@@ -219,47 +279,44 @@ func (l *lane) run() {
 			l.mu.Lock()
 			batch := l.q
 			l.q, l.spare = l.spare, nil
+			l.busy = len(batch) > 0
+			if !l.busy {
+				l.spare = batch
+			}
 			l.mu.Unlock()
 			if len(batch) == 0 {
-				l.mu.Lock()
-				l.spare = batch
-				l.mu.Unlock()
 				break
 			}
 			s.queued.Add(-int64(len(batch)))
-			buf = buf[:0]
-			if str == nil {
-				var err error
-				if str, err = s.conn.OpenUniStream(); err != nil {
-					s.protocolError(CodeInternal, fmt.Errorf("open lane: %w", err))
+			// Write in chunks of about maxWrite bytes so the buffer stays
+			// small and reused however much was queued.
+			for rest := batch; len(rest) > 0; {
+				var n int
+				buf, n = appendBatches(buf[:0], rest, s.batchMax, maxWrite)
+				rest = rest[n:]
+				if _, err := str.Write(buf); err != nil {
+					if code, ok := streamCode(err); ok && s.ctx.Err() == nil {
+						s.protocolError(CodeProtocol, fmt.Errorf("lane %d reset by peer (code %#x)", l.idx, code))
+					}
 					return
 				}
-				buf = append(buf, streamLane, byte(l.idx))
 			}
-			buf = appendBatches(buf, batch, s.batchMax)
-			clear(batch) // drop payload references before the write blocks
-			if cap(batch) <= maxSpare {
+			clear(batch) // drop payload references
+			if cap(batch) <= 2*s.t.cfg.SendQueue {
 				l.mu.Lock()
 				l.spare = batch[:0]
 				l.mu.Unlock()
-			}
-			if _, err := str.Write(buf); err != nil {
-				if code, ok := streamCode(err); ok && s.ctx.Err() == nil {
-					s.protocolError(CodeProtocol, fmt.Errorf("lane %d reset by peer (code %#x)", l.idx, code))
-				}
-				return
-			}
-			if cap(buf) > 4<<20 {
-				buf = nil
 			}
 		}
 	}
 }
 
 // appendBatches appends envs as batch frames of at most maxBatchEnvs
-// envelopes and about limit bytes each.
-func appendBatches(buf []byte, envs []transport.Envelope, limit int) []byte {
-	for i := 0; i < len(envs); {
+// envelopes and about limit bytes each, stopping once buf holds more than
+// upTo bytes. It returns how many envelopes it took.
+func appendBatches(buf []byte, envs []transport.Envelope, limit, upTo int) ([]byte, int) {
+	i := 0
+	for i < len(envs) && len(buf) < upTo {
 		size, j := 0, i
 		for j < len(envs) && j-i < maxBatchEnvs {
 			es := wire.EnvelopeSize(&envs[j])
@@ -273,7 +330,7 @@ func appendBatches(buf []byte, envs []transport.Envelope, limit int) []byte {
 		buf = wire.AppendEnvelopes(buf, envs[i:j])
 		i = j
 	}
-	return buf
+	return buf, i
 }
 
 func (s *session) acceptLanes() {
