@@ -113,6 +113,8 @@ func (n *Node) spawnRemote(ctx context.Context, node string, req proto.Spawn) (P
 		return PID{}, err
 	}
 	req.Factory = factory + "@" + info.Hash.String()
+	req.Module = &info
+	req.Holder = n.holderOf(info.Hash)
 	var rep proto.SpawnReply
 	if err := n.call(ctx, node, proto.KindSpawn, req, &rep); err != nil {
 		return PID{}, err

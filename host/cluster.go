@@ -683,6 +683,20 @@ func (n *Node) fetch(ctx context.Context, info registry.ModuleInfo) error {
 	return last
 }
 
+// holderOf names a node that holds the module: this one if it does, else a
+// connected holder, else "".
+func (n *Node) holderOf(h registry.Hash) string {
+	if _, ok := n.store.Info(h); ok {
+		return n.cfg.Name
+	}
+	n.cl.mu.RLock()
+	defer n.cl.mu.RUnlock()
+	for name := range n.cl.holders[h] {
+		return name
+	}
+	return ""
+}
+
 // Pulls is how many modules this node has fetched from peers since it started.
 func (n *Node) Pulls() uint64 { return n.cl.pulls.Load() }
 

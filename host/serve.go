@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -31,6 +32,9 @@ func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport
 		var s proto.Spawn
 		if err := proto.Unmarshal(req.Body, &s); err != nil {
 			return nil, err
+		}
+		if s.Module != nil && s.Holder != "" {
+			n.learnModule(s.Holder, *s.Module)
 		}
 		a, err := n.spawnLocal(ctx, spawnSpec{factory: s.Factory, args: s.Args, isolated: s.Isolated, restart: s.Restart, name: s.Name})
 		if err != nil {
@@ -161,8 +165,11 @@ func (n *Node) status() proto.NodeStatus {
 	if n.cl.tr != nil {
 		addr = n.cl.tr.Self().Addr
 	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
 	return proto.NodeStatus{Name: n.cfg.Name, Incarnation: n.incarnation, Addr: addr, Actors: st.Actors,
-		Instances: st.Instances, Modules: len(n.store.List()), Up: true}
+		Instances: st.Instances, Modules: len(n.store.List()), Up: true, Pulls: n.Pulls(),
+		Goroutines: runtime.NumGoroutine(), HeapBytes: ms.HeapAlloc, Members: len(n.Members())}
 }
 
 func (n *Node) localPs() []proto.ActorInfo {

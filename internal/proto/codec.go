@@ -52,3 +52,7 @@ func Unmarshal(b []byte, v any) error {
 	}
 	return nil
 }
+
+// EncodeValue encodes any Go value as a message payload (for tests and the
+// CLI), with the same deterministic options as control bodies.
+func EncodeValue(v any) ([]byte, error) { return encMode.Marshal(v) }

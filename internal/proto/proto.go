@@ -112,8 +112,11 @@ type Spawn struct {
 	Restart  wasmactor.Restart `cbor:"5,keyasint,omitempty"`
 	// Node is where to spawn (CLI only; empty = placement policy).
 	Node string `cbor:"6,keyasint,omitempty"`
-	// Holder is a node known to hold the module, for a pull if the receiver lacks it.
-	Holder string `cbor:"7,keyasint,omitempty"`
+	// Module and Holder (node to node only) say which module the factory
+	// resolved to and a node that holds it, so the receiver can pull it even
+	// before the module's announcement reaches it.
+	Module *registry.ModuleInfo `cbor:"7,keyasint,omitempty"`
+	Holder string               `cbor:"8,keyasint,omitempty"`
 }
 
 // SpawnReply is the spawned actor.
@@ -160,6 +163,11 @@ type NodeStatus struct {
 	Instances   int    `cbor:"5,keyasint" json:"instances"`
 	Modules     int    `cbor:"6,keyasint" json:"modules"`
 	Up          bool   `cbor:"7,keyasint" json:"up"`
+	// Pulls counts modules fetched from peers since the node started.
+	Pulls      uint64 `cbor:"8,keyasint" json:"pulls"`
+	Goroutines int    `cbor:"9,keyasint" json:"goroutines"`
+	HeapBytes  uint64 `cbor:"10,keyasint" json:"heap_bytes"`
+	Members    int    `cbor:"11,keyasint" json:"members"`
 }
 
 // ModuleStatus describes one module for `modules`.
