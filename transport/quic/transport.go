@@ -470,7 +470,10 @@ func (t *Transport) admitLocked(s *session) error {
 	}
 	switch {
 	case old == nil:
-		if !s.outbound && m.dialing && !s.preferred {
+		// A dial of ours in flight to the same run of the peer wins the
+		// tie-break; a new incarnation dialling in wins over a redial of
+		// the dead one (whose address may not even answer any more).
+		if !s.outbound && m.dialing && !s.preferred && m.info.Incarnation == p.Incarnation {
 			return errDuplicate
 		}
 		t.notifyUp(s)
