@@ -185,7 +185,7 @@ func (h *miniHost) instantiate(ctx context.Context, r wazero.Runtime) error {
 
 // wasmEnv is a wazero runtime with the mini host and one compiled guest.
 type wasmEnv struct {
-	t        *testing.T
+	t        testing.TB
 	ctx      context.Context
 	host     *miniHost
 	compiled wazero.CompiledModule
@@ -193,7 +193,9 @@ type wasmEnv struct {
 	n        int
 }
 
-func newWasmEnv(t *testing.T, pkgDir string) *wasmEnv {
+func newWasmEnv(t *testing.T, pkgDir string) *wasmEnv { return newWasmEnvB(t, pkgDir) }
+
+func newWasmEnvB(t testing.TB, pkgDir string) *wasmEnv {
 	wasm := guestbuild.Build(t, pkgDir)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
@@ -241,7 +243,7 @@ func (e *wasmEnv) newGuest() *guest {
 
 // guest is one instance of a guest module.
 type guest struct {
-	t    *testing.T
+	t    testing.TB
 	ctx  context.Context
 	mod  api.Module
 	host *miniHost

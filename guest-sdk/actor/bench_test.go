@@ -1,0 +1,55 @@
+package actor
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// tellBatch is 64 tells of 100 bytes to actor 1, the shape the design's
+// measurements use.
+func tellBatch() []byte {
+	payload := make([]byte, 100)
+	var b []byte
+	for i := range 64 {
+		b = appendRecord(b, tellRec(1, PID{Node: miniNode, Serial: uint64(i + 2)}, payload))
+	}
+	return b
+}
+
+// BenchmarkDeliverNative is the SDK's dispatch loop compiled natively: the
+// floor under what a guest spends per message.
+func BenchmarkDeliverNative(b *testing.B) {
+	ti := newTestInstance(map[string]func() Actor{"C": func() Actor { return &countActor{} }})
+	ti.host.record = false
+	require.Equal(b, int32(0), ti.run(startRec(1, "C", nil)))
+	batch := tellBatch()
+	copy(ti.inboxFor(uint32(len(batch))), batch)
+	b.ReportAllocs()
+	for b.Loop() {
+		if ti.deliver(uint32(len(batch))) != 0 {
+			b.Fatal(ti.host.failure)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*64), "ns/msg")
+}
+
+// BenchmarkDeliverWasm delivers the same batches to the bench guest's Sink
+// under wazero (with interruption on, as nodes run): the SDK's real cost
+// per message, host write and call included.
+func BenchmarkDeliverWasm(b *testing.B) {
+	env := newWasmEnvB(b, "testdata/guests/bench")
+	g := env.newGuest()
+	require.Equal(b, int32(0), g.deliver(startRec(1, "Sink", nil)))
+	batch := tellBatch()
+	fn := g.mod.ExportedFunction("wasmactor_deliver")
+	ptr := uint32(g.call("wasmactor_inbox", uint64(len(batch))))
+	for b.Loop() {
+		g.mod.Memory().Write(ptr, batch)
+		res, err := fn.Call(g.ctx, uint64(len(batch)))
+		if err != nil || res[0] != 0 {
+			b.Fatal(err, env.host.failure)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*64), "ns/msg")
+}

@@ -1,0 +1,75 @@
+package actor
+
+import (
+	"context"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"testing"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/wasmactor/wasmactor/internal/guestbuild"
+)
+
+// callCounter counts calls of guest functions by name while on.
+type callCounter struct {
+	on    bool
+	calls map[string]int
+}
+
+func (c *callCounter) NewFunctionListener(def api.FunctionDefinition) experimental.FunctionListener {
+	name := def.DebugName()
+	return experimental.FunctionListenerFunc(func(ctx context.Context, mod api.Module, d api.FunctionDefinition, params []uint64, si experimental.StackIterator) {
+		if c.on {
+			c.calls[name]++
+		}
+	})
+}
+
+// TestReceivePathCalls counts the guest's own function calls while it takes
+// a batch of tells: with wazero's interruption checks on, every Go function
+// call in a wasm guest is costly, so the SDK's receive loop keeps it to the
+// record parser and the actor's Receive. Counting calls is deterministic,
+// unlike timing, and catches a regression (an extra call per message) at
+// once.
+func TestReceivePathCalls(t *testing.T) {
+	wasm := guestbuild.Build(t, "testdata/guests/bench")
+	cnt := &callCounter{calls: map[string]int{}}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ctx = experimental.WithFunctionListenerFactory(ctx, cnt)
+	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
+	defer r.Close(ctx)
+	wasi_snapshot_preview1.MustInstantiate(ctx, r)
+	h := newMiniHost()
+	require.NoError(t, h.instantiate(ctx, r))
+	mod, err := r.InstantiateWithConfig(ctx, wasm, wazero.NewModuleConfig().WithStartFunctions("_initialize"))
+	require.NoError(t, err)
+	g := &guest{t: t, ctx: ctx, mod: mod, host: h}
+	require.Equal(t, int32(0), g.deliver(startRec(1, "Sink", nil)))
+
+	batch := tellBatch()
+	ptr := uint32(g.call("wasmactor_inbox", uint64(len(batch))))
+	require.True(t, mod.Memory().Write(ptr, batch))
+	cnt.on = true
+	require.Equal(t, uint64(0), g.call("wasmactor_deliver", uint64(len(batch))))
+	cnt.on = false
+
+	total := 0
+	for _, n := range cnt.calls {
+		total += n
+	}
+	require.Equal(t, 64, cnt.calls[".main.__Sink_.Receive"], "%v", cnt.calls)
+	require.LessOrEqual(t, total, 2*64+8, "guest calls for 64 tells: %v", cnt.calls)
+	require.Equal(t, uint64(64), fromCBOR[map[string]uint64](t, askCount(t, g))["count"])
+}
+
+func askCount(t *testing.T, g *guest) []byte {
+	require.Equal(t, int32(0), g.deliver(askRec(1, PID{}, 1, nil)))
+	calls := g.host.take()
+	require.NotEmpty(t, calls)
+	return calls[len(calls)-1].data
+}
