@@ -98,7 +98,8 @@ type result struct {
 func (f *fakeNode) run(t *testing.T, args ...string) result {
 	t.Helper()
 	var out, errb bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// Generous: build compiles a guest, slow under the race detector.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	code := runWith(ctx, args, &out, &errb, f.deps())
 	r := result{code: code, stdout: out.String(), stderr: errb.String()}

@@ -4,20 +4,16 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/api"
-	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
-	"github.com/wasmactor/wasmactor/registry"
+	"github.com/wasmactor/wasmactor/internal/engine"
 )
 
 type buildJSON struct {
@@ -36,8 +32,9 @@ func (a *app) buildCmd() *cobra.Command {
 		Use:   "build [PKG_DIR]",
 		Short: "Compile a Go actor package to WebAssembly; report size and factories",
 		Long: `Compile the Go package in PKG_DIR (default ".") with the standard toolchain,
-GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared, then load the module
-locally (no node needed) to list the factories it exports.
+GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared, then check the module
+with the node's own engine (no node needed): it must pass the checks deploy
+makes, and the factories it exports are listed.
 
 -o names the output file, as in go build (default PKG_DIR's base name plus
 .wasm, in the current directory); --json prints the report as JSON. Compiler
@@ -79,7 +76,7 @@ errors are the go command's own output, followed by one wasmactor line.`,
 			}
 			factories, err := inspectFactories(cmd.Context(), wasm)
 			if err != nil {
-				return fail(exitRejected, err, "build: %s compiled, but is not a wasmactor module: %v", outFile, oneLineBare(err))
+				return fail(exitRejected, err, "build: %s compiled, but a node would refuse it: %v", outFile, oneLineBare(err))
 			}
 			sum := sha256.Sum256(wasm)
 			rep := buildJSON{File: outFile, Size: int64(len(wasm)), Hash: hex.EncodeToString(sum[:]), Factories: factories}
@@ -113,93 +110,23 @@ func (a *app) goBuild(ctx context.Context, dir, out string) error {
 	return nil
 }
 
-// inspectTimeout bounds loading a module to list its factories: a Go guest
-// compiles and initialises in about a second.
-const inspectTimeout = 60 * time.Second
-
-// inspectFactories lists a module's factories without a node: it
-// instantiates the module under wazero with WASI and with every "wasmactor"
-// import stubbed (the ABI forbids calling them outside a delivery), runs
-// _initialize, checks the ABI version and calls wasmactor_factories.
+// inspectFactories lists a module's factories without a node, with the
+// node's own engine: it validates and compiles the module, checks the ABI
+// (version, exports, imports a node provides) and instantiates it once to
+// read the list, so build gives the verdict deploy would.
 func inspectFactories(ctx context.Context, wasm []byte) ([]string, error) {
-	ctx, cancel := context.WithTimeout(ctx, inspectTimeout)
-	defer cancel()
-	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(true))
-	defer r.Close(context.Background())
-	compiled, err := r.CompileModule(ctx, wasm)
+	eng, err := engine.New(ctx, engine.Config{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
-		return nil, fmt.Errorf("invalid WebAssembly: %w", err)
-	}
-	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r); err != nil {
 		return nil, err
 	}
-	stubs := r.NewHostModuleBuilder("wasmactor")
-	for _, def := range compiled.ImportedFunctions() {
-		mod, name, _ := def.Import()
-		switch mod {
-		case "wasmactor":
-			results := def.ResultTypes()
-			stubs.NewFunctionBuilder().
-				WithGoModuleFunction(api.GoModuleFunc(func(_ context.Context, _ api.Module, stack []uint64) {
-					for i := range results {
-						stack[i] = 0
-					}
-				}), def.ParamTypes(), results).
-				Export(name)
-		case wasi_snapshot_preview1.ModuleName:
-		default:
-			return nil, fmt.Errorf("imports %s.%s, which nodes do not provide", mod, name)
+	defer eng.Close(context.Background())
+	m, err := eng.Compile(ctx, wasm)
+	if err != nil {
+		if strings.Contains(err.Error(), "wasmactor_abi_version") {
+			return nil, fmt.Errorf("%w (does the package import guest-sdk/actor and register a factory?)", err)
 		}
-	}
-	if _, err := stubs.Instantiate(ctx); err != nil {
 		return nil, err
 	}
-	m, err := r.InstantiateModule(ctx, compiled, wazero.NewModuleConfig().WithStartFunctions().WithName("guest"))
-	if err != nil {
-		return nil, err
-	}
-	if init := m.ExportedFunction("_initialize"); init != nil {
-		if _, err := init.Call(ctx); err != nil {
-			return nil, fmt.Errorf("_initialize: %w", err)
-		}
-	}
-	ver := m.ExportedFunction("wasmactor_abi_version")
-	if ver == nil {
-		return nil, errors.New("no wasmactor_abi_version export (does the package import guest-sdk/actor?)")
-	}
-	res, err := ver.Call(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("wasmactor_abi_version: %w", err)
-	}
-	if len(res) != 1 || uint32(res[0]) != 1 {
-		return nil, fmt.Errorf("speaks guest ABI version %d; this wasmactor speaks version 1", int32(res[0]))
-	}
-	fn := m.ExportedFunction("wasmactor_factories")
-	if fn == nil {
-		return nil, errors.New("no wasmactor_factories export")
-	}
-	res, err = fn.Call(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("wasmactor_factories: %w", err)
-	}
-	if len(res) != 1 {
-		return nil, errors.New("wasmactor_factories returned no value")
-	}
-	ptr, n := uint32(res[0]>>32), uint32(res[0])
-	view, ok := m.Memory().Read(ptr, n)
-	if !ok {
-		return nil, fmt.Errorf("wasmactor_factories returned %d bytes at %#x, outside memory", n, ptr)
-	}
-	var names []string
-	if n > 0 {
-		names = strings.Split(string(view), "\n") // string() copies out of the guest's memory
-	}
-	info := registry.ModuleInfo{Hash: registry.HashOf(wasm), Factories: names}
-	if err := info.Validate(); err != nil {
-		return nil, err
-	}
-	if len(names) == 0 {
-		return nil, errors.New("exports no factories (register one with actor.Register in an init function)")
-	}
-	return names, nil
+	defer m.Close(context.Background())
+	return m.Factories(), nil
 }

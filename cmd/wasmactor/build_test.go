@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/wasmactor/wasmactor"
 )
 
 func needGo(t *testing.T) {
@@ -62,7 +64,7 @@ func TestBuildFailures(t *testing.T) {
 
 	r := f.run(t, "build", "testdata/notactor", "-o", filepath.Join(dir, "x.wasm"))
 	require.Equal(t, exitRejected, r.code)
-	require.Contains(t, r.stderr, "compiled, but is not a wasmactor module: no wasmactor_abi_version export")
+	require.Contains(t, r.stderr, "compiled, but a node would refuse it: bad module: missing export wasmactor_abi_version (does the package import guest-sdk/actor")
 
 	// The compiler's own diagnostics come first, then one wasmactor line.
 	var out, errb strings.Builder
@@ -76,5 +78,5 @@ func TestBuildFailures(t *testing.T) {
 
 func TestInspectRejectsGarbage(t *testing.T) {
 	_, err := inspectFactories(t.Context(), []byte("\x00asm\x01\x00\x00\x00garbage"))
-	require.ErrorContains(t, err, "invalid WebAssembly")
+	require.ErrorIs(t, err, wasmactor.ErrBadModule)
 }
