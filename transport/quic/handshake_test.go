@@ -340,3 +340,24 @@ func TestLimiterRefills(t *testing.T) {
 	}
 	require.LessOrEqual(t, len(l.m), maxBuckets)
 }
+
+// TestALPNMismatch: a peer speaking another protocol version fails in TLS
+// with no_application_protocol, before any application code runs.
+func TestALPNMismatch(t *testing.T) {
+	hs := newHandler()
+	s := startNode(t, testConfig("s"), hs)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := qgo.DialAddr(ctx, s.Self().Addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"wasmactor/2"}}, nil)
+	var te *qgo.TransportError
+	require.ErrorAs(t, err, &te)
+	require.Equal(t, qgo.TransportErrorCode(0x100+120), te.ErrorCode, "CRYPTO_ERROR no_application_protocol")
+	requireNoEvent(t, hs)
+	// Not counted as a failed handshake: the right client still gets in.
+	for i := 0; i < DefaultFailureBurst+2; i++ {
+		qgo.DialAddr(ctx, s.Self().Addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"wasmactor/2"}}, nil)
+	}
+	c, err := Dial(ctx, s.Self().Addr, ClientConfig{Cookie: testCookie})
+	require.NoError(t, err)
+	c.Close()
+}
