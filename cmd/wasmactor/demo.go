@@ -1,5 +1,3 @@
-//go:build !wasmactor_nohost
-
 package main
 
 import (
@@ -115,9 +113,6 @@ func runDemo(ctx context.Context, w io.Writer, logger *slog.Logger) error {
 		cfg := host.Config{Name: fmt.Sprintf("n%d", i), Listen: "127.0.0.1:0", Cookie: cookie, Logger: logger}
 		if i > 1 {
 			cfg.Join = []string{nodes[0].Addr()}
-		}
-		if cfg.Transport, err = bridgeTransport(cfg); err != nil {
-			return fmt.Errorf("demo: starting %s: %w", cfg.Name, err)
 		}
 		n, err := host.Start(ctx, cfg)
 		if err != nil {

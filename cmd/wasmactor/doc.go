@@ -41,9 +41,4 @@
 // (factory, actor, name, node), 5 timeout, 6 rejected (bad or oversized
 // module or message, name taken, mailbox full). Remote errors arrive with the
 // ABI error codes of docs/abi.md and map onto these.
-//
-// # Building without the node
-//
-// While host/ does not compile, `go build -tags wasmactor_nohost` builds
-// everything but node and demo.
 package main

@@ -1,5 +1,3 @@
-//go:build !wasmactor_nohost
-
 package main
 
 import (
@@ -95,9 +93,6 @@ $XDG_DATA_HOME/wasmactor/cookie) is created with 128 random bits on first start.
 				Join:       join,
 				CookieFile: a.cookieFile,
 				Logger:     logger,
-			}
-			if cfg.Transport, err = bridgeTransport(cfg); err != nil {
-				return fmt.Errorf("node %s: %w", name, err)
 			}
 			n, err := host.Start(ctx, cfg)
 			if err != nil {

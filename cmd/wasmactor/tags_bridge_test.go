@@ -1,5 +1,0 @@
-//go:build wasmactor_quicbridge
-
-package main
-
-const buildTags = "wasmactor_quicbridge"
