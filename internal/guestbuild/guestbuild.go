@@ -49,7 +49,7 @@ var (
 
 // Build compiles the guest package at pkgDir (see the package doc for how
 // paths resolve) and returns the module bytes, failing tb on any error.
-// The returned slice is shared: callers must not modify it.
+// Each call returns a fresh copy, so callers may modify it.
 func Build(tb testing.TB, pkgDir string) []byte {
 	tb.Helper()
 	wasm, err := BuildErr(pkgDir)
@@ -59,9 +59,17 @@ func Build(tb testing.TB, pkgDir string) []byte {
 	return wasm
 }
 
-// BuildErr is [Build] for callers without a testing.TB. The returned slice is
-// shared: callers must not modify it.
+// BuildErr is [Build] for callers without a testing.TB.
 func BuildErr(pkgDir string) ([]byte, error) {
+	wasm, err := build(pkgDir)
+	if err != nil {
+		return nil, err
+	}
+	return bytes.Clone(wasm), nil
+}
+
+// build returns the cached module bytes, shared; callers copy.
+func build(pkgDir string) ([]byte, error) {
 	root, err := RepoRoot()
 	if err != nil {
 		return nil, err

@@ -37,6 +37,8 @@ func TestBuildCaches(t *testing.T) {
 	mu.Unlock()
 	third := Build(t, "./testdata/trivial")
 	require.Equal(t, first, third)
+	third[0] = 'X'
+	require.Equal(t, first, Build(t, "./testdata/trivial"), "callers get copies")
 	require.Equal(t, int64(1), compiles.Load()-before, "disk cache was not used")
 
 	entries, err := filepath.Glob(filepath.Join(os.Getenv("WASMACTOR_GUEST_CACHE"), "*.wasm"))
