@@ -104,8 +104,9 @@ Finding the cookie: nodes and clients prove they share a secret cookie. Its
 file is --cookie-file, else $` + envCookieFile + `, else the per-user default
 $XDG_DATA_HOME/wasmactor/cookie (~/.local/share/wasmactor/cookie when
 XDG_DATA_HOME is unset). The first node started with that default creates it
-(128 random bits, mode 0600), so every node and client of one user on one
-machine agree without configuration. Across machines, copy the file.
+(256 random bits as hex, mode 0600), so every node and client of one user on
+one machine agree without configuration. Across machines, copy the file. The
+client only reads the file, never creates it.
 
 ` + exitCodesHelp,
 		Example: `  wasmactor demo                                  # a local 3-node cluster in one process

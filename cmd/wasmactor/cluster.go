@@ -262,7 +262,7 @@ print as base64, non-text map keys as strings. With -o json the reply is
 wrapped: {"target": ..., "reply": ...}.`,
 		Example: `  wasmactor call counter '{"op": "get"}'
   wasmactor call '<n3.1>' '{"op": "get"}' --timeout 2s
-  wasmactor call counter '{"op": "get"}' | jq .Value`,
+  wasmactor call counter '{"op": "get"}' | jq .value`,
 		Args: exactArgs(2, "TARGET and JSON"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if timeout <= 0 {

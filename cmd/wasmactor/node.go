@@ -59,7 +59,8 @@ is leaving, and exits 0; a second signal exits at once.
 
 --data defaults to $XDG_DATA_HOME/wasmactor/NAME (~/.local/share/wasmactor/NAME).
 The cookie file (--cookie-file, $` + envCookieFile + `, default
-$XDG_DATA_HOME/wasmactor/cookie) is created with 128 random bits on first start.`,
+$XDG_DATA_HOME/wasmactor/cookie) is created with 256 random bits on first start,
+mode 0600; a node refuses a cookie file others can read.`,
 		Example: `  wasmactor node --name n1 --listen 127.0.0.1:7946
   wasmactor node --name n2 --listen 127.0.0.1:7947 --join 127.0.0.1:7946
   wasmactor node --name n3 --listen 127.0.0.1:7948 --join 127.0.0.1:7946,127.0.0.1:7947 --data /tmp/n3 --log-level debug`,
