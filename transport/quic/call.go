@@ -66,6 +66,9 @@ func (s *session) serveStream(str *qgo.Stream) {
 		resetStream(str, StreamProtocol)
 		return
 	}
+	if kind == streamCall {
+		r.SetMax(s.t.cfg.MaxRequest)
+	}
 	body, err := r.Next()
 	if err != nil {
 		if errors.Is(err, transport.ErrFrameTooLarge) {
@@ -200,8 +203,8 @@ func requestError(ctx context.Context, node string, err error) error {
 	return fmt.Errorf("%w: %s: %v", transport.ErrNodeDown, node, err)
 }
 
-func doCall(ctx context.Context, conn *qgo.Conn, node string, peerMax, ownMax int, req transport.Control) ([]byte, error) {
-	str, stop, err := openRequest(ctx, conn, streamCall, peerMax, callReq{Kind: req.Kind, Body: req.Body})
+func doCall(ctx context.Context, conn *qgo.Conn, node string, peerReq, ownMax int, req transport.Control) ([]byte, error) {
+	str, stop, err := openRequest(ctx, conn, streamCall, peerReq, callReq{Kind: req.Kind, Body: req.Body})
 	if err != nil {
 		return nil, requestError(ctx, node, err)
 	}

@@ -19,7 +19,7 @@ type client struct {
 	conn    *qgo.Conn
 	qt      *qgo.Transport
 	udp     *net.UDPConn
-	peerMax int
+	peerReq int
 	ownMax  int
 	once    sync.Once
 }
@@ -83,7 +83,7 @@ func Dial(ctx context.Context, addr string, cfg ClientConfig) (transport.Client,
 	// The control stream stays open and silent: the node treats its end
 	// as the client leaving.
 	_ = str
-	return &client{peer: peer.info(), conn: conn, qt: qt, udp: udp, peerMax: int(peer.MaxFrame), ownMax: c.MaxFrame}, nil
+	return &client{peer: peer.info(), conn: conn, qt: qt, udp: udp, peerReq: int(peer.MaxRequest), ownMax: c.MaxFrame}, nil
 }
 
 // Peer is the node this client is connected to.
@@ -94,7 +94,7 @@ func (c *client) Call(ctx context.Context, req transport.Control) ([]byte, error
 	if c.conn.Context().Err() != nil {
 		return nil, closedError{}
 	}
-	return doCall(ctx, c.conn, c.peer.Name, c.peerMax, c.ownMax, req)
+	return doCall(ctx, c.conn, c.peer.Name, c.peerReq, c.ownMax, req)
 }
 
 // Close closes the connection. Safe to call more than once.

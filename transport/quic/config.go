@@ -25,6 +25,7 @@ const (
 	DefaultSendQueue        = 1 << 16
 	DefaultControlQueue     = 1 << 12
 	DefaultMaxFrame         = 1 << 20
+	DefaultMaxRequest       = 16 << 20
 	DefaultMaxStreams       = 256
 	DefaultReconnectMin     = 100 * time.Millisecond
 	DefaultReconnectMax     = 5 * time.Second
@@ -38,7 +39,8 @@ const (
 	MaxLanes = 64
 	// minMaxFrame keeps room for handshake-sized and control messages.
 	minMaxFrame = 4096
-	maxMaxFrame = 64 << 20
+	maxMaxFrame   = 64 << 20
+	maxMaxRequest = 256 << 20
 	maxNameLen  = 128
 )
 
@@ -93,6 +95,11 @@ type Config struct {
 	// MaxFrame caps every frame this node accepts (and tells peers, who
 	// split their batches to fit). Default 1 MiB; 4 KiB to 64 MiB.
 	MaxFrame int
+	// MaxRequest caps the body of a call request this node accepts; a
+	// deploy carries a whole module in one. Default 16 MiB; at least
+	// MaxFrame, at most 256 MiB. It is announced in the hello, and callers
+	// refuse larger requests locally.
+	MaxRequest int
 	// MaxStreams bounds the concurrent calls and blob transfers one peer may
 	// have open to this node. Default 256.
 	MaxStreams int
@@ -183,6 +190,12 @@ func (c Config) validate() (config, error) {
 	}
 	if c.MaxFrame < minMaxFrame || c.MaxFrame > maxMaxFrame {
 		return bad("MaxFrame must be %d..%d, got %d", minMaxFrame, maxMaxFrame, c.MaxFrame)
+	}
+	if c.MaxRequest == 0 {
+		c.MaxRequest = max(DefaultMaxRequest, c.MaxFrame)
+	}
+	if c.MaxRequest < c.MaxFrame || c.MaxRequest > maxMaxRequest {
+		return bad("MaxRequest must be MaxFrame (%d) to %d, got %d", c.MaxFrame, maxMaxRequest, c.MaxRequest)
 	}
 	if c.MaxStreams == 0 {
 		c.MaxStreams = DefaultMaxStreams

@@ -56,6 +56,7 @@ func (t *Transport) selfHello() hello {
 		Incarnation: t.self.Incarnation,
 		Addr:        t.self.Addr,
 		MaxFrame:    uint64(t.cfg.MaxFrame),
+		MaxRequest:  uint64(t.cfg.MaxRequest),
 	}
 }
 

@@ -76,6 +76,7 @@ func TestOverCapFrame(t *testing.T) {
 func TestFrameCapsEnforcedLocally(t *testing.T) {
 	cfg := testConfig("s")
 	cfg.MaxFrame = 4096
+	cfg.MaxRequest = 8192
 	hs := newHandler()
 	s := startNode(t, cfg, hs)
 	a := startNode(t, testConfig("a"), newHandler())
@@ -90,7 +91,10 @@ func TestFrameCapsEnforcedLocally(t *testing.T) {
 	var tooLarge *wire.FrameTooLargeError
 	require.ErrorAs(t, err, &tooLarge)
 	require.Equal(t, 4096, tooLarge.Max)
+	// Call requests have their own cap (a deploy carries a module).
 	_, err = a.Call(joinCtx(t), "s", transport.Control{Body: make([]byte, 5000)})
+	require.NoError(t, err)
+	_, err = a.Call(joinCtx(t), "s", transport.Control{Body: make([]byte, 9000)})
 	require.ErrorIs(t, err, transport.ErrFrameTooLarge)
 
 	// Many small envelopes that add up to more than the cap are split.

@@ -38,6 +38,9 @@ type hello struct {
 	Addr        string `cbor:"5,keyasint,omitempty"`
 	Nonce       []byte `cbor:"6,keyasint"`
 	MaxFrame    uint64 `cbor:"7,keyasint"`
+	// MaxRequest is the largest call request the sender accepts; absent
+	// (zero) means MaxFrame. Clients accept no requests and omit it.
+	MaxRequest uint64 `cbor:"8,keyasint,omitempty"`
 }
 
 // proof carries an HMAC over the handshake (see computeProof).
@@ -77,6 +80,7 @@ func decodeHello(b []byte) (hello, error) {
 	if h.MaxFrame > maxMaxFrame {
 		h.MaxFrame = maxMaxFrame
 	}
+	h.MaxRequest = min(max(h.MaxRequest, h.MaxFrame), maxMaxRequest)
 	return h, nil
 }
 

@@ -85,7 +85,7 @@ func TestHandshakeWrongCookie(t *testing.T) {
 
 func TestClientDial(t *testing.T) {
 	hs := newHandler()
-	froms := make(chan transport.PeerInfo, 1)
+	froms := make(chan transport.PeerInfo, 2)
 	hs.setCall(func(ctx context.Context, f transport.PeerInfo, req transport.Control) ([]byte, error) {
 		froms <- f
 		return []byte("pong"), nil
@@ -97,6 +97,9 @@ func TestClientDial(t *testing.T) {
 	out, err := c.Call(joinCtx(t), transport.Control{Kind: 1})
 	require.NoError(t, err)
 	require.Equal(t, "pong", string(out))
+	_, err = c.Call(joinCtx(t), transport.Control{Body: make([]byte, 3<<20)})
+	require.NoError(t, err, "a client may send module-sized requests")
+	<-froms
 	from := <-froms
 	require.True(t, from.Client)
 	require.Equal(t, "cli", from.Name)

@@ -41,6 +41,7 @@ type session struct {
 	// connection that wins when two nodes dial each other at once.
 	preferred bool
 	peerMax   int // the peer's frame cap
+	peerReq   int // the peer's call request cap
 	batchMax  int // bytes per batch frame we write
 
 	ctrl  *qgo.Stream
@@ -63,6 +64,7 @@ func (t *Transport) newSession(conn *qgo.Conn, ctrl *qgo.Stream, ctrlR *wire.Rea
 		peer:     transport.PeerInfo{NodeInfo: p.info(), Client: p.Role == roleClient},
 		outbound: outbound,
 		peerMax:  int(p.MaxFrame),
+		peerReq:  int(p.MaxRequest),
 		ctrl:     ctrl,
 		ctrlR:    ctrlR,
 		ready:    make(chan struct{}),

@@ -342,7 +342,7 @@ func (t *Transport) Call(ctx context.Context, node string, req transport.Control
 	if err != nil {
 		return nil, err
 	}
-	return doCall(ctx, s.conn, node, s.peerMax, t.cfg.MaxFrame, req)
+	return doCall(ctx, s.conn, node, s.peerReq, t.cfg.MaxFrame, req)
 }
 
 // FetchBlob reads the blob named key from node on a stream of its own,

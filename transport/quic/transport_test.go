@@ -50,6 +50,16 @@ func TestTwoNodesTalk(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "echo:q", string(out))
 
+	// A module-sized request fits the default request cap.
+	module := make([]byte, 5<<20)
+	module[len(module)-1] = 7
+	hb.setCall(func(ctx context.Context, from transport.PeerInfo, req transport.Control) ([]byte, error) {
+		return []byte{byte(len(req.Body) >> 20), req.Body[len(req.Body)-1]}, nil
+	})
+	out, err = a.Call(ctx, "b", transport.Control{Kind: 2, Body: module})
+	require.NoError(t, err)
+	require.Equal(t, []byte{5, 7}, out)
+
 	hb.setCall(func(ctx context.Context, from transport.PeerInfo, req transport.Control) ([]byte, error) {
 		return nil, &transport.RemoteError{Code: 42, Message: "nope"}
 	})
