@@ -38,10 +38,10 @@ const (
 	// MaxLanes bounds Config.Lanes (and the lanes a peer may open).
 	MaxLanes = 64
 	// minMaxFrame keeps room for handshake-sized and control messages.
-	minMaxFrame = 4096
+	minMaxFrame   = 4096
 	maxMaxFrame   = 64 << 20
 	maxMaxRequest = 256 << 20
-	maxNameLen  = 128
+	maxNameLen    = 128
 )
 
 // Config configures a node [Transport]. The zero value of every field means
