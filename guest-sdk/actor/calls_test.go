@@ -1,3 +1,5 @@
+//go:build !wasip1
+
 package actor
 
 import (
@@ -65,6 +67,41 @@ func TestReceivePathCalls(t *testing.T) {
 	require.Equal(t, 64, cnt.calls[".main.__Sink_.Receive"], "%v", cnt.calls)
 	require.LessOrEqual(t, total, 2*64+8, "guest calls for 64 tells: %v", cnt.calls)
 	require.Equal(t, uint64(64), fromCBOR[map[string]uint64](t, askCount(t, g))["count"])
+}
+
+// TestSendPathCalls does the same for raw sends: Source sends 100 messages,
+// and each should cost no more than four calls: the SDK method, the import
+// table's method (just over Go's inlining budget), the stub Go generates for
+// a wasmimport, and the import itself.
+func TestSendPathCalls(t *testing.T) {
+	wasm := guestbuild.Build(t, "testdata/guests/bench")
+	cnt := &callCounter{calls: map[string]int{}}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ctx = experimental.WithFunctionListenerFactory(ctx, cnt)
+	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
+	defer r.Close(ctx)
+	wasi_snapshot_preview1.MustInstantiate(ctx, r)
+	h := newMiniHost()
+	require.NoError(t, h.instantiate(ctx, r))
+	mod, err := r.InstantiateWithConfig(ctx, wasm, wazero.NewModuleConfig().WithStartFunctions("_initialize"))
+	require.NoError(t, err)
+	g := &guest{t: t, ctx: ctx, mod: mod, host: h}
+	require.Equal(t, int32(0), g.deliver(startRec(1, "Source", nil)))
+
+	msg := AppendArrayHeader(nil, 2)
+	msg = AppendPID(msg, PID{miniNode, 2})
+	msg = AppendUint(msg, 100)
+	cnt.on = true
+	require.Equal(t, int32(0), g.deliver(tellRec(1, PID{}, msg)))
+	cnt.on = false
+
+	require.Equal(t, 100, cnt.calls["wasmactor.send"], "%v", cnt.calls)
+	total := 0
+	for _, n := range cnt.calls {
+		total += n
+	}
+	require.LessOrEqual(t, total, 4*100+32, "guest and import calls for 100 sends: %v", cnt.calls)
 }
 
 func askCount(t *testing.T, g *guest) []byte {

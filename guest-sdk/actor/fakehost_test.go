@@ -1,6 +1,9 @@
+//go:build !wasip1
+
 package actor
 
 import (
+	"encoding/binary"
 	"io"
 	"testing"
 
@@ -180,4 +183,31 @@ func askRec(id uint64, from PID, ref uint64, payload []byte) record {
 
 func replyRec(id uint64, ref uint64, status uint16, payload []byte) record {
 	return record{kind: kindReply, actor: id, ref: ref, status: status, payload: payload}
+}
+
+// appendRecord appends one record to a batch, padding it to 8 bytes, as a
+// host does. The SDK never builds batches itself.
+func appendRecord(b []byte, r record) []byte {
+	size := (headerSize + len(r.payload) + 7) &^ 7
+	b = binary.LittleEndian.AppendUint32(b, uint32(size))
+	b = binary.LittleEndian.AppendUint16(b, r.kind)
+	b = binary.LittleEndian.AppendUint16(b, r.status)
+	b = binary.LittleEndian.AppendUint64(b, r.actor)
+	b = binary.LittleEndian.AppendUint64(b, r.from.Node)
+	b = binary.LittleEndian.AppendUint64(b, r.from.Serial)
+	b = binary.LittleEndian.AppendUint64(b, r.ref)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(r.payload)))
+	b = binary.LittleEndian.AppendUint32(b, 0)
+	b = append(b, r.payload...)
+	for pad := size - headerSize - len(r.payload); pad > 0; pad-- {
+		b = append(b, 0)
+	}
+	return b
+}
+
+// startPayload builds a START/RESTORE payload (tests and fake hosts).
+func startPayload(name string, args []byte) []byte {
+	p := binary.LittleEndian.AppendUint16(nil, uint16(len(name)))
+	p = append(p, name...)
+	return append(p, args...)
 }

@@ -67,6 +67,12 @@ func importFail(ptr unsafe.Pointer, n uint32)
 // array keeps it off the goroutine stack, which may move between calls.
 var pidOut [2]uint64
 
+// hostAPI is the concrete import table in a guest: direct calls, no
+// interface dispatch.
+type hostAPI = wasmHost
+
+var _ hostCalls = wasmHost{} // the same methods as the fake and the stub
+
 func newHost() hostAPI { return wasmHost{} }
 
 type wasmHost struct{}
