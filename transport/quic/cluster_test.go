@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/transport"
 )
 
@@ -255,4 +256,52 @@ func TestNoLeakAfterClose(t *testing.T) {
 		buf := make([]byte, 1<<20)
 		t.Fatalf("goroutines: %d before, %d after Close\n%s", before, after, buf[:runtime.Stack(buf, true)])
 	}
+}
+
+// TestCleanLeaveDeliversQueued: what was queued before Close reaches the
+// peer (lanes are read to their end before the connection closes), and
+// the peer reports the leave, not a failure.
+func TestCleanLeaveDeliversQueued(t *testing.T) {
+	hb := newHandler()
+	var got atomic.Int64
+	var inOrder atomic.Bool
+	inOrder.Store(true)
+	next := map[uint64]uint64{}
+	var mu sync.Mutex
+	hb.onEnvelopes = func(_ transport.NodeInfo, envs []transport.Envelope) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, e := range envs {
+			if e.Ref != next[e.From] {
+				inOrder.Store(false)
+			}
+			next[e.From] = e.Ref + 1
+		}
+		got.Add(int64(len(envs)))
+	}
+	a := startNode(t, testConfig("a"), newHandler())
+	b := startNode(t, testConfig("b"), hb)
+	require.NoError(t, a.Join(joinCtx(t), []string{b.Self().Addr}))
+	require.True(t, hb.nextEvent(t, 5*time.Second).up)
+
+	const n = 20000
+	payload := make([]byte, 100)
+	for i := 0; i < n; i++ {
+		require.NoError(t, a.Send("b", transport.Envelope{From: uint64(i%8 + 1), To: 1, Ref: uint64(i / 8), Payload: payload}))
+	}
+	require.NoError(t, a.Cast("b", transport.Control{Kind: 1}))
+	require.NoError(t, a.Close())
+	require.ErrorIs(t, a.Send("b", transport.Envelope{}), wasmactor.ErrClosed)
+
+	ev := hb.nextEvent(t, 5*time.Second)
+	require.False(t, ev.up)
+	require.ErrorIs(t, ev.reason, transport.ErrPeerLeft)
+	require.EqualValues(t, n, got.Load(), "NodeDown comes after every envelope was delivered")
+	require.True(t, inOrder.Load())
+	select {
+	case <-hb.casts:
+	default:
+		t.Fatal("the cast sent before Close was lost")
+	}
+	require.Empty(t, b.Members())
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	qgo "github.com/quic-go/quic-go"
 
@@ -54,6 +55,14 @@ type session struct {
 	ready chan struct{} // closed once NodeUp has been delivered
 	done  chan struct{} // closed once every goroutine but the supervisor ended
 	wg    sync.WaitGroup
+
+	// Clean leave. leaving is closed when this node leaves: the writers
+	// drain their queues and finish their streams. peerLeft is set when
+	// the peer said goodbye; laneEnds counts its lanes read to the end.
+	leaving   chan struct{}
+	leaveOnce sync.Once
+	peerLeft  atomic.Bool
+	laneEnds  chan struct{}
 }
 
 func (t *Transport) newSession(conn *qgo.Conn, ctrl *qgo.Stream, ctrlR *wire.Reader, p hello, outbound bool) *session {
@@ -69,6 +78,8 @@ func (t *Transport) newSession(conn *qgo.Conn, ctrl *qgo.Stream, ctrlR *wire.Rea
 		ctrlR:    ctrlR,
 		ready:    make(chan struct{}),
 		done:     make(chan struct{}),
+		leaving:  make(chan struct{}),
+		laneEnds: make(chan struct{}, MaxLanes),
 	}
 	s.preferred = outbound == (t.self.Name < p.Name)
 	s.batchMax = min(s.peerMax, maxBatchBytes)
@@ -116,6 +127,15 @@ func (s *session) supervise() {
 	s.t.exec(func() { s.t.sessionDone(s, cause) })
 }
 
+// leave starts the goodbye: a last control message, then every stream we
+// send on is finished once its queue is written.
+func (s *session) leave() {
+	s.leaveOnce.Do(func() {
+		s.queueCtrl(ctrlMsg{Type: ctrlLeaving, Lanes: len(s.lanes)}, true)
+		close(s.leaving)
+	})
+}
+
 // waitReady blocks handler calls until NodeUp for this peer was delivered.
 func (s *session) waitReady() bool {
 	select {
@@ -146,7 +166,7 @@ func (s *session) send(envs []transport.Envelope) error {
 	if len(envs) == 0 {
 		return nil
 	}
-	if s.ctx.Err() != nil {
+	if s.ctx.Err() != nil || s.peerLeft.Load() {
 		return fmt.Errorf("%w: %s", transport.ErrNodeDown, s.peer.Name)
 	}
 	for i := range envs {
@@ -271,9 +291,12 @@ func (l *lane) run() {
 	l.str = str
 	l.mu.Unlock()
 	var buf []byte
+	leaving := s.leaving
 	for {
 		select {
 		case <-l.signal:
+		case <-leaving:
+			leaving = nil
 		case <-s.ctx.Done():
 			return
 		}
@@ -309,6 +332,15 @@ func (l *lane) run() {
 				l.spare = batch[:0]
 				l.mu.Unlock()
 			}
+		}
+		if leaving == nil {
+			// Leaving and drained: finish the stream so the peer can
+			// tell it has read everything.
+			l.mu.Lock()
+			l.str = nil // no more direct writes
+			l.mu.Unlock()
+			str.Close()
+			return
 		}
 	}
 }
@@ -373,6 +405,13 @@ func (s *session) readLane(str *qgo.ReceiveStream) {
 	for {
 		body, err := r.Next()
 		if err != nil {
+			if errors.Is(err, io.EOF) {
+				// The peer finished this lane: it is leaving.
+				select {
+				case s.laneEnds <- struct{}{}:
+				default:
+				}
+			}
 			s.streamReadError(str, err)
 			return
 		}
@@ -410,6 +449,7 @@ func (s *session) streamReadError(str interface{ CancelRead(qgo.StreamErrorCode)
 const (
 	ctrlMembers uint8 = 1
 	ctrlCast    uint8 = 2
+	ctrlLeaving uint8 = 3
 )
 
 // ctrlMsg is one message on the control stream after the handshake.
@@ -418,6 +458,8 @@ type ctrlMsg struct {
 	Members []transport.NodeInfo `cbor:"2,keyasint,omitempty"`
 	Kind    uint16               `cbor:"3,keyasint,omitempty"`
 	Body    []byte               `cbor:"4,keyasint,omitempty"`
+	// Lanes is how many lanes the leaving node finishes (ctrlLeaving).
+	Lanes int `cbor:"5,keyasint,omitempty"`
 }
 
 // ctrlQueue holds encoded control frames for the control writer.
@@ -476,9 +518,12 @@ func (s *session) queueMembers(list []transport.NodeInfo) {
 func (s *session) writeControl() {
 	q := &s.ctrlQ
 	var spare []byte
+	leaving := s.leaving
 	for {
 		select {
 		case <-q.signal:
+		case <-leaving:
+			leaving = nil
 		case <-s.ctx.Done():
 			return
 		}
@@ -495,6 +540,10 @@ func (s *session) writeControl() {
 				return
 			}
 			spare = buf
+		}
+		if leaving == nil {
+			s.ctrl.Close() // after the goodbye, which leave queued first
+			return
 		}
 	}
 }
@@ -526,8 +575,30 @@ func (s *session) readControl() {
 				return
 			}
 			s.t.h.HandleCast(s.peer.NodeInfo, transport.Control{Kind: m.Kind, Body: m.Body})
+		case ctrlLeaving:
+			s.peerLeaving(m.Lanes)
+			return
 		default:
 			// A later protocol version's message: ignore it.
 		}
 	}
+}
+
+// peerLeaving handles the peer's goodbye: read its lanes to their end
+// (bounded by HandshakeTimeout), so everything it sent is delivered, then
+// close the connection; the peer is reported as left, not redialled.
+func (s *session) peerLeaving(lanes int) {
+	s.peerLeft.Store(true)
+	timeout := time.NewTimer(s.t.cfg.HandshakeTimeout)
+	defer timeout.Stop()
+	for i := 0; i < min(lanes, MaxLanes); i++ {
+		select {
+		case <-s.laneEnds:
+		case <-timeout.C:
+			i = lanes
+		case <-s.ctx.Done():
+			return
+		}
+	}
+	s.conn.CloseWithError(CodeLeaving, "goodbye")
 }

@@ -318,6 +318,9 @@ func (t *Transport) session(node string) (*session, error) {
 // take all of envs; an error matching ErrFrameTooLarge if one envelope alone
 // exceeds the peer's frame cap. In each case nothing was queued.
 func (t *Transport) Send(node string, envs ...transport.Envelope) error {
+	if t.closed.Load() {
+		return closedError{}
+	}
 	s, err := t.session(node)
 	if err != nil {
 		return err
@@ -327,6 +330,9 @@ func (t *Transport) Send(node string, envs ...transport.Envelope) error {
 
 // Cast queues a control message for node, ordered with its other casts.
 func (t *Transport) Cast(node string, msg transport.Control) error {
+	if t.closed.Load() {
+		return closedError{}
+	}
 	s, err := t.session(node)
 	if err != nil {
 		return err
@@ -355,16 +361,31 @@ func (t *Transport) FetchBlob(ctx context.Context, node string, key string, max 
 	return fetchBlob(ctx, s.conn, node, s.peerMax, key, max)
 }
 
-// Close tells every peer this node is leaving (they report ErrPeerLeft at
-// once), closes every connection, reports NodeDown for each connected peer,
-// and waits for every goroutine. It is safe to call more than once and
-// concurrently; later calls return once the first has finished.
+// Close leaves the cluster cleanly and waits for every goroutine: what was
+// queued for each peer is written, then a goodbye; the peer reads its lanes
+// to their end, reports ErrPeerLeft (and does not redial) and closes the
+// connection. Peers that do not answer within HandshakeTimeout are cut off.
+// NodeDown is reported for each connected peer. Send and Cast fail once
+// Close has begun. Close is safe to call more than once and concurrently;
+// later calls return once the first has finished.
 func (t *Transport) Close() error {
 	t.closeOnce.Do(func() {
 		t.closed.Store(true)
-		done := make(chan struct{})
-		if t.exec(func() { t.shutdownLocked(); close(done) }) {
-			<-done
+		done := make(chan []*session, 1)
+		if t.exec(func() { done <- t.shutdownLocked() }) {
+			// Let peers read what was queued for them, bounded in time.
+			leaving := <-done
+			timeout := time.NewTimer(t.cfg.HandshakeTimeout)
+			for _, s := range leaving {
+				select {
+				case <-s.ctx.Done():
+				case <-timeout.C:
+				}
+			}
+			timeout.Stop()
+			for _, s := range leaving {
+				s.conn.CloseWithError(CodeLeaving, "leaving")
+			}
 		}
 		t.cancel()
 		if t.ln != nil {
@@ -384,9 +405,10 @@ func (t *Transport) Close() error {
 	return nil
 }
 
-// shutdownLocked runs on the loop: no more admissions or redials, and
-// every connection is closed with CodeLeaving.
-func (t *Transport) shutdownLocked() {
+// shutdownLocked runs on the loop: no more admissions or redials; node
+// sessions start their goodbye (returned, for Close to wait on) and client
+// connections are closed.
+func (t *Transport) shutdownLocked() []*session {
 	t.shuttingDown = true
 	for name, m := range t.members {
 		stopTimer(m.retry)
@@ -399,9 +421,16 @@ func (t *Transport) shutdownLocked() {
 			delete(t.members, name)
 		}
 	}
+	var leaving []*session
 	for s := range t.sessions {
-		s.conn.CloseWithError(CodeLeaving, "leaving")
+		if s.peer.Client {
+			s.conn.CloseWithError(CodeLeaving, "leaving")
+			continue
+		}
+		s.leave()
+		leaving = append(leaving, s)
 	}
+	return leaving
 }
 
 func stopTimer(tm *time.Timer) {
@@ -519,8 +548,11 @@ func (t *Transport) sessionDone(s *session, cause error) {
 	m.sess = nil
 	t.publish()
 	reason := downReason(cause)
+	if s.peerLeft.Load() {
+		reason = transport.ErrPeerLeft
+	}
 	if t.shuttingDown {
-		t.notifyDown(s, reason)
+		t.notifyDown(s, closedError{})
 		delete(t.members, name)
 		return
 	}
