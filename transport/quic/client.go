@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 
 	qgo "github.com/quic-go/quic-go"
 
@@ -22,6 +23,7 @@ type client struct {
 	peerReq int
 	ownMax  int
 	once    sync.Once
+	closed  atomic.Bool
 }
 
 // Dial connects to the node at addr as a client: it authenticates with the
@@ -91,8 +93,11 @@ func (c *client) Peer() transport.NodeInfo { return c.peer }
 
 // Call sends req to the node's Handler.HandleCall and waits for the answer.
 func (c *client) Call(ctx context.Context, req transport.Control) ([]byte, error) {
-	if c.conn.Context().Err() != nil {
+	if c.closed.Load() {
 		return nil, closedError{}
+	}
+	if err := context.Cause(c.conn.Context()); err != nil {
+		return nil, fmt.Errorf("%w: connection to %s lost: %v", transport.ErrNodeDown, c.peer.Name, err)
 	}
 	return doCall(ctx, c.conn, c.peer.Name, c.peerReq, c.ownMax, req)
 }
@@ -100,6 +105,7 @@ func (c *client) Call(ctx context.Context, req transport.Control) ([]byte, error
 // Close closes the connection. Safe to call more than once.
 func (c *client) Close() error {
 	c.once.Do(func() {
+		c.closed.Store(true)
 		c.conn.CloseWithError(CodeLeaving, "client done")
 		c.qt.Close()
 		c.udp.Close()

@@ -2,6 +2,7 @@ package quic
 
 import (
 	"context"
+	"net"
 	"testing"
 	"time"
 
@@ -93,5 +94,8 @@ func TestTwoNodesTalk(t *testing.T) {
 	ev = hb.nextEvent(t, 5*time.Second)
 	require.False(t, ev.up)
 	require.ErrorIs(t, b.Send("a", transport.Envelope{}), wasmactor.ErrClosed)
+	require.ErrorIs(t, b.Send("a", transport.Envelope{}), net.ErrClosed)
+	require.ErrorIs(t, b.Start(context.Background(), hb), net.ErrClosed)
+	require.ErrorIs(t, b.Join(context.Background(), []string{a.Self().Addr}), net.ErrClosed)
 	require.NoError(t, b.Close())
 }
