@@ -32,19 +32,21 @@ func main() {
 		fmt.Fprintln(os.Stderr, "embed: -wasm is required; build it with:\n  GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o /tmp/counter.wasm ./examples/counter")
 		os.Exit(2)
 	}
-	if err := run(*wasmPath); err != nil {
+	// Compiling a Go guest takes a few seconds; the rest is milliseconds.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := run(ctx, *wasmPath); err != nil {
 		fmt.Fprintln(os.Stderr, "embed:", err)
+		cancel()
 		os.Exit(1)
 	}
 }
 
-func run(wasmPath string) error {
+func run(ctx context.Context, wasmPath string) error {
 	wasm, err := os.ReadFile(wasmPath)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 
 	// No Listen address: the node runs alone, with no network at all.
 	node, err := host.Start(ctx, host.Config{Name: "embed"})
