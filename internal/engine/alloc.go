@@ -6,17 +6,33 @@ import "github.com/tetratelabs/wazero/experimental"
 // limit itself, so the engine knows when a memory.grow was refused and can
 // name the failure "oom" instead of an anonymous trap (see New).
 //
+// Where the platform allows (mmap_unix.go), it reserves the whole limit of
+// address space up front and commits pages as the guest grows, so growth
+// never copies and untouched memory costs nothing; elsewhere it grows a Go
+// slice like append.
+//
 // It is used only by the goroutine running the instance's calls.
 type limitAllocator struct {
 	limit   uint64 // bytes
 	buf     []byte
+	mapped  []byte // the reservation, when mmap is used
 	refused bool   // a grow past the limit was refused
 	over    bool   // the module's minimum memory is over the limit
 	peak    uint64 // largest size handed out, in bytes
 	started bool   // the initial allocation is done
 }
 
+// useMmap turns the reservation off, for benchmarks comparing the two.
+var useMmap = mmapSupported
+
 func (a *limitAllocator) Allocate(capacity, _ uint64) experimental.LinearMemory {
+	if useMmap {
+		if m, err := mmapReserve(a.limit); err == nil {
+			a.mapped = m
+			a.buf = m[:0]
+			return a
+		}
+	}
 	a.buf = make([]byte, 0, min(capacity, a.limit))
 	return a
 }
@@ -28,16 +44,27 @@ func (a *limitAllocator) Reallocate(size uint64) []byte {
 			return nil
 		}
 		// The initial allocation: wazero cannot take a refusal here, so give
-		// the module its minimum and let the caller fail the instance.
+		// the module its minimum (from the Go heap) and let the caller fail
+		// the instance.
 		a.over = true
+		a.free()
+		a.buf = make([]byte, 0, size)
 	}
 	a.started = true
-	if size <= uint64(cap(a.buf)) {
+	switch {
+	case size <= uint64(len(a.buf)):
 		a.buf = a.buf[:size]
-	} else {
+	case a.mapped != nil:
+		if err := mmapCommit(a.mapped, uint64(len(a.buf)), size); err != nil {
+			a.refused = true
+			return nil
+		}
+		a.buf = a.mapped[:size]
+	case size <= uint64(cap(a.buf)):
+		a.buf = a.buf[:size]
+	default:
 		// Grow like append, but never reserve past the limit.
-		nc := max(size, min(2*uint64(cap(a.buf)), a.limit))
-		nb := make([]byte, size, nc)
+		nb := make([]byte, size, max(size, min(2*uint64(cap(a.buf)), a.limit)))
 		copy(nb, a.buf)
 		a.buf = nb
 	}
@@ -45,4 +72,12 @@ func (a *limitAllocator) Reallocate(size uint64) []byte {
 	return a.buf
 }
 
-func (a *limitAllocator) Free() { a.buf = nil }
+func (a *limitAllocator) Free() { a.free() }
+
+func (a *limitAllocator) free() {
+	if a.mapped != nil {
+		mmapRelease(a.mapped)
+		a.mapped = nil
+	}
+	a.buf = nil
+}

@@ -73,14 +73,38 @@ func benchDeliver(b *testing.B, inst *Instance, kind Kind, actor uint64) {
 	b.ReportMetric(1e9/ns, "msgs/s")
 }
 
-// BenchmarkInstantiate is a new instance of the minimal actor, closed again.
+// BenchmarkInstantiate is a new instance of the minimal actor, closed again,
+// with linear memory reserved by mmap (the default on unix) or grown as a
+// Go slice.
 func BenchmarkInstantiate(b *testing.B) {
-	e := newEngine(b, Config{}, nil)
-	m := compileFixture(b, e, "minimal_actor.wasm")
+	benchAllocators(b, func(b *testing.B) {
+		e := newEngine(b, Config{}, nil)
+		benchInstantiate(b, compileFixture(b, e, "minimal_actor.wasm"))
+	})
+}
+
+func benchAllocators(b *testing.B, fn func(b *testing.B)) {
+	for _, mmap := range []bool{true, false} {
+		if mmap && !mmapSupported {
+			continue
+		}
+		name := "alloc=slice"
+		if mmap {
+			name = "alloc=mmap"
+		}
+		b.Run(name, func(b *testing.B) {
+			defer func(old bool) { useMmap = old }(useMmap)
+			useMmap = mmap
+			fn(b)
+		})
+	}
+}
+
+func benchInstantiate(b *testing.B, m *Module) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		inst, err := e.Instantiate(ctx, m, nopHost{})
+		inst, err := m.e.Instantiate(ctx, m, nopHost{})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,8 +34,9 @@ type Config struct {
 	// CallTimeout is the deadline of every call into a guest (one Deliver
 	// turn, Snapshot, instance initialisation). Default 5s.
 	CallTimeout time.Duration
-	// CacheDir holds wazero's on-disk compilation cache; "" keeps compiled
-	// code in memory only.
+	// CacheDir holds wazero's on-disk compilation cache. "" uses the
+	// directory named by $WASMACTOR_COMPILE_CACHE if set, else an in-memory
+	// cache shared by every engine of the process.
 	CacheDir string
 	// Logger receives guest stdout and stderr and the log import. Default
 	// slog.Default().
@@ -87,6 +89,11 @@ type Engine struct {
 	modCfg  wazero.ModuleConfig
 	nextID  atomic.Uint64
 	closing atomic.Bool
+	// compiling tracks compilations still running (some abandoned at their
+	// deadline): the runtime must outlive them, or wazero writes into a
+	// closed engine.
+	compiling sync.WaitGroup
+	ownCache  bool // the cache is this engine's to close (not the shared one)
 
 	mu        sync.Mutex
 	instances map[*Instance]struct{} // live ones, for Close
@@ -102,13 +109,15 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	var cache wazero.CompilationCache
+	cache, own := sharedCache(), false
+	if cfg.CacheDir == "" {
+		cfg.CacheDir = os.Getenv("WASMACTOR_COMPILE_CACHE")
+	}
 	if cfg.CacheDir != "" {
 		if cache, err = wazero.NewCompilationCacheWithDir(cfg.CacheDir); err != nil {
 			return nil, fmt.Errorf("engine: compilation cache: %w", err)
 		}
-	} else {
-		cache = wazero.NewCompilationCache()
+		own = true
 	}
 	rtCfg := wazero.NewRuntimeConfigCompiler().
 		WithCloseOnContextDone(true).
@@ -118,10 +127,12 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		WithMemoryLimitPages(65536).
 		WithCompilationCache(cache)
 	rt := wazero.NewRuntimeWithConfig(ctx, rtCfg)
-	e := &Engine{cfg: cfg, rt: rt, cache: cache, instances: make(map[*Instance]struct{})}
+	e := &Engine{cfg: cfg, rt: rt, cache: cache, ownCache: own, instances: make(map[*Instance]struct{})}
 	if err := e.instantiateHostModules(ctx); err != nil {
 		_ = rt.Close(ctx)
-		_ = cache.Close(ctx)
+		if own {
+			_ = cache.Close(ctx)
+		}
 		return nil, err
 	}
 	// No filesystem, network, environment or arguments: the zero module
@@ -177,8 +188,19 @@ func (e *Engine) Close(ctx context.Context) error {
 		_ = i.Close(ctx)
 	}
 	ctx = context.WithoutCancel(ctx)
-	return errors.Join(e.rt.Close(ctx), e.cache.Close(ctx))
+	e.compiling.Wait()
+	err := e.rt.Close(ctx)
+	if e.ownCache {
+		err = errors.Join(err, e.cache.Close(ctx))
+	}
+	return err
 }
+
+// sharedCache is the in-memory compilation cache of every engine in the
+// process that has no CacheDir: several nodes in one process (tests, the
+// demo, embedders) then compile each module once, not once per node.
+// wazero keys it by module and runtime configuration, so sharing is safe.
+var sharedCache = sync.OnceValue(wazero.NewCompilationCache)
 
 func (e *Engine) errClosed() error {
 	return fmt.Errorf("engine: %w", wasmactor.ErrClosed)

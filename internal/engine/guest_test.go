@@ -88,20 +88,13 @@ func BenchmarkDeliverGoGuest(b *testing.B) {
 // again: what an Isolated spawn of a Go guest costs.
 func BenchmarkInstantiateGoGuest(b *testing.B) {
 	wasm := guestbuild.Build(b, "testdata/guests/bench")
-	e := newEngine(b, Config{}, nil)
-	m, err := e.Compile(context.Background(), wasm)
-	require.NoError(b, err)
-	defer m.Close(context.Background())
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		inst, err := e.Instantiate(ctx, m, nopHost{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		_ = inst.Close(ctx)
-	}
-	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "µs/instance")
+	benchAllocators(b, func(b *testing.B) {
+		e := newEngine(b, Config{}, nil)
+		m, err := e.Compile(context.Background(), wasm)
+		require.NoError(b, err)
+		defer m.Close(context.Background())
+		benchInstantiate(b, m)
+	})
 }
 
 // A Go panic in a guest's actor fails the instance with the SDK's reason.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -320,5 +321,9 @@ func importLog(i *Instance, m api.Module, stack []uint64) {
 
 func importFail(i *Instance, m api.Module, stack []uint64) {
 	i.failCalled = true
-	i.failMsg, _ = i.readString(m, u32(stack[0]), min(u32(stack[1]), maxReasonBytes), maxReasonBytes)
+	// Cut to maxReasonBytes and mend, rather than refuse: the guest is dying,
+	// and whatever it managed to say is the best reason there is.
+	if v, ok := m.Memory().Read(u32(stack[0]), min(u32(stack[1]), maxReasonBytes)); ok {
+		i.failMsg = strings.ToValidUTF8(string(v), "\uFFFD")
+	}
 }

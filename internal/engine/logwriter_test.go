@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -57,4 +58,21 @@ func TestLineWriter(t *testing.T) {
 	write("partial")
 	w.flush()
 	require.Equal(t, "partial", recs[2].Message)
+}
+
+func TestGuestOutputIsLogged(t *testing.T) {
+	logs := &syncBuffer{}
+	e := newEngine(t, Config{}, logs)
+	m := compileFixture(t, e, "print.wasm")
+	inst, err := e.Instantiate(context.Background(), m, &fakeHost{})
+	require.NoError(t, err)
+	require.NoError(t, inst.Deliver(context.Background(), startBatch(1, "Bad")))
+	require.NoError(t, inst.Close(context.Background()))
+
+	out := logs.String()
+	tag := "module=" + m.prefix + " instance=" + fmt.Sprint(inst.ID())
+	require.Contains(t, out, "level=INFO msg=hello "+tag+" stream=stdout")
+	require.Contains(t, out, `level=INFO msg="from guest" `+tag+" stream=stdout")
+	require.Contains(t, out, "stream=stderr truncated=true")
+	require.Less(t, len(out), 4*maxLogLine+2000, "the long line was cut")
 }

@@ -125,9 +125,11 @@ func (e *Engine) compile(ctx context.Context, wasm []byte) (wazero.CompiledModul
 		cm  wazero.CompiledModule
 		err error
 	}
-	done := make(chan result, 1)
+	done := make(chan result) // unbuffered: a result nobody takes is released below
 	abandoned := make(chan struct{})
+	e.compiling.Add(1)
 	go func() {
+		defer e.compiling.Done()
 		cm, err := e.rt.CompileModule(context.WithoutCancel(ctx), wasm)
 		select {
 		case done <- result{cm, err}:

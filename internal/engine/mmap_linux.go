@@ -1,0 +1,5 @@
+package engine
+
+import "syscall"
+
+const mmapNoReserve = syscall.MAP_NORESERVE
