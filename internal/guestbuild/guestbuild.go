@@ -190,6 +190,23 @@ func resolve(root, pkgDir string) (string, error) {
 	return abs, nil
 }
 
+// CompileCacheDir is where tests keep wazero's compilation cache, shared by
+// every test process on the machine (engines use it when
+// $WASMACTOR_COMPILE_CACHE names it). A Go guest takes seconds to compile,
+// and half a minute under the race detector; compiled once, it loads in
+// milliseconds.
+func CompileCacheDir() string {
+	return filepath.Join(filepath.Dir(cacheDir()), "compiled")
+}
+
+// ShareCompileCache points $WASMACTOR_COMPILE_CACHE at CompileCacheDir for
+// this process and the node processes it starts; call it from TestMain.
+func ShareCompileCache() {
+	if os.Getenv("WASMACTOR_COMPILE_CACHE") == "" {
+		_ = os.Setenv("WASMACTOR_COMPILE_CACHE", CompileCacheDir())
+	}
+}
+
 func cacheDir() string {
 	if d := os.Getenv("WASMACTOR_GUEST_CACHE"); d != "" {
 		return d
