@@ -242,3 +242,27 @@ func TestNamesHammer(t *testing.T) {
 		}
 	}
 }
+
+// FuzzDecodeClaim: claims arrive from peers; the decoder must never panic and
+// whatever it accepts must be a valid claim that round-trips.
+func FuzzDecodeClaim(f *testing.F) {
+	good, err := EncodeClaim(Claim{Name: "svc", PID: wasmactor.PID{Node: "n1", Incarnation: 7, Serial: 3}, At: 99})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add([]byte{})
+	f.Add([]byte{0xa1, 0x01, 0x7f, 0x61, 0x61, 0xff})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := DecodeClaim(b)
+		if err != nil {
+			return
+		}
+		require.NoError(t, c.validate())
+		again, err := EncodeClaim(c)
+		require.NoError(t, err)
+		c2, err := DecodeClaim(again)
+		require.NoError(t, err)
+		require.Equal(t, c, c2)
+	})
+}

@@ -21,6 +21,10 @@ type Runner interface {
 	// Turn is never called concurrently with itself for one task. It may call
 	// Wake on any task, its own included, but must not call Close on the
 	// scheduler running it (Close waits for the turn to finish).
+	//
+	// A panic in Turn is not recovered: guest failures arrive as errors from
+	// the engine, so a panic here is a host bug and crashes the process like
+	// any goroutine panic would.
 	Turn() (more bool)
 }
 

@@ -255,6 +255,24 @@ func TestCloseWaitsForTurn(t *testing.T) {
 		t.Fatal("Close returned while a turn was running")
 	default:
 	}
+	// Release the turn only once Close has marked the scheduler closed, so the
+	// requeue that follows the turn is the one Close must drop.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		s.mu.Lock()
+		c := s.closed
+		s.mu.Unlock()
+		if c {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "Close never marked the scheduler closed")
+		runtime.Gosched()
+	}
+	select {
+	case <-closed:
+		t.Fatal("Close returned while a turn was running")
+	default:
+	}
 	close(release)
 	waitFor(t, closed, "Close")
 	require.EqualValues(t, 1, ended.Load(), "the turn in progress finished")

@@ -51,6 +51,17 @@ func (c *client) Call(ctx context.Context, req transport.Control) ([]byte, error
 
 	select {
 	case r := <-res:
+		if ctx.Err() != nil {
+			// The caller gave up; a handler that saw its context end must not
+			// make that look like a remote error.
+			return nil, fmt.Errorf("memtransport: call %s: %w", n.info.Name, ctx.Err())
+		}
+		if c.ctx.Err() != nil {
+			return nil, errClosed
+		}
+		if n.ctx.Err() != nil {
+			return nil, fmt.Errorf("memtransport: call %s: %w", n.info.Name, transport.ErrNodeDown)
+		}
 		return r.b, r.err
 	case <-ctx.Done():
 		return nil, fmt.Errorf("memtransport: call %s: %w", n.info.Name, ctx.Err())

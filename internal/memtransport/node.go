@@ -229,6 +229,15 @@ func (n *node) request(ctx context.Context, peer, what string, serve func(ctx co
 
 	select {
 	case r := <-res:
+		if ctx.Err() != nil {
+			// The caller gave up; a handler that saw its context end must not
+			// make that look like a remote error.
+			return nil, fmt.Errorf("memtransport: %s %s: %w", what, peer, ctx.Err())
+		}
+		if l.ctx.Err() != nil {
+			// Likewise for a link lost during the call: report the NodeDown reason.
+			return nil, fmt.Errorf("memtransport: %s %s: %w", what, peer, context.Cause(l.ctx))
+		}
 		return r.b, r.err
 	case <-ctx.Done():
 		return nil, fmt.Errorf("memtransport: %s %s: %w", what, peer, ctx.Err())
