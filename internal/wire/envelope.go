@@ -2,6 +2,7 @@ package wire
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/wasmactor/wasmactor/transport"
 )
@@ -149,20 +150,29 @@ func AppendBatchFrame(dst []byte, envs []transport.Envelope) []byte {
 // [Unmarshal] into a []transport.Envelope does; the common shapes are decoded
 // without reflection.
 func DecodeEnvelopes(body []byte) ([]transport.Envelope, error) {
-	if envs, ok := decodeFast(body); ok {
+	return AppendDecodedEnvelopes(nil, body)
+}
+
+// AppendDecodedEnvelopes is [DecodeEnvelopes] appending to dst, so several
+// batches can be handed on as one. On error dst is returned unchanged.
+func AppendDecodedEnvelopes(dst []transport.Envelope, body []byte) ([]transport.Envelope, error) {
+	if envs, ok := decodeFast(dst, body); ok {
 		return envs, nil
 	}
 	var envs []transport.Envelope
 	if err := Unmarshal(body, &envs); err != nil {
-		return nil, err
+		return dst, err
 	}
 	if envs == nil {
 		// Unmarshal of CBOR null leaves a nil slice; a batch must be an array.
 		if len(body) == 1 && (body[0] == 0xf6 || body[0] == 0xf7) {
-			return nil, fmt.Errorf("%w: batch is not an array", ErrMalformed)
+			return dst, fmt.Errorf("%w: batch is not an array", ErrMalformed)
+		}
+		if dst == nil {
+			return []transport.Envelope{}, nil
 		}
 	}
-	return envs, nil
+	return append(dst, envs...), nil
 }
 
 // readHead reads a definite-length head (initial byte and argument). ok is
@@ -209,13 +219,18 @@ func readHead(b []byte, i int) (major byte, v uint64, next int, ok bool) {
 // unsigned integers 1..7 (each at most once) with unsigned values in range
 // and a byte-string payload. Anything else returns ok=false and the strict
 // reflection decoder decides.
-func decodeFast(b []byte) ([]transport.Envelope, bool) {
+func decodeFast(dst []transport.Envelope, b []byte) ([]transport.Envelope, bool) {
 	major, n, i, ok := readHead(b, 0)
 	if !ok || major != majorArray || n > MaxArrayElements || n > uint64(len(b)-i) {
 		return nil, false
 	}
-	envs := make([]transport.Envelope, n)
-	for k := range envs {
+	base := len(dst)
+	envs := slices.Grow(dst, int(n))[:base+int(n)]
+	if envs == nil {
+		envs = []transport.Envelope{} // an empty batch decodes to an empty, non-nil slice
+	}
+	clear(envs[base:])
+	for k := base; k < len(envs); k++ {
 		e := &envs[k]
 		var pairs uint64
 		major, pairs, i, ok = readHead(b, i)

@@ -169,3 +169,73 @@ func (r *Reader) header() (uint64, error) {
 	}
 	return 0, fmt.Errorf("%w: length overflows 64 bits", ErrMalformed)
 }
+
+// ChunkReader reads frames from a stream into large chunks and returns
+// bodies that alias them: one allocation and one copy (the stream's) per
+// chunk instead of per frame. A chunk is never written again once a body
+// in it was returned, so callers may keep bodies (and slices of them); the
+// price is that a kept body keeps its whole chunk alive.
+type ChunkReader struct {
+	r          io.Reader
+	max        int
+	size       int
+	buf        []byte // the current chunk; buf[start:] is unparsed
+	start int
+	eof   error
+}
+
+// NewChunkReader reads frames of at most max bytes from r, in chunks of
+// chunkSize bytes (grown for a frame that does not fit).
+func NewChunkReader(r io.Reader, max, chunkSize int) *ChunkReader {
+	return &ChunkReader{r: r, max: max, size: chunkSize}
+}
+
+// Buffered reports whether a complete frame is already buffered, so Next
+// will not block.
+func (c *ChunkReader) Buffered() bool {
+	_, _, err := Split(c.buf[c.start:], c.max)
+	return err == nil
+}
+
+// Next returns the next frame's body. Errors are those of [Reader.Next].
+func (c *ChunkReader) Next() ([]byte, error) {
+	for {
+		data := c.buf[c.start:]
+		body, rest, err := Split(data, c.max)
+		if err == nil {
+			c.start = len(c.buf) - len(rest)
+			return body, nil
+		}
+		if !errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, err
+		}
+		if c.eof != nil {
+			if len(data) == 0 {
+				return nil, c.eof
+			}
+			return nil, io.ErrUnexpectedEOF
+		}
+		// Room for the whole frame if its header is in, else for a header.
+		need := MaxHeaderLen
+		if n, hl, herr := parseHeader(data); herr == nil {
+			need = hl + int(n)
+		}
+		if cap(c.buf)-c.start < need {
+			nb := make([]byte, len(data), max(c.size, need))
+			copy(nb, data)
+			c.buf, c.start = nb, 0
+		}
+		n, err := c.r.Read(c.buf[len(c.buf):cap(c.buf)])
+		c.buf = c.buf[:len(c.buf)+n]
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				c.eof = io.EOF
+				continue
+			}
+			if n == 0 {
+				return nil, err
+			}
+			c.eof = err
+		}
+	}
+}

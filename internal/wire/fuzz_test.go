@@ -9,7 +9,7 @@ import (
 	"github.com/wasmactor/wasmactor/transport"
 )
 
-// FuzzFrame checks that Split and Reader agree on every input, never panic,
+// FuzzFrame checks that Split, Reader and ChunkReader agree on every input, never panic,
 // never return a body over the cap, and round-trip what they accept.
 func FuzzFrame(f *testing.F) {
 	f.Add([]byte{0x00}, 16)
@@ -25,10 +25,16 @@ func FuzzFrame(f *testing.F) {
 			max = 0
 		}
 		r := NewReader(bytes.NewReader(data), max, 16)
+		cr := NewChunkReader(&trickle{bytes.NewReader(data), 3}, max, 8)
 		rest := data
 		for {
 			body, next, err := Split(rest, max)
 			rbody, rerr := r.Next()
+			cbody, cerr := cr.Next()
+			if (cerr == nil) != (rerr == nil) || !bytes.Equal(cbody, rbody) ||
+				errors.Is(cerr, transport.ErrFrameTooLarge) != errors.Is(rerr, transport.ErrFrameTooLarge) {
+				t.Fatalf("chunk reader: %v, reader: %v", cerr, rerr)
+			}
 			if err != nil {
 				if len(rest) == 0 {
 					if !errors.Is(rerr, io.EOF) {

@@ -247,3 +247,69 @@ func BenchmarkDecodeEnvelopes(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)*float64(len(envs))/b.Elapsed().Seconds(), "envs/s")
 }
+
+// trickle returns at most n bytes per Read, to exercise frames split
+// across reads and chunks.
+type trickle struct {
+	r io.Reader
+	n int
+}
+
+func (t *trickle) Read(p []byte) (int, error) {
+	if len(p) > t.n {
+		p = p[:t.n]
+	}
+	return t.r.Read(p)
+}
+
+func TestChunkReader(t *testing.T) {
+	var stream []byte
+	var bodies [][]byte
+	for i := 0; i < 200; i++ {
+		b := bytes.Repeat([]byte{byte(i)}, (i*37)%3000+1)
+		bodies = append(bodies, b)
+		stream = AppendFrame(stream, b)
+	}
+	for _, step := range []int{1, 7, 100, 4096, 1 << 20} {
+		r := NewChunkReader(&trickle{bytes.NewReader(stream), step}, 4096, 1024)
+		var got [][]byte
+		for {
+			b, err := r.Next()
+			if err != nil {
+				require.ErrorIs(t, err, io.EOF)
+				break
+			}
+			got = append(got, b)
+		}
+		// Bodies handed out earlier are never overwritten.
+		require.Equal(t, bodies, got, "step %d", step)
+	}
+	_, err := NewChunkReader(bytes.NewReader(stream[:len(stream)-1]), 4096, 1024).Next()
+	require.NoError(t, err)
+	r := NewChunkReader(bytes.NewReader(stream[:len(stream)-1]), 4096, 1<<20)
+	for err == nil {
+		_, err = r.Next()
+	}
+	require.ErrorIs(t, err, io.ErrUnexpectedEOF)
+
+	before := totalAlloc()
+	_, err = NewChunkReader(&endless{}, 64<<10, 4096).Next()
+	require.ErrorIs(t, err, transport.ErrFrameTooLarge)
+	require.Less(t, totalAlloc()-before, uint64(1<<20))
+}
+
+func TestAppendDecodedEnvelopes(t *testing.T) {
+	a := sampleEnvelopes()[:2]
+	b := sampleEnvelopes()[2:]
+	envs, err := AppendDecodedEnvelopes(nil, AppendEnvelopes(nil, a))
+	require.NoError(t, err)
+	envs, err = AppendDecodedEnvelopes(envs, AppendEnvelopes(nil, b))
+	require.NoError(t, err)
+	requireSameEnvelopes(t, sampleEnvelopes(), envs)
+	envs2, err := AppendDecodedEnvelopes(envs, []byte{0x81, 0xa1, 0x08, 0x01}) // slow path
+	require.NoError(t, err)
+	require.Len(t, envs2, len(envs)+1)
+	envs3, err := AppendDecodedEnvelopes(envs, []byte{0x82})
+	require.Error(t, err)
+	require.Len(t, envs3, len(envs))
+}

@@ -23,6 +23,8 @@ const (
 	maxBatchBytes = 65536
 	// maxWrite is about the most a lane writer hands quic-go in one Write.
 	maxWrite = 512 << 10
+	// laneChunk is the read buffer a lane reader allocates at a time.
+	laneChunk = 256 << 10
 )
 
 // session is one authenticated connection: to a node (lanes, control
@@ -388,9 +390,8 @@ func (s *session) acceptLanes() {
 // readLane delivers a lane's batches to the handler, in order, one call at
 // a time.
 func (s *session) readLane(str *qgo.ReceiveStream) {
-	r := wire.NewReader(str, s.t.cfg.MaxFrame, 64<<10)
 	var head [2]byte
-	if _, err := io.ReadFull(r.Buffered(), head[:]); err != nil {
+	if _, err := io.ReadFull(str, head[:]); err != nil {
 		return
 	}
 	if head[0] != streamLane {
@@ -401,6 +402,10 @@ func (s *session) readLane(str *qgo.ReceiveStream) {
 	if !s.waitReady() {
 		return
 	}
+	// Frames are read into large chunks and payloads point into them;
+	// frames already buffered are decoded into the same batch, so a
+	// backlog reaches the handler in few calls.
+	r := wire.NewChunkReader(str, s.t.cfg.MaxFrame, laneChunk)
 	h, from := s.t.h, s.peer.NodeInfo
 	for {
 		body, err := r.Next()
@@ -415,7 +420,11 @@ func (s *session) readLane(str *qgo.ReceiveStream) {
 			s.streamReadError(str, err)
 			return
 		}
-		envs, err := wire.DecodeEnvelopes(body)
+		envs, err := wire.AppendDecodedEnvelopes(nil, body)
+		for err == nil && len(envs) < maxBatchEnvs && r.Buffered() {
+			body, _ = r.Next()
+			envs, err = wire.AppendDecodedEnvelopes(envs, body)
+		}
 		if err != nil {
 			str.CancelRead(StreamProtocol)
 			s.protocolError(CodeProtocol, fmt.Errorf("lane %d: %w", head[1], err))
