@@ -176,10 +176,10 @@ func (r *Reader) header() (uint64, error) {
 // in it was returned, so callers may keep bodies (and slices of them); the
 // price is that a kept body keeps its whole chunk alive.
 type ChunkReader struct {
-	r          io.Reader
-	max        int
-	size       int
-	buf        []byte // the current chunk; buf[start:] is unparsed
+	r     io.Reader
+	max   int
+	size  int
+	buf   []byte // the current chunk; buf[start:] is unparsed
 	start int
 	eof   error
 }
