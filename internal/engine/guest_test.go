@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/fxamacker/cbor/v2"
@@ -19,7 +21,7 @@ func TestGoGuestCounter(t *testing.T) {
 	}
 	wasm := guestbuild.Build(t, "examples/counter")
 	h := &fakeHost{}
-	e := newEngine(t, Config{}, nil)
+	e := newEngine(t, Config{CacheDir: guestCompileCache(t)}, nil)
 	m, err := e.Compile(context.Background(), wasm)
 	require.NoError(t, err)
 	defer m.Close(context.Background())
@@ -103,7 +105,7 @@ func TestGoGuestPanic(t *testing.T) {
 		t.Skip("builds a Go guest")
 	}
 	wasm := guestbuild.Build(t, "examples/crasher")
-	e := newEngine(t, Config{}, nil)
+	e := newEngine(t, Config{CacheDir: guestCompileCache(t)}, nil)
 	m, err := e.Compile(context.Background(), wasm)
 	require.NoError(t, err)
 	defer m.Close(context.Background())
@@ -118,4 +120,18 @@ func TestGoGuestPanic(t *testing.T) {
 	var f *Failure
 	require.ErrorAs(t, inst.Deliver(context.Background(), &b), &f)
 	require.Equal(t, "panic: worker crashed on request", f.Reason)
+}
+
+// guestCompileCache is an on-disk wazero cache kept across test runs:
+// compiling a 3 MB Go guest takes about a second, and half a minute under
+// the race detector.
+func guestCompileCache(t testing.TB) string {
+	if dir := os.Getenv("WASMACTOR_COMPILE_CACHE"); dir != "" {
+		return dir
+	}
+	base, err := os.UserCacheDir()
+	if err != nil {
+		base = os.TempDir()
+	}
+	return filepath.Join(base, "wasmactor", "wazero")
 }
