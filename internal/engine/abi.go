@@ -10,7 +10,9 @@ import (
 // ABIVersion is the only guest ABI version this engine implements (docs/abi.md).
 const ABIVersion = 1
 
-// DefaultAskTimeout is what an ask with timeout_ms 0 gets (docs/abi.md).
+// DefaultAskTimeout is the ABI's default for an ask with timeout_ms 0
+// (docs/abi.md). The engine passes 0 through to [Host.Ask]; the node applies
+// its configured default, normally this.
 const DefaultAskTimeout = 5 * time.Second
 
 // PID is the ABI form of a PID: the node's incarnation and the serial.

@@ -285,7 +285,7 @@ func TestImportArguments(t *testing.T) {
 
 	asks := h.Calls("ask")
 	require.Len(t, asks, 1)
-	require.Equal(t, call{Op: "ask", Actor: 5, To: PID{1, 2}, Ref: 77, Timeout: DefaultAskTimeout, Msg: []byte("Probe")}, asks[0])
+	require.Equal(t, call{Op: "ask", Actor: 5, To: PID{1, 2}, Ref: 77, Timeout: 0, Msg: []byte("Probe")}, asks[0])
 
 	spawns := h.Calls("spawn")
 	require.Len(t, spawns, 1)

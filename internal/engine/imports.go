@@ -157,10 +157,7 @@ func importSend(i *Instance, m api.Module, stack []uint64) {
 func importAsk(i *Instance, m api.Module, stack []uint64) {
 	msg, code := i.read(m, u32(stack[5]), u32(stack[6]), i.e.cfg.MaxMessageSize)
 	if code == OK {
-		timeout := time.Duration(u32(stack[4])) * time.Millisecond
-		if timeout == 0 {
-			timeout = DefaultAskTimeout
-		}
+		timeout := time.Duration(u32(stack[4])) * time.Millisecond // 0: the node's default
 		code = i.host.Ask(stack[0], pidArg(stack, 1), stack[3], timeout, msg)
 	}
 	stack[0] = uint64(code)

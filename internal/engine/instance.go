@@ -33,7 +33,8 @@ import (
 type Host interface {
 	SelfNode() uint64
 	Send(actor uint64, to PID, msg []byte) Errno
-	// Ask: timeout is never 0 (the ABI's 0 becomes DefaultAskTimeout).
+	// Ask: timeout 0 means the guest wants the node's default
+	// (DefaultAskTimeout unless the node is configured otherwise).
 	Ask(actor uint64, to PID, ref uint64, timeout time.Duration, msg []byte) Errno
 	Reply(actor uint64, to PID, ref uint64, msg []byte) Errno
 	// Spawn: factory is Name or Name@hexprefix, already syntax-checked; args
