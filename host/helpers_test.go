@@ -37,7 +37,9 @@ func newNode(t testing.TB, cfg host.Config) *host.Node {
 }
 
 func ctxT(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	// Generous: under the race detector on a loaded 2-core machine a first
+	// compile of a Go guest takes half a minute.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	return ctx
 }

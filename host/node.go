@@ -90,7 +90,11 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		if n.store, err = registry.NewDirStore(filepath.Join(cfg.DataDir, "modules")); err != nil {
 			return nil, err
 		}
-		ecfg.CacheDir = filepath.Join(cfg.DataDir, "compiled")
+		// $WASMACTOR_COMPILE_CACHE, when set, shares compiled code between
+		// the nodes of one machine instead (the engine reads it).
+		if os.Getenv("WASMACTOR_COMPILE_CACHE") == "" {
+			ecfg.CacheDir = filepath.Join(cfg.DataDir, "compiled")
+		}
 	}
 	if n.eng, err = engine.New(ctx, ecfg); err != nil {
 		return nil, err

@@ -29,6 +29,7 @@ import (
 // itself with WASMACTOR_TEST_NODE set and becomes a node (see runTestNode).
 
 func TestMain(m *testing.M) {
+	guestbuild.ShareCompileCache()
 	if os.Getenv("WASMACTOR_TEST_NODE") != "" {
 		os.Exit(runTestNode())
 	}
