@@ -338,3 +338,34 @@ func TestErrno(t *testing.T) {
 	require.ErrorIs(t, Errno(200).Err(), errInternal)
 	require.Equal(t, "TOO_LARGE", TooLarge.String())
 }
+
+// An engine leaves no goroutine behind: not the deadline timers, the context
+// watches, nor wazero's per-call watchers of interrupted calls.
+func TestNoGoroutineLeak(t *testing.T) {
+	before := runtime.NumGoroutine()
+	e, err := New(context.Background(), Config{CallTimeout: 50 * time.Millisecond})
+	require.NoError(t, err)
+	loop, err := e.Compile(context.Background(), fixture(t, "loop.wasm"))
+	require.NoError(t, err)
+	echo, err := e.Compile(context.Background(), fixture(t, "minimal_actor.wasm"))
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for range 3 {
+		i, err := e.Instantiate(ctx, loop, &fakeHost{})
+		require.NoError(t, err)
+		require.Error(t, i.Deliver(ctx, startBatch(1, "Bad")))
+		j, err := e.Instantiate(ctx, echo, &fakeHost{})
+		require.NoError(t, err)
+		require.NoError(t, j.Deliver(ctx, startBatch(1, "Echo")))
+	}
+	require.NoError(t, e.Close(context.Background()))
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		buf := make([]byte, 1<<20)
+		t.Fatalf("goroutines: %d before, %d after:\n%s", before, n, buf[:runtime.Stack(buf, true)])
+	}
+}
