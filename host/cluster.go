@@ -194,7 +194,7 @@ func (e *remoteError) Unwrap() error { return e.sentinel }
 func fromRemote(err error) error {
 	var re *transport.RemoteError
 	if errors.As(err, &re) {
-		return &remoteError{msg: re.Message, sentinel: engine.Errno(re.Code).Err()}
+		return &remoteError{msg: re.Message, sentinel: proto.ErrOf(re.Code)}
 	}
 	return err
 }
@@ -203,7 +203,7 @@ func toRemote(err error) error {
 	if err == nil {
 		return nil
 	}
-	return &transport.RemoteError{Code: uint16(engine.ErrnoOf(err)), Message: err.Error()}
+	return &transport.RemoteError{Code: proto.CodeOf(err), Message: err.Error()}
 }
 
 // --- transport.Handler ---
@@ -700,12 +700,15 @@ func (n *Node) holderOf(h registry.Hash) string {
 // Pulls is how many modules this node has fetched from peers since it started.
 func (n *Node) Pulls() uint64 { return n.cl.pulls.Load() }
 
-// Members lists the other nodes currently connected.
+// Members lists the other nodes this node has seen come up and not yet go
+// down, by name.
 func (n *Node) Members() []transport.NodeInfo {
-	if n.cl.tr == nil {
-		return nil
+	n.cl.mu.RLock()
+	m := make([]transport.NodeInfo, 0, len(n.cl.peers))
+	for _, p := range n.cl.peers {
+		m = append(m, p)
 	}
-	m := n.cl.tr.Members()
+	n.cl.mu.RUnlock()
 	sort.Slice(m, func(i, j int) bool { return m[i].Name < m[j].Name })
 	return m
 }

@@ -191,20 +191,38 @@ func (in *instance) Turn() bool {
 		}
 		rec = engine.Record{Kind: d.kind, Status: d.status, Actor: d.actor.serial, From: d.from, Ref: d.ref, Factory: d.factory, Payload: d.payload}
 		in.batch.Add(&rec)
+		// The guest's inbox is bounded (32 MiB in the Go SDK): a turn of
+		// large messages goes in several calls.
+		if len(in.batch.Bytes()) >= maxBatchBytes && !in.deliver() {
+			dead = true
+		}
 	}
 	clear(in.buf) // drop payload references
-	if dead || in.batch.Len() == 0 {
-		return in.mailbox.Len() > 0
+	if !dead {
+		in.deliver()
 	}
+	return in.mailbox.Len() > 0
+}
+
+const maxBatchBytes = 8 << 20
+
+// deliver hands the batch to the guest and resets it; false if the instance
+// failed.
+func (in *instance) deliver() bool {
+	if in.batch.Len() == 0 {
+		return true
+	}
+	defer in.batch.Reset()
 	if err := in.inst.Deliver(context.Background(), &in.batch); err != nil {
 		reason := in.fail(err)
 		for _, ref := range in.hostAsks {
-			n.finishCall(ref, nil, fmt.Errorf("%w: %s", wasmactor.ErrCrashed, reason))
+			in.n.finishCall(ref, nil, fmt.Errorf("%w: %s", wasmactor.ErrCrashed, reason))
 		}
-		return in.mailbox.Len() > 0
+		return false
 	}
-	n.stats.delivered.Add(uint64(in.batch.Len()))
-	return in.mailbox.Len() > 0
+	in.n.stats.delivered.Add(uint64(in.batch.Len()))
+	in.hostAsks = in.hostAsks[:0]
+	return true
 }
 
 // dropped settles a record that will never reach the guest: a host Call

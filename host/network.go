@@ -39,6 +39,8 @@ func (n *Node) startCluster(ctx context.Context) error {
 			Cookie:      cookie,
 			IdleTimeout: n.cfg.IdleTimeout,
 			Logger:      n.log,
+			// A deploy from the CLI travels as one request frame.
+			MaxFrame: min(64<<20, n.cfg.MaxModuleSize+64<<10),
 		})
 		if err != nil {
 			return err

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/internal/proto"
 	"github.com/wasmactor/wasmactor/transport"
 )
 
@@ -58,32 +59,8 @@ func usageErrorf(format string, args ...any) error {
 	return &exitError{code: exitUsage, msg: fmt.Sprintf(format, args...)}
 }
 
-// remoteCodes maps the ABI error codes (docs/abi.md) a node answers with.
-var remoteCodes = map[uint16]int{
-	1:  exitNotFound,    // NOPROC
-	2:  exitRejected,    // MAILBOX_FULL
-	3:  exitNotFound,    // UNKNOWN_FACTORY
-	4:  exitRejected,    // BAD_ARGUMENT (includes modules the node refuses)
-	5:  exitRejected,    // NAME_TAKEN
-	6:  exitNotFound,    // NOT_FOUND
-	7:  exitUnreachable, // NODE_DOWN
-	8:  exitTimeout,     // TIMEOUT
-	9:  exitRejected,    // TOO_LARGE
-	10: exitFailure,     // INTERNAL
-	11: exitNotFound,    // STALE
-}
-
-// remoteRefine are the sentinels recognised in a remote error's message.
-var remoteRefine = []struct {
-	err  error
-	code int
-}{
-	{wasmactor.ErrBadModule, exitRejected},
-	{wasmactor.ErrUnknownNode, exitNotFound},
-	{wasmactor.ErrBadPID, exitUsage},
-}
-
-// sentinelCodes maps the errors of the Go API, met by `node` and `demo`.
+// sentinelCodes maps the errors of the Go API (met by `node` and `demo`)
+// and, through proto.ErrOf, the codes a node answers with.
 var sentinelCodes = []struct {
 	err  error
 	code int
@@ -104,6 +81,9 @@ var sentinelCodes = []struct {
 	{wasmactor.ErrBadModule, exitRejected},
 	{wasmactor.ErrBadPID, exitUsage},
 	{wasmactor.ErrBadArgument, exitRejected},
+	{wasmactor.ErrCrashed, exitFailure},
+	{wasmactor.ErrModuleUnavailable, exitNotFound},
+	{wasmactor.ErrClosed, exitUnreachable},
 	{errJSON, exitUsage},
 	{context.DeadlineExceeded, exitTimeout},
 }
@@ -121,14 +101,10 @@ func classify(err error) (int, string) {
 			return code, oneLine(ee.msg)
 		}
 	case errors.As(err, &re):
-		if c, ok := remoteCodes[re.Code]; ok {
-			code = c
-		}
-		// Some Go errors share an ABI code that says less than the error
-		// does (a bad module is INTERNAL, an unknown node NODE_DOWN); the
-		// message carries the sentinel's text, which is stable.
-		for _, s := range remoteRefine {
-			if strings.Contains(re.Message, s.err.Error()) {
+		// The node sends the exact sentinel as a code (internal/proto).
+		sentinel := proto.ErrOf(re.Code)
+		for _, s := range sentinelCodes {
+			if errors.Is(sentinel, s.err) {
 				code = s.code
 				break
 			}

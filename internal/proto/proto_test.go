@@ -1,6 +1,7 @@
 package proto
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -26,6 +27,16 @@ func TestStrict(t *testing.T) {
 	require.ErrorIs(t, Unmarshal([]byte{0xc1, 0x00}, &s), wasmactor.ErrBadArgument)
 	// A huge declared length must not allocate it.
 	require.ErrorIs(t, Unmarshal([]byte{0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, &[]Watch{}), wasmactor.ErrBadArgument)
+}
+
+func TestErrorCodesRoundTrip(t *testing.T) {
+	for _, err := range []error{wasmactor.ErrNoProc, wasmactor.ErrMailboxFull, wasmactor.ErrUnknownFactory,
+		wasmactor.ErrNameTaken, wasmactor.ErrNotFound, wasmactor.ErrNodeDown, wasmactor.ErrTimeout, wasmactor.ErrTooLarge,
+		wasmactor.ErrStaleIncarnation, wasmactor.ErrBadArgument, wasmactor.ErrBadModule, wasmactor.ErrUnknownNode,
+		wasmactor.ErrAmbiguousFactory, wasmactor.ErrCrashed, wasmactor.ErrModuleUnavailable, wasmactor.ErrClosed, wasmactor.ErrBadPID} {
+		wrapped := fmt.Errorf("context: %w", err)
+		require.ErrorIs(t, ErrOf(CodeOf(wrapped)), err)
+	}
 }
 
 func FuzzControlBodies(f *testing.F) {
