@@ -24,13 +24,6 @@ import (
 // The end-to-end test drives the real binary the way a user does: three
 // `wasmactor node` processes on loopback, then build, deploy, spawn, call,
 // the listings, kill, and every error case with its exit code and message.
-//
-// It is gated by WASMACTOR_E2E=1 until the node accepts a deploy request
-// as large as a module: host/network.go leaves quic.Config.MaxFrame at its
-// 1 MiB default, and the 3.9 MiB counter module is one control frame.
-
-const e2eEnv = "WASMACTOR_E2E"
-
 type e2e struct {
 	t      *testing.T
 	dir    string
@@ -40,8 +33,8 @@ type e2e struct {
 }
 
 func newE2E(t *testing.T) *e2e {
-	if os.Getenv(e2eEnv) != "1" {
-		t.Skipf("gated: set %s=1 to run (it fails at deploy until nodes accept module-sized frames)", e2eEnv)
+	if testing.Short() {
+		t.Skip("builds the binary and starts node processes; skipped with -short")
 	}
 	needGo(t)
 	dir := t.TempDir()
