@@ -188,6 +188,8 @@ func (e *Engine) Close(ctx context.Context) error {
 		_ = i.Close(ctx)
 	}
 	ctx = context.WithoutCancel(ctx)
+	e.mu.Lock() // no Compile is between its closing check and its Add
+	e.mu.Unlock()
 	e.compiling.Wait()
 	err := e.rt.Close(ctx)
 	if e.ownCache {

@@ -127,7 +127,14 @@ func (e *Engine) compile(ctx context.Context, wasm []byte) (wazero.CompiledModul
 	}
 	done := make(chan result) // unbuffered: a result nobody takes is released below
 	abandoned := make(chan struct{})
+	// Add under e.mu, checked against closing, so it never races Close's Wait.
+	e.mu.Lock()
+	if e.closing.Load() {
+		e.mu.Unlock()
+		return nil, e.errClosed()
+	}
 	e.compiling.Add(1)
+	e.mu.Unlock()
 	go func() {
 		defer e.compiling.Done()
 		cm, err := e.rt.CompileModule(context.WithoutCancel(ctx), wasm)
