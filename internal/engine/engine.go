@@ -188,8 +188,8 @@ func (e *Engine) Close(ctx context.Context) error {
 		_ = i.Close(ctx)
 	}
 	ctx = context.WithoutCancel(ctx)
-	e.mu.Lock() // no Compile is between its closing check and its Add
-	e.mu.Unlock()
+	// Compile adds to compiling under e.mu after checking closing; Close
+	// took e.mu above after setting closing, so no Add can follow this Wait.
 	e.compiling.Wait()
 	err := e.rt.Close(ctx)
 	if e.ownCache {
