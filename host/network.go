@@ -38,7 +38,7 @@ func (n *Node) startCluster(ctx context.Context) error {
 			Listen:      n.cfg.Listen,
 			Cookie:      cookie,
 			IdleTimeout: n.cfg.IdleTimeout,
-			Logger:      n.log,
+			Logger:      n.cfg.Logger, // the transport tags its lines with the node itself
 			// A deploy from the CLI travels as one request frame.
 			MaxFrame: min(64<<20, n.cfg.MaxModuleSize+64<<10),
 		})
