@@ -203,6 +203,9 @@ func TestClusterGroupsSpanNodes(t *testing.T) {
 		m, _ := c.nodes[0].GroupMembers(ctx, "workers")
 		return len(m) == 2
 	}, 10*time.Second, 5*time.Millisecond)
+	m, err := c.nodes[0].GroupMembers(ctx, "workers")
+	require.NoError(t, err)
+	require.ElementsMatch(t, pids[:2], m, "n3's member left with its node")
 }
 
 func TestClusterRestartedNodeHasNewIncarnation(t *testing.T) {

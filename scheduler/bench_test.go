@@ -87,8 +87,7 @@ func BenchmarkWake(b *testing.B) {
 		var turns atomic.Int64
 		done := make(chan struct{})
 		target := int64(b.N)
-		var task *Task
-		task = s.NewTask(funcRunner(func() bool {
+		task := s.NewTask(funcRunner(func() bool {
 			if turns.Add(1) == target {
 				close(done)
 				return false
