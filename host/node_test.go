@@ -194,8 +194,10 @@ func TestBadModulesRejected(t *testing.T) {
 
 func TestFullMailboxIsTheSendersError(t *testing.T) {
 	// One worker: while it is stuck in the spinning guest, nothing drains
-	// the counter's mailbox, so the bound is reached deterministically.
-	n := newNode(t, host.Config{Workers: 1, MailboxSize: 8, CallTimeout: 2 * time.Second})
+	// the counter's mailbox, so the bound is reached deterministically. The
+	// spinner's deadline is long so that even a starved test goroutine (race
+	// detector, loaded CI) sends its nine messages within it.
+	n := newNode(t, host.Config{Workers: 1, MailboxSize: 8, CallTimeout: 8 * time.Second})
 	deploy(t, n, guestbuild.Build(t, "examples/counter"))
 	deploy(t, n, fixture(t, "loop.wasm"))
 	ctx := ctxT(t)

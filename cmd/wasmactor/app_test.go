@@ -303,7 +303,7 @@ func TestDeploy(t *testing.T) {
 	t.Run("node refuses", func(t *testing.T) {
 		f := newFake(t)
 		f.handle = func(context.Context, transport.Control) ([]byte, error) {
-			return nil, &transport.RemoteError{Code: 10, Message: "wasmactor: bad module: missing export wasmactor_deliver"}
+			return nil, &transport.RemoteError{Code: proto.CodeBadModule, Message: "wasmactor: bad module: missing export wasmactor_deliver"}
 		}
 		r := f.run(t, "deploy", good)
 		require.Equal(t, exitRejected, r.code)
@@ -376,10 +376,10 @@ func TestSpawn(t *testing.T) {
 	require.Equal(t, "wasmactor: spawn Nope on n2: unknown factory: \"Nope\"\n", r.stderr)
 
 	f.handle = func(context.Context, transport.Control) ([]byte, error) {
-		return nil, &transport.RemoteError{Code: 7, Message: `wasmactor: unknown node: "n9"`}
+		return nil, &transport.RemoteError{Code: proto.CodeUnknownNode, Message: `wasmactor: unknown node: "n9"`}
 	}
 	r = f.run(t, "spawn", "Counter", "--on", "n9")
-	require.Equal(t, exitNotFound, r.code, "an unknown node is not found, though its ABI code is NODE_DOWN")
+	require.Equal(t, exitNotFound, r.code, "an unknown node is not found")
 }
 
 func TestSendCallKill(t *testing.T) {
