@@ -45,6 +45,16 @@
 // NodeUp comes before any other call about it and NodeDown after all of
 // them have returned, so a handler may call back into the transport.
 //
+// # Goroutines and locks
+//
+// One loop goroutine owns membership (members, sessions, dial and redial
+// state); handshakes, dials and session supervisors hand it closures. Send
+// reads an atomically published map of sessions and takes only its lane's
+// mutex (held across a non-blocking quic-go TryWriteAll, never across a
+// blocking call or a handler call). The other mutexes (control queue,
+// notifier queue, rate limiter) are leaves: nothing else is locked while
+// one is held. Every goroutine is counted, and Close waits for all of them.
+//
 // # Failure detection
 //
 // QUIC keep-alives run every [Config.KeepAlive]; a peer silent for

@@ -359,7 +359,7 @@ func (s *session) queueCtrl(m ctrlMsg, force bool) error {
 }
 
 func (s *session) cast(msg transport.Control) error {
-	if s.ctx.Err() != nil {
+	if s.ctx.Err() != nil || s.peerLeft.Load() {
 		return fmt.Errorf("%w: %s", transport.ErrNodeDown, s.peer.Name)
 	}
 	return s.queueCtrl(ctrlMsg{Type: ctrlCast, Kind: msg.Kind, Body: msg.Body}, false)
