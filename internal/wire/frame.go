@@ -178,16 +178,22 @@ func (r *Reader) header() (uint64, error) {
 type ChunkReader struct {
 	r     io.Reader
 	max   int
-	size  int
+	size  int // the next chunk's size, between minChunk and max(maxSize, a frame)
+	maxSz int
 	buf   []byte // the current chunk; buf[start:] is unparsed
 	start int
 	eof   error
 }
 
-// NewChunkReader reads frames of at most max bytes from r, in chunks of
-// chunkSize bytes (grown for a frame that does not fit).
+// minChunk is the smallest chunk a ChunkReader allocates.
+const minChunk = 4096
+
+// NewChunkReader reads frames of at most max bytes from r, in chunks of up
+// to chunkSize bytes (larger for a frame that does not fit). Chunks start
+// small and double while reads fill them, so a quiet stream does not pay
+// for zeroing large chunks and a busy one makes few allocations.
 func NewChunkReader(r io.Reader, max, chunkSize int) *ChunkReader {
-	return &ChunkReader{r: r, max: max, size: chunkSize}
+	return &ChunkReader{r: r, max: max, size: min(minChunk, chunkSize), maxSz: chunkSize}
 }
 
 // Buffered reports whether a complete frame is already buffered, so Next
@@ -225,8 +231,15 @@ func (c *ChunkReader) Next() ([]byte, error) {
 			copy(nb, data)
 			c.buf, c.start = nb, 0
 		}
+		room := cap(c.buf) - len(c.buf)
 		n, err := c.r.Read(c.buf[len(c.buf):cap(c.buf)])
 		c.buf = c.buf[:len(c.buf)+n]
+		switch {
+		case n == room && c.size < c.maxSz:
+			c.size = min(2*c.size, c.maxSz)
+		case n < room/8 && c.size > minChunk:
+			c.size /= 2
+		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				c.eof = io.EOF
