@@ -11,45 +11,46 @@ import (
 )
 
 // QUIC application error codes carried in CONNECTION_CLOSE. They are part of
-// the wire protocol (docs/protocol.md).
+// the wire protocol (docs/protocol.md). They are untyped so the public API
+// names no quic-go type.
 const (
 	// CodeLeaving: the node is closing its transport cleanly (or a client is
 	// done). Peers report ErrPeerLeft and do not redial.
-	CodeLeaving qgo.ApplicationErrorCode = 0x10
+	CodeLeaving = 0x10
 	// CodeHandshakeFailed: authentication failed (bad proof, malformed or
 	// late handshake message, version mismatch). Nothing more is said.
-	CodeHandshakeFailed qgo.ApplicationErrorCode = 0x11
+	CodeHandshakeFailed = 0x11
 	// CodeDuplicate: the two nodes already share (or are about to share)
 	// another connection, which wins the tie-break.
-	CodeDuplicate qgo.ApplicationErrorCode = 0x12
+	CodeDuplicate = 0x12
 	// CodeReplaced: a newer incarnation of the peer replaced this connection.
-	CodeReplaced qgo.ApplicationErrorCode = 0x13
+	CodeReplaced = 0x13
 	// CodeProtocol: the peer broke the protocol (bad frame, unexpected stream).
-	CodeProtocol qgo.ApplicationErrorCode = 0x14
+	CodeProtocol = 0x14
 	// CodeFrameTooLarge: a frame on a lane or the control stream exceeded
 	// the cap.
-	CodeFrameTooLarge qgo.ApplicationErrorCode = 0x15
+	CodeFrameTooLarge = 0x15
 	// CodeSelf: a node dialled itself (its seed list holds its own address).
-	CodeSelf qgo.ApplicationErrorCode = 0x16
+	CodeSelf = 0x16
 	// CodeNameClash: the peer uses this node's name with another incarnation.
-	CodeNameClash qgo.ApplicationErrorCode = 0x17
+	CodeNameClash = 0x17
 	// CodeInternal: an unexpected local failure.
-	CodeInternal qgo.ApplicationErrorCode = 0x18
+	CodeInternal = 0x18
 )
 
 // QUIC stream error codes carried in RESET_STREAM and STOP_SENDING.
 const (
 	// StreamCanceled: the caller gave up (context done).
-	StreamCanceled qgo.StreamErrorCode = 0x20
+	StreamCanceled = 0x20
 	// StreamFrameTooLarge: a frame on the stream exceeded the reader's cap.
-	StreamFrameTooLarge qgo.StreamErrorCode = 0x21
+	StreamFrameTooLarge = 0x21
 	// StreamProtocol: a malformed frame or body, or an unknown stream kind.
-	StreamProtocol qgo.StreamErrorCode = 0x22
+	StreamProtocol = 0x22
 	// StreamRefused: the stream kind is not allowed for this peer (a client
 	// opening a lane).
-	StreamRefused qgo.StreamErrorCode = 0x23
+	StreamRefused = 0x23
 	// StreamTooLarge: a blob is larger than the requester accepts.
-	StreamTooLarge qgo.StreamErrorCode = 0x24
+	StreamTooLarge = 0x24
 )
 
 // Stream kinds: the first byte of every stream but the control stream.
