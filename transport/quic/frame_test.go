@@ -54,7 +54,7 @@ func TestOverCapFrame(t *testing.T) {
 		_, err = str.Read(make([]byte, 1))
 		var se *qgo.StreamError
 		require.ErrorAs(t, err, &se)
-		require.Equal(t, StreamFrameTooLarge, se.ErrorCode)
+		require.EqualValues(t, StreamFrameTooLarge, se.ErrorCode)
 		require.True(t, se.Remote)
 	}
 	require.NoError(t, conn.Context().Err())

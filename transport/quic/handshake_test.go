@@ -166,7 +166,7 @@ func TestHandshakeRelayedProofRejected(t *testing.T) {
 	code, remote, ok := appCode(cause)
 	require.True(t, ok, "relay ended with %v", cause)
 	require.True(t, remote)
-	require.Equal(t, CodeHandshakeFailed, code, "the real server must reject the relayed proof")
+	require.EqualValues(t, CodeHandshakeFailed, code, "the real server must reject the relayed proof")
 	require.Empty(t, s.Members())
 	requireNoEvent(t, hs)
 }
@@ -232,7 +232,7 @@ func TestHandshakeReflectedProofRejected(t *testing.T) {
 		code, remote, ok := appCode(cause)
 		require.True(t, ok, "fake server ended with %v", cause)
 		require.True(t, remote)
-		require.Equal(t, CodeHandshakeFailed, code)
+		require.EqualValues(t, CodeHandshakeFailed, code)
 	case <-time.After(10 * time.Second):
 		t.Fatal("fake server did not finish")
 	}
