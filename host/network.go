@@ -39,8 +39,8 @@ func (n *Node) startCluster(ctx context.Context) error {
 			Cookie:      cookie,
 			IdleTimeout: n.cfg.IdleTimeout,
 			Logger:      n.cfg.Logger, // the transport tags its lines with the node itself
-			// A deploy from the CLI travels as one request frame.
-			MaxFrame: min(64<<20, n.cfg.MaxModuleSize+64<<10),
+			// A deploy from the CLI carries the whole module in one request.
+			MaxRequest: min(256<<20, max(1<<20, n.cfg.MaxModuleSize+64<<10)),
 		})
 		if err != nil {
 			return err
