@@ -326,3 +326,30 @@ func TestClusterPerPairOrderManySenders(t *testing.T) {
 	require.Zero(t, got.Dups)
 	require.Zero(t, got.Reorders)
 }
+
+func TestClusterRemoteSupervisionAndCrashedCall(t *testing.T) {
+	c := newCluster(t, 2, host.Config{})
+	n1, n2 := c.nodes[0], c.nodes[1]
+	ctx := ctxT(t)
+	deploy(t, n1, guestbuild.Build(t, "examples/crasher"))
+	// Keep a Call pending on n1 with a ref the crash could be confused with.
+	pid, err := n1.Spawn(ctx, "Worker", host.SpawnOptions{Node: "n2", Isolated: true,
+		Restart: wasmactor.Restart{Policy: wasmactor.Permanent, MaxRestarts: 1, Period: time.Minute}})
+	require.NoError(t, err)
+	mon, err := n1.Monitor(ctx, pid)
+	require.NoError(t, err)
+
+	// A call from another node into a crashing actor fails at once with the
+	// exact error, and supervision restarts the actor on its own node.
+	_, err = n1.Call(ctx, pid, map[string]any{"op": "crash"})
+	require.ErrorIs(t, err, wasmactor.ErrCrashed)
+	_, err = n1.Call(ctx, pid, map[string]any{"op": "ping"})
+	require.NoError(t, err, "restarted on n2 under the same PID")
+	require.Equal(t, uint64(1), n2.Stats().Restarts)
+	noDown(t, mon)
+
+	// Beyond its intensity it stays dead and the remote monitor fires.
+	_, err = n1.Call(ctx, pid, map[string]any{"op": "crash"})
+	require.ErrorIs(t, err, wasmactor.ErrCrashed)
+	require.Contains(t, waitDown(t, mon, 10*time.Second).Reason, "panic")
+}

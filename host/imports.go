@@ -1,6 +1,7 @@
 package host
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -281,11 +282,33 @@ func (n *Node) reply(to engine.PID, ref uint64, status engine.Errno, msg []byte)
 		return n.sendRemote(to, transport.Envelope{Kind: uint8(engine.KindReply), Status: uint16(status), Ref: ref, Payload: msg})
 	}
 	if to.Serial == 0 {
-		n.finishCall(ref, msg, status.Err())
+		// A node's host asked: the status may be any proto code, not only
+		// an ABI one (see replyError).
+		n.finishCall(ref, msg, proto.ErrOf(uint16(status)))
 		return engine.OK
 	}
 	n.replyToActor(askKey{serial: to.Serial, ref: ref}, status, msg)
 	return engine.OK
+}
+
+// replyError answers an ask that will get no reply from its actor. A host
+// asker (serial 0) gets the exact error, across nodes too; a guest asker
+// gets the nearest ABI code.
+func (n *Node) replyError(to engine.PID, ref uint64, err error, reason string) {
+	if to.Serial == 0 && to.Node == n.incarnation {
+		if reason != "" {
+			err = fmt.Errorf("%w: %s", err, reason)
+		}
+		n.finishCall(ref, nil, err)
+		return
+	}
+	status := engine.ErrnoOf(err)
+	if to.Serial == 0 {
+		status = engine.Errno(proto.CodeOf(err))
+	} else if errors.Is(err, wasmactor.ErrCrashed) {
+		status = engine.NoProc // the actor as the guest asked it is gone
+	}
+	n.reply(to, ref, status, nil)
 }
 
 // replyToActor completes an actor's pending ask once: with the reply, or

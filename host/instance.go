@@ -3,7 +3,6 @@ package host
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 
 	"github.com/wasmactor/wasmactor"
@@ -108,9 +107,9 @@ type instance struct {
 
 	// Owned by the goroutine running Turn (the scheduler runs a task on one
 	// worker at a time).
-	buf      []delivery
-	batch    engine.Batch
-	hostAsks []uint64 // refs of host Calls in the current batch
+	buf   []delivery
+	batch engine.Batch
+	asks  []pendingReply // asks in the current batch, answered if it crashes
 
 	mu     sync.Mutex
 	actors map[uint64]*actor
@@ -170,7 +169,7 @@ func (in *instance) Turn() bool {
 	dead := in.dead
 	in.mu.Unlock()
 	var rec engine.Record
-	in.hostAsks = in.hostAsks[:0]
+	in.asks = in.asks[:0]
 	for i := range in.buf {
 		d := &in.buf[i]
 		if d.quota {
@@ -186,8 +185,8 @@ func (in *instance) Turn() bool {
 			in.dropped(d)
 			continue
 		}
-		if d.kind == engine.KindAsk && d.from.Serial == 0 {
-			in.hostAsks = append(in.hostAsks, d.ref)
+		if d.kind == engine.KindAsk {
+			in.asks = append(in.asks, pendingReply{to: d.from, ref: d.ref})
 		}
 		rec = engine.Record{Kind: d.kind, Status: d.status, Actor: d.actor.serial, From: d.from, Ref: d.ref, Factory: d.factory, Payload: d.payload}
 		in.batch.Add(&rec)
@@ -215,21 +214,28 @@ func (in *instance) deliver() bool {
 	defer in.batch.Reset()
 	if err := in.inst.Deliver(context.Background(), &in.batch); err != nil {
 		reason := in.fail(err)
-		for _, ref := range in.hostAsks {
-			in.n.finishCall(ref, nil, fmt.Errorf("%w: %s", wasmactor.ErrCrashed, reason))
+		for _, a := range in.asks {
+			in.n.replyError(a.to, a.ref, wasmactor.ErrCrashed, reason)
 		}
 		return false
 	}
 	in.n.stats.delivered.Add(uint64(in.batch.Len()))
-	in.hostAsks = in.hostAsks[:0]
+	in.asks = in.asks[:0]
 	return true
 }
 
-// dropped settles a record that will never reach the guest: a host Call
-// waiting on it learns at once instead of timing out.
+// pendingReply is who waits for an answer to an ask: the asker's PID (serial
+// 0 for a node's host, on this node or another) and the ask's ref.
+type pendingReply struct {
+	to  engine.PID
+	ref uint64
+}
+
+// dropped settles a record that will never reach the guest: whoever waits
+// on an ask learns at once instead of timing out.
 func (in *instance) dropped(d *delivery) {
-	if d.kind == engine.KindAsk && d.from.Serial == 0 && d.from.Node == in.n.incarnation {
-		in.n.finishCall(d.ref, nil, wasmactor.ErrNoProc)
+	if d.kind == engine.KindAsk {
+		in.n.replyError(d.from, d.ref, wasmactor.ErrNoProc, "")
 	}
 }
 
