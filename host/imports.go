@@ -1,6 +1,7 @@
 package host
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -98,9 +99,11 @@ func (im *imports) Spawn(serial uint64, factory string, args []byte, flags engin
 		spec.link = parent
 	}
 	// Spawning from inside a turn may instantiate a new instance (pool
-	// growth or isolated); that happens on this worker, bounded by the
-	// engine's own deadlines.
-	a, err := im.n.spawnLocal(im.n.bg(), spec)
+	// growth or isolated) or even pull the module from a peer; that happens
+	// on this worker, so it is bounded by the guest call deadline.
+	ctx, cancel := context.WithTimeout(im.n.bg(), im.n.cfg.CallTimeout)
+	defer cancel()
+	a, err := im.n.spawnLocal(ctx, spec)
 	if err != nil {
 		im.n.log.Debug("guest spawn failed", "parent", im.n.pidOf(parent).String(), "factory", factory, "err", err)
 		return engine.PID{}, engine.ErrnoOf(err)
