@@ -1,0 +1,11 @@
+// Package proto defines the cluster's control messages: what nodes tell each
+// other about modules, names, groups, monitors and links, and the requests a
+// node or the CLI sends with transport.Call. Bodies are CBOR, decoded with the
+// strict options of internal/wire into these concrete structs.
+//
+// # Casts and calls
+//
+// Kinds below 100 are casts (one way, ordered per peer on the control stream).
+// Kinds from 100 are calls (request/response on a stream of their own); the
+// ones from 200 are what the CLI asks of the node it is connected to.
+package proto
