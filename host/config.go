@@ -46,6 +46,9 @@ type Config struct {
 	// node on. Empty runs the node alone, with no network at all; use
 	// "127.0.0.1:0" for a free loopback port.
 	Listen string
+	// Advertise is the address peers are told to dial, when it differs from
+	// Listen (NAT, a proxy). Default: the bound address.
+	Advertise string
 	// Join lists seed addresses of an existing cluster; membership then
 	// connects every member.
 	Join []string

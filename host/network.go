@@ -36,6 +36,7 @@ func (n *Node) startCluster(ctx context.Context) error {
 			Name:        n.cfg.Name,
 			Incarnation: n.incarnation,
 			Listen:      n.cfg.Listen,
+			Advertise:   n.cfg.Advertise,
 			Cookie:      cookie,
 			IdleTimeout: n.cfg.IdleTimeout,
 			Logger:      n.cfg.Logger, // the transport tags its lines with the node itself

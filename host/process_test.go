@@ -2,6 +2,7 @@ package host_test
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"fmt"
@@ -42,7 +43,8 @@ func runTestNode() int {
 	idle, _ := time.ParseDuration(os.Getenv("WASMACTOR_TEST_IDLE"))
 	cfg := host.Config{
 		Name:        os.Getenv("WASMACTOR_TEST_NODE"),
-		Listen:      "127.0.0.1:0",
+		Listen:      cmp.Or(os.Getenv("WASMACTOR_TEST_LISTEN"), "127.0.0.1:0"),
+		Advertise:   os.Getenv("WASMACTOR_TEST_ADVERTISE"),
 		DataDir:     os.Getenv("WASMACTOR_TEST_DATA"),
 		CookieFile:  os.Getenv("WASMACTOR_TEST_COOKIE"),
 		IdleTimeout: idle,
@@ -72,13 +74,15 @@ type nodeProc struct {
 
 const procIdle = 2 * time.Second
 
-// startProc starts a node process and waits until it serves.
-func startProc(t *testing.T, name, dataDir, cookieFile, join string) *nodeProc {
+// startProc starts a node process and waits until it serves; env adds
+// settings such as WASMACTOR_TEST_LISTEN and WASMACTOR_TEST_ADVERTISE.
+func startProc(t *testing.T, name, dataDir, cookieFile, join string, env ...string) *nodeProc {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(),
 		"WASMACTOR_TEST_NODE="+name, "WASMACTOR_TEST_DATA="+dataDir, "WASMACTOR_TEST_COOKIE="+cookieFile,
 		"WASMACTOR_TEST_JOIN="+join, "WASMACTOR_TEST_IDLE="+procIdle.String())
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	require.NoError(t, err)
