@@ -1,6 +1,7 @@
 package host_test
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -232,7 +233,7 @@ func TestClusterRestartedNodeHasNewIncarnation(t *testing.T) {
 
 func errorsIsAny(err error, targets ...error) bool {
 	for _, t := range targets {
-		if errorsIs(err, t) {
+		if errors.Is(err, t) {
 			return true
 		}
 	}

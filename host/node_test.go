@@ -1,9 +1,7 @@
 package host_test
 
 import (
-	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -410,6 +408,3 @@ func TestConcurrentCallsHammer(t *testing.T) {
 		require.Equal(t, int64(per), getCounter(t, n, pid).Value)
 	}
 }
-
-var errorsIs = errors.Is
-var _ = strings.Contains

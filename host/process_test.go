@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"cmp"
 	"context"
-	"crypto/rand"
 	"fmt"
 	"os"
 	"os/exec"
@@ -360,5 +359,3 @@ func cborOf(t *testing.T, v any) []byte {
 	require.NoError(t, err)
 	return b
 }
-
-var _ = rand.Read
