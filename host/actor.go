@@ -177,10 +177,11 @@ func (n *Node) restart(a *actor, old *instance) error {
 			return err
 		}
 	}
-	a.state.Store(stateAlive)
-	// START goes through the system lane, so it precedes any message that
-	// reaches the new instance after a.inst is switched.
+	// START first, then alive: senders see the actor dead (NOPROC) until
+	// its START is queued, and the system lane keeps START ahead of any
+	// message queued after it.
 	in.pushSystem(delivery{actor: a, kind: engine.KindStart, factory: a.factory, payload: a.sup.args})
+	a.state.Store(stateAlive)
 	return nil
 }
 

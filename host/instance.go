@@ -180,8 +180,10 @@ func (in *instance) Turn() bool {
 			continue
 		}
 		// Records for an actor that died while they waited are dropped
-		// (at-most-once); STOP is for dead actors by definition.
-		if d.kind != engine.KindStop && !d.actor.alive() {
+		// (at-most-once). START and STOP always go: START may be queued
+		// just before its actor is marked alive, and a kill after it queues
+		// a STOP behind it; STOP is for dead actors by definition.
+		if d.kind != engine.KindStop && d.kind != engine.KindStart && !d.actor.alive() {
 			in.dropped(d)
 			continue
 		}
