@@ -204,7 +204,7 @@ func (n *Node) finalize(a *actor, in *instance, reason string) {
 	a.mu.Unlock()
 
 	for ref, w := range watchers {
-		n.notifyDown(w, ref, a, reason)
+		n.notifyDown(w, ref, pid, reason)
 	}
 	for ref, target := range watching {
 		if target == nil {
@@ -238,22 +238,25 @@ func (n *Node) finalize(a *actor, in *instance, reason string) {
 	}
 }
 
-func (n *Node) notifyDown(w watcher, ref uint64, dead *actor, reason string) {
+// notifyDown tells one watcher that the actor dead (on this node or
+// another) has stopped for good.
+func (n *Node) notifyDown(w watcher, ref uint64, dead PID, reason string) {
 	switch {
 	case w.actor != nil:
 		w.actor.mu.Lock()
 		delete(w.actor.watching, ref)
 		w.actor.mu.Unlock()
-		n.deliverSystem(w.actor, delivery{kind: engine.KindDown, from: n.abiPID(dead), ref: ref, payload: []byte(reason)})
+		from := engine.PID{Node: dead.Incarnation, Serial: dead.Serial}
+		n.deliverSystem(w.actor, delivery{kind: engine.KindDown, from: from, ref: ref, payload: []byte(reason)})
 	case w.ch != nil:
 		select {
-		case w.ch <- Down{PID: n.pidOf(dead), Reason: reason}:
+		case w.ch <- Down{PID: dead, Reason: reason}:
 		default: // the channel has room for exactly one Down
 		}
 	case w.node != "":
-		n.cast(w.node, proto.KindDown, proto.Down{Target: dead.serial, Ref: w.remoteRef, Reason: reason})
+		n.cast(w.node, proto.KindDown, proto.Down{Target: dead.Serial, Ref: w.remoteRef, Reason: reason})
 	case w.call != 0:
-		n.finishCall(w.call, nil, fmt.Errorf("%w: %s died: %s", wasmactor.ErrNoProc, n.pidOf(dead), reason))
+		n.finishCall(w.call, nil, fmt.Errorf("%w: %s died: %s", wasmactor.ErrNoProc, dead, reason))
 	}
 }
 
@@ -288,7 +291,7 @@ func (n *Node) watch(target *actor, w watcher) uint64 {
 		return ref
 	}
 	target.mu.Unlock()
-	n.notifyDown(w, ref, target, wasmactor.ReasonNoProc)
+	n.notifyDown(w, ref, n.pidOf(target), wasmactor.ReasonNoProc)
 	return ref
 }
 

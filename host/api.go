@@ -105,7 +105,7 @@ func (n *Node) Spawn(ctx context.Context, factory string, opts SpawnOptions) (PI
 // first, so a pinned version means the same module there, and the peer
 // learns which node holds the module in case it must pull it.
 func (n *Node) spawnRemote(ctx context.Context, node string, req proto.Spawn) (PID, error) {
-	if _, err := n.resolve(PID{Node: node, Serial: 1}); err != nil {
+	if _, err := n.peer(node); err != nil {
 		return PID{}, err
 	}
 	factory, info, err := n.factories.Resolve(req.Factory)

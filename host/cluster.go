@@ -89,19 +89,30 @@ func (n *Node) resolve(p PID) (engine.PID, error) {
 		}
 		return engine.PID{Node: n.incarnation, Serial: p.Serial}, nil
 	}
-	n.cl.mu.RLock()
-	info, ok := n.cl.peers[p.Node]
-	seen := n.cl.seen[p.Node]
-	n.cl.mu.RUnlock()
-	switch {
-	case !ok && seen:
-		return engine.PID{}, fmt.Errorf("%w: %s (node %s)", wasmactor.ErrNodeDown, p, p.Node)
-	case !ok:
-		return engine.PID{}, fmt.Errorf("%w: %q", wasmactor.ErrUnknownNode, p.Node)
-	case p.Incarnation != 0 && p.Incarnation != info.Incarnation:
+	info, err := n.peer(p.Node)
+	if err != nil {
+		return engine.PID{}, fmt.Errorf("%w (pid %s)", err, p)
+	}
+	if p.Incarnation != 0 && p.Incarnation != info.Incarnation {
 		return engine.PID{}, fmt.Errorf("%w: %s", wasmactor.ErrStaleIncarnation, p)
 	}
 	return engine.PID{Node: info.Incarnation, Serial: p.Serial}, nil
+}
+
+// peer returns a connected member by name: ErrNodeDown for a node seen
+// before but not connected now, ErrUnknownNode for one never seen.
+func (n *Node) peer(name string) (transport.NodeInfo, error) {
+	n.cl.mu.RLock()
+	info, ok := n.cl.peers[name]
+	seen := n.cl.seen[name]
+	n.cl.mu.RUnlock()
+	switch {
+	case ok:
+		return info, nil
+	case seen:
+		return info, fmt.Errorf("%w: %s", wasmactor.ErrNodeDown, name)
+	}
+	return info, fmt.Errorf("%w: %q", wasmactor.ErrUnknownNode, name)
 }
 
 // pidOfABI turns an ABI PID back into a Go-API PID (best effort for nodes
@@ -331,7 +342,7 @@ func (n *Node) handleCast(from transport.NodeInfo, msg transport.Control) error 
 		}
 		n.cl.mu.Unlock()
 		if ok && rw.node == from.Name {
-			n.fireRemoteWatch(d.Ref, rw, d.Reason)
+			n.notifyDown(rw.w, d.Ref, rw.target, d.Reason)
 		}
 	case proto.KindLink:
 		var l proto.Link
@@ -482,7 +493,7 @@ func (h handler) NodeDown(peer transport.NodeInfo, reason error) {
 	n.names.RemoveNode(peer.Name)
 	n.groups.RemoveNode(peer.Name)
 	for _, f := range fired {
-		n.fireRemoteWatch(f.ref, f.rw, wasmactor.ReasonNoConnection)
+		n.notifyDown(f.rw.w, f.ref, f.rw.target, wasmactor.ReasonNoConnection)
 	}
 	// Links to its actors break with "noconnection"; its monitors on ours go.
 	for _, a := range n.actors.all() {
@@ -515,23 +526,6 @@ func (h handler) NodeDown(peer transport.NodeInfo, reason error) {
 	}
 }
 
-// fireRemoteWatch tells a local watcher that a remote actor is gone.
-func (n *Node) fireRemoteWatch(ref uint64, rw remoteWatch, reason string) {
-	switch {
-	case rw.w.actor != nil:
-		a := rw.w.actor
-		a.mu.Lock()
-		delete(a.watching, ref)
-		a.mu.Unlock()
-		n.deliverSystem(a, delivery{kind: engine.KindDown, from: engine.PID{Node: rw.target.Incarnation, Serial: rw.target.Serial}, ref: ref, payload: []byte(reason)})
-	case rw.w.ch != nil:
-		select {
-		case rw.w.ch <- Down{PID: rw.target, Reason: reason}:
-		default:
-		}
-	}
-}
-
 // watchRemote monitors an actor on another node for a local watcher.
 func (n *Node) watchRemote(target PID, w watcher) uint64 {
 	ref := n.refs.Add(1)
@@ -542,7 +536,7 @@ func (n *Node) watchRemote(target PID, w watcher) uint64 {
 	}
 	n.cl.mu.Unlock()
 	if !up {
-		n.fireRemoteWatch(ref, remoteWatch{node: target.Node, target: target, w: w}, wasmactor.ReasonNoConnection)
+		n.notifyDown(w, ref, target, wasmactor.ReasonNoConnection)
 		return ref
 	}
 	if w.actor != nil {
@@ -716,10 +710,13 @@ func (n *Node) Members() []transport.NodeInfo {
 // place chooses the node for a spawn that names none: the least-loaded
 // member (by actor count, refreshed at most once a second), this node on a tie.
 func (n *Node) placement(ctx context.Context) string {
-	members := n.Members()
-	if len(members) == 0 {
+	n.cl.mu.RLock()
+	alone := len(n.cl.peers) == 0
+	n.cl.mu.RUnlock()
+	if alone { // the common case of a single node: nothing to allocate
 		return n.cfg.Name
 	}
+	members := n.Members()
 	n.cl.loadMu.Lock()
 	defer n.cl.loadMu.Unlock()
 	if time.Since(n.cl.loadAt) > time.Second {
