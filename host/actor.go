@@ -45,16 +45,6 @@ type supervision struct {
 	isolated  bool
 }
 
-// watcher is one party told of an actor's death: a local actor (a DOWN
-// record), a Go channel (host Monitor), or a pending host Call.
-type watcher struct {
-	actor     *actor
-	ch        chan<- Down
-	call      uint64
-	node      string // a watcher on another node, told with a Down cast
-	remoteRef uint64 // the ref that node chose
-}
-
 func (a *actor) alive() bool { return a.state.Load() == stateAlive }
 
 func (n *Node) pidOf(a *actor) wasmactor.PID {
@@ -104,7 +94,7 @@ func (n *Node) spawnLocal(ctx context.Context, s spawnSpec) (*actor, error) {
 	if s.restart.Policy != wasmactor.Temporary {
 		a.sup = &supervision{intensity: scheduler.NewIntensity(s.restart), args: s.args, isolated: s.isolated}
 	}
-	in, err := n.place(ctx, a, s.isolated)
+	in, err := n.pin(ctx, a, s.isolated)
 	if err != nil {
 		return nil, err
 	}
@@ -124,9 +114,9 @@ func (n *Node) spawnLocal(ctx context.Context, s spawnSpec) (*actor, error) {
 	return a, nil
 }
 
-// place pins a to an instance of its module, retrying if the chosen
+// pin pins a to an instance of its module, retrying if the chosen
 // instance dies between being picked and adopting the actor.
-func (n *Node) place(ctx context.Context, a *actor, isolated bool) (*instance, error) {
+func (n *Node) pin(ctx context.Context, a *actor, isolated bool) (*instance, error) {
 	for range 8 {
 		in, err := a.mod.pick(ctx, n, isolated)
 		if err != nil {
@@ -173,7 +163,7 @@ func (n *Node) restart(a *actor, old *instance) error {
 	in.mu.Unlock()
 	if dead {
 		var err error
-		if in, err = n.place(context.Background(), a, a.sup.isolated); err != nil {
+		if in, err = n.pin(context.Background(), a, a.sup.isolated); err != nil {
 			return err
 		}
 	}
@@ -236,109 +226,4 @@ func (n *Node) finalize(a *actor, in *instance, reason string) {
 			n.exit(other, reason, true, true)
 		}
 	}
-}
-
-// notifyDown tells one watcher that the actor dead (on this node or
-// another) has stopped for good.
-func (n *Node) notifyDown(w watcher, ref uint64, dead PID, reason string) {
-	switch {
-	case w.actor != nil:
-		w.actor.mu.Lock()
-		delete(w.actor.watching, ref)
-		w.actor.mu.Unlock()
-		from := engine.PID{Node: dead.Incarnation, Serial: dead.Serial}
-		n.deliverSystem(w.actor, delivery{kind: engine.KindDown, from: from, ref: ref, payload: []byte(reason)})
-	case w.ch != nil:
-		select {
-		case w.ch <- Down{PID: dead, Reason: reason}:
-		default: // the channel has room for exactly one Down
-		}
-	case w.node != "":
-		n.cast(w.node, proto.KindDown, proto.Down{Target: dead.Serial, Ref: w.remoteRef, Reason: reason})
-	case w.call != 0:
-		n.finishCall(w.call, nil, fmt.Errorf("%w: %s died: %s", wasmactor.ErrNoProc, dead, reason))
-	}
-}
-
-// deliverSystem queues a system record (down, exit) for a live actor.
-func (n *Node) deliverSystem(a *actor, d delivery) {
-	if !a.alive() {
-		return
-	}
-	d.actor = a
-	a.inst.Load().pushSystem(d)
-}
-
-// watch adds a watcher to target and returns its ref; if target is already
-// dead the watcher hears "noproc" at once.
-func (n *Node) watch(target *actor, w watcher) uint64 {
-	ref := n.refs.Add(1)
-	target.mu.Lock()
-	if target.alive() {
-		if target.watchers == nil {
-			target.watchers = make(map[uint64]watcher)
-		}
-		target.watchers[ref] = w
-		target.mu.Unlock()
-		if w.actor != nil {
-			w.actor.mu.Lock()
-			if w.actor.watching == nil {
-				w.actor.watching = make(map[uint64]*actor)
-			}
-			w.actor.watching[ref] = target
-			w.actor.mu.Unlock()
-		}
-		return ref
-	}
-	target.mu.Unlock()
-	n.notifyDown(w, ref, n.pidOf(target), wasmactor.ReasonNoProc)
-	return ref
-}
-
-func (n *Node) unwatch(target *actor, ref uint64) {
-	target.mu.Lock()
-	delete(target.watchers, ref)
-	target.mu.Unlock()
-}
-
-// link links a and b both ways. If either is dead, the other gets the
-// "noproc" exit as Erlang's link/1 would raise.
-func (n *Node) link(a, b *actor) error {
-	if a == b {
-		return nil
-	}
-	add := func(x, y *actor) bool {
-		x.mu.Lock()
-		defer x.mu.Unlock()
-		if !x.alive() {
-			return false
-		}
-		if x.links == nil {
-			x.links = make(map[uint64]struct{})
-		}
-		x.links[y.serial] = struct{}{}
-		return true
-	}
-	if !add(b, a) {
-		return fmt.Errorf("%w: %s", wasmactor.ErrNoProc, n.pidOf(b))
-	}
-	if !add(a, b) {
-		n.unlink(b, a)
-		return fmt.Errorf("%w: %s", wasmactor.ErrNoProc, n.pidOf(a))
-	}
-	// b may have died between the two adds; its finalize would have missed a.
-	if !b.alive() {
-		n.unlink(a, b)
-		return fmt.Errorf("%w: %s", wasmactor.ErrNoProc, n.pidOf(b))
-	}
-	return nil
-}
-
-func (n *Node) unlink(a, b *actor) {
-	a.mu.Lock()
-	delete(a.links, b.serial)
-	a.mu.Unlock()
-	b.mu.Lock()
-	delete(b.links, a.serial)
-	b.mu.Unlock()
 }

@@ -3,19 +3,24 @@ package host
 import (
 	"context"
 	"fmt"
-	"sort"
-	"time"
 
 	"github.com/fxamacker/cbor/v2"
-
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/internal/engine"
 	"github.com/wasmactor/wasmactor/internal/proto"
 	"github.com/wasmactor/wasmactor/registry"
+	"github.com/wasmactor/wasmactor/transport"
 )
 
 // PID is re-exported so users of the Go API need only this package.
 type PID = wasmactor.PID
+
+// ModuleInfo describes a deployed module: its hash, size and factories.
+// It is re-exported, like PID, so users of the Go API need only this package.
+type ModuleInfo = registry.ModuleInfo
+
+// NodeInfo identifies one running node: its name, incarnation and address.
+type NodeInfo = transport.NodeInfo
 
 // CBOR is a message that is already CBOR-encoded: Send and Call pass it to
 // the guest unchanged, and Call returns replies as CBOR.
@@ -52,8 +57,6 @@ func (n *Node) encode(v any) ([]byte, error) {
 	return b, nil
 }
 
-func (n *Node) bg() context.Context { return context.Background() }
-
 // SpawnOptions are the options of Spawn. The zero value spawns a temporary,
 // unnamed actor into a shared instance with no init args.
 type SpawnOptions struct {
@@ -89,7 +92,7 @@ func (n *Node) Spawn(ctx context.Context, factory string, opts SpawnOptions) (PI
 	}
 	node := opts.Node
 	if node == "" {
-		node = n.placement(ctx)
+		node = n.chooseNode(ctx)
 	}
 	if node != n.cfg.Name {
 		return n.spawnRemote(ctx, node, proto.Spawn{Factory: factory, Args: args, Name: opts.Name, Isolated: opts.Isolated, Restart: opts.Restart})
@@ -159,23 +162,6 @@ func (n *Node) Send(ctx context.Context, to PID, msg any) error {
 		return fmt.Errorf("%w: sending to %s", e.Err(), to)
 	}
 	return nil
-}
-
-type callResult struct {
-	reply []byte
-	err   error
-}
-
-type pendingCall struct {
-	ch   chan callResult
-	node uint64 // incarnation of the called actor's node
-}
-
-// finishCall completes a pending host Call once.
-func (n *Node) finishCall(ref uint64, reply []byte, err error) {
-	if v, ok := n.calls.LoadAndDelete(ref); ok {
-		v.(*pendingCall).ch <- callResult{reply: reply, err: err}
-	}
 }
 
 // Call asks the actor and waits for its reply, until ctx is done or, if ctx
@@ -309,113 +295,4 @@ func (n *Node) Link(ctx context.Context, a, b PID) error {
 		return n.linkRemote(y, n.pidOfABI(xabi))
 	}
 	return fmt.Errorf("%w: neither %s nor %s is on node %s", wasmactor.ErrBadArgument, a, b, n.cfg.Name)
-}
-
-// Register gives an actor of this node a cluster-wide name.
-func (n *Node) Register(ctx context.Context, name string, pid PID) error {
-	a, _, err := n.local(pid)
-	if err != nil {
-		return err
-	}
-	if a == nil {
-		return fmt.Errorf("%w: %s is not on node %s; register it there", wasmactor.ErrBadArgument, pid, n.cfg.Name)
-	}
-	return n.register(name, a)
-}
-
-// register claims a name locally (first come wins) and tells the cluster;
-// concurrent claims elsewhere are settled the same way on every node.
-func (n *Node) register(name string, a *actor) error {
-	c := registry.Claim{Name: name, PID: n.pidOf(a), At: time.Now().UnixNano()}
-	if err := n.names.Register(c); err != nil {
-		return err
-	}
-	n.broadcast(proto.KindName, c)
-	return nil
-}
-
-func (n *Node) unregister(name string, pid PID) bool {
-	if !n.names.Unregister(name, pid) {
-		return false
-	}
-	n.broadcast(proto.KindUnname, proto.NameRef{Name: name, PID: pid})
-	return true
-}
-
-// Unregister removes a name if pid holds it.
-func (n *Node) Unregister(ctx context.Context, name string, pid PID) error {
-	if pid.Node != n.cfg.Name {
-		return fmt.Errorf("%w: %s is not on node %s; unregister it there", wasmactor.ErrBadArgument, pid, n.cfg.Name)
-	}
-	pid.Incarnation = n.incarnation
-	if !n.unregister(name, pid) {
-		return fmt.Errorf("%w: %q is not held by %s", wasmactor.ErrNotFound, name, pid)
-	}
-	return nil
-}
-
-// Whereis looks a name up.
-func (n *Node) Whereis(ctx context.Context, name string) (PID, error) {
-	pid, ok := n.names.Whereis(name)
-	if !ok {
-		return PID{}, fmt.Errorf("%w: %q", wasmactor.ErrNotFound, name)
-	}
-	return pid, nil
-}
-
-// JoinGroup adds an actor to a process group.
-func (n *Node) JoinGroup(ctx context.Context, group string, pid PID) error {
-	a, _, err := n.local(pid)
-	if err != nil {
-		return err
-	}
-	if a == nil {
-		return fmt.Errorf("%w: %s is not on node %s", wasmactor.ErrBadArgument, pid, n.cfg.Name)
-	}
-	ref := proto.GroupRef{Group: group, PID: n.pidOf(a)}
-	if n.groups.Join(group, ref.PID) {
-		n.broadcast(proto.KindJoin, ref)
-	}
-	return nil
-}
-
-// LeaveGroup removes an actor of this node from a process group.
-func (n *Node) LeaveGroup(ctx context.Context, group string, pid PID) error {
-	if pid.Node != n.cfg.Name {
-		return fmt.Errorf("%w: %s is not on node %s", wasmactor.ErrBadArgument, pid, n.cfg.Name)
-	}
-	pid.Incarnation = n.incarnation
-	if n.groups.Leave(group, pid) {
-		n.broadcast(proto.KindLeave, proto.GroupRef{Group: group, PID: pid})
-	}
-	return nil
-}
-
-// GroupMembers lists a group's members, sorted.
-func (n *Node) GroupMembers(ctx context.Context, group string) ([]PID, error) {
-	return n.groups.Members(group), nil
-}
-
-// ActorInfo describes one running actor, as `wasmactor ps` prints it.
-type ActorInfo struct {
-	PID      PID      `json:"pid"`
-	Factory  string   `json:"factory"`
-	Module   string   `json:"module"`
-	Instance uint64   `json:"instance"`
-	Names    []string `json:"names,omitempty"`
-}
-
-// Actors lists the live actors of this node, by serial.
-func (n *Node) Actors() []ActorInfo {
-	all := n.actors.all()
-	out := make([]ActorInfo, 0, len(all))
-	for _, a := range all {
-		if !a.alive() {
-			continue
-		}
-		pid := n.pidOf(a)
-		out = append(out, ActorInfo{PID: pid, Factory: a.factory, Module: a.mod.info.Hash.String(), Instance: a.inst.Load().id, Names: n.names.Of(pid)})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].PID.Serial < out[j].PID.Serial })
-	return out
 }

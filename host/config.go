@@ -2,11 +2,11 @@ package host
 
 import (
 	"errors"
-
-	"github.com/wasmactor/wasmactor/transport"
 	"log/slog"
 	"runtime"
 	"time"
+
+	"github.com/wasmactor/wasmactor/transport"
 )
 
 // Config configures a Node. The zero value of every field means its default;
@@ -27,9 +27,11 @@ type Config struct {
 	InstancesPerModule int
 	// TurnBatch is the most messages handed to a guest in one call. Default 64.
 	TurnBatch int
-	// CallTimeout is the deadline of every call into a guest; a guest past it
-	// is interrupted and its instance discarded. Default 5s.
-	CallTimeout time.Duration
+	// GuestTimeout is the deadline of every call into a guest (one turn, an
+	// instance's start); a guest past it is interrupted and its instance
+	// discarded. Default 5s. It is not the timeout of Node.Call: see
+	// AskTimeout.
+	GuestTimeout time.Duration
 	// AskTimeout is the default timeout of Call and of guest asks that name
 	// none. Default 5s.
 	AskTimeout time.Duration
@@ -87,8 +89,8 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.TurnBatch, 64)
 	def(&c.MaxModuleSize, 64<<20)
 	def(&c.MaxMessageSize, 1<<20)
-	if c.CallTimeout == 0 {
-		c.CallTimeout = 5 * time.Second
+	if c.GuestTimeout == 0 {
+		c.GuestTimeout = 5 * time.Second
 	}
 	if c.AskTimeout == 0 {
 		c.AskTimeout = 5 * time.Second
@@ -103,9 +105,9 @@ func (c Config) withDefaults() (Config, error) {
 		c.Logger = slog.Default()
 	}
 	if c.MailboxSize < 0 || c.Workers < 0 || c.InstancesPerModule < 0 || c.TurnBatch < 0 ||
-		c.MaxModuleSize < 0 || c.MaxMessageSize < 0 || c.CallTimeout < 0 || c.AskTimeout < 0 ||
-		c.CompileTimeout < 0 || c.MemoryLimitPages > 65536 {
-		return c, errors.New("wasmactor: invalid config: negative size or timeout, or more than 65536 memory pages")
+		c.MaxModuleSize < 0 || c.MaxMessageSize < 0 || c.GuestTimeout < 0 || c.AskTimeout < 0 ||
+		c.CompileTimeout < 0 || c.MemoryLimitPages > 65535 {
+		return c, errors.New("wasmactor: invalid config: negative size or timeout, or more than 65535 memory pages (the engine's cap)")
 	}
 	return c, nil
 }

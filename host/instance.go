@@ -7,81 +7,8 @@ import (
 
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/internal/engine"
-	"github.com/wasmactor/wasmactor/registry"
 	"github.com/wasmactor/wasmactor/scheduler"
 )
-
-// module is a deployed module on this node with its pool of shared instances.
-type module struct {
-	info registry.ModuleInfo
-
-	mu       sync.Mutex
-	compiled *engine.Module
-	pool     []*instance            // shared instances, at most Config.InstancesPerModule
-	isolated map[*instance]struct{} // live isolated instances
-}
-
-// pick returns the instance a new actor is pinned to: a fresh one when
-// isolated, else the pool grows to its size and then the least-populated
-// member is chosen.
-func (m *module) pick(ctx context.Context, n *Node, isolated bool) (*instance, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if !isolated && len(m.pool) >= n.cfg.InstancesPerModule {
-		best := m.pool[0]
-		for _, in := range m.pool[1:] {
-			if in.population() < best.population() {
-				best = in
-			}
-		}
-		return best, nil
-	}
-	in, err := n.newInstance(ctx, m, isolated)
-	if err != nil {
-		return nil, err
-	}
-	if isolated {
-		if m.isolated == nil {
-			m.isolated = make(map[*instance]struct{})
-		}
-		m.isolated[in] = struct{}{}
-	} else {
-		m.pool = append(m.pool, in)
-	}
-	return in, nil
-}
-
-// retire removes a failed instance so no new actor is pinned to it.
-func (m *module) retire(in *instance) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if in.isolated {
-		delete(m.isolated, in)
-		return
-	}
-	for i, p := range m.pool {
-		if p == in {
-			m.pool = append(m.pool[:i], m.pool[i+1:]...)
-			return
-		}
-	}
-}
-
-func (m *module) closeAll(ctx context.Context) {
-	m.mu.Lock()
-	pool := m.pool
-	for in := range m.isolated {
-		pool = append(pool, in)
-	}
-	m.pool, m.isolated = nil, nil
-	m.mu.Unlock()
-	for _, in := range pool {
-		_ = in.inst.Close(ctx)
-	}
-	if m.compiled != nil {
-		_ = m.compiled.Close(ctx)
-	}
-}
 
 // delivery is one record waiting in an instance's mailbox.
 type delivery struct {

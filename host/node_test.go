@@ -138,7 +138,7 @@ func TestTransientRestartsOnlyAbnormal(t *testing.T) {
 }
 
 func TestInfiniteLoopStoppedAtDeadline(t *testing.T) {
-	n := newNode(t, host.Config{CallTimeout: 300 * time.Millisecond, Workers: 2})
+	n := newNode(t, host.Config{GuestTimeout: 300 * time.Millisecond, Workers: 2})
 	deploy(t, n, guestbuild.Build(t, "examples/counter"))
 	deploy(t, n, fixture(t, "loop.wasm"))
 	ctx := ctxT(t)
@@ -195,7 +195,7 @@ func TestFullMailboxIsTheSendersError(t *testing.T) {
 	// the counter's mailbox, so the bound is reached deterministically. The
 	// spinner's deadline is long so that even a starved test goroutine (race
 	// detector, loaded CI) sends its nine messages within it.
-	n := newNode(t, host.Config{Workers: 1, MailboxSize: 8, CallTimeout: 8 * time.Second})
+	n := newNode(t, host.Config{Workers: 1, MailboxSize: 8, GuestTimeout: 8 * time.Second})
 	deploy(t, n, guestbuild.Build(t, "examples/counter"))
 	deploy(t, n, fixture(t, "loop.wasm"))
 	ctx := ctxT(t)

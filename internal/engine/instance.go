@@ -122,14 +122,11 @@ func (i *Instance) ID() uint64 { return i.id }
 // Module is the module the instance runs.
 func (i *Instance) Module() *Module { return i.m }
 
-// MemoryPages is the size of the instance's linear memory, in 64 KiB pages.
+// MemoryPages is the size of the instance's linear memory, in 64 KiB pages;
+// 0 once closed. It never waits for a running call, so it is safe to call
+// while holding locks that the instance's imports may take.
 func (i *Instance) MemoryPages() uint32 {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	if i.closed {
-		return 0
-	}
-	return i.mem.Size() >> 16
+	return uint32(i.alloc.size.Load() >> 16)
 }
 
 // Instantiate starts a new instance of m whose imports are served by h: it
@@ -388,6 +385,7 @@ func (i *Instance) closeLocked() {
 		return
 	}
 	i.closed = true
+	i.alloc.size.Store(0)
 	i.timer.Stop()
 	if i.unwatch != nil {
 		i.unwatch()

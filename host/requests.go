@@ -3,7 +3,6 @@ package host
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -13,12 +12,6 @@ import (
 	"github.com/wasmactor/wasmactor/internal/proto"
 	"github.com/wasmactor/wasmactor/transport"
 )
-
-// HandleCall answers requests from peers (spawn, status) and from the CLI.
-func (h handler) HandleCall(ctx context.Context, from transport.PeerInfo, req transport.Control) ([]byte, error) {
-	b, err := h.n.serve(ctx, from, req)
-	return b, toRemote(err)
-}
 
 func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport.Control) ([]byte, error) {
 	if err := n.checkOpen(); err != nil {
@@ -157,27 +150,6 @@ func (n *Node) target(ctx context.Context, s string) (PID, error) {
 		return wasmactor.ParsePID(s)
 	}
 	return n.Whereis(ctx, s)
-}
-
-func (n *Node) status() proto.NodeStatus {
-	st := n.Stats()
-	addr := ""
-	if n.cl.tr != nil {
-		addr = n.cl.tr.Self().Addr
-	}
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return proto.NodeStatus{Name: n.cfg.Name, Incarnation: n.incarnation, Addr: addr, Actors: st.Actors,
-		Instances: st.Instances, Modules: len(n.store.List()), Up: true, Pulls: n.Pulls(),
-		Goroutines: runtime.NumGoroutine(), HeapBytes: ms.HeapAlloc, Members: len(n.Members())}
-}
-
-func (n *Node) localPs() []proto.ActorInfo {
-	var out []proto.ActorInfo
-	for _, a := range n.Actors() {
-		out = append(out, proto.ActorInfo{PID: a.PID, Factory: a.Factory, Module: a.Module, Instance: a.Instance, Names: a.Names})
-	}
-	return out
 }
 
 // fanOut asks every member the same question at once; members that do not

@@ -1,0 +1,155 @@
+package host
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/internal/engine"
+	"github.com/wasmactor/wasmactor/internal/proto"
+	"github.com/wasmactor/wasmactor/transport"
+)
+
+type callResult struct {
+	reply []byte
+	err   error
+}
+
+type pendingCall struct {
+	ch   chan callResult
+	node uint64 // incarnation of the called actor's node
+}
+
+// finishCall completes a pending host Call once.
+func (n *Node) finishCall(ref uint64, reply []byte, err error) {
+	if v, ok := n.calls.LoadAndDelete(ref); ok {
+		v.(*pendingCall).ch <- callResult{reply: reply, err: err}
+	}
+}
+
+// tell queues a TELL or ASK from an ABI PID to an ABI PID.
+func (n *Node) tell(from, to engine.PID, kind engine.Kind, ref uint64, msg []byte) engine.Errno {
+	if to.Node != n.incarnation {
+		return n.sendRemote(to, transport.Envelope{Kind: uint8(kind), From: from.Serial, Ref: ref, Payload: msg})
+	}
+	a := n.actors.get(to.Serial)
+	if a == nil || !a.alive() {
+		return engine.NoProc
+	}
+	if err := a.quota.Take(); err != nil {
+		n.stats.mailboxFull.Add(1)
+		return engine.MailboxFull
+	}
+	a.inst.Load().push(delivery{actor: a, kind: kind, quota: true, from: from, ref: ref, payload: msg})
+	return engine.OK
+}
+
+// reply routes an answer to the asker: a host Call (serial 0) or an actor's
+// pending ask. Late replies (after a timeout) are dropped.
+func (n *Node) reply(to engine.PID, ref uint64, status engine.Errno, msg []byte) engine.Errno {
+	if to.Node != n.incarnation {
+		return n.sendRemote(to, transport.Envelope{Kind: uint8(engine.KindReply), Status: uint16(status), Ref: ref, Payload: msg})
+	}
+	if to.Serial == 0 {
+		// A node's host asked: the status may be any proto code, not only
+		// an ABI one (see replyError).
+		n.finishCall(ref, msg, proto.ErrOf(uint16(status)))
+		return engine.OK
+	}
+	n.replyToActor(askKey{serial: to.Serial, ref: ref}, status, msg)
+	return engine.OK
+}
+
+// replyError answers an ask that will get no reply from its actor. A host
+// asker (serial 0) gets the exact error, across nodes too; a guest asker
+// gets the nearest ABI code.
+func (n *Node) replyError(to engine.PID, ref uint64, err error, reason string) {
+	if to.Serial == 0 && to.Node == n.incarnation {
+		if reason != "" {
+			err = fmt.Errorf("%w: %s", err, reason)
+		}
+		n.finishCall(ref, nil, err)
+		return
+	}
+	status := engine.ErrnoOf(err)
+	if to.Serial == 0 {
+		status = engine.Errno(proto.CodeOf(err))
+	} else if errors.Is(err, wasmactor.ErrCrashed) {
+		status = engine.NoProc // the actor as the guest asked it is gone
+	}
+	n.reply(to, ref, status, nil)
+}
+
+// replyToActor completes an actor's pending ask once: with the reply, or
+// with the TIMEOUT status when its timer fires first.
+func (n *Node) replyToActor(key askKey, status engine.Errno, msg []byte) {
+	if !n.asks.take(key) {
+		return
+	}
+	a := n.actors.get(key.serial)
+	if a == nil || !a.alive() {
+		return
+	}
+	// Replies are not counted against the mailbox bound: the actor asked
+	// for them, and dropping one would turn into a spurious timeout.
+	a.inst.Load().push(delivery{actor: a, kind: engine.KindReply, status: status, ref: key.ref, payload: msg})
+}
+
+type askKey struct{ serial, ref uint64 }
+
+type pendingAsk struct {
+	timer *time.Timer
+	node  uint64 // incarnation of the asked actor's node
+}
+
+// pendingAsks holds the timers of asks made by guests.
+type pendingAsks struct {
+	mu sync.Mutex
+	m  map[askKey]pendingAsk
+}
+
+func (p *pendingAsks) add(key askKey, node uint64, timeout time.Duration, onTimeout func()) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, dup := p.m[key]; dup || p.m == nil {
+		return false
+	}
+	p.m[key] = pendingAsk{timer: time.AfterFunc(timeout, onTimeout), node: node}
+	return true
+}
+
+// take removes key, reporting whether it was pending.
+func (p *pendingAsks) take(key askKey) bool {
+	p.mu.Lock()
+	pa, ok := p.m[key]
+	delete(p.m, key)
+	p.mu.Unlock()
+	if ok {
+		pa.timer.Stop()
+	}
+	return ok
+}
+
+// toNode lists the asks waiting on actors of one node.
+func (p *pendingAsks) toNode(inc uint64) []askKey {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var keys []askKey
+	for k, pa := range p.m {
+		if pa.node == inc {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+func (p *pendingAsks) stopAll() {
+	p.mu.Lock()
+	for _, pa := range p.m {
+		pa.timer.Stop()
+	}
+	p.m = nil
+	p.mu.Unlock()
+}

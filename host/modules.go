@@ -1,0 +1,277 @@
+package host
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/internal/engine"
+	"github.com/wasmactor/wasmactor/internal/proto"
+	"github.com/wasmactor/wasmactor/registry"
+)
+
+// module is a deployed module on this node with its pool of shared instances.
+type module struct {
+	info registry.ModuleInfo
+
+	load sync.Mutex // held while the module is pulled and compiled; see Node.module
+
+	mu       sync.Mutex
+	compiled *engine.Module
+	pool     []*instance            // shared instances, at most Config.InstancesPerModule
+	isolated map[*instance]struct{} // live isolated instances
+}
+
+// pick returns the instance a new actor is pinned to: a fresh one when
+// isolated, else the pool grows to its size and then the least-populated
+// member is chosen.
+func (m *module) pick(ctx context.Context, n *Node, isolated bool) (*instance, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !isolated && len(m.pool) >= n.cfg.InstancesPerModule {
+		best := m.pool[0]
+		for _, in := range m.pool[1:] {
+			if in.population() < best.population() {
+				best = in
+			}
+		}
+		return best, nil
+	}
+	in, err := n.newInstance(ctx, m, isolated)
+	if err != nil {
+		return nil, err
+	}
+	if isolated {
+		if m.isolated == nil {
+			m.isolated = make(map[*instance]struct{})
+		}
+		m.isolated[in] = struct{}{}
+	} else {
+		m.pool = append(m.pool, in)
+	}
+	return in, nil
+}
+
+// retire removes a failed instance so no new actor is pinned to it.
+func (m *module) retire(in *instance) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if in.isolated {
+		delete(m.isolated, in)
+		return
+	}
+	for i, p := range m.pool {
+		if p == in {
+			m.pool = append(m.pool[:i], m.pool[i+1:]...)
+			return
+		}
+	}
+}
+
+func (m *module) closeAll(ctx context.Context) {
+	m.mu.Lock()
+	pool := m.pool
+	for in := range m.isolated {
+		pool = append(pool, in)
+	}
+	m.pool, m.isolated = nil, nil
+	m.mu.Unlock()
+	for _, in := range pool {
+		_ = in.inst.Close(ctx)
+	}
+	if m.compiled != nil {
+		_ = m.compiled.Close(ctx)
+	}
+}
+
+// Deploy validates and compiles a module, stores it content-addressed, and
+// indexes its factories. A factory name deployed again by a newer module
+// becomes the default for new spawns; running actors keep their version.
+// Deploying the same bytes twice is a no-op that returns the same info.
+//
+// # Errors
+//
+// [wasmactor.ErrTooLarge] over Config.MaxModuleSize; [wasmactor.ErrBadModule]
+// for bytes that are not WASM, do not speak the ABI, or fail to compile.
+func (n *Node) Deploy(ctx context.Context, wasm []byte) (ModuleInfo, error) {
+	if err := n.checkOpen(); err != nil {
+		return registry.ModuleInfo{}, err
+	}
+	if len(wasm) > n.cfg.MaxModuleSize {
+		return registry.ModuleInfo{}, fmt.Errorf("%w: module is %d bytes, the cap is %d", wasmactor.ErrTooLarge, len(wasm), n.cfg.MaxModuleSize)
+	}
+	h := registry.HashOf(wasm)
+	if info, ok := n.factories.Lookup(h); ok {
+		return info, nil
+	}
+	compiled, err := n.eng.Compile(ctx, wasm)
+	if err != nil {
+		return registry.ModuleInfo{}, err
+	}
+	info := registry.ModuleInfo{Hash: h, Size: int64(len(wasm)), Factories: compiled.Factories(), DeployedAt: time.Now().UnixNano()}
+	if err := n.store.Put(info, wasm); err != nil {
+		_ = compiled.Close(ctx)
+		return registry.ModuleInfo{}, err
+	}
+	n.modMu.Lock()
+	if _, ok := n.modules[h]; !ok {
+		n.modules[h] = &module{info: info, compiled: compiled}
+	} else {
+		_ = compiled.Close(ctx)
+	}
+	n.modMu.Unlock()
+	n.factories.Add(info)
+	n.log.Info("module deployed", "hash", h.Short(), "size", len(wasm), "factories", info.Factories)
+	n.broadcast(proto.KindModule, proto.Module{Info: info})
+	return info, nil
+}
+
+// Modules lists the deployed modules, newest first.
+func (n *Node) Modules() []ModuleInfo { return n.factories.Modules() }
+
+// module returns the compiled module for info, pulling it from a peer and
+// compiling it on first use (wazero's compilation cache makes that cheap
+// after a restart). The pull and the compile hold only m.load, never m.mu,
+// so listing and placing actors never wait for the network or the compiler.
+func (n *Node) module(ctx context.Context, info registry.ModuleInfo) (*module, error) {
+	n.modMu.Lock()
+	m, ok := n.modules[info.Hash]
+	if !ok {
+		m = &module{info: info}
+		n.modules[info.Hash] = m
+	}
+	n.modMu.Unlock()
+	if m.ready() {
+		return m, nil
+	}
+	m.load.Lock()
+	defer m.load.Unlock()
+	if m.ready() {
+		return m, nil
+	}
+	if _, ok := n.store.Info(info.Hash); !ok {
+		if err := n.pull(ctx, info); err != nil {
+			return nil, err
+		}
+	}
+	wasm, err := n.store.Get(info.Hash)
+	if err != nil {
+		return nil, err
+	}
+	compiled, err := n.eng.Compile(ctx, wasm)
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	m.compiled = compiled
+	m.mu.Unlock()
+	return m, nil
+}
+
+func (m *module) ready() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.compiled != nil
+}
+
+type pullCall struct {
+	done chan struct{}
+	err  error
+}
+
+func (n *Node) learnModule(holder string, info registry.ModuleInfo) {
+	n.factories.Add(info)
+	n.cl.mu.Lock()
+	hs := n.cl.holders[info.Hash]
+	if hs == nil {
+		hs = make(map[string]bool)
+		n.cl.holders[info.Hash] = hs
+	}
+	hs[holder] = true
+	n.cl.mu.Unlock()
+}
+
+// pull fetches a module this node lacks from a node that holds it, checks
+// its hash and stores it. Concurrent pulls of one module share one transfer.
+func (n *Node) pull(ctx context.Context, info registry.ModuleInfo) error {
+	n.cl.pullMu.Lock()
+	if p, ok := n.cl.pulling[info.Hash]; ok {
+		n.cl.pullMu.Unlock()
+		select {
+		case <-p.done:
+			return p.err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	p := &pullCall{done: make(chan struct{})}
+	n.cl.pulling[info.Hash] = p
+	n.cl.pullMu.Unlock()
+
+	p.err = n.fetch(ctx, info)
+	n.cl.pullMu.Lock()
+	delete(n.cl.pulling, info.Hash)
+	n.cl.pullMu.Unlock()
+	close(p.done)
+	return p.err
+}
+
+func (n *Node) fetch(ctx context.Context, info registry.ModuleInfo) error {
+	if n.cl.tr == nil {
+		return fmt.Errorf("%w: module %s is not stored here", wasmactor.ErrModuleUnavailable, info.Hash.Short())
+	}
+	if info.Size > int64(n.cfg.MaxModuleSize) {
+		return fmt.Errorf("%w: module %s is %d bytes, the cap is %d", wasmactor.ErrTooLarge, info.Hash.Short(), info.Size, n.cfg.MaxModuleSize)
+	}
+	n.cl.mu.RLock()
+	var holders []string
+	for h := range n.cl.holders[info.Hash] {
+		holders = append(holders, h)
+	}
+	n.cl.mu.RUnlock()
+	sort.Strings(holders)
+	if len(holders) == 0 {
+		return fmt.Errorf("%w: no connected node holds module %s", wasmactor.ErrModuleUnavailable, info.Hash.Short())
+	}
+	var last error
+	for _, h := range holders {
+		b, err := n.cl.tr.FetchBlob(ctx, h, info.Hash.String(), info.Size)
+		if err != nil {
+			last = fmt.Errorf("fetching module %s from %s: %w", info.Hash.Short(), h, fromRemote(err))
+			continue
+		}
+		if registry.HashOf(b) != info.Hash {
+			last = fmt.Errorf("%w: module from %s does not match its hash %s", wasmactor.ErrBadModule, h, info.Hash.Short())
+			n.log.Warn("module transfer failed its hash check", "peer", h, "module", info.Hash.Short())
+			continue
+		}
+		if err := n.store.Put(info, b); err != nil {
+			return err
+		}
+		n.cl.pulls.Add(1)
+		n.log.Info("module pulled", "module", info.Hash.Short(), "from", h, "size", len(b))
+		n.broadcast(proto.KindModule, proto.Module{Info: info})
+		return nil
+	}
+	return last
+}
+
+// holderOf names a node that holds the module: this one if it does, else a
+// connected holder, else "".
+func (n *Node) holderOf(h registry.Hash) string {
+	if _, ok := n.store.Info(h); ok {
+		return n.cfg.Name
+	}
+	n.cl.mu.RLock()
+	defer n.cl.mu.RUnlock()
+	for name := range n.cl.holders[h] {
+		return name
+	}
+	return ""
+}
+
+// Pulls is how many modules this node has fetched from peers since it started.
+func (n *Node) Pulls() uint64 { return n.cl.pulls.Load() }
