@@ -1,7 +1,11 @@
 package host_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"log/slog"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -191,13 +195,15 @@ func TestBadModulesRejected(t *testing.T) {
 }
 
 func TestFullMailboxIsTheSendersError(t *testing.T) {
-	// One worker: while it is stuck in the spinning guest, nothing drains
-	// the counter's mailbox, so the bound is reached deterministically. The
-	// spinner's deadline is long so that even a starved test goroutine (race
-	// detector, loaded CI) sends its nine messages within it.
-	n := newNode(t, host.Config{Workers: 1, MailboxSize: 8, GuestTimeout: 8 * time.Second})
+	// One worker, held inside a guest call by the test itself: print.wasm
+	// writes "hello" to stdout in every turn, and the node's logger blocks
+	// on that line until the test lets it go. While the worker is held,
+	// nothing drains the counter's mailbox, so the bound is reached by
+	// construction, however slow the machine.
+	gate := newLogGate("hello")
+	n := newNode(t, host.Config{Workers: 1, MailboxSize: 8, Logger: slog.New(gate)})
 	deploy(t, n, guestbuild.Build(t, "examples/counter"))
-	deploy(t, n, fixture(t, "loop.wasm"))
+	deploy(t, n, fixture(t, "print.wasm"))
 	ctx := ctxT(t)
 	counter, err := n.Spawn(ctx, "Counter", host.SpawnOptions{})
 	require.NoError(t, err)
@@ -205,6 +211,11 @@ func TestFullMailboxIsTheSendersError(t *testing.T) {
 
 	_, err = n.Spawn(ctx, "Bad", host.SpawnOptions{})
 	require.NoError(t, err)
+	select {
+	case <-gate.held:
+	case <-ctx.Done():
+		t.Fatal("the guest never wrote its line")
+	}
 	for range 8 {
 		require.NoError(t, n.Send(ctx, counter, map[string]any{"op": "inc", "by": 1}))
 	}
@@ -215,12 +226,51 @@ func TestFullMailboxIsTheSendersError(t *testing.T) {
 	// Asks count against the bound too: the caller sees it at once.
 	_, err = n.Call(ctx, counter, map[string]any{"op": "get"})
 	require.ErrorIs(t, err, wasmactor.ErrMailboxFull)
-	// Once the spinner is cut off, the 8 queued messages arrive.
-	require.Eventually(t, func() bool {
+	// Once the worker is free, the 8 queued messages arrive, in order,
+	// ahead of the next ask.
+	// Until the counter's turn has drained them, a new ask is still refused,
+	// so poll for the value (bounded by the test's context, not a timing).
+	close(gate.release)
+	for {
 		r, err := n.Call(ctx, counter, map[string]any{"op": "get"})
+		if errors.Is(err, wasmactor.ErrMailboxFull) {
+			require.NoError(t, ctx.Err(), "the mailbox never drained")
+			runtime.Gosched()
+			continue
+		}
+		require.NoError(t, err)
 		var v counterReply
-		return err == nil && r.Decode(&v) == nil && v.Value == 8
-	}, 10*time.Second, 20*time.Millisecond)
+		require.NoError(t, r.Decode(&v))
+		require.Equal(t, int64(8), v.Value)
+		break
+	}
+}
+
+// logGate is a slog.Handler that blocks the first goroutine logging a line
+// equal to line until release is closed, and tells the test on held. Other
+// records are discarded.
+type logGate struct {
+	line    string
+	once    *sync.Once
+	held    chan struct{}
+	release chan struct{}
+}
+
+func newLogGate(line string) logGate {
+	return logGate{line: line, once: new(sync.Once), held: make(chan struct{}), release: make(chan struct{})}
+}
+
+func (g logGate) Enabled(context.Context, slog.Level) bool { return true }
+func (g logGate) WithAttrs([]slog.Attr) slog.Handler       { return g }
+func (g logGate) WithGroup(string) slog.Handler            { return g }
+func (g logGate) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == g.line {
+		g.once.Do(func() {
+			close(g.held)
+			<-g.release
+		})
+	}
+	return nil
 }
 
 func TestVersionsRunSideBySide(t *testing.T) {
