@@ -185,8 +185,8 @@ func (n *Node) Call(ctx context.Context, to PID, msg any) (CBOR, error) {
 		ctx, cancel = context.WithTimeout(ctx, n.cfg.AskTimeout)
 		defer cancel()
 	}
-	ref := n.refs.Add(1)
-	pc := &pendingCall{ch: make(chan callResult, 1), node: abi.Node}
+	ref := newRef()
+	pc := &pendingCall{ch: make(chan callResult, 1), callee: abi}
 	n.calls.Store(ref, pc)
 	if a != nil {
 		// A local callee that dies fails the call at once. A remote one is

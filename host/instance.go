@@ -115,7 +115,7 @@ func (in *instance) Turn() bool {
 			continue
 		}
 		if d.kind == engine.KindAsk {
-			in.asks = append(in.asks, pendingReply{to: d.from, ref: d.ref})
+			in.asks = append(in.asks, pendingReply{to: d.from, ref: d.ref, asked: n.abiPID(d.actor)})
 		}
 		rec = engine.Record{Kind: d.kind, Status: d.status, Actor: d.actor.serial, From: d.from, Ref: d.ref, Factory: d.factory, Payload: d.payload}
 		in.batch.Add(&rec)
@@ -144,7 +144,7 @@ func (in *instance) deliver() bool {
 	if err := in.inst.Deliver(context.Background(), &in.batch); err != nil {
 		reason := in.fail(err)
 		for _, a := range in.asks {
-			in.n.replyError(a.to, a.ref, wasmactor.ErrCrashed, reason)
+			in.n.replyError(a.asked, a.to, a.ref, wasmactor.ErrCrashed, reason)
 		}
 		return false
 	}
@@ -154,17 +154,19 @@ func (in *instance) deliver() bool {
 }
 
 // pendingReply is who waits for an answer to an ask: the asker's PID (serial
-// 0 for a node's host, on this node or another) and the ask's ref.
+// 0 for a node's host, on this node or another), the ask's ref, and the
+// actor asked, in whose name the node answers if the turn crashes.
 type pendingReply struct {
-	to  engine.PID
-	ref uint64
+	to    engine.PID
+	ref   uint64
+	asked engine.PID
 }
 
 // dropped settles a record that will never reach the guest: whoever waits
 // on an ask learns at once instead of timing out.
 func (in *instance) dropped(d *delivery) {
 	if d.kind == engine.KindAsk {
-		in.n.replyError(d.from, d.ref, wasmactor.ErrNoProc, "")
+		in.n.replyError(in.n.abiPID(d.actor), d.from, d.ref, wasmactor.ErrNoProc, "")
 	}
 }
 
