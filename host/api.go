@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/fxamacker/cbor/v2"
 	"github.com/wasmactor/wasmactor"
@@ -185,6 +186,7 @@ func (n *Node) Call(ctx context.Context, to PID, msg any) (CBOR, error) {
 		ctx, cancel = context.WithTimeout(ctx, n.cfg.AskTimeout)
 		defer cancel()
 	}
+	defer observeSince(n.metrics.call, time.Now())
 	ref := newRef()
 	pc := &pendingCall{ch: make(chan callResult, 1), callee: abi}
 	n.calls.Store(ref, pc)

@@ -63,6 +63,12 @@ type Config struct {
 	// IdleTimeout is how long a silent peer is kept before it is reported
 	// down (its actors' monitors get "noconnection"). Default 5s.
 	IdleTimeout time.Duration
+	// HTTPListen is the TCP address (host:port) of an optional HTTP listener
+	// serving Prometheus /metrics, /healthz and /readyz. Empty (the
+	// default) serves nothing. Use a loopback address unless the network
+	// in front of it is trusted: what it serves is read-only but reveals the
+	// node's actors and modules.
+	HTTPListen string
 	// Transport replaces the QUIC transport (in-memory networks in tests).
 	// When set, Listen, Cookie and CookieFile are ignored.
 	Transport transport.Transport

@@ -55,6 +55,7 @@ func (im *imports) Send(serial uint64, to engine.PID, msg []byte) engine.Errno {
 	if im.caller(serial) == nil {
 		return engine.BadArgument
 	}
+	im.in.mod.counters.sent.Add(1)
 	return im.n.tell(engine.PID{Node: im.n.incarnation, Serial: serial}, to, engine.KindTell, 0, msg)
 }
 
@@ -66,6 +67,7 @@ func (im *imports) Ask(serial uint64, to engine.PID, ref uint64, timeout time.Du
 	if timeout <= 0 {
 		timeout = im.n.cfg.AskTimeout
 	}
+	im.in.mod.counters.sent.Add(1)
 	key := askKey{serial: serial, ref: ref}
 	// Registered before sending: the reply can come from another worker
 	// before tell returns.

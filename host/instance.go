@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/internal/engine"
@@ -91,6 +92,7 @@ func (in *instance) pushSystem(d delivery) {
 func (in *instance) Turn() bool {
 	n := in.n
 	in.buf = in.mailbox.Drain(in.buf[:0], n.cfg.TurnBatch)
+	n.metrics.depth.Observe(float64(len(in.buf) + in.mailbox.Len()))
 	in.batch.Reset()
 	in.mu.Lock()
 	dead := in.dead
@@ -113,6 +115,9 @@ func (in *instance) Turn() bool {
 		if d.kind != engine.KindStop && d.kind != engine.KindStart && !d.actor.alive() {
 			in.dropped(d)
 			continue
+		}
+		if d.kind == engine.KindTell || d.kind == engine.KindAsk {
+			n.metrics.size.Observe(float64(len(d.payload)))
 		}
 		if d.kind == engine.KindAsk {
 			in.asks = append(in.asks, pendingReply{to: d.from, ref: d.ref, asked: n.abiPID(d.actor)})
@@ -141,7 +146,10 @@ func (in *instance) deliver() bool {
 		return true
 	}
 	defer in.batch.Reset()
-	if err := in.inst.Deliver(context.Background(), &in.batch); err != nil {
+	start := time.Now()
+	err := in.inst.Deliver(context.Background(), &in.batch)
+	observeSince(in.n.metrics.turn, start)
+	if err != nil {
 		reason := in.fail(err)
 		for _, a := range in.asks {
 			in.n.replyError(a.asked, a.to, a.ref, wasmactor.ErrCrashed, reason)
@@ -149,6 +157,7 @@ func (in *instance) deliver() bool {
 		return false
 	}
 	in.n.stats.delivered.Add(uint64(in.batch.Len()))
+	in.mod.counters.delivered.Add(uint64(in.batch.Len()))
 	in.asks = in.asks[:0]
 	return true
 }
@@ -187,6 +196,7 @@ func (in *instance) fail(err error) (reason string) {
 	clear(in.actors)
 	in.mu.Unlock()
 	in.n.stats.crashes.Add(1)
+	in.n.metrics.crashes.WithLabelValues(crashClass(reason)).Inc()
 	in.mod.retire(in)
 	in.n.log.Warn("instance discarded", "module", in.mod.info.Hash.Short(), "instance", in.id, "reason", reason, "actors", len(victims))
 	for _, a := range victims {

@@ -19,6 +19,8 @@ type module struct {
 
 	load sync.Mutex // held while the module is pulled and compiled; see Node.module
 
+	counters moduleCounters
+
 	mu       sync.Mutex
 	compiled *engine.Module
 	pool     []*instance            // shared instances, at most Config.InstancesPerModule
@@ -107,7 +109,7 @@ func (n *Node) Deploy(ctx context.Context, wasm []byte) (ModuleInfo, error) {
 	if info, ok := n.factories.Lookup(h); ok {
 		return info, nil
 	}
-	compiled, err := n.eng.Compile(ctx, wasm)
+	compiled, err := n.compile(ctx, wasm)
 	if err != nil {
 		return registry.ModuleInfo{}, err
 	}
@@ -124,6 +126,7 @@ func (n *Node) Deploy(ctx context.Context, wasm []byte) (ModuleInfo, error) {
 	}
 	n.modMu.Unlock()
 	n.factories.Add(info)
+	n.metrics.deploys.Inc()
 	n.log.Info("module deployed", "hash", h.Short(), "size", len(wasm), "factories", info.Factories)
 	n.broadcast(proto.KindModule, proto.Module{Info: info})
 	return info, nil
@@ -161,7 +164,7 @@ func (n *Node) module(ctx context.Context, info registry.ModuleInfo) (*module, e
 	if err != nil {
 		return nil, err
 	}
-	compiled, err := n.eng.Compile(ctx, wasm)
+	compiled, err := n.compile(ctx, wasm)
 	if err != nil {
 		return nil, err
 	}
@@ -275,3 +278,9 @@ func (n *Node) holderOf(h registry.Hash) string {
 
 // Pulls is how many modules this node has fetched from peers since it started.
 func (n *Node) Pulls() uint64 { return n.cl.pulls.Load() }
+
+// compile compiles a module, timing it for the metrics.
+func (n *Node) compile(ctx context.Context, wasm []byte) (*engine.Module, error) {
+	defer observeSince(n.metrics.compile, time.Now())
+	return n.eng.Compile(ctx, wasm)
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -116,6 +117,11 @@ type Node struct {
 	stats stats
 
 	closed atomic.Bool
+
+	metrics  *metrics
+	http     *http.Server // nil unless Config.HTTPListen
+	httpAddr string
+	httpDone chan struct{}
 }
 
 // Start creates a node and starts its workers.
@@ -173,7 +179,12 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		n.factories.Add(info)
 	}
 	n.sched = scheduler.New(scheduler.Config{Workers: cfg.Workers})
+	n.metrics = newMetrics(n)
 	if err := n.startCluster(ctx); err != nil {
+		_ = n.Close()
+		return nil, err
+	}
+	if err := n.serveHTTP(); err != nil {
 		_ = n.Close()
 		return nil, err
 	}
@@ -209,6 +220,7 @@ func (n *Node) Close() error {
 		return nil
 	}
 	n.stopLife()
+	n.closeHTTP()
 	// Leave the cluster first: peers see a clean leave at once and, as in
 	// Erlang, their monitors of our actors fire with "noconnection" rather
 	// than racing our shutdown casts.

@@ -33,6 +33,7 @@ type readyJSON struct {
 	Addr        string `json:"addr"`
 	Incarnation string `json:"incarnation"`
 	DataDir     string `json:"data_dir"`
+	HTTP        string `json:"http,omitempty"`
 }
 
 // closeTimeout bounds a graceful shutdown; past it the process exits anyway
@@ -41,12 +42,13 @@ const closeTimeout = 30 * time.Second
 
 func (a *app) nodeCmd() *cobra.Command {
 	var (
-		out      format
-		name     string
-		listen   string
-		join     []string
-		dataDir  string
-		logLevel string
+		out        format
+		name       string
+		listen     string
+		join       []string
+		dataDir    string
+		logLevel   string
+		httpListen string
 	)
 	cmd := &cobra.Command{
 		Use:   "node --name N",
@@ -94,6 +96,7 @@ mode 0600; a node refuses a cookie file others can read.`,
 				Join:       join,
 				CookieFile: a.cookieFile,
 				Logger:     logger,
+				HTTPListen: httpListen,
 			}
 			n, err := host.Start(ctx, cfg)
 			if err != nil {
@@ -105,7 +108,7 @@ mode 0600; a node refuses a cookie file others can read.`,
 				_ = n.Close()
 				return fail(exitFailure, nil, "node %s started without a network: host.Start did not listen on %s", name, listen)
 			}
-			ready := readyJSON{Name: n.Name(), Addr: addr, Incarnation: incarnation(n.Incarnation()), DataDir: dataDir}
+			ready := readyJSON{Name: n.Name(), Addr: addr, Incarnation: incarnation(n.Incarnation()), DataDir: dataDir, HTTP: n.HTTPAddr()}
 			if out == formatJSON {
 				b, _ := json.Marshal(ready)
 				fmt.Fprintf(a.stdout, "%s\n", b)
@@ -137,6 +140,7 @@ mode 0600; a node refuses a cookie file others can read.`,
 	f.StringSliceVar(&join, "join", nil, "seed nodes to join, HOST:PORT,...")
 	f.StringVar(&dataDir, "data", "", "data directory (default $XDG_DATA_HOME/wasmactor/NAME)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.StringVar(&httpListen, "http", "", "serve Prometheus /metrics, /healthz and /readyz on this TCP address, HOST:PORT (off by default)")
 	addFormatFlag(cmd, &out)
 	return cmd
 }
