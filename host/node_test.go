@@ -194,6 +194,37 @@ func TestBadModulesRejected(t *testing.T) {
 	require.Empty(t, n.Modules())
 }
 
+// TestInspectModuleGivesDeploysVerdict checks InspectModule against Deploy
+// on the same modules and config, without a Go guest build.
+func TestInspectModuleGivesDeploysVerdict(t *testing.T) {
+	cfg := host.Config{MaxModuleSize: 1 << 20, MemoryLimitPages: 64, Logger: quietLogger()}
+	n := newNode(t, cfg)
+	ctx := ctxT(t)
+
+	wasm := fixture(t, "minimal_actor.wasm")
+	inspected, err := host.InspectModule(ctx, cfg, wasm)
+	require.NoError(t, err)
+	deployed := deploy(t, n, wasm)
+	require.Equal(t, deployed, inspected.Hash.String())
+	info := n.Modules()[0]
+	info.DeployedAt = 0
+	require.Equal(t, info, inspected)
+
+	for _, name := range []string{"malformed.wasm", "bad_version.wasm", "missing_export.wasm", "bad_factories.wasm", "bad_import.wasm", "membomb.wasm"} {
+		_, errDeploy := n.Deploy(ctx, fixture(t, name))
+		_, errInspect := host.InspectModule(ctx, cfg, fixture(t, name))
+		if errDeploy == nil {
+			require.NoError(t, errInspect, name)
+			continue
+		}
+		require.EqualError(t, errInspect, errDeploy.Error(), name)
+	}
+	_, err = host.InspectModule(ctx, cfg, make([]byte, 2<<20))
+	require.ErrorIs(t, err, wasmactor.ErrTooLarge)
+	_, err = host.InspectModule(ctx, host.Config{MemoryLimitPages: 1 << 20}, wasm)
+	require.Error(t, err, "an invalid config")
+}
+
 func TestFullMailboxIsTheSendersError(t *testing.T) {
 	// One worker, held inside a guest call by the test itself: print.wasm
 	// writes "hello" to stdout in every turn, and the node's logger blocks
