@@ -1,11 +1,11 @@
 // Package guestbuild compiles Go guest packages to WebAssembly. It is the one
 // place the project runs the go command for a guest: `wasmactor build` and
-// `wasmactor demo`, the tests (through [guestbuildtest]) and the benchmarks
+// `wasmactor demo`, the tests (through guestbuildtest) and the benchmarks
 // of the bench module all call [Build].
 //
 // It imports no test packages, so the CLI that links it stays free of
 // package testing; a test keeps it that way. Tests use
-// [guestbuildtest.Build], which adds t.Fatal semantics, repository-relative
+// guestbuildtest.Build, which adds t.Fatal semantics, repository-relative
 // paths and the shared cache on top.
 //
 // # Build command
