@@ -149,14 +149,6 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	n.asks.m = make(map[askKey]pendingAsk)
 	n.incarnation = newIncarnation()
 
-	ecfg := engine.Config{
-		MemoryLimitPages: cfg.MemoryLimitPages,
-		MaxModuleSize:    cfg.MaxModuleSize,
-		MaxMessageSize:   cfg.MaxMessageSize,
-		CompileTimeout:   cfg.CompileTimeout,
-		CallTimeout:      cfg.GuestTimeout,
-		Logger:           n.log,
-	}
 	if cfg.DataDir == "" {
 		n.store = registry.NewMemStore()
 	} else {
@@ -166,13 +158,8 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		if n.store, err = registry.NewDirStore(filepath.Join(cfg.DataDir, "modules")); err != nil {
 			return nil, err
 		}
-		// $WASMACTOR_COMPILE_CACHE, when set, shares compiled code between
-		// the nodes of one machine instead (the engine reads it).
-		if os.Getenv("WASMACTOR_COMPILE_CACHE") == "" {
-			ecfg.CacheDir = filepath.Join(cfg.DataDir, "compiled")
-		}
 	}
-	if n.eng, err = engine.New(ctx, ecfg); err != nil {
+	if n.eng, err = engine.New(ctx, engineConfig(cfg, n.log)); err != nil {
 		return nil, err
 	}
 	for _, info := range n.store.List() {

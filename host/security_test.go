@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wasmactor/wasmactor/host"
-	"github.com/wasmactor/wasmactor/internal/guestbuild"
+	"github.com/wasmactor/wasmactor/internal/guestbuild/guestbuildtest"
 )
 
 // TestReplyCountsOnlyFromTheActorAsked: a guest that gets hold of another
@@ -15,7 +15,7 @@ import (
 // caller gets the answer of the actor it asked.
 func TestReplyCountsOnlyFromTheActorAsked(t *testing.T) {
 	n := newNode(t, host.Config{})
-	deploy(t, n, guestbuild.Build(t, "testdata/guests/replier"))
+	deploy(t, n, guestbuildtest.Build(t, "testdata/guests/replier"))
 	ctx := ctxT(t)
 	asked, err := n.Spawn(ctx, "Replier", host.SpawnOptions{})
 	require.NoError(t, err)

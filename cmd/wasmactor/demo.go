@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -93,9 +94,14 @@ func runDemo(ctx context.Context, w io.Writer, logger *slog.Logger) error {
 	step := &demoStep{w: w}
 
 	start := time.Now()
-	wasm, err := guestbuild.BuildErr("examples/counter")
+	root, err := guestbuild.RepoRoot()
 	if err != nil {
-		return fmt.Errorf("demo: building examples/counter (run the demo inside the wasmactor source tree): %w", err)
+		return fmt.Errorf("demo: run the demo inside the wasmactor source tree: %w", err)
+	}
+	// The cache the tests share: a demo after a test run starts at once.
+	wasm, err := guestbuild.Build(ctx, filepath.Join(root, "examples", "counter"), guestbuild.WithCache(guestbuild.DefaultCacheDir()))
+	if err != nil {
+		return fmt.Errorf("demo: building examples/counter: %w", err)
 	}
 	step.say("built examples/counter to WebAssembly: %s (%s)", humanSize(int64(len(wasm))), time.Since(start).Round(time.Millisecond))
 
