@@ -26,6 +26,7 @@ func (n *Node) serveHTTP() error {
 		return fmt.Errorf("wasmactor: http listener: %w", err)
 	}
 	mux := http.NewServeMux()
+	n.observerHandlers(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics.reg, promhttp.HandlerOpts{
 		ErrorHandling:       promhttp.ContinueOnError,
 		MaxRequestsInFlight: 4,

@@ -8,6 +8,7 @@ import (
 
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/internal/engine"
+	"github.com/wasmactor/wasmactor/internal/proto"
 	"github.com/wasmactor/wasmactor/scheduler"
 )
 
@@ -197,6 +198,8 @@ func (in *instance) fail(err error) (reason string) {
 	in.mu.Unlock()
 	in.n.stats.crashes.Add(1)
 	in.n.metrics.crashes.WithLabelValues(crashClass(reason)).Inc()
+	in.n.crashLog.add(proto.Crash{UnixMs: time.Now().UnixMilli(), Module: in.mod.info.Hash.Short(), Factories: in.mod.info.Factories,
+		Instance: in.id, Actors: len(victims), Reason: reason})
 	in.mod.retire(in)
 	in.n.log.Warn("instance discarded", "module", in.mod.info.Hash.Short(), "instance", in.id, "reason", reason, "actors", len(victims))
 	for _, a := range victims {

@@ -1,9 +1,14 @@
 package host
 
 import (
+	"sync"
+
 	"strings"
 	"sync/atomic"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/wasmactor/wasmactor/internal/proto"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -155,4 +160,45 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descSpawned, prometheus.CounterValue, float64(n.stats.spawned.Load()))
 	ch <- prometheus.MustNewConstMetric(descPulls, prometheus.CounterValue, float64(n.Pulls()))
 	ch <- prometheus.MustNewConstMetric(descMembers, prometheus.GaugeValue, float64(len(n.Members())))
+}
+
+// callStats is the count and sum of Node.Call latencies so far.
+type callStats struct {
+	count uint64
+	sum   float64
+}
+
+// callSummary reads the Call latency histogram's count and sum.
+func (m *metrics) callSummary() callStats {
+	var pb dto.Metric
+	if err := m.call.Write(&pb); err != nil || pb.Histogram == nil {
+		return callStats{}
+	}
+	return callStats{count: pb.Histogram.GetSampleCount(), sum: pb.Histogram.GetSampleSum()}
+}
+
+// crashLog keeps the node's last instance failures for the observer.
+type crashLog struct {
+	mu   sync.Mutex
+	ring [16]proto.Crash
+	n    int // failures recorded so far
+}
+
+func (c *crashLog) add(x proto.Crash) {
+	c.mu.Lock()
+	c.ring[c.n%len(c.ring)] = x
+	c.n++
+	c.mu.Unlock()
+}
+
+// recent returns the recorded failures, newest first.
+func (c *crashLog) recent() []proto.Crash {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := min(c.n, len(c.ring))
+	out := make([]proto.Crash, 0, k)
+	for i := 1; i <= k; i++ {
+		out = append(out, c.ring[(c.n-i)%len(c.ring)])
+	}
+	return out
 }

@@ -119,6 +119,7 @@ type Node struct {
 	closed atomic.Bool
 
 	metrics  *metrics
+	crashLog crashLog
 	http     *http.Server // nil unless Config.HTTPListen
 	httpAddr string
 	httpDone chan struct{}
