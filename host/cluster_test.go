@@ -354,3 +354,20 @@ func TestClusterRemoteSupervisionAndCrashedCall(t *testing.T) {
 	require.ErrorIs(t, err, wasmactor.ErrCrashed)
 	require.Contains(t, waitDown(t, mon, 10*time.Second).Reason, "panic")
 }
+
+func TestNodeStartsBeforeItsSeedAndJoinsLater(t *testing.T) {
+	net := memtransport.NewNetwork()
+	// n2's seed does not exist yet: it starts anyway and is not ready.
+	n2 := newNode(t, host.Config{Name: "n2", Transport: net.NewNode("n2", 2), Join: []string{"n1"}})
+	require.ErrorContains(t, n2.Ready(), "not joined")
+	// Once the seed is up, the background retry joins it.
+	n1 := newNode(t, host.Config{Name: "n1", Transport: net.NewNode("n1", 1)})
+	require.Eventually(t, func() bool { return n2.Ready() == nil && len(n1.Members()) == 1 }, time.Minute, 10*time.Millisecond)
+
+	// Join at run time, as `wasmactor join` does.
+	n3 := newNode(t, host.Config{Name: "n3", Transport: net.NewNode("n3", 3)})
+	require.NoError(t, n3.Join(ctxT(t), "n1"))
+	require.Eventually(t, func() bool { return len(n3.Members()) == 2 }, time.Minute, 10*time.Millisecond)
+	lone := newNode(t, host.Config{Name: "lone"})
+	require.ErrorIs(t, lone.Join(ctxT(t), "n1"), wasmactor.ErrUnknownNode)
+}

@@ -51,8 +51,11 @@ type Config struct {
 	// Advertise is the address peers are told to dial, when it differs from
 	// Listen (NAT, a proxy). Default: the bound address.
 	Advertise string
-	// Join lists seed addresses of an existing cluster; membership then
-	// connects every member.
+	// Join lists seed addresses of an existing cluster: "HOST:PORT", or
+	// "dns:NAME:PORT" for every A/AAAA record of NAME (looked up again every
+	// 30s). Start tries them once; if none answers the node still starts and
+	// keeps retrying in the background with backoff, and Ready reports it
+	// not ready until it has joined.
 	Join []string
 	// Cookie is the cluster's shared secret (at least 16 bytes). When empty
 	// and Listen is set, it is read from CookieFile.

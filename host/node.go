@@ -68,9 +68,14 @@ func (n *Node) startCluster(ctx context.Context) error {
 		return err
 	}
 	if len(n.cfg.Join) > 0 {
-		if err := tr.Join(ctx, n.cfg.Join); err != nil {
-			return fmt.Errorf("wasmactor: joining %v: %w", n.cfg.Join, err)
-		}
+		// One attempt now, so that a node whose seeds are up is a member
+		// when Start returns; if none answers, the node still starts and
+		// keeps trying (see joinInBackground).
+		jctx, cancel := context.WithTimeout(ctx, joinAttempt)
+		err := n.Join(jctx, n.cfg.Join...)
+		cancel()
+		n.joinDone = make(chan struct{})
+		go n.joinInBackground(err)
 	}
 	return nil
 }
@@ -118,6 +123,7 @@ type Node struct {
 
 	closed atomic.Bool
 
+	joinDone chan struct{} // closed when joinInBackground returns; nil without seeds
 	metrics  *metrics
 	crashLog crashLog
 	http     *http.Server // nil unless Config.HTTPListen
@@ -209,6 +215,9 @@ func (n *Node) Close() error {
 	}
 	n.stopLife()
 	n.closeHTTP()
+	if n.joinDone != nil {
+		<-n.joinDone // stopped by n.life
+	}
 	// Leave the cluster first: peers see a clean leave at once and, as in
 	// Erlang, their monitors of our actors fire with "noconnection" rather
 	// than racing our shutdown casts.

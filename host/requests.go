@@ -97,6 +97,16 @@ func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport
 		}
 		return proto.Marshal(proto.Empty{}), n.Kill(ctx, pid, t.Reason)
 
+	case proto.KindJoinSeeds:
+		var s proto.Seeds
+		if err := proto.Unmarshal(req.Body, &s); err != nil {
+			return nil, err
+		}
+		if len(s.Addrs) == 0 || len(s.Addrs) > 64 {
+			return nil, fmt.Errorf("%w: join takes 1 to 64 seeds", wasmactor.ErrBadArgument)
+		}
+		return proto.Marshal(proto.Empty{}), n.Join(ctx, s.Addrs...)
+
 	case proto.KindPs:
 		all := n.localPs()
 		for _, a := range n.fanOut(ctx, proto.KindLocalPs) {

@@ -36,6 +36,7 @@ const (
 	KindKillActor uint16 = 207 // Target → Empty
 	KindSpawnCLI  uint16 = 208 // Spawn → SpawnReply
 	KindStatus    uint16 = 209 // Empty → NodeStatus (this node only; node to node)
+	KindJoinSeeds uint16 = 230 // Seeds → Empty: the node joins a cluster through the seeds
 )
 
 // Module announces a deployed module held by the sender.
@@ -191,4 +192,9 @@ type Crash struct {
 type ModuleStatus struct {
 	Info    registry.ModuleInfo `cbor:"1,keyasint" json:"module"`
 	Holders []string            `cbor:"2,keyasint" json:"holders"`
+}
+
+// Seeds are seed addresses for KindJoinSeeds: HOST:PORT or dns:NAME:PORT.
+type Seeds struct {
+	Addrs []string `cbor:"1,keyasint"`
 }
