@@ -12,22 +12,14 @@ import (
 	"strings"
 
 	"github.com/fxamacker/cbor/v2"
+
+	"github.com/wasmactor/wasmactor/internal/cbormode"
 )
 
 // Messages typed on the command line are JSON; guests speak CBOR. The
 // mapping keeps JSON's types apart (an integer stays a CBOR integer, a number
 // with a fraction or exponent becomes a float), so a guest decoding into an
 // int field never sees a float it would reject.
-
-// jsonEncMode writes the CBOR sent to guests: deterministic (sorted keys,
-// shortest forms), the same bytes for the same JSON on every run.
-var jsonEncMode = func() cbor.EncMode {
-	m, err := cbor.CoreDetEncOptions().EncMode()
-	if err != nil {
-		panic(err)
-	}
-	return m
-}()
 
 // errJSON marks bad JSON on the command line, a usage error.
 var errJSON = errors.New("invalid JSON")
@@ -83,7 +75,9 @@ func JSONToCBOR(what string, src []byte) ([]byte, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, newJSONError(what, src, dec.InputOffset(), "unexpected data after the value")
 	}
-	b, err := jsonEncMode.Marshal(v)
+	// The cluster's deterministic mode: the same JSON gives the same bytes on
+	// every run.
+	b, err := cbormode.Deterministic().Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("%s: cannot encode as CBOR: %w", what, err)
 	}
