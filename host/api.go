@@ -30,6 +30,10 @@ type CBOR []byte
 // Decode decodes the CBOR into v.
 func (c CBOR) Decode(v any) error { return cbor.Unmarshal(c, v) }
 
+// encMode encodes user messages (Send, Call, spawn args). It is not the
+// cluster protocol's mode (internal/cbormode): a user's value may carry tags
+// (time.Time, big numbers) that the guest decodes, while the protocol
+// refuses tags.
 var encMode = func() cbor.EncMode {
 	m, err := cbor.CoreDetEncOptions().EncMode()
 	if err != nil {
