@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -147,13 +148,14 @@ func (n *Node) local(pid PID) (*actor, engine.PID, error) {
 	return a, abi, nil
 }
 
-// Send delivers msg to the actor one way (at most once). A PID with a zero
-// Incarnation means the node's current incarnation.
+// Send delivers msg to the actor one way (at most once).
 //
 // # Errors
 //
-// [wasmactor.ErrNoProc], [wasmactor.ErrStaleIncarnation],
-// [wasmactor.ErrMailboxFull], [wasmactor.ErrTooLarge].
+// [wasmactor.ErrNoProc], [wasmactor.ErrStaleIncarnation] for a PID of an
+// earlier run of its node, [wasmactor.ErrMailboxFull],
+// [wasmactor.ErrTooLarge], and [wasmactor.ErrBadPID] for a PID with a zero
+// Serial or Incarnation (never taken to mean the node's current run).
 func (n *Node) Send(ctx context.Context, to PID, msg any) error {
 	payload, err := n.encode(msg)
 	if err != nil {
@@ -263,10 +265,18 @@ type Monitor struct {
 // Cancel stops the monitor; no Down is sent after it returns.
 func (m *Monitor) Cancel() { m.cancel() }
 
-// Monitor starts watching pid.
+// Monitor starts watching pid. A PID of a dead actor, or of an earlier run
+// of its node, gives a Monitor whose Down (reason "noproc") is already sent.
+//
+// # Errors
+//
+// [wasmactor.ErrBadPID] for a PID with a zero Serial or Incarnation.
 func (n *Node) Monitor(ctx context.Context, pid PID) (*Monitor, error) {
 	ch := make(chan Down, 1)
 	a, abi, err := n.local(pid)
+	if errors.Is(err, wasmactor.ErrBadPID) {
+		return nil, err
+	}
 	if err != nil {
 		ch <- Down{PID: pid, Reason: wasmactor.ReasonNoProc}
 		return &Monitor{C: ch, cancel: func() {}}, nil

@@ -3,6 +3,7 @@ package host_test
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"testing"
 	"time"
 
@@ -209,26 +210,60 @@ func TestClusterGroupsSpanNodes(t *testing.T) {
 	require.ElementsMatch(t, pids[:2], m, "n3's member left with its node")
 }
 
-func TestClusterRestartedNodeHasNewIncarnation(t *testing.T) {
+// Issue 8: a node restarted on the same name numbers its actors from 1
+// again, so the old and the new actor share a serial; the PID of the old one
+// (as a value, or as text copied from a listing) must never reach the new one.
+func TestClusterPIDOfEarlierRunNeverReachesNewActor(t *testing.T) {
 	c := newCluster(t, 2, host.Config{})
 	n1 := c.nodes[0]
 	ctx := ctxT(t)
 	deploy(t, n1, guestbuildtest.Build(t, "examples/counter"))
 	require.Eventually(t, func() bool { return len(c.nodes[1].Modules()) == 1 }, 5*time.Second, 5*time.Millisecond)
-	old, err := n1.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n2"})
+	old, err := n1.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n2", Args: map[string]int{"start": 7}})
 	require.NoError(t, err)
 	c.net.Kill("n2")
 	require.Eventually(t, func() bool { return len(n1.Members()) == 0 }, 10*time.Second, 5*time.Millisecond)
 
-	// The same name comes back with a new incarnation.
+	// The same name comes back with a new incarnation and reuses the serial.
 	c.nodes[1] = c.start(t, 1, host.Config{}, 99)
+	n2 := c.nodes[1]
 	c.waitMesh(t)
-	err = n1.Send(ctx, old, map[string]any{"op": "get"})
-	require.ErrorIs(t, err, wasmactor.ErrStaleIncarnation, "old PIDs fail fast")
 	fresh, err := n1.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n2"})
 	require.NoError(t, err)
 	require.Equal(t, uint64(99), fresh.Incarnation)
-	require.Equal(t, int64(0), getCounter(t, n1, fresh).Value)
+	require.Equal(t, old.Serial, fresh.Serial, "the scenario needs a reused serial")
+	require.NotEqual(t, old.String(), fresh.String())
+
+	text, err := wasmactor.ParsePID(old.String())
+	require.NoError(t, err)
+	require.Equal(t, old, text, "the printed form keeps the incarnation")
+	for _, via := range []struct {
+		name string
+		n    *host.Node
+	}{{"from another node", n1}, {"on the restarted node", n2}} {
+		for _, pid := range []host.PID{old, text} {
+			_, err = via.n.Call(ctx, pid, map[string]any{"op": "get"})
+			require.ErrorIs(t, err, wasmactor.ErrStaleIncarnation, "%s: call %s", via.name, pid)
+			err = via.n.Send(ctx, pid, map[string]any{"op": "inc", "by": 100})
+			require.ErrorIs(t, err, wasmactor.ErrStaleIncarnation, "%s: send %s", via.name, pid)
+			err = via.n.Kill(ctx, pid, "")
+			require.ErrorIs(t, err, wasmactor.ErrStaleIncarnation, "%s: kill %s", via.name, pid)
+		}
+	}
+	require.Equal(t, int64(0), getCounter(t, n1, fresh).Value, "the new actor got nothing meant for the old one")
+
+	// Without its incarnation a PID is refused, not taken to mean the
+	// current run: as text, and as a Go value.
+	_, err = wasmactor.ParsePID("<n2." + strconv.FormatUint(fresh.Serial, 10) + ">")
+	require.ErrorIs(t, err, wasmactor.ErrBadPID)
+	bare := host.PID{Node: "n2", Serial: fresh.Serial}
+	for _, n := range []*host.Node{n1, n2} {
+		_, err = n.Call(ctx, bare, map[string]any{"op": "get"})
+		require.ErrorIs(t, err, wasmactor.ErrBadPID)
+		require.ErrorIs(t, n.Send(ctx, bare, 1), wasmactor.ErrBadPID)
+		_, err = n.Monitor(ctx, bare)
+		require.ErrorIs(t, err, wasmactor.ErrBadPID)
+	}
 }
 
 func errorsIsAny(err error, targets ...error) bool {

@@ -31,8 +31,9 @@ func TestSpawnTellAsk(t *testing.T) {
 
 	_, err = n.Spawn(ctx, "NoSuchFactory", host.SpawnOptions{})
 	require.ErrorIs(t, err, wasmactor.ErrUnknownFactory)
-	require.ErrorIs(t, n.Send(ctx, host.PID{Node: n.Name(), Serial: 999999}, 1), wasmactor.ErrNoProc)
+	require.ErrorIs(t, n.Send(ctx, host.PID{Node: n.Name(), Incarnation: n.Incarnation(), Serial: 999999}, 1), wasmactor.ErrNoProc)
 	require.ErrorIs(t, n.Send(ctx, host.PID{Node: n.Name(), Incarnation: n.Incarnation() + 1, Serial: pid.Serial}, 1), wasmactor.ErrStaleIncarnation)
+	require.ErrorIs(t, n.Send(ctx, host.PID{Node: n.Name(), Serial: pid.Serial}, 1), wasmactor.ErrBadPID, "no incarnation is not the current one")
 }
 
 func TestManyActorsShareOneInstance(t *testing.T) {
@@ -427,7 +428,7 @@ func TestGuestsTalkAsynchronously(t *testing.T) {
 
 func TestMonitorOfDeadActorFiresNoProc(t *testing.T) {
 	n := newNode(t, host.Config{})
-	mon, err := n.Monitor(ctxT(t), host.PID{Node: n.Name(), Serial: 42})
+	mon, err := n.Monitor(ctxT(t), host.PID{Node: n.Name(), Incarnation: n.Incarnation(), Serial: 42})
 	require.NoError(t, err)
 	require.Equal(t, wasmactor.ReasonNoProc, waitDown(t, mon, time.Second).Reason)
 }

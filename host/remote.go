@@ -64,14 +64,19 @@ func (n *Node) peerByInc(inc uint64) (string, engine.Errno) {
 	return "", engine.NodeDown
 }
 
-// resolve turns a Go-API PID into its ABI form, checking its node. A zero
-// Incarnation means the node's current one.
+// resolve turns a Go-API PID into its ABI form, checking its node. A PID
+// of another run of its node is stale. A zero Incarnation is refused, not
+// taken to mean the current run: serials restart at 1, so it could name a
+// different actor than the one it was given for (docs/RATIONALE.md).
 func (n *Node) resolve(p PID) (engine.PID, error) {
 	if p.Serial == 0 {
 		return engine.PID{}, fmt.Errorf("%w: %s has no serial", wasmactor.ErrBadPID, p)
 	}
+	if p.Incarnation == 0 {
+		return engine.PID{}, fmt.Errorf("%w: %s has no incarnation: use the PID as Spawn, Whereis or ParsePID gave it, or a registered name", wasmactor.ErrBadPID, p)
+	}
 	if p.Node == n.cfg.Name {
-		if p.Incarnation != 0 && p.Incarnation != n.incarnation {
+		if p.Incarnation != n.incarnation {
 			return engine.PID{}, fmt.Errorf("%w: %s", wasmactor.ErrStaleIncarnation, p)
 		}
 		return engine.PID{Node: n.incarnation, Serial: p.Serial}, nil
@@ -80,7 +85,7 @@ func (n *Node) resolve(p PID) (engine.PID, error) {
 	if err != nil {
 		return engine.PID{}, fmt.Errorf("%w (pid %s)", err, p)
 	}
-	if p.Incarnation != 0 && p.Incarnation != info.Incarnation {
+	if p.Incarnation != info.Incarnation {
 		return engine.PID{}, fmt.Errorf("%w: %s", wasmactor.ErrStaleIncarnation, p)
 	}
 	return engine.PID{Node: info.Incarnation, Serial: p.Serial}, nil

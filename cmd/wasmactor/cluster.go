@@ -34,7 +34,7 @@ func (a *app) decodeReply(b []byte, v any) error {
 // reaches the node; anything else is a registered name.
 func checkTarget(t string) error {
 	if t == "" {
-		return usageErrorf("empty target: give a PID like <n2.17> or a registered name")
+		return usageErrorf("empty target: give a PID as printed (<node.incarnation.serial>) or a registered name")
 	}
 	if strings.HasPrefix(t, "<") {
 		if _, err := wasmactor.ParsePID(t); err != nil {
@@ -219,11 +219,12 @@ func (a *app) sendCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "send TARGET JSON",
 		Short: "Send a message one way (at most once); prints nothing",
-		Long: `Send JSON (converted to CBOR) to TARGET, a PID like <n2.17> or a registered
-name, without waiting for an answer. Success means the target's node queued
-it; delivery is at most once, in order per sender.`,
+		Long: `Send JSON (converted to CBOR) to TARGET, a PID as spawn and ps print it
+(<node.incarnation.serial>) or a registered name, without waiting for an
+answer. Success means the target's node queued it; delivery is at most once,
+in order per sender.`,
 		Example: `  wasmactor send counter '{"op": "inc", "by": 2}'
-  wasmactor send '<n2.17>' '{"op": "reset"}'`,
+  wasmactor send '<n2.3f9a0c11d2e4b607.17>' '{"op": "reset"}'`,
 		Args: exactArgs(2, "TARGET and JSON"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			target, payload, err := messageArgs(args)
@@ -256,12 +257,12 @@ func (a *app) callCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "call TARGET JSON",
 		Short: "Ask an actor and print its reply as JSON",
-		Long: `Send JSON (converted to CBOR) to TARGET, a PID like <n2.17> or a registered
-name, as a request, and print the actor's CBOR reply as JSON. Byte strings
-print as base64, non-text map keys as strings. With -o json the reply is
-wrapped: {"target": ..., "reply": ...}.`,
+		Long: `Send JSON (converted to CBOR) to TARGET, a PID as spawn and ps print it
+(<node.incarnation.serial>) or a registered name, as a request, and print the
+actor's CBOR reply as JSON. Byte strings print as base64, non-text map keys as
+strings. With -o json the reply is wrapped: {"target": ..., "reply": ...}.`,
 		Example: `  wasmactor call counter '{"op": "get"}'
-  wasmactor call '<n3.1>' '{"op": "get"}' --timeout 2s
+  wasmactor call '<n3.e91a5651e02e083e.1>' '{"op": "get"}' --timeout 2s
   wasmactor call counter '{"op": "get"}' | jq .value`,
 		Args: exactArgs(2, "TARGET and JSON"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -307,10 +308,11 @@ func (a *app) killCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "kill TARGET",
 		Short: "Stop an actor with an exit reason; prints nothing",
-		Long: `Stop TARGET, a PID like <n2.17> or a registered name, as if a linked actor
-had died with --reason (default "killed"). Its monitors and links fire, and its
-restart policy applies: a permanent actor comes back with the same PID.`,
-		Example: `  wasmactor kill '<n3.1>'
+		Long: `Stop TARGET, a PID as spawn and ps print it (<node.incarnation.serial>) or a
+registered name, as if a linked actor had died with --reason (default
+"killed"). Its monitors and links fire, and its restart policy applies: a
+permanent actor comes back with the same PID.`,
+		Example: `  wasmactor kill '<n3.e91a5651e02e083e.1>'
   wasmactor kill counter --reason maintenance`,
 		Args: exactArgs(1, "one TARGET"),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -37,8 +37,9 @@
 //
 // Every failure is one line on stderr, "wasmactor: ...", and an exit code a
 // script can branch on: 1 other failure, 2 usage (bad flags, arguments or
-// JSON), 3 node unreachable or handshake refused (wrong cookie), 4 not found
-// (factory, actor, name, node), 5 timeout, 6 rejected (bad or oversized
+// JSON, PID text without its incarnation), 3 node unreachable or handshake
+// refused (wrong cookie), 4 not found (factory, actor, name, node, or a PID of
+// an earlier run of its node), 5 timeout, 6 rejected (bad or oversized
 // module or message, name taken, mailbox full). Remote errors arrive with the
 // ABI error codes of docs/abi.md and map onto these.
 package main
