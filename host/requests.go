@@ -154,7 +154,8 @@ func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport
 	return nil, fmt.Errorf("%w: unknown request kind %d", wasmactor.ErrBadArgument, req.Kind)
 }
 
-// target resolves a CLI target: a PID like <n2.17> or a registered name.
+// target resolves a CLI target: a PID as printed (<n2.3f9a0c11d2e4b607.17>)
+// or a registered name.
 func (n *Node) target(ctx context.Context, s string) (PID, error) {
 	if strings.HasPrefix(s, "<") {
 		return wasmactor.ParsePID(s)

@@ -17,8 +17,8 @@ const MaxNameLen = 255
 
 // ValidateName checks an actor or group name: 1..255 bytes of valid UTF-8,
 // only printable characters, no white space, and not starting with '<' (so
-// the command line can tell a name from a PID like <n2.17>). Errors wrap
-// [wasmactor.ErrBadArgument].
+// the command line can tell a name from a PID like <n2.3f9a0c11d2e4b607.17>).
+// Errors wrap [wasmactor.ErrBadArgument].
 func ValidateName(name string) error {
 	switch {
 	case name == "":

@@ -32,7 +32,7 @@ func TestValidateName(t *testing.T) {
 		{"nbsp\u00a0x", "U+00A0"},
 		{"bell\x07", "U+0007"},
 		{"bad\xffutf8", "not valid UTF-8"},
-		{"<n1.5>", "reserved for PIDs"},
+		{"<n1.0000000000000001.5>", "reserved for PIDs"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -58,7 +58,7 @@ func TestNamesRegister(t *testing.T) {
 
 	err := n.Register(Claim{Name: "svc", PID: p2, At: 1})
 	require.ErrorIs(t, err, wasmactor.ErrNameTaken, "local registration is first come, first served")
-	require.ErrorContains(t, err, "<n1.1>")
+	require.ErrorContains(t, err, "<n1.0000000000000001.1>")
 	require.ErrorIs(t, n.Register(Claim{Name: "bad name", PID: p1}), wasmactor.ErrBadArgument)
 	require.ErrorIs(t, n.Register(Claim{Name: "ok"}), wasmactor.ErrBadArgument)
 

@@ -115,7 +115,8 @@ type SpawnReply struct {
 	PID wasmactor.PID `cbor:"1,keyasint"`
 }
 
-// Target is an actor named by PID text (<n2.17>) or registered name.
+// Target is an actor named by PID text (<n2.3f9a0c11d2e4b607.17>, as
+// wasmactor.PID.String prints it) or registered name.
 type Target struct {
 	Target string `cbor:"1,keyasint"`
 	Reason string `cbor:"2,keyasint,omitempty"`
