@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/wasmactor/wasmactor"
-	"github.com/wasmactor/wasmactor/internal/engine"
+	"github.com/wasmactor/wasmactor/internal/abi"
 	"github.com/wasmactor/wasmactor/internal/proto"
 	"github.com/wasmactor/wasmactor/scheduler"
 )
@@ -53,10 +53,10 @@ func (n *Node) pidOf(a *actor) wasmactor.PID {
 	return wasmactor.PID{Node: n.cfg.Name, Incarnation: n.incarnation, Serial: a.serial}
 }
 
-func (n *Node) abiPID(a *actor) engine.PID { return engine.PID{Node: n.incarnation, Serial: a.serial} }
+func (n *Node) abiPID(a *actor) abi.PID { return abi.PID{Incarnation: n.incarnation, Serial: a.serial} }
 
 // hostPID is the ABI PID a guest replies to when the node's Go API asked.
-func (n *Node) hostPID() engine.PID { return engine.PID{Node: n.incarnation} }
+func (n *Node) hostPID() abi.PID { return abi.PID{Incarnation: n.incarnation} }
 
 // spawnSpec is everything a local spawn needs.
 type spawnSpec struct {
@@ -64,7 +64,7 @@ type spawnSpec struct {
 	args     []byte
 	isolated bool
 	restart  wasmactor.Restart
-	parent   engine.PID
+	parent   abi.PID
 	link     *actor
 	name     string
 }
@@ -111,7 +111,7 @@ func (n *Node) spawnLocal(ctx context.Context, s spawnSpec) (*actor, error) {
 			return nil, err
 		}
 	}
-	in.pushSystem(delivery{actor: a, kind: engine.KindStart, from: s.parent, factory: factory, payload: s.args})
+	in.pushSystem(delivery{actor: a, kind: abi.KindStart, from: s.parent, factory: factory, payload: s.args})
 	n.stats.spawned.Add(1)
 	return a, nil
 }
@@ -142,7 +142,7 @@ func (n *Node) exit(a *actor, reason string, stopGuest, allowRestart bool) {
 	}
 	in := a.inst.Load()
 	if stopGuest {
-		in.pushSystem(delivery{actor: a, kind: engine.KindStop, payload: []byte(reason)})
+		in.pushSystem(delivery{actor: a, kind: abi.KindStop, payload: []byte(reason)})
 	}
 	if allowRestart && !n.closed.Load() && a.sup != nil && a.sup.intensity.ShouldRestart(reason, time.Now()) {
 		if err := n.restart(a, in); err == nil {
@@ -173,7 +173,7 @@ func (n *Node) restart(a *actor, old *instance) error {
 	// START first, then alive: senders see the actor dead (NOPROC) until
 	// its START is queued, and the system lane keeps START ahead of any
 	// message queued after it.
-	in.pushSystem(delivery{actor: a, kind: engine.KindStart, factory: a.factory, payload: a.sup.args})
+	in.pushSystem(delivery{actor: a, kind: abi.KindStart, factory: a.factory, payload: a.sup.args})
 	a.state.Store(stateAlive)
 	return nil
 }
@@ -224,7 +224,7 @@ func (n *Node) finalize(a *actor, in *instance, reason string) {
 			continue
 		}
 		if trap {
-			n.deliverSystem(other, delivery{kind: engine.KindExit, from: n.abiPID(a), payload: []byte(reason)})
+			n.deliverSystem(other, delivery{kind: abi.KindExit, from: n.abiPID(a), payload: []byte(reason)})
 		} else {
 			n.exit(other, reason, true, true)
 		}

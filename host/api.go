@@ -8,7 +8,7 @@ import (
 
 	"github.com/fxamacker/cbor/v2"
 	"github.com/wasmactor/wasmactor"
-	"github.com/wasmactor/wasmactor/internal/engine"
+	"github.com/wasmactor/wasmactor/internal/abi"
 	"github.com/wasmactor/wasmactor/internal/proto"
 	"github.com/wasmactor/wasmactor/registry"
 	"github.com/wasmactor/wasmactor/transport"
@@ -132,20 +132,20 @@ func (n *Node) spawnRemote(ctx context.Context, node string, req proto.Spawn) (P
 }
 
 // local resolves a PID of this node to its live actor. For a PID of a
-// connected peer it returns (nil, abi, nil): the caller goes remote.
-func (n *Node) local(pid PID) (*actor, engine.PID, error) {
-	abi, err := n.resolve(pid)
+// connected peer it returns (nil, to, nil): the caller goes remote.
+func (n *Node) local(pid PID) (*actor, abi.PID, error) {
+	to, err := n.resolve(pid)
 	if err != nil {
-		return nil, abi, err
+		return nil, to, err
 	}
-	if abi.Node != n.incarnation {
-		return nil, abi, nil
+	if to.Incarnation != n.incarnation {
+		return nil, to, nil
 	}
 	a := n.actors.get(pid.Serial)
 	if a == nil || !a.alive() {
-		return nil, abi, fmt.Errorf("%w: %s", wasmactor.ErrNoProc, pid)
+		return nil, to, fmt.Errorf("%w: %s", wasmactor.ErrNoProc, pid)
 	}
-	return a, abi, nil
+	return a, to, nil
 }
 
 // Send delivers msg to the actor one way (at most once).
@@ -161,11 +161,11 @@ func (n *Node) Send(ctx context.Context, to PID, msg any) error {
 	if err != nil {
 		return err
 	}
-	_, abi, err := n.local(to)
+	_, dst, err := n.local(to)
 	if err != nil {
 		return err
 	}
-	if e := n.tell(n.hostPID(), abi, engine.KindTell, 0, payload); e != engine.OK {
+	if e := n.tell(n.hostPID(), dst, abi.KindTell, 0, payload); e != abi.OK {
 		return fmt.Errorf("%w: sending to %s", e.Err(), to)
 	}
 	return nil
@@ -183,7 +183,7 @@ func (n *Node) Call(ctx context.Context, to PID, msg any) (CBOR, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, abi, err := n.local(to)
+	a, dst, err := n.local(to)
 	if err != nil {
 		return nil, err
 	}
@@ -194,7 +194,7 @@ func (n *Node) Call(ctx context.Context, to PID, msg any) (CBOR, error) {
 	}
 	defer observeSince(n.metrics.call, time.Now())
 	ref := newRef()
-	pc := &pendingCall{ch: make(chan callResult, 1), callee: abi}
+	pc := &pendingCall{ch: make(chan callResult, 1), callee: dst}
 	n.calls.Store(ref, pc)
 	if a != nil {
 		// A local callee that dies fails the call at once. A remote one is
@@ -202,7 +202,7 @@ func (n *Node) Call(ctx context.Context, to PID, msg any) (CBOR, error) {
 		mref := n.watch(a, watcher{call: ref})
 		defer n.unwatch(a, mref)
 	}
-	if e := n.tell(n.hostPID(), abi, engine.KindAsk, ref, payload); e != engine.OK {
+	if e := n.tell(n.hostPID(), dst, abi.KindAsk, ref, payload); e != abi.OK {
 		n.calls.Delete(ref)
 		return nil, fmt.Errorf("%w: calling %s", e.Err(), to)
 	}
@@ -273,7 +273,7 @@ func (m *Monitor) Cancel() { m.cancel() }
 // [wasmactor.ErrBadPID] for a PID with a zero Serial or Incarnation.
 func (n *Node) Monitor(ctx context.Context, pid PID) (*Monitor, error) {
 	ch := make(chan Down, 1)
-	a, abi, err := n.local(pid)
+	a, target, err := n.local(pid)
 	if errors.Is(err, wasmactor.ErrBadPID) {
 		return nil, err
 	}
@@ -282,7 +282,7 @@ func (n *Node) Monitor(ctx context.Context, pid PID) (*Monitor, error) {
 		return &Monitor{C: ch, cancel: func() {}}, nil
 	}
 	if a == nil {
-		ref := n.watchRemote(n.pidOfABI(abi), watcher{ch: ch})
+		ref := n.watchRemote(n.pidOfABI(target), watcher{ch: ch})
 		return &Monitor{C: ch, cancel: func() { n.unwatchRemote(ref) }}, nil
 	}
 	ref := n.watch(a, watcher{ch: ch})

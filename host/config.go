@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/wasmactor/wasmactor/internal/abi"
 	"github.com/wasmactor/wasmactor/transport"
 )
 
@@ -102,7 +103,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.GuestTimeout = 5 * time.Second
 	}
 	if c.AskTimeout == 0 {
-		c.AskTimeout = 5 * time.Second
+		c.AskTimeout = abi.DefaultAskTimeout
 	}
 	if c.CompileTimeout == 0 {
 		c.CompileTimeout = 60 * time.Second

@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/wasmactor/wasmactor"
-	"github.com/wasmactor/wasmactor/internal/engine"
+	"github.com/wasmactor/wasmactor/internal/abi"
 	"github.com/wasmactor/wasmactor/internal/proto"
 	"github.com/wasmactor/wasmactor/registry"
 	"github.com/wasmactor/wasmactor/transport"
@@ -21,25 +21,25 @@ func (h handler) HandleEnvelopes(from transport.NodeInfo, envs []transport.Envel
 	n := h.n
 	for i := range envs {
 		env := &envs[i]
-		kind := engine.Kind(env.Kind)
-		src := engine.PID{Node: from.Incarnation, Serial: env.From}
+		kind := abi.Kind(env.Kind)
+		src := abi.PID{Incarnation: from.Incarnation, Serial: env.From}
 		if env.ToIncarnation != n.incarnation {
-			if kind == engine.KindAsk {
-				n.sendRemote(src, transport.Envelope{Kind: uint8(engine.KindReply), Status: uint16(engine.Stale), From: env.To, Ref: env.Ref})
+			if kind == abi.KindAsk {
+				n.sendRemote(src, transport.Envelope{Kind: uint8(abi.KindReply), Status: uint16(abi.StaleIncarnation), From: env.To, Ref: env.Ref})
 			}
 			continue
 		}
-		dst := engine.PID{Node: n.incarnation, Serial: env.To}
+		dst := abi.PID{Incarnation: n.incarnation, Serial: env.To}
 		switch kind {
-		case engine.KindTell:
+		case abi.KindTell:
 			n.tell(src, dst, kind, 0, env.Payload)
-		case engine.KindAsk:
-			if e := n.tell(src, dst, kind, env.Ref, env.Payload); e != engine.OK {
+		case abi.KindAsk:
+			if e := n.tell(src, dst, kind, env.Ref, env.Payload); e != abi.OK {
 				// The asker learns at once instead of waiting for its timeout.
-				n.sendRemote(src, transport.Envelope{Kind: uint8(engine.KindReply), Status: uint16(e), From: env.To, Ref: env.Ref})
+				n.sendRemote(src, transport.Envelope{Kind: uint8(abi.KindReply), Status: uint16(e), From: env.To, Ref: env.Ref})
 			}
-		case engine.KindReply:
-			n.reply(src, dst, env.Ref, engine.Errno(env.Status), env.Payload)
+		case abi.KindReply:
+			n.reply(src, dst, env.Ref, abi.Errno(env.Status), env.Payload)
 		default:
 			n.log.Debug("unknown envelope kind", "peer", from.Name, "kind", env.Kind)
 		}
@@ -269,13 +269,13 @@ func (h handler) NodeDown(peer transport.NodeInfo, reason error) {
 	}
 	// Calls and asks waiting on it fail now rather than at their timeout.
 	n.calls.Range(func(k, v any) bool {
-		if v.(*pendingCall).callee.Node == peer.Incarnation {
+		if v.(*pendingCall).callee.Incarnation == peer.Incarnation {
 			n.finishCall(k.(uint64), nil, fmt.Errorf("%w: %s", wasmactor.ErrNodeDown, peer.Name))
 		}
 		return true
 	})
 	for _, key := range n.asks.toNode(peer.Incarnation) {
-		n.replyToActor(key, engine.NodeDown, nil)
+		n.replyToActor(key, abi.NodeDown, nil)
 	}
 }
 

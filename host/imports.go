@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/internal/abi"
 	"github.com/wasmactor/wasmactor/internal/engine"
 	"github.com/wasmactor/wasmactor/internal/proto"
 )
@@ -32,37 +33,37 @@ func (im *imports) caller(serial uint64) *actor {
 
 // errRemote is returned by target for a PID on another node; callers that
 // support remote targets check for it.
-const errRemote engine.Errno = 0xffff
+const errRemote abi.Errno = 0xffff
 
 // target resolves an ABI PID to a local actor, or errRemote.
-func (im *imports) target(p engine.PID) (*actor, engine.Errno) {
-	if p.Node != im.n.incarnation {
-		if _, e := im.n.peerByInc(p.Node); e != engine.OK {
+func (im *imports) target(p abi.PID) (*actor, abi.Errno) {
+	if p.Incarnation != im.n.incarnation {
+		if _, e := im.n.peerByInc(p.Incarnation); e != abi.OK {
 			return nil, e
 		}
 		return nil, errRemote
 	}
 	a := im.n.actors.get(p.Serial)
 	if a == nil || !a.alive() {
-		return nil, engine.NoProc
+		return nil, abi.NoProc
 	}
-	return a, engine.OK
+	return a, abi.OK
 }
 
 func (im *imports) SelfNode() uint64 { return im.n.incarnation }
 
-func (im *imports) Send(serial uint64, to engine.PID, msg []byte) engine.Errno {
+func (im *imports) Send(serial uint64, to abi.PID, msg []byte) abi.Errno {
 	if im.caller(serial) == nil {
-		return engine.BadArgument
+		return abi.BadArgument
 	}
 	im.in.mod.counters.sent.Add(1)
-	return im.n.tell(engine.PID{Node: im.n.incarnation, Serial: serial}, to, engine.KindTell, 0, msg)
+	return im.n.tell(abi.PID{Incarnation: im.n.incarnation, Serial: serial}, to, abi.KindTell, 0, msg)
 }
 
-func (im *imports) Ask(serial uint64, to engine.PID, ref uint64, timeout time.Duration, msg []byte) engine.Errno {
+func (im *imports) Ask(serial uint64, to abi.PID, ref uint64, timeout time.Duration, msg []byte) abi.Errno {
 	a := im.caller(serial)
 	if a == nil {
-		return engine.BadArgument
+		return abi.BadArgument
 	}
 	if timeout <= 0 {
 		timeout = im.n.cfg.AskTimeout
@@ -71,30 +72,30 @@ func (im *imports) Ask(serial uint64, to engine.PID, ref uint64, timeout time.Du
 	key := askKey{serial: serial, ref: ref}
 	// Registered before sending: the reply can come from another worker
 	// before tell returns.
-	if !im.n.asks.add(key, to, timeout, func() { im.n.replyToActor(key, engine.Timeout, nil) }) {
-		return engine.BadArgument // ref reused while pending
+	if !im.n.asks.add(key, to, timeout, func() { im.n.replyToActor(key, abi.Timeout, nil) }) {
+		return abi.BadArgument // ref reused while pending
 	}
-	if e := im.n.tell(engine.PID{Node: im.n.incarnation, Serial: serial}, to, engine.KindAsk, ref, msg); e != engine.OK {
+	if e := im.n.tell(abi.PID{Incarnation: im.n.incarnation, Serial: serial}, to, abi.KindAsk, ref, msg); e != abi.OK {
 		im.n.asks.take(key)
 		return e
 	}
-	return engine.OK
+	return abi.OK
 }
 
-func (im *imports) Reply(serial uint64, to engine.PID, ref uint64, msg []byte) engine.Errno {
+func (im *imports) Reply(serial uint64, to abi.PID, ref uint64, msg []byte) abi.Errno {
 	if im.caller(serial) == nil {
-		return engine.BadArgument
+		return abi.BadArgument
 	}
-	return im.n.reply(engine.PID{Node: im.n.incarnation, Serial: serial}, to, ref, engine.OK, msg)
+	return im.n.reply(abi.PID{Incarnation: im.n.incarnation, Serial: serial}, to, ref, abi.OK, msg)
 }
 
-func (im *imports) Spawn(serial uint64, factory string, args []byte, flags engine.SpawnFlags) (engine.PID, engine.Errno) {
+func (im *imports) Spawn(serial uint64, factory string, args []byte, flags abi.SpawnFlags) (abi.PID, abi.Errno) {
 	parent := im.caller(serial)
 	if parent == nil {
-		return engine.PID{}, engine.BadArgument
+		return abi.PID{}, abi.BadArgument
 	}
-	spec := spawnSpec{factory: factory, args: args, isolated: flags&engine.SpawnIsolated != 0, parent: im.n.abiPID(parent)}
-	if flags&engine.SpawnLink != 0 {
+	spec := spawnSpec{factory: factory, args: args, isolated: flags&abi.SpawnIsolated != 0, parent: im.n.abiPID(parent)}
+	if flags&abi.SpawnLink != 0 {
 		spec.link = parent
 	}
 	// Spawning from inside a turn may instantiate a new instance (pool
@@ -105,9 +106,9 @@ func (im *imports) Spawn(serial uint64, factory string, args []byte, flags engin
 	a, err := im.n.spawnLocal(ctx, spec)
 	if err != nil {
 		im.n.log.Debug("guest spawn failed", "parent", im.n.pidOf(parent).String(), "factory", factory, "err", err)
-		return engine.PID{}, engine.ErrnoOf(err)
+		return abi.PID{}, abi.ErrnoOf(err)
 	}
-	return im.n.abiPID(a), engine.OK
+	return im.n.abiPID(a), abi.OK
 }
 
 func (im *imports) Stop(serial uint64, reason string) {
@@ -121,9 +122,9 @@ func (im *imports) Stop(serial uint64, reason string) {
 	im.n.exit(a, reason, false, true)
 }
 
-func (im *imports) Kill(serial uint64, target engine.PID, reason string) engine.Errno {
+func (im *imports) Kill(serial uint64, target abi.PID, reason string) abi.Errno {
 	if im.caller(serial) == nil {
-		return engine.BadArgument
+		return abi.BadArgument
 	}
 	if reason == "" {
 		reason = wasmactor.ReasonKilled
@@ -132,16 +133,16 @@ func (im *imports) Kill(serial uint64, target engine.PID, reason string) engine.
 	if e == errRemote {
 		p := im.n.pidOfABI(target)
 		im.n.cast(p.Node, proto.KindKill, proto.Exit{From: serial, To: p.Serial, Reason: reason})
-		return engine.OK
+		return abi.OK
 	}
-	if e != engine.OK {
+	if e != abi.OK {
 		return e
 	}
 	im.n.exit(t, reason, true, true)
-	return engine.OK
+	return abi.OK
 }
 
-func (im *imports) Monitor(serial uint64, target engine.PID) uint64 {
+func (im *imports) Monitor(serial uint64, target abi.PID) uint64 {
 	a := im.caller(serial)
 	if a == nil {
 		return 0
@@ -150,10 +151,10 @@ func (im *imports) Monitor(serial uint64, target engine.PID) uint64 {
 	if e == errRemote {
 		return im.n.watchRemote(im.n.pidOfABI(target), watcher{actor: a})
 	}
-	if e != engine.OK {
+	if e != abi.OK {
 		// Already dead or unknown: DOWN "noproc" follows, as abi.md promises.
 		ref := im.n.refs.Add(1)
-		im.n.deliverSystem(a, delivery{kind: engine.KindDown, from: target, ref: ref, payload: []byte(wasmactor.ReasonNoProc)})
+		im.n.deliverSystem(a, delivery{kind: abi.KindDown, from: target, ref: ref, payload: []byte(wasmactor.ReasonNoProc)})
 		return ref
 	}
 	return im.n.watch(t, watcher{actor: a})
@@ -176,28 +177,28 @@ func (im *imports) Demonitor(serial uint64, ref uint64) {
 	}
 }
 
-func (im *imports) Link(serial uint64, target engine.PID) engine.Errno {
+func (im *imports) Link(serial uint64, target abi.PID) abi.Errno {
 	a := im.caller(serial)
 	if a == nil {
-		return engine.BadArgument
+		return abi.BadArgument
 	}
 	t, e := im.target(target)
 	if e == errRemote {
-		return engine.ErrnoOf(im.n.linkRemote(a, im.n.pidOfABI(target)))
+		return abi.ErrnoOf(im.n.linkRemote(a, im.n.pidOfABI(target)))
 	}
-	if e != engine.OK {
+	if e != abi.OK {
 		return e
 	}
-	return engine.ErrnoOf(im.n.link(a, t))
+	return abi.ErrnoOf(im.n.link(a, t))
 }
 
-func (im *imports) Unlink(serial uint64, target engine.PID) {
+func (im *imports) Unlink(serial uint64, target abi.PID) {
 	a := im.caller(serial)
 	if a == nil {
 		return
 	}
 	switch t, e := im.target(target); e {
-	case engine.OK:
+	case abi.OK:
 		im.n.unlink(a, t)
 	case errRemote:
 		p := im.n.pidOfABI(target)
@@ -216,12 +217,12 @@ func (im *imports) TrapExit(serial uint64, on bool) {
 	}
 }
 
-func (im *imports) Register(serial uint64, name string) engine.Errno {
+func (im *imports) Register(serial uint64, name string) abi.Errno {
 	a := im.caller(serial)
 	if a == nil {
-		return engine.BadArgument
+		return abi.BadArgument
 	}
-	return engine.ErrnoOf(im.n.register(name, a))
+	return abi.ErrnoOf(im.n.register(name, a))
 }
 
 func (im *imports) Unregister(serial uint64, name string) {
@@ -230,30 +231,30 @@ func (im *imports) Unregister(serial uint64, name string) {
 	}
 }
 
-func (im *imports) Whereis(name string) (engine.PID, engine.Errno) {
+func (im *imports) Whereis(name string) (abi.PID, abi.Errno) {
 	pid, ok := im.n.names.Whereis(name)
 	if !ok {
-		return engine.PID{}, engine.NotFound
+		return abi.PID{}, abi.NotFound
 	}
-	return engine.PID{Node: pid.Incarnation, Serial: pid.Serial}, engine.OK
+	return abi.PID{Incarnation: pid.Incarnation, Serial: pid.Serial}, abi.OK
 }
 
-func (im *imports) SendAfter(serial uint64, to engine.PID, delay time.Duration, msg []byte) engine.Errno {
+func (im *imports) SendAfter(serial uint64, to abi.PID, delay time.Duration, msg []byte) abi.Errno {
 	a := im.caller(serial)
 	if a == nil {
-		return engine.BadArgument
+		return abi.BadArgument
 	}
-	if _, e := im.target(to); e != engine.OK && e != errRemote {
+	if _, e := im.target(to); e != abi.OK && e != errRemote {
 		return e
 	}
 	from := im.n.abiPID(a)
 	time.AfterFunc(delay, func() {
 		// The message is lost if the sender died meanwhile, as abi.md says.
 		if a.alive() && !im.n.closed.Load() {
-			im.n.tell(from, to, engine.KindTell, 0, msg)
+			im.n.tell(from, to, abi.KindTell, 0, msg)
 		}
 	})
-	return engine.OK
+	return abi.OK
 }
 
 func (im *imports) Log(serial uint64, level slog.Level, msg string) {

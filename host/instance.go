@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/internal/abi"
 	"github.com/wasmactor/wasmactor/internal/engine"
 	"github.com/wasmactor/wasmactor/internal/proto"
 	"github.com/wasmactor/wasmactor/scheduler"
@@ -15,10 +16,10 @@ import (
 // delivery is one record waiting in an instance's mailbox.
 type delivery struct {
 	actor   *actor
-	kind    engine.Kind
-	status  engine.Errno
+	kind    abi.Kind
+	status  abi.Errno
 	quota   bool // counted against actor.quota; given back when drained
-	from    engine.PID
+	from    abi.PID
 	ref     uint64
 	factory string // START only
 	payload []byte
@@ -113,14 +114,14 @@ func (in *instance) Turn() bool {
 		// (at-most-once). START and STOP always go: START may be queued
 		// just before its actor is marked alive, and a kill after it queues
 		// a STOP behind it; STOP is for dead actors by definition.
-		if d.kind != engine.KindStop && d.kind != engine.KindStart && !d.actor.alive() {
+		if d.kind != abi.KindStop && d.kind != abi.KindStart && !d.actor.alive() {
 			in.dropped(d)
 			continue
 		}
-		if d.kind == engine.KindTell || d.kind == engine.KindAsk {
+		if d.kind == abi.KindTell || d.kind == abi.KindAsk {
 			n.metrics.size.Observe(float64(len(d.payload)))
 		}
-		if d.kind == engine.KindAsk {
+		if d.kind == abi.KindAsk {
 			in.asks = append(in.asks, pendingReply{to: d.from, ref: d.ref, asked: n.abiPID(d.actor)})
 		}
 		rec = engine.Record{Kind: d.kind, Status: d.status, Actor: d.actor.serial, From: d.from, Ref: d.ref, Factory: d.factory, Payload: d.payload}
@@ -167,15 +168,15 @@ func (in *instance) deliver() bool {
 // 0 for a node's host, on this node or another), the ask's ref, and the
 // actor asked, in whose name the node answers if the turn crashes.
 type pendingReply struct {
-	to    engine.PID
+	to    abi.PID
 	ref   uint64
-	asked engine.PID
+	asked abi.PID
 }
 
 // dropped settles a record that will never reach the guest: whoever waits
 // on an ask learns at once instead of timing out.
 func (in *instance) dropped(d *delivery) {
-	if d.kind == engine.KindAsk {
+	if d.kind == abi.KindAsk {
 		in.n.replyError(in.n.abiPID(d.actor), d.from, d.ref, wasmactor.ErrNoProc, "")
 	}
 }

@@ -4,7 +4,7 @@ import (
 	"fmt"
 
 	"github.com/wasmactor/wasmactor"
-	"github.com/wasmactor/wasmactor/internal/engine"
+	"github.com/wasmactor/wasmactor/internal/abi"
 	"github.com/wasmactor/wasmactor/internal/proto"
 	"github.com/wasmactor/wasmactor/transport"
 )
@@ -27,8 +27,8 @@ func (n *Node) notifyDown(w watcher, ref uint64, dead PID, reason string) {
 		w.actor.mu.Lock()
 		delete(w.actor.watching, ref)
 		w.actor.mu.Unlock()
-		from := engine.PID{Node: dead.Incarnation, Serial: dead.Serial}
-		n.deliverSystem(w.actor, delivery{kind: engine.KindDown, from: from, ref: ref, payload: []byte(reason)})
+		from := abi.PID{Incarnation: dead.Incarnation, Serial: dead.Serial}
+		n.deliverSystem(w.actor, delivery{kind: abi.KindDown, from: from, ref: ref, payload: []byte(reason)})
 	case w.ch != nil:
 		select {
 		case w.ch <- Down{PID: dead, Reason: reason}:
@@ -142,7 +142,7 @@ func (n *Node) exitSignal(a *actor, from PID, reason string) {
 		return
 	}
 	if trap {
-		n.deliverSystem(a, delivery{kind: engine.KindExit, from: engine.PID{Node: from.Incarnation, Serial: from.Serial}, payload: []byte(reason)})
+		n.deliverSystem(a, delivery{kind: abi.KindExit, from: abi.PID{Incarnation: from.Incarnation, Serial: from.Serial}, payload: []byte(reason)})
 		return
 	}
 	n.exit(a, reason, true, true)
@@ -224,7 +224,7 @@ func (n *Node) addRemoteLink(a *actor, other PID) bool {
 
 // linkRemote links local actor a to a remote actor.
 func (n *Node) linkRemote(a *actor, other PID) error {
-	if _, e := n.peerByInc(other.Incarnation); e != engine.OK {
+	if _, e := n.peerByInc(other.Incarnation); e != abi.OK {
 		return fmt.Errorf("%w: %s", e.Err(), other)
 	}
 	if !n.addRemoteLink(a, other) {

@@ -9,8 +9,7 @@ import (
 	"time"
 
 	"github.com/wasmactor/wasmactor"
-	"github.com/wasmactor/wasmactor/internal/engine"
-	"github.com/wasmactor/wasmactor/internal/proto"
+	"github.com/wasmactor/wasmactor/internal/abi"
 	"github.com/wasmactor/wasmactor/transport"
 )
 
@@ -21,7 +20,7 @@ type callResult struct {
 
 type pendingCall struct {
 	ch     chan callResult
-	callee engine.PID // the actor asked: the only one whose reply counts
+	callee abi.PID // the actor asked: the only one whose reply counts
 }
 
 // finishCall completes a pending host Call once, whoever answers: for the
@@ -36,7 +35,7 @@ func (n *Node) finishCall(ref uint64, reply []byte, err error) {
 // if from is the actor that was asked. A reply from anyone else is ignored:
 // refs are unguessable, and even a guessed one does not let a guest answer
 // for another actor.
-func (n *Node) answerCall(from engine.PID, ref uint64, reply []byte, err error) {
+func (n *Node) answerCall(from abi.PID, ref uint64, reply []byte, err error) {
 	v, ok := n.calls.Load(ref)
 	if !ok || v.(*pendingCall).callee != from {
 		return
@@ -57,38 +56,38 @@ func newRef() uint64 {
 }
 
 // tell queues a TELL or ASK from an ABI PID to an ABI PID.
-func (n *Node) tell(from, to engine.PID, kind engine.Kind, ref uint64, msg []byte) engine.Errno {
-	if to.Node != n.incarnation {
+func (n *Node) tell(from, to abi.PID, kind abi.Kind, ref uint64, msg []byte) abi.Errno {
+	if to.Incarnation != n.incarnation {
 		return n.sendRemote(to, transport.Envelope{Kind: uint8(kind), From: from.Serial, Ref: ref, Payload: msg})
 	}
 	a := n.actors.get(to.Serial)
 	if a == nil || !a.alive() {
-		return engine.NoProc
+		return abi.NoProc
 	}
 	if err := a.quota.Take(); err != nil {
 		n.stats.mailboxFull.Add(1)
-		return engine.MailboxFull
+		return abi.MailboxFull
 	}
 	a.inst.Load().push(delivery{actor: a, kind: kind, quota: true, from: from, ref: ref, payload: msg})
-	return engine.OK
+	return abi.OK
 }
 
 // reply routes an answer from the asked actor from to the asker: a host
 // Call (serial 0) or an actor's pending ask. It counts only if from is the
 // actor that was asked (see answerCall). Late replies (after a timeout) are
 // dropped.
-func (n *Node) reply(from, to engine.PID, ref uint64, status engine.Errno, msg []byte) engine.Errno {
-	if to.Node != n.incarnation {
-		return n.sendRemote(to, transport.Envelope{Kind: uint8(engine.KindReply), Status: uint16(status), From: from.Serial, Ref: ref, Payload: msg})
+func (n *Node) reply(from, to abi.PID, ref uint64, status abi.Errno, msg []byte) abi.Errno {
+	if to.Incarnation != n.incarnation {
+		return n.sendRemote(to, transport.Envelope{Kind: uint8(abi.KindReply), Status: uint16(status), From: from.Serial, Ref: ref, Payload: msg})
 	}
 	if to.Serial == 0 {
-		// A node's host asked: the status may be any proto code, not only
-		// an ABI one (see replyError).
-		n.answerCall(from, ref, msg, proto.ErrOf(uint16(status)))
-		return engine.OK
+		// A node's host asked: the status may be any code, not only one a
+		// guest sees (see replyError).
+		n.answerCall(from, ref, msg, status.Err())
+		return abi.OK
 	}
 	n.answerActor(from, askKey{serial: to.Serial, ref: ref}, status, msg)
-	return engine.OK
+	return abi.OK
 }
 
 // replyError answers an ask that will get no reply from its actor. A host
@@ -96,26 +95,26 @@ func (n *Node) reply(from, to engine.PID, ref uint64, status engine.Errno, msg [
 // gets the nearest ABI code.
 //
 // from is the actor that was asked: the node answers in its name.
-func (n *Node) replyError(from, to engine.PID, ref uint64, err error, reason string) {
-	if to.Serial == 0 && to.Node == n.incarnation {
+func (n *Node) replyError(from, to abi.PID, ref uint64, err error, reason string) {
+	if to.Serial == 0 && to.Incarnation == n.incarnation {
 		if reason != "" {
 			err = fmt.Errorf("%w: %s", err, reason)
 		}
 		n.answerCall(from, ref, nil, err)
 		return
 	}
-	status := engine.ErrnoOf(err)
+	status := abi.ErrnoOf(err)
 	if to.Serial == 0 {
-		status = engine.Errno(proto.CodeOf(err))
+		status = abi.CodeOf(err)
 	} else if errors.Is(err, wasmactor.ErrCrashed) {
-		status = engine.NoProc // the actor as the guest asked it is gone
+		status = abi.NoProc // the actor as the guest asked it is gone
 	}
 	n.reply(from, to, ref, status, nil)
 }
 
 // answerActor completes an actor's pending ask with a reply from actor
 // from, if from is the actor that was asked.
-func (n *Node) answerActor(from engine.PID, key askKey, status engine.Errno, msg []byte) {
+func (n *Node) answerActor(from abi.PID, key askKey, status abi.Errno, msg []byte) {
 	if !n.asks.takeFrom(key, from) {
 		return
 	}
@@ -124,28 +123,28 @@ func (n *Node) answerActor(from engine.PID, key askKey, status engine.Errno, msg
 
 // replyToActor completes an actor's pending ask once with the node's own
 // verdict: the TIMEOUT status when its timer fires first, NODE_DOWN.
-func (n *Node) replyToActor(key askKey, status engine.Errno, msg []byte) {
+func (n *Node) replyToActor(key askKey, status abi.Errno, msg []byte) {
 	if !n.asks.take(key) {
 		return
 	}
 	n.pushReply(key, status, msg)
 }
 
-func (n *Node) pushReply(key askKey, status engine.Errno, msg []byte) {
+func (n *Node) pushReply(key askKey, status abi.Errno, msg []byte) {
 	a := n.actors.get(key.serial)
 	if a == nil || !a.alive() {
 		return
 	}
 	// Replies are not counted against the mailbox bound: the actor asked
 	// for them, and dropping one would turn into a spurious timeout.
-	a.inst.Load().push(delivery{actor: a, kind: engine.KindReply, status: status, ref: key.ref, payload: msg})
+	a.inst.Load().push(delivery{actor: a, kind: abi.KindReply, status: status, ref: key.ref, payload: msg})
 }
 
 type askKey struct{ serial, ref uint64 }
 
 type pendingAsk struct {
 	timer  *time.Timer
-	target engine.PID // the actor asked: the only one whose reply counts
+	target abi.PID // the actor asked: the only one whose reply counts
 }
 
 // pendingAsks holds the timers of asks made by guests.
@@ -154,7 +153,7 @@ type pendingAsks struct {
 	m  map[askKey]pendingAsk
 }
 
-func (p *pendingAsks) add(key askKey, target engine.PID, timeout time.Duration, onTimeout func()) bool {
+func (p *pendingAsks) add(key askKey, target abi.PID, timeout time.Duration, onTimeout func()) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if _, dup := p.m[key]; dup || p.m == nil {
@@ -165,7 +164,7 @@ func (p *pendingAsks) add(key askKey, target engine.PID, timeout time.Duration, 
 }
 
 // takeFrom removes key if it is pending and was addressed to from.
-func (p *pendingAsks) takeFrom(key askKey, from engine.PID) bool {
+func (p *pendingAsks) takeFrom(key askKey, from abi.PID) bool {
 	p.mu.Lock()
 	pa, ok := p.m[key]
 	if ok && pa.target != from {
@@ -199,7 +198,7 @@ func (p *pendingAsks) toNode(inc uint64) []askKey {
 	defer p.mu.Unlock()
 	var keys []askKey
 	for k, pa := range p.m {
-		if pa.target.Node == inc {
+		if pa.target.Incarnation == inc {
 			keys = append(keys, k)
 		}
 	}

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/wasmactor/wasmactor"
-	"github.com/wasmactor/wasmactor/internal/engine"
+	"github.com/wasmactor/wasmactor/internal/abi"
 	"github.com/wasmactor/wasmactor/internal/proto"
 	"github.com/wasmactor/wasmactor/registry"
 	"github.com/wasmactor/wasmactor/transport"
@@ -49,46 +49,46 @@ func (c *cluster) init() {
 
 // peerByInc returns the name of the connected node with that incarnation,
 // or the ABI error for a PID that cannot be reached.
-func (n *Node) peerByInc(inc uint64) (string, engine.Errno) {
+func (n *Node) peerByInc(inc uint64) (string, abi.Errno) {
 	n.cl.mu.RLock()
 	defer n.cl.mu.RUnlock()
 	if name, ok := n.cl.byInc[inc]; ok {
-		return name, engine.OK
+		return name, abi.OK
 	}
 	if _, ok := n.cl.gone[inc]; ok {
-		return "", engine.Stale
+		return "", abi.StaleIncarnation
 	}
 	if inc == 0 {
-		return "", engine.BadArgument
+		return "", abi.BadArgument
 	}
-	return "", engine.NodeDown
+	return "", abi.NodeDown
 }
 
 // resolve turns a Go-API PID into its ABI form, checking its node. A PID
 // of another run of its node is stale. A zero Incarnation is refused, not
 // taken to mean the current run: serials restart at 1, so it could name a
 // different actor than the one it was given for (docs/RATIONALE.md).
-func (n *Node) resolve(p PID) (engine.PID, error) {
+func (n *Node) resolve(p PID) (abi.PID, error) {
 	if p.Serial == 0 {
-		return engine.PID{}, fmt.Errorf("%w: %s has no serial", wasmactor.ErrBadPID, p)
+		return abi.PID{}, fmt.Errorf("%w: %s has no serial", wasmactor.ErrBadPID, p)
 	}
 	if p.Incarnation == 0 {
-		return engine.PID{}, fmt.Errorf("%w: %s has no incarnation: use the PID as Spawn, Whereis or ParsePID gave it, or a registered name", wasmactor.ErrBadPID, p)
+		return abi.PID{}, fmt.Errorf("%w: %s has no incarnation: use the PID as Spawn, Whereis or ParsePID gave it, or a registered name", wasmactor.ErrBadPID, p)
 	}
 	if p.Node == n.cfg.Name {
 		if p.Incarnation != n.incarnation {
-			return engine.PID{}, fmt.Errorf("%w: %s", wasmactor.ErrStaleIncarnation, p)
+			return abi.PID{}, fmt.Errorf("%w: %s", wasmactor.ErrStaleIncarnation, p)
 		}
-		return engine.PID{Node: n.incarnation, Serial: p.Serial}, nil
+		return abi.PID{Incarnation: n.incarnation, Serial: p.Serial}, nil
 	}
 	info, err := n.peer(p.Node)
 	if err != nil {
-		return engine.PID{}, fmt.Errorf("%w (pid %s)", err, p)
+		return abi.PID{}, fmt.Errorf("%w (pid %s)", err, p)
 	}
 	if p.Incarnation != info.Incarnation {
-		return engine.PID{}, fmt.Errorf("%w: %s", wasmactor.ErrStaleIncarnation, p)
+		return abi.PID{}, fmt.Errorf("%w: %s", wasmactor.ErrStaleIncarnation, p)
 	}
-	return engine.PID{Node: info.Incarnation, Serial: p.Serial}, nil
+	return abi.PID{Incarnation: info.Incarnation, Serial: p.Serial}, nil
 }
 
 // peer returns a connected member by name: ErrNodeDown for a node seen
@@ -109,40 +109,40 @@ func (n *Node) peer(name string) (transport.NodeInfo, error) {
 
 // pidOfABI turns an ABI PID back into a Go-API PID (best effort for nodes
 // that went down).
-func (n *Node) pidOfABI(p engine.PID) PID {
-	if p.Node == n.incarnation {
+func (n *Node) pidOfABI(p abi.PID) PID {
+	if p.Incarnation == n.incarnation {
 		return PID{Node: n.cfg.Name, Incarnation: n.incarnation, Serial: p.Serial}
 	}
 	n.cl.mu.RLock()
-	name, ok := n.cl.byInc[p.Node]
+	name, ok := n.cl.byInc[p.Incarnation]
 	if !ok {
-		name = n.cl.gone[p.Node]
+		name = n.cl.gone[p.Incarnation]
 	}
 	n.cl.mu.RUnlock()
-	return PID{Node: name, Incarnation: p.Node, Serial: p.Serial}
+	return PID{Node: name, Incarnation: p.Incarnation, Serial: p.Serial}
 }
 
 // sendRemote puts one envelope on the wire.
-func (n *Node) sendRemote(to engine.PID, env transport.Envelope) engine.Errno {
+func (n *Node) sendRemote(to abi.PID, env transport.Envelope) abi.Errno {
 	if n.cl.tr == nil {
-		return engine.Stale
+		return abi.StaleIncarnation
 	}
-	name, e := n.peerByInc(to.Node)
-	if e != engine.OK {
+	name, e := n.peerByInc(to.Incarnation)
+	if e != abi.OK {
 		return e
 	}
-	env.ToIncarnation = to.Node
+	env.ToIncarnation = to.Incarnation
 	env.To = to.Serial
 	switch err := n.cl.tr.Send(name, env); {
 	case err == nil:
-		return engine.OK
+		return abi.OK
 	case errors.Is(err, transport.ErrQueueFull):
 		n.stats.mailboxFull.Add(1)
-		return engine.MailboxFull
+		return abi.MailboxFull
 	case errors.Is(err, transport.ErrNodeDown):
-		return engine.NodeDown
+		return abi.NodeDown
 	default:
-		return engine.ErrnoOf(err)
+		return abi.ErrnoOf(err)
 	}
 }
 
@@ -198,7 +198,7 @@ func (e *remoteError) Unwrap() error { return e.sentinel }
 func fromRemote(err error) error {
 	var re *transport.RemoteError
 	if errors.As(err, &re) {
-		return &remoteError{msg: re.Message, sentinel: proto.ErrOf(re.Code)}
+		return &remoteError{msg: re.Message, sentinel: abi.Errno(re.Code).Err()}
 	}
 	return err
 }
@@ -207,5 +207,5 @@ func toRemote(err error) error {
 	if err == nil {
 		return nil
 	}
-	return &transport.RemoteError{Code: proto.CodeOf(err), Message: err.Error()}
+	return &transport.RemoteError{Code: uint16(abi.CodeOf(err)), Message: err.Error()}
 }

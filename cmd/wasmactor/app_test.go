@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/internal/abi"
 	"github.com/wasmactor/wasmactor/internal/proto"
 	"github.com/wasmactor/wasmactor/registry"
 	"github.com/wasmactor/wasmactor/transport"
@@ -303,7 +304,7 @@ func TestDeploy(t *testing.T) {
 	t.Run("node refuses", func(t *testing.T) {
 		f := newFake(t)
 		f.handle = func(context.Context, transport.Control) ([]byte, error) {
-			return nil, &transport.RemoteError{Code: proto.CodeBadModule, Message: "wasmactor: bad module: missing export wasmactor_deliver"}
+			return nil, &transport.RemoteError{Code: uint16(abi.BadModule), Message: "wasmactor: bad module: missing export wasmactor_deliver"}
 		}
 		r := f.run(t, "deploy", good)
 		require.Equal(t, exitRejected, r.code)
@@ -376,7 +377,7 @@ func TestSpawn(t *testing.T) {
 	require.Equal(t, "wasmactor: spawn Nope on n2: unknown factory: \"Nope\"\n", r.stderr)
 
 	f.handle = func(context.Context, transport.Control) ([]byte, error) {
-		return nil, &transport.RemoteError{Code: proto.CodeUnknownNode, Message: `wasmactor: unknown node: "n9"`}
+		return nil, &transport.RemoteError{Code: uint16(abi.UnknownNode), Message: `wasmactor: unknown node: "n9"`}
 	}
 	r = f.run(t, "spawn", "Counter", "--on", "n9")
 	require.Equal(t, exitNotFound, r.code, "an unknown node is not found")
@@ -453,30 +454,38 @@ func TestCallTimeouts(t *testing.T) {
 	})
 }
 
-// Each ABI error code a node answers with maps to a documented exit code.
+// Each error code a node answers with (internal/abi) maps to a documented
+// exit code.
 func TestRemoteErrorCodes(t *testing.T) {
 	for _, tc := range []struct {
-		code uint16
+		code abi.Errno
 		exit int
 		msg  string
 	}{
-		{1, exitNotFound, "wasmactor: no such actor: <n3.1234567890abcdef.4>"},
-		{2, exitRejected, "wasmactor: mailbox full: sending to <n3.1234567890abcdef.4>"},
-		{3, exitNotFound, `wasmactor: unknown factory: "X"`},
-		{4, exitRejected, "wasmactor: bad argument: malformed *proto.Message"},
-		{5, exitRejected, `wasmactor: name already registered: "c"`},
-		{6, exitNotFound, `wasmactor: name not found: "nobody"`},
-		{7, exitUnreachable, "wasmactor: node down: <n3.1234567890abcdef.4> (node n3)"},
-		{8, exitTimeout, "wasmactor: timeout: no reply"},
-		{9, exitRejected, "wasmactor: too large: message of 2000000 bytes"},
-		{10, exitFailure, "something broke\nbadly"},
-		{11, exitNotFound, "wasmactor: pid belongs to a previous incarnation of its node: <n3.1234567890abcdef.4>"},
+		{abi.NoProc, exitNotFound, "wasmactor: no such actor: <n3.1234567890abcdef.4>"},
+		{abi.MailboxFull, exitRejected, "wasmactor: mailbox full: sending to <n3.1234567890abcdef.4>"},
+		{abi.UnknownFactory, exitNotFound, `wasmactor: unknown factory: "X"`},
+		{abi.BadArgument, exitRejected, "wasmactor: bad argument: malformed *proto.Message"},
+		{abi.NameTaken, exitRejected, `wasmactor: name already registered: "c"`},
+		{abi.NotFound, exitNotFound, `wasmactor: name not found: "nobody"`},
+		{abi.NodeDown, exitUnreachable, "wasmactor: node down: <n3.1234567890abcdef.4> (node n3)"},
+		{abi.Timeout, exitTimeout, "wasmactor: timeout: no reply"},
+		{abi.TooLarge, exitRejected, "wasmactor: too large: message of 2000000 bytes"},
+		{abi.Internal, exitFailure, "something broke\nbadly"},
+		{abi.StaleIncarnation, exitNotFound, "wasmactor: pid belongs to a previous incarnation of its node: <n3.1234567890abcdef.4>"},
 		{99, exitFailure, "from the future"},
+		{abi.BadModule, exitRejected, "wasmactor: bad module: missing export"},
+		{abi.UnknownNode, exitNotFound, `wasmactor: unknown node: "n9"`},
+		{abi.AmbiguousFactory, exitUsage, "wasmactor: ambiguous factory version: C@ab"},
+		{abi.Crashed, exitFailure, "wasmactor: actor crashed: trap"},
+		{abi.ModuleUnavailable, exitNotFound, "wasmactor: module unavailable: 539f5fed5aaf"},
+		{abi.Closed, exitUnreachable, "wasmactor: closed"},
+		{abi.BadPID, exitUsage, `wasmactor: malformed pid: "<n3.4>" has no incarnation`},
 	} {
 		t.Run(fmt.Sprint(tc.code), func(t *testing.T) {
 			f := newFake(t)
 			f.handle = func(context.Context, transport.Control) ([]byte, error) {
-				return nil, &transport.RemoteError{Code: tc.code, Message: tc.msg}
+				return nil, &transport.RemoteError{Code: uint16(tc.code), Message: tc.msg}
 			}
 			r := f.run(t, "send", "target", `null`)
 			require.Equal(t, tc.exit, r.code, r.stderr)

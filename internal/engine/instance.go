@@ -17,6 +17,7 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/internal/abi"
 )
 
 // Host implements the wasmactor imports for one instance. Its methods are
@@ -32,28 +33,28 @@ import (
 // the node goes on.
 type Host interface {
 	SelfNode() uint64
-	Send(actor uint64, to PID, msg []byte) Errno
+	Send(actor uint64, to abi.PID, msg []byte) abi.Errno
 	// Ask: timeout 0 means the guest wants the node's default
-	// (DefaultAskTimeout unless the node is configured otherwise).
-	Ask(actor uint64, to PID, ref uint64, timeout time.Duration, msg []byte) Errno
-	Reply(actor uint64, to PID, ref uint64, msg []byte) Errno
+	// (abi.DefaultAskTimeout unless the node is configured otherwise).
+	Ask(actor uint64, to abi.PID, ref uint64, timeout time.Duration, msg []byte) abi.Errno
+	Reply(actor uint64, to abi.PID, ref uint64, msg []byte) abi.Errno
 	// Spawn: factory is Name or Name@hexprefix, already syntax-checked; args
 	// may be nil.
-	Spawn(actor uint64, factory string, args []byte, flags SpawnFlags) (PID, Errno)
+	Spawn(actor uint64, factory string, args []byte, flags abi.SpawnFlags) (abi.PID, abi.Errno)
 	// Stop: reason is never empty ("normal" by default).
 	Stop(actor uint64, reason string)
 	// Kill: reason is never empty ("killed" by default).
-	Kill(actor uint64, target PID, reason string) Errno
-	Monitor(actor uint64, target PID) uint64
+	Kill(actor uint64, target abi.PID, reason string) abi.Errno
+	Monitor(actor uint64, target abi.PID) uint64
 	Demonitor(actor uint64, ref uint64)
-	Link(actor uint64, target PID) Errno
-	Unlink(actor uint64, target PID)
+	Link(actor uint64, target abi.PID) abi.Errno
+	Unlink(actor uint64, target abi.PID)
 	TrapExit(actor uint64, on bool)
 	// Register, Unregister, Whereis: name is 1..255 bytes of UTF-8.
-	Register(actor uint64, name string) Errno
+	Register(actor uint64, name string) abi.Errno
 	Unregister(actor uint64, name string)
-	Whereis(name string) (PID, Errno)
-	SendAfter(actor uint64, to PID, delay time.Duration, msg []byte) Errno
+	Whereis(name string) (abi.PID, abi.Errno)
+	SendAfter(actor uint64, to abi.PID, delay time.Duration, msg []byte) abi.Errno
 	// Log: msg is at most 4 KiB, not necessarily valid UTF-8.
 	Log(actor uint64, level slog.Level, msg string)
 }

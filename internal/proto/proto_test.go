@@ -1,7 +1,6 @@
 package proto
 
 import (
-	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -39,16 +38,6 @@ func TestListingsLongerThanABatchDecode(t *testing.T) {
 	var back []ActorInfo
 	require.NoError(t, Unmarshal(Marshal(ps), &back))
 	require.Equal(t, ps, back)
-}
-
-func TestErrorCodesRoundTrip(t *testing.T) {
-	for _, err := range []error{wasmactor.ErrNoProc, wasmactor.ErrMailboxFull, wasmactor.ErrUnknownFactory,
-		wasmactor.ErrNameTaken, wasmactor.ErrNotFound, wasmactor.ErrNodeDown, wasmactor.ErrTimeout, wasmactor.ErrTooLarge,
-		wasmactor.ErrStaleIncarnation, wasmactor.ErrBadArgument, wasmactor.ErrBadModule, wasmactor.ErrUnknownNode,
-		wasmactor.ErrAmbiguousFactory, wasmactor.ErrCrashed, wasmactor.ErrModuleUnavailable, wasmactor.ErrClosed, wasmactor.ErrBadPID} {
-		wrapped := fmt.Errorf("context: %w", err)
-		require.ErrorIs(t, ErrOf(CodeOf(wrapped)), err)
-	}
 }
 
 func FuzzControlBodies(f *testing.F) {
