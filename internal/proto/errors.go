@@ -4,7 +4,7 @@ import (
 	"errors"
 
 	"github.com/wasmactor/wasmactor"
-	"github.com/wasmactor/wasmactor/internal/engine"
+	"github.com/wasmactor/wasmactor/internal/abi"
 )
 
 // Error codes in transport.RemoteError: 0-99 are the ABI codes (docs/abi.md),
@@ -41,7 +41,7 @@ func CodeOf(err error) uint16 {
 			return x.code
 		}
 	}
-	return uint16(engine.ErrnoOf(err))
+	return uint16(abi.ErrnoOf(err))
 }
 
 // ErrOf is the sentinel a code stands for.
@@ -51,5 +51,5 @@ func ErrOf(code uint16) error {
 			return x.err
 		}
 	}
-	return engine.Errno(code).Err()
+	return abi.Errno(code).Err()
 }
