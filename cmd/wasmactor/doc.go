@@ -18,7 +18,7 @@
 //
 // Cluster commands connect to one node over QUIC, with the same cookie
 // handshake nodes use between themselves, and send it one request of
-// internal/proto. The node is --node, else $WASMACTOR_NODE, else
+// package client (the public Go client: the CLI is its first user). The node is --node, else $WASMACTOR_NODE, else
 // 127.0.0.1:7946. The cookie file is --cookie-file, else
 // $WASMACTOR_COOKIE_FILE, else $XDG_DATA_HOME/wasmactor/cookie
 // (~/.local/share/wasmactor/cookie): one file per user that the first node
