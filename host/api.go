@@ -70,8 +70,13 @@ type SpawnOptions struct {
 	// Restart is the supervision policy. Restarts keep the PID and the name;
 	// the actor is restarted on the node it runs on.
 	Restart wasmactor.Restart
-	// Node is the node to spawn on. Empty lets the placement policy choose
-	// (the least-loaded member that can run the factory).
+	// Node is the node to spawn on. Empty lets placement choose among the
+	// nodes that can run the factory (those holding its module and, while
+	// one of them is up, every member, which pulls it): the one with the
+	// fewest actors (counts refreshed at most once a second), preferring on
+	// a tie a node that holds the module, then this node. Placement does not
+	// know other limits of a member (its module size cap, memory): a spawn
+	// that must land somewhere in particular names the node.
 	Node string
 }
 
@@ -83,8 +88,10 @@ type SpawnOptions struct {
 // # Errors
 //
 // [wasmactor.ErrUnknownFactory], [wasmactor.ErrAmbiguousFactory],
-// [wasmactor.ErrNameTaken], [wasmactor.ErrTooLarge] for oversized args, or an
-// error instantiating the module.
+// [wasmactor.ErrNameTaken], [wasmactor.ErrTooLarge] for oversized args,
+// [wasmactor.ErrUnknownNode] for a Node that is not a member,
+// [wasmactor.ErrModuleUnavailable] when no node holding the module is up,
+// or an error instantiating the module.
 func (n *Node) Spawn(ctx context.Context, factory string, opts SpawnOptions) (PID, error) {
 	args, err := n.encode(opts.Args)
 	if err != nil {
@@ -92,7 +99,9 @@ func (n *Node) Spawn(ctx context.Context, factory string, opts SpawnOptions) (PI
 	}
 	node := opts.Node
 	if node == "" {
-		node = n.chooseNode(ctx)
+		if node, err = n.chooseNode(ctx, factory); err != nil {
+			return PID{}, err
+		}
 	}
 	if node != n.cfg.Name {
 		return n.spawnRemote(ctx, node, proto.Spawn{Factory: factory, Args: args, Name: opts.Name, Isolated: opts.Isolated, Restart: opts.Restart})
