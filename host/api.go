@@ -305,3 +305,49 @@ func (n *Node) Link(ctx context.Context, a, b PID) error {
 	}
 	return fmt.Errorf("%w: neither %s nor %s is on node %s", wasmactor.ErrBadArgument, a, b, n.cfg.Name)
 }
+
+// Unlink removes the link between two actors, if there is one, on both
+// sides: an abnormal stop of one no longer stops the other. At least one of
+// the two must be on this node; the other may be anywhere.
+//
+// Unlinking actors that are not linked, or that are dead, or whose node is
+// gone, is not an error (their links are already gone), as in Erlang.
+//
+// # Errors
+//
+// [wasmactor.ErrBadPID] for a PID without a serial,
+// [wasmactor.ErrBadArgument] when neither actor is on this node.
+func (n *Node) Unlink(ctx context.Context, a, b PID) error {
+	if a.Serial == 0 || b.Serial == 0 {
+		return fmt.Errorf("%w: unlink %s and %s", wasmactor.ErrBadPID, a, b)
+	}
+	if !n.IsLocal(a) && !n.IsLocal(b) {
+		return fmt.Errorf("%w: neither %s nor %s is on node %s", wasmactor.ErrBadArgument, a, b, n.cfg.Name)
+	}
+	x, xabi, errx := n.local(a)
+	y, yabi, erry := n.local(b)
+	switch {
+	case errx != nil || erry != nil:
+		// A dead actor's links went with it; a lost node's links broke
+		// with "noconnection".
+		return nil
+	case x != nil && y != nil:
+		n.unlink(x, y)
+	case x != nil:
+		n.unlinkRemote(x, n.pidOfABI(yabi))
+	default:
+		n.unlinkRemote(y, n.pidOfABI(xabi))
+	}
+	return nil
+}
+
+// IsLocal reports whether pid names an actor of this run of this node
+// (alive or not): its node is this one and its incarnation is this node's
+// current one, or zero, which the Go API reads as "current". A PID of an
+// earlier run of this node is not local: it names an actor that no longer
+// exists anywhere ([wasmactor.ErrStaleIncarnation]). A PID's text form
+// alone cannot say which run it belongs to, which is why this is a method
+// of the Node.
+func (n *Node) IsLocal(pid PID) bool {
+	return pid.Node == n.cfg.Name && (pid.Incarnation == 0 || pid.Incarnation == n.incarnation)
+}

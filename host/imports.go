@@ -198,11 +198,7 @@ func (im *imports) Unlink(serial uint64, target engine.PID) {
 	case engine.OK:
 		im.n.unlink(a, t)
 	case errRemote:
-		p := im.n.pidOfABI(target)
-		a.mu.Lock()
-		delete(a.rlinks, p)
-		a.mu.Unlock()
-		im.n.cast(p.Node, proto.KindUnlink, proto.Link{From: a.serial, To: p.Serial})
+		im.n.unlinkRemote(a, im.n.pidOfABI(target))
 	}
 }
 

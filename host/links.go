@@ -233,3 +233,12 @@ func (n *Node) linkRemote(a *actor, other PID) error {
 	n.cast(other.Node, proto.KindLink, proto.Link{From: a.serial, To: other.Serial})
 	return nil
 }
+
+// unlinkRemote removes the link between local actor a and a remote actor,
+// here and on its node.
+func (n *Node) unlinkRemote(a *actor, other PID) {
+	a.mu.Lock()
+	delete(a.rlinks, other)
+	a.mu.Unlock()
+	n.cast(other.Node, proto.KindUnlink, proto.Link{From: a.serial, To: other.Serial})
+}
