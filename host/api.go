@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/fxamacker/cbor/v2"
@@ -270,6 +271,12 @@ func (m *Monitor) Cancel() { m.cancel() }
 func (n *Node) Monitor(ctx context.Context, pid PID) (*Monitor, error) {
 	ch := make(chan Down, 1)
 	a, abi, err := n.local(pid)
+	if errors.Is(err, wasmactor.ErrNoProc) && n.IsLocal(pid) {
+		// Maybe being restarted, not dead: watch decides.
+		if a = n.actors.get(pid.Serial); a != nil {
+			err = nil
+		}
+	}
 	if err != nil {
 		ch <- Down{PID: pid, Reason: wasmactor.ReasonNoProc}
 		return &Monitor{C: ch, cancel: func() {}}, nil

@@ -148,10 +148,13 @@ func (im *imports) Monitor(serial uint64, target engine.PID) uint64 {
 	if e == errRemote {
 		return im.n.watchRemote(im.n.pidOfABI(target), watcher{actor: a})
 	}
-	if e != engine.OK {
+	if e == engine.NoProc && target.Node == im.n.incarnation {
+		t = im.n.actors.get(target.Serial) // maybe being restarted: watch decides
+	}
+	if t == nil {
 		// Already dead or unknown: DOWN "noproc" follows, as abi.md promises.
 		ref := im.n.refs.Add(1)
-		im.n.deliverSystem(a, delivery{kind: engine.KindDown, from: target, ref: ref, payload: []byte(wasmactor.ReasonNoProc)})
+		im.n.notifyDown(watcher{actor: a}, ref, PID{Incarnation: target.Node, Serial: target.Serial}, wasmactor.ReasonNoProc)
 		return ref
 	}
 	return im.n.watch(t, watcher{actor: a})
@@ -165,6 +168,7 @@ func (im *imports) Demonitor(serial uint64, ref uint64) {
 	a.mu.Lock()
 	t, ok := a.watching[ref]
 	delete(a.watching, ref)
+	delete(a.downs, ref) // a DOWN already queued is not delivered either
 	a.mu.Unlock()
 	switch {
 	case t != nil:

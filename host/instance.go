@@ -114,6 +114,9 @@ func (in *instance) Turn() bool {
 			in.dropped(d)
 			continue
 		}
+		if d.kind == engine.KindDown && !d.actor.takeDown(d.ref) {
+			continue // demonitored after the DOWN was queued
+		}
 		if d.kind == engine.KindAsk {
 			in.asks = append(in.asks, pendingReply{to: d.from, ref: d.ref})
 		}
@@ -163,8 +166,11 @@ type pendingReply struct {
 // dropped settles a record that will never reach the guest: whoever waits
 // on an ask learns at once instead of timing out.
 func (in *instance) dropped(d *delivery) {
-	if d.kind == engine.KindAsk {
+	switch d.kind {
+	case engine.KindAsk:
 		in.n.replyError(d.from, d.ref, wasmactor.ErrNoProc, "")
+	case engine.KindDown:
+		d.actor.takeDown(d.ref)
 	}
 }
 
