@@ -1,7 +1,7 @@
 // Command wasmactor runs wasmactor nodes and talks to a running cluster.
 //
 //	wasmactor node   --name N [--listen HOST:PORT] [--join HOST:PORT,...] [--data DIR]
-//	wasmactor build  [PKG_DIR] [-o out.wasm] [--json]
+//	wasmactor build  [PKG_DIR] [-o out.wasm] [-o json] [--out FILE]
 //	wasmactor deploy FILE.wasm
 //	wasmactor spawn  FACTORY [--on NODE] [--name NAME] [--args JSON] [--isolated] [--restart POLICY]
 //	wasmactor send   TARGET JSON
@@ -11,8 +11,8 @@
 //	wasmactor demo
 //
 // Every command prints help with examples (wasmactor CMD --help), and every
-// command that prints takes -o text|json (build: --json, since its -o names
-// the output file as in go build).
+// command that prints takes -o text|json (build too: there any other -o
+// value names the output file, as in go build; --out always does).
 //
 // # Reaching a node
 //
