@@ -18,11 +18,12 @@ import (
 	"github.com/wasmactor/wasmactor/client"
 	"github.com/wasmactor/wasmactor/host"
 	"github.com/wasmactor/wasmactor/internal/guestbuild"
+	"github.com/wasmactor/wasmactor/internal/guestbuild/guestbuildtest"
 	"github.com/wasmactor/wasmactor/transport"
 )
 
 func TestMain(m *testing.M) {
-	guestbuild.ShareCompileCache()
+	guestbuildtest.ShareCompileCache()
 	os.Exit(m.Run())
 }
 
@@ -105,7 +106,7 @@ func TestClientDoesWhatTheCLIDoes(t *testing.T) {
 	c := dial(t, n1.Addr(), cookie)
 	require.Equal(t, "n1", c.Peer().Name)
 
-	wasm := guestbuild.Build(t, "examples/counter")
+	wasm := guestbuildtest.Build(t, "examples/counter")
 	mod, err := c.Deploy(ctx, wasm)
 	require.NoError(t, err)
 	require.Equal(t, []string{"Counter"}, mod.Factories)

@@ -149,6 +149,19 @@ func (c *Client) Kill(ctx context.Context, target, reason string) error {
 	return c.request(ctx, proto.KindKillActor, proto.Marshal(proto.Target{Target: target, Reason: reason}), nil)
 }
 
+// Join makes the node the client is connected to join a cluster at run
+// time through seeds: HOST:PORT, or dns:NAME:PORT for every address of
+// NAME. It returns once a seed answered; membership then connects every
+// member.
+//
+// # Errors
+//
+// [wasmactor.ErrBadArgument] for no seeds or more than 64; the node's
+// error when no seed answered.
+func (c *Client) Join(ctx context.Context, seeds ...string) error {
+	return c.request(ctx, proto.KindJoinSeeds, proto.Marshal(proto.Seeds{Addrs: seeds}), nil)
+}
+
 // ActorInfo describes one running actor, as `wasmactor ps` lists it.
 type ActorInfo struct {
 	PID PID `json:"pid"`
@@ -159,6 +172,10 @@ type ActorInfo struct {
 	// Instance numbers the module instance hosting the actor on its node.
 	Instance uint64   `json:"instance"`
 	Names    []string `json:"names,omitempty"`
+	// Mailbox is how many user messages are queued for the actor.
+	Mailbox int `json:"mailbox"`
+	// Restarts is how often its supervision restarted it.
+	Restarts uint32 `json:"restarts"`
 }
 
 // Ps lists the actors of the whole cluster, ordered by PID. Members that do
@@ -170,7 +187,8 @@ func (c *Client) Ps(ctx context.Context) ([]ActorInfo, error) {
 	}
 	out := make([]ActorInfo, len(ps))
 	for i, a := range ps {
-		out[i] = ActorInfo{PID: a.PID, Factory: a.Factory, Module: a.Module, Instance: a.Instance, Names: a.Names}
+		out[i] = ActorInfo{PID: a.PID, Factory: a.Factory, Module: a.Module, Instance: a.Instance, Names: a.Names,
+			Mailbox: a.Mailbox, Restarts: a.Restarts}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].PID.Less(out[j].PID) })
 	return out, nil
@@ -193,6 +211,32 @@ type NodeStatus struct {
 	HeapBytes  uint64 `json:"heap_bytes"`
 	// Members is how many other nodes it is connected to.
 	Members int `json:"members"`
+	// Counters since the node started (a reader derives rates from two
+	// samples): messages delivered to guests, sends refused for a full
+	// mailbox, instances discarded, actors restarted, host Calls and their
+	// total seconds; and the guests' linear memory now, in bytes.
+	Delivered   uint64  `json:"delivered"`
+	MailboxFull uint64  `json:"mailbox_full"`
+	Crashes     uint64  `json:"crashes"`
+	Restarts    uint64  `json:"restarts"`
+	CallCount   uint64  `json:"call_count"`
+	CallSeconds float64 `json:"call_seconds"`
+	GuestMemory uint64  `json:"guest_memory"`
+	// RecentCrashes are the node's last instance failures, newest first.
+	RecentCrashes []Crash `json:"recent_crashes,omitempty"`
+	// ModuleActors counts live actors per module (short hash).
+	ModuleActors map[string]int `json:"module_actors,omitempty"`
+}
+
+// Crash is one discarded instance: when, of which module, how many actors
+// it took down, and why.
+type Crash struct {
+	UnixMs    int64    `json:"unix_ms"`
+	Module    string   `json:"module"`
+	Factories []string `json:"factories,omitempty"`
+	Instance  uint64   `json:"instance"`
+	Actors    int      `json:"actors"`
+	Reason    string   `json:"reason"`
 }
 
 // Nodes lists the members of the cluster, the connected node included,
@@ -205,7 +249,12 @@ func (c *Client) Nodes(ctx context.Context) ([]NodeStatus, error) {
 	out := make([]NodeStatus, len(ns))
 	for i, n := range ns {
 		out[i] = NodeStatus{Name: n.Name, Incarnation: n.Incarnation, Addr: n.Addr, Up: n.Up, Actors: n.Actors,
-			Instances: n.Instances, Modules: n.Modules, Pulls: n.Pulls, Goroutines: n.Goroutines, HeapBytes: n.HeapBytes, Members: n.Members}
+			Instances: n.Instances, Modules: n.Modules, Pulls: n.Pulls, Goroutines: n.Goroutines, HeapBytes: n.HeapBytes, Members: n.Members,
+			Delivered: n.Delivered, MailboxFull: n.MailboxFull, Crashes: n.Crashes, Restarts: n.Restarts,
+			CallCount: n.CallCount, CallSeconds: n.CallSeconds, GuestMemory: n.GuestMemory, ModuleActors: n.ModuleActors}
+		for _, c := range n.RecentCrashes {
+			out[i].RecentCrashes = append(out[i].RecentCrashes, Crash(c))
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil

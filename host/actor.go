@@ -31,6 +31,8 @@ type actor struct {
 	inst    atomic.Pointer[instance]
 	quota   scheduler.Quota
 	state   atomic.Uint32
+	// restarts counts supervision restarts, for listings.
+	restarts atomic.Uint32
 
 	mu       sync.Mutex
 	watchers map[uint64]watcher  // monitor ref → who is told when this actor dies
@@ -155,6 +157,7 @@ func (n *Node) exit(a *actor, reason string, stopGuest, allowRestart bool) {
 	if allowRestart && !n.closed.Load() && a.sup != nil && a.sup.intensity.ShouldRestart(reason, time.Now()) {
 		if err := n.restart(a, in); err == nil {
 			n.stats.restarts.Add(1)
+			a.restarts.Add(1)
 			n.log.Info("actor restarted", "pid", n.pidOf(a).String(), "factory", a.factory, "reason", reason)
 			return
 		} else {

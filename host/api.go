@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/fxamacker/cbor/v2"
 	"github.com/wasmactor/wasmactor"
@@ -30,6 +31,10 @@ type CBOR []byte
 // Decode decodes the CBOR into v.
 func (c CBOR) Decode(v any) error { return cbor.Unmarshal(c, v) }
 
+// encMode encodes user messages (Send, Call, spawn args). It is not the
+// cluster protocol's mode (internal/cbormode): a user's value may carry tags
+// (time.Time, big numbers) that the guest decodes, while the protocol
+// refuses tags.
 var encMode = func() cbor.EncMode {
 	m, err := cbor.CoreDetEncOptions().EncMode()
 	if err != nil {
@@ -195,8 +200,9 @@ func (n *Node) Call(ctx context.Context, to PID, msg any) (CBOR, error) {
 		ctx, cancel = context.WithTimeout(ctx, n.cfg.AskTimeout)
 		defer cancel()
 	}
-	ref := n.refs.Add(1)
-	pc := &pendingCall{ch: make(chan callResult, 1), node: abi.Node}
+	defer observeSince(n.metrics.call, time.Now())
+	ref := newRef()
+	pc := &pendingCall{ch: make(chan callResult, 1), callee: abi}
 	n.calls.Store(ref, pc)
 	if a != nil {
 		// A local callee that dies fails the call at once. A remote one is

@@ -10,7 +10,7 @@ import (
 
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/host"
-	"github.com/wasmactor/wasmactor/internal/guestbuild"
+	"github.com/wasmactor/wasmactor/internal/guestbuild/guestbuildtest"
 	"github.com/wasmactor/wasmactor/internal/memtransport"
 )
 
@@ -57,7 +57,7 @@ func TestClusterDeployOnceSpawnAnywhere(t *testing.T) {
 	c := newCluster(t, 3, host.Config{})
 	n1, n2, n3 := c.nodes[0], c.nodes[1], c.nodes[2]
 	ctx := ctxT(t)
-	deploy(t, n1, guestbuild.Build(t, "examples/counter"))
+	deploy(t, n1, guestbuildtest.Build(t, "examples/counter"))
 
 	// The announcement reaches every node; n3 pulls the blob on first spawn.
 	require.Eventually(t, func() bool { return len(n3.Modules()) == 1 && len(n2.Modules()) == 1 }, 5*time.Second, 5*time.Millisecond)
@@ -93,7 +93,7 @@ func TestClusterDeployOnceSpawnAnywhere(t *testing.T) {
 func TestClusterPlacementSpreadsSpawns(t *testing.T) {
 	c := newCluster(t, 3, host.Config{})
 	ctx := ctxT(t)
-	deploy(t, c.nodes[0], guestbuild.Build(t, "examples/counter"))
+	deploy(t, c.nodes[0], guestbuildtest.Build(t, "examples/counter"))
 	require.Eventually(t, func() bool { return len(c.nodes[2].Modules()) == 1 && len(c.nodes[1].Modules()) == 1 }, 5*time.Second, 5*time.Millisecond)
 	seen := map[string]int{}
 	for range 9 {
@@ -108,7 +108,7 @@ func TestClusterNodeDownFiresMonitorsAndDropsNames(t *testing.T) {
 	c := newCluster(t, 3, host.Config{})
 	n1, n2 := c.nodes[0], c.nodes[1]
 	ctx := ctxT(t)
-	deploy(t, n1, guestbuild.Build(t, "examples/counter"))
+	deploy(t, n1, guestbuildtest.Build(t, "examples/counter"))
 	require.Eventually(t, func() bool { return len(c.nodes[2].Modules()) == 1 }, 5*time.Second, 5*time.Millisecond)
 	pid, err := n1.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n3", Name: "victim"})
 	require.NoError(t, err)
@@ -135,7 +135,7 @@ func TestClusterRemoteActorDeathFiresRemoteMonitor(t *testing.T) {
 	c := newCluster(t, 2, host.Config{})
 	n1, n2 := c.nodes[0], c.nodes[1]
 	ctx := ctxT(t)
-	deploy(t, n1, guestbuild.Build(t, "examples/counter"))
+	deploy(t, n1, guestbuildtest.Build(t, "examples/counter"))
 	require.Eventually(t, func() bool { return len(n2.Modules()) == 1 }, 5*time.Second, 5*time.Millisecond)
 	pid, err := n1.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n2"})
 	require.NoError(t, err)
@@ -150,7 +150,7 @@ func TestClusterRemoteActorDeathFiresRemoteMonitor(t *testing.T) {
 func TestClusterNameConflictResolvesTheSameEverywhere(t *testing.T) {
 	c := newCluster(t, 3, host.Config{})
 	ctx := ctxT(t)
-	deploy(t, c.nodes[0], guestbuild.Build(t, "examples/counter"))
+	deploy(t, c.nodes[0], guestbuildtest.Build(t, "examples/counter"))
 	require.Eventually(t, func() bool { return len(c.nodes[1].Modules()) == 1 && len(c.nodes[2].Modules()) == 1 }, 5*time.Second, 5*time.Millisecond)
 	_, err := c.nodes[0].Spawn(ctx, "Counter", host.SpawnOptions{Node: "n2"}) // n2 pulls the module
 	require.NoError(t, err)
@@ -184,7 +184,7 @@ func TestClusterNameConflictResolvesTheSameEverywhere(t *testing.T) {
 func TestClusterGroupsSpanNodes(t *testing.T) {
 	c := newCluster(t, 3, host.Config{})
 	ctx := ctxT(t)
-	deploy(t, c.nodes[0], guestbuild.Build(t, "examples/counter"))
+	deploy(t, c.nodes[0], guestbuildtest.Build(t, "examples/counter"))
 	var pids []host.PID
 	for i, n := range c.nodes {
 		require.Eventually(t, func() bool { return len(n.Modules()) == 1 }, 5*time.Second, 5*time.Millisecond)
@@ -213,7 +213,7 @@ func TestClusterRestartedNodeHasNewIncarnation(t *testing.T) {
 	c := newCluster(t, 2, host.Config{})
 	n1 := c.nodes[0]
 	ctx := ctxT(t)
-	deploy(t, n1, guestbuild.Build(t, "examples/counter"))
+	deploy(t, n1, guestbuildtest.Build(t, "examples/counter"))
 	require.Eventually(t, func() bool { return len(c.nodes[1].Modules()) == 1 }, 5*time.Second, 5*time.Millisecond)
 	old, err := n1.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n2"})
 	require.NoError(t, err)
@@ -244,7 +244,7 @@ func TestClusterGuestsAskAcrossNodes(t *testing.T) {
 	c := newCluster(t, 2, host.Config{})
 	n1, n2 := c.nodes[0], c.nodes[1]
 	ctx := ctxT(t)
-	deploy(t, n1, guestbuild.Build(t, "examples/pingpong"))
+	deploy(t, n1, guestbuildtest.Build(t, "examples/pingpong"))
 	require.Eventually(t, func() bool { return len(n2.Modules()) == 1 }, 5*time.Second, 5*time.Millisecond)
 	pong, err := n1.Spawn(ctx, "Pong", host.SpawnOptions{Node: "n2"})
 	require.NoError(t, err)
@@ -290,7 +290,7 @@ func seqOf(t testing.TB, n *host.Node, pid host.PID) seqStats {
 func TestClusterPerPairOrderManySenders(t *testing.T) {
 	c := newCluster(t, 3, host.Config{MailboxSize: 1 << 16})
 	ctx := ctxT(t)
-	deploy(t, c.nodes[0], guestbuild.Build(t, "testdata/guests/bench"))
+	deploy(t, c.nodes[0], guestbuildtest.Build(t, "testdata/guests/bench"))
 	for _, n := range c.nodes {
 		require.Eventually(t, func() bool { return len(n.Modules()) == 1 }, 5*time.Second, 5*time.Millisecond)
 	}
@@ -332,7 +332,7 @@ func TestClusterRemoteSupervisionAndCrashedCall(t *testing.T) {
 	c := newCluster(t, 2, host.Config{})
 	n1, n2 := c.nodes[0], c.nodes[1]
 	ctx := ctxT(t)
-	deploy(t, n1, guestbuild.Build(t, "examples/crasher"))
+	deploy(t, n1, guestbuildtest.Build(t, "examples/crasher"))
 	// Keep a Call pending on n1 with a ref the crash could be confused with.
 	pid, err := n1.Spawn(ctx, "Worker", host.SpawnOptions{Node: "n2", Isolated: true,
 		Restart: wasmactor.Restart{Policy: wasmactor.Permanent, MaxRestarts: 1, Period: time.Minute}})
@@ -353,4 +353,21 @@ func TestClusterRemoteSupervisionAndCrashedCall(t *testing.T) {
 	_, err = n1.Call(ctx, pid, map[string]any{"op": "crash"})
 	require.ErrorIs(t, err, wasmactor.ErrCrashed)
 	require.Contains(t, waitDown(t, mon, 10*time.Second).Reason, "panic")
+}
+
+func TestNodeStartsBeforeItsSeedAndJoinsLater(t *testing.T) {
+	net := memtransport.NewNetwork()
+	// n2's seed does not exist yet: it starts anyway and is not ready.
+	n2 := newNode(t, host.Config{Name: "n2", Transport: net.NewNode("n2", 2), Join: []string{"n1"}})
+	require.ErrorContains(t, n2.Ready(), "not joined")
+	// Once the seed is up, the background retry joins it.
+	n1 := newNode(t, host.Config{Name: "n1", Transport: net.NewNode("n1", 1)})
+	require.Eventually(t, func() bool { return n2.Ready() == nil && len(n1.Members()) == 1 }, time.Minute, 10*time.Millisecond)
+
+	// Join at run time, as `wasmactor join` does.
+	n3 := newNode(t, host.Config{Name: "n3", Transport: net.NewNode("n3", 3)})
+	require.NoError(t, n3.Join(ctxT(t), "n1"))
+	require.Eventually(t, func() bool { return len(n3.Members()) == 2 }, time.Minute, 10*time.Millisecond)
+	lone := newNode(t, host.Config{Name: "lone"})
+	require.ErrorIs(t, lone.Join(ctxT(t), "n1"), wasmactor.ErrUnknownNode)
 }

@@ -51,8 +51,11 @@ type Config struct {
 	// Advertise is the address peers are told to dial, when it differs from
 	// Listen (NAT, a proxy). Default: the bound address.
 	Advertise string
-	// Join lists seed addresses of an existing cluster; membership then
-	// connects every member.
+	// Join lists seed addresses of an existing cluster: "HOST:PORT", or
+	// "dns:NAME:PORT" for every A/AAAA record of NAME (looked up again every
+	// 30s). Start tries them once; if none answers the node still starts and
+	// keeps retrying in the background with backoff, and Ready reports it
+	// not ready until it has joined.
 	Join []string
 	// Cookie is the cluster's shared secret (at least 16 bytes). When empty
 	// and Listen is set, it is read from CookieFile.
@@ -63,6 +66,12 @@ type Config struct {
 	// IdleTimeout is how long a silent peer is kept before it is reported
 	// down (its actors' monitors get "noconnection"). Default 5s.
 	IdleTimeout time.Duration
+	// HTTPListen is the TCP address (host:port) of an optional HTTP listener
+	// serving Prometheus /metrics, /healthz and /readyz. Empty (the
+	// default) serves nothing. Use a loopback address unless the network
+	// in front of it is trusted: what it serves is read-only but reveals the
+	// node's actors and modules.
+	HTTPListen string
 	// Transport replaces the QUIC transport (in-memory networks in tests).
 	// When set, Listen, Cookie and CookieFile are ignored.
 	Transport transport.Transport

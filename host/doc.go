@@ -13,6 +13,9 @@
 //	var v struct{ Value int }
 //	err = reply.Decode(&v)
 //
+// [InspectModule] gives Deploy's verdict on a module without a node, for
+// tools that check a module before it is uploaded.
+//
 // # Actors, instances and turns
 //
 // A module instance hosts many actors of its module. Each module keeps a small
@@ -47,7 +50,8 @@
 //   - actor.go: an actor's life (spawn, exit, restart, finalize);
 //     links.go: monitors and links, local and remote.
 //   - instance.go: an instance, its mailbox and its turns; modules.go:
-//     deploy, the per-module instance pools, pulls from peers.
+//     deploy and InspectModule (its check without a node), the per-module
+//     instance pools, pulls from peers.
 //   - imports.go: the engine.Host side, what a guest's imports do;
 //     messaging.go: tell, ask and reply routing, pending asks and calls.
 //   - remote.go: peers and the way out to them; handler.go: the

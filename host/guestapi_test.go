@@ -13,7 +13,7 @@ import (
 
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/host"
-	"github.com/wasmactor/wasmactor/internal/guestbuild"
+	"github.com/wasmactor/wasmactor/internal/guestbuild/guestbuildtest"
 )
 
 // The guest API against real nodes: testdata/guests/probe calls the ABI's
@@ -238,33 +238,29 @@ func runGuestAPIScenarios(t *testing.T, e *guestEnv) {
 		require.Equal(t, probeEvent{Kind: "down", PID: a(local), Ref: ref, Reason: wasmactor.ReasonNoProc}, e.events(t, w, 4)[3])
 
 		// After demonitor, no Down: the next monitor's Down, which travels
-		// behind the one that must not come, is the first event.
-		for _, node := range []string{there, here} {
-			w := e.spawn(t, here, false, nil)
-			gone := e.spawn(t, node, false, nil)
-			next := e.spawn(t, node, false, nil)
-			refGone := e.ok(t, w, "monitor", "pid", a(gone)).Ref
-			e.ok(t, w, "demonitor", "ref", refGone)
-			refNext := e.ok(t, w, "monitor", "pid", a(next)).Ref
-			e.ok(t, w, "kill", "pid", a(gone), "reason", "x")
-			e.ok(t, w, "kill", "pid", a(next), "reason", "y")
-			require.Equal(t, []probeEvent{{Kind: "down", PID: a(next), Ref: refNext, Reason: "y"}}, e.events(t, w, 1), "on %s", node)
-		}
-
-		// Not even a Down the host had already queued when the guest
-		// cancelled: monitor, kill and demonitor in one turn.
-		for _, node := range []string{there, here} {
-			w := e.spawn(t, here, false, nil)
-			gone := e.spawn(t, node, false, nil)
-			next := e.spawn(t, node, false, nil)
-			e.ok(t, w, "batch", "cmds", []map[string]any{
-				{"op": "monitor", "pid": a(gone)},
-				{"op": "kill", "pid": a(gone), "reason": "x"},
-				{"op": "demonitor"},
-			})
-			refNext := e.ok(t, w, "monitor", "pid", a(next)).Ref
-			e.ok(t, w, "kill", "pid", a(next), "reason", "y")
-			require.Equal(t, []probeEvent{{Kind: "down", PID: a(next), Ref: refNext, Reason: "y"}}, e.events(t, w, 1), "on %s", node)
+		// behind the one that must not come, is the first event. Not even
+		// a Down the host had already queued when the guest cancelled
+		// (monitor, kill and demonitor in one turn).
+		for _, oneTurn := range []bool{false, true} {
+			for _, node := range []string{there, here} {
+				w := e.spawn(t, here, false, nil)
+				gone := e.spawn(t, node, false, nil)
+				next := e.spawn(t, node, false, nil)
+				if oneTurn {
+					e.ok(t, w, "batch", "cmds", []map[string]any{
+						{"op": "monitor", "pid": a(gone)},
+						{"op": "kill", "pid": a(gone), "reason": "x"},
+						{"op": "demonitor"},
+					})
+				} else {
+					refGone := e.ok(t, w, "monitor", "pid", a(gone)).Ref
+					e.ok(t, w, "demonitor", "ref", refGone)
+					e.ok(t, w, "kill", "pid", a(gone), "reason", "x")
+				}
+				refNext := e.ok(t, w, "monitor", "pid", a(next)).Ref
+				e.ok(t, w, "kill", "pid", a(next), "reason", "y")
+				require.Equal(t, []probeEvent{{Kind: "down", PID: a(next), Ref: refNext, Reason: "y"}}, e.events(t, w, 1), "on %s, one turn %v", node, oneTurn)
+			}
 		}
 	})
 
@@ -416,7 +412,7 @@ func runGuestAPIScenarios(t *testing.T, e *guestEnv) {
 func TestGuestAPIInProcess(t *testing.T) {
 	logs := &logCapture{}
 	c := newCluster(t, 2, host.Config{Logger: slog.New(logs)})
-	deploy(t, c.nodes[0], guestbuild.Build(t, "testdata/guests/probe"))
+	deploy(t, c.nodes[0], guestbuildtest.Build(t, "testdata/guests/probe"))
 	require.Eventually(t, func() bool { return len(c.nodes[1].Modules()) == 1 }, 10*time.Second, 5*time.Millisecond)
 	e := &guestEnv{here: c.nodes[0], there: "n2"}
 	runGuestAPIScenarios(t, e)
@@ -434,7 +430,7 @@ func TestGuestAPIAcrossProcesses(t *testing.T) {
 	pc := newProcCluster(t)
 	pc.start(t, "n2")
 	pc.waitMembers(t, "n2")
-	deploy(t, pc.n1, guestbuild.Build(t, "testdata/guests/probe"))
+	deploy(t, pc.n1, guestbuildtest.Build(t, "testdata/guests/probe"))
 	runGuestAPIScenarios(t, &guestEnv{here: pc.n1, there: "n2"})
 }
 

@@ -25,7 +25,7 @@ func (h handler) HandleEnvelopes(from transport.NodeInfo, envs []transport.Envel
 		src := engine.PID{Node: from.Incarnation, Serial: env.From}
 		if env.ToIncarnation != n.incarnation {
 			if kind == engine.KindAsk {
-				n.sendRemote(src, transport.Envelope{Kind: uint8(engine.KindReply), Status: uint16(engine.Stale), Ref: env.Ref})
+				n.sendRemote(src, transport.Envelope{Kind: uint8(engine.KindReply), Status: uint16(engine.Stale), From: env.To, Ref: env.Ref})
 			}
 			continue
 		}
@@ -36,10 +36,10 @@ func (h handler) HandleEnvelopes(from transport.NodeInfo, envs []transport.Envel
 		case engine.KindAsk:
 			if e := n.tell(src, dst, kind, env.Ref, env.Payload); e != engine.OK {
 				// The asker learns at once instead of waiting for its timeout.
-				n.sendRemote(src, transport.Envelope{Kind: uint8(engine.KindReply), Status: uint16(e), Ref: env.Ref})
+				n.sendRemote(src, transport.Envelope{Kind: uint8(engine.KindReply), Status: uint16(e), From: env.To, Ref: env.Ref})
 			}
 		case engine.KindReply:
-			n.reply(dst, env.Ref, engine.Errno(env.Status), env.Payload)
+			n.reply(src, dst, env.Ref, engine.Errno(env.Status), env.Payload)
 		default:
 			n.log.Debug("unknown envelope kind", "peer", from.Name, "kind", env.Kind)
 		}
@@ -269,7 +269,7 @@ func (h handler) NodeDown(peer transport.NodeInfo, reason error) {
 	}
 	// Calls and asks waiting on it fail now rather than at their timeout.
 	n.calls.Range(func(k, v any) bool {
-		if v.(*pendingCall).node == peer.Incarnation {
+		if v.(*pendingCall).callee.Node == peer.Incarnation {
 			n.finishCall(k.(uint64), nil, fmt.Errorf("%w: %s", wasmactor.ErrNodeDown, peer.Name))
 		}
 		return true

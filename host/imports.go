@@ -55,6 +55,7 @@ func (im *imports) Send(serial uint64, to engine.PID, msg []byte) engine.Errno {
 	if im.caller(serial) == nil {
 		return engine.BadArgument
 	}
+	im.in.mod.counters.sent.Add(1)
 	return im.n.tell(engine.PID{Node: im.n.incarnation, Serial: serial}, to, engine.KindTell, 0, msg)
 }
 
@@ -66,10 +67,11 @@ func (im *imports) Ask(serial uint64, to engine.PID, ref uint64, timeout time.Du
 	if timeout <= 0 {
 		timeout = im.n.cfg.AskTimeout
 	}
+	im.in.mod.counters.sent.Add(1)
 	key := askKey{serial: serial, ref: ref}
 	// Registered before sending: the reply can come from another worker
 	// before tell returns.
-	if !im.n.asks.add(key, to.Node, timeout, func() { im.n.replyToActor(key, engine.Timeout, nil) }) {
+	if !im.n.asks.add(key, to, timeout, func() { im.n.replyToActor(key, engine.Timeout, nil) }) {
 		return engine.BadArgument // ref reused while pending
 	}
 	if e := im.n.tell(engine.PID{Node: im.n.incarnation, Serial: serial}, to, engine.KindAsk, ref, msg); e != engine.OK {
@@ -83,7 +85,7 @@ func (im *imports) Reply(serial uint64, to engine.PID, ref uint64, msg []byte) e
 	if im.caller(serial) == nil {
 		return engine.BadArgument
 	}
-	return im.n.reply(to, ref, engine.OK, msg)
+	return im.n.reply(engine.PID{Node: im.n.incarnation, Serial: serial}, to, ref, engine.OK, msg)
 }
 
 func (im *imports) Spawn(serial uint64, factory string, args []byte, flags engine.SpawnFlags) (engine.PID, engine.Errno) {

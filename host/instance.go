@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/internal/engine"
+	"github.com/wasmactor/wasmactor/internal/proto"
 	"github.com/wasmactor/wasmactor/scheduler"
 )
 
@@ -91,6 +93,7 @@ func (in *instance) pushSystem(d delivery) {
 func (in *instance) Turn() bool {
 	n := in.n
 	in.buf = in.mailbox.Drain(in.buf[:0], n.cfg.TurnBatch)
+	n.metrics.depth.Observe(float64(len(in.buf) + in.mailbox.Len()))
 	in.batch.Reset()
 	in.mu.Lock()
 	dead := in.dead
@@ -117,8 +120,11 @@ func (in *instance) Turn() bool {
 		if d.kind == engine.KindDown && !d.actor.takeDown(d.ref) {
 			continue // demonitored after the DOWN was queued
 		}
+		if d.kind == engine.KindTell || d.kind == engine.KindAsk {
+			n.metrics.size.Observe(float64(len(d.payload)))
+		}
 		if d.kind == engine.KindAsk {
-			in.asks = append(in.asks, pendingReply{to: d.from, ref: d.ref})
+			in.asks = append(in.asks, pendingReply{to: d.from, ref: d.ref, asked: n.abiPID(d.actor)})
 		}
 		rec = engine.Record{Kind: d.kind, Status: d.status, Actor: d.actor.serial, From: d.from, Ref: d.ref, Factory: d.factory, Payload: d.payload}
 		in.batch.Add(&rec)
@@ -144,23 +150,29 @@ func (in *instance) deliver() bool {
 		return true
 	}
 	defer in.batch.Reset()
-	if err := in.inst.Deliver(context.Background(), &in.batch); err != nil {
+	start := time.Now()
+	err := in.inst.Deliver(context.Background(), &in.batch)
+	observeSince(in.n.metrics.turn, start)
+	if err != nil {
 		reason := in.fail(err)
 		for _, a := range in.asks {
-			in.n.replyError(a.to, a.ref, wasmactor.ErrCrashed, reason)
+			in.n.replyError(a.asked, a.to, a.ref, wasmactor.ErrCrashed, reason)
 		}
 		return false
 	}
 	in.n.stats.delivered.Add(uint64(in.batch.Len()))
+	in.mod.counters.delivered.Add(uint64(in.batch.Len()))
 	in.asks = in.asks[:0]
 	return true
 }
 
 // pendingReply is who waits for an answer to an ask: the asker's PID (serial
-// 0 for a node's host, on this node or another) and the ask's ref.
+// 0 for a node's host, on this node or another), the ask's ref, and the
+// actor asked, in whose name the node answers if the turn crashes.
 type pendingReply struct {
-	to  engine.PID
-	ref uint64
+	to    engine.PID
+	ref   uint64
+	asked engine.PID
 }
 
 // dropped settles a record that will never reach the guest: whoever waits
@@ -168,7 +180,7 @@ type pendingReply struct {
 func (in *instance) dropped(d *delivery) {
 	switch d.kind {
 	case engine.KindAsk:
-		in.n.replyError(d.from, d.ref, wasmactor.ErrNoProc, "")
+		in.n.replyError(in.n.abiPID(d.actor), d.from, d.ref, wasmactor.ErrNoProc, "")
 	case engine.KindDown:
 		d.actor.takeDown(d.ref)
 	}
@@ -191,6 +203,9 @@ func (in *instance) fail(err error) (reason string) {
 	clear(in.actors)
 	in.mu.Unlock()
 	in.n.stats.crashes.Add(1)
+	in.n.metrics.crashes.WithLabelValues(crashClass(reason)).Inc()
+	in.n.crashLog.add(proto.Crash{UnixMs: time.Now().UnixMilli(), Module: in.mod.info.Hash.Short(), Factories: in.mod.info.Factories,
+		Instance: in.id, Actors: len(victims), Reason: reason})
 	in.mod.retire(in)
 	in.n.log.Warn("instance discarded", "module", in.mod.info.Hash.Short(), "instance", in.id, "reason", reason, "actors", len(victims))
 	for _, a := range victims {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/host"
-	"github.com/wasmactor/wasmactor/internal/guestbuild"
+	"github.com/wasmactor/wasmactor/internal/guestbuild/guestbuildtest"
 )
 
 // TestUnlinkLocalAndRemote: after Unlink, an abnormal stop of either actor
@@ -18,7 +18,7 @@ func TestUnlinkLocalAndRemote(t *testing.T) {
 	c := newCluster(t, 2, host.Config{})
 	n1, n2 := c.nodes[0], c.nodes[1]
 	ctx := ctxT(t)
-	deploy(t, n1, guestbuild.Build(t, "examples/counter"))
+	deploy(t, n1, guestbuildtest.Build(t, "examples/counter"))
 	require.Eventually(t, func() bool { return len(n2.Modules()) == 1 }, 10*time.Second, 5*time.Millisecond)
 	spawn := func(on string) host.PID {
 		pid, err := n1.Spawn(ctx, "Counter", host.SpawnOptions{Node: on})
@@ -95,7 +95,7 @@ func TestIsLocal(t *testing.T) {
 	c := newCluster(t, 2, host.Config{})
 	n1, n2 := c.nodes[0], c.nodes[1]
 	ctx := ctxT(t)
-	deploy(t, n1, guestbuild.Build(t, "examples/counter"))
+	deploy(t, n1, guestbuildtest.Build(t, "examples/counter"))
 	here, err := n1.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n1"})
 	require.NoError(t, err)
 	there, err := n1.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n2"})

@@ -1,6 +1,8 @@
 package host
 
 import (
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
@@ -18,14 +20,39 @@ type callResult struct {
 }
 
 type pendingCall struct {
-	ch   chan callResult
-	node uint64 // incarnation of the called actor's node
+	ch     chan callResult
+	callee engine.PID // the actor asked: the only one whose reply counts
 }
 
-// finishCall completes a pending host Call once.
+// finishCall completes a pending host Call once, whoever answers: for the
+// node's own verdicts (the callee died, its node went down).
 func (n *Node) finishCall(ref uint64, reply []byte, err error) {
 	if v, ok := n.calls.LoadAndDelete(ref); ok {
 		v.(*pendingCall).ch <- callResult{reply: reply, err: err}
+	}
+}
+
+// answerCall completes a pending host Call with a reply from actor from,
+// if from is the actor that was asked. A reply from anyone else is ignored:
+// refs are unguessable, and even a guessed one does not let a guest answer
+// for another actor.
+func (n *Node) answerCall(from engine.PID, ref uint64, reply []byte, err error) {
+	v, ok := n.calls.Load(ref)
+	if !ok || v.(*pendingCall).callee != from {
+		return
+	}
+	n.finishCall(ref, reply, err)
+}
+
+// newRef returns a ref for a host Call: random, so that no guest or peer can
+// predict the ref of a call it did not receive.
+func newRef() uint64 {
+	var b [8]byte
+	for {
+		_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+		if r := binary.LittleEndian.Uint64(b[:]); r != 0 {
+			return r
+		}
 	}
 }
 
@@ -46,31 +73,35 @@ func (n *Node) tell(from, to engine.PID, kind engine.Kind, ref uint64, msg []byt
 	return engine.OK
 }
 
-// reply routes an answer to the asker: a host Call (serial 0) or an actor's
-// pending ask. Late replies (after a timeout) are dropped.
-func (n *Node) reply(to engine.PID, ref uint64, status engine.Errno, msg []byte) engine.Errno {
+// reply routes an answer from the asked actor from to the asker: a host
+// Call (serial 0) or an actor's pending ask. It counts only if from is the
+// actor that was asked (see answerCall). Late replies (after a timeout) are
+// dropped.
+func (n *Node) reply(from, to engine.PID, ref uint64, status engine.Errno, msg []byte) engine.Errno {
 	if to.Node != n.incarnation {
-		return n.sendRemote(to, transport.Envelope{Kind: uint8(engine.KindReply), Status: uint16(status), Ref: ref, Payload: msg})
+		return n.sendRemote(to, transport.Envelope{Kind: uint8(engine.KindReply), Status: uint16(status), From: from.Serial, Ref: ref, Payload: msg})
 	}
 	if to.Serial == 0 {
 		// A node's host asked: the status may be any proto code, not only
 		// an ABI one (see replyError).
-		n.finishCall(ref, msg, proto.ErrOf(uint16(status)))
+		n.answerCall(from, ref, msg, proto.ErrOf(uint16(status)))
 		return engine.OK
 	}
-	n.replyToActor(askKey{serial: to.Serial, ref: ref}, status, msg)
+	n.answerActor(from, askKey{serial: to.Serial, ref: ref}, status, msg)
 	return engine.OK
 }
 
 // replyError answers an ask that will get no reply from its actor. A host
 // asker (serial 0) gets the exact error, across nodes too; a guest asker
 // gets the nearest ABI code.
-func (n *Node) replyError(to engine.PID, ref uint64, err error, reason string) {
+//
+// from is the actor that was asked: the node answers in its name.
+func (n *Node) replyError(from, to engine.PID, ref uint64, err error, reason string) {
 	if to.Serial == 0 && to.Node == n.incarnation {
 		if reason != "" {
 			err = fmt.Errorf("%w: %s", err, reason)
 		}
-		n.finishCall(ref, nil, err)
+		n.answerCall(from, ref, nil, err)
 		return
 	}
 	status := engine.ErrnoOf(err)
@@ -79,15 +110,28 @@ func (n *Node) replyError(to engine.PID, ref uint64, err error, reason string) {
 	} else if errors.Is(err, wasmactor.ErrCrashed) {
 		status = engine.NoProc // the actor as the guest asked it is gone
 	}
-	n.reply(to, ref, status, nil)
+	n.reply(from, to, ref, status, nil)
 }
 
-// replyToActor completes an actor's pending ask once: with the reply, or
-// with the TIMEOUT status when its timer fires first.
+// answerActor completes an actor's pending ask with a reply from actor
+// from, if from is the actor that was asked.
+func (n *Node) answerActor(from engine.PID, key askKey, status engine.Errno, msg []byte) {
+	if !n.asks.takeFrom(key, from) {
+		return
+	}
+	n.pushReply(key, status, msg)
+}
+
+// replyToActor completes an actor's pending ask once with the node's own
+// verdict: the TIMEOUT status when its timer fires first, NODE_DOWN.
 func (n *Node) replyToActor(key askKey, status engine.Errno, msg []byte) {
 	if !n.asks.take(key) {
 		return
 	}
+	n.pushReply(key, status, msg)
+}
+
+func (n *Node) pushReply(key askKey, status engine.Errno, msg []byte) {
 	a := n.actors.get(key.serial)
 	if a == nil || !a.alive() {
 		return
@@ -100,8 +144,8 @@ func (n *Node) replyToActor(key askKey, status engine.Errno, msg []byte) {
 type askKey struct{ serial, ref uint64 }
 
 type pendingAsk struct {
-	timer *time.Timer
-	node  uint64 // incarnation of the asked actor's node
+	timer  *time.Timer
+	target engine.PID // the actor asked: the only one whose reply counts
 }
 
 // pendingAsks holds the timers of asks made by guests.
@@ -110,14 +154,31 @@ type pendingAsks struct {
 	m  map[askKey]pendingAsk
 }
 
-func (p *pendingAsks) add(key askKey, node uint64, timeout time.Duration, onTimeout func()) bool {
+func (p *pendingAsks) add(key askKey, target engine.PID, timeout time.Duration, onTimeout func()) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if _, dup := p.m[key]; dup || p.m == nil {
 		return false
 	}
-	p.m[key] = pendingAsk{timer: time.AfterFunc(timeout, onTimeout), node: node}
+	p.m[key] = pendingAsk{timer: time.AfterFunc(timeout, onTimeout), target: target}
 	return true
+}
+
+// takeFrom removes key if it is pending and was addressed to from.
+func (p *pendingAsks) takeFrom(key askKey, from engine.PID) bool {
+	p.mu.Lock()
+	pa, ok := p.m[key]
+	if ok && pa.target != from {
+		ok = false
+	}
+	if ok {
+		delete(p.m, key)
+	}
+	p.mu.Unlock()
+	if ok {
+		pa.timer.Stop()
+	}
+	return ok
 }
 
 // take removes key, reporting whether it was pending.
@@ -138,7 +199,7 @@ func (p *pendingAsks) toNode(inc uint64) []askKey {
 	defer p.mu.Unlock()
 	var keys []askKey
 	for k, pa := range p.m {
-		if pa.node == inc {
+		if pa.target.Node == inc {
 			keys = append(keys, k)
 		}
 	}

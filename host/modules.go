@@ -3,6 +3,9 @@ package host
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"sort"
 	"sync"
 	"time"
@@ -18,6 +21,8 @@ type module struct {
 	info registry.ModuleInfo
 
 	load sync.Mutex // held while the module is pulled and compiled; see Node.module
+
+	counters moduleCounters
 
 	mu       sync.Mutex
 	compiled *engine.Module
@@ -100,18 +105,20 @@ func (n *Node) Deploy(ctx context.Context, wasm []byte) (ModuleInfo, error) {
 	if err := n.checkOpen(); err != nil {
 		return registry.ModuleInfo{}, err
 	}
-	if len(wasm) > n.cfg.MaxModuleSize {
-		return registry.ModuleInfo{}, fmt.Errorf("%w: module is %d bytes, the cap is %d", wasmactor.ErrTooLarge, len(wasm), n.cfg.MaxModuleSize)
+	if err := checkSize(n.cfg, wasm); err != nil {
+		return registry.ModuleInfo{}, err
 	}
 	h := registry.HashOf(wasm)
 	if info, ok := n.factories.Lookup(h); ok {
 		return info, nil
 	}
-	compiled, err := n.eng.Compile(ctx, wasm)
+	start := time.Now()
+	compiled, info, err := compileModule(ctx, n.eng, wasm)
+	observeSince(n.metrics.compile, start)
 	if err != nil {
 		return registry.ModuleInfo{}, err
 	}
-	info := registry.ModuleInfo{Hash: h, Size: int64(len(wasm)), Factories: compiled.Factories(), DeployedAt: time.Now().UnixNano()}
+	info.DeployedAt = time.Now().UnixNano()
 	if err := n.store.Put(info, wasm); err != nil {
 		_ = compiled.Close(ctx)
 		return registry.ModuleInfo{}, err
@@ -124,9 +131,79 @@ func (n *Node) Deploy(ctx context.Context, wasm []byte) (ModuleInfo, error) {
 	}
 	n.modMu.Unlock()
 	n.factories.Add(info)
+	n.metrics.deploys.Inc()
 	n.log.Info("module deployed", "hash", h.Short(), "size", len(wasm), "factories", info.Factories)
 	n.broadcast(proto.KindModule, proto.Module{Info: info})
 	return info, nil
+}
+
+// InspectModule gives the verdict [Node.Deploy] of a node started with cfg
+// would give wasm, without a node: it runs the same checks with the same
+// engine settings, and returns the info Deploy would store (DeployedAt left
+// zero). `wasmactor build` checks what it builds with it. Guest output while
+// the module initialises goes to cfg.Logger.
+//
+// # Errors
+//
+// Those of Deploy, and those of [Start] for an invalid cfg.
+func InspectModule(ctx context.Context, cfg Config, wasm []byte) (ModuleInfo, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return ModuleInfo{}, err
+	}
+	if err := checkSize(cfg, wasm); err != nil {
+		return ModuleInfo{}, err
+	}
+	eng, err := engine.New(ctx, engineConfig(cfg, cfg.Logger))
+	if err != nil {
+		return ModuleInfo{}, err
+	}
+	defer eng.Close(context.WithoutCancel(ctx))
+	compiled, info, err := compileModule(ctx, eng, wasm)
+	if err != nil {
+		return ModuleInfo{}, err
+	}
+	_ = compiled.Close(ctx)
+	return info, nil
+}
+
+// engineConfig is the engine a node with cfg runs.
+func engineConfig(cfg Config, log *slog.Logger) engine.Config {
+	ecfg := engine.Config{
+		MemoryLimitPages: cfg.MemoryLimitPages,
+		MaxModuleSize:    cfg.MaxModuleSize,
+		MaxMessageSize:   cfg.MaxMessageSize,
+		CompileTimeout:   cfg.CompileTimeout,
+		CallTimeout:      cfg.GuestTimeout,
+		Logger:           log,
+	}
+	// $WASMACTOR_COMPILE_CACHE, when set, shares compiled code between the
+	// nodes of one machine instead (the engine reads it).
+	if cfg.DataDir != "" && os.Getenv("WASMACTOR_COMPILE_CACHE") == "" {
+		ecfg.CacheDir = filepath.Join(cfg.DataDir, "compiled")
+	}
+	return ecfg
+}
+
+// checkSize refuses a module over the cap before it is hashed or compiled.
+func checkSize(cfg Config, wasm []byte) error {
+	if len(wasm) > cfg.MaxModuleSize {
+		return fmt.Errorf("%w: module is %d bytes, the cap is %d", wasmactor.ErrTooLarge, len(wasm), cfg.MaxModuleSize)
+	}
+	return nil
+}
+
+// compileModule is the check Deploy makes of a module: the engine validates
+// and compiles it, checks that it speaks the ABI and instantiates it once to
+// list its factories. It returns the compiled module and its info without
+// DeployedAt.
+func compileModule(ctx context.Context, eng *engine.Engine, wasm []byte) (*engine.Module, ModuleInfo, error) {
+	compiled, err := eng.Compile(ctx, wasm)
+	if err != nil {
+		return nil, ModuleInfo{}, err
+	}
+	info := ModuleInfo{Hash: registry.Hash(compiled.Hash()), Size: int64(compiled.Size()), Factories: compiled.Factories()}
+	return compiled, info, nil
 }
 
 // Modules lists the deployed modules, newest first.
@@ -161,7 +238,7 @@ func (n *Node) module(ctx context.Context, info registry.ModuleInfo) (*module, e
 	if err != nil {
 		return nil, err
 	}
-	compiled, err := n.eng.Compile(ctx, wasm)
+	compiled, err := n.compile(ctx, wasm)
 	if err != nil {
 		return nil, err
 	}
@@ -275,3 +352,9 @@ func (n *Node) holderOf(h registry.Hash) string {
 
 // Pulls is how many modules this node has fetched from peers since it started.
 func (n *Node) Pulls() uint64 { return n.cl.pulls.Load() }
+
+// compile compiles a module, timing it for the metrics.
+func (n *Node) compile(ctx context.Context, wasm []byte) (*engine.Module, error) {
+	defer observeSince(n.metrics.compile, time.Now())
+	return n.eng.Compile(ctx, wasm)
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -67,9 +68,14 @@ func (n *Node) startCluster(ctx context.Context) error {
 		return err
 	}
 	if len(n.cfg.Join) > 0 {
-		if err := tr.Join(ctx, n.cfg.Join); err != nil {
-			return fmt.Errorf("wasmactor: joining %v: %w", n.cfg.Join, err)
-		}
+		// One attempt now, so that a node whose seeds are up is a member
+		// when Start returns; if none answers, the node still starts and
+		// keeps trying (see joinInBackground).
+		jctx, cancel := context.WithTimeout(ctx, joinAttempt)
+		err := n.Join(jctx, n.cfg.Join...)
+		cancel()
+		n.joinDone = make(chan struct{})
+		go n.joinInBackground(err)
 	}
 	return nil
 }
@@ -116,6 +122,13 @@ type Node struct {
 	stats stats
 
 	closed atomic.Bool
+
+	joinDone chan struct{} // closed when joinInBackground returns; nil without seeds
+	metrics  *metrics
+	crashLog crashLog
+	http     *http.Server // nil unless Config.HTTPListen
+	httpAddr string
+	httpDone chan struct{}
 }
 
 // Start creates a node and starts its workers.
@@ -143,14 +156,6 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	n.asks.m = make(map[askKey]pendingAsk)
 	n.incarnation = newIncarnation()
 
-	ecfg := engine.Config{
-		MemoryLimitPages: cfg.MemoryLimitPages,
-		MaxModuleSize:    cfg.MaxModuleSize,
-		MaxMessageSize:   cfg.MaxMessageSize,
-		CompileTimeout:   cfg.CompileTimeout,
-		CallTimeout:      cfg.GuestTimeout,
-		Logger:           n.log,
-	}
 	if cfg.DataDir == "" {
 		n.store = registry.NewMemStore()
 	} else {
@@ -160,20 +165,20 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		if n.store, err = registry.NewDirStore(filepath.Join(cfg.DataDir, "modules")); err != nil {
 			return nil, err
 		}
-		// $WASMACTOR_COMPILE_CACHE, when set, shares compiled code between
-		// the nodes of one machine instead (the engine reads it).
-		if os.Getenv("WASMACTOR_COMPILE_CACHE") == "" {
-			ecfg.CacheDir = filepath.Join(cfg.DataDir, "compiled")
-		}
 	}
-	if n.eng, err = engine.New(ctx, ecfg); err != nil {
+	if n.eng, err = engine.New(ctx, engineConfig(cfg, n.log)); err != nil {
 		return nil, err
 	}
 	for _, info := range n.store.List() {
 		n.factories.Add(info)
 	}
 	n.sched = scheduler.New(scheduler.Config{Workers: cfg.Workers})
+	n.metrics = newMetrics(n)
 	if err := n.startCluster(ctx); err != nil {
+		_ = n.Close()
+		return nil, err
+	}
+	if err := n.serveHTTP(); err != nil {
 		_ = n.Close()
 		return nil, err
 	}
@@ -209,6 +214,10 @@ func (n *Node) Close() error {
 		return nil
 	}
 	n.stopLife()
+	n.closeHTTP()
+	if n.joinDone != nil {
+		<-n.joinDone // stopped by n.life
+	}
 	// Leave the cluster first: peers see a clean leave at once and, as in
 	// Erlang, their monitors of our actors fire with "noconnection" rather
 	// than racing our shutdown casts.

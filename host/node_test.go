@@ -14,12 +14,12 @@ import (
 
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/host"
-	"github.com/wasmactor/wasmactor/internal/guestbuild"
+	"github.com/wasmactor/wasmactor/internal/guestbuild/guestbuildtest"
 )
 
 func TestSpawnTellAsk(t *testing.T) {
 	n := newNode(t, host.Config{})
-	deploy(t, n, guestbuild.Build(t, "examples/counter"))
+	deploy(t, n, guestbuildtest.Build(t, "examples/counter"))
 	ctx := ctxT(t)
 
 	pid, err := n.Spawn(ctx, "Counter", host.SpawnOptions{Args: map[string]int{"start": 5}})
@@ -37,7 +37,7 @@ func TestSpawnTellAsk(t *testing.T) {
 
 func TestManyActorsShareOneInstance(t *testing.T) {
 	n := newNode(t, host.Config{InstancesPerModule: 1})
-	deploy(t, n, guestbuild.Build(t, "examples/counter"))
+	deploy(t, n, guestbuildtest.Build(t, "examples/counter"))
 	ctx := ctxT(t)
 	const actors = 300
 	pids := make([]host.PID, actors)
@@ -62,7 +62,7 @@ func TestManyActorsShareOneInstance(t *testing.T) {
 
 func TestIsolatedSpawnSurvivesNeighbourCrash(t *testing.T) {
 	n := newNode(t, host.Config{InstancesPerModule: 1})
-	deploy(t, n, guestbuild.Build(t, "examples/crasher"))
+	deploy(t, n, guestbuildtest.Build(t, "examples/crasher"))
 	ctx := ctxT(t)
 
 	a1, err := n.Spawn(ctx, "Worker", host.SpawnOptions{})
@@ -97,7 +97,7 @@ func TestIsolatedSpawnSurvivesNeighbourCrash(t *testing.T) {
 
 func TestSupervisionRestartsWithinIntensity(t *testing.T) {
 	n := newNode(t, host.Config{})
-	deploy(t, n, guestbuild.Build(t, "examples/crasher"))
+	deploy(t, n, guestbuildtest.Build(t, "examples/crasher"))
 	ctx := ctxT(t)
 	pid, err := n.Spawn(ctx, "Worker", host.SpawnOptions{Isolated: true, Name: "w",
 		Restart: wasmactor.Restart{Policy: wasmactor.Permanent, MaxRestarts: 2, Period: time.Minute}})
@@ -128,7 +128,7 @@ func TestSupervisionRestartsWithinIntensity(t *testing.T) {
 
 func TestTransientRestartsOnlyAbnormal(t *testing.T) {
 	n := newNode(t, host.Config{})
-	deploy(t, n, guestbuild.Build(t, "examples/crasher"))
+	deploy(t, n, guestbuildtest.Build(t, "examples/crasher"))
 	ctx := ctxT(t)
 	pid, err := n.Spawn(ctx, "Worker", host.SpawnOptions{Restart: wasmactor.Restart{Policy: wasmactor.Transient}})
 	require.NoError(t, err)
@@ -143,7 +143,7 @@ func TestTransientRestartsOnlyAbnormal(t *testing.T) {
 
 func TestInfiniteLoopStoppedAtDeadline(t *testing.T) {
 	n := newNode(t, host.Config{GuestTimeout: 300 * time.Millisecond, Workers: 2})
-	deploy(t, n, guestbuild.Build(t, "examples/counter"))
+	deploy(t, n, guestbuildtest.Build(t, "examples/counter"))
 	deploy(t, n, fixture(t, "loop.wasm"))
 	ctx := ctxT(t)
 	counter, err := n.Spawn(ctx, "Counter", host.SpawnOptions{})
@@ -166,7 +166,7 @@ func TestInfiniteLoopStoppedAtDeadline(t *testing.T) {
 func TestMemoryBombRefused(t *testing.T) {
 	n := newNode(t, host.Config{MemoryLimitPages: 64})
 	deploy(t, n, fixture(t, "membomb.wasm"))
-	deploy(t, n, guestbuild.Build(t, "examples/counter"))
+	deploy(t, n, guestbuildtest.Build(t, "examples/counter"))
 	ctx := ctxT(t)
 	bomb, err := n.Spawn(ctx, "Bad", host.SpawnOptions{})
 	require.NoError(t, err)
@@ -194,6 +194,37 @@ func TestBadModulesRejected(t *testing.T) {
 	require.Empty(t, n.Modules())
 }
 
+// TestInspectModuleGivesDeploysVerdict checks InspectModule against Deploy
+// on the same modules and config, without a Go guest build.
+func TestInspectModuleGivesDeploysVerdict(t *testing.T) {
+	cfg := host.Config{MaxModuleSize: 1 << 20, MemoryLimitPages: 64, Logger: quietLogger()}
+	n := newNode(t, cfg)
+	ctx := ctxT(t)
+
+	wasm := fixture(t, "minimal_actor.wasm")
+	inspected, err := host.InspectModule(ctx, cfg, wasm)
+	require.NoError(t, err)
+	deployed := deploy(t, n, wasm)
+	require.Equal(t, deployed, inspected.Hash.String())
+	info := n.Modules()[0]
+	info.DeployedAt = 0
+	require.Equal(t, info, inspected)
+
+	for _, name := range []string{"malformed.wasm", "bad_version.wasm", "missing_export.wasm", "bad_factories.wasm", "bad_import.wasm", "membomb.wasm"} {
+		_, errDeploy := n.Deploy(ctx, fixture(t, name))
+		_, errInspect := host.InspectModule(ctx, cfg, fixture(t, name))
+		if errDeploy == nil {
+			require.NoError(t, errInspect, name)
+			continue
+		}
+		require.EqualError(t, errInspect, errDeploy.Error(), name)
+	}
+	_, err = host.InspectModule(ctx, cfg, make([]byte, 2<<20))
+	require.ErrorIs(t, err, wasmactor.ErrTooLarge)
+	_, err = host.InspectModule(ctx, host.Config{MemoryLimitPages: 1 << 20}, wasm)
+	require.Error(t, err, "an invalid config")
+}
+
 func TestFullMailboxIsTheSendersError(t *testing.T) {
 	// One worker, held inside a guest call by the test itself: print.wasm
 	// writes "hello" to stdout in every turn, and the node's logger blocks
@@ -202,7 +233,7 @@ func TestFullMailboxIsTheSendersError(t *testing.T) {
 	// construction, however slow the machine.
 	gate := newLogGate("hello")
 	n := newNode(t, host.Config{Workers: 1, MailboxSize: 8, Logger: slog.New(gate)})
-	deploy(t, n, guestbuild.Build(t, "examples/counter"))
+	deploy(t, n, guestbuildtest.Build(t, "examples/counter"))
 	deploy(t, n, fixture(t, "print.wasm"))
 	ctx := ctxT(t)
 	counter, err := n.Spawn(ctx, "Counter", host.SpawnOptions{})
@@ -276,12 +307,12 @@ func (g logGate) Handle(_ context.Context, r slog.Record) error {
 func TestVersionsRunSideBySide(t *testing.T) {
 	n := newNode(t, host.Config{})
 	ctx := ctxT(t)
-	v1 := deploy(t, n, guestbuild.Build(t, "examples/counter"))
+	v1 := deploy(t, n, guestbuildtest.Build(t, "examples/counter"))
 	old, err := n.Spawn(ctx, "Counter", host.SpawnOptions{})
 	require.NoError(t, err)
 
 	time.Sleep(2 * time.Millisecond) // DeployedAt orders versions
-	v2 := deploy(t, n, guestbuild.Build(t, "testdata/guests/counterv2"))
+	v2 := deploy(t, n, guestbuildtest.Build(t, "testdata/guests/counterv2"))
 	require.NotEqual(t, v1, v2)
 	cur, err := n.Spawn(ctx, "Counter", host.SpawnOptions{})
 	require.NoError(t, err)
@@ -312,7 +343,7 @@ func TestMinimalWATActor(t *testing.T) {
 
 func TestLinksPropagateAbnormalExits(t *testing.T) {
 	n := newNode(t, host.Config{})
-	deploy(t, n, guestbuild.Build(t, "examples/counter"))
+	deploy(t, n, guestbuildtest.Build(t, "examples/counter"))
 	ctx := ctxT(t)
 	a, err := n.Spawn(ctx, "Counter", host.SpawnOptions{})
 	require.NoError(t, err)
@@ -341,7 +372,7 @@ func TestLinksPropagateAbnormalExits(t *testing.T) {
 
 func TestNamesAndGroups(t *testing.T) {
 	n := newNode(t, host.Config{})
-	deploy(t, n, guestbuild.Build(t, "examples/counter"))
+	deploy(t, n, guestbuildtest.Build(t, "examples/counter"))
 	ctx := ctxT(t)
 	a, err := n.Spawn(ctx, "Counter", host.SpawnOptions{Name: "alpha"})
 	require.NoError(t, err)
@@ -374,7 +405,7 @@ func TestNamesAndGroups(t *testing.T) {
 
 func TestGuestsTalkAsynchronously(t *testing.T) {
 	n := newNode(t, host.Config{})
-	deploy(t, n, guestbuild.Build(t, "examples/pingpong"))
+	deploy(t, n, guestbuildtest.Build(t, "examples/pingpong"))
 	ctx := ctxT(t)
 	ping, err := n.Spawn(ctx, "Ping", host.SpawnOptions{})
 	require.NoError(t, err)
@@ -403,7 +434,7 @@ func TestMonitorOfDeadActorFiresNoProc(t *testing.T) {
 
 func TestCloseStopsActorsAndIsIdempotent(t *testing.T) {
 	n := newNode(t, host.Config{})
-	deploy(t, n, guestbuild.Build(t, "examples/counter"))
+	deploy(t, n, guestbuildtest.Build(t, "examples/counter"))
 	ctx := ctxT(t)
 	var mons []*host.Monitor
 	for range 5 {
@@ -424,7 +455,7 @@ func TestCloseStopsActorsAndIsIdempotent(t *testing.T) {
 
 func TestConcurrentCallsHammer(t *testing.T) {
 	n := newNode(t, host.Config{})
-	deploy(t, n, guestbuild.Build(t, "examples/counter"))
+	deploy(t, n, guestbuildtest.Build(t, "examples/counter"))
 	ctx := ctxT(t)
 	const actors, per = 8, 200
 	pids := make([]host.PID, actors)

@@ -8,7 +8,7 @@ import (
 
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/host"
-	"github.com/wasmactor/wasmactor/internal/guestbuild"
+	"github.com/wasmactor/wasmactor/internal/guestbuild/guestbuildtest"
 )
 
 // TestPlacementHonoursTheFactory: a spawn that names no node goes to the
@@ -18,7 +18,7 @@ func TestPlacementHonoursTheFactory(t *testing.T) {
 	c := newCluster(t, 3, host.Config{})
 	n1, n2, n3 := c.nodes[0], c.nodes[1], c.nodes[2]
 	ctx := ctxT(t)
-	deploy(t, n1, guestbuild.Build(t, "examples/counter"))
+	deploy(t, n1, guestbuildtest.Build(t, "examples/counter"))
 	require.Eventually(t, func() bool { return len(n2.Modules()) == 1 && len(n3.Modules()) == 1 }, 10*time.Second, 5*time.Millisecond)
 
 	// Every node is idle: the holder wins the tie, so nothing moves.
@@ -38,7 +38,7 @@ func TestPlacementHonoursTheFactory(t *testing.T) {
 	require.ErrorIs(t, err, wasmactor.ErrUnknownFactory)
 
 	// A module whose only holder left cannot be placed anywhere.
-	deploy(t, n3, guestbuild.Build(t, "testdata/guests/probe"))
+	deploy(t, n3, guestbuildtest.Build(t, "testdata/guests/probe"))
 	require.Eventually(t, func() bool { return len(n2.Modules()) == 2 }, 10*time.Second, 5*time.Millisecond)
 	require.NoError(t, n3.Close())
 	require.Eventually(t, func() bool { return len(n2.Members()) == 1 }, 10*time.Second, 5*time.Millisecond)

@@ -97,11 +97,21 @@ func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport
 		}
 		return proto.Marshal(proto.Empty{}), n.Kill(ctx, pid, t.Reason)
 
+	case proto.KindJoinSeeds:
+		var s proto.Seeds
+		if err := proto.Unmarshal(req.Body, &s); err != nil {
+			return nil, err
+		}
+		if len(s.Addrs) == 0 || len(s.Addrs) > 64 {
+			return nil, fmt.Errorf("%w: join takes 1 to 64 seeds", wasmactor.ErrBadArgument)
+		}
+		return proto.Marshal(proto.Empty{}), n.Join(ctx, s.Addrs...)
+
 	case proto.KindPs:
 		all := n.localPs()
-		for _, part := range n.fanOut(ctx, proto.KindLocalPs) {
+		for _, a := range n.fanOut(ctx, proto.KindLocalPs) {
 			var ps []proto.ActorInfo
-			if proto.Unmarshal(part, &ps) == nil {
+			if a.err == nil && proto.Unmarshal(a.body, &ps) == nil {
 				all = append(all, ps...)
 			}
 		}
@@ -115,9 +125,9 @@ func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport
 
 	case proto.KindNodes:
 		all := []proto.NodeStatus{n.status()}
-		for _, part := range n.fanOut(ctx, proto.KindStatus) {
+		for _, a := range n.fanOut(ctx, proto.KindStatus) {
 			var st proto.NodeStatus
-			if proto.Unmarshal(part, &st) == nil {
+			if a.err == nil && proto.Unmarshal(a.body, &st) == nil {
 				all = append(all, st)
 			}
 		}
@@ -152,20 +162,26 @@ func (n *Node) target(ctx context.Context, s string) (PID, error) {
 	return n.Whereis(ctx, s)
 }
 
-// fanOut asks every member the same question at once; members that do not
-// answer within two seconds are left out.
-func (n *Node) fanOut(ctx context.Context, kind uint16) [][]byte {
+// fanAnswer is one member's answer to a fanOut: its bytes, or why not.
+type fanAnswer struct {
+	node NodeInfo
+	body []byte
+	err  error
+}
+
+// fanOut asks every member the same question at once and returns one answer
+// per member, in member order; a member that does not answer within two
+// seconds has its error.
+func (n *Node) fanOut(ctx context.Context, kind uint16) []fanAnswer {
 	members := n.Members()
-	out := make([][]byte, len(members))
+	out := make([]fanAnswer, len(members))
 	var wg sync.WaitGroup
 	for i, m := range members {
 		wg.Go(func() {
 			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()
 			b, err := n.cl.tr.Call(cctx, m.Name, transport.Control{Kind: kind, Body: proto.Marshal(proto.Empty{})})
-			if err == nil {
-				out[i] = b
-			}
+			out[i] = fanAnswer{node: m, body: b, err: fromRemote(err)}
 		})
 	}
 	wg.Wait()

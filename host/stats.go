@@ -15,6 +15,10 @@ type ActorInfo struct {
 	Module   string   `json:"module"`
 	Instance uint64   `json:"instance"`
 	Names    []string `json:"names,omitempty"`
+	// Mailbox is the number of user messages queued for the actor.
+	Mailbox int `json:"mailbox"`
+	// Restarts is how often its supervision has restarted it.
+	Restarts uint32 `json:"restarts"`
 }
 
 // Actors lists the live actors of this node, by serial.
@@ -26,7 +30,8 @@ func (n *Node) Actors() []ActorInfo {
 			continue
 		}
 		pid := n.pidOf(a)
-		out = append(out, ActorInfo{PID: pid, Factory: a.factory, Module: a.mod.info.Hash.String(), Instance: a.inst.Load().id, Names: n.names.Of(pid)})
+		out = append(out, ActorInfo{PID: pid, Factory: a.factory, Module: a.mod.info.Hash.String(), Instance: a.inst.Load().id, Names: n.names.Of(pid),
+			Mailbox: a.quota.Outstanding(), Restarts: a.restarts.Load()})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].PID.Serial < out[j].PID.Serial })
 	return out
@@ -79,15 +84,26 @@ func (n *Node) status() proto.NodeStatus {
 	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
+	perModule := map[string]int{}
+	for _, a := range n.actors.all() {
+		if a.alive() {
+			perModule[a.mod.info.Hash.Short()]++
+		}
+	}
+	calls := n.metrics.callSummary()
 	return proto.NodeStatus{Name: n.cfg.Name, Incarnation: n.incarnation, Addr: addr, Actors: st.Actors,
 		Instances: st.Instances, Modules: len(n.store.List()), Up: true, Pulls: n.Pulls(),
-		Goroutines: runtime.NumGoroutine(), HeapBytes: ms.HeapAlloc, Members: len(n.Members())}
+		Goroutines: runtime.NumGoroutine(), HeapBytes: ms.HeapAlloc, Members: len(n.Members()),
+		Delivered: st.Delivered, MailboxFull: st.MailboxFull, Crashes: st.InstanceCrashes, Restarts: st.Restarts,
+		GuestMemory: st.GuestMemory, CallCount: calls.count, CallSeconds: calls.sum,
+		RecentCrashes: n.crashLog.recent(), ModuleActors: perModule}
 }
 
 func (n *Node) localPs() []proto.ActorInfo {
 	var out []proto.ActorInfo
 	for _, a := range n.Actors() {
-		out = append(out, proto.ActorInfo{PID: a.PID, Factory: a.Factory, Module: a.Module, Instance: a.Instance, Names: a.Names})
+		out = append(out, proto.ActorInfo{PID: a.PID, Factory: a.Factory, Module: a.Module, Instance: a.Instance, Names: a.Names,
+			Mailbox: a.Mailbox, Restarts: a.Restarts})
 	}
 	return out
 }

@@ -34,8 +34,11 @@
 //
 // [ModuleInfo] and [Claim] carry CBOR tags with integer keys. Bytes that come
 // from disk or a peer are decoded with [DecodeModuleInfo] and [DecodeClaim],
-// which use strict options (no indefinite lengths, no duplicate keys, no
-// tags, small limits) and validate the result.
+// which use the cluster's one strict mode (internal/cbormode: no indefinite
+// lengths, no duplicate keys, no tags, bounded counts and nesting, the same
+// as every body on the wire) and validate the result. Rules of this package,
+// such as at most 256 factories per module, are checked by validation, not
+// by decoder limits.
 //
 // # Concurrency
 //

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/internal/cbormode"
 )
 
 // MaxNameLen is the longest actor or group name, in bytes.
@@ -67,13 +68,13 @@ func (c Claim) validate() error {
 }
 
 // EncodeClaim encodes c in deterministic CBOR.
-func EncodeClaim(c Claim) ([]byte, error) { return encMode.Marshal(c) }
+func EncodeClaim(c Claim) ([]byte, error) { return cbormode.Deterministic().Marshal(c) }
 
 // DecodeClaim decodes and validates a Claim from untrusted bytes with strict
 // CBOR options.
 func DecodeClaim(b []byte) (Claim, error) {
 	var c Claim
-	if err := decMode.Unmarshal(b, &c); err != nil {
+	if err := cbormode.Strict().Unmarshal(b, &c); err != nil {
 		return Claim{}, fmt.Errorf("%w: name claim: %v", wasmactor.ErrBadArgument, err)
 	}
 	if err := c.validate(); err != nil {

@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/internal/atomicfile"
 )
 
 // Store is the content-addressed module store. Implementations are safe for
@@ -124,7 +125,7 @@ func (s *memStore) List() []ModuleInfo {
 const (
 	blobExt    = ".wasm"
 	metaExt    = ".meta"
-	tempPrefix = ".tmp-"
+	tempPrefix = atomicfile.TempPrefix
 	// maxMetaSize bounds what is read from a meta file; a valid one is a few
 	// KiB at most (256 factory names of 128 bytes).
 	maxMetaSize = 64 << 10
@@ -285,37 +286,9 @@ func (s *DirStore) writeMeta(info ModuleInfo) error {
 }
 
 // writeFile replaces path atomically with content, mode 0600.
-func (s *DirStore) writeFile(path string, content []byte) (err error) {
-	f, err := os.CreateTemp(s.dir, tempPrefix+"*") // CreateTemp uses mode 0600
-	if err != nil {
+func (s *DirStore) writeFile(path string, content []byte) error {
+	if err := atomicfile.Write(path, content, 0o600); err != nil {
 		return fmt.Errorf("registry: write %s: %w", filepath.Base(path), err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			_ = os.Remove(tmp)
-			err = fmt.Errorf("registry: write %s: %w", filepath.Base(path), err)
-		}
-	}()
-	if _, err = f.Write(content); err != nil {
-		f.Close()
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	// Make the rename durable. Some filesystems refuse to sync a directory;
-	// the data is still in place then, so that is not an error.
-	if d, derr := os.Open(s.dir); derr == nil {
-		_ = d.Sync()
-		d.Close()
 	}
 	return nil
 }

@@ -17,7 +17,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
-	"github.com/wasmactor/wasmactor/internal/guestbuild"
+	"github.com/wasmactor/wasmactor/internal/guestbuild/guestbuildtest"
 )
 
 // The end-to-end tests run a real Go guest (testdata/e2e, built for wasip1
@@ -198,7 +198,7 @@ type wasmEnv struct {
 func newWasmEnv(t *testing.T, pkgDir string) *wasmEnv { return newWasmEnvB(t, pkgDir) }
 
 func newWasmEnvB(t testing.TB, pkgDir string) *wasmEnv {
-	wasm := guestbuild.Build(t, pkgDir)
+	wasm := guestbuildtest.Build(t, pkgDir)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().

@@ -21,7 +21,7 @@ type limitAllocator struct {
 	// size mirrors len(buf) for readers outside the call (Stats): they must
 	// not wait for the instance's lock, which a running turn holds while it
 	// may itself wait for host locks.
-	size atomic.Uint64
+	size    atomic.Uint64
 	limit   uint64 // bytes
 	buf     []byte
 	mapped  []byte // the reservation, when mmap is used

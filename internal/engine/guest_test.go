@@ -9,7 +9,7 @@ import (
 	"github.com/fxamacker/cbor/v2"
 	"github.com/stretchr/testify/require"
 
-	"github.com/wasmactor/wasmactor/internal/guestbuild"
+	"github.com/wasmactor/wasmactor/internal/guestbuild/guestbuildtest"
 )
 
 // Real Go guests (GOOS=wasip1, -buildmode=c-shared, the guest SDK) through
@@ -19,7 +19,7 @@ func TestGoGuestCounter(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a Go guest")
 	}
-	wasm := guestbuild.Build(t, "examples/counter")
+	wasm := guestbuildtest.Build(t, "examples/counter")
 	h := &fakeHost{}
 	e := newEngine(t, Config{CacheDir: guestCompileCache(t)}, nil)
 	m, err := e.Compile(context.Background(), wasm)
@@ -72,7 +72,7 @@ func TestGoGuestCounter(t *testing.T) {
 // BenchmarkDeliverGoGuest is BenchmarkDeliver into the bench guest's Echo
 // actor (a Go guest built with the SDK): 64 100-byte records a turn.
 func BenchmarkDeliverGoGuest(b *testing.B) {
-	wasm := guestbuild.Build(b, "testdata/guests/bench")
+	wasm := guestbuildtest.Build(b, "testdata/guests/bench")
 	e := newEngine(b, Config{}, nil)
 	m, err := e.Compile(context.Background(), wasm)
 	require.NoError(b, err)
@@ -89,7 +89,7 @@ func BenchmarkDeliverGoGuest(b *testing.B) {
 // BenchmarkInstantiateGoGuest is a new instance of the bench guest, closed
 // again: what an Isolated spawn of a Go guest costs.
 func BenchmarkInstantiateGoGuest(b *testing.B) {
-	wasm := guestbuild.Build(b, "testdata/guests/bench")
+	wasm := guestbuildtest.Build(b, "testdata/guests/bench")
 	benchAllocators(b, func(b *testing.B) {
 		e := newEngine(b, Config{}, nil)
 		m, err := e.Compile(context.Background(), wasm)
@@ -104,7 +104,7 @@ func TestGoGuestPanic(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a Go guest")
 	}
-	wasm := guestbuild.Build(t, "examples/crasher")
+	wasm := guestbuildtest.Build(t, "examples/crasher")
 	e := newEngine(t, Config{CacheDir: guestCompileCache(t)}, nil)
 	m, err := e.Compile(context.Background(), wasm)
 	require.NoError(t, err)

@@ -29,6 +29,18 @@ func TestStrict(t *testing.T) {
 	require.ErrorIs(t, Unmarshal([]byte{0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, &[]Watch{}), wasmactor.ErrBadArgument)
 }
 
+// Listings of a whole node are far longer than an envelope batch may be:
+// the shared strict mode must not cap them at wire.MaxBatch.
+func TestListingsLongerThanABatchDecode(t *testing.T) {
+	ps := make([]ActorInfo, 20_000)
+	for i := range ps {
+		ps[i] = ActorInfo{PID: wasmactor.PID{Node: "n1", Incarnation: 1, Serial: uint64(i + 1)}, Factory: "Counter"}
+	}
+	var back []ActorInfo
+	require.NoError(t, Unmarshal(Marshal(ps), &back))
+	require.Equal(t, ps, back)
+}
+
 func TestErrorCodesRoundTrip(t *testing.T) {
 	for _, err := range []error{wasmactor.ErrNoProc, wasmactor.ErrMailboxFull, wasmactor.ErrUnknownFactory,
 		wasmactor.ErrNameTaken, wasmactor.ErrNotFound, wasmactor.ErrNodeDown, wasmactor.ErrTimeout, wasmactor.ErrTooLarge,

@@ -60,8 +60,8 @@ func FuzzFrame(f *testing.F) {
 }
 
 // FuzzEnvelopes checks the fast envelope decoder against the strict
-// reflection decoder (same accept/reject decision, same values) and that
-// accepted batches re-encode canonically.
+// reflection decoder plus the batch cap (same accept/reject decision, same
+// values) and that accepted batches re-encode canonically.
 func FuzzEnvelopes(f *testing.F) {
 	for _, envs := range [][]transport.Envelope{nil, sampleEnvelopes()[:3], {{Kind: 3, Payload: []byte{}}}} {
 		f.Add(AppendEnvelopes(nil, envs))
@@ -75,6 +75,9 @@ func FuzzEnvelopes(f *testing.F) {
 		serr := Unmarshal(data, &slow)
 		if serr == nil && slow == nil {
 			serr = errors.New("null")
+		}
+		if serr == nil && len(slow) > MaxBatch {
+			serr = errors.New("over MaxBatch")
 		}
 		if (ferr == nil) != (serr == nil) {
 			t.Fatalf("fast err %v, strict err %v", ferr, serr)

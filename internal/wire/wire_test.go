@@ -181,7 +181,7 @@ func TestCBORBombsRejectedInBoundedMemory(t *testing.T) {
 	bombs := map[string][]byte{
 		"array of 2^32 elements":      {0x9a, 0xff, 0xff, 0xff, 0xff, 0xa0},
 		"array of 2^64-1 elements":    {0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
-		"array just over the cap":     appendHead(nil, majorArray, MaxArrayElements+1),
+		"array just over the cap":     appendHead(nil, majorArray, MaxBatch+1),
 		"map of 2^31 pairs":           {0x81, 0xba, 0x80, 0x00, 0x00, 0x00, 0x01, 0x01},
 		"byte string of 2^60 bytes":   {0x81, 0xa1, 0x07, 0x5b, 0x10, 0, 0, 0, 0, 0, 0, 0},
 		"deep nesting":                deep,
@@ -296,6 +296,29 @@ func TestChunkReader(t *testing.T) {
 	_, err = NewChunkReader(&endless{}, 64<<10, 4096).Next()
 	require.ErrorIs(t, err, transport.ErrFrameTooLarge)
 	require.Less(t, totalAlloc()-before, uint64(1<<20))
+}
+
+// A batch over MaxBatch is refused before decoding, whichever path would
+// have decoded it; one at the cap decodes on both.
+func TestBatchCap(t *testing.T) {
+	batch := func(n int, unusual bool) []byte {
+		b := appendHead(nil, majorArray, uint64(n))
+		for range n - 1 {
+			b = append(b, 0xa0)
+		}
+		if unusual {
+			return append(b, 0xa1, 0x08, 0x01) // an unknown key: the strict decoder's case
+		}
+		return append(b, 0xa0)
+	}
+	for _, unusual := range []bool{false, true} {
+		envs, err := DecodeEnvelopes(batch(MaxBatch, unusual))
+		require.NoError(t, err)
+		require.Len(t, envs, MaxBatch)
+		_, err = DecodeEnvelopes(batch(MaxBatch+1, unusual))
+		require.ErrorIs(t, err, ErrMalformed)
+		require.ErrorContains(t, err, "batch of 8193 envelopes, at most 8192")
+	}
 }
 
 func TestAppendDecodedEnvelopes(t *testing.T) {
