@@ -3,6 +3,7 @@ package host_test
 import (
 	"context"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -183,6 +184,30 @@ func runGuestAPIScenarios(t *testing.T, e *guestEnv) {
 		mp := e.monitor(t, p)
 		require.NoError(t, e.here.Kill(ctxT(t), child, "boom"))
 		require.Equal(t, "boom", e.down(t, mp))
+
+		// spawn with the isolated flag: the child has an instance of its
+		// own, so its crash spares its parent.
+		parent := e.spawn(t, here, false, nil)
+		for range 2*runtime.GOMAXPROCS(0) + 1 { // every shared instance holds others
+			e.spawn(t, here, false, nil)
+		}
+		r = e.ok(t, parent, "spawn", "isolated", true)
+		lone := host.PID{Node: here, Incarnation: r.PID[0], Serial: r.PID[1]}
+		e.ok(t, lone, "self") // started
+		var inst uint64
+		shared := map[uint64]int{}
+		for _, x := range e.here.Actors() {
+			shared[x.Instance]++
+			if x.PID == lone {
+				inst = x.Instance
+			}
+		}
+		require.NotZero(t, inst)
+		require.Equal(t, 1, shared[inst], "the isolated child shares its instance with nobody")
+		ml := e.monitor(t, lone)
+		e.crash(t, lone)
+		require.Equal(t, crashReason, e.down(t, ml))
+		e.ok(t, parent, "self")
 
 		r = e.call(t, q, "spawn", "factory", "Nope")
 		require.Contains(t, r.Err, "unknown factory")
