@@ -15,6 +15,10 @@ import (
 
 const (
 	stateAlive uint32 = iota + 1
+	// stateExiting: exit has begun; the actor is either restarted (alive
+	// again) or finalized (dead). Senders see it dead meanwhile; a new
+	// monitor or watcher waits for the outcome.
+	stateExiting
 	stateDead
 )
 
@@ -33,6 +37,7 @@ type actor struct {
 	mu       sync.Mutex
 	watchers map[uint64]watcher  // monitor ref → who is told when this actor dies
 	watching map[uint64]*actor   // refs this actor holds on other local actors
+	downs    map[uint64]struct{} // refs whose DOWN is queued for this actor, not yet delivered
 	links    map[uint64]struct{} // linked local actors, by serial
 	rlinks   map[PID]struct{}    // linked actors on other nodes
 	trapExit bool
@@ -48,6 +53,11 @@ type supervision struct {
 }
 
 func (a *actor) alive() bool { return a.state.Load() == stateAlive }
+
+// dead reports an actor finalized for good: no restart will bring it back.
+// Set under a.mu, so a watcher added under a.mu before it is seen by
+// finalize.
+func (a *actor) dead() bool { return a.state.Load() == stateDead }
 
 func (n *Node) pidOf(a *actor) wasmactor.PID {
 	return wasmactor.PID{Node: n.cfg.Name, Incarnation: n.incarnation, Serial: a.serial}
@@ -137,7 +147,7 @@ func (n *Node) pin(ctx context.Context, a *actor, isolated bool) (*instance, err
 // instance is gone). allowRestart lets the restart policy act; an explicit
 // Node.Stop and node shutdown pass false.
 func (n *Node) exit(a *actor, reason string, stopGuest, allowRestart bool) {
-	if !a.state.CompareAndSwap(stateAlive, stateDead) {
+	if !a.state.CompareAndSwap(stateAlive, stateExiting) {
 		return
 	}
 	in := a.inst.Load()
@@ -192,6 +202,7 @@ func (n *Node) finalize(a *actor, in *instance, reason string) {
 	}
 
 	a.mu.Lock()
+	a.state.Store(stateDead)
 	watchers, watching, links, rlinks := a.watchers, a.watching, a.links, a.rlinks
 	a.watchers, a.watching, a.links, a.rlinks = nil, nil, nil, nil
 	a.mu.Unlock()

@@ -76,8 +76,13 @@ type SpawnOptions struct {
 	// Restart is the supervision policy. Restarts keep the PID and the name;
 	// the actor is restarted on the node it runs on.
 	Restart wasmactor.Restart
-	// Node is the node to spawn on. Empty lets the placement policy choose
-	// (the least-loaded member that can run the factory).
+	// Node is the node to spawn on. Empty lets placement choose among the
+	// nodes that can run the factory (those holding its module and, while
+	// one of them is up, every member, which pulls it): the one with the
+	// fewest actors (counts refreshed at most once a second), preferring on
+	// a tie a node that holds the module, then this node. Placement does not
+	// know other limits of a member (its module size cap, memory): a spawn
+	// that must land somewhere in particular names the node.
 	Node string
 }
 
@@ -89,8 +94,10 @@ type SpawnOptions struct {
 // # Errors
 //
 // [wasmactor.ErrUnknownFactory], [wasmactor.ErrAmbiguousFactory],
-// [wasmactor.ErrNameTaken], [wasmactor.ErrTooLarge] for oversized args, or an
-// error instantiating the module.
+// [wasmactor.ErrNameTaken], [wasmactor.ErrTooLarge] for oversized args,
+// [wasmactor.ErrUnknownNode] for a Node that is not a member,
+// [wasmactor.ErrModuleUnavailable] when no node holding the module is up,
+// or an error instantiating the module.
 func (n *Node) Spawn(ctx context.Context, factory string, opts SpawnOptions) (PID, error) {
 	args, err := n.encode(opts.Args)
 	if err != nil {
@@ -98,7 +105,9 @@ func (n *Node) Spawn(ctx context.Context, factory string, opts SpawnOptions) (PI
 	}
 	node := opts.Node
 	if node == "" {
-		node = n.chooseNode(ctx)
+		if node, err = n.chooseNode(ctx, factory); err != nil {
+			return PID{}, err
+		}
 	}
 	if node != n.cfg.Name {
 		return n.spawnRemote(ctx, node, proto.Spawn{Factory: factory, Args: args, Name: opts.Name, Isolated: opts.Isolated, Restart: opts.Restart})
@@ -277,6 +286,12 @@ func (n *Node) Monitor(ctx context.Context, pid PID) (*Monitor, error) {
 	if errors.Is(err, wasmactor.ErrBadPID) {
 		return nil, err
 	}
+	if errors.Is(err, wasmactor.ErrNoProc) && n.IsLocal(pid) {
+		// Maybe being restarted, not dead: watch decides.
+		if a = n.actors.get(pid.Serial); a != nil {
+			err = nil
+		}
+	}
 	if err != nil {
 		ch <- Down{PID: pid, Reason: wasmactor.ReasonNoProc}
 		return &Monitor{C: ch, cancel: func() {}}, nil
@@ -311,4 +326,50 @@ func (n *Node) Link(ctx context.Context, a, b PID) error {
 		return n.linkRemote(y, n.pidOfABI(xabi))
 	}
 	return fmt.Errorf("%w: neither %s nor %s is on node %s", wasmactor.ErrBadArgument, a, b, n.cfg.Name)
+}
+
+// Unlink removes the link between two actors, if there is one, on both
+// sides: an abnormal stop of one no longer stops the other. At least one of
+// the two must be on this node; the other may be anywhere.
+//
+// Unlinking actors that are not linked, or that are dead, or whose node is
+// gone, is not an error (their links are already gone), as in Erlang.
+//
+// # Errors
+//
+// [wasmactor.ErrBadPID] for a PID without a serial,
+// [wasmactor.ErrBadArgument] when neither actor is on this node.
+func (n *Node) Unlink(ctx context.Context, a, b PID) error {
+	if a.Serial == 0 || b.Serial == 0 {
+		return fmt.Errorf("%w: unlink %s and %s", wasmactor.ErrBadPID, a, b)
+	}
+	if !n.IsLocal(a) && !n.IsLocal(b) {
+		return fmt.Errorf("%w: neither %s nor %s is on node %s", wasmactor.ErrBadArgument, a, b, n.cfg.Name)
+	}
+	x, xabi, errx := n.local(a)
+	y, yabi, erry := n.local(b)
+	switch {
+	case errx != nil || erry != nil:
+		// A dead actor's links went with it; a lost node's links broke
+		// with "noconnection".
+		return nil
+	case x != nil && y != nil:
+		n.unlink(x, y)
+	case x != nil:
+		n.unlinkRemote(x, n.pidOfABI(yabi))
+	default:
+		n.unlinkRemote(y, n.pidOfABI(xabi))
+	}
+	return nil
+}
+
+// IsLocal reports whether pid names an actor of this run of this node
+// (alive or not): its node is this one and its incarnation is this node's
+// current one, or zero, which the Go API reads as "current". A PID of an
+// earlier run of this node is not local: it names an actor that no longer
+// exists anywhere ([wasmactor.ErrStaleIncarnation]). A PID's text form
+// alone cannot say which run it belongs to, which is why this is a method
+// of the Node.
+func (n *Node) IsLocal(pid PID) bool {
+	return pid.Node == n.cfg.Name && (pid.Incarnation == 0 || pid.Incarnation == n.incarnation)
 }

@@ -61,7 +61,7 @@ type Config struct {
 	// Cookie is the cluster's shared secret (at least 16 bytes). When empty
 	// and Listen is set, it is read from CookieFile.
 	Cookie []byte
-	// CookieFile holds the cookie; created with 128 random bits and mode 0600
+	// CookieFile holds the cookie; created with 256 random bits (hex) and mode 0600
 	// on first start. Default DataDir/cookie.
 	CookieFile string
 	// IdleTimeout is how long a silent peer is kept before it is reported

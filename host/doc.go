@@ -46,7 +46,7 @@
 //
 //   - node.go: Start, Close and the node's lifetime; config.go: Config.
 //   - api.go: the public Go API for actors (Spawn, Send, Call, Stop, Kill,
-//     Monitor, Link); names.go: names and groups; stats.go: Stats, Actors.
+//     Monitor, Link, Unlink, IsLocal); names.go: names and groups; stats.go: Stats, Actors.
 //   - actor.go: an actor's life (spawn, exit, restart, finalize);
 //     links.go: monitors and links, local and remote.
 //   - instance.go: an instance, its mailbox and its turns; modules.go:

@@ -151,10 +151,13 @@ func (im *imports) Monitor(serial uint64, target abi.PID) uint64 {
 	if e == errRemote {
 		return im.n.watchRemote(im.n.pidOfABI(target), watcher{actor: a})
 	}
-	if e != abi.OK {
+	if e == abi.NoProc && target.Incarnation == im.n.incarnation {
+		t = im.n.actors.get(target.Serial) // maybe being restarted: watch decides
+	}
+	if t == nil {
 		// Already dead or unknown: DOWN "noproc" follows, as abi.md promises.
 		ref := im.n.refs.Add(1)
-		im.n.deliverSystem(a, delivery{kind: abi.KindDown, from: target, ref: ref, payload: []byte(wasmactor.ReasonNoProc)})
+		im.n.notifyDown(watcher{actor: a}, ref, PID{Incarnation: target.Incarnation, Serial: target.Serial}, wasmactor.ReasonNoProc)
 		return ref
 	}
 	return im.n.watch(t, watcher{actor: a})
@@ -168,6 +171,7 @@ func (im *imports) Demonitor(serial uint64, ref uint64) {
 	a.mu.Lock()
 	t, ok := a.watching[ref]
 	delete(a.watching, ref)
+	delete(a.downs, ref) // a DOWN already queued is not delivered either
 	a.mu.Unlock()
 	switch {
 	case t != nil:
@@ -201,11 +205,7 @@ func (im *imports) Unlink(serial uint64, target abi.PID) {
 	case abi.OK:
 		im.n.unlink(a, t)
 	case errRemote:
-		p := im.n.pidOfABI(target)
-		a.mu.Lock()
-		delete(a.rlinks, p)
-		a.mu.Unlock()
-		im.n.cast(p.Node, proto.KindUnlink, proto.Link{From: a.serial, To: p.Serial})
+		im.n.unlinkRemote(a, im.n.pidOfABI(target))
 	}
 }
 

@@ -118,6 +118,9 @@ func (in *instance) Turn() bool {
 			in.dropped(d)
 			continue
 		}
+		if d.kind == abi.KindDown && !d.actor.takeDown(d.ref) {
+			continue // demonitored after the DOWN was queued
+		}
 		if d.kind == abi.KindTell || d.kind == abi.KindAsk {
 			n.metrics.size.Observe(float64(len(d.payload)))
 		}
@@ -176,8 +179,11 @@ type pendingReply struct {
 // dropped settles a record that will never reach the guest: whoever waits
 // on an ask learns at once instead of timing out.
 func (in *instance) dropped(d *delivery) {
-	if d.kind == abi.KindAsk {
+	switch d.kind {
+	case abi.KindAsk:
 		in.n.replyError(in.n.abiPID(d.actor), d.from, d.ref, wasmactor.ErrNoProc, "")
+	case abi.KindDown:
+		d.actor.takeDown(d.ref)
 	}
 }
 

@@ -26,6 +26,10 @@ func (n *Node) notifyDown(w watcher, ref uint64, dead PID, reason string) {
 	case w.actor != nil:
 		w.actor.mu.Lock()
 		delete(w.actor.watching, ref)
+		if w.actor.downs == nil {
+			w.actor.downs = make(map[uint64]struct{})
+		}
+		w.actor.downs[ref] = struct{}{} // until delivered: a demonitor meanwhile drops it
 		w.actor.mu.Unlock()
 		from := abi.PID{Incarnation: dead.Incarnation, Serial: dead.Serial}
 		n.deliverSystem(w.actor, delivery{kind: abi.KindDown, from: from, ref: ref, payload: []byte(reason)})
@@ -51,11 +55,12 @@ func (n *Node) deliverSystem(a *actor, d delivery) {
 }
 
 // watch adds a watcher to target and returns its ref; if target is already
-// dead the watcher hears "noproc" at once.
+// dead the watcher hears "noproc" at once. A target being restarted is not
+// dead: the watcher waits for the outcome.
 func (n *Node) watch(target *actor, w watcher) uint64 {
 	ref := n.refs.Add(1)
 	target.mu.Lock()
-	if target.alive() {
+	if !target.dead() {
 		if target.watchers == nil {
 			target.watchers = make(map[uint64]watcher)
 		}
@@ -74,6 +79,16 @@ func (n *Node) watch(target *actor, w watcher) uint64 {
 	target.mu.Unlock()
 	n.notifyDown(w, ref, n.pidOf(target), wasmactor.ReasonNoProc)
 	return ref
+}
+
+// takeDown reports whether the DOWN queued for a with ref is still wanted
+// (the guest has not demonitored since it was queued), and forgets it.
+func (a *actor) takeDown(ref uint64) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	_, ok := a.downs[ref]
+	delete(a.downs, ref)
+	return ok
 }
 
 func (n *Node) unwatch(target *actor, ref uint64) {
@@ -193,7 +208,7 @@ func (n *Node) addRemoteWatcher(from transport.NodeInfo, w proto.Watch) {
 	if a != nil {
 		ref := n.refs.Add(1)
 		a.mu.Lock()
-		ok := a.alive()
+		ok := !a.dead() // alive, or exiting: the outcome fires the watcher
 		if ok {
 			if a.watchers == nil {
 				a.watchers = make(map[uint64]watcher)
@@ -232,4 +247,13 @@ func (n *Node) linkRemote(a *actor, other PID) error {
 	}
 	n.cast(other.Node, proto.KindLink, proto.Link{From: a.serial, To: other.Serial})
 	return nil
+}
+
+// unlinkRemote removes the link between local actor a and a remote actor,
+// here and on its node.
+func (n *Node) unlinkRemote(a *actor, other PID) {
+	a.mu.Lock()
+	delete(a.rlinks, other)
+	a.mu.Unlock()
+	n.cast(other.Node, proto.KindUnlink, proto.Link{From: a.serial, To: other.Serial})
 }

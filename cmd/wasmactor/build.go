@@ -37,12 +37,14 @@ GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared, then check the module
 with the code a node's deploy runs (no node needed): it must pass the checks
 deploy makes, and its hash and the factories it exports are listed.
 
--o names the output file, as in go build (default PKG_DIR's base name plus
-.wasm, in the current directory); --json prints the report as JSON. Compiler
-errors are the go command's own output, followed by one wasmactor line.`,
+--out names the output file (default PKG_DIR's base name plus .wasm, in the
+current directory). -o json prints the report as JSON, as on every command;
+-o with any value but text or json names the output file, as in go build.
+Compiler errors are the go command's own output, followed by one wasmactor
+line.`,
 		Example: `  wasmactor build ./examples/counter -o counter.wasm
   wasmactor build                 # the package in the current directory
-  wasmactor build ./myactor --json`,
+  wasmactor build ./myactor --out actor.wasm -o json`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 1 {
 				return usageErrorf("build takes at most one PKG_DIR, got %d arguments", len(args))
@@ -84,8 +86,7 @@ errors are the go command's own output, followed by one wasmactor line.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&outFile, "out", "o", "", "output file (default PKG_DIR's base name + .wasm)")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	addBuildOutputFlags(cmd, &outFile, &asJSON)
 	return cmd
 }
 

@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/wasmactor/wasmactor/internal/proto"
+	"github.com/wasmactor/wasmactor/client"
 )
 
 func (a *app) joinCmd() *cobra.Command {
@@ -19,7 +19,7 @@ once a seed answered; membership then connects every member.`,
   wasmactor --node 127.0.0.1:7948 join dns:wasmactor-headless.default.svc:7946`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if _, err := a.request(cmd.Context(), proto.KindJoinSeeds, proto.Marshal(proto.Seeds{Addrs: args})); err != nil {
+			if err := a.request(cmd.Context(), func(c *client.Client) error { return c.Join(cmd.Context(), args...) }); err != nil {
 				return fmt.Errorf("join %v: %w", args, err)
 			}
 			return nil

@@ -33,7 +33,8 @@ func (f *format) Set(s string) error {
 }
 
 // addFormatFlag gives cmd its -o flag. It is per command rather than
-// persistent because `build -o FILE` names the output file, as in go build.
+// persistent because build's -o also names the output file, as in go build
+// (buildflags.go).
 func addFormatFlag(cmd *cobra.Command, f *format) {
 	*f = formatText
 	cmd.Flags().VarP(f, "output", "o", "output format: text or json")

@@ -33,7 +33,8 @@ const (
 	DefaultFailureBurst     = 10
 	DefaultFailureRefill    = time.Second
 
-	// MinCookieLen is the shortest cookie accepted (128 bits).
+	// MinCookieLen is the shortest cookie accepted, in bytes: 128 bits if
+	// they are raw random bytes (generated cookies are 256 bits as hex).
 	MinCookieLen = 16
 	// MaxLanes bounds Config.Lanes (and the lanes a peer may open).
 	MaxLanes = 64
