@@ -250,7 +250,7 @@ func (n *Node) Kill(ctx context.Context, pid PID, reason string) error {
 		reason = wasmactor.ReasonKilled
 	}
 	if a == nil {
-		n.cast(pid.Node, proto.KindKill, proto.Exit{To: pid.Serial, Reason: reason})
+		n.cast(pid.Node, proto.KindKill, proto.Exit{To: pid.Serial, Reason: reason, ToIncarnation: pid.Incarnation})
 		return nil
 	}
 	n.exit(a, reason, true, true)

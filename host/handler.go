@@ -113,7 +113,7 @@ func (n *Node) handleCast(from transport.NodeInfo, msg transport.Control) error 
 		if err := proto.Unmarshal(msg.Body, &w); err != nil {
 			return err
 		}
-		if a := n.actors.get(w.Target); a != nil {
+		if a := n.actors.get(w.Target); a != nil && w.ToIncarnation == n.incarnation {
 			a.mu.Lock()
 			for ref, x := range a.watchers {
 				if x.node == from.Name && x.remoteRef == w.Ref {
@@ -126,6 +126,9 @@ func (n *Node) handleCast(from transport.NodeInfo, msg transport.Control) error 
 		var d proto.Down
 		if err := proto.Unmarshal(msg.Body, &d); err != nil {
 			return err
+		}
+		if d.ToIncarnation != n.incarnation {
+			return nil // for a monitor of an earlier run of this node
 		}
 		n.cl.mu.Lock()
 		rw, ok := n.cl.rwatch[d.Ref]
@@ -143,15 +146,18 @@ func (n *Node) handleCast(from transport.NodeInfo, msg transport.Control) error 
 		}
 		other := PID{Node: from.Name, Incarnation: from.Incarnation, Serial: l.From}
 		a := n.actors.get(l.To)
+		if l.ToIncarnation != n.incarnation {
+			a = nil // meant for another run of this node: that actor is gone
+		}
 		if a == nil || !n.addRemoteLink(a, other) {
-			n.cast(from.Name, proto.KindExit, proto.Exit{From: l.To, To: l.From, Reason: wasmactor.ReasonNoProc})
+			n.cast(from.Name, proto.KindExit, proto.Exit{From: l.To, To: l.From, Reason: wasmactor.ReasonNoProc, ToIncarnation: from.Incarnation})
 		}
 	case proto.KindUnlink:
 		var l proto.Link
 		if err := proto.Unmarshal(msg.Body, &l); err != nil {
 			return err
 		}
-		if a := n.actors.get(l.To); a != nil {
+		if a := n.actors.get(l.To); a != nil && l.ToIncarnation == n.incarnation {
 			a.mu.Lock()
 			delete(a.rlinks, PID{Node: from.Name, Incarnation: from.Incarnation, Serial: l.From})
 			a.mu.Unlock()
@@ -162,8 +168,8 @@ func (n *Node) handleCast(from transport.NodeInfo, msg transport.Control) error 
 			return err
 		}
 		a := n.actors.get(x.To)
-		if a == nil {
-			return nil
+		if a == nil || x.ToIncarnation != n.incarnation {
+			return nil // gone, or meant for an earlier run of this node
 		}
 		src := PID{Node: from.Name, Incarnation: from.Incarnation, Serial: x.From}
 		if msg.Kind == proto.KindKill {

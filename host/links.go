@@ -16,6 +16,7 @@ type watcher struct {
 	ch        chan<- Down
 	call      uint64
 	node      string // a watcher on another node, told with a Down cast
+	nodeInc   uint64 // that node's run
 	remoteRef uint64 // the ref that node chose
 }
 
@@ -39,7 +40,7 @@ func (n *Node) notifyDown(w watcher, ref uint64, dead PID, reason string) {
 		default: // the channel has room for exactly one Down
 		}
 	case w.node != "":
-		n.cast(w.node, proto.KindDown, proto.Down{Target: dead.Serial, Ref: w.remoteRef, Reason: reason})
+		n.cast(w.node, proto.KindDown, proto.Down{Target: dead.Serial, Ref: w.remoteRef, Reason: reason, ToIncarnation: w.nodeInc})
 	case w.call != 0:
 		n.finishCall(w.call, nil, fmt.Errorf("%w: %s died: %s", wasmactor.ErrNoProc, dead, reason))
 	}
@@ -188,7 +189,7 @@ func (n *Node) watchRemote(target PID, w watcher) uint64 {
 	if w.actor != nil {
 		watcherSerial = w.actor.serial
 	}
-	n.cast(target.Node, proto.KindMonitor, proto.Watch{Watcher: watcherSerial, Target: target.Serial, Ref: ref})
+	n.cast(target.Node, proto.KindMonitor, proto.Watch{Watcher: watcherSerial, Target: target.Serial, Ref: ref, ToIncarnation: target.Incarnation})
 	return ref
 }
 
@@ -198,13 +199,16 @@ func (n *Node) unwatchRemote(ref uint64) {
 	delete(n.cl.rwatch, ref)
 	n.cl.mu.Unlock()
 	if ok {
-		n.cast(rw.node, proto.KindDemonitor, proto.Watch{Target: rw.target.Serial, Ref: ref})
+		n.cast(rw.node, proto.KindDemonitor, proto.Watch{Target: rw.target.Serial, Ref: ref, ToIncarnation: rw.target.Incarnation})
 	}
 }
 
 // addRemoteWatcher records a peer's monitor on a local actor.
 func (n *Node) addRemoteWatcher(from transport.NodeInfo, w proto.Watch) {
 	a := n.actors.get(w.Target)
+	if w.ToIncarnation != n.incarnation {
+		a = nil // meant for another run of this node: that actor is gone
+	}
 	if a != nil {
 		ref := n.refs.Add(1)
 		a.mu.Lock()
@@ -213,14 +217,14 @@ func (n *Node) addRemoteWatcher(from transport.NodeInfo, w proto.Watch) {
 			if a.watchers == nil {
 				a.watchers = make(map[uint64]watcher)
 			}
-			a.watchers[ref] = watcher{node: from.Name, remoteRef: w.Ref}
+			a.watchers[ref] = watcher{node: from.Name, nodeInc: from.Incarnation, remoteRef: w.Ref}
 		}
 		a.mu.Unlock()
 		if ok {
 			return
 		}
 	}
-	n.cast(from.Name, proto.KindDown, proto.Down{Watcher: w.Watcher, Target: w.Target, Ref: w.Ref, Reason: wasmactor.ReasonNoProc})
+	n.cast(from.Name, proto.KindDown, proto.Down{Watcher: w.Watcher, Target: w.Target, Ref: w.Ref, Reason: wasmactor.ReasonNoProc, ToIncarnation: from.Incarnation})
 }
 
 // addRemoteLink records a link from local actor a to a remote actor.
@@ -245,7 +249,7 @@ func (n *Node) linkRemote(a *actor, other PID) error {
 	if !n.addRemoteLink(a, other) {
 		return fmt.Errorf("%w: %s", wasmactor.ErrNoProc, n.pidOf(a))
 	}
-	n.cast(other.Node, proto.KindLink, proto.Link{From: a.serial, To: other.Serial})
+	n.cast(other.Node, proto.KindLink, proto.Link{From: a.serial, To: other.Serial, ToIncarnation: other.Incarnation})
 	return nil
 }
 
@@ -255,5 +259,5 @@ func (n *Node) unlinkRemote(a *actor, other PID) {
 	a.mu.Lock()
 	delete(a.rlinks, other)
 	a.mu.Unlock()
-	n.cast(other.Node, proto.KindUnlink, proto.Link{From: a.serial, To: other.Serial})
+	n.cast(other.Node, proto.KindUnlink, proto.Link{From: a.serial, To: other.Serial, ToIncarnation: other.Incarnation})
 }

@@ -71,27 +71,34 @@ type Watch struct {
 	Watcher uint64 `cbor:"1,keyasint"`
 	Target  uint64 `cbor:"2,keyasint"`
 	Ref     uint64 `cbor:"3,keyasint"`
+	// ToIncarnation is the receiver's run the sender addressed; another
+	// run of the receiver (it restarted meanwhile) treats the cast as stale,
+	// so a serial never reaches the actor of a later run.
+	ToIncarnation uint64 `cbor:"9,keyasint"`
 }
 
 // Down tells the watcher's node that Target (on the sender) died.
 type Down struct {
-	Watcher uint64 `cbor:"1,keyasint"`
-	Target  uint64 `cbor:"2,keyasint"`
-	Ref     uint64 `cbor:"3,keyasint"`
-	Reason  string `cbor:"4,keyasint"`
+	Watcher       uint64 `cbor:"1,keyasint"`
+	Target        uint64 `cbor:"2,keyasint"`
+	Ref           uint64 `cbor:"3,keyasint"`
+	Reason        string `cbor:"4,keyasint"`
+	ToIncarnation uint64 `cbor:"9,keyasint"` // as in Watch
 }
 
 // Link links From (on the sender) and To (on the receiver).
 type Link struct {
-	From uint64 `cbor:"1,keyasint"`
-	To   uint64 `cbor:"2,keyasint"`
+	From          uint64 `cbor:"1,keyasint"`
+	To            uint64 `cbor:"2,keyasint"`
+	ToIncarnation uint64 `cbor:"9,keyasint"` // as in Watch
 }
 
 // Exit is an exit signal from From (on the sender) to To (on the receiver).
 type Exit struct {
-	From   uint64 `cbor:"1,keyasint"`
-	To     uint64 `cbor:"2,keyasint"`
-	Reason string `cbor:"3,keyasint"`
+	From          uint64 `cbor:"1,keyasint"`
+	To            uint64 `cbor:"2,keyasint"`
+	Reason        string `cbor:"3,keyasint"`
+	ToIncarnation uint64 `cbor:"9,keyasint"` // as in Watch
 }
 
 // Spawn asks a node to spawn an actor.
