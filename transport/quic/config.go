@@ -32,6 +32,8 @@ const (
 	DefaultReconnectFor     = 10 * time.Minute
 	DefaultFailureBurst     = 10
 	DefaultFailureRefill    = time.Second
+	DefaultUnauthenticated  = 64
+	DefaultUnauthPerIP      = 8
 
 	// MinCookieLen is the shortest cookie accepted, in bytes: 128 bits if
 	// they are raw random bytes (generated cookies are 256 bits as hex).
@@ -118,6 +120,16 @@ type Config struct {
 	// an address with an empty bucket is refused before TLS. Defaults 10 and 1s.
 	FailedHandshakeBurst  int
 	FailedHandshakeRefill time.Duration
+
+	// MaxUnauthenticated bounds the accepted connections that have not yet
+	// proved the cookie, in all; MaxUnauthenticatedPerIP bounds them per
+	// source IP. A connection attempt beyond either is refused before TLS
+	// (or, if the bound was reached during its QUIC handshake, closed with
+	// CodeBusy); it is not counted as a failed handshake. Each such
+	// connection costs at most one stream and a 64 KiB receive window until
+	// its proof is verified. Defaults 64 and 8.
+	MaxUnauthenticated      int
+	MaxUnauthenticatedPerIP int
 
 	// StatelessResetKey lets a restarted node tell peers at once that their
 	// old connection is gone. Default: HMAC-SHA256(Cookie,
@@ -224,6 +236,15 @@ func (c Config) validate() (config, error) {
 	}
 	if c.FailedHandshakeBurst < 1 || c.FailedHandshakeRefill < 0 {
 		return bad("FailedHandshakeBurst must be positive")
+	}
+	if c.MaxUnauthenticated == 0 {
+		c.MaxUnauthenticated = DefaultUnauthenticated
+	}
+	if c.MaxUnauthenticatedPerIP == 0 {
+		c.MaxUnauthenticatedPerIP = min(DefaultUnauthPerIP, c.MaxUnauthenticated)
+	}
+	if c.MaxUnauthenticated < 1 || c.MaxUnauthenticatedPerIP < 1 || c.MaxUnauthenticatedPerIP > c.MaxUnauthenticated {
+		return bad("need 1 <= MaxUnauthenticatedPerIP <= MaxUnauthenticated")
 	}
 	if c.StatelessResetKey == nil {
 		k := deriveResetKey(c.Cookie, c.Name)

@@ -52,8 +52,11 @@
 // reads an atomically published map of sessions and takes only its lane's
 // mutex (held across a non-blocking quic-go TryWriteAll, never across a
 // blocking call or a handler call). The other mutexes (control queue,
-// notifier queue, rate limiter) are leaves: nothing else is locked while
-// one is held. Every goroutine is counted, and Close waits for all of them.
+// notifier queue, rate limiter, unauthenticated-connection counter) are
+// leaves: nothing else is locked while one is held. Every goroutine is
+// counted, and Close waits for all of them; the two that watch an
+// accepted connection for early streams belong to its handshake
+// goroutine, which stops them before it returns.
 //
 // # Failure detection
 //
@@ -69,7 +72,13 @@
 // # Security
 //
 // See docs/protocol.md: the cookie handshake inside TLS 1.3, channel
-// binding, rate limiting of failed attempts, optional mutual TLS.
+// binding, rate limiting of failed attempts, optional mutual TLS. Before a
+// client has proved the cookie, the node tells it nothing about itself (a
+// nonce; its certificate names no node), lets it use only the control
+// stream (any other stream closes the connection), buffers at most a
+// 64 KiB receive window for it, and holds at most
+// [Config.MaxUnauthenticatedPerIP] such connections per address and
+// [Config.MaxUnauthenticated] in all.
 //
 // # Errors
 //

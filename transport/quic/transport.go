@@ -36,6 +36,7 @@ type Transport struct {
 	tlsClient  *tls.Config
 	quicConfig *qgo.Config
 	limiter    *limiter
+	unauth     *unauthenticated
 
 	h       transport.Handler
 	started atomic.Bool
@@ -93,7 +94,7 @@ func New(cfg Config) (*Transport, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv, cli, err := tlsConfigs(c.TLS, c.CertFile, c.KeyFile, c.CAFile, c.Name)
+	srv, cli, err := tlsConfigs(c.TLS, c.CertFile, c.KeyFile, c.CAFile)
 	if err != nil {
 		return nil, err
 	}
@@ -122,6 +123,7 @@ func New(cfg Config) (*Transport, error) {
 		tlsServer: srv,
 		tlsClient: cli,
 		limiter:   newLimiter(c.FailedHandshakeBurst, c.FailedHandshakeRefill),
+		unauth:    newUnauthenticated(c.MaxUnauthenticated, c.MaxUnauthenticatedPerIP),
 		loopCh:    make(chan func()),
 		stopLoop:  make(chan struct{}),
 		loopDone:  make(chan struct{}),
@@ -136,8 +138,12 @@ func New(cfg Config) (*Transport, error) {
 		Conn:              udp,
 		StatelessResetKey: &reset,
 		ConnContext: func(ctx context.Context, ci *qgo.ClientInfo) (context.Context, error) {
-			if !t.limiter.allow(ipOf(ci.RemoteAddr)) {
+			ip := ipOf(ci.RemoteAddr)
+			if !t.limiter.allow(ip) {
 				return nil, errors.New("too many failed handshakes")
+			}
+			if t.unauth.full(ip) {
+				return nil, errors.New("too many unauthenticated connections")
 			}
 			return ctx, nil
 		},
@@ -149,17 +155,29 @@ func New(cfg Config) (*Transport, error) {
 	return t, nil
 }
 
+// initialWindow is every connection's and stream's receive window before
+// flow-control auto-tuning grows it, which happens only as the application
+// reads. Before the cookie proof the node reads nothing but a few handshake
+// frames, so this is all an unauthenticated peer can make it buffer.
+const initialWindow = 64 << 10
+
 func quicConfig(handshake, idle, keepAlive time.Duration, maxStreams int) *qgo.Config {
 	return &qgo.Config{
 		HandshakeIdleTimeout: handshake,
 		MaxIdleTimeout:       idle,
 		KeepAlivePeriod:      keepAlive,
-		// +1 for the control stream.
+		// +1 for the control stream. quic-go fixes these limits when the
+		// connection is set up, so they cannot be one stream before the
+		// proof and more after; serveConn closes a connection that opens a
+		// second stream before its proof instead.
 		MaxIncomingStreams:    int64(maxStreams) + 1,
 		MaxIncomingUniStreams: MaxLanes,
-		// Lanes are long-lived and busy: let them grow a large window.
-		MaxStreamReceiveWindow:     8 << 20,
-		MaxConnectionReceiveWindow: 24 << 20,
+		// Small until the application reads; lanes are long-lived and busy,
+		// so let them grow a large window.
+		InitialStreamReceiveWindow:     initialWindow,
+		InitialConnectionReceiveWindow: initialWindow,
+		MaxStreamReceiveWindow:         8 << 20,
+		MaxConnectionReceiveWindow:     24 << 20,
 	}
 }
 
