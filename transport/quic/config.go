@@ -34,6 +34,7 @@ const (
 	DefaultFailureRefill    = time.Second
 	DefaultUnauthenticated  = 64
 	DefaultUnauthPerIP      = 8
+	DefaultMaxMembers       = 1024
 
 	// MinCookieLen is the shortest cookie accepted, in bytes: 128 bits if
 	// they are raw random bytes (generated cookies are 256 bits as hex).
@@ -111,8 +112,14 @@ type Config struct {
 	// jitter) between attempts to redial a lost member. Defaults 100ms and 5s.
 	ReconnectMin, ReconnectMax time.Duration
 	// ReconnectFor is how long a lost member is redialled before it is
-	// forgotten. Default 10 minutes.
+	// forgotten. Default 10 minutes. A node named by a peer's member list
+	// that never completed a handshake is forgotten sooner, after four
+	// failed dials.
 	ReconnectFor time.Duration
+	// MaxMembers bounds the other nodes this node keeps track of:
+	// connected, being redialled, or named by a peer and not yet verified.
+	// Entries of a member list beyond it are ignored. Default 1024.
+	MaxMembers int
 
 	// FailedHandshakeBurst and FailedHandshakeRefill rate-limit failed
 	// handshakes per source IP: each failure takes a token from a bucket of
@@ -227,6 +234,12 @@ func (c Config) validate() (config, error) {
 	}
 	if c.ReconnectMin < 0 || c.ReconnectMax < c.ReconnectMin || c.ReconnectFor < 0 {
 		return bad("need 0 < ReconnectMin <= ReconnectMax and ReconnectFor >= 0")
+	}
+	if c.MaxMembers == 0 {
+		c.MaxMembers = DefaultMaxMembers
+	}
+	if c.MaxMembers < 1 {
+		return bad("MaxMembers must be positive")
 	}
 	if c.FailedHandshakeBurst == 0 {
 		c.FailedHandshakeBurst = DefaultFailureBurst

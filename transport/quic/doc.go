@@ -58,6 +58,16 @@
 // accepted connection for early streams belong to its handshake
 // goroutine, which stops them before it returns.
 //
+// # Membership
+//
+// Nodes that share a connection tell each other whom else they are
+// connected to, and each dials the nodes it did not know (full mesh). A
+// name and address from a peer's list is only a lead: it counts as a
+// member once a handshake with it has verified it. At most
+// [Config.MaxMembers] nodes are tracked; leads are dialled at most eight
+// at a time and forgotten after four failed dials, so a peer announcing
+// thousands of members costs a bounded number of goroutines and dials.
+//
 // # Failure detection
 //
 // QUIC keep-alives run every [Config.KeepAlive]; a peer silent for
