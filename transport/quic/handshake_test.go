@@ -367,3 +367,17 @@ func TestALPNMismatch(t *testing.T) {
 	require.NoError(t, err)
 	c.Close()
 }
+
+// TestNoResumptionNo0RTT: TLS 1.3 only, no session tickets or cache, and
+// quic-go's 0-RTT off, so no early data that could be replayed.
+func TestNoResumptionNo0RTT(t *testing.T) {
+	srv, cli, err := tlsConfigs(nil, "", "", "")
+	require.NoError(t, err)
+	for _, c := range []*tls.Config{srv, cli} {
+		require.EqualValues(t, tls.VersionTLS13, c.MinVersion)
+		require.True(t, c.SessionTicketsDisabled)
+		require.Nil(t, c.ClientSessionCache)
+		require.Equal(t, []string{ALPN}, c.NextProtos)
+	}
+	require.False(t, quicConfig(time.Second, time.Second, time.Second/4, 1).Allow0RTT)
+}
