@@ -51,6 +51,17 @@ func startHandshake(t *testing.T, conn *qgo.Conn) *qgo.Stream {
 
 func isOpen(conn *qgo.Conn) bool { return conn.Context().Err() == nil }
 
+// goodPeerJoins starts a node with the cookie on another loopback address
+// than the attackers' and lets it try, for 3 s, to join s.
+func goodPeerJoins(t *testing.T, s *Transport) error {
+	cfg := testConfig("good")
+	cfg.Listen = "127.0.0.2:0"
+	g := startNode(t, cfg, newHandler())
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	return g.Join(ctx, []string{s.Self().Addr})
+}
+
 // TestNothingIdentifiesTheNodeBeforeTheProof: a client that sends a hello
 // and no proof reads everything the node will send it (until the handshake
 // deadline closes the connection). Neither that nor the TLS certificate
@@ -95,23 +106,31 @@ func TestNothingIdentifiesTheNodeBeforeTheProof(t *testing.T) {
 // from another address still gets in. Before, every one of them was held
 // until the handshake deadline.
 func TestUnauthenticatedConnectionsBounded(t *testing.T) {
-	hold := func(t *testing.T, from, addr string, n int) (held []*qgo.Conn) {
+	// dial starts n cookie-less handshakes from the address from.
+	dial := func(t *testing.T, from, addr string, n int) (conns []*qgo.Conn) {
 		for i := 0; i < n; i++ {
 			conn, err := rawDialFrom(t, from, addr)
 			if err != nil {
 				continue // refused before TLS
 			}
 			startHandshake(t, conn)
-			held = append(held, conn)
+			conns = append(conns, conn)
 		}
-		// A connection over the bound is closed as soon as it is accepted.
-		time.Sleep(300 * time.Millisecond)
-		open := held[:0]
-		for _, c := range held {
-			if isOpen(c) {
-				open = append(open, c)
+		return conns
+	}
+	// settle waits for the node to close the connections over bound (it
+	// does so as soon as it accepts them) and returns those still open.
+	settle := func(t *testing.T, conns []*qgo.Conn, bound int) []*qgo.Conn {
+		var open []*qgo.Conn
+		waitFor(t, 5*time.Second, "connections over the bound closed", func() bool {
+			open = open[:0]
+			for _, c := range conns {
+				if isOpen(c) {
+					open = append(open, c)
+				}
 			}
-		}
+			return len(open) <= bound
+		})
 		return open
 	}
 
@@ -119,16 +138,10 @@ func TestUnauthenticatedConnectionsBounded(t *testing.T) {
 		cfg := testConfig("s")
 		cfg.HandshakeTimeout = 10 * time.Second // the attackers keep their slots throughout
 		s := startNode(t, cfg, newHandler())
-		held := hold(t, "127.0.0.1", s.Self().Addr, 3*DefaultUnauthPerIP)
+		held := settle(t, dial(t, "127.0.0.1", s.Self().Addr, 3*DefaultUnauthPerIP), DefaultUnauthPerIP)
 		require.NotEmpty(t, held)
-		require.LessOrEqual(t, len(held), DefaultUnauthPerIP, "cookie-less connections held from one address")
 
-		good := testConfig("good")
-		good.Listen = "127.0.0.2:0"
-		g := startNode(t, good, newHandler())
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
-		require.NoError(t, g.Join(ctx, []string{s.Self().Addr}), "a good peer from another address gets in")
+		require.NoError(t, goodPeerJoins(t, s), "a good peer from another address gets in")
 		for _, c := range held {
 			require.True(t, isOpen(c), "still waiting for a proof")
 		}
@@ -140,23 +153,18 @@ func TestUnauthenticatedConnectionsBounded(t *testing.T) {
 		cfg.MaxUnauthenticated = 4
 		cfg.MaxUnauthenticatedPerIP = 2
 		s := startNode(t, cfg, newHandler())
-		var held []*qgo.Conn
+		var conns []*qgo.Conn
 		for _, from := range []string{"127.0.0.3", "127.0.0.4", "127.0.0.5"} {
-			held = append(held, hold(t, from, s.Self().Addr, 3)...)
+			conns = append(conns, dial(t, from, s.Self().Addr, 3)...)
 		}
-		require.LessOrEqual(t, len(held), 4)
+		held := settle(t, conns, 4)
 
-		good := testConfig("good")
-		good.Listen = "127.0.0.2:0"
-		g := startNode(t, good, newHandler())
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
-		require.Error(t, g.Join(ctx, []string{s.Self().Addr}), "all slots are taken")
+		require.Error(t, goodPeerJoins(t, s), "all slots are taken")
 		for _, c := range held {
 			c.CloseWithError(0, "")
 		}
 		waitFor(t, 5*time.Second, "slots released", func() bool { return !s.unauth.full("127.0.0.2") })
-		require.NoError(t, g.Join(joinCtx(t), []string{s.Self().Addr}), "the slots come back when the attackers leave")
+		require.NoError(t, goodPeerJoins(t, s), "the slots come back when the attackers leave")
 	})
 }
 
