@@ -36,6 +36,7 @@ type Transport struct {
 	tlsClient  *tls.Config
 	quicConfig *qgo.Config
 	limiter    *limiter
+	unauth     *unauthenticated
 
 	h       transport.Handler
 	started atomic.Bool
@@ -68,6 +69,10 @@ type Transport struct {
 	members      map[string]*member
 	sessions     map[*session]struct{}
 	shuttingDown bool
+	// Dials of learned members (see member.learned): how many are in
+	// flight, and those waiting for one of the maxLearnDials slots.
+	learnDials int
+	learnQ     []*member
 }
 
 // member is what the loop knows of another node.
@@ -82,7 +87,21 @@ type member struct {
 	// held back for a grace period in case its replacement arrives.
 	pending *session
 	grace   *time.Timer
+	// learned: named by a peer's member list and not yet verified by a
+	// handshake of its own. Such a member is dialled through a bounded
+	// number of slots (queued while it waits for one, slot while it holds
+	// one) and forgotten after learnRetries failed redials.
+	learned, queued, slot bool
 }
+
+// Bounds on what a peer's member list can make this node do: at most
+// maxLearnDials dials to learned, unverified addresses at once, and each
+// such address is dialled at most 1+learnRetries times (with the usual
+// backoff) before it is forgotten.
+const (
+	maxLearnDials = 8
+	learnRetries  = 3
+)
 
 var _ transport.Transport = (*Transport)(nil)
 
@@ -93,7 +112,7 @@ func New(cfg Config) (*Transport, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv, cli, err := tlsConfigs(c.TLS, c.CertFile, c.KeyFile, c.CAFile, c.Name)
+	srv, cli, err := tlsConfigs(c.TLS, c.CertFile, c.KeyFile, c.CAFile)
 	if err != nil {
 		return nil, err
 	}
@@ -122,6 +141,7 @@ func New(cfg Config) (*Transport, error) {
 		tlsServer: srv,
 		tlsClient: cli,
 		limiter:   newLimiter(c.FailedHandshakeBurst, c.FailedHandshakeRefill),
+		unauth:    newUnauthenticated(c.MaxUnauthenticated, c.MaxUnauthenticatedPerIP),
 		loopCh:    make(chan func()),
 		stopLoop:  make(chan struct{}),
 		loopDone:  make(chan struct{}),
@@ -136,8 +156,12 @@ func New(cfg Config) (*Transport, error) {
 		Conn:              udp,
 		StatelessResetKey: &reset,
 		ConnContext: func(ctx context.Context, ci *qgo.ClientInfo) (context.Context, error) {
-			if !t.limiter.allow(ipOf(ci.RemoteAddr)) {
+			ip := ipOf(ci.RemoteAddr)
+			if !t.limiter.allow(ip) {
 				return nil, errors.New("too many failed handshakes")
+			}
+			if t.unauth.full(ip) {
+				return nil, errors.New("too many unauthenticated connections")
 			}
 			return ctx, nil
 		},
@@ -149,17 +173,29 @@ func New(cfg Config) (*Transport, error) {
 	return t, nil
 }
 
+// initialWindow is every connection's and stream's receive window before
+// flow-control auto-tuning grows it, which happens only as the application
+// reads. Before the cookie proof the node reads nothing but a few handshake
+// frames, so this is all an unauthenticated peer can make it buffer.
+const initialWindow = 64 << 10
+
 func quicConfig(handshake, idle, keepAlive time.Duration, maxStreams int) *qgo.Config {
 	return &qgo.Config{
 		HandshakeIdleTimeout: handshake,
 		MaxIdleTimeout:       idle,
 		KeepAlivePeriod:      keepAlive,
-		// +1 for the control stream.
+		// +1 for the control stream. quic-go fixes these limits when the
+		// connection is set up, so they cannot be one stream before the
+		// proof and more after; serveConn closes a connection that opens a
+		// second stream before its proof instead.
 		MaxIncomingStreams:    int64(maxStreams) + 1,
 		MaxIncomingUniStreams: MaxLanes,
-		// Lanes are long-lived and busy: let them grow a large window.
-		MaxStreamReceiveWindow:     8 << 20,
-		MaxConnectionReceiveWindow: 24 << 20,
+		// Small until the application reads; lanes are long-lived and busy,
+		// so let them grow a large window.
+		InitialStreamReceiveWindow:     initialWindow,
+		InitialConnectionReceiveWindow: initialWindow,
+		MaxStreamReceiveWindow:         8 << 20,
+		MaxConnectionReceiveWindow:     24 << 20,
 	}
 }
 
@@ -527,6 +563,7 @@ func (t *Transport) admitLocked(s *session) error {
 	stopTimer(m.retry)
 	m.pending, m.grace, m.retry = nil, nil, nil
 	m.sess, m.info, m.attempts, m.downSince = s, p.NodeInfo, 0, time.Time{}
+	m.learned = false // verified by this handshake
 	t.sessions[s] = struct{}{}
 	t.publish()
 	s.queueMembers(t.memberList(p.Name))
@@ -592,6 +629,11 @@ func (t *Transport) scheduleRetry(m *member) {
 	if m.downSince.IsZero() {
 		m.downSince = time.Now()
 	}
+	if m.learned && m.attempts >= learnRetries {
+		t.log.Info("forgetting unverified member", "peer", name, "addr", m.info.Addr)
+		delete(t.members, name)
+		return
+	}
 	if time.Since(m.downSince) > t.cfg.ReconnectFor {
 		t.log.Info("forgetting unreachable member", "peer", name, "addr", m.info.Addr)
 		delete(t.members, name)
@@ -615,10 +657,22 @@ func (t *Transport) scheduleRetry(m *member) {
 	})
 }
 
-// startDial dials m unless it is connected or being dialled.
+// startDial dials m unless it is connected or being dialled. A learned
+// member waits in learnQ while maxLearnDials of them are being dialled.
 func (t *Transport) startDial(m *member) {
 	if t.shuttingDown || m.sess != nil || m.dialing || m.info.Addr == "" {
 		return
+	}
+	if m.learned {
+		if t.learnDials >= maxLearnDials {
+			if !m.queued {
+				m.queued = true
+				t.learnQ = append(t.learnQ, m)
+			}
+			return
+		}
+		t.learnDials++
+		m.slot = true
 	}
 	m.dialing = true
 	addr, name := m.info.Addr, m.info.Name
@@ -628,11 +682,32 @@ func (t *Transport) startDial(m *member) {
 	})
 	if !ok {
 		m.dialing = false
+		t.freeLearnSlot(m)
+	}
+}
+
+// freeLearnSlot returns m's dial slot, if it holds one, to the next learned
+// member waiting for it.
+func (t *Transport) freeLearnSlot(m *member) {
+	if !m.slot {
+		return
+	}
+	m.slot = false
+	t.learnDials--
+	for t.learnDials < maxLearnDials && len(t.learnQ) > 0 {
+		next := t.learnQ[0]
+		t.learnQ[0] = nil
+		t.learnQ = t.learnQ[1:]
+		next.queued = false
+		if t.members[next.info.Name] == next {
+			t.startDial(next)
+		}
 	}
 }
 
 func (t *Transport) dialDone(m *member, err error) {
 	m.dialing = false
+	t.freeLearnSlot(m)
 	if t.shuttingDown || t.members[m.info.Name] != m || m.sess != nil {
 		return
 	}
@@ -647,18 +722,25 @@ func (t *Transport) dialDone(m *member, err error) {
 }
 
 // learn dials the members a peer told us about that we do not know yet.
-func (t *Transport) learn(list []transport.NodeInfo) {
+// They are only names and addresses from a peer: each becomes a learned
+// member, counted as a member once a handshake with it verified it, and
+// none beyond MaxMembers known nodes is taken.
+func (t *Transport) learn(from string, list []transport.NodeInfo) {
 	if t.shuttingDown {
 		return
 	}
-	for _, info := range list {
+	for i, info := range list {
 		if info.Name == t.self.Name || validName(info.Name) != nil || info.Addr == "" || len(info.Addr) > maxAddrLen {
 			continue
 		}
 		if t.members[info.Name] != nil {
 			continue
 		}
-		m := &member{info: info}
+		if len(t.members) >= t.cfg.MaxMembers {
+			t.log.Warn("member list ignored: MaxMembers nodes known", "from", from, "ignored", len(list)-i, "max", t.cfg.MaxMembers)
+			return
+		}
+		m := &member{info: info, learned: true}
 		t.members[info.Name] = m
 		t.startDial(m)
 	}
