@@ -238,9 +238,6 @@ func (h handler) NodeDown(peer transport.NodeInfo, reason error) {
 	}
 	delete(n.cl.byInc, peer.Incarnation)
 	n.cl.gone[peer.Incarnation] = peer.Name
-	for _, hs := range n.cl.holders {
-		delete(hs, peer.Name)
-	}
 	var fired []struct {
 		ref uint64
 		rw  remoteWatch
@@ -257,6 +254,7 @@ func (h handler) NodeDown(peer transport.NodeInfo, reason error) {
 	n.cl.mu.Unlock()
 	n.log.Warn("node down", "peer", peer.Name, "incarnation", peer.Incarnation, "reason", reason)
 
+	n.forgetHolder(peer.Name)
 	n.names.RemoveNode(peer.Name)
 	n.groups.RemoveNode(peer.Name)
 	for _, f := range fired {

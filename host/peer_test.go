@@ -12,6 +12,7 @@ import (
 
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/host"
+	"github.com/wasmactor/wasmactor/internal/abi"
 	"github.com/wasmactor/wasmactor/internal/proto"
 	"github.com/wasmactor/wasmactor/registry"
 	"github.com/wasmactor/wasmactor/transport"
@@ -61,16 +62,16 @@ func (r *rogue) cast(t *testing.T, node string, kind uint16, body any) {
 }
 
 // sync returns once n has handled everything r cast to it so far: casts
-// are handled in order, so r claims a fresh name for one of its own actors
+// are handled in order, so r puts one of its own actors in a fresh group
 // (which any node accepts) and waits until n knows it.
 func (r *rogue) sync(t *testing.T, n *host.Node) {
 	t.Helper()
 	r.markers++
-	name := fmt.Sprintf("marker-%d", r.markers)
-	r.cast(t, n.Name(), proto.KindName, registry.Claim{Name: name, PID: r.pid(1_000_000 + r.markers)})
+	group := fmt.Sprintf("marker-%d", r.markers)
+	r.cast(t, n.Name(), proto.KindJoin, proto.GroupRef{Group: group, PID: r.pid(1_000_000 + r.markers)})
 	require.Eventually(t, func() bool {
-		_, err := n.Whereis(context.Background(), name)
-		return err == nil
+		m, _ := n.GroupMembers(context.Background(), group)
+		return len(m) == 1
 	}, 10*time.Second, time.Millisecond, "%s handles the rogue's casts", n.Name())
 }
 
@@ -268,4 +269,230 @@ func TestConcurrentClaimsConvergeOnOneHolder(t *testing.T) {
 	var s string
 	require.NoError(t, reply.Decode(&s))
 	require.Equal(t, "still here", s)
+}
+
+// moduleOf is the info a node derives from wasm, with another factory list.
+func moduleOf(wasm []byte, deployedAt int64, factories ...string) registry.ModuleInfo {
+	return registry.ModuleInfo{Hash: registry.HashOf(wasm), Size: int64(len(wasm)), Factories: factories, DeployedAt: deployedAt}
+}
+
+func moduleOn(t *testing.T, n *host.Node, h registry.Hash) (registry.ModuleInfo, bool) {
+	t.Helper()
+	for _, m := range n.Modules() {
+		if m.Hash == h {
+			return m, true
+		}
+	}
+	return registry.ModuleInfo{}, false
+}
+
+func echo(t *testing.T, n *host.Node, pid host.PID) {
+	t.Helper()
+	reply, err := n.Call(ctxT(t), pid, "ping")
+	require.NoError(t, err)
+	var s string
+	require.NoError(t, reply.Decode(&s))
+	require.Equal(t, "ping", s)
+}
+
+// TestPeerCannotChangeTheFactoriesOfAModuleDeployedHere: a peer announces a
+// real module's hash with a fake factory list before the module is deployed.
+// The deploy still stores the module and lists its real factories, and later
+// announcements change nothing. Before, the deploy returned the fake list and
+// stored nothing, and spawning its factories failed on the deployer itself.
+func TestPeerCannotChangeTheFactoriesOfAModuleDeployedHere(t *testing.T) {
+	c := newCluster(t, 1, host.Config{})
+	n1 := c.nodes[0]
+	r := c.addRogue(t, "rogue", 77)
+	wasm := fixture(t, "minimal_actor.wasm")
+	fake := moduleOf(wasm, 1, "Evil")
+
+	r.cast(t, "n1", proto.KindModule, proto.Module{Info: fake})
+	r.sync(t, n1)
+	info, err := n1.Deploy(ctxT(t), wasm)
+	require.NoError(t, err)
+	require.Equal(t, []string{"Echo"}, info.Factories)
+
+	r.cast(t, "n1", proto.KindSync, proto.Sync{Modules: []registry.ModuleInfo{fake}})
+	r.sync(t, n1)
+	got, ok := moduleOn(t, n1, fake.Hash)
+	require.True(t, ok)
+	require.Equal(t, []string{"Echo"}, got.Factories)
+	pid, err := n1.Spawn(ctxT(t), "Echo", host.SpawnOptions{})
+	require.NoError(t, err)
+	echo(t, n1, pid)
+	_, err = n1.Spawn(ctxT(t), "Evil", host.SpawnOptions{})
+	require.ErrorIs(t, err, wasmactor.ErrUnknownFactory)
+}
+
+// TestPulledModuleListsTheFactoriesOfItsBytes: a node that does not hold a
+// module was told a fake factory list by a peer first, then the real one by
+// the deployer. The fake list hides nothing, and once the node pulls the
+// module it lists what the bytes export. Before, the first list stuck and
+// the module's real factory could not be spawned there.
+func TestPulledModuleListsTheFactoriesOfItsBytes(t *testing.T) {
+	c := newCluster(t, 2, host.Config{})
+	n1, n2 := c.nodes[0], c.nodes[1]
+	r := c.addRogue(t, "rogue", 77)
+	wasm := fixture(t, "minimal_actor.wasm")
+	fake := moduleOf(wasm, 1, "Evil")
+
+	r.cast(t, "n2", proto.KindSync, proto.Sync{Modules: []registry.ModuleInfo{fake}})
+	r.sync(t, n2)
+	deploy(t, n1, wasm)
+	deploy(t, n1, fixture(t, "trap.wasm")) // announced after the first, on the same stream
+	require.Eventually(t, func() bool { return len(n2.Modules()) == 2 }, 10*time.Second, time.Millisecond)
+
+	pid, err := n2.Spawn(ctxT(t), "Echo", host.SpawnOptions{Node: "n2"})
+	require.NoError(t, err)
+	echo(t, n2, pid)
+	require.Equal(t, uint64(1), n2.Pulls())
+	got, _ := moduleOn(t, n2, fake.Hash)
+	require.Equal(t, []string{"Echo"}, got.Factories, "derived from the pulled bytes")
+	_, err = n2.Spawn(ctxT(t), "Evil", host.SpawnOptions{Node: "n2"})
+	require.ErrorIs(t, err, wasmactor.ErrUnknownFactory)
+}
+
+// TestFakeFactoryListIsFoundOutOnSpawn: a peer announces a real module it
+// holds (it exports "Bad") as exporting "Echo", newer than anything. A
+// spawn of Echo that resolves to it finds out when the module is pulled and
+// checked, and spawns the module that really exports Echo: locally, and
+// from a node that resolves for another (a remote spawn). Before, the spawn
+// started "Echo" in the wrong module, whose actor crashed at once.
+func TestFakeFactoryListIsFoundOutOnSpawn(t *testing.T) {
+	c := newCluster(t, 3, host.Config{})
+	n1, n3 := c.nodes[0], c.nodes[2]
+	r := c.addRogue(t, "rogue", 77)
+	bad := fixture(t, "trap.wasm")
+	r.mu.Lock()
+	r.blobs[registry.HashOf(bad).String()] = bad
+	r.mu.Unlock()
+	lie := moduleOf(bad, 1<<62, "Echo")
+	deploy(t, n1, fixture(t, "minimal_actor.wasm"))
+	for _, n := range c.nodes {
+		r.cast(t, n.Name(), proto.KindModule, proto.Module{Info: lie})
+		require.Eventually(t, func() bool { return len(n.Modules()) == 2 }, 10*time.Second, time.Millisecond)
+	}
+
+	// n3 resolves for n2: n2 checks the module n3 named, n3 finds out.
+	pid, err := n3.Spawn(ctxT(t), "Echo", host.SpawnOptions{Node: "n2"})
+	require.NoError(t, err)
+	echo(t, n3, pid)
+	// n1 spawns locally: it pulls the announced module, checks it, and
+	// resolves again.
+	pid, err = n1.Spawn(ctxT(t), "Echo", host.SpawnOptions{Node: "n1"})
+	require.NoError(t, err)
+	echo(t, n1, pid)
+	for _, n := range c.nodes {
+		got, _ := moduleOn(t, n, lie.Hash)
+		require.Equal(t, []string{"Bad"}, got.Factories, "on %s", n.Name())
+	}
+}
+
+// TestSpawnRequestCannotAnnounceFactories: the module info a spawn request
+// carries is a hint for the pull, not an announcement: the target derives
+// the factory list from the bytes, and does not record the requester's word
+// about who holds the module. Before, the requested factory was indexed as
+// announced and started in a module that does not export it.
+func TestSpawnRequestCannotAnnounceFactories(t *testing.T) {
+	c := newCluster(t, 2, host.Config{})
+	r := c.addRogue(t, "rogue", 77)
+	bad := fixture(t, "trap.wasm") // exports "Bad"
+	r.mu.Lock()
+	r.blobs[registry.HashOf(bad).String()] = bad
+	r.mu.Unlock()
+	fake := moduleOf(bad, 1, "Evil")
+
+	_, err := r.tr.Call(ctxT(t), "n2", transport.Control{Kind: proto.KindSpawn, Body: proto.Marshal(proto.Spawn{
+		Factory: "Evil@" + fake.Hash.String(), Module: &fake, Holder: "rogue"})})
+	var re *transport.RemoteError
+	require.ErrorAs(t, err, &re)
+	require.Equal(t, uint16(abi.CodeOf(wasmactor.ErrUnknownFactory)), re.Code, re.Message)
+	got, _ := moduleOn(t, c.nodes[1], fake.Hash)
+	require.Equal(t, []string{"Bad"}, got.Factories)
+	require.Equal(t, []string{"n2"}, holders(t, c, "n2", fake.Hash), "the requester is not recorded as a holder")
+}
+
+// TestPeerAnnouncementsGoWithThePeer: when a peer goes down, it no longer
+// holds anything here, and a module only it announced, never stored here,
+// leaves the factory index.
+func TestPeerAnnouncementsGoWithThePeer(t *testing.T) {
+	c := newEchoCluster(t, 2)
+	r := c.addRogue(t, "rogue", 77)
+	echoHash := c.nodes[0].Modules()[0].Hash
+	ghost := moduleOf([]byte("no such module"), 1, "Ghost")
+	for _, n := range c.nodes {
+		r.cast(t, n.Name(), proto.KindSync, proto.Sync{Modules: []registry.ModuleInfo{ghost, moduleOf(fixture(t, "minimal_actor.wasm"), 1, "Echo")}})
+		r.sync(t, n)
+		_, ok := moduleOn(t, n, ghost.Hash)
+		require.True(t, ok)
+	}
+	require.Contains(t, holders(t, c, "n1", echoHash), "rogue")
+
+	require.NoError(t, r.tr.Close())
+	for _, n := range c.nodes {
+		require.Eventually(t, func() bool {
+			_, ok := moduleOn(t, n, ghost.Hash)
+			return !ok && len(n.Members()) == 1
+		}, 10*time.Second, time.Millisecond, "on %s", n.Name())
+		_, ok := moduleOn(t, n, echoHash)
+		require.True(t, ok, "a module stored here stays")
+	}
+	require.Equal(t, []string{"n1", "n2"}, holders(t, c, "n1", echoHash))
+}
+
+// holders asks node, as the CLI does, which nodes hold module h.
+func holders(t *testing.T, c *testCluster, node string, h registry.Hash) []string {
+	t.Helper()
+	cl, err := c.net.Dial(ctxT(t), node)
+	require.NoError(t, err)
+	defer cl.Close()
+	b, err := cl.Call(ctxT(t), transport.Control{Kind: proto.KindModules, Body: proto.Marshal(proto.Empty{})})
+	require.NoError(t, err)
+	var ms []proto.ModuleStatus
+	require.NoError(t, proto.Unmarshal(b, &ms))
+	for _, m := range ms {
+		if m.Info.Hash == h {
+			return m.Holders
+		}
+	}
+	return nil
+}
+
+// TestPeerAnnouncementsAreBounded: a peer makes a node hold at most
+// MaxModulesPerPeer module announcements and MaxNamesPerPeer name claims.
+func TestPeerAnnouncementsAreBounded(t *testing.T) {
+	c := newCluster(t, 1, host.Config{})
+	n1 := c.nodes[0]
+	r := c.addRogue(t, "rogue", 77)
+
+	var mods []registry.ModuleInfo
+	for i := range host.MaxModulesPerPeer + 10 {
+		mods = append(mods, moduleOf([]byte(fmt.Sprint("module ", i)), 1, "F"))
+	}
+	for len(mods) > 0 {
+		k := min(len(mods), 256)
+		r.cast(t, "n1", proto.KindSync, proto.Sync{Modules: mods[:k]})
+		mods = mods[k:]
+	}
+	var claims []registry.Claim
+	for i := range host.MaxNamesPerPeer + 10 {
+		claims = append(claims, registry.Claim{Name: fmt.Sprint("name", i), PID: r.pid(uint64(i + 1))})
+	}
+	for rest := claims; len(rest) > 0; {
+		k := min(len(rest), 2048)
+		r.cast(t, "n1", proto.KindSync, proto.Sync{Names: rest[:k]})
+		rest = rest[k:]
+	}
+	r.sync(t, n1)
+	require.Equal(t, host.MaxModulesPerPeer, len(n1.Modules()))
+	ctx := ctxT(t)
+	for i, cl := range claims {
+		_, err := n1.Whereis(ctx, cl.Name)
+		if i < host.MaxNamesPerPeer {
+			require.NoError(t, err, cl.Name)
+		} else {
+			require.ErrorIs(t, err, wasmactor.ErrNotFound, cl.Name)
+		}
+	}
 }
