@@ -12,6 +12,15 @@ import (
 )
 
 // Register gives an actor of this node a cluster-wide name.
+//
+// # Conflicts
+//
+// A name another node's actor holds is taken ([wasmactor.ErrNameTaken])
+// as far as this node knows. Two nodes that register one name before they
+// hear of each other (a partition, or registrations that cross) settle it
+// the same way on every node: the loser's node drops the name (the actor
+// keeps running; the node logs it). A peer cannot take a name held here by
+// claiming it later, nor release it (docs/RATIONALE.md).
 func (n *Node) Register(ctx context.Context, name string, pid PID) error {
 	a, _, err := n.local(pid)
 	if err != nil {
