@@ -134,6 +134,7 @@ type Names struct {
 	byName  map[string]held
 	byPID   map[wasmactor.PID][]string // holders only; unsorted, a PID holds few names
 	waiting map[string][]Claim         // per name, claims of other nodes behind the holder
+	waitsOf map[wasmactor.PID]int      // how many claims each PID has waiting
 	perNode map[string]int             // claims per node, holding or waiting
 }
 
@@ -143,6 +144,7 @@ func NewNames() *Names {
 		byName:  make(map[string]held),
 		byPID:   make(map[wasmactor.PID][]string),
 		waiting: make(map[string][]Claim),
+		waitsOf: make(map[wasmactor.PID]int),
 		perNode: make(map[string]int),
 	}
 }
@@ -211,11 +213,13 @@ func (n *Names) Offer(c Claim, limit int) (v Verdict, holder Claim, since time.T
 		return Taken, Claim{}, time.Time{}
 	}
 	if i >= 0 {
+		n.unwait(ws[i].PID)
 		ws[i] = c
 	} else {
 		n.waiting[c.Name] = append(ws, c)
 		n.perNode[c.PID.Node]++
 	}
+	n.waitsOf[c.PID]++
 	return Waiting, old.Claim, old.since
 }
 
@@ -254,11 +258,18 @@ func (n *Names) uncount(node string) {
 func (n *Names) dropWaiting(name string, i int) {
 	ws := n.waiting[name]
 	n.uncount(ws[i].PID.Node)
+	n.unwait(ws[i].PID)
 	ws = slices.Delete(ws, i, i+1)
 	if len(ws) == 0 {
 		delete(n.waiting, name)
 	} else {
 		n.waiting[name] = ws
+	}
+}
+
+func (n *Names) unwait(pid wasmactor.PID) {
+	if n.waitsOf[pid]--; n.waitsOf[pid] <= 0 {
+		delete(n.waitsOf, pid)
 	}
 }
 
@@ -324,7 +335,9 @@ func (n *Names) RemovePID(pid wasmactor.PID) []string {
 	for _, name := range names {
 		n.release(n.byName[name].Claim)
 	}
-	n.dropWaitingWhere(func(w Claim) bool { return w.PID == pid })
+	if n.waitsOf[pid] > 0 { // rare: an actor's death costs no scan otherwise
+		n.dropWaitingWhere(func(w Claim) bool { return w.PID == pid })
+	}
 	slices.Sort(names)
 	return names
 }

@@ -332,6 +332,13 @@ func TestNamesHammer(t *testing.T) {
 		}
 	}
 	require.Equal(t, count, n.perNode)
+	waits := map[wasmactor.PID]int{}
+	for _, ws := range n.waiting {
+		for _, w := range ws {
+			waits[w.PID]++
+		}
+	}
+	require.Equal(t, waits, n.waitsOf)
 }
 
 // FuzzDecodeClaim: claims arrive from peers; the decoder must never panic and
