@@ -75,6 +75,13 @@ func (r *rogue) sync(t *testing.T, n *host.Node) {
 	}, 10*time.Second, time.Millisecond, "%s handles the rogue's casts", n.Name())
 }
 
+// serve makes r hold wasm: it answers fetches of it.
+func (r *rogue) serve(wasm []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.blobs[registry.HashOf(wasm).String()] = wasm
+}
+
 func (r *rogue) HandleEnvelopes(transport.NodeInfo, []transport.Envelope) {}
 func (r *rogue) HandleCast(transport.NodeInfo, transport.Control)         {}
 func (r *rogue) NodeUp(transport.NodeInfo)                                {}
@@ -364,9 +371,7 @@ func TestFakeFactoryListIsFoundOutOnSpawn(t *testing.T) {
 	n1, n3 := c.nodes[0], c.nodes[2]
 	r := c.addRogue(t, "rogue", 77)
 	bad := fixture(t, "trap.wasm")
-	r.mu.Lock()
-	r.blobs[registry.HashOf(bad).String()] = bad
-	r.mu.Unlock()
+	r.serve(bad)
 	lie := moduleOf(bad, 1<<62, "Echo")
 	deploy(t, n1, fixture(t, "minimal_actor.wasm"))
 	for _, n := range c.nodes {
@@ -398,9 +403,7 @@ func TestSpawnRequestCannotAnnounceFactories(t *testing.T) {
 	c := newCluster(t, 2, host.Config{})
 	r := c.addRogue(t, "rogue", 77)
 	bad := fixture(t, "trap.wasm") // exports "Bad"
-	r.mu.Lock()
-	r.blobs[registry.HashOf(bad).String()] = bad
-	r.mu.Unlock()
+	r.serve(bad)
 	fake := moduleOf(bad, 1, "Evil")
 
 	_, err := r.tr.Call(ctxT(t), "n2", transport.Control{Kind: proto.KindSpawn, Body: proto.Marshal(proto.Spawn{

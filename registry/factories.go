@@ -51,10 +51,10 @@ func NewFactories() *Factories {
 // [ModuleInfo.Validate] is not indexed and Add reports false; callers that
 // need the reason validate first.
 func (f *Factories) Add(info ModuleInfo) bool {
-	if info.Validate() != nil {
+	info, ok := valid(info)
+	if !ok {
 		return false
 	}
-	info = info.normalized()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	old, ok := f.modules[info.Hash]
@@ -81,10 +81,10 @@ func (f *Factories) Add(info ModuleInfo) bool {
 // a hash this node checked never changes. DeployedAt is merged as in Add. It
 // reports whether the index changed; an invalid info is ignored.
 func (f *Factories) Announce(info ModuleInfo) bool {
-	if info.Validate() != nil {
+	info, ok := valid(info)
+	if !ok {
 		return false
 	}
-	info = info.normalized()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	old, ok := f.modules[info.Hash]
@@ -112,6 +112,14 @@ func (f *Factories) Announce(info ModuleInfo) bool {
 	}
 	f.modules[info.Hash] = old
 	return changed
+}
+
+// valid returns info normalized, or false if it fails [ModuleInfo.Validate].
+func valid(info ModuleInfo) (ModuleInfo, bool) {
+	if info.Validate() != nil {
+		return ModuleInfo{}, false
+	}
+	return info.normalized(), true
 }
 
 // Forget drops a module whose list this node has not checked (its last
