@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/internal/abi"
@@ -73,7 +74,7 @@ func (n *Node) handleCast(from transport.NodeInfo, msg transport.Control) error 
 			n.mergeName(from, c)
 		}
 		for _, g := range s.Groups {
-			if g.PID.Node == from.Name {
+			if owns(from, g.PID) {
 				n.groups.Join(g.Group, g.PID)
 			}
 		}
@@ -88,13 +89,16 @@ func (n *Node) handleCast(from transport.NodeInfo, msg transport.Control) error 
 		if err := proto.Unmarshal(msg.Body, &r); err != nil {
 			return err
 		}
+		if !owns(from, r.PID) {
+			return fmt.Errorf("%w: name release for %s sent by %s", wasmactor.ErrBadArgument, r.PID, from.Name)
+		}
 		n.names.Unregister(r.Name, r.PID)
 	case proto.KindJoin, proto.KindLeave:
 		var g proto.GroupRef
 		if err := proto.Unmarshal(msg.Body, &g); err != nil {
 			return err
 		}
-		if g.PID.Node != from.Name {
+		if !owns(from, g.PID) {
 			return fmt.Errorf("%w: group change for %s sent by %s", wasmactor.ErrBadArgument, g.PID, from.Name)
 		}
 		if msg.Kind == proto.KindJoin {
@@ -198,6 +202,7 @@ func (h handler) NodeUp(peer transport.NodeInfo) {
 	n.cl.peers[peer.Name] = peer
 	n.cl.byInc[peer.Incarnation] = peer.Name
 	n.cl.seen[peer.Name] = true
+	n.cl.upAt[peer.Name] = peerUp{incarnation: peer.Incarnation, at: time.Now()}
 	n.cl.mu.Unlock()
 	n.log.Info("node up", "peer", peer.Name, "addr", peer.Addr, "incarnation", peer.Incarnation)
 	n.cast(peer.Name, proto.KindSync, n.syncState())
@@ -228,11 +233,11 @@ func (h handler) NodeDown(peer transport.NodeInfo, reason error) {
 	if cur, ok := n.cl.peers[peer.Name]; ok && cur.Incarnation == peer.Incarnation {
 		delete(n.cl.peers, peer.Name)
 	}
+	if up, ok := n.cl.upAt[peer.Name]; ok && up.incarnation == peer.Incarnation {
+		delete(n.cl.upAt, peer.Name)
+	}
 	delete(n.cl.byInc, peer.Incarnation)
 	n.cl.gone[peer.Incarnation] = peer.Name
-	for _, hs := range n.cl.holders {
-		delete(hs, peer.Name)
-	}
 	var fired []struct {
 		ref uint64
 		rw  remoteWatch
@@ -249,6 +254,7 @@ func (h handler) NodeDown(peer transport.NodeInfo, reason error) {
 	n.cl.mu.Unlock()
 	n.log.Warn("node down", "peer", peer.Name, "incarnation", peer.Incarnation, "reason", reason)
 
+	n.forgetHolder(peer.Name)
 	n.names.RemoveNode(peer.Name)
 	n.groups.RemoveNode(peer.Name)
 	for _, f := range fired {

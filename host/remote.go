@@ -25,8 +25,12 @@ type cluster struct {
 	byInc   map[uint64]string             // incarnation → name, connected members
 	gone    map[uint64]string             // incarnations that went down: their PIDs are stale
 	seen    map[string]bool               // every node name ever connected
+	upAt    map[string]peerUp             // when each connected member came up
 	holders map[registry.Hash]map[string]bool
+	held    map[string]int         // modules each member is recorded as holding
 	rwatch  map[uint64]remoteWatch // monitors held here on actors of other nodes, by ref
+
+	raceWindow atomic.Int64 // defaultNameRaceWindow; tests shorten it
 
 	pullMu  sync.Mutex
 	pulling map[registry.Hash]*pullCall
@@ -42,9 +46,24 @@ func (c *cluster) init() {
 	c.byInc = make(map[uint64]string)
 	c.gone = make(map[uint64]string)
 	c.seen = make(map[string]bool)
+	c.upAt = make(map[string]peerUp)
 	c.holders = make(map[registry.Hash]map[string]bool)
+	c.held = make(map[string]int)
+	c.raceWindow.Store(int64(defaultNameRaceWindow))
 	c.rwatch = make(map[uint64]remoteWatch)
 	c.pulling = make(map[registry.Hash]*pullCall)
+}
+
+// peerUp is when a run of a member came up here.
+type peerUp struct {
+	incarnation uint64
+	at          time.Time
+}
+
+// owns reports whether pid is an actor of the run of a node that sent a
+// message: a peer speaks only for its own actors.
+func owns(from transport.NodeInfo, pid PID) bool {
+	return pid.Node == from.Name && pid.Incarnation == from.Incarnation
 }
 
 // peerByInc returns the name of the connected node with that incarnation,
