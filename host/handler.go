@@ -204,7 +204,7 @@ func (h handler) NodeUp(peer transport.NodeInfo) {
 	n.cl.seen[peer.Name] = true
 	n.cl.upAt[peer.Name] = peerUp{incarnation: peer.Incarnation, at: time.Now()}
 	n.cl.mu.Unlock()
-	n.log.Info("node up", "peer", peer.Name, "addr", peer.Addr, "incarnation", peer.Incarnation)
+	n.log.Info("node up", "peer", peer.Name, "addr", peer.Addr, "incarnation", wasmactor.FormatIncarnation(peer.Incarnation))
 	n.cast(peer.Name, proto.KindSync, n.syncState())
 }
 
@@ -252,7 +252,7 @@ func (h handler) NodeDown(peer transport.NodeInfo, reason error) {
 		}
 	}
 	n.cl.mu.Unlock()
-	n.log.Warn("node down", "peer", peer.Name, "incarnation", peer.Incarnation, "reason", reason)
+	n.log.Warn("node down", "peer", peer.Name, "incarnation", wasmactor.FormatIncarnation(peer.Incarnation), "reason", reason)
 
 	n.forgetHolder(peer.Name)
 	n.names.RemoveNode(peer.Name)

@@ -190,7 +190,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		_ = n.Close()
 		return nil, err
 	}
-	n.log.Debug("node started", "incarnation", n.incarnation, "modules", len(n.store.List()))
+	n.log.Debug("node started", "incarnation", wasmactor.FormatIncarnation(n.incarnation), "modules", len(n.store.List()))
 	return n, nil
 }
 

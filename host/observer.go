@@ -4,12 +4,12 @@ import (
 	"context"
 	"embed"
 	"encoding/json"
-	"fmt"
 	"io/fs"
 	"net/http"
 	"sort"
 	"time"
 
+	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/internal/proto"
 )
 
@@ -122,7 +122,7 @@ func (n *Node) clusterView(ctx context.Context) clusterView {
 	sort.Slice(statuses, func(i, j int) bool { return statuses[i].Name < statuses[j].Name })
 	actorsPerModule := map[string]int{}
 	for _, st := range statuses {
-		v.Nodes = append(v.Nodes, nodeView{NodeStatus: st, Incarnation: fmt.Sprintf("%016x", st.Incarnation)})
+		v.Nodes = append(v.Nodes, nodeView{NodeStatus: st, Incarnation: wasmactor.FormatIncarnation(st.Incarnation)})
 		for h, c := range st.ModuleActors {
 			actorsPerModule[h] += c
 		}
