@@ -139,15 +139,7 @@ func (n *Node) clusterView(ctx context.Context) clusterView {
 				newest[f], mv.Newest = true, true
 			}
 		}
-		if _, ok := n.store.Info(info.Hash); ok {
-			mv.Holders = append(mv.Holders, n.cfg.Name)
-		}
-		n.cl.mu.RLock()
-		for h := range n.cl.holders[info.Hash] {
-			mv.Holders = append(mv.Holders, h)
-		}
-		n.cl.mu.RUnlock()
-		sort.Strings(mv.Holders)
+		mv.Holders = n.holdersOf(info.Hash)
 		v.Modules = append(v.Modules, mv)
 	}
 	return v
