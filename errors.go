@@ -41,4 +41,21 @@ var (
 	// ErrClosed: the node (or transport) is closed. It unwraps to net.ErrClosed
 	// where the closed thing is a network endpoint.
 	ErrClosed = errors.New("wasmactor: closed")
+
+	// Refusals of code mobility (upgrade, migration, undeploy): the actor or
+	// module stays exactly as it was.
+
+	// ErrCannotSnapshot: the actor's factory does not implement snapshots, so
+	// it cannot be upgraded or migrated.
+	ErrCannotSnapshot = errors.New("wasmactor: actor cannot snapshot")
+	// ErrSnapshotFailed: the actor's Snapshot returned an error or panicked.
+	ErrSnapshotFailed = errors.New("wasmactor: snapshot failed")
+	// ErrRestoreFailed: the new version (or the target node) could not
+	// restore the actor from its snapshot; it carries on where it was.
+	ErrRestoreFailed = errors.New("wasmactor: restore failed")
+	// ErrBusy: the actor has asks of its own in flight, whose continuations
+	// live in its instance's memory, and did not settle before the deadline.
+	ErrBusy = errors.New("wasmactor: actor busy")
+	// ErrInUse: a module cannot be undeployed while actors of it run.
+	ErrInUse = errors.New("wasmactor: module in use")
 )

@@ -79,8 +79,10 @@ func TestRecordKindsMatchTheHost(t *testing.T) {
 		require.Equal(t, strings.ToUpper(strings.TrimPrefix(name, "kind")), abi.Kind(v).String(), name)
 		kinds++
 	}
-	for k := abi.Kind(1); k.String() != "UNKNOWN"; k++ {
-		kinds--
+	for k := abi.Kind(1); k < 256; k++ {
+		if k.String() != "UNKNOWN" {
+			kinds--
+		}
 	}
 	require.Zero(t, kinds, "the SDK knows every record kind, and no other")
 	require.Equal(t, uint16(abi.KindStart), uint16(kindStart))

@@ -1,6 +1,7 @@
 package actor
 
 import (
+	"encoding/binary"
 	"sort"
 	"strings"
 )
@@ -29,10 +30,79 @@ type Stopper interface {
 // Snapshotter is implemented by actors whose state can be captured and
 // rebuilt, for migration and hot upgrade. Snapshot runs outside a delivery
 // and must not use the Context; Restore replaces Init for an actor rebuilt
-// from a snapshot, and an error stops the actor with that reason.
+// from a snapshot. An error (or a panic) from Restore refuses the move: the
+// node keeps the actor where it was, unchanged, and the caller of the
+// upgrade or migration gets the error's text. An actor without Snapshotter
+// cannot be upgraded or migrated; the node says so.
+//
+// A Snapshot may be read by a later version of the actor's module (hot
+// upgrade) or by the same version on another node (migration). See
+// [SnapshotVersioner] for changing the format between versions.
 type Snapshotter interface {
 	Snapshot() ([]byte, error)
 	Restore(state []byte) error
+}
+
+// SnapshotVersioner is implemented by actors whose snapshot format changes
+// between versions of their module. The SDK stores the version with every
+// snapshot of the actor, so that the next version's [VersionedRestorer]
+// knows which format it reads:
+//
+//	func (c *Counter) SnapshotVersion() uint32 { return 2 }
+//
+//	func (c *Counter) RestoreVersion(v uint32, state []byte) error {
+//		switch v {
+//		case 0, 1: // written by versions that stored {"start": n}
+//			...
+//		case 2:
+//			...
+//		}
+//		return fmt.Errorf("snapshot version %d is newer than this code", v)
+//	}
+//
+// # Notes
+//
+// The version travels in front of the state: the bytes 0xff 'w' 'a' 's',
+// the version as a little-endian uint32, then what Snapshot returned. 0xff
+// is CBOR's "break" code, which never starts a CBOR data item, so a CBOR
+// snapshot of an actor without a version is never mistaken for one with a
+// version. Actors without SnapshotVersioner write their state as it is, as
+// the first SDK did, so snapshots move between modules built with either.
+type SnapshotVersioner interface {
+	SnapshotVersion() uint32
+}
+
+// VersionedRestorer is implemented by actors that read snapshots of several
+// formats: RestoreVersion runs instead of Snapshotter.Restore, with the
+// version the snapshot was written with (0 for an actor without
+// [SnapshotVersioner], or for a snapshot by a module built with an SDK that
+// stored no version).
+type VersionedRestorer interface {
+	RestoreVersion(version uint32, state []byte) error
+}
+
+// snapshotMagic starts a snapshot that carries a version (see
+// [SnapshotVersioner]).
+const snapshotMagic = "\xffwas"
+
+// frameSnapshot puts the actor's version in front of its state.
+func frameSnapshot(a Actor, state []byte) []byte {
+	v, ok := a.(SnapshotVersioner)
+	if !ok {
+		return state
+	}
+	out := make([]byte, 0, 8+len(state))
+	out = append(out, snapshotMagic...)
+	out = binary.LittleEndian.AppendUint32(out, v.SnapshotVersion())
+	return append(out, state...)
+}
+
+// unframeSnapshot splits a snapshot into its version and state.
+func unframeSnapshot(b []byte) (version uint32, state []byte) {
+	if len(b) >= 8 && string(b[:4]) == snapshotMagic {
+		return binary.LittleEndian.Uint32(b[4:8]), b[8:]
+	}
+	return 0, b
 }
 
 // DownHandler is implemented by actors that monitor others: HandleDown runs

@@ -29,9 +29,9 @@ func exportDeliver(n uint32) int32 { return inst.deliver(n) }
 
 //go:wasmexport wasmactor_snapshot
 func exportSnapshot(actor uint64) int64 {
-	state, ok := inst.snapshot(actor)
-	if !ok {
-		return -1
+	state, refusal := inst.snapshot(actor)
+	if refusal != 0 {
+		return -int64(refusal)
 	}
 	return packSlice(state)
 }

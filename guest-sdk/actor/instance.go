@@ -79,35 +79,44 @@ func (in *instance) factoryList() []byte {
 	return in.names
 }
 
-// snapshot implements wasmactor_snapshot. ok is false if the actor does not
-// exist, does not implement Snapshotter, fails, or panics; imports are not
-// allowed here, so a failure can only be reported as "no snapshot" (and on
-// stderr, which reaches the node's log).
-func (in *instance) snapshot(id uint64) (state []byte, ok bool) {
+// Refusals of wasmactor_snapshot (docs/abi.md): the export returns -code.
+const (
+	snapNoActor     = 2 // no actor with that id
+	snapUnsupported = 3 // its factory does not implement Snapshotter
+	snapFailed      = 4 // Snapshot returned an error or panicked
+)
+
+// snapshot implements wasmactor_snapshot: the actor's state (with its
+// version in front, see [SnapshotVersioner]) or, as refusal, why there is
+// none. Imports are not allowed here, so why a Snapshot failed goes to
+// stderr, which reaches the node's log and the error of the upgrade or
+// migration that asked.
+func (in *instance) snapshot(id uint64) (state []byte, refusal int) {
 	c := in.actors[id]
 	if c == nil || in.broken {
-		return nil, false
+		return nil, snapNoActor
 	}
 	s, isSnap := c.actor.(Snapshotter)
 	if !isSnap {
-		return nil, false
+		return nil, snapUnsupported
 	}
 	defer func() {
 		if r := recover(); r != nil {
 			fmt.Fprintf(in.diag, "wasmactor: actor %d: panic in Snapshot: %v\n%s", id, r, debug.Stack())
-			state, ok = nil, false
+			state, refusal = nil, snapFailed
 		}
 	}()
 	st, err := s.Snapshot()
 	if err != nil {
 		fmt.Fprintf(in.diag, "wasmactor: actor %d: Snapshot: %v\n", id, err)
-		return nil, false
+		return nil, snapFailed
 	}
+	st = frameSnapshot(c.actor, st)
 	if st == nil {
 		st = []byte{}
 	}
 	in.state = st
-	return st, true
+	return st, 0
 }
 
 // deliver implements wasmactor_deliver for the n bytes at the start of the
@@ -222,6 +231,12 @@ func (in *instance) dispatch(r *record) string {
 			h.HandleExit(c, Exit{PID: r.from, Reason: reasonText(r.payload)})
 			in.after(c)
 		}
+	case kindDrop:
+		// The actor lives on elsewhere (a new version, another node): forget
+		// it here without running Terminate.
+		if in.lookup(r.actor) != nil {
+			in.remove(r.actor)
+		}
 	case kindStop:
 		c := in.lookup(r.actor)
 		if c == nil {
@@ -293,11 +308,7 @@ func (in *instance) start(r *record) string {
 
 	var err error
 	if r.kind == kindRestore {
-		if s, ok := c.actor.(Snapshotter); ok {
-			err = s.Restore(rest)
-		} else {
-			err = fmt.Errorf("wasmactor: factory %q cannot restore a snapshot", c.factory)
-		}
+		err = restore(c, rest)
 	} else if s, ok := c.actor.(Starter); ok {
 		err = s.Init(c, Message{data: rest, from: r.from, kind: r.kind})
 	}
@@ -308,6 +319,25 @@ func (in *instance) start(r *record) string {
 	}
 	in.after(c)
 	return ""
+}
+
+// restore rebuilds c's actor from a snapshot. A panic in the actor's code
+// is an error like any other: a failed restore must leave the instance
+// working, since the node keeps the actor where it was and goes on.
+func restore(c *Context, b []byte) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic in Restore: %v", r)
+		}
+	}()
+	version, state := unframeSnapshot(b)
+	if v, ok := c.actor.(VersionedRestorer); ok {
+		return v.RestoreVersion(version, state)
+	}
+	if s, ok := c.actor.(Snapshotter); ok {
+		return s.Restore(state)
+	}
+	return fmt.Errorf("wasmactor: factory %q cannot restore a snapshot", c.factory)
 }
 
 // after completes a callback: an actor that called Stop runs Terminate, the

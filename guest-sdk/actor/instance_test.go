@@ -3,6 +3,7 @@
 package actor
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -329,8 +330,8 @@ func TestPanicFailsInstance(t *testing.T) {
 	ti.host.failure = ""
 	require.Equal(t, int32(1), ti.run(tellRec(1, parent, nil)))
 	require.NotEmpty(t, ti.host.failure)
-	_, ok := ti.snapshot(1)
-	require.False(t, ok)
+	_, refusal := ti.snapshot(1)
+	require.Equal(t, snapNoActor, refusal, "a broken instance holds no actors")
 }
 
 func TestPanicInInitAndContinuation(t *testing.T) {
@@ -381,17 +382,25 @@ func TestSnapshotRestore(t *testing.T) {
 		"P": probeFactory(&ev, nil),
 	})
 	require.Equal(t, int32(0), ti.run(startRec(1, "S", nil), tellRec(1, parent, []byte("12345")), startRec(2, "P", nil)))
-	state, ok := ti.snapshot(1)
-	require.True(t, ok)
+	state, refusal := ti.snapshot(1)
+	require.Zero(t, refusal)
 	require.Equal(t, uint64(5), binary.LittleEndian.Uint64(state))
+	state = bytes.Clone(state)
 
-	_, ok = ti.snapshot(2)
-	require.False(t, ok, "no Snapshotter")
-	_, ok = ti.snapshot(99)
-	require.False(t, ok, "no such actor")
+	// Each refusal says why, and leaves the actor as it was.
+	var diag bytes.Buffer
+	ti.diag = &diag
+	_, refusal = ti.snapshot(2)
+	require.Equal(t, snapUnsupported, refusal, "no Snapshotter")
+	_, refusal = ti.snapshot(99)
+	require.Equal(t, snapNoActor, refusal, "no such actor")
 	ti.actors[1].actor.(*snapActor).failErr = errors.New("cannot")
-	_, ok = ti.snapshot(1)
-	require.False(t, ok, "Snapshot error")
+	_, refusal = ti.snapshot(1)
+	require.Equal(t, snapFailed, refusal, "Snapshot error")
+	require.Contains(t, diag.String(), "actor 1: Snapshot: cannot")
+	ti.actors[1].actor.(*snapActor).failErr = nil
+	require.Equal(t, int32(0), ti.run(tellRec(1, parent, []byte("1"))))
+	require.Equal(t, uint64(6), ti.actors[1].actor.(*snapActor).n)
 
 	// Restore in another instance, as a migration does.
 	ev = nil
@@ -412,6 +421,85 @@ func TestSnapshotRestore(t *testing.T) {
 	}
 	require.Equal(t, []string{"2 bad state", `3 wasmactor: factory "P" cannot restore a snapshot`}, stops)
 	require.Empty(t, ev, "a restored actor does not run Init")
+}
+
+// versioned writes its snapshots with a version and reads several.
+type versioned struct {
+	snapActor
+	version  uint32
+	restored []string
+}
+
+func (v *versioned) SnapshotVersion() uint32 { return v.version }
+func (v *versioned) RestoreVersion(version uint32, state []byte) error {
+	v.restored = append(v.restored, fmt.Sprintf("v%d %x", version, state))
+	if version > 2 {
+		return fmt.Errorf("snapshot version %d is newer than this code", version)
+	}
+	return nil
+}
+
+func TestSnapshotVersions(t *testing.T) {
+	ti := newTestInstance(map[string]func() Actor{
+		"Old": func() Actor { return &snapActor{} },
+		"V2":  func() Actor { return &versioned{version: 2} },
+		"V3":  func() Actor { return &versioned{version: 3} },
+	})
+	require.Equal(t, int32(0), ti.run(startRec(1, "Old", nil), tellRec(1, parent, []byte("abc")), startRec(2, "V2", nil), startRec(3, "V3", nil)))
+	old, refusal := ti.snapshot(1)
+	require.Zero(t, refusal)
+	require.Len(t, old, 8, "no version: the state as Snapshot returned it")
+	old = bytes.Clone(old)
+	v2, _ := ti.snapshot(2)
+	require.Equal(t, append([]byte("\xffwas\x02\x00\x00\x00"), make([]byte, 8)...), v2)
+	v2 = bytes.Clone(v2)
+	v3, _ := ti.snapshot(3)
+	v3 = bytes.Clone(v3)
+
+	// A new version reads the old format as version 0, its own as 2, and
+	// refuses a format it does not know; a version-blind actor gets the
+	// state without the version.
+	ti2 := newTestInstance(map[string]func() Actor{"V": func() Actor { return &versioned{version: 2} }, "Old": func() Actor { return &snapActor{} }})
+	require.Equal(t, int32(0), ti2.run(
+		record{kind: kindRestore, actor: 1, payload: startPayload("V", old)},
+		record{kind: kindRestore, actor: 2, payload: startPayload("V", v2)},
+		record{kind: kindRestore, actor: 3, payload: startPayload("V", v3)},
+		record{kind: kindRestore, actor: 4, payload: startPayload("Old", v2)},
+	))
+	require.Equal(t, []string{"v0 0300000000000000"}, ti2.actors[1].actor.(*versioned).restored)
+	require.Equal(t, []string{"v2 0000000000000000"}, ti2.actors[2].actor.(*versioned).restored)
+	require.Nil(t, ti2.actors[3])
+	require.Equal(t, uint64(0), ti2.actors[4].actor.(*snapActor).n)
+	stop := ti2.host.only(t, "stop")
+	require.Equal(t, "snapshot version 3 is newer than this code", stop.text)
+}
+
+// panicky panics in Restore.
+type panicky struct{ snapActor }
+
+func (*panicky) Restore([]byte) error { panic("restore exploded") }
+
+func TestPanicInRestoreRefusesTheMoveOnly(t *testing.T) {
+	var ev []string
+	ti := newTestInstance(map[string]func() Actor{"X": func() Actor { return &panicky{} }, "P": probeFactory(&ev, nil)})
+	rc := ti.run(startRec(1, "P", nil), record{kind: kindRestore, actor: 2, payload: startPayload("X", nil)}, tellRec(1, parent, []byte("after")))
+	require.Equal(t, int32(0), rc, "the instance goes on")
+	require.Empty(t, ti.host.failure)
+	require.Equal(t, "panic in Restore: restore exploded", ti.host.only(t, "stop").text)
+	require.Len(t, ev, 2)
+	require.Contains(t, ev[1], `recv "after"`)
+}
+
+func TestDropForgetsWithoutTerminate(t *testing.T) {
+	var ev []string
+	ti := newTestInstance(map[string]func() Actor{"P": probeFactory(&ev, nil)})
+	require.Equal(t, int32(0), ti.run(startRec(1, "P", nil), record{kind: kindDrop, actor: 1}, tellRec(1, parent, []byte("late")), record{kind: kindDrop, actor: 7}))
+	require.Nil(t, ti.actors[1])
+	for _, e := range ev {
+		require.NotContains(t, e, "terminate")
+		require.NotContains(t, e, "late")
+	}
+	require.Empty(t, ti.host.calls, "no stop: the actor lives on elsewhere")
 }
 
 func TestContextRequests(t *testing.T) {

@@ -15,6 +15,7 @@ const (
 	kindDown    = 6
 	kindExit    = 7
 	kindStop    = 8
+	kindDrop    = 12
 )
 
 // headerSize is the fixed part of every record; records start on 8-byte

@@ -34,6 +34,10 @@ const (
 	KindDown    Kind = 6
 	KindExit    Kind = 7
 	KindStop    Kind = 8
+	// KindDrop: the actor has left this instance (hot upgrade, migration);
+	// the guest forgets it without running its stop hook. Numbered after
+	// the kinds other work reserved (9-11).
+	KindDrop Kind = 12
 )
 
 var kindNames = [...]string{
@@ -45,6 +49,7 @@ var kindNames = [...]string{
 	KindDown:    "DOWN",
 	KindExit:    "EXIT",
 	KindStop:    "STOP",
+	KindDrop:    "DROP",
 }
 
 // String is the kind's name in docs/abi.md, or UNKNOWN.
@@ -67,6 +72,30 @@ const (
 	// KnownSpawnFlags are all the flags of this version; a spawn with any
 	// other bit set is BAD_ARGUMENT.
 	KnownSpawnFlags = SpawnLink | SpawnIsolated
+)
+
+// SnapshotRefusal is why wasmactor_snapshot gave no state. The export
+// answers a refusal as the negative number -code; -1 is all that guests of
+// the first SDK say, whatever the reason.
+type SnapshotRefusal uint32
+
+const (
+	// SnapshotUnspecified (-1): no state, for a reason the guest does not
+	// say (the factory has no snapshots, or Snapshot failed).
+	SnapshotUnspecified SnapshotRefusal = 1
+	// SnapshotNoActor (-2): the instance has no actor with that id.
+	SnapshotNoActor SnapshotRefusal = 2
+	// SnapshotUnsupported (-3): the actor's factory does not implement
+	// snapshots.
+	SnapshotUnsupported SnapshotRefusal = 3
+	// SnapshotError (-4): the actor's Snapshot failed (returned an error or
+	// panicked); the guest writes why to stderr.
+	SnapshotError SnapshotRefusal = 4
+
+	// MaxSnapshotRefusal bounds the codes: a result r of the export with
+	// -MaxSnapshotRefusal <= int64(r) <= -1 is a refusal. No (ptr, len) pair
+	// inside a wasm32 memory packs to such a value.
+	MaxSnapshotRefusal = 255
 )
 
 // LogLevel is the level argument of the log import.
@@ -109,6 +138,14 @@ const (
 	ModuleUnavailable Errno = 104
 	Closed            Errno = 105
 	BadPID            Errno = 106
+
+	// Refusals of code mobility, numbered apart from the codes above so
+	// that work adding codes in parallel does not collide.
+	CannotSnapshot Errno = 120
+	SnapshotFailed Errno = 121
+	RestoreFailed  Errno = 122
+	Busy           Errno = 123
+	InUse          Errno = 124
 )
 
 // errInternal is the sentinel of INTERNAL and of unknown codes; the root
@@ -151,6 +188,13 @@ var codes = [...]code{
 	{ModuleUnavailable, "MODULE_UNAVAILABLE", wasmactor.ErrModuleUnavailable, Internal},
 	{Closed, "CLOSED", wasmactor.ErrClosed, Internal},
 	{BadPID, "BAD_PID", wasmactor.ErrBadPID, BadArgument},
+	// A guest never asks for a move; were one refused, the request was
+	// not acceptable as made.
+	{CannotSnapshot, "CANNOT_SNAPSHOT", wasmactor.ErrCannotSnapshot, BadArgument},
+	{SnapshotFailed, "SNAPSHOT_FAILED", wasmactor.ErrSnapshotFailed, Internal},
+	{RestoreFailed, "RESTORE_FAILED", wasmactor.ErrRestoreFailed, Internal},
+	{Busy, "BUSY", wasmactor.ErrBusy, Internal},
+	{InUse, "IN_USE", wasmactor.ErrInUse, BadArgument},
 }
 
 // firstHostOnly is the index in codes of the first code a guest never sees.

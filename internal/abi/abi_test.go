@@ -51,7 +51,8 @@ func TestEverySentinelHasACode(t *testing.T) {
 		wasmactor.ErrUnknownFactory, wasmactor.ErrModuleUnavailable, wasmactor.ErrAmbiguousFactory,
 		wasmactor.ErrNameTaken, wasmactor.ErrNotFound, wasmactor.ErrNodeDown, wasmactor.ErrUnknownNode,
 		wasmactor.ErrTimeout, wasmactor.ErrCrashed, wasmactor.ErrTooLarge, wasmactor.ErrBadModule,
-		wasmactor.ErrBadPID, wasmactor.ErrBadArgument, wasmactor.ErrClosed} {
+		wasmactor.ErrBadPID, wasmactor.ErrBadArgument, wasmactor.ErrClosed,
+		wasmactor.ErrCannotSnapshot, wasmactor.ErrSnapshotFailed, wasmactor.ErrRestoreFailed, wasmactor.ErrBusy, wasmactor.ErrInUse} {
 		c := CodeOf(err)
 		require.NotEqual(t, Internal, c, err.Error())
 		require.Same(t, err, c.Err())

@@ -261,6 +261,10 @@ func TestImportArguments(t *testing.T) {
 	_, ok, err := inst.Snapshot(context.Background(), 1)
 	require.NoError(t, err)
 	require.False(t, ok)
+	_, err = inst.SnapshotState(context.Background(), 1)
+	var refusal *Refusal
+	require.ErrorAs(t, err, &refusal)
+	require.Equal(t, abi.SnapshotUnspecified, refusal.Code, "-1: a guest of ABI v1 does not say why")
 	require.NoError(t, inst.Deliver(context.Background(), startBatch(5, "Probe")))
 
 	sends := h.Calls("send")

@@ -55,6 +55,10 @@ func TestGoGuestCounter(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ok)
 	require.NotEmpty(t, state)
+	_, err = inst.SnapshotState(context.Background(), 99)
+	var refusal *Refusal
+	require.ErrorAs(t, err, &refusal)
+	require.Equal(t, abi.SnapshotNoActor, refusal.Code)
 
 	// A second instance of the same module, restored from the snapshot.
 	other, err := e.Instantiate(context.Background(), m, h)

@@ -320,38 +320,79 @@ func (i *Instance) deliver(data []byte) *Failure {
 }
 
 // Snapshot asks the guest for actor's state (wasmactor_snapshot). ok is false
-// if the module has no snapshot export or the guest answers -1 (no snapshot
-// for that actor). Imports called by the guest meanwhile do nothing.
+// if the guest gives none, for any reason ([Instance.SnapshotState] says
+// which). Imports called by the guest meanwhile do nothing.
 //
 // # Errors
 //
 // As for Deliver: a non-nil error is a *Failure and the instance is dead. A
 // result pointing outside memory fails it with "protocol: ...".
 func (i *Instance) Snapshot(ctx context.Context, actor uint64) (state []byte, ok bool, err error) {
+	state, err = i.SnapshotState(ctx, actor)
+	var r *Refusal
+	if errors.As(err, &r) {
+		return nil, false, nil
+	}
+	return state, err == nil, err
+}
+
+// Refusal is a guest's answer of no state from wasmactor_snapshot. The
+// instance is unharmed.
+type Refusal struct {
+	Code abi.SnapshotRefusal
+	// Detail is what the guest wrote to stderr during the call, if anything:
+	// the SDK writes why a Snapshot failed there.
+	Detail string
+}
+
+func (r *Refusal) Error() string {
+	var why string
+	switch r.Code {
+	case abi.SnapshotNoActor:
+		why = "the guest has no such actor"
+	case abi.SnapshotUnsupported:
+		why = "the actor's factory does not implement snapshots"
+	case abi.SnapshotError:
+		why = "the actor's Snapshot failed"
+	default:
+		why = "the guest gave no state (its SDK does not say why: no snapshots for this factory, or Snapshot failed)"
+	}
+	if r.Detail != "" {
+		why += ": " + r.Detail
+	}
+	return "engine: snapshot refused: " + why
+}
+
+// SnapshotState is Snapshot with the guest's reason for giving no state: a
+// *[Refusal] (the instance lives on) or a *[Failure] (the instance is dead).
+// A module without the export refuses every actor with
+// abi.SnapshotUnsupported.
+func (i *Instance) SnapshotState(ctx context.Context, actor uint64) ([]byte, error) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	if i.failure != nil {
-		return nil, false, i.failure
+		return nil, i.failure
 	}
 	if i.snapFn == nil {
-		return nil, false, nil
+		return nil, &Refusal{Code: abi.SnapshotUnsupported, Detail: "the module has no " + exportSnapshot + " export"}
 	}
 	if f := i.begin(ctx); f != nil {
-		return nil, false, i.die(f)
+		return nil, i.die(f)
 	}
+	i.stderr.last = ""
 	r, callErr := i.call(i.snapFn, actor)
 	if f := i.end(callErr); f != nil {
-		return nil, false, i.die(f)
+		return nil, i.die(f)
 	}
-	if r == math.MaxUint64 {
-		return nil, false, nil
+	if v := int64(r); v < 0 && v >= -abi.MaxSnapshotRefusal {
+		return nil, &Refusal{Code: abi.SnapshotRefusal(-v), Detail: i.stderr.last}
 	}
 	ptr, n := uint32(r>>32), uint32(r)
 	v, ok := i.mem.Read(ptr, n)
 	if !ok {
-		return nil, false, i.die(&Failure{Reason: fmt.Sprintf("protocol: snapshot at %#x (%d bytes) is outside memory", ptr, n)})
+		return nil, i.die(&Failure{Reason: fmt.Sprintf("protocol: snapshot at %#x (%d bytes) is outside memory", ptr, n)})
 	}
-	return append([]byte{}, v...), true, nil
+	return append([]byte{}, v...), nil
 }
 
 // Close stops the instance: a running call is interrupted (it fails with
