@@ -20,6 +20,11 @@ const (
 	// monitor or watcher waits for the outcome.
 	stateExiting
 	stateDead
+	// stateMoving: the actor is being upgraded or migrated (mobility.go);
+	// it counts as alive. An exit meanwhile wins over the move.
+	stateMoving
+	// stateCommitting: a move is being committed; an exit waits for it.
+	stateCommitting
 )
 
 // actor is the host's record of one actor. It is kept small: a node holds
@@ -27,7 +32,7 @@ const (
 type actor struct {
 	serial  uint64
 	factory string
-	mod     *module
+	mod     atomic.Pointer[module] // changes with a hot upgrade
 	inst    atomic.Pointer[instance]
 	quota   scheduler.Quota
 	state   atomic.Uint32
@@ -42,6 +47,12 @@ type actor struct {
 	rlinks   map[PID]struct{}    // linked actors on other nodes
 	trapExit bool
 	sup      *supervision // nil unless the actor has a restart policy
+
+	// route and mv carry the actor's deliveries while it moves to another
+	// instance or node (mobility.go): route is odd during a move, mv holds
+	// what arrived meanwhile (guarded by mu).
+	route atomic.Uint32
+	mv    *move
 }
 
 // supervision is what a restart needs: the policy's arithmetic and the
@@ -52,7 +63,10 @@ type supervision struct {
 	isolated  bool
 }
 
-func (a *actor) alive() bool { return a.state.Load() == stateAlive }
+func (a *actor) alive() bool {
+	s := a.state.Load()
+	return s == stateAlive || s == stateMoving || s == stateCommitting
+}
 
 // dead reports an actor finalized for good: no restart will bring it back.
 // Set under a.mu, so a watcher added under a.mu before it is seen by
@@ -102,7 +116,8 @@ func (n *Node) spawnLocal(ctx context.Context, s spawnSpec) (*actor, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &actor{serial: n.serials.Add(1), factory: factory, mod: m}
+	a := &actor{serial: n.serials.Add(1), factory: factory}
+	a.mod.Store(m)
 	a.quota.Init(n.cfg.MailboxSize)
 	if s.restart.Policy != wasmactor.Temporary {
 		a.sup = &supervision{intensity: scheduler.NewIntensity(s.restart), args: s.args, isolated: s.isolated}
@@ -131,7 +146,7 @@ func (n *Node) spawnLocal(ctx context.Context, s spawnSpec) (*actor, error) {
 // instance dies between being picked and adopting the actor.
 func (n *Node) pin(ctx context.Context, a *actor, isolated bool) (*instance, error) {
 	for range 8 {
-		in, err := a.mod.pick(ctx, n, isolated)
+		in, err := a.mod.Load().pick(ctx, n, isolated)
 		if err != nil {
 			return nil, err
 		}
@@ -140,7 +155,7 @@ func (n *Node) pin(ctx context.Context, a *actor, isolated bool) (*instance, err
 			return in, nil
 		}
 	}
-	return nil, fmt.Errorf("wasmactor: instances of module %s keep failing", a.mod.info.Hash.Short())
+	return nil, fmt.Errorf("wasmactor: instances of module %s keep failing", a.mod.Load().info.Hash.Short())
 }
 
 // exit is the one way an actor dies. stopGuest queues a STOP record so the
@@ -148,12 +163,18 @@ func (n *Node) pin(ctx context.Context, a *actor, isolated bool) (*instance, err
 // instance is gone). allowRestart lets the restart policy act; an explicit
 // Node.Stop and node shutdown pass false.
 func (n *Node) exit(a *actor, reason string, stopGuest, allowRestart bool) {
-	if !a.state.CompareAndSwap(stateAlive, stateExiting) {
+	n.exitFrom(a, nil, reason, stopGuest, allowRestart)
+}
+
+// exitFrom is exit for an actor pinned to instance from (any instance if
+// nil): an actor that has moved to another instance meanwhile is left alone.
+func (n *Node) exitFrom(a *actor, from *instance, reason string, stopGuest, allowRestart bool) {
+	if !a.beginExit(from) {
 		return
 	}
 	in := a.inst.Load()
 	if stopGuest {
-		in.pushSystem(delivery{actor: a, kind: abi.KindStop, payload: []byte(reason)})
+		n.enqueue(a, delivery{kind: abi.KindStop, payload: []byte(reason)})
 	}
 	if allowRestart && !n.closed.Load() && a.sup != nil && a.sup.intensity.ShouldRestart(reason, time.Now()) {
 		if err := n.restart(a, in); err == nil {
@@ -184,7 +205,7 @@ func (n *Node) restart(a *actor, old *instance) error {
 	// START first, then alive: senders see the actor dead (NOPROC) until
 	// its START is queued, and the system lane keeps START ahead of any
 	// message queued after it.
-	in.pushSystem(delivery{actor: a, kind: abi.KindStart, factory: a.factory, payload: a.sup.args})
+	n.enqueue(a, delivery{kind: abi.KindStart, factory: a.factory, payload: a.sup.args})
 	a.state.Store(stateAlive)
 	return nil
 }

@@ -113,6 +113,9 @@ func (im *imports) Spawn(serial uint64, factory string, args []byte, flags abi.S
 func (im *imports) Stop(serial uint64, reason string) {
 	a := im.caller(serial)
 	if a == nil {
+		if w := im.in.restoring; w != nil && w.serial == serial {
+			w.failed = reason // the guest refused to restore it (mobility.go)
+		}
 		return
 	}
 	if reason == "" {

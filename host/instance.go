@@ -35,8 +35,15 @@ type instance struct {
 	mailbox  scheduler.Mailbox[delivery]
 	isolated bool
 
+	// turnMu is held by Turn, and by a move of one of the instance's actors
+	// (mobility.go), so that the move happens between two turns.
+	turnMu sync.Mutex
+	// restoring is the actor a move restores into this instance; its
+	// stop import is the restore's failure (mobility.go). Guarded by turnMu.
+	restoring *restoreWatch
+
 	// Owned by the goroutine running Turn (the scheduler runs a task on one
-	// worker at a time).
+	// worker at a time), under turnMu.
 	buf   []delivery
 	batch engine.Batch
 	asks  []pendingReply // asks in the current batch, answered if it crashes
@@ -92,6 +99,8 @@ func (in *instance) pushSystem(d delivery) {
 
 // Turn hands up to TurnBatch queued records to the guest in one call.
 func (in *instance) Turn() bool {
+	in.turnMu.Lock()
+	defer in.turnMu.Unlock()
 	n := in.n
 	in.buf = in.mailbox.Drain(in.buf[:0], n.cfg.TurnBatch)
 	n.metrics.depth.Observe(float64(len(in.buf) + in.mailbox.Len()))
@@ -113,8 +122,9 @@ func (in *instance) Turn() bool {
 		// Records for an actor that died while they waited are dropped
 		// (at-most-once). START and STOP always go: START may be queued
 		// just before its actor is marked alive, and a kill after it queues
-		// a STOP behind it; STOP is for dead actors by definition.
-		if d.kind != abi.KindStop && d.kind != abi.KindStart && !d.actor.alive() {
+		// a STOP behind it; STOP is for dead actors by definition. DROP
+		// always goes: it tells the guest to forget an actor that has left.
+		if d.kind != abi.KindStop && d.kind != abi.KindStart && d.kind != abi.KindDrop && !d.actor.alive() {
 			in.dropped(d)
 			continue
 		}
@@ -210,7 +220,7 @@ func (in *instance) fail(err error) (reason string) {
 	in.mod.retire(in)
 	in.n.log.Warn("instance discarded", "module", in.mod.info.Hash.Short(), "instance", in.id, "reason", reason, "actors", len(victims))
 	for _, a := range victims {
-		in.n.exit(a, reason, false, true)
+		in.n.exitFrom(a, in, reason, false, true)
 	}
 	_ = in.inst.Close(context.Background())
 	return reason

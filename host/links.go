@@ -51,8 +51,7 @@ func (n *Node) deliverSystem(a *actor, d delivery) {
 	if !a.alive() {
 		return
 	}
-	d.actor = a
-	a.inst.Load().pushSystem(d)
+	n.enqueue(a, d)
 }
 
 // watch adds a watcher to target and returns its ref; if target is already

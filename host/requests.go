@@ -149,6 +149,9 @@ func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport
 		}
 		return proto.Marshal(out), nil
 	}
+	if b, ok, err := n.serveMobility(ctx, req.Kind, req.Body); ok {
+		return b, err
+	}
 	return nil, fmt.Errorf("%w: unknown request kind %d", wasmactor.ErrBadArgument, req.Kind)
 }
 

@@ -30,7 +30,7 @@ func (n *Node) Actors() []ActorInfo {
 			continue
 		}
 		pid := n.pidOf(a)
-		out = append(out, ActorInfo{PID: pid, Factory: a.factory, Module: a.mod.info.Hash.String(), Instance: a.inst.Load().id, Names: n.names.Of(pid),
+		out = append(out, ActorInfo{PID: pid, Factory: a.factory, Module: a.mod.Load().info.Hash.String(), Instance: a.inst.Load().id, Names: n.names.Of(pid),
 			Mailbox: a.quota.Outstanding(), Restarts: a.restarts.Load()})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].PID.Serial < out[j].PID.Serial })
@@ -87,7 +87,7 @@ func (n *Node) status() proto.NodeStatus {
 	perModule := map[string]int{}
 	for _, a := range n.actors.all() {
 		if a.alive() {
-			perModule[a.mod.info.Hash.Short()]++
+			perModule[a.mod.Load().info.Hash.Short()]++
 		}
 	}
 	calls := n.metrics.callSummary()

@@ -13,7 +13,8 @@
 //	          {"spawned": s, "failed": f}
 //	SeqCheck  tells [sender id, seq]: checks that each sender's seqs go
 //	          1, 2, 3...; any ask → {"received": n, "gaps": g, "dups": d,
-//	          "reorders": r}
+//	          "reorders": r, "restores": k}. It has snapshots, so tests
+//	          upgrade and migrate it under load and check the order held.
 //	SeqSend   tell [target PID, sender id, count]: sends count messages
 //	          [sender id, seq] to target, seq continuing from the last tell
 //	          for that sender id; any ask → {"sent": s, "failed": f}
@@ -39,6 +40,8 @@
 package main
 
 import (
+	"github.com/fxamacker/cbor/v2"
+
 	"github.com/wasmactor/wasmactor/guest-sdk/actor"
 )
 
@@ -125,13 +128,32 @@ func (Spawner) Receive(ctx *actor.Context, msg actor.Message) {
 
 // SeqCheck verifies per-sender order.
 type SeqCheck struct {
-	last                           map[uint64]uint64
-	received, gaps, dups, reorders uint64
+	last                                     map[uint64]uint64
+	received, gaps, dups, reorders, restores uint64
+}
+
+// seqState is SeqCheck's snapshot.
+type seqState struct {
+	Last                                     map[uint64]uint64
+	Received, Gaps, Dups, Reorders, Restores uint64
+}
+
+func (s *SeqCheck) Snapshot() ([]byte, error) {
+	return cbor.Marshal(seqState{s.last, s.received, s.gaps, s.dups, s.reorders, s.restores})
+}
+
+func (s *SeqCheck) Restore(b []byte) error {
+	var st seqState
+	if err := cbor.Unmarshal(b, &st); err != nil {
+		return err
+	}
+	s.last, s.received, s.gaps, s.dups, s.reorders, s.restores = st.Last, st.Received, st.Gaps, st.Dups, st.Reorders, st.Restores+1
+	return nil
 }
 
 func (s *SeqCheck) Receive(ctx *actor.Context, msg actor.Message) {
 	if msg.IsAsk() {
-		_ = ctx.Reply(map[string]uint64{"received": s.received, "gaps": s.gaps, "dups": s.dups, "reorders": s.reorders})
+		_ = ctx.Reply(map[string]uint64{"received": s.received, "gaps": s.gaps, "dups": s.dups, "reorders": s.reorders, "restores": s.restores})
 		return
 	}
 	b := msg.Bytes()

@@ -1,11 +1,26 @@
 // Command counterv2 is a second version of the Counter factory, used by the
-// host's tests to run two versions of one factory side by side. Its replies
-// carry "version": 2.
+// host's tests to run two versions of one factory side by side and to
+// upgrade running counters between them. Its replies carry "version": 2.
+//
+// It reads the snapshots of examples/counter (version 0: the CBOR map
+// {"start": n}) and writes its own with version 2 (the count as a CBOR
+// array [n, upgrades]), counting how often it was restored.
+//
+// Plain is a factory without snapshots: it cannot be upgraded or migrated.
 package main
 
-import "github.com/wasmactor/wasmactor/guest-sdk/actor"
+import (
+	"fmt"
 
-type counter struct{ n int64 }
+	"github.com/fxamacker/cbor/v2"
+
+	"github.com/wasmactor/wasmactor/guest-sdk/actor"
+)
+
+type counter struct {
+	n        int64
+	restores int64
+}
 
 type op struct {
 	Op    string `cbor:"op"`
@@ -29,14 +44,59 @@ func (c *counter) Receive(ctx *actor.Context, msg actor.Message) {
 	}
 	switch o.Op {
 	case "inc":
-		c.n += o.By
+		by := o.By
+		if by == 0 {
+			by = 1
+		}
+		c.n += by
 	case "get":
-		_ = ctx.Reply(map[string]int64{"value": c.n, "version": 2})
+		_ = ctx.Reply(map[string]int64{"value": c.n, "version": 2, "restores": c.restores})
 	}
+}
+
+func (c *counter) SnapshotVersion() uint32 { return 2 }
+
+func (c *counter) Snapshot() ([]byte, error) { return cbor.Marshal([2]int64{c.n, c.restores}) }
+
+func (c *counter) Restore(state []byte) error { return c.RestoreVersion(0, state) }
+
+func (c *counter) RestoreVersion(v uint32, state []byte) error {
+	switch v {
+	case 0: // examples/counter: {"start": n}
+		var old struct {
+			Start int64 `cbor:"start"`
+		}
+		if err := cbor.Unmarshal(state, &old); err != nil {
+			return err
+		}
+		c.n = old.Start
+	case 2:
+		var s [2]int64
+		if err := cbor.Unmarshal(state, &s); err != nil {
+			return err
+		}
+		c.n, c.restores = s[0], s[1]
+	default:
+		return fmt.Errorf("counterv2 cannot read snapshot version %d", v)
+	}
+	c.restores++
+	return nil
+}
+
+// plain counts tells and has no snapshots.
+type plain struct{ n int64 }
+
+func (p *plain) Receive(ctx *actor.Context, msg actor.Message) {
+	if msg.IsAsk() {
+		_ = ctx.Reply(map[string]int64{"value": p.n})
+		return
+	}
+	p.n++
 }
 
 func init() {
 	actor.Register("Counter", func() actor.Actor { return &counter{} })
+	actor.Register("Plain", func() actor.Actor { return &plain{} })
 }
 
 func main() {}
