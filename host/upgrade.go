@@ -206,7 +206,9 @@ func (n *Node) UpgradeFactory(ctx context.Context, factory, to string, opts Roll
 	rep := RollingReport{To: plan.To, Missing: plan.Missing}
 	var first error
 	rep.NotTried = rolling.Run(ctx, plan.Actors, opts.Parallel, opts.KeepGoing,
-		func(ctx context.Context, x proto.ActorRef) (UpgradeResult, error) { return n.Upgrade(ctx, x.PID, plan.To) },
+		func(ctx context.Context, x proto.ActorRef) (UpgradeResult, error) {
+			return n.Upgrade(ctx, x.PID, plan.To)
+		},
 		func(x proto.ActorRef, r UpgradeResult, err error) {
 			switch {
 			case err != nil:
