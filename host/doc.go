@@ -57,6 +57,10 @@
 //   - remote.go: peers and the way out to them; handler.go: the
 //     transport.Handler side, what peers send in; requests.go: requests from
 //     peers and clients (the CLI); placement.go: which node a spawn goes to.
+//   - mobility.go: moving an actor out of its instance at a message
+//     boundary (freeze, snapshot, restore, commit or thaw) without losing
+//     or reordering its records; upgrade.go: hot upgrade (Upgrade,
+//     UpgradeFactory) and the mobility requests.
 //
 // # Goroutines
 //
@@ -64,7 +68,8 @@
 // (scheduler.Scheduler, stopped and waited for by Close) and timers
 // (time.AfterFunc for ask timeouts and SendAfter). Everything else runs on a
 // caller's goroutine: the Go API's, a worker running a turn (imports), or the
-// transport's (handler). Node.life is cancelled by Close and bounds work the
+// transport's (handler). A move (Upgrade) runs on its caller's goroutine and
+// waits for the actor's instance between two turns. Node.life is cancelled by Close and bounds work the
 // node does on its own behalf.
 //
 // # Locks
@@ -72,6 +77,10 @@
 // Lock order, outermost first; a function that holds one lock takes only
 // locks below it:
 //
+//  0. instance.turnMu: held by an instance's Turn for the whole turn (so
+//     the guest's imports run under it), and by a move while it freezes,
+//     snapshots or restores one of the instance's actors. No code holds
+//     two of them.
 //  1. Node.modMu: the map of modules.
 //  2. module.load: held while a module is pulled and compiled (never while
 //     a guest runs).
@@ -81,7 +90,9 @@
 //  6. cluster.mu: held while the registry is called (learnModule and
 //     forgetHolder keep the holder table and the factory index in step).
 //  7. Leaves, which are held while taking no other lock: actor.mu (and no
-//     code holds two actor locks at once), cluster.pullMu,
+//     code holds two actor locks at once; a move ending hands the actor's
+//     parked records to a mailbox under it, taking the scheduler's mailbox
+//     lock, a leaf), cluster.pullMu,
 //     pendingAsks.mu, the table's shard locks, and the
 //     registry's and scheduler's internal locks.
 //

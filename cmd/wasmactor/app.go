@@ -138,6 +138,7 @@ client only reads the file, never creates it.
 		a.nodesCmd(),
 		a.modulesCmd(),
 		a.killCmd(),
+		a.upgradeCmd(),
 	)
 	root.AddCommand(a.hostCmds()...)
 	return root

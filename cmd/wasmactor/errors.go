@@ -21,6 +21,7 @@ const (
 	exitNotFound    = 4 // unknown factory, actor, name or node; stale PID
 	exitTimeout     = 5 // no reply in time
 	exitRejected    = 6 // bad or oversized module or message, name taken, mailbox full
+	exitRefused     = 7 // a move or undeploy refused; the actor or module is as it was
 )
 
 const exitCodesHelp = `Exit codes:
@@ -30,7 +31,10 @@ const exitCodesHelp = `Exit codes:
   3  node unreachable, handshake refused (wrong cookie), or target node down
   4  not found: unknown factory, actor, name or node; stale PID
   5  timeout: no reply in time
-  6  rejected: bad or oversized module or message, name taken, mailbox full`
+  6  rejected: bad or oversized module or message, name taken, mailbox full
+  7  refused: an upgrade, migration or undeploy did not happen and the actor
+     or module is as it was (cannot snapshot, snapshot or restore failed,
+     asks in flight, module in use)`
 
 // exitError is a failure with the exit code and message already decided.
 type exitError struct {
@@ -83,6 +87,11 @@ var sentinelCodes = []struct {
 	{wasmactor.ErrBadPID, exitUsage},
 	{wasmactor.ErrBadArgument, exitRejected},
 	{wasmactor.ErrCrashed, exitFailure},
+	{wasmactor.ErrCannotSnapshot, exitRefused},
+	{wasmactor.ErrSnapshotFailed, exitRefused},
+	{wasmactor.ErrRestoreFailed, exitRefused},
+	{wasmactor.ErrBusy, exitRefused},
+	{wasmactor.ErrInUse, exitRefused},
 	{wasmactor.ErrModuleUnavailable, exitNotFound},
 	{wasmactor.ErrClosed, exitUnreachable},
 	{errJSON, exitUsage},

@@ -1,0 +1,81 @@
+package client
+
+import (
+	"context"
+	"time"
+
+	"github.com/wasmactor/wasmactor/internal/proto"
+	"github.com/wasmactor/wasmactor/registry"
+)
+
+// UpgradeResult is what one actor's hot upgrade did (see host.Node.Upgrade).
+type UpgradeResult struct {
+	PID     PID
+	Factory string
+	// From and To are the modules the actor ran before and runs now.
+	From, To registry.Hash
+	// Current: the actor already ran To, and nothing was done.
+	Current bool
+	// StateBytes is the size of the snapshot that crossed; Took the time
+	// the upgrade took on the actor's node.
+	StateBytes int
+	Took       time.Duration
+}
+
+// Upgrade moves the running actor target (a PID as printed, or a name) to
+// another version of its module, keeping its PID, names, monitors, links and
+// queued messages (host.Node.Upgrade says how). to is "Factory@<hash
+// prefix>", a bare hash prefix, or "" for the newest module exporting the
+// actor's factory.
+//
+// # Errors
+//
+// Those of host.Node.Upgrade: [wasmactor.ErrCannotSnapshot],
+// [wasmactor.ErrSnapshotFailed], [wasmactor.ErrRestoreFailed],
+// [wasmactor.ErrBusy], [wasmactor.ErrNoProc]... In all of them the actor
+// runs on as it was.
+func (c *Client) Upgrade(ctx context.Context, target, to string) (UpgradeResult, error) {
+	if err := checkTarget(target); err != nil {
+		return UpgradeResult{}, err
+	}
+	var r proto.UpgradeReply
+	if err := c.request(ctx, proto.KindUpgradeCLI, proto.Marshal(proto.Upgrade{Target: target, To: to}), &r); err != nil {
+		return UpgradeResult{}, err
+	}
+	return UpgradeResult{PID: r.PID, Factory: r.Factory, From: r.From, To: r.To, Current: r.Current, StateBytes: r.StateBytes,
+		Took: time.Duration(r.Micros) * time.Microsecond}, nil
+}
+
+// UpgradePlan is what a rolling upgrade of a factory would visit.
+type UpgradePlan struct {
+	// To is the resolved target, Factory@<full hash>: pass it to Upgrade
+	// so every actor gets the same version.
+	To     string
+	Module registry.Hash
+	// Actors are every actor of the factory, in node then serial order,
+	// with the module each runs.
+	Actors []PlannedActor
+	// Missing names the nodes that did not answer.
+	Missing []string
+}
+
+// PlannedActor is one actor of an [UpgradePlan].
+type PlannedActor struct {
+	PID    PID
+	Module registry.Hash
+}
+
+// UpgradePlan resolves the version to (as in [Client.Upgrade]) of factory
+// once and lists the factory's actors across the cluster, for a rolling
+// upgrade that calls [Client.Upgrade] for each.
+func (c *Client) UpgradePlan(ctx context.Context, factory, to string) (UpgradePlan, error) {
+	var r proto.UpgradePlanReply
+	if err := c.request(ctx, proto.KindUpgradePlan, proto.Marshal(proto.UpgradePlan{Factory: factory, To: to}), &r); err != nil {
+		return UpgradePlan{}, err
+	}
+	plan := UpgradePlan{To: r.To, Module: r.Module, Missing: r.Missing}
+	for _, a := range r.Actors {
+		plan.Actors = append(plan.Actors, PlannedActor{PID: a.PID, Module: a.Module})
+	}
+	return plan, nil
+}

@@ -1,0 +1,208 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/client"
+	"github.com/wasmactor/wasmactor/internal/rolling"
+	"github.com/wasmactor/wasmactor/registry"
+)
+
+// The commands of code mobility: upgrade (and, later, migrate, drain,
+// undeploy).
+
+// upgradeJSON is one actor's line of `upgrade -o json`.
+type upgradeJSON struct {
+	pidJSON
+	Factory    string `json:"factory,omitempty"`
+	From       string `json:"from,omitempty"`
+	To         string `json:"to,omitempty"`
+	Result     string `json:"result"` // upgraded, current or failed
+	StateBytes int    `json:"state_bytes,omitempty"`
+	TookUs     int64  `json:"took_us,omitempty"`
+	Error      string `json:"error,omitempty"`
+}
+
+// rollingJSON is `upgrade --factory -o json`.
+type rollingJSON struct {
+	To       string        `json:"to"`
+	Actors   []upgradeJSON `json:"actors"`
+	Upgraded int           `json:"upgraded"`
+	Current  int           `json:"current"`
+	Failed   int           `json:"failed"`
+	NotTried int           `json:"not_tried"`
+	Missing  []string      `json:"missing"`
+}
+
+func upgradeOut(pid wasmactor.PID, r client.UpgradeResult, err error) upgradeJSON {
+	out := upgradeJSON{pidJSON: pidOut(pid), Factory: r.Factory}
+	switch {
+	case err != nil:
+		out.Result, out.Error = "failed", oneLine(err.Error())
+		return out
+	case r.Current:
+		out.Result = "current"
+	default:
+		out.Result, out.StateBytes, out.TookUs = "upgraded", r.StateBytes, r.Took.Microseconds()
+	}
+	out.From, out.To = r.From.String(), r.To.String()
+	return out
+}
+
+// upgradeLine is one actor's line of `upgrade`.
+func upgradeLine(j upgradeJSON) string {
+	switch j.Result {
+	case "failed":
+		return fmt.Sprintf("%s  failed    %s", j.PID, j.Error)
+	case "current":
+		return fmt.Sprintf("%s  current   %s", j.PID, shortHash(j.To))
+	}
+	return fmt.Sprintf("%s  upgraded  %s → %s  (%s of state, %s)", j.PID, shortHash(j.From), shortHash(j.To),
+		humanSize(int64(j.StateBytes)), time.Duration(j.TookUs)*time.Microsecond)
+}
+
+func (a *app) upgradeCmd() *cobra.Command {
+	var (
+		out       format
+		to        string
+		factory   string
+		parallel  int
+		keepGoing bool
+	)
+	cmd := &cobra.Command{
+		Use:   "upgrade [TARGET | --factory NAME] [--to VERSION]",
+		Short: "Move running actors to another version of their module, state intact",
+		Long: `Hot-upgrade a running actor: at a message boundary the old version's Snapshot
+captures its state and the new version's Restore rebuilds it. Its PID, names,
+groups, monitors, links and the messages queued for it stay. If the new
+version refuses the snapshot, the actor carries on in the old one, untouched
+(exit code 7).
+
+TARGET is a PID as printed or a registered name. --to is Factory@<hash
+prefix>, or a bare hash prefix; without it, the newest deployed module
+exporting the actor's factory.
+
+With --factory, every actor of the factory in the cluster is upgraded,
+--parallel at a time, one line each as it finishes, then a summary. It stops
+at the first failure unless --keep-going. Actors already at the version are
+listed as current.`,
+		Example: `  wasmactor upgrade counter
+  wasmactor upgrade '<n3.e91a5651e02e083e.1>' --to Counter@7c1e2d3a
+  wasmactor upgrade --factory Counter --to 7c1e2d3a --parallel 4
+  wasmactor upgrade --factory Counter --keep-going -o json`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			switch {
+			case factory == "" && len(args) != 1:
+				return usageErrorf("upgrade takes one TARGET, or --factory NAME (see 'wasmactor upgrade --help')")
+			case factory != "" && len(args) != 0:
+				return usageErrorf("upgrade takes a TARGET or --factory, not both")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if parallel < 1 {
+				return usageErrorf("--parallel must be at least 1, not %d", parallel)
+			}
+			if factory != "" {
+				return a.upgradeFactory(cmd.Context(), factory, to, parallel, keepGoing, out)
+			}
+			if err := checkTarget(args[0]); err != nil {
+				return err
+			}
+			var r client.UpgradeResult
+			if err := a.request(cmd.Context(), func(c *client.Client) (err error) {
+				r, err = c.Upgrade(cmd.Context(), args[0], to)
+				return err
+			}); err != nil {
+				return fmt.Errorf("upgrade %s: %w", args[0], err)
+			}
+			j := upgradeOut(r.PID, r, nil)
+			if out == formatJSON {
+				return writeJSON(a.stdout, j)
+			}
+			fmt.Fprintln(a.stdout, upgradeLine(j))
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&to, "to", "", "version: Factory@<hash prefix> or a hash prefix (default: the newest)")
+	f.StringVar(&factory, "factory", "", "upgrade every actor of this factory in the cluster")
+	f.IntVar(&parallel, "parallel", 1, "with --factory: how many actors to upgrade at once")
+	f.BoolVar(&keepGoing, "keep-going", false, "with --factory: go on after a failure")
+	addFormatFlag(cmd, &out)
+	return cmd
+}
+
+// upgradeFactory is `upgrade --factory`: the node resolves the version once
+// and lists the actors; each is then upgraded by its own request, so the
+// lines come as the upgrades finish.
+func (a *app) upgradeFactory(ctx context.Context, factory, to string, parallel int, keepGoing bool, out format) error {
+	if err := registry.ValidateFactory(factory); err != nil {
+		return fail(exitUsage, err, "%v", oneLineBare(err))
+	}
+	var plan client.UpgradePlan
+	if err := a.request(ctx, func(c *client.Client) (err error) {
+		plan, err = c.UpgradePlan(ctx, factory, to)
+		return err
+	}); err != nil {
+		return fmt.Errorf("upgrade --factory %s: %w", factory, err)
+	}
+	rep := rollingJSON{To: plan.To, Actors: []upgradeJSON{}, Missing: nonNil(plan.Missing)}
+	var first error
+	rep.NotTried = rolling.Run(ctx, plan.Actors, parallel, keepGoing,
+		func(ctx context.Context, x client.PlannedActor) (client.UpgradeResult, error) {
+			var r client.UpgradeResult
+			err := a.request(ctx, func(c *client.Client) (err error) {
+				r, err = c.Upgrade(ctx, x.PID.String(), plan.To)
+				return err
+			})
+			return r, err
+		},
+		func(x client.PlannedActor, r client.UpgradeResult, err error) {
+			j := upgradeOut(x.PID, r, err)
+			switch j.Result {
+			case "failed":
+				rep.Failed++
+				if first == nil {
+					first = fmt.Errorf("upgrade %s: %w", x.PID, err)
+				}
+			case "current":
+				rep.Current++
+			default:
+				rep.Upgraded++
+			}
+			rep.Actors = append(rep.Actors, j)
+			if out != formatJSON {
+				fmt.Fprintln(a.stdout, upgradeLine(j))
+			}
+		})
+	if out == formatJSON {
+		if err := writeJSON(a.stdout, rep); err != nil {
+			return err
+		}
+	} else {
+		summary := fmt.Sprintf("%s: upgraded %d, current %d, failed %d", plan.To, rep.Upgraded, rep.Current, rep.Failed)
+		if rep.NotTried > 0 {
+			summary += fmt.Sprintf(", not tried %d (stopped at the first failure; --keep-going goes on)", rep.NotTried)
+		}
+		if len(plan.Missing) > 0 {
+			summary += fmt.Sprintf("; nodes that did not answer: %s", strings.Join(plan.Missing, ", "))
+		}
+		fmt.Fprintln(a.stdout, summary)
+	}
+	switch {
+	case first != nil:
+		return first
+	case len(plan.Missing) > 0:
+		return fail(exitUnreachable, errors.New("missing nodes"), "upgrade --factory %s: nodes %s did not answer; their actors were not upgraded",
+			factory, strings.Join(plan.Missing, ", "))
+	}
+	return nil
+}
