@@ -106,7 +106,18 @@
 //
 // An actor implementing [Snapshotter] can be captured (Snapshot) and rebuilt
 // elsewhere or by a newer module version (Restore, which runs instead of
-// Init). Snapshot runs outside any delivery: it must not use the Context.
+// Init): that is what makes it movable by a hot upgrade or a migration.
+// Snapshot runs outside any delivery: it must not use the Context. Support
+// is per factory: the node refuses to move an actor whose factory lacks
+// Snapshotter ("cannot snapshot"), and reports a Snapshot or Restore that
+// fails (an error or a panic) with its text, leaving the actor where it
+// was. A new version reads an old version's snapshots with
+// [SnapshotVersioner] and [VersionedRestorer].
+//
+// Pending asks are not part of a snapshot (their continuations are
+// closures): the node moves an actor only when none of its own asks is in
+// flight. A [Request] kept for a deferred reply is plain data; keep it in
+// the snapshot if the next version is to answer it.
 //
 // # Failure
 //

@@ -15,6 +15,10 @@
 //	          1, 2, 3...; any ask → {"received": n, "gaps": g, "dups": d,
 //	          "reorders": r, "restores": k}. It has snapshots, so tests
 //	          upgrade and migrate it under load and check the order held.
+//	Blob      spawn args n (a CBOR unsigned): holds n bytes of state; any ask
+//	          → [len, sum of the bytes, restores]; tells are ignored. Its
+//	          snapshot is its bytes as they are, so upgrade and migration
+//	          benchmarks measure the platform, not a codec.
 //	SeqSend   tell [target PID, sender id, count]: sends count messages
 //	          [sender id, seq] to target, seq continuing from the last tell
 //	          for that sender id; any ask → {"sent": s, "failed": f}
@@ -238,7 +242,49 @@ func (s *SeqSend) Receive(ctx *actor.Context, msg actor.Message) {
 	s.next[sender] = seq
 }
 
+// Blob holds opaque state.
+type Blob struct {
+	state    []byte
+	restores uint64
+}
+
+func (b *Blob) Init(ctx *actor.Context, args actor.Message) error {
+	n, _, err := actor.ReadUint(args.Bytes())
+	if err != nil {
+		return nil // no args: no state
+	}
+	b.state = make([]byte, n)
+	for i := range b.state {
+		b.state[i] = byte(i)
+	}
+	return nil
+}
+
+func (b *Blob) Receive(ctx *actor.Context, msg actor.Message) {
+	if !msg.IsAsk() {
+		return
+	}
+	var sum uint64
+	for _, c := range b.state {
+		sum += uint64(c)
+	}
+	out := actor.AppendArrayHeader(nil, 3)
+	out = actor.AppendUint(out, uint64(len(b.state)))
+	out = actor.AppendUint(out, sum)
+	out = actor.AppendUint(out, b.restores)
+	_ = ctx.ReplyRaw(out)
+}
+
+func (b *Blob) Snapshot() ([]byte, error) { return b.state, nil }
+
+func (b *Blob) Restore(state []byte) error {
+	b.state = append([]byte(nil), state...)
+	b.restores++
+	return nil
+}
+
 func init() {
+	actor.Register("Blob", func() actor.Actor { return &Blob{} })
 	actor.Register("Sink", func() actor.Actor { return &Sink{} })
 	actor.Register("Source", func() actor.Actor { return &Source{} })
 	actor.Register("Echo", func() actor.Actor { return Echo{} })

@@ -1,0 +1,65 @@
+package host_test
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wasmactor/wasmactor/host"
+	"github.com/wasmactor/wasmactor/internal/guestbuild/guestbuildtest"
+)
+
+// blobOf asks a Blob for [len, sum, restores].
+func blobOf(t testing.TB, n *host.Node, pid host.PID) [3]uint64 {
+	t.Helper()
+	r, err := n.Call(ctxT(t), pid, "state")
+	require.NoError(t, err)
+	var v [3]uint64
+	require.NoError(t, r.Decode(&v))
+	return v
+}
+
+// blobSum is the sum a Blob of n bytes reports.
+func blobSum(n int) uint64 {
+	var s uint64
+	for i := range n {
+		s += uint64(byte(i))
+	}
+	return s
+}
+
+// BenchmarkUpgrade measures one hot upgrade of an actor with 1 KiB of
+// state, both modules compiled and instantiated: from the call until the
+// actor runs the new version (UpgradeResult.Took, on the actor's node). It
+// upgrades back and forth between two modules with the same code. The
+// actor's snapshot is its bytes as they are, so the figure is the
+// platform's, not a codec's.
+func BenchmarkUpgrade(b *testing.B) {
+	n := newNode(b, host.Config{})
+	ctx := ctxT(b)
+	wasm := guestbuildtest.Build(b, "testdata/guests/bench")
+	v := []string{deploy(b, n, wasm), deploy(b, n, variant(wasm, "b"))}
+	const size = 1 << 10
+	blob, err := n.Spawn(ctx, "Blob@"+v[0][:8], host.SpawnOptions{Args: size})
+	require.NoError(b, err)
+	for i := range 8 { // warm: both modules' pools are full
+		_, err = n.Upgrade(ctx, blob, v[1-i%2])
+		require.NoError(b, err)
+	}
+	took := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		res, err := n.Upgrade(ctx, blob, v[i%2])
+		if err != nil {
+			b.Fatal(err)
+		}
+		took = append(took, res.Took)
+	}
+	b.StopTimer()
+	require.Equal(b, [3]uint64{size, blobSum(size), 1}, blobOf(b, n, blob), "a restored Blob counts its restores from 0: its snapshot is its bytes")
+	slices.Sort(took)
+	b.ReportMetric(float64(took[len(took)/2].Nanoseconds())/1e3, "µs-p50")
+	b.ReportMetric(float64(took[len(took)*99/100].Nanoseconds())/1e3, "µs-p99")
+}
