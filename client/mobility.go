@@ -79,3 +79,41 @@ func (c *Client) UpgradePlan(ctx context.Context, factory, to string) (UpgradePl
 	}
 	return plan, nil
 }
+
+// UndeployReport is what an undeploy did (see host.Node.Undeploy).
+type UndeployReport struct {
+	Module ModuleInfo
+	// Nodes are every node of the cluster, in name order: the actors each
+	// stopped, or why it did not answer (it deletes the module when it
+	// comes back).
+	Nodes []UndeployNode
+}
+
+// UndeployNode is one node's part of an undeploy.
+type UndeployNode struct {
+	Node    string
+	Stopped int
+	Error   string
+}
+
+// Undeploy removes a module from every node of the cluster: ref is a hash
+// prefix or Factory@<hash prefix>. A factory then resolves to its previous
+// version, if any. With force, the module's actors are stopped first;
+// without, a module with actors anywhere is refused.
+//
+// # Errors
+//
+// [wasmactor.ErrInUse] (nothing changed), [wasmactor.ErrNotFound],
+// [wasmactor.ErrAmbiguousFactory], [wasmactor.ErrNodeDown] when a member
+// did not say whether it runs actors of the module.
+func (c *Client) Undeploy(ctx context.Context, ref string, force bool) (UndeployReport, error) {
+	var r proto.UndeployReply
+	if err := c.request(ctx, proto.KindUndeployCLI, proto.Marshal(proto.UndeployRequest{Ref: ref, Force: force}), &r); err != nil {
+		return UndeployReport{}, err
+	}
+	rep := UndeployReport{Module: r.Module}
+	for _, x := range r.Nodes {
+		rep.Nodes = append(rep.Nodes, UndeployNode(x))
+	}
+	return rep, nil
+}

@@ -264,6 +264,10 @@ func (c *Client) Nodes(ctx context.Context) ([]NodeStatus, error) {
 type ModuleStatus struct {
 	ModuleInfo
 	Holders []string `json:"holders"`
+	// Actors counts the module's live actors per node (nodes with none
+	// left out); Newest lists the factories it is the default version of.
+	Actors map[string]int `json:"actors,omitempty"`
+	Newest []string       `json:"newest,omitempty"`
 }
 
 // Modules lists the modules deployed in the cluster, newest first (the
@@ -275,7 +279,7 @@ func (c *Client) Modules(ctx context.Context) ([]ModuleStatus, error) {
 	}
 	out := make([]ModuleStatus, len(ms))
 	for i, m := range ms {
-		out[i] = ModuleStatus{ModuleInfo: m.Info, Holders: m.Holders}
+		out[i] = ModuleStatus{ModuleInfo: m.Info, Holders: m.Holders, Actors: m.Actors, Newest: m.Newest}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].DeployedAt > out[j].DeployedAt })
 	return out, nil

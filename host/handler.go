@@ -181,6 +181,8 @@ func (n *Node) handleCast(from transport.NodeInfo, msg transport.Control) error 
 			return nil
 		}
 		n.exitSignal(a, src, x.Reason)
+	case proto.KindUndeploy:
+		return n.handleTombstones(from.Name, msg.Body)
 	default:
 		return fmt.Errorf("%w: unknown control kind %d", wasmactor.ErrBadArgument, msg.Kind)
 	}
@@ -206,6 +208,7 @@ func (h handler) NodeUp(peer transport.NodeInfo) {
 	n.cl.mu.Unlock()
 	n.log.Info("node up", "peer", peer.Name, "addr", peer.Addr, "incarnation", wasmactor.FormatIncarnation(peer.Incarnation))
 	n.cast(peer.Name, proto.KindSync, n.syncState())
+	n.sendTombstones(peer.Name)
 }
 
 // syncState is this node's share of the cluster state: the modules it holds

@@ -123,6 +123,7 @@ func (n *Node) Deploy(ctx context.Context, wasm []byte) (ModuleInfo, error) {
 		return registry.ModuleInfo{}, err
 	}
 	info.DeployedAt = time.Now().UnixNano()
+	n.unburyOnDeploy(h)
 	if err := n.store.Put(info, wasm); err != nil {
 		_ = compiled.Close(ctx)
 		return registry.ModuleInfo{}, err
@@ -222,6 +223,9 @@ func (n *Node) Modules() []ModuleInfo { return n.factories.Modules() }
 // A pulled module's factory list is derived from its bytes after the hash
 // check, stored with it and indexed in place of what peers announced.
 func (n *Node) module(ctx context.Context, info registry.ModuleInfo, hint string) (*module, error) {
+	if n.buried(info) {
+		return nil, fmt.Errorf("%w: module %s was undeployed", wasmactor.ErrModuleUnavailable, info.Hash.Short())
+	}
 	n.modMu.Lock()
 	m, ok := n.modules[info.Hash]
 	if !ok {
@@ -321,6 +325,10 @@ type pullCall struct {
 func (n *Node) learnModule(holder string, info registry.ModuleInfo) {
 	if err := info.Validate(); err != nil {
 		n.log.Warn("bad module announcement ignored", "peer", holder, "err", err)
+		return
+	}
+	if n.buried(info) {
+		n.log.Debug("announcement of an undeployed module ignored", "peer", holder, "module", info.Hash.Short())
 		return
 	}
 	n.cl.mu.Lock()

@@ -111,6 +111,7 @@ type Node struct {
 	factories *registry.Factories
 	names     *registry.Names
 	groups    *registry.Groups
+	tombs     *registry.Tombstones // undeployed modules (undeploy.go)
 
 	actors  table
 	serials atomic.Uint64 // actor serials; also instance ids
@@ -177,7 +178,16 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		n.releaseDataDir()
 		return nil, err
 	}
+	if n.tombs, err = registry.LoadTombstones(tombstonePath(cfg)); err != nil {
+		_ = n.eng.Close(ctx)
+		n.releaseDataDir()
+		return nil, err
+	}
 	for _, info := range n.store.List() {
+		if n.tombs.Buries(info) { // undeployed while the delete could not finish
+			_ = n.store.Delete(info.Hash)
+			continue
+		}
 		n.factories.Add(info)
 	}
 	n.sched = scheduler.New(scheduler.Config{Workers: cfg.Workers})

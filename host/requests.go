@@ -143,11 +143,7 @@ func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport
 		return proto.Marshal(all), nil
 
 	case proto.KindModules:
-		var out []proto.ModuleStatus
-		for _, info := range n.factories.Modules() {
-			out = append(out, proto.ModuleStatus{Info: info, Holders: n.holdersOf(info.Hash)})
-		}
-		return proto.Marshal(out), nil
+		return proto.Marshal(n.moduleStatuses(ctx)), nil
 	}
 	if b, ok, err := n.serveMobility(ctx, req.Kind, req.Body); ok {
 		return b, err

@@ -319,5 +319,5 @@ func (n *Node) serveMobility(ctx context.Context, kind uint16, body []byte) (rep
 		}
 		return proto.Marshal(plan), true, nil
 	}
-	return nil, false, nil
+	return n.serveLifecycle(ctx, kind, body)
 }

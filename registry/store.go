@@ -34,6 +34,9 @@ type Store interface {
 	Info(h Hash) (ModuleInfo, bool)
 	// List returns every stored module, newest first.
 	List() []ModuleInfo
+	// Delete removes a module (its bytes and info); deleting a module the
+	// store does not hold does nothing.
+	Delete(h Hash) error
 }
 
 func checkPut(info ModuleInfo, wasm []byte) error {

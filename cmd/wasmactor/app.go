@@ -139,6 +139,7 @@ client only reads the file, never creates it.
 		a.modulesCmd(),
 		a.killCmd(),
 		a.upgradeCmd(),
+		a.undeployCmd(),
 	)
 	root.AddCommand(a.hostCmds()...)
 	return root

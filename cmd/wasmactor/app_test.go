@@ -265,21 +265,25 @@ func TestModules(t *testing.T) {
 	old := registry.HashOf([]byte("old"))
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	f.handle = reply(t, proto.KindModules, []proto.ModuleStatus{
-		{Info: registry.ModuleInfo{Hash: old, Size: 900, Factories: []string{"Counter"}, DeployedAt: at.Add(-time.Hour).UnixNano()}, Holders: []string{"n1"}},
-		{Info: registry.ModuleInfo{Hash: hash, Size: 3 << 20, Factories: []string{"Counter", "Pinger"}, DeployedAt: at.UnixNano()}, Holders: []string{"n1", "n3"}},
+		{Info: registry.ModuleInfo{Hash: old, Size: 900, Factories: []string{"Counter"}, DeployedAt: at.Add(-time.Hour).UnixNano()}, Holders: []string{"n1"},
+			Actors: map[string]int{"n1": 2, "n3": 1}},
+		{Info: registry.ModuleInfo{Hash: hash, Size: 3 << 20, Factories: []string{"Counter", "Pinger"}, DeployedAt: at.UnixNano()}, Holders: []string{"n1", "n3"},
+			Newest: []string{"Counter", "Pinger"}},
 	})
 	r := f.run(t, "modules", "-o", "json")
 	require.Equal(t, 0, r.code, r.stderr)
 	require.JSONEq(t, `[
-		{"hash":"`+hash.String()+`","size":3145728,"factories":["Counter","Pinger"],"deployed_at":"2026-03-01T12:00:00Z","holders":["n1","n3"]},
-		{"hash":"`+old.String()+`","size":900,"factories":["Counter"],"deployed_at":"2026-03-01T11:00:00Z","holders":["n1"]}
+		{"hash":"`+hash.String()+`","size":3145728,"factories":["Counter","Pinger"],"deployed_at":"2026-03-01T12:00:00Z","holders":["n1","n3"],
+		 "newest":["Counter","Pinger"],"actors":{}},
+		{"hash":"`+old.String()+`","size":900,"factories":["Counter"],"deployed_at":"2026-03-01T11:00:00Z","holders":["n1"],
+		 "newest":[],"actors":{"n1":2,"n3":1}}
 	]`, r.stdout)
 	r = f.run(t, "modules")
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
 	require.Len(t, lines, 3)
-	require.Regexp(t, `^MODULE\s+SIZE\s+FACTORIES\s+HOLDERS\s+DEPLOYED$`, lines[0])
-	require.Regexp(t, `^`+hash.String()[:12]+`\s+3\.0 MiB\s+Counter,Pinger\s+n1,n3\s+2026-03-01 \d\d:00:00$`, lines[1])
-	require.Regexp(t, `^`+old.String()[:12]+`\s+900 B\s+Counter\s+n1\s+`, lines[2])
+	require.Regexp(t, `^MODULE\s+SIZE\s+FACTORIES\s+HOLDERS\s+DEPLOYED\s+NEWEST\s+ACTORS$`, lines[0])
+	require.Regexp(t, `^`+hash.String()[:12]+`\s+3\.0 MiB\s+Counter,Pinger\s+n1,n3\s+2026-03-01 \d\d:00:00\s+Counter,Pinger\s+0$`, lines[1])
+	require.Regexp(t, `^`+old.String()[:12]+`\s+900 B\s+Counter\s+n1\s+.*\s+-\s+3$`, lines[2])
 }
 
 func TestDeploy(t *testing.T) {

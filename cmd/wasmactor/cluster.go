@@ -46,6 +46,10 @@ type moduleJSON struct {
 type moduleStatusJSON struct {
 	moduleJSON
 	Holders []string `json:"holders"`
+	// Newest lists the factories this module is the default version of;
+	// Actors counts its live actors per node.
+	Newest []string       `json:"newest"`
+	Actors map[string]int `json:"actors"`
 }
 
 func moduleOut(m registry.ModuleInfo) moduleJSON {
@@ -414,7 +418,7 @@ func (a *app) modulesCmd() *cobra.Command {
 	var out format
 	cmd := &cobra.Command{
 		Use:     "modules",
-		Short:   "List the modules deployed in the cluster and the nodes holding them",
+		Short:   "List every module version deployed: holders, which factories it is the newest of, actors running it",
 		Example: "  wasmactor modules\n  wasmactor modules -o json | jq -r '.[0].hash'",
 		Args:    exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -428,7 +432,11 @@ func (a *app) modulesCmd() *cobra.Command {
 			if out == formatJSON {
 				js := make([]moduleStatusJSON, 0, len(mods))
 				for _, m := range mods {
-					js = append(js, moduleStatusJSON{moduleJSON: moduleOut(m.ModuleInfo), Holders: nonNil(m.Holders)})
+					actors := m.Actors
+					if actors == nil {
+						actors = map[string]int{}
+					}
+					js = append(js, moduleStatusJSON{moduleJSON: moduleOut(m.ModuleInfo), Holders: nonNil(m.Holders), Newest: nonNil(m.Newest), Actors: actors})
 				}
 				return writeJSON(a.stdout, js)
 			}
@@ -438,9 +446,14 @@ func (a *app) modulesCmd() *cobra.Command {
 				if m.DeployedAt != 0 {
 					deployed = time.Unix(0, m.DeployedAt).Local().Format("2006-01-02 15:04:05")
 				}
-				rows = append(rows, []string{shortHash(m.Hash.String()), humanSize(m.Size), orDash(strings.Join(m.Factories, ",")), orDash(strings.Join(m.Holders, ",")), deployed})
+				total := 0
+				for _, k := range m.Actors {
+					total += k
+				}
+				rows = append(rows, []string{shortHash(m.Hash.String()), humanSize(m.Size), orDash(strings.Join(m.Factories, ",")), orDash(strings.Join(m.Holders, ",")), deployed,
+					orDash(strings.Join(m.Newest, ",")), fmt.Sprint(total)})
 			}
-			return table(a.stdout, []string{"MODULE", "SIZE", "FACTORIES", "HOLDERS", "DEPLOYED"}, rows)
+			return table(a.stdout, []string{"MODULE", "SIZE", "FACTORIES", "HOLDERS", "DEPLOYED", "NEWEST", "ACTORS"}, rows)
 		},
 	}
 	addFormatFlag(cmd, &out)

@@ -206,3 +206,70 @@ func (a *app) upgradeFactory(ctx context.Context, factory, to string, parallel i
 	}
 	return nil
 }
+
+type undeployJSON struct {
+	Module  moduleJSON         `json:"module"`
+	Stopped int                `json:"stopped"`
+	Nodes   []undeployNodeJSON `json:"nodes"`
+}
+
+type undeployNodeJSON struct {
+	Node    string `json:"node"`
+	Stopped int    `json:"stopped"`
+	Error   string `json:"error,omitempty"`
+}
+
+func (a *app) undeployCmd() *cobra.Command {
+	var (
+		out   format
+		force bool
+	)
+	cmd := &cobra.Command{
+		Use:   "undeploy HASH | FACTORY@HASH",
+		Short: "Remove a module version from every node of the cluster",
+		Long: `Remove a module from the cluster: every node drops it from its factory index
+(the factory then resolves to its previous version, if any), deletes its
+stored bytes and frees its compiled code and instances. A node that is down
+now deletes its copy when it comes back; deploying the same file again
+brings the module back.
+
+A module that actors still run is refused (exit code 7) unless --force,
+which stops them first (reason "undeployed"). Upgrade them to another
+version first to keep them.`,
+		Example: `  wasmactor undeploy 539f5fed
+  wasmactor undeploy Counter@539f5fed --force`,
+		Args: exactArgs(1, "one HASH or FACTORY@HASH"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var rep client.UndeployReport
+			if err := a.request(cmd.Context(), func(c *client.Client) (err error) {
+				rep, err = c.Undeploy(cmd.Context(), args[0], force)
+				return err
+			}); err != nil {
+				return fmt.Errorf("undeploy %s: %w", args[0], err)
+			}
+			j := undeployJSON{Module: moduleOut(rep.Module), Nodes: []undeployNodeJSON{}}
+			var freed, away []string
+			for _, n := range rep.Nodes {
+				j.Stopped += n.Stopped
+				j.Nodes = append(j.Nodes, undeployNodeJSON(n))
+				if n.Error != "" {
+					away = append(away, n.Node)
+				} else {
+					freed = append(freed, n.Node)
+				}
+			}
+			if out == formatJSON {
+				return writeJSON(a.stdout, j)
+			}
+			fmt.Fprintf(a.stdout, "undeployed %s (%s): stopped %d actors; freed on %s\n", rep.Module.Hash.Short(),
+				orDash(strings.Join(rep.Module.Factories, ", ")), j.Stopped, orDash(strings.Join(freed, ", ")))
+			if len(away) > 0 {
+				fmt.Fprintf(a.stdout, "not answering: %s (they delete it when they come back)\n", strings.Join(away, ", "))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&force, "force", false, "stop the module's actors first")
+	addFormatFlag(cmd, &out)
+	return cmd
+}

@@ -9,13 +9,19 @@ import (
 // are numbered apart from the others (40s, 140s, 240s) so that work adding
 // kinds in parallel does not collide.
 const (
+	// Casts between nodes.
+	KindUndeploy uint16 = 40 // Tombstones: modules undeployed (also sent to a peer that came up)
+
 	// Calls between nodes.
-	KindUpgrade  uint16 = 140 // Upgrade (PID) → UpgradeReply: upgrade an actor of the receiver
-	KindActorsOf uint16 = 141 // ActorsOf → []ActorRef: the receiver's actors of a factory
+	KindUpgrade       uint16 = 140 // Upgrade (PID) → UpgradeReply: upgrade an actor of the receiver
+	KindActorsOf      uint16 = 141 // ActorsOf → []ActorRef: the receiver's actors of a factory
+	KindUndeployApply uint16 = 142 // UndeployApply → UndeployApplied: undeploy a module here
+	KindModuleUse     uint16 = 143 // Empty → []ModuleCount: the receiver's actors per module
 
 	// Calls from clients.
 	KindUpgradeCLI  uint16 = 240 // Upgrade (Target) → UpgradeReply
 	KindUpgradePlan uint16 = 241 // UpgradePlan → UpgradePlanReply
+	KindUndeployCLI uint16 = 242 // UndeployRequest → UndeployReply
 )
 
 // Upgrade asks for the hot upgrade of one actor: by PID between nodes, by
@@ -66,4 +72,47 @@ type UpgradePlanReply struct {
 	Module  registry.Hash `cbor:"2,keyasint"`
 	Actors  []ActorRef    `cbor:"3,keyasint"`
 	Missing []string      `cbor:"4,keyasint,omitempty"`
+}
+
+// Tombstones are modules undeployed, with when.
+type Tombstones struct {
+	List []registry.Tombstone `cbor:"1,keyasint"`
+}
+
+// UndeployApply tells a node to undeploy a module: stop its actors, drop
+// it from the index, the store and memory, and keep the tombstone.
+type UndeployApply struct {
+	Tombstone registry.Tombstone `cbor:"1,keyasint"`
+}
+
+// UndeployApplied is what a node did for an UndeployApply.
+type UndeployApplied struct {
+	Stopped int `cbor:"1,keyasint,omitempty"`
+}
+
+// ModuleCount is how many live actors of a module a node runs.
+type ModuleCount struct {
+	Hash   registry.Hash `cbor:"1,keyasint"`
+	Actors int           `cbor:"2,keyasint"`
+}
+
+// UndeployRequest asks for a module's undeploy: Ref is a hash prefix or
+// Factory@<hash prefix>. Force stops the module's actors first.
+type UndeployRequest struct {
+	Ref   string `cbor:"1,keyasint"`
+	Force bool   `cbor:"2,keyasint,omitempty"`
+}
+
+// UndeployReply is what an undeploy did, node by node.
+type UndeployReply struct {
+	Module registry.ModuleInfo `cbor:"1,keyasint"`
+	Nodes  []UndeployNode      `cbor:"2,keyasint"`
+}
+
+// UndeployNode is one node's part of an undeploy: the actors it stopped,
+// or why it did not answer (it learns the tombstone when it comes back).
+type UndeployNode struct {
+	Node    string `cbor:"1,keyasint"`
+	Stopped int    `cbor:"2,keyasint,omitempty"`
+	Error   string `cbor:"3,keyasint,omitempty"`
 }

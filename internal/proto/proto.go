@@ -200,6 +200,10 @@ type Crash struct {
 type ModuleStatus struct {
 	Info    registry.ModuleInfo `cbor:"1,keyasint" json:"module"`
 	Holders []string            `cbor:"2,keyasint" json:"holders"`
+	// Actors counts the module's live actors per node (nodes with none
+	// left out); Newest lists the factories it is the default version of.
+	Actors map[string]int `cbor:"3,keyasint,omitempty" json:"actors,omitempty"`
+	Newest []string       `cbor:"4,keyasint,omitempty" json:"newest,omitempty"`
 }
 
 // Seeds are seed addresses for KindJoinSeeds: HOST:PORT or dns:NAME:PORT.
