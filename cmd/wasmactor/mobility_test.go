@@ -120,3 +120,34 @@ func TestUpgradeFactoryRolls(t *testing.T) {
 	require.Equal(t, 1, j.Failed)
 	require.Len(t, j.Actors, 3)
 }
+
+func TestUndeploy(t *testing.T) {
+	f := newFake(t)
+	var got proto.UndeployRequest
+	info := registry.ModuleInfo{Hash: hashV1, Size: 10, Factories: []string{"Counter"}}
+	f.handle = func(_ context.Context, req transport.Control) ([]byte, error) {
+		require.Equal(t, proto.KindUndeployCLI, req.Kind)
+		got = proto.UndeployRequest{}
+		require.NoError(t, proto.Unmarshal(req.Body, &got))
+		if !got.Force {
+			return nil, &transport.RemoteError{Code: uint16(abi.InUse), Message: "wasmactor: module in use: 3 actors run module " + hashV1.Short()}
+		}
+		return proto.Marshal(proto.UndeployReply{Module: info, Nodes: []proto.UndeployNode{{Node: "n1", Stopped: 2}, {Node: "n2", Error: "node down"}, {Node: "n3", Stopped: 1}}}), nil
+	}
+	r := f.run(t, "undeploy", "Counter@"+hashV1.String()[:8])
+	require.Equal(t, exitRefused, r.code)
+	require.Contains(t, r.stderr, "module in use: 3 actors")
+
+	r = f.run(t, "undeploy", hashV1.String()[:8], "--force")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Equal(t, proto.UndeployRequest{Ref: hashV1.String()[:8], Force: true}, got)
+	require.Equal(t, "undeployed "+hashV1.Short()+" (Counter): stopped 3 actors; freed on n1, n3\n"+
+		"not answering: n2 (they delete it when they come back)\n", r.stdout)
+
+	r = f.run(t, "undeploy", hashV1.String()[:8], "--force", "-o", "json")
+	require.Equal(t, 0, r.code, r.stderr)
+	var j undeployJSON
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &j))
+	require.Equal(t, 3, j.Stopped)
+	require.Len(t, j.Nodes, 3)
+}
