@@ -25,6 +25,9 @@ const (
 	stateMoving
 	// stateCommitting: a move is being committed; an exit waits for it.
 	stateCommitting
+	// stateMoved: the actor migrated to another node; its record is gone
+	// from the table and a stub forwards (migrate.go).
+	stateMoved
 )
 
 // actor is the host's record of one actor. It is kept small: a node holds
@@ -53,12 +56,14 @@ type actor struct {
 	// what arrived meanwhile (guarded by mu).
 	route atomic.Uint32
 	mv    *move
+	mig   atomic.Pointer[migration] // a migration this actor is part of (migrate.go)
 }
 
 // supervision is what a restart needs: the policy's arithmetic and the
 // original spawn arguments.
 type supervision struct {
 	intensity *scheduler.Intensity
+	policy    wasmactor.Restart // what intensity was made from, for a migration
 	args      []byte
 	isolated  bool
 }
@@ -120,7 +125,7 @@ func (n *Node) spawnLocal(ctx context.Context, s spawnSpec) (*actor, error) {
 	a.mod.Store(m)
 	a.quota.Init(n.cfg.MailboxSize)
 	if s.restart.Policy != wasmactor.Temporary {
-		a.sup = &supervision{intensity: scheduler.NewIntensity(s.restart), args: s.args, isolated: s.isolated}
+		a.sup = &supervision{intensity: scheduler.NewIntensity(s.restart), policy: s.restart, args: s.args, isolated: s.isolated}
 	}
 	in, err := n.pin(ctx, a, s.isolated)
 	if err != nil {

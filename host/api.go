@@ -255,7 +255,7 @@ func (n *Node) Stop(ctx context.Context, pid PID) error {
 // actor had died: abnormal reasons propagate over links and the restart
 // policy applies.
 func (n *Node) Kill(ctx context.Context, pid PID, reason string) error {
-	a, _, err := n.local(pid)
+	a, to, err := n.local(pid)
 	if err != nil {
 		return err
 	}
@@ -263,6 +263,7 @@ func (n *Node) Kill(ctx context.Context, pid PID, reason string) error {
 		reason = wasmactor.ReasonKilled
 	}
 	if a == nil {
+		pid = n.pidOfABI(to) // where it is, if it migrated
 		n.cast(pid.Node, proto.KindKill, proto.Exit{To: pid.Serial, Reason: reason, ToIncarnation: pid.Incarnation})
 		return nil
 	}

@@ -41,6 +41,8 @@ func (h handler) HandleEnvelopes(from transport.NodeInfo, envs []transport.Envel
 			}
 		case abi.KindReply:
 			n.reply(src, dst, env.Ref, abi.Errno(env.Status), env.Payload)
+		case abi.Kind(proto.EnvForward), abi.Kind(proto.EnvFence), abi.Kind(proto.EnvFencePassed):
+			n.handleMoveEnvelope(from, *env, env.To, env.From)
 		default:
 			n.log.Debug("unknown envelope kind", "peer", from.Name, "kind", env.Kind)
 		}
@@ -183,6 +185,8 @@ func (n *Node) handleCast(from transport.NodeInfo, msg transport.Control) error 
 		n.exitSignal(a, src, x.Reason)
 	case proto.KindUndeploy:
 		return n.handleTombstones(from.Name, msg.Body)
+	case proto.KindAliases:
+		return n.handleAliases(from, msg.Body)
 	default:
 		return fmt.Errorf("%w: unknown control kind %d", wasmactor.ErrBadArgument, msg.Kind)
 	}
@@ -209,6 +213,7 @@ func (h handler) NodeUp(peer transport.NodeInfo) {
 	n.log.Info("node up", "peer", peer.Name, "addr", peer.Addr, "incarnation", wasmactor.FormatIncarnation(peer.Incarnation))
 	n.cast(peer.Name, proto.KindSync, n.syncState())
 	n.sendTombstones(peer.Name)
+	n.sendAliases(peer.Name)
 }
 
 // syncState is this node's share of the cluster state: the modules it holds
@@ -282,14 +287,15 @@ func (h handler) NodeDown(peer transport.NodeInfo, reason error) {
 			n.exitSignal(a, p, wasmactor.ReasonNoConnection)
 		}
 	}
+	n.migrationNodeDown(peer)
 	// Calls and asks waiting on it fail now rather than at their timeout.
 	n.calls.Range(func(k, v any) bool {
-		if v.(*pendingCall).callee.Incarnation == peer.Incarnation {
+		if n.followABI(v.(*pendingCall).callee).Incarnation == peer.Incarnation {
 			n.finishCall(k.(uint64), nil, fmt.Errorf("%w: %s", wasmactor.ErrNodeDown, peer.Name))
 		}
 		return true
 	})
-	for _, key := range n.asks.toNode(peer.Incarnation) {
+	for _, key := range n.asks.toNode(peer.Incarnation, n.followABI) {
 		n.replyToActor(key, abi.NodeDown, nil)
 	}
 }

@@ -36,6 +36,7 @@ const errRemote abi.Errno = 0xffff
 
 // target resolves an ABI PID to a local actor, or errRemote.
 func (im *imports) target(p abi.PID) (*actor, abi.Errno) {
+	p = im.n.followABI(p) // it may have migrated (migrate.go)
 	if p.Incarnation != im.n.incarnation {
 		if _, e := im.n.peerByInc(p.Incarnation); e != abi.OK {
 			return nil, e
@@ -125,6 +126,7 @@ func (im *imports) Stop(serial uint64, reason string) {
 }
 
 func (im *imports) Kill(serial uint64, target abi.PID, reason string) abi.Errno {
+	target = im.n.followABI(target) // it may have migrated
 	if im.caller(serial) == nil {
 		return abi.BadArgument
 	}
@@ -145,6 +147,7 @@ func (im *imports) Kill(serial uint64, target abi.PID, reason string) abi.Errno 
 }
 
 func (im *imports) Monitor(serial uint64, target abi.PID) uint64 {
+	target = im.n.followABI(target) // it may have migrated
 	a := im.caller(serial)
 	if a == nil {
 		return 0
@@ -184,6 +187,7 @@ func (im *imports) Demonitor(serial uint64, ref uint64) {
 }
 
 func (im *imports) Link(serial uint64, target abi.PID) abi.Errno {
+	target = im.n.followABI(target) // it may have migrated
 	a := im.caller(serial)
 	if a == nil {
 		return abi.BadArgument
@@ -199,6 +203,7 @@ func (im *imports) Link(serial uint64, target abi.PID) abi.Errno {
 }
 
 func (im *imports) Unlink(serial uint64, target abi.PID) {
+	target = im.n.followABI(target) // it may have migrated
 	a := im.caller(serial)
 	if a == nil {
 		return

@@ -92,6 +92,10 @@ func (a *actor) takeDown(ref uint64) bool {
 }
 
 func (n *Node) unwatch(target *actor, ref uint64) {
+	if target.state.Load() == stateMoved { // it migrated: the monitor is remote now
+		n.unwatchRemote(ref)
+		return
+	}
 	target.mu.Lock()
 	delete(target.watchers, ref)
 	target.mu.Unlock()

@@ -37,7 +37,11 @@ func (n *Node) finishCall(ref uint64, reply []byte, err error) {
 // for another actor.
 func (n *Node) answerCall(from abi.PID, ref uint64, reply []byte, err error) {
 	v, ok := n.calls.Load(ref)
-	if !ok || v.(*pendingCall).callee != from {
+	if !ok {
+		return
+	}
+	// The callee may have migrated: its answer comes from a later PID.
+	if !n.samePID(v.(*pendingCall).callee, from) {
 		return
 	}
 	n.finishCall(ref, reply, err)
@@ -57,18 +61,35 @@ func newRef() uint64 {
 
 // tell queues a TELL or ASK from an ABI PID to an ABI PID.
 func (n *Node) tell(from, to abi.PID, kind abi.Kind, ref uint64, msg []byte) abi.Errno {
+	if from.Incarnation == n.incarnation {
+		// The target may have migrated (migrate.go). Reading where it
+		// lives and queueing for there is one step with respect to this
+		// node learning of a move, so that its fence comes after.
+		n.mob.route.RLock()
+		to = n.followABI(to)
+		if to.Incarnation != n.incarnation {
+			e := n.sendRemote(to, transport.Envelope{Kind: uint8(kind), From: from.Serial, Ref: ref, Payload: msg})
+			n.mob.route.RUnlock()
+			return e
+		}
+		n.mob.route.RUnlock()
+	}
 	if to.Incarnation != n.incarnation {
 		return n.sendRemote(to, transport.Envelope{Kind: uint8(kind), From: from.Serial, Ref: ref, Payload: msg})
 	}
 	a := n.actors.get(to.Serial)
 	if a == nil || !a.alive() {
+		if s := n.stubOf(to.Serial); s != nil { // it migrated: its old node forwards
+			n.forward(s, delivery{kind: kind, from: from, ref: ref, payload: msg})
+			return abi.OK
+		}
 		return abi.NoProc
 	}
 	if err := a.quota.Take(); err != nil {
 		n.stats.mailboxFull.Add(1)
 		return abi.MailboxFull
 	}
-	n.enqueue(a, delivery{kind: kind, quota: true, from: from, ref: ref, payload: msg})
+	n.enqueueVia(a, delivery{kind: kind, quota: true, from: from, ref: ref, payload: msg}, from.Incarnation)
 	return abi.OK
 }
 
@@ -115,7 +136,7 @@ func (n *Node) replyError(from, to abi.PID, ref uint64, err error, reason string
 // answerActor completes an actor's pending ask with a reply from actor
 // from, if from is the actor that was asked.
 func (n *Node) answerActor(from abi.PID, key askKey, status abi.Errno, msg []byte) {
-	if !n.asks.takeFrom(key, from) {
+	if !n.asks.takeFrom(key, from, n.samePID) {
 		return
 	}
 	n.pushReply(key, status, msg)
@@ -163,11 +184,12 @@ func (p *pendingAsks) add(key askKey, target abi.PID, timeout time.Duration, onT
 	return true
 }
 
-// takeFrom removes key if it is pending and was addressed to from.
-func (p *pendingAsks) takeFrom(key askKey, from abi.PID) bool {
+// takeFrom removes key if it is pending and was addressed to from (as
+// same says: the actor may have migrated).
+func (p *pendingAsks) takeFrom(key askKey, from abi.PID, same func(asked, from abi.PID) bool) bool {
 	p.mu.Lock()
 	pa, ok := p.m[key]
-	if ok && pa.target != from {
+	if ok && !same(pa.target, from) {
 		ok = false
 	}
 	if ok {
@@ -192,13 +214,14 @@ func (p *pendingAsks) take(key askKey) bool {
 	return ok
 }
 
-// toNode lists the asks waiting on actors of one node.
-func (p *pendingAsks) toNode(inc uint64) []askKey {
+// toNode lists the asks waiting on actors of one node (where follow says
+// they live now).
+func (p *pendingAsks) toNode(inc uint64, follow func(abi.PID) abi.PID) []askKey {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var keys []askKey
 	for k, pa := range p.m {
-		if pa.target.Incarnation == inc {
+		if follow(pa.target).Incarnation == inc {
 			keys = append(keys, k)
 		}
 	}

@@ -63,10 +63,19 @@ func isSystemKind(k abi.Kind) bool {
 // enqueue queues d for a wherever a lives: its instance's mailbox, or the
 // move in progress. It is the one way a record reaches an actor after its
 // START.
-func (n *Node) enqueue(a *actor, d delivery) {
+func (n *Node) enqueue(a *actor, d delivery) { n.enqueueVia(a, d, 0) }
+
+// enqueueVia is enqueue for a record that came through node via: from
+// there directly (a node's incarnation: held if the actor just arrived and
+// that node's fence has not passed yet, see migrate.go), or by an ordered
+// path (0).
+func (n *Node) enqueueVia(a *actor, d delivery, via uint64) {
 	d.actor = a
 	system := isSystemKind(d.kind)
 	for {
+		if m := a.mig.Load(); m != nil && n.divert(a, m, d, via) {
+			return
+		}
 		r := a.route.Load()
 		if r&1 == 0 {
 			in := a.inst.Load()
@@ -115,6 +124,10 @@ func (a *actor) beginExit(from *instance) bool {
 // errNotHere: the actor left the instance the caller locked; look again.
 var errNotHere = errors.New("wasmactor: actor moved meanwhile")
 
+// errSettling: the actor arrived by migration and some node's fence has not
+// passed yet; it may move again once they have.
+var errSettling = errors.New("wasmactor: actor still settling after a migration")
+
 // freeze stops a's deliveries at a boundary: the caller holds from.turnMu,
 // so no turn of from is running. From now on a's records are carried by the
 // move; the caller ends it with commit or thaw.
@@ -128,6 +141,9 @@ func (n *Node) freeze(a *actor, from *instance) (*move, error) {
 	case a.inst.Load() != from:
 		a.mu.Unlock()
 		return nil, errNotHere
+	case a.mig.Load() != nil:
+		a.mu.Unlock()
+		return nil, errSettling
 	case !a.state.CompareAndSwap(stateAlive, stateMoving):
 		a.mu.Unlock()
 		return nil, fmt.Errorf("%w: %s", wasmactor.ErrNoProc, n.pidOf(a))
@@ -203,20 +219,23 @@ func (n *Node) quietSnapshot(ctx context.Context, a *actor) (state []byte, mv *m
 			in.turnMu.Unlock()
 			continue
 		}
-		if err != nil {
+		settling := errors.Is(err, errSettling)
+		if err != nil && !settling {
 			in.turnMu.Unlock()
 			return nil, nil, err
 		}
 		// Its START (after a spawn or a restart) must have run: the guest
 		// has no actor to snapshot before.
-		starting := slices.ContainsFunc(mv.carried, func(d delivery) bool { return d.kind == abi.KindStart })
+		starting := mv != nil && slices.ContainsFunc(mv.carried, func(d delivery) bool { return d.kind == abi.KindStart })
 		asks := n.asks.countOf(a.serial)
-		if asks == 0 && !starting {
+		if asks == 0 && !starting && !settling {
 			state, err = n.snapshotFrozen(a, in, mv)
 			in.turnMu.Unlock()
 			return state, mv, err
 		}
-		n.thaw(a, mv)
+		if mv != nil {
+			n.thaw(a, mv)
+		}
 		in.turnMu.Unlock()
 		t := time.NewTimer(wait)
 		select {
@@ -224,6 +243,9 @@ func (n *Node) quietSnapshot(ctx context.Context, a *actor) (state []byte, mv *m
 			t.Stop()
 			if starting {
 				return nil, nil, fmt.Errorf("%w: %s has not started yet: %w", wasmactor.ErrBusy, n.pidOf(a), ctx.Err())
+			}
+			if settling {
+				return nil, nil, fmt.Errorf("%w: %s: not every node's sends from before its last migration have reached it yet: %w", wasmactor.ErrBusy, n.pidOf(a), ctx.Err())
 			}
 			return nil, nil, fmt.Errorf("%w: %s has %d asks of its own in flight (their continuations cannot move): %w",
 				wasmactor.ErrBusy, n.pidOf(a), asks, ctx.Err())

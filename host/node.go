@@ -123,6 +123,7 @@ type Node struct {
 	calls sync.Map // ref → *pendingCall: host-side Calls waiting for a reply
 	asks  pendingAsks
 	cl    cluster
+	mob   mobility // migrations: aliases, stubs, arrivals (migrate.go)
 
 	stats stats
 
@@ -159,8 +160,12 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	n.life, n.stopLife = context.WithCancel(context.Background())
 	n.actors.init()
 	n.cl.init()
+	n.mob.init()
 	n.asks.m = make(map[askKey]pendingAsk)
 	n.incarnation = newIncarnation()
+	// Monitor refs start anywhere: a migrating actor's refs must not meet
+	// the refs of its new node.
+	n.refs.Store(newIncarnation() >> 2)
 
 	if cfg.DataDir == "" {
 		n.store = registry.NewMemStore()
@@ -265,6 +270,7 @@ func (n *Node) Close() error {
 	if n.joinDone != nil {
 		<-n.joinDone // stopped by n.life
 	}
+	n.mob.bg.Wait() // self-migrations, stopped by n.life
 	// Leave the cluster first: peers see a clean leave at once and, as in
 	// Erlang, their monitors of our actors fire with "noconnection" rather
 	// than racing our shutdown casts.

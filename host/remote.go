@@ -88,6 +88,7 @@ func (n *Node) peerByInc(inc uint64) (string, abi.Errno) {
 // taken to mean the current run: serials restart at 1, so it could name a
 // different actor than the one it was given for (docs/RATIONALE.md).
 func (n *Node) resolve(p PID) (abi.PID, error) {
+	p = n.followPID(p) // it may have migrated (migrate.go)
 	if p.Serial == 0 {
 		return abi.PID{}, fmt.Errorf("%w: %s has no serial", wasmactor.ErrBadPID, p)
 	}

@@ -145,7 +145,7 @@ func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport
 	case proto.KindModules:
 		return proto.Marshal(n.moduleStatuses(ctx)), nil
 	}
-	if b, ok, err := n.serveMobility(ctx, req.Kind, req.Body); ok {
+	if b, ok, err := n.serveMobility(ctx, from, req.Kind, req.Body); ok {
 		return b, err
 	}
 	return nil, fmt.Errorf("%w: unknown request kind %d", wasmactor.ErrBadArgument, req.Kind)

@@ -11,6 +11,7 @@ import (
 	"github.com/wasmactor/wasmactor/internal/proto"
 	"github.com/wasmactor/wasmactor/internal/rolling"
 	"github.com/wasmactor/wasmactor/registry"
+	"github.com/wasmactor/wasmactor/transport"
 )
 
 // UpgradeResult is what one actor's hot upgrade did.
@@ -282,7 +283,7 @@ func (n *Node) actorsOf(factory string) []proto.ActorRef {
 
 // serveMobility answers the requests of code mobility; ok is false for
 // other kinds.
-func (n *Node) serveMobility(ctx context.Context, kind uint16, body []byte) (reply []byte, ok bool, err error) {
+func (n *Node) serveMobility(ctx context.Context, from transport.PeerInfo, kind uint16, body []byte) (reply []byte, ok bool, err error) {
 	switch kind {
 	case proto.KindUpgrade, proto.KindUpgradeCLI:
 		var u proto.Upgrade
@@ -318,6 +319,9 @@ func (n *Node) serveMobility(ctx context.Context, kind uint16, body []byte) (rep
 			return nil, true, err
 		}
 		return proto.Marshal(plan), true, nil
+	}
+	if b, ok, err := n.serveMigration(ctx, from, kind, body); ok {
+		return b, ok, err
 	}
 	return n.serveLifecycle(ctx, kind, body)
 }

@@ -192,3 +192,53 @@ func (t *Tombstones) save() error {
 	}
 	return nil
 }
+
+// Handover gives every name old holds to new, an actor that moved: the
+// same on every node, whatever else is in flight, since only the names old
+// holds here change, and each keeps its place (the time it was taken here)
+// and the claims waiting behind it. Claims old has waiting for other names
+// are withdrawn. It returns the names handed over, sorted.
+func (n *Names) Handover(old, new wasmactor.PID) []string {
+	if old == new || new.IsZero() || new.Node == "" {
+		return nil
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	names := slices.Clone(n.byPID[old])
+	for _, name := range names {
+		h := n.byName[name]
+		since := h.since
+		n.remove(h.Claim)
+		n.set(Claim{Name: name, PID: new})
+		h = n.byName[name]
+		h.since = since
+		n.byName[name] = h
+	}
+	if n.waitsOf[old] > 0 {
+		n.dropWaitingWhere(func(w Claim) bool { return w.PID == old })
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Replace moves every group membership of old to new, an actor that moved,
+// and returns the groups, sorted.
+func (g *Groups) Replace(old, new wasmactor.PID) []string {
+	if old == new || new.IsZero() {
+		return nil
+	}
+	g.mu.Lock()
+	var groups []string
+	for group := range g.byPID[old] {
+		groups = append(groups, group)
+	}
+	for _, group := range groups {
+		g.drop(group, old)
+	}
+	g.mu.Unlock()
+	for _, group := range groups {
+		g.Join(group, new)
+	}
+	slices.Sort(groups)
+	return groups
+}

@@ -100,3 +100,32 @@ func TestTombstonesPersistAndBury(t *testing.T) {
 	_, err = LoadTombstones(path)
 	require.Error(t, err)
 }
+
+func TestNamesHandoverKeepsThePlace(t *testing.T) {
+	n := NewNames()
+	old := wasmactor.PID{Node: "n1", Incarnation: 1, Serial: 5}
+	moved := wasmactor.PID{Node: "n2", Incarnation: 2, Serial: 9}
+	other := wasmactor.PID{Node: "n3", Incarnation: 3, Serial: 1}
+	require.NoError(t, n.Register(Claim{Name: "a", PID: old}))
+	require.NoError(t, n.Register(Claim{Name: "b", PID: old}))
+	v, _, since := n.Offer(Claim{Name: "a", PID: other}, 0)
+	require.Equal(t, Waiting, v)
+	require.Equal(t, []string{"a", "b"}, n.Handover(old, moved))
+	got, ok := n.Whereis("a")
+	require.True(t, ok)
+	require.Equal(t, moved, got)
+	require.Equal(t, []Claim{{Name: "a", PID: other}}, n.Waiting("a"), "the waiting claim still waits")
+	_, _, since2 := n.Offer(Claim{Name: "a", PID: other}, 0)
+	require.Equal(t, since, since2, "the holder keeps its time")
+	require.Empty(t, n.Of(old))
+	require.Equal(t, 1, n.NodeClaims("n3"))
+	require.Equal(t, 2, n.NodeClaims("n2"))
+	require.Zero(t, n.NodeClaims("n1"))
+	require.Empty(t, n.Handover(old, moved), "nothing left to hand over")
+
+	g := NewGroups()
+	g.Join("x", old)
+	g.Join("y", old)
+	require.Equal(t, []string{"x", "y"}, g.Replace(old, moved))
+	require.Equal(t, []wasmactor.PID{moved}, g.Members("x"))
+}

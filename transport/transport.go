@@ -139,3 +139,13 @@ type RemoteError struct {
 }
 
 func (e *RemoteError) Error() string { return e.Message }
+
+// Fencer is implemented by transports whose envelopes to a peer travel on
+// several independently ordered lanes (per-pair order holds within a lane).
+// Fence queues one copy of env on every lane to node, each with Status set
+// to the number of copies: once the receiver has seen them all, it has
+// received everything queued for it before the Fence, on any lane. A
+// transport without Fencer has one lane; a plain Send with Status 1 does.
+type Fencer interface {
+	Fence(node string, env Envelope) error
+}

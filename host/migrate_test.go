@@ -1,0 +1,211 @@
+package host_test
+
+import (
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/host"
+	"github.com/wasmactor/wasmactor/internal/guestbuild/guestbuildtest"
+)
+
+func TestMigrateKeepsStateNamesMonitorsAndTheOldPID(t *testing.T) {
+	c := newCluster(t, 3, host.Config{})
+	n1, n2, n3 := c.nodes[0], c.nodes[1], c.nodes[2]
+	ctx := ctxT(t)
+	deploy(t, n1, guestbuildtest.Build(t, "examples/counter"))
+	old, err := n1.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n1", Name: "counter", Args: map[string]int{"start": 40}})
+	require.NoError(t, err)
+	partner, err := n3.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n3"})
+	require.NoError(t, err)
+	require.NoError(t, n3.Link(ctx, partner, old))
+	require.NoError(t, n1.JoinGroup(ctx, "counters", old))
+	mon1, err := n1.Monitor(ctx, old) // on the old node
+	require.NoError(t, err)
+	mon3, err := n3.Monitor(ctx, old) // on a third node
+	require.NoError(t, err)
+	require.NoError(t, n3.Send(ctx, old, map[string]any{"op": "inc", "by": 2}))
+
+	res, err := n1.Migrate(ctx, old, "n2")
+	require.NoError(t, err)
+	require.Equal(t, old, res.Old)
+	require.Equal(t, "n2", res.New.Node)
+	require.Positive(t, res.StateBytes)
+	moved := res.New
+
+	// The old PID works from everywhere, and so does the new one.
+	for _, n := range c.nodes {
+		require.Equal(t, int64(42), getCounter(t, n, old).Value, "via the old PID from %s", n.Name())
+		require.Equal(t, int64(42), getCounter(t, n, moved).Value, "via the new PID from %s", n.Name())
+	}
+	require.NoError(t, n1.Send(ctx, old, map[string]any{"op": "inc", "by": 1}))
+	require.Equal(t, int64(43), getCounter(t, n1, old).Value, "the same sender: in order")
+
+	// Its name and group follow it, on every node; listings show it at n2.
+	for _, n := range c.nodes {
+		require.Eventually(t, func() bool {
+			p, err := n.Whereis(ctx, "counter")
+			return err == nil && p == moved
+		}, 5*time.Second, 5*time.Millisecond, "name on %s", n.Name())
+		members, err := n.GroupMembers(ctx, "counters")
+		require.NoError(t, err)
+		require.Equal(t, []host.PID{moved}, members)
+	}
+	for _, a := range n1.Actors() {
+		require.NotEqual(t, old, a.PID)
+	}
+	found := false
+	for _, a := range n2.Actors() {
+		found = found || a.PID == moved
+	}
+	require.True(t, found)
+	noDown(t, mon1)
+	noDown(t, mon3)
+
+	// A kill by the old PID reaches it; the monitors placed before the move
+	// fire (naming its new PID), and the link takes the partner down.
+	mon2, err := n2.Monitor(ctx, partner)
+	require.NoError(t, err)
+	require.NoError(t, n3.Kill(ctx, old, "boom"))
+	require.Equal(t, host.Down{PID: moved, Reason: "boom"}, waitDown(t, mon1, 10*time.Second))
+	require.Equal(t, host.Down{PID: moved, Reason: "boom"}, waitDown(t, mon3, 10*time.Second))
+	require.Equal(t, "boom", waitDown(t, mon2, 10*time.Second).Reason)
+	_, err = n2.Whereis(ctx, "counter")
+	require.ErrorIs(t, err, wasmactor.ErrNotFound)
+}
+
+// The old PID keeps working after its node has left, on nodes that heard of
+// the move and on a node that joined later.
+func TestMigratedPIDOutlivesItsOldNode(t *testing.T) {
+	c := newCluster(t, 3, host.Config{})
+	n1, n2, n3 := c.nodes[0], c.nodes[1], c.nodes[2]
+	ctx := ctxT(t)
+	deploy(t, n1, guestbuildtest.Build(t, "examples/counter"))
+	require.Eventually(t, func() bool { return len(n2.Modules()) == 1 }, 5*time.Second, 5*time.Millisecond)
+	old, err := n2.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n3", Args: map[string]int{"start": 7}})
+	require.NoError(t, err)
+	res, err := n2.Migrate(ctx, old, "n2")
+	require.NoError(t, err)
+	require.NoError(t, n3.Close())
+	require.Eventually(t, func() bool { return len(n1.Members()) == 1 }, 5*time.Second, 5*time.Millisecond)
+	require.Equal(t, int64(7), getCounter(t, n1, old).Value, "n3 is gone; its old PID still works")
+
+	n4 := c.start(t, 3, host.Config{}, 4)
+	c.nodes = []*host.Node{n1, n2, n4}
+	c.waitMesh(t)
+	require.Eventually(t, func() bool {
+		r, err := n4.Call(ctx, old, map[string]any{"op": "get"})
+		return err == nil && r != nil
+	}, 5*time.Second, 10*time.Millisecond, "a node that joined later learns where it went")
+	require.Equal(t, int64(7), getCounter(t, n4, res.New).Value)
+}
+
+func TestMigrateRefusalsLeaveTheActorWhereItWas(t *testing.T) {
+	c := newCluster(t, 2, host.Config{})
+	n1 := c.nodes[0]
+	ctx := ctxT(t)
+	deploy(t, n1, guestbuildtest.Build(t, "testdata/guests/counterv2"))
+	plain, err := n1.Spawn(ctx, "Plain", host.SpawnOptions{Node: "n1"})
+	require.NoError(t, err)
+	_, err = n1.Migrate(ctx, plain, "n2")
+	require.ErrorIs(t, err, wasmactor.ErrCannotSnapshot)
+	counter, err := n1.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n1", Args: map[string]int{"start": 3}})
+	require.NoError(t, err)
+	_, err = n1.Migrate(ctx, counter, "n1")
+	require.ErrorIs(t, err, wasmactor.ErrBadArgument)
+	_, err = n1.Migrate(ctx, counter, "n9")
+	require.ErrorIs(t, err, wasmactor.ErrUnknownNode)
+	require.Equal(t, int64(3), getV2(t, n1, counter).Value)
+	require.Equal(t, int64(0), getV2(t, n1, counter).Restores)
+}
+
+func TestMigrateBackAndForth(t *testing.T) {
+	c := newCluster(t, 3, host.Config{})
+	n1 := c.nodes[0]
+	ctx := ctxT(t)
+	deploy(t, n1, guestbuildtest.Build(t, "examples/counter"))
+	old, err := n1.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n1", Args: map[string]int{"start": 1}})
+	require.NoError(t, err)
+	at := old
+	for i := range 6 {
+		res, err := n1.Migrate(ctx, at, []string{"n2", "n1"}[i%2])
+		require.NoError(t, err, "migration %d", i)
+		at = res.New
+		require.NoError(t, c.nodes[2].Send(ctx, old, map[string]any{"op": "inc"}))
+		require.Equal(t, int64(i+2), getCounter(t, c.nodes[2], old).Value)
+	}
+}
+
+// TestMigrationsKeepPerPairOrder: a sequence-checking actor migrates back
+// and forth 100 times while a sender on a third node floods it through its
+// first PID: nothing is lost, duplicated or reordered.
+func TestMigrationsKeepPerPairOrder(t *testing.T) {
+	c := newCluster(t, 3, host.Config{MailboxSize: 1 << 16})
+	n1, n3 := c.nodes[0], c.nodes[2]
+	ctx := ctxT(t)
+	deploy(t, n1, guestbuildtest.Build(t, "testdata/guests/bench"))
+	for _, n := range c.nodes {
+		require.Eventually(t, func() bool { return len(n.Modules()) == 1 }, 5*time.Second, 5*time.Millisecond)
+	}
+	check, err := n1.Spawn(ctx, "SeqCheck", host.SpawnOptions{Node: "n1"})
+	require.NoError(t, err)
+	send, err := n3.Spawn(ctx, "SeqSend", host.SpawnOptions{Node: "n3"})
+	require.NoError(t, err)
+	_, err = n3.Spawn(ctx, "Sink", host.SpawnOptions{Node: "n2"}) // n2 has the module ready
+	require.NoError(t, err)
+
+	const migrations, per = 100, 50
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	rounds := 0
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := n3.Send(ctx, send, []any{abiPID(check), 1, per}); err != nil {
+				panic(err)
+			}
+			rounds++
+			// A steady flow rather than a flood: at most a few batches wait
+			// at the checker, whatever the migrations do.
+			for seqOf(t, n3, send).Sent > seqOf(t, n3, check).Received+10*per {
+				runtime.Gosched()
+			}
+		}
+	})
+	at := check
+	for i := range migrations {
+		to := []string{"n2", "n1"}[i%2]
+		res, err := n1.Migrate(ctx, at, to)
+		require.NoError(t, err, "migration %d", i)
+		at = res.New
+	}
+	close(stop)
+	wg.Wait()
+	sent := seqOf(t, n3, send)
+	require.Zero(t, sent.Failed)
+	if !assert.Eventually(t, func() bool { return seqOf(t, n3, check).Received == sent.Sent }, 30*time.Second, 10*time.Millisecond) {
+		for _, n := range c.nodes {
+			t.Log(n.DebugMigrations())
+		}
+		t.Logf("sent %+v received %+v", sent, seqOf(t, n3, check))
+		t.FailNow()
+	}
+	var s seqStatsR
+	r, err := n3.Call(ctx, check, "stats")
+	require.NoError(t, err)
+	require.NoError(t, r.Decode(&s))
+	t.Logf("%d messages in %d rounds across %d migrations", s.Received, rounds, s.Restores)
+	require.Zero(t, s.Gaps)
+	require.Zero(t, s.Dups)
+	require.Zero(t, s.Reorders)
+	require.Equal(t, uint64(migrations), s.Restores)
+}
