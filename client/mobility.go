@@ -117,3 +117,30 @@ func (c *Client) Undeploy(ctx context.Context, ref string, force bool) (Undeploy
 	}
 	return rep, nil
 }
+
+// MigrateResult is what a migration did (see host.Node.Migrate).
+type MigrateResult struct {
+	// Old is the PID the actor had (it keeps working), New its PID at its
+	// new node.
+	Old, New   PID
+	StateBytes int
+	Took       time.Duration
+}
+
+// Migrate moves the running actor target (a PID as printed, or a name) to
+// node to, with its state and queued messages; its old PID keeps working.
+//
+// # Errors
+//
+// Those of host.Node.Migrate; in all of them the actor runs on where it
+// was.
+func (c *Client) Migrate(ctx context.Context, target, to string) (MigrateResult, error) {
+	if err := checkTarget(target); err != nil {
+		return MigrateResult{}, err
+	}
+	var r proto.MigrateReply
+	if err := c.request(ctx, proto.KindMigrateCLI, proto.Marshal(proto.Migrate{Target: target, To: to}), &r); err != nil {
+		return MigrateResult{}, err
+	}
+	return MigrateResult{Old: r.Old, New: r.New, StateBytes: r.StateBytes, Took: time.Duration(r.Micros) * time.Microsecond}, nil
+}

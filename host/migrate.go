@@ -1123,3 +1123,28 @@ func (n *Node) serveMigration(ctx context.Context, from transport.PeerInfo, kind
 	}
 	return nil, false, nil
 }
+
+// Migrate is the migrate import: the actor asks to move once its turn is
+// over. The move waits for the turn (it takes the instance's turnMu), and
+// runs on a goroutine of its own, which Close waits for.
+func (im *imports) Migrate(serial uint64, node string) abi.Errno {
+	a := im.caller(serial)
+	if a == nil || node == im.n.cfg.Name {
+		return abi.BadArgument
+	}
+	if _, err := im.n.peer(node); err != nil {
+		return abi.ErrnoOf(err)
+	}
+	if im.n.closed.Load() {
+		return abi.ErrnoOf(wasmactor.ErrClosed)
+	}
+	pid := im.n.pidOf(a)
+	im.n.mob.bg.Go(func() {
+		ctx, cancel := context.WithTimeout(im.n.life, im.n.cfg.AskTimeout)
+		defer cancel()
+		if _, err := im.n.Migrate(ctx, pid, node); err != nil {
+			im.n.log.Warn("migration the actor asked for failed", "pid", pid.String(), "to", node, "err", err)
+		}
+	})
+	return abi.OK
+}

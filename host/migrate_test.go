@@ -209,3 +209,31 @@ func TestMigrationsKeepPerPairOrder(t *testing.T) {
 	require.Zero(t, s.Reorders)
 	require.Equal(t, uint64(migrations), s.Restores)
 }
+
+// A guest asks to move itself; the move happens after its turn.
+func TestGuestMigratesItself(t *testing.T) {
+	c := newCluster(t, 2, host.Config{})
+	n1, n2 := c.nodes[0], c.nodes[1]
+	ctx := ctxT(t)
+	deploy(t, n1, guestbuildtest.Build(t, "testdata/guests/counterv2"))
+	old, err := n1.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n1", Name: "mover", Args: map[string]int{"start": 5}})
+	require.NoError(t, err)
+	r, err := n1.Call(ctx, old, map[string]any{"op": "move", "to": "n9"})
+	require.NoError(t, err)
+	var refused map[string]string
+	require.NoError(t, r.Decode(&refused))
+	require.Contains(t, refused["error"], "node down", "an unknown node is refused at once")
+
+	r, err = n1.Call(ctx, old, map[string]any{"op": "move", "to": "n2"})
+	require.NoError(t, err)
+	var ok map[string]string
+	require.NoError(t, r.Decode(&ok))
+	require.Empty(t, ok["error"])
+	require.Eventually(t, func() bool {
+		p, err := n2.Whereis(ctx, "mover")
+		return err == nil && p.Node == "n2"
+	}, 10*time.Second, 5*time.Millisecond)
+	got := getV2(t, n1, old)
+	require.Equal(t, int64(5), got.Value)
+	require.Equal(t, int64(1), got.Restores)
+}

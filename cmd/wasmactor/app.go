@@ -140,6 +140,7 @@ client only reads the file, never creates it.
 		a.killCmd(),
 		a.upgradeCmd(),
 		a.undeployCmd(),
+		a.migrateCmd(),
 	)
 	root.AddCommand(a.hostCmds()...)
 	return root

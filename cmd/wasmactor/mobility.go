@@ -273,3 +273,55 @@ version first to keep them.`,
 	addFormatFlag(cmd, &out)
 	return cmd
 }
+
+type migrateJSON struct {
+	Old        pidJSON `json:"old"`
+	New        pidJSON `json:"new"`
+	StateBytes int     `json:"state_bytes"`
+	TookUs     int64   `json:"took_us"`
+}
+
+func (a *app) migrateCmd() *cobra.Command {
+	var (
+		out format
+		to  string
+	)
+	cmd := &cobra.Command{
+		Use:   "migrate TARGET --to NODE",
+		Short: "Move a running actor to another node, state and queued messages intact",
+		Long: `Move a running actor to another node: at a message boundary its snapshot and
+the messages queued for it go to NODE, which pulls the module if it lacks it,
+restores the actor under a PID of its own and takes over. The old PID keeps
+working everywhere, also after its node has left; names and groups follow;
+monitors and links still fire. If NODE refuses or fails before the actor has
+moved, it carries on where it was (exit code 7, or 3 for a node down).
+
+TARGET is a PID as printed or a registered name. Prints the actor's new PID.`,
+		Example: `  wasmactor migrate counter --to n2
+  wasmactor migrate '<n1.dcdd20ab7b107aa4.4>' --to n3 -o json`,
+		Args: exactArgs(1, "one TARGET"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if to == "" {
+				return usageErrorf("migrate needs --to NODE")
+			}
+			if err := checkTarget(args[0]); err != nil {
+				return err
+			}
+			var r client.MigrateResult
+			if err := a.request(cmd.Context(), func(c *client.Client) (err error) {
+				r, err = c.Migrate(cmd.Context(), args[0], to)
+				return err
+			}); err != nil {
+				return fmt.Errorf("migrate %s to %s: %w", args[0], to, err)
+			}
+			if out == formatJSON {
+				return writeJSON(a.stdout, migrateJSON{Old: pidOut(r.Old), New: pidOut(r.New), StateBytes: r.StateBytes, TookUs: r.Took.Microseconds()})
+			}
+			fmt.Fprintf(a.stdout, "%s  migrated to %s  (%s of state, %s)\n", r.Old, r.New, humanSize(int64(r.StateBytes)), r.Took)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&to, "to", "", "node to move the actor to")
+	addFormatFlag(cmd, &out)
+	return cmd
+}

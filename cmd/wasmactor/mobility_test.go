@@ -151,3 +151,26 @@ func TestUndeploy(t *testing.T) {
 	require.Equal(t, 3, j.Stopped)
 	require.Len(t, j.Nodes, 3)
 }
+
+func TestMigrate(t *testing.T) {
+	f := newFake(t)
+	moved := wasmactor.PID{Node: "n2", Incarnation: 0x22, Serial: 9}
+	var got proto.Migrate
+	f.handle = func(_ context.Context, req transport.Control) ([]byte, error) {
+		require.Equal(t, proto.KindMigrateCLI, req.Kind)
+		got = proto.Migrate{}
+		require.NoError(t, proto.Unmarshal(req.Body, &got))
+		return proto.Marshal(proto.MigrateReply{Old: pidA, New: moved, StateBytes: 2048, Micros: 1500}), nil
+	}
+	r := f.run(t, "migrate", "counter", "--to", "n2")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Equal(t, proto.Migrate{Target: "counter", To: "n2"}, got)
+	require.Equal(t, fmt.Sprintf("%s  migrated to %s  (2.0 KiB of state, 1.5ms)\n", pidA, moved), r.stdout)
+	r = f.run(t, "migrate", "counter", "--to", "n2", "-o", "json")
+	require.Equal(t, 0, r.code, r.stderr)
+	var j migrateJSON
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &j))
+	require.Equal(t, pidOut(moved), j.New)
+	r = f.run(t, "migrate", "counter")
+	require.Equal(t, exitUsage, r.code)
+}

@@ -220,6 +220,20 @@ func (c *Context) Stop(reason string) {
 	c.stopReason = reason
 }
 
+// MigrateTo asks the node to move this actor to another node once the
+// current callback returns: its state (see [Snapshotter]) and the messages
+// queued for it go there, and it carries on under a PID of that node (its
+// old PID keeps working; Self changes). The move happens only at a boundary
+// where the actor has no asks of its own in flight, so an actor that asks
+// and then migrates moves after the answers arrive. An error means the
+// request was refused at once ([ErrNodeDown] for a node that is not a
+// connected member, [ErrBadArgument] for this node); a move that fails
+// later (the factory cannot snapshot, the node refuses) leaves the actor
+// where it is, and the node's log says why.
+func (c *Context) MigrateTo(node string) error {
+	return codeError(c.in.host.migrate(c.id, node))
+}
+
 // Kill stops another actor with reason (empty means "killed").
 func (c *Context) Kill(pid PID, reason string) error {
 	return codeError(c.in.host.kill(c.id, pid, reason))

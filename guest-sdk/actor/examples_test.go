@@ -120,7 +120,7 @@ func TestBenchGuest(t *testing.T) {
 	env := newWasmEnv(t, "testdata/guests/bench")
 	env.host.route = true
 	g := env.newGuest()
-	require.Equal(t, "Echo\nSeqCheck\nSeqSend\nSink\nSource\nSpawner", string(g.slice(g.call("wasmactor_factories"))))
+	require.Equal(t, "Blob\nEcho\nSeqCheck\nSeqSend\nSink\nSource\nSpawner", string(g.slice(g.call("wasmactor_factories"))))
 
 	count := mustCBOR(t, anyMap{"op": "count"})
 
@@ -153,13 +153,13 @@ func TestBenchGuest(t *testing.T) {
 	}
 	require.Equal(t, int32(0), g.tell(snd, mustCBOR(t, []any{chk, 8, 5})))
 	require.Equal(t, anyMap{"sent": uint64(205), "failed": uint64(0)}, fromCBOR[anyMap](t, g.ask(snd, count)))
-	clean := anyMap{"received": uint64(205), "gaps": uint64(0), "dups": uint64(0), "reorders": uint64(0)}
+	clean := anyMap{"received": uint64(205), "gaps": uint64(0), "dups": uint64(0), "reorders": uint64(0), "restores": uint64(0)}
 	require.Equal(t, clean, fromCBOR[anyMap](t, g.ask(chk, count)))
 
 	// The checker notices a gap, a duplicate and a late message.
 	for _, m := range [][]any{{7, 250}, {7, 250}, {7, 3}} {
 		require.Equal(t, int32(0), g.tell(chk, mustCBOR(t, m)))
 	}
-	require.Equal(t, anyMap{"received": uint64(208), "gaps": uint64(49), "dups": uint64(1), "reorders": uint64(1)},
+	require.Equal(t, anyMap{"received": uint64(208), "gaps": uint64(49), "dups": uint64(1), "reorders": uint64(1), "restores": uint64(0)},
 		fromCBOR[anyMap](t, g.ask(chk, count)))
 }

@@ -112,6 +112,10 @@ func (h *fakeHost) register(a uint64, name string) uint32 {
 	}
 	return code
 }
+func (h *fakeHost) migrate(a uint64, node string) uint32 {
+	return h.add(call{op: "migrate", actor: a, text: node})
+}
+
 func (h *fakeHost) unregister(a uint64, name string) {
 	h.add(call{op: "unregister", actor: a, text: name})
 	delete(h.names, name)

@@ -31,4 +31,5 @@ type hostCalls interface {
 	sendAfter(actor uint64, to PID, delayMS uint32, msg []byte) uint32
 	log(actor uint64, level Level, msg []byte)
 	fail(reason string)
+	migrate(actor uint64, node string) uint32
 }

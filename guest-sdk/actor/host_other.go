@@ -27,6 +27,7 @@ func (stubHost) link(uint64, PID) uint32                            { return cod
 func (stubHost) unlink(uint64, PID)                                 {}
 func (stubHost) trapExit(uint64, bool)                              {}
 func (stubHost) register(uint64, string) uint32                     { return codeNotInGuest }
+func (stubHost) migrate(uint64, string) uint32                      { return codeNotInGuest }
 func (stubHost) unregister(uint64, string)                          {}
 func (stubHost) whereis(string) (PID, uint32)                       { return PID{}, codeNotInGuest }
 func (stubHost) sendAfter(uint64, PID, uint32, []byte) uint32       { return codeNotInGuest }

@@ -45,6 +45,9 @@ func importUnlink(actor, toInc, toSerial uint64)
 //go:wasmimport wasmactor trap_exit
 func importTrapExit(actor uint64, on uint32)
 
+//go:wasmimport wasmactor migrate
+func importMigrate(actor uint64, ptr unsafe.Pointer, n uint32) uint32
+
 //go:wasmimport wasmactor register
 func importRegister(actor uint64, ptr unsafe.Pointer, n uint32) uint32
 
@@ -138,6 +141,11 @@ func (wasmHost) trapExit(actor uint64, on bool) {
 		v = 1
 	}
 	importTrapExit(actor, v)
+}
+
+func (wasmHost) migrate(actor uint64, node string) uint32 {
+	p, n := strPtr(node)
+	return importMigrate(actor, p, n)
 }
 
 func (wasmHost) register(actor uint64, name string) uint32 {

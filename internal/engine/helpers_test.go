@@ -107,6 +107,10 @@ func (h *fakeHost) Calls(op string) []call {
 }
 
 func (h *fakeHost) SelfNode() uint64 { return 7 }
+func (h *fakeHost) Migrate(actor uint64, node string) abi.Errno {
+	h.rec(call{Op: "migrate", Actor: actor, Text: node})
+	return abi.OK
+}
 func (h *fakeHost) Send(actor uint64, to abi.PID, msg []byte) abi.Errno {
 	h.rec(call{Op: "send", Actor: actor, To: to, Msg: msg})
 	return abi.OK
@@ -168,6 +172,7 @@ func (h *fakeHost) Log(actor uint64, level slog.Level, msg string) {
 type nopHost struct{}
 
 func (nopHost) SelfNode() uint64                                             { return 7 }
+func (nopHost) Migrate(uint64, string) abi.Errno                             { return abi.OK }
 func (nopHost) Send(uint64, abi.PID, []byte) abi.Errno                       { return abi.OK }
 func (nopHost) Ask(uint64, abi.PID, uint64, time.Duration, []byte) abi.Errno { return abi.OK }
 func (nopHost) Reply(uint64, abi.PID, uint64, []byte) abi.Errno              { return abi.OK }

@@ -46,6 +46,7 @@ var imports = []importDef{
 	{"send_after", []api.ValueType{i64, i64, i64, i32, i32, i32}, []api.ValueType{i32}, importSendAfter},
 	{"log", []api.ValueType{i64, i32, i32, i32}, nil, importLog},
 	{"fail", []api.ValueType{i32, i32}, nil, importFail},
+	{"migrate", []api.ValueType{i64, i32, i32}, []api.ValueType{i32}, importMigrate},
 }
 
 // instKey is the context key under which an instance's call context answers
@@ -276,6 +277,14 @@ func importWhereis(i *Instance, m api.Module, stack []uint64) {
 		if pid, code = i.host.Whereis(name); code == abi.OK {
 			writePID(m, out, pid)
 		}
+	}
+	stack[0] = uint64(code)
+}
+
+func importMigrate(i *Instance, m api.Module, stack []uint64) {
+	node, code := i.name(m, u32(stack[1]), u32(stack[2]))
+	if code == abi.OK {
+		code = i.host.Migrate(stack[0], node)
 	}
 	stack[0] = uint64(code)
 }

@@ -57,6 +57,9 @@ type Host interface {
 	SendAfter(actor uint64, to abi.PID, delay time.Duration, msg []byte) abi.Errno
 	// Log: msg is at most 4 KiB, not necessarily valid UTF-8.
 	Log(actor uint64, level slog.Level, msg string)
+	// Migrate: the actor asks to move to the node named node (1..255
+	// bytes of UTF-8) once the current turn is over.
+	Migrate(actor uint64, node string) abi.Errno
 }
 
 // Instance is one instantiation of a [Module], hosting any number of its

@@ -6,6 +6,9 @@
 // {"start": n}) and writes its own with version 2 (the count as a CBOR
 // array [n, upgrades]), counting how often it was restored.
 //
+// The op "move" with "to": a node name asks to move the counter there
+// (Context.MigrateTo); an ask is answered with the error, if any.
+//
 // Plain is a factory without snapshots: it cannot be upgraded or migrated.
 package main
 
@@ -26,6 +29,7 @@ type op struct {
 	Op    string `cbor:"op"`
 	By    int64  `cbor:"by"`
 	Start int64  `cbor:"start"`
+	To    string `cbor:"to"`
 }
 
 func (c *counter) Init(ctx *actor.Context, args actor.Message) error {
@@ -51,6 +55,15 @@ func (c *counter) Receive(ctx *actor.Context, msg actor.Message) {
 		c.n += by
 	case "get":
 		_ = ctx.Reply(map[string]int64{"value": c.n, "version": 2, "restores": c.restores})
+	case "move":
+		err := ctx.MigrateTo(o.To)
+		if msg.IsAsk() {
+			text := ""
+			if err != nil {
+				text = err.Error()
+			}
+			_ = ctx.Reply(map[string]string{"error": text})
+		}
 	}
 }
 
