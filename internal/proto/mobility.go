@@ -167,8 +167,8 @@ type MigrateIn struct {
 	Args     []byte            `cbor:"7,keyasint,omitempty"`
 	TrapExit bool              `cbor:"8,keyasint,omitempty"`
 	// Records are what was queued for the actor, in order.
-	Records []Forward `cbor:"9,keyasint,omitempty"`
-	Restarts uint32          `cbor:"14,keyasint,omitempty"`
+	Records  []Forward `cbor:"9,keyasint,omitempty"`
+	Restarts uint32    `cbor:"14,keyasint,omitempty"`
 }
 
 // WatcherRef is a monitor on a migrating actor, held on Node (a node name,
