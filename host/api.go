@@ -163,7 +163,7 @@ func (n *Node) local(pid PID) (*actor, abi.PID, error) {
 	if to.Incarnation != n.incarnation {
 		return nil, to, nil
 	}
-	a := n.actors.get(pid.Serial)
+	a := n.actors.get(to.Serial) // pid's, or where it migrated to
 	if a == nil || !a.alive() {
 		return nil, to, fmt.Errorf("%w: %s", wasmactor.ErrNoProc, pid)
 	}

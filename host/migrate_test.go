@@ -138,6 +138,7 @@ func TestMigrateBackAndForth(t *testing.T) {
 		at = res.New
 		require.NoError(t, c.nodes[2].Send(ctx, old, map[string]any{"op": "inc"}))
 		require.Equal(t, int64(i+2), getCounter(t, c.nodes[2], old).Value)
+		require.Equal(t, int64(i+2), getCounter(t, n1, old).Value, "from its first node, where it may be again")
 	}
 }
 
