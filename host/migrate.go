@@ -48,7 +48,9 @@ type mobility struct {
 	route    sync.RWMutex
 	mu       sync.RWMutex
 	aliases  map[abi.PID]PID   // old PID → where the actor lives now (collapsed)
+	behind   map[PID][]abi.PID // the other way: current PID → old PIDs of it
 	stubs    map[uint64]*stub  // serials of actors that left this node
+	stubsTo  map[PID][]*stub   // stubs by where they forward
 	fences   map[fenceKey]int  // copies of a fence seen so far at a stub
 	arriving map[uint64]*actor // actors restored here, not committed yet
 	nAlias   atomic.Int32      // len(aliases), for the message path
@@ -58,7 +60,9 @@ type mobility struct {
 
 func (m *mobility) init() {
 	m.aliases = make(map[abi.PID]PID)
+	m.behind = make(map[PID][]abi.PID)
 	m.stubs = make(map[uint64]*stub)
+	m.stubsTo = make(map[PID][]*stub)
 	m.fences = make(map[fenceKey]int)
 	m.arriving = make(map[uint64]*actor)
 }
@@ -264,6 +268,7 @@ func (n *Node) leave(a *actor, mv *move, new PID) proto.Moved {
 	s.mu.Lock()
 	n.mob.mu.Lock() // before the actor looks moved: whoever finds it so finds the stub
 	n.mob.stubs[a.serial] = s
+	n.mob.stubsTo[new] = append(n.mob.stubsTo[new], s)
 	n.mob.mu.Unlock()
 	a.mu.Lock()
 	watchers, watching, links, rlinks, downs := a.watchers, a.watching, a.links, a.rlinks, a.downs
@@ -412,19 +417,20 @@ func (n *Node) applyMoved(m proto.Moved, self bool) {
 		n.mob.route.Unlock()
 	}()
 	n.mob.mu.Lock()
-	n.mob.aliases[oldABI] = m.New
-	for k, v := range n.mob.aliases {
-		if v == m.Old {
-			n.mob.aliases[k] = m.New
-		}
+	olds := append(n.mob.behind[m.Old], oldABI)
+	delete(n.mob.behind, m.Old)
+	for _, k := range olds { // collapsed: every old PID leads straight to New
+		n.mob.aliases[k] = m.New
 	}
-	for _, s := range n.mob.stubs {
-		if s.to == m.Old { // moved on: forward straight there (after a fence)
-			s.mu.Lock()
-			s.to = m.New
-			s.mu.Unlock()
-		}
+	n.mob.behind[m.New] = append(n.mob.behind[m.New], olds...)
+	stubs := n.mob.stubsTo[m.Old]
+	delete(n.mob.stubsTo, m.Old)
+	for _, s := range stubs { // moved on: forward straight there (after a fence)
+		s.mu.Lock()
+		s.to = m.New
+		s.mu.Unlock()
 	}
+	n.mob.stubsTo[m.New] = append(n.mob.stubsTo[m.New], stubs...)
 	if len(n.mob.aliases) > maxAliases {
 		for k := range n.mob.aliases { // the table is a cache of last resort
 			delete(n.mob.aliases, k)

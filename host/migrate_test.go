@@ -238,3 +238,49 @@ func TestGuestMigratesItself(t *testing.T) {
 	require.Equal(t, int64(5), got.Value)
 	require.Equal(t, int64(1), got.Restores)
 }
+
+func TestDrainMovesEveryMovableActor(t *testing.T) {
+	c := newCluster(t, 3, host.Config{})
+	n1, n3 := c.nodes[0], c.nodes[2]
+	ctx := ctxT(t)
+	deploy(t, n1, guestbuildtest.Build(t, "testdata/guests/counterv2"))
+	var counters []host.PID
+	for i := range 10 {
+		pid, err := n1.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n3", Args: map[string]int{"start": i}})
+		require.NoError(t, err)
+		counters = append(counters, pid)
+	}
+	named, err := n1.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n3", Name: "named", Args: map[string]int{"start": 100}})
+	require.NoError(t, err)
+	plain, err := n1.Spawn(ctx, "Plain", host.SpawnOptions{Node: "n3"})
+	require.NoError(t, err)
+	isolated, err := n1.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n3", Isolated: true})
+	require.NoError(t, err)
+
+	rep, err := n1.Drain(ctx, "n3", host.DrainOptions{KeepIsolated: true})
+	require.NoError(t, err)
+	require.Len(t, rep.Moved, 11)
+	require.Len(t, rep.Left, 2)
+	require.Equal(t, plain, rep.Left[0].PID)
+	require.ErrorIs(t, rep.Left[0].Err, wasmactor.ErrCannotSnapshot)
+	require.Equal(t, isolated, rep.Left[1].PID)
+	require.Contains(t, rep.Left[1].Reason, "isolated")
+	perNode := map[string]int{}
+	for _, m := range rep.Moved {
+		perNode[m.New.Node]++
+	}
+	require.Len(t, perNode, 2)
+	require.GreaterOrEqual(t, perNode["n1"], 5, "spread by load: %v", perNode)
+	require.GreaterOrEqual(t, perNode["n2"], 5, "spread by load: %v", perNode)
+
+	// n3 goes; everything that moved answers by its old PID and name.
+	require.NoError(t, n3.Close())
+	require.Eventually(t, func() bool { return len(n1.Members()) == 1 }, 5*time.Second, 5*time.Millisecond)
+	for i, pid := range counters {
+		require.Equal(t, int64(i), getV2(t, n1, pid).Value)
+	}
+	require.Equal(t, int64(100), getV2(t, c.nodes[1], named).Value)
+	where, err := n1.Whereis(ctx, "named")
+	require.NoError(t, err)
+	require.NotEqual(t, "n3", where.Node)
+}

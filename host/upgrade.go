@@ -323,5 +323,8 @@ func (n *Node) serveMobility(ctx context.Context, from transport.PeerInfo, kind 
 	if b, ok, err := n.serveMigration(ctx, from, kind, body); ok {
 		return b, ok, err
 	}
+	if b, ok, err := n.serveDrain(ctx, kind, body); ok {
+		return b, ok, err
+	}
 	return n.serveLifecycle(ctx, kind, body)
 }
