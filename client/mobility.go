@@ -2,8 +2,10 @@ package client
 
 import (
 	"context"
+	"fmt"
 	"time"
 
+	"github.com/wasmactor/wasmactor/internal/abi"
 	"github.com/wasmactor/wasmactor/internal/proto"
 	"github.com/wasmactor/wasmactor/registry"
 )
@@ -143,4 +145,46 @@ func (c *Client) Migrate(ctx context.Context, target, to string) (MigrateResult,
 		return MigrateResult{}, err
 	}
 	return MigrateResult{Old: r.Old, New: r.New, StateBytes: r.StateBytes, Took: time.Duration(r.Micros) * time.Microsecond}, nil
+}
+
+// DrainReport is what a drain did (see host.Node.Drain).
+type DrainReport struct {
+	Node  string
+	Moved []MigrateResult
+	// Left are the actors still on the node, with why.
+	Left []DrainLeft
+}
+
+// DrainLeft is an actor a drain did not move. Err matches the sentinel of
+// its migration's failure (wasmactor.ErrCannotSnapshot...) when one was
+// tried.
+type DrainLeft struct {
+	PID     PID
+	Factory string
+	Reason  string
+	Err     error
+}
+
+// Drain migrates every movable actor of node to the other members, spread
+// by load, so that the node can be stopped without losing them; keepIsolated
+// leaves isolated actors where they are. The report lists what could not
+// move. parallel bounds the migrations in flight (0: the node's default).
+// A drain of many actors takes a while: give ctx room.
+func (c *Client) Drain(ctx context.Context, node string, keepIsolated bool, parallel int) (DrainReport, error) {
+	var r proto.DrainReply
+	if err := c.request(ctx, proto.KindDrainCLI, proto.Marshal(proto.Drain{Node: node, KeepIsolated: keepIsolated, Parallel: parallel}), &r); err != nil {
+		return DrainReport{}, err
+	}
+	rep := DrainReport{Node: node}
+	for _, m := range r.Moved {
+		rep.Moved = append(rep.Moved, MigrateResult{Old: m.Old, New: m.New, StateBytes: m.StateBytes, Took: time.Duration(m.Micros) * time.Microsecond})
+	}
+	for _, l := range r.Left {
+		left := DrainLeft{PID: l.PID, Factory: l.Factory, Reason: l.Reason}
+		if l.Code != 0 {
+			left.Err = fmt.Errorf("%w: %s", abi.Errno(l.Code).Err(), l.Reason)
+		}
+		rep.Left = append(rep.Left, left)
+	}
+	return rep, nil
 }

@@ -141,6 +141,7 @@ client only reads the file, never creates it.
 		a.upgradeCmd(),
 		a.undeployCmd(),
 		a.migrateCmd(),
+		a.drainCmd(),
 	)
 	root.AddCommand(a.hostCmds()...)
 	return root

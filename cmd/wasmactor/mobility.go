@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -325,3 +326,92 @@ TARGET is a PID as printed or a registered name. Prints the actor's new PID.`,
 	addFormatFlag(cmd, &out)
 	return cmd
 }
+
+type drainJSON struct {
+	Node  string          `json:"node"`
+	Moved []migrateJSON   `json:"moved"`
+	Left  []drainLeftJSON `json:"left"`
+}
+
+type drainLeftJSON struct {
+	pidJSON
+	Factory string `json:"factory"`
+	Reason  string `json:"reason"`
+}
+
+func (a *app) drainCmd() *cobra.Command {
+	var (
+		out          format
+		keepIsolated bool
+		parallel     int
+		timeout      time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "drain NODE",
+		Short: "Move every movable actor off a node, so that it can be stopped",
+		Long: `Migrate every actor of NODE to the other nodes, spread by load (see
+'wasmactor migrate'), and list the actors that could not move and why: a
+factory without snapshots, asks that never settled, or isolated actors with
+--keep-isolated. Then NODE can be stopped (SIGTERM): the moved actors keep
+running, and their old PIDs and names keep working. This is the rolling
+restart: drain, stop, upgrade the binary, start, and drain the next node.
+
+Exit code 7 if some actors stayed.`,
+		Example: `  wasmactor drain n3
+  wasmactor drain n3 --keep-isolated -o json`,
+		Args: exactArgs(1, "one NODE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if parallel < 0 {
+				return usageErrorf("--parallel must not be negative")
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			var rep client.DrainReport
+			if err := a.request(ctx, func(c *client.Client) (err error) {
+				rep, err = c.Drain(ctx, args[0], keepIsolated, parallel)
+				return err
+			}); err != nil {
+				return fmt.Errorf("drain %s: %w", args[0], err)
+			}
+			if out == formatJSON {
+				j := drainJSON{Node: args[0], Moved: []migrateJSON{}, Left: []drainLeftJSON{}}
+				for _, m := range rep.Moved {
+					j.Moved = append(j.Moved, migrateJSON{Old: pidOut(m.Old), New: pidOut(m.New), StateBytes: m.StateBytes, TookUs: m.Took.Microseconds()})
+				}
+				for _, l := range rep.Left {
+					j.Left = append(j.Left, drainLeftJSON{pidJSON: pidOut(l.PID), Factory: l.Factory, Reason: bareLine(l.Reason)})
+				}
+				if err := writeJSON(a.stdout, j); err != nil {
+					return err
+				}
+			} else {
+				for _, l := range rep.Left {
+					fmt.Fprintf(a.stdout, "%s  %s  stays: %s\n", l.PID, l.Factory, bareLine(l.Reason))
+				}
+				perNode := map[string]int{}
+				for _, m := range rep.Moved {
+					perNode[m.New.Node]++
+				}
+				var where []string
+				for node, k := range perNode {
+					where = append(where, fmt.Sprintf("%s %d", node, k))
+				}
+				sort.Strings(where)
+				fmt.Fprintf(a.stdout, "drained %s: moved %d actors (%s), %d stay\n", args[0], len(rep.Moved), orDash(strings.Join(where, ", ")), len(rep.Left))
+			}
+			if len(rep.Left) > 0 {
+				return fail(exitRefused, nil, "drain %s: %d actors could not move (listed above)", args[0], len(rep.Left))
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&keepIsolated, "keep-isolated", false, "leave isolated actors where they are")
+	f.IntVar(&parallel, "parallel", 0, "migrations in flight (default: the node's, 16)")
+	f.DurationVar(&timeout, "timeout", 10*time.Minute, "how long to wait for the whole drain")
+	addFormatFlag(cmd, &out)
+	return cmd
+}
+
+// bareLine is a reason as one line without our prefix.
+func bareLine(s string) string { return strings.TrimPrefix(oneLine(s), "wasmactor: ") }

@@ -174,3 +174,31 @@ func TestMigrate(t *testing.T) {
 	r = f.run(t, "migrate", "counter")
 	require.Equal(t, exitUsage, r.code)
 }
+
+func TestDrain(t *testing.T) {
+	f := newFake(t)
+	moved := wasmactor.PID{Node: "n2", Incarnation: 0x22, Serial: 9}
+	f.handle = func(_ context.Context, req transport.Control) ([]byte, error) {
+		require.Equal(t, proto.KindDrainCLI, req.Kind)
+		var d proto.Drain
+		require.NoError(t, proto.Unmarshal(req.Body, &d))
+		require.Equal(t, "n3", d.Node)
+		rep := proto.DrainReply{Moved: []proto.MigrateReply{{Old: pidB, New: moved}}}
+		if d.KeepIsolated {
+			rep.Left = []proto.DrainLeft{{PID: pidA, Factory: "Plain", Reason: "wasmactor: actor cannot snapshot: <n1.0000000000000abc.7>", Code: uint16(abi.CannotSnapshot)}}
+		}
+		return proto.Marshal(rep), nil
+	}
+	r := f.run(t, "drain", "n3")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Equal(t, "drained n3: moved 1 actors (n2 1), 0 stay\n", r.stdout)
+	r = f.run(t, "drain", "n3", "--keep-isolated")
+	require.Equal(t, exitRefused, r.code)
+	require.Equal(t, pidA.String()+"  Plain  stays: actor cannot snapshot: <n1.0000000000000abc.7>\ndrained n3: moved 1 actors (n2 1), 1 stay\n", r.stdout)
+	r = f.run(t, "drain", "n3", "--keep-isolated", "-o", "json")
+	require.Equal(t, exitRefused, r.code)
+	var j drainJSON
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &j))
+	require.Len(t, j.Moved, 1)
+	require.Len(t, j.Left, 1)
+}
