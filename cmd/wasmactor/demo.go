@@ -60,6 +60,7 @@ go command; the build is cached, as the tests' guest builds are).`,
 	}
 	cmd.Flags().StringVar(&logLevel, "log-level", "error", "log level of the nodes: debug, info, warn or error")
 	cmd.Flags().BoolVar(&hold, "hold", false, "after the last step, keep n1 and n2 (and the observer) running until interrupted")
+	cmd.AddCommand(a.demoMobilityCmd(&logLevel))
 	return cmd
 }
 
@@ -102,6 +103,43 @@ func knows(n *host.Node, h string) bool {
 	return false
 }
 
+// startDemoCluster starts n1, n2 and n3 on free loopback ports with a
+// fresh cookie, n1 with the observer, and waits for the full mesh. The
+// nodes it returns, even with an error, are the caller's to close.
+func startDemoCluster(ctx context.Context, logger *slog.Logger) ([]*host.Node, error) {
+	cookie := make([]byte, 32)
+	if _, err := rand.Read(cookie); err != nil {
+		return nil, err
+	}
+	var nodes []*host.Node
+	for i := 1; i <= 3; i++ {
+		cfg := host.Config{Name: fmt.Sprintf("n%d", i), Listen: "127.0.0.1:0", Cookie: cookie, Logger: logger}
+		if i == 1 {
+			cfg.HTTPListen = "127.0.0.1:0" // the observer
+		}
+		if i > 1 {
+			cfg.Join = []string{nodes[0].Addr()}
+		}
+		n, err := host.Start(ctx, cfg)
+		if err != nil {
+			return nodes, fmt.Errorf("demo: starting %s: %w", cfg.Name, err)
+		}
+		nodes = append(nodes, n)
+		if n.Addr() == "" {
+			return nodes, fmt.Errorf("demo: %s started without a network: host.Start did not listen on %s", cfg.Name, cfg.Listen)
+		}
+	}
+	err := eventually(ctx, "demo: forming the cluster", 10*time.Second, func() error {
+		for _, n := range nodes {
+			if m := len(n.Members()); m != 2 {
+				return fmt.Errorf("%s sees %d peers, not 2", n.Name(), m)
+			}
+		}
+		return nil
+	})
+	return nodes, err
+}
+
 // runDemo runs the steps under ctx; with a non-nil hold it then keeps the
 // surviving nodes up until hold is done.
 func runDemo(ctx, hold context.Context, w io.Writer, logger *slog.Logger) error {
@@ -119,45 +157,16 @@ func runDemo(ctx, hold context.Context, w io.Writer, logger *slog.Logger) error 
 	}
 	step.say("built examples/counter to WebAssembly: %s (%s)", humanSize(int64(len(wasm))), time.Since(start).Round(time.Millisecond))
 
-	cookie := make([]byte, 32)
-	if _, err := rand.Read(cookie); err != nil {
-		return err
-	}
-	var nodes []*host.Node
+	nodes, err := startDemoCluster(ctx, logger)
 	defer func() {
 		for _, n := range nodes {
 			_ = n.Close()
 		}
 	}()
-	for i := 1; i <= 3; i++ {
-		cfg := host.Config{Name: fmt.Sprintf("n%d", i), Listen: "127.0.0.1:0", Cookie: cookie, Logger: logger}
-		if i == 1 {
-			cfg.HTTPListen = "127.0.0.1:0" // the observer
-		}
-		if i > 1 {
-			cfg.Join = []string{nodes[0].Addr()}
-		}
-		n, err := host.Start(ctx, cfg)
-		if err != nil {
-			return fmt.Errorf("demo: starting %s: %w", cfg.Name, err)
-		}
-		nodes = append(nodes, n)
-		if n.Addr() == "" {
-			return fmt.Errorf("demo: %s started without a network: host.Start did not listen on %s", cfg.Name, cfg.Listen)
-		}
-	}
-	n1, n2, n3 := nodes[0], nodes[1], nodes[2]
-	err = eventually(ctx, "demo: forming the cluster", 10*time.Second, func() error {
-		for _, n := range nodes {
-			if m := len(n.Members()); m != 2 {
-				return fmt.Errorf("%s sees %d peers, not 2", n.Name(), m)
-			}
-		}
-		return nil
-	})
 	if err != nil {
 		return err
 	}
+	n1, n2, n3 := nodes[0], nodes[1], nodes[2]
 	step.say("started a 3-node cluster on loopback: n1 %s, n2 %s, n3 %s (full mesh); the observer: http://%s/", n1.Addr(), n2.Addr(), n3.Addr(), n1.HTTPAddr())
 
 	info, err := n1.Deploy(ctx, wasm)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -201,4 +203,20 @@ func TestDrain(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &j))
 	require.Len(t, j.Moved, 1)
 	require.Len(t, j.Left, 1)
+}
+
+func TestDemoMobility(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds two guests and runs a cluster")
+	}
+	needGo(t)
+	var out strings.Builder
+	ctx, cancel := context.WithTimeout(context.Background(), demoTimeout)
+	defer cancel()
+	require.NoError(t, runMobilityDemo(ctx, &out, slog.New(slog.NewTextHandler(io.Discard, nil))))
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	require.Len(t, lines, 7, out.String())
+	require.Contains(t, lines[3], "same PID")
+	require.Contains(t, lines[3], `"value":42`)
+	require.Equal(t, "7. 2042 = 42 + 2000: nothing was lost across the upgrade and the migration", lines[6])
 }
