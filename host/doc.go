@@ -60,7 +60,10 @@
 //   - mobility.go: moving an actor out of its instance at a message
 //     boundary (freeze, snapshot, restore, commit or thaw) without losing
 //     or reordering its records; upgrade.go: hot upgrade (Upgrade,
-//     UpgradeFactory) and the mobility requests.
+//     UpgradeFactory) and the mobility requests; migrate.go: live
+//     migration (Migrate), stubs, aliases, fences and arrivals;
+//     drain.go: Drain; undeploy.go: Undeploy, tombstones and the modules
+//     listing.
 //
 // # Goroutines
 //
@@ -68,8 +71,13 @@
 // (scheduler.Scheduler, stopped and waited for by Close) and timers
 // (time.AfterFunc for ask timeouts and SendAfter). Everything else runs on a
 // caller's goroutine: the Go API's, a worker running a turn (imports), or the
-// transport's (handler). A move (Upgrade) runs on its caller's goroutine and
-// waits for the actor's instance between two turns. Node.life is cancelled by Close and bounds work the
+// transport's (handler). A move (Upgrade, Migrate, Drain) runs on its
+// caller's goroutine and waits for the actor's instance between two turns.
+// Two kinds of goroutine are started for migrations and tracked by
+// mobility.bg, which Close waits for (they stop with Node.life): the move a
+// guest asks for with the migrate import, and the retry of a fence that met
+// a full send queue. A forward to a migrated actor's new node waits (up to
+// 10 s) on the goroutine that sends it when the send queue is full. Node.life is cancelled by Close and bounds work the
 // node does on its own behalf.
 //
 // # Locks
@@ -81,6 +89,12 @@
 //     the guest's imports run under it), and by a move while it freezes,
 //     snapshots or restores one of the instance's actors. No code holds
 //     two of them.
+//  0a. mobility.route: read-held by a send while it looks its target up
+//     and queues the message; write-held while the node learns of a
+//     migration (applyMoved) and queues its fence.
+//  0b. stub.mu: held while a migrated actor's old node forwards to it
+//     (which may hand the record to a local actor, or to the next stub of
+//     a chain of moves, always onwards, never back).
 //  1. Node.modMu: the map of modules.
 //  2. module.load: held while a module is pulled and compiled (never while
 //     a guest runs).
@@ -89,6 +103,8 @@
 //  5. cluster.loadMu: held across placement's status requests to peers.
 //  6. cluster.mu: held while the registry is called (learnModule and
 //     forgetHolder keep the holder table and the factory index in step).
+//  6a. mobility.mu: the alias table, the stubs and the arrivals (taken
+//     with no stub lock held).
 //  7. Leaves, which are held while taking no other lock: actor.mu (and no
 //     code holds two actor locks at once; a move ending hands the actor's
 //     parked records to a mailbox under it, taking the scheduler's mailbox

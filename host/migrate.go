@@ -425,11 +425,6 @@ func (n *Node) applyMoved(m proto.Moved, self bool) {
 	n.mob.behind[m.New] = append(n.mob.behind[m.New], olds...)
 	stubs := n.mob.stubsTo[m.Old]
 	delete(n.mob.stubsTo, m.Old)
-	for _, s := range stubs { // moved on: forward straight there (after a fence)
-		s.mu.Lock()
-		s.to = m.New
-		s.mu.Unlock()
-	}
 	n.mob.stubsTo[m.New] = append(n.mob.stubsTo[m.New], stubs...)
 	if len(n.mob.aliases) > maxAliases {
 		for k := range n.mob.aliases { // the table is a cache of last resort
@@ -441,6 +436,14 @@ func (n *Node) applyMoved(m proto.Moved, self bool) {
 	}
 	n.mob.nAlias.Store(int32(len(n.mob.aliases)))
 	n.mob.mu.Unlock()
+	// Stubs that forwarded to Old forward straight to New now; what they
+	// sent before is ahead of this node's fence, queued below. A stub's
+	// lock is never taken under mob.mu: a local forward looks stubs up.
+	for _, s := range stubs {
+		s.mu.Lock()
+		s.to = m.New
+		s.mu.Unlock()
+	}
 
 	n.names.Handover(m.Old, m.New)
 	n.groups.Replace(m.Old, m.New)
