@@ -89,10 +89,10 @@
 //     the guest's imports run under it), and by a move while it freezes,
 //     snapshots or restores one of the instance's actors. No code holds
 //     two of them.
-//  0a. mobility.route: read-held by a send while it looks its target up
+//     0a. mobility.route: read-held by a send while it looks its target up
 //     and queues the message; write-held while the node learns of a
 //     migration (applyMoved) and queues its fence.
-//  0b. stub.mu: held while a migrated actor's old node forwards to it
+//     0b. stub.mu: held while a migrated actor's old node forwards to it
 //     (which may hand the record to a local actor, or to the next stub of
 //     a chain of moves, always onwards, never back).
 //  1. Node.modMu: the map of modules.
@@ -103,7 +103,7 @@
 //  5. cluster.loadMu: held across placement's status requests to peers.
 //  6. cluster.mu: held while the registry is called (learnModule and
 //     forgetHolder keep the holder table and the factory index in step).
-//  6a. mobility.mu: the alias table, the stubs and the arrivals (taken
+//     6a. mobility.mu: the alias table, the stubs and the arrivals (taken
 //     with no stub lock held).
 //  7. Leaves, which are held while taking no other lock: actor.mu (and no
 //     code holds two actor locks at once; a move ending hands the actor's

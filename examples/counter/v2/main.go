@@ -97,7 +97,9 @@ func (c *Counter) Receive(ctx *actor.Context, msg actor.Message) {
 func (c *Counter) SnapshotVersion() uint32 { return 2 }
 
 // Snapshot writes the version 2 format.
-func (c *Counter) Snapshot() ([]byte, error) { return cbor.Marshal(state{Value: c.value, Step: c.step}) }
+func (c *Counter) Snapshot() ([]byte, error) {
+	return cbor.Marshal(state{Value: c.value, Step: c.step})
+}
 
 // Restore is never called: RestoreVersion takes its place.
 func (c *Counter) Restore(b []byte) error { return c.RestoreVersion(0, b) }
