@@ -73,42 +73,42 @@
 // caller's goroutine: the Go API's, a worker running a turn (imports), or the
 // transport's (handler). A move (Upgrade, Migrate, Drain) runs on its
 // caller's goroutine and waits for the actor's instance between two turns.
-// Two kinds of goroutine are started for migrations and tracked by
+// Three kinds of goroutine are started for migrations and tracked by
 // mobility.bg, which Close waits for (they stop with Node.life): the move a
-// guest asks for with the migrate import, and the retry of a fence that met
-// a full send queue. A forward to a migrated actor's new node waits (up to
-// 10 s) on the goroutine that sends it when the send queue is full. Node.life is cancelled by Close and bounds work the
-// node does on its own behalf.
+// guest asks for with the migrate import, the retry of a fence that met a
+// full send queue, and the abort sent to a target whose answer was lost. A forward to a migrated actor's new node waits (up to
+// 10 s) on the goroutine that sends it when the send queue is full.
+// Node.life is cancelled by Close and bounds work the node does on its own
+// behalf.
 //
 // # Locks
 //
 // Lock order, outermost first; a function that holds one lock takes only
 // locks below it:
 //
-//  0. instance.turnMu: held by an instance's Turn for the whole turn (so
+//  1. instance.turnMu: held by an instance's Turn for the whole turn (so
 //     the guest's imports run under it), and by a move while it freezes,
 //     snapshots or restores one of the instance's actors. No code holds
 //     two of them.
-//     0a. mobility.route: read-held by a send while it looks its target up
+//  2. mobility.route: read-held by a send while it looks its target up
 //     and queues the message; write-held while the node learns of a
 //     migration (applyMoved) and queues its fence.
-//     0b. stub.mu: held while a migrated actor's old node forwards to it
+//  3. stub.mu: held while a migrated actor's old node forwards to it
 //     (which may hand the record to a local actor, or to the next stub of
-//     a chain of moves, always onwards, never back).
-//  1. Node.modMu: the map of modules.
-//  2. module.load: held while a module is pulled and compiled (never while
+//     a chain of moves: always onwards, never back).
+//  4. Node.modMu: the map of modules.
+//  5. module.load: held while a module is pulled and compiled (never while
 //     a guest runs).
-//  3. module.mu: a module's instance pool.
-//  4. instance.mu: an instance's actor set and its dead flag.
-//  5. cluster.loadMu: held across placement's status requests to peers.
-//  6. cluster.mu: held while the registry is called (learnModule and
+//  6. module.mu: a module's instance pool.
+//  7. instance.mu: an instance's actor set and its dead flag.
+//  8. cluster.loadMu: held across placement's status requests to peers.
+//  9. cluster.mu: held while the registry is called (learnModule and
 //     forgetHolder keep the holder table and the factory index in step).
-//     6a. mobility.mu: the alias table, the stubs and the arrivals (taken
-//     with no stub lock held).
-//  7. Leaves, which are held while taking no other lock: actor.mu (and no
-//     code holds two actor locks at once; a move ending hands the actor's
-//     parked records to a mailbox under it, taking the scheduler's mailbox
-//     lock, a leaf), cluster.pullMu,
+//  10. mobility.mu: the alias table, the stubs and the arrivals.
+//  11. Leaves, which are held while taking no other lock: actor.mu (and no
+//     code holds two actor locks at once; a move ending or a fence passing
+//     hands the actor's records to a mailbox under it, taking the
+//     scheduler's mailbox lock, a leaf), cluster.pullMu,
 //     pendingAsks.mu, the table's shard locks, and the
 //     registry's and scheduler's internal locks.
 //

@@ -246,11 +246,11 @@ func forwardOf(d delivery) proto.Forward {
 // abortArrival tells the target to forget an actor that will not arrive
 // (serial 0: whatever it restored for old).
 func (n *Node) abortArrival(to string, serial uint64, old PID) {
-	go func() {
+	n.mob.bg.Go(func() {
 		ctx, cancel := context.WithTimeout(n.life, 5*time.Second)
 		defer cancel()
 		_ = n.call(ctx, to, proto.KindMigrateAbort, proto.MigrateCommit{New: serial, Old: old}, nil)
-	}()
+	})
 }
 
 // leave commits a migration at the old node: the actor becomes a stub
