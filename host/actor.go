@@ -197,13 +197,11 @@ func (n *Node) exitFrom(a *actor, from *instance, reason string, stopGuest, allo
 // restart brings a back under the same PID: in its old instance if that
 // still runs, else in another one.
 func (n *Node) restart(a *actor, old *instance) error {
-	in := old
-	in.mu.Lock()
-	dead := in.dead
-	in.mu.Unlock()
+	old.mu.Lock()
+	dead := old.dead
+	old.mu.Unlock()
 	if dead {
-		var err error
-		if in, err = n.pin(context.Background(), a, a.sup.isolated); err != nil {
+		if _, err := n.pin(context.Background(), a, a.sup.isolated); err != nil {
 			return err
 		}
 	}

@@ -116,24 +116,13 @@ func (n *Node) Drain(ctx context.Context, node string, opts DrainOptions) (Drain
 // spreader places actors on the least-loaded of members, by the actor
 // counts they report once, counting each placement.
 func (n *Node) spreader(ctx context.Context, members []NodeInfo) func() string {
-	loads := make(map[string]int, len(members))
-	var mu sync.Mutex
-	var wg sync.WaitGroup
+	loads := n.memberLoads(ctx, members, 2*time.Second)
 	for _, m := range members {
-		wg.Go(func() {
-			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			defer cancel()
-			var st proto.NodeStatus
-			load := 1 << 30 // a member that does not answer is the last choice
-			if err := n.call(cctx, m.Name, proto.KindStatus, proto.Empty{}, &st); err == nil {
-				load = st.Actors
-			}
-			mu.Lock()
-			loads[m.Name] = load
-			mu.Unlock()
-		})
+		if _, ok := loads[m.Name]; !ok {
+			loads[m.Name] = 1 << 30 // a member that does not answer is the last choice
+		}
 	}
-	wg.Wait()
+	var mu sync.Mutex
 	return func() string {
 		mu.Lock()
 		defer mu.Unlock()

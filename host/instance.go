@@ -87,11 +87,6 @@ func (in *instance) release(a *actor) {
 	in.mu.Unlock()
 }
 
-func (in *instance) push(d delivery) {
-	in.mailbox.Push(d)
-	in.task.Wake()
-}
-
 func (in *instance) pushSystem(d delivery) {
 	in.mailbox.PushSystem(d)
 	in.task.Wake()

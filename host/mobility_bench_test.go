@@ -1,6 +1,7 @@
 package host_test
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -69,10 +70,7 @@ func BenchmarkUpgrade(b *testing.B) {
 // actor runs at the target (MigrateResult.Took, on the old node), back and
 // forth.
 func BenchmarkMigrate(b *testing.B) {
-	cookie := []byte("0123456789abcdef0123456789abcdef")
-	n1 := newNode(b, host.Config{Name: "n1", Listen: "127.0.0.1:0", Cookie: cookie})
-	n2 := newNode(b, host.Config{Name: "n2", Listen: "127.0.0.1:0", Cookie: cookie, Join: []string{n1.Addr()}})
-	require.Eventually(b, func() bool { return len(n1.Members()) == 1 && len(n2.Members()) == 1 }, 10*time.Second, 5*time.Millisecond)
+	n1 := quicCluster(b, 2, host.Config{})[0]
 	ctx := ctxT(b)
 	deploy(b, n1, guestbuildtest.Build(b, "testdata/guests/bench"))
 	const size = 1 << 20
@@ -106,16 +104,8 @@ func BenchmarkMigrate(b *testing.B) {
 // of) from one node to two others, over QUIC on loopback: from the call
 // until every actor runs at its new node.
 func BenchmarkDrain(b *testing.B) {
-	cookie := []byte("0123456789abcdef0123456789abcdef")
-	cfg := func(name string, join ...string) host.Config {
-		return host.Config{Name: name, Listen: "127.0.0.1:0", Cookie: cookie, Join: join, MailboxSize: 64}
-	}
-	n1 := newNode(b, cfg("n1"))
-	n2 := newNode(b, cfg("n2", n1.Addr()))
-	n3 := newNode(b, cfg("n3", n1.Addr()))
-	require.Eventually(b, func() bool {
-		return len(n1.Members()) == 2 && len(n2.Members()) == 2 && len(n3.Members()) == 2
-	}, 10*time.Second, 5*time.Millisecond)
+	nodes := quicCluster(b, 3, host.Config{MailboxSize: 64})
+	n1, n2, n3 := nodes[0], nodes[1], nodes[2]
 	ctx := ctxT(b)
 	deploy(b, n3, guestbuildtest.Build(b, "testdata/guests/bench"))
 	for _, n := range []*host.Node{n1, n2} { // the module compiled everywhere
@@ -153,4 +143,28 @@ func BenchmarkDrain(b *testing.B) {
 	slices.Sort(took)
 	b.ReportMetric(took[len(took)/2].Seconds(), "s-p50")
 	b.ReportMetric(float64(actors)/took[len(took)/2].Seconds(), "actors/s")
+}
+
+// quicCluster starts size nodes in this process, n1..nN, over QUIC on
+// loopback, joined into a full mesh.
+func quicCluster(b *testing.B, size int, cfg host.Config) []*host.Node {
+	cfg.Listen, cfg.Cookie = "127.0.0.1:0", []byte("0123456789abcdef0123456789abcdef")
+	var nodes []*host.Node
+	for i := range size {
+		c := cfg
+		c.Name = fmt.Sprintf("n%d", i+1)
+		if i > 0 {
+			c.Join = []string{nodes[0].Addr()}
+		}
+		nodes = append(nodes, newNode(b, c))
+	}
+	require.Eventually(b, func() bool {
+		for _, n := range nodes {
+			if len(n.Members()) != size-1 {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second, 5*time.Millisecond)
+	return nodes
 }

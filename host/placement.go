@@ -25,6 +25,28 @@ func (n *Node) Members() []NodeInfo {
 	return m
 }
 
+// memberLoads asks every member at once how many actors it runs; a member
+// that does not answer within timeout is left out.
+func (n *Node) memberLoads(ctx context.Context, members []NodeInfo, timeout time.Duration) map[string]int {
+	loads := make(map[string]int, len(members))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, m := range members {
+		wg.Go(func() {
+			cctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			var st proto.NodeStatus
+			if err := n.call(cctx, m.Name, proto.KindStatus, proto.Empty{}, &st); err == nil {
+				mu.Lock()
+				loads[m.Name] = st.Actors
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return loads
+}
+
 // chooseNode chooses the node for a spawn that names none, among the nodes
 // that can run factory: every node holding its module, and, when at least
 // one of them is up, every member (it pulls the module from a holder, as a
@@ -60,23 +82,7 @@ func (n *Node) chooseNode(ctx context.Context, factory string) (string, error) {
 	n.cl.loadMu.Lock()
 	defer n.cl.loadMu.Unlock()
 	if time.Since(n.cl.loadAt) > time.Second {
-		loads := make(map[string]int, len(members))
-		var mu sync.Mutex
-		var wg sync.WaitGroup
-		for _, m := range members {
-			wg.Go(func() {
-				cctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
-				defer cancel()
-				var st proto.NodeStatus
-				if err := n.call(cctx, m.Name, proto.KindStatus, proto.Empty{}, &st); err == nil {
-					mu.Lock()
-					loads[m.Name] = st.Actors
-					mu.Unlock()
-				}
-			})
-		}
-		wg.Wait()
-		n.cl.loadPeer, n.cl.loadAt = loads, time.Now()
+		n.cl.loadPeer, n.cl.loadAt = n.memberLoads(ctx, members, 500*time.Millisecond), time.Now()
 	}
 	type candidate struct {
 		name   string

@@ -104,9 +104,19 @@ func knows(n *host.Node, h string) bool {
 }
 
 // startDemoCluster starts n1, n2 and n3 on free loopback ports with a
-// fresh cookie, n1 with the observer, and waits for the full mesh. The
-// nodes it returns, even with an error, are the caller's to close.
-func startDemoCluster(ctx context.Context, logger *slog.Logger) ([]*host.Node, error) {
+// fresh cookie, n1 with the observer, and waits for the full mesh. stop
+// closes the nodes it started, even after an error.
+func startDemoCluster(ctx context.Context, logger *slog.Logger) (nodes []*host.Node, stop func(), err error) {
+	stop = func() {
+		for _, n := range nodes {
+			_ = n.Close()
+		}
+	}
+	nodes, err = startDemoNodes(ctx, logger)
+	return nodes, stop, err
+}
+
+func startDemoNodes(ctx context.Context, logger *slog.Logger) ([]*host.Node, error) {
 	cookie := make([]byte, 32)
 	if _, err := rand.Read(cookie); err != nil {
 		return nil, err
@@ -157,12 +167,8 @@ func runDemo(ctx, hold context.Context, w io.Writer, logger *slog.Logger) error 
 	}
 	step.say("built examples/counter to WebAssembly: %s (%s)", humanSize(int64(len(wasm))), time.Since(start).Round(time.Millisecond))
 
-	nodes, err := startDemoCluster(ctx, logger)
-	defer func() {
-		for _, n := range nodes {
-			_ = n.Close()
-		}
-	}()
+	nodes, stop, err := startDemoCluster(ctx, logger)
+	defer stop()
 	if err != nil {
 		return err
 	}

@@ -60,12 +60,8 @@ func runMobilityDemo(ctx context.Context, w io.Writer, logger *slog.Logger) erro
 	}
 	step.say("built examples/counter and examples/counter/v2 to WebAssembly (%s)", time.Since(start).Round(time.Millisecond))
 
-	nodes, err := startDemoCluster(ctx, logger)
-	defer func() {
-		for _, n := range nodes {
-			_ = n.Close()
-		}
-	}()
+	nodes, stop, err := startDemoCluster(ctx, logger)
+	defer stop()
 	if err != nil {
 		return err
 	}
