@@ -1,6 +1,7 @@
 // Package client talks to a wasmactor cluster from a Go program that is not
 // a member of it: the same requests the `wasmactor` CLI makes (deploy,
-// spawn, send, call, ps, nodes, modules, kill), with typed results.
+// spawn, send, call, ps, nodes, modules, kill, and the code mobility of
+// upgrade, migrate, drain and undeploy), with typed results.
 //
 // # Quick start
 //

@@ -8,7 +8,11 @@
 //	wasmactor call   TARGET JSON [--timeout 5s]
 //	wasmactor ps | nodes | modules
 //	wasmactor kill   TARGET [--reason R]
-//	wasmactor demo
+//	wasmactor upgrade TARGET [--to VERSION] | --factory F [--to VERSION] [--parallel N] [--keep-going]
+//	wasmactor migrate TARGET --to NODE
+//	wasmactor drain  NODE [--keep-isolated]
+//	wasmactor undeploy HASH|FACTORY@HASH [--force]
+//	wasmactor demo [mobility]
 //
 // Every command prints help with examples (wasmactor CMD --help), and every
 // command that prints takes -o text|json (build too: there any other -o
@@ -40,6 +44,8 @@
 // JSON, PID text without its incarnation), 3 node unreachable or handshake
 // refused (wrong cookie), 4 not found (factory, actor, name, node, or a PID of
 // an earlier run of its node), 5 timeout, 6 rejected (bad or oversized
-// module or message, name taken, mailbox full). Remote errors arrive with the
+// module or message, name taken, mailbox full), 7 refused (an upgrade,
+// migration, drain or undeploy did not happen for an actor or module, which
+// is as it was). Remote errors arrive with the
 // ABI error codes of docs/abi.md and map onto these.
 package main

@@ -117,7 +117,10 @@
 // Pending asks are not part of a snapshot (their continuations are
 // closures): the node moves an actor only when none of its own asks is in
 // flight. A [Request] kept for a deferred reply is plain data; keep it in
-// the snapshot if the next version is to answer it.
+// the snapshot if the next version is to answer it. An actor can ask to
+// move itself to another node with [Context.MigrateTo]; a migrated actor
+// has a new PID ([Context.Self] says it after the move) and its old one
+// keeps reaching it.
 //
 // # Failure
 //
