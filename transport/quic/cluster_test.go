@@ -126,8 +126,9 @@ func TestSimultaneousDialEndsWithOneConnection(t *testing.T) {
 			sa, sb := liveSessions(a)[0], liveSessions(b)[0]
 			require.Equal(t, sa.conn.LocalAddr().String(), sb.conn.RemoteAddr().String())
 			require.Equal(t, sa.conn.RemoteAddr().String(), sb.conn.LocalAddr().String())
-			require.True(t, sa.preferred && sb.preferred, "the connection dialled by the first name wins")
-			require.True(t, sa.outbound, "a sorts first, so a dialled it")
+			require.True(t, sa.leader && !sb.leader, "a sorts first, so a leads the pair")
+			require.NotZero(t, sa.gen)
+			require.Equal(t, sa.gen, sb.gen, "the generation a assigned")
 			// Exactly one NodeUp, no NodeDown, on each side.
 			for _, h := range []*testHandler{ha, hb} {
 				require.True(t, h.nextEvent(t, 5*time.Second).up)
