@@ -573,3 +573,49 @@ func TestNoGoroutineLeak(t *testing.T) {
 		})
 	}
 }
+
+// TestDeafenIsOneSided: n1 stops hearing n2 while n2 notices nothing; only
+// n1 reports the other down, n2's traffic is lost (not refused) and its
+// calls wait. On Heal the pair reconnects and n2 too sees the old session
+// end before the new one starts, so both rebuild the same state.
+func TestDeafenIsOneSided(t *testing.T) {
+	synctest.Test(t, testDeafenIsOneSided)
+}
+
+func testDeafenIsOneSided(t *testing.T) {
+	c := newCluster(t, "n1", "n2")
+	require.NoError(t, c.tr["n1"].Join(bg, []string{"n2"}))
+	r1, r2 := c.recs["n1"], c.recs["n2"]
+	r1.waitUntil("n2 up", func() bool { return r1.up["n2"] })
+	r2.waitUntil("n1 up", func() bool { return r2.up["n1"] })
+
+	c.nw.Deafen("n1", "n2")
+	require.Equal(t, []string{"up n2/1", "down n2/1 " + ErrPeerSilent.Error()}, r1.snapshotEvents(), "Deafen waited for n1's NodeDown")
+	require.True(t, errors.Is(ErrPeerSilent, transport.ErrPeerTimeout))
+	require.Empty(t, c.tr["n1"].Members())
+	require.ErrorIs(t, c.tr["n1"].Send("n2", transport.Envelope{}), transport.ErrNodeDown)
+	require.ErrorIs(t, c.tr["n1"].Join(bg, []string{"n2"}), ErrPeerSilent, "no reconnection before Heal")
+
+	require.Equal(t, []string{"up n1/1"}, r2.snapshotEvents(), "n2 noticed nothing")
+	require.Equal(t, []string{"n1"}, memberNames(c.tr["n2"]))
+	require.NoError(t, c.tr["n2"].Send("n1", transport.Envelope{From: 1}), "accepted and lost")
+	require.NoError(t, c.tr["n2"].Cast("n1", transport.Control{Kind: 1}), "accepted and lost")
+	callErr := make(chan error, 1)
+	go func() {
+		_, err := c.tr["n2"].Call(bg, "n1", transport.Control{})
+		callErr <- err
+	}()
+	synctest.Wait() // the call is waiting
+
+	c.nw.Heal("n1", "n2")
+	require.ErrorIs(t, <-callErr, transport.ErrPeerReconnected, "the call waited until n2 found the session replaced")
+	r1.waitUntil("n2 up again", func() bool { return r1.up["n2"] })
+	r2.waitUntil("n1 down and up", func() bool { return len(r2.events) == 3 && r2.up["n1"] })
+	require.Equal(t, []string{"up n1/1", "down n1/1 " + ErrPeerReconnected.Error(), "up n1/1"}, r2.snapshotEvents())
+	require.NoError(t, c.tr["n2"].Send("n1", transport.Envelope{From: 2}))
+	r1.waitUntil("envelope in the new session", func() bool { return len(r1.envs["n2"]) == 1 })
+	r1.mu.Lock()
+	require.EqualValues(t, 2, r1.envs["n2"][0].From, "nothing sent into the lost session arrives")
+	require.Empty(t, r1.casts["n2"])
+	r1.mu.Unlock()
+}
