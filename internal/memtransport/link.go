@@ -15,7 +15,7 @@ import (
 // not notice (see [Network.Deafen]).
 type link struct {
 	ends [2]*node
-	dirs [2]*direction // dirs[i] carries ends[i] → ends[1-i]
+	dirs [2]*direction  // dirs[i] carries ends[i] → ends[1-i]
 	wg   sync.WaitGroup // delivery and call goroutines of the link
 }
 
