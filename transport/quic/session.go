@@ -362,8 +362,9 @@ func (s *session) queueCtrl(m ctrlMsg, force bool) error {
 	q.mu.Lock()
 	// A message larger than the byte bound is taken alone in an empty queue.
 	if !force && (q.n >= s.t.cfg.ControlQueue || q.n > 0 && len(q.buf)+len(body)+wire.MaxHeaderLen > s.t.cfg.ControlQueueBytes) {
+		n, size := q.n, len(q.buf)
 		q.mu.Unlock()
-		return fmt.Errorf("%w: control queue of %s (%d messages, %d bytes)", transport.ErrQueueFull, s.peer.Name, q.n, len(q.buf))
+		return fmt.Errorf("%w: control queue of %s (%d messages, %d bytes)", transport.ErrQueueFull, s.peer.Name, n, size)
 	}
 	wasEmpty := q.n == 0
 	q.n++
