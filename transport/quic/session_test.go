@@ -1,12 +1,17 @@
 package quic
 
 import (
+	"context"
+	"fmt"
 	"testing"
+	"time"
 
 	qgo "github.com/quic-go/quic-go"
 	"github.com/stretchr/testify/require"
 
+	"github.com/wasmactor/wasmactor/internal/transporttest"
 	"github.com/wasmactor/wasmactor/internal/wire"
+	"github.com/wasmactor/wasmactor/transport"
 )
 
 // rawActivate makes the authenticated raw connection of node self to node
@@ -22,4 +27,74 @@ func rawActivate(t *testing.T, ctrl *qgo.Stream, self, peer string) {
 	require.NoError(t, err)
 	_, err = ctrl.Write(wire.AppendFrame(nil, b))
 	require.NoError(t, err)
+}
+
+// TestCallsSurviveSimultaneousDial builds the race of two nodes dialling
+// each other at once, in the order that used to fail requests: b's
+// connection is up and carrying calls both ways when a's own dial to b
+// completes. No call may fail and neither node may see the other go down:
+// the connection that completes second never carried anything.
+func TestCallsSurviveSimultaneousDial(t *testing.T) {
+	const calls = 100
+	pa, pb := transporttest.NewProxy(t), transporttest.NewProxy(t)
+	node := func(name string, p *transporttest.Proxy) (*Transport, *testHandler) {
+		cfg := testConfig(name)
+		cfg.Advertise = p.Addr()
+		cfg.HandshakeTimeout = 20 * time.Second // a's dial is held back for a while
+		h := newHandler()
+		tr := startNode(t, cfg, h)
+		p.SetTarget(tr.Addr().String())
+		return tr, h
+	}
+	a, ha := node("a", pa)
+	b, hb := node("b", pb)
+	entered, release := make(chan struct{}, 2*calls), make(chan struct{})
+	for _, h := range []*testHandler{ha, hb} {
+		h.setCall(func(ctx context.Context, _ transport.PeerInfo, req transport.Control) ([]byte, error) {
+			entered <- struct{}{}
+			<-release
+			return req.Body, nil
+		})
+	}
+
+	pb.Block(true) // a's dial to b waits
+	aJoined := make(chan error, 1)
+	go func() { aJoined <- a.Join(joinCtx(t), []string{pb.Addr()}) }()
+	require.NoError(t, b.Join(joinCtx(t), []string{pa.Addr()}))
+	require.True(t, ha.nextEvent(t, 10*time.Second).up)
+	require.True(t, hb.nextEvent(t, 10*time.Second).up)
+
+	errs := make(chan error, 2*calls)
+	for i := range calls {
+		for _, pair := range []struct {
+			tr   *Transport
+			peer string
+		}{{a, "b"}, {b, "a"}} {
+			go func() {
+				out, err := pair.tr.Call(joinCtx(t), pair.peer, transport.Control{Body: []byte{byte(i)}})
+				if err == nil && (len(out) != 1 || out[0] != byte(i)) {
+					err = fmt.Errorf("call %d: wrong reply %v", i, out)
+				}
+				errs <- err
+			}()
+		}
+	}
+	for range 2 * calls {
+		<-entered // every call is being handled
+	}
+	pb.Block(false)
+	require.NoError(t, <-aJoined, "a's dial completed: it found b already connected")
+	close(release)
+	failed := 0
+	for range 2 * calls {
+		if err := <-errs; err != nil {
+			failed++
+			t.Log(err)
+		}
+	}
+	require.Zero(t, failed, "calls failed")
+	requireNoEvent(t, ha)
+	requireNoEvent(t, hb)
+	require.Len(t, a.Members(), 1)
+	require.Len(t, b.Members(), 1)
 }
