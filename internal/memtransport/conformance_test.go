@@ -15,8 +15,9 @@ func TestConformance(t *testing.T) {
 	transporttest.Run(t, func(t *testing.T, opts transporttest.Options) transporttest.Network {
 		nw := NewNetwork()
 		t.Cleanup(func() { nw.Close() })
-		if opts.ControlQueue > 0 {
-			nw.SetQueueLimit(opts.ControlQueue)
+		// One limit bounds both queues here.
+		if q := max(opts.SendQueue, opts.ControlQueue); q > 0 {
+			nw.SetQueueLimit(q)
 		}
 		return &suiteNetwork{nw: nw}
 	})

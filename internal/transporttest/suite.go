@@ -39,6 +39,8 @@ type Network interface {
 
 // Options are the settings a check needs from the nodes it starts.
 type Options struct {
+	// SendQueue bounds the envelopes queued for one peer (0: the default).
+	SendQueue int
 	// ControlQueue bounds the casts queued for one peer (0: the default).
 	ControlQueue int
 }
@@ -52,7 +54,7 @@ func Run(t *testing.T, newNetwork func(t *testing.T, opts Options) Network) {
 		run  func(t *testing.T, c *cluster)
 	}{
 		{"JoinMakesFullMesh", Options{}, testJoin},
-		{"SendKeepsPerPairOrder", Options{}, testSendOrder},
+		{"SendKeepsPerPairOrder", Options{SendQueue: 512}, testSendOrder},
 		{"CastsKeepOrder", Options{}, testCastOrder},
 		{"FullCastQueueIsTheCastersError", Options{ControlQueue: 16}, testCastQueueFull},
 		{"Call", Options{}, testCall},

@@ -36,7 +36,7 @@ func (n *suiteNetwork) Start(t *testing.T, name string, h transport.Handler) tra
 	n.mu.Unlock()
 	cfg := testConfig(name)
 	cfg.Advertise = p.Addr()
-	cfg.ControlQueue = n.opts.ControlQueue
+	cfg.SendQueue, cfg.ControlQueue = n.opts.SendQueue, n.opts.ControlQueue
 	tr, err := New(cfg)
 	require.NoError(t, err)
 	p.SetTarget(tr.Addr().String())
