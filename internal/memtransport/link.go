@@ -155,7 +155,7 @@ func (d *direction) control(prev chan struct{}) {
 		case <-ctx.Done():
 			<-d.laneDone
 			if upCalled && d.drain.Load() {
-				d.deliverCasts(nil)
+				d.deliverCasts(context.Background())
 			}
 			d.mu.Lock()
 			d.envs, d.casts = nil, nil // lost in flight
@@ -169,9 +169,9 @@ func (d *direction) control(prev chan struct{}) {
 }
 
 // deliverCasts hands the queued casts to the handler, in order, until the
-// queue is empty or ctx (if not nil) ends.
+// queue is empty or ctx ends.
 func (d *direction) deliverCasts(ctx context.Context) {
-	for ctx == nil || ctx.Err() == nil {
+	for ctx.Err() == nil {
 		d.mu.Lock()
 		if len(d.casts) == 0 {
 			d.mu.Unlock()
@@ -199,7 +199,7 @@ func (d *direction) lane() {
 			d.deliverEnvelopes(ctx)
 		case <-ctx.Done():
 			if d.drain.Load() {
-				d.deliverEnvelopes(nil)
+				d.deliverEnvelopes(context.Background())
 			}
 			return
 		}
@@ -207,9 +207,9 @@ func (d *direction) lane() {
 }
 
 // deliverEnvelopes hands the queued envelopes to the handler in batches
-// until the queue is empty or ctx (if not nil) ends.
+// until the queue is empty or ctx ends.
 func (d *direction) deliverEnvelopes(ctx context.Context) {
-	for ctx == nil || ctx.Err() == nil {
+	for ctx.Err() == nil {
 		d.mu.Lock()
 		k := min(len(d.envs), maxBatch)
 		if k == 0 {

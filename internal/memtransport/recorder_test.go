@@ -24,13 +24,11 @@ type recorder struct {
 	envs       map[string][]transport.Envelope // by sender name
 	casts      map[string][]transport.Control
 	violations []string
-	blobs      map[string][]byte
 	changed    chan struct{} // capacity 1; kicked on every record
 
 	// Optional hooks, set before Start.
 	onEnvelopes func(from transport.NodeInfo, envs []transport.Envelope)
 	onCall      func(ctx context.Context, from transport.PeerInfo, req transport.Control) ([]byte, error)
-	onDown      func(peer transport.NodeInfo)
 }
 
 func newRecorder(t *testing.T, name string) *recorder {
@@ -39,7 +37,6 @@ func newRecorder(t *testing.T, name string) *recorder {
 		up:      map[string]bool{},
 		envs:    map[string][]transport.Envelope{},
 		casts:   map[string][]transport.Control{},
-		blobs:   map[string][]byte{},
 		changed: make(chan struct{}, 1),
 	}
 }
@@ -88,13 +85,7 @@ func (r *recorder) HandleCall(ctx context.Context, from transport.PeerInfo, req 
 }
 
 func (r *recorder) ServeBlob(ctx context.Context, from transport.PeerInfo, key string) ([]byte, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	b, ok := r.blobs[key]
-	if !ok {
-		return nil, &transport.RemoteError{Code: 7, Message: "no blob " + key}
-	}
-	return b, nil
+	return nil, &transport.RemoteError{Message: "no blobs here"}
 }
 
 func (r *recorder) NodeUp(peer transport.NodeInfo) {
@@ -109,9 +100,6 @@ func (r *recorder) NodeUp(peer transport.NodeInfo) {
 }
 
 func (r *recorder) NodeDown(peer transport.NodeInfo, reason error) {
-	if r.onDown != nil {
-		r.onDown(peer)
-	}
 	r.mu.Lock()
 	if !r.up[peer.Name] {
 		r.violations = append(r.violations, fmt.Sprintf("NodeDown %s without NodeUp", peer.Name))

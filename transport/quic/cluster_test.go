@@ -144,4 +144,3 @@ func TestNoLeakAfterClose(t *testing.T) {
 		t.Fatalf("goroutines: %d before, %d after Close\n%s", before, after, buf[:runtime.Stack(buf, true)])
 	}
 }
-
