@@ -66,7 +66,7 @@ const (
 )
 
 var (
-	errDuplicate = errors.New("wasmactor: another connection to the peer wins the tie-break")
+	errDuplicate = errors.New("wasmactor: the leader of the pair keeps another connection as the session")
 	errSelf      = errors.New("wasmactor: dialled self")
 	errNameClash = fmt.Errorf("%w: another node uses this node's name", transport.ErrHandshake)
 	errClosing   = fmt.Errorf("%w: transport closing", wasmactor.ErrClosed)
