@@ -3,6 +3,7 @@ package quic
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -97,4 +98,45 @@ func TestCallsSurviveSimultaneousDial(t *testing.T) {
 	requireNoEvent(t, hb)
 	require.Len(t, a.Members(), 1)
 	require.Len(t, b.Members(), 1)
+}
+
+// TestControlQueueBoundedInBytes: casts queued for a peer that does not
+// read them are bounded by ControlQueueBytes, not only by their number,
+// and the caster is told (ErrQueueFull) instead of losing them.
+func TestControlQueueBoundedInBytes(t *testing.T) {
+	const body = 16 << 10
+	entered, release := make(chan struct{}), make(chan struct{})
+	hb := newHandler()
+	var once sync.Once
+	hb.onCast = func(transport.Control) { once.Do(func() { close(entered); <-release }) }
+	cfg := testConfig("a")
+	cfg.ControlQueueBytes = 256 << 10
+	a := startNode(t, cfg, newHandler())
+	b := startNode(t, testConfig("b"), hb)
+	require.NoError(t, a.Join(joinCtx(t), []string{b.Self().Addr}))
+	accepted := 0
+	for ; ; accepted++ {
+		err := a.Cast("b", transport.Control{Kind: uint16(accepted), Body: make([]byte, body)})
+		if err != nil {
+			require.ErrorIs(t, err, transport.ErrQueueFull)
+			require.ErrorContains(t, err, "bytes")
+			break
+		}
+		if accepted == 0 {
+			<-entered
+		}
+		require.Less(t, accepted, DefaultControlQueue, "only the message count bounds the queue")
+	}
+	// What is in flight is bounded by QUIC flow control (512 KiB at first),
+	// what is queued by the 256 KiB bound.
+	require.LessOrEqual(t, accepted*body, (512+256+64)<<10)
+	close(release)
+	for i := range accepted {
+		select {
+		case c := <-hb.casts:
+			require.EqualValues(t, i, c.Kind)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("cast %d of %d not delivered", i, accepted)
+		}
+	}
 }
