@@ -27,6 +27,14 @@ type suiteNetwork struct {
 }
 
 func (n *suiteNetwork) Start(t *testing.T, name string, h transport.Handler) transport.Transport {
+	return n.start(t, name, h, func(c *Config) {
+		c.SendQueue, c.ControlQueue = n.opts.SendQueue, n.opts.ControlQueue
+	})
+}
+
+// start starts a node behind its proxy, with the test config as edit
+// leaves it.
+func (n *suiteNetwork) start(t *testing.T, name string, h transport.Handler, edit func(*Config)) *Transport {
 	n.mu.Lock()
 	p := n.proxies[name]
 	if p == nil {
@@ -36,7 +44,7 @@ func (n *suiteNetwork) Start(t *testing.T, name string, h transport.Handler) tra
 	n.mu.Unlock()
 	cfg := testConfig(name)
 	cfg.Advertise = p.Addr()
-	cfg.SendQueue, cfg.ControlQueue = n.opts.SendQueue, n.opts.ControlQueue
+	edit(&cfg)
 	tr, err := New(cfg)
 	require.NoError(t, err)
 	p.SetTarget(tr.Addr().String())

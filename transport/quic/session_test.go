@@ -140,3 +140,43 @@ func TestControlQueueBoundedInBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestOneWayLossSeenByBothSides: deaf stops hearing other, which still
+// hears it and, with a long idle timeout, cannot notice on its own. deaf
+// reports a timeout and reconnects; other must then report the old session
+// down (ErrPeerReconnected) before the new one up, whichever node leads the
+// pair, so both rebuild their shared state.
+func TestOneWayLossSeenByBothSides(t *testing.T) {
+	for _, names := range [][2]string{{"a", "b"}, {"b", "a"}} { // deaf leads, then follows
+		t.Run("deaf="+names[0], func(t *testing.T) {
+			nw := &suiteNetwork{proxies: map[string]*transporttest.Proxy{}}
+			hd, ho := newHandler(), newHandler()
+			deaf := nw.start(t, names[0], hd, func(c *Config) {})
+			other := nw.start(t, names[1], ho, func(c *Config) { c.IdleTimeout = time.Minute })
+			require.NoError(t, deaf.Join(joinCtx(t), []string{other.Self().Addr}))
+			require.True(t, hd.nextEvent(t, 10*time.Second).up)
+			require.True(t, ho.nextEvent(t, 10*time.Second).up)
+
+			nw.LoseOneWay(t, deaf, other)
+			ev := hd.nextEvent(t, 10*time.Second)
+			require.False(t, ev.up)
+			require.ErrorIs(t, ev.reason, transport.ErrPeerTimeout)
+			require.True(t, hd.nextEvent(t, 10*time.Second).up, "deaf reconnected")
+
+			ev = ho.nextEvent(t, 10*time.Second)
+			require.False(t, ev.up, "the side that noticed nothing sees the old session end")
+			require.Equal(t, deaf.Self(), ev.peer)
+			require.ErrorIs(t, ev.reason, transport.ErrPeerReconnected)
+			ev = ho.nextEvent(t, 10*time.Second)
+			require.True(t, ev.up)
+			require.Equal(t, deaf.Self(), ev.peer)
+
+			_, err := other.Call(joinCtx(t), names[0], transport.Control{})
+			require.NoError(t, err)
+			_, err = deaf.Call(joinCtx(t), names[1], transport.Control{})
+			require.NoError(t, err)
+			requireNoEvent(t, hd)
+			requireNoEvent(t, ho)
+		})
+	}
+}
