@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/internal/transporttest"
 	"github.com/wasmactor/wasmactor/transport"
 )
 
@@ -35,7 +36,7 @@ func TestJoinErrors(t *testing.T) {
 	cancel()
 	require.ErrorIs(t, c.tr["n1"].Join(ctx, []string{"n1"}), context.Canceled)
 
-	require.Error(t, c.tr["n1"].Start(bg, newRecorder(t, "again")), "Start twice")
+	require.Error(t, c.tr["n1"].Start(bg, transporttest.NewRecorder(t, "again")), "Start twice")
 	require.Panics(t, func() { c.nw.NewNode("n1", 2) }, "duplicate live name")
 }
 
@@ -46,22 +47,23 @@ func TestPayloadCopied(t *testing.T) {
 	require.NoError(t, c.tr["n1"].Join(bg, []string{"n2"}))
 	got := make(chan []byte, 1)
 	payload := []byte("hello")
-	c.recs["n2"].mu.Lock()
-	c.recs["n2"].onEnvelopes = func(_ transport.NodeInfo, envs []transport.Envelope) {
+	c.recs["n2"].OnEnvelopes = func(_ transport.NodeInfo, envs []transport.Envelope) {
 		got <- bytes.Clone(envs[0].Payload)
+		for i := range envs[0].Payload { // the handler owns the payload
+			envs[0].Payload[i] = 0xEE
+		}
 	}
-	c.recs["n2"].mu.Unlock()
 	require.NoError(t, c.tr["n1"].Send("n2", transport.Envelope{Payload: payload}))
 	copy(payload, "XXXXX")
 	require.Equal(t, []byte("hello"), <-got)
-	c.recs["n2"].waitUntil("envelope recorded", func() bool { return len(c.recs["n2"].envs["n1"]) == 1 })
+	c.recs["n2"].Wait("envelope recorded", func() bool { return len(c.recs["n2"].Envelopes("n1")) == 1 })
 	require.Equal(t, []byte("XXXXX"), payload, "the receiver scribbled on its own copy only")
 
 	body := []byte("cast body")
 	require.NoError(t, c.tr["n1"].Cast("n2", transport.Control{Kind: 1, Body: body}))
 	copy(body, "zzzz")
-	c.recs["n2"].waitUntil("cast", func() bool { return len(c.recs["n2"].casts["n1"]) == 1 })
-	require.Equal(t, "cast body", string(c.recs["n2"].casts["n1"][0].Body))
+	c.recs["n2"].Wait("cast", func() bool { return len(c.recs["n2"].Casts("n1")) == 1 })
+	require.Equal(t, "cast body", string(c.recs["n2"].Casts("n1")[0].Body))
 }
 
 func TestSendErrors(t *testing.T) {
@@ -75,19 +77,19 @@ func TestSendErrors(t *testing.T) {
 	require.NoError(t, c.tr["n1"].Send("n2"), "nothing to send")
 	// A link cut before NodeUp was delivered is never reported at all, so
 	// wait for it before testing the leave.
-	c.recs["n2"].waitUntil("n1 up", func() bool { return c.recs["n2"].up["n1"] })
+	c.recs["n2"].Wait("n1 up", func() bool { return c.recs["n2"].Up("n1") })
 
 	require.NoError(t, c.tr["n1"].Close())
 	require.NoError(t, c.tr["n1"].Close(), "idempotent")
 	err = c.tr["n1"].Send("n2", transport.Envelope{})
 	require.ErrorIs(t, err, wasmactor.ErrClosed)
 	require.ErrorIs(t, err, net.ErrClosed)
-	require.ErrorIs(t, c.tr["n1"].Start(bg, newRecorder(t, "x")), net.ErrClosed)
+	require.ErrorIs(t, c.tr["n1"].Start(bg, transporttest.NewRecorder(t, "x")), net.ErrClosed)
 	_, err = c.tr["n1"].Call(bg, "n2", transport.Control{})
 	require.ErrorIs(t, err, net.ErrClosed)
 	require.Empty(t, c.tr["n1"].Members())
-	c.recs["n2"].waitUntil("n1 left", func() bool { return len(c.recs["n2"].events) == 2 })
-	require.Contains(t, c.recs["n2"].snapshotEvents()[1], "peer left")
+	c.recs["n2"].Wait("n1 left", func() bool { return len(c.recs["n2"].Events()) == 2 })
+	require.Contains(t, eventStrings(c.recs["n2"])[1], "peer left")
 	require.Empty(t, c.tr["n2"].Members())
 }
 
@@ -97,7 +99,7 @@ func TestQueueFull(t *testing.T) {
 	entered := make(chan struct{})
 	release := make(chan struct{})
 	var once sync.Once
-	c.recs["n2"].onEnvelopes = func(transport.NodeInfo, []transport.Envelope) {
+	c.recs["n2"].OnEnvelopes = func(transport.NodeInfo, []transport.Envelope) {
 		once.Do(func() { close(entered); <-release })
 	}
 	require.NoError(t, c.tr["n1"].Join(bg, []string{"n2"}))
@@ -113,21 +115,20 @@ func TestQueueFull(t *testing.T) {
 	require.ErrorIs(t, tr.Send("n2", env(5)), transport.ErrQueueFull)
 	close(release)
 	r := c.recs["n2"]
-	r.waitUntil("5 envelopes", func() bool { return len(r.envs["n1"]) == 5 })
-	for i, e := range r.envs["n1"] {
+	r.Wait("5 envelopes", func() bool { return len(r.Envelopes("n1")) == 5 })
+	for i, e := range r.Envelopes("n1") {
 		require.EqualValues(t, i, e.To)
 	}
 	require.NoError(t, tr.Send("n2", env(5)), "room again")
 }
 
 // TestCallEndsWithTheLink: a call whose link is cut fails with the NodeDown
-// reason and its handler's context ends; a call abandoned before the peer
-// heard NodeUp is never served.
+// reason and its handler's context ends.
 func TestCallEndsWithTheLink(t *testing.T) {
 	c := newCluster(t, "n1", "n2")
 	require.NoError(t, c.tr["n1"].Join(bg, []string{"n2"}))
 	entered := make(chan struct{}, 1)
-	c.recs["n2"].onCall = func(ctx context.Context, from transport.PeerInfo, req transport.Control) ([]byte, error) {
+	c.recs["n2"].OnCall = func(ctx context.Context, from transport.PeerInfo, req transport.Control) ([]byte, error) {
 		entered <- struct{}{}
 		<-ctx.Done()
 		return nil, ctx.Err()
@@ -147,30 +148,30 @@ func TestCallEndsWithTheLink(t *testing.T) {
 func TestKilledNodeHearsNothing(t *testing.T) {
 	c := newCluster(t, "n1", "n2")
 	require.NoError(t, c.tr["n2"].Join(bg, []string{"n1"}))
-	c.recs["n2"].waitUntil("n1 up", func() bool { return c.recs["n2"].up["n1"] })
-	c.recs["n1"].waitUntil("n2 up", func() bool { return c.recs["n1"].up["n2"] })
+	c.recs["n2"].Wait("n1 up", func() bool { return c.recs["n2"].Up("n1") })
+	c.recs["n1"].Wait("n2 up", func() bool { return c.recs["n1"].Up("n2") })
 	c.nw.Kill("n2")
-	require.Equal(t, []string{"up n2/1", "down n2/1 " + ErrPeerKilled.Error()}, c.recs["n1"].snapshotEvents())
-	require.Equal(t, []string{"up n1/1"}, c.recs["n2"].snapshotEvents(), "the killed node hears nothing")
+	require.Equal(t, []string{"up n2/1", "down n2/1 " + ErrPeerKilled.Error()}, eventStrings(c.recs["n1"]))
+	require.Equal(t, []string{"up n1/1"}, eventStrings(c.recs["n2"]), "the killed node hears nothing")
 	require.ErrorIs(t, c.tr["n2"].Send("n1", transport.Envelope{}), net.ErrClosed)
 	c.nw.Kill("n2") // unknown now: ignored
 	require.NoError(t, c.tr["n2"].Close())
 	c.add(t, "n2", 2)
 	require.NoError(t, c.tr["n2"].Join(bg, []string{"n1"}))
-	c.recs["n1"].waitUntil("n2 back", func() bool { return c.recs["n1"].up["n2"] })
-	require.Equal(t, "up n2/2", c.recs["n1"].snapshotEvents()[2])
+	c.recs["n1"].Wait("n2 back", func() bool { return c.recs["n1"].Up("n2") })
+	require.Equal(t, "up n2/2", eventStrings(c.recs["n1"])[2])
 }
 
 func TestPartitionHeal(t *testing.T) {
 	c := newCluster(t, "n1", "n2", "n3")
 	require.NoError(t, c.tr["n1"].Join(bg, []string{"n2"}))
 	r1, r2, r3 := c.recs["n1"], c.recs["n2"], c.recs["n3"]
-	r1.waitUntil("n2 up", func() bool { return r1.up["n2"] })
-	r2.waitUntil("n1 up", func() bool { return r2.up["n1"] })
+	r1.Wait("n2 up", func() bool { return r1.Up("n2") })
+	r2.Wait("n1 up", func() bool { return r2.Up("n1") })
 
 	c.nw.Partition("n1", "n2")
-	require.Equal(t, []string{"up n2/1", "down n2/1 " + ErrPartitioned.Error()}, r1.snapshotEvents())
-	require.Equal(t, []string{"up n1/1", "down n1/1 " + ErrPartitioned.Error()}, r2.snapshotEvents())
+	require.Equal(t, []string{"up n2/1", "down n2/1 " + ErrPartitioned.Error()}, eventStrings(r1))
+	require.Equal(t, []string{"up n1/1", "down n1/1 " + ErrPartitioned.Error()}, eventStrings(r2))
 	require.ErrorIs(t, c.tr["n1"].Send("n2", transport.Envelope{}), transport.ErrNodeDown)
 	require.ErrorIs(t, c.tr["n1"].Join(bg, []string{"n2"}), ErrPartitioned, "a partition refuses dials")
 	c.nw.Partition("n1", "n2") // twice: nothing more happens
@@ -182,11 +183,11 @@ func TestPartitionHeal(t *testing.T) {
 
 	c.nw.Heal("n1", "n2")
 	require.Equal(t, []string{"n2", "n3"}, memberNames(c.tr["n1"]))
-	r1.waitUntil("n2 up again", func() bool { return r1.up["n2"] })
-	r2.waitUntil("n1 up again", func() bool { return r2.up["n1"] })
-	r3.waitUntil("both", func() bool { return r3.up["n1"] && r3.up["n2"] })
+	r1.Wait("n2 up again", func() bool { return r1.Up("n2") })
+	r2.Wait("n1 up again", func() bool { return r2.Up("n1") })
+	r3.Wait("both", func() bool { return r3.Up("n1") && r3.Up("n2") })
 	require.NoError(t, c.tr["n1"].Send("n2", transport.Envelope{From: 9}))
-	r2.waitUntil("envelope after heal", func() bool { return len(r2.envs["n1"]) == 1 })
+	r2.Wait("envelope after heal", func() bool { return len(r2.Envelopes("n1")) == 1 })
 
 	// Healing a pair of strangers connects nothing.
 	c.add(t, "loner", 1)
@@ -229,25 +230,23 @@ func TestFlappingLinkKeepsEventOrder(t *testing.T) {
 	require.NoError(t, err)
 	for _, name := range []string{"a", "b"} {
 		r := c.recs[name]
-		r.checkClean()
-		ev := r.snapshotEvents()
+		require.Empty(t, r.Violations())
+		ev := eventStrings(r)
 		require.Contains(t, ev[len(ev)-1], "up ")
-		r.mu.Lock()
 		// Per sender actor the envelopes that arrived are increasing: loss on
 		// a cut link is allowed, reordering is not.
 		last := int64(-1)
-		for _, e := range r.envs[map[string]string{"a": "b", "b": "a"}[name]] {
+		for _, e := range r.Envelopes(map[string]string{"a": "b", "b": "a"}[name]) {
 			require.Greater(t, int64(e.To), last)
 			last = int64(e.To)
 		}
-		r.mu.Unlock()
 	}
 }
 
 func TestDial(t *testing.T) {
 	c := newCluster(t, "n1")
 	froms := make(chan transport.PeerInfo, 1)
-	c.recs["n1"].onCall = func(ctx context.Context, from transport.PeerInfo, req transport.Control) ([]byte, error) {
+	c.recs["n1"].OnCall = func(ctx context.Context, from transport.PeerInfo, req transport.Control) ([]byte, error) {
 		froms <- from
 		if string(req.Body) == "block" {
 			<-ctx.Done()
@@ -302,7 +301,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 				var trs []transport.Transport
 				for i := range 4 {
 					tr := nw.NewNode(fmt.Sprintf("n%d", i), 1)
-					require.NoError(t, tr.Start(bg, newRecorder(t, "x")))
+					require.NoError(t, tr.Start(bg, transporttest.NewRecorder(t, "x")))
 					require.NoError(t, tr.Join(bg, []string{"n0"}))
 					trs = append(trs, tr)
 				}
@@ -348,17 +347,17 @@ func testDeafenIsOneSided(t *testing.T) {
 	c := newCluster(t, "n1", "n2")
 	require.NoError(t, c.tr["n1"].Join(bg, []string{"n2"}))
 	r1, r2 := c.recs["n1"], c.recs["n2"]
-	r1.waitUntil("n2 up", func() bool { return r1.up["n2"] })
-	r2.waitUntil("n1 up", func() bool { return r2.up["n1"] })
+	r1.Wait("n2 up", func() bool { return r1.Up("n2") })
+	r2.Wait("n1 up", func() bool { return r2.Up("n1") })
 
 	c.nw.Deafen("n1", "n2")
-	require.Equal(t, []string{"up n2/1", "down n2/1 " + ErrPeerSilent.Error()}, r1.snapshotEvents(), "Deafen waited for n1's NodeDown")
+	require.Equal(t, []string{"up n2/1", "down n2/1 " + ErrPeerSilent.Error()}, eventStrings(r1), "Deafen waited for n1's NodeDown")
 	require.True(t, errors.Is(ErrPeerSilent, transport.ErrPeerTimeout))
 	require.Empty(t, c.tr["n1"].Members())
 	require.ErrorIs(t, c.tr["n1"].Send("n2", transport.Envelope{}), transport.ErrNodeDown)
 	require.ErrorIs(t, c.tr["n1"].Join(bg, []string{"n2"}), ErrPeerSilent, "no reconnection before Heal")
 
-	require.Equal(t, []string{"up n1/1"}, r2.snapshotEvents(), "n2 noticed nothing")
+	require.Equal(t, []string{"up n1/1"}, eventStrings(r2), "n2 noticed nothing")
 	require.Equal(t, []string{"n1"}, memberNames(c.tr["n2"]))
 	require.NoError(t, c.tr["n2"].Send("n1", transport.Envelope{From: 1}), "accepted and lost")
 	require.NoError(t, c.tr["n2"].Cast("n1", transport.Control{Kind: 1}), "accepted and lost")
@@ -371,13 +370,11 @@ func testDeafenIsOneSided(t *testing.T) {
 
 	c.nw.Heal("n1", "n2")
 	require.ErrorIs(t, <-callErr, transport.ErrPeerReconnected, "the call waited until n2 found the session replaced")
-	r1.waitUntil("n2 up again", func() bool { return r1.up["n2"] })
-	r2.waitUntil("n1 down and up", func() bool { return len(r2.events) == 3 && r2.up["n1"] })
-	require.Equal(t, []string{"up n1/1", "down n1/1 " + ErrPeerReconnected.Error(), "up n1/1"}, r2.snapshotEvents())
+	r1.Wait("n2 up again", func() bool { return r1.Up("n2") })
+	r2.Wait("n1 down and up", func() bool { return len(r2.Events()) == 3 && r2.Up("n1") })
+	require.Equal(t, []string{"up n1/1", "down n1/1 " + ErrPeerReconnected.Error(), "up n1/1"}, eventStrings(r2))
 	require.NoError(t, c.tr["n2"].Send("n1", transport.Envelope{From: 2}))
-	r1.waitUntil("envelope in the new session", func() bool { return len(r1.envs["n2"]) == 1 })
-	r1.mu.Lock()
-	require.EqualValues(t, 2, r1.envs["n2"][0].From, "nothing sent into the lost session arrives")
-	require.Empty(t, r1.casts["n2"])
-	r1.mu.Unlock()
+	r1.Wait("envelope in the new session", func() bool { return len(r1.Envelopes("n2")) == 1 })
+	require.EqualValues(t, 2, r1.Envelopes("n2")[0].From, "nothing sent into the lost session arrives")
+	require.Empty(t, r1.Casts("n2"))
 }

@@ -164,17 +164,15 @@ func (r *Recorder) NodeDown(peer transport.NodeInfo, reason error) {
 	r.kick()
 }
 
-// Wait waits until cond, evaluated with the recorder locked, holds. Its
+// Wait waits until cond holds, checking it again after each call the
+// recorder receives; cond reads the recorder through its methods. The
 // bound only turns a hang into a failure.
 func (r *Recorder) Wait(what string, cond func() bool) {
 	r.t.Helper()
 	deadline := time.NewTimer(60 * time.Second)
 	defer deadline.Stop()
 	for {
-		r.mu.Lock()
-		ok := cond()
-		r.mu.Unlock()
-		if ok {
+		if cond() {
 			return
 		}
 		select {
@@ -205,10 +203,25 @@ func (r *Recorder) EventsAbout(name string) []Event {
 
 // Up reports whether the recorder has a session with the peer named name.
 func (r *Recorder) Up(name string) bool {
+	_, ok := r.Session(name)
+	return ok
+}
+
+// Session returns the peer of the current session with the node named
+// name, if there is one.
+func (r *Recorder) Session(name string) (transport.NodeInfo, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	_, ok := r.up[name]
-	return ok
+	p, ok := r.up[name]
+	return p, ok
+}
+
+// Violations returns the session rules broken so far (they also fail the
+// test when it ends).
+func (r *Recorder) Violations() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.violations...)
 }
 
 // Envelopes returns the envelopes received from the peer named name.

@@ -116,7 +116,10 @@ func (c *cluster) join(node string, seeds ...string) {
 func (c *cluster) waitUp(node, peer string) {
 	c.t.Helper()
 	r, inc := c.rec[node], c.tr[peer].Self().Incarnation
-	r.Wait(node+" up with "+peer, func() bool { return r.up[peer].Incarnation == inc })
+	r.Wait(node+" up with "+peer, func() bool {
+		p, ok := r.Session(peer)
+		return ok && p.Incarnation == inc
+	})
 }
 
 func names(infos []transport.NodeInfo) []string {
@@ -197,7 +200,7 @@ func testSendOrder(t *testing.T, c *cluster) {
 	}
 	wg.Wait()
 	r := c.rec["b"]
-	r.Wait("every envelope", func() bool { return len(r.envs["a"]) == senders*receivers*perPair })
+	r.Wait("every envelope", func() bool { return len(r.Envelopes("a")) == senders*receivers*perPair })
 	next := map[[2]uint64]uint64{}
 	for _, e := range r.Envelopes("a") {
 		k := [2]uint64{e.From, e.To}
@@ -223,7 +226,7 @@ func testCastOrder(t *testing.T, c *cluster) {
 		}
 	}
 	r := c.rec["b"]
-	r.Wait("every cast", func() bool { return len(r.casts["a"]) == n })
+	r.Wait("every cast", func() bool { return len(r.Casts("a")) == n })
 	for i, m := range r.Casts("a") {
 		require.EqualValues(t, i, m.Kind)
 		require.Equal(t, fmt.Sprintf("cast %d", i), string(m.Body))
@@ -258,7 +261,7 @@ func testCastQueueFull(t *testing.T, c *cluster) {
 	}
 	t.Logf("%d casts accepted before ErrQueueFull", accepted)
 	close(release)
-	rb.Wait("every accepted cast", func() bool { return len(rb.casts["a"]) >= accepted })
+	rb.Wait("every accepted cast", func() bool { return len(rb.Casts("a")) >= accepted })
 	for {
 		err := c.tr["a"].Cast("b", transport.Control{Kind: uint16(accepted)})
 		if err == nil {
@@ -267,7 +270,7 @@ func testCastQueueFull(t *testing.T, c *cluster) {
 		require.ErrorIs(t, err, transport.ErrQueueFull)
 		runtime.Gosched()
 	}
-	rb.Wait("the cast after", func() bool { return len(rb.casts["a"]) == accepted+1 })
+	rb.Wait("the cast after", func() bool { return len(rb.Casts("a")) == accepted+1 })
 	for i, m := range rb.Casts("a") {
 		require.EqualValues(t, i, m.Kind, "in order, none lost, none twice")
 	}
@@ -354,7 +357,7 @@ func testLeave(t *testing.T, c *cluster) {
 	require.NoError(t, b.Cast("a", transport.Control{Kind: 9}))
 	require.NoError(t, b.Close())
 	ra := c.rec["a"]
-	ra.Wait("b left", func() bool { _, up := ra.up["b"]; return !up })
+	ra.Wait("b left", func() bool { return !ra.Up("b") })
 	ev := ra.EventsAbout("b")
 	require.Len(t, ev, 2)
 	require.ErrorIs(t, ev[1].Reason, transport.ErrPeerLeft)
@@ -390,7 +393,7 @@ func testCrashAndRestart(t *testing.T, c *cluster) {
 	c.nw.Crash(t, c.tr["n3"])
 	for _, name := range []string{"n1", "n2"} {
 		r := c.rec[name]
-		r.Wait("n3 down", func() bool { _, up := r.up["n3"]; return !up })
+		r.Wait("n3 down", func() bool { return !r.Up("n3") })
 		ev := r.EventsAbout("n3")
 		require.Len(t, ev, 2)
 		require.Equal(t, old, ev[1].Peer)
@@ -405,7 +408,7 @@ func testCrashAndRestart(t *testing.T, c *cluster) {
 	c.waitUp("n3", "n2")
 	require.NoError(t, c.tr["n2"].Send("n3", transport.Envelope{From: 1, To: 2}))
 	r3 := c.rec["n3"]
-	r3.Wait("envelope to the new run", func() bool { return len(r3.envs["n2"]) == 1 })
+	r3.Wait("envelope to the new run", func() bool { return len(r3.Envelopes("n2")) == 1 })
 }
 
 func testRestartBeforeNoticed(t *testing.T, c *cluster) {
@@ -477,13 +480,7 @@ func testOneWayLoss(t *testing.T, c *cluster) {
 		for _, pair := range [][2]string{{deaf, other}, {other, deaf}} {
 			r := c.rec[pair[0]]
 			r.Wait(fmt.Sprintf("%s down and up again", pair[1]), func() bool {
-				ev := 0
-				for _, e := range r.events {
-					if e.Peer.Name == pair[1] {
-						ev++
-					}
-				}
-				return ev == want && r.up[pair[1]] != (transport.NodeInfo{})
+				return len(r.EventsAbout(pair[1])) == want && r.Up(pair[1])
 			})
 			ev := r.EventsAbout(pair[1])
 			self := c.tr[pair[1]].Self()
@@ -498,7 +495,7 @@ func testOneWayLoss(t *testing.T, c *cluster) {
 			r := c.rec[pair[1]]
 			n := len(r.Envelopes(pair[0]))
 			require.NoError(t, c.tr[pair[0]].Send(pair[1], transport.Envelope{From: uint64(i)}))
-			r.Wait("an envelope", func() bool { return len(r.envs[pair[0]]) == n+1 })
+			r.Wait("an envelope", func() bool { return len(r.Envelopes(pair[0])) == n+1 })
 		}
 		require.True(t, slices.Equal(names(c.tr[deaf].Members()), []string{other}))
 	}
