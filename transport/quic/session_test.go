@@ -33,8 +33,9 @@ func rawActivate(t *testing.T, ctrl *qgo.Stream, self, peer string) {
 // TestCallsSurviveSimultaneousDial builds the race of two nodes dialling
 // each other at once, in the order that used to fail requests: b's
 // connection is up and carrying calls both ways when a's own dial to b
-// completes. No call may fail and neither node may see the other go down:
-// the connection that completes second never carried anything.
+// completes. No call, envelope or cast may be lost and neither node may
+// see the other go down: the connection that completes second never
+// carried anything.
 func TestCallsSurviveSimultaneousDial(t *testing.T) {
 	const calls = 100
 	pa, pb := transporttest.NewProxy(t), transporttest.NewProxy(t)
@@ -83,9 +84,33 @@ func TestCallsSurviveSimultaneousDial(t *testing.T) {
 	for range 2 * calls {
 		<-entered // every call is being handled
 	}
+	// Envelopes and casts queued meanwhile must not be lost either.
+	for i := range calls {
+		require.NoError(t, a.Send("b", transport.Envelope{From: 1, To: 1, Ref: uint64(i)}))
+		require.NoError(t, b.Cast("a", transport.Control{Kind: uint16(i)}))
+	}
 	pb.Block(false)
 	require.NoError(t, <-aJoined, "a's dial completed: it found b already connected")
 	close(release)
+	for got := 0; got < calls; {
+		select {
+		case envs := <-hb.envs:
+			for _, e := range envs {
+				require.EqualValues(t, got, e.Ref)
+				got++
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d of %d envelopes arrived", got, calls)
+		}
+	}
+	for i := range calls {
+		select {
+		case c := <-ha.casts:
+			require.EqualValues(t, i, c.Kind)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d of %d casts arrived", i, calls)
+		}
+	}
 	failed := 0
 	for range 2 * calls {
 		if err := <-errs; err != nil {
