@@ -58,7 +58,8 @@ type Transport interface {
 	// called once, before any other method but Self.
 	Start(ctx context.Context, h Handler) error
 	// Join dials the seed addresses; membership then connects every member
-	// (full mesh). It returns once at least one seed answered, or the error of
+	// (full mesh). It returns once at least one seed answered (a session with
+	// it is up, or it is this node or already connected), or the error of
 	// the last attempt.
 	Join(ctx context.Context, seeds []string) error
 	// Members lists the nodes currently connected, this node excluded.
@@ -115,6 +116,9 @@ type Transport interface {
 //   - Two nodes that dial each other at once end with one session: one
 //     NodeUp on each side, no NodeDown, and no request fails because of
 //     the second connection.
+//   - A session lost while it was being set up may be reported on one
+//     side only, as NodeUp then NodeDown; the other side never handled
+//     anything from it, and the next session is reported on both.
 type Handler interface {
 	// HandleEnvelopes receives a batch of envelopes from one lane of a peer.
 	// envs and their payloads are owned by the handler after the call.
