@@ -37,7 +37,8 @@ func (s *suiteNetwork) Start(t *testing.T, name string, h transport.Handler) tra
 
 func (s *suiteNetwork) Crash(t *testing.T, tr transport.Transport) { s.nw.Kill(tr.Self().Name) }
 
-func (s *suiteNetwork) LoseOneWay(t *testing.T, a, b transport.Transport) {
+func (s *suiteNetwork) LoseOneWay(t *testing.T, a, b transport.Transport, during func()) {
 	s.nw.Deafen(a.Self().Name, b.Self().Name)
+	during()
 	s.nw.Heal(a.Self().Name, b.Self().Name)
 }

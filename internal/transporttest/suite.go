@@ -32,9 +32,9 @@ type Network interface {
 	// not use tr again.
 	Crash(t *testing.T, tr transport.Transport)
 	// LoseOneWay makes a stop hearing b on their current connection while
-	// b still hears a; a notices on its own and reconnects, which new
-	// connections let it do at once.
-	LoseOneWay(t *testing.T, a, b transport.Transport)
+	// b still hears a, and calls during before a can reconnect; then a
+	// notices on its own and reconnects, which new connections let it do.
+	LoseOneWay(t *testing.T, a, b transport.Transport, during func())
 }
 
 // Options are the settings a check needs from the nodes it starts.
@@ -475,7 +475,13 @@ func testOneWayLoss(t *testing.T, c *cluster) {
 	c.join("a", "b")
 	for i, deaf := range []string{"a", "b", "a"} {
 		other := map[string]string{"a": "b", "b": "a"}[deaf]
-		c.nw.LoseOneWay(t, c.tr[deaf], c.tr[other])
+		// What other sends into the session deaf no longer hears is lost:
+		// it must not turn up in the next session either.
+		lost := uint64(1000 + i)
+		c.nw.LoseOneWay(t, c.tr[deaf], c.tr[other], func() {
+			require.NoError(t, c.tr[other].Send(deaf, transport.Envelope{From: lost}))
+			require.NoError(t, c.tr[other].Cast(deaf, transport.Control{Kind: uint16(lost)}))
+		})
 		want := 1 + 2*(i+1) // up, then down and up per loss
 		for _, pair := range [][2]string{{deaf, other}, {other, deaf}} {
 			r := c.rec[pair[0]]
@@ -498,5 +504,11 @@ func testOneWayLoss(t *testing.T, c *cluster) {
 			r.Wait("an envelope", func() bool { return len(r.Envelopes(pair[0])) == n+1 })
 		}
 		require.True(t, slices.Equal(names(c.tr[deaf].Members()), []string{other}))
+		for _, e := range c.rec[deaf].Envelopes(other) {
+			require.NotEqual(t, lost, e.From, "an envelope sent into the lost session arrived")
+		}
+		for _, m := range c.rec[deaf].Casts(other) {
+			require.NotEqual(t, lost, uint64(m.Kind), "a cast sent into the lost session arrived")
+		}
 	}
 }

@@ -61,10 +61,12 @@ func (n *suiteNetwork) Crash(t *testing.T, tr transport.Transport) {
 
 // LoseOneWay drops every packet from b to a on the flows that exist:
 // those a dialled (through b's proxy, towards the client) and those b
-// dialled (through a's proxy, towards the server).
-func (n *suiteNetwork) LoseOneWay(t *testing.T, a, b transport.Transport) {
+// dialled (through a's proxy, towards the server). a notices at its idle
+// timeout, well after during returns.
+func (n *suiteNetwork) LoseOneWay(t *testing.T, a, b transport.Transport, during func()) {
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	n.proxies[b.Self().Name].Cut(a.(*Transport).Addr().String(), transporttest.ToClient)
 	n.proxies[a.Self().Name].Cut(b.(*Transport).Addr().String(), transporttest.ToServer)
+	n.mu.Unlock()
+	during()
 }

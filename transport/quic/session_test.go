@@ -184,7 +184,7 @@ func TestOneWayLossSeenByBothSides(t *testing.T) {
 			require.True(t, hd.nextEvent(t, 10*time.Second).up)
 			require.True(t, ho.nextEvent(t, 10*time.Second).up)
 
-			nw.LoseOneWay(t, deaf, other)
+			nw.LoseOneWay(t, deaf, other, func() {})
 			ev := hd.nextEvent(t, 10*time.Second)
 			require.False(t, ev.up)
 			require.ErrorIs(t, ev.reason, transport.ErrPeerTimeout)
