@@ -63,6 +63,7 @@ func Run(t *testing.T, newNetwork func(t *testing.T, opts Options) Network) {
 		{"CrashAndRestart", Options{}, testCrashAndRestart},
 		{"RestartBeforeCrashNoticed", Options{}, testRestartBeforeNoticed},
 		{"SimultaneousJoinIsOneSession", Options{}, testSimultaneousJoin},
+		{"ConcurrentJoinsMakeOneSessionPerPair", Options{}, testConcurrentMesh},
 		{"OneWayLossHealsOnBothSides", Options{}, testOneWayLoss},
 	}
 	for _, c := range checks {
@@ -411,17 +412,23 @@ func testCrashAndRestart(t *testing.T, c *cluster) {
 	r3.Wait("envelope to the new run", func() bool { return len(r3.Envelopes("n2")) == 1 })
 }
 
+// testRestartBeforeNoticed: a node killed and back at once, before its
+// peer noticed; the restarted node sorts after its peer, then before it.
 func testRestartBeforeNoticed(t *testing.T, c *cluster) {
-	c.start("n1", "n2")
+	c.start("n1", "n2", "n3")
 	c.join("n2", "n1")
-	old := c.tr["n2"].Self()
-	c.nw.Crash(t, c.tr["n2"])
-	c.start("n2")
-	c.join("n2", "n1")
-	ev := c.rec["n1"].EventsAbout("n2")
-	require.Len(t, ev, 3)
-	require.Equal(t, []transport.NodeInfo{old, old, c.tr["n2"].Self()}, []transport.NodeInfo{ev[0].Peer, ev[1].Peer, ev[2].Peer}, "the old run down before the new one up")
-	require.True(t, isLoss(ev[1].Reason), "reason %v", ev[1].Reason)
+	c.join("n3", "n2", "n1")
+	for _, restarted := range []string{"n3", "n1"} {
+		peer := "n2"
+		old := c.tr[restarted].Self()
+		c.nw.Crash(t, c.tr[restarted])
+		c.start(restarted)
+		c.join(restarted, peer)
+		ev := c.rec[peer].EventsAbout(restarted)
+		require.Len(t, ev, 3)
+		require.Equal(t, []transport.NodeInfo{old, old, c.tr[restarted].Self()}, []transport.NodeInfo{ev[0].Peer, ev[1].Peer, ev[2].Peer}, "the old run down before the new one up")
+		require.True(t, isLoss(ev[1].Reason), "reason %v", ev[1].Reason)
+	}
 }
 
 // testSimultaneousJoin: two nodes that dial each other at once make one
@@ -464,6 +471,67 @@ func testSimultaneousJoin(t *testing.T, c *cluster) {
 			require.Len(t, c.rec[pair[0]].EventsAbout(pair[1]), 1, "%s: one NodeUp, no NodeDown", pair[0])
 			require.Equal(t, []string{pair[1]}, names(c.tr[pair[0]].Members()))
 		}
+	}
+}
+
+// testConcurrentMesh: nodes that all join each other at once (as when a
+// cluster starts, or a restarted node rejoins and every member dials it)
+// end with one session per pair, and calls made as soon as a session is up
+// all succeed.
+func testConcurrentMesh(t *testing.T, c *cluster) {
+	const nodes, calls = 5, 10
+	var all []string
+	for i := range nodes {
+		all = append(all, fmt.Sprintf("m%d", i))
+	}
+	var wg sync.WaitGroup
+	var failed atomic.Value
+	for _, name := range all {
+		r := NewRecorder(t, name)
+		var self atomic.Pointer[transport.Transport]
+		r.OnUp = func(peer transport.NodeInfo) {
+			for range calls {
+				wg.Go(func() {
+					if _, err := (*self.Load()).Call(ctxFor(t), peer.Name, transport.Control{}); err != nil {
+						failed.CompareAndSwap(nil, fmt.Sprintf("%s→%s: %v", name, peer.Name, err))
+					}
+				})
+			}
+		}
+		c.startWith(name, r)
+		self.Store(new(c.tr[name]))
+	}
+	var joins sync.WaitGroup
+	for _, name := range all {
+		var seeds []string
+		for _, other := range all {
+			if other != name {
+				seeds = append(seeds, c.tr[other].Self().Addr)
+			}
+		}
+		joins.Go(func() {
+			if err := c.tr[name].Join(ctxFor(t), seeds); err != nil {
+				failed.CompareAndSwap(nil, fmt.Sprintf("join %s: %v", name, err))
+			}
+		})
+	}
+	joins.Wait()
+	for _, a := range all {
+		for _, b := range all {
+			if a != b {
+				c.waitUp(a, b)
+			}
+		}
+	}
+	wg.Wait()
+	require.Nil(t, failed.Load())
+	for _, a := range all {
+		for _, b := range all {
+			if a != b {
+				require.Len(t, c.rec[a].EventsAbout(b), 1, "%s: one NodeUp for %s, no NodeDown", a, b)
+			}
+		}
+		require.Len(t, c.tr[a].Members(), nodes-1)
 	}
 }
 
