@@ -19,7 +19,8 @@
 // connection carries:
 //
 //   - the control stream (the first bidirectional stream, opened by the
-//     dialler): the handshake, then member lists and casts, in order;
+//     dialler): the handshake, then the offer or activation (see
+//     Sessions), member lists and casts, in order;
 //   - lanes: [Config.Lanes] unidirectional streams per direction, opened
 //     once. An envelope takes lane hash(From, To) mod Lanes, so a pair of
 //     actors always uses the same lane and its envelopes arrive in order;
