@@ -15,5 +15,9 @@
 // A [PID] names one actor in the cluster: the node it runs on, that node's
 // incarnation (a random 64-bit id chosen each time the node starts, so PIDs of a
 // restarted node are known to be stale) and a serial unique within the
-// incarnation. PIDs print as <node.serial>.
+// incarnation. PIDs print as <node.incarnation.serial>, the incarnation as 16
+// hex digits (<n2.3f9a0c11d2e4b607.17>), and [ParsePID] accepts only that
+// form: serials restart at 1 when a node restarts, so a PID without its
+// incarnation could name an actor of a later run. A PID of an earlier run of
+// its node fails with [ErrStaleIncarnation] wherever it is used.
 package wasmactor

@@ -8,13 +8,17 @@ import (
 	"time"
 
 	"github.com/wasmactor/wasmactor"
-	"github.com/wasmactor/wasmactor/internal/engine"
+	"github.com/wasmactor/wasmactor/internal/abi"
 	"github.com/wasmactor/wasmactor/internal/proto"
 	"github.com/wasmactor/wasmactor/scheduler"
 )
 
 const (
 	stateAlive uint32 = iota + 1
+	// stateExiting: exit has begun; the actor is either restarted (alive
+	// again) or finalized (dead). Senders see it dead meanwhile; a new
+	// monitor or watcher waits for the outcome.
+	stateExiting
 	stateDead
 )
 
@@ -27,10 +31,13 @@ type actor struct {
 	inst    atomic.Pointer[instance]
 	quota   scheduler.Quota
 	state   atomic.Uint32
+	// restarts counts supervision restarts, for listings.
+	restarts atomic.Uint32
 
 	mu       sync.Mutex
 	watchers map[uint64]watcher  // monitor ref → who is told when this actor dies
 	watching map[uint64]*actor   // refs this actor holds on other local actors
+	downs    map[uint64]struct{} // refs whose DOWN is queued for this actor, not yet delivered
 	links    map[uint64]struct{} // linked local actors, by serial
 	rlinks   map[PID]struct{}    // linked actors on other nodes
 	trapExit bool
@@ -45,26 +52,21 @@ type supervision struct {
 	isolated  bool
 }
 
-// watcher is one party told of an actor's death: a local actor (a DOWN
-// record), a Go channel (host Monitor), or a pending host Call.
-type watcher struct {
-	actor     *actor
-	ch        chan<- Down
-	call      uint64
-	node      string // a watcher on another node, told with a Down cast
-	remoteRef uint64 // the ref that node chose
-}
-
 func (a *actor) alive() bool { return a.state.Load() == stateAlive }
+
+// dead reports an actor finalized for good: no restart will bring it back.
+// Set under a.mu, so a watcher added under a.mu before it is seen by
+// finalize.
+func (a *actor) dead() bool { return a.state.Load() == stateDead }
 
 func (n *Node) pidOf(a *actor) wasmactor.PID {
 	return wasmactor.PID{Node: n.cfg.Name, Incarnation: n.incarnation, Serial: a.serial}
 }
 
-func (n *Node) abiPID(a *actor) engine.PID { return engine.PID{Node: n.incarnation, Serial: a.serial} }
+func (n *Node) abiPID(a *actor) abi.PID { return abi.PID{Incarnation: n.incarnation, Serial: a.serial} }
 
 // hostPID is the ABI PID a guest replies to when the node's Go API asked.
-func (n *Node) hostPID() engine.PID { return engine.PID{Node: n.incarnation} }
+func (n *Node) hostPID() abi.PID { return abi.PID{Incarnation: n.incarnation} }
 
 // spawnSpec is everything a local spawn needs.
 type spawnSpec struct {
@@ -72,9 +74,10 @@ type spawnSpec struct {
 	args     []byte
 	isolated bool
 	restart  wasmactor.Restart
-	parent   engine.PID
+	parent   abi.PID
 	link     *actor
 	name     string
+	holder   string // a node that holds the module, if the spawn came with one
 }
 
 // spawnLocal resolves the factory, pins a new actor to an instance and
@@ -95,7 +98,7 @@ func (n *Node) spawnLocal(ctx context.Context, s spawnSpec) (*actor, error) {
 			return nil, fmt.Errorf("%w: %q", wasmactor.ErrNameTaken, s.name)
 		}
 	}
-	m, err := n.module(ctx, info)
+	factory, m, err := n.loadFactory(ctx, s.factory, factory, info, s.holder)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +107,7 @@ func (n *Node) spawnLocal(ctx context.Context, s spawnSpec) (*actor, error) {
 	if s.restart.Policy != wasmactor.Temporary {
 		a.sup = &supervision{intensity: scheduler.NewIntensity(s.restart), args: s.args, isolated: s.isolated}
 	}
-	in, err := n.place(ctx, a, s.isolated)
+	in, err := n.pin(ctx, a, s.isolated)
 	if err != nil {
 		return nil, err
 	}
@@ -119,14 +122,14 @@ func (n *Node) spawnLocal(ctx context.Context, s spawnSpec) (*actor, error) {
 			return nil, err
 		}
 	}
-	in.pushSystem(delivery{actor: a, kind: engine.KindStart, from: s.parent, factory: factory, payload: s.args})
+	in.pushSystem(delivery{actor: a, kind: abi.KindStart, from: s.parent, factory: factory, payload: s.args})
 	n.stats.spawned.Add(1)
 	return a, nil
 }
 
-// place pins a to an instance of its module, retrying if the chosen
+// pin pins a to an instance of its module, retrying if the chosen
 // instance dies between being picked and adopting the actor.
-func (n *Node) place(ctx context.Context, a *actor, isolated bool) (*instance, error) {
+func (n *Node) pin(ctx context.Context, a *actor, isolated bool) (*instance, error) {
 	for range 8 {
 		in, err := a.mod.pick(ctx, n, isolated)
 		if err != nil {
@@ -145,16 +148,17 @@ func (n *Node) place(ctx context.Context, a *actor, isolated bool) (*instance, e
 // instance is gone). allowRestart lets the restart policy act; an explicit
 // Node.Stop and node shutdown pass false.
 func (n *Node) exit(a *actor, reason string, stopGuest, allowRestart bool) {
-	if !a.state.CompareAndSwap(stateAlive, stateDead) {
+	if !a.state.CompareAndSwap(stateAlive, stateExiting) {
 		return
 	}
 	in := a.inst.Load()
 	if stopGuest {
-		in.pushSystem(delivery{actor: a, kind: engine.KindStop, payload: []byte(reason)})
+		in.pushSystem(delivery{actor: a, kind: abi.KindStop, payload: []byte(reason)})
 	}
 	if allowRestart && !n.closed.Load() && a.sup != nil && a.sup.intensity.ShouldRestart(reason, time.Now()) {
 		if err := n.restart(a, in); err == nil {
 			n.stats.restarts.Add(1)
+			a.restarts.Add(1)
 			n.log.Info("actor restarted", "pid", n.pidOf(a).String(), "factory", a.factory, "reason", reason)
 			return
 		} else {
@@ -173,14 +177,14 @@ func (n *Node) restart(a *actor, old *instance) error {
 	in.mu.Unlock()
 	if dead {
 		var err error
-		if in, err = n.place(context.Background(), a, a.sup.isolated); err != nil {
+		if in, err = n.pin(context.Background(), a, a.sup.isolated); err != nil {
 			return err
 		}
 	}
 	// START first, then alive: senders see the actor dead (NOPROC) until
 	// its START is queued, and the system lane keeps START ahead of any
 	// message queued after it.
-	in.pushSystem(delivery{actor: a, kind: engine.KindStart, factory: a.factory, payload: a.sup.args})
+	in.pushSystem(delivery{actor: a, kind: abi.KindStart, factory: a.factory, payload: a.sup.args})
 	a.state.Store(stateAlive)
 	return nil
 }
@@ -199,6 +203,7 @@ func (n *Node) finalize(a *actor, in *instance, reason string) {
 	}
 
 	a.mu.Lock()
+	a.state.Store(stateDead)
 	watchers, watching, links, rlinks := a.watchers, a.watching, a.links, a.rlinks
 	a.watchers, a.watching, a.links, a.rlinks = nil, nil, nil, nil
 	a.mu.Unlock()
@@ -216,7 +221,7 @@ func (n *Node) finalize(a *actor, in *instance, reason string) {
 		target.mu.Unlock()
 	}
 	for p := range rlinks {
-		n.cast(p.Node, proto.KindExit, proto.Exit{From: a.serial, To: p.Serial, Reason: reason})
+		n.cast(p.Node, proto.KindExit, proto.Exit{From: a.serial, To: p.Serial, Reason: reason, ToIncarnation: p.Incarnation})
 	}
 	for serial := range links {
 		other := n.actors.get(serial)
@@ -231,114 +236,9 @@ func (n *Node) finalize(a *actor, in *instance, reason string) {
 			continue
 		}
 		if trap {
-			n.deliverSystem(other, delivery{kind: engine.KindExit, from: n.abiPID(a), payload: []byte(reason)})
+			n.deliverSystem(other, delivery{kind: abi.KindExit, from: n.abiPID(a), payload: []byte(reason)})
 		} else {
 			n.exit(other, reason, true, true)
 		}
 	}
-}
-
-// notifyDown tells one watcher that the actor dead (on this node or
-// another) has stopped for good.
-func (n *Node) notifyDown(w watcher, ref uint64, dead PID, reason string) {
-	switch {
-	case w.actor != nil:
-		w.actor.mu.Lock()
-		delete(w.actor.watching, ref)
-		w.actor.mu.Unlock()
-		from := engine.PID{Node: dead.Incarnation, Serial: dead.Serial}
-		n.deliverSystem(w.actor, delivery{kind: engine.KindDown, from: from, ref: ref, payload: []byte(reason)})
-	case w.ch != nil:
-		select {
-		case w.ch <- Down{PID: dead, Reason: reason}:
-		default: // the channel has room for exactly one Down
-		}
-	case w.node != "":
-		n.cast(w.node, proto.KindDown, proto.Down{Target: dead.Serial, Ref: w.remoteRef, Reason: reason})
-	case w.call != 0:
-		n.finishCall(w.call, nil, fmt.Errorf("%w: %s died: %s", wasmactor.ErrNoProc, dead, reason))
-	}
-}
-
-// deliverSystem queues a system record (down, exit) for a live actor.
-func (n *Node) deliverSystem(a *actor, d delivery) {
-	if !a.alive() {
-		return
-	}
-	d.actor = a
-	a.inst.Load().pushSystem(d)
-}
-
-// watch adds a watcher to target and returns its ref; if target is already
-// dead the watcher hears "noproc" at once.
-func (n *Node) watch(target *actor, w watcher) uint64 {
-	ref := n.refs.Add(1)
-	target.mu.Lock()
-	if target.alive() {
-		if target.watchers == nil {
-			target.watchers = make(map[uint64]watcher)
-		}
-		target.watchers[ref] = w
-		target.mu.Unlock()
-		if w.actor != nil {
-			w.actor.mu.Lock()
-			if w.actor.watching == nil {
-				w.actor.watching = make(map[uint64]*actor)
-			}
-			w.actor.watching[ref] = target
-			w.actor.mu.Unlock()
-		}
-		return ref
-	}
-	target.mu.Unlock()
-	n.notifyDown(w, ref, n.pidOf(target), wasmactor.ReasonNoProc)
-	return ref
-}
-
-func (n *Node) unwatch(target *actor, ref uint64) {
-	target.mu.Lock()
-	delete(target.watchers, ref)
-	target.mu.Unlock()
-}
-
-// link links a and b both ways. If either is dead, the other gets the
-// "noproc" exit as Erlang's link/1 would raise.
-func (n *Node) link(a, b *actor) error {
-	if a == b {
-		return nil
-	}
-	add := func(x, y *actor) bool {
-		x.mu.Lock()
-		defer x.mu.Unlock()
-		if !x.alive() {
-			return false
-		}
-		if x.links == nil {
-			x.links = make(map[uint64]struct{})
-		}
-		x.links[y.serial] = struct{}{}
-		return true
-	}
-	if !add(b, a) {
-		return fmt.Errorf("%w: %s", wasmactor.ErrNoProc, n.pidOf(b))
-	}
-	if !add(a, b) {
-		n.unlink(b, a)
-		return fmt.Errorf("%w: %s", wasmactor.ErrNoProc, n.pidOf(a))
-	}
-	// b may have died between the two adds; its finalize would have missed a.
-	if !b.alive() {
-		n.unlink(a, b)
-		return fmt.Errorf("%w: %s", wasmactor.ErrNoProc, n.pidOf(b))
-	}
-	return nil
-}
-
-func (n *Node) unlink(a, b *actor) {
-	a.mu.Lock()
-	delete(a.links, b.serial)
-	a.mu.Unlock()
-	b.mu.Lock()
-	delete(b.links, a.serial)
-	b.mu.Unlock()
 }

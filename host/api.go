@@ -2,20 +2,27 @@ package host
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
-
 	"github.com/wasmactor/wasmactor"
-	"github.com/wasmactor/wasmactor/internal/engine"
+	"github.com/wasmactor/wasmactor/internal/abi"
 	"github.com/wasmactor/wasmactor/internal/proto"
 	"github.com/wasmactor/wasmactor/registry"
+	"github.com/wasmactor/wasmactor/transport"
 )
 
 // PID is re-exported so users of the Go API need only this package.
 type PID = wasmactor.PID
+
+// ModuleInfo describes a deployed module: its hash, size and factories.
+// It is re-exported, like PID, so users of the Go API need only this package.
+type ModuleInfo = registry.ModuleInfo
+
+// NodeInfo identifies one running node: its name, incarnation and address.
+type NodeInfo = transport.NodeInfo
 
 // CBOR is a message that is already CBOR-encoded: Send and Call pass it to
 // the guest unchanged, and Call returns replies as CBOR.
@@ -24,6 +31,10 @@ type CBOR []byte
 // Decode decodes the CBOR into v.
 func (c CBOR) Decode(v any) error { return cbor.Unmarshal(c, v) }
 
+// encMode encodes user messages (Send, Call, spawn args). It is not the
+// cluster protocol's mode (internal/cbormode): a user's value may carry tags
+// (time.Time, big numbers) that the guest decodes, while the protocol
+// refuses tags.
 var encMode = func() cbor.EncMode {
 	m, err := cbor.CoreDetEncOptions().EncMode()
 	if err != nil {
@@ -52,8 +63,6 @@ func (n *Node) encode(v any) ([]byte, error) {
 	return b, nil
 }
 
-func (n *Node) bg() context.Context { return context.Background() }
-
 // SpawnOptions are the options of Spawn. The zero value spawns a temporary,
 // unnamed actor into a shared instance with no init args.
 type SpawnOptions struct {
@@ -67,8 +76,13 @@ type SpawnOptions struct {
 	// Restart is the supervision policy. Restarts keep the PID and the name;
 	// the actor is restarted on the node it runs on.
 	Restart wasmactor.Restart
-	// Node is the node to spawn on. Empty lets the placement policy choose
-	// (the least-loaded member that can run the factory).
+	// Node is the node to spawn on. Empty lets placement choose among the
+	// nodes that can run the factory (those holding its module and, while
+	// one of them is up, every member, which pulls it): the one with the
+	// fewest actors (counts refreshed at most once a second), preferring on
+	// a tie a node that holds the module, then this node. Placement does not
+	// know other limits of a member (its module size cap, memory): a spawn
+	// that must land somewhere in particular names the node.
 	Node string
 }
 
@@ -80,8 +94,10 @@ type SpawnOptions struct {
 // # Errors
 //
 // [wasmactor.ErrUnknownFactory], [wasmactor.ErrAmbiguousFactory],
-// [wasmactor.ErrNameTaken], [wasmactor.ErrTooLarge] for oversized args, or an
-// error instantiating the module.
+// [wasmactor.ErrNameTaken], [wasmactor.ErrTooLarge] for oversized args,
+// [wasmactor.ErrUnknownNode] for a Node that is not a member,
+// [wasmactor.ErrModuleUnavailable] when no node holding the module is up,
+// or an error instantiating the module.
 func (n *Node) Spawn(ctx context.Context, factory string, opts SpawnOptions) (PID, error) {
 	args, err := n.encode(opts.Args)
 	if err != nil {
@@ -89,7 +105,9 @@ func (n *Node) Spawn(ctx context.Context, factory string, opts SpawnOptions) (PI
 	}
 	node := opts.Node
 	if node == "" {
-		node = n.placement(ctx)
+		if node, err = n.chooseNode(ctx, factory); err != nil {
+			return PID{}, err
+		}
 	}
 	if node != n.cfg.Name {
 		return n.spawnRemote(ctx, node, proto.Spawn{Factory: factory, Args: args, Name: opts.Name, Isolated: opts.Isolated, Restart: opts.Restart})
@@ -108,74 +126,71 @@ func (n *Node) spawnRemote(ctx context.Context, node string, req proto.Spawn) (P
 	if _, err := n.peer(node); err != nil {
 		return PID{}, err
 	}
-	factory, info, err := n.factories.Resolve(req.Factory)
-	if err != nil {
-		return PID{}, err
+	ref := req.Factory
+	for tries := 0; ; tries++ {
+		factory, info, err := n.factories.Resolve(ref)
+		if err != nil {
+			return PID{}, err
+		}
+		req.Factory = factory + "@" + info.Hash.String()
+		req.Module = &info
+		req.Holder = n.holderOf(info.Hash)
+		var rep proto.SpawnReply
+		err = n.call(ctx, node, proto.KindSpawn, req, &rep)
+		if err == nil {
+			return rep.PID, nil
+		}
+		if !errors.Is(err, wasmactor.ErrUnknownFactory) || n.factories.Checked(info.Hash) || tries == 3 {
+			return PID{}, err
+		}
+		// The target derived the module's factories from its bytes and the
+		// factory is not among them: the list this node was announced is
+		// wrong. Derive it here too (loading the module does), then resolve
+		// again; this happens once per module.
+		if _, lerr := n.module(ctx, info, req.Holder); lerr != nil {
+			return PID{}, err
+		}
 	}
-	req.Factory = factory + "@" + info.Hash.String()
-	req.Module = &info
-	req.Holder = n.holderOf(info.Hash)
-	var rep proto.SpawnReply
-	if err := n.call(ctx, node, proto.KindSpawn, req, &rep); err != nil {
-		return PID{}, err
-	}
-	return rep.PID, nil
 }
 
 // local resolves a PID of this node to its live actor. For a PID of a
-// connected peer it returns (nil, abi, nil): the caller goes remote.
-func (n *Node) local(pid PID) (*actor, engine.PID, error) {
-	abi, err := n.resolve(pid)
+// connected peer it returns (nil, to, nil): the caller goes remote.
+func (n *Node) local(pid PID) (*actor, abi.PID, error) {
+	to, err := n.resolve(pid)
 	if err != nil {
-		return nil, abi, err
+		return nil, to, err
 	}
-	if abi.Node != n.incarnation {
-		return nil, abi, nil
+	if to.Incarnation != n.incarnation {
+		return nil, to, nil
 	}
 	a := n.actors.get(pid.Serial)
 	if a == nil || !a.alive() {
-		return nil, abi, fmt.Errorf("%w: %s", wasmactor.ErrNoProc, pid)
+		return nil, to, fmt.Errorf("%w: %s", wasmactor.ErrNoProc, pid)
 	}
-	return a, abi, nil
+	return a, to, nil
 }
 
-// Send delivers msg to the actor one way (at most once). A PID with a zero
-// Incarnation means the node's current incarnation.
+// Send delivers msg to the actor one way (at most once).
 //
 // # Errors
 //
-// [wasmactor.ErrNoProc], [wasmactor.ErrStaleIncarnation],
-// [wasmactor.ErrMailboxFull], [wasmactor.ErrTooLarge].
+// [wasmactor.ErrNoProc], [wasmactor.ErrStaleIncarnation] for a PID of an
+// earlier run of its node, [wasmactor.ErrMailboxFull],
+// [wasmactor.ErrTooLarge], and [wasmactor.ErrBadPID] for a PID with a zero
+// Serial or Incarnation (never taken to mean the node's current run).
 func (n *Node) Send(ctx context.Context, to PID, msg any) error {
 	payload, err := n.encode(msg)
 	if err != nil {
 		return err
 	}
-	_, abi, err := n.local(to)
+	_, dst, err := n.local(to)
 	if err != nil {
 		return err
 	}
-	if e := n.tell(n.hostPID(), abi, engine.KindTell, 0, payload); e != engine.OK {
+	if e := n.tell(n.hostPID(), dst, abi.KindTell, 0, payload); e != abi.OK {
 		return fmt.Errorf("%w: sending to %s", e.Err(), to)
 	}
 	return nil
-}
-
-type callResult struct {
-	reply []byte
-	err   error
-}
-
-type pendingCall struct {
-	ch   chan callResult
-	node uint64 // incarnation of the called actor's node
-}
-
-// finishCall completes a pending host Call once.
-func (n *Node) finishCall(ref uint64, reply []byte, err error) {
-	if v, ok := n.calls.LoadAndDelete(ref); ok {
-		v.(*pendingCall).ch <- callResult{reply: reply, err: err}
-	}
 }
 
 // Call asks the actor and waits for its reply, until ctx is done or, if ctx
@@ -190,7 +205,7 @@ func (n *Node) Call(ctx context.Context, to PID, msg any) (CBOR, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, abi, err := n.local(to)
+	a, dst, err := n.local(to)
 	if err != nil {
 		return nil, err
 	}
@@ -199,8 +214,9 @@ func (n *Node) Call(ctx context.Context, to PID, msg any) (CBOR, error) {
 		ctx, cancel = context.WithTimeout(ctx, n.cfg.AskTimeout)
 		defer cancel()
 	}
-	ref := n.refs.Add(1)
-	pc := &pendingCall{ch: make(chan callResult, 1), node: abi.Node}
+	defer observeSince(n.metrics.call, time.Now())
+	ref := newRef()
+	pc := &pendingCall{ch: make(chan callResult, 1), callee: dst}
 	n.calls.Store(ref, pc)
 	if a != nil {
 		// A local callee that dies fails the call at once. A remote one is
@@ -208,7 +224,7 @@ func (n *Node) Call(ctx context.Context, to PID, msg any) (CBOR, error) {
 		mref := n.watch(a, watcher{call: ref})
 		defer n.unwatch(a, mref)
 	}
-	if e := n.tell(n.hostPID(), abi, engine.KindAsk, ref, payload); e != engine.OK {
+	if e := n.tell(n.hostPID(), dst, abi.KindAsk, ref, payload); e != abi.OK {
 		n.calls.Delete(ref)
 		return nil, fmt.Errorf("%w: calling %s", e.Err(), to)
 	}
@@ -247,7 +263,7 @@ func (n *Node) Kill(ctx context.Context, pid PID, reason string) error {
 		reason = wasmactor.ReasonKilled
 	}
 	if a == nil {
-		n.cast(pid.Node, proto.KindKill, proto.Exit{To: pid.Serial, Reason: reason})
+		n.cast(pid.Node, proto.KindKill, proto.Exit{To: pid.Serial, Reason: reason, ToIncarnation: pid.Incarnation})
 		return nil
 	}
 	n.exit(a, reason, true, true)
@@ -271,16 +287,30 @@ type Monitor struct {
 // Cancel stops the monitor; no Down is sent after it returns.
 func (m *Monitor) Cancel() { m.cancel() }
 
-// Monitor starts watching pid.
+// Monitor starts watching pid. A PID of a dead actor, or of an earlier run
+// of its node, gives a Monitor whose Down (reason "noproc") is already sent.
+//
+// # Errors
+//
+// [wasmactor.ErrBadPID] for a PID with a zero Serial or Incarnation.
 func (n *Node) Monitor(ctx context.Context, pid PID) (*Monitor, error) {
 	ch := make(chan Down, 1)
-	a, abi, err := n.local(pid)
+	a, target, err := n.local(pid)
+	if errors.Is(err, wasmactor.ErrBadPID) {
+		return nil, err
+	}
+	if errors.Is(err, wasmactor.ErrNoProc) && n.IsLocal(pid) {
+		// Maybe being restarted, not dead: watch decides.
+		if a = n.actors.get(pid.Serial); a != nil {
+			err = nil
+		}
+	}
 	if err != nil {
 		ch <- Down{PID: pid, Reason: wasmactor.ReasonNoProc}
 		return &Monitor{C: ch, cancel: func() {}}, nil
 	}
 	if a == nil {
-		ref := n.watchRemote(n.pidOfABI(abi), watcher{ch: ch})
+		ref := n.watchRemote(n.pidOfABI(target), watcher{ch: ch})
 		return &Monitor{C: ch, cancel: func() { n.unwatchRemote(ref) }}, nil
 	}
 	ref := n.watch(a, watcher{ch: ch})
@@ -311,111 +341,48 @@ func (n *Node) Link(ctx context.Context, a, b PID) error {
 	return fmt.Errorf("%w: neither %s nor %s is on node %s", wasmactor.ErrBadArgument, a, b, n.cfg.Name)
 }
 
-// Register gives an actor of this node a cluster-wide name.
-func (n *Node) Register(ctx context.Context, name string, pid PID) error {
-	a, _, err := n.local(pid)
-	if err != nil {
-		return err
+// Unlink removes the link between two actors, if there is one, on both
+// sides: an abnormal stop of one no longer stops the other. At least one of
+// the two must be on this node; the other may be anywhere.
+//
+// Unlinking actors that are not linked, or that are dead, or whose node is
+// gone, is not an error (their links are already gone), as in Erlang.
+//
+// # Errors
+//
+// [wasmactor.ErrBadPID] for a PID without a serial,
+// [wasmactor.ErrBadArgument] when neither actor is on this node.
+func (n *Node) Unlink(ctx context.Context, a, b PID) error {
+	if a.Serial == 0 || b.Serial == 0 {
+		return fmt.Errorf("%w: unlink %s and %s", wasmactor.ErrBadPID, a, b)
 	}
-	if a == nil {
-		return fmt.Errorf("%w: %s is not on node %s; register it there", wasmactor.ErrBadArgument, pid, n.cfg.Name)
+	if !n.IsLocal(a) && !n.IsLocal(b) {
+		return fmt.Errorf("%w: neither %s nor %s is on node %s", wasmactor.ErrBadArgument, a, b, n.cfg.Name)
 	}
-	return n.register(name, a)
-}
-
-// register claims a name locally (first come wins) and tells the cluster;
-// concurrent claims elsewhere are settled the same way on every node.
-func (n *Node) register(name string, a *actor) error {
-	c := registry.Claim{Name: name, PID: n.pidOf(a), At: time.Now().UnixNano()}
-	if err := n.names.Register(c); err != nil {
-		return err
-	}
-	n.broadcast(proto.KindName, c)
-	return nil
-}
-
-func (n *Node) unregister(name string, pid PID) bool {
-	if !n.names.Unregister(name, pid) {
-		return false
-	}
-	n.broadcast(proto.KindUnname, proto.NameRef{Name: name, PID: pid})
-	return true
-}
-
-// Unregister removes a name if pid holds it.
-func (n *Node) Unregister(ctx context.Context, name string, pid PID) error {
-	if pid.Node != n.cfg.Name {
-		return fmt.Errorf("%w: %s is not on node %s; unregister it there", wasmactor.ErrBadArgument, pid, n.cfg.Name)
-	}
-	pid.Incarnation = n.incarnation
-	if !n.unregister(name, pid) {
-		return fmt.Errorf("%w: %q is not held by %s", wasmactor.ErrNotFound, name, pid)
+	x, xabi, errx := n.local(a)
+	y, yabi, erry := n.local(b)
+	switch {
+	case errx != nil || erry != nil:
+		// A dead actor's links went with it; a lost node's links broke
+		// with "noconnection".
+		return nil
+	case x != nil && y != nil:
+		n.unlink(x, y)
+	case x != nil:
+		n.unlinkRemote(x, n.pidOfABI(yabi))
+	default:
+		n.unlinkRemote(y, n.pidOfABI(xabi))
 	}
 	return nil
 }
 
-// Whereis looks a name up.
-func (n *Node) Whereis(ctx context.Context, name string) (PID, error) {
-	pid, ok := n.names.Whereis(name)
-	if !ok {
-		return PID{}, fmt.Errorf("%w: %q", wasmactor.ErrNotFound, name)
-	}
-	return pid, nil
-}
-
-// JoinGroup adds an actor to a process group.
-func (n *Node) JoinGroup(ctx context.Context, group string, pid PID) error {
-	a, _, err := n.local(pid)
-	if err != nil {
-		return err
-	}
-	if a == nil {
-		return fmt.Errorf("%w: %s is not on node %s", wasmactor.ErrBadArgument, pid, n.cfg.Name)
-	}
-	ref := proto.GroupRef{Group: group, PID: n.pidOf(a)}
-	if n.groups.Join(group, ref.PID) {
-		n.broadcast(proto.KindJoin, ref)
-	}
-	return nil
-}
-
-// LeaveGroup removes an actor of this node from a process group.
-func (n *Node) LeaveGroup(ctx context.Context, group string, pid PID) error {
-	if pid.Node != n.cfg.Name {
-		return fmt.Errorf("%w: %s is not on node %s", wasmactor.ErrBadArgument, pid, n.cfg.Name)
-	}
-	pid.Incarnation = n.incarnation
-	if n.groups.Leave(group, pid) {
-		n.broadcast(proto.KindLeave, proto.GroupRef{Group: group, PID: pid})
-	}
-	return nil
-}
-
-// GroupMembers lists a group's members, sorted.
-func (n *Node) GroupMembers(ctx context.Context, group string) ([]PID, error) {
-	return n.groups.Members(group), nil
-}
-
-// ActorInfo describes one running actor, as `wasmactor ps` prints it.
-type ActorInfo struct {
-	PID      PID      `json:"pid"`
-	Factory  string   `json:"factory"`
-	Module   string   `json:"module"`
-	Instance uint64   `json:"instance"`
-	Names    []string `json:"names,omitempty"`
-}
-
-// Actors lists the live actors of this node, by serial.
-func (n *Node) Actors() []ActorInfo {
-	all := n.actors.all()
-	out := make([]ActorInfo, 0, len(all))
-	for _, a := range all {
-		if !a.alive() {
-			continue
-		}
-		pid := n.pidOf(a)
-		out = append(out, ActorInfo{PID: pid, Factory: a.factory, Module: a.mod.info.Hash.String(), Instance: a.inst.Load().id, Names: n.names.Of(pid)})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].PID.Serial < out[j].PID.Serial })
-	return out
+// IsLocal reports whether pid names an actor of this run of this node
+// (alive or not): its node is this one and its incarnation is this node's
+// current one, or zero, which the Go API reads as "current". A PID of an
+// earlier run of this node is not local: it names an actor that no longer
+// exists anywhere ([wasmactor.ErrStaleIncarnation]). A PID's text form
+// alone cannot say which run it belongs to, which is why this is a method
+// of the Node.
+func (n *Node) IsLocal(pid PID) bool {
+	return pid.Node == n.cfg.Name && (pid.Incarnation == 0 || pid.Incarnation == n.incarnation)
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wasmactor/wasmactor/host"
-	"github.com/wasmactor/wasmactor/internal/guestbuild"
+	"github.com/wasmactor/wasmactor/internal/guestbuild/guestbuildtest"
 )
 
 // abiPID is how guests encode a PID inside CBOR: [incarnation, serial].
@@ -20,7 +20,7 @@ func abiPID(p host.PID) [2]uint64 { return [2]uint64{p.Incarnation, p.Serial} }
 // parallel): a Source sends raw messages to a Sink as fast as it can.
 func BenchmarkLocalTell(b *testing.B) {
 	n := newNode(b, host.Config{MailboxSize: 1 << 16})
-	deploy(b, n, guestbuild.Build(b, "testdata/guests/bench"))
+	deploy(b, n, guestbuildtest.Build(b, "testdata/guests/bench"))
 	ctx := ctxT(b)
 	sink, err := n.Spawn(ctx, "Sink", host.SpawnOptions{Isolated: true})
 	require.NoError(b, err)
@@ -61,7 +61,7 @@ func BenchmarkLocalTell(b *testing.B) {
 // 100-byte payload): Go API → mailbox → worker → guest → reply → caller.
 func BenchmarkLocalAsk(b *testing.B) {
 	n := newNode(b, host.Config{})
-	deploy(b, n, guestbuild.Build(b, "testdata/guests/bench"))
+	deploy(b, n, guestbuildtest.Build(b, "testdata/guests/bench"))
 	ctx := ctxT(b)
 	echo, err := n.Spawn(ctx, "Echo", host.SpawnOptions{})
 	require.NoError(b, err)
@@ -95,7 +95,7 @@ func reportLatency(b *testing.B, lat []time.Duration) {
 // the cap: it measures spawning, not the limit.
 func BenchmarkSpawn(b *testing.B) {
 	n := newNode(b, host.Config{InstancesPerModule: 1, MemoryLimitPages: 8192})
-	deploy(b, n, guestbuild.Build(b, "testdata/guests/bench"))
+	deploy(b, n, guestbuildtest.Build(b, "testdata/guests/bench"))
 	ctx := ctxT(b)
 	_, err := n.Spawn(ctx, "Echo", host.SpawnOptions{}) // the instance is running
 	require.NoError(b, err)
@@ -122,7 +122,7 @@ func BenchmarkActorMemory(b *testing.B) {
 	for range b.N {
 		b.StopTimer()
 		n := newNode(b, host.Config{InstancesPerModule: 1, MailboxSize: 16})
-		deploy(b, n, guestbuild.Build(b, "examples/counter"))
+		deploy(b, n, guestbuildtest.Build(b, "examples/counter"))
 		ctx := ctxT(b)
 		first, err := n.Spawn(ctx, "Counter", host.SpawnOptions{})
 		require.NoError(b, err)

@@ -3,6 +3,7 @@ package host_test
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"testing"
 	"time"
 
@@ -10,7 +11,7 @@ import (
 
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/host"
-	"github.com/wasmactor/wasmactor/internal/guestbuild"
+	"github.com/wasmactor/wasmactor/internal/guestbuild/guestbuildtest"
 	"github.com/wasmactor/wasmactor/internal/memtransport"
 )
 
@@ -57,7 +58,7 @@ func TestClusterDeployOnceSpawnAnywhere(t *testing.T) {
 	c := newCluster(t, 3, host.Config{})
 	n1, n2, n3 := c.nodes[0], c.nodes[1], c.nodes[2]
 	ctx := ctxT(t)
-	deploy(t, n1, guestbuild.Build(t, "examples/counter"))
+	deploy(t, n1, guestbuildtest.Build(t, "examples/counter"))
 
 	// The announcement reaches every node; n3 pulls the blob on first spawn.
 	require.Eventually(t, func() bool { return len(n3.Modules()) == 1 && len(n2.Modules()) == 1 }, 5*time.Second, 5*time.Millisecond)
@@ -93,7 +94,7 @@ func TestClusterDeployOnceSpawnAnywhere(t *testing.T) {
 func TestClusterPlacementSpreadsSpawns(t *testing.T) {
 	c := newCluster(t, 3, host.Config{})
 	ctx := ctxT(t)
-	deploy(t, c.nodes[0], guestbuild.Build(t, "examples/counter"))
+	deploy(t, c.nodes[0], guestbuildtest.Build(t, "examples/counter"))
 	require.Eventually(t, func() bool { return len(c.nodes[2].Modules()) == 1 && len(c.nodes[1].Modules()) == 1 }, 5*time.Second, 5*time.Millisecond)
 	seen := map[string]int{}
 	for range 9 {
@@ -108,7 +109,7 @@ func TestClusterNodeDownFiresMonitorsAndDropsNames(t *testing.T) {
 	c := newCluster(t, 3, host.Config{})
 	n1, n2 := c.nodes[0], c.nodes[1]
 	ctx := ctxT(t)
-	deploy(t, n1, guestbuild.Build(t, "examples/counter"))
+	deploy(t, n1, guestbuildtest.Build(t, "examples/counter"))
 	require.Eventually(t, func() bool { return len(c.nodes[2].Modules()) == 1 }, 5*time.Second, 5*time.Millisecond)
 	pid, err := n1.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n3", Name: "victim"})
 	require.NoError(t, err)
@@ -135,7 +136,7 @@ func TestClusterRemoteActorDeathFiresRemoteMonitor(t *testing.T) {
 	c := newCluster(t, 2, host.Config{})
 	n1, n2 := c.nodes[0], c.nodes[1]
 	ctx := ctxT(t)
-	deploy(t, n1, guestbuild.Build(t, "examples/counter"))
+	deploy(t, n1, guestbuildtest.Build(t, "examples/counter"))
 	require.Eventually(t, func() bool { return len(n2.Modules()) == 1 }, 5*time.Second, 5*time.Millisecond)
 	pid, err := n1.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n2"})
 	require.NoError(t, err)
@@ -150,7 +151,7 @@ func TestClusterRemoteActorDeathFiresRemoteMonitor(t *testing.T) {
 func TestClusterNameConflictResolvesTheSameEverywhere(t *testing.T) {
 	c := newCluster(t, 3, host.Config{})
 	ctx := ctxT(t)
-	deploy(t, c.nodes[0], guestbuild.Build(t, "examples/counter"))
+	deploy(t, c.nodes[0], guestbuildtest.Build(t, "examples/counter"))
 	require.Eventually(t, func() bool { return len(c.nodes[1].Modules()) == 1 && len(c.nodes[2].Modules()) == 1 }, 5*time.Second, 5*time.Millisecond)
 	_, err := c.nodes[0].Spawn(ctx, "Counter", host.SpawnOptions{Node: "n2"}) // n2 pulls the module
 	require.NoError(t, err)
@@ -184,7 +185,7 @@ func TestClusterNameConflictResolvesTheSameEverywhere(t *testing.T) {
 func TestClusterGroupsSpanNodes(t *testing.T) {
 	c := newCluster(t, 3, host.Config{})
 	ctx := ctxT(t)
-	deploy(t, c.nodes[0], guestbuild.Build(t, "examples/counter"))
+	deploy(t, c.nodes[0], guestbuildtest.Build(t, "examples/counter"))
 	var pids []host.PID
 	for i, n := range c.nodes {
 		require.Eventually(t, func() bool { return len(n.Modules()) == 1 }, 5*time.Second, 5*time.Millisecond)
@@ -209,26 +210,60 @@ func TestClusterGroupsSpanNodes(t *testing.T) {
 	require.ElementsMatch(t, pids[:2], m, "n3's member left with its node")
 }
 
-func TestClusterRestartedNodeHasNewIncarnation(t *testing.T) {
+// Issue 8: a node restarted on the same name numbers its actors from 1
+// again, so the old and the new actor share a serial; the PID of the old one
+// (as a value, or as text copied from a listing) must never reach the new one.
+func TestClusterPIDOfEarlierRunNeverReachesNewActor(t *testing.T) {
 	c := newCluster(t, 2, host.Config{})
 	n1 := c.nodes[0]
 	ctx := ctxT(t)
-	deploy(t, n1, guestbuild.Build(t, "examples/counter"))
+	deploy(t, n1, guestbuildtest.Build(t, "examples/counter"))
 	require.Eventually(t, func() bool { return len(c.nodes[1].Modules()) == 1 }, 5*time.Second, 5*time.Millisecond)
-	old, err := n1.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n2"})
+	old, err := n1.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n2", Args: map[string]int{"start": 7}})
 	require.NoError(t, err)
 	c.net.Kill("n2")
 	require.Eventually(t, func() bool { return len(n1.Members()) == 0 }, 10*time.Second, 5*time.Millisecond)
 
-	// The same name comes back with a new incarnation.
+	// The same name comes back with a new incarnation and reuses the serial.
 	c.nodes[1] = c.start(t, 1, host.Config{}, 99)
+	n2 := c.nodes[1]
 	c.waitMesh(t)
-	err = n1.Send(ctx, old, map[string]any{"op": "get"})
-	require.ErrorIs(t, err, wasmactor.ErrStaleIncarnation, "old PIDs fail fast")
 	fresh, err := n1.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n2"})
 	require.NoError(t, err)
 	require.Equal(t, uint64(99), fresh.Incarnation)
-	require.Equal(t, int64(0), getCounter(t, n1, fresh).Value)
+	require.Equal(t, old.Serial, fresh.Serial, "the scenario needs a reused serial")
+	require.NotEqual(t, old.String(), fresh.String())
+
+	text, err := wasmactor.ParsePID(old.String())
+	require.NoError(t, err)
+	require.Equal(t, old, text, "the printed form keeps the incarnation")
+	for _, via := range []struct {
+		name string
+		n    *host.Node
+	}{{"from another node", n1}, {"on the restarted node", n2}} {
+		for _, pid := range []host.PID{old, text} {
+			_, err = via.n.Call(ctx, pid, map[string]any{"op": "get"})
+			require.ErrorIs(t, err, wasmactor.ErrStaleIncarnation, "%s: call %s", via.name, pid)
+			err = via.n.Send(ctx, pid, map[string]any{"op": "inc", "by": 100})
+			require.ErrorIs(t, err, wasmactor.ErrStaleIncarnation, "%s: send %s", via.name, pid)
+			err = via.n.Kill(ctx, pid, "")
+			require.ErrorIs(t, err, wasmactor.ErrStaleIncarnation, "%s: kill %s", via.name, pid)
+		}
+	}
+	require.Equal(t, int64(0), getCounter(t, n1, fresh).Value, "the new actor got nothing meant for the old one")
+
+	// Without its incarnation a PID is refused, not taken to mean the
+	// current run: as text, and as a Go value.
+	_, err = wasmactor.ParsePID("<n2." + strconv.FormatUint(fresh.Serial, 10) + ">")
+	require.ErrorIs(t, err, wasmactor.ErrBadPID)
+	bare := host.PID{Node: "n2", Serial: fresh.Serial}
+	for _, n := range []*host.Node{n1, n2} {
+		_, err = n.Call(ctx, bare, map[string]any{"op": "get"})
+		require.ErrorIs(t, err, wasmactor.ErrBadPID)
+		require.ErrorIs(t, n.Send(ctx, bare, 1), wasmactor.ErrBadPID)
+		_, err = n.Monitor(ctx, bare)
+		require.ErrorIs(t, err, wasmactor.ErrBadPID)
+	}
 }
 
 func errorsIsAny(err error, targets ...error) bool {
@@ -244,7 +279,7 @@ func TestClusterGuestsAskAcrossNodes(t *testing.T) {
 	c := newCluster(t, 2, host.Config{})
 	n1, n2 := c.nodes[0], c.nodes[1]
 	ctx := ctxT(t)
-	deploy(t, n1, guestbuild.Build(t, "examples/pingpong"))
+	deploy(t, n1, guestbuildtest.Build(t, "examples/pingpong"))
 	require.Eventually(t, func() bool { return len(n2.Modules()) == 1 }, 5*time.Second, 5*time.Millisecond)
 	pong, err := n1.Spawn(ctx, "Pong", host.SpawnOptions{Node: "n2"})
 	require.NoError(t, err)
@@ -290,7 +325,7 @@ func seqOf(t testing.TB, n *host.Node, pid host.PID) seqStats {
 func TestClusterPerPairOrderManySenders(t *testing.T) {
 	c := newCluster(t, 3, host.Config{MailboxSize: 1 << 16})
 	ctx := ctxT(t)
-	deploy(t, c.nodes[0], guestbuild.Build(t, "testdata/guests/bench"))
+	deploy(t, c.nodes[0], guestbuildtest.Build(t, "testdata/guests/bench"))
 	for _, n := range c.nodes {
 		require.Eventually(t, func() bool { return len(n.Modules()) == 1 }, 5*time.Second, 5*time.Millisecond)
 	}
@@ -332,7 +367,7 @@ func TestClusterRemoteSupervisionAndCrashedCall(t *testing.T) {
 	c := newCluster(t, 2, host.Config{})
 	n1, n2 := c.nodes[0], c.nodes[1]
 	ctx := ctxT(t)
-	deploy(t, n1, guestbuild.Build(t, "examples/crasher"))
+	deploy(t, n1, guestbuildtest.Build(t, "examples/crasher"))
 	// Keep a Call pending on n1 with a ref the crash could be confused with.
 	pid, err := n1.Spawn(ctx, "Worker", host.SpawnOptions{Node: "n2", Isolated: true,
 		Restart: wasmactor.Restart{Policy: wasmactor.Permanent, MaxRestarts: 1, Period: time.Minute}})
@@ -353,4 +388,21 @@ func TestClusterRemoteSupervisionAndCrashedCall(t *testing.T) {
 	_, err = n1.Call(ctx, pid, map[string]any{"op": "crash"})
 	require.ErrorIs(t, err, wasmactor.ErrCrashed)
 	require.Contains(t, waitDown(t, mon, 10*time.Second).Reason, "panic")
+}
+
+func TestNodeStartsBeforeItsSeedAndJoinsLater(t *testing.T) {
+	net := memtransport.NewNetwork()
+	// n2's seed does not exist yet: it starts anyway and is not ready.
+	n2 := newNode(t, host.Config{Name: "n2", Transport: net.NewNode("n2", 2), Join: []string{"n1"}})
+	require.ErrorContains(t, n2.Ready(), "not joined")
+	// Once the seed is up, the background retry joins it.
+	n1 := newNode(t, host.Config{Name: "n1", Transport: net.NewNode("n1", 1)})
+	require.Eventually(t, func() bool { return n2.Ready() == nil && len(n1.Members()) == 1 }, time.Minute, 10*time.Millisecond)
+
+	// Join at run time, as `wasmactor join` does.
+	n3 := newNode(t, host.Config{Name: "n3", Transport: net.NewNode("n3", 3)})
+	require.NoError(t, n3.Join(ctxT(t), "n1"))
+	require.Eventually(t, func() bool { return len(n3.Members()) == 2 }, time.Minute, 10*time.Millisecond)
+	lone := newNode(t, host.Config{Name: "lone"})
+	require.ErrorIs(t, lone.Join(ctxT(t), "n1"), wasmactor.ErrUnknownNode)
 }

@@ -2,11 +2,12 @@ package host
 
 import (
 	"errors"
-
-	"github.com/wasmactor/wasmactor/transport"
 	"log/slog"
 	"runtime"
 	"time"
+
+	"github.com/wasmactor/wasmactor/internal/abi"
+	"github.com/wasmactor/wasmactor/transport"
 )
 
 // Config configures a Node. The zero value of every field means its default;
@@ -16,6 +17,8 @@ type Config struct {
 	Name string
 	// DataDir holds the content-addressed module store and wazero's
 	// compilation cache. Empty keeps modules in memory (tests, embedding).
+	// It belongs to one node at a time: the node holds it locked (the file
+	// DataDir/lock) until Close, and a second node on it fails to start.
 	DataDir string
 	// MailboxSize bounds the user messages queued for one actor. Default 4096.
 	MailboxSize int
@@ -27,9 +30,11 @@ type Config struct {
 	InstancesPerModule int
 	// TurnBatch is the most messages handed to a guest in one call. Default 64.
 	TurnBatch int
-	// CallTimeout is the deadline of every call into a guest; a guest past it
-	// is interrupted and its instance discarded. Default 5s.
-	CallTimeout time.Duration
+	// GuestTimeout is the deadline of every call into a guest (one turn, an
+	// instance's start); a guest past it is interrupted and its instance
+	// discarded. Default 5s. It is not the timeout of Node.Call: see
+	// AskTimeout.
+	GuestTimeout time.Duration
 	// AskTimeout is the default timeout of Call and of guest asks that name
 	// none. Default 5s.
 	AskTimeout time.Duration
@@ -49,18 +54,27 @@ type Config struct {
 	// Advertise is the address peers are told to dial, when it differs from
 	// Listen (NAT, a proxy). Default: the bound address.
 	Advertise string
-	// Join lists seed addresses of an existing cluster; membership then
-	// connects every member.
+	// Join lists seed addresses of an existing cluster: "HOST:PORT", or
+	// "dns:NAME:PORT" for every A/AAAA record of NAME (looked up again every
+	// 30s). Start tries them once; if none answers the node still starts and
+	// keeps retrying in the background with backoff, and Ready reports it
+	// not ready until it has joined.
 	Join []string
 	// Cookie is the cluster's shared secret (at least 16 bytes). When empty
 	// and Listen is set, it is read from CookieFile.
 	Cookie []byte
-	// CookieFile holds the cookie; created with 128 random bits and mode 0600
+	// CookieFile holds the cookie; created with 256 random bits (hex) and mode 0600
 	// on first start. Default DataDir/cookie.
 	CookieFile string
 	// IdleTimeout is how long a silent peer is kept before it is reported
 	// down (its actors' monitors get "noconnection"). Default 5s.
 	IdleTimeout time.Duration
+	// HTTPListen is the TCP address (host:port) of an optional HTTP listener
+	// serving Prometheus /metrics, /healthz and /readyz. Empty (the
+	// default) serves nothing. Use a loopback address unless the network
+	// in front of it is trusted: what it serves is read-only but reveals the
+	// node's actors and modules.
+	HTTPListen string
 	// Transport replaces the QUIC transport (in-memory networks in tests).
 	// When set, Listen, Cookie and CookieFile are ignored.
 	Transport transport.Transport
@@ -87,11 +101,11 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.TurnBatch, 64)
 	def(&c.MaxModuleSize, 64<<20)
 	def(&c.MaxMessageSize, 1<<20)
-	if c.CallTimeout == 0 {
-		c.CallTimeout = 5 * time.Second
+	if c.GuestTimeout == 0 {
+		c.GuestTimeout = 5 * time.Second
 	}
 	if c.AskTimeout == 0 {
-		c.AskTimeout = 5 * time.Second
+		c.AskTimeout = abi.DefaultAskTimeout
 	}
 	if c.CompileTimeout == 0 {
 		c.CompileTimeout = 60 * time.Second
@@ -103,9 +117,9 @@ func (c Config) withDefaults() (Config, error) {
 		c.Logger = slog.Default()
 	}
 	if c.MailboxSize < 0 || c.Workers < 0 || c.InstancesPerModule < 0 || c.TurnBatch < 0 ||
-		c.MaxModuleSize < 0 || c.MaxMessageSize < 0 || c.CallTimeout < 0 || c.AskTimeout < 0 ||
-		c.CompileTimeout < 0 || c.MemoryLimitPages > 65536 {
-		return c, errors.New("wasmactor: invalid config: negative size or timeout, or more than 65536 memory pages")
+		c.MaxModuleSize < 0 || c.MaxMessageSize < 0 || c.GuestTimeout < 0 || c.AskTimeout < 0 ||
+		c.CompileTimeout < 0 || c.MemoryLimitPages > 65535 {
+		return c, errors.New("wasmactor: invalid config: negative size or timeout, or more than 65535 memory pages (the engine's cap)")
 	}
 	return c, nil
 }

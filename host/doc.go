@@ -13,6 +13,9 @@
 //	var v struct{ Value int }
 //	err = reply.Decode(&v)
 //
+// [InspectModule] gives Deploy's verdict on a module without a node, for
+// tools that check a module before it is uploaded.
+//
 // # Actors, instances and turns
 //
 // A module instance hosts many actors of its module. Each module keeps a small
@@ -25,7 +28,7 @@
 // # Failure
 //
 // A trap, a panic reported by the guest SDK, or a guest call that outlives
-// Config.CallTimeout discards the whole instance: every actor in it dies with
+// Config.GuestTimeout discards the whole instance: every actor in it dies with
 // that reason. Monitors and links fire when an actor is finally dead. An actor
 // spawned with a restart policy (see [wasmactor.Restart]) is restarted in place:
 // it keeps its PID and its names, so callers holding the PID keep working, and
@@ -37,9 +40,55 @@
 // (Config.MailboxSize): a full one is [wasmactor.ErrMailboxFull] for the sender.
 // System messages (down, exit, stop) go ahead of user messages.
 //
+// # Files
+//
+// The package is one type, [Node], seen from three sides; each file has one job:
+//
+//   - node.go: Start, Close and the node's lifetime; config.go: Config.
+//   - api.go: the public Go API for actors (Spawn, Send, Call, Stop, Kill,
+//     Monitor, Link, Unlink, IsLocal); names.go: names and groups; stats.go: Stats, Actors.
+//   - actor.go: an actor's life (spawn, exit, restart, finalize);
+//     links.go: monitors and links, local and remote.
+//   - instance.go: an instance, its mailbox and its turns; modules.go:
+//     deploy and InspectModule (its check without a node), the per-module
+//     instance pools, pulls from peers.
+//   - imports.go: the engine.Host side, what a guest's imports do;
+//     messaging.go: tell, ask and reply routing, pending asks and calls.
+//   - remote.go: peers and the way out to them; handler.go: the
+//     transport.Handler side, what peers send in; requests.go: requests from
+//     peers and clients (the CLI); placement.go: which node a spawn goes to.
+//
+// # Goroutines
+//
+// The node starts no goroutine of its own besides the scheduler's workers
+// (scheduler.Scheduler, stopped and waited for by Close) and timers
+// (time.AfterFunc for ask timeouts and SendAfter). Everything else runs on a
+// caller's goroutine: the Go API's, a worker running a turn (imports), or the
+// transport's (handler). Node.life is cancelled by Close and bounds work the
+// node does on its own behalf.
+//
 // # Locks
 //
-// Lock order, outermost first: Node.modMu, module.mu, instance.mu. actor.mu is
-// a leaf: code holding it takes no other lock, and no code holds two actor
-// locks at once. The registry and scheduler lock internally as leaves.
+// Lock order, outermost first; a function that holds one lock takes only
+// locks below it:
+//
+//  1. Node.modMu: the map of modules.
+//  2. module.load: held while a module is pulled and compiled (never while
+//     a guest runs).
+//  3. module.mu: a module's instance pool.
+//  4. instance.mu: an instance's actor set and its dead flag.
+//  5. cluster.loadMu: held across placement's status requests to peers.
+//  6. cluster.mu: held while the registry is called (learnModule and
+//     forgetHolder keep the holder table and the factory index in step).
+//  7. Leaves, which are held while taking no other lock: actor.mu (and no
+//     code holds two actor locks at once), cluster.pullMu,
+//     pendingAsks.mu, the table's shard locks, and the
+//     registry's and scheduler's internal locks.
+//
+// The engine's per-instance lock is held for the whole of a guest call, and
+// the guest's imports take host locks from inside it. So no host code may
+// wait for an instance's call (Instance.Deliver, Close) while it holds any
+// lock above: Stats reads memory sizes without the engine's lock, and Close
+// closes instances after releasing Node.modMu. Network and compile waits
+// hold only module.load and cluster.pullMu.
 package host

@@ -2,16 +2,13 @@ package host
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/internal/abi"
 	"github.com/wasmactor/wasmactor/internal/engine"
 	"github.com/wasmactor/wasmactor/internal/proto"
-	"github.com/wasmactor/wasmactor/transport"
 )
 
 // imports answers the guest's import calls for one instance. The engine calls
@@ -35,80 +32,82 @@ func (im *imports) caller(serial uint64) *actor {
 
 // errRemote is returned by target for a PID on another node; callers that
 // support remote targets check for it.
-const errRemote engine.Errno = 0xffff
+const errRemote abi.Errno = 0xffff
 
 // target resolves an ABI PID to a local actor, or errRemote.
-func (im *imports) target(p engine.PID) (*actor, engine.Errno) {
-	if p.Node != im.n.incarnation {
-		if _, e := im.n.peerByInc(p.Node); e != engine.OK {
+func (im *imports) target(p abi.PID) (*actor, abi.Errno) {
+	if p.Incarnation != im.n.incarnation {
+		if _, e := im.n.peerByInc(p.Incarnation); e != abi.OK {
 			return nil, e
 		}
 		return nil, errRemote
 	}
 	a := im.n.actors.get(p.Serial)
 	if a == nil || !a.alive() {
-		return nil, engine.NoProc
+		return nil, abi.NoProc
 	}
-	return a, engine.OK
+	return a, abi.OK
 }
 
 func (im *imports) SelfNode() uint64 { return im.n.incarnation }
 
-func (im *imports) Send(serial uint64, to engine.PID, msg []byte) engine.Errno {
+func (im *imports) Send(serial uint64, to abi.PID, msg []byte) abi.Errno {
 	if im.caller(serial) == nil {
-		return engine.BadArgument
+		return abi.BadArgument
 	}
-	return im.n.tell(engine.PID{Node: im.n.incarnation, Serial: serial}, to, engine.KindTell, 0, msg)
+	im.in.mod.counters.sent.Add(1)
+	return im.n.tell(abi.PID{Incarnation: im.n.incarnation, Serial: serial}, to, abi.KindTell, 0, msg)
 }
 
-func (im *imports) Ask(serial uint64, to engine.PID, ref uint64, timeout time.Duration, msg []byte) engine.Errno {
+func (im *imports) Ask(serial uint64, to abi.PID, ref uint64, timeout time.Duration, msg []byte) abi.Errno {
 	a := im.caller(serial)
 	if a == nil {
-		return engine.BadArgument
+		return abi.BadArgument
 	}
 	if timeout <= 0 {
 		timeout = im.n.cfg.AskTimeout
 	}
+	im.in.mod.counters.sent.Add(1)
 	key := askKey{serial: serial, ref: ref}
 	// Registered before sending: the reply can come from another worker
 	// before tell returns.
-	if !im.n.asks.add(key, to.Node, timeout, func() { im.n.replyToActor(key, engine.Timeout, nil) }) {
-		return engine.BadArgument // ref reused while pending
+	if !im.n.asks.add(key, to, timeout, func() { im.n.replyToActor(key, abi.Timeout, nil) }) {
+		return abi.BadArgument // ref reused while pending
 	}
-	if e := im.n.tell(engine.PID{Node: im.n.incarnation, Serial: serial}, to, engine.KindAsk, ref, msg); e != engine.OK {
+	if e := im.n.tell(abi.PID{Incarnation: im.n.incarnation, Serial: serial}, to, abi.KindAsk, ref, msg); e != abi.OK {
 		im.n.asks.take(key)
 		return e
 	}
-	return engine.OK
+	return abi.OK
 }
 
-func (im *imports) Reply(serial uint64, to engine.PID, ref uint64, msg []byte) engine.Errno {
+func (im *imports) Reply(serial uint64, to abi.PID, ref uint64, msg []byte) abi.Errno {
 	if im.caller(serial) == nil {
-		return engine.BadArgument
+		return abi.BadArgument
 	}
-	return im.n.reply(to, ref, engine.OK, msg)
+	return im.n.reply(abi.PID{Incarnation: im.n.incarnation, Serial: serial}, to, ref, abi.OK, msg)
 }
 
-func (im *imports) Spawn(serial uint64, factory string, args []byte, flags engine.SpawnFlags) (engine.PID, engine.Errno) {
+func (im *imports) Spawn(serial uint64, factory string, args []byte, flags abi.SpawnFlags) (abi.PID, abi.Errno) {
 	parent := im.caller(serial)
 	if parent == nil {
-		return engine.PID{}, engine.BadArgument
+		return abi.PID{}, abi.BadArgument
 	}
-	spec := spawnSpec{factory: factory, args: args, isolated: flags&engine.SpawnIsolated != 0, parent: im.n.abiPID(parent)}
-	if flags&engine.SpawnLink != 0 {
+	spec := spawnSpec{factory: factory, args: args, isolated: flags&abi.SpawnIsolated != 0, parent: im.n.abiPID(parent)}
+	if flags&abi.SpawnLink != 0 {
 		spec.link = parent
 	}
 	// Spawning from inside a turn may instantiate a new instance (pool
 	// growth or isolated) or even pull the module from a peer; that happens
 	// on this worker, so it is bounded by the guest call deadline.
-	ctx, cancel := context.WithTimeout(im.n.bg(), im.n.cfg.CallTimeout)
+	ctx, cancel := context.WithTimeout(im.n.life, im.n.cfg.GuestTimeout)
 	defer cancel()
 	a, err := im.n.spawnLocal(ctx, spec)
 	if err != nil {
 		im.n.log.Debug("guest spawn failed", "parent", im.n.pidOf(parent).String(), "factory", factory, "err", err)
-		return engine.PID{}, engine.ErrnoOf(err)
+		return abi.PID{}, abi.ErrnoOf(err)
 	}
-	return im.n.abiPID(a), engine.OK
+	return im.n.abiPID(a), abi.OK
 }
 
 func (im *imports) Stop(serial uint64, reason string) {
@@ -122,9 +121,9 @@ func (im *imports) Stop(serial uint64, reason string) {
 	im.n.exit(a, reason, false, true)
 }
 
-func (im *imports) Kill(serial uint64, target engine.PID, reason string) engine.Errno {
+func (im *imports) Kill(serial uint64, target abi.PID, reason string) abi.Errno {
 	if im.caller(serial) == nil {
-		return engine.BadArgument
+		return abi.BadArgument
 	}
 	if reason == "" {
 		reason = wasmactor.ReasonKilled
@@ -132,17 +131,17 @@ func (im *imports) Kill(serial uint64, target engine.PID, reason string) engine.
 	t, e := im.target(target)
 	if e == errRemote {
 		p := im.n.pidOfABI(target)
-		im.n.cast(p.Node, proto.KindKill, proto.Exit{From: serial, To: p.Serial, Reason: reason})
-		return engine.OK
+		im.n.cast(p.Node, proto.KindKill, proto.Exit{From: serial, To: p.Serial, Reason: reason, ToIncarnation: p.Incarnation})
+		return abi.OK
 	}
-	if e != engine.OK {
+	if e != abi.OK {
 		return e
 	}
 	im.n.exit(t, reason, true, true)
-	return engine.OK
+	return abi.OK
 }
 
-func (im *imports) Monitor(serial uint64, target engine.PID) uint64 {
+func (im *imports) Monitor(serial uint64, target abi.PID) uint64 {
 	a := im.caller(serial)
 	if a == nil {
 		return 0
@@ -151,10 +150,13 @@ func (im *imports) Monitor(serial uint64, target engine.PID) uint64 {
 	if e == errRemote {
 		return im.n.watchRemote(im.n.pidOfABI(target), watcher{actor: a})
 	}
-	if e != engine.OK {
+	if e == abi.NoProc && target.Incarnation == im.n.incarnation {
+		t = im.n.actors.get(target.Serial) // maybe being restarted: watch decides
+	}
+	if t == nil {
 		// Already dead or unknown: DOWN "noproc" follows, as abi.md promises.
 		ref := im.n.refs.Add(1)
-		im.n.deliverSystem(a, delivery{kind: engine.KindDown, from: target, ref: ref, payload: []byte(wasmactor.ReasonNoProc)})
+		im.n.notifyDown(watcher{actor: a}, ref, PID{Incarnation: target.Incarnation, Serial: target.Serial}, wasmactor.ReasonNoProc)
 		return ref
 	}
 	return im.n.watch(t, watcher{actor: a})
@@ -168,6 +170,7 @@ func (im *imports) Demonitor(serial uint64, ref uint64) {
 	a.mu.Lock()
 	t, ok := a.watching[ref]
 	delete(a.watching, ref)
+	delete(a.downs, ref) // a DOWN already queued is not delivered either
 	a.mu.Unlock()
 	switch {
 	case t != nil:
@@ -177,35 +180,31 @@ func (im *imports) Demonitor(serial uint64, ref uint64) {
 	}
 }
 
-func (im *imports) Link(serial uint64, target engine.PID) engine.Errno {
+func (im *imports) Link(serial uint64, target abi.PID) abi.Errno {
 	a := im.caller(serial)
 	if a == nil {
-		return engine.BadArgument
+		return abi.BadArgument
 	}
 	t, e := im.target(target)
 	if e == errRemote {
-		return engine.ErrnoOf(im.n.linkRemote(a, im.n.pidOfABI(target)))
+		return abi.ErrnoOf(im.n.linkRemote(a, im.n.pidOfABI(target)))
 	}
-	if e != engine.OK {
+	if e != abi.OK {
 		return e
 	}
-	return engine.ErrnoOf(im.n.link(a, t))
+	return abi.ErrnoOf(im.n.link(a, t))
 }
 
-func (im *imports) Unlink(serial uint64, target engine.PID) {
+func (im *imports) Unlink(serial uint64, target abi.PID) {
 	a := im.caller(serial)
 	if a == nil {
 		return
 	}
 	switch t, e := im.target(target); e {
-	case engine.OK:
+	case abi.OK:
 		im.n.unlink(a, t)
 	case errRemote:
-		p := im.n.pidOfABI(target)
-		a.mu.Lock()
-		delete(a.rlinks, p)
-		a.mu.Unlock()
-		im.n.cast(p.Node, proto.KindUnlink, proto.Link{From: a.serial, To: p.Serial})
+		im.n.unlinkRemote(a, im.n.pidOfABI(target))
 	}
 }
 
@@ -217,12 +216,12 @@ func (im *imports) TrapExit(serial uint64, on bool) {
 	}
 }
 
-func (im *imports) Register(serial uint64, name string) engine.Errno {
+func (im *imports) Register(serial uint64, name string) abi.Errno {
 	a := im.caller(serial)
 	if a == nil {
-		return engine.BadArgument
+		return abi.BadArgument
 	}
-	return engine.ErrnoOf(im.n.register(name, a))
+	return abi.ErrnoOf(im.n.register(name, a))
 }
 
 func (im *imports) Unregister(serial uint64, name string) {
@@ -231,157 +230,32 @@ func (im *imports) Unregister(serial uint64, name string) {
 	}
 }
 
-func (im *imports) Whereis(name string) (engine.PID, engine.Errno) {
+func (im *imports) Whereis(name string) (abi.PID, abi.Errno) {
 	pid, ok := im.n.names.Whereis(name)
 	if !ok {
-		return engine.PID{}, engine.NotFound
+		return abi.PID{}, abi.NotFound
 	}
-	return engine.PID{Node: pid.Incarnation, Serial: pid.Serial}, engine.OK
+	return abi.PID{Incarnation: pid.Incarnation, Serial: pid.Serial}, abi.OK
 }
 
-func (im *imports) SendAfter(serial uint64, to engine.PID, delay time.Duration, msg []byte) engine.Errno {
+func (im *imports) SendAfter(serial uint64, to abi.PID, delay time.Duration, msg []byte) abi.Errno {
 	a := im.caller(serial)
 	if a == nil {
-		return engine.BadArgument
+		return abi.BadArgument
 	}
-	if _, e := im.target(to); e != engine.OK && e != errRemote {
+	if _, e := im.target(to); e != abi.OK && e != errRemote {
 		return e
 	}
 	from := im.n.abiPID(a)
 	time.AfterFunc(delay, func() {
 		// The message is lost if the sender died meanwhile, as abi.md says.
 		if a.alive() && !im.n.closed.Load() {
-			im.n.tell(from, to, engine.KindTell, 0, msg)
+			im.n.tell(from, to, abi.KindTell, 0, msg)
 		}
 	})
-	return engine.OK
+	return abi.OK
 }
 
 func (im *imports) Log(serial uint64, level slog.Level, msg string) {
-	im.n.log.Log(im.n.bg(), level, msg, "actor", fmt.Sprintf("<%s.%d>", im.n.cfg.Name, serial), "module", im.in.mod.info.Hash.Short())
-}
-
-// tell queues a TELL or ASK from an ABI PID to an ABI PID.
-func (n *Node) tell(from, to engine.PID, kind engine.Kind, ref uint64, msg []byte) engine.Errno {
-	if to.Node != n.incarnation {
-		return n.sendRemote(to, transport.Envelope{Kind: uint8(kind), From: from.Serial, Ref: ref, Payload: msg})
-	}
-	a := n.actors.get(to.Serial)
-	if a == nil || !a.alive() {
-		return engine.NoProc
-	}
-	if err := a.quota.Take(); err != nil {
-		n.stats.mailboxFull.Add(1)
-		return engine.MailboxFull
-	}
-	a.inst.Load().push(delivery{actor: a, kind: kind, quota: true, from: from, ref: ref, payload: msg})
-	return engine.OK
-}
-
-// reply routes an answer to the asker: a host Call (serial 0) or an actor's
-// pending ask. Late replies (after a timeout) are dropped.
-func (n *Node) reply(to engine.PID, ref uint64, status engine.Errno, msg []byte) engine.Errno {
-	if to.Node != n.incarnation {
-		return n.sendRemote(to, transport.Envelope{Kind: uint8(engine.KindReply), Status: uint16(status), Ref: ref, Payload: msg})
-	}
-	if to.Serial == 0 {
-		// A node's host asked: the status may be any proto code, not only
-		// an ABI one (see replyError).
-		n.finishCall(ref, msg, proto.ErrOf(uint16(status)))
-		return engine.OK
-	}
-	n.replyToActor(askKey{serial: to.Serial, ref: ref}, status, msg)
-	return engine.OK
-}
-
-// replyError answers an ask that will get no reply from its actor. A host
-// asker (serial 0) gets the exact error, across nodes too; a guest asker
-// gets the nearest ABI code.
-func (n *Node) replyError(to engine.PID, ref uint64, err error, reason string) {
-	if to.Serial == 0 && to.Node == n.incarnation {
-		if reason != "" {
-			err = fmt.Errorf("%w: %s", err, reason)
-		}
-		n.finishCall(ref, nil, err)
-		return
-	}
-	status := engine.ErrnoOf(err)
-	if to.Serial == 0 {
-		status = engine.Errno(proto.CodeOf(err))
-	} else if errors.Is(err, wasmactor.ErrCrashed) {
-		status = engine.NoProc // the actor as the guest asked it is gone
-	}
-	n.reply(to, ref, status, nil)
-}
-
-// replyToActor completes an actor's pending ask once: with the reply, or
-// with the TIMEOUT status when its timer fires first.
-func (n *Node) replyToActor(key askKey, status engine.Errno, msg []byte) {
-	if !n.asks.take(key) {
-		return
-	}
-	a := n.actors.get(key.serial)
-	if a == nil || !a.alive() {
-		return
-	}
-	// Replies are not counted against the mailbox bound: the actor asked
-	// for them, and dropping one would turn into a spurious timeout.
-	a.inst.Load().push(delivery{actor: a, kind: engine.KindReply, status: status, ref: key.ref, payload: msg})
-}
-
-type askKey struct{ serial, ref uint64 }
-
-type pendingAsk struct {
-	timer *time.Timer
-	node  uint64 // incarnation of the asked actor's node
-}
-
-// pendingAsks holds the timers of asks made by guests.
-type pendingAsks struct {
-	mu sync.Mutex
-	m  map[askKey]pendingAsk
-}
-
-func (p *pendingAsks) add(key askKey, node uint64, timeout time.Duration, onTimeout func()) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if _, dup := p.m[key]; dup || p.m == nil {
-		return false
-	}
-	p.m[key] = pendingAsk{timer: time.AfterFunc(timeout, onTimeout), node: node}
-	return true
-}
-
-// take removes key, reporting whether it was pending.
-func (p *pendingAsks) take(key askKey) bool {
-	p.mu.Lock()
-	pa, ok := p.m[key]
-	delete(p.m, key)
-	p.mu.Unlock()
-	if ok {
-		pa.timer.Stop()
-	}
-	return ok
-}
-
-// toNode lists the asks waiting on actors of one node.
-func (p *pendingAsks) toNode(inc uint64) []askKey {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var keys []askKey
-	for k, pa := range p.m {
-		if pa.node == inc {
-			keys = append(keys, k)
-		}
-	}
-	return keys
-}
-
-func (p *pendingAsks) stopAll() {
-	p.mu.Lock()
-	for _, pa := range p.m {
-		pa.timer.Stop()
-	}
-	p.m = nil
-	p.mu.Unlock()
+	im.n.log.Log(im.n.life, level, msg, "actor", PID{Node: im.n.cfg.Name, Incarnation: im.n.incarnation, Serial: serial}.String(), "module", im.in.mod.info.Hash.Short())
 }

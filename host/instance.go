@@ -4,92 +4,22 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/internal/abi"
 	"github.com/wasmactor/wasmactor/internal/engine"
-	"github.com/wasmactor/wasmactor/registry"
+	"github.com/wasmactor/wasmactor/internal/proto"
 	"github.com/wasmactor/wasmactor/scheduler"
 )
-
-// module is a deployed module on this node with its pool of shared instances.
-type module struct {
-	info registry.ModuleInfo
-
-	mu       sync.Mutex
-	compiled *engine.Module
-	pool     []*instance            // shared instances, at most Config.InstancesPerModule
-	isolated map[*instance]struct{} // live isolated instances
-}
-
-// pick returns the instance a new actor is pinned to: a fresh one when
-// isolated, else the pool grows to its size and then the least-populated
-// member is chosen.
-func (m *module) pick(ctx context.Context, n *Node, isolated bool) (*instance, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if !isolated && len(m.pool) >= n.cfg.InstancesPerModule {
-		best := m.pool[0]
-		for _, in := range m.pool[1:] {
-			if in.population() < best.population() {
-				best = in
-			}
-		}
-		return best, nil
-	}
-	in, err := n.newInstance(ctx, m, isolated)
-	if err != nil {
-		return nil, err
-	}
-	if isolated {
-		if m.isolated == nil {
-			m.isolated = make(map[*instance]struct{})
-		}
-		m.isolated[in] = struct{}{}
-	} else {
-		m.pool = append(m.pool, in)
-	}
-	return in, nil
-}
-
-// retire removes a failed instance so no new actor is pinned to it.
-func (m *module) retire(in *instance) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if in.isolated {
-		delete(m.isolated, in)
-		return
-	}
-	for i, p := range m.pool {
-		if p == in {
-			m.pool = append(m.pool[:i], m.pool[i+1:]...)
-			return
-		}
-	}
-}
-
-func (m *module) closeAll(ctx context.Context) {
-	m.mu.Lock()
-	pool := m.pool
-	for in := range m.isolated {
-		pool = append(pool, in)
-	}
-	m.pool, m.isolated = nil, nil
-	m.mu.Unlock()
-	for _, in := range pool {
-		_ = in.inst.Close(ctx)
-	}
-	if m.compiled != nil {
-		_ = m.compiled.Close(ctx)
-	}
-}
 
 // delivery is one record waiting in an instance's mailbox.
 type delivery struct {
 	actor   *actor
-	kind    engine.Kind
-	status  engine.Errno
+	kind    abi.Kind
+	status  abi.Errno
 	quota   bool // counted against actor.quota; given back when drained
-	from    engine.PID
+	from    abi.PID
 	ref     uint64
 	factory string // START only
 	payload []byte
@@ -164,6 +94,7 @@ func (in *instance) pushSystem(d delivery) {
 func (in *instance) Turn() bool {
 	n := in.n
 	in.buf = in.mailbox.Drain(in.buf[:0], n.cfg.TurnBatch)
+	n.metrics.depth.Observe(float64(len(in.buf) + in.mailbox.Len()))
 	in.batch.Reset()
 	in.mu.Lock()
 	dead := in.dead
@@ -183,12 +114,18 @@ func (in *instance) Turn() bool {
 		// (at-most-once). START and STOP always go: START may be queued
 		// just before its actor is marked alive, and a kill after it queues
 		// a STOP behind it; STOP is for dead actors by definition.
-		if d.kind != engine.KindStop && d.kind != engine.KindStart && !d.actor.alive() {
+		if d.kind != abi.KindStop && d.kind != abi.KindStart && !d.actor.alive() {
 			in.dropped(d)
 			continue
 		}
-		if d.kind == engine.KindAsk {
-			in.asks = append(in.asks, pendingReply{to: d.from, ref: d.ref})
+		if d.kind == abi.KindDown && !d.actor.takeDown(d.ref) {
+			continue // demonitored after the DOWN was queued
+		}
+		if d.kind == abi.KindTell || d.kind == abi.KindAsk {
+			n.metrics.size.Observe(float64(len(d.payload)))
+		}
+		if d.kind == abi.KindAsk {
+			in.asks = append(in.asks, pendingReply{to: d.from, ref: d.ref, asked: n.abiPID(d.actor)})
 		}
 		rec = engine.Record{Kind: d.kind, Status: d.status, Actor: d.actor.serial, From: d.from, Ref: d.ref, Factory: d.factory, Payload: d.payload}
 		in.batch.Add(&rec)
@@ -214,30 +151,39 @@ func (in *instance) deliver() bool {
 		return true
 	}
 	defer in.batch.Reset()
-	if err := in.inst.Deliver(context.Background(), &in.batch); err != nil {
+	start := time.Now()
+	err := in.inst.Deliver(context.Background(), &in.batch)
+	observeSince(in.n.metrics.turn, start)
+	if err != nil {
 		reason := in.fail(err)
 		for _, a := range in.asks {
-			in.n.replyError(a.to, a.ref, wasmactor.ErrCrashed, reason)
+			in.n.replyError(a.asked, a.to, a.ref, wasmactor.ErrCrashed, reason)
 		}
 		return false
 	}
 	in.n.stats.delivered.Add(uint64(in.batch.Len()))
+	in.mod.counters.delivered.Add(uint64(in.batch.Len()))
 	in.asks = in.asks[:0]
 	return true
 }
 
 // pendingReply is who waits for an answer to an ask: the asker's PID (serial
-// 0 for a node's host, on this node or another) and the ask's ref.
+// 0 for a node's host, on this node or another), the ask's ref, and the
+// actor asked, in whose name the node answers if the turn crashes.
 type pendingReply struct {
-	to  engine.PID
-	ref uint64
+	to    abi.PID
+	ref   uint64
+	asked abi.PID
 }
 
 // dropped settles a record that will never reach the guest: whoever waits
 // on an ask learns at once instead of timing out.
 func (in *instance) dropped(d *delivery) {
-	if d.kind == engine.KindAsk {
-		in.n.replyError(d.from, d.ref, wasmactor.ErrNoProc, "")
+	switch d.kind {
+	case abi.KindAsk:
+		in.n.replyError(in.n.abiPID(d.actor), d.from, d.ref, wasmactor.ErrNoProc, "")
+	case abi.KindDown:
+		d.actor.takeDown(d.ref)
 	}
 }
 
@@ -258,6 +204,9 @@ func (in *instance) fail(err error) (reason string) {
 	clear(in.actors)
 	in.mu.Unlock()
 	in.n.stats.crashes.Add(1)
+	in.n.metrics.crashes.WithLabelValues(crashClass(reason)).Inc()
+	in.n.crashLog.add(proto.Crash{UnixMs: time.Now().UnixMilli(), Module: in.mod.info.Hash.Short(), Factories: in.mod.info.Factories,
+		Instance: in.id, Actors: len(victims), Reason: reason})
 	in.mod.retire(in)
 	in.n.log.Warn("instance discarded", "module", in.mod.info.Hash.Short(), "instance", in.id, "reason", reason, "actors", len(victims))
 	for _, a := range victims {

@@ -4,20 +4,92 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/internal/dirlock"
 	"github.com/wasmactor/wasmactor/internal/engine"
-	"github.com/wasmactor/wasmactor/internal/proto"
 	"github.com/wasmactor/wasmactor/registry"
 	"github.com/wasmactor/wasmactor/scheduler"
+	"github.com/wasmactor/wasmactor/transport/quic"
 )
+
+// startCluster brings up the transport (QUIC unless Config.Transport is
+// set) and joins the seeds. A node with neither Listen nor Transport runs
+// alone.
+func (n *Node) startCluster(ctx context.Context) error {
+	tr := n.cfg.Transport
+	if tr == nil && n.cfg.Listen == "" {
+		return nil
+	}
+	if tr == nil {
+		cookie := n.cfg.Cookie
+		if len(cookie) == 0 {
+			path := n.cfg.CookieFile
+			if path == "" {
+				if n.cfg.DataDir == "" {
+					return fmt.Errorf("wasmactor: invalid config: Listen needs a Cookie, a CookieFile or a DataDir to keep one in")
+				}
+				path = filepath.Join(n.cfg.DataDir, "cookie")
+			}
+			var err error
+			if cookie, err = quic.LoadOrCreateCookie(path); err != nil {
+				return err
+			}
+		}
+		var err error
+		tr, err = quic.New(quic.Config{
+			Name:        n.cfg.Name,
+			Incarnation: n.incarnation,
+			Listen:      n.cfg.Listen,
+			Advertise:   n.cfg.Advertise,
+			Cookie:      cookie,
+			IdleTimeout: n.cfg.IdleTimeout,
+			Logger:      n.cfg.Logger, // the transport tags its lines with the node itself
+			// A deploy from the CLI carries the whole module in one request.
+			MaxRequest: min(256<<20, max(1<<20, n.cfg.MaxModuleSize+64<<10)),
+		})
+		if err != nil {
+			return err
+		}
+	} else if tr.Self().Name != n.cfg.Name {
+		return fmt.Errorf("wasmactor: invalid config: transport is for node %q, not %q", tr.Self().Name, n.cfg.Name)
+	}
+	n.cl.tr = tr
+	if inc := tr.Self().Incarnation; inc != 0 {
+		n.incarnation = inc // an injected transport decides the incarnation
+	}
+	if err := tr.Start(ctx, handler{n: n}); err != nil {
+		return err
+	}
+	if len(n.cfg.Join) > 0 {
+		// One attempt now, so that a node whose seeds are up is a member
+		// when Start returns; if none answers, the node still starts and
+		// keeps trying (see joinInBackground).
+		jctx, cancel := context.WithTimeout(ctx, joinAttempt)
+		err := n.Join(jctx, n.cfg.Join...)
+		cancel()
+		n.joinDone = make(chan struct{})
+		go n.joinInBackground(err)
+	}
+	return nil
+}
+
+// Addr is the address other nodes and the CLI reach this node on, or "" for
+// a node running alone.
+func (n *Node) Addr() string {
+	if n.cl.tr == nil {
+		return ""
+	}
+	return n.cl.tr.Self().Addr
+}
 
 // Node is one wasmactor host: it stores modules, runs their instances and
 // routes messages between actors. All methods are safe for concurrent use.
@@ -26,8 +98,15 @@ type Node struct {
 	log         *slog.Logger
 	incarnation uint64
 
+	// life is cancelled by Close: work the node starts on its own behalf
+	// (guest spawns, pulls, timers) stops with the node.
+	life     context.Context
+	stopLife context.CancelFunc
+
 	eng       *engine.Engine
 	sched     *scheduler.Scheduler
+	dirLock   *dirlock.Lock      // the DataDir's, nil without one
+	dirStore  *registry.DirStore // store when DataDir is set
 	store     registry.Store
 	factories *registry.Factories
 	names     *registry.Names
@@ -47,14 +126,22 @@ type Node struct {
 	stats stats
 
 	closed atomic.Bool
+
+	joinDone chan struct{} // closed when joinInBackground returns; nil without seeds
+	metrics  *metrics
+	crashLog crashLog
+	http     *http.Server // nil unless Config.HTTPListen
+	httpAddr string
+	httpDone chan struct{}
 }
 
 // Start creates a node and starts its workers.
 //
 // # Errors
 //
-// An invalid Config, an unusable DataDir, or a failure to set up the WASM
-// runtime.
+// An invalid Config, an unusable DataDir (or one that another node holds:
+// "wasmactor: data dir ... is in use by another node"), or a failure to set
+// up the WASM runtime.
 func Start(ctx context.Context, cfg Config) (*Node, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -68,47 +155,72 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		groups:    registry.NewGroups(),
 		modules:   make(map[registry.Hash]*module),
 	}
+	n.life, n.stopLife = context.WithCancel(context.Background())
 	n.actors.init()
 	n.cl.init()
 	n.asks.m = make(map[askKey]pendingAsk)
 	n.incarnation = newIncarnation()
 
-	ecfg := engine.Config{
-		MemoryLimitPages: cfg.MemoryLimitPages,
-		MaxModuleSize:    cfg.MaxModuleSize,
-		MaxMessageSize:   cfg.MaxMessageSize,
-		CompileTimeout:   cfg.CompileTimeout,
-		CallTimeout:      cfg.CallTimeout,
-		Logger:           n.log,
-	}
 	if cfg.DataDir == "" {
 		n.store = registry.NewMemStore()
 	} else {
-		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-			return nil, fmt.Errorf("wasmactor: data dir: %w", err)
-		}
-		if n.store, err = registry.NewDirStore(filepath.Join(cfg.DataDir, "modules")); err != nil {
+		if err := n.lockDataDir(); err != nil {
 			return nil, err
 		}
-		// $WASMACTOR_COMPILE_CACHE, when set, shares compiled code between
-		// the nodes of one machine instead (the engine reads it).
-		if os.Getenv("WASMACTOR_COMPILE_CACHE") == "" {
-			ecfg.CacheDir = filepath.Join(cfg.DataDir, "compiled")
+		if n.dirStore, err = registry.NewDirStore(filepath.Join(cfg.DataDir, "modules")); err != nil {
+			n.releaseDataDir()
+			return nil, err
 		}
+		n.store = n.dirStore
 	}
-	if n.eng, err = engine.New(ctx, ecfg); err != nil {
+	if n.eng, err = engine.New(ctx, engineConfig(cfg, n.log)); err != nil {
+		n.releaseDataDir()
 		return nil, err
 	}
 	for _, info := range n.store.List() {
 		n.factories.Add(info)
 	}
 	n.sched = scheduler.New(scheduler.Config{Workers: cfg.Workers})
+	n.metrics = newMetrics(n)
 	if err := n.startCluster(ctx); err != nil {
 		_ = n.Close()
 		return nil, err
 	}
-	n.log.Debug("node started", "incarnation", n.incarnation, "modules", len(n.store.List()))
+	if err := n.serveHTTP(); err != nil {
+		_ = n.Close()
+		return nil, err
+	}
+	n.log.Debug("node started", "incarnation", wasmactor.FormatIncarnation(n.incarnation), "modules", len(n.store.List()))
 	return n, nil
+}
+
+// lockDataDir creates the DataDir if needed and takes it for this node:
+// two nodes on one data dir would remove each other's module writes in
+// progress and race on the cookie and the compilation cache.
+func (n *Node) lockDataDir() error {
+	dir := n.cfg.DataDir
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("wasmactor: data dir: %w", err)
+	}
+	l, err := dirlock.Take(dir, "lock")
+	if errors.Is(err, dirlock.ErrHeld) {
+		return fmt.Errorf("wasmactor: data dir %s is in use by another node", dir)
+	}
+	if err != nil {
+		return fmt.Errorf("wasmactor: data dir: %w", err)
+	}
+	n.dirLock = l
+	return nil
+}
+
+// releaseDataDir closes the module store and gives the DataDir up.
+func (n *Node) releaseDataDir() {
+	if n.dirStore != nil {
+		_ = n.dirStore.Close()
+	}
+	if n.dirLock != nil {
+		_ = n.dirLock.Unlock()
+	}
 }
 
 func newIncarnation() uint64 {
@@ -138,6 +250,11 @@ func (n *Node) Close() error {
 	if !n.closed.CompareAndSwap(false, true) {
 		return nil
 	}
+	n.stopLife()
+	n.closeHTTP()
+	if n.joinDone != nil {
+		<-n.joinDone // stopped by n.life
+	}
 	// Leave the cluster first: peers see a clean leave at once and, as in
 	// Erlang, their monitors of our actors fire with "noconnection" rather
 	// than racing our shutdown casts.
@@ -151,11 +268,17 @@ func (n *Node) Close() error {
 	n.asks.stopAll()
 	ctx := context.Background()
 	n.modMu.Lock()
+	mods := make([]*module, 0, len(n.modules))
 	for _, m := range n.modules {
-		m.closeAll(ctx)
+		mods = append(mods, m)
 	}
 	n.modMu.Unlock()
-	return n.eng.Close(ctx)
+	for _, m := range mods { // closing waits for turns: hold no lock
+		m.closeAll(ctx)
+	}
+	err := n.eng.Close(ctx)
+	n.releaseDataDir()
+	return err
 }
 
 func (n *Node) checkOpen() error {
@@ -163,127 +286,4 @@ func (n *Node) checkOpen() error {
 		return fmt.Errorf("%w: node %s", wasmactor.ErrClosed, n.cfg.Name)
 	}
 	return nil
-}
-
-// Deploy validates and compiles a module, stores it content-addressed, and
-// indexes its factories. A factory name deployed again by a newer module
-// becomes the default for new spawns; running actors keep their version.
-// Deploying the same bytes twice is a no-op that returns the same info.
-//
-// # Errors
-//
-// [wasmactor.ErrTooLarge] over Config.MaxModuleSize; [wasmactor.ErrBadModule]
-// for bytes that are not WASM, do not speak the ABI, or fail to compile.
-func (n *Node) Deploy(ctx context.Context, wasm []byte) (registry.ModuleInfo, error) {
-	if err := n.checkOpen(); err != nil {
-		return registry.ModuleInfo{}, err
-	}
-	if len(wasm) > n.cfg.MaxModuleSize {
-		return registry.ModuleInfo{}, fmt.Errorf("%w: module is %d bytes, the cap is %d", wasmactor.ErrTooLarge, len(wasm), n.cfg.MaxModuleSize)
-	}
-	h := registry.HashOf(wasm)
-	if info, ok := n.factories.Lookup(h); ok {
-		return info, nil
-	}
-	compiled, err := n.eng.Compile(ctx, wasm)
-	if err != nil {
-		return registry.ModuleInfo{}, err
-	}
-	info := registry.ModuleInfo{Hash: h, Size: int64(len(wasm)), Factories: compiled.Factories(), DeployedAt: time.Now().UnixNano()}
-	if err := n.store.Put(info, wasm); err != nil {
-		_ = compiled.Close(ctx)
-		return registry.ModuleInfo{}, err
-	}
-	n.modMu.Lock()
-	if _, ok := n.modules[h]; !ok {
-		n.modules[h] = &module{info: info, compiled: compiled}
-	} else {
-		_ = compiled.Close(ctx)
-	}
-	n.modMu.Unlock()
-	n.factories.Add(info)
-	n.log.Info("module deployed", "hash", h.Short(), "size", len(wasm), "factories", info.Factories)
-	n.broadcast(proto.KindModule, proto.Module{Info: info})
-	return info, nil
-}
-
-// Modules lists the deployed modules, newest first.
-func (n *Node) Modules() []registry.ModuleInfo { return n.factories.Modules() }
-
-// module returns the compiled module for info, compiling it from the store
-// on first use (wazero's compilation cache makes that cheap after a restart).
-func (n *Node) module(ctx context.Context, info registry.ModuleInfo) (*module, error) {
-	n.modMu.Lock()
-	m, ok := n.modules[info.Hash]
-	if !ok {
-		m = &module{info: info}
-		n.modules[info.Hash] = m
-	}
-	n.modMu.Unlock()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.compiled != nil {
-		return m, nil
-	}
-	if _, ok := n.store.Info(info.Hash); !ok {
-		if err := n.pull(ctx, info); err != nil {
-			return nil, err
-		}
-	}
-	wasm, err := n.store.Get(info.Hash)
-	if err != nil {
-		return nil, err
-	}
-	if m.compiled, err = n.eng.Compile(ctx, wasm); err != nil {
-		return nil, err
-	}
-	return m, nil
-}
-
-// stats are the node's counters, read by Stats.
-type stats struct {
-	delivered   atomic.Uint64
-	mailboxFull atomic.Uint64
-	restarts    atomic.Uint64
-	crashes     atomic.Uint64
-	spawned     atomic.Uint64
-}
-
-// Stats is a snapshot of a node's counters.
-type Stats struct {
-	Actors          int    `json:"actors"`
-	Instances       int    `json:"instances"`
-	Spawned         uint64 `json:"spawned"`
-	Delivered       uint64 `json:"delivered"`
-	MailboxFull     uint64 `json:"mailbox_full"`
-	Restarts        uint64 `json:"restarts"`
-	InstanceCrashes uint64 `json:"instance_crashes"`
-	// GuestMemory is the linear memory of all live instances, in bytes.
-	GuestMemory uint64 `json:"guest_memory"`
-}
-
-// Stats returns the node's counters.
-func (n *Node) Stats() Stats {
-	s := Stats{
-		Actors:          n.actors.len(),
-		Spawned:         n.stats.spawned.Load(),
-		Delivered:       n.stats.delivered.Load(),
-		MailboxFull:     n.stats.mailboxFull.Load(),
-		Restarts:        n.stats.restarts.Load(),
-		InstanceCrashes: n.stats.crashes.Load(),
-	}
-	n.modMu.Lock()
-	for _, m := range n.modules {
-		m.mu.Lock()
-		s.Instances += len(m.pool) + len(m.isolated)
-		for _, in := range m.pool {
-			s.GuestMemory += uint64(in.inst.MemoryPages()) * 65536
-		}
-		for in := range m.isolated {
-			s.GuestMemory += uint64(in.inst.MemoryPages()) * 65536
-		}
-		m.mu.Unlock()
-	}
-	n.modMu.Unlock()
-	return s
 }

@@ -1,7 +1,11 @@
 package host_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"log/slog"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -10,12 +14,12 @@ import (
 
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/host"
-	"github.com/wasmactor/wasmactor/internal/guestbuild"
+	"github.com/wasmactor/wasmactor/internal/guestbuild/guestbuildtest"
 )
 
 func TestSpawnTellAsk(t *testing.T) {
 	n := newNode(t, host.Config{})
-	deploy(t, n, guestbuild.Build(t, "examples/counter"))
+	deploy(t, n, guestbuildtest.Build(t, "examples/counter"))
 	ctx := ctxT(t)
 
 	pid, err := n.Spawn(ctx, "Counter", host.SpawnOptions{Args: map[string]int{"start": 5}})
@@ -27,13 +31,14 @@ func TestSpawnTellAsk(t *testing.T) {
 
 	_, err = n.Spawn(ctx, "NoSuchFactory", host.SpawnOptions{})
 	require.ErrorIs(t, err, wasmactor.ErrUnknownFactory)
-	require.ErrorIs(t, n.Send(ctx, host.PID{Node: n.Name(), Serial: 999999}, 1), wasmactor.ErrNoProc)
+	require.ErrorIs(t, n.Send(ctx, host.PID{Node: n.Name(), Incarnation: n.Incarnation(), Serial: 999999}, 1), wasmactor.ErrNoProc)
 	require.ErrorIs(t, n.Send(ctx, host.PID{Node: n.Name(), Incarnation: n.Incarnation() + 1, Serial: pid.Serial}, 1), wasmactor.ErrStaleIncarnation)
+	require.ErrorIs(t, n.Send(ctx, host.PID{Node: n.Name(), Serial: pid.Serial}, 1), wasmactor.ErrBadPID, "no incarnation is not the current one")
 }
 
 func TestManyActorsShareOneInstance(t *testing.T) {
 	n := newNode(t, host.Config{InstancesPerModule: 1})
-	deploy(t, n, guestbuild.Build(t, "examples/counter"))
+	deploy(t, n, guestbuildtest.Build(t, "examples/counter"))
 	ctx := ctxT(t)
 	const actors = 300
 	pids := make([]host.PID, actors)
@@ -58,7 +63,7 @@ func TestManyActorsShareOneInstance(t *testing.T) {
 
 func TestIsolatedSpawnSurvivesNeighbourCrash(t *testing.T) {
 	n := newNode(t, host.Config{InstancesPerModule: 1})
-	deploy(t, n, guestbuild.Build(t, "examples/crasher"))
+	deploy(t, n, guestbuildtest.Build(t, "examples/crasher"))
 	ctx := ctxT(t)
 
 	a1, err := n.Spawn(ctx, "Worker", host.SpawnOptions{})
@@ -93,7 +98,7 @@ func TestIsolatedSpawnSurvivesNeighbourCrash(t *testing.T) {
 
 func TestSupervisionRestartsWithinIntensity(t *testing.T) {
 	n := newNode(t, host.Config{})
-	deploy(t, n, guestbuild.Build(t, "examples/crasher"))
+	deploy(t, n, guestbuildtest.Build(t, "examples/crasher"))
 	ctx := ctxT(t)
 	pid, err := n.Spawn(ctx, "Worker", host.SpawnOptions{Isolated: true, Name: "w",
 		Restart: wasmactor.Restart{Policy: wasmactor.Permanent, MaxRestarts: 2, Period: time.Minute}})
@@ -124,7 +129,7 @@ func TestSupervisionRestartsWithinIntensity(t *testing.T) {
 
 func TestTransientRestartsOnlyAbnormal(t *testing.T) {
 	n := newNode(t, host.Config{})
-	deploy(t, n, guestbuild.Build(t, "examples/crasher"))
+	deploy(t, n, guestbuildtest.Build(t, "examples/crasher"))
 	ctx := ctxT(t)
 	pid, err := n.Spawn(ctx, "Worker", host.SpawnOptions{Restart: wasmactor.Restart{Policy: wasmactor.Transient}})
 	require.NoError(t, err)
@@ -138,8 +143,8 @@ func TestTransientRestartsOnlyAbnormal(t *testing.T) {
 }
 
 func TestInfiniteLoopStoppedAtDeadline(t *testing.T) {
-	n := newNode(t, host.Config{CallTimeout: 300 * time.Millisecond, Workers: 2})
-	deploy(t, n, guestbuild.Build(t, "examples/counter"))
+	n := newNode(t, host.Config{GuestTimeout: 300 * time.Millisecond, Workers: 2})
+	deploy(t, n, guestbuildtest.Build(t, "examples/counter"))
 	deploy(t, n, fixture(t, "loop.wasm"))
 	ctx := ctxT(t)
 	counter, err := n.Spawn(ctx, "Counter", host.SpawnOptions{})
@@ -162,7 +167,7 @@ func TestInfiniteLoopStoppedAtDeadline(t *testing.T) {
 func TestMemoryBombRefused(t *testing.T) {
 	n := newNode(t, host.Config{MemoryLimitPages: 64})
 	deploy(t, n, fixture(t, "membomb.wasm"))
-	deploy(t, n, guestbuild.Build(t, "examples/counter"))
+	deploy(t, n, guestbuildtest.Build(t, "examples/counter"))
 	ctx := ctxT(t)
 	bomb, err := n.Spawn(ctx, "Bad", host.SpawnOptions{})
 	require.NoError(t, err)
@@ -190,14 +195,47 @@ func TestBadModulesRejected(t *testing.T) {
 	require.Empty(t, n.Modules())
 }
 
+// TestInspectModuleGivesDeploysVerdict checks InspectModule against Deploy
+// on the same modules and config, without a Go guest build.
+func TestInspectModuleGivesDeploysVerdict(t *testing.T) {
+	cfg := host.Config{MaxModuleSize: 1 << 20, MemoryLimitPages: 64, Logger: quietLogger()}
+	n := newNode(t, cfg)
+	ctx := ctxT(t)
+
+	wasm := fixture(t, "minimal_actor.wasm")
+	inspected, err := host.InspectModule(ctx, cfg, wasm)
+	require.NoError(t, err)
+	deployed := deploy(t, n, wasm)
+	require.Equal(t, deployed, inspected.Hash.String())
+	info := n.Modules()[0]
+	info.DeployedAt = 0
+	require.Equal(t, info, inspected)
+
+	for _, name := range []string{"malformed.wasm", "bad_version.wasm", "missing_export.wasm", "bad_factories.wasm", "bad_import.wasm", "membomb.wasm"} {
+		_, errDeploy := n.Deploy(ctx, fixture(t, name))
+		_, errInspect := host.InspectModule(ctx, cfg, fixture(t, name))
+		if errDeploy == nil {
+			require.NoError(t, errInspect, name)
+			continue
+		}
+		require.EqualError(t, errInspect, errDeploy.Error(), name)
+	}
+	_, err = host.InspectModule(ctx, cfg, make([]byte, 2<<20))
+	require.ErrorIs(t, err, wasmactor.ErrTooLarge)
+	_, err = host.InspectModule(ctx, host.Config{MemoryLimitPages: 1 << 20}, wasm)
+	require.Error(t, err, "an invalid config")
+}
+
 func TestFullMailboxIsTheSendersError(t *testing.T) {
-	// One worker: while it is stuck in the spinning guest, nothing drains
-	// the counter's mailbox, so the bound is reached deterministically. The
-	// spinner's deadline is long so that even a starved test goroutine (race
-	// detector, loaded CI) sends its nine messages within it.
-	n := newNode(t, host.Config{Workers: 1, MailboxSize: 8, CallTimeout: 8 * time.Second})
-	deploy(t, n, guestbuild.Build(t, "examples/counter"))
-	deploy(t, n, fixture(t, "loop.wasm"))
+	// One worker, held inside a guest call by the test itself: print.wasm
+	// writes "hello" to stdout in every turn, and the node's logger blocks
+	// on that line until the test lets it go. While the worker is held,
+	// nothing drains the counter's mailbox, so the bound is reached by
+	// construction, however slow the machine.
+	gate := newLogGate("hello")
+	n := newNode(t, host.Config{Workers: 1, MailboxSize: 8, Logger: slog.New(gate)})
+	deploy(t, n, guestbuildtest.Build(t, "examples/counter"))
+	deploy(t, n, fixture(t, "print.wasm"))
 	ctx := ctxT(t)
 	counter, err := n.Spawn(ctx, "Counter", host.SpawnOptions{})
 	require.NoError(t, err)
@@ -205,6 +243,11 @@ func TestFullMailboxIsTheSendersError(t *testing.T) {
 
 	_, err = n.Spawn(ctx, "Bad", host.SpawnOptions{})
 	require.NoError(t, err)
+	select {
+	case <-gate.held:
+	case <-ctx.Done():
+		t.Fatal("the guest never wrote its line")
+	}
 	for range 8 {
 		require.NoError(t, n.Send(ctx, counter, map[string]any{"op": "inc", "by": 1}))
 	}
@@ -215,23 +258,62 @@ func TestFullMailboxIsTheSendersError(t *testing.T) {
 	// Asks count against the bound too: the caller sees it at once.
 	_, err = n.Call(ctx, counter, map[string]any{"op": "get"})
 	require.ErrorIs(t, err, wasmactor.ErrMailboxFull)
-	// Once the spinner is cut off, the 8 queued messages arrive.
-	require.Eventually(t, func() bool {
+	// Once the worker is free, the 8 queued messages arrive, in order,
+	// ahead of the next ask.
+	// Until the counter's turn has drained them, a new ask is still refused,
+	// so poll for the value (bounded by the test's context, not a timing).
+	close(gate.release)
+	for {
 		r, err := n.Call(ctx, counter, map[string]any{"op": "get"})
+		if errors.Is(err, wasmactor.ErrMailboxFull) {
+			require.NoError(t, ctx.Err(), "the mailbox never drained")
+			runtime.Gosched()
+			continue
+		}
+		require.NoError(t, err)
 		var v counterReply
-		return err == nil && r.Decode(&v) == nil && v.Value == 8
-	}, 10*time.Second, 20*time.Millisecond)
+		require.NoError(t, r.Decode(&v))
+		require.Equal(t, int64(8), v.Value)
+		break
+	}
+}
+
+// logGate is a slog.Handler that blocks the first goroutine logging a line
+// equal to line until release is closed, and tells the test on held. Other
+// records are discarded.
+type logGate struct {
+	line    string
+	once    *sync.Once
+	held    chan struct{}
+	release chan struct{}
+}
+
+func newLogGate(line string) logGate {
+	return logGate{line: line, once: new(sync.Once), held: make(chan struct{}), release: make(chan struct{})}
+}
+
+func (g logGate) Enabled(context.Context, slog.Level) bool { return true }
+func (g logGate) WithAttrs([]slog.Attr) slog.Handler       { return g }
+func (g logGate) WithGroup(string) slog.Handler            { return g }
+func (g logGate) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == g.line {
+		g.once.Do(func() {
+			close(g.held)
+			<-g.release
+		})
+	}
+	return nil
 }
 
 func TestVersionsRunSideBySide(t *testing.T) {
 	n := newNode(t, host.Config{})
 	ctx := ctxT(t)
-	v1 := deploy(t, n, guestbuild.Build(t, "examples/counter"))
+	v1 := deploy(t, n, guestbuildtest.Build(t, "examples/counter"))
 	old, err := n.Spawn(ctx, "Counter", host.SpawnOptions{})
 	require.NoError(t, err)
 
 	time.Sleep(2 * time.Millisecond) // DeployedAt orders versions
-	v2 := deploy(t, n, guestbuild.Build(t, "testdata/guests/counterv2"))
+	v2 := deploy(t, n, guestbuildtest.Build(t, "testdata/guests/counterv2"))
 	require.NotEqual(t, v1, v2)
 	cur, err := n.Spawn(ctx, "Counter", host.SpawnOptions{})
 	require.NoError(t, err)
@@ -262,7 +344,7 @@ func TestMinimalWATActor(t *testing.T) {
 
 func TestLinksPropagateAbnormalExits(t *testing.T) {
 	n := newNode(t, host.Config{})
-	deploy(t, n, guestbuild.Build(t, "examples/counter"))
+	deploy(t, n, guestbuildtest.Build(t, "examples/counter"))
 	ctx := ctxT(t)
 	a, err := n.Spawn(ctx, "Counter", host.SpawnOptions{})
 	require.NoError(t, err)
@@ -291,7 +373,7 @@ func TestLinksPropagateAbnormalExits(t *testing.T) {
 
 func TestNamesAndGroups(t *testing.T) {
 	n := newNode(t, host.Config{})
-	deploy(t, n, guestbuild.Build(t, "examples/counter"))
+	deploy(t, n, guestbuildtest.Build(t, "examples/counter"))
 	ctx := ctxT(t)
 	a, err := n.Spawn(ctx, "Counter", host.SpawnOptions{Name: "alpha"})
 	require.NoError(t, err)
@@ -324,7 +406,7 @@ func TestNamesAndGroups(t *testing.T) {
 
 func TestGuestsTalkAsynchronously(t *testing.T) {
 	n := newNode(t, host.Config{})
-	deploy(t, n, guestbuild.Build(t, "examples/pingpong"))
+	deploy(t, n, guestbuildtest.Build(t, "examples/pingpong"))
 	ctx := ctxT(t)
 	ping, err := n.Spawn(ctx, "Ping", host.SpawnOptions{})
 	require.NoError(t, err)
@@ -346,14 +428,14 @@ func TestGuestsTalkAsynchronously(t *testing.T) {
 
 func TestMonitorOfDeadActorFiresNoProc(t *testing.T) {
 	n := newNode(t, host.Config{})
-	mon, err := n.Monitor(ctxT(t), host.PID{Node: n.Name(), Serial: 42})
+	mon, err := n.Monitor(ctxT(t), host.PID{Node: n.Name(), Incarnation: n.Incarnation(), Serial: 42})
 	require.NoError(t, err)
 	require.Equal(t, wasmactor.ReasonNoProc, waitDown(t, mon, time.Second).Reason)
 }
 
 func TestCloseStopsActorsAndIsIdempotent(t *testing.T) {
 	n := newNode(t, host.Config{})
-	deploy(t, n, guestbuild.Build(t, "examples/counter"))
+	deploy(t, n, guestbuildtest.Build(t, "examples/counter"))
 	ctx := ctxT(t)
 	var mons []*host.Monitor
 	for range 5 {
@@ -374,7 +456,7 @@ func TestCloseStopsActorsAndIsIdempotent(t *testing.T) {
 
 func TestConcurrentCallsHammer(t *testing.T) {
 	n := newNode(t, host.Config{})
-	deploy(t, n, guestbuild.Build(t, "examples/counter"))
+	deploy(t, n, guestbuildtest.Build(t, "examples/counter"))
 	ctx := ctxT(t)
 	const actors, per = 8, 200
 	pids := make([]host.PID, actors)
@@ -407,4 +489,24 @@ func TestConcurrentCallsHammer(t *testing.T) {
 	for _, pid := range pids {
 		require.Equal(t, int64(per), getCounter(t, n, pid).Value)
 	}
+}
+
+// The data dir belongs to one node: a second node on it is refused with a
+// clear error, and gets it once the first has closed.
+func TestDataDirBelongsToOneNode(t *testing.T) {
+	dir := t.TempDir()
+	ctx := ctxT(t)
+	first, err := host.Start(ctx, host.Config{Name: "first", DataDir: dir, Logger: quietLogger()})
+	require.NoError(t, err)
+
+	second, err := host.Start(ctx, host.Config{Name: "second", DataDir: dir, Logger: quietLogger()})
+	if second != nil {
+		second.Close()
+	}
+	require.EqualError(t, err, "wasmactor: data dir "+dir+" is in use by another node")
+
+	require.NoError(t, first.Close())
+	second, err = host.Start(ctx, host.Config{Name: "second", DataDir: dir, Logger: quietLogger()})
+	require.NoError(t, err)
+	require.NoError(t, second.Close())
 }

@@ -13,7 +13,7 @@ import (
 
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/host"
-	"github.com/wasmactor/wasmactor/internal/guestbuild"
+	"github.com/wasmactor/wasmactor/internal/guestbuild/guestbuildtest"
 	"github.com/wasmactor/wasmactor/internal/proto"
 	"github.com/wasmactor/wasmactor/transport/quic"
 )
@@ -135,7 +135,7 @@ func TestProcessPartitionHeals(t *testing.T) {
 	require.Eventually(t, func() bool { return len(n1.Members()) == 1 }, 30*time.Second, 20*time.Millisecond)
 
 	ctx := ctxT(t)
-	deploy(t, n1, guestbuild.Build(t, "examples/counter"))
+	deploy(t, n1, guestbuildtest.Build(t, "examples/counter"))
 	remote, err := n1.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n2"}) // n2 now holds the module
 	require.NoError(t, err)
 	require.Equal(t, int64(0), getCounter(t, n1, remote).Value)

@@ -19,7 +19,7 @@ import (
 
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/host"
-	"github.com/wasmactor/wasmactor/internal/guestbuild"
+	"github.com/wasmactor/wasmactor/internal/guestbuild/guestbuildtest"
 	"github.com/wasmactor/wasmactor/internal/proto"
 	"github.com/wasmactor/wasmactor/transport"
 	"github.com/wasmactor/wasmactor/transport/quic"
@@ -29,7 +29,7 @@ import (
 // itself with WASMACTOR_TEST_NODE set and becomes a node (see runTestNode).
 
 func TestMain(m *testing.M) {
-	guestbuild.ShareCompileCache()
+	guestbuildtest.ShareCompileCache()
 	if os.Getenv("WASMACTOR_TEST_NODE") != "" {
 		os.Exit(runTestNode())
 	}
@@ -200,7 +200,7 @@ func TestProcessClusterKillAndRestart(t *testing.T) {
 	n1 := pc.n1
 
 	// Deploy on n1, spawn on n3 by factory name, call from n2 by name.
-	deploy(t, n1, guestbuild.Build(t, "examples/counter"))
+	deploy(t, n1, guestbuildtest.Build(t, "examples/counter"))
 	pid, err := n1.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n3", Name: "counter", Args: map[string]int{"start": 41}})
 	require.NoError(t, err)
 	c2 := client(t, n2.addr, pc.cookie)
@@ -248,7 +248,7 @@ func TestProcessPausedNodeRejoins(t *testing.T) {
 	n2 := pc.start(t, "n2")
 	pc.waitMembers(t, "n2")
 	ctx := ctxT(t)
-	deploy(t, pc.n1, guestbuild.Build(t, "examples/counter"))
+	deploy(t, pc.n1, guestbuildtest.Build(t, "examples/counter"))
 	pid, err := pc.n1.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n2"})
 	require.NoError(t, err)
 	mon, err := pc.n1.Monitor(ctx, pid)
@@ -281,7 +281,7 @@ func TestProcessSustainedLoad(t *testing.T) {
 	pc.waitMembers(t, "n2", "n3")
 	ctx := ctxT(t)
 	n1 := pc.n1
-	deploy(t, n1, guestbuild.Build(t, "testdata/guests/bench"))
+	deploy(t, n1, guestbuildtest.Build(t, "testdata/guests/bench"))
 
 	const pairs, per = 12, 200
 	nodes := []string{"n1", "n2", "n3"}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/host"
-	"github.com/wasmactor/wasmactor/internal/guestbuild"
+	"github.com/wasmactor/wasmactor/internal/guestbuild/guestbuildtest"
 )
 
 // TestQUICCluster runs three nodes in one process over real QUIC on
@@ -28,7 +28,7 @@ func TestQUICCluster(t *testing.T) {
 		require.Eventually(t, func() bool { return len(n.Members()) == 2 }, 10*time.Second, 10*time.Millisecond, n.Name())
 	}
 	ctx := ctxT(t)
-	deploy(t, n1, guestbuild.Build(t, "examples/counter"))
+	deploy(t, n1, guestbuildtest.Build(t, "examples/counter"))
 	require.Eventually(t, func() bool { return len(n2.Modules()) == 1 && len(n3.Modules()) == 1 }, 10*time.Second, 10*time.Millisecond)
 
 	pid, err := n2.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n3", Name: "c"})

@@ -1,6 +1,8 @@
 package host
 
-import "sync"
+import (
+	"sync"
+)
 
 // table maps actor serials to actors. It is sharded because every message
 // looks its target up here; one lock would serialise all workers.

@@ -5,9 +5,8 @@ import (
 	"encoding/hex"
 	"fmt"
 
-	"github.com/fxamacker/cbor/v2"
-
 	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/internal/cbormode"
 )
 
 // Hash is the SHA-256 of a module's bytes; it names the module everywhere.
@@ -58,13 +57,13 @@ func (h *Hash) UnmarshalText(b []byte) error {
 }
 
 // MarshalCBOR encodes the hash as a 32-byte CBOR byte string.
-func (h Hash) MarshalCBOR() ([]byte, error) { return encMode.Marshal(h[:]) }
+func (h Hash) MarshalCBOR() ([]byte, error) { return cbormode.Deterministic().Marshal(h[:]) }
 
 // UnmarshalCBOR accepts exactly a 32-byte CBOR byte string. Without it a
 // shorter string would silently decode into a zero-padded hash.
 func (h *Hash) UnmarshalCBOR(b []byte) error {
 	var raw []byte
-	if err := decMode.Unmarshal(b, &raw); err != nil {
+	if err := cbormode.Strict().Unmarshal(b, &raw); err != nil {
 		return fmt.Errorf("module hash: %w", err)
 	}
 	if len(raw) != len(h) {
@@ -82,34 +81,4 @@ func clip(s string) string {
 		return s
 	}
 	return s[:max] + "..."
-}
-
-// Strict CBOR options for everything read back from disk or a peer.
-var (
-	decMode = mustDecMode(cbor.DecOptions{
-		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
-		IndefLength:      cbor.IndefLengthForbidden,
-		TagsMd:           cbor.TagsForbidden,
-		MaxNestedLevels:  8,
-		MaxArrayElements: maxFactories,
-		MaxMapPairs:      16,
-		UTF8:             cbor.UTF8RejectInvalid,
-	})
-	encMode = mustEncMode(cbor.CoreDetEncOptions())
-)
-
-func mustDecMode(o cbor.DecOptions) cbor.DecMode {
-	m, err := o.DecMode()
-	if err != nil {
-		panic(err)
-	}
-	return m
-}
-
-func mustEncMode(o cbor.EncOptions) cbor.EncMode {
-	m, err := o.EncMode()
-	if err != nil {
-		panic(err)
-	}
-	return m
 }

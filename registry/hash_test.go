@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/internal/cbormode"
 )
 
 func TestHash(t *testing.T) {
@@ -45,18 +46,18 @@ func TestHashJSON(t *testing.T) {
 
 func TestHashCBOR(t *testing.T) {
 	h := HashOf([]byte("x"))
-	b, err := encMode.Marshal(h)
+	b, err := cbormode.Deterministic().Marshal(h)
 	require.NoError(t, err)
 	require.Equal(t, byte(0x58), b[0], "a byte string with a 1-byte length")
 	require.Equal(t, byte(32), b[1])
 	var back Hash
-	require.NoError(t, decMode.Unmarshal(b, &back))
+	require.NoError(t, cbormode.Strict().Unmarshal(b, &back))
 	require.Equal(t, h, back)
 
-	short, err := encMode.Marshal(h[:31])
+	short, err := cbormode.Deterministic().Marshal(h[:31])
 	require.NoError(t, err)
-	require.ErrorContains(t, decMode.Unmarshal(short, &back), "31 bytes, want 32")
-	str, err := encMode.Marshal(h.String())
+	require.ErrorContains(t, cbormode.Strict().Unmarshal(short, &back), "31 bytes, want 32")
+	str, err := cbormode.Deterministic().Marshal(h.String())
 	require.NoError(t, err)
-	require.Error(t, decMode.Unmarshal(str, &back), "a text string is not a hash")
+	require.Error(t, cbormode.Strict().Unmarshal(str, &back), "a text string is not a hash")
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/internal/cbormode"
 )
 
 // Limits on factory names, from the guest ABI (docs/abi.md).
@@ -100,13 +101,13 @@ func sortNewestFirst(ms []ModuleInfo) {
 }
 
 // EncodeModuleInfo encodes m in deterministic CBOR.
-func EncodeModuleInfo(m ModuleInfo) ([]byte, error) { return encMode.Marshal(m) }
+func EncodeModuleInfo(m ModuleInfo) ([]byte, error) { return cbormode.Deterministic().Marshal(m) }
 
 // DecodeModuleInfo decodes and validates a ModuleInfo from untrusted bytes
 // (disk or network) with strict CBOR options. Trailing bytes are an error.
 func DecodeModuleInfo(b []byte) (ModuleInfo, error) {
 	var m ModuleInfo
-	if err := decMode.Unmarshal(b, &m); err != nil {
+	if err := cbormode.Strict().Unmarshal(b, &m); err != nil {
 		return ModuleInfo{}, fmt.Errorf("%w: module info: %v", wasmactor.ErrBadArgument, err)
 	}
 	if err := m.Validate(); err != nil {

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -16,10 +17,6 @@ func testInfo(wasm []byte, at int64, factories ...string) ModuleInfo {
 
 func TestValidate(t *testing.T) {
 	ok := testInfo([]byte("m"), 1, "Counter", "a.b-c_9")
-	tooMany := make([]string, maxFactories+1)
-	for i := range tooMany {
-		tooMany[i] = "F" + strings.Repeat("x", i%100) + string(rune('a'+i%26)) + string(rune('a'+i/26))
-	}
 	tests := []struct {
 		name string
 		edit func(*ModuleInfo)
@@ -33,7 +30,7 @@ func TestValidate(t *testing.T) {
 		{"space in factory", func(m *ModuleInfo) { m.Factories = []string{"Count er"} }, `has ' ' at byte 5`},
 		{"long factory", func(m *ModuleInfo) { m.Factories = []string{strings.Repeat("a", 129)} }, "129 bytes, at most 128"},
 		{"duplicate", func(m *ModuleInfo) { m.Factories = []string{"A", "A"} }, "twice"},
-		{"too many", func(m *ModuleInfo) { m.Factories = tooMany }, "257 factories"},
+		{"too many", func(m *ModuleInfo) { m.Factories = manyFactories(maxFactories + 1) }, "257 factories"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -48,6 +45,14 @@ func TestValidate(t *testing.T) {
 			require.ErrorContains(t, err, tt.want)
 		})
 	}
+}
+
+func manyFactories(n int) []string {
+	fs := make([]string, n)
+	for i := range fs {
+		fs[i] = fmt.Sprintf("F%d", i)
+	}
+	return fs
 }
 
 func TestModuleInfoCodec(t *testing.T) {
@@ -82,6 +87,7 @@ func TestModuleInfoCodec(t *testing.T) {
 		{"zero hash", encode(map[int]any{2: 3}), "no hash"},
 		{"bad utf8", encode(map[int]any{1: h, 3: []any{cbor.RawMessage{0x61, 0xff}}}), "invalid UTF-8"},
 		{"huge array", []byte{0xa1, 0x03, 0x9a, 0x7f, 0xff, 0xff, 0xff}, "exceeded max number of elements"},
+		{"too many factories", encode(map[int]any{1: h, 2: 3, 3: manyFactories(maxFactories + 1)}), "257 factories"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

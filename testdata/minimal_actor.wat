@@ -9,7 +9,7 @@
 ;;
 ;; Rebuild: wat2wasm minimal_actor.wat -o minimal_actor.wasm
 (module
-  ;; reply(actor, to_node, to_serial, ref, ptr, len) -> errno
+  ;; reply(actor, to_incarnation, to_serial, ref, ptr, len) -> errno
   (import "wasmactor" "reply"
     (func $reply (param i64 i64 i64 i64 i32 i32) (result i32)))
   ;; log(actor, level, ptr, len)
@@ -63,11 +63,11 @@
         ;; TELL (3): count it
         (if (i32.eq (local.get $kind) (i32.const 3))
           (then (global.set $tells (i64.add (global.get $tells) (i64.const 1)))))
-        ;; ASK (4): reply(actor, from_node, from_serial, ref, payload, payload_len)
+        ;; ASK (4): reply(actor, from_incarnation, from_serial, ref, payload, payload_len)
         (if (i32.eq (local.get $kind) (i32.const 4))
           (then (drop (call $reply
             (i64.load offset=8 (local.get $p))    ;; actor
-            (i64.load offset=16 (local.get $p))   ;; from_node
+            (i64.load offset=16 (local.get $p))   ;; from_incarnation
             (i64.load offset=24 (local.get $p))   ;; from_serial
             (i64.load offset=32 (local.get $p))   ;; ref
             (i32.add (local.get $p) (i32.const 48)) ;; payload

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/wasmactor/wasmactor/client"
 	"github.com/wasmactor/wasmactor/transport"
 )
 
@@ -53,7 +54,7 @@ type app struct {
 	// started is set once flags and arguments parsed; an error before that
 	// is a usage error from cobra.
 	started bool
-	client  transport.Client
+	client  *client.Client
 }
 
 // run is the whole CLI: it parses args, runs one command and returns the
@@ -181,7 +182,7 @@ func (a *app) dataRoot() (string, error) {
 }
 
 // connect opens the connection to the node, once per invocation.
-func (a *app) connect(ctx context.Context) (transport.Client, error) {
+func (a *app) connect(ctx context.Context) (*client.Client, error) {
 	if a.client != nil {
 		return a.client, nil
 	}
@@ -204,34 +205,36 @@ func (a *app) connect(ctx context.Context) (transport.Client, error) {
 		}
 		return nil, failWhole(exitUnreachable, err, "cannot reach node at %s: %v", a.nodeAddr, oneLineBare(err))
 	}
-	a.client = c
-	return c, nil
+	a.client = client.New(c)
+	return a.client, nil
 }
 
-// request sends one control request to the node and returns the reply body.
-// Remote errors pass through (classify maps their ABI codes); the rest is
-// said in terms of the node's address.
-func (a *app) request(ctx context.Context, kind uint16, body []byte) ([]byte, error) {
+// request connects to the node and runs one request of the client package
+// on it. Remote errors pass through (classify maps their ABI codes); the
+// rest is said in terms of the node's address.
+func (a *app) request(ctx context.Context, req func(*client.Client) error) error {
 	c, err := a.connect(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	reply, err := c.Call(ctx, transport.Control{Kind: kind, Body: body})
+	err = req(c)
 	if err == nil {
-		return reply, nil
+		return nil
 	}
 	var re *transport.RemoteError
 	switch {
 	case errors.As(err, &re):
-		return nil, err
+		return err
+	case errors.Is(err, client.ErrMalformedReply):
+		return failWhole(exitFailure, err, "node at %s sent a malformed reply: %v", a.nodeAddr, oneLineBare(err))
 	case errors.Is(err, context.DeadlineExceeded):
-		return nil, fail(exitTimeout, err, "no answer from node at %s in time", a.nodeAddr)
+		return fail(exitTimeout, err, "no answer from node at %s in time", a.nodeAddr)
 	case errors.Is(err, transport.ErrFrameTooLarge):
-		return nil, fail(exitRejected, err, "request too large for the connection to %s: %v", a.nodeAddr, oneLineBare(err))
+		return fail(exitRejected, err, "request too large for the connection to %s: %v", a.nodeAddr, oneLineBare(err))
 	case ctx.Err() != nil:
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
-	return nil, fail(exitUnreachable, err, "node at %s: %v", a.nodeAddr, oneLineBare(err))
+	return fail(exitUnreachable, err, "node at %s: %v", a.nodeAddr, oneLineBare(err))
 }
 
 // oneLineBare is an error's text as one line without our prefix, for

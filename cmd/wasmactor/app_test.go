@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/internal/abi"
 	"github.com/wasmactor/wasmactor/internal/proto"
 	"github.com/wasmactor/wasmactor/registry"
 	"github.com/wasmactor/wasmactor/transport"
@@ -222,15 +223,15 @@ func TestPs(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	short := hash.String()[:12]
 	require.Equal(t, ""+
-		"PID      FACTORY  MODULE        INSTANCE  NAMES\n"+
-		"<n1.7>   Pinger   "+short+"  10        -\n"+
-		"<n3.12>  Counter  "+short+"  3         counter,c2\n", r.stdout)
+		"PID                       FACTORY  MODULE        INSTANCE  NAMES\n"+
+		"<n1.0000000000000abc.7>   Pinger   "+short+"  10        -\n"+
+		"<n3.1234567890abcdef.12>  Counter  "+short+"  3         counter,c2\n", r.stdout)
 
 	r = f.run(t, "ps", "-o", "json")
 	require.Equal(t, 0, r.code, r.stderr)
 	require.JSONEq(t, `[
-		{"pid":"<n1.7>","node":"n1","incarnation":"0000000000000abc","serial":7,"factory":"Pinger","module":"`+hash.String()+`","instance":10,"names":[]},
-		{"pid":"<n3.12>","node":"n3","incarnation":"1234567890abcdef","serial":12,"factory":"Counter","module":"`+hash.String()+`","instance":3,"names":["counter","c2"]}
+		{"pid":"<n1.0000000000000abc.7>","node":"n1","incarnation":"0000000000000abc","serial":7,"factory":"Pinger","module":"`+hash.String()+`","instance":10,"names":[]},
+		{"pid":"<n3.1234567890abcdef.12>","node":"n3","incarnation":"1234567890abcdef","serial":12,"factory":"Counter","module":"`+hash.String()+`","instance":3,"names":["counter","c2"]}
 	]`, r.stdout)
 
 	f.handle = reply(t, proto.KindPs, []proto.ActorInfo(nil))
@@ -303,7 +304,7 @@ func TestDeploy(t *testing.T) {
 	t.Run("node refuses", func(t *testing.T) {
 		f := newFake(t)
 		f.handle = func(context.Context, transport.Control) ([]byte, error) {
-			return nil, &transport.RemoteError{Code: proto.CodeBadModule, Message: "wasmactor: bad module: missing export wasmactor_deliver"}
+			return nil, &transport.RemoteError{Code: uint16(abi.BadModule), Message: "wasmactor: bad module: missing export wasmactor_deliver"}
 		}
 		r := f.run(t, "deploy", good)
 		require.Equal(t, exitRejected, r.code)
@@ -357,7 +358,7 @@ func TestSpawn(t *testing.T) {
 	r := f.run(t, "spawn", "Counter@ab12", "--on", "n3", "--name", "counter", "--args", `{"start": 10}`,
 		"--isolated", "--restart", "permanent", "--max-restarts", "5", "--restart-period", "10s")
 	require.Equal(t, 0, r.code, r.stderr)
-	require.Equal(t, "<n3.12>\n", r.stdout)
+	require.Equal(t, "<n3.1234567890abcdef.12>\n", r.stdout)
 	require.Equal(t, proto.Spawn{
 		Factory: "Counter@ab12", Args: []byte{0xa1, 0x65, 's', 't', 'a', 'r', 't', 0x0a}, Name: "counter", Isolated: true,
 		Restart: wasmactor.Restart{Policy: wasmactor.Permanent, MaxRestarts: 5, Period: 10 * time.Second}, Node: "n3",
@@ -366,7 +367,7 @@ func TestSpawn(t *testing.T) {
 	r = f.run(t, "spawn", "Counter", "-o", "json")
 	require.Equal(t, 0, r.code, r.stderr)
 	require.Equal(t, proto.Spawn{Factory: "Counter"}, got, "no --args means no init argument, not null")
-	require.JSONEq(t, `{"pid":"<n3.12>","node":"n3","incarnation":"1234567890abcdef","serial":12,"factory":"Counter"}`, r.stdout)
+	require.JSONEq(t, `{"pid":"<n3.1234567890abcdef.12>","node":"n3","incarnation":"1234567890abcdef","serial":12,"factory":"Counter"}`, r.stdout)
 
 	f.handle = func(context.Context, transport.Control) ([]byte, error) {
 		return nil, &transport.RemoteError{Code: 3, Message: `wasmactor: unknown factory: "Nope"`}
@@ -376,7 +377,7 @@ func TestSpawn(t *testing.T) {
 	require.Equal(t, "wasmactor: spawn Nope on n2: unknown factory: \"Nope\"\n", r.stderr)
 
 	f.handle = func(context.Context, transport.Control) ([]byte, error) {
-		return nil, &transport.RemoteError{Code: proto.CodeUnknownNode, Message: `wasmactor: unknown node: "n9"`}
+		return nil, &transport.RemoteError{Code: uint16(abi.UnknownNode), Message: `wasmactor: unknown node: "n9"`}
 	}
 	r = f.run(t, "spawn", "Counter", "--on", "n9")
 	require.Equal(t, exitNotFound, r.code, "an unknown node is not found")
@@ -404,10 +405,10 @@ func TestSendCallKill(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, proto.Message{Target: "counter", Payload: want}, msg)
 
-	r = f.run(t, "call", "<n3.12>", `{"op":"get"}`, "--timeout", "2s")
+	r = f.run(t, "call", pidB.String(), `{"op":"get"}`, "--timeout", "2s")
 	require.Equal(t, 0, r.code, r.stderr)
 	require.Equal(t, "{\"value\":42}\n", r.stdout)
-	require.Equal(t, "<n3.12>", msg.Target)
+	require.Equal(t, "<n3.1234567890abcdef.12>", msg.Target)
 	require.Equal(t, int64(2000), msg.TimeoutMs)
 
 	r = f.run(t, "call", "counter", `{"op":"get"}`, "-o", "json")
@@ -419,10 +420,10 @@ func TestSendCallKill(t *testing.T) {
 		require.Equal(t, proto.KindKillActor, req.Kind)
 		var tg proto.Target
 		require.NoError(t, proto.Unmarshal(req.Body, &tg))
-		require.Equal(t, proto.Target{Target: "<n1.7>", Reason: "maintenance"}, tg)
+		require.Equal(t, proto.Target{Target: "<n1.0000000000000abc.7>", Reason: "maintenance"}, tg)
 		return proto.Marshal(proto.Empty{}), nil
 	}
-	r = f.run(t, "kill", "<n1.7>", "--reason", "maintenance")
+	r = f.run(t, "kill", pidA.String(), "--reason", "maintenance")
 	require.Equal(t, 0, r.code, r.stderr)
 	require.Empty(t, r.stdout)
 }
@@ -431,7 +432,7 @@ func TestCallTimeouts(t *testing.T) {
 	t.Run("node reports the timeout", func(t *testing.T) {
 		f := newFake(t)
 		f.handle = func(context.Context, transport.Control) ([]byte, error) {
-			return nil, &transport.RemoteError{Code: 8, Message: "wasmactor: timeout: no reply from <n3.1>: context deadline exceeded"}
+			return nil, &transport.RemoteError{Code: 8, Message: "wasmactor: timeout: no reply from <n3.1234567890abcdef.1>: context deadline exceeded"}
 		}
 		r := f.run(t, "call", "counter", `{}`, "--timeout", "1s")
 		require.Equal(t, exitTimeout, r.code)
@@ -453,30 +454,38 @@ func TestCallTimeouts(t *testing.T) {
 	})
 }
 
-// Each ABI error code a node answers with maps to a documented exit code.
+// Each error code a node answers with (internal/abi) maps to a documented
+// exit code.
 func TestRemoteErrorCodes(t *testing.T) {
 	for _, tc := range []struct {
-		code uint16
+		code abi.Errno
 		exit int
 		msg  string
 	}{
-		{1, exitNotFound, "wasmactor: no such actor: <n3.4>"},
-		{2, exitRejected, "wasmactor: mailbox full: sending to <n3.4>"},
-		{3, exitNotFound, `wasmactor: unknown factory: "X"`},
-		{4, exitRejected, "wasmactor: bad argument: malformed *proto.Message"},
-		{5, exitRejected, `wasmactor: name already registered: "c"`},
-		{6, exitNotFound, `wasmactor: name not found: "nobody"`},
-		{7, exitUnreachable, "wasmactor: node down: <n3.4> (node n3)"},
-		{8, exitTimeout, "wasmactor: timeout: no reply"},
-		{9, exitRejected, "wasmactor: too large: message of 2000000 bytes"},
-		{10, exitFailure, "something broke\nbadly"},
-		{11, exitNotFound, "wasmactor: pid belongs to a previous incarnation of its node: <n3.4>"},
+		{abi.NoProc, exitNotFound, "wasmactor: no such actor: <n3.1234567890abcdef.4>"},
+		{abi.MailboxFull, exitRejected, "wasmactor: mailbox full: sending to <n3.1234567890abcdef.4>"},
+		{abi.UnknownFactory, exitNotFound, `wasmactor: unknown factory: "X"`},
+		{abi.BadArgument, exitRejected, "wasmactor: bad argument: malformed *proto.Message"},
+		{abi.NameTaken, exitRejected, `wasmactor: name already registered: "c"`},
+		{abi.NotFound, exitNotFound, `wasmactor: name not found: "nobody"`},
+		{abi.NodeDown, exitUnreachable, "wasmactor: node down: <n3.1234567890abcdef.4> (node n3)"},
+		{abi.Timeout, exitTimeout, "wasmactor: timeout: no reply"},
+		{abi.TooLarge, exitRejected, "wasmactor: too large: message of 2000000 bytes"},
+		{abi.Internal, exitFailure, "something broke\nbadly"},
+		{abi.StaleIncarnation, exitNotFound, "wasmactor: pid belongs to a previous incarnation of its node: <n3.1234567890abcdef.4>"},
 		{99, exitFailure, "from the future"},
+		{abi.BadModule, exitRejected, "wasmactor: bad module: missing export"},
+		{abi.UnknownNode, exitNotFound, `wasmactor: unknown node: "n9"`},
+		{abi.AmbiguousFactory, exitUsage, "wasmactor: ambiguous factory version: C@ab"},
+		{abi.Crashed, exitFailure, "wasmactor: actor crashed: trap"},
+		{abi.ModuleUnavailable, exitNotFound, "wasmactor: module unavailable: 539f5fed5aaf"},
+		{abi.Closed, exitUnreachable, "wasmactor: closed"},
+		{abi.BadPID, exitUsage, `wasmactor: malformed pid: "<n3.4>" has no incarnation`},
 	} {
 		t.Run(fmt.Sprint(tc.code), func(t *testing.T) {
 			f := newFake(t)
 			f.handle = func(context.Context, transport.Control) ([]byte, error) {
-				return nil, &transport.RemoteError{Code: tc.code, Message: tc.msg}
+				return nil, &transport.RemoteError{Code: uint16(tc.code), Message: tc.msg}
 			}
 			r := f.run(t, "send", "target", `null`)
 			require.Equal(t, tc.exit, r.code, r.stderr)
@@ -500,7 +509,10 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"spawn", "Counter", "--args", `{start: 1}`}, "wasmactor: invalid JSON in --args at line 1, column 2 (byte 1)"},
 		{[]string{"spawn", "Counter", "--restart", "always"}, `wasmactor: --restart must be permanent, transient or temporary, not "always"`},
 		{[]string{"spawn", "Bad Name"}, `wasmactor: bad argument: factory name "Bad Name" has ' ' at byte 3`},
-		{[]string{"send", "<n3>", "{}"}, `wasmactor: malformed pid: "<n3>" is not of the form <node.serial>`},
+		{[]string{"send", "<n3>", "{}"}, `wasmactor: malformed pid: "<n3>" is not of the form <node.incarnation.serial>: copy the PID as printed`},
+		// Issue 8: a serial alone could name an actor of a later run of n3.
+		{[]string{"call", "<n3.12>", "{}"}, `wasmactor: malformed pid: "<n3.12>" has no incarnation: copy the PID as printed (<node.incarnation.serial>, as spawn and ps print it) or use a registered name`},
+		{[]string{"kill", "<n3.3f9a.12>"}, `wasmactor: malformed pid: "<n3.3f9a.12>": the incarnation must be 16 lowercase hex digits, not "3f9a"`},
 		{[]string{"kill", ""}, "wasmactor: empty target"},
 		{[]string{"call", "c", "{}", "--timeout", "0s"}, "wasmactor: --timeout must be positive, not 0s"},
 		{[]string{"--dial-timeout", "0s", "ps"}, "wasmactor: --dial-timeout must be positive"},

@@ -2,8 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -13,7 +12,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/wasmactor/wasmactor/internal/engine"
+	"github.com/wasmactor/wasmactor/host"
+	"github.com/wasmactor/wasmactor/internal/guestbuild"
+	"github.com/wasmactor/wasmactor/registry"
 )
 
 type buildJSON struct {
@@ -33,15 +34,17 @@ func (a *app) buildCmd() *cobra.Command {
 		Short: "Compile a Go actor package to WebAssembly; report size and factories",
 		Long: `Compile the Go package in PKG_DIR (default ".") with the standard toolchain,
 GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared, then check the module
-with the node's own engine (no node needed): it must pass the checks deploy
-makes, and the factories it exports are listed.
+with the code a node's deploy runs (no node needed): it must pass the checks
+deploy makes, and its hash and the factories it exports are listed.
 
--o names the output file, as in go build (default PKG_DIR's base name plus
-.wasm, in the current directory); --json prints the report as JSON. Compiler
-errors are the go command's own output, followed by one wasmactor line.`,
+--out names the output file (default PKG_DIR's base name plus .wasm, in the
+current directory). -o json prints the report as JSON, as on every command;
+-o with any value but text or json names the output file, as in go build.
+Compiler errors are the go command's own output, followed by one wasmactor
+line.`,
 		Example: `  wasmactor build ./examples/counter -o counter.wasm
   wasmactor build                 # the package in the current directory
-  wasmactor build ./myactor --json`,
+  wasmactor build ./myactor --out actor.wasm -o json`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 1 {
 				return usageErrorf("build takes at most one PKG_DIR, got %d arguments", len(args))
@@ -67,66 +70,47 @@ errors are the go command's own output, followed by one wasmactor line.`,
 			if err != nil {
 				return fail(exitUsage, err, "build: %v", err)
 			}
-			if err := a.goBuild(cmd.Context(), abs, outAbs); err != nil {
-				return err
-			}
-			wasm, err := os.ReadFile(outAbs)
+			wasm, err := guestbuild.Build(cmd.Context(), abs, guestbuild.WithOutput(outAbs), guestbuild.WithStderr(a.stderr))
 			if err != nil {
-				return fail(exitFailure, err, "build: %v", err)
+				return buildFailure(abs, err)
 			}
-			factories, err := inspectFactories(cmd.Context(), wasm)
+			info, err := inspect(cmd.Context(), wasm)
 			if err != nil {
 				return fail(exitRejected, err, "build: %s compiled, but a node would refuse it: %v", outFile, oneLineBare(err))
 			}
-			sum := sha256.Sum256(wasm)
-			rep := buildJSON{File: outFile, Size: int64(len(wasm)), Hash: hex.EncodeToString(sum[:]), Factories: factories}
+			rep := buildJSON{File: outFile, Size: info.Size, Hash: info.Hash.String(), Factories: info.Factories}
 			if asJSON {
 				return writeJSON(a.stdout, rep)
 			}
-			fmt.Fprintf(a.stdout, "built %s: %s, sha256 %s\nfactories: %s\n", rep.File, humanSize(rep.Size), shortHash(rep.Hash), strings.Join(factories, ", "))
+			fmt.Fprintf(a.stdout, "built %s: %s, sha256 %s\nfactories: %s\n", rep.File, humanSize(rep.Size), shortHash(rep.Hash), strings.Join(rep.Factories, ", "))
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&outFile, "out", "o", "", "output file (default PKG_DIR's base name + .wasm)")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	addBuildOutputFlags(cmd, &outFile, &asJSON)
 	return cmd
 }
 
-// goBuild runs the go command; its diagnostics go to our stderr untouched,
-// since compiler errors are only useful whole.
-func (a *app) goBuild(ctx context.Context, dir, out string) error {
-	goTool, err := exec.LookPath("go")
-	if err != nil {
+// buildFailure words a failed guestbuild.Build. The go command's own
+// diagnostics are already on stderr, untouched, since compiler errors are
+// only useful whole; this is the one wasmactor line after them.
+func buildFailure(dir string, err error) error {
+	var exitErr *exec.ExitError
+	switch {
+	case errors.Is(err, exec.ErrNotFound):
 		return fail(exitFailure, err, "build: the go command is not on PATH; install Go 1.26 or newer")
+	case errors.As(err, &exitErr):
+		return fail(exitFailure, err, "build: GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared in %s failed: %v", dir, exitErr)
 	}
-	c := exec.CommandContext(ctx, goTool, "build", "-buildmode=c-shared", "-o", out, ".")
-	c.Dir = dir
-	c.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-	c.Stdout = a.stderr
-	c.Stderr = a.stderr
-	if err := c.Run(); err != nil {
-		return fail(exitFailure, err, "build: GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared in %s failed: %v", dir, err)
-	}
-	return nil
+	return fail(exitFailure, err, "build: %v", oneLineBare(err))
 }
 
-// inspectFactories lists a module's factories without a node, with the
-// node's own engine: it validates and compiles the module, checks the ABI
-// (version, exports, imports a node provides) and instantiates it once to
-// read the list, so build gives the verdict deploy would.
-func inspectFactories(ctx context.Context, wasm []byte) ([]string, error) {
-	eng, err := engine.New(ctx, engine.Config{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		return nil, err
+// inspect gives the verdict Deploy on a node with the default config would
+// give, through the same function (host.InspectModule). Guest output while
+// the module initialises is not the build's business.
+func inspect(ctx context.Context, wasm []byte) (registry.ModuleInfo, error) {
+	info, err := host.InspectModule(ctx, host.Config{Logger: slog.New(slog.DiscardHandler)}, wasm)
+	if err != nil && strings.Contains(err.Error(), "wasmactor_abi_version") {
+		return info, fmt.Errorf("%w (does the package import guest-sdk/actor and register a factory?)", err)
 	}
-	defer eng.Close(context.Background())
-	m, err := eng.Compile(ctx, wasm)
-	if err != nil {
-		if strings.Contains(err.Error(), "wasmactor_abi_version") {
-			return nil, fmt.Errorf("%w (does the package import guest-sdk/actor and register a factory?)", err)
-		}
-		return nil, err
-	}
-	defer m.Close(context.Background())
-	return m.Factories(), nil
+	return info, err
 }

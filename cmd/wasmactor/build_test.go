@@ -77,6 +77,25 @@ func TestBuildFailures(t *testing.T) {
 }
 
 func TestInspectRejectsGarbage(t *testing.T) {
-	_, err := inspectFactories(t.Context(), []byte("\x00asm\x01\x00\x00\x00garbage"))
+	_, err := inspect(t.Context(), []byte("\x00asm\x01\x00\x00\x00garbage"))
 	require.ErrorIs(t, err, wasmactor.ErrBadModule)
+}
+
+// TestCLIDoesNotLinkTesting keeps test support out of the binary users run:
+// the CLI builds guests with internal/guestbuild, whose test helpers live in
+// guestbuildtest so that package testing (and its flags and init work) is
+// not linked in.
+func TestCLIDoesNotLinkTesting(t *testing.T) {
+	needGo(t)
+	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
+	require.NoError(t, err, "go list -deps:\n%s", out)
+	deps := strings.Fields(string(out))
+	require.Contains(t, deps, "github.com/wasmactor/wasmactor/internal/guestbuild", "go list saw the guest builder")
+	for _, dep := range deps {
+		if dep == "testing" || strings.HasPrefix(dep, "testing/") ||
+			strings.HasPrefix(dep, "github.com/stretchr/testify") ||
+			strings.HasSuffix(dep, "/guestbuildtest") {
+			t.Errorf("the wasmactor binary links %s", dep)
+		}
+	}
 }

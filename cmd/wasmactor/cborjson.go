@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,25 +10,16 @@ import (
 	"math/big"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/fxamacker/cbor/v2"
+
+	"github.com/wasmactor/wasmactor/internal/cbormode"
 )
 
 // Messages typed on the command line are JSON; guests speak CBOR. The
 // mapping keeps JSON's types apart (an integer stays a CBOR integer, a number
 // with a fraction or exponent becomes a float), so a guest decoding into an
 // int field never sees a float it would reject.
-
-// jsonEncMode writes the CBOR sent to guests: deterministic (sorted keys,
-// shortest forms), the same bytes for the same JSON on every run.
-var jsonEncMode = func() cbor.EncMode {
-	m, err := cbor.CoreDetEncOptions().EncMode()
-	if err != nil {
-		panic(err)
-	}
-	return m
-}()
 
 // errJSON marks bad JSON on the command line, a usage error.
 var errJSON = errors.New("invalid JSON")
@@ -86,7 +75,9 @@ func JSONToCBOR(what string, src []byte) ([]byte, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, newJSONError(what, src, dec.InputOffset(), "unexpected data after the value")
 	}
-	b, err := jsonEncMode.Marshal(v)
+	// The cluster's deterministic mode: the same JSON gives the same bytes on
+	// every run.
+	b, err := cbormode.Deterministic().Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("%s: cannot encode as CBOR: %w", what, err)
 	}
@@ -232,416 +223,223 @@ func skipSpace(src []byte, at int64) int64 {
 
 // CBOR → JSON.
 //
-// Replies come from guests, so the decoder is written for hostile input: it
-// never allocates more than the input's size suggests, bounds nesting, and
-// turns anything JSON cannot hold into an error or a documented stand-in:
-//
-//   - map keys that are not text become strings: numbers and simple values in
-//     their JSON form, byte strings in base64, arrays and maps as their JSON;
-//   - byte strings become base64 (standard alphabet, padded);
-//   - bignums (tags 2 and 3) become JSON integers; tags 0 and 1 (date/time)
-//     become their content; other tags become {"tag": N, "value": V};
-//   - undefined becomes null; other simple values become {"simple": N};
-//   - NaN and the infinities become the strings "NaN", "Infinity", "-Infinity".
+// Replies come from guests, so they are hostile input. fxamacker/cbor checks
+// a whole reply first (well-formed, declared lengths against the bytes
+// present, nesting depth, no trailing data) and decodes every scalar; what
+// is left here is a walk over arrays, maps and tags that writes JSON in the
+// reply's own order. It does not decode maps into Go maps, which would lose
+// the order of the keys: a guest's struct reply reads best in field order.
 
-// maxCBORDepth bounds nesting of replies.
+// maxCBORDepth bounds nesting (arrays, maps and tags) of replies.
 const maxCBORDepth = 64
+
+// maxJSONGrowth bounds the JSON against the CBOR it came from. Output is
+// linear in the input except for map keys that are themselves maps: each
+// level escapes the quotes of the one inside, doubling them, so a reply of
+// a few dozen bytes could otherwise print exabytes. Other replies stay far
+// below the bound: the worst, a run of one-byte tag heads, prints 18 bytes
+// for each.
+const maxJSONGrowth = 64
+
+// maxJSONLen is the most JSON a reply of n bytes may print as.
+func maxJSONLen(n int) int { return maxJSONGrowth*n + 4096 }
 
 var errCBOR = errors.New("malformed CBOR")
 
+// replyDecMode accepts any well-formed CBOR a guest may send: tags and
+// indefinite lengths included, unlike the strict mode the cluster uses for
+// its own bodies. Element counts are not capped beyond the input's size:
+// the walk streams, allocating nothing per declared element.
+var replyDecMode = func() cbor.DecMode {
+	m, err := cbor.DecOptions{
+		MaxNestedLevels:  maxCBORDepth,
+		MaxArrayElements: math.MaxInt32,
+		MaxMapPairs:      math.MaxInt32,
+		IndefLength:      cbor.IndefLengthAllowed,
+		TagsMd:           cbor.TagsAllowed,
+		BigIntDec:        cbor.BigIntDecodePointer,
+		UTF8:             cbor.UTF8RejectInvalid,
+	}.DecMode()
+	if err != nil {
+		panic(err)
+	}
+	return m
+}()
+
 // CBORToJSON converts one CBOR data item to compact JSON. An empty input (a
-// reply without payload) is null. Trailing bytes are an error.
+// reply without payload) is null. Trailing bytes are an error. What JSON
+// cannot hold as is becomes:
+//
+//   - map keys that are not text: strings, with numbers and simple values in
+//     their JSON form, byte strings in base64, arrays and maps as their JSON;
+//     two keys that become the same string are an error;
+//   - byte strings: base64 (standard alphabet, padded);
+//   - bignums (tags 2 and 3): JSON integers; tags 0 and 1 (date/time): their
+//     content; other tags: {"tag": N, "value": V};
+//   - undefined: null; other simple values: {"simple": N};
+//   - NaN and the infinities: the strings "NaN", "Infinity", "-Infinity".
 func CBORToJSON(b []byte) ([]byte, error) {
 	if len(b) == 0 {
 		return []byte("null"), nil
 	}
-	d := cborDecoder{b: b}
-	var out bytes.Buffer
-	if err := d.item(&out, 0); err != nil {
-		return nil, err
+	if err := replyDecMode.Wellformed(b); err != nil {
+		return nil, fmt.Errorf("%w: %s", errCBOR, strings.TrimPrefix(err.Error(), "cbor: "))
 	}
-	if d.off != len(d.b) {
-		return nil, d.errorf("%d trailing bytes after the value", len(d.b)-d.off)
+	w := jsonWalker{in: b, limit: maxJSONLen(len(b))}
+	var out bytes.Buffer
+	if _, err := w.item(&out, b); err != nil {
+		return nil, err
 	}
 	return out.Bytes(), nil
 }
 
-type cborDecoder struct {
-	b   []byte
-	off int
+type jsonWalker struct {
+	in    []byte // the whole reply, for error offsets
+	limit int    // most bytes any output buffer may hold
 }
 
-func (d *cborDecoder) errorf(format string, args ...any) error {
-	return fmt.Errorf("%w at byte %d: %s", errCBOR, d.off, fmt.Sprintf(format, args...))
+func (w *jsonWalker) errorf(at []byte, format string, args ...any) error {
+	return fmt.Errorf("%w at byte %d: %s", errCBOR, len(w.in)-len(at), fmt.Sprintf(format, args...))
 }
 
-// head reads an initial byte and its argument. indef reports additional
-// information 31 (indefinite length, or the break code for major type 7).
-func (d *cborDecoder) head() (major byte, info byte, arg uint64, indef bool, err error) {
-	if d.off >= len(d.b) {
-		return 0, 0, 0, false, d.errorf("unexpected end of input")
-	}
-	ib := d.b[d.off]
-	d.off++
-	major, info = ib>>5, ib&0x1f
-	var n int
-	switch {
-	case info < 24:
-		return major, info, uint64(info), false, nil
-	case info == 24:
-		n = 1
-	case info == 25:
-		n = 2
-	case info == 26:
-		n = 4
-	case info == 27:
-		n = 8
-	case info == 31:
-		return major, info, 0, true, nil
-	default:
-		d.off--
-		return 0, 0, 0, false, d.errorf("reserved additional information %d", info)
-	}
-	if len(d.b)-d.off < n {
-		return 0, 0, 0, false, d.errorf("unexpected end of input")
-	}
-	p := d.b[d.off : d.off+n]
-	d.off += n
-	switch n {
-	case 1:
-		arg = uint64(p[0])
-	case 2:
-		arg = uint64(binary.BigEndian.Uint16(p))
-	case 4:
-		arg = uint64(binary.BigEndian.Uint32(p))
-	case 8:
-		arg = binary.BigEndian.Uint64(p)
-	}
-	return major, info, arg, false, nil
-}
-
-// remaining guards declared lengths: every element takes at least one byte,
-// so a count above what is left is malformed, and nothing is preallocated
-// from an attacker's number.
-func (d *cborDecoder) remaining() uint64 { return uint64(len(d.b) - d.off) }
-
-func (d *cborDecoder) item(out *bytes.Buffer, depth int) error {
-	if depth > maxCBORDepth {
-		return d.errorf("nested deeper than %d levels", maxCBORDepth)
-	}
-	start := d.off
-	major, info, arg, indef, err := d.head()
-	if err != nil {
-		return err
-	}
+// item writes the data item at the start of b as JSON and returns the bytes
+// after it. b is well-formed, so container heads are read without checks.
+func (w *jsonWalker) item(out *bytes.Buffer, b []byte) ([]byte, error) {
+	major, arg, indef, rest := cborHead(b)
 	switch major {
-	case 0:
-		out.WriteString(strconv.FormatUint(arg, 10))
-	case 1:
-		writeNegative(out, arg)
-	case 2:
-		s, err := d.str(major, arg, indef)
-		if err != nil {
-			return err
+	case cborArray:
+		out.WriteByte('[')
+		rest, err := eachItem(rest, arg, indef, func(i uint64, b []byte) ([]byte, error) {
+			if i > 0 {
+				out.WriteByte(',')
+			}
+			return w.item(out, b)
+		})
+		out.WriteByte(']')
+		return rest, err
+	case cborMap:
+		return w.mapping(out, rest, arg, indef)
+	case cborTag:
+		if bignum := (arg == 2 || arg == 3) && rest[0]>>5 == cborBytes; !bignum {
+			return w.tag(out, arg, rest)
 		}
-		writeJSONString(out, base64.StdEncoding.EncodeToString(s))
-	case 3:
-		s, err := d.str(major, arg, indef)
-		if err != nil {
-			return err
-		}
-		if !utf8.Valid(s) {
-			d.off = start
-			return d.errorf("text string is not valid UTF-8")
-		}
-		writeJSONString(out, string(s))
-	case 4:
-		return d.array(out, arg, indef, depth)
-	case 5:
-		return d.mapping(out, arg, indef, depth)
-	case 6:
-		return d.tag(out, arg, indef, depth)
-	case 7:
-		return d.simple(out, info, arg, indef)
 	}
-	return nil
+	var v any // a scalar or a bignum
+	rest, err := replyDecMode.UnmarshalFirst(b, &v)
+	if err != nil {
+		return nil, w.errorf(b, "%s", strings.TrimPrefix(err.Error(), "cbor: "))
+	}
+	writeJSONScalar(out, v)
+	return rest, nil
 }
 
-// str reads a byte or text string, joining indefinite-length chunks.
-func (d *cborDecoder) str(major byte, n uint64, indef bool) ([]byte, error) {
-	if !indef {
-		if n > d.remaining() {
-			return nil, d.errorf("string of %d bytes with only %d left", n, d.remaining())
-		}
-		s := d.b[d.off : d.off+int(n)]
-		d.off += int(n)
-		return s, nil
+func (w *jsonWalker) tag(out *bytes.Buffer, num uint64, content []byte) ([]byte, error) {
+	if num == 0 || num == 1 {
+		return w.item(out, content) // date/time: the content reads as it is
 	}
-	var s []byte
-	for {
-		if d.off < len(d.b) && d.b[d.off] == 0xff {
-			d.off++
-			return s, nil
-		}
-		m, _, cn, cindef, err := d.head()
-		if err != nil {
-			return nil, err
-		}
-		if m != major || cindef {
-			return nil, d.errorf("indefinite-length string chunk of the wrong type")
-		}
-		if cn > d.remaining() {
-			return nil, d.errorf("string chunk of %d bytes with only %d left", cn, d.remaining())
-		}
-		s = append(s, d.b[d.off:d.off+int(cn)]...)
-		d.off += int(cn)
-	}
+	fmt.Fprintf(out, `{"tag":%d,"value":`, num)
+	rest, err := w.item(out, content)
+	out.WriteByte('}')
+	return rest, err
 }
 
-// more reports whether a container has another element, consuming the break
-// code of an indefinite-length one.
-func (d *cborDecoder) more(i, n uint64, indef bool) (bool, error) {
-	if !indef {
-		return i < n, nil
-	}
-	if d.off >= len(d.b) {
-		return false, d.errorf("unexpected end of input in an indefinite-length container")
-	}
-	if d.b[d.off] == 0xff {
-		d.off++
-		return false, nil
-	}
-	return true, nil
-}
-
-func (d *cborDecoder) array(out *bytes.Buffer, n uint64, indef bool, depth int) error {
-	if !indef && n > d.remaining() {
-		return d.errorf("array of %d items with only %d bytes left", n, d.remaining())
-	}
-	out.WriteByte('[')
-	for i := uint64(0); ; i++ {
-		ok, err := d.more(i, n, indef)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			break
-		}
-		if i > 0 {
-			out.WriteByte(',')
-		}
-		if err := d.item(out, depth+1); err != nil {
-			return err
-		}
-	}
-	out.WriteByte(']')
-	return nil
-}
-
-func (d *cborDecoder) mapping(out *bytes.Buffer, n uint64, indef bool, depth int) error {
-	if !indef && n > d.remaining()/2 {
-		return d.errorf("map of %d pairs with only %d bytes left", n, d.remaining())
-	}
+func (w *jsonWalker) mapping(out *bytes.Buffer, b []byte, n uint64, indef bool) ([]byte, error) {
 	seen := map[string]struct{}{}
 	var key bytes.Buffer
 	out.WriteByte('{')
-	for i := uint64(0); ; i++ {
-		ok, err := d.more(i, n, indef)
+	rest, err := eachItem(b, n, indef, func(i uint64, b []byte) ([]byte, error) {
+		key.Reset()
+		val, err := w.item(&key, b)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if !ok {
-			break
+		k := key.String()
+		if s := ""; len(k) > 0 && k[0] == '"' && json.Unmarshal(key.Bytes(), &s) == nil {
+			k = s // text, bytes and tagged text keys: the string itself
 		}
+		if _, dup := seen[k]; dup {
+			return nil, w.errorf(b, "duplicate map key %q (after conversion to a JSON key)", k)
+		}
+		seen[k] = struct{}{}
 		if i > 0 {
 			out.WriteByte(',')
 		}
-		at := d.off
-		k, err := d.key(&key, depth+1)
-		if err != nil {
-			return err
+		writeJSONScalar(out, k)
+		if out.Len() > w.limit {
+			return nil, w.errorf(b, "map keys nested in map keys print as more than %d times the reply's size", maxJSONGrowth)
 		}
-		if _, dup := seen[k]; dup {
-			d.off = at
-			return d.errorf("duplicate map key %q (after conversion to a JSON key)", k)
-		}
-		seen[k] = struct{}{}
-		writeJSONString(out, k)
 		out.WriteByte(':')
-		if err := d.item(out, depth+1); err != nil {
-			return err
-		}
-	}
+		return w.item(out, val)
+	})
 	out.WriteByte('}')
-	return nil
+	return rest, err
 }
 
-// key reads a map key as the string JSON will use.
-func (d *cborDecoder) key(buf *bytes.Buffer, depth int) (string, error) {
-	if d.off < len(d.b) {
-		switch d.b[d.off] >> 5 {
-		case 3: // text: itself
-			start := d.off
-			major, _, arg, indef, err := d.head()
-			if err != nil {
-				return "", err
-			}
-			s, err := d.str(major, arg, indef)
-			if err != nil {
-				return "", err
-			}
-			if !utf8.Valid(s) {
-				d.off = start
-				return "", d.errorf("text string is not valid UTF-8")
-			}
-			return string(s), nil
-		case 2: // bytes: base64, as the value would print
-			major, _, arg, indef, err := d.head()
-			if err != nil {
-				return "", err
-			}
-			s, err := d.str(major, arg, indef)
-			if err != nil {
-				return "", err
-			}
-			return base64.StdEncoding.EncodeToString(s), nil
+// CBOR major types the walk treats itself.
+const (
+	cborBytes = 2
+	cborArray = 4
+	cborMap   = 5
+	cborTag   = 6
+)
+
+// cborHead splits a well-formed item's initial byte and argument from what
+// follows. indef reports an indefinite length.
+func cborHead(b []byte) (major byte, arg uint64, indef bool, rest []byte) {
+	major, info := b[0]>>5, b[0]&0x1f
+	b = b[1:]
+	switch {
+	case info < 24:
+		return major, uint64(info), false, b
+	case info == 31:
+		return major, 0, true, b
+	}
+	n := 1 << (info - 24) // 24..27: 1, 2, 4 or 8 bytes follow
+	for _, c := range b[:n] {
+		arg = arg<<8 | uint64(c)
+	}
+	return major, arg, false, b[n:]
+}
+
+// eachItem calls f on each of the n elements (items, or key/value pairs for
+// f to split) that follow a container head, or on each element up to the
+// break code of an indefinite-length container, and returns what follows.
+func eachItem(b []byte, n uint64, indef bool, f func(i uint64, b []byte) ([]byte, error)) ([]byte, error) {
+	for i := uint64(0); indef || i < n; i++ {
+		if indef && b[0] == 0xff {
+			return b[1:], nil
+		}
+		var err error
+		if b, err = f(i, b); err != nil {
+			return nil, err
 		}
 	}
-	// Anything else: its JSON text, unquoted for a bare string result.
-	buf.Reset()
-	if err := d.item(buf, depth); err != nil {
-		return "", err
-	}
-	k := buf.String()
-	if len(k) > 0 && k[0] == '"' {
-		var s string
-		if err := json.Unmarshal(buf.Bytes(), &s); err == nil {
-			return s, nil
+	return b, nil
+}
+
+// writeJSONScalar writes a value decoded by replyDecMode, or a string,
+// without HTML escaping: replies are read by people and shells, not
+// embedded in web pages. Byte strings become base64, *big.Int an integer.
+func writeJSONScalar(out *bytes.Buffer, v any) {
+	switch v := v.(type) {
+	case float64:
+		switch {
+		case math.IsNaN(v):
+			out.WriteString(`"NaN"`)
+			return
+		case math.IsInf(v, 1):
+			out.WriteString(`"Infinity"`)
+			return
+		case math.IsInf(v, -1):
+			out.WriteString(`"-Infinity"`)
+			return
 		}
-	}
-	return k, nil
-}
-
-func (d *cborDecoder) tag(out *bytes.Buffer, num uint64, indef bool, depth int) error {
-	if indef {
-		return d.errorf("a tag cannot have indefinite length")
-	}
-	switch num {
-	case 2, 3: // bignums
-		if d.off < len(d.b) && d.b[d.off]>>5 == 2 {
-			major, _, arg, sindef, err := d.head()
-			if err != nil {
-				return err
-			}
-			s, err := d.str(major, arg, sindef)
-			if err != nil {
-				return err
-			}
-			v := new(big.Int).SetBytes(s)
-			if num == 3 {
-				v.Neg(v).Sub(v, big.NewInt(1))
-			}
-			out.WriteString(v.String())
-			return nil
-		}
-	case 0, 1: // date/time: the content is readable as it is
-		return d.item(out, depth+1)
-	}
-	out.WriteString(`{"tag":`)
-	out.WriteString(strconv.FormatUint(num, 10))
-	out.WriteString(`,"value":`)
-	if err := d.item(out, depth+1); err != nil {
-		return err
-	}
-	out.WriteByte('}')
-	return nil
-}
-
-func (d *cborDecoder) simple(out *bytes.Buffer, info byte, arg uint64, indef bool) error {
-	if indef {
-		d.off--
-		return d.errorf("unexpected break code")
-	}
-	switch info {
-	case 25:
-		writeFloat(out, float64(halfToFloat32(uint16(arg))))
-		return nil
-	case 26:
-		writeFloat(out, float64(math.Float32frombits(uint32(arg))))
-		return nil
-	case 27:
-		writeFloat(out, math.Float64frombits(arg))
-		return nil
-	}
-	if info == 24 && arg < 32 {
-		return d.errorf("simple value %d in two-byte form", arg)
-	}
-	switch arg {
-	case 20:
-		out.WriteString("false")
-	case 21:
-		out.WriteString("true")
-	case 22, 23: // null, undefined
-		out.WriteString("null")
-	default:
-		out.WriteString(`{"simple":`)
-		out.WriteString(strconv.FormatUint(arg, 10))
-		out.WriteByte('}')
-	}
-	return nil
-}
-
-// writeNegative writes CBOR's -1-n, which may be below math.MinInt64.
-func writeNegative(out *bytes.Buffer, n uint64) {
-	if n < math.MaxInt64 {
-		out.WriteString(strconv.FormatInt(-1-int64(n), 10))
+	case cbor.SimpleValue:
+		fmt.Fprintf(out, `{"simple":%d}`, v)
 		return
 	}
-	v := new(big.Int).SetUint64(n)
-	out.WriteString(v.Neg(v).Sub(v, big.NewInt(1)).String())
-}
-
-func writeFloat(out *bytes.Buffer, f float64) {
-	switch {
-	case math.IsNaN(f):
-		out.WriteString(`"NaN"`)
-	case math.IsInf(f, 1):
-		out.WriteString(`"Infinity"`)
-	case math.IsInf(f, -1):
-		out.WriteString(`"-Infinity"`)
-	default:
-		b, _ := json.Marshal(f) // finite floats always marshal
-		out.Write(b)
-	}
-}
-
-// writeJSONString quotes s without HTML escaping: replies are read by people
-// and shells, not embedded in web pages.
-func writeJSONString(out *bytes.Buffer, s string) {
 	enc := json.NewEncoder(out)
 	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s) // strings always encode
+	_ = enc.Encode(v) // what replyDecMode decodes always encodes
 	out.Truncate(out.Len() - 1)
-}
-
-// halfToFloat32 widens an IEEE 754 half-precision float.
-func halfToFloat32(h uint16) float32 {
-	sign := uint32(h>>15) << 31
-	exp := uint32(h>>10) & 0x1f
-	frac := uint32(h & 0x3ff)
-	switch exp {
-	case 0:
-		if frac == 0 {
-			return math.Float32frombits(sign)
-		}
-		// Subnormal: value = frac * 2^-24.
-		f := float32(frac) * (1.0 / (1 << 24))
-		if sign != 0 {
-			f = -f
-		}
-		return f
-	case 0x1f:
-		return math.Float32frombits(sign | 0x7f800000 | frac<<13)
-	}
-	return math.Float32frombits(sign | (exp+112)<<23 | frac<<13)
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -167,28 +168,28 @@ func TestCBORToJSONErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, in, want string
 	}{
-		{"truncated array", "82 01", "array of 2 items with only 1 bytes left"},
-		{"truncated map", "a1 01", "map of 1 pairs with only 1 bytes left"},
-		{"truncated nested", "82 01 19 00", "unexpected end of input"},
-		{"truncated head", "19 01", "unexpected end of input"},
-		{"trailing", "01 02", "at byte 1: 1 trailing bytes"},
-		{"invalid UTF-8", "62 fffe", "not valid UTF-8"},
-		{"invalid UTF-8 key", "a1 62 fffe 01", "not valid UTF-8"},
-		{"lone break", "ff", "unexpected break code"},
-		{"reserved info", "1c", "reserved additional information 28"},
-		{"duplicate key", "a2 01 00 61 31 00", `duplicate map key "1"`},
+		{"truncated array", "82 01", "malformed CBOR: unexpected EOF"},
+		{"truncated map", "a1 01", "unexpected EOF"},
+		{"truncated nested", "82 01 19 00", "unexpected EOF"},
+		{"truncated head", "19 01", "unexpected EOF"},
+		{"trailing", "01 02", "1 bytes of extraneous data starting at index 1"},
+		{"invalid UTF-8", "62 fffe", "at byte 0: invalid UTF-8"},
+		{"invalid UTF-8 key", "a1 62 fffe 01", "at byte 1: invalid UTF-8"},
+		{"lone break", "ff", `unexpected "break" code`},
+		{"reserved info", "1c", "invalid additional information 28"},
+		{"duplicate key", "a2 01 00 61 31 00", `at byte 3: duplicate map key "1"`},
 		{"duplicate text key", "a2 61 61 00 61 61 01", `duplicate map key "a"`},
-		{"huge array", "9b ffffffffffffffff", "array of 18446744073709551615 items"},
-		{"huge map", "bb ffffffffffffffff", "map of 18446744073709551615 pairs"},
-		{"huge string", "5b 7fffffffffffffff", "string of"},
-		{"huge chunk", "5f 5a ffffffff ff", "string chunk of"},
-		{"chunk of wrong type", "5f 61 61 ff", "wrong type"},
-		{"nested indefinite chunk", "7f 7f ff ff", "wrong type"},
-		{"unterminated indefinite", "9f 01", "unexpected end of input in an indefinite-length container"},
-		{"indefinite tag", "df 01", "tag cannot have indefinite length"},
-		{"two-byte simple below 32", "f8 10", "two-byte form"},
-		{"too deep", strings.Repeat("81", maxCBORDepth+2) + "00", "nested deeper than 64 levels"},
-		{"deep tags", strings.Repeat("d8 2a ", maxCBORDepth+2) + "00", "nested deeper"},
+		{"huge array", "9b ffffffffffffffff", "array length 18446744073709551615 is too large"},
+		{"huge map", "bb ffffffffffffffff", "map length 18446744073709551615 is too large"},
+		{"huge string", "5b 7fffffffffffffff", "unexpected EOF"},
+		{"huge chunk", "5f 5a ffffffff ff", "unexpected EOF"},
+		{"chunk of wrong type", "5f 61 61 ff", "wrong element type"},
+		{"nested indefinite chunk", "7f 7f ff ff", "chunk is not definite-length"},
+		{"unterminated indefinite", "9f 01", "unexpected EOF"},
+		{"indefinite tag", "df 01", "invalid additional information 31 for type tag"},
+		{"two-byte simple below 32", "f8 10", "invalid simple value 16"},
+		{"too deep", strings.Repeat("81", maxCBORDepth+2) + "00", "exceeded max nested level 64"},
+		{"deep tags", strings.Repeat("d8 2a ", maxCBORDepth+2) + "00", "exceeded max nested level"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := CBORToJSON(unhex(t, tc.in))
@@ -197,6 +198,57 @@ func TestCBORToJSONErrors(t *testing.T) {
 			require.Contains(t, err.Error(), tc.want)
 		})
 	}
+}
+
+// Lengths and depths declared by a few bytes must not cost what they
+// declare, and keys nested in keys (each level doubling the escapes of the
+// one inside) must not print exabytes.
+func TestCBORBombsConvertInBoundedMemory(t *testing.T) {
+	bombs := map[string]string{
+		"array of 2^32 elements":  "9a ffffffff 00",
+		"map of 2^31 pairs":       "ba 80000000 01 01",
+		"byte string of 2^60":     "5b 1000000000000000",
+		"text chunk of 2^32":      "7f 7a ffffffff",
+		"deep nesting":            strings.Repeat("81", 100000) + "00",
+		"deep indefinite nesting": strings.Repeat("9f", 100000),
+		"keys in keys":            strings.Repeat("a1", maxCBORDepth-1) + "61 22" + strings.Repeat("01", maxCBORDepth-1),
+	}
+	for name, in := range bombs {
+		t.Run(name, func(t *testing.T) {
+			b := unhex(t, in)
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, err := CBORToJSON(b)
+			runtime.ReadMemStats(&after)
+			require.ErrorIs(t, err, errCBOR)
+			require.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(1<<20)+uint64(len(b))*maxJSONGrowth*8)
+		})
+	}
+}
+
+// Keys nested in keys print as escaped JSON until the output would outgrow
+// the reply many times over.
+func TestCBORToJSONKeysInKeys(t *testing.T) {
+	nested := func(levels int) []byte {
+		return unhex(t, strings.Repeat("a1", levels)+"61 22"+strings.Repeat("01", levels))
+	}
+	got, err := CBORToJSON(nested(2))
+	require.NoError(t, err)
+	require.Equal(t, `{"{\"\\\"\":1}":1}`, string(got))
+	_, err = CBORToJSON(nested(20)) // 42 bytes that would print as 3 MB
+	require.ErrorIs(t, err, errCBOR)
+	require.ErrorContains(t, err, "more than 64 times the reply's size")
+}
+
+// The library's default cap of 131072 elements would refuse long replies a
+// guest may legitimately send; only the reply's size bounds them.
+func TestCBORToJSONLongArray(t *testing.T) {
+	long := make([]int, 200_000)
+	b, err := cbor.Marshal(long)
+	require.NoError(t, err)
+	got, err := CBORToJSON(b)
+	require.NoError(t, err)
+	require.Len(t, got, 2*len(long)+1)
 }
 
 // What a user types comes back the same (modulo key order and spacing)
@@ -241,6 +293,8 @@ func FuzzCBORToJSON(f *testing.F) {
 		"", "00", "a1616101", "9f0102ff", "c249010000000000000000", "f97e00", "a1820102 03",
 		"7f626162616 3ff", "bf61610 1ff", "d82a8201 02", "f7", "f0", "3bffffffffffffffff",
 		"a2 01 00 61 31 00", "9bffffffffffffffff", "5f41014202 03ff",
+		"c2 01", "c2 5f 41 01 ff", "c1 61 78", "a1 a1 a1 61 22 01 01 01", "a1 82 f9 7e00 f7 f0",
+		"bf 5f 41 01 ff 01 ff", "9f d8 2a 9f ff ff",
 	} {
 		b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
 		if err == nil {
@@ -264,6 +318,9 @@ func FuzzCBORToJSON(f *testing.F) {
 		}
 		if !json.Valid(out) {
 			t.Fatalf("invalid JSON %q from % x", out, b)
+		}
+		if len(out) > maxJSONLen(len(b)) {
+			t.Fatalf("%d bytes of JSON from %d bytes of CBOR", len(out), len(b))
 		}
 	})
 }

@@ -6,35 +6,27 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/wasmactor/wasmactor"
-	"github.com/wasmactor/wasmactor/internal/proto"
+	"github.com/wasmactor/wasmactor/client"
 	"github.com/wasmactor/wasmactor/registry"
 )
 
-// The commands that talk to a node: each is one control request of
-// internal/proto, sent over the same QUIC endpoint and handshake nodes use.
+// The commands that talk to a node: each is one request of package client,
+// sent over the same QUIC endpoint and handshake nodes use.
 
 // wasmMagic starts every WebAssembly binary: "\0asm", then version 1.
 var wasmMagic = []byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00}
-
-func (a *app) decodeReply(b []byte, v any) error {
-	if err := proto.Unmarshal(b, v); err != nil {
-		return fail(exitFailure, err, "node at %s sent a malformed reply: %v", a.nodeAddr, oneLineBare(err))
-	}
-	return nil
-}
 
 // checkTarget rejects text that looks like a PID but is not one before it
 // reaches the node; anything else is a registered name.
 func checkTarget(t string) error {
 	if t == "" {
-		return usageErrorf("empty target: give a PID like <n2.17> or a registered name")
+		return usageErrorf("empty target: give a PID as printed (<node.incarnation.serial>) or a registered name")
 	}
 	if strings.HasPrefix(t, "<") {
 		if _, err := wasmactor.ParsePID(t); err != nil {
@@ -90,13 +82,12 @@ Deploying the same bytes again is a no-op.`,
 			}
 			// The body is the module's bytes as they are: no envelope to
 			// double a large blob in memory.
-			reply, err := a.request(cmd.Context(), proto.KindDeploy, wasm)
-			if err != nil {
-				return fmt.Errorf("deploy %s: %w", args[0], err)
-			}
 			var info registry.ModuleInfo
-			if err := a.decodeReply(reply, &info); err != nil {
+			if err := a.request(cmd.Context(), func(c *client.Client) (err error) {
+				info, err = c.Deploy(cmd.Context(), wasm)
 				return err
+			}); err != nil {
+				return fmt.Errorf("deploy %s: %w", args[0], err)
 			}
 			if out == formatJSON {
 				return writeJSON(a.stdout, moduleOut(info))
@@ -160,34 +151,34 @@ send and call can use the name instead of the PID.`,
 			if maxRestarts < 0 || period < 0 {
 				return usageErrorf("--max-restarts and --restart-period must not be negative")
 			}
-			req := proto.Spawn{
-				Factory:  factory,
+			opts := client.SpawnOptions{
 				Name:     name,
 				Isolated: isolated,
 				Restart:  wasmactor.Restart{Policy: policy, MaxRestarts: maxRestarts, Period: period},
 				Node:     on,
 			}
 			if cmd.Flags().Changed("args") {
-				if req.Args, err = JSONToCBOR("--args", []byte(argsJSON)); err != nil {
+				args, err := JSONToCBOR("--args", []byte(argsJSON))
+				if err != nil {
 					return err
 				}
+				opts.Args = client.CBOR(args)
 			}
-			reply, err := a.request(cmd.Context(), proto.KindSpawnCLI, proto.Marshal(req))
-			if err != nil {
+			var pid wasmactor.PID
+			if err := a.request(cmd.Context(), func(c *client.Client) (err error) {
+				pid, err = c.Spawn(cmd.Context(), factory, opts)
+				return err
+			}); err != nil {
 				where := ""
 				if on != "" {
 					where = " on " + on
 				}
 				return fmt.Errorf("spawn %s%s: %w", factory, where, err)
 			}
-			var sr proto.SpawnReply
-			if err := a.decodeReply(reply, &sr); err != nil {
-				return err
-			}
 			if out == formatJSON {
-				return writeJSON(a.stdout, spawnJSON{pidJSON: pidOut(sr.PID), Factory: factory, Name: name})
+				return writeJSON(a.stdout, spawnJSON{pidJSON: pidOut(pid), Factory: factory, Name: name})
 			}
-			fmt.Fprintln(a.stdout, sr.PID)
+			fmt.Fprintln(a.stdout, pid)
 			return nil
 		},
 	}
@@ -219,18 +210,21 @@ func (a *app) sendCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "send TARGET JSON",
 		Short: "Send a message one way (at most once); prints nothing",
-		Long: `Send JSON (converted to CBOR) to TARGET, a PID like <n2.17> or a registered
-name, without waiting for an answer. Success means the target's node queued
-it; delivery is at most once, in order per sender.`,
+		Long: `Send JSON (converted to CBOR) to TARGET, a PID as spawn and ps print it
+(<node.incarnation.serial>) or a registered name, without waiting for an
+answer. Success means the target's node queued it; delivery is at most once,
+in order per sender.`,
 		Example: `  wasmactor send counter '{"op": "inc", "by": 2}'
-  wasmactor send '<n2.17>' '{"op": "reset"}'`,
+  wasmactor send '<n2.3f9a0c11d2e4b607.17>' '{"op": "reset"}'`,
 		Args: exactArgs(2, "TARGET and JSON"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			target, payload, err := messageArgs(args)
 			if err != nil {
 				return err
 			}
-			if _, err := a.request(cmd.Context(), proto.KindSend, proto.Marshal(proto.Message{Target: target, Payload: payload})); err != nil {
+			if err := a.request(cmd.Context(), func(c *client.Client) error {
+				return c.Send(cmd.Context(), target, client.CBOR(payload))
+			}); err != nil {
 				return fmt.Errorf("send to %s: %w", target, err)
 			}
 			return nil
@@ -256,12 +250,12 @@ func (a *app) callCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "call TARGET JSON",
 		Short: "Ask an actor and print its reply as JSON",
-		Long: `Send JSON (converted to CBOR) to TARGET, a PID like <n2.17> or a registered
-name, as a request, and print the actor's CBOR reply as JSON. Byte strings
-print as base64, non-text map keys as strings. With -o json the reply is
-wrapped: {"target": ..., "reply": ...}.`,
+		Long: `Send JSON (converted to CBOR) to TARGET, a PID as spawn and ps print it
+(<node.incarnation.serial>) or a registered name, as a request, and print the
+actor's CBOR reply as JSON. Byte strings print as base64, non-text map keys as
+strings. With -o json the reply is wrapped: {"target": ..., "reply": ...}.`,
 		Example: `  wasmactor call counter '{"op": "get"}'
-  wasmactor call '<n3.1>' '{"op": "get"}' --timeout 2s
+  wasmactor call '<n3.e91a5651e02e083e.1>' '{"op": "get"}' --timeout 2s
   wasmactor call counter '{"op": "get"}' | jq .value`,
 		Args: exactArgs(2, "TARGET and JSON"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -274,19 +268,17 @@ wrapped: {"target": ..., "reply": ...}.`,
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout+callGrace)
 			defer cancel()
-			req := proto.Message{Target: target, Payload: payload, TimeoutMs: timeout.Milliseconds()}
-			reply, err := a.request(ctx, proto.KindCall, proto.Marshal(req))
-			if err != nil {
+			var reply client.CBOR
+			if err := a.request(ctx, func(c *client.Client) (err error) {
+				reply, err = c.CallTimeout(ctx, target, client.CBOR(payload), timeout)
+				return err
+			}); err != nil {
 				if code, _ := classify(err); code == exitTimeout {
 					return fail(exitTimeout, err, "call %s: no reply within %s", target, timeout)
 				}
 				return fmt.Errorf("call %s: %w", target, err)
 			}
-			var cr proto.CallReply
-			if err := a.decodeReply(reply, &cr); err != nil {
-				return err
-			}
-			js, err := CBORToJSON(cr.Payload)
+			js, err := CBORToJSON(reply)
 			if err != nil {
 				return fail(exitFailure, err, "call %s: the reply is not printable as JSON: %v", target, err)
 			}
@@ -307,17 +299,20 @@ func (a *app) killCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "kill TARGET",
 		Short: "Stop an actor with an exit reason; prints nothing",
-		Long: `Stop TARGET, a PID like <n2.17> or a registered name, as if a linked actor
-had died with --reason (default "killed"). Its monitors and links fire, and its
-restart policy applies: a permanent actor comes back with the same PID.`,
-		Example: `  wasmactor kill '<n3.1>'
+		Long: `Stop TARGET, a PID as spawn and ps print it (<node.incarnation.serial>) or a
+registered name, as if a linked actor had died with --reason (default
+"killed"). Its monitors and links fire, and its restart policy applies: a
+permanent actor comes back with the same PID.`,
+		Example: `  wasmactor kill '<n3.e91a5651e02e083e.1>'
   wasmactor kill counter --reason maintenance`,
 		Args: exactArgs(1, "one TARGET"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkTarget(args[0]); err != nil {
 				return err
 			}
-			if _, err := a.request(cmd.Context(), proto.KindKillActor, proto.Marshal(proto.Target{Target: args[0], Reason: reason})); err != nil {
+			if err := a.request(cmd.Context(), func(c *client.Client) error {
+				return c.Kill(cmd.Context(), args[0], reason)
+			}); err != nil {
 				return fmt.Errorf("kill %s: %w", args[0], err)
 			}
 			return nil
@@ -343,15 +338,13 @@ func (a *app) psCmd() *cobra.Command {
 		Example: "  wasmactor ps\n  wasmactor ps -o json | jq -r '.[] | select(.factory == \"Counter\") | .pid'",
 		Args:    exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			reply, err := a.request(cmd.Context(), proto.KindPs, proto.Marshal(proto.Empty{}))
-			if err != nil {
+			var actors []client.ActorInfo // ordered by PID
+			if err := a.request(cmd.Context(), func(c *client.Client) (err error) {
+				actors, err = c.Ps(cmd.Context())
+				return err
+			}); err != nil {
 				return fmt.Errorf("ps: %w", err)
 			}
-			var actors []proto.ActorInfo
-			if err := a.decodeReply(reply, &actors); err != nil {
-				return err
-			}
-			sort.Slice(actors, func(i, j int) bool { return actors[i].PID.Less(actors[j].PID) })
 			if out == formatJSON {
 				js := make([]actorJSON, 0, len(actors))
 				for _, x := range actors {
@@ -388,15 +381,13 @@ func (a *app) nodesCmd() *cobra.Command {
 		Example: "  wasmactor nodes\n  wasmactor nodes -o json | jq -r '.[] | select(.up) | .name'",
 		Args:    exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			reply, err := a.request(cmd.Context(), proto.KindNodes, proto.Marshal(proto.Empty{}))
-			if err != nil {
+			var nodes []client.NodeStatus // ordered by name
+			if err := a.request(cmd.Context(), func(c *client.Client) (err error) {
+				nodes, err = c.Nodes(cmd.Context())
+				return err
+			}); err != nil {
 				return fmt.Errorf("nodes: %w", err)
 			}
-			var nodes []proto.NodeStatus
-			if err := a.decodeReply(reply, &nodes); err != nil {
-				return err
-			}
-			sort.Slice(nodes, func(i, j int) bool { return nodes[i].Name < nodes[j].Name })
 			if out == formatJSON {
 				js := make([]nodeJSON, 0, len(nodes))
 				for _, n := range nodes {
@@ -427,30 +418,27 @@ func (a *app) modulesCmd() *cobra.Command {
 		Example: "  wasmactor modules\n  wasmactor modules -o json | jq -r '.[0].hash'",
 		Args:    exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			reply, err := a.request(cmd.Context(), proto.KindModules, proto.Marshal(proto.Empty{}))
-			if err != nil {
+			var mods []client.ModuleStatus // newest first, as the factory index resolves names
+			if err := a.request(cmd.Context(), func(c *client.Client) (err error) {
+				mods, err = c.Modules(cmd.Context())
+				return err
+			}); err != nil {
 				return fmt.Errorf("modules: %w", err)
 			}
-			var mods []proto.ModuleStatus
-			if err := a.decodeReply(reply, &mods); err != nil {
-				return err
-			}
-			// Newest first, as the factory index resolves names.
-			sort.SliceStable(mods, func(i, j int) bool { return mods[i].Info.DeployedAt > mods[j].Info.DeployedAt })
 			if out == formatJSON {
 				js := make([]moduleStatusJSON, 0, len(mods))
 				for _, m := range mods {
-					js = append(js, moduleStatusJSON{moduleJSON: moduleOut(m.Info), Holders: nonNil(m.Holders)})
+					js = append(js, moduleStatusJSON{moduleJSON: moduleOut(m.ModuleInfo), Holders: nonNil(m.Holders)})
 				}
 				return writeJSON(a.stdout, js)
 			}
 			rows := make([][]string, 0, len(mods))
 			for _, m := range mods {
 				deployed := "-"
-				if m.Info.DeployedAt != 0 {
-					deployed = time.Unix(0, m.Info.DeployedAt).Local().Format("2006-01-02 15:04:05")
+				if m.DeployedAt != 0 {
+					deployed = time.Unix(0, m.DeployedAt).Local().Format("2006-01-02 15:04:05")
 				}
-				rows = append(rows, []string{shortHash(m.Info.Hash.String()), humanSize(m.Info.Size), orDash(strings.Join(m.Info.Factories, ",")), orDash(strings.Join(m.Holders, ",")), deployed})
+				rows = append(rows, []string{shortHash(m.Hash.String()), humanSize(m.Size), orDash(strings.Join(m.Factories, ",")), orDash(strings.Join(m.Holders, ",")), deployed})
 			}
 			return table(a.stdout, []string{"MODULE", "SIZE", "FACTORIES", "HOLDERS", "DEPLOYED"}, rows)
 		},

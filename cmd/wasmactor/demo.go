@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -20,7 +21,10 @@ import (
 const demoTimeout = 3 * time.Minute
 
 func (a *app) demoCmd() *cobra.Command {
-	var logLevel string
+	var (
+		logLevel string
+		hold     bool
+	)
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run a 3-node cluster in this process and show remote spawn, call and monitor",
@@ -29,11 +33,15 @@ random cookie, and walk through the main features one numbered step at a
 time: build examples/counter from source, deploy it on n1, spawn a Counter on
 n3 from n1 by factory name, call it from n2 by its registered name, monitor
 it from n1, stop n3 and watch the monitor fire with reason noconnection.
+n1 serves the observer, a live web page of the cluster, on a loopback port
+that the demo prints; --hold keeps n1 and n2 running after the last step
+(until Ctrl-C) so there is time to look.
 
 It must run inside the wasmactor source tree (it builds the example with the
 go command; the build is cached, as the tests' guest builds are).`,
 		Example: `  go run ./cmd/wasmactor demo
-  wasmactor demo --log-level info     # also show the nodes' logs`,
+  wasmactor demo --log-level info     # also show the nodes' logs
+  wasmactor demo --hold               # keep the cluster up for the observer`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			level, err := parseLevel(logLevel)
@@ -43,10 +51,15 @@ go command; the build is cached, as the tests' guest builds are).`,
 			ctx, cancel := context.WithTimeout(cmd.Context(), demoTimeout)
 			defer cancel()
 			logger := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
-			return runDemo(ctx, a.stdout, logger)
+			var holdCtx context.Context // nil: do not hold
+			if hold {
+				holdCtx = cmd.Context()
+			}
+			return runDemo(ctx, holdCtx, a.stdout, logger)
 		},
 	}
 	cmd.Flags().StringVar(&logLevel, "log-level", "error", "log level of the nodes: debug, info, warn or error")
+	cmd.Flags().BoolVar(&hold, "hold", false, "after the last step, keep n1 and n2 (and the observer) running until interrupted")
 	return cmd
 }
 
@@ -89,13 +102,20 @@ func knows(n *host.Node, h string) bool {
 	return false
 }
 
-func runDemo(ctx context.Context, w io.Writer, logger *slog.Logger) error {
+// runDemo runs the steps under ctx; with a non-nil hold it then keeps the
+// surviving nodes up until hold is done.
+func runDemo(ctx, hold context.Context, w io.Writer, logger *slog.Logger) error {
 	step := &demoStep{w: w}
 
 	start := time.Now()
-	wasm, err := guestbuild.BuildErr("examples/counter")
+	root, err := guestbuild.RepoRoot()
 	if err != nil {
-		return fmt.Errorf("demo: building examples/counter (run the demo inside the wasmactor source tree): %w", err)
+		return fmt.Errorf("demo: run the demo inside the wasmactor source tree: %w", err)
+	}
+	// The cache the tests share: a demo after a test run starts at once.
+	wasm, err := guestbuild.Build(ctx, filepath.Join(root, "examples", "counter"), guestbuild.WithCache(guestbuild.DefaultCacheDir()))
+	if err != nil {
+		return fmt.Errorf("demo: building examples/counter: %w", err)
 	}
 	step.say("built examples/counter to WebAssembly: %s (%s)", humanSize(int64(len(wasm))), time.Since(start).Round(time.Millisecond))
 
@@ -111,6 +131,9 @@ func runDemo(ctx context.Context, w io.Writer, logger *slog.Logger) error {
 	}()
 	for i := 1; i <= 3; i++ {
 		cfg := host.Config{Name: fmt.Sprintf("n%d", i), Listen: "127.0.0.1:0", Cookie: cookie, Logger: logger}
+		if i == 1 {
+			cfg.HTTPListen = "127.0.0.1:0" // the observer
+		}
 		if i > 1 {
 			cfg.Join = []string{nodes[0].Addr()}
 		}
@@ -135,7 +158,7 @@ func runDemo(ctx context.Context, w io.Writer, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	step.say("started a 3-node cluster on loopback: n1 %s, n2 %s, n3 %s (full mesh)", n1.Addr(), n2.Addr(), n3.Addr())
+	step.say("started a 3-node cluster on loopback: n1 %s, n2 %s, n3 %s (full mesh); the observer: http://%s/", n1.Addr(), n2.Addr(), n3.Addr(), n1.HTTPAddr())
 
 	info, err := n1.Deploy(ctx, wasm)
 	if err != nil {
@@ -208,6 +231,11 @@ func runDemo(ctx context.Context, w io.Writer, logger *slog.Logger) error {
 	case <-ctx.Done():
 		return fmt.Errorf("demo: n1's monitor of %s did not fire after n3 stopped: %w", pid, ctx.Err())
 	}
-	step.say("done; n1 and n2 keep running until this process exits")
+	if hold == nil {
+		step.say("done; n1 and n2 keep running until this process exits")
+		return nil
+	}
+	step.say("done; holding n1 and n2 with the observer at http://%s/ until interrupted (Ctrl-C)", n1.HTTPAddr())
+	<-hold.Done()
 	return nil
 }

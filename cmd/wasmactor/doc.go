@@ -1,7 +1,7 @@
 // Command wasmactor runs wasmactor nodes and talks to a running cluster.
 //
 //	wasmactor node   --name N [--listen HOST:PORT] [--join HOST:PORT,...] [--data DIR]
-//	wasmactor build  [PKG_DIR] [-o out.wasm] [--json]
+//	wasmactor build  [PKG_DIR] [-o out.wasm] [-o json] [--out FILE]
 //	wasmactor deploy FILE.wasm
 //	wasmactor spawn  FACTORY [--on NODE] [--name NAME] [--args JSON] [--isolated] [--restart POLICY]
 //	wasmactor send   TARGET JSON
@@ -11,14 +11,14 @@
 //	wasmactor demo
 //
 // Every command prints help with examples (wasmactor CMD --help), and every
-// command that prints takes -o text|json (build: --json, since its -o names
-// the output file as in go build).
+// command that prints takes -o text|json (build too: there any other -o
+// value names the output file, as in go build; --out always does).
 //
 // # Reaching a node
 //
 // Cluster commands connect to one node over QUIC, with the same cookie
 // handshake nodes use between themselves, and send it one request of
-// internal/proto. The node is --node, else $WASMACTOR_NODE, else
+// package client (the public Go client: the CLI is its first user). The node is --node, else $WASMACTOR_NODE, else
 // 127.0.0.1:7946. The cookie file is --cookie-file, else
 // $WASMACTOR_COOKIE_FILE, else $XDG_DATA_HOME/wasmactor/cookie
 // (~/.local/share/wasmactor/cookie): one file per user that the first node
@@ -37,8 +37,9 @@
 //
 // Every failure is one line on stderr, "wasmactor: ...", and an exit code a
 // script can branch on: 1 other failure, 2 usage (bad flags, arguments or
-// JSON), 3 node unreachable or handshake refused (wrong cookie), 4 not found
-// (factory, actor, name, node), 5 timeout, 6 rejected (bad or oversized
+// JSON, PID text without its incarnation), 3 node unreachable or handshake
+// refused (wrong cookie), 4 not found (factory, actor, name, node, or a PID of
+// an earlier run of its node), 5 timeout, 6 rejected (bad or oversized
 // module or message, name taken, mailbox full). Remote errors arrive with the
 // ABI error codes of docs/abi.md and map onto these.
 package main

@@ -318,7 +318,8 @@ func TestEndToEnd(t *testing.T) {
 		e.fails(n1, nil, exitNotFound, `unknown factory`, "spawn", "Nope", "--on", "n2")
 		e.fails(n1, nil, exitNotFound, "", "spawn", "Counter", "--on", "n9")
 		e.fails(n1, nil, exitNotFound, `name not found`, "call", "nobody", `{}`)
-		e.fails(n1, nil, exitNotFound, "", "call", "<n3.9999>", `{}`)
+		e.fails(n1, nil, exitNotFound, "no such actor", "call", "<n3."+n3.ready.Incarnation+".9999>", `{}`)
+		e.fails(n1, nil, exitUsage, "has no incarnation: copy the PID as printed", "call", "<n3.9999>", `{}`)
 		e.fails(n1, nil, exitRejected, "name already registered", "spawn", "Counter", "--name", "counter")
 
 		e.fails(n1, nil, exitUsage, "invalid JSON in message at line 1, column 8 (byte 7)", "call", "counter", `{"op": get}`)
@@ -378,6 +379,24 @@ func TestEndToEnd(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	e.fails(n1, nil, exitUnreachable, "", "spawn", "Counter", "--on", "n3")
+
+	// Issue 8: n3 restarted on the same data dir numbers its actors from 1
+	// again. The PID of the earlier run, copied as printed, is stale (exit
+	// 4) and never reaches the new actor with the same serial.
+	n3b := e.startNode("n3", n1.addr)
+	require.NotEqual(t, n3.ready.Incarnation, n3b.ready.Incarnation)
+	var sp2 spawnJSON
+	require.NoError(t, json.Unmarshal([]byte(e.eventually(n1, 20*time.Second, "spawn", "Counter", "--on", "n3", "-o", "json")), &sp2))
+	require.Equal(t, sp.Serial, sp2.Serial, "the scenario needs a reused serial")
+	require.Equal(t, n3b.ready.Incarnation, sp2.Incarnation)
+	require.NotEqual(t, pid, sp2.PID)
+	for _, via := range []*nodeProc{n1, n3b} {
+		e.fails(via, nil, exitNotFound, "pid belongs to a previous incarnation of its node: "+pid, "call", pid, `{"op":"get"}`)
+		e.fails(via, nil, exitNotFound, "pid belongs to a previous incarnation of its node", "send", pid, `{"op":"inc","by":1}`)
+		e.fails(via, nil, exitNotFound, "pid belongs to a previous incarnation of its node", "kill", pid)
+	}
+	e.fails(n1, nil, exitUsage, "has no incarnation", "call", fmt.Sprintf("<n3.%d>", sp2.Serial), `{"op":"get"}`)
+	require.Equal(t, "{\"value\":0}\n", e.ok(n1, "call", sp2.PID, `{"op":"get"}`), "the new actor got nothing meant for the old one")
 }
 
 func TestDemoEndToEnd(t *testing.T) {

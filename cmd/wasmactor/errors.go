@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/wasmactor/wasmactor"
-	"github.com/wasmactor/wasmactor/internal/proto"
+	"github.com/wasmactor/wasmactor/internal/abi"
 	"github.com/wasmactor/wasmactor/transport"
 )
 
@@ -60,7 +60,8 @@ func usageErrorf(format string, args ...any) error {
 }
 
 // sentinelCodes maps the errors of the Go API (met by `node` and `demo`)
-// and, through proto.ErrOf, the codes a node answers with.
+// and, through their sentinels (abi.Errno.Err), the codes a node answers
+// with.
 var sentinelCodes = []struct {
 	err  error
 	code int
@@ -101,23 +102,21 @@ func classify(err error) (int, string) {
 			return code, oneLine(ee.msg)
 		}
 	case errors.As(err, &re):
-		// The node sends the exact sentinel as a code (internal/proto).
-		sentinel := proto.ErrOf(re.Code)
-		for _, s := range sentinelCodes {
-			if errors.Is(sentinel, s.err) {
-				code = s.code
-				break
-			}
-		}
+		// The node sends the exact sentinel as a code (internal/abi).
+		code = exitCodeOf(abi.Errno(re.Code).Err())
 	default:
-		for _, s := range sentinelCodes {
-			if errors.Is(err, s.err) {
-				code = s.code
-				break
-			}
-		}
+		code = exitCodeOf(err)
 	}
 	return code, oneLine(err.Error())
+}
+
+func exitCodeOf(err error) int {
+	for _, s := range sentinelCodes {
+		if errors.Is(err, s.err) {
+			return s.code
+		}
+	}
+	return exitFailure
 }
 
 // oneLine makes msg a single "wasmactor: ..." line. Errors from lower

@@ -16,7 +16,7 @@ import (
 
 // hostCmds are the commands that run nodes in this process.
 func (a *app) hostCmds() []*cobra.Command {
-	return []*cobra.Command{a.nodeCmd(), a.demoCmd()}
+	return []*cobra.Command{a.nodeCmd(), a.demoCmd(), a.joinCmd()}
 }
 
 // parseLevel reads --log-level.
@@ -33,6 +33,7 @@ type readyJSON struct {
 	Addr        string `json:"addr"`
 	Incarnation string `json:"incarnation"`
 	DataDir     string `json:"data_dir"`
+	HTTP        string `json:"http,omitempty"`
 }
 
 // closeTimeout bounds a graceful shutdown; past it the process exits anyway
@@ -41,18 +42,22 @@ const closeTimeout = 30 * time.Second
 
 func (a *app) nodeCmd() *cobra.Command {
 	var (
-		out      format
-		name     string
-		listen   string
-		join     []string
-		dataDir  string
-		logLevel string
+		out        format
+		name       string
+		listen     string
+		join       []string
+		dataDir    string
+		logLevel   string
+		httpListen string
+		advertise  string
 	)
 	cmd := &cobra.Command{
 		Use:   "node --name N",
 		Short: "Run a node in the foreground until SIGINT or SIGTERM",
 		Long: `Run a node: it listens on --listen (UDP, QUIC), joins the cluster through the
---join seeds, keeps deployed modules in --data, and logs to stderr. Once ready
+--join seeds (HOST:PORT, or dns:NAME:PORT for every address of a name), keeps
+deployed modules in --data, and logs to stderr. If no seed answers it starts
+anyway and keeps retrying in the background (--http's /readyz says so). Once ready
 it prints one line on stdout: its name, address and incarnation (with -o json,
 one JSON object). On SIGINT or SIGTERM it stops its actors, tells its peers it
 is leaving, and exits 0; a second signal exits at once.
@@ -63,7 +68,8 @@ $XDG_DATA_HOME/wasmactor/cookie) is created with 256 random bits on first start,
 mode 0600; a node refuses a cookie file others can read.`,
 		Example: `  wasmactor node --name n1 --listen 127.0.0.1:7946
   wasmactor node --name n2 --listen 127.0.0.1:7947 --join 127.0.0.1:7946
-  wasmactor node --name n3 --listen 127.0.0.1:7948 --join 127.0.0.1:7946,127.0.0.1:7947 --data /tmp/n3 --log-level debug`,
+  wasmactor node --name n3 --listen 127.0.0.1:7948 --join 127.0.0.1:7946,127.0.0.1:7947 --data /tmp/n3 --log-level debug
+  wasmactor node --name n4 --listen 0.0.0.0:7946 --advertise 10.0.0.4:7946 --join dns:wasmactor-headless:7946 --http 0.0.0.0:9464`,
 		Args: exactArgs(0, "no arguments (the name is --name)"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if name == "" {
@@ -94,6 +100,8 @@ mode 0600; a node refuses a cookie file others can read.`,
 				Join:       join,
 				CookieFile: a.cookieFile,
 				Logger:     logger,
+				HTTPListen: httpListen,
+				Advertise:  advertise,
 			}
 			n, err := host.Start(ctx, cfg)
 			if err != nil {
@@ -105,7 +113,7 @@ mode 0600; a node refuses a cookie file others can read.`,
 				_ = n.Close()
 				return fail(exitFailure, nil, "node %s started without a network: host.Start did not listen on %s", name, listen)
 			}
-			ready := readyJSON{Name: n.Name(), Addr: addr, Incarnation: incarnation(n.Incarnation()), DataDir: dataDir}
+			ready := readyJSON{Name: n.Name(), Addr: addr, Incarnation: incarnation(n.Incarnation()), DataDir: dataDir, HTTP: n.HTTPAddr()}
 			if out == formatJSON {
 				b, _ := json.Marshal(ready)
 				fmt.Fprintf(a.stdout, "%s\n", b)
@@ -137,6 +145,8 @@ mode 0600; a node refuses a cookie file others can read.`,
 	f.StringSliceVar(&join, "join", nil, "seed nodes to join, HOST:PORT,...")
 	f.StringVar(&dataDir, "data", "", "data directory (default $XDG_DATA_HOME/wasmactor/NAME)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.StringVar(&advertise, "advertise", "", "address peers are told to dial, HOST:PORT, when it differs from --listen (0.0.0.0, NAT, a pod IP)")
+	f.StringVar(&httpListen, "http", "", "serve Prometheus /metrics, /healthz and /readyz on this TCP address, HOST:PORT (off by default)")
 	addFormatFlag(cmd, &out)
 	return cmd
 }

@@ -33,7 +33,8 @@ func (f *format) Set(s string) error {
 }
 
 // addFormatFlag gives cmd its -o flag. It is per command rather than
-// persistent because `build -o FILE` names the output file, as in go build.
+// persistent because build's -o also names the output file, as in go build
+// (buildflags.go).
 func addFormatFlag(cmd *cobra.Command, f *format) {
 	*f = formatText
 	cmd.Flags().VarP(f, "output", "o", "output format: text or json")
@@ -58,7 +59,7 @@ func table(w io.Writer, header []string, rows [][]string) error {
 
 // incarnation prints as 16 hex digits: short, fixed width, and safe from the
 // 53-bit integer limit of JSON readers such as JavaScript.
-func incarnation(v uint64) string { return fmt.Sprintf("%016x", v) }
+func incarnation(v uint64) string { return wasmactor.FormatIncarnation(v) }
 
 // pidJSON is a PID in JSON output: its text form plus its parts.
 type pidJSON struct {

@@ -8,12 +8,12 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"github.com/wasmactor/wasmactor/internal/guestbuild"
+	"github.com/wasmactor/wasmactor/internal/guestbuild/guestbuildtest"
 )
 
 // TestRun runs the example against the counter guest, as its doc says.
 func TestRun(t *testing.T) {
-	wasm := guestbuild.Build(t, "examples/counter")
+	wasm := guestbuildtest.Build(t, "examples/counter")
 	path := filepath.Join(t.TempDir(), "counter.wasm")
 	require.NoError(t, os.WriteFile(path, wasm, 0o644))
 	// Generous: under -race, wazero takes tens of seconds to compile a Go guest.

@@ -14,7 +14,7 @@ func tellBatch() []byte {
 	payload := make([]byte, 100)
 	var b []byte
 	for i := range 64 {
-		b = appendRecord(b, tellRec(1, PID{Node: miniNode, Serial: uint64(i + 2)}, payload))
+		b = appendRecord(b, tellRec(1, PID{Incarnation: miniNode, Serial: uint64(i + 2)}, payload))
 	}
 	return b
 }

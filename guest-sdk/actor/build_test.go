@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"github.com/wasmactor/wasmactor/internal/guestbuild"
+	"github.com/wasmactor/wasmactor/internal/guestbuild/guestbuildtest"
 )
 
 // goCmd runs the go command for wasip1/wasm from the module root.
@@ -54,6 +55,6 @@ func TestGuestSDKDependencies(t *testing.T) {
 func TestWasip1Build(t *testing.T) {
 	goCmd(t, "vet", "./guest-sdk/...")
 	goCmd(t, "build", "./guest-sdk/...")
-	wasm := guestbuild.Build(t, "guest-sdk/actor/testdata/e2e")
+	wasm := guestbuildtest.Build(t, "guest-sdk/actor/testdata/e2e")
 	require.Equal(t, []byte("\x00asm"), wasm[:4])
 }

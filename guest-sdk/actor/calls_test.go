@@ -13,7 +13,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
-	"github.com/wasmactor/wasmactor/internal/guestbuild"
+	"github.com/wasmactor/wasmactor/internal/guestbuild/guestbuildtest"
 )
 
 // callCounter counts calls of guest functions by name while on.
@@ -38,7 +38,7 @@ func (c *callCounter) NewFunctionListener(def api.FunctionDefinition) experiment
 // unlike timing, and catches a regression (an extra call per message) at
 // once.
 func TestReceivePathCalls(t *testing.T) {
-	wasm := guestbuild.Build(t, "testdata/guests/bench")
+	wasm := guestbuildtest.Build(t, "testdata/guests/bench")
 	cnt := &callCounter{calls: map[string]int{}}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -74,7 +74,7 @@ func TestReceivePathCalls(t *testing.T) {
 // table's method (just over Go's inlining budget), the stub Go generates for
 // a wasmimport, and the import itself.
 func TestSendPathCalls(t *testing.T) {
-	wasm := guestbuild.Build(t, "testdata/guests/bench")
+	wasm := guestbuildtest.Build(t, "testdata/guests/bench")
 	cnt := &callCounter{calls: map[string]int{}}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

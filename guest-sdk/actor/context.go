@@ -72,8 +72,8 @@ const (
 // Self returns the actor's own PID.
 func (c *Context) Self() PID { return c.self }
 
-// Parent returns the PID of the actor that spawned this one, or a PID with
-// Node 0 if the host spawned it.
+// Parent returns the PID of the actor that spawned this one, or the zero
+// PID if the host spawned it.
 func (c *Context) Parent() PID { return c.parent }
 
 // Factory returns the name the actor was spawned from.

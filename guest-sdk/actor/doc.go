@@ -68,7 +68,7 @@
 // variants ([Context.SendRaw], [Context.ReplyRaw]...) send bytes as they are,
 // and [AppendUint], [AppendPID], [ReadUint], [ReadPID] build and parse small
 // messages by hand without allocating. A [PID] is the CBOR array
-// [node, serial], so PIDs travel inside messages.
+// [incarnation, serial], so PIDs travel inside messages.
 //
 // Messages arriving from the command line started as JSON: maps with string
 // keys. Struct fields tagged `cbor:"name"` read them.
@@ -121,7 +121,9 @@
 // Request errors are sentinels mirroring the ABI's error codes:
 // [ErrNoProc], [ErrMailboxFull], [ErrUnknownFactory], [ErrBadArgument],
 // [ErrNameTaken], [ErrNotFound], [ErrNodeDown], [ErrTimeout], [ErrTooLarge],
-// [ErrInternal], [ErrStale]. A full mailbox is never retried by the SDK.
+// [ErrInternal], [ErrStaleIncarnation] (the PID belongs to an earlier run of
+// its node; it never reaches an actor of the new run). A full mailbox is
+// never retried by the SDK.
 //
 // # Stopping
 //

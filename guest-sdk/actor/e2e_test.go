@@ -17,7 +17,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
-	"github.com/wasmactor/wasmactor/internal/guestbuild"
+	"github.com/wasmactor/wasmactor/internal/guestbuild/guestbuildtest"
 )
 
 // The end-to-end tests run a real Go guest (testdata/e2e, built for wasip1
@@ -85,7 +85,7 @@ func read(m api.Module, ptr, n uint32) []byte {
 
 func writePID(m api.Module, ptr uint32, p PID) {
 	var b [16]byte
-	binary.LittleEndian.PutUint64(b[:], p.Node)
+	binary.LittleEndian.PutUint64(b[:], p.Incarnation)
 	binary.LittleEndian.PutUint64(b[8:], p.Serial)
 	if !m.Memory().Write(ptr, b[:]) {
 		panic("out of bounds write")
@@ -93,8 +93,8 @@ func writePID(m api.Module, ptr uint32, p PID) {
 }
 
 func (h *miniHost) instantiate(ctx context.Context, r wazero.Runtime) error {
-	pid := func(n, s uint64) PID { return PID{Node: n, Serial: s} }
-	self := func(a uint64) PID { return PID{Node: miniNode, Serial: a} }
+	pid := func(n, s uint64) PID { return PID{Incarnation: n, Serial: s} }
+	self := func(a uint64) PID { return PID{Incarnation: miniNode, Serial: a} }
 	_, err := r.NewHostModuleBuilder("wasmactor").
 		NewFunctionBuilder().WithFunc(func() uint64 { return miniNode }).Export("self_node").
 		NewFunctionBuilder().WithFunc(func(_ context.Context, m api.Module, a, tn, ts uint64, p, n uint32) uint32 {
@@ -198,7 +198,7 @@ type wasmEnv struct {
 func newWasmEnv(t *testing.T, pkgDir string) *wasmEnv { return newWasmEnvB(t, pkgDir) }
 
 func newWasmEnvB(t testing.TB, pkgDir string) *wasmEnv {
-	wasm := guestbuild.Build(t, pkgDir)
+	wasm := guestbuildtest.Build(t, pkgDir)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().
@@ -300,7 +300,7 @@ func (g *guest) spawn(factory string, args []byte) PID {
 	g.host.queue = append(g.host.queue, record{kind: kindStart, actor: id, payload: startPayload(factory, args)})
 	require.Equal(g.t, int32(0), g.pump(), g.host.failure)
 	require.True(g.t, g.host.alive[id], "%s did not start", factory)
-	return PID{Node: miniNode, Serial: id}
+	return PID{Incarnation: miniNode, Serial: id}
 }
 
 // tell sends a message from the host (routing mode) and runs what follows.
@@ -372,7 +372,7 @@ func TestEndToEndUnderWazero(t *testing.T) {
 	require.Equal(t, uint64(1), g.call("wasmactor_abi_version"))
 	require.Equal(t, "Other\nProbe", string(g.slice(g.call("wasmactor_factories"))))
 
-	caller := PID{Node: 0, Serial: 1}
+	caller := PID{Incarnation: 0, Serial: 1}
 	getReply := func(g *guest, id uint64, ref uint64) map[string]any {
 		t.Helper()
 		require.Equal(t, int32(0), g.deliver(askRec(id, caller, ref, mustCBOR(t, map[string]string{"op": "get"}))), host.failure)
@@ -399,7 +399,7 @@ func TestEndToEndUnderWazero(t *testing.T) {
 	require.Equal(t, []any{uint64(miniNode), uint64(1)}, v["self"])
 
 	// An ask from actor 1 to actor 2, its continuation, and the log import.
-	target := PID{Node: miniNode, Serial: 2}
+	target := PID{Incarnation: miniNode, Serial: 2}
 	require.Equal(t, int32(0), g.deliver(tellRec(1, caller, mustCBOR(t, map[string]any{"op": "ask", "target": target}))))
 	calls := host.take()
 	require.Len(t, calls, 1)
@@ -431,7 +431,7 @@ func TestEndToEndUnderWazero(t *testing.T) {
 		PID PID `cbor:"pid"`
 	}
 	require.NoError(t, cbor.Unmarshal(calls[1].data, &spawned))
-	require.Equal(t, PID{Node: miniNode, Serial: 101}, spawned.PID)
+	require.Equal(t, PID{Incarnation: miniNode, Serial: 101}, spawned.PID)
 
 	// Snapshot, then restore in a fresh instance.
 	state := g.slice(g.call("wasmactor_snapshot", 1))

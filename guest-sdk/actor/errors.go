@@ -7,19 +7,20 @@ import (
 
 // Sentinel errors, one per ABI error code (docs/abi.md), with the same texts
 // as the host's errors so a reason reads the same on both sides. Match them
-// with errors.Is.
+// with errors.Is. The host's copy of these codes is internal/abi; a test
+// (abi_test.go) keeps the two equal.
 var (
-	ErrNoProc         = errors.New("wasmactor: no such actor")                                     // NOPROC (1)
-	ErrMailboxFull    = errors.New("wasmactor: mailbox full")                                      // MAILBOX_FULL (2)
-	ErrUnknownFactory = errors.New("wasmactor: unknown factory")                                   // UNKNOWN_FACTORY (3)
-	ErrBadArgument    = errors.New("wasmactor: bad argument")                                      // BAD_ARGUMENT (4)
-	ErrNameTaken      = errors.New("wasmactor: name already registered")                           // NAME_TAKEN (5)
-	ErrNotFound       = errors.New("wasmactor: name not found")                                    // NOT_FOUND (6)
-	ErrNodeDown       = errors.New("wasmactor: node down")                                         // NODE_DOWN (7)
-	ErrTimeout        = errors.New("wasmactor: timeout")                                           // TIMEOUT (8)
-	ErrTooLarge       = errors.New("wasmactor: too large")                                         // TOO_LARGE (9)
-	ErrInternal       = errors.New("wasmactor: internal error")                                    // INTERNAL (10)
-	ErrStale          = errors.New("wasmactor: pid belongs to a previous incarnation of its node") // STALE (11)
+	ErrNoProc           = errors.New("wasmactor: no such actor")                                     // NOPROC (1)
+	ErrMailboxFull      = errors.New("wasmactor: mailbox full")                                      // MAILBOX_FULL (2)
+	ErrUnknownFactory   = errors.New("wasmactor: unknown factory")                                   // UNKNOWN_FACTORY (3)
+	ErrBadArgument      = errors.New("wasmactor: bad argument")                                      // BAD_ARGUMENT (4)
+	ErrNameTaken        = errors.New("wasmactor: name already registered")                           // NAME_TAKEN (5)
+	ErrNotFound         = errors.New("wasmactor: name not found")                                    // NOT_FOUND (6)
+	ErrNodeDown         = errors.New("wasmactor: node down")                                         // NODE_DOWN (7)
+	ErrTimeout          = errors.New("wasmactor: timeout")                                           // TIMEOUT (8)
+	ErrTooLarge         = errors.New("wasmactor: too large")                                         // TOO_LARGE (9)
+	ErrInternal         = errors.New("wasmactor: internal error")                                    // INTERNAL (10)
+	ErrStaleIncarnation = errors.New("wasmactor: pid belongs to a previous incarnation of its node") // STALE_INCARNATION (11)
 )
 
 // SDK-side errors that have no ABI code.
@@ -34,35 +35,35 @@ var (
 
 // ABI error codes.
 const (
-	codeOK             = 0
-	codeNoProc         = 1
-	codeMailboxFull    = 2
-	codeUnknownFactory = 3
-	codeBadArgument    = 4
-	codeNameTaken      = 5
-	codeNotFound       = 6
-	codeNodeDown       = 7
-	codeTimeout        = 8
-	codeTooLarge       = 9
-	codeInternal       = 10
-	codeStale          = 11
+	codeOK               = 0
+	codeNoProc           = 1
+	codeMailboxFull      = 2
+	codeUnknownFactory   = 3
+	codeBadArgument      = 4
+	codeNameTaken        = 5
+	codeNotFound         = 6
+	codeNodeDown         = 7
+	codeTimeout          = 8
+	codeTooLarge         = 9
+	codeInternal         = 10
+	codeStaleIncarnation = 11
 
 	// codeNotInGuest never crosses the ABI; the stub host returns it.
 	codeNotInGuest = 0xffff
 )
 
 var codeErrors = [...]error{
-	codeNoProc:         ErrNoProc,
-	codeMailboxFull:    ErrMailboxFull,
-	codeUnknownFactory: ErrUnknownFactory,
-	codeBadArgument:    ErrBadArgument,
-	codeNameTaken:      ErrNameTaken,
-	codeNotFound:       ErrNotFound,
-	codeNodeDown:       ErrNodeDown,
-	codeTimeout:        ErrTimeout,
-	codeTooLarge:       ErrTooLarge,
-	codeInternal:       ErrInternal,
-	codeStale:          ErrStale,
+	codeNoProc:           ErrNoProc,
+	codeMailboxFull:      ErrMailboxFull,
+	codeUnknownFactory:   ErrUnknownFactory,
+	codeBadArgument:      ErrBadArgument,
+	codeNameTaken:        ErrNameTaken,
+	codeNotFound:         ErrNotFound,
+	codeNodeDown:         ErrNodeDown,
+	codeTimeout:          ErrTimeout,
+	codeTooLarge:         ErrTooLarge,
+	codeInternal:         ErrInternal,
+	codeStaleIncarnation: ErrStaleIncarnation,
 }
 
 // codeError maps an ABI code to its sentinel; nil for OK. Codes from a newer

@@ -8,12 +8,12 @@ import (
 	"github.com/wasmactor/wasmactor/guest-sdk/actor"
 )
 
-// A PID travels inside messages as the CBOR array [node, serial].
+// A PID travels inside messages as the CBOR array [incarnation, serial].
 func ExamplePID() {
 	type hello struct {
 		ReplyTo actor.PID `cbor:"reply_to"`
 	}
-	b, _ := cbor.Marshal(hello{ReplyTo: actor.PID{Node: 0x2a, Serial: 17}})
+	b, _ := cbor.Marshal(hello{ReplyTo: actor.PID{Incarnation: 0x3f9a0c11d2e4b607, Serial: 17}})
 	var generic map[string]any
 	_ = cbor.Unmarshal(b, &generic)
 	fmt.Println(generic["reply_to"])
@@ -22,8 +22,8 @@ func ExamplePID() {
 	_ = cbor.Unmarshal(b, &back)
 	fmt.Println(back.ReplyTo)
 	// Output:
-	// [42 17]
-	// <2a.17>
+	// [4582988841495082503 17]
+	// <3f9a0c11d2e4b607.17>
 }
 
 // Hot paths build small messages by hand, reusing one buffer, and parse them

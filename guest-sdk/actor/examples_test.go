@@ -74,7 +74,7 @@ func TestExamplePingPong(t *testing.T) {
 		if c.op == "spawn" {
 			require.Equal(t, "Pong", c.text)
 			require.Equal(t, uint32(SpawnLink), c.flags)
-			pong = PID{Node: miniNode, Serial: env.host.serial}
+			pong = PID{Incarnation: miniNode, Serial: env.host.serial}
 		}
 	}
 	require.False(t, pong.IsZero())

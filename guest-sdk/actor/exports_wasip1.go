@@ -9,9 +9,6 @@ import "unsafe"
 // The exports the host calls (docs/abi.md). They are thin: all logic lives in
 // the platform-neutral instance so it is tested natively.
 
-// abiVersion is the only version of docs/abi.md this SDK speaks.
-const abiVersion = 1
-
 //go:wasmexport wasmactor_abi_version
 func exportABIVersion() int32 { return abiVersion }
 

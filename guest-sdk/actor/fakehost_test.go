@@ -82,7 +82,7 @@ func (h *fakeHost) spawn(a uint64, name string, args []byte, flags uint32) (PID,
 		return PID{}, code
 	}
 	h.serial++
-	return PID{Node: h.node, Serial: h.serial}, 0
+	return PID{Incarnation: h.node, Serial: h.serial}, 0
 }
 func (h *fakeHost) stop(a uint64, reason string) { h.add(call{op: "stop", actor: a, text: reason}) }
 func (h *fakeHost) kill(a uint64, to PID, reason string) uint32 {
@@ -108,7 +108,7 @@ func (h *fakeHost) trapExit(a uint64, on bool) {
 func (h *fakeHost) register(a uint64, name string) uint32 {
 	code := h.add(call{op: "register", actor: a, text: name})
 	if code == 0 {
-		h.names[name] = PID{Node: h.node, Serial: a}
+		h.names[name] = PID{Incarnation: h.node, Serial: a}
 	}
 	return code
 }
@@ -193,7 +193,7 @@ func appendRecord(b []byte, r record) []byte {
 	b = binary.LittleEndian.AppendUint16(b, r.kind)
 	b = binary.LittleEndian.AppendUint16(b, r.status)
 	b = binary.LittleEndian.AppendUint64(b, r.actor)
-	b = binary.LittleEndian.AppendUint64(b, r.from.Node)
+	b = binary.LittleEndian.AppendUint64(b, r.from.Incarnation)
 	b = binary.LittleEndian.AppendUint64(b, r.from.Serial)
 	b = binary.LittleEndian.AppendUint64(b, r.ref)
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(r.payload)))

@@ -1,5 +1,8 @@
 package actor
 
+// abiVersion is the only version of docs/abi.md this SDK speaks.
+const abiVersion = 1
+
 // hostCalls is the set of ABI imports (docs/abi.md, module "wasmactor"),
 // as the runtime uses them. On wasip1 the runtime holds the concrete import
 // table (hostAPI is wasmHost there), so requests compile to direct, inlinable

@@ -13,13 +13,13 @@ import "unsafe"
 func importSelfNode() uint64
 
 //go:wasmimport wasmactor send
-func importSend(actor, toNode, toSerial uint64, ptr unsafe.Pointer, n uint32) uint32
+func importSend(actor, toInc, toSerial uint64, ptr unsafe.Pointer, n uint32) uint32
 
 //go:wasmimport wasmactor ask
-func importAsk(actor, toNode, toSerial, ref uint64, timeoutMS uint32, ptr unsafe.Pointer, n uint32) uint32
+func importAsk(actor, toInc, toSerial, ref uint64, timeoutMS uint32, ptr unsafe.Pointer, n uint32) uint32
 
 //go:wasmimport wasmactor reply
-func importReply(actor, toNode, toSerial, ref uint64, ptr unsafe.Pointer, n uint32) uint32
+func importReply(actor, toInc, toSerial, ref uint64, ptr unsafe.Pointer, n uint32) uint32
 
 //go:wasmimport wasmactor spawn
 func importSpawn(actor uint64, namePtr unsafe.Pointer, nameLen uint32, argsPtr unsafe.Pointer, argsLen uint32, flags uint32, out unsafe.Pointer) uint32
@@ -28,19 +28,19 @@ func importSpawn(actor uint64, namePtr unsafe.Pointer, nameLen uint32, argsPtr u
 func importStop(actor uint64, ptr unsafe.Pointer, n uint32)
 
 //go:wasmimport wasmactor kill
-func importKill(actor, toNode, toSerial uint64, ptr unsafe.Pointer, n uint32) uint32
+func importKill(actor, toInc, toSerial uint64, ptr unsafe.Pointer, n uint32) uint32
 
 //go:wasmimport wasmactor monitor
-func importMonitor(actor, toNode, toSerial uint64) uint64
+func importMonitor(actor, toInc, toSerial uint64) uint64
 
 //go:wasmimport wasmactor demonitor
 func importDemonitor(actor, ref uint64)
 
 //go:wasmimport wasmactor link
-func importLink(actor, toNode, toSerial uint64) uint32
+func importLink(actor, toInc, toSerial uint64) uint32
 
 //go:wasmimport wasmactor unlink
-func importUnlink(actor, toNode, toSerial uint64)
+func importUnlink(actor, toInc, toSerial uint64)
 
 //go:wasmimport wasmactor trap_exit
 func importTrapExit(actor uint64, on uint32)
@@ -55,7 +55,7 @@ func importUnregister(actor uint64, ptr unsafe.Pointer, n uint32)
 func importWhereis(ptr unsafe.Pointer, n uint32, out unsafe.Pointer) uint32
 
 //go:wasmimport wasmactor send_after
-func importSendAfter(actor, toNode, toSerial uint64, delayMS uint32, ptr unsafe.Pointer, n uint32) uint32
+func importSendAfter(actor, toInc, toSerial uint64, delayMS uint32, ptr unsafe.Pointer, n uint32) uint32
 
 //go:wasmimport wasmactor log
 func importLog(actor uint64, level uint32, ptr unsafe.Pointer, n uint32)
@@ -89,17 +89,17 @@ func (wasmHost) selfNode() uint64 { return importSelfNode() }
 
 func (wasmHost) send(actor uint64, to PID, msg []byte) uint32 {
 	p, n := bytesPtr(msg)
-	return importSend(actor, to.Node, to.Serial, p, n)
+	return importSend(actor, to.Incarnation, to.Serial, p, n)
 }
 
 func (wasmHost) ask(actor uint64, to PID, ref uint64, timeoutMS uint32, msg []byte) uint32 {
 	p, n := bytesPtr(msg)
-	return importAsk(actor, to.Node, to.Serial, ref, timeoutMS, p, n)
+	return importAsk(actor, to.Incarnation, to.Serial, ref, timeoutMS, p, n)
 }
 
 func (wasmHost) reply(actor uint64, to PID, ref uint64, msg []byte) uint32 {
 	p, n := bytesPtr(msg)
-	return importReply(actor, to.Node, to.Serial, ref, p, n)
+	return importReply(actor, to.Incarnation, to.Serial, ref, p, n)
 }
 
 func (wasmHost) spawn(actor uint64, name string, args []byte, flags uint32) (PID, uint32) {
@@ -107,7 +107,7 @@ func (wasmHost) spawn(actor uint64, name string, args []byte, flags uint32) (PID
 	ap, an := bytesPtr(args)
 	pidOut = [2]uint64{}
 	code := importSpawn(actor, np, nn, ap, an, flags, unsafe.Pointer(&pidOut))
-	return PID{Node: pidOut[0], Serial: pidOut[1]}, code
+	return PID{Incarnation: pidOut[0], Serial: pidOut[1]}, code
 }
 
 func (wasmHost) stop(actor uint64, reason string) {
@@ -117,18 +117,20 @@ func (wasmHost) stop(actor uint64, reason string) {
 
 func (wasmHost) kill(actor uint64, to PID, reason string) uint32 {
 	p, n := strPtr(reason)
-	return importKill(actor, to.Node, to.Serial, p, n)
+	return importKill(actor, to.Incarnation, to.Serial, p, n)
 }
 
 func (wasmHost) monitor(actor uint64, to PID) uint64 {
-	return importMonitor(actor, to.Node, to.Serial)
+	return importMonitor(actor, to.Incarnation, to.Serial)
 }
 
 func (wasmHost) demonitor(actor, ref uint64) { importDemonitor(actor, ref) }
 
-func (wasmHost) link(actor uint64, to PID) uint32 { return importLink(actor, to.Node, to.Serial) }
+func (wasmHost) link(actor uint64, to PID) uint32 {
+	return importLink(actor, to.Incarnation, to.Serial)
+}
 
-func (wasmHost) unlink(actor uint64, to PID) { importUnlink(actor, to.Node, to.Serial) }
+func (wasmHost) unlink(actor uint64, to PID) { importUnlink(actor, to.Incarnation, to.Serial) }
 
 func (wasmHost) trapExit(actor uint64, on bool) {
 	var v uint32
@@ -152,12 +154,12 @@ func (wasmHost) whereis(name string) (PID, uint32) {
 	p, n := strPtr(name)
 	pidOut = [2]uint64{}
 	code := importWhereis(p, n, unsafe.Pointer(&pidOut))
-	return PID{Node: pidOut[0], Serial: pidOut[1]}, code
+	return PID{Incarnation: pidOut[0], Serial: pidOut[1]}, code
 }
 
 func (wasmHost) sendAfter(actor uint64, to PID, delayMS uint32, msg []byte) uint32 {
 	p, n := bytesPtr(msg)
-	return importSendAfter(actor, to.Node, to.Serial, delayMS, p, n)
+	return importSendAfter(actor, to.Incarnation, to.Serial, delayMS, p, n)
 }
 
 func (wasmHost) log(actor uint64, level Level, msg []byte) {

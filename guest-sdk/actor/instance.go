@@ -18,8 +18,8 @@ type instance struct {
 	factories map[string]*factory
 	actors    map[uint64]*Context
 
-	node     uint64 // self_node, fetched on the first delivery
-	haveNode bool
+	incarnation     uint64 // self_node, fetched on the first delivery
+	haveIncarnation bool
 
 	inbox  []byte
 	names  []byte       // wasmactor_factories result, kept alive for the host
@@ -137,9 +137,9 @@ func (in *instance) deliverBatch(b []byte) (rc int32) {
 			rc = 1
 		}
 	}()
-	if !in.haveNode && len(b) > 0 {
-		in.node = in.host.selfNode()
-		in.haveNode = true
+	if !in.haveIncarnation && len(b) > 0 {
+		in.incarnation = in.host.selfNode()
+		in.haveIncarnation = true
 	}
 	for off := 0; off < len(b); {
 		rec, next, err := parseRecord(b, off)
@@ -280,7 +280,7 @@ func (in *instance) start(r *record) string {
 	c := &Context{
 		in:      in,
 		id:      r.actor,
-		self:    PID{Node: in.node, Serial: r.actor},
+		self:    PID{Incarnation: in.incarnation, Serial: r.actor},
 		parent:  r.from,
 		factory: f.name,
 	}

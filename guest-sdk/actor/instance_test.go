@@ -53,7 +53,7 @@ func probeFactory(events *[]string, onMsg func(*Context, Message)) func() Actor 
 	return func() Actor { return &probe{events: events, onMsg: onMsg} }
 }
 
-var parent = PID{Node: 0xabc, Serial: 7}
+var parent = PID{Incarnation: 0xabc, Serial: 7}
 
 func TestStartTellAsk(t *testing.T) {
 	var ev []string
@@ -66,7 +66,7 @@ func TestStartTellAsk(t *testing.T) {
 		}
 	})})
 
-	host := PID{Node: 0, Serial: 99}
+	host := PID{Incarnation: 0, Serial: 99}
 	rc := ti.run(
 		startRec(10, "P", []byte("args")),
 		record{kind: 200, actor: 10, payload: []byte("future kind")},
@@ -76,9 +76,9 @@ func TestStartTellAsk(t *testing.T) {
 	)
 	require.Equal(t, int32(0), rc, ti.host.failure)
 	require.Equal(t, []string{
-		`init <abc.10> from=<0.0> args="args"`,
-		`recv "hello" ask=false from=<abc.7>`,
-		`recv "q" ask=true from=<0.99>`,
+		`init <0000000000000abc.10> from=<0000000000000000.0> args="args"`,
+		`recv "hello" ask=false from=<0000000000000abc.7>`,
+		`recv "q" ask=true from=<0000000000000000.99>`,
 	}, ev)
 
 	r := ti.host.only(t, "reply")
@@ -97,7 +97,7 @@ func TestStartParentAndContextBasics(t *testing.T) {
 		}}
 	}})
 	require.Equal(t, int32(0), ti.run(record{kind: kindStart, actor: 3, from: parent, payload: startPayload("P", nil)}))
-	require.Equal(t, PID{Node: 0xabc, Serial: 3}, got.Self())
+	require.Equal(t, PID{Incarnation: 0xabc, Serial: 3}, got.Self())
 	require.Equal(t, parent, got.Parent())
 	require.Equal(t, "P", got.Factory())
 }
@@ -110,7 +110,7 @@ func TestUnknownFactoryStopsOnlyThatActor(t *testing.T) {
 	stop := ti.host.only(t, "stop")
 	require.Equal(t, uint64(1), stop.actor)
 	require.Contains(t, stop.text, "unknown factory")
-	require.Equal(t, []string{`init <abc.2> from=<0.0> args=""`}, ev)
+	require.Equal(t, []string{`init <0000000000000abc.2> from=<0000000000000000.0> args=""`}, ev)
 }
 
 func TestInitErrorStopsWithoutTerminate(t *testing.T) {
@@ -120,7 +120,7 @@ func TestInitErrorStopsWithoutTerminate(t *testing.T) {
 	}})
 	rc := ti.run(startRec(1, "P", nil), tellRec(1, parent, []byte("x")))
 	require.Equal(t, int32(0), rc)
-	require.Equal(t, []string{`init <abc.1> from=<0.0> args=""`}, ev, "no Receive, no Terminate")
+	require.Equal(t, []string{`init <0000000000000abc.1> from=<0000000000000000.0> args=""`}, ev, "no Receive, no Terminate")
 	stop := ti.host.only(t, "stop")
 	require.Equal(t, "bad args", stop.text)
 }
@@ -144,9 +144,9 @@ func TestStopDropsLaterRecords(t *testing.T) {
 	)
 	require.Equal(t, int32(0), rc)
 	require.Equal(t, []string{
-		`init <abc.1> from=<0.0> args=""`,
-		`recv "a" ask=false from=<abc.7>`,
-		`recv "stop" ask=false from=<abc.7>`,
+		`init <0000000000000abc.1> from=<0000000000000000.0> args=""`,
+		`recv "a" ask=false from=<0000000000000abc.7>`,
+		`recv "stop" ask=false from=<0000000000000abc.7>`,
 		`terminate done`,
 	}, ev)
 	require.Equal(t, []string{"send", "stop"}, ti.host.ops(), "Terminate runs before the stop import")
@@ -174,7 +174,7 @@ func TestHostStop(t *testing.T) {
 		tellRec(1, parent, []byte("after stop")),
 	)
 	require.Equal(t, int32(0), rc)
-	require.Equal(t, []string{`init <abc.1> from=<0.0> args=""`, "terminate killed"}, ev)
+	require.Equal(t, []string{`init <0000000000000abc.1> from=<0000000000000000.0> args=""`, "terminate killed"}, ev)
 	require.Empty(t, ti.host.calls, "the host already counts the actor dead: no stop import")
 }
 
@@ -184,7 +184,7 @@ func TestDownAndExit(t *testing.T) {
 		"P": probeFactory(&ev, nil),
 		"N": func() Actor { return nopActor{} }, // no handlers: ignored
 	})
-	dead := PID{Node: 0xabc, Serial: 77}
+	dead := PID{Incarnation: 0xabc, Serial: 77}
 	rc := ti.run(
 		startRec(1, "P", nil),
 		startRec(2, "N", nil),
@@ -195,9 +195,9 @@ func TestDownAndExit(t *testing.T) {
 	)
 	require.Equal(t, int32(0), rc)
 	require.Equal(t, []string{
-		`init <abc.1> from=<0.0> args=""`,
-		"down ref=501 pid=<abc.77> reason=noproc",
-		"exit pid=<abc.77> reason=boom",
+		`init <0000000000000abc.1> from=<0000000000000000.0> args=""`,
+		"down ref=501 pid=<0000000000000abc.77> reason=noproc",
+		"exit pid=<0000000000000abc.77> reason=boom",
 	}, ev)
 }
 
@@ -207,7 +207,7 @@ func (nopActor) Receive(*Context, Message) {}
 
 func TestAskCorrelation(t *testing.T) {
 	var ev []string
-	target := PID{Node: 0xabc, Serial: 2}
+	target := PID{Incarnation: 0xabc, Serial: 2}
 	ti := newTestInstance(map[string]func() Actor{"P": probeFactory(&ev, func(ctx *Context, msg Message) {
 		// The message view dies with this turn: the continuation keeps a copy.
 		name := string(msg.Bytes())
@@ -415,13 +415,13 @@ func TestSnapshotRestore(t *testing.T) {
 }
 
 func TestContextRequests(t *testing.T) {
-	target := PID{Node: 5, Serial: 6}
+	target := PID{Incarnation: 5, Serial: 6}
 	var ctxErrs []error
 	ti := newTestInstance(map[string]func() Actor{"P": func() Actor {
 		return &probe{events: new([]string), onMsg: func(ctx *Context, _ Message) {
 			pid, err := ctx.Spawn("Child", map[string]int{"a": 1}, SpawnLink, SpawnIsolated)
 			require.NoError(t, err)
-			require.Equal(t, PID{Node: 0xabc, Serial: 1001}, pid)
+			require.Equal(t, PID{Incarnation: 0xabc, Serial: 1001}, pid)
 			_, err = ctx.SpawnRaw("Plain", nil)
 			require.NoError(t, err)
 			require.NoError(t, ctx.Kill(target, "because"))
@@ -461,7 +461,7 @@ func TestContextRequests(t *testing.T) {
 	require.Equal(t, uint32(1500), c[12].ms)
 	require.Equal(t, []byte{0x82, 0x01, 0x02}, c[13].data)
 	require.Equal(t, uint32(LevelWarn), c[14].flags)
-	require.Equal(t, `hello world n=3 who=<5.6> s="a b" !BADKEY=odd`, c[14].text)
+	require.Equal(t, `hello world n=3 who=<0000000000000005.6> s="a b" !BADKEY=odd`, c[14].text)
 	for _, x := range c {
 		if x.op != "whereis" {
 			require.Equal(t, uint64(1), x.actor, x.op)
@@ -470,7 +470,7 @@ func TestContextRequests(t *testing.T) {
 }
 
 func TestRequestErrorsMapCodes(t *testing.T) {
-	for code := uint32(1); code <= codeStale; code++ {
+	for code := uint32(1); code <= codeStaleIncarnation; code++ {
 		ti := newTestInstance(map[string]func() Actor{"P": func() Actor {
 			return &probe{events: new([]string), onMsg: func(ctx *Context, _ Message) {
 				require.ErrorIs(t, ctx.SendRaw(parent, nil), codeErrors[code])

@@ -13,7 +13,7 @@ func TestPIDCBOR(t *testing.T) {
 		To   PID   `cbor:"to"`
 		Many []PID `cbor:"many"`
 	}
-	in := envelope{To: PID{Node: math.MaxUint64, Serial: 17}, Many: []PID{{1, 2}, {}}}
+	in := envelope{To: PID{Incarnation: math.MaxUint64, Serial: 17}, Many: []PID{{1, 2}, {}}}
 	b, err := cbor.Marshal(in)
 	require.NoError(t, err)
 
@@ -37,8 +37,10 @@ func TestPIDCBOR(t *testing.T) {
 }
 
 func TestPIDString(t *testing.T) {
-	require.Equal(t, "<ff.17>", PID{Node: 255, Serial: 17}.String())
-	require.Equal(t, "<0.0>", PID{}.String())
+	// All 16 hex digits, as in the host's <node.incarnation.serial>.
+	require.Equal(t, "<00000000000000ff.17>", PID{Incarnation: 255, Serial: 17}.String())
+	require.Equal(t, "<3f9a0c11d2e4b607.18446744073709551615>", PID{Incarnation: 0x3f9a0c11d2e4b607, Serial: 1<<64 - 1}.String())
+	require.Equal(t, "<0000000000000000.0>", PID{}.String())
 	require.True(t, PID{}.IsZero())
 	require.False(t, PID{Serial: 1}.IsZero())
 }

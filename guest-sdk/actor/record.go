@@ -65,8 +65,8 @@ func parseRecord(b []byte, off int) (record, int, error) {
 		status: binary.LittleEndian.Uint16(h[6:]),
 		actor:  binary.LittleEndian.Uint64(h[8:]),
 		from: PID{
-			Node:   binary.LittleEndian.Uint64(h[16:]),
-			Serial: binary.LittleEndian.Uint64(h[24:]),
+			Incarnation: binary.LittleEndian.Uint64(h[16:]),
+			Serial:      binary.LittleEndian.Uint64(h[24:]),
 		},
 		ref:     binary.LittleEndian.Uint64(h[32:]),
 		payload: b[p : p+int(plen) : p+int(plen)],

@@ -10,7 +10,7 @@ import (
 )
 
 func TestParseRecordRoundTrip(t *testing.T) {
-	in := record{kind: kindAsk, status: 3, actor: 1 << 40, from: PID{Node: 7, Serial: 8}, ref: 99, payload: []byte("hello")}
+	in := record{kind: kindAsk, status: 3, actor: 1 << 40, from: PID{Incarnation: 7, Serial: 8}, ref: 99, payload: []byte("hello")}
 	b := appendRecord(nil, in)
 	b = appendRecord(b, record{kind: kindTell, actor: 2})
 	require.Len(t, b, 56+48)
@@ -108,7 +108,7 @@ func TestReceiveDoesNotAllocate(t *testing.T) {
 	var batch []byte
 	payload := []byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd")
 	for i := range 64 {
-		batch = appendRecord(batch, tellRec(uint64(1+i%2), PID{Node: 0xabc, Serial: uint64(i)}, payload))
+		batch = appendRecord(batch, tellRec(uint64(1+i%2), PID{Incarnation: 0xabc, Serial: uint64(i)}, payload))
 	}
 	inbox := ti.inboxFor(uint32(len(batch)))
 	copy(inbox, batch)

@@ -1,6 +1,10 @@
 package engine
 
-import "github.com/tetratelabs/wazero/experimental"
+import (
+	"sync/atomic"
+
+	"github.com/tetratelabs/wazero/experimental"
+)
 
 // limitAllocator backs one instance's linear memory and enforces the page
 // limit itself, so the engine knows when a memory.grow was refused and can
@@ -11,8 +15,13 @@ import "github.com/tetratelabs/wazero/experimental"
 // never copies and untouched memory costs nothing; elsewhere it grows a Go
 // slice like append.
 //
-// It is used only by the goroutine running the instance's calls.
+// It is used only by the goroutine running the instance's calls, except
+// size, which anyone may read.
 type limitAllocator struct {
+	// size mirrors len(buf) for readers outside the call (Stats): they must
+	// not wait for the instance's lock, which a running turn holds while it
+	// may itself wait for host locks.
+	size    atomic.Uint64
 	limit   uint64 // bytes
 	buf     []byte
 	mapped  []byte // the reservation, when mmap is used
@@ -69,12 +78,14 @@ func (a *limitAllocator) Reallocate(size uint64) []byte {
 		a.buf = nb
 	}
 	a.peak = max(a.peak, size)
+	a.size.Store(size)
 	return a.buf
 }
 
 func (a *limitAllocator) Free() { a.free() }
 
 func (a *limitAllocator) free() {
+	a.size.Store(0)
 	if a.mapped != nil {
 		mmapRelease(a.mapped)
 		a.mapped = nil

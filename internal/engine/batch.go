@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/wasmactor/wasmactor/internal/abi"
 )
 
 // HeaderSize is the size of a batch record header (docs/abi.md).
@@ -15,10 +17,10 @@ const MaxFactoryName = 128 + 1 + 64
 
 // Record is one entry of a batch. Decoded records alias the batch's bytes.
 type Record struct {
-	Kind    Kind
-	Status  Errno // REPLY only
+	Kind    abi.Kind
+	Status  abi.Errno // REPLY only
 	Actor   uint64
-	From    PID
+	From    abi.PID
 	Ref     uint64
 	Factory string // START and RESTORE only
 	Payload []byte
@@ -50,7 +52,7 @@ func (b *Batch) Bytes() []byte { return b.buf }
 // that is a bug in the caller.
 func (b *Batch) Add(r *Record) {
 	body := len(r.Payload)
-	named := r.Kind == KindStart || r.Kind == KindRestore
+	named := r.Kind == abi.KindStart || r.Kind == abi.KindRestore
 	if named {
 		if len(r.Factory) > MaxFactoryName {
 			panic(fmt.Sprintf("engine: factory name of %d bytes in a %v record", len(r.Factory), r.Kind))
@@ -66,7 +68,7 @@ func (b *Batch) Add(r *Record) {
 	le.PutUint16(rec[4:], uint16(r.Kind))
 	le.PutUint16(rec[6:], uint16(r.Status))
 	le.PutUint64(rec[8:], r.Actor)
-	le.PutUint64(rec[16:], r.From.Node)
+	le.PutUint64(rec[16:], r.From.Incarnation)
 	le.PutUint64(rec[24:], r.From.Serial)
 	le.PutUint64(rec[32:], r.Ref)
 	le.PutUint32(rec[40:], uint32(body))
@@ -118,14 +120,14 @@ func DecodeBatch(buf []byte, fn func(*Record) error) error {
 			return fmt.Errorf("%w: payload of %d bytes in a %d-byte record at offset %d", ErrBadBatch, plen, size, off)
 		}
 		r = Record{
-			Kind:    Kind(le.Uint16(rest[4:])),
-			Status:  Errno(le.Uint16(rest[6:])),
+			Kind:    abi.Kind(le.Uint16(rest[4:])),
+			Status:  abi.Errno(le.Uint16(rest[6:])),
 			Actor:   le.Uint64(rest[8:]),
-			From:    PID{Node: le.Uint64(rest[16:]), Serial: le.Uint64(rest[24:])},
+			From:    abi.PID{Incarnation: le.Uint64(rest[16:]), Serial: le.Uint64(rest[24:])},
 			Ref:     le.Uint64(rest[32:]),
 			Payload: rest[HeaderSize : HeaderSize+plen : HeaderSize+plen],
 		}
-		if r.Kind == KindStart || r.Kind == KindRestore {
+		if r.Kind == abi.KindStart || r.Kind == abi.KindRestore {
 			if len(r.Payload) < 2 {
 				return fmt.Errorf("%w: %v record without a factory name at offset %d", ErrBadBatch, r.Kind, off)
 			}

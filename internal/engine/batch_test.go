@@ -7,25 +7,26 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"github.com/wasmactor/wasmactor/internal/abi"
 )
 
 func TestBatchRoundTrip(t *testing.T) {
 	records := []Record{
-		{Kind: KindStart, Actor: 1, From: PID{5, 6}, Factory: "Counter", Payload: []byte{0xa1, 0x01, 0x02}},
-		{Kind: KindStart, Actor: 2, Factory: "Counter@abc123"},
-		{Kind: KindRestore, Actor: 3, Factory: "C", Payload: []byte("state")},
-		{Kind: KindTell, Actor: 1, From: PID{5, 6}, Payload: []byte("1234567")}, // 55 bytes: padded to 56
-		{Kind: KindTell, Actor: 1, From: PID{5, 6}, Payload: []byte("12345678")},
-		{Kind: KindAsk, Actor: 1, From: PID{1<<63 + 1, 1<<64 - 1}, Ref: 1<<64 - 2, Payload: []byte("q")},
-		{Kind: KindReply, Status: Timeout, Actor: 1, Ref: 9},
-		{Kind: KindDown, Actor: 1, From: PID{5, 7}, Ref: 3, Payload: []byte("noproc")},
-		{Kind: KindExit, Actor: 1, From: PID{5, 7}, Payload: []byte("killed")},
-		{Kind: KindStop, Actor: 1, Payload: []byte("shutdown")},
+		{Kind: abi.KindStart, Actor: 1, From: abi.PID{Incarnation: 5, Serial: 6}, Factory: "Counter", Payload: []byte{0xa1, 0x01, 0x02}},
+		{Kind: abi.KindStart, Actor: 2, Factory: "Counter@abc123"},
+		{Kind: abi.KindRestore, Actor: 3, Factory: "C", Payload: []byte("state")},
+		{Kind: abi.KindTell, Actor: 1, From: abi.PID{Incarnation: 5, Serial: 6}, Payload: []byte("1234567")}, // 55 bytes: padded to 56
+		{Kind: abi.KindTell, Actor: 1, From: abi.PID{Incarnation: 5, Serial: 6}, Payload: []byte("12345678")},
+		{Kind: abi.KindAsk, Actor: 1, From: abi.PID{Incarnation: 1<<63 + 1, Serial: 1<<64 - 1}, Ref: 1<<64 - 2, Payload: []byte("q")},
+		{Kind: abi.KindReply, Status: abi.Timeout, Actor: 1, Ref: 9},
+		{Kind: abi.KindDown, Actor: 1, From: abi.PID{Incarnation: 5, Serial: 7}, Ref: 3, Payload: []byte("noproc")},
+		{Kind: abi.KindExit, Actor: 1, From: abi.PID{Incarnation: 5, Serial: 7}, Payload: []byte("killed")},
+		{Kind: abi.KindStop, Actor: 1, Payload: []byte("shutdown")},
 		{Kind: 77, Actor: 4, Payload: bytes.Repeat([]byte{0xff}, 300)},
 	}
 	var b Batch
 	// Dirty the buffer first: Reset must not let old bytes leak into padding.
-	b.Add(&Record{Kind: KindTell, Payload: bytes.Repeat([]byte{0xee}, 4096)})
+	b.Add(&Record{Kind: abi.KindTell, Payload: bytes.Repeat([]byte{0xee}, 4096)})
 	b.Reset()
 	for i := range records {
 		b.Add(&records[i])
@@ -56,7 +57,7 @@ func TestBatchRoundTrip(t *testing.T) {
 	}
 	tell := b.Bytes()[off : off+56]
 	require.Equal(t, uint32(56), binary.LittleEndian.Uint32(tell[0:]))
-	require.Equal(t, uint16(KindTell), binary.LittleEndian.Uint16(tell[4:]))
+	require.Equal(t, uint16(abi.KindTell), binary.LittleEndian.Uint16(tell[4:]))
 	require.Equal(t, uint64(5), binary.LittleEndian.Uint64(tell[16:]))
 	require.Equal(t, uint32(7), binary.LittleEndian.Uint32(tell[40:]))
 	require.Equal(t, []byte{0, 0, 0, 0}, tell[44:48], "reserved")
@@ -69,12 +70,12 @@ func TestBatchRoundTrip(t *testing.T) {
 func TestBatchAddPanicsOnHugeFactory(t *testing.T) {
 	var b Batch
 	require.Panics(t, func() {
-		b.Add(&Record{Kind: KindStart, Factory: string(make([]byte, MaxFactoryName+1))})
+		b.Add(&Record{Kind: abi.KindStart, Factory: string(make([]byte, MaxFactoryName+1))})
 	})
 }
 
 func TestDecodeBatchRejects(t *testing.T) {
-	header := func(size, plen uint32, kind Kind) []byte {
+	header := func(size, plen uint32, kind abi.Kind) []byte {
 		h := make([]byte, size)
 		binary.LittleEndian.PutUint32(h, size)
 		binary.LittleEndian.PutUint16(h[4:], uint16(kind))
@@ -82,19 +83,19 @@ func TestDecodeBatchRejects(t *testing.T) {
 		return h
 	}
 	startWithName := func(nameLen uint16) []byte {
-		h := header(56, 8, KindStart)
+		h := header(56, 8, abi.KindStart)
 		binary.LittleEndian.PutUint16(h[48:], nameLen)
 		return h
 	}
 	tests := map[string][]byte{
 		"short":            make([]byte, 47),
 		"size 0":           make([]byte, 48),
-		"size unaligned":   header(52, 0, KindTell)[:52],
-		"size past end":    header(56, 0, KindTell)[:48],
-		"payload too long": header(56, 9, KindTell),
-		"start no name":    header(48, 0, KindStart),
+		"size unaligned":   header(52, 0, abi.KindTell)[:52],
+		"size past end":    header(56, 0, abi.KindTell)[:48],
+		"payload too long": header(56, 9, abi.KindTell),
+		"start no name":    header(48, 0, abi.KindStart),
 		"name overruns":    startWithName(7),
-		"trailing bytes":   append(header(48, 0, KindTell), 1, 2, 3),
+		"trailing bytes":   append(header(48, 0, abi.KindTell), 1, 2, 3),
 	}
 	for name, buf := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -109,7 +110,7 @@ func TestDecodeBatchRejects(t *testing.T) {
 func BenchmarkBatchAdd(b *testing.B) {
 	var batch Batch
 	payload := make([]byte, 100)
-	r := Record{Kind: KindTell, Actor: 1, From: PID{1, 2}, Payload: payload}
+	r := Record{Kind: abi.KindTell, Actor: 1, From: abi.PID{Incarnation: 1, Serial: 2}, Payload: payload}
 	b.ReportAllocs()
 	for b.Loop() {
 		batch.Reset()
@@ -124,8 +125,8 @@ func BenchmarkBatchAdd(b *testing.B) {
 // it accepts re-encodes to the same bytes (up to padding, which it skips).
 func FuzzDecodeBatch(f *testing.F) {
 	var b Batch
-	b.Add(&Record{Kind: KindStart, Actor: 1, Factory: "Echo", Payload: []byte{1}})
-	b.Add(&Record{Kind: KindAsk, Actor: 1, From: PID{2, 3}, Ref: 4, Payload: []byte("hello")})
+	b.Add(&Record{Kind: abi.KindStart, Actor: 1, Factory: "Echo", Payload: []byte{1}})
+	b.Add(&Record{Kind: abi.KindAsk, Actor: 1, From: abi.PID{Incarnation: 2, Serial: 3}, Ref: 4, Payload: []byte("hello")})
 	f.Add(b.Bytes())
 	f.Add([]byte{})
 	f.Add(make([]byte, 48))

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"github.com/tetratelabs/wazero"
+	"github.com/wasmactor/wasmactor/internal/abi"
 )
 
 // BenchmarkWazeroCall is the baseline the platform's figures are read
@@ -41,7 +42,7 @@ func BenchmarkWazeroCall(b *testing.B) {
 // 64 records with 100-byte payloads, encoded and delivered. TELLs only count;
 // ASKs cross back into the host once each (reply, with its copy).
 func BenchmarkDeliver(b *testing.B) {
-	for _, kind := range []Kind{KindTell, KindAsk} {
+	for _, kind := range []abi.Kind{abi.KindTell, abi.KindAsk} {
 		b.Run(kind.String(), func(b *testing.B) {
 			e := newEngine(b, Config{}, nil)
 			m := compileFixture(b, e, "minimal_actor.wasm")
@@ -53,10 +54,10 @@ func BenchmarkDeliver(b *testing.B) {
 	}
 }
 
-func benchDeliver(b *testing.B, inst *Instance, kind Kind, actor uint64) {
+func benchDeliver(b *testing.B, inst *Instance, kind abi.Kind, actor uint64) {
 	ctx := context.Background()
 	var batch Batch
-	r := Record{Kind: kind, Actor: actor, From: PID{1, 2}, Ref: 1, Payload: make([]byte, 100)}
+	r := Record{Kind: kind, Actor: actor, From: abi.PID{Incarnation: 1, Serial: 2}, Ref: 1, Payload: make([]byte, 100)}
 	const perTurn = 64
 	b.ReportAllocs()
 	for b.Loop() {

@@ -3,8 +3,6 @@ package engine
 import (
 	"context"
 	"encoding/binary"
-	"errors"
-	"fmt"
 	"log/slog"
 	"runtime"
 	"strings"
@@ -14,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/internal/abi"
 )
 
 func TestCompileRejectsBadModules(t *testing.T) {
@@ -81,8 +80,8 @@ func TestMinimalActor(t *testing.T) {
 
 	var b Batch
 	for n := range 3 {
-		b.Add(&Record{Kind: KindTell, Actor: 1, From: PID{2, 3}, Payload: []byte("tell")})
-		b.Add(&Record{Kind: KindAsk, Actor: 1, From: PID{2, 3}, Ref: uint64(10 + n), Payload: []byte{byte(n), 'h', 'i'}})
+		b.Add(&Record{Kind: abi.KindTell, Actor: 1, From: abi.PID{Incarnation: 2, Serial: 3}, Payload: []byte("tell")})
+		b.Add(&Record{Kind: abi.KindAsk, Actor: 1, From: abi.PID{Incarnation: 2, Serial: 3}, Ref: uint64(10 + n), Payload: []byte{byte(n), 'h', 'i'}})
 	}
 	b.Add(&Record{Kind: 99, Actor: 1}) // unknown kinds are ignored
 	require.NoError(t, inst.Deliver(ctx, &b))
@@ -90,7 +89,7 @@ func TestMinimalActor(t *testing.T) {
 	replies := h.Calls("reply")
 	require.Len(t, replies, 3)
 	for n, r := range replies {
-		require.Equal(t, call{Op: "reply", Actor: 1, To: PID{2, 3}, Ref: uint64(10 + n), Msg: []byte{byte(n), 'h', 'i'}}, r)
+		require.Equal(t, call{Op: "reply", Actor: 1, To: abi.PID{Incarnation: 2, Serial: 3}, Ref: uint64(10 + n), Msg: []byte{byte(n), 'h', 'i'}}, r)
 	}
 	state, ok, err := inst.Snapshot(ctx, 1)
 	require.NoError(t, err)
@@ -101,7 +100,7 @@ func TestMinimalActor(t *testing.T) {
 		b.Reset()
 		big := make([]byte, 200_000)
 		big[0], big[len(big)-1] = 1, 2
-		b.Add(&Record{Kind: KindAsk, Actor: 1, From: PID{2, 3}, Ref: 99, Payload: big})
+		b.Add(&Record{Kind: abi.KindAsk, Actor: 1, From: abi.PID{Incarnation: 2, Serial: 3}, Ref: 99, Payload: big})
 		require.NoError(t, inst.Deliver(ctx, &b))
 		last := h.Calls("reply")[3]
 		require.Equal(t, big, last.Msg)
@@ -163,7 +162,7 @@ func TestLoopIsStoppedAtTheDeadline(t *testing.T) {
 	var b Batch
 	for n := range 20 {
 		b.Reset()
-		b.Add(&Record{Kind: KindAsk, Actor: 1, From: PID{2, 3}, Ref: uint64(n), Payload: []byte("ping")})
+		b.Add(&Record{Kind: abi.KindAsk, Actor: 1, From: abi.PID{Incarnation: 2, Serial: 3}, Ref: uint64(n), Payload: []byte("ping")})
 		require.NoError(t, echo.Deliver(context.Background(), &b))
 		runtime.GC() // a spinning guest must not stall the collector
 	}
@@ -267,38 +266,38 @@ func TestImportArguments(t *testing.T) {
 	sends := h.Calls("send")
 	require.Len(t, sends, 2, "only the two valid sends reached the host")
 	codes := sends[0].Msg
-	require.Equal(t, []Errno{
-		BadArgument, // [0] send during _initialize
-		BadArgument, // [1] payload past the end of memory
-		TooLarge,    // [2] payload over MaxMessageSize
-		BadArgument, // [3] spawn with out_ptr past the end
-		BadArgument, // [4] whereis name past the end
-		BadArgument, // [5] spawn "bad name"
-		BadArgument, // [6] register ""
-		BadArgument, // [7] spawn with flag 0x80
-		BadArgument, // [8] send during wasmactor_snapshot
-		OK,          // [9] ask
-		OK,          // [10] valid spawn
+	require.Equal(t, []abi.Errno{
+		abi.BadArgument, // [0] send during _initialize
+		abi.BadArgument, // [1] payload past the end of memory
+		abi.TooLarge,    // [2] payload over MaxMessageSize
+		abi.BadArgument, // [3] spawn with out_ptr past the end
+		abi.BadArgument, // [4] whereis name past the end
+		abi.BadArgument, // [5] spawn "bad name"
+		abi.BadArgument, // [6] register ""
+		abi.BadArgument, // [7] spawn with flag 0x80
+		abi.BadArgument, // [8] send during wasmactor_snapshot
+		abi.OK,          // [9] ask
+		abi.OK,          // [10] valid spawn
 	}, toErrnos(codes[:11]))
-	require.Equal(t, PID{9, 9}, sends[0].To)
+	require.Equal(t, abi.PID{Incarnation: 9, Serial: 9}, sends[0].To)
 	require.Equal(t, uint64(5), sends[0].Actor)
 
 	asks := h.Calls("ask")
 	require.Len(t, asks, 1)
-	require.Equal(t, call{Op: "ask", Actor: 5, To: PID{1, 2}, Ref: 77, Timeout: 0, Msg: []byte("Probe")}, asks[0])
+	require.Equal(t, call{Op: "ask", Actor: 5, To: abi.PID{Incarnation: 1, Serial: 2}, Ref: 77, Timeout: 0, Msg: []byte("Probe")}, asks[0])
 
 	spawns := h.Calls("spawn")
 	require.Len(t, spawns, 1)
-	require.Equal(t, call{Op: "spawn", Actor: 5, Text: "Probe", Flags: SpawnLink}, spawns[0])
+	require.Equal(t, call{Op: "spawn", Actor: 5, Text: "Probe", Flags: abi.SpawnLink}, spawns[0])
 	pid := sends[1].Msg
-	require.Equal(t, PID{7, 101}, PID{binary.LittleEndian.Uint64(pid), binary.LittleEndian.Uint64(pid[8:])})
+	require.Equal(t, abi.PID{Incarnation: 7, Serial: 101}, abi.PID{Incarnation: binary.LittleEndian.Uint64(pid), Serial: binary.LittleEndian.Uint64(pid[8:])})
 	require.Empty(t, h.Calls("log"), "a log line pointing outside memory is dropped")
 }
 
-func toErrnos(b []byte) []Errno {
-	out := make([]Errno, len(b))
+func toErrnos(b []byte) []abi.Errno {
+	out := make([]abi.Errno, len(b))
 	for i, c := range b {
-		out[i] = Errno(c)
+		out[i] = abi.Errno(c)
 	}
 	return out
 }
@@ -311,7 +310,7 @@ func TestHostPanicFailsOnlyTheInstance(t *testing.T) {
 	require.NoError(t, err)
 
 	var b Batch
-	b.Add(&Record{Kind: KindAsk, Actor: 1, From: PID{2, 3}, Ref: 1, Payload: []byte("x")})
+	b.Add(&Record{Kind: abi.KindAsk, Actor: 1, From: abi.PID{Incarnation: 2, Serial: 3}, Ref: 1, Payload: []byte("x")})
 	var f *Failure
 	require.ErrorAs(t, inst.Deliver(context.Background(), &b), &f)
 	require.Equal(t, "host panic: fake host exploded in reply", f.Reason)
@@ -323,20 +322,6 @@ func TestHostPanicFailsOnlyTheInstance(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, other.Deliver(context.Background(), &b))
 	require.Len(t, h.Calls("reply"), 1)
-}
-
-func TestErrno(t *testing.T) {
-	for code := OK; code <= Stale; code++ {
-		require.Equal(t, code, ErrnoOf(code.Err()), code.String())
-		if code != OK {
-			require.Equal(t, code, ErrnoOf(fmt.Errorf("context: %w", code.Err())), code.String())
-		}
-	}
-	require.Nil(t, OK.Err())
-	require.Equal(t, Internal, ErrnoOf(errors.New("what")))
-	require.Equal(t, UnknownFactory, ErrnoOf(wasmactor.ErrAmbiguousFactory))
-	require.ErrorIs(t, Errno(200).Err(), errInternal)
-	require.Equal(t, "TOO_LARGE", TooLarge.String())
 }
 
 // An engine leaves no goroutine behind: not the deadline timers, the context

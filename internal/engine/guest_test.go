@@ -9,7 +9,8 @@ import (
 	"github.com/fxamacker/cbor/v2"
 	"github.com/stretchr/testify/require"
 
-	"github.com/wasmactor/wasmactor/internal/guestbuild"
+	"github.com/wasmactor/wasmactor/internal/abi"
+	"github.com/wasmactor/wasmactor/internal/guestbuild/guestbuildtest"
 )
 
 // Real Go guests (GOOS=wasip1, -buildmode=c-shared, the guest SDK) through
@@ -19,7 +20,7 @@ func TestGoGuestCounter(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a Go guest")
 	}
-	wasm := guestbuild.Build(t, "examples/counter")
+	wasm := guestbuildtest.Build(t, "examples/counter")
 	h := &fakeHost{}
 	e := newEngine(t, Config{CacheDir: guestCompileCache(t)}, nil)
 	m, err := e.Compile(context.Background(), wasm)
@@ -37,14 +38,14 @@ func TestGoGuestCounter(t *testing.T) {
 		return b
 	}
 	var b Batch
-	b.Add(&Record{Kind: KindStart, Actor: 1, Factory: "Counter", Payload: enc(map[string]int64{"start": 10})})
-	b.Add(&Record{Kind: KindTell, Actor: 1, From: PID{2, 3}, Payload: enc(map[string]any{"op": "inc", "by": 5})})
-	b.Add(&Record{Kind: KindAsk, Actor: 1, From: PID{2, 3}, Ref: 7, Payload: enc(map[string]any{"op": "get"})})
+	b.Add(&Record{Kind: abi.KindStart, Actor: 1, Factory: "Counter", Payload: enc(map[string]int64{"start": 10})})
+	b.Add(&Record{Kind: abi.KindTell, Actor: 1, From: abi.PID{Incarnation: 2, Serial: 3}, Payload: enc(map[string]any{"op": "inc", "by": 5})})
+	b.Add(&Record{Kind: abi.KindAsk, Actor: 1, From: abi.PID{Incarnation: 2, Serial: 3}, Ref: 7, Payload: enc(map[string]any{"op": "get"})})
 	require.NoError(t, inst.Deliver(context.Background(), &b))
 
 	replies := h.Calls("reply")
 	require.Len(t, replies, 1)
-	require.Equal(t, PID{2, 3}, replies[0].To)
+	require.Equal(t, abi.PID{Incarnation: 2, Serial: 3}, replies[0].To)
 	require.Equal(t, uint64(7), replies[0].Ref)
 	var got map[string]int64
 	require.NoError(t, cbor.Unmarshal(replies[0].Msg, &got))
@@ -60,8 +61,8 @@ func TestGoGuestCounter(t *testing.T) {
 	require.NoError(t, err)
 	defer other.Close(context.Background())
 	b.Reset()
-	b.Add(&Record{Kind: KindRestore, Actor: 2, Factory: "Counter", Payload: state})
-	b.Add(&Record{Kind: KindAsk, Actor: 2, From: PID{2, 3}, Ref: 8, Payload: enc(map[string]any{"op": "get"})})
+	b.Add(&Record{Kind: abi.KindRestore, Actor: 2, Factory: "Counter", Payload: state})
+	b.Add(&Record{Kind: abi.KindAsk, Actor: 2, From: abi.PID{Incarnation: 2, Serial: 3}, Ref: 8, Payload: enc(map[string]any{"op": "get"})})
 	require.NoError(t, other.Deliver(context.Background(), &b))
 	replies = h.Calls("reply")
 	require.Len(t, replies, 2)
@@ -72,7 +73,7 @@ func TestGoGuestCounter(t *testing.T) {
 // BenchmarkDeliverGoGuest is BenchmarkDeliver into the bench guest's Echo
 // actor (a Go guest built with the SDK): 64 100-byte records a turn.
 func BenchmarkDeliverGoGuest(b *testing.B) {
-	wasm := guestbuild.Build(b, "testdata/guests/bench")
+	wasm := guestbuildtest.Build(b, "testdata/guests/bench")
 	e := newEngine(b, Config{}, nil)
 	m, err := e.Compile(context.Background(), wasm)
 	require.NoError(b, err)
@@ -81,7 +82,7 @@ func BenchmarkDeliverGoGuest(b *testing.B) {
 	require.NoError(b, err)
 	defer inst.Close(context.Background())
 	require.NoError(b, inst.Deliver(context.Background(), startBatch(1, "Echo")))
-	for _, kind := range []Kind{KindTell, KindAsk} {
+	for _, kind := range []abi.Kind{abi.KindTell, abi.KindAsk} {
 		b.Run(kind.String(), func(b *testing.B) { benchDeliver(b, inst, kind, 1) })
 	}
 }
@@ -89,7 +90,7 @@ func BenchmarkDeliverGoGuest(b *testing.B) {
 // BenchmarkInstantiateGoGuest is a new instance of the bench guest, closed
 // again: what an Isolated spawn of a Go guest costs.
 func BenchmarkInstantiateGoGuest(b *testing.B) {
-	wasm := guestbuild.Build(b, "testdata/guests/bench")
+	wasm := guestbuildtest.Build(b, "testdata/guests/bench")
 	benchAllocators(b, func(b *testing.B) {
 		e := newEngine(b, Config{}, nil)
 		m, err := e.Compile(context.Background(), wasm)
@@ -104,7 +105,7 @@ func TestGoGuestPanic(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a Go guest")
 	}
-	wasm := guestbuild.Build(t, "examples/crasher")
+	wasm := guestbuildtest.Build(t, "examples/crasher")
 	e := newEngine(t, Config{CacheDir: guestCompileCache(t)}, nil)
 	m, err := e.Compile(context.Background(), wasm)
 	require.NoError(t, err)
@@ -115,8 +116,8 @@ func TestGoGuestPanic(t *testing.T) {
 	crash, err := cbor.Marshal(map[string]string{"op": "crash"})
 	require.NoError(t, err)
 	var b Batch
-	b.Add(&Record{Kind: KindStart, Actor: 1, Factory: "Worker"})
-	b.Add(&Record{Kind: KindTell, Actor: 1, From: PID{2, 3}, Payload: crash})
+	b.Add(&Record{Kind: abi.KindStart, Actor: 1, Factory: "Worker"})
+	b.Add(&Record{Kind: abi.KindTell, Actor: 1, From: abi.PID{Incarnation: 2, Serial: 3}, Payload: crash})
 	var f *Failure
 	require.ErrorAs(t, inst.Deliver(context.Background(), &b), &f)
 	require.Equal(t, "panic: worker crashed on request", f.Reason)

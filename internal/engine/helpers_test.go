@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/wasmactor/wasmactor/internal/abi"
 )
 
 // fixture reads a committed module from the repository's testdata.
@@ -68,12 +69,12 @@ func (s *syncBuffer) String() string {
 type call struct {
 	Op      string
 	Actor   uint64
-	To      PID
+	To      abi.PID
 	Ref     uint64
 	Timeout time.Duration
 	Msg     []byte
 	Text    string // factory, name or reason
-	Flags   SpawnFlags
+	Flags   abi.SpawnFlags
 	Level   slog.Level
 }
 
@@ -106,58 +107,58 @@ func (h *fakeHost) Calls(op string) []call {
 }
 
 func (h *fakeHost) SelfNode() uint64 { return 7 }
-func (h *fakeHost) Send(actor uint64, to PID, msg []byte) Errno {
+func (h *fakeHost) Send(actor uint64, to abi.PID, msg []byte) abi.Errno {
 	h.rec(call{Op: "send", Actor: actor, To: to, Msg: msg})
-	return OK
+	return abi.OK
 }
-func (h *fakeHost) Ask(actor uint64, to PID, ref uint64, timeout time.Duration, msg []byte) Errno {
+func (h *fakeHost) Ask(actor uint64, to abi.PID, ref uint64, timeout time.Duration, msg []byte) abi.Errno {
 	h.rec(call{Op: "ask", Actor: actor, To: to, Ref: ref, Timeout: timeout, Msg: msg})
-	return OK
+	return abi.OK
 }
-func (h *fakeHost) Reply(actor uint64, to PID, ref uint64, msg []byte) Errno {
+func (h *fakeHost) Reply(actor uint64, to abi.PID, ref uint64, msg []byte) abi.Errno {
 	h.rec(call{Op: "reply", Actor: actor, To: to, Ref: ref, Msg: msg})
-	return OK
+	return abi.OK
 }
-func (h *fakeHost) Spawn(actor uint64, factory string, args []byte, flags SpawnFlags) (PID, Errno) {
+func (h *fakeHost) Spawn(actor uint64, factory string, args []byte, flags abi.SpawnFlags) (abi.PID, abi.Errno) {
 	h.rec(call{Op: "spawn", Actor: actor, Text: factory, Msg: args, Flags: flags})
-	return PID{Node: 7, Serial: 100 + uint64(len(h.Calls("spawn")))}, OK
+	return abi.PID{Incarnation: 7, Serial: 100 + uint64(len(h.Calls("spawn")))}, abi.OK
 }
 func (h *fakeHost) Stop(actor uint64, reason string) {
 	h.rec(call{Op: "stop", Actor: actor, Text: reason})
 }
-func (h *fakeHost) Kill(actor uint64, target PID, reason string) Errno {
+func (h *fakeHost) Kill(actor uint64, target abi.PID, reason string) abi.Errno {
 	h.rec(call{Op: "kill", Actor: actor, To: target, Text: reason})
-	return OK
+	return abi.OK
 }
-func (h *fakeHost) Monitor(actor uint64, target PID) uint64 {
+func (h *fakeHost) Monitor(actor uint64, target abi.PID) uint64 {
 	h.rec(call{Op: "monitor", Actor: actor, To: target})
 	return 1
 }
 func (h *fakeHost) Demonitor(actor uint64, ref uint64) {
 	h.rec(call{Op: "demonitor", Actor: actor, Ref: ref})
 }
-func (h *fakeHost) Link(actor uint64, target PID) Errno {
+func (h *fakeHost) Link(actor uint64, target abi.PID) abi.Errno {
 	h.rec(call{Op: "link", Actor: actor, To: target})
-	return OK
+	return abi.OK
 }
-func (h *fakeHost) Unlink(actor uint64, target PID) {
+func (h *fakeHost) Unlink(actor uint64, target abi.PID) {
 	h.rec(call{Op: "unlink", Actor: actor, To: target})
 }
 func (h *fakeHost) TrapExit(actor uint64, on bool) { h.rec(call{Op: "trap_exit", Actor: actor}) }
-func (h *fakeHost) Register(actor uint64, name string) Errno {
+func (h *fakeHost) Register(actor uint64, name string) abi.Errno {
 	h.rec(call{Op: "register", Actor: actor, Text: name})
-	return OK
+	return abi.OK
 }
 func (h *fakeHost) Unregister(actor uint64, name string) {
 	h.rec(call{Op: "unregister", Actor: actor, Text: name})
 }
-func (h *fakeHost) Whereis(name string) (PID, Errno) {
+func (h *fakeHost) Whereis(name string) (abi.PID, abi.Errno) {
 	h.rec(call{Op: "whereis", Text: name})
-	return PID{}, NotFound
+	return abi.PID{}, abi.NotFound
 }
-func (h *fakeHost) SendAfter(actor uint64, to PID, delay time.Duration, msg []byte) Errno {
+func (h *fakeHost) SendAfter(actor uint64, to abi.PID, delay time.Duration, msg []byte) abi.Errno {
 	h.rec(call{Op: "send_after", Actor: actor, To: to, Timeout: delay, Msg: msg})
-	return OK
+	return abi.OK
 }
 func (h *fakeHost) Log(actor uint64, level slog.Level, msg string) {
 	h.rec(call{Op: "log", Actor: actor, Level: level, Text: msg})
@@ -166,27 +167,29 @@ func (h *fakeHost) Log(actor uint64, level slog.Level, msg string) {
 // nopHost answers everything with OK and records nothing (benchmarks).
 type nopHost struct{}
 
-func (nopHost) SelfNode() uint64                                      { return 7 }
-func (nopHost) Send(uint64, PID, []byte) Errno                        { return OK }
-func (nopHost) Ask(uint64, PID, uint64, time.Duration, []byte) Errno  { return OK }
-func (nopHost) Reply(uint64, PID, uint64, []byte) Errno               { return OK }
-func (nopHost) Spawn(uint64, string, []byte, SpawnFlags) (PID, Errno) { return PID{7, 1}, OK }
-func (nopHost) Stop(uint64, string)                                   {}
-func (nopHost) Kill(uint64, PID, string) Errno                        { return OK }
-func (nopHost) Monitor(uint64, PID) uint64                            { return 1 }
-func (nopHost) Demonitor(uint64, uint64)                              {}
-func (nopHost) Link(uint64, PID) Errno                                { return OK }
-func (nopHost) Unlink(uint64, PID)                                    {}
-func (nopHost) TrapExit(uint64, bool)                                 {}
-func (nopHost) Register(uint64, string) Errno                         { return OK }
-func (nopHost) Unregister(uint64, string)                             {}
-func (nopHost) Whereis(string) (PID, Errno)                           { return PID{}, NotFound }
-func (nopHost) SendAfter(uint64, PID, time.Duration, []byte) Errno    { return OK }
-func (nopHost) Log(uint64, slog.Level, string)                        {}
+func (nopHost) SelfNode() uint64                                             { return 7 }
+func (nopHost) Send(uint64, abi.PID, []byte) abi.Errno                       { return abi.OK }
+func (nopHost) Ask(uint64, abi.PID, uint64, time.Duration, []byte) abi.Errno { return abi.OK }
+func (nopHost) Reply(uint64, abi.PID, uint64, []byte) abi.Errno              { return abi.OK }
+func (nopHost) Spawn(uint64, string, []byte, abi.SpawnFlags) (abi.PID, abi.Errno) {
+	return abi.PID{Incarnation: 7, Serial: 1}, abi.OK
+}
+func (nopHost) Stop(uint64, string)                                        {}
+func (nopHost) Kill(uint64, abi.PID, string) abi.Errno                     { return abi.OK }
+func (nopHost) Monitor(uint64, abi.PID) uint64                             { return 1 }
+func (nopHost) Demonitor(uint64, uint64)                                   {}
+func (nopHost) Link(uint64, abi.PID) abi.Errno                             { return abi.OK }
+func (nopHost) Unlink(uint64, abi.PID)                                     {}
+func (nopHost) TrapExit(uint64, bool)                                      {}
+func (nopHost) Register(uint64, string) abi.Errno                          { return abi.OK }
+func (nopHost) Unregister(uint64, string)                                  {}
+func (nopHost) Whereis(string) (abi.PID, abi.Errno)                        { return abi.PID{}, abi.NotFound }
+func (nopHost) SendAfter(uint64, abi.PID, time.Duration, []byte) abi.Errno { return abi.OK }
+func (nopHost) Log(uint64, slog.Level, string)                             {}
 
 // startBatch is a batch starting actor as factory.
 func startBatch(actor uint64, factory string) *Batch {
 	var b Batch
-	b.Add(&Record{Kind: KindStart, Actor: actor, Factory: factory})
+	b.Add(&Record{Kind: abi.KindStart, Actor: actor, Factory: factory})
 	return &b
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/internal/abi"
 )
 
 // Limits on the text a guest passes to imports, besides MaxMessageSize for
@@ -68,7 +69,7 @@ func wrapImport(imp importDef) api.GoModuleFunc {
 		}
 		if !i.inDeliver && !always {
 			if errnoResult {
-				stack[0] = uint64(BadArgument)
+				stack[0] = uint64(abi.BadArgument)
 			} else if len(results) == 1 {
 				stack[0] = 0
 			}
@@ -97,36 +98,36 @@ func (i *Instance) recoverHost() {
 
 // read copies n bytes at ptr out of guest memory. It reports BAD_ARGUMENT
 // for a range outside memory and TOO_LARGE for more than limit bytes.
-func (i *Instance) read(m api.Module, ptr, n uint32, limit int) ([]byte, Errno) {
+func (i *Instance) read(m api.Module, ptr, n uint32, limit int) ([]byte, abi.Errno) {
 	if uint64(n) > uint64(limit) {
-		return nil, TooLarge
+		return nil, abi.TooLarge
 	}
 	v, ok := m.Memory().Read(ptr, n)
 	if !ok {
-		return nil, BadArgument
+		return nil, abi.BadArgument
 	}
 	if n == 0 {
-		return nil, OK
+		return nil, abi.OK
 	}
-	return append([]byte(nil), v...), OK
+	return append([]byte(nil), v...), abi.OK
 }
 
 // readString is read for text, which must also be valid UTF-8.
-func (i *Instance) readString(m api.Module, ptr, n uint32, limit int) (string, Errno) {
+func (i *Instance) readString(m api.Module, ptr, n uint32, limit int) (string, abi.Errno) {
 	if uint64(n) > uint64(limit) {
-		return "", TooLarge
+		return "", abi.TooLarge
 	}
 	v, ok := m.Memory().Read(ptr, n)
 	if !ok || !utf8.Valid(v) {
-		return "", BadArgument
+		return "", abi.BadArgument
 	}
-	return string(v), OK
+	return string(v), abi.OK
 }
 
 // writePID writes a PID at ptr (16 bytes).
-func writePID(m api.Module, ptr uint32, p PID) bool {
+func writePID(m api.Module, ptr uint32, p abi.PID) bool {
 	mem := m.Memory()
-	return mem.WriteUint64Le(ptr, p.Node) && mem.WriteUint64Le(ptr+8, p.Serial)
+	return mem.WriteUint64Le(ptr, p.Incarnation) && mem.WriteUint64Le(ptr+8, p.Serial)
 }
 
 // pidIn reports whether a 16-byte PID fits at ptr.
@@ -135,7 +136,9 @@ func pidIn(m api.Module, ptr uint32) bool {
 	return ok
 }
 
-func pidArg(stack []uint64, at int) PID { return PID{Node: stack[at], Serial: stack[at+1]} }
+func pidArg(stack []uint64, at int) abi.PID {
+	return abi.PID{Incarnation: stack[at], Serial: stack[at+1]}
+}
 
 func u32(v uint64) uint32 { return uint32(v) }
 
@@ -148,7 +151,7 @@ func importSelfNode(i *Instance, _ api.Module, stack []uint64) {
 
 func importSend(i *Instance, m api.Module, stack []uint64) {
 	msg, code := i.read(m, u32(stack[3]), u32(stack[4]), i.e.cfg.MaxMessageSize)
-	if code == OK {
+	if code == abi.OK {
 		code = i.host.Send(stack[0], pidArg(stack, 1), msg)
 	}
 	stack[0] = uint64(code)
@@ -156,7 +159,7 @@ func importSend(i *Instance, m api.Module, stack []uint64) {
 
 func importAsk(i *Instance, m api.Module, stack []uint64) {
 	msg, code := i.read(m, u32(stack[5]), u32(stack[6]), i.e.cfg.MaxMessageSize)
-	if code == OK {
+	if code == abi.OK {
 		timeout := time.Duration(u32(stack[4])) * time.Millisecond // 0: the node's default
 		code = i.host.Ask(stack[0], pidArg(stack, 1), stack[3], timeout, msg)
 	}
@@ -165,25 +168,25 @@ func importAsk(i *Instance, m api.Module, stack []uint64) {
 
 func importReply(i *Instance, m api.Module, stack []uint64) {
 	msg, code := i.read(m, u32(stack[4]), u32(stack[5]), i.e.cfg.MaxMessageSize)
-	if code == OK {
+	if code == abi.OK {
 		code = i.host.Reply(stack[0], pidArg(stack, 1), stack[3], msg)
 	}
 	stack[0] = uint64(code)
 }
 
 func importSpawn(i *Instance, m api.Module, stack []uint64) {
-	actor, flags, out := stack[0], SpawnFlags(u32(stack[5])), u32(stack[6])
+	actor, flags, out := stack[0], abi.SpawnFlags(u32(stack[5])), u32(stack[6])
 	name, code := i.readString(m, u32(stack[1]), u32(stack[2]), MaxFactoryName)
-	if code == TooLarge || code == OK && !validFactoryRef(name) || flags&^spawnKnownFlags != 0 || !pidIn(m, out) {
-		code = BadArgument
+	if code == abi.TooLarge || code == abi.OK && !validFactoryRef(name) || flags&^abi.KnownSpawnFlags != 0 || !pidIn(m, out) {
+		code = abi.BadArgument
 	}
 	var args []byte
-	if code == OK {
+	if code == abi.OK {
 		args, code = i.read(m, u32(stack[3]), u32(stack[4]), i.e.cfg.MaxMessageSize)
 	}
-	if code == OK {
-		var pid PID
-		if pid, code = i.host.Spawn(actor, name, args, flags); code == OK {
+	if code == abi.OK {
+		var pid abi.PID
+		if pid, code = i.host.Spawn(actor, name, args, flags); code == abi.OK {
 			writePID(m, out, pid)
 		}
 	}
@@ -191,20 +194,20 @@ func importSpawn(i *Instance, m api.Module, stack []uint64) {
 }
 
 // reason reads a stop reason, empty meaning def.
-func (i *Instance) reason(m api.Module, ptr, n uint32, def string) (string, Errno) {
+func (i *Instance) reason(m api.Module, ptr, n uint32, def string) (string, abi.Errno) {
 	if n == 0 {
-		return def, OK
+		return def, abi.OK
 	}
 	r, code := i.readString(m, ptr, n, maxReasonBytes)
-	if code == TooLarge {
-		code = BadArgument
+	if code == abi.TooLarge {
+		code = abi.BadArgument
 	}
 	return r, code
 }
 
 func importStop(i *Instance, m api.Module, stack []uint64) {
 	reason, code := i.reason(m, u32(stack[1]), u32(stack[2]), wasmactor.ReasonNormal)
-	if code != OK {
+	if code != abi.OK {
 		// The guest has dropped the actor already, so stop it anyway rather
 		// than leave host and guest disagreeing about whether it lives.
 		reason = "bad_argument"
@@ -214,7 +217,7 @@ func importStop(i *Instance, m api.Module, stack []uint64) {
 
 func importKill(i *Instance, m api.Module, stack []uint64) {
 	reason, code := i.reason(m, u32(stack[3]), u32(stack[4]), wasmactor.ReasonKilled)
-	if code == OK {
+	if code == abi.OK {
 		code = i.host.Kill(stack[0], pidArg(stack, 1), reason)
 	}
 	stack[0] = uint64(code)
@@ -241,23 +244,23 @@ func importTrapExit(i *Instance, _ api.Module, stack []uint64) {
 }
 
 // name reads an actor name: 1..255 bytes of UTF-8.
-func (i *Instance) name(m api.Module, ptr, n uint32) (string, Errno) {
+func (i *Instance) name(m api.Module, ptr, n uint32) (string, abi.Errno) {
 	if n == 0 || n > maxNameBytes {
-		return "", BadArgument
+		return "", abi.BadArgument
 	}
 	return i.readString(m, ptr, n, maxNameBytes)
 }
 
 func importRegister(i *Instance, m api.Module, stack []uint64) {
 	name, code := i.name(m, u32(stack[1]), u32(stack[2]))
-	if code == OK {
+	if code == abi.OK {
 		code = i.host.Register(stack[0], name)
 	}
 	stack[0] = uint64(code)
 }
 
 func importUnregister(i *Instance, m api.Module, stack []uint64) {
-	if name, code := i.name(m, u32(stack[1]), u32(stack[2])); code == OK {
+	if name, code := i.name(m, u32(stack[1]), u32(stack[2])); code == abi.OK {
 		i.host.Unregister(stack[0], name)
 	}
 }
@@ -265,12 +268,12 @@ func importUnregister(i *Instance, m api.Module, stack []uint64) {
 func importWhereis(i *Instance, m api.Module, stack []uint64) {
 	name, code := i.name(m, u32(stack[0]), u32(stack[1]))
 	out := u32(stack[2])
-	if code == OK && !pidIn(m, out) {
-		code = BadArgument
+	if code == abi.OK && !pidIn(m, out) {
+		code = abi.BadArgument
 	}
-	if code == OK {
-		var pid PID
-		if pid, code = i.host.Whereis(name); code == OK {
+	if code == abi.OK {
+		var pid abi.PID
+		if pid, code = i.host.Whereis(name); code == abi.OK {
 			writePID(m, out, pid)
 		}
 	}
@@ -279,7 +282,7 @@ func importWhereis(i *Instance, m api.Module, stack []uint64) {
 
 func importSendAfter(i *Instance, m api.Module, stack []uint64) {
 	msg, code := i.read(m, u32(stack[4]), u32(stack[5]), i.e.cfg.MaxMessageSize)
-	if code == OK {
+	if code == abi.OK {
 		delay := time.Duration(u32(stack[3])) * time.Millisecond
 		code = i.host.SendAfter(stack[0], pidArg(stack, 1), delay, msg)
 	}
@@ -287,12 +290,12 @@ func importSendAfter(i *Instance, m api.Module, stack []uint64) {
 }
 
 func logLevel(l uint32) slog.Level {
-	switch l {
-	case 0:
+	switch abi.LogLevel(l) {
+	case abi.LogDebug:
 		return slog.LevelDebug
-	case 1:
+	case abi.LogInfo:
 		return slog.LevelInfo
-	case 2:
+	case abi.LogWarn:
 		return slog.LevelWarn
 	}
 	return slog.LevelError

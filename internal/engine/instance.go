@@ -17,6 +17,7 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/internal/abi"
 )
 
 // Host implements the wasmactor imports for one instance. Its methods are
@@ -32,28 +33,28 @@ import (
 // the node goes on.
 type Host interface {
 	SelfNode() uint64
-	Send(actor uint64, to PID, msg []byte) Errno
+	Send(actor uint64, to abi.PID, msg []byte) abi.Errno
 	// Ask: timeout 0 means the guest wants the node's default
-	// (DefaultAskTimeout unless the node is configured otherwise).
-	Ask(actor uint64, to PID, ref uint64, timeout time.Duration, msg []byte) Errno
-	Reply(actor uint64, to PID, ref uint64, msg []byte) Errno
+	// (abi.DefaultAskTimeout unless the node is configured otherwise).
+	Ask(actor uint64, to abi.PID, ref uint64, timeout time.Duration, msg []byte) abi.Errno
+	Reply(actor uint64, to abi.PID, ref uint64, msg []byte) abi.Errno
 	// Spawn: factory is Name or Name@hexprefix, already syntax-checked; args
 	// may be nil.
-	Spawn(actor uint64, factory string, args []byte, flags SpawnFlags) (PID, Errno)
+	Spawn(actor uint64, factory string, args []byte, flags abi.SpawnFlags) (abi.PID, abi.Errno)
 	// Stop: reason is never empty ("normal" by default).
 	Stop(actor uint64, reason string)
 	// Kill: reason is never empty ("killed" by default).
-	Kill(actor uint64, target PID, reason string) Errno
-	Monitor(actor uint64, target PID) uint64
+	Kill(actor uint64, target abi.PID, reason string) abi.Errno
+	Monitor(actor uint64, target abi.PID) uint64
 	Demonitor(actor uint64, ref uint64)
-	Link(actor uint64, target PID) Errno
-	Unlink(actor uint64, target PID)
+	Link(actor uint64, target abi.PID) abi.Errno
+	Unlink(actor uint64, target abi.PID)
 	TrapExit(actor uint64, on bool)
 	// Register, Unregister, Whereis: name is 1..255 bytes of UTF-8.
-	Register(actor uint64, name string) Errno
+	Register(actor uint64, name string) abi.Errno
 	Unregister(actor uint64, name string)
-	Whereis(name string) (PID, Errno)
-	SendAfter(actor uint64, to PID, delay time.Duration, msg []byte) Errno
+	Whereis(name string) (abi.PID, abi.Errno)
+	SendAfter(actor uint64, to abi.PID, delay time.Duration, msg []byte) abi.Errno
 	// Log: msg is at most 4 KiB, not necessarily valid UTF-8.
 	Log(actor uint64, level slog.Level, msg string)
 }
@@ -122,14 +123,11 @@ func (i *Instance) ID() uint64 { return i.id }
 // Module is the module the instance runs.
 func (i *Instance) Module() *Module { return i.m }
 
-// MemoryPages is the size of the instance's linear memory, in 64 KiB pages.
+// MemoryPages is the size of the instance's linear memory, in 64 KiB pages;
+// 0 once closed. It never waits for a running call, so it is safe to call
+// while holding locks that the instance's imports may take.
 func (i *Instance) MemoryPages() uint32 {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	if i.closed {
-		return 0
-	}
-	return i.mem.Size() >> 16
+	return uint32(i.alloc.size.Load() >> 16)
 }
 
 // Instantiate starts a new instance of m whose imports are served by h: it
@@ -388,6 +386,7 @@ func (i *Instance) closeLocked() {
 		return
 	}
 	i.closed = true
+	i.alloc.size.Store(0)
 	i.timer.Stop()
 	if i.unwatch != nil {
 		i.unwatch()

@@ -15,6 +15,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/internal/abi"
 )
 
 // The exports of docs/abi.md.
@@ -234,8 +235,8 @@ func (m *Module) probe(ctx context.Context) error {
 	if f := i.end(err); f != nil {
 		return fmt.Errorf("%w: %s: %v", wasmactor.ErrBadModule, exportVersion, f.Reason)
 	}
-	if int32(version) != ABIVersion {
-		return fmt.Errorf("%w: unsupported ABI version %d (this node implements %d)", wasmactor.ErrBadModule, int32(version), ABIVersion)
+	if int32(version) != abi.Version {
+		return fmt.Errorf("%w: unsupported ABI version %d (this node implements %d)", wasmactor.ErrBadModule, int32(version), abi.Version)
 	}
 	if m.factories, err = i.readFactories(ctx); err != nil {
 		return err

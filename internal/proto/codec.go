@@ -3,41 +3,13 @@ package proto
 import (
 	"fmt"
 
-	"github.com/fxamacker/cbor/v2"
-
 	"github.com/wasmactor/wasmactor"
-)
-
-// Control bodies come from other nodes and from the CLI: decode them
-// strictly, into concrete types, with small limits, so a hostile or buggy
-// peer gets an error and not our memory.
-var (
-	decMode = func() cbor.DecMode {
-		m, err := cbor.DecOptions{
-			DupMapKey:        cbor.DupMapKeyEnforcedAPF,
-			IndefLength:      cbor.IndefLengthForbidden,
-			TagsMd:           cbor.TagsForbidden,
-			MaxNestedLevels:  16,
-			MaxArrayElements: 1 << 20,
-			MaxMapPairs:      1 << 16,
-		}.DecMode()
-		if err != nil {
-			panic(err)
-		}
-		return m
-	}()
-	encMode = func() cbor.EncMode {
-		m, err := cbor.CoreDetEncOptions().EncMode()
-		if err != nil {
-			panic(err)
-		}
-		return m
-	}()
+	"github.com/wasmactor/wasmactor/internal/cbormode"
 )
 
 // Marshal encodes a control body.
 func Marshal(v any) []byte {
-	b, err := encMode.Marshal(v)
+	b, err := cbormode.Deterministic().Marshal(v)
 	if err != nil {
 		// Only our own concrete types are encoded here; failing is a bug.
 		panic(fmt.Sprintf("proto: cannot encode %T: %v", v, err))
@@ -45,9 +17,11 @@ func Marshal(v any) []byte {
 	return b
 }
 
-// Unmarshal decodes a control body strictly; errors wrap wasmactor.ErrBadArgument.
+// Unmarshal decodes a control body, which comes from another node or the CLI,
+// with the cluster's strict mode into a concrete type, so a hostile or buggy
+// peer gets an error and not our memory. Errors wrap wasmactor.ErrBadArgument.
 func Unmarshal(b []byte, v any) error {
-	if err := decMode.Unmarshal(b, v); err != nil {
+	if err := cbormode.Strict().Unmarshal(b, v); err != nil {
 		return fmt.Errorf("%w: malformed %T: %v", wasmactor.ErrBadArgument, v, err)
 	}
 	return nil
@@ -55,4 +29,4 @@ func Unmarshal(b []byte, v any) error {
 
 // EncodeValue encodes any Go value as a message payload (for tests and the
 // CLI), with the same deterministic options as control bodies.
-func EncodeValue(v any) ([]byte, error) { return encMode.Marshal(v) }
+func EncodeValue(v any) ([]byte, error) { return cbormode.Deterministic().Marshal(v) }

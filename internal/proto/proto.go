@@ -36,6 +36,7 @@ const (
 	KindKillActor uint16 = 207 // Target → Empty
 	KindSpawnCLI  uint16 = 208 // Spawn → SpawnReply
 	KindStatus    uint16 = 209 // Empty → NodeStatus (this node only; node to node)
+	KindJoinSeeds uint16 = 230 // Seeds → Empty: the node joins a cluster through the seeds
 )
 
 // Module announces a deployed module held by the sender.
@@ -70,27 +71,34 @@ type Watch struct {
 	Watcher uint64 `cbor:"1,keyasint"`
 	Target  uint64 `cbor:"2,keyasint"`
 	Ref     uint64 `cbor:"3,keyasint"`
+	// ToIncarnation is the receiver's run the sender addressed; another
+	// run of the receiver (it restarted meanwhile) treats the cast as stale,
+	// so a serial never reaches the actor of a later run.
+	ToIncarnation uint64 `cbor:"9,keyasint"`
 }
 
 // Down tells the watcher's node that Target (on the sender) died.
 type Down struct {
-	Watcher uint64 `cbor:"1,keyasint"`
-	Target  uint64 `cbor:"2,keyasint"`
-	Ref     uint64 `cbor:"3,keyasint"`
-	Reason  string `cbor:"4,keyasint"`
+	Watcher       uint64 `cbor:"1,keyasint"`
+	Target        uint64 `cbor:"2,keyasint"`
+	Ref           uint64 `cbor:"3,keyasint"`
+	Reason        string `cbor:"4,keyasint"`
+	ToIncarnation uint64 `cbor:"9,keyasint"` // as in Watch
 }
 
 // Link links From (on the sender) and To (on the receiver).
 type Link struct {
-	From uint64 `cbor:"1,keyasint"`
-	To   uint64 `cbor:"2,keyasint"`
+	From          uint64 `cbor:"1,keyasint"`
+	To            uint64 `cbor:"2,keyasint"`
+	ToIncarnation uint64 `cbor:"9,keyasint"` // as in Watch
 }
 
 // Exit is an exit signal from From (on the sender) to To (on the receiver).
 type Exit struct {
-	From   uint64 `cbor:"1,keyasint"`
-	To     uint64 `cbor:"2,keyasint"`
-	Reason string `cbor:"3,keyasint"`
+	From          uint64 `cbor:"1,keyasint"`
+	To            uint64 `cbor:"2,keyasint"`
+	Reason        string `cbor:"3,keyasint"`
+	ToIncarnation uint64 `cbor:"9,keyasint"` // as in Watch
 }
 
 // Spawn asks a node to spawn an actor.
@@ -114,7 +122,8 @@ type SpawnReply struct {
 	PID wasmactor.PID `cbor:"1,keyasint"`
 }
 
-// Target is an actor named by PID text (<n2.17>) or registered name.
+// Target is an actor named by PID text (<n2.3f9a0c11d2e4b607.17>, as
+// wasmactor.PID.String prints it) or registered name.
 type Target struct {
 	Target string `cbor:"1,keyasint"`
 	Reason string `cbor:"2,keyasint,omitempty"`
@@ -142,6 +151,10 @@ type ActorInfo struct {
 	Module   string        `cbor:"3,keyasint" json:"module"`
 	Instance uint64        `cbor:"4,keyasint" json:"instance"`
 	Names    []string      `cbor:"5,keyasint,omitempty" json:"names,omitempty"`
+	// Mailbox is the user messages queued for the actor; Restarts how often
+	// its supervision restarted it.
+	Mailbox  int    `cbor:"20,keyasint,omitempty" json:"mailbox"`
+	Restarts uint32 `cbor:"21,keyasint,omitempty" json:"restarts"`
 }
 
 // NodeStatus describes one node for `nodes`.
@@ -158,10 +171,38 @@ type NodeStatus struct {
 	Goroutines int    `cbor:"9,keyasint" json:"goroutines"`
 	HeapBytes  uint64 `cbor:"10,keyasint" json:"heap_bytes"`
 	Members    int    `cbor:"11,keyasint" json:"members"`
+	// Counters for the observer: cumulative since the node started, so a
+	// reader derives rates from two samples.
+	Delivered   uint64  `cbor:"12,keyasint,omitempty" json:"delivered"`
+	MailboxFull uint64  `cbor:"13,keyasint,omitempty" json:"mailbox_full"`
+	Crashes     uint64  `cbor:"14,keyasint,omitempty" json:"crashes"`
+	Restarts    uint64  `cbor:"15,keyasint,omitempty" json:"restarts"`
+	GuestMemory uint64  `cbor:"16,keyasint,omitempty" json:"guest_memory"`
+	CallCount   uint64  `cbor:"17,keyasint,omitempty" json:"call_count"`
+	CallSeconds float64 `cbor:"18,keyasint,omitempty" json:"call_seconds"`
+	// RecentCrashes are the node's last instance failures, newest first.
+	RecentCrashes []Crash `cbor:"19,keyasint,omitempty" json:"recent_crashes,omitempty"`
+	// ModuleActors counts live actors per module (short hash).
+	ModuleActors map[string]int `cbor:"20,keyasint,omitempty" json:"module_actors,omitempty"`
+}
+
+// Crash is one discarded instance, as the observer shows it.
+type Crash struct {
+	UnixMs    int64    `cbor:"1,keyasint" json:"unix_ms"`
+	Module    string   `cbor:"2,keyasint" json:"module"`
+	Factories []string `cbor:"3,keyasint,omitempty" json:"factories,omitempty"`
+	Instance  uint64   `cbor:"4,keyasint" json:"instance"`
+	Actors    int      `cbor:"5,keyasint" json:"actors"`
+	Reason    string   `cbor:"6,keyasint" json:"reason"`
 }
 
 // ModuleStatus describes one module for `modules`.
 type ModuleStatus struct {
 	Info    registry.ModuleInfo `cbor:"1,keyasint" json:"module"`
 	Holders []string            `cbor:"2,keyasint" json:"holders"`
+}
+
+// Seeds are seed addresses for KindJoinSeeds: HOST:PORT or dns:NAME:PORT.
+type Seeds struct {
+	Addrs []string `cbor:"1,keyasint"`
 }

@@ -1,12 +1,12 @@
 package proto
 
 import (
-	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/registry"
 )
 
 func TestRoundTrip(t *testing.T) {
@@ -29,22 +29,28 @@ func TestStrict(t *testing.T) {
 	require.ErrorIs(t, Unmarshal([]byte{0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, &[]Watch{}), wasmactor.ErrBadArgument)
 }
 
-func TestErrorCodesRoundTrip(t *testing.T) {
-	for _, err := range []error{wasmactor.ErrNoProc, wasmactor.ErrMailboxFull, wasmactor.ErrUnknownFactory,
-		wasmactor.ErrNameTaken, wasmactor.ErrNotFound, wasmactor.ErrNodeDown, wasmactor.ErrTimeout, wasmactor.ErrTooLarge,
-		wasmactor.ErrStaleIncarnation, wasmactor.ErrBadArgument, wasmactor.ErrBadModule, wasmactor.ErrUnknownNode,
-		wasmactor.ErrAmbiguousFactory, wasmactor.ErrCrashed, wasmactor.ErrModuleUnavailable, wasmactor.ErrClosed, wasmactor.ErrBadPID} {
-		wrapped := fmt.Errorf("context: %w", err)
-		require.ErrorIs(t, ErrOf(CodeOf(wrapped)), err)
+// Listings of a whole node are far longer than an envelope batch may be:
+// the shared strict mode must not cap them at wire.MaxBatch.
+func TestListingsLongerThanABatchDecode(t *testing.T) {
+	ps := make([]ActorInfo, 20_000)
+	for i := range ps {
+		ps[i] = ActorInfo{PID: wasmactor.PID{Node: "n1", Incarnation: 1, Serial: uint64(i + 1)}, Factory: "Counter"}
 	}
+	var back []ActorInfo
+	require.NoError(t, Unmarshal(Marshal(ps), &back))
+	require.Equal(t, ps, back)
 }
 
 func FuzzControlBodies(f *testing.F) {
 	f.Add(Marshal(Spawn{Factory: "Counter"}))
 	f.Add(Marshal(Sync{Names: nil}))
 	f.Add(Marshal(Down{Ref: 1, Reason: "noconnection"}))
+	f.Add(Marshal(NameRef{Name: "svc", PID: wasmactor.PID{Node: "n1", Incarnation: 1, Serial: 2}}))
+	f.Add(Marshal(map[int]any{1: "svc", 2: wasmactor.PID{Node: "n1", Incarnation: 1, Serial: 2}, 3: int64(1)})) // a claim with a time
 	f.Fuzz(func(t *testing.T, b []byte) {
-		for _, v := range []any{&Spawn{}, &Sync{}, &Down{}, &Message{}, &Watch{}, &Exit{}, &Module{}} {
+		// Every body a peer's cast or call can carry.
+		for _, v := range []any{&Spawn{}, &Sync{}, &Down{}, &Message{}, &Watch{}, &Exit{}, &Module{},
+			&NameRef{}, &GroupRef{}, &registry.Claim{}, &Link{}, &Target{}} {
 			_ = Unmarshal(b, v) // must not panic or blow up memory
 		}
 	})

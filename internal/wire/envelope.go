@@ -7,6 +7,13 @@ import (
 	"github.com/wasmactor/wasmactor/transport"
 )
 
+// MaxBatch bounds the envelopes of one batch body, checked before decoding.
+// The strict mode's array cap fits listings of a whole node's actors; a
+// batch becomes 64 bytes of envelope for each element, which may be one
+// byte of CBOR, so it gets a cap of its own. Senders stay below it
+// (transport/quic sends at most 4096).
+const MaxBatch = 8192
+
 // CBOR major types, shifted into the initial byte.
 const (
 	majorUint  = 0 << 5
@@ -147,8 +154,8 @@ func AppendBatchFrame(dst []byte, envs []transport.Envelope) []byte {
 
 // DecodeEnvelopes decodes a batch body. Payloads share body's memory (so the
 // caller must not reuse body). It accepts and rejects exactly what
-// [Unmarshal] into a []transport.Envelope does; the common shapes are decoded
-// without reflection.
+// [Unmarshal] into a []transport.Envelope does, and batches of more than
+// [MaxBatch] envelopes; the common shapes are decoded without reflection.
 func DecodeEnvelopes(body []byte) ([]transport.Envelope, error) {
 	return AppendDecodedEnvelopes(nil, body)
 }
@@ -156,6 +163,9 @@ func DecodeEnvelopes(body []byte) ([]transport.Envelope, error) {
 // AppendDecodedEnvelopes is [DecodeEnvelopes] appending to dst, so several
 // batches can be handed on as one. On error dst is returned unchanged.
 func AppendDecodedEnvelopes(dst []transport.Envelope, body []byte) ([]transport.Envelope, error) {
+	if major, n, _, ok := readHead(body, 0); ok && major == majorArray && n > MaxBatch {
+		return dst, fmt.Errorf("%w: batch of %d envelopes, at most %d", ErrMalformed, n, MaxBatch)
+	}
 	if envs, ok := decodeFast(dst, body); ok {
 		return envs, nil
 	}
@@ -221,7 +231,7 @@ func readHead(b []byte, i int) (major byte, v uint64, next int, ok bool) {
 // reflection decoder decides.
 func decodeFast(dst []transport.Envelope, b []byte) ([]transport.Envelope, bool) {
 	major, n, i, ok := readHead(b, 0)
-	if !ok || major != majorArray || n > MaxArrayElements || n > uint64(len(b)-i) {
+	if !ok || major != majorArray || n > MaxBatch || n > uint64(len(b)-i) {
 		return nil, false
 	}
 	base := len(dst)

@@ -17,6 +17,8 @@ func FuzzFrame(f *testing.F) {
 	f.Add(AppendFrame(AppendFrame(nil, []byte{1, 2}), []byte{3}), 2)
 	f.Add(AppendHeader(nil, 1<<40), 1<<20)
 	f.Add([]byte{0x80, 0x00}, 16)
+	f.Add(append(AppendHeader(nil, 1<<20), 1, 2, 3), 1<<20)
+	f.Add(append(AppendHeader(nil, 40000), make([]byte, 39999)...), 1<<16)
 	f.Fuzz(func(t *testing.T, data []byte, max int) {
 		if max < 0 {
 			max = -max
@@ -60,8 +62,8 @@ func FuzzFrame(f *testing.F) {
 }
 
 // FuzzEnvelopes checks the fast envelope decoder against the strict
-// reflection decoder (same accept/reject decision, same values) and that
-// accepted batches re-encode canonically.
+// reflection decoder plus the batch cap (same accept/reject decision, same
+// values) and that accepted batches re-encode canonically.
 func FuzzEnvelopes(f *testing.F) {
 	for _, envs := range [][]transport.Envelope{nil, sampleEnvelopes()[:3], {{Kind: 3, Payload: []byte{}}}} {
 		f.Add(AppendEnvelopes(nil, envs))
@@ -75,6 +77,9 @@ func FuzzEnvelopes(f *testing.F) {
 		serr := Unmarshal(data, &slow)
 		if serr == nil && slow == nil {
 			serr = errors.New("null")
+		}
+		if serr == nil && len(slow) > MaxBatch {
+			serr = errors.New("over MaxBatch")
 		}
 		if (ferr == nil) != (serr == nil) {
 			t.Fatalf("fast err %v, strict err %v", ferr, serr)

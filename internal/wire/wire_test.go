@@ -181,7 +181,7 @@ func TestCBORBombsRejectedInBoundedMemory(t *testing.T) {
 	bombs := map[string][]byte{
 		"array of 2^32 elements":      {0x9a, 0xff, 0xff, 0xff, 0xff, 0xa0},
 		"array of 2^64-1 elements":    {0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
-		"array just over the cap":     appendHead(nil, majorArray, MaxArrayElements+1),
+		"array just over the cap":     appendHead(nil, majorArray, MaxBatch+1),
 		"map of 2^31 pairs":           {0x81, 0xba, 0x80, 0x00, 0x00, 0x00, 0x01, 0x01},
 		"byte string of 2^60 bytes":   {0x81, 0xa1, 0x07, 0x5b, 0x10, 0, 0, 0, 0, 0, 0, 0},
 		"deep nesting":                deep,
@@ -298,6 +298,29 @@ func TestChunkReader(t *testing.T) {
 	require.Less(t, totalAlloc()-before, uint64(1<<20))
 }
 
+// A batch over MaxBatch is refused before decoding, whichever path would
+// have decoded it; one at the cap decodes on both.
+func TestBatchCap(t *testing.T) {
+	batch := func(n int, unusual bool) []byte {
+		b := appendHead(nil, majorArray, uint64(n))
+		for range n - 1 {
+			b = append(b, 0xa0)
+		}
+		if unusual {
+			return append(b, 0xa1, 0x08, 0x01) // an unknown key: the strict decoder's case
+		}
+		return append(b, 0xa0)
+	}
+	for _, unusual := range []bool{false, true} {
+		envs, err := DecodeEnvelopes(batch(MaxBatch, unusual))
+		require.NoError(t, err)
+		require.Len(t, envs, MaxBatch)
+		_, err = DecodeEnvelopes(batch(MaxBatch+1, unusual))
+		require.ErrorIs(t, err, ErrMalformed)
+		require.ErrorContains(t, err, "batch of 8193 envelopes, at most 8192")
+	}
+}
+
 func TestAppendDecodedEnvelopes(t *testing.T) {
 	a := sampleEnvelopes()[:2]
 	b := sampleEnvelopes()[2:]
@@ -312,4 +335,67 @@ func TestAppendDecodedEnvelopes(t *testing.T) {
 	envs3, err := AppendDecodedEnvelopes(envs, []byte{0x82})
 	require.Error(t, err)
 	require.Len(t, envs3, len(envs))
+}
+
+// stalled yields prefix and then reports the stream ended (or, with block,
+// fails the way a stream whose peer went quiet times out).
+type stalled struct {
+	prefix []byte
+	err    error
+}
+
+func (s *stalled) Read(p []byte) (int, error) {
+	if len(s.prefix) > 0 {
+		n := copy(p, s.prefix)
+		s.prefix = s.prefix[n:]
+		return n, nil
+	}
+	return 0, s.err
+}
+
+// A peer declares a frame at the cap and sends none (or little) of it: the
+// readers allocate in proportion to what arrived, not to the declared size.
+// Before they allocated the whole declared frame up front: 64 MiB per frame,
+// per stream.
+func TestDeclaredHugeEmptyFrameAllocatesLittle(t *testing.T) {
+	const max = 64 << 20
+	readers := map[string]func(io.Reader) func() ([]byte, error){
+		"Reader":      func(r io.Reader) func() ([]byte, error) { return NewReader(r, max, 0).Next },
+		"ChunkReader": func(r io.Reader) func() ([]byte, error) { return NewChunkReader(r, max, 256<<10).Next },
+	}
+	for name, open := range readers {
+		t.Run(name, func(t *testing.T) {
+			for _, sent := range []int{0, 1 << 20} {
+				const runs = 10
+				in := append(AppendHeader(nil, max), make([]byte, sent)...)
+				before := totalAlloc()
+				for i := 0; i < runs; i++ {
+					next := open(&stalled{prefix: in, err: io.EOF})
+					_, err := next()
+					require.ErrorIs(t, err, io.ErrUnexpectedEOF)
+				}
+				per := (totalAlloc() - before) / runs
+				// A first chunk, then buffers doubling with what arrived:
+				// the last is at most twice that, all of them four times.
+				require.Less(t, per, uint64(4*sent+300<<10), "declared %d bytes, sent %d, allocated %d per frame", max, sent, per)
+				t.Logf("declared %d MiB, sent %d bytes: %d bytes allocated", max>>20, sent, per)
+			}
+		})
+	}
+}
+
+func TestReadNGrowsWithData(t *testing.T) {
+	data := bytes.Repeat([]byte{0x5a}, 3<<20+17)
+	for _, step := range []int{1 << 20, 4093, 7} {
+		got, err := ReadN(&trickle{bytes.NewReader(data), step}, len(data))
+		require.NoError(t, err)
+		require.Equal(t, data, got)
+	}
+	got, err := ReadN(bytes.NewReader(nil), 0)
+	require.NoError(t, err)
+	require.Empty(t, got)
+	_, err = ReadN(bytes.NewReader(data[:10]), 11)
+	require.ErrorIs(t, err, io.ErrUnexpectedEOF)
+	_, err = ReadN(&stalled{prefix: data[:5], err: io.ErrClosedPipe}, 11)
+	require.ErrorIs(t, err, io.ErrClosedPipe)
 }

@@ -37,10 +37,16 @@ const (
 	CodeNameClash = 0x17
 	// CodeInternal: an unexpected local failure.
 	CodeInternal = 0x18
+	// CodeWrongNode: the client expected another node at this address (its
+	// hello named it); the client forgets the address.
+	CodeWrongNode = 0x19
+	// CodeBusy: too many connections are still unauthenticated, from the
+	// client's address or in all; try later. Not a failed attempt.
+	CodeBusy = 0x1a
 	// CodeSuperseded: a new session between the same two runs replaced
 	// this one, because one side found it lost. The peer reports
 	// ErrPeerReconnected.
-	CodeSuperseded = 0x19
+	CodeSuperseded = 0x1b
 )
 
 // QUIC stream error codes carried in RESET_STREAM and STOP_SENDING.
@@ -136,10 +142,14 @@ func dialError(addr string, err error) error {
 			return fmt.Errorf("%w: %s rejected our proof (wrong cookie?)", transport.ErrHandshake, addr)
 		case CodeNameClash:
 			return errNameClash
+		case CodeWrongNode:
+			return errWrongNode
+		case CodeBusy:
+			return fmt.Errorf("%w: %s is busy with unauthenticated connections: %w", transport.ErrHandshake, addr, err)
 		}
 	}
 	if errors.As(err, &te) && te.Remote && te.ErrorCode == qgo.ConnectionRefused {
-		return fmt.Errorf("%w: %s refused the connection (too many failed handshakes from this address): %w", transport.ErrHandshake, addr, err)
+		return fmt.Errorf("%w: %s refused the connection (too many failed or unfinished handshakes from this address, or in all): %w", transport.ErrHandshake, addr, err)
 	}
 	if errors.Is(err, transport.ErrHandshake) || errors.Is(err, wasmactor.ErrClosed) {
 		return err

@@ -78,8 +78,21 @@
 // reads an atomically published map of sessions and takes only its lane's
 // mutex (held across a non-blocking quic-go TryWriteAll, never across a
 // blocking call or a handler call). The other mutexes (control queue,
-// notifier queue, rate limiter) are leaves: nothing else is locked while
-// one is held. Every goroutine is counted, and Close waits for all of them.
+// notifier queue, rate limiter, unauthenticated-connection counter) are
+// leaves: nothing else is locked while one is held. Every goroutine is
+// counted, and Close waits for all of them; the two that watch an
+// accepted connection for early streams belong to its handshake
+// goroutine, which stops them before it returns.
+//
+// # Membership
+//
+// Nodes that share a connection tell each other whom else they are
+// connected to, and each dials the nodes it did not know (full mesh). A
+// name and address from a peer's list is only a lead: it counts as a
+// member once a handshake with it has verified it. At most
+// [Config.MaxMembers] nodes are tracked; leads are dialled at most eight
+// at a time and forgotten after four failed dials, so a peer announcing
+// thousands of members costs a bounded number of goroutines and dials.
 //
 // # Failure detection
 //
@@ -98,7 +111,13 @@
 // # Security
 //
 // See docs/protocol.md: the cookie handshake inside TLS 1.3, channel
-// binding, rate limiting of failed attempts, optional mutual TLS.
+// binding, rate limiting of failed attempts, optional mutual TLS. Before a
+// client has proved the cookie, the node tells it nothing about itself (a
+// nonce; its certificate names no node), lets it use only the control
+// stream (any other stream closes the connection), buffers at most a
+// 64 KiB receive window for it, and holds at most
+// [Config.MaxUnauthenticatedPerIP] such connections per address and
+// [Config.MaxUnauthenticated] in all.
 //
 // # Errors
 //

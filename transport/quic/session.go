@@ -450,7 +450,7 @@ func (s *session) readControl() {
 		case ctrlMembers:
 			if len(m.Members) > 0 {
 				t := s.t
-				t.exec(func() { t.learn(m.Members) })
+				t.exec(func() { t.learn(s.peer.Name, m.Members) })
 			}
 		case ctrlCast:
 			if !s.waitReady() {

@@ -36,6 +36,7 @@ type Transport struct {
 	tlsClient  *tls.Config
 	quicConfig *qgo.Config
 	limiter    *limiter
+	unauth     *unauthenticated
 
 	h       transport.Handler
 	started atomic.Bool
@@ -69,6 +70,10 @@ type Transport struct {
 	sessions     map[*session]struct{}
 	shuttingDown bool
 	lastGen      uint64 // the last session generation this node assigned as leader
+	// Dials of learned members (see member.learned): how many are in
+	// flight, and those waiting for one of the maxLearnDials slots.
+	learnDials int
+	learnQ     []*member
 }
 
 // member is what the loop knows of another node.
@@ -83,7 +88,21 @@ type member struct {
 	// incarnation lastInc of the peer; a non-leader offers a new
 	// connection as the replacement of that one.
 	lastGen, lastInc uint64
+	// learned: named by a peer's member list and not yet verified by a
+	// handshake of its own. Such a member is dialled through a bounded
+	// number of slots (queued while it waits for one, slot while it holds
+	// one) and forgotten after learnRetries failed redials.
+	learned, queued, slot bool
 }
+
+// Bounds on what a peer's member list can make this node do: at most
+// maxLearnDials dials to learned, unverified addresses at once, and each
+// such address is dialled at most 1+learnRetries times (with the usual
+// backoff) before it is forgotten.
+const (
+	maxLearnDials = 8
+	learnRetries  = 3
+)
 
 var _ transport.Transport = (*Transport)(nil)
 
@@ -94,7 +113,7 @@ func New(cfg Config) (*Transport, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv, cli, err := tlsConfigs(c.TLS, c.CertFile, c.KeyFile, c.CAFile, c.Name)
+	srv, cli, err := tlsConfigs(c.TLS, c.CertFile, c.KeyFile, c.CAFile)
 	if err != nil {
 		return nil, err
 	}
@@ -123,6 +142,7 @@ func New(cfg Config) (*Transport, error) {
 		tlsServer: srv,
 		tlsClient: cli,
 		limiter:   newLimiter(c.FailedHandshakeBurst, c.FailedHandshakeRefill),
+		unauth:    newUnauthenticated(c.MaxUnauthenticated, c.MaxUnauthenticatedPerIP),
 		loopCh:    make(chan func()),
 		stopLoop:  make(chan struct{}),
 		loopDone:  make(chan struct{}),
@@ -137,8 +157,12 @@ func New(cfg Config) (*Transport, error) {
 		Conn:              udp,
 		StatelessResetKey: &reset,
 		ConnContext: func(ctx context.Context, ci *qgo.ClientInfo) (context.Context, error) {
-			if !t.limiter.allow(ipOf(ci.RemoteAddr)) {
+			ip := ipOf(ci.RemoteAddr)
+			if !t.limiter.allow(ip) {
 				return nil, errors.New("too many failed handshakes")
+			}
+			if t.unauth.full(ip) {
+				return nil, errors.New("too many unauthenticated connections")
 			}
 			return ctx, nil
 		},
@@ -150,17 +174,29 @@ func New(cfg Config) (*Transport, error) {
 	return t, nil
 }
 
+// initialWindow is every connection's and stream's receive window before
+// flow-control auto-tuning grows it, which happens only as the application
+// reads. Before the cookie proof the node reads nothing but a few handshake
+// frames, so this is all an unauthenticated peer can make it buffer.
+const initialWindow = 64 << 10
+
 func quicConfig(handshake, idle, keepAlive time.Duration, maxStreams int) *qgo.Config {
 	return &qgo.Config{
 		HandshakeIdleTimeout: handshake,
 		MaxIdleTimeout:       idle,
 		KeepAlivePeriod:      keepAlive,
-		// +1 for the control stream.
+		// +1 for the control stream. quic-go fixes these limits when the
+		// connection is set up, so they cannot be one stream before the
+		// proof and more after; serveConn closes a connection that opens a
+		// second stream before its proof instead.
 		MaxIncomingStreams:    int64(maxStreams) + 1,
 		MaxIncomingUniStreams: MaxLanes,
-		// Lanes are long-lived and busy: let them grow a large window.
-		MaxStreamReceiveWindow:     8 << 20,
-		MaxConnectionReceiveWindow: 24 << 20,
+		// Small until the application reads; lanes are long-lived and busy,
+		// so let them grow a large window.
+		InitialStreamReceiveWindow:     initialWindow,
+		InitialConnectionReceiveWindow: initialWindow,
+		MaxStreamReceiveWindow:         8 << 20,
+		MaxConnectionReceiveWindow:     24 << 20,
 	}
 }
 
@@ -599,6 +635,7 @@ func (t *Transport) activate(s *session, gen uint64) {
 	if s.leader {
 		s.queueCtrl(ctrlMsg{Type: ctrlActive, Gen: gen}, true) // before anything else on the stream
 	}
+	m.learned = false // verified by this handshake
 	t.notifyUp(s)
 	t.publish()
 	s.queueMembers(t.memberList(p.Name))
@@ -654,6 +691,11 @@ func (t *Transport) scheduleRetry(m *member) {
 	if m.downSince.IsZero() {
 		m.downSince = time.Now()
 	}
+	if m.learned && m.attempts >= learnRetries {
+		t.log.Info("forgetting unverified member", "peer", name, "addr", m.info.Addr)
+		delete(t.members, name)
+		return
+	}
 	if time.Since(m.downSince) > t.cfg.ReconnectFor {
 		t.log.Info("forgetting unreachable member", "peer", name, "addr", m.info.Addr)
 		delete(t.members, name)
@@ -677,10 +719,22 @@ func (t *Transport) scheduleRetry(m *member) {
 	})
 }
 
-// startDial dials m unless it is connected or being dialled.
+// startDial dials m unless it is connected or being dialled. A learned
+// member waits in learnQ while maxLearnDials of them are being dialled.
 func (t *Transport) startDial(m *member) {
 	if t.shuttingDown || m.sess != nil || m.dialing || m.info.Addr == "" {
 		return
+	}
+	if m.learned {
+		if t.learnDials >= maxLearnDials {
+			if !m.queued {
+				m.queued = true
+				t.learnQ = append(t.learnQ, m)
+			}
+			return
+		}
+		t.learnDials++
+		m.slot = true
 	}
 	m.dialing = true
 	addr, name := m.info.Addr, m.info.Name
@@ -690,11 +744,32 @@ func (t *Transport) startDial(m *member) {
 	})
 	if !ok {
 		m.dialing = false
+		t.freeLearnSlot(m)
+	}
+}
+
+// freeLearnSlot returns m's dial slot, if it holds one, to the next learned
+// member waiting for it.
+func (t *Transport) freeLearnSlot(m *member) {
+	if !m.slot {
+		return
+	}
+	m.slot = false
+	t.learnDials--
+	for t.learnDials < maxLearnDials && len(t.learnQ) > 0 {
+		next := t.learnQ[0]
+		t.learnQ[0] = nil
+		t.learnQ = t.learnQ[1:]
+		next.queued = false
+		if t.members[next.info.Name] == next {
+			t.startDial(next)
+		}
 	}
 }
 
 func (t *Transport) dialDone(m *member, err error) {
 	m.dialing = false
+	t.freeLearnSlot(m)
 	if t.shuttingDown || t.members[m.info.Name] != m || m.sess != nil {
 		return
 	}
@@ -709,18 +784,25 @@ func (t *Transport) dialDone(m *member, err error) {
 }
 
 // learn dials the members a peer told us about that we do not know yet.
-func (t *Transport) learn(list []transport.NodeInfo) {
+// They are only names and addresses from a peer: each becomes a learned
+// member, counted as a member once a handshake with it verified it, and
+// none beyond MaxMembers known nodes is taken.
+func (t *Transport) learn(from string, list []transport.NodeInfo) {
 	if t.shuttingDown {
 		return
 	}
-	for _, info := range list {
+	for i, info := range list {
 		if info.Name == t.self.Name || validName(info.Name) != nil || info.Addr == "" || len(info.Addr) > maxAddrLen {
 			continue
 		}
 		if t.members[info.Name] != nil {
 			continue
 		}
-		m := &member{info: info}
+		if len(t.members) >= t.cfg.MaxMembers {
+			t.log.Warn("member list ignored: MaxMembers nodes known", "from", from, "ignored", len(list)-i, "max", t.cfg.MaxMembers)
+			return
+		}
+		m := &member{info: info, learned: true}
 		t.members[info.Name] = m
 		t.startDial(m)
 	}

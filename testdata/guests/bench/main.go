@@ -35,7 +35,7 @@
 //
 //	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o bench.wasm ./testdata/guests/bench
 //
-// Tests use guestbuild.Build(t, "testdata/guests/bench").
+// Tests use guestbuildtest.Build(t, "testdata/guests/bench").
 package main
 
 import (

@@ -3,7 +3,6 @@ package host
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -13,12 +12,6 @@ import (
 	"github.com/wasmactor/wasmactor/internal/proto"
 	"github.com/wasmactor/wasmactor/transport"
 )
-
-// HandleCall answers requests from peers (spawn, status) and from the CLI.
-func (h handler) HandleCall(ctx context.Context, from transport.PeerInfo, req transport.Control) ([]byte, error) {
-	b, err := h.n.serve(ctx, from, req)
-	return b, toRemote(err)
-}
 
 func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport.Control) ([]byte, error) {
 	if err := n.checkOpen(); err != nil {
@@ -33,10 +26,18 @@ func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport
 		if err := proto.Unmarshal(req.Body, &s); err != nil {
 			return nil, err
 		}
-		if s.Module != nil && s.Holder != "" {
-			n.learnModule(s.Holder, *s.Module)
+		// The module and holder the requester resolved the factory to are
+		// hints for the pull, not announcements: the requester speaks for no
+		// holder, and the factory list is derived from the module here.
+		if s.Module != nil && !n.factories.Checked(s.Module.Hash) {
+			if err := s.Module.Validate(); err != nil {
+				return nil, err
+			}
+			if _, err := n.module(ctx, *s.Module, s.Holder); err != nil {
+				return nil, err
+			}
 		}
-		a, err := n.spawnLocal(ctx, spawnSpec{factory: s.Factory, args: s.Args, isolated: s.Isolated, restart: s.Restart, name: s.Name})
+		a, err := n.spawnLocal(ctx, spawnSpec{factory: s.Factory, args: s.Args, isolated: s.Isolated, restart: s.Restart, name: s.Name, holder: s.Holder})
 		if err != nil {
 			return nil, err
 		}
@@ -104,11 +105,21 @@ func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport
 		}
 		return proto.Marshal(proto.Empty{}), n.Kill(ctx, pid, t.Reason)
 
+	case proto.KindJoinSeeds:
+		var s proto.Seeds
+		if err := proto.Unmarshal(req.Body, &s); err != nil {
+			return nil, err
+		}
+		if len(s.Addrs) == 0 || len(s.Addrs) > 64 {
+			return nil, fmt.Errorf("%w: join takes 1 to 64 seeds", wasmactor.ErrBadArgument)
+		}
+		return proto.Marshal(proto.Empty{}), n.Join(ctx, s.Addrs...)
+
 	case proto.KindPs:
 		all := n.localPs()
-		for _, part := range n.fanOut(ctx, proto.KindLocalPs) {
+		for _, a := range n.fanOut(ctx, proto.KindLocalPs) {
 			var ps []proto.ActorInfo
-			if proto.Unmarshal(part, &ps) == nil {
+			if a.err == nil && proto.Unmarshal(a.body, &ps) == nil {
 				all = append(all, ps...)
 			}
 		}
@@ -122,9 +133,9 @@ func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport
 
 	case proto.KindNodes:
 		all := []proto.NodeStatus{n.status()}
-		for _, part := range n.fanOut(ctx, proto.KindStatus) {
+		for _, a := range n.fanOut(ctx, proto.KindStatus) {
 			var st proto.NodeStatus
-			if proto.Unmarshal(part, &st) == nil {
+			if a.err == nil && proto.Unmarshal(a.body, &st) == nil {
 				all = append(all, st)
 			}
 		}
@@ -134,24 +145,15 @@ func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport
 	case proto.KindModules:
 		var out []proto.ModuleStatus
 		for _, info := range n.factories.Modules() {
-			ms := proto.ModuleStatus{Info: info}
-			if _, ok := n.store.Info(info.Hash); ok {
-				ms.Holders = append(ms.Holders, n.cfg.Name)
-			}
-			n.cl.mu.RLock()
-			for h := range n.cl.holders[info.Hash] {
-				ms.Holders = append(ms.Holders, h)
-			}
-			n.cl.mu.RUnlock()
-			sort.Strings(ms.Holders)
-			out = append(out, ms)
+			out = append(out, proto.ModuleStatus{Info: info, Holders: n.holdersOf(info.Hash)})
 		}
 		return proto.Marshal(out), nil
 	}
 	return nil, fmt.Errorf("%w: unknown request kind %d", wasmactor.ErrBadArgument, req.Kind)
 }
 
-// target resolves a CLI target: a PID like <n2.17> or a registered name.
+// target resolves a CLI target: a PID as printed (<n2.3f9a0c11d2e4b607.17>)
+// or a registered name.
 func (n *Node) target(ctx context.Context, s string) (PID, error) {
 	if strings.HasPrefix(s, "<") {
 		return wasmactor.ParsePID(s)
@@ -159,41 +161,26 @@ func (n *Node) target(ctx context.Context, s string) (PID, error) {
 	return n.Whereis(ctx, s)
 }
 
-func (n *Node) status() proto.NodeStatus {
-	st := n.Stats()
-	addr := ""
-	if n.cl.tr != nil {
-		addr = n.cl.tr.Self().Addr
-	}
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return proto.NodeStatus{Name: n.cfg.Name, Incarnation: n.incarnation, Addr: addr, Actors: st.Actors,
-		Instances: st.Instances, Modules: len(n.store.List()), Up: true, Pulls: n.Pulls(),
-		Goroutines: runtime.NumGoroutine(), HeapBytes: ms.HeapAlloc, Members: len(n.Members())}
+// fanAnswer is one member's answer to a fanOut: its bytes, or why not.
+type fanAnswer struct {
+	node NodeInfo
+	body []byte
+	err  error
 }
 
-func (n *Node) localPs() []proto.ActorInfo {
-	var out []proto.ActorInfo
-	for _, a := range n.Actors() {
-		out = append(out, proto.ActorInfo{PID: a.PID, Factory: a.Factory, Module: a.Module, Instance: a.Instance, Names: a.Names})
-	}
-	return out
-}
-
-// fanOut asks every member the same question at once; members that do not
-// answer within two seconds are left out.
-func (n *Node) fanOut(ctx context.Context, kind uint16) [][]byte {
+// fanOut asks every member the same question at once and returns one answer
+// per member, in member order; a member that does not answer within two
+// seconds has its error.
+func (n *Node) fanOut(ctx context.Context, kind uint16) []fanAnswer {
 	members := n.Members()
-	out := make([][]byte, len(members))
+	out := make([]fanAnswer, len(members))
 	var wg sync.WaitGroup
 	for i, m := range members {
 		wg.Go(func() {
 			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()
 			b, err := n.cl.tr.Call(cctx, m.Name, transport.Control{Kind: kind, Body: proto.Marshal(proto.Empty{})})
-			if err == nil {
-				out[i] = b
-			}
+			out[i] = fanAnswer{node: m, body: b, err: fromRemote(err)}
 		})
 	}
 	wg.Wait()

@@ -1,0 +1,282 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/internal/proto"
+)
+
+// Deploy uploads a module to the node, which validates and compiles it,
+// stores it by the SHA-256 of its bytes and announces it to the cluster.
+// Any node can then spawn its factories; nodes that lack the module pull it
+// once. Deploying the same bytes again is a no-op.
+//
+// # Errors
+//
+// [wasmactor.ErrBadModule] for bytes that are not a module a node accepts.
+func (c *Client) Deploy(ctx context.Context, wasm []byte) (ModuleInfo, error) {
+	var info ModuleInfo
+	// The body is the module as it is: no envelope to double a large blob.
+	err := c.request(ctx, proto.KindDeploy, wasm, &info)
+	return info, err
+}
+
+// SpawnOptions are the options of [Client.Spawn]. The zero value spawns a
+// temporary, unnamed actor into a shared instance with no init args, on the
+// node the cluster's placement picks.
+type SpawnOptions struct {
+	// Name registers the actor under a cluster-wide name.
+	Name string
+	// Args is the actor's init argument, CBOR-encoded (a [CBOR] value
+	// passes as is).
+	Args any
+	// Isolated gives the actor an instance of its own.
+	Isolated bool
+	// Restart is the supervision policy.
+	Restart wasmactor.Restart
+	// Node is the node to spawn on. Empty lets the node the client is
+	// connected to place it (see host.SpawnOptions.Node).
+	Node string
+}
+
+// Spawn starts an actor of factory ("Counter", or "Counter@<hash prefix>"
+// to pin a module version) and returns its PID.
+//
+// # Errors
+//
+// [wasmactor.ErrUnknownFactory], [wasmactor.ErrAmbiguousFactory],
+// [wasmactor.ErrUnknownNode], [wasmactor.ErrNameTaken],
+// [wasmactor.ErrTooLarge].
+func (c *Client) Spawn(ctx context.Context, factory string, opts SpawnOptions) (PID, error) {
+	args, err := encode(opts.Args)
+	if err != nil {
+		return PID{}, err
+	}
+	req := proto.Spawn{Factory: factory, Args: args, Name: opts.Name, Isolated: opts.Isolated, Restart: opts.Restart, Node: opts.Node}
+	var rep proto.SpawnReply
+	if err := c.request(ctx, proto.KindSpawnCLI, proto.Marshal(req), &rep); err != nil {
+		return PID{}, err
+	}
+	return rep.PID, nil
+}
+
+// Send delivers msg one way (at most once) to target: a PID as printed
+// (pid.String()) or a registered name. Success means the target's node
+// queued it.
+//
+// # Errors
+//
+// [wasmactor.ErrBadPID] for text that looks like a PID but is not one,
+// [wasmactor.ErrNotFound] for an unknown name, [wasmactor.ErrNoProc],
+// [wasmactor.ErrStaleIncarnation], [wasmactor.ErrMailboxFull],
+// [wasmactor.ErrTooLarge].
+func (c *Client) Send(ctx context.Context, target string, msg any) error {
+	if err := checkTarget(target); err != nil {
+		return err
+	}
+	payload, err := encode(msg)
+	if err != nil {
+		return err
+	}
+	return c.request(ctx, proto.KindSend, proto.Marshal(proto.Message{Target: target, Payload: payload}), nil)
+}
+
+// CallGrace is how much sooner than ctx's deadline [Client.Call] asks the
+// node to give up, so that a timeout is reported by the node, which knows
+// which actor failed to answer.
+const CallGrace = time.Second
+
+// Call asks target (a PID as printed, or a registered name) and waits for
+// its reply. When ctx has a deadline, the node waits for the actor until
+// [CallGrace] before it (or half the time left, if that is less); without
+// one, the node waits its own default (host.Config.AskTimeout).
+//
+// # Errors
+//
+// [wasmactor.ErrTimeout] when no reply came in time (also when ctx expired
+// first), [wasmactor.ErrNoProc] when the actor is or becomes dead, and the
+// errors of [Client.Send].
+func (c *Client) Call(ctx context.Context, target string, msg any) (CBOR, error) {
+	var timeout time.Duration
+	if dl, ok := ctx.Deadline(); ok {
+		left := time.Until(dl)
+		timeout = left - min(CallGrace, left/2)
+		if timeout < time.Millisecond {
+			timeout = time.Millisecond
+		}
+	}
+	return c.CallTimeout(ctx, target, msg, timeout)
+}
+
+// CallTimeout is [Client.Call] with the node's wait for the actor given
+// explicitly (0: the node's default). ctx bounds the whole request; give it
+// more than timeout, so a timeout is the node's answer.
+func (c *Client) CallTimeout(ctx context.Context, target string, msg any, timeout time.Duration) (CBOR, error) {
+	if err := checkTarget(target); err != nil {
+		return nil, err
+	}
+	payload, err := encode(msg)
+	if err != nil {
+		return nil, err
+	}
+	req := proto.Message{Target: target, Payload: payload, TimeoutMs: timeout.Milliseconds()}
+	var rep proto.CallReply
+	if err := c.request(ctx, proto.KindCall, proto.Marshal(req), &rep); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, wasmactor.ErrTimeout) {
+			err = fmt.Errorf("%w: no reply from %s: %w", wasmactor.ErrTimeout, target, err)
+		}
+		return nil, err
+	}
+	return CBOR(rep.Payload), nil
+}
+
+// Kill stops target (a PID as printed, or a registered name) with an exit
+// reason (default "killed") as if a linked actor had died: its monitors and
+// links fire, and its restart policy applies.
+//
+// # Errors
+//
+// [wasmactor.ErrBadPID], [wasmactor.ErrNotFound], [wasmactor.ErrNoProc].
+func (c *Client) Kill(ctx context.Context, target, reason string) error {
+	if err := checkTarget(target); err != nil {
+		return err
+	}
+	return c.request(ctx, proto.KindKillActor, proto.Marshal(proto.Target{Target: target, Reason: reason}), nil)
+}
+
+// Join makes the node the client is connected to join a cluster at run
+// time through seeds: HOST:PORT, or dns:NAME:PORT for every address of
+// NAME. It returns once a seed answered; membership then connects every
+// member.
+//
+// # Errors
+//
+// [wasmactor.ErrBadArgument] for no seeds or more than 64; the node's
+// error when no seed answered.
+func (c *Client) Join(ctx context.Context, seeds ...string) error {
+	return c.request(ctx, proto.KindJoinSeeds, proto.Marshal(proto.Seeds{Addrs: seeds}), nil)
+}
+
+// ActorInfo describes one running actor, as `wasmactor ps` lists it.
+type ActorInfo struct {
+	PID PID `json:"pid"`
+	// Factory is the factory's name, without a version.
+	Factory string `json:"factory"`
+	// Module is the hash (hex) of the module the actor runs.
+	Module string `json:"module"`
+	// Instance numbers the module instance hosting the actor on its node.
+	Instance uint64   `json:"instance"`
+	Names    []string `json:"names,omitempty"`
+	// Mailbox is how many user messages are queued for the actor.
+	Mailbox int `json:"mailbox"`
+	// Restarts is how often its supervision restarted it.
+	Restarts uint32 `json:"restarts"`
+}
+
+// Ps lists the actors of the whole cluster, ordered by PID. Members that do
+// not answer the node in time are left out.
+func (c *Client) Ps(ctx context.Context) ([]ActorInfo, error) {
+	var ps []proto.ActorInfo
+	if err := c.request(ctx, proto.KindPs, proto.Marshal(proto.Empty{}), &ps); err != nil {
+		return nil, err
+	}
+	out := make([]ActorInfo, len(ps))
+	for i, a := range ps {
+		out[i] = ActorInfo{PID: a.PID, Factory: a.Factory, Module: a.Module, Instance: a.Instance, Names: a.Names,
+			Mailbox: a.Mailbox, Restarts: a.Restarts}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].PID.Less(out[j].PID) })
+	return out, nil
+}
+
+// NodeStatus describes one member of the cluster, as `wasmactor nodes`
+// lists it.
+type NodeStatus struct {
+	Name        string `json:"name"`
+	Incarnation uint64 `json:"incarnation"`
+	Addr        string `json:"addr"`
+	// Up is false for a member the node knows of but cannot reach.
+	Up        bool `json:"up"`
+	Actors    int  `json:"actors"`
+	Instances int  `json:"instances"`
+	Modules   int  `json:"modules"`
+	// Pulls counts modules the node fetched from peers since it started.
+	Pulls      uint64 `json:"pulls"`
+	Goroutines int    `json:"goroutines"`
+	HeapBytes  uint64 `json:"heap_bytes"`
+	// Members is how many other nodes it is connected to.
+	Members int `json:"members"`
+	// Counters since the node started (a reader derives rates from two
+	// samples): messages delivered to guests, sends refused for a full
+	// mailbox, instances discarded, actors restarted, host Calls and their
+	// total seconds; and the guests' linear memory now, in bytes.
+	Delivered   uint64  `json:"delivered"`
+	MailboxFull uint64  `json:"mailbox_full"`
+	Crashes     uint64  `json:"crashes"`
+	Restarts    uint64  `json:"restarts"`
+	CallCount   uint64  `json:"call_count"`
+	CallSeconds float64 `json:"call_seconds"`
+	GuestMemory uint64  `json:"guest_memory"`
+	// RecentCrashes are the node's last instance failures, newest first.
+	RecentCrashes []Crash `json:"recent_crashes,omitempty"`
+	// ModuleActors counts live actors per module (short hash).
+	ModuleActors map[string]int `json:"module_actors,omitempty"`
+}
+
+// Crash is one discarded instance: when, of which module, how many actors
+// it took down, and why.
+type Crash struct {
+	UnixMs    int64    `json:"unix_ms"`
+	Module    string   `json:"module"`
+	Factories []string `json:"factories,omitempty"`
+	Instance  uint64   `json:"instance"`
+	Actors    int      `json:"actors"`
+	Reason    string   `json:"reason"`
+}
+
+// Nodes lists the members of the cluster, the connected node included,
+// ordered by name.
+func (c *Client) Nodes(ctx context.Context) ([]NodeStatus, error) {
+	var ns []proto.NodeStatus
+	if err := c.request(ctx, proto.KindNodes, proto.Marshal(proto.Empty{}), &ns); err != nil {
+		return nil, err
+	}
+	out := make([]NodeStatus, len(ns))
+	for i, n := range ns {
+		out[i] = NodeStatus{Name: n.Name, Incarnation: n.Incarnation, Addr: n.Addr, Up: n.Up, Actors: n.Actors,
+			Instances: n.Instances, Modules: n.Modules, Pulls: n.Pulls, Goroutines: n.Goroutines, HeapBytes: n.HeapBytes, Members: n.Members,
+			Delivered: n.Delivered, MailboxFull: n.MailboxFull, Crashes: n.Crashes, Restarts: n.Restarts,
+			CallCount: n.CallCount, CallSeconds: n.CallSeconds, GuestMemory: n.GuestMemory, ModuleActors: n.ModuleActors}
+		for _, c := range n.RecentCrashes {
+			out[i].RecentCrashes = append(out[i].RecentCrashes, Crash(c))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// ModuleStatus is a deployed module and the nodes holding its bytes.
+type ModuleStatus struct {
+	ModuleInfo
+	Holders []string `json:"holders"`
+}
+
+// Modules lists the modules deployed in the cluster, newest first (the
+// order in which a bare factory name resolves).
+func (c *Client) Modules(ctx context.Context) ([]ModuleStatus, error) {
+	var ms []proto.ModuleStatus
+	if err := c.request(ctx, proto.KindModules, proto.Marshal(proto.Empty{}), &ms); err != nil {
+		return nil, err
+	}
+	out := make([]ModuleStatus, len(ms))
+	for i, m := range ms {
+		out[i] = ModuleStatus{ModuleInfo: m.Info, Holders: m.Holders}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].DeployedAt > out[j].DeployedAt })
+	return out, nil
+}

@@ -1,0 +1,298 @@
+package host
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/internal/abi"
+	"github.com/wasmactor/wasmactor/internal/proto"
+	"github.com/wasmactor/wasmactor/registry"
+	"github.com/wasmactor/wasmactor/transport"
+)
+
+var _ transport.Handler = (*handler)(nil)
+
+// handler is the Node as the transport sees it; a separate type keeps the
+// Handler methods out of the Node's public API.
+type handler struct{ n *Node }
+
+func (h handler) HandleEnvelopes(from transport.NodeInfo, envs []transport.Envelope) {
+	n := h.n
+	for i := range envs {
+		env := &envs[i]
+		kind := abi.Kind(env.Kind)
+		src := abi.PID{Incarnation: from.Incarnation, Serial: env.From}
+		if env.ToIncarnation != n.incarnation {
+			if kind == abi.KindAsk {
+				n.sendRemote(src, transport.Envelope{Kind: uint8(abi.KindReply), Status: uint16(abi.StaleIncarnation), From: env.To, Ref: env.Ref})
+			}
+			continue
+		}
+		dst := abi.PID{Incarnation: n.incarnation, Serial: env.To}
+		switch kind {
+		case abi.KindTell:
+			n.tell(src, dst, kind, 0, env.Payload)
+		case abi.KindAsk:
+			if e := n.tell(src, dst, kind, env.Ref, env.Payload); e != abi.OK {
+				// The asker learns at once instead of waiting for its timeout.
+				n.sendRemote(src, transport.Envelope{Kind: uint8(abi.KindReply), Status: uint16(e), From: env.To, Ref: env.Ref})
+			}
+		case abi.KindReply:
+			n.reply(src, dst, env.Ref, abi.Errno(env.Status), env.Payload)
+		default:
+			n.log.Debug("unknown envelope kind", "peer", from.Name, "kind", env.Kind)
+		}
+	}
+}
+
+func (h handler) HandleCast(from transport.NodeInfo, msg transport.Control) {
+	n := h.n
+	if err := n.handleCast(from, msg); err != nil {
+		n.log.Warn("bad control message", "peer", from.Name, "kind", msg.Kind, "err", err)
+	}
+}
+
+func (n *Node) handleCast(from transport.NodeInfo, msg transport.Control) error {
+	switch msg.Kind {
+	case proto.KindModule:
+		var m proto.Module
+		if err := proto.Unmarshal(msg.Body, &m); err != nil {
+			return err
+		}
+		n.learnModule(from.Name, m.Info)
+	case proto.KindSync:
+		var s proto.Sync
+		if err := proto.Unmarshal(msg.Body, &s); err != nil {
+			return err
+		}
+		for _, info := range s.Modules {
+			n.learnModule(from.Name, info)
+		}
+		for _, c := range s.Names {
+			n.mergeName(from, c)
+		}
+		for _, g := range s.Groups {
+			if owns(from, g.PID) {
+				n.groups.Join(g.Group, g.PID)
+			}
+		}
+	case proto.KindName:
+		var c registry.Claim
+		if err := proto.Unmarshal(msg.Body, &c); err != nil {
+			return err
+		}
+		n.mergeName(from, c)
+	case proto.KindUnname:
+		var r proto.NameRef
+		if err := proto.Unmarshal(msg.Body, &r); err != nil {
+			return err
+		}
+		if !owns(from, r.PID) {
+			return fmt.Errorf("%w: name release for %s sent by %s", wasmactor.ErrBadArgument, r.PID, from.Name)
+		}
+		n.names.Unregister(r.Name, r.PID)
+	case proto.KindJoin, proto.KindLeave:
+		var g proto.GroupRef
+		if err := proto.Unmarshal(msg.Body, &g); err != nil {
+			return err
+		}
+		if !owns(from, g.PID) {
+			return fmt.Errorf("%w: group change for %s sent by %s", wasmactor.ErrBadArgument, g.PID, from.Name)
+		}
+		if msg.Kind == proto.KindJoin {
+			n.groups.Join(g.Group, g.PID)
+		} else {
+			n.groups.Leave(g.Group, g.PID)
+		}
+	case proto.KindMonitor:
+		var w proto.Watch
+		if err := proto.Unmarshal(msg.Body, &w); err != nil {
+			return err
+		}
+		n.addRemoteWatcher(from, w)
+	case proto.KindDemonitor:
+		var w proto.Watch
+		if err := proto.Unmarshal(msg.Body, &w); err != nil {
+			return err
+		}
+		if a := n.actors.get(w.Target); a != nil && w.ToIncarnation == n.incarnation {
+			a.mu.Lock()
+			for ref, x := range a.watchers {
+				if x.node == from.Name && x.remoteRef == w.Ref {
+					delete(a.watchers, ref)
+				}
+			}
+			a.mu.Unlock()
+		}
+	case proto.KindDown:
+		var d proto.Down
+		if err := proto.Unmarshal(msg.Body, &d); err != nil {
+			return err
+		}
+		if d.ToIncarnation != n.incarnation {
+			return nil // for a monitor of an earlier run of this node
+		}
+		n.cl.mu.Lock()
+		rw, ok := n.cl.rwatch[d.Ref]
+		if ok && rw.node == from.Name {
+			delete(n.cl.rwatch, d.Ref)
+		}
+		n.cl.mu.Unlock()
+		if ok && rw.node == from.Name {
+			n.notifyDown(rw.w, d.Ref, rw.target, d.Reason)
+		}
+	case proto.KindLink:
+		var l proto.Link
+		if err := proto.Unmarshal(msg.Body, &l); err != nil {
+			return err
+		}
+		other := PID{Node: from.Name, Incarnation: from.Incarnation, Serial: l.From}
+		a := n.actors.get(l.To)
+		if l.ToIncarnation != n.incarnation {
+			a = nil // meant for another run of this node: that actor is gone
+		}
+		if a == nil || !n.addRemoteLink(a, other) {
+			n.cast(from.Name, proto.KindExit, proto.Exit{From: l.To, To: l.From, Reason: wasmactor.ReasonNoProc, ToIncarnation: from.Incarnation})
+		}
+	case proto.KindUnlink:
+		var l proto.Link
+		if err := proto.Unmarshal(msg.Body, &l); err != nil {
+			return err
+		}
+		if a := n.actors.get(l.To); a != nil && l.ToIncarnation == n.incarnation {
+			a.mu.Lock()
+			delete(a.rlinks, PID{Node: from.Name, Incarnation: from.Incarnation, Serial: l.From})
+			a.mu.Unlock()
+		}
+	case proto.KindExit, proto.KindKill:
+		var x proto.Exit
+		if err := proto.Unmarshal(msg.Body, &x); err != nil {
+			return err
+		}
+		a := n.actors.get(x.To)
+		if a == nil || x.ToIncarnation != n.incarnation {
+			return nil // gone, or meant for an earlier run of this node
+		}
+		src := PID{Node: from.Name, Incarnation: from.Incarnation, Serial: x.From}
+		if msg.Kind == proto.KindKill {
+			n.exit(a, x.Reason, true, true)
+			return nil
+		}
+		n.exitSignal(a, src, x.Reason)
+	default:
+		return fmt.Errorf("%w: unknown control kind %d", wasmactor.ErrBadArgument, msg.Kind)
+	}
+	return nil
+}
+
+func (h handler) ServeBlob(ctx context.Context, from transport.PeerInfo, key string) ([]byte, error) {
+	hash, err := registry.ParseHash(key)
+	if err != nil {
+		return nil, toRemote(err)
+	}
+	b, err := h.n.store.Get(hash)
+	return b, toRemote(err)
+}
+
+func (h handler) NodeUp(peer transport.NodeInfo) {
+	n := h.n
+	n.cl.mu.Lock()
+	n.cl.peers[peer.Name] = peer
+	n.cl.byInc[peer.Incarnation] = peer.Name
+	n.cl.seen[peer.Name] = true
+	n.cl.upAt[peer.Name] = peerUp{incarnation: peer.Incarnation, at: time.Now()}
+	n.cl.mu.Unlock()
+	n.log.Info("node up", "peer", peer.Name, "addr", peer.Addr, "incarnation", wasmactor.FormatIncarnation(peer.Incarnation))
+	n.cast(peer.Name, proto.KindSync, n.syncState())
+}
+
+// syncState is this node's share of the cluster state: the modules it holds
+// and the names and groups of its own actors.
+func (n *Node) syncState() proto.Sync {
+	s := proto.Sync{Modules: n.store.List()}
+	for _, c := range n.names.List() {
+		if c.PID.Node == n.cfg.Name {
+			s.Names = append(s.Names, c)
+		}
+	}
+	for _, g := range n.groups.Groups() {
+		for _, p := range n.groups.Members(g) {
+			if p.Node == n.cfg.Name {
+				s.Groups = append(s.Groups, proto.GroupRef{Group: g, PID: p})
+			}
+		}
+	}
+	return s
+}
+
+func (h handler) NodeDown(peer transport.NodeInfo, reason error) {
+	n := h.n
+	n.cl.mu.Lock()
+	if cur, ok := n.cl.peers[peer.Name]; ok && cur.Incarnation == peer.Incarnation {
+		delete(n.cl.peers, peer.Name)
+	}
+	if up, ok := n.cl.upAt[peer.Name]; ok && up.incarnation == peer.Incarnation {
+		delete(n.cl.upAt, peer.Name)
+	}
+	delete(n.cl.byInc, peer.Incarnation)
+	n.cl.gone[peer.Incarnation] = peer.Name
+	var fired []struct {
+		ref uint64
+		rw  remoteWatch
+	}
+	for ref, rw := range n.cl.rwatch {
+		if rw.target.Incarnation == peer.Incarnation {
+			fired = append(fired, struct {
+				ref uint64
+				rw  remoteWatch
+			}{ref, rw})
+			delete(n.cl.rwatch, ref)
+		}
+	}
+	n.cl.mu.Unlock()
+	n.log.Warn("node down", "peer", peer.Name, "incarnation", wasmactor.FormatIncarnation(peer.Incarnation), "reason", reason)
+
+	n.forgetHolder(peer.Name)
+	n.names.RemoveNode(peer.Name)
+	n.groups.RemoveNode(peer.Name)
+	for _, f := range fired {
+		n.notifyDown(f.rw.w, f.ref, f.rw.target, wasmactor.ReasonNoConnection)
+	}
+	// Links to its actors break with "noconnection"; its monitors on ours go.
+	for _, a := range n.actors.all() {
+		a.mu.Lock()
+		var broken []PID
+		for p := range a.rlinks {
+			if p.Incarnation == peer.Incarnation {
+				broken = append(broken, p)
+			}
+		}
+		for ref, w := range a.watchers {
+			if w.node == peer.Name {
+				delete(a.watchers, ref)
+			}
+		}
+		a.mu.Unlock()
+		for _, p := range broken {
+			n.exitSignal(a, p, wasmactor.ReasonNoConnection)
+		}
+	}
+	// Calls and asks waiting on it fail now rather than at their timeout.
+	n.calls.Range(func(k, v any) bool {
+		if v.(*pendingCall).callee.Incarnation == peer.Incarnation {
+			n.finishCall(k.(uint64), nil, fmt.Errorf("%w: %s", wasmactor.ErrNodeDown, peer.Name))
+		}
+		return true
+	})
+	for _, key := range n.asks.toNode(peer.Incarnation) {
+		n.replyToActor(key, abi.NodeDown, nil)
+	}
+}
+
+// HandleCall answers requests from peers (spawn, status) and from the CLI.
+func (h handler) HandleCall(ctx context.Context, from transport.PeerInfo, req transport.Control) ([]byte, error) {
+	b, err := h.n.serve(ctx, from, req)
+	return b, toRemote(err)
+}

@@ -1,0 +1,89 @@
+package host_test
+
+import (
+	"bufio"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/host"
+)
+
+func httpGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctxT(t), http.MethodGet, url, nil)
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(b)
+}
+
+// metricValue returns the sample line of the series named by prefix (name
+// and labels as exposed), without its value, or fails.
+func metricLine(t *testing.T, body, series string) string {
+	t.Helper()
+	sc := bufio.NewScanner(strings.NewReader(body))
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), series+" ") {
+			return strings.TrimPrefix(sc.Text(), series+" ")
+		}
+	}
+	t.Fatalf("no series %s in:\n%s", series, body)
+	return ""
+}
+
+func TestMetricsHealthAndReadiness(t *testing.T) {
+	n := newNode(t, host.Config{HTTPListen: "127.0.0.1:0"})
+	require.NotEmpty(t, n.HTTPAddr())
+	base := "http://" + n.HTTPAddr()
+	ctx := ctxT(t)
+	deploy(t, n, fixture(t, "minimal_actor.wasm"))
+	trapHash := deploy(t, n, fixture(t, "trap.wasm"))
+	pid, err := n.Spawn(ctx, "Echo", host.SpawnOptions{})
+	require.NoError(t, err)
+	_, err = n.Call(ctx, pid, "hi")
+	require.NoError(t, err)
+	bad, err := n.Spawn(ctx, "Bad", host.SpawnOptions{})
+	require.NoError(t, err)
+	mon, err := n.Monitor(ctx, bad)
+	require.NoError(t, err)
+	select { // its START traps, discarding the instance
+	case <-mon.C:
+	case <-ctx.Done():
+		t.Fatal("the trapping actor never died")
+	}
+
+	code, body := httpGet(t, base+"/metrics")
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, "1", metricLine(t, body, `wasmactor_actors{factory="Echo"}`))
+	require.Equal(t, "1", metricLine(t, body, `wasmactor_instance_crashes_total{reason="trap"}`))
+	require.Equal(t, "1", metricLine(t, body, `wasmactor_call_duration_seconds_count`))
+	require.Equal(t, "2", metricLine(t, body, `wasmactor_deploys_total`))
+	require.Equal(t, "1", metricLine(t, body, `wasmactor_module_info{factories="Bad",module="`+trapHash[:12]+`"}`))
+	require.NotEqual(t, "0", metricLine(t, body, `wasmactor_turn_duration_seconds_count`))
+	// Every wasmactor series is documented.
+	for _, line := range strings.Split(body, "\n") {
+		if strings.HasPrefix(line, "# TYPE wasmactor_") {
+			name := strings.Fields(line)[2]
+			require.Contains(t, body, "# HELP "+name+" ", "metric %s has no HELP", name)
+		}
+	}
+
+	code, body = httpGet(t, base+"/healthz")
+	require.Equal(t, http.StatusOK, code, body)
+	code, body = httpGet(t, base+"/readyz")
+	require.Equal(t, http.StatusOK, code, body)
+	require.NoError(t, n.Ready())
+
+	require.NoError(t, n.Close())
+	require.ErrorIs(t, n.Ready(), wasmactor.ErrClosed)
+	_, err = http.DefaultClient.Get(base + "/healthz")
+	require.Error(t, err, "the listener closes with the node")
+}

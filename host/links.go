@@ -1,0 +1,263 @@
+package host
+
+import (
+	"fmt"
+
+	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/internal/abi"
+	"github.com/wasmactor/wasmactor/internal/proto"
+	"github.com/wasmactor/wasmactor/transport"
+)
+
+// watcher is one party told of an actor's death: a local actor (a DOWN
+// record), a Go channel (host Monitor), or a pending host Call.
+type watcher struct {
+	actor     *actor
+	ch        chan<- Down
+	call      uint64
+	node      string // a watcher on another node, told with a Down cast
+	nodeInc   uint64 // that node's run
+	remoteRef uint64 // the ref that node chose
+}
+
+// notifyDown tells one watcher that the actor dead (on this node or
+// another) has stopped for good.
+func (n *Node) notifyDown(w watcher, ref uint64, dead PID, reason string) {
+	switch {
+	case w.actor != nil:
+		w.actor.mu.Lock()
+		delete(w.actor.watching, ref)
+		if w.actor.downs == nil {
+			w.actor.downs = make(map[uint64]struct{})
+		}
+		w.actor.downs[ref] = struct{}{} // until delivered: a demonitor meanwhile drops it
+		w.actor.mu.Unlock()
+		from := abi.PID{Incarnation: dead.Incarnation, Serial: dead.Serial}
+		n.deliverSystem(w.actor, delivery{kind: abi.KindDown, from: from, ref: ref, payload: []byte(reason)})
+	case w.ch != nil:
+		select {
+		case w.ch <- Down{PID: dead, Reason: reason}:
+		default: // the channel has room for exactly one Down
+		}
+	case w.node != "":
+		n.cast(w.node, proto.KindDown, proto.Down{Target: dead.Serial, Ref: w.remoteRef, Reason: reason, ToIncarnation: w.nodeInc})
+	case w.call != 0:
+		n.finishCall(w.call, nil, fmt.Errorf("%w: %s died: %s", wasmactor.ErrNoProc, dead, reason))
+	}
+}
+
+// deliverSystem queues a system record (down, exit) for a live actor.
+func (n *Node) deliverSystem(a *actor, d delivery) {
+	if !a.alive() {
+		return
+	}
+	d.actor = a
+	a.inst.Load().pushSystem(d)
+}
+
+// watch adds a watcher to target and returns its ref; if target is already
+// dead the watcher hears "noproc" at once. A target being restarted is not
+// dead: the watcher waits for the outcome.
+func (n *Node) watch(target *actor, w watcher) uint64 {
+	ref := n.refs.Add(1)
+	target.mu.Lock()
+	if !target.dead() {
+		if target.watchers == nil {
+			target.watchers = make(map[uint64]watcher)
+		}
+		target.watchers[ref] = w
+		target.mu.Unlock()
+		if w.actor != nil {
+			w.actor.mu.Lock()
+			if w.actor.watching == nil {
+				w.actor.watching = make(map[uint64]*actor)
+			}
+			w.actor.watching[ref] = target
+			w.actor.mu.Unlock()
+		}
+		return ref
+	}
+	target.mu.Unlock()
+	n.notifyDown(w, ref, n.pidOf(target), wasmactor.ReasonNoProc)
+	return ref
+}
+
+// takeDown reports whether the DOWN queued for a with ref is still wanted
+// (the guest has not demonitored since it was queued), and forgets it.
+func (a *actor) takeDown(ref uint64) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	_, ok := a.downs[ref]
+	delete(a.downs, ref)
+	return ok
+}
+
+func (n *Node) unwatch(target *actor, ref uint64) {
+	target.mu.Lock()
+	delete(target.watchers, ref)
+	target.mu.Unlock()
+}
+
+// link links a and b both ways. If either is dead, the other gets the
+// "noproc" exit as Erlang's link/1 would raise.
+func (n *Node) link(a, b *actor) error {
+	if a == b {
+		return nil
+	}
+	add := func(x, y *actor) bool {
+		x.mu.Lock()
+		defer x.mu.Unlock()
+		if !x.alive() {
+			return false
+		}
+		if x.links == nil {
+			x.links = make(map[uint64]struct{})
+		}
+		x.links[y.serial] = struct{}{}
+		return true
+	}
+	if !add(b, a) {
+		return fmt.Errorf("%w: %s", wasmactor.ErrNoProc, n.pidOf(b))
+	}
+	if !add(a, b) {
+		n.unlink(b, a)
+		return fmt.Errorf("%w: %s", wasmactor.ErrNoProc, n.pidOf(a))
+	}
+	// b may have died between the two adds; its finalize would have missed a.
+	if !b.alive() {
+		n.unlink(a, b)
+		return fmt.Errorf("%w: %s", wasmactor.ErrNoProc, n.pidOf(b))
+	}
+	return nil
+}
+
+func (n *Node) unlink(a, b *actor) {
+	a.mu.Lock()
+	delete(a.links, b.serial)
+	a.mu.Unlock()
+	b.mu.Lock()
+	delete(b.links, a.serial)
+	b.mu.Unlock()
+}
+
+// remoteWatch is a monitor on a remote actor held by a local watcher.
+type remoteWatch struct {
+	node   string
+	target wasmactor.PID
+	w      watcher
+}
+
+// exitSignal delivers the death of a linked remote actor to a.
+func (n *Node) exitSignal(a *actor, from PID, reason string) {
+	a.mu.Lock()
+	_, linked := a.rlinks[from]
+	delete(a.rlinks, from)
+	trap := a.trapExit
+	a.mu.Unlock()
+	if !linked || !wasmactor.IsAbnormal(reason) {
+		return
+	}
+	if trap {
+		n.deliverSystem(a, delivery{kind: abi.KindExit, from: abi.PID{Incarnation: from.Incarnation, Serial: from.Serial}, payload: []byte(reason)})
+		return
+	}
+	n.exit(a, reason, true, true)
+}
+
+// watchRemote monitors an actor on another node for a local watcher.
+func (n *Node) watchRemote(target PID, w watcher) uint64 {
+	ref := n.refs.Add(1)
+	n.cl.mu.Lock()
+	_, up := n.cl.byInc[target.Incarnation]
+	if up {
+		n.cl.rwatch[ref] = remoteWatch{node: target.Node, target: target, w: w}
+	}
+	n.cl.mu.Unlock()
+	if !up {
+		n.notifyDown(w, ref, target, wasmactor.ReasonNoConnection)
+		return ref
+	}
+	if w.actor != nil {
+		w.actor.mu.Lock()
+		if w.actor.watching == nil {
+			w.actor.watching = make(map[uint64]*actor)
+		}
+		w.actor.watching[ref] = nil // nil: the target is remote, see cl.rwatch
+		w.actor.mu.Unlock()
+	}
+	var watcherSerial uint64
+	if w.actor != nil {
+		watcherSerial = w.actor.serial
+	}
+	n.cast(target.Node, proto.KindMonitor, proto.Watch{Watcher: watcherSerial, Target: target.Serial, Ref: ref, ToIncarnation: target.Incarnation})
+	return ref
+}
+
+func (n *Node) unwatchRemote(ref uint64) {
+	n.cl.mu.Lock()
+	rw, ok := n.cl.rwatch[ref]
+	delete(n.cl.rwatch, ref)
+	n.cl.mu.Unlock()
+	if ok {
+		n.cast(rw.node, proto.KindDemonitor, proto.Watch{Target: rw.target.Serial, Ref: ref, ToIncarnation: rw.target.Incarnation})
+	}
+}
+
+// addRemoteWatcher records a peer's monitor on a local actor.
+func (n *Node) addRemoteWatcher(from transport.NodeInfo, w proto.Watch) {
+	a := n.actors.get(w.Target)
+	if w.ToIncarnation != n.incarnation {
+		a = nil // meant for another run of this node: that actor is gone
+	}
+	if a != nil {
+		ref := n.refs.Add(1)
+		a.mu.Lock()
+		ok := !a.dead() // alive, or exiting: the outcome fires the watcher
+		if ok {
+			if a.watchers == nil {
+				a.watchers = make(map[uint64]watcher)
+			}
+			a.watchers[ref] = watcher{node: from.Name, nodeInc: from.Incarnation, remoteRef: w.Ref}
+		}
+		a.mu.Unlock()
+		if ok {
+			return
+		}
+	}
+	n.cast(from.Name, proto.KindDown, proto.Down{Watcher: w.Watcher, Target: w.Target, Ref: w.Ref, Reason: wasmactor.ReasonNoProc, ToIncarnation: from.Incarnation})
+}
+
+// addRemoteLink records a link from local actor a to a remote actor.
+func (n *Node) addRemoteLink(a *actor, other PID) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.alive() {
+		return false
+	}
+	if a.rlinks == nil {
+		a.rlinks = make(map[PID]struct{})
+	}
+	a.rlinks[other] = struct{}{}
+	return true
+}
+
+// linkRemote links local actor a to a remote actor.
+func (n *Node) linkRemote(a *actor, other PID) error {
+	if _, e := n.peerByInc(other.Incarnation); e != abi.OK {
+		return fmt.Errorf("%w: %s", e.Err(), other)
+	}
+	if !n.addRemoteLink(a, other) {
+		return fmt.Errorf("%w: %s", wasmactor.ErrNoProc, n.pidOf(a))
+	}
+	n.cast(other.Node, proto.KindLink, proto.Link{From: a.serial, To: other.Serial, ToIncarnation: other.Incarnation})
+	return nil
+}
+
+// unlinkRemote removes the link between local actor a and a remote actor,
+// here and on its node.
+func (n *Node) unlinkRemote(a *actor, other PID) {
+	a.mu.Lock()
+	delete(a.rlinks, other)
+	a.mu.Unlock()
+	n.cast(other.Node, proto.KindUnlink, proto.Link{From: a.serial, To: other.Serial, ToIncarnation: other.Incarnation})
+}

@@ -1,0 +1,215 @@
+package host
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/internal/abi"
+	"github.com/wasmactor/wasmactor/transport"
+)
+
+type callResult struct {
+	reply []byte
+	err   error
+}
+
+type pendingCall struct {
+	ch     chan callResult
+	callee abi.PID // the actor asked: the only one whose reply counts
+}
+
+// finishCall completes a pending host Call once, whoever answers: for the
+// node's own verdicts (the callee died, its node went down).
+func (n *Node) finishCall(ref uint64, reply []byte, err error) {
+	if v, ok := n.calls.LoadAndDelete(ref); ok {
+		v.(*pendingCall).ch <- callResult{reply: reply, err: err}
+	}
+}
+
+// answerCall completes a pending host Call with a reply from actor from,
+// if from is the actor that was asked. A reply from anyone else is ignored:
+// refs are unguessable, and even a guessed one does not let a guest answer
+// for another actor.
+func (n *Node) answerCall(from abi.PID, ref uint64, reply []byte, err error) {
+	v, ok := n.calls.Load(ref)
+	if !ok || v.(*pendingCall).callee != from {
+		return
+	}
+	n.finishCall(ref, reply, err)
+}
+
+// newRef returns a ref for a host Call: random, so that no guest or peer can
+// predict the ref of a call it did not receive.
+func newRef() uint64 {
+	var b [8]byte
+	for {
+		_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+		if r := binary.LittleEndian.Uint64(b[:]); r != 0 {
+			return r
+		}
+	}
+}
+
+// tell queues a TELL or ASK from an ABI PID to an ABI PID.
+func (n *Node) tell(from, to abi.PID, kind abi.Kind, ref uint64, msg []byte) abi.Errno {
+	if to.Incarnation != n.incarnation {
+		return n.sendRemote(to, transport.Envelope{Kind: uint8(kind), From: from.Serial, Ref: ref, Payload: msg})
+	}
+	a := n.actors.get(to.Serial)
+	if a == nil || !a.alive() {
+		return abi.NoProc
+	}
+	if err := a.quota.Take(); err != nil {
+		n.stats.mailboxFull.Add(1)
+		return abi.MailboxFull
+	}
+	a.inst.Load().push(delivery{actor: a, kind: kind, quota: true, from: from, ref: ref, payload: msg})
+	return abi.OK
+}
+
+// reply routes an answer from the asked actor from to the asker: a host
+// Call (serial 0) or an actor's pending ask. It counts only if from is the
+// actor that was asked (see answerCall). Late replies (after a timeout) are
+// dropped.
+func (n *Node) reply(from, to abi.PID, ref uint64, status abi.Errno, msg []byte) abi.Errno {
+	if to.Incarnation != n.incarnation {
+		return n.sendRemote(to, transport.Envelope{Kind: uint8(abi.KindReply), Status: uint16(status), From: from.Serial, Ref: ref, Payload: msg})
+	}
+	if to.Serial == 0 {
+		// A node's host asked: the status may be any code, not only one a
+		// guest sees (see replyError).
+		n.answerCall(from, ref, msg, status.Err())
+		return abi.OK
+	}
+	n.answerActor(from, askKey{serial: to.Serial, ref: ref}, status, msg)
+	return abi.OK
+}
+
+// replyError answers an ask that will get no reply from its actor. A host
+// asker (serial 0) gets the exact error, across nodes too; a guest asker
+// gets the nearest ABI code.
+//
+// from is the actor that was asked: the node answers in its name.
+func (n *Node) replyError(from, to abi.PID, ref uint64, err error, reason string) {
+	if to.Serial == 0 && to.Incarnation == n.incarnation {
+		if reason != "" {
+			err = fmt.Errorf("%w: %s", err, reason)
+		}
+		n.answerCall(from, ref, nil, err)
+		return
+	}
+	status := abi.ErrnoOf(err)
+	if to.Serial == 0 {
+		status = abi.CodeOf(err)
+	} else if errors.Is(err, wasmactor.ErrCrashed) {
+		status = abi.NoProc // the actor as the guest asked it is gone
+	}
+	n.reply(from, to, ref, status, nil)
+}
+
+// answerActor completes an actor's pending ask with a reply from actor
+// from, if from is the actor that was asked.
+func (n *Node) answerActor(from abi.PID, key askKey, status abi.Errno, msg []byte) {
+	if !n.asks.takeFrom(key, from) {
+		return
+	}
+	n.pushReply(key, status, msg)
+}
+
+// replyToActor completes an actor's pending ask once with the node's own
+// verdict: the TIMEOUT status when its timer fires first, NODE_DOWN.
+func (n *Node) replyToActor(key askKey, status abi.Errno, msg []byte) {
+	if !n.asks.take(key) {
+		return
+	}
+	n.pushReply(key, status, msg)
+}
+
+func (n *Node) pushReply(key askKey, status abi.Errno, msg []byte) {
+	a := n.actors.get(key.serial)
+	if a == nil || !a.alive() {
+		return
+	}
+	// Replies are not counted against the mailbox bound: the actor asked
+	// for them, and dropping one would turn into a spurious timeout.
+	a.inst.Load().push(delivery{actor: a, kind: abi.KindReply, status: status, ref: key.ref, payload: msg})
+}
+
+type askKey struct{ serial, ref uint64 }
+
+type pendingAsk struct {
+	timer  *time.Timer
+	target abi.PID // the actor asked: the only one whose reply counts
+}
+
+// pendingAsks holds the timers of asks made by guests.
+type pendingAsks struct {
+	mu sync.Mutex
+	m  map[askKey]pendingAsk
+}
+
+func (p *pendingAsks) add(key askKey, target abi.PID, timeout time.Duration, onTimeout func()) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, dup := p.m[key]; dup || p.m == nil {
+		return false
+	}
+	p.m[key] = pendingAsk{timer: time.AfterFunc(timeout, onTimeout), target: target}
+	return true
+}
+
+// takeFrom removes key if it is pending and was addressed to from.
+func (p *pendingAsks) takeFrom(key askKey, from abi.PID) bool {
+	p.mu.Lock()
+	pa, ok := p.m[key]
+	if ok && pa.target != from {
+		ok = false
+	}
+	if ok {
+		delete(p.m, key)
+	}
+	p.mu.Unlock()
+	if ok {
+		pa.timer.Stop()
+	}
+	return ok
+}
+
+// take removes key, reporting whether it was pending.
+func (p *pendingAsks) take(key askKey) bool {
+	p.mu.Lock()
+	pa, ok := p.m[key]
+	delete(p.m, key)
+	p.mu.Unlock()
+	if ok {
+		pa.timer.Stop()
+	}
+	return ok
+}
+
+// toNode lists the asks waiting on actors of one node.
+func (p *pendingAsks) toNode(inc uint64) []askKey {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var keys []askKey
+	for k, pa := range p.m {
+		if pa.target.Incarnation == inc {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+func (p *pendingAsks) stopAll() {
+	p.mu.Lock()
+	for _, pa := range p.m {
+		pa.timer.Stop()
+	}
+	p.m = nil
+	p.mu.Unlock()
+}

@@ -1,0 +1,204 @@
+package host
+
+import (
+	"sync"
+
+	"strings"
+	"sync/atomic"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/wasmactor/wasmactor/internal/proto"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics are the node's Prometheus instruments. Counters that the node
+// keeps anyway (stats, per-module counts) are read at scrape time by
+// collect, so the message path pays for them only once; the histograms are
+// observed where the event happens (a turn, a Call), never per message on
+// the sending side.
+//
+// Labels are per factory, per peer or per reason class, never per actor:
+// a node holds hundreds of thousands of actors.
+type metrics struct {
+	reg *prometheus.Registry
+
+	turn     prometheus.Histogram
+	depth    prometheus.Histogram
+	size     prometheus.Histogram
+	call     prometheus.Histogram
+	compile  prometheus.Histogram
+	crashes  *prometheus.CounterVec
+	deploys  prometheus.Counter
+	refusals *prometheus.CounterVec
+}
+
+func newMetrics(n *Node) *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.turn = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "wasmactor_turn_duration_seconds", Help: "Duration of one guest call delivering a batch of messages.",
+		Buckets: prometheus.ExponentialBuckets(1e-6, 4, 12), // 1µs .. ~4s
+	})
+	m.depth = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "wasmactor_mailbox_depth", Help: "Records waiting in an instance's mailbox when its turn starts.",
+		Buckets: prometheus.ExponentialBuckets(1, 4, 9), // 1 .. 65536
+	})
+	m.size = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "wasmactor_message_size_bytes", Help: "Payload size of messages delivered to guests.",
+		Buckets: prometheus.ExponentialBuckets(16, 4, 9), // 16 B .. 1 MiB
+	})
+	m.call = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "wasmactor_call_duration_seconds", Help: "Latency of Node.Call (Go API and CLI calls), until the reply or the error.",
+		Buckets: prometheus.ExponentialBuckets(5e-6, 4, 11), // 5µs .. ~5s
+	})
+	m.compile = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "wasmactor_compile_duration_seconds", Help: "Time to compile a module (from wazero's cache after a restart).",
+		Buckets: prometheus.ExponentialBuckets(1e-3, 4, 8), // 1ms .. ~16s
+	})
+	m.crashes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "wasmactor_instance_crashes_total", Help: "Instances discarded, by reason class (trap, panic, deadline, oom, protocol, ...).",
+	}, []string{"reason"})
+	m.deploys = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "wasmactor_deploys_total", Help: "Modules deployed to this node (new bytes only).",
+	})
+	m.refusals = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "wasmactor_limit_refusals_total", Help: "Requests refused because a limit was reached, by limit.",
+	}, []string{"limit"})
+	m.reg.MustRegister(m.turn, m.depth, m.size, m.call, m.compile, m.crashes, m.deploys, m.refusals,
+		nodeCollector{n},
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return m
+}
+
+// crashClass is the first word of an engine failure reason ("oom: ...",
+// "deadline", "trap: ..."), a bounded set fit for a label.
+func crashClass(reason string) string {
+	if i := strings.IndexAny(reason, ": "); i > 0 {
+		reason = reason[:i]
+	}
+	switch reason {
+	case "trap", "panic", "deadline", "oom", "protocol", "canceled", "host", "crash":
+		return reason
+	}
+	return "other"
+}
+
+// observeSince records the seconds since start in h.
+func observeSince(h prometheus.Histogram, start time.Time) { h.Observe(time.Since(start).Seconds()) }
+
+// moduleCounters are counted per module on the message path: one atomic add
+// per turn, or per send. Per module rather than per factory, because a
+// delivery knows its instance (and so its module) without a lookup.
+type moduleCounters struct {
+	delivered atomic.Uint64 // records handed to the guest
+	sent      atomic.Uint64 // tells and asks sent by its actors
+}
+
+// nodeCollector reads the node's own counters and state at scrape time.
+type nodeCollector struct{ n *Node }
+
+var (
+	descActors      = prometheus.NewDesc("wasmactor_actors", "Live actors, by factory.", []string{"factory"}, nil)
+	descInstances   = prometheus.NewDesc("wasmactor_instances", "Live instances, by module (short hash; see wasmactor_module_info).", []string{"module"}, nil)
+	descModule      = prometheus.NewDesc("wasmactor_module_info", "Always 1: the factories a module exports, to join with the per-module series.", []string{"module", "factories"}, nil)
+	descMemory      = prometheus.NewDesc("wasmactor_guest_memory_bytes", "Linear memory of all live instances.", nil, nil)
+	descDelivered   = prometheus.NewDesc("wasmactor_messages_delivered_total", "Records delivered to guests, by module.", []string{"module"}, nil)
+	descSent        = prometheus.NewDesc("wasmactor_messages_sent_total", "Tells and asks sent by guests, by module.", []string{"module"}, nil)
+	descMailboxFull = prometheus.NewDesc("wasmactor_mailbox_full_total", "Messages refused because the target's mailbox was full.", nil, nil)
+	descRestarts    = prometheus.NewDesc("wasmactor_restarts_total", "Actors restarted by their supervision policy.", nil, nil)
+	descSpawned     = prometheus.NewDesc("wasmactor_spawned_total", "Actors spawned on this node.", nil, nil)
+	descPulls       = prometheus.NewDesc("wasmactor_module_pulls_total", "Modules fetched from peers.", nil, nil)
+	descMembers     = prometheus.NewDesc("wasmactor_cluster_members", "Other nodes currently connected.", nil, nil)
+)
+
+func (c nodeCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descActors, descInstances, descModule, descMemory, descDelivered, descSent,
+		descMailboxFull, descRestarts, descSpawned, descPulls, descMembers} {
+		ch <- d
+	}
+}
+
+func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
+	n := c.n
+	actors := map[string]int{}
+	for _, a := range n.actors.all() {
+		if a.alive() {
+			actors[a.factory]++
+		}
+	}
+	for f, v := range actors {
+		ch <- prometheus.MustNewConstMetric(descActors, prometheus.GaugeValue, float64(v), f)
+	}
+	instances := map[string]int{}
+	var memory uint64
+	for _, in := range n.instances() {
+		instances[in.mod.info.Hash.Short()]++
+		memory += uint64(in.inst.MemoryPages()) * 65536
+	}
+	for f, v := range instances {
+		ch <- prometheus.MustNewConstMetric(descInstances, prometheus.GaugeValue, float64(v), f)
+	}
+	ch <- prometheus.MustNewConstMetric(descMemory, prometheus.GaugeValue, float64(memory))
+	n.modMu.Lock()
+	mods := make([]*module, 0, len(n.modules))
+	for _, m := range n.modules {
+		mods = append(mods, m)
+	}
+	n.modMu.Unlock()
+	for _, m := range mods {
+		h := m.info.Hash.Short()
+		ch <- prometheus.MustNewConstMetric(descModule, prometheus.GaugeValue, 1, h, strings.Join(m.info.Factories, ","))
+		ch <- prometheus.MustNewConstMetric(descDelivered, prometheus.CounterValue, float64(m.counters.delivered.Load()), h)
+		ch <- prometheus.MustNewConstMetric(descSent, prometheus.CounterValue, float64(m.counters.sent.Load()), h)
+	}
+	ch <- prometheus.MustNewConstMetric(descMailboxFull, prometheus.CounterValue, float64(n.stats.mailboxFull.Load()))
+	ch <- prometheus.MustNewConstMetric(descRestarts, prometheus.CounterValue, float64(n.stats.restarts.Load()))
+	ch <- prometheus.MustNewConstMetric(descSpawned, prometheus.CounterValue, float64(n.stats.spawned.Load()))
+	ch <- prometheus.MustNewConstMetric(descPulls, prometheus.CounterValue, float64(n.Pulls()))
+	ch <- prometheus.MustNewConstMetric(descMembers, prometheus.GaugeValue, float64(len(n.Members())))
+}
+
+// callStats is the count and sum of Node.Call latencies so far.
+type callStats struct {
+	count uint64
+	sum   float64
+}
+
+// callSummary reads the Call latency histogram's count and sum.
+func (m *metrics) callSummary() callStats {
+	var pb dto.Metric
+	if err := m.call.Write(&pb); err != nil || pb.Histogram == nil {
+		return callStats{}
+	}
+	return callStats{count: pb.Histogram.GetSampleCount(), sum: pb.Histogram.GetSampleSum()}
+}
+
+// crashLog keeps the node's last instance failures for the observer.
+type crashLog struct {
+	mu   sync.Mutex
+	ring [16]proto.Crash
+	n    int // failures recorded so far
+}
+
+func (c *crashLog) add(x proto.Crash) {
+	c.mu.Lock()
+	c.ring[c.n%len(c.ring)] = x
+	c.n++
+	c.mu.Unlock()
+}
+
+// recent returns the recorded failures, newest first.
+func (c *crashLog) recent() []proto.Crash {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := min(c.n, len(c.ring))
+	out := make([]proto.Crash, 0, k)
+	for i := 1; i <= k; i++ {
+		out = append(out, c.ring[(c.n-i)%len(c.ring)])
+	}
+	return out
+}

@@ -1,0 +1,159 @@
+package host
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"io/fs"
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/internal/proto"
+)
+
+// The observer is a read-only web page of the cluster, served at / on the
+// node's HTTP listener. The page is static (observer/, embedded in the
+// binary) and polls two JSON endpoints a few times a second:
+//
+//   - /api/cluster: every node's status (this node's own, the others' by a
+//     status request each), the modules with their holders and actor counts,
+//     and the nodes' recent crashes;
+//   - /api/actors?node=NAME: the actors of one node, at most maxObserved.
+//
+//go:embed observer
+var observerFS embed.FS
+
+// maxObserved bounds the actors one /api/actors answer lists.
+const maxObserved = 1000
+
+type clusterView struct {
+	Self    string            `json:"self"`
+	UnixMs  int64             `json:"unix_ms"`
+	Nodes   []nodeView        `json:"nodes"`
+	Modules []moduleView      `json:"modules"`
+	Crashes []crashView       `json:"crashes"`
+	Errors  map[string]string `json:"errors,omitempty"` // node → why it did not answer
+}
+
+type nodeView struct {
+	proto.NodeStatus
+	Incarnation string `json:"incarnation"` // hex, as PIDs print it
+}
+
+type moduleView struct {
+	Hash      string   `json:"hash"`
+	Factories []string `json:"factories"`
+	Holders   []string `json:"holders"`
+	Actors    int      `json:"actors"`
+	Newest    bool     `json:"newest"` // the default version of one of its factories
+}
+
+// actorView prints the PID as users type it: JSON numbers lose the low bits
+// of a 64-bit incarnation in a browser.
+type actorView struct {
+	proto.ActorInfo
+	PID string `json:"pid"`
+}
+
+type crashView struct {
+	Node string `json:"node"`
+	proto.Crash
+}
+
+func (n *Node) observerHandlers(mux *http.ServeMux) {
+	static, _ := fs.Sub(observerFS, "observer")
+	mux.Handle("GET /", http.FileServerFS(static))
+	mux.HandleFunc("GET /api/cluster", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		defer cancel()
+		writeJSON(w, n.clusterView(ctx))
+	})
+	mux.HandleFunc("GET /api/actors", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		defer cancel()
+		node := r.URL.Query().Get("node")
+		if node == "" {
+			node = n.cfg.Name
+		}
+		actors, err := n.actorsOn(ctx, node)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		if len(actors) > maxObserved {
+			actors = actors[:maxObserved]
+		}
+		out := make([]actorView, len(actors))
+		for i, a := range actors {
+			out[i] = actorView{ActorInfo: a, PID: a.PID.String()}
+		}
+		writeJSON(w, out)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// clusterView gathers what the observer shows. A member that does not answer
+// is listed as down with the reason, never left out.
+func (n *Node) clusterView(ctx context.Context) clusterView {
+	v := clusterView{Self: n.cfg.Name, UnixMs: time.Now().UnixMilli()}
+	statuses := []proto.NodeStatus{n.status()}
+	for _, a := range n.fanOut(ctx, proto.KindStatus) {
+		var st proto.NodeStatus
+		err := a.err
+		if err == nil {
+			err = proto.Unmarshal(a.body, &st)
+		}
+		if err != nil {
+			st = proto.NodeStatus{Name: a.node.Name, Incarnation: a.node.Incarnation, Addr: a.node.Addr}
+			if v.Errors == nil {
+				v.Errors = map[string]string{}
+			}
+			v.Errors[a.node.Name] = err.Error()
+		}
+		statuses = append(statuses, st)
+	}
+	sort.Slice(statuses, func(i, j int) bool { return statuses[i].Name < statuses[j].Name })
+	actorsPerModule := map[string]int{}
+	for _, st := range statuses {
+		v.Nodes = append(v.Nodes, nodeView{NodeStatus: st, Incarnation: wasmactor.FormatIncarnation(st.Incarnation)})
+		for h, c := range st.ModuleActors {
+			actorsPerModule[h] += c
+		}
+		for _, c := range st.RecentCrashes {
+			v.Crashes = append(v.Crashes, crashView{Node: st.Name, Crash: c})
+		}
+	}
+	sort.Slice(v.Crashes, func(i, j int) bool { return v.Crashes[i].UnixMs > v.Crashes[j].UnixMs })
+	newest := map[string]bool{}
+	for _, info := range n.factories.Modules() { // newest first
+		mv := moduleView{Hash: info.Hash.String(), Factories: info.Factories, Actors: actorsPerModule[info.Hash.Short()]}
+		for _, f := range info.Factories {
+			if !newest[f] {
+				newest[f], mv.Newest = true, true
+			}
+		}
+		mv.Holders = n.holdersOf(info.Hash)
+		v.Modules = append(v.Modules, mv)
+	}
+	return v
+}
+
+// actorsOn lists the actors of one node: this one, or a member asked for
+// its list.
+func (n *Node) actorsOn(ctx context.Context, node string) ([]proto.ActorInfo, error) {
+	if node == n.cfg.Name {
+		return n.localPs(), nil
+	}
+	var ps []proto.ActorInfo
+	if err := n.call(ctx, node, proto.KindLocalPs, proto.Empty{}, &ps); err != nil {
+		return nil, err
+	}
+	return ps, nil
+}

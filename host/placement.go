@@ -1,0 +1,104 @@
+package host
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/internal/proto"
+	"github.com/wasmactor/wasmactor/transport"
+)
+
+// Members lists the other nodes this node has seen come up and not yet go
+// down, by name.
+func (n *Node) Members() []NodeInfo {
+	n.cl.mu.RLock()
+	m := make([]transport.NodeInfo, 0, len(n.cl.peers))
+	for _, p := range n.cl.peers {
+		m = append(m, p)
+	}
+	n.cl.mu.RUnlock()
+	sort.Slice(m, func(i, j int) bool { return m[i].Name < m[j].Name })
+	return m
+}
+
+// chooseNode chooses the node for a spawn that names none, among the nodes
+// that can run factory: every node holding its module, and, when at least
+// one of them is up, every member (it pulls the module from a holder, as a
+// spawn that names it would). The least-loaded wins, by actor count
+// refreshed at most once a second; on a tie a holder beats a node that would
+// first pull and compile the module, and this node beats a peer.
+//
+// An unknown factory is reported here, before any peer is asked; a module
+// whose every holder is gone is [wasmactor.ErrModuleUnavailable].
+func (n *Node) chooseNode(ctx context.Context, factory string) (string, error) {
+	n.cl.mu.RLock()
+	alone := len(n.cl.peers) == 0
+	n.cl.mu.RUnlock()
+	if alone { // the common case of a single node: nothing to allocate
+		return n.cfg.Name, nil
+	}
+	_, info, err := n.factories.Resolve(factory)
+	if err != nil {
+		return "", err
+	}
+	_, here := n.store.Info(info.Hash)
+	n.cl.mu.RLock()
+	holders := make(map[string]bool, len(n.cl.holders[info.Hash]))
+	for h := range n.cl.holders[info.Hash] {
+		holders[h] = true
+	}
+	n.cl.mu.RUnlock()
+	if !here && len(holders) == 0 {
+		return "", fmt.Errorf("%w: no node holding module %s (factory %s) is up", wasmactor.ErrModuleUnavailable, info.Hash.Short(), factory)
+	}
+
+	members := n.Members()
+	n.cl.loadMu.Lock()
+	defer n.cl.loadMu.Unlock()
+	if time.Since(n.cl.loadAt) > time.Second {
+		loads := make(map[string]int, len(members))
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for _, m := range members {
+			wg.Go(func() {
+				cctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+				defer cancel()
+				var st proto.NodeStatus
+				if err := n.call(cctx, m.Name, proto.KindStatus, proto.Empty{}, &st); err == nil {
+					mu.Lock()
+					loads[m.Name] = st.Actors
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		n.cl.loadPeer, n.cl.loadAt = loads, time.Now()
+	}
+	type candidate struct {
+		name   string
+		load   int
+		holder bool
+	}
+	better := func(c, than candidate) bool {
+		if c.load != than.load {
+			return c.load < than.load
+		}
+		return c.holder && !than.holder
+	}
+	best := candidate{name: n.cfg.Name, load: n.actors.len(), holder: here}
+	for _, m := range members { // by name, so ties break the same way every time
+		if l, ok := n.cl.loadPeer[m.Name]; ok {
+			if c := (candidate{name: m.Name, load: l, holder: holders[m.Name]}); better(c, best) {
+				best = c
+			}
+		}
+	}
+	if best.name != n.cfg.Name {
+		n.cl.loadPeer[best.name]++ // so a burst of spawns spreads out
+	}
+	return best.name, nil
+}

@@ -1,0 +1,49 @@
+package host_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/host"
+	"github.com/wasmactor/wasmactor/internal/guestbuild/guestbuildtest"
+)
+
+// TestPlacementHonoursTheFactory: a spawn that names no node goes to the
+// least-loaded node that can run the factory, preferring one that holds the
+// module; a factory nobody can run fails before any peer is asked.
+func TestPlacementHonoursTheFactory(t *testing.T) {
+	c := newCluster(t, 3, host.Config{})
+	n1, n2, n3 := c.nodes[0], c.nodes[1], c.nodes[2]
+	ctx := ctxT(t)
+	deploy(t, n1, guestbuildtest.Build(t, "examples/counter"))
+	require.Eventually(t, func() bool { return len(n2.Modules()) == 1 && len(n3.Modules()) == 1 }, 10*time.Second, 5*time.Millisecond)
+
+	// Every node is idle: the holder wins the tie, so nothing moves.
+	pid, err := n2.Spawn(ctx, "Counter", host.SpawnOptions{})
+	require.NoError(t, err)
+	require.Equal(t, "n1", pid.Node)
+	require.Zero(t, n2.Pulls()+n3.Pulls(), "no transfer")
+
+	// n1 has an actor now; of the idle n2 and n3, neither holding the
+	// module, the asking node wins the tie and pulls.
+	pid, err = n2.Spawn(ctx, "Counter", host.SpawnOptions{})
+	require.NoError(t, err)
+	require.Equal(t, "n2", pid.Node)
+	require.Equal(t, uint64(1), n2.Pulls())
+
+	_, err = n2.Spawn(ctx, "Nope", host.SpawnOptions{})
+	require.ErrorIs(t, err, wasmactor.ErrUnknownFactory)
+
+	// A module whose only holder left cannot be placed anywhere: its
+	// announcement leaves the index with its holder (peer announcements are
+	// pruned), so the factory is unknown again.
+	deploy(t, n3, guestbuildtest.Build(t, "testdata/guests/probe"))
+	require.Eventually(t, func() bool { return len(n2.Modules()) == 2 }, 10*time.Second, 5*time.Millisecond)
+	require.NoError(t, n3.Close())
+	require.Eventually(t, func() bool { return len(n2.Members()) == 1 }, 10*time.Second, 5*time.Millisecond)
+	_, err = n2.Spawn(ctx, "Probe", host.SpawnOptions{})
+	require.ErrorIs(t, err, wasmactor.ErrUnknownFactory)
+}

@@ -1,0 +1,230 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/internal/abi"
+	"github.com/wasmactor/wasmactor/internal/proto"
+	"github.com/wasmactor/wasmactor/registry"
+	"github.com/wasmactor/wasmactor/transport"
+)
+
+// cluster is the node's view of its peers and of the state it shares with
+// them. Every field is guarded by mu unless said otherwise.
+type cluster struct {
+	tr transport.Transport // nil when the node runs alone
+
+	mu      sync.RWMutex
+	peers   map[string]transport.NodeInfo // connected members by name
+	byInc   map[uint64]string             // incarnation → name, connected members
+	gone    map[uint64]string             // incarnations that went down: their PIDs are stale
+	seen    map[string]bool               // every node name ever connected
+	upAt    map[string]peerUp             // when each connected member came up
+	holders map[registry.Hash]map[string]bool
+	held    map[string]int         // modules each member is recorded as holding
+	rwatch  map[uint64]remoteWatch // monitors held here on actors of other nodes, by ref
+
+	raceWindow atomic.Int64 // defaultNameRaceWindow; tests shorten it
+
+	pullMu  sync.Mutex
+	pulling map[registry.Hash]*pullCall
+	pulls   atomic.Uint64 // module transfers into this node
+
+	loadMu   sync.Mutex
+	loadAt   time.Time
+	loadPeer map[string]int
+}
+
+func (c *cluster) init() {
+	c.peers = make(map[string]transport.NodeInfo)
+	c.byInc = make(map[uint64]string)
+	c.gone = make(map[uint64]string)
+	c.seen = make(map[string]bool)
+	c.upAt = make(map[string]peerUp)
+	c.holders = make(map[registry.Hash]map[string]bool)
+	c.held = make(map[string]int)
+	c.raceWindow.Store(int64(defaultNameRaceWindow))
+	c.rwatch = make(map[uint64]remoteWatch)
+	c.pulling = make(map[registry.Hash]*pullCall)
+}
+
+// peerUp is when a run of a member came up here.
+type peerUp struct {
+	incarnation uint64
+	at          time.Time
+}
+
+// owns reports whether pid is an actor of the run of a node that sent a
+// message: a peer speaks only for its own actors.
+func owns(from transport.NodeInfo, pid PID) bool {
+	return pid.Node == from.Name && pid.Incarnation == from.Incarnation
+}
+
+// peerByInc returns the name of the connected node with that incarnation,
+// or the ABI error for a PID that cannot be reached.
+func (n *Node) peerByInc(inc uint64) (string, abi.Errno) {
+	n.cl.mu.RLock()
+	defer n.cl.mu.RUnlock()
+	if name, ok := n.cl.byInc[inc]; ok {
+		return name, abi.OK
+	}
+	if _, ok := n.cl.gone[inc]; ok {
+		return "", abi.StaleIncarnation
+	}
+	if inc == 0 {
+		return "", abi.BadArgument
+	}
+	return "", abi.NodeDown
+}
+
+// resolve turns a Go-API PID into its ABI form, checking its node. A PID
+// of another run of its node is stale. A zero Incarnation is refused, not
+// taken to mean the current run: serials restart at 1, so it could name a
+// different actor than the one it was given for (docs/RATIONALE.md).
+func (n *Node) resolve(p PID) (abi.PID, error) {
+	if p.Serial == 0 {
+		return abi.PID{}, fmt.Errorf("%w: %s has no serial", wasmactor.ErrBadPID, p)
+	}
+	if p.Incarnation == 0 {
+		return abi.PID{}, fmt.Errorf("%w: %s has no incarnation: use the PID as Spawn, Whereis or ParsePID gave it, or a registered name", wasmactor.ErrBadPID, p)
+	}
+	if p.Node == n.cfg.Name {
+		if p.Incarnation != n.incarnation {
+			return abi.PID{}, fmt.Errorf("%w: %s", wasmactor.ErrStaleIncarnation, p)
+		}
+		return abi.PID{Incarnation: n.incarnation, Serial: p.Serial}, nil
+	}
+	info, err := n.peer(p.Node)
+	if err != nil {
+		return abi.PID{}, fmt.Errorf("%w (pid %s)", err, p)
+	}
+	if p.Incarnation != info.Incarnation {
+		return abi.PID{}, fmt.Errorf("%w: %s", wasmactor.ErrStaleIncarnation, p)
+	}
+	return abi.PID{Incarnation: info.Incarnation, Serial: p.Serial}, nil
+}
+
+// peer returns a connected member by name: ErrNodeDown for a node seen
+// before but not connected now, ErrUnknownNode for one never seen.
+func (n *Node) peer(name string) (transport.NodeInfo, error) {
+	n.cl.mu.RLock()
+	info, ok := n.cl.peers[name]
+	seen := n.cl.seen[name]
+	n.cl.mu.RUnlock()
+	switch {
+	case ok:
+		return info, nil
+	case seen:
+		return info, fmt.Errorf("%w: %s", wasmactor.ErrNodeDown, name)
+	}
+	return info, fmt.Errorf("%w: %q", wasmactor.ErrUnknownNode, name)
+}
+
+// pidOfABI turns an ABI PID back into a Go-API PID (best effort for nodes
+// that went down).
+func (n *Node) pidOfABI(p abi.PID) PID {
+	if p.Incarnation == n.incarnation {
+		return PID{Node: n.cfg.Name, Incarnation: n.incarnation, Serial: p.Serial}
+	}
+	n.cl.mu.RLock()
+	name, ok := n.cl.byInc[p.Incarnation]
+	if !ok {
+		name = n.cl.gone[p.Incarnation]
+	}
+	n.cl.mu.RUnlock()
+	return PID{Node: name, Incarnation: p.Incarnation, Serial: p.Serial}
+}
+
+// sendRemote puts one envelope on the wire.
+func (n *Node) sendRemote(to abi.PID, env transport.Envelope) abi.Errno {
+	if n.cl.tr == nil {
+		return abi.StaleIncarnation
+	}
+	name, e := n.peerByInc(to.Incarnation)
+	if e != abi.OK {
+		return e
+	}
+	env.ToIncarnation = to.Incarnation
+	env.To = to.Serial
+	switch err := n.cl.tr.Send(name, env); {
+	case err == nil:
+		return abi.OK
+	case errors.Is(err, transport.ErrQueueFull):
+		n.stats.mailboxFull.Add(1)
+		return abi.MailboxFull
+	case errors.Is(err, transport.ErrNodeDown):
+		return abi.NodeDown
+	default:
+		return abi.ErrnoOf(err)
+	}
+}
+
+// cast sends a control message to one peer; a peer that is gone is simply
+// skipped (its node-down handling covers what the cast was for).
+func (n *Node) cast(node string, kind uint16, body any) {
+	if n.cl.tr == nil {
+		return
+	}
+	if err := n.cl.tr.Cast(node, transport.Control{Kind: kind, Body: proto.Marshal(body)}); err != nil {
+		n.log.Debug("cast failed", "peer", node, "kind", kind, "err", err)
+	}
+}
+
+// broadcast casts to every connected member.
+func (n *Node) broadcast(kind uint16, body any) {
+	if n.cl.tr == nil {
+		return
+	}
+	b := proto.Marshal(body)
+	for _, m := range n.cl.tr.Members() {
+		if err := n.cl.tr.Cast(m.Name, transport.Control{Kind: kind, Body: b}); err != nil {
+			n.log.Debug("broadcast failed", "peer", m.Name, "kind", kind, "err", err)
+		}
+	}
+}
+
+// call sends a request to a peer and maps its error back to our sentinels.
+func (n *Node) call(ctx context.Context, node string, kind uint16, body any, out any) error {
+	if n.cl.tr == nil {
+		return fmt.Errorf("%w: %q (this node runs alone)", wasmactor.ErrUnknownNode, node)
+	}
+	b, err := n.cl.tr.Call(ctx, node, transport.Control{Kind: kind, Body: proto.Marshal(body)})
+	if err != nil {
+		return fromRemote(err)
+	}
+	if out == nil {
+		return nil
+	}
+	return proto.Unmarshal(b, out)
+}
+
+// remoteError carries a peer's error text and the sentinel its code names.
+type remoteError struct {
+	msg      string
+	sentinel error
+}
+
+func (e *remoteError) Error() string { return e.msg }
+
+func (e *remoteError) Unwrap() error { return e.sentinel }
+
+func fromRemote(err error) error {
+	var re *transport.RemoteError
+	if errors.As(err, &re) {
+		return &remoteError{msg: re.Message, sentinel: abi.Errno(re.Code).Err()}
+	}
+	return err
+}
+
+func toRemote(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &transport.RemoteError{Code: uint16(abi.CodeOf(err)), Message: err.Error()}
+}

@@ -1,0 +1,58 @@
+package host
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wasmactor/wasmactor/internal/proto"
+	"github.com/wasmactor/wasmactor/transport"
+)
+
+// TestCastsForAnEarlierRunAreStale: a kill, monitor or link that a peer
+// addressed to an earlier run of this node (it restarted while the cast was
+// on its way) never reaches the actor of this run that reuses the serial.
+func TestCastsForAnEarlierRunAreStale(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	n, err := Start(ctx, Config{Name: "n1", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	require.NoError(t, err)
+	defer n.Close()
+	wasm, err := os.ReadFile("../testdata/minimal_actor.wasm")
+	require.NoError(t, err)
+	_, err = n.Deploy(ctx, wasm)
+	require.NoError(t, err)
+	pid, err := n.Spawn(ctx, "Echo", SpawnOptions{})
+	require.NoError(t, err)
+	a := n.actors.get(pid.Serial)
+	require.NotNil(t, a)
+
+	peer := transport.NodeInfo{Name: "n2", Incarnation: 7}
+	earlier := n.incarnation + 1
+	require.NoError(t, n.handleCast(peer, transport.Control{Kind: proto.KindKill,
+		Body: proto.Marshal(proto.Exit{To: pid.Serial, Reason: "killed", ToIncarnation: earlier})}))
+	require.NoError(t, n.handleCast(peer, transport.Control{Kind: proto.KindMonitor,
+		Body: proto.Marshal(proto.Watch{Target: pid.Serial, Ref: 1, ToIncarnation: earlier})}))
+	require.NoError(t, n.handleCast(peer, transport.Control{Kind: proto.KindLink,
+		Body: proto.Marshal(proto.Link{From: 5, To: pid.Serial, ToIncarnation: earlier})}))
+	require.True(t, a.alive(), "a stale kill must not reach this run's actor")
+	a.mu.Lock()
+	require.Empty(t, a.watchers, "a stale monitor must not attach")
+	require.Empty(t, a.rlinks, "a stale link must not attach")
+	a.mu.Unlock()
+
+	// The same casts addressed to this run act.
+	require.NoError(t, n.handleCast(peer, transport.Control{Kind: proto.KindMonitor,
+		Body: proto.Marshal(proto.Watch{Target: pid.Serial, Ref: 1, ToIncarnation: n.incarnation})}))
+	a.mu.Lock()
+	require.Len(t, a.watchers, 1)
+	a.mu.Unlock()
+	require.NoError(t, n.handleCast(peer, transport.Control{Kind: proto.KindKill,
+		Body: proto.Marshal(proto.Exit{To: pid.Serial, Reason: "killed", ToIncarnation: n.incarnation})}))
+	require.False(t, a.alive())
+}

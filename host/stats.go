@@ -1,0 +1,130 @@
+package host
+
+import (
+	"runtime"
+	"sort"
+	"sync/atomic"
+
+	"github.com/wasmactor/wasmactor/internal/proto"
+)
+
+// ActorInfo describes one running actor, as `wasmactor ps` prints it.
+type ActorInfo struct {
+	PID      PID      `json:"pid"`
+	Factory  string   `json:"factory"`
+	Module   string   `json:"module"`
+	Instance uint64   `json:"instance"`
+	Names    []string `json:"names,omitempty"`
+	// Mailbox is the number of user messages queued for the actor.
+	Mailbox int `json:"mailbox"`
+	// Restarts is how often its supervision has restarted it.
+	Restarts uint32 `json:"restarts"`
+}
+
+// Actors lists the live actors of this node, by serial.
+func (n *Node) Actors() []ActorInfo {
+	all := n.actors.all()
+	out := make([]ActorInfo, 0, len(all))
+	for _, a := range all {
+		if !a.alive() {
+			continue
+		}
+		pid := n.pidOf(a)
+		out = append(out, ActorInfo{PID: pid, Factory: a.factory, Module: a.mod.info.Hash.String(), Instance: a.inst.Load().id, Names: n.names.Of(pid),
+			Mailbox: a.quota.Outstanding(), Restarts: a.restarts.Load()})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].PID.Serial < out[j].PID.Serial })
+	return out
+}
+
+// stats are the node's counters, read by Stats.
+type stats struct {
+	delivered   atomic.Uint64
+	mailboxFull atomic.Uint64
+	restarts    atomic.Uint64
+	crashes     atomic.Uint64
+	spawned     atomic.Uint64
+}
+
+// Stats is a snapshot of a node's counters.
+type Stats struct {
+	Actors          int    `json:"actors"`
+	Instances       int    `json:"instances"`
+	Spawned         uint64 `json:"spawned"`
+	Delivered       uint64 `json:"delivered"`
+	MailboxFull     uint64 `json:"mailbox_full"`
+	Restarts        uint64 `json:"restarts"`
+	InstanceCrashes uint64 `json:"instance_crashes"`
+	// GuestMemory is the linear memory of all live instances, in bytes.
+	GuestMemory uint64 `json:"guest_memory"`
+}
+
+// Stats returns the node's counters.
+func (n *Node) Stats() Stats {
+	s := Stats{
+		Actors:          n.actors.len(),
+		Spawned:         n.stats.spawned.Load(),
+		Delivered:       n.stats.delivered.Load(),
+		MailboxFull:     n.stats.mailboxFull.Load(),
+		Restarts:        n.stats.restarts.Load(),
+		InstanceCrashes: n.stats.crashes.Load(),
+	}
+	for _, in := range n.instances() {
+		s.Instances++
+		s.GuestMemory += uint64(in.inst.MemoryPages()) * 65536
+	}
+	return s
+}
+
+func (n *Node) status() proto.NodeStatus {
+	st := n.Stats()
+	addr := ""
+	if n.cl.tr != nil {
+		addr = n.cl.tr.Self().Addr
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	perModule := map[string]int{}
+	for _, a := range n.actors.all() {
+		if a.alive() {
+			perModule[a.mod.info.Hash.Short()]++
+		}
+	}
+	calls := n.metrics.callSummary()
+	return proto.NodeStatus{Name: n.cfg.Name, Incarnation: n.incarnation, Addr: addr, Actors: st.Actors,
+		Instances: st.Instances, Modules: len(n.store.List()), Up: true, Pulls: n.Pulls(),
+		Goroutines: runtime.NumGoroutine(), HeapBytes: ms.HeapAlloc, Members: len(n.Members()),
+		Delivered: st.Delivered, MailboxFull: st.MailboxFull, Crashes: st.InstanceCrashes, Restarts: st.Restarts,
+		GuestMemory: st.GuestMemory, CallCount: calls.count, CallSeconds: calls.sum,
+		RecentCrashes: n.crashLog.recent(), ModuleActors: perModule}
+}
+
+func (n *Node) localPs() []proto.ActorInfo {
+	var out []proto.ActorInfo
+	for _, a := range n.Actors() {
+		out = append(out, proto.ActorInfo{PID: a.PID, Factory: a.Factory, Module: a.Module, Instance: a.Instance, Names: a.Names,
+			Mailbox: a.Mailbox, Restarts: a.Restarts})
+	}
+	return out
+}
+
+// instances lists the node's live instances. It copies under the locks and
+// reads nothing of an instance while holding them.
+func (n *Node) instances() []*instance {
+	n.modMu.Lock()
+	mods := make([]*module, 0, len(n.modules))
+	for _, m := range n.modules {
+		mods = append(mods, m)
+	}
+	n.modMu.Unlock()
+	var out []*instance
+	for _, m := range mods {
+		m.mu.Lock()
+		out = append(out, m.pool...)
+		for in := range m.isolated {
+			out = append(out, in)
+		}
+		m.mu.Unlock()
+	}
+	return out
+}

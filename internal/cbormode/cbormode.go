@@ -1,0 +1,44 @@
+package cbormode
+
+import "github.com/fxamacker/cbor/v2"
+
+// Limits of [Strict]; the package documentation says whom each one fits.
+const (
+	MaxArrayElements = 1 << 20
+	MaxMapPairs      = 1024
+	MaxNestedLevels  = 16
+)
+
+var (
+	strict = must(cbor.DecOptions{
+		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
+		IndefLength:      cbor.IndefLengthForbidden,
+		TagsMd:           cbor.TagsForbidden,
+		MaxNestedLevels:  MaxNestedLevels,
+		MaxArrayElements: MaxArrayElements,
+		MaxMapPairs:      MaxMapPairs,
+		UTF8:             cbor.UTF8RejectInvalid,
+	}.DecMode())
+	deterministic = must(func() (cbor.EncMode, error) {
+		o := cbor.CoreDetEncOptions()
+		o.IndefLength = cbor.IndefLengthForbidden
+		o.TagsMd = cbor.TagsForbidden
+		return o.EncMode()
+	}())
+)
+
+// Strict returns the decoding mode for every byte the cluster reads from a
+// peer, the CLI or the disk.
+func Strict() cbor.DecMode { return strict }
+
+// Deterministic returns the encoding mode for every byte the cluster writes.
+func Deterministic() cbor.EncMode { return deterministic }
+
+// must turns a mode error into a panic at start-up: the options are
+// constants, so an error is a bug found by any test.
+func must[M any](m M, err error) M {
+	if err != nil {
+		panic("cbormode: " + err.Error())
+	}
+	return m
+}

@@ -1,0 +1,253 @@
+// Command probe is the guest the host's tests use to exercise every import
+// of the guest ABI against a real node: it does what it is told and reports
+// what happened.
+//
+// # Factory Probe
+//
+// Spawn arguments (optional): {"report": PID}, an actor that gets the note
+// "terminated: REASON" when this probe stops itself.
+//
+// Commands are asks, CBOR maps with an "op"; PIDs are the arrays
+// [incarnation, serial]. Each answers {"err": text, "pid": PID, "ref": n}
+// ("err" empty on success, "pid" and "ref" where they apply):
+//
+//	self                         pid = this actor; ref = the self_node import
+//	parent                       pid = the actor that spawned this one
+//	spawn {factory, link, isolated}  spawn import (factory default "Probe")
+//	monitor {pid}                ref = the monitor ref
+//	demonitor {ref}
+//	link {pid}, unlink {pid}
+//	trap_exit {on}
+//	register {name}, unregister {name}, whereis {name} (pid)
+//	send {pid, text}             tells pid {"op": "note", "text": text}
+//	send_after {pid, ms, text}   the same, ms later (send_after import)
+//	ask {pid, text, ms}          asks pid {"op": "echo", "text": text}; the
+//	                             answer becomes a "reply" event
+//	kill {pid, reason}
+//	stop {reason}                answers, then stops itself
+//	crash                        panics: the whole instance fails
+//	log {text}                   logs text at info level
+//	echo {text}                  answers {"text": text} (for ask)
+//	events {n}                   answers once at least n events happened:
+//	                             {"events": [...]} in order
+//	batch {cmds}                 runs cmds in order in this one turn (no
+//	                             events, echo or batch among them); a
+//	                             demonitor with ref 0 cancels the batch's
+//	                             last monitor. Answers the first error, else
+//	                             the last answer
+//
+// Events: "down" {pid, ref, reason} (HandleDown), "exit" {pid, reason}
+// (HandleExit, when trapping exits), "tell" {pid: sender, text} (a note),
+// "reply" {ref: the ask's, text, err}.
+//
+// # Build
+//
+//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o probe.wasm ./testdata/guests/probe
+//
+// Tests use guestbuild.Build(t, "testdata/guests/probe").
+package main
+
+import (
+	"time"
+
+	"github.com/wasmactor/wasmactor/guest-sdk/actor"
+)
+
+type cmd struct {
+	Op       string    `cbor:"op"`
+	PID      actor.PID `cbor:"pid"`
+	Ref      uint64    `cbor:"ref"`
+	Name     string    `cbor:"name"`
+	Reason   string    `cbor:"reason"`
+	Text     string    `cbor:"text"`
+	Factory  string    `cbor:"factory"`
+	On       bool      `cbor:"on"`
+	Link     bool      `cbor:"link"`
+	Isolated bool      `cbor:"isolated"`
+	Ms       int64     `cbor:"ms"`
+	N        int       `cbor:"n"`
+	Report   actor.PID `cbor:"report"`
+	Cmds     []cmd     `cbor:"cmds"`
+}
+
+type result struct {
+	Err string    `cbor:"err"`
+	PID actor.PID `cbor:"pid"`
+	Ref uint64    `cbor:"ref"`
+}
+
+type event struct {
+	Kind   string    `cbor:"kind"`
+	PID    actor.PID `cbor:"pid"`
+	Ref    uint64    `cbor:"ref"`
+	Reason string    `cbor:"reason"`
+	Text   string    `cbor:"text"`
+	Err    string    `cbor:"err"`
+}
+
+type note struct {
+	Op   string `cbor:"op"`
+	Text string `cbor:"text"`
+}
+
+type probe struct {
+	report  actor.PID
+	events  []event
+	waitN   int
+	waiting *actor.Request
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func (p *probe) Init(ctx *actor.Context, args actor.Message) error {
+	if len(args.Bytes()) == 0 {
+		return nil
+	}
+	c, err := actor.Decode[cmd](args)
+	p.report = c.Report
+	return err
+}
+
+func (p *probe) record(ctx *actor.Context, e event) {
+	p.events = append(p.events, e)
+	p.answerWaiter(ctx)
+}
+
+func (p *probe) answerWaiter(ctx *actor.Context) {
+	if p.waiting != nil && len(p.events) >= p.waitN {
+		_ = ctx.ReplyTo(*p.waiting, map[string][]event{"events": p.events})
+		p.waiting = nil
+	}
+}
+
+func (p *probe) HandleDown(ctx *actor.Context, d actor.Down) {
+	p.record(ctx, event{Kind: "down", PID: d.PID, Ref: uint64(d.Ref), Reason: d.Reason})
+}
+
+func (p *probe) HandleExit(ctx *actor.Context, e actor.Exit) {
+	p.record(ctx, event{Kind: "exit", PID: e.PID, Reason: e.Reason})
+}
+
+func (p *probe) Terminate(ctx *actor.Context, reason string) {
+	if !p.report.IsZero() {
+		_ = ctx.Send(p.report, note{Op: "note", Text: "terminated: " + reason})
+	}
+}
+
+func (p *probe) Receive(ctx *actor.Context, msg actor.Message) {
+	c, err := actor.Decode[cmd](msg)
+	if err != nil {
+		ctx.Log(actor.LevelWarn, "probe: undecodable message", "err", err)
+		return
+	}
+	if !msg.IsAsk() {
+		if c.Op == "note" {
+			p.record(ctx, event{Kind: "tell", PID: msg.From(), Text: c.Text})
+		}
+		return
+	}
+	switch c.Op {
+	case "echo":
+		_ = ctx.Reply(note{Text: c.Text})
+	case "events":
+		req, _ := ctx.Request()
+		p.waiting, p.waitN = &req, c.N
+		p.answerWaiter(ctx)
+	case "batch":
+		var r result
+		var last uint64
+		for _, sub := range c.Cmds {
+			if sub.Op == "demonitor" && sub.Ref == 0 {
+				sub.Ref = last
+			}
+			r = p.do(ctx, sub)
+			if sub.Op == "monitor" {
+				last = r.Ref
+			}
+			if r.Err != "" {
+				break
+			}
+		}
+		_ = ctx.Reply(r)
+	default:
+		_ = ctx.Reply(p.do(ctx, c))
+	}
+}
+
+// do runs one command and says what happened.
+func (p *probe) do(ctx *actor.Context, c cmd) result {
+	var r result
+	var err error
+	switch c.Op {
+	case "self":
+		r.PID, r.Ref = ctx.Self(), ctx.Self().Incarnation
+	case "parent":
+		r.PID = ctx.Parent()
+	case "spawn":
+		factory := c.Factory
+		if factory == "" {
+			factory = "Probe"
+		}
+		var opts []actor.SpawnOption
+		if c.Link {
+			opts = append(opts, actor.SpawnLink)
+		}
+		if c.Isolated {
+			opts = append(opts, actor.SpawnIsolated)
+		}
+		r.PID, err = ctx.Spawn(factory, nil, opts...)
+		r.Err = errText(err)
+	case "monitor":
+		r.Ref = uint64(ctx.Monitor(c.PID))
+	case "demonitor":
+		ctx.Demonitor(actor.Ref(c.Ref))
+	case "link":
+		r.Err = errText(ctx.Link(c.PID))
+	case "unlink":
+		ctx.Unlink(c.PID)
+	case "trap_exit":
+		ctx.TrapExit(c.On)
+	case "register":
+		r.Err = errText(ctx.Register(c.Name))
+	case "unregister":
+		ctx.Unregister(c.Name)
+	case "whereis":
+		r.PID, err = ctx.Whereis(c.Name)
+		r.Err = errText(err)
+	case "send":
+		r.Err = errText(ctx.Send(c.PID, note{Op: "note", Text: c.Text}))
+	case "send_after":
+		r.Err = errText(ctx.SendAfter(c.PID, time.Duration(c.Ms)*time.Millisecond, note{Op: "note", Text: c.Text}))
+	case "ask":
+		err = ctx.Ask(c.PID, note{Op: "echo", Text: c.Text}, time.Duration(c.Ms)*time.Millisecond,
+			func(ctx *actor.Context, reply actor.Message, err error) {
+				e := event{Kind: "reply", Ref: c.Ref, Err: errText(err)}
+				if err == nil {
+					n, _ := actor.Decode[note](reply)
+					e.Text = n.Text
+				}
+				p.record(ctx, e)
+			})
+		r.Err = errText(err)
+	case "kill":
+		r.Err = errText(ctx.Kill(c.PID, c.Reason))
+	case "stop":
+		ctx.Stop(c.Reason)
+	case "crash":
+		panic("probe crash")
+	case "log":
+		ctx.Log(actor.LevelInfo, c.Text)
+	default:
+		r.Err = "unknown op " + c.Op
+	}
+	return r
+}
+
+func init() { actor.Register("Probe", func() actor.Actor { return &probe{} }) }
+
+func main() {}
