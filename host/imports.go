@@ -131,8 +131,7 @@ func (im *imports) Kill(serial uint64, target abi.PID, reason string) abi.Errno 
 	t, e := im.target(target)
 	if e == errRemote {
 		p := im.n.pidOfABI(target)
-		im.n.cast(p.Node, proto.KindKill, proto.Exit{From: serial, To: p.Serial, Reason: reason, ToIncarnation: p.Incarnation})
-		return abi.OK
+		return abi.ErrnoOf(im.n.castTry(p.Node, proto.KindKill, proto.Exit{From: serial, To: p.Serial, Reason: reason, ToIncarnation: p.Incarnation}))
 	}
 	if e != abi.OK {
 		return e

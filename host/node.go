@@ -129,6 +129,8 @@ type Node struct {
 
 	joinDone chan struct{} // closed when joinInBackground returns; nil without seeds
 	metrics  *metrics
+	out      outbox         // control messages parked for congested peers
+	bg       sync.WaitGroup // the outbox's drain goroutines
 	crashLog crashLog
 	http     *http.Server // nil unless Config.HTTPListen
 	httpAddr string
@@ -252,6 +254,7 @@ func (n *Node) Close() error {
 	}
 	n.stopLife()
 	n.closeHTTP()
+	n.bg.Wait() // drains stop with n.life
 	if n.joinDone != nil {
 		<-n.joinDone // stopped by n.life
 	}
