@@ -1,6 +1,7 @@
 package host_test
 
 import (
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -8,6 +9,9 @@ import (
 
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/host"
+	"github.com/wasmactor/wasmactor/internal/guestbuild/guestbuildtest"
+	"github.com/wasmactor/wasmactor/internal/transporttest"
+	"github.com/wasmactor/wasmactor/transport/quic"
 )
 
 // TestOneSidedFaultHealsOnBothSides: n1 stops hearing n2 while n2 still
@@ -101,4 +105,68 @@ func TestEveryRemoteMonitorFiresOnceUnderControlOverflow(t *testing.T) {
 		}
 	}
 	t.Logf("downs by reason: %v", reasons)
+}
+
+// TestProcessOneSidedFaultHeals is the key case of the one above across
+// real processes and real QUIC: this process (n1) stops hearing the node
+// process n2 while n2 still hears n1 (UDP proxies drop one direction). n1
+// reports n2 down within the idle timeout and redials; n2 learns of the
+// fault through the new session. Both sides' monitors fire exactly once,
+// n2's name comes back on n1, and n2's actor answers its old PID.
+func TestProcessOneSidedFaultHeals(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a node process; skipped with -short")
+	}
+	dir := t.TempDir()
+	cookieFile := filepath.Join(dir, "cookie")
+	cookie, err := quic.LoadOrCreateCookie(cookieFile)
+	require.NoError(t, err)
+	real1, real2 := freeUDPAddr(t), freeUDPAddr(t)
+	p1, p2 := transporttest.NewProxy(t), transporttest.NewProxy(t)
+	p1.SetTarget(real1.String())
+	p2.SetTarget(real2.String())
+	n1 := newNode(t, host.Config{Name: "n1", Listen: real1.String(), Advertise: p1.Addr(), Cookie: cookie, IdleTimeout: procIdle})
+	startProc(t, "n2", filepath.Join(dir, "n2"), cookieFile, p1.Addr(),
+		"WASMACTOR_TEST_LISTEN="+real2.String(), "WASMACTOR_TEST_ADVERTISE="+p2.Addr())
+	require.Eventually(t, func() bool { return len(n1.Members()) == 1 }, 30*time.Second, 20*time.Millisecond)
+
+	ctx := ctxT(t)
+	deploy(t, n1, guestbuildtest.Build(t, "testdata/guests/probe"))
+	local, err := n1.Spawn(ctx, "Probe", host.SpawnOptions{Node: "n1"})
+	require.NoError(t, err)
+	remote, err := n1.Spawn(ctx, "Probe", host.SpawnOptions{Node: "n2", Name: "svc"})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { p, err := n1.Whereis(ctx, "svc"); return err == nil && p == remote }, 30*time.Second, 20*time.Millisecond)
+	m1, err := n1.Monitor(ctx, remote)
+	require.NoError(t, err)
+	probe := func(cmd map[string]any) map[string]any {
+		t.Helper()
+		r, err := n1.Call(ctx, remote, cmd)
+		require.NoError(t, err)
+		var out map[string]any
+		require.NoError(t, r.Decode(&out))
+		return out
+	}
+	require.Empty(t, probe(map[string]any{"op": "monitor", "pid": []uint64{local.Incarnation, local.Serial}})["err"])
+
+	// n1 stops hearing n2, whichever of the two dials carries the session.
+	p1.Cut(real2.String(), transporttest.ToServer)
+	p2.Cut(real1.String(), transporttest.ToClient)
+	require.Equal(t, wasmactor.ReasonNoConnection, waitDown(t, m1, 5*procIdle).Reason)
+
+	// n1 redials on a fresh path; n2 sees its session replaced.
+	require.Eventually(t, func() bool { return len(n1.Members()) == 1 }, 60*time.Second, 50*time.Millisecond)
+	events := probe(map[string]any{"op": "events", "n": 1})["events"].([]any)
+	require.Len(t, events, 1, "n2's monitor fired exactly once: %v", events)
+	ev := events[0].(map[any]any)
+	require.Equal(t, "down", ev["kind"])
+	require.Equal(t, wasmactor.ReasonNoConnection, ev["reason"])
+	require.Eventually(t, func() bool { p, err := n1.Whereis(ctx, "svc"); return err == nil && p == remote }, 30*time.Second, 20*time.Millisecond,
+		"n2 re-sent its names")
+	require.Empty(t, probe(map[string]any{"op": "echo", "text": "hi"})["err"], "the same run answers its old PID")
+	select {
+	case d := <-m1.C:
+		t.Fatalf("n1's monitor fired twice: %+v", d)
+	default:
+	}
 }
