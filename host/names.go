@@ -40,6 +40,12 @@ func (n *Node) register(name string, a *actor) error {
 		return err
 	}
 	n.broadcast(proto.KindName, c)
+	if a.dead() {
+		// Died meanwhile: its finalize may have run before the name was
+		// there to be removed.
+		n.unregister(name, c.PID)
+		return fmt.Errorf("%w: %s", wasmactor.ErrNoProc, c.PID)
+	}
 	return nil
 }
 
@@ -84,6 +90,12 @@ func (n *Node) JoinGroup(ctx context.Context, group string, pid PID) error {
 	ref := proto.GroupRef{Group: group, PID: n.pidOf(a)}
 	if n.groups.Join(group, ref.PID) {
 		n.broadcast(proto.KindJoin, ref)
+		if a.dead() { // died meanwhile, see register
+			if n.groups.Leave(group, ref.PID) {
+				n.broadcast(proto.KindLeave, ref)
+			}
+			return fmt.Errorf("%w: %s", wasmactor.ErrNoProc, ref.PID)
+		}
 	}
 	return nil
 }
