@@ -35,3 +35,12 @@ func Records(n *Node) map[string]int {
 	r["groups"] = len(n.groups.List())
 	return r
 }
+
+// NameList lists the names a node knows, for failure messages.
+func NameList(n *Node) []string {
+	var out []string
+	for _, c := range n.names.List() {
+		out = append(out, c.Name+"="+c.PID.String())
+	}
+	return out
+}

@@ -41,9 +41,11 @@ func (n *Node) register(name string, a *actor) error {
 	}
 	n.broadcast(proto.KindName, c)
 	if a.dead() {
-		// Died meanwhile: its finalize may have run before the name was
-		// there to be removed.
-		n.unregister(name, c.PID)
+		// Died meanwhile: its finalize may have removed its names before
+		// this one was there, or told the cluster before the claim above
+		// went out. Casts keep their order, so this unname comes last.
+		n.names.Unregister(name, c.PID)
+		n.broadcast(proto.KindUnname, proto.NameRef{Name: name, PID: c.PID})
 		return fmt.Errorf("%w: %s", wasmactor.ErrNoProc, c.PID)
 	}
 	return nil
@@ -91,9 +93,8 @@ func (n *Node) JoinGroup(ctx context.Context, group string, pid PID) error {
 	if n.groups.Join(group, ref.PID) {
 		n.broadcast(proto.KindJoin, ref)
 		if a.dead() { // died meanwhile, see register
-			if n.groups.Leave(group, ref.PID) {
-				n.broadcast(proto.KindLeave, ref)
-			}
+			n.groups.Leave(group, ref.PID)
+			n.broadcast(proto.KindLeave, ref)
 			return fmt.Errorf("%w: %s", wasmactor.ErrNoProc, ref.PID)
 		}
 	}

@@ -205,6 +205,66 @@ func TestDeadActorsLeaveNoRecords(t *testing.T) {
 	require.Less(t, grown, int64(16*mib), "the heap keeps what dead actors held")
 }
 
+// TestDeadActorsLeaveNoRemoteRecords is the cluster side of
+// TestDeadActorsLeaveNoRecords: actors that monitor and link an actor on
+// another node die, and neither node keeps a record of those monitors and
+// links (the watcher's cluster.rwatch and rlinks, the target's watchers and
+// rlinks).
+func TestDeadActorsLeaveNoRemoteRecords(t *testing.T) {
+	checkGoroutines(t)
+	c := newCluster(t, 2, host.Config{CompileTimeout: compileTimeout})
+	n1, n2 := c.nodes[0], c.nodes[1]
+	deploy(t, n1, guestbuild.Build(t, "testdata/guests/churn"))
+	ctx := ctxT(t)
+
+	anchor, err := n1.Spawn(ctx, "Child", host.SpawnOptions{Node: "n2", Args: map[string]any{"trap": true}})
+	require.NoError(t, err)
+	_, err = n2.Call(ctx, anchor, "ping")
+	require.NoError(t, err)
+	before1, before2 := host.Records(n1), host.Records(n2)
+
+	const children = 32
+	remote := []uint64{anchor.Incarnation, anchor.Serial}
+	pids := make([]host.PID, children)
+	for i := range pids {
+		pids[i], err = n1.Spawn(ctx, "Child", host.SpawnOptions{Node: "n1", Isolated: i%8 == 0,
+			Args: map[string]any{"watch": remote, "link": remote}})
+		require.NoError(t, err)
+	}
+	for _, pid := range pids {
+		_, err := n1.Call(ctx, pid, "ping")
+		require.NoError(t, err)
+	}
+	eventually(t, 20*time.Second, func() bool {
+		r := host.Records(n2)
+		return r["watchers"] == before2["watchers"]+children && r["rlinks"] == before2["rlinks"]+children
+	}, "the anchor's node records the monitors and links: %v", host.Records(n2))
+	held := host.Records(n1)
+	t.Logf("held: %v on the children's node, %v on the anchor's", held, host.Records(n2))
+	require.Equal(t, before1["rwatch"]+children, held["rwatch"])
+
+	for i, pid := range pids {
+		mon, err := n1.Monitor(ctx, pid)
+		require.NoError(t, err)
+		switch i % 3 {
+		case 0:
+			require.NoError(t, n1.Stop(ctx, pid))
+		case 1:
+			require.NoError(t, n1.Kill(ctx, pid, "boom"))
+		case 2:
+			require.NoError(t, n1.Send(ctx, pid, "stop"))
+		}
+		waitDown(t, mon, 20*time.Second)
+	}
+	require.Equal(t, before1, host.Records(n1), "the dead actors' node keeps records")
+	eventually(t, 20*time.Second, func() bool {
+		r := host.Records(n2)
+		return r["watchers"] == before2["watchers"] && r["rlinks"] == before2["rlinks"]
+	}, "the anchor's node keeps records of dead actors: %v, before %v", host.Records(n2), before2)
+	_, err = n2.Call(ctx, anchor, "ping")
+	require.NoError(t, err)
+}
+
 // TestSpawnStopCyclesReturnResources spawns and stops 2,000 isolated and
 // 200,000 shared actors and checks that the node gives back what they took.
 //
