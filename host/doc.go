@@ -58,7 +58,10 @@
 //     timers.go: the timers actors own (ask timeouts, SendAfter).
 //   - remote.go: peers and the way out to them; handler.go: the
 //     transport.Handler side, what peers send in; requests.go: requests from
-//     peers and clients (the CLI); placement.go: which node a spawn goes to.
+//     peers and clients (the CLI); placement.go: which node a spawn goes to;
+//     join.go: joining the cluster, in the background until a seed answers.
+//   - http.go: the optional HTTP listener; metrics.go: Prometheus metrics;
+//     observer.go: the observer page's data.
 //
 // # Resources
 //
@@ -75,15 +78,16 @@
 //
 // # Goroutines
 //
-// The node starts no goroutine of its own besides the scheduler's workers
-// (scheduler.Scheduler, stopped and waited for by Close) and timers
-// (time.AfterFunc callbacks for ask timeouts and SendAfter, owned by their
-// actor in a timerSet: stopped when it dies and all of them by Close).
-// Everything else runs on a caller's goroutine: the Go API's, a worker
-// running a turn (imports), or the transport's (handler); placement and the
-// CLI's cluster-wide listings ask peers from short-lived goroutines they
-// wait for. Node.life is cancelled by Close and bounds work the node does
-// on its own behalf.
+// The node's own goroutines are the scheduler's workers
+// (scheduler.Scheduler), the background join (joinInBackground, until a
+// seed answers) and the HTTP server when Config.HTTPListen is set; Close
+// stops each and waits for it. Timers are time.AfterFunc callbacks for ask
+// timeouts and SendAfter, owned by their actor in a timerSet: stopped when
+// it exits and all of them by Close. Everything else runs on a caller's
+// goroutine: the Go API's, a worker running a turn (imports), or the
+// transport's (handler); placement and the cluster-wide listings ask peers
+// from short-lived goroutines they wait for. Node.life is cancelled by Close
+// and bounds work the node does on its own behalf.
 //
 // # Locks
 //

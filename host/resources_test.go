@@ -214,7 +214,7 @@ func TestDeadActorsLeaveNoRemoteRecords(t *testing.T) {
 	checkGoroutines(t)
 	c := newCluster(t, 2, host.Config{CompileTimeout: compileTimeout})
 	n1, n2 := c.nodes[0], c.nodes[1]
-	deploy(t, n1, guestbuild.Build(t, "testdata/guests/churn"))
+	deploy(t, n1, guestbuildtest.Build(t, "testdata/guests/churn"))
 	ctx := ctxT(t)
 
 	anchor, err := n1.Spawn(ctx, "Child", host.SpawnOptions{Node: "n2", Args: map[string]any{"trap": true}})

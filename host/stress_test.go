@@ -15,7 +15,7 @@ import (
 
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/host"
-	"github.com/wasmactor/wasmactor/internal/guestbuild"
+	"github.com/wasmactor/wasmactor/internal/guestbuild/guestbuildtest"
 	"github.com/wasmactor/wasmactor/internal/memtransport"
 )
 
@@ -163,7 +163,7 @@ func TestNoDeadlockUnderChurn(t *testing.T) {
 		perG    = 150 // iterations of each Go-side goroutine
 	)
 	checkGoroutines(t)
-	churn := guestbuild.Build(t, "testdata/guests/churn")
+	churn := guestbuildtest.Build(t, "testdata/guests/churn")
 	echo := fixture(t, "minimal_actor.wasm")
 
 	nw := memtransport.NewNetwork()
