@@ -74,6 +74,29 @@ const mib = 1 << 20
 // detector on an idle machine, more on a loaded one.
 const compileTimeout = 5 * time.Minute
 
+// stopChildren stops churn Children in turn in four ways (Node.Stop, Kill
+// with an abnormal reason, the actor stopping itself, Kill "normal") and
+// waits until each is dead.
+func stopChildren(t testing.TB, n *host.Node, pids []host.PID) {
+	t.Helper()
+	ctx := ctxT(t)
+	for i, pid := range pids {
+		mon, err := n.Monitor(ctx, pid)
+		require.NoError(t, err)
+		switch i % 4 {
+		case 0:
+			require.NoError(t, n.Stop(ctx, pid))
+		case 1:
+			require.NoError(t, n.Kill(ctx, pid, "boom"))
+		case 2:
+			require.NoError(t, n.Send(ctx, pid, "stop"))
+		case 3:
+			require.NoError(t, n.Kill(ctx, pid, wasmactor.ReasonNormal))
+		}
+		waitDown(t, mon, 20*time.Second)
+	}
+}
+
 // TestIsolatedInstanceReleasedOnEveryStop stops an isolated actor in every
 // way an actor can stop and checks that its instance goes with it, while a
 // supervised one keeps exactly one instance across its restarts.
@@ -181,21 +204,7 @@ func TestDeadActorsLeaveNoRecords(t *testing.T) {
 	require.Equal(t, before["names"]+children, held["names"])
 	require.Equal(t, before["timers"]+children*timers, held["timers"])
 
-	for i, pid := range pids {
-		mon, err := n.Monitor(ctx, pid)
-		require.NoError(t, err)
-		switch i % 4 {
-		case 0:
-			require.NoError(t, n.Stop(ctx, pid))
-		case 1:
-			require.NoError(t, n.Kill(ctx, pid, "boom")) // the anchor traps the exit
-		case 2:
-			require.NoError(t, n.Send(ctx, pid, "stop"))
-		case 3:
-			require.NoError(t, n.Kill(ctx, pid, wasmactor.ReasonNormal))
-		}
-		waitDown(t, mon, 20*time.Second)
-	}
+	stopChildren(t, n, pids) // the anchor traps the abnormal exits
 	_, err = n.Call(ctx, anchor, "ping") // the anchor lives on
 	require.NoError(t, err)
 	after := host.Records(n)
@@ -243,19 +252,7 @@ func TestDeadActorsLeaveNoRemoteRecords(t *testing.T) {
 	t.Logf("held: %v on the children's node, %v on the anchor's", held, host.Records(n2))
 	require.Equal(t, before1["rwatch"]+children, held["rwatch"])
 
-	for i, pid := range pids {
-		mon, err := n1.Monitor(ctx, pid)
-		require.NoError(t, err)
-		switch i % 3 {
-		case 0:
-			require.NoError(t, n1.Stop(ctx, pid))
-		case 1:
-			require.NoError(t, n1.Kill(ctx, pid, "boom"))
-		case 2:
-			require.NoError(t, n1.Send(ctx, pid, "stop"))
-		}
-		waitDown(t, mon, 20*time.Second)
-	}
+	stopChildren(t, n1, pids)
 	require.Equal(t, before1, host.Records(n1), "the dead actors' node keeps records")
 	eventually(t, 20*time.Second, func() bool {
 		r := host.Records(n2)

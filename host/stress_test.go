@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/wasmactor/wasmactor"
@@ -318,5 +320,78 @@ func TestNoDeadlockUnderChurn(t *testing.T) {
 			}
 			return true
 		}, "%s: records left: %v; names %v", n.Name(), host.Records(n), host.NameList(n))
+	}
+}
+
+// holdingHandler is a slog.Handler that, once armed, holds the first
+// "initialising" line (testdata/init_log.wat's _initialize) until released:
+// an instantiation is then stuck in guest code for as long as a test wants.
+type holdingHandler struct {
+	armed   atomic.Bool
+	once    sync.Once
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (h *holdingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *holdingHandler) WithAttrs([]slog.Attr) slog.Handler      { return h }
+func (h *holdingHandler) WithGroup(string) slog.Handler           { return h }
+
+func (h *holdingHandler) Handle(_ context.Context, r slog.Record) error {
+	if r.Message != "initialising" || !h.armed.Load() {
+		return nil
+	}
+	held := false
+	h.once.Do(func() { held = true })
+	if held {
+		close(h.entered)
+		<-h.release
+	}
+	return nil
+}
+
+// TestInstantiationBlocksNoOne holds a spawn inside the guest code of a new
+// instance (its _initialize) and checks that meanwhile Stats, Actors and
+// other spawns of the same module, isolated and shared, complete: no lock
+// they need is held across an instantiation.
+func TestInstantiationBlocksNoOne(t *testing.T) {
+	checkGoroutines(t)
+	h := &holdingHandler{entered: make(chan struct{}), release: make(chan struct{})}
+	n := newNode(t, host.Config{Logger: slog.New(h), InstancesPerModule: 2})
+	deploy(t, n, fixture(t, "init_log.wasm"))
+	ctx := ctxT(t)
+
+	h.armed.Store(true)
+	held := make(chan error, 1)
+	go func() {
+		_, err := n.Spawn(ctx, "Slow", host.SpawnOptions{Isolated: true})
+		held <- err
+	}()
+	select {
+	case <-h.entered:
+	case <-ctx.Done():
+		t.Fatal("the held spawn never reached _initialize")
+	}
+	defer close(h.release) // also if the checks below fail
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = n.Stats()
+		_ = n.Actors()
+		for _, isolated := range []bool{true, false, false} { // the shared ones grow the pool
+			_, err := n.Spawn(ctx, "Slow", host.SpawnOptions{Isolated: isolated})
+			assert.NoError(t, err)
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(stallLimit):
+		t.Fatalf("Stats, Actors or a spawn waited for another spawn's instantiation\n%s", allStacks())
+	}
+	select {
+	case err := <-held:
+		t.Fatalf("the held spawn returned (%v) while its instantiation was held", err)
+	default:
 	}
 }
