@@ -205,6 +205,7 @@ func TestDeadActorsLeaveNoRecords(t *testing.T) {
 	require.Equal(t, before["timers"]+children*timers, held["timers"])
 
 	stopChildren(t, n, pids) // the anchor traps the abnormal exits
+
 	_, err = n.Call(ctx, anchor, "ping") // the anchor lives on
 	require.NoError(t, err)
 	after := host.Records(n)

@@ -334,8 +334,8 @@ type holdingHandler struct {
 }
 
 func (h *holdingHandler) Enabled(context.Context, slog.Level) bool { return true }
-func (h *holdingHandler) WithAttrs([]slog.Attr) slog.Handler      { return h }
-func (h *holdingHandler) WithGroup(string) slog.Handler           { return h }
+func (h *holdingHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *holdingHandler) WithGroup(string) slog.Handler            { return h }
 
 func (h *holdingHandler) Handle(_ context.Context, r slog.Record) error {
 	if r.Message != "initialising" || !h.armed.Load() {
