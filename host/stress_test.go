@@ -171,8 +171,12 @@ func TestNoDeadlockUnderChurn(t *testing.T) {
 	nw := memtransport.NewNetwork()
 	cfg := func(i int) host.Config {
 		name := fmt.Sprintf("n%d", i+1)
+		// A driver's turn instantiates isolated Go guests from its spawn
+		// import; on a loaded machine under the race detector that can
+		// outlast the default 5 s guest deadline, which would fail the
+		// drivers' shared instance. Stalls are the watchdog's to find.
 		c := host.Config{Name: name, InstancesPerModule: pool, CompileTimeout: compileTimeout,
-			Transport: nw.NewNode(name, uint64(i+1))}
+			GuestTimeout: 2 * time.Minute, Transport: nw.NewNode(name, uint64(i+1))}
 		if i > 0 {
 			c.Join = []string{"n1"}
 		}
