@@ -68,7 +68,8 @@
 // Everything an actor holds goes when it dies for good (finalize): its
 // entry in the actor table, its pin on its instance (an isolated instance
 // then closes), its names and groups, the monitors and links it holds and
-// those held on it, here and on other nodes. Its pending asks and SendAfter
+// those held on it, here and on other nodes; what it holds on others goes
+// before its watchers hear of the death. Its pending asks and SendAfter
 // timers go at every exit, restarts included: the restarted actor is a new
 // guest object that never made them. Code that adds a record about an actor
 // that another goroutine may be killing (a monitor, a name, an ask, a
