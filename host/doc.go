@@ -61,7 +61,8 @@
 //     peers and clients (the CLI); placement.go: which node a spawn goes to;
 //     join.go: joining the cluster, in the background until a seed answers.
 //   - http.go: the optional HTTP listener; metrics.go: Prometheus metrics;
-//     observer.go: the observer page's data.
+//     observer.go: the observer page's data; peerlimits.go: the bounds on
+//     what a peer makes this node hold; table.go: the actor table.
 //
 // # Resources
 //
@@ -73,9 +74,9 @@
 // timers go at every exit, restarts included: the restarted actor is a new
 // guest object that never made them. Code that adds a record about an actor
 // that another goroutine may be killing (a monitor, a name, an ask, a
-// timer...) checks afterwards (actor.finalized, or alive for asks and
-// timers) and takes the record back, so a record is never left behind by a
-// finalize that ran before it existed.
+// timer...) checks afterwards (actor.dead, which finalize sets before it
+// releases anything; alive for asks and timers) and takes the record back,
+// so a record is never left behind by a finalize that ran before it existed.
 //
 // # Goroutines
 //
