@@ -56,7 +56,8 @@
 //   - imports.go: the engine.Host side, what a guest's imports do;
 //     messaging.go: tell, ask and reply routing, pending asks and calls;
 //     timers.go: the timers actors own (ask timeouts, SendAfter).
-//   - remote.go: peers and the way out to them; handler.go: the
+//   - remote.go: peers and the way out to them; outbox.go: control
+//     messages to a peer, refused to the caller or kept in order; handler.go: the
 //     transport.Handler side, what peers send in; requests.go: requests from
 //     peers and clients (the CLI); placement.go: which node a spawn goes to;
 //     join.go: joining the cluster, in the background until a seed answers.
@@ -82,8 +83,9 @@
 //
 // The node's own goroutines are the scheduler's workers
 // (scheduler.Scheduler), the background join (joinInBackground, until a
-// seed answers) and the HTTP server when Config.HTTPListen is set; Close
-// stops each and waits for it. Timers are time.AfterFunc callbacks for ask
+// seed answers), one drain per peer whose control backlog is not empty
+// (outbox.go, tracked by Node.bg) and the HTTP server when
+// Config.HTTPListen is set; Close stops each and waits for it. Timers are time.AfterFunc callbacks for ask
 // timeouts and SendAfter, owned by their actor in a timerSet: stopped when
 // it exits and all of them by Close. Everything else runs on a caller's
 // goroutine: the Go API's, a worker running a turn (imports), or the
@@ -108,8 +110,9 @@
 //     forgetHolder keep the holder table and the factory index in step).
 //  7. Leaves, which are held while taking no other lock: actor.mu (and no
 //     code holds two actor locks at once), cluster.pullMu, cluster.loadMu,
-//     the timerSets' locks (pending asks, SendAfter timers), the table's
-//     shard locks, and the registry's and scheduler's internal locks.
+//     the timerSets' locks (pending asks, SendAfter timers), outbox.mu, the
+//     table's shard locks, and the registry's and scheduler's internal
+//     locks.
 //
 // The engine's per-instance lock is held for the whole of a guest call, and
 // the guest's imports take host locks from inside it. So no host code may
