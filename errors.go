@@ -38,6 +38,10 @@ var (
 	ErrBadPID = errors.New("wasmactor: malformed pid")
 	// ErrBadArgument: a malformed request (bad CBOR, empty name...).
 	ErrBadArgument = errors.New("wasmactor: bad argument")
+	// ErrLimit: a per-actor or per-node limit on a resource (actors,
+	// instances, guest memory, timers, pending asks, monitors, links,
+	// names...) was reached; nothing was done. host.Limits lists them.
+	ErrLimit = errors.New("wasmactor: limit reached")
 	// ErrClosed: the node (or transport) is closed. It unwraps to net.ErrClosed
 	// where the closed thing is a network endpoint.
 	ErrClosed = errors.New("wasmactor: closed")

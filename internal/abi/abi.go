@@ -98,6 +98,7 @@ const (
 	TooLarge         Errno = 9
 	Internal         Errno = 10
 	StaleIncarnation Errno = 11
+	Limit            Errno = 12
 )
 
 // Error codes a guest never sees: only nodes and clients exchange them.
@@ -140,6 +141,7 @@ var codes = [...]code{
 	{TooLarge, "TOO_LARGE", wasmactor.ErrTooLarge, TooLarge},
 	{Internal, "INTERNAL", errInternal, Internal},
 	{StaleIncarnation, "STALE_INCARNATION", wasmactor.ErrStaleIncarnation, StaleIncarnation},
+	{Limit, "LIMIT", wasmactor.ErrLimit, Limit},
 
 	// The nearest guest code is what a guest can act on: a pinned factory
 	// that matches two modules is still no factory to spawn, an unknown
@@ -154,7 +156,7 @@ var codes = [...]code{
 }
 
 // firstHostOnly is the index in codes of the first code a guest never sees.
-const firstHostOnly = int(StaleIncarnation) + 1
+const firstHostOnly = int(Limit) + 1
 
 func lookup(e Errno) (code, bool) {
 	if int(e) < firstHostOnly {
