@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -33,6 +34,14 @@ type actor struct {
 	state   atomic.Uint32
 	// restarts counts supervision restarts, for listings.
 	restarts atomic.Uint32
+	// children counts the live actors this one spawned
+	// (Limits.ChildrenPerActor); parent is the serial of the actor that
+	// spawned this one, 0 if none did, whose count it is in.
+	children atomic.Int32
+	parent   uint64
+	// logb is the actor's log rate limit, made on its first line; only
+	// the turns of its instance touch it.
+	logb *logBucket
 
 	mu       sync.Mutex
 	watchers map[uint64]watcher  // monitor ref → who is told when this actor dies
@@ -75,6 +84,7 @@ type spawnSpec struct {
 	isolated bool
 	restart  wasmactor.Restart
 	parent   abi.PID
+	spawner  *actor // the local actor spawning, whose children count it is in
 	link     *actor
 	name     string
 	holder   string // a node that holds the module, if the spawn came with one
@@ -102,19 +112,31 @@ func (n *Node) spawnLocal(ctx context.Context, s spawnSpec) (*actor, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := n.reserveActor(s.spawner); err != nil {
+		return nil, err
+	}
 	a := &actor{serial: n.serials.Add(1), factory: factory, mod: m}
-	a.quota.Init(n.cfg.MailboxSize)
+	if s.spawner != nil {
+		a.parent = s.spawner.serial
+	}
+	a.quota.InitBytes(n.cfg.MailboxSize, n.cfg.Limits.MailboxBytes)
 	if s.restart.Policy != wasmactor.Temporary {
 		a.sup = &supervision{intensity: scheduler.NewIntensity(s.restart), args: s.args, isolated: s.isolated}
 	}
 	in, err := n.pin(ctx, a, s.isolated)
 	if err != nil {
+		n.releaseActor(a)
 		return nil, err
 	}
 	a.state.Store(stateAlive)
 	n.actors.put(a)
 	if s.link != nil {
-		n.link(s.link, a)
+		if err := n.link(s.link, a); errors.Is(err, wasmactor.ErrLimit) {
+			// A child that should be linked and is not would outlive a
+			// crash it was meant to share.
+			n.exit(a, wasmactor.ReasonShutdown, false, false)
+			return nil, err
+		}
 	}
 	if s.name != "" {
 		if err := n.register(s.name, a); err != nil {
@@ -128,14 +150,14 @@ func (n *Node) spawnLocal(ctx context.Context, s spawnSpec) (*actor, error) {
 }
 
 // pin pins a to an instance of its module, retrying if the chosen
-// instance dies between being picked and adopting the actor.
+// instance dies or fills up between being picked and adopting the actor.
 func (n *Node) pin(ctx context.Context, a *actor, isolated bool) (*instance, error) {
 	for range 8 {
 		in, err := a.mod.pick(ctx, n, isolated)
 		if err != nil {
 			return nil, err
 		}
-		if in.adopt(a) {
+		if in.adopt(a, n.cfg.Limits.ActorsPerInstance) {
 			a.inst.Store(in)
 			return in, nil
 		}
@@ -208,6 +230,7 @@ func (n *Node) finalize(a *actor, in *instance, reason string) {
 	a.mu.Unlock()
 
 	n.actors.delete(a.serial)
+	n.releaseActor(a)
 	in.release(a)
 	pid := n.pidOf(a)
 	for _, name := range n.names.RemovePID(pid) {

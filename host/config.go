@@ -2,11 +2,13 @@ package host
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"runtime"
 	"time"
 
 	"github.com/wasmactor/wasmactor/internal/abi"
+	"github.com/wasmactor/wasmactor/scheduler"
 	"github.com/wasmactor/wasmactor/transport"
 )
 
@@ -75,6 +77,11 @@ type Config struct {
 	// in front of it is trusted: what it serves is read-only but reveals the
 	// node's actors and modules.
 	HTTPListen string
+	// Limits bound what the node's actors can make it hold: actors,
+	// instances, guest memory, queued bytes, timers, asks, monitors, links,
+	// names and log lines. The zero value of each field means its default
+	// (see [Limits]).
+	Limits Limits
 	// Transport replaces the QUIC transport (in-memory networks in tests).
 	// When set, Listen, Cookie and CookieFile are ignored.
 	Transport transport.Transport
@@ -115,6 +122,13 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	var err error
+	if c.Limits, err = c.Limits.withDefaults(c.MemoryLimitPages); err != nil {
+		return c, err
+	}
+	if c.MailboxSize > scheduler.MaxQuotaMessages {
+		return c, fmt.Errorf("wasmactor: invalid config: MailboxSize over %d", scheduler.MaxQuotaMessages)
 	}
 	if c.MailboxSize < 0 || c.Workers < 0 || c.InstancesPerModule < 0 || c.TurnBatch < 0 ||
 		c.MaxModuleSize < 0 || c.MaxMessageSize < 0 || c.GuestTimeout < 0 || c.AskTimeout < 0 ||

@@ -71,8 +71,9 @@ func (im *imports) Ask(serial uint64, to abi.PID, ref uint64, timeout time.Durat
 	key := askKey{serial: serial, ref: ref}
 	// Registered before sending: the reply can come from another worker
 	// before tell returns.
-	if !im.n.asks.add(serial, ref, timeout, to, func() { im.n.replyToActor(key, abi.Timeout, nil) }) {
-		return abi.BadArgument // ref reused while pending, or the node is closing
+	if r := im.n.asks.add(serial, ref, timeout, to, 0, func() { im.n.replyToActor(key, abi.Timeout, nil) }); r != added {
+		// A ref reused while pending, the node closing, or a limit.
+		return im.n.addRefused(r, limPendingAsksPerActor, limPendingAsks, limPendingAsks)
 	}
 	if e := im.n.tell(abi.PID{Incarnation: im.n.incarnation, Serial: serial}, to, abi.KindAsk, ref, msg); e != abi.OK {
 		im.n.asks.take(serial, ref)
@@ -98,7 +99,7 @@ func (im *imports) Spawn(serial uint64, factory string, args []byte, flags abi.S
 	if parent == nil {
 		return abi.PID{}, abi.BadArgument
 	}
-	spec := spawnSpec{factory: factory, args: args, isolated: flags&abi.SpawnIsolated != 0, parent: im.n.abiPID(parent)}
+	spec := spawnSpec{factory: factory, args: args, isolated: flags&abi.SpawnIsolated != 0, parent: im.n.abiPID(parent), spawner: parent}
 	if flags&abi.SpawnLink != 0 {
 		spec.link = parent
 	}
@@ -145,9 +146,14 @@ func (im *imports) Kill(serial uint64, target abi.PID, reason string) abi.Errno 
 	return abi.OK
 }
 
+// Monitor returns 0, which is never a ref, for a refusal: an unknown
+// caller, or one that holds Limits.MonitorsPerActor monitors already.
 func (im *imports) Monitor(serial uint64, target abi.PID) uint64 {
 	a := im.caller(serial)
 	if a == nil {
+		return 0
+	}
+	if !im.n.roomToMonitor(a) {
 		return 0
 	}
 	t, e := im.target(target)
@@ -242,32 +248,97 @@ func (im *imports) Whereis(name string) (abi.PID, abi.Errno) {
 	return abi.PID{Incarnation: pid.Incarnation, Serial: pid.Serial}, abi.OK
 }
 
-func (im *imports) SendAfter(serial uint64, to abi.PID, delay time.Duration, msg []byte) abi.Errno {
+func (im *imports) SendAfter(serial uint64, to abi.PID, delay time.Duration, msg []byte) (uint64, abi.Errno) {
 	a := im.caller(serial)
 	if a == nil {
-		return abi.BadArgument
+		return 0, abi.BadArgument
 	}
 	if _, e := im.target(to); e != abi.OK && e != errRemote {
-		return e
+		return 0, e
 	}
 	n := im.n
 	from := n.abiPID(a)
 	key := n.refs.Add(1)
 	// The timer is its sender's: stopped when the sender dies (the message
-	// is lost then, as abi.md says) and when the node closes.
-	if !n.timers.add(serial, key, delay, struct{}{}, func() {
+	// is lost then, as abi.md says), when it cancels it, and when the node
+	// closes.
+	if r := n.timers.add(serial, key, delay, struct{}{}, int64(len(msg)), func() {
 		if _, ok := n.timers.take(serial, key); ok && !n.closed.Load() {
 			n.tell(from, to, abi.KindTell, 0, msg)
 		}
-	}) {
-		return abi.ErrnoOf(wasmactor.ErrClosed)
+	}); r != added {
+		return 0, n.addRefused(r, limTimersPerActor, limTimers, limTimerBytes)
 	}
 	if !a.alive() {
 		n.timers.take(serial, key) // killed meanwhile, see Ask
 	}
+	return key, abi.OK
+}
+
+func (im *imports) CancelTimer(serial, timer uint64) abi.Errno {
+	if im.caller(serial) == nil {
+		return abi.BadArgument
+	}
+	if _, ok := im.n.timers.take(serial, timer); !ok {
+		return abi.NotFound // fired, cancelled, or never this actor's
+	}
 	return abi.OK
 }
 
+// Log writes a guest's line in the name of the actor it names, if that
+// actor has a record in the batch being delivered: the host cannot tell
+// which of them the guest is handling when it logs, but a guest can name
+// only actors its own instance is running now. A line naming any other id
+// is the instance's. Each actor's lines, and the instance's, are rate
+// limited (Limits.LogLinesPerSecond).
 func (im *imports) Log(serial uint64, level slog.Level, msg string) {
-	im.n.log.Log(im.n.life, level, msg, "actor", PID{Node: im.n.cfg.Name, Incarnation: im.n.incarnation, Serial: serial}.String(), "module", im.in.mod.info.Hash.Short())
+	n, in := im.n, im.in
+	var a *actor
+	for i := range in.buf {
+		if d := &in.buf[i]; d.actor != nil && d.actor.serial == serial {
+			a = d.actor
+			break
+		}
+	}
+	now := time.Now()
+	b := &in.logb
+	if a != nil {
+		b = &a.logb
+	}
+	if *b == nil {
+		*b = newLogBucket(now, n.cfg.Limits.LogLinesPerSecond)
+	}
+	ok, dropped := (*b).allow(now, n.cfg.Limits.LogLinesPerSecond)
+	if !ok {
+		n.refused(limLogLines)
+		return
+	}
+	attrs := []any{"module", in.mod.info.Hash.Short()}
+	if a != nil {
+		attrs = append(attrs, "actor", n.pidOf(a).String())
+	} else {
+		attrs = append(attrs, "instance", in.id, "claimed_actor", serial)
+	}
+	if dropped > 0 {
+		n.log.Log(n.life, slog.LevelWarn, "guest log lines dropped: over the rate limit", append(attrs, "dropped", dropped)...)
+	}
+	n.log.Log(n.life, level, msg, attrs...)
+}
+
+// addRefused is the error code for a timer or ask that add did not arm,
+// counting the refusal if a limit was the reason.
+func (n *Node) addRefused(r addResult, perOwner, total, bytes limit) abi.Errno {
+	switch r {
+	case addDup:
+		return abi.BadArgument // a guest's ask ref reused while pending
+	case addClosed:
+		return abi.ErrnoOf(wasmactor.ErrClosed)
+	case addPerOwner:
+		n.refused(perOwner)
+	case addTotal:
+		n.refused(total)
+	case addBytes:
+		n.refused(bytes)
+	}
+	return abi.Limit
 }

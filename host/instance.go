@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wasmactor/wasmactor"
@@ -18,7 +19,7 @@ type delivery struct {
 	actor   *actor
 	kind    abi.Kind
 	status  abi.Errno
-	quota   bool // counted against actor.quota; given back when drained
+	quota   bool // counted against actor.quota (with the payload's bytes); given back when drained
 	from    abi.PID
 	ref     uint64
 	factory string // START only
@@ -34,12 +35,16 @@ type instance struct {
 	task     *scheduler.Task
 	mailbox  scheduler.Mailbox[delivery]
 	isolated bool
+	// reserved: the instance holds its share of the node's guest memory
+	// (and of its isolated instances) until unreserve.
+	reserved atomic.Bool
 
 	// Owned by the goroutine running Turn (the scheduler runs a task on one
 	// worker at a time).
 	buf   []delivery
 	batch engine.Batch
 	asks  []pendingReply // asks in the current batch, answered if it crashes
+	logb  *logBucket     // log rate limit of lines naming no actor of the batch
 
 	mu     sync.Mutex
 	actors map[uint64]*actor
@@ -57,17 +62,26 @@ func (n *Node) newInstance(ctx context.Context, m *module, isolated bool) (*inst
 	return in, nil
 }
 
+// unreserve gives back the instance's share of the node's limits, once:
+// it is retired or closed.
+func (in *instance) unreserve() {
+	if in.reserved.CompareAndSwap(true, false) {
+		in.n.releaseInstance(in.isolated)
+	}
+}
+
 func (in *instance) population() int {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	return len(in.actors)
 }
 
-// adopt pins a to this instance. It fails if the instance has died meanwhile.
-func (in *instance) adopt(a *actor) bool {
+// adopt pins a to this instance. It fails if the instance has died
+// meanwhile, or if it is shared and holds max actors already.
+func (in *instance) adopt(a *actor, max int) bool {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if in.dead {
+	if in.dead || !in.isolated && len(in.actors) >= max {
 		return false
 	}
 	in.actors[a.serial] = a
@@ -131,7 +145,7 @@ func (in *instance) Turn() bool {
 	for i := range in.buf {
 		d := &in.buf[i]
 		if d.quota {
-			d.actor.quota.Give(1)
+			d.actor.quota.GiveBytes(1, len(d.payload))
 		}
 		if dead {
 			in.dropped(d)

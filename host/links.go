@@ -106,29 +106,33 @@ func (n *Node) unwatch(target *actor, ref uint64) {
 }
 
 // link links a and b both ways. If either is dead, the other gets the
-// "noproc" exit as Erlang's link/1 would raise.
+// "noproc" exit as Erlang's link/1 would raise. A new link needs room on
+// both sides (Limits.LinksPerActor).
 func (n *Node) link(a, b *actor) error {
 	if a == b {
 		return nil
 	}
-	add := func(x, y *actor) bool {
+	add := func(x, y *actor) error {
 		x.mu.Lock()
 		defer x.mu.Unlock()
 		if !x.alive() {
-			return false
+			return fmt.Errorf("%w: %s", wasmactor.ErrNoProc, n.pidOf(x))
+		}
+		if _, linked := x.links[y.serial]; !linked && len(x.links)+len(x.rlinks) >= n.cfg.Limits.LinksPerActor {
+			return n.refuse(limLinks, "%s has %d links", n.pidOf(x), n.cfg.Limits.LinksPerActor)
 		}
 		if x.links == nil {
 			x.links = make(map[uint64]struct{})
 		}
 		x.links[y.serial] = struct{}{}
-		return true
+		return nil
 	}
-	if !add(b, a) {
-		return fmt.Errorf("%w: %s", wasmactor.ErrNoProc, n.pidOf(b))
+	if err := add(b, a); err != nil {
+		return err
 	}
-	if !add(a, b) {
+	if err := add(a, b); err != nil {
 		n.unlink(b, a)
-		return fmt.Errorf("%w: %s", wasmactor.ErrNoProc, n.pidOf(a))
+		return err
 	}
 	// b may have died between the two adds; its finalize would have missed a.
 	if !b.alive() {
@@ -278,6 +282,13 @@ func (n *Node) addRemoteLink(a *actor, other PID) bool {
 func (n *Node) linkRemote(a *actor, other PID) error {
 	if _, e := n.peerByInc(other.Incarnation); e != abi.OK {
 		return fmt.Errorf("%w: %s", e.Err(), other)
+	}
+	a.mu.Lock()
+	_, linked := a.rlinks[other]
+	full := !linked && len(a.links)+len(a.rlinks) >= n.cfg.Limits.LinksPerActor
+	a.mu.Unlock()
+	if full {
+		return n.refuse(limLinks, "%s has %d links", n.pidOf(a), n.cfg.Limits.LinksPerActor)
 	}
 	if !n.addRemoteLink(a, other) {
 		return fmt.Errorf("%w: %s", wasmactor.ErrNoProc, n.pidOf(a))

@@ -62,7 +62,7 @@ func (n *Node) tell(from, to abi.PID, kind abi.Kind, ref uint64, msg []byte) abi
 	if a == nil || !a.alive() {
 		return abi.NoProc
 	}
-	if err := a.quota.Take(); err != nil {
+	if err := a.quota.TakeBytes(len(msg)); err != nil {
 		n.stats.mailboxFull.Add(1)
 		return abi.MailboxFull
 	}

@@ -62,29 +62,43 @@ func (g gate) unlock() { <-g }
 
 // pick returns the instance a new actor is pinned to: a fresh one when
 // isolated, else the pool grows to its size and then the least-populated
-// member is chosen.
+// member with room is chosen; when every member is full
+// (Limits.ActorsPerInstance) the pool grows past its size. A new instance
+// reserves its cap of the node's guest memory first (Limits.GuestMemory);
+// if that is refused, a shared spawn still goes to a member with room.
 //
 // Instantiating runs guest code (the module's initialisation), so no lock
 // that Stats, Actors or a turn's imports take is held meanwhile: isolated
 // instances are made with no lock at all, and pool growth is serialised by
 // m.grow alone.
 func (m *module) pick(ctx context.Context, n *Node, isolated bool) (*instance, error) {
+	var room *instance
 	if !isolated {
-		if in := m.choose(n.cfg.InstancesPerModule); in != nil {
+		in, grow := m.choose(n.cfg.InstancesPerModule, n.cfg.Limits.ActorsPerInstance)
+		if !grow {
 			return in, nil
 		}
 		if err := m.grow.lock(ctx); err != nil {
 			return nil, fmt.Errorf("%w: waiting for an instance of module %s: %w", wasmactor.ErrTimeout, m.info.Hash.Short(), err)
 		}
 		defer m.grow.unlock()
-		if in := m.choose(n.cfg.InstancesPerModule); in != nil {
+		if in, grow = m.choose(n.cfg.InstancesPerModule, n.cfg.Limits.ActorsPerInstance); !grow {
 			return in, nil
 		}
+		room = in
+	}
+	if err := n.reserveInstance(isolated); err != nil {
+		if room != nil {
+			return room, nil
+		}
+		return nil, err
 	}
 	in, err := n.newInstance(ctx, m, isolated)
 	if err != nil {
+		n.releaseInstance(isolated)
 		return nil, err
 	}
+	in.reserved.Store(true)
 	m.mu.Lock()
 	closed := m.closed
 	switch {
@@ -99,31 +113,31 @@ func (m *module) pick(ctx context.Context, n *Node, isolated bool) (*instance, e
 	}
 	m.mu.Unlock()
 	if closed {
+		in.unreserve()
 		_ = in.inst.Close(ctx)
 		return nil, n.checkOpen()
 	}
 	return in, nil
 }
 
-// choose returns the least-populated pool member once the pool has its
-// size, else nil.
-func (m *module) choose(size int) *instance {
+// choose returns the least-populated pool member with room for one more
+// actor (nil if none), and whether the pool should grow: it is under its
+// size, or every member is full.
+func (m *module) choose(size, perInstance int) (in *instance, grow bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if len(m.pool) < size || len(m.pool) == 0 {
-		return nil
-	}
-	best := m.pool[0]
-	for _, in := range m.pool[1:] {
-		if in.population() < best.population() {
-			best = in
+	least := 0
+	for _, p := range m.pool {
+		if pop := p.population(); pop < perInstance && (in == nil || pop < least) {
+			in, least = p, pop
 		}
 	}
-	return best
+	return in, len(m.pool) < size || in == nil
 }
 
 // retire removes a failed or closed instance so no new actor is pinned to it.
 func (m *module) retire(in *instance) {
+	in.unreserve()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if in.isolated {
@@ -147,6 +161,7 @@ func (m *module) closeAll(ctx context.Context) {
 	m.pool, m.isolated, m.closed = nil, nil, true
 	m.mu.Unlock()
 	for _, in := range pool {
+		in.unreserve()
 		_ = in.inst.Close(ctx)
 	}
 	if m.compiled != nil {

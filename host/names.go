@@ -36,6 +36,9 @@ func (n *Node) Register(ctx context.Context, name string, pid PID) error {
 // concurrent claims elsewhere are settled as mergeName says.
 func (n *Node) register(name string, a *actor) error {
 	c := registry.Claim{Name: name, PID: n.pidOf(a)}
+	if err := n.roomForName(c); err != nil {
+		return err
+	}
 	if err := n.names.Register(c); err != nil {
 		return err
 	}

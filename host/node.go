@@ -125,6 +125,7 @@ type Node struct {
 	cl     cluster
 
 	stats stats
+	use   usage // what actors hold against the node-wide Limits
 
 	closed atomic.Bool
 
@@ -184,6 +185,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n.sched = scheduler.New(scheduler.Config{Workers: cfg.Workers})
 	n.metrics = newMetrics(n)
+	n.initUsage()
+	n.asks.bound(cfg.Limits.PendingAsksPerActor, cfg.Limits.PendingAsks, 0)
+	n.timers.bound(cfg.Limits.TimersPerActor, cfg.Limits.Timers, cfg.Limits.TimerBytes)
 	if err := n.startCluster(ctx); err != nil {
 		_ = n.Close()
 		return nil, err

@@ -61,6 +61,15 @@ type Stats struct {
 	PendingAsks int `json:"pending_asks"`
 	// Timers is the armed SendAfter timers of guests.
 	Timers int `json:"timers"`
+	// TimerBytes is the payload bytes those timers hold.
+	TimerBytes int64 `json:"timer_bytes"`
+	// GuestMemoryReserved is what live instances reserve of
+	// Limits.GuestMemory: each its cap.
+	GuestMemoryReserved int64 `json:"guest_memory_reserved"`
+	// LimitRefusals counts the requests refused by a limit, by limit (the
+	// label of wasmactor_limit_refusals_total; see [Limits]). Limits
+	// never reached are absent.
+	LimitRefusals map[string]uint64 `json:"limit_refusals,omitempty"`
 }
 
 // Stats returns the node's counters.
@@ -74,6 +83,10 @@ func (n *Node) Stats() Stats {
 		InstanceCrashes: n.stats.crashes.Load(),
 		PendingAsks:     n.asks.len(),
 		Timers:          n.timers.len(),
+		TimerBytes:      n.timers.size(),
+
+		GuestMemoryReserved: n.use.guestMemory.Load(),
+		LimitRefusals:       n.refusals(),
 	}
 	for _, in := range n.instances() {
 		s.Instances++

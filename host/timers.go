@@ -9,7 +9,10 @@ import (
 // and their SendAfter timers. Timers are indexed by owner (an actor's
 // serial) and by a key unique for that owner, so an actor's death stops its
 // own timers in time proportional to their number, and Close stops them all.
-// Each timer carries a value V (for asks, the node asked).
+// Each timer carries a value V (for asks, the node asked) and a size (for
+// SendAfter, the payload it holds).
+//
+// The set is bounded (see bound): per owner, in all, and in bytes.
 //
 // The set's lock is a leaf: no other lock is taken while it is held, and a
 // timer's callback takes it only through take.
@@ -17,30 +20,59 @@ type timerSet[V any] struct {
 	mu     sync.Mutex
 	m      map[uint64]map[uint64]ownedTimer[V] // owner → key → timer
 	count  int
+	bytes  int64
 	closed bool
+
+	perOwner, total int   // bounds on the timers of one owner and of all; 0: none
+	maxBytes        int64 // bound on the sizes of all; 0: none
 }
 
 type ownedTimer[V any] struct {
-	t *time.Timer
-	v V
+	t    *time.Timer
+	v    V
+	size int64
 }
 
-// add arms fire to run after d unless the timer is taken first. It reports
-// false, arming nothing, if owner already has a timer under key or the set
-// is closed. fire should take the timer (take reports whether it was still
-// armed) before acting.
-func (s *timerSet[V]) add(owner, key uint64, d time.Duration, v V, fire func()) bool {
+// addResult is why add armed a timer or did not.
+type addResult uint8
+
+const (
+	added       addResult = iota
+	addDup                // the owner has a timer under that key
+	addClosed             // the set is closed
+	addPerOwner           // the owner holds its bound of timers
+	addTotal              // the set holds its bound of timers
+	addBytes              // the set holds its bound of bytes
+)
+
+// bound sets the set's bounds (0: none). Call it before the set is used.
+func (s *timerSet[V]) bound(perOwner, total int, maxBytes int64) {
+	s.perOwner, s.total, s.maxBytes = perOwner, total, maxBytes
+}
+
+// add arms fire to run after d unless the timer is taken first, unless the
+// owner already has a timer under key, the set is closed, or a bound would
+// be passed (the result says which). fire should take the timer (take
+// reports whether it was still armed) before acting.
+func (s *timerSet[V]) add(owner, key uint64, d time.Duration, v V, size int64, fire func()) addResult {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return false
+		return addClosed
+	}
+	mine := s.m[owner]
+	switch _, dup := mine[key]; {
+	case dup:
+		return addDup
+	case s.perOwner > 0 && len(mine) >= s.perOwner:
+		return addPerOwner
+	case s.total > 0 && s.count >= s.total:
+		return addTotal
+	case s.maxBytes > 0 && s.bytes+size > s.maxBytes:
+		return addBytes
 	}
 	if s.m == nil {
 		s.m = make(map[uint64]map[uint64]ownedTimer[V])
-	}
-	mine := s.m[owner]
-	if _, dup := mine[key]; dup {
-		return false
 	}
 	if mine == nil {
 		mine = make(map[uint64]ownedTimer[V])
@@ -48,9 +80,10 @@ func (s *timerSet[V]) add(owner, key uint64, d time.Duration, v V, fire func()) 
 	}
 	// Armed under the lock: a callback that fires at once waits in take
 	// until the timer is recorded.
-	mine[key] = ownedTimer[V]{t: time.AfterFunc(d, fire), v: v}
+	mine[key] = ownedTimer[V]{t: time.AfterFunc(d, fire), v: v, size: size}
 	s.count++
-	return true
+	s.bytes += size
+	return added
 }
 
 // take disarms and removes one timer, reporting whether it was armed.
@@ -72,6 +105,7 @@ func (s *timerSet[V]) takeIf(owner, key uint64, match func(V) bool) (V, bool) {
 			delete(s.m, owner)
 		}
 		s.count--
+		s.bytes -= ot.size
 	}
 	s.mu.Unlock()
 	if ok {
@@ -86,6 +120,9 @@ func (s *timerSet[V]) drop(owner uint64) {
 	mine := s.m[owner]
 	delete(s.m, owner)
 	s.count -= len(mine)
+	for _, ot := range mine {
+		s.bytes -= ot.size
+	}
 	s.mu.Unlock()
 	for _, ot := range mine {
 		ot.t.Stop()
@@ -114,11 +151,18 @@ func (s *timerSet[V]) len() int {
 	return s.count
 }
 
+// size is the sum of the armed timers' sizes.
+func (s *timerSet[V]) size() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.bytes
+}
+
 // close disarms every timer; later adds fail.
 func (s *timerSet[V]) close() {
 	s.mu.Lock()
 	m := s.m
-	s.m, s.count, s.closed = nil, 0, true
+	s.m, s.count, s.bytes, s.closed = nil, 0, 0, true
 	s.mu.Unlock()
 	for _, mine := range m {
 		for _, ot := range mine {

@@ -227,7 +227,19 @@ func (c *Context) Kill(pid PID, reason string) error {
 
 // Monitor starts watching pid: when it stops, HandleDown runs with the
 // returned Ref. A dead pid produces a Down with reason "noproc".
-func (c *Context) Monitor(pid PID) Ref { return Ref(c.in.host.monitor(c.id, pid)) }
+//
+// # Errors
+//
+// [ErrLimit] when this actor holds the node's limit of monitors already
+// (host.Limits.MonitorsPerActor, counting Downs not yet handled); nothing
+// is watched then.
+func (c *Context) Monitor(pid PID) (Ref, error) {
+	ref := c.in.host.monitor(c.id, pid)
+	if ref == 0 {
+		return 0, ErrLimit
+	}
+	return Ref(ref), nil
+}
 
 // Demonitor cancels a monitor; no Down for it arrives afterwards.
 func (c *Context) Demonitor(ref Ref) { c.in.host.demonitor(c.id, uint64(ref)) }
@@ -261,19 +273,50 @@ func (c *Context) Whereis(name string) (PID, error) {
 	return pid, nil
 }
 
-// SendAfter has the host send v to to after delay. The message is lost if
-// this actor has died by then.
-func (c *Context) SendAfter(to PID, delay time.Duration, v any) error {
+// SendAfter has the host send v to to after delay, and returns the timer,
+// which can cancel it. The message is lost if this actor has died (or
+// been restarted) by then.
+//
+// # Errors
+//
+// [ErrLimit] when this actor or the node has its limit of timers armed
+// already, or the node's timers hold their limit of bytes
+// (host.Limits.TimersPerActor, Timers, TimerBytes); [ErrNoProc],
+// [ErrTooLarge]... Nothing is armed then.
+func (c *Context) SendAfter(to PID, delay time.Duration, v any) (Timer, error) {
 	b, err := c.in.encode(v)
 	if err != nil {
-		return err
+		return Timer{}, err
 	}
 	return c.SendAfterRaw(to, delay, b)
 }
 
 // SendAfterRaw is [Context.SendAfter] with data sent as is.
-func (c *Context) SendAfterRaw(to PID, delay time.Duration, data []byte) error {
-	return codeError(c.in.host.sendAfter(c.id, to, millis(delay), data))
+func (c *Context) SendAfterRaw(to PID, delay time.Duration, data []byte) (Timer, error) {
+	id, code := c.in.host.sendAfter(c.id, to, millis(delay), data)
+	if err := codeError(code); err != nil {
+		return Timer{}, err
+	}
+	return Timer{in: c.in, actor: c.id, id: id}, nil
+}
+
+// Timer is a message [Context.SendAfter] will send. The zero Timer is
+// none: cancelling it does nothing.
+type Timer struct {
+	in    *instance
+	actor uint64
+	id    uint64
+}
+
+// Cancel disarms the timer, so its message is not sent, and reports
+// whether it did: false if the message was sent already, or the timer was
+// cancelled before. Like the [Context] that armed it, it works only inside
+// the callbacks of the actor that armed it.
+func (t Timer) Cancel() bool {
+	if t.in == nil {
+		return false
+	}
+	return t.in.host.cancelTimer(t.actor, t.id) == codeOK
 }
 
 // Log writes a line to the node's log, tagged with this actor. args are

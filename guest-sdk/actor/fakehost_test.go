@@ -29,6 +29,7 @@ type fakeHost struct {
 	codes   map[string]uint32
 	serial  uint64
 	monRef  uint64
+	timer   uint64
 	failure string
 	names   map[string]PID
 	record  bool // keep calls; the allocation test turns it off
@@ -89,7 +90,9 @@ func (h *fakeHost) kill(a uint64, to PID, reason string) uint32 {
 	return h.add(call{op: "kill", actor: a, to: to, text: reason})
 }
 func (h *fakeHost) monitor(a uint64, to PID) uint64 {
-	h.add(call{op: "monitor", actor: a, to: to})
+	if h.add(call{op: "monitor", actor: a, to: to}) != 0 {
+		return 0
+	}
 	h.monRef++
 	return h.monRef
 }
@@ -124,8 +127,16 @@ func (h *fakeHost) whereis(name string) (PID, uint32) {
 	}
 	return p, 0
 }
-func (h *fakeHost) sendAfter(a uint64, to PID, ms uint32, m []byte) uint32 {
-	return h.add(call{op: "send_after", actor: a, to: to, ms: ms, data: m})
+func (h *fakeHost) sendAfter(a uint64, to PID, ms uint32, m []byte) (uint64, uint32) {
+	code := h.add(call{op: "send_after", actor: a, to: to, ms: ms, data: m})
+	if code != 0 {
+		return 0, code
+	}
+	h.timer++
+	return h.timer, 0
+}
+func (h *fakeHost) cancelTimer(a, timer uint64) uint32 {
+	return h.add(call{op: "cancel_timer", actor: a, ref: timer})
 }
 func (h *fakeHost) log(a uint64, level Level, m []byte) {
 	h.add(call{op: "log", actor: a, flags: uint32(level), text: string(m)})

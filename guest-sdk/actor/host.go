@@ -20,6 +20,7 @@ type hostCalls interface {
 	spawn(actor uint64, name string, args []byte, flags uint32) (PID, uint32)
 	stop(actor uint64, reason string)
 	kill(actor uint64, to PID, reason string) uint32
+	// monitor returns 0 (never a ref) for a refusal: LIMIT.
 	monitor(actor uint64, to PID) uint64
 	demonitor(actor, ref uint64)
 	link(actor uint64, to PID) uint32
@@ -28,7 +29,9 @@ type hostCalls interface {
 	register(actor uint64, name string) uint32
 	unregister(actor uint64, name string)
 	whereis(name string) (PID, uint32)
-	sendAfter(actor uint64, to PID, delayMS uint32, msg []byte) uint32
+	// sendAfter returns the timer's id for cancelTimer.
+	sendAfter(actor uint64, to PID, delayMS uint32, msg []byte) (uint64, uint32)
+	cancelTimer(actor, timer uint64) uint32
 	log(actor uint64, level Level, msg []byte)
 	fail(reason string)
 }

@@ -29,6 +29,9 @@ func (stubHost) trapExit(uint64, bool)                              {}
 func (stubHost) register(uint64, string) uint32                     { return codeNotInGuest }
 func (stubHost) unregister(uint64, string)                          {}
 func (stubHost) whereis(string) (PID, uint32)                       { return PID{}, codeNotInGuest }
-func (stubHost) sendAfter(uint64, PID, uint32, []byte) uint32       { return codeNotInGuest }
-func (stubHost) log(uint64, Level, []byte)                          {}
-func (stubHost) fail(string)                                        {}
+func (stubHost) sendAfter(uint64, PID, uint32, []byte) (uint64, uint32) {
+	return 0, codeNotInGuest
+}
+func (stubHost) cancelTimer(uint64, uint64) uint32 { return codeNotInGuest }
+func (stubHost) log(uint64, Level, []byte)         {}
+func (stubHost) fail(string)                       {}

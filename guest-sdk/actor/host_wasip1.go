@@ -54,8 +54,11 @@ func importUnregister(actor uint64, ptr unsafe.Pointer, n uint32)
 //go:wasmimport wasmactor whereis
 func importWhereis(ptr unsafe.Pointer, n uint32, out unsafe.Pointer) uint32
 
-//go:wasmimport wasmactor send_after
-func importSendAfter(actor, toInc, toSerial uint64, delayMS uint32, ptr unsafe.Pointer, n uint32) uint32
+//go:wasmimport wasmactor send_timer
+func importSendTimer(actor, toInc, toSerial uint64, delayMS uint32, ptr unsafe.Pointer, n uint32, out unsafe.Pointer) uint32
+
+//go:wasmimport wasmactor cancel_timer
+func importCancelTimer(actor, timer uint64) uint32
 
 //go:wasmimport wasmactor log
 func importLog(actor uint64, level uint32, ptr unsafe.Pointer, n uint32)
@@ -63,7 +66,8 @@ func importLog(actor uint64, level uint32, ptr unsafe.Pointer, n uint32)
 //go:wasmimport wasmactor fail
 func importFail(ptr unsafe.Pointer, n uint32)
 
-// pidOut receives the 16-byte PIDs spawn and whereis write. A package-level
+// pidOut receives the 16-byte PIDs spawn and whereis write, and the
+// 8-byte timer ids of send_timer. A package-level
 // array keeps it off the goroutine stack, which may move between calls.
 var pidOut [2]uint64
 
@@ -157,10 +161,14 @@ func (wasmHost) whereis(name string) (PID, uint32) {
 	return PID{Incarnation: pidOut[0], Serial: pidOut[1]}, code
 }
 
-func (wasmHost) sendAfter(actor uint64, to PID, delayMS uint32, msg []byte) uint32 {
+func (wasmHost) sendAfter(actor uint64, to PID, delayMS uint32, msg []byte) (uint64, uint32) {
 	p, n := bytesPtr(msg)
-	return importSendAfter(actor, to.Incarnation, to.Serial, delayMS, p, n)
+	pidOut[0] = 0
+	code := importSendTimer(actor, to.Incarnation, to.Serial, delayMS, p, n, unsafe.Pointer(&pidOut[0]))
+	return pidOut[0], code
 }
+
+func (wasmHost) cancelTimer(actor, timer uint64) uint32 { return importCancelTimer(actor, timer) }
 
 func (wasmHost) log(actor uint64, level Level, msg []byte) {
 	p, n := bytesPtr(msg)

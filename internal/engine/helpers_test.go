@@ -156,8 +156,12 @@ func (h *fakeHost) Whereis(name string) (abi.PID, abi.Errno) {
 	h.rec(call{Op: "whereis", Text: name})
 	return abi.PID{}, abi.NotFound
 }
-func (h *fakeHost) SendAfter(actor uint64, to abi.PID, delay time.Duration, msg []byte) abi.Errno {
+func (h *fakeHost) SendAfter(actor uint64, to abi.PID, delay time.Duration, msg []byte) (uint64, abi.Errno) {
 	h.rec(call{Op: "send_after", Actor: actor, To: to, Timeout: delay, Msg: msg})
+	return 42, abi.OK
+}
+func (h *fakeHost) CancelTimer(actor, timer uint64) abi.Errno {
+	h.rec(call{Op: "cancel_timer", Actor: actor, Ref: timer})
 	return abi.OK
 }
 func (h *fakeHost) Log(actor uint64, level slog.Level, msg string) {
@@ -174,18 +178,21 @@ func (nopHost) Reply(uint64, abi.PID, uint64, []byte) abi.Errno              { r
 func (nopHost) Spawn(uint64, string, []byte, abi.SpawnFlags) (abi.PID, abi.Errno) {
 	return abi.PID{Incarnation: 7, Serial: 1}, abi.OK
 }
-func (nopHost) Stop(uint64, string)                                        {}
-func (nopHost) Kill(uint64, abi.PID, string) abi.Errno                     { return abi.OK }
-func (nopHost) Monitor(uint64, abi.PID) uint64                             { return 1 }
-func (nopHost) Demonitor(uint64, uint64)                                   {}
-func (nopHost) Link(uint64, abi.PID) abi.Errno                             { return abi.OK }
-func (nopHost) Unlink(uint64, abi.PID)                                     {}
-func (nopHost) TrapExit(uint64, bool)                                      {}
-func (nopHost) Register(uint64, string) abi.Errno                          { return abi.OK }
-func (nopHost) Unregister(uint64, string)                                  {}
-func (nopHost) Whereis(string) (abi.PID, abi.Errno)                        { return abi.PID{}, abi.NotFound }
-func (nopHost) SendAfter(uint64, abi.PID, time.Duration, []byte) abi.Errno { return abi.OK }
-func (nopHost) Log(uint64, slog.Level, string)                             {}
+func (nopHost) Stop(uint64, string)                    {}
+func (nopHost) Kill(uint64, abi.PID, string) abi.Errno { return abi.OK }
+func (nopHost) Monitor(uint64, abi.PID) uint64         { return 1 }
+func (nopHost) Demonitor(uint64, uint64)               {}
+func (nopHost) Link(uint64, abi.PID) abi.Errno         { return abi.OK }
+func (nopHost) Unlink(uint64, abi.PID)                 {}
+func (nopHost) TrapExit(uint64, bool)                  {}
+func (nopHost) Register(uint64, string) abi.Errno      { return abi.OK }
+func (nopHost) Unregister(uint64, string)              {}
+func (nopHost) Whereis(string) (abi.PID, abi.Errno)    { return abi.PID{}, abi.NotFound }
+func (nopHost) SendAfter(uint64, abi.PID, time.Duration, []byte) (uint64, abi.Errno) {
+	return 1, abi.OK
+}
+func (nopHost) CancelTimer(uint64, uint64) abi.Errno { return abi.OK }
+func (nopHost) Log(uint64, slog.Level, string)       {}
 
 // startBatch is a batch starting actor as factory.
 func startBatch(actor uint64, factory string) *Batch {

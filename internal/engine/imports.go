@@ -44,6 +44,8 @@ var imports = []importDef{
 	{"unregister", []api.ValueType{i64, i32, i32}, nil, importUnregister},
 	{"whereis", []api.ValueType{i32, i32, i32}, []api.ValueType{i32}, importWhereis},
 	{"send_after", []api.ValueType{i64, i64, i64, i32, i32, i32}, []api.ValueType{i32}, importSendAfter},
+	{"send_timer", []api.ValueType{i64, i64, i64, i32, i32, i32, i32}, []api.ValueType{i32}, importSendTimer},
+	{"cancel_timer", []api.ValueType{i64, i64}, []api.ValueType{i32}, importCancelTimer},
 	{"log", []api.ValueType{i64, i32, i32, i32}, nil, importLog},
 	{"fail", []api.ValueType{i32, i32}, nil, importFail},
 }
@@ -280,13 +282,39 @@ func importWhereis(i *Instance, m api.Module, stack []uint64) {
 	stack[0] = uint64(code)
 }
 
+// importSendAfter is send_timer without the timer's id, for guests built
+// before send_timer existed.
 func importSendAfter(i *Instance, m api.Module, stack []uint64) {
 	msg, code := i.read(m, u32(stack[4]), u32(stack[5]), i.e.cfg.MaxMessageSize)
 	if code == abi.OK {
 		delay := time.Duration(u32(stack[3])) * time.Millisecond
-		code = i.host.SendAfter(stack[0], pidArg(stack, 1), delay, msg)
+		_, code = i.host.SendAfter(stack[0], pidArg(stack, 1), delay, msg)
 	}
 	stack[0] = uint64(code)
+}
+
+// send_timer(actor, to_inc, to_serial, delay_ms, ptr, len, out_ptr): the
+// timer's id (u64) at out_ptr.
+func importSendTimer(i *Instance, m api.Module, stack []uint64) {
+	out := u32(stack[6])
+	msg, code := i.read(m, u32(stack[4]), u32(stack[5]), i.e.cfg.MaxMessageSize)
+	if code == abi.OK {
+		if _, ok := m.Memory().Read(out, 8); !ok {
+			code = abi.BadArgument
+		}
+	}
+	if code == abi.OK {
+		delay := time.Duration(u32(stack[3])) * time.Millisecond
+		var timer uint64
+		if timer, code = i.host.SendAfter(stack[0], pidArg(stack, 1), delay, msg); code == abi.OK {
+			m.Memory().WriteUint64Le(out, timer)
+		}
+	}
+	stack[0] = uint64(code)
+}
+
+func importCancelTimer(i *Instance, _ api.Module, stack []uint64) {
+	stack[0] = uint64(i.host.CancelTimer(stack[0], stack[1]))
 }
 
 func logLevel(l uint32) slog.Level {

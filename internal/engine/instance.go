@@ -45,6 +45,8 @@ type Host interface {
 	Stop(actor uint64, reason string)
 	// Kill: reason is never empty ("killed" by default).
 	Kill(actor uint64, target abi.PID, reason string) abi.Errno
+	// Monitor: 0 (never a ref) is a refusal, which the guest sees as
+	// LIMIT.
 	Monitor(actor uint64, target abi.PID) uint64
 	Demonitor(actor uint64, ref uint64)
 	Link(actor uint64, target abi.PID) abi.Errno
@@ -54,7 +56,12 @@ type Host interface {
 	Register(actor uint64, name string) abi.Errno
 	Unregister(actor uint64, name string)
 	Whereis(name string) (abi.PID, abi.Errno)
-	SendAfter(actor uint64, to abi.PID, delay time.Duration, msg []byte) abi.Errno
+	// SendAfter arms a timer that sends msg after delay, and returns its
+	// id for CancelTimer.
+	SendAfter(actor uint64, to abi.PID, delay time.Duration, msg []byte) (timer uint64, code abi.Errno)
+	// CancelTimer disarms a timer of actor: OK, or NOT_FOUND if it fired,
+	// was cancelled or is not actor's.
+	CancelTimer(actor, timer uint64) abi.Errno
 	// Log: msg is at most 4 KiB, not necessarily valid UTF-8.
 	Log(actor uint64, level slog.Level, msg string)
 }

@@ -83,10 +83,10 @@ func (Child) Init(ctx *actor.Context, args actor.Message) error {
 		_ = ctx.AskRaw(a.Mute, []byte{0xf6}, forever, func(*actor.Context, actor.Message, error) {})
 	}
 	for range a.Timers {
-		_ = ctx.SendAfterRaw(ctx.Self(), forever, make([]byte, a.Size))
+		_, _ = ctx.SendAfterRaw(ctx.Self(), forever, make([]byte, a.Size))
 	}
 	if !a.Watch.IsZero() {
-		ctx.Monitor(a.Watch)
+		_, _ = ctx.Monitor(a.Watch)
 	}
 	if !a.Link.IsZero() {
 		_ = ctx.Link(a.Link)
@@ -198,7 +198,7 @@ func (d *Driver) round(ctx *actor.Context) {
 		return
 	}
 	d.st.Spawned++
-	mref := ctx.Monitor(child)
+	mref, _ := ctx.Monitor(child)
 	_ = ctx.AskRaw(child, []byte{0xf6}, 5*time.Second, func(_ *actor.Context, _ actor.Message, err error) {
 		if err == nil {
 			d.st.Replies++
@@ -217,7 +217,7 @@ func (d *Driver) round(ctx *actor.Context) {
 	d.links = d.links[:0]
 	next := (d.args.ID + 1) % max(d.args.Drivers, 1)
 	if peer, err := ctx.Whereis("d" + strconv.Itoa(next) + "-" + strconv.Itoa((r+1)%2)); err == nil {
-		ref := ctx.Monitor(peer)
+		ref, _ := ctx.Monitor(peer)
 		if r%2 == 0 {
 			ctx.Demonitor(ref)
 		}
@@ -225,8 +225,8 @@ func (d *Driver) round(ctx *actor.Context) {
 			d.links = append(d.links, peer)
 		}
 	}
-	_ = ctx.SendAfterRaw(ctx.Self(), forever, step)
-	_ = ctx.SendAfter(child, time.Millisecond, "stop")
+	_, _ = ctx.SendAfterRaw(ctx.Self(), forever, step)
+	_, _ = ctx.SendAfter(child, time.Millisecond, "stop")
 
 	switch {
 	case isolated && r%32 == 0:

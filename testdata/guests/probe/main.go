@@ -20,13 +20,17 @@
 //	trap_exit {on}
 //	register {name}, unregister {name}, whereis {name} (pid)
 //	send {pid, text}             tells pid {"op": "note", "text": text}
-//	send_after {pid, ms, text}   the same, ms later (send_after import)
+//	send_after {pid, ms, text}   the same, ms later (send_timer import);
+//	                             ref = the timer
+//	cancel_timer {ref}           cancels a timer; err unless it was armed
 //	ask {pid, text, ms}          asks pid {"op": "echo", "text": text}; the
 //	                             answer becomes a "reply" event
 //	kill {pid, reason}
 //	stop {reason}                answers, then stops itself
 //	crash                        panics: the whole instance fails
 //	log {text}                   logs text at info level
+//	log_as {ref, text}           calls the log import itself, naming actor
+//	                             id ref instead of this one
 //	echo {text}                  answers {"text": text} (for ask)
 //	events {n}                   answers once at least n events happened:
 //	                             {"events": [...]} in order
@@ -35,6 +39,10 @@
 //	                             demonitor with ref 0 cancels the batch's
 //	                             last monitor. Answers the first error, else
 //	                             the last answer
+//	repeat {n, cmds}             runs cmds n times in this one turn, as
+//	                             batch does, a name in them suffixed with
+//	                             "-i" in round i; answers the first error
+//	                             and, in ref, how many rounds completed
 //
 // Events: "down" {pid, ref, reason} (HandleDown), "exit" {pid, reason}
 // (HandleExit, when trapping exits), "tell" {pid: sender, text} (a note),
@@ -48,6 +56,7 @@
 package main
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/wasmactor/wasmactor/guest-sdk/actor"
@@ -95,6 +104,18 @@ type probe struct {
 	events  []event
 	waitN   int
 	waiting *actor.Request
+	timers  map[uint64]actor.Timer // by the ref answered for them
+	timerN  uint64
+}
+
+// timer keeps t for cancel_timer under a ref of its own.
+func (p *probe) timer(t actor.Timer) uint64 {
+	if p.timers == nil {
+		p.timers = make(map[uint64]actor.Timer)
+	}
+	p.timerN++
+	p.timers[p.timerN] = t
+	return p.timerN
 }
 
 func errText(err error) string {
@@ -158,6 +179,22 @@ func (p *probe) Receive(ctx *actor.Context, msg actor.Message) {
 		req, _ := ctx.Request()
 		p.waiting, p.waitN = &req, c.N
 		p.answerWaiter(ctx)
+	case "repeat":
+		var r result
+		for i := range c.N {
+			for _, sub := range c.Cmds {
+				if sub.Name != "" {
+					sub.Name += "-" + strconv.Itoa(i)
+				}
+				if x := p.do(ctx, sub); x.Err != "" {
+					r.Err = x.Err
+					_ = ctx.Reply(r)
+					return
+				}
+			}
+			r.Ref++
+		}
+		_ = ctx.Reply(r)
 	case "batch":
 		var r result
 		var last uint64
@@ -203,7 +240,9 @@ func (p *probe) do(ctx *actor.Context, c cmd) result {
 		r.PID, err = ctx.Spawn(factory, nil, opts...)
 		r.Err = errText(err)
 	case "monitor":
-		r.Ref = uint64(ctx.Monitor(c.PID))
+		var ref actor.Ref
+		ref, err = ctx.Monitor(c.PID)
+		r.Ref, r.Err = uint64(ref), errText(err)
 	case "demonitor":
 		ctx.Demonitor(actor.Ref(c.Ref))
 	case "link":
@@ -222,7 +261,17 @@ func (p *probe) do(ctx *actor.Context, c cmd) result {
 	case "send":
 		r.Err = errText(ctx.Send(c.PID, note{Op: "note", Text: c.Text}))
 	case "send_after":
-		r.Err = errText(ctx.SendAfter(c.PID, time.Duration(c.Ms)*time.Millisecond, note{Op: "note", Text: c.Text}))
+		var t actor.Timer
+		t, err = ctx.SendAfter(c.PID, time.Duration(c.Ms)*time.Millisecond, note{Op: "note", Text: c.Text})
+		r.Err = errText(err)
+		if err == nil {
+			r.Ref = p.timer(t)
+		}
+	case "cancel_timer":
+		if !p.timers[c.Ref].Cancel() {
+			r.Err = "timer not cancelled"
+		}
+		delete(p.timers, c.Ref)
 	case "ask":
 		err = ctx.Ask(c.PID, note{Op: "echo", Text: c.Text}, time.Duration(c.Ms)*time.Millisecond,
 			func(ctx *actor.Context, reply actor.Message, err error) {
@@ -242,6 +291,8 @@ func (p *probe) do(ctx *actor.Context, c cmd) result {
 		panic("probe crash")
 	case "log":
 		ctx.Log(actor.LevelInfo, c.Text)
+	case "log_as":
+		logAs(c.Ref, c.Text)
 	default:
 		r.Err = "unknown op " + c.Op
 	}
