@@ -176,10 +176,11 @@ func (in *instance) Turn() bool {
 			dead = true
 		}
 	}
-	clear(in.buf) // drop payload references
 	if !dead && in.deliver() {
 		in.closeIfIdle()
 	}
+	// After the call: the log import reads in.buf for the actors running.
+	clear(in.buf) // drop payload references
 	return in.mailbox.Len() > 0
 }
 

@@ -53,6 +53,8 @@ func (n *Node) startCluster(ctx context.Context) error {
 			Cookie:      cookie,
 			IdleTimeout: n.cfg.IdleTimeout,
 			Logger:      n.cfg.Logger, // the transport tags its lines with the node itself
+			// What the node's actors can queue for one peer.
+			SendQueueBytes: n.cfg.Limits.PeerQueueBytes,
 			// A deploy from the CLI carries the whole module in one request.
 			MaxRequest: min(256<<20, max(1<<20, n.cfg.MaxModuleSize+64<<10)),
 		})

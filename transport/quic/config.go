@@ -23,6 +23,7 @@ const (
 	DefaultHandshakeTimeout  = 5 * time.Second
 	DefaultLanes             = 4
 	DefaultSendQueue         = 1 << 16
+	DefaultSendQueueBytes    = 64 << 20
 	DefaultControlQueue      = 1 << 12
 	DefaultControlQueueBytes = 8 << 20
 	DefaultMaxFrame          = 1 << 20
@@ -47,6 +48,10 @@ const (
 	maxMaxFrame   = 64 << 20
 	maxMaxRequest = 256 << 20
 	maxNameLen    = 128
+	// The send queue's envelopes and bytes share one counter (see
+	// session.queued).
+	maxSendQueue      = 1<<23 - 1
+	maxSendQueueBytes = 1<<queuedShift - 1
 )
 
 // Config configures a node [Transport]. The zero value of every field means
@@ -93,8 +98,14 @@ type Config struct {
 	// peer. Default 4, at most 64.
 	Lanes int
 	// SendQueue bounds the envelopes queued for one peer; Send fails with
-	// ErrQueueFull beyond it. Default 65536.
+	// ErrQueueFull beyond it. Default 65536; at most 8,388,607.
 	SendQueue int
+	// SendQueueBytes bounds the bytes of the envelopes queued for one peer
+	// (their payloads, plus 64 bytes each for the rest), so that large
+	// messages cannot take the count's worth of memory; Send fails with
+	// ErrQueueFull beyond it (a batch larger than the bound is queued only
+	// alone). Default 64 MiB.
+	SendQueueBytes int
 	// ControlQueue bounds the casts queued for one peer; Cast fails with
 	// ErrQueueFull beyond it. Default 4096.
 	ControlQueue int
@@ -206,13 +217,19 @@ func (c Config) validate() (config, error) {
 	if c.SendQueue == 0 {
 		c.SendQueue = DefaultSendQueue
 	}
+	if c.SendQueueBytes == 0 {
+		c.SendQueueBytes = DefaultSendQueueBytes
+	}
+	if c.SendQueue > maxSendQueue || c.SendQueueBytes > maxSendQueueBytes {
+		return bad("SendQueue must be at most %d and SendQueueBytes at most %d", maxSendQueue, maxSendQueueBytes)
+	}
 	if c.ControlQueue == 0 {
 		c.ControlQueue = DefaultControlQueue
 	}
 	if c.ControlQueueBytes == 0 {
 		c.ControlQueueBytes = DefaultControlQueueBytes
 	}
-	if c.SendQueue < 1 || c.ControlQueue < 1 || c.ControlQueueBytes < 1 {
+	if c.SendQueue < 1 || c.SendQueueBytes < 1 || c.ControlQueue < 1 || c.ControlQueueBytes < 1 {
 		return bad("queue sizes must be positive")
 	}
 	if c.MaxFrame == 0 {

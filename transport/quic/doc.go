@@ -32,7 +32,9 @@
 // allow, writes, and sleeps once the queue is empty. Batches grow while a
 // write is in progress; no timer is involved. A Send that finds its lane
 // idle writes directly (a non-blocking quic-go TryWriteAll), which saves a
-// goroutine hand-off per hop of a request/response.
+// goroutine hand-off per hop of a request/response. The queues of a peer's
+// lanes are bounded together, in envelopes ([Config.SendQueue]) and bytes
+// ([Config.SendQueueBytes]); Send returns transport.ErrQueueFull beyond.
 //
 // # Sessions
 //

@@ -51,8 +51,11 @@ type session struct {
 	ctrlR *wire.Reader
 	ctrlQ ctrlQueue
 
-	lanes  []*lane
-	queued atomic.Int64 // envelopes in the lanes' queues
+	lanes []*lane
+	// queued is the envelopes in the lanes' queues and their bytes
+	// (queuedSize), as count<<queuedShift | bytes: one CAS checks both
+	// bounds.
+	queued atomic.Int64
 
 	// Activation, owned by the loop: a node connection is tentative until
 	// the leader makes it the active session of generation gen; expire
@@ -163,6 +166,22 @@ func (s *session) protocolError(code qgo.ApplicationErrorCode, err error) {
 	s.conn.CloseWithError(code, err.Error())
 }
 
+// queuedShift places the envelope count above the bytes in session.queued.
+const queuedShift = 40
+
+// envOverhead is what an envelope counts in the send queue's bytes besides
+// its payload: its other fields, about.
+const envOverhead = 64
+
+// queuedSize is what envs count in the send queue's bytes.
+func queuedSize(envs []transport.Envelope) int64 {
+	size := int64(len(envs)) * envOverhead
+	for i := range envs {
+		size += int64(len(envs[i].Payload))
+	}
+	return size
+}
+
 // laneOf maps a (sender, receiver) pair to a lane: the same pair always
 // takes the same lane, so its envelopes stay in order.
 func laneOf(e *transport.Envelope, n int) int {
@@ -196,15 +215,17 @@ func (s *session) send(envs []transport.Envelope) error {
 	if same && s.lanes[first].tryDirect(envs) {
 		return nil
 	}
-	n := int64(len(envs))
+	n, size := int64(len(envs)), queuedSize(envs)
 	for {
 		q := s.queued.Load()
-		if q+n > int64(s.t.cfg.SendQueue) {
+		count, bytes := q>>queuedShift, q&(1<<queuedShift-1)
+		if count+n > int64(s.t.cfg.SendQueue) || count > 0 && bytes+size > int64(s.t.cfg.SendQueueBytes) ||
+			bytes+size > maxSendQueueBytes {
 			// The bare sentinel: a sender meeting a full queue may retry
 			// at a high rate, and formatting would cost more than the send.
 			return transport.ErrQueueFull
 		}
-		if s.queued.CompareAndSwap(q, q+n) {
+		if s.queued.CompareAndSwap(q, q+n<<queuedShift+size) {
 			break
 		}
 	}

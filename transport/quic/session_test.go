@@ -207,3 +207,53 @@ func TestOneWayLossSeenByBothSides(t *testing.T) {
 		})
 	}
 }
+
+// TestSendQueueBoundedInBytes: envelopes queued for a peer that does not
+// read them are bounded by SendQueueBytes, not only by their number, and
+// the sender is told (ErrQueueFull) instead of losing them.
+func TestSendQueueBoundedInBytes(t *testing.T) {
+	const payload = 64 << 10
+	entered, release := make(chan struct{}), make(chan struct{})
+	hb := newHandler()
+	var once sync.Once
+	got := make(chan int, 1<<16)
+	hb.onEnvelopes = func(_ transport.NodeInfo, envs []transport.Envelope) {
+		once.Do(func() { close(entered); <-release })
+		for _, e := range envs {
+			got <- int(e.Ref)
+		}
+	}
+	cfg := testConfig("a")
+	cfg.SendQueueBytes = 1 << 20
+	a := startNode(t, cfg, newHandler())
+	b := startNode(t, testConfig("b"), hb)
+	require.NoError(t, a.Join(joinCtx(t), []string{b.Self().Addr}))
+	accepted := 0
+	for ; ; accepted++ {
+		// One pair, so one lane: its order is checked below.
+		err := a.Send("b", transport.Envelope{Kind: 1, From: 1, To: 1, Ref: uint64(accepted), Payload: make([]byte, payload)})
+		if err != nil {
+			require.ErrorIs(t, err, transport.ErrQueueFull)
+			break
+		}
+		if accepted == 0 {
+			<-entered
+		}
+		require.Less(t, accepted, DefaultSendQueue, "only the envelope count bounds the queue")
+	}
+	// What is in flight is bounded by QUIC flow control (a stream window of
+	// 512 KiB that may grow to 8 MiB, and the connection's), what is queued
+	// by the 1 MiB bound; the envelope count alone would have taken 65536
+	// envelopes, 4 GiB.
+	t.Logf("%d envelopes of %d KiB accepted", accepted, payload>>10)
+	require.LessOrEqual(t, accepted*payload, (16<<20)+(1<<20)+payload)
+	close(release)
+	for i := range accepted {
+		select {
+		case ref := <-got:
+			require.Equal(t, i, ref)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("envelope %d of %d not delivered", i, accepted)
+		}
+	}
+}
