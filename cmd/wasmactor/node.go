@@ -50,6 +50,7 @@ func (a *app) nodeCmd() *cobra.Command {
 		logLevel   string
 		httpListen string
 		advertise  string
+		limits     []string
 	)
 	cmd := &cobra.Command{
 		Use:   "node --name N",
@@ -69,7 +70,8 @@ mode 0600; a node refuses a cookie file others can read.`,
 		Example: `  wasmactor node --name n1 --listen 127.0.0.1:7946
   wasmactor node --name n2 --listen 127.0.0.1:7947 --join 127.0.0.1:7946
   wasmactor node --name n3 --listen 127.0.0.1:7948 --join 127.0.0.1:7946,127.0.0.1:7947 --data /tmp/n3 --log-level debug
-  wasmactor node --name n4 --listen 0.0.0.0:7946 --advertise 10.0.0.4:7946 --join dns:wasmactor-headless:7946 --http 0.0.0.0:9464`,
+  wasmactor node --name n4 --listen 0.0.0.0:7946 --advertise 10.0.0.4:7946 --join dns:wasmactor-headless:7946 --http 0.0.0.0:9464
+  wasmactor node --name n5 --limit guest_memory=4GiB,isolated_instances=32 --limit log_lines_per_second=10`,
 		Args: exactArgs(0, "no arguments (the name is --name)"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if name == "" {
@@ -91,9 +93,14 @@ mode 0600; a node refuses a cookie file others can read.`,
 					return usageErrorf("--join has an empty address")
 				}
 			}
+			var lim host.Limits
+			if err := setLimits(&lim, limits); err != nil {
+				return err
+			}
 			logger := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
 			ctx := cmd.Context()
 			cfg := host.Config{
+				Limits:     lim,
 				Name:       name,
 				DataDir:    dataDir,
 				Listen:     listen,
@@ -146,6 +153,7 @@ mode 0600; a node refuses a cookie file others can read.`,
 	f.StringVar(&dataDir, "data", "", "data directory (default $XDG_DATA_HOME/wasmactor/NAME)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&advertise, "advertise", "", "address peers are told to dial, HOST:PORT, when it differs from --listen (0.0.0.0, NAT, a pod IP)")
+	f.StringSliceVar(&limits, "limit", nil, limitsHelp())
 	f.StringVar(&httpListen, "http", "", "serve Prometheus /metrics, /healthz and /readyz on this TCP address, HOST:PORT (off by default)")
 	addFormatFlag(cmd, &out)
 	return cmd
