@@ -37,9 +37,19 @@
 //
 // # Delivery
 //
-// Tell is at most once with per-pair FIFO. Mailboxes are bounded per actor
-// (Config.MailboxSize): a full one is [wasmactor.ErrMailboxFull] for the sender.
-// System messages (down, exit, stop) go ahead of user messages.
+// Tell is at most once with per-pair FIFO. Mailboxes are bounded per actor,
+// in messages (Config.MailboxSize) and in bytes (Limits.MailboxBytes): a
+// full one is [wasmactor.ErrMailboxFull] for the sender. System messages
+// (down, exit, stop) go ahead of user messages.
+//
+// # Limits
+//
+// Everything an actor can make the node hold is bounded per actor and per
+// node ([Limits]); a request over a limit is [wasmactor.ErrLimit] (LIMIT for
+// a guest) and changes nothing. Counts that no table keeps are atomics in
+// Node.use (live actors, isolated instances, reserved guest memory) and
+// actor.children; the rest are read where they are kept (timerSets, an
+// actor's maps, the name registry).
 //
 // # Files
 //
@@ -63,13 +73,17 @@
 //     join.go: joining the cluster, in the background until a seed answers.
 //   - http.go: the optional HTTP listener; metrics.go: Prometheus metrics;
 //     observer.go: the observer page's data; peerlimits.go: the bounds on
-//     what a peer makes this node hold; table.go: the actor table.
+//     what a peer makes this node hold; limits.go: Limits, the bounds on
+//     what actors make it hold, and their refusals; table.go: the actor
+//     table.
 //
 // # Resources
 //
 // Everything an actor holds goes when it dies for good (finalize): its
-// entry in the actor table, its pin on its instance (an isolated instance
-// then closes), its names and groups, the monitors and links it holds and
+// entry in the actor table and its place among the node's live actors and
+// its parent's children, its pin on its instance (an isolated instance
+// then closes, and a retired instance gives back its reserved guest memory),
+// its names and groups, the monitors and links it holds and
 // those held on it, here and on other nodes; what it holds on others goes
 // before its watchers hear of the death. Its pending asks and SendAfter
 // timers go at every exit, restarts included: the restarted actor is a new
@@ -112,7 +126,11 @@
 //     code holds two actor locks at once), cluster.pullMu, cluster.loadMu,
 //     the timerSets' locks (pending asks, SendAfter timers), outbox.mu, the
 //     table's shard locks, and the registry's and scheduler's internal
-//     locks.
+//     locks. A refusal counted under one of them (n.refuse in link) takes
+//     none: its counters are atomics.
+//
+// An actor's log rate limit (actor.logb) and an instance's (instance.logb)
+// are owned, like the instance's batch, by the goroutine running its turn.
 //
 // The engine's per-instance lock is held for the whole of a guest call, and
 // the guest's imports take host locks from inside it. So no host code may
