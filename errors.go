@@ -38,6 +38,9 @@ var (
 	ErrBadPID = errors.New("wasmactor: malformed pid")
 	// ErrBadArgument: a malformed request (bad CBOR, empty name...).
 	ErrBadArgument = errors.New("wasmactor: bad argument")
+	// ErrPermission: the caller's credentials do not allow the request (a
+	// token's role, factories, names or expiry).
+	ErrPermission = errors.New("wasmactor: permission denied")
 	// ErrClosed: the node (or transport) is closed. It unwraps to net.ErrClosed
 	// where the closed thing is a network endpoint.
 	ErrClosed = errors.New("wasmactor: closed")
