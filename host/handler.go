@@ -9,6 +9,7 @@ import (
 	"github.com/wasmactor/wasmactor/internal/abi"
 	"github.com/wasmactor/wasmactor/internal/proto"
 	"github.com/wasmactor/wasmactor/registry"
+	"github.com/wasmactor/wasmactor/token"
 	"github.com/wasmactor/wasmactor/transport"
 )
 
@@ -188,6 +189,11 @@ func (n *Node) handleCast(from transport.NodeInfo, msg transport.Control) error 
 }
 
 func (h handler) ServeBlob(ctx context.Context, from transport.PeerInfo, key string) ([]byte, error) {
+	// Nodes pull modules; a client has no use for a module's bytes unless
+	// it could deploy them anyway.
+	if err := h.n.permitRole(from, token.Admin, "module download"); err != nil {
+		return nil, toRemote(err)
+	}
 	hash, err := registry.ParseHash(key)
 	if err != nil {
 		return nil, toRemote(err)

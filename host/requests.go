@@ -20,6 +20,11 @@ func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport
 	if req.Kind >= proto.KindDeploy && !from.Client && req.Kind != proto.KindLocalPs && req.Kind != proto.KindStatus {
 		return nil, fmt.Errorf("%w: control kind %d is for clients", wasmactor.ErrBadArgument, req.Kind)
 	}
+	// A client's role first; its token's factories and names once the
+	// body says which actor the request is about (access.go).
+	if err := n.permit(from, req.Kind); err != nil {
+		return nil, err
+	}
 	switch req.Kind {
 	case proto.KindSpawn:
 		var s proto.Spawn
@@ -43,6 +48,17 @@ func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport
 		}
 		return proto.Marshal(proto.SpawnReply{PID: n.pidOf(a)}), nil
 
+	case proto.KindFactoryOf:
+		var r proto.ActorRef
+		if err := proto.Unmarshal(req.Body, &r); err != nil {
+			return nil, err
+		}
+		rep, err := n.localFactory(r)
+		if err != nil {
+			return nil, err
+		}
+		return proto.Marshal(rep), nil
+
 	case proto.KindStatus:
 		return proto.Marshal(n.status()), nil
 
@@ -59,6 +75,9 @@ func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport
 	case proto.KindSpawnCLI:
 		var s proto.Spawn
 		if err := proto.Unmarshal(req.Body, &s); err != nil {
+			return nil, err
+		}
+		if err := n.permitSpawn(from, s.Factory, s.Name); err != nil {
 			return nil, err
 		}
 		var args any
@@ -78,6 +97,9 @@ func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport
 		}
 		pid, err := n.target(ctx, m.Target)
 		if err != nil {
+			return nil, err
+		}
+		if err := n.permitTarget(ctx, from, req.Kind, m.Target, pid); err != nil {
 			return nil, err
 		}
 		if req.Kind == proto.KindSend {
@@ -101,6 +123,9 @@ func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport
 		}
 		pid, err := n.target(ctx, t.Target)
 		if err != nil {
+			return nil, err
+		}
+		if err := n.permitTarget(ctx, from, req.Kind, t.Target, pid); err != nil {
 			return nil, err
 		}
 		return proto.Marshal(proto.Empty{}), n.Kill(ctx, pid, t.Reason)

@@ -23,7 +23,8 @@ const (
 	KindKill      uint16 = 13 // Kill: exit signal to a receiver actor
 
 	// Calls between nodes.
-	KindSpawn uint16 = 100 // Spawn → SpawnReply
+	KindSpawn     uint16 = 100 // Spawn → SpawnReply
+	KindFactoryOf uint16 = 101 // ActorRef → FactoryReply: the factory of an actor of the receiver
 
 	// Calls from the CLI.
 	KindDeploy    uint16 = 200 // Deploy → registry.ModuleInfo
@@ -115,6 +116,18 @@ type Spawn struct {
 	// before the module's announcement reaches it.
 	Module *registry.ModuleInfo `cbor:"7,keyasint,omitempty"`
 	Holder string               `cbor:"8,keyasint,omitempty"`
+}
+
+// ActorRef is an actor of the receiving node: its serial, and the
+// incarnation of the receiver the sender addressed.
+type ActorRef struct {
+	Serial        uint64 `cbor:"1,keyasint"`
+	ToIncarnation uint64 `cbor:"9,keyasint"`
+}
+
+// FactoryReply names an actor's factory (without @version).
+type FactoryReply struct {
+	Factory string `cbor:"1,keyasint"`
 }
 
 // SpawnReply is the spawned actor.

@@ -50,7 +50,7 @@ func FuzzControlBodies(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		// Every body a peer's cast or call can carry.
 		for _, v := range []any{&Spawn{}, &Sync{}, &Down{}, &Message{}, &Watch{}, &Exit{}, &Module{},
-			&NameRef{}, &GroupRef{}, &registry.Claim{}, &Link{}, &Target{}} {
+			&NameRef{}, &GroupRef{}, &registry.Claim{}, &Link{}, &Target{}, &ActorRef{}} {
 			_ = Unmarshal(b, v) // must not panic or blow up memory
 		}
 	})
