@@ -23,10 +23,6 @@ const (
 	exporterLen       = 32
 	clientProofLabel  = "wasmactor/2 client proof"
 	serverProofLabel  = "wasmactor/2 server proof"
-	// A client that proves a token instead of the cookie, and the node's
-	// answer to it (docs/protocol.md, "Token clients").
-	tokenProofLabel  = "wasmactor/2 token client proof"
-	tokenAnswerLabel = "wasmactor/2 token server proof"
 	nonceLen          = 32
 	macLen            = sha256.Size
 	maxHandshakeFrame = 4096
@@ -34,6 +30,13 @@ const (
 
 	roleNode   uint8 = 0
 	roleClient uint8 = 1
+)
+
+// Labels of a client that proves a token instead of the cookie, and of the
+// node's answer to it (docs/protocol.md, "Token clients").
+const (
+	tokenProofLabel  = "wasmactor/2 token client proof"
+	tokenAnswerLabel = "wasmactor/2 token server proof"
 )
 
 // hello says who its sender is. The client sends it first; the server
