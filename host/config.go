@@ -66,6 +66,13 @@ type Config struct {
 	// CookieFile holds the cookie; created with 256 random bits (hex) and mode 0600
 	// on first start. Default DataDir/cookie.
 	CookieFile string
+	// CertFile and KeyFile (PEM) are this node's TLS certificate and key,
+	// and CAFile (PEM) the CA that the certificates of peers and clients
+	// must chain to: mutual TLS, on top of the cookie or token proof (see
+	// docs/protocol.md, "TLS"). Set all three or none. Without them each
+	// node uses an ephemeral self-signed certificate and the proofs alone
+	// authenticate. Ignored with Transport.
+	CertFile, KeyFile, CAFile string
 	// IdleTimeout is how long a silent peer is kept before it is reported
 	// down (its actors' monitors get "noconnection"). Default 5s.
 	IdleTimeout time.Duration
@@ -76,7 +83,8 @@ type Config struct {
 	// node's actors and modules.
 	HTTPListen string
 	// Transport replaces the QUIC transport (in-memory networks in tests).
-	// When set, Listen, Cookie and CookieFile are ignored.
+	// When set, Listen, Cookie, CookieFile and the certificate files are
+	// ignored.
 	Transport transport.Transport
 	// Logger receives the node's log and its guests' output. Default slog.Default().
 	Logger *slog.Logger

@@ -51,6 +51,9 @@ func (n *Node) startCluster(ctx context.Context) error {
 			Listen:      n.cfg.Listen,
 			Advertise:   n.cfg.Advertise,
 			Cookie:      cookie,
+			CertFile:    n.cfg.CertFile,
+			KeyFile:     n.cfg.KeyFile,
+			CAFile:      n.cfg.CAFile,
 			IdleTimeout: n.cfg.IdleTimeout,
 			Logger:      n.cfg.Logger, // the transport tags its lines with the node itself
 			// A deploy from the CLI carries the whole module in one request.
