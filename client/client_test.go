@@ -19,6 +19,7 @@ import (
 	"github.com/wasmactor/wasmactor/host"
 	"github.com/wasmactor/wasmactor/internal/guestbuild"
 	"github.com/wasmactor/wasmactor/internal/guestbuild/guestbuildtest"
+	"github.com/wasmactor/wasmactor/token"
 	"github.com/wasmactor/wasmactor/transport"
 )
 
@@ -247,6 +248,44 @@ func TestDialCookie(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, "/etc/cookie", f)
 	})
+}
+
+// TestDialToken: a client proves a token instead of the cookie, from
+// Options.Token or $WASMACTOR_TOKEN, and may do what its role allows.
+func TestDialToken(t *testing.T) {
+	n1, _, cookie := twoNodes(t)
+	ctx := ctxT(t)
+	auth, err := token.NewAuthority(cookie)
+	require.NoError(t, err)
+	viewer, err := auth.Mint(token.Caveat{Role: token.Viewer})
+	require.NoError(t, err)
+
+	c, err := client.Dial(ctx, n1.Addr(), client.Options{Token: viewer.String()})
+	require.NoError(t, err)
+	defer c.Close()
+	nodes, err := c.Nodes(ctx)
+	require.NoError(t, err)
+	require.Len(t, nodes, 2)
+	_, err = c.Deploy(ctx, []byte("\x00asm\x01\x00\x00\x00"))
+	require.ErrorIs(t, err, wasmactor.ErrPermission)
+	require.Equal(t, "wasmactor: permission denied: deploy needs role admin; the token's role is viewer", err.Error())
+
+	t.Setenv(client.EnvToken, viewer.String())
+	t.Setenv(client.EnvCookieFile, filepath.Join(t.TempDir(), "none"))
+	c2, err := client.Dial(ctx, n1.Addr(), client.Options{})
+	require.NoError(t, err, "the token of the environment, and no cookie file needed")
+	_, err = c2.Spawn(ctx, "Echo", client.SpawnOptions{})
+	require.ErrorIs(t, err, wasmactor.ErrPermission)
+	require.NoError(t, c2.Close())
+
+	_, err = client.Dial(ctx, n1.Addr(), client.Options{Token: viewer.String(), Cookie: cookie})
+	require.ErrorIs(t, err, wasmactor.ErrBadArgument)
+	other, err := token.NewAuthority([]byte(strings.Repeat("o", 32)))
+	require.NoError(t, err)
+	foreign, err := other.Mint(token.Caveat{Role: token.Admin})
+	require.NoError(t, err)
+	_, err = client.Dial(ctx, n1.Addr(), client.Options{Token: foreign.String()})
+	require.ErrorIs(t, err, transport.ErrHandshake)
 }
 
 // TestClientDoesNotLinkWazero keeps the client light: a program that only
