@@ -21,6 +21,7 @@ const (
 	exitNotFound    = 4 // unknown factory, actor, name or node; stale PID
 	exitTimeout     = 5 // no reply in time
 	exitRejected    = 6 // bad or oversized module or message, name taken, mailbox full
+	exitPermission  = 7 // the token does not allow the request, or has expired
 )
 
 const exitCodesHelp = `Exit codes:
@@ -30,7 +31,9 @@ const exitCodesHelp = `Exit codes:
   3  node unreachable, handshake refused (wrong cookie), or target node down
   4  not found: unknown factory, actor, name or node; stale PID
   5  timeout: no reply in time
-  6  rejected: bad or oversized module or message, name taken, mailbox full`
+  6  rejected: bad or oversized module or message, name taken, mailbox full
+  7  permission: the token does not allow the request (its role, factories
+     or names), or it has expired`
 
 // exitError is a failure with the exit code and message already decided.
 type exitError struct {
@@ -85,6 +88,7 @@ var sentinelCodes = []struct {
 	{wasmactor.ErrCrashed, exitFailure},
 	{wasmactor.ErrModuleUnavailable, exitNotFound},
 	{wasmactor.ErrClosed, exitUnreachable},
+	{wasmactor.ErrPermission, exitPermission},
 	{errJSON, exitUsage},
 	{context.DeadlineExceeded, exitTimeout},
 }
