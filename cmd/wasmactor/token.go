@@ -207,7 +207,7 @@ func (a *app) tokenInspectCmd() *cobra.Command {
 --token or $` + envToken + ` claims, without its secret. Only a node (which holds
 the cookie) can tell whether the cluster minted it.`,
 		Example: `  wasmactor token inspect -o json`,
-		Args: exactArgs(0, "no arguments (the token is --token or $"+envToken+")"),
+		Args:    exactArgs(0, "no arguments (the token is --token or $"+envToken+")"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			tok, err := a.givenToken("inspect")
 			if err != nil {
