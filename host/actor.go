@@ -221,7 +221,7 @@ func (n *Node) finalize(a *actor, in *instance, reason string) {
 		target.mu.Unlock()
 	}
 	for p := range rlinks {
-		n.cast(p.Node, proto.KindExit, proto.Exit{From: a.serial, To: p.Serial, Reason: reason, ToIncarnation: p.Incarnation})
+		n.castMust(p.Node, proto.KindExit, proto.Exit{From: a.serial, To: p.Serial, Reason: reason, ToIncarnation: p.Incarnation})
 	}
 	for serial := range links {
 		other := n.actors.get(serial)

@@ -263,8 +263,7 @@ func (n *Node) Kill(ctx context.Context, pid PID, reason string) error {
 		reason = wasmactor.ReasonKilled
 	}
 	if a == nil {
-		n.cast(pid.Node, proto.KindKill, proto.Exit{To: pid.Serial, Reason: reason, ToIncarnation: pid.Incarnation})
-		return nil
+		return n.castTry(pid.Node, proto.KindKill, proto.Exit{To: pid.Serial, Reason: reason, ToIncarnation: pid.Incarnation})
 	}
 	n.exit(a, reason, true, true)
 	return nil

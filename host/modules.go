@@ -457,3 +457,19 @@ func (n *Node) compile(ctx context.Context, wasm []byte) (*engine.Module, error)
 	defer observeSince(n.metrics.compile, time.Now())
 	return n.eng.Compile(ctx, wasm)
 }
+
+// holdersOf lists, sorted, the nodes known to hold module h: this one if it
+// stores it, and the connected peers that announced it.
+func (n *Node) holdersOf(h registry.Hash) []string {
+	var out []string
+	if _, ok := n.store.Info(h); ok {
+		out = append(out, n.cfg.Name)
+	}
+	n.cl.mu.RLock()
+	for name := range n.cl.holders[h] {
+		out = append(out, name)
+	}
+	n.cl.mu.RUnlock()
+	sort.Strings(out)
+	return out
+}

@@ -132,6 +132,8 @@ type Node struct {
 
 	joinDone chan struct{} // closed when joinInBackground returns; nil without seeds
 	metrics  *metrics
+	out      outbox         // control messages parked for congested peers
+	bg       sync.WaitGroup // the outbox's drain goroutines
 	crashLog crashLog
 	http     *http.Server // nil unless Config.HTTPListen
 	httpAddr string
@@ -193,7 +195,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		_ = n.Close()
 		return nil, err
 	}
-	n.log.Debug("node started", "incarnation", n.incarnation, "modules", len(n.store.List()))
+	n.log.Debug("node started", "incarnation", wasmactor.FormatIncarnation(n.incarnation), "modules", len(n.store.List()))
 	return n, nil
 }
 
@@ -255,6 +257,7 @@ func (n *Node) Close() error {
 	}
 	n.stopLife()
 	n.closeHTTP()
+	n.bg.Wait() // drains stop with n.life
 	if n.joinDone != nil {
 		<-n.joinDone // stopped by n.life
 	}

@@ -170,17 +170,7 @@ func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport
 	case proto.KindModules:
 		var out []proto.ModuleStatus
 		for _, info := range n.factories.Modules() {
-			ms := proto.ModuleStatus{Info: info}
-			if _, ok := n.store.Info(info.Hash); ok {
-				ms.Holders = append(ms.Holders, n.cfg.Name)
-			}
-			n.cl.mu.RLock()
-			for h := range n.cl.holders[info.Hash] {
-				ms.Holders = append(ms.Holders, h)
-			}
-			n.cl.mu.RUnlock()
-			sort.Strings(ms.Holders)
-			out = append(out, ms)
+			out = append(out, proto.ModuleStatus{Info: info, Holders: n.holdersOf(info.Hash)})
 		}
 		return proto.Marshal(out), nil
 	}

@@ -19,23 +19,24 @@ import (
 
 // Defaults of [Config] and [ClientConfig] fields left zero.
 const (
-	DefaultListen           = "127.0.0.1:7946"
-	DefaultIdleTimeout      = 5 * time.Second
-	DefaultHandshakeTimeout = 5 * time.Second
-	DefaultLanes            = 4
-	DefaultSendQueue        = 1 << 16
-	DefaultControlQueue     = 1 << 12
-	DefaultMaxFrame         = 1 << 20
-	DefaultMaxRequest       = 16 << 20
-	DefaultMaxStreams       = 256
-	DefaultReconnectMin     = 100 * time.Millisecond
-	DefaultReconnectMax     = 5 * time.Second
-	DefaultReconnectFor     = 10 * time.Minute
-	DefaultFailureBurst     = 10
-	DefaultFailureRefill    = time.Second
-	DefaultUnauthenticated  = 64
-	DefaultUnauthPerIP      = 8
-	DefaultMaxMembers       = 1024
+	DefaultListen            = "127.0.0.1:7946"
+	DefaultIdleTimeout       = 5 * time.Second
+	DefaultHandshakeTimeout  = 5 * time.Second
+	DefaultLanes             = 4
+	DefaultSendQueue         = 1 << 16
+	DefaultControlQueue      = 1 << 12
+	DefaultControlQueueBytes = 8 << 20
+	DefaultMaxFrame          = 1 << 20
+	DefaultMaxRequest        = 16 << 20
+	DefaultMaxStreams        = 256
+	DefaultReconnectMin      = 100 * time.Millisecond
+	DefaultReconnectMax      = 5 * time.Second
+	DefaultReconnectFor      = 10 * time.Minute
+	DefaultFailureBurst      = 10
+	DefaultFailureRefill     = time.Second
+	DefaultUnauthenticated   = 64
+	DefaultUnauthPerIP       = 8
+	DefaultMaxMembers        = 1024
 
 	// MinCookieLen is the shortest cookie accepted, in bytes: 128 bits if
 	// they are raw random bytes (generated cookies are 256 bits as hex).
@@ -95,8 +96,14 @@ type Config struct {
 	// SendQueue bounds the envelopes queued for one peer; Send fails with
 	// ErrQueueFull beyond it. Default 65536.
 	SendQueue int
-	// ControlQueue bounds the casts queued for one peer. Default 4096.
+	// ControlQueue bounds the casts queued for one peer; Cast fails with
+	// ErrQueueFull beyond it. Default 4096.
 	ControlQueue int
+	// ControlQueueBytes bounds the encoded size of the casts queued for one
+	// peer, so a flood of large casts cannot take unbounded memory; Cast
+	// fails with ErrQueueFull beyond it (a cast larger than the bound is
+	// queued only alone). Default 8 MiB.
+	ControlQueueBytes int
 	// MaxFrame caps every frame this node accepts (and tells peers, who
 	// split their batches to fit). Default 1 MiB; 4 KiB to 64 MiB.
 	MaxFrame int
@@ -209,7 +216,10 @@ func (c Config) validate() (config, error) {
 	if c.ControlQueue == 0 {
 		c.ControlQueue = DefaultControlQueue
 	}
-	if c.SendQueue < 1 || c.ControlQueue < 1 {
+	if c.ControlQueueBytes == 0 {
+		c.ControlQueueBytes = DefaultControlQueueBytes
+	}
+	if c.SendQueue < 1 || c.ControlQueue < 1 || c.ControlQueueBytes < 1 {
 		return bad("queue sizes must be positive")
 	}
 	if c.MaxFrame == 0 {

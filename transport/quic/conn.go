@@ -233,7 +233,26 @@ func (t *Transport) dialNode(ctx context.Context, addr, expect string) error {
 		conn.CloseWithError(CodeHandshakeFailed, "")
 		return fmt.Errorf("%w: %s: handshake timeout", transport.ErrHandshake, addr)
 	}
-	return nil
+	return s.waitActive(addr)
+}
+
+// waitActive waits until the leader of the pair made s the active session
+// (at once if this node leads), or turned it down.
+func (s *session) waitActive(addr string) error {
+	select {
+	case <-s.activated:
+		return nil
+	case <-s.ctx.Done():
+	}
+	select {
+	case <-s.activated: // activated, then lost at once
+		return nil
+	default:
+	}
+	if s.t.ctx.Err() != nil {
+		return closedError{}
+	}
+	return dialError(addr, context.Cause(s.ctx))
 }
 
 // clientHandshake opens the control stream and proves the cookie, or tok

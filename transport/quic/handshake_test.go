@@ -257,6 +257,7 @@ func TestHandshakeReplayedProofRejected(t *testing.T) {
 	h1 := newHandshaker(testCookie, hello{Version: protocolVersion, Role: roleNode, Name: "v", Incarnation: 5, Addr: "127.0.0.1:9", MaxFrame: 1 << 20}, str1, ekm1)
 	_, err = h1.client(nil)
 	require.NoError(t, err, "the genuine handshake succeeds")
+	rawActivate(t, str1, "v", "s")
 	recordedHello, recordedProof := h1.clientHello, computeProof(testCookie, clientProofLabel, ekm1, h1.clientHello, h1.challenge)
 	ev := hs.nextEvent(t, 5*time.Second)
 	require.True(t, ev.up)
