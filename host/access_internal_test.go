@@ -1,12 +1,7 @@
 package host
 
 import (
-	"context"
-	"io"
-	"log/slog"
-	"os"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -19,18 +14,11 @@ import (
 // TestModuleDownloadIsAdminOnly: nodes pull module bytes; a client gets
 // them only with the cookie or an admin token.
 func TestModuleDownloadIsAdminOnly(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	n, err := Start(ctx, Config{Name: "n1", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	require.NoError(t, err)
-	defer n.Close()
-	wasm, err := os.ReadFile("../testdata/minimal_actor.wasm")
-	require.NoError(t, err)
-	info, err := n.Deploy(ctx, wasm)
-	require.NoError(t, err)
+	ctx, n, wasm, info := echoAlone(t)
 	key := info.Hash.String()
 	h := handler{n: n}
 	node := transport.PeerInfo{NodeInfo: transport.NodeInfo{Name: "n2"}}
+	var err error
 	for _, from := range []transport.PeerInfo{
 		node,
 		{Client: true, Grant: token.AdminGrant()},

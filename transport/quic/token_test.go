@@ -170,40 +170,12 @@ func TestTokenSecretNeverSent(t *testing.T) {
 
 	ln := rawListener(t)
 	sent := make(chan []byte, 1)
-	done := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		conn, err := ln.Accept(ctx)
-		if err != nil {
-			done <- err
-			return
-		}
-		defer conn.CloseWithError(0, "")
-		str, err := conn.AcceptStream(ctx)
-		if err != nil {
-			done <- err
-			return
-		}
-		ekm, _ := exporter(conn)
-		r := wire.NewReader(str, maxHandshakeFrame, 512)
-		ch, _ := r.Next()
-		c, _ := wire.Marshal(challenge{Version: protocolVersion, Nonce: newNonce()})
-		str.Write(wire.AppendFrame(nil, c))
-		cp, err := r.Next()
-		if err != nil {
-			done <- err
-			return
-		}
-		sent <- append(append([]byte{}, ch...), cp...)
-		sh, _ := wire.Marshal(hello{Version: protocolVersion, Name: "s", Incarnation: 1, Addr: "127.0.0.1:1", MaxFrame: 1 << 20})
+	done := impostor(ln, func(s seen) proof {
+		sent <- append(append([]byte{}, s.clientHello...), s.clientProof...)
 		// The impostor holds the token: it can make every MAC a token
 		// holder can, and uses the answer label.
-		p, _ := wire.Marshal(proof{MAC: tok.Prove(transcript(tokenAnswerLabel, ekm, ch, c, cp, sh))})
-		str.Write(wire.AppendFrame(wire.AppendFrame(nil, sh), p))
-		<-conn.Context().Done()
-		done <- context.Cause(conn.Context())
-	}()
+		return proof{MAC: tok.Prove(transcript(tokenAnswerLabel, s.ekm, s.clientHello, s.challenge, s.clientProof, s.serverHello))}
+	})
 	_, err = Dial(joinCtx(t), ln.Addr().String(), ClientConfig{Token: tok.String(), Timeout: 3 * time.Second})
 	require.ErrorIs(t, err, transport.ErrHandshake)
 	require.Contains(t, err.Error(), "signature")
