@@ -69,6 +69,13 @@ func (n *Node) watch(target *actor, w watcher) uint64 {
 		target.mu.Unlock()
 		if w.actor != nil {
 			w.actor.mu.Lock()
+			if w.actor.dead() {
+				// The watcher died meanwhile (killed from another
+				// goroutine); its finalize did not see this ref.
+				w.actor.mu.Unlock()
+				n.unwatch(target, ref)
+				return ref
+			}
 			if w.actor.watching == nil {
 				w.actor.watching = make(map[uint64]*actor)
 			}
@@ -177,17 +184,24 @@ func (n *Node) watchRemote(target PID, w watcher) uint64 {
 		n.notifyDown(w, ref, target, wasmactor.ReasonNoConnection)
 		return ref
 	}
-	if w.actor != nil {
-		w.actor.mu.Lock()
-		if w.actor.watching == nil {
-			w.actor.watching = make(map[uint64]*actor)
-		}
-		w.actor.watching[ref] = nil // nil: the target is remote, see cl.rwatch
-		w.actor.mu.Unlock()
-	}
 	var watcherSerial uint64
-	if w.actor != nil {
-		watcherSerial = w.actor.serial
+	if a := w.actor; a != nil {
+		watcherSerial = a.serial
+		a.mu.Lock()
+		dead := a.dead()
+		if !dead {
+			if a.watching == nil {
+				a.watching = make(map[uint64]*actor)
+			}
+			a.watching[ref] = nil // nil: the target is remote, see cl.rwatch
+		}
+		a.mu.Unlock()
+		if dead { // died meanwhile: its finalize did not see this ref
+			n.cl.mu.Lock()
+			delete(n.cl.rwatch, ref)
+			n.cl.mu.Unlock()
+			return ref
+		}
 	}
 	err := n.castTry(target.Node, proto.KindMonitor, proto.Watch{Watcher: watcherSerial, Target: target.Serial, Ref: ref, ToIncarnation: target.Incarnation})
 	if err != nil {
@@ -201,6 +215,13 @@ func (n *Node) watchRemote(target PID, w watcher) uint64 {
 			n.log.Debug("remote monitor not sent", "target", target.String(), "err", err)
 			n.notifyDown(w, ref, target, wasmactor.ReasonNoConnection)
 		}
+		return ref
+	}
+	if w.actor != nil && w.actor.dead() {
+		// Died after the ref was recorded: its finalize may have cast the
+		// demonitor ahead of the monitor. Control messages to a peer keep
+		// their order, so one more demonitor reaches it after the monitor.
+		n.castMust(target.Node, proto.KindDemonitor, proto.Watch{Target: target.Serial, Ref: ref, ToIncarnation: target.Incarnation})
 	}
 	return ref
 }
@@ -266,6 +287,13 @@ func (n *Node) linkRemote(a *actor, other PID) error {
 		delete(a.rlinks, other)
 		a.mu.Unlock()
 		return err
+	}
+	if a.dead() {
+		// Died meanwhile: its finalize may have cast its exit ahead of the
+		// link, which the peer then ignored. Control messages to a peer keep
+		// their order: this one comes after the link, as a link to a dead
+		// actor would.
+		n.castMust(other.Node, proto.KindExit, proto.Exit{From: a.serial, To: other.Serial, Reason: wasmactor.ReasonNoProc, ToIncarnation: other.Incarnation})
 	}
 	return nil
 }

@@ -25,17 +25,17 @@ import (
 type metrics struct {
 	reg *prometheus.Registry
 
-	turn     prometheus.Histogram
-	depth    prometheus.Histogram
-	size     prometheus.Histogram
-	call     prometheus.Histogram
-	compile  prometheus.Histogram
-	crashes  *prometheus.CounterVec
-	deploys  prometheus.Counter
+	turn    prometheus.Histogram
+	depth   prometheus.Histogram
+	size    prometheus.Histogram
+	call    prometheus.Histogram
+	compile prometheus.Histogram
+	crashes *prometheus.CounterVec
+	deploys prometheus.Counter
 
 	controlParked  prometheus.Counter
 	controlDropped prometheus.Counter
-	refusals *prometheus.CounterVec
+	refusals       *prometheus.CounterVec
 }
 
 func newMetrics(n *Node) *metrics {

@@ -21,7 +21,8 @@ import (
 type module struct {
 	info registry.ModuleInfo
 
-	load sync.Mutex // held while the module is pulled and compiled; see Node.module
+	load gate // held while the module is pulled and compiled; see Node.module
+	grow gate // held while a shared instance is added to the pool; see pick
 
 	counters moduleCounters
 
@@ -29,39 +30,99 @@ type module struct {
 	compiled *engine.Module
 	pool     []*instance            // shared instances, at most Config.InstancesPerModule
 	isolated map[*instance]struct{} // live isolated instances
+	closed   bool                   // the node closed: no instance is added any more
 }
+
+func newModule(info registry.ModuleInfo, compiled *engine.Module) *module {
+	return &module{info: info, compiled: compiled, load: newGate(), grow: newGate()}
+}
+
+// gate is a mutex whose waiters give up when their context ends. A guest
+// spawn waits on the module's gates from inside a turn: the wait must end
+// with the guest call's deadline.
+type gate chan struct{}
+
+func newGate() gate { return make(gate, 1) }
+
+func (g gate) lock(ctx context.Context) error {
+	select {
+	case g <- struct{}{}: // free: taken even if ctx is done
+		return nil
+	default:
+	}
+	select {
+	case g <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (g gate) unlock() { <-g }
 
 // pick returns the instance a new actor is pinned to: a fresh one when
 // isolated, else the pool grows to its size and then the least-populated
 // member is chosen.
+//
+// Instantiating runs guest code (the module's initialisation), so no lock
+// that Stats, Actors or a turn's imports take is held meanwhile: isolated
+// instances are made with no lock at all, and pool growth is serialised by
+// m.grow alone.
 func (m *module) pick(ctx context.Context, n *Node, isolated bool) (*instance, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if !isolated && len(m.pool) >= n.cfg.InstancesPerModule {
-		best := m.pool[0]
-		for _, in := range m.pool[1:] {
-			if in.population() < best.population() {
-				best = in
-			}
+	if !isolated {
+		if in := m.choose(n.cfg.InstancesPerModule); in != nil {
+			return in, nil
 		}
-		return best, nil
+		if err := m.grow.lock(ctx); err != nil {
+			return nil, fmt.Errorf("%w: waiting for an instance of module %s: %w", wasmactor.ErrTimeout, m.info.Hash.Short(), err)
+		}
+		defer m.grow.unlock()
+		if in := m.choose(n.cfg.InstancesPerModule); in != nil {
+			return in, nil
+		}
 	}
 	in, err := n.newInstance(ctx, m, isolated)
 	if err != nil {
 		return nil, err
 	}
-	if isolated {
+	m.mu.Lock()
+	closed := m.closed
+	switch {
+	case closed:
+	case isolated:
 		if m.isolated == nil {
 			m.isolated = make(map[*instance]struct{})
 		}
 		m.isolated[in] = struct{}{}
-	} else {
+	default:
 		m.pool = append(m.pool, in)
+	}
+	m.mu.Unlock()
+	if closed {
+		_ = in.inst.Close(ctx)
+		return nil, n.checkOpen()
 	}
 	return in, nil
 }
 
-// retire removes a failed instance so no new actor is pinned to it.
+// choose returns the least-populated pool member once the pool has its
+// size, else nil.
+func (m *module) choose(size int) *instance {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.pool) < size || len(m.pool) == 0 {
+		return nil
+	}
+	best := m.pool[0]
+	for _, in := range m.pool[1:] {
+		if in.population() < best.population() {
+			best = in
+		}
+	}
+	return best
+}
+
+// retire removes a failed or closed instance so no new actor is pinned to it.
 func (m *module) retire(in *instance) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -83,7 +144,7 @@ func (m *module) closeAll(ctx context.Context) {
 	for in := range m.isolated {
 		pool = append(pool, in)
 	}
-	m.pool, m.isolated = nil, nil
+	m.pool, m.isolated, m.closed = nil, nil, true
 	m.mu.Unlock()
 	for _, in := range pool {
 		_ = in.inst.Close(ctx)
@@ -129,7 +190,7 @@ func (n *Node) Deploy(ctx context.Context, wasm []byte) (ModuleInfo, error) {
 	}
 	n.modMu.Lock()
 	if _, ok := n.modules[h]; !ok {
-		n.modules[h] = &module{info: info, compiled: compiled}
+		n.modules[h] = newModule(info, compiled)
 	} else {
 		_ = compiled.Close(ctx)
 	}
@@ -217,7 +278,7 @@ func (n *Node) Modules() []ModuleInfo { return n.factories.Modules() }
 // if not "", first) and compiling it on first use (wazero's compilation
 // cache makes that cheap after a restart). The pull and the compile hold
 // only m.load, never m.mu, so listing and placing actors never wait for the
-// network or the compiler.
+// network or the compiler; callers waiting for m.load give up with ctx.
 //
 // A pulled module's factory list is derived from its bytes after the hash
 // check, stored with it and indexed in place of what peers announced.
@@ -225,15 +286,17 @@ func (n *Node) module(ctx context.Context, info registry.ModuleInfo, hint string
 	n.modMu.Lock()
 	m, ok := n.modules[info.Hash]
 	if !ok {
-		m = &module{info: info}
+		m = newModule(info, nil)
 		n.modules[info.Hash] = m
 	}
 	n.modMu.Unlock()
 	if m.ready() {
 		return m, nil
 	}
-	m.load.Lock()
-	defer m.load.Unlock()
+	if err := m.load.lock(ctx); err != nil {
+		return nil, fmt.Errorf("%w: waiting for module %s to load: %w", wasmactor.ErrTimeout, info.Hash.Short(), err)
+	}
+	defer m.load.unlock()
 	if m.ready() {
 		return m, nil
 	}

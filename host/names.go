@@ -40,6 +40,14 @@ func (n *Node) register(name string, a *actor) error {
 		return err
 	}
 	n.broadcast(proto.KindName, c)
+	if a.dead() {
+		// Died meanwhile: its finalize may have removed its names before
+		// this one was there, or told the cluster before the claim above
+		// went out. Casts keep their order, so this unname comes last.
+		n.names.Unregister(name, c.PID)
+		n.broadcast(proto.KindUnname, proto.NameRef{Name: name, PID: c.PID})
+		return fmt.Errorf("%w: %s", wasmactor.ErrNoProc, c.PID)
+	}
 	return nil
 }
 
@@ -84,6 +92,11 @@ func (n *Node) JoinGroup(ctx context.Context, group string, pid PID) error {
 	ref := proto.GroupRef{Group: group, PID: n.pidOf(a)}
 	if n.groups.Join(group, ref.PID) {
 		n.broadcast(proto.KindJoin, ref)
+		if a.dead() { // died meanwhile, see register
+			n.groups.Leave(group, ref.PID)
+			n.broadcast(proto.KindLeave, ref)
+			return fmt.Errorf("%w: %s", wasmactor.ErrNoProc, ref.PID)
+		}
 	}
 	return nil
 }

@@ -122,9 +122,10 @@ type Node struct {
 	modMu   sync.Mutex
 	modules map[registry.Hash]*module
 
-	calls sync.Map // ref → *pendingCall: host-side Calls waiting for a reply
-	asks  pendingAsks
-	cl    cluster
+	calls  sync.Map // ref → *pendingCall: host-side Calls waiting for a reply
+	asks   pendingAsks
+	timers timerSet[struct{}] // SendAfter timers, by sender
+	cl     cluster
 
 	stats stats
 
@@ -163,7 +164,6 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	n.life, n.stopLife = context.WithCancel(context.Background())
 	n.actors.init()
 	n.cl.init()
-	n.asks.m = make(map[askKey]pendingAsk)
 	n.incarnation = newIncarnation()
 
 	if cfg.DataDir == "" {
@@ -271,7 +271,9 @@ func (n *Node) Close() error {
 		n.exit(a, wasmactor.ReasonShutdown, false, false)
 	}
 	n.sched.Close()
-	n.asks.stopAll()
+	// No turn runs now, so no guest adds a timer: stop them all.
+	n.asks.close()
+	n.timers.close()
 	ctx := context.Background()
 	n.modMu.Lock()
 	mods := make([]*module, 0, len(n.modules))

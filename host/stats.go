@@ -57,6 +57,10 @@ type Stats struct {
 	InstanceCrashes uint64 `json:"instance_crashes"`
 	// GuestMemory is the linear memory of all live instances, in bytes.
 	GuestMemory uint64 `json:"guest_memory"`
+	// PendingAsks is the asks made by guests still waiting for a reply.
+	PendingAsks int `json:"pending_asks"`
+	// Timers is the armed SendAfter timers of guests.
+	Timers int `json:"timers"`
 }
 
 // Stats returns the node's counters.
@@ -68,6 +72,8 @@ func (n *Node) Stats() Stats {
 		MailboxFull:     n.stats.mailboxFull.Load(),
 		Restarts:        n.stats.restarts.Load(),
 		InstanceCrashes: n.stats.crashes.Load(),
+		PendingAsks:     n.asks.len(),
+		Timers:          n.timers.len(),
 	}
 	for _, in := range n.instances() {
 		s.Instances++

@@ -74,8 +74,9 @@
 // One loop goroutine owns membership (members, sessions, their activation
 // and generations, dial and redial state); handshakes, dials, control
 // readers (offers, activations, member lists) and session supervisors hand
-// it closures. Send
-// reads an atomically published map of sessions and takes only its lane's
+// it closures; functions that run only on the loop end in OnLoop
+// (admitOnLoop, shutdownOnLoop), and a name ending in Locked means a mutex
+// is held. Send reads an atomically published map of sessions and takes only its lane's
 // mutex (held across a non-blocking quic-go TryWriteAll, never across a
 // blocking call or a handler call). The other mutexes (control queue,
 // notifier queue, rate limiter, unauthenticated-connection counter) are

@@ -409,7 +409,7 @@ func (t *Transport) Close() error {
 	t.closeOnce.Do(func() {
 		t.closed.Store(true)
 		done := make(chan []*session, 1)
-		if t.exec(func() { done <- t.shutdownLocked() }) {
+		if t.exec(func() { done <- t.shutdownOnLoop() }) {
 			// Let peers read what was queued for them, bounded in time.
 			leaving := <-done
 			timeout := time.NewTimer(t.cfg.HandshakeTimeout)
@@ -442,10 +442,10 @@ func (t *Transport) Close() error {
 	return nil
 }
 
-// shutdownLocked runs on the loop: no more admissions or redials; active
+// shutdownOnLoop runs on the loop: no more admissions or redials; active
 // node sessions start their goodbye (returned, for Close to wait on),
 // sessions not yet active and client connections are closed.
-func (t *Transport) shutdownLocked() []*session {
+func (t *Transport) shutdownOnLoop() []*session {
 	t.shuttingDown = true
 	for name, m := range t.members {
 		stopTimer(m.retry)
@@ -500,13 +500,13 @@ func (t *Transport) memberList(except string) []transport.NodeInfo {
 // traffic on a connection that is then dropped (see "Sessions" in doc.go).
 func (t *Transport) admit(s *session) error {
 	res := make(chan error, 1)
-	if !t.exec(func() { res <- t.admitLocked(s) }) {
+	if !t.exec(func() { res <- t.admitOnLoop(s) }) {
 		return errClosing
 	}
 	return <-res
 }
 
-func (t *Transport) admitLocked(s *session) error {
+func (t *Transport) admitOnLoop(s *session) error {
 	if t.shuttingDown {
 		return errClosing
 	}
