@@ -125,7 +125,8 @@ cookie with 'wasmactor token create', lets it do what its role allows
 (viewer: ps, nodes, modules; operator: also spawn, send, call, kill; admin:
 also deploy and join), within its factories, names and expiry. Give it with
 --token or $` + envToken + ` (the environment keeps it out of the process
-list); the cookie file is then not read.
+list); the cookie file is then not read. An explicit --cookie-file wins over
+$` + envToken + `.
 
 Mutual TLS: nodes and clients of a cluster started with --tls-cert,
 --tls-key and --tls-ca (or $` + envTLSCert + `, $` + envTLSKey + `,
@@ -196,10 +197,18 @@ func (a *app) resolveCommon(fs *pflag.FlagSet) error {
 		v    *string
 		flag string
 		env  string
-	}{{&a.token, "token", envToken}, {&a.tlsCert, "tls-cert", envTLSCert}, {&a.tlsKey, "tls-key", envTLSKey}, {&a.tlsCA, "tls-ca", envTLSCA}} {
+	}{{&a.tlsCert, "tls-cert", envTLSCert}, {&a.tlsKey, "tls-key", envTLSKey}, {&a.tlsCA, "tls-ca", envTLSCA}} {
 		if !fs.Changed(f.flag) {
 			*f.v = a.getenv(f.env)
 		}
+	}
+	// Credentials: --token, else --cookie-file, else $WASMACTOR_TOKEN,
+	// else the cookie file of the environment or the default.
+	switch {
+	case fs.Changed("token") && fs.Changed("cookie-file"):
+		return usageErrorf("give --token or --cookie-file, not both")
+	case !fs.Changed("token") && !fs.Changed("cookie-file"):
+		a.token = a.getenv(envToken)
 	}
 	if (a.tlsCert != "" || a.tlsKey != "" || a.tlsCA != "") && (a.tlsCert == "" || a.tlsKey == "" || a.tlsCA == "") {
 		return usageErrorf("--tls-cert, --tls-key and --tls-ca go together")

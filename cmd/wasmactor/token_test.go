@@ -111,8 +111,18 @@ func TestTokenIsProvedInsteadOfTheCookie(t *testing.T) {
 		require.Nil(t, c.cookie)
 	}
 
+	// An explicit cookie file wins over the environment's token; both
+	// flags at once are a usage error.
+	r := f.run(t, "--cookie-file", "/etc/cookie", "nodes")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Equal(t, []string{"/etc/cookie"}, f.cookieRd)
+	require.Equal(t, credentials{cookie: fakeCookie}, f.creds[2])
+	r = f.run(t, "--cookie-file", "/etc/cookie", "--token", tok.String(), "nodes")
+	require.Equal(t, exitUsage, r.code)
+	require.Contains(t, r.stderr, "give --token or --cookie-file, not both")
+
 	f.env[envToken] = tok.String() + "x"
-	r := f.run(t, "ps")
+	r = f.run(t, "ps")
 	require.Equal(t, exitUsage, r.code)
 	require.NotContains(t, r.stderr, tok.String()[10:], "a token is a secret")
 
@@ -122,7 +132,7 @@ func TestTokenIsProvedInsteadOfTheCookie(t *testing.T) {
 	r = f.run(t, "ps")
 	require.Equal(t, exitPermission, r.code, r.stderr)
 	require.Contains(t, r.stderr, "wasmactor: token "+old.ID()+" expired at ")
-	require.Len(t, f.dialed, 2, "an expired token is not sent")
+	require.Len(t, f.dialed, 3, "an expired token is not sent")
 
 	f.env[envToken] = tok.String()
 	f.dialErr = errors.Join(transport.ErrHandshake, errors.New("127.0.0.1:7946 rejected token"))
