@@ -59,7 +59,8 @@
 //   - remote.go: peers and the way out to them; outbox.go: control
 //     messages to a peer, refused to the caller or kept in order; handler.go: the
 //     transport.Handler side, what peers send in; requests.go: requests from
-//     peers and clients (the CLI); placement.go: which node a spawn goes to;
+//     peers and clients (the CLI); access.go: what a client's cookie or
+//     token lets it request; placement.go: which node a spawn goes to;
 //     join.go: joining the cluster, in the background until a seed answers.
 //   - http.go: the optional HTTP listener; metrics.go: Prometheus metrics;
 //     observer.go: the observer page's data; peerlimits.go: the bounds on
