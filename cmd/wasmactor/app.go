@@ -130,6 +130,7 @@ client only reads the file, never creates it.
 
 	root.AddCommand(
 		a.buildCmd(),
+		a.genCmd(),
 		a.deployCmd(),
 		a.spawnCmd(),
 		a.sendCmd(),
