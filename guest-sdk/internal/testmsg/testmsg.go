@@ -56,8 +56,8 @@ type Everything struct {
 	Float64 float64
 	String  string
 	Bytes   []byte
-	Label   Label  `cbor:"label"`
-	Cents   Cents  `cbor:"cents,omitempty"`
+	Label   Label `cbor:"label"`
+	Cents   Cents `cbor:"cents,omitempty"`
 	PID     actor.PID
 	Nested  Receipt
 	Ptr     *int64
