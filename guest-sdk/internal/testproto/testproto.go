@@ -38,3 +38,17 @@ type Later struct{}
 type Fail struct {
 	Why string `cbor:"why"`
 }
+
+// Order is about 100 bytes in CBOR, the size the design's per-message
+// measurements use: the benchmarks decode it.
+//
+//wasmactor:message
+type Order struct {
+	ID       uint64 `cbor:"id"`
+	Customer string `cbor:"customer"`
+	Item     string `cbor:"item"`
+	Quantity int32  `cbor:"qty"`
+	Price    int64  `cbor:"price"`
+	Express  bool   `cbor:"express"`
+	Note     string `cbor:"note,omitempty"`
+}

@@ -247,6 +247,136 @@ func (v Note) MarshalCBOR() ([]byte, error) { return typed.Marshal(v), nil }
 // UnmarshalCBOR decodes a whole Note, tagged or not.
 func (v *Note) UnmarshalCBOR(b []byte) error { return typed.Unmarshal(b, v) }
 
+// MessageType returns the type tag of Order: typed.ID("Order").
+func (Order) MessageType() uint64 { return 0x98e78237 }
+
+// MessageName returns the name of Order on the wire.
+func (Order) MessageName() string { return "Order" }
+
+// AppendCBOR appends the body of v (a map; no type tag) to b.
+func (v Order) AppendCBOR(b []byte) []byte {
+	n := 6
+	if v.Note != "" {
+		n++
+	}
+	b = typed.AppendMapHeader(b, n)
+	b = append(b, "\x62id"...)
+	b = typed.AppendUint(b, uint64(v.ID))
+	b = append(b, "\x68customer"...)
+	b = typed.AppendText(b, string(v.Customer))
+	b = append(b, "\x64item"...)
+	b = typed.AppendText(b, string(v.Item))
+	b = append(b, "\x63qty"...)
+	b = typed.AppendInt(b, int64(v.Quantity))
+	b = append(b, "\x65price"...)
+	b = typed.AppendInt(b, int64(v.Price))
+	b = append(b, "\x67express"...)
+	b = typed.AppendBool(b, bool(v.Express))
+	if v.Note != "" {
+		b = append(b, "\x64note"...)
+		b = typed.AppendText(b, string(v.Note))
+	}
+	return b
+}
+
+// ReadCBOR decodes a body of Order, with or without its type tag in front,
+// from the start of b and returns the bytes after it. Keys it does not
+// know are skipped; fields absent from b are zero.
+func (v *Order) ReadCBOR(b []byte) ([]byte, error) {
+	*v = Order{}
+	b = typed.SkipTag(b, 0x98e78237)
+	if typed.IsNull(b) {
+		return b[1:], nil
+	}
+	n, b, err := typed.ReadMapHeader(b)
+	if err != nil {
+		return b, typed.FieldError("Order", "", err)
+	}
+	for ; n > 0; n-- {
+		var key []byte
+		if key, b, err = typed.ReadText(b); err != nil {
+			return b, typed.FieldError("Order", "", err)
+		}
+		switch string(key) {
+		case "id":
+			{
+				var x0 uint64
+				x0, b, err = typed.ReadUintN(b, 64)
+				v.ID = uint64(x0)
+			}
+			if err != nil {
+				return b, typed.FieldError("Order", "id", err)
+			}
+		case "customer":
+			{
+				var x0 string
+				x0, b, err = typed.ReadString(b)
+				v.Customer = string(x0)
+			}
+			if err != nil {
+				return b, typed.FieldError("Order", "customer", err)
+			}
+		case "item":
+			{
+				var x0 string
+				x0, b, err = typed.ReadString(b)
+				v.Item = string(x0)
+			}
+			if err != nil {
+				return b, typed.FieldError("Order", "item", err)
+			}
+		case "qty":
+			{
+				var x0 int64
+				x0, b, err = typed.ReadIntN(b, 32)
+				v.Quantity = int32(x0)
+			}
+			if err != nil {
+				return b, typed.FieldError("Order", "qty", err)
+			}
+		case "price":
+			{
+				var x0 int64
+				x0, b, err = typed.ReadIntN(b, 64)
+				v.Price = int64(x0)
+			}
+			if err != nil {
+				return b, typed.FieldError("Order", "price", err)
+			}
+		case "express":
+			{
+				var x0 bool
+				x0, b, err = typed.ReadBool(b)
+				v.Express = bool(x0)
+			}
+			if err != nil {
+				return b, typed.FieldError("Order", "express", err)
+			}
+		case "note":
+			{
+				var x0 string
+				x0, b, err = typed.ReadString(b)
+				v.Note = string(x0)
+			}
+			if err != nil {
+				return b, typed.FieldError("Order", "note", err)
+			}
+		default:
+			if b, err = typed.Skip(b); err != nil {
+				return b, typed.FieldError("Order", string(key), err)
+			}
+		}
+	}
+	return b, nil
+}
+
+// MarshalCBOR returns v tagged with its type, so fxamacker/cbor writes
+// Order as the typed APIs do.
+func (v Order) MarshalCBOR() ([]byte, error) { return typed.Marshal(v), nil }
+
+// UnmarshalCBOR decodes a whole Order, tagged or not.
+func (v *Order) UnmarshalCBOR(b []byte) error { return typed.Unmarshal(b, v) }
+
 // MessageType returns the type tag of Sum: typed.ID("Sum").
 func (Sum) MessageType() uint64 { return 0xbfd8d248 }
 
