@@ -388,3 +388,42 @@ const IntBits = 32 << (^uint(0) >> 63)
 // MaxPrealloc bounds what a reader allocates ahead for a declared count: a
 // slice or map grows past it only as items actually decode.
 const MaxPrealloc = 1024
+
+// Strings hands out the text fields of one body as substrings of a single
+// copy of it: one allocation per message instead of one per field, which
+// is what a Go wasm guest pays most for. Generated readers of types with
+// several string fields use it. A kept field keeps the whole body's copy
+// alive (bytes, not the inbox).
+type Strings struct {
+	s    string
+	base []byte
+}
+
+// Init copies the data item at the start of b, the body about to be read.
+func (st *Strings) Init(b []byte) {
+	st.s, st.base = "", nil
+	if rest, err := Skip(b); err == nil {
+		n := len(b) - len(rest)
+		st.s, st.base = string(b[:n]), b[:n]
+	}
+}
+
+// ReadString is [ReadString] for a text string inside the body given to
+// Init: the result is a substring of the copy.
+func (st *Strings) ReadString(b []byte) (string, []byte, error) {
+	t, rest, err := ReadText(b)
+	if err != nil {
+		return "", b, err
+	}
+	if !utf8.Valid(t) {
+		return "", b, errUTF8
+	}
+	if len(t) == 0 {
+		return "", rest, nil
+	}
+	// t lies inside base: their capacities differ by its offset.
+	if off := cap(st.base) - cap(t); st.base != nil && off >= 0 && off+len(t) <= len(st.s) {
+		return st.s[off : off+len(t)], rest, nil
+	}
+	return string(t), rest, nil
+}

@@ -19,6 +19,9 @@ func TestID(t *testing.T) {
 		require.Equal(t, byte(0xda), b[0])
 	}
 	require.NotEqual(t, ID("Deposit"), ID("Withdraw"))
+	// The examples docs/abi.md gives.
+	require.Equal(t, uint64(0x95f76a55), ID("Deposit"))
+	require.Equal(t, uint64(0x83c930f2), ErrorType)
 	require.False(t, IsType(55799))
 }
 

@@ -69,6 +69,16 @@ func (g *gen) writeMessage(w io.Writer, m *message) {
 	p("*v = %s{}", t)
 	p("b = typed.SkipTag(b, %s)", tag)
 	p("if typed.IsNull(b) { return b[1:], nil }")
+	strs := 0
+	for _, f := range m.fields {
+		if f.t.kind == kString {
+			strs++
+		}
+	}
+	if strs >= 2 {
+		p("var strs typed.Strings // one copy for the %d string fields", strs)
+		p("strs.Init(b)")
+	}
 	p("n, b, err := typed.ReadMapHeader(b)")
 	p("if err != nil { return b, typed.FieldError(%q, \"\", err) }", m.Name)
 	p("for ; n > 0; n-- {")
@@ -77,6 +87,15 @@ func (g *gen) writeMessage(w io.Writer, m *message) {
 	p("switch string(key) {")
 	for _, f := range m.fields {
 		p("case %q:", f.key)
+		if strs >= 2 && f.t.kind == kString {
+			p("{")
+			p("var x0 string")
+			p("x0, b, err = strs.ReadString(b)")
+			p("v.%s = %s(x0)", f.goName, f.t.goType)
+			p("}")
+			p("if err != nil { return b, typed.FieldError(%q, %q, err) }", m.Name, f.key)
+			continue
+		}
 		dec(w, "v."+f.goName, f.t, 0)
 		p("if err != nil { return b, typed.FieldError(%q, %q, err) }", m.Name, f.key)
 	}

@@ -44,7 +44,10 @@ func TestRoundTrip(t *testing.T) {
 		require.Equal(t, v, viaLib)
 		libData, err := cbor.Marshal(v)
 		require.NoError(t, err)
-		require.Equal(t, data, libData)
+		require.Equal(t, data[:5], libData[:5], "the type tag")
+		fromLib, err := typed.Decode[Everything](libData)
+		require.NoError(t, err)
+		require.Equal(t, v, fromLib, "the same message (map order varies)")
 	}
 }
 
@@ -148,7 +151,8 @@ func TestWrongTypeTag(t *testing.T) {
 }
 
 // TestDecodeAllocations: a message without strings decodes without
-// allocating, Order allocates only its three strings, and encoding into a
+// allocating, Order allocates once for its three strings (substrings of
+// one copy of the body), and encoding into a
 // buffer with room allocates nothing. typed.Decode, generic over the
 // type, costs one allocation more: the value escapes through the generic
 // call (the SDK's router decodes into a value it keeps instead).
@@ -167,11 +171,16 @@ func TestDecodeAllocations(t *testing.T) {
 	}))
 	o := typed.Marshal(sampleOrder())
 	var ov Order
-	require.Equal(t, 3.0, testing.AllocsPerRun(100, func() {
+	require.Equal(t, 1.0, testing.AllocsPerRun(100, func() {
 		if _, err := ov.ReadCBOR(o); err != nil {
 			t.Fatal(err)
 		}
 	}))
+	// The strings are a copy: the input (a reused inbox) may change.
+	for i := range o {
+		o[i] = 'X'
+	}
+	require.Equal(t, sampleOrder(), ov)
 	buf := make([]byte, 0, 256)
 	require.Zero(t, testing.AllocsPerRun(100, func() { buf = typed.Append(buf[:0], sampleOrder()) }))
 }

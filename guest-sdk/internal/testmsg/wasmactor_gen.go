@@ -150,6 +150,8 @@ func (v *Everything) ReadCBOR(b []byte) ([]byte, error) {
 	if typed.IsNull(b) {
 		return b[1:], nil
 	}
+	var strs typed.Strings // one copy for the 2 string fields
+	strs.Init(b)
 	n, b, err := typed.ReadMapHeader(b)
 	if err != nil {
 		return b, typed.FieldError("testmsg.Everything", "", err)
@@ -280,7 +282,7 @@ func (v *Everything) ReadCBOR(b []byte) ([]byte, error) {
 		case "String":
 			{
 				var x0 string
-				x0, b, err = typed.ReadString(b)
+				x0, b, err = strs.ReadString(b)
 				v.String = string(x0)
 			}
 			if err != nil {
@@ -298,7 +300,7 @@ func (v *Everything) ReadCBOR(b []byte) ([]byte, error) {
 		case "label":
 			{
 				var x0 string
-				x0, b, err = typed.ReadString(b)
+				x0, b, err = strs.ReadString(b)
 				v.Label = Label(x0)
 			}
 			if err != nil {
@@ -557,6 +559,8 @@ func (v *Order) ReadCBOR(b []byte) ([]byte, error) {
 	if typed.IsNull(b) {
 		return b[1:], nil
 	}
+	var strs typed.Strings // one copy for the 3 string fields
+	strs.Init(b)
 	n, b, err := typed.ReadMapHeader(b)
 	if err != nil {
 		return b, typed.FieldError("Order", "", err)
@@ -579,7 +583,7 @@ func (v *Order) ReadCBOR(b []byte) ([]byte, error) {
 		case "customer":
 			{
 				var x0 string
-				x0, b, err = typed.ReadString(b)
+				x0, b, err = strs.ReadString(b)
 				v.Customer = string(x0)
 			}
 			if err != nil {
@@ -588,7 +592,7 @@ func (v *Order) ReadCBOR(b []byte) ([]byte, error) {
 		case "item":
 			{
 				var x0 string
-				x0, b, err = typed.ReadString(b)
+				x0, b, err = strs.ReadString(b)
 				v.Item = string(x0)
 			}
 			if err != nil {
@@ -624,7 +628,7 @@ func (v *Order) ReadCBOR(b []byte) ([]byte, error) {
 		case "note":
 			{
 				var x0 string
-				x0, b, err = typed.ReadString(b)
+				x0, b, err = strs.ReadString(b)
 				v.Note = string(x0)
 			}
 			if err != nil {

@@ -288,6 +288,8 @@ func (v *Order) ReadCBOR(b []byte) ([]byte, error) {
 	if typed.IsNull(b) {
 		return b[1:], nil
 	}
+	var strs typed.Strings // one copy for the 3 string fields
+	strs.Init(b)
 	n, b, err := typed.ReadMapHeader(b)
 	if err != nil {
 		return b, typed.FieldError("Order", "", err)
@@ -310,7 +312,7 @@ func (v *Order) ReadCBOR(b []byte) ([]byte, error) {
 		case "customer":
 			{
 				var x0 string
-				x0, b, err = typed.ReadString(b)
+				x0, b, err = strs.ReadString(b)
 				v.Customer = string(x0)
 			}
 			if err != nil {
@@ -319,7 +321,7 @@ func (v *Order) ReadCBOR(b []byte) ([]byte, error) {
 		case "item":
 			{
 				var x0 string
-				x0, b, err = typed.ReadString(b)
+				x0, b, err = strs.ReadString(b)
 				v.Item = string(x0)
 			}
 			if err != nil {
@@ -355,7 +357,7 @@ func (v *Order) ReadCBOR(b []byte) ([]byte, error) {
 		case "note":
 			{
 				var x0 string
-				x0, b, err = typed.ReadString(b)
+				x0, b, err = strs.ReadString(b)
 				v.Note = string(x0)
 			}
 			if err != nil {
