@@ -86,28 +86,13 @@ func (s *reflectSink) Receive(_ *Context, msg Message) {
 	s.qty += int64(o.Quantity)
 }
 
-func benchDeliverNative(b *testing.B, a Actor, tagged bool) {
-	ti := newTestInstance(map[string]func() Actor{"S": func() Actor { return a }})
-	ti.host.record = false
-	require.Equal(b, int32(0), ti.run(startRec(1, "S", nil)))
-	batch := orderBatch(tagged)
-	copy(ti.inboxFor(uint32(len(batch))), batch)
-	b.ReportAllocs()
-	for b.Loop() {
-		if ti.deliver(uint32(len(batch))) != 0 {
-			b.Fatal(ti.host.failure)
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*64), "ns/msg")
-}
-
 func BenchmarkDeliverTypedNative(b *testing.B) {
 	s := &typedSink{}
 	r := NewRouter(HandleTell((*typedSink).Order))
-	benchDeliverNative(b, routed[*typedSink]{r: r, a: s}, true)
+	deliverNative(b, routed[*typedSink]{r: r, a: s}, orderBatch(true))
 }
 
-func BenchmarkDeliverReflectNative(b *testing.B) { benchDeliverNative(b, &reflectSink{}, false) }
+func BenchmarkDeliverReflectNative(b *testing.B) { deliverNative(b, &reflectSink{}, orderBatch(false)) }
 
 type routed[A any] struct {
 	r *Router[A]
@@ -116,23 +101,12 @@ type routed[A any] struct {
 
 func (x routed[A]) Receive(ctx *Context, msg Message) { x.r.Receive(x.a, ctx, msg) }
 
-func benchDeliverWasm(b *testing.B, factory string, tagged bool) {
-	env := newWasmEnvB(b, "guest-sdk/actor/testdata/typedbench")
-	g := env.newGuest()
-	require.Equal(b, int32(0), g.deliver(startRec(1, factory, nil)))
-	batch := orderBatch(tagged)
-	fn := g.mod.ExportedFunction("wasmactor_deliver")
-	ptr := uint32(g.call("wasmactor_inbox", uint64(len(batch))))
-	for b.Loop() {
-		g.mod.Memory().Write(ptr, batch)
-		res, err := fn.Call(g.ctx, uint64(len(batch)))
-		if err != nil || res[0] != 0 {
-			b.Fatal(err, env.host.failure)
-		}
-	}
-	require.Empty(b, env.host.take(), "no message was refused or logged")
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*64), "ns/msg")
+const typedBenchGuest = "guest-sdk/actor/testdata/typedbench"
+
+func BenchmarkDeliverTypedWasm(b *testing.B) {
+	deliverWasm(b, typedBenchGuest, "Typed", orderBatch(true))
 }
 
-func BenchmarkDeliverTypedWasm(b *testing.B)   { benchDeliverWasm(b, "Typed", true) }
-func BenchmarkDeliverReflectWasm(b *testing.B) { benchDeliverWasm(b, "Reflect", false) }
+func BenchmarkDeliverReflectWasm(b *testing.B) {
+	deliverWasm(b, typedBenchGuest, "Reflect", orderBatch(false))
+}

@@ -43,7 +43,6 @@ var (
 	errWantFloat  = &wireError{"want a number"}
 	errWantText   = &wireError{"want a text string"}
 	errWantBytes  = &wireError{"want a byte string"}
-	errNotTyped   = &wireError{"not a typed message (no type tag)"}
 )
 
 // FieldError says which field of which type did not decode. Generated
