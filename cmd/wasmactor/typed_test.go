@@ -74,11 +74,14 @@ func TestTypedSendAndCall(t *testing.T) {
 // running examples/bank: JSON in, typed CBOR to the guest, a typed reply
 // printed as JSON, and the guest's errors as the command's.
 func TestTypedCLIAgainstANode(t *testing.T) {
+	guestbuildtest.ShareCompileCache()
 	dir := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	// A cold compile of a Go guest under the race detector on a loaded
+	// machine can pass the default minute.
 	n, err := host.Start(ctx, host.Config{Name: "n1", Listen: "127.0.0.1:0", DataDir: filepath.Join(dir, "n1"),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		CompileTimeout: 4 * time.Minute, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	require.NoError(t, err)
 	defer func() { require.NoError(t, n.Close()) }()
 	_, err = n.Deploy(ctx, guestbuildtest.Build(t, "examples/bank"))
