@@ -149,3 +149,23 @@ func TestErrorReply(t *testing.T) {
 	require.NotErrorIs(t, &Error{Message: "x"}, ErrUnknownType)
 	require.ErrorContains(t, Unmarshal(append(Marshal(Error{Message: "x"}), 0), new(Error)), "bytes after")
 }
+
+// FuzzSkipAndError: Skip and the Error reader never panic on any input,
+// and agree with fxamacker/cbor on where a well-formed item ends.
+func FuzzSkipAndError(f *testing.F) {
+	f.Add(Marshal(Error{Code: CodeMalformed, Message: "x"}))
+	f.Add([]byte{0x82, 0xa1, 0x61, 'k', 0xc1, 0x01, 0xf9, 0x3c, 0x00})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rest, err := Skip(data)
+		if err == nil {
+			require.LessOrEqual(t, len(rest), len(data)-1)
+			var v any
+			if libRest, libErr := cbor.UnmarshalFirst(data, &v); libErr == nil {
+				require.Equal(t, len(libRest), len(rest))
+			}
+		}
+		var e Error
+		_, _ = e.ReadCBOR(data)
+		_, _, _ = Split(data)
+	})
+}
