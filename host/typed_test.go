@@ -2,6 +2,7 @@ package host_test
 
 import (
 	"errors"
+	"math"
 	"testing"
 	"time"
 
@@ -64,6 +65,20 @@ func TestTypedCallsAcrossNodes(t *testing.T) {
 	bal, err = host.Call(ctx, n1, alice, bankproto.GetBalance{})
 	require.NoError(t, err)
 	require.Equal(t, int64(75), bal.Amount)
+
+	// A transfer the other account refuses (its deposit fails) gives the
+	// money back, and its error reaches the caller through both asks.
+	rich, err := n1.Spawn(ctx, "Account", host.SpawnOptions{Node: "n2", Name: "rich", Args: bankproto.Open{Balance: math.MaxInt64 - 5}})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { _, err := n1.Whereis(ctx, "rich"); return err == nil }, 5*time.Second, 5*time.Millisecond)
+	_, err = host.Call(ctx, n1, alice, bankproto.Transfer{To: "rich", Amount: 10})
+	require.ErrorContains(t, err, "transfer to rich failed: the balance would overflow")
+	bal, err = host.Call(ctx, n1, alice, bankproto.GetBalance{})
+	require.NoError(t, err)
+	require.Equal(t, int64(75), bal.Amount, "refunded")
+	bal, err = host.Call(ctx, n2, rich, bankproto.GetBalance{})
+	require.NoError(t, err)
+	require.Equal(t, int64(math.MaxInt64-5), bal.Amount)
 
 	// One-way typed sends keep their order with later calls.
 	for range 3 {

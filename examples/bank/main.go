@@ -23,6 +23,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/wasmactor/wasmactor/examples/bank/bankproto"
@@ -71,6 +72,9 @@ var errAmount = errors.New("the amount must be positive")
 func (a *Account) Deposit(_ *actor.Context, d bankproto.Deposit) (bankproto.Balance, error) {
 	if d.Amount <= 0 {
 		return bankproto.Balance{}, errAmount
+	}
+	if d.Amount > math.MaxInt64-a.balance {
+		return bankproto.Balance{}, errors.New("the balance would overflow")
 	}
 	a.balance += d.Amount
 	return a.report(), nil
