@@ -82,8 +82,12 @@ func (g *gen) writeMessage(w io.Writer, m *message) {
 	p("n, b, err := typed.ReadMapHeader(b)")
 	p("if err != nil { return b, typed.FieldError(%q, \"\", err) }", m.Name)
 	p("for ; n > 0; n-- {")
+	// Short keys are read here rather than by a call: in a Go wasm guest a
+	// call costs more than the read (docs/RATIONALE.md).
 	p("var key []byte")
-	p("if key, b, err = typed.ReadText(b); err != nil { return b, typed.FieldError(%q, \"\", err) }", m.Name)
+	p("if len(b) > 1 && b[0]-0x60 < 24 && int(b[0]-0x60) < len(b) {")
+	p("key, b = b[1:1+b[0]-0x60], b[1+b[0]-0x60:]")
+	p("} else if key, b, err = typed.ReadText(b); err != nil { return b, typed.FieldError(%q, \"\", err) }", m.Name)
 	p("switch string(key) {")
 	for _, f := range m.fields {
 		p("case %q:", f.key)
@@ -195,10 +199,18 @@ func dec(w io.Writer, x string, t *ftype, depth int) {
 		scalar("bool", "typed.ReadBool(b)", t.goType)
 	case kString:
 		scalar("string", "typed.ReadString(b)", t.goType)
-	case kInt:
-		scalar("int64", "typed.ReadIntN(b, "+bitsOf(t)+")", t.goType)
-	case kUint:
-		scalar("uint64", "typed.ReadUintN(b, "+bitsOf(t)+")", t.goType)
+	case kInt, kUint:
+		// Values below 24 fit every integer type and are one byte: read
+		// inline, like keys.
+		read, tmp := "typed.ReadIntN(b, "+bitsOf(t)+")", "int64"
+		if t.kind == kUint {
+			read, tmp = "typed.ReadUintN(b, "+bitsOf(t)+")", "uint64"
+		}
+		p("if len(b) > 0 && b[0] < 24 {")
+		p("%s, b = %s(b[0]), b[1:]", x, t.goType)
+		p("} else {")
+		scalar(tmp, read, t.goType)
+		p("}")
 	case kFloat32, kFloat64:
 		scalar("float64", "typed.ReadFloat(b)", t.goType)
 	case kBytes:

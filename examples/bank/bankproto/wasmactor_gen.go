@@ -43,7 +43,9 @@ func (v *Balance) ReadCBOR(b []byte) ([]byte, error) {
 	}
 	for ; n > 0; n-- {
 		var key []byte
-		if key, b, err = typed.ReadText(b); err != nil {
+		if len(b) > 1 && b[0]-0x60 < 24 && int(b[0]-0x60) < len(b) {
+			key, b = b[1:1+b[0]-0x60], b[1+b[0]-0x60:]
+		} else if key, b, err = typed.ReadText(b); err != nil {
 			return b, typed.FieldError("Balance", "", err)
 		}
 		switch string(key) {
@@ -57,10 +59,14 @@ func (v *Balance) ReadCBOR(b []byte) ([]byte, error) {
 				return b, typed.FieldError("Balance", "owner", err)
 			}
 		case "amount":
-			{
-				var x0 int64
-				x0, b, err = typed.ReadIntN(b, 64)
-				v.Amount = int64(x0)
+			if len(b) > 0 && b[0] < 24 {
+				v.Amount, b = int64(b[0]), b[1:]
+			} else {
+				{
+					var x0 int64
+					x0, b, err = typed.ReadIntN(b, 64)
+					v.Amount = int64(x0)
+				}
 			}
 			if err != nil {
 				return b, typed.FieldError("Balance", "amount", err)
@@ -113,15 +119,21 @@ func (v *Deposit) ReadCBOR(b []byte) ([]byte, error) {
 	}
 	for ; n > 0; n-- {
 		var key []byte
-		if key, b, err = typed.ReadText(b); err != nil {
+		if len(b) > 1 && b[0]-0x60 < 24 && int(b[0]-0x60) < len(b) {
+			key, b = b[1:1+b[0]-0x60], b[1+b[0]-0x60:]
+		} else if key, b, err = typed.ReadText(b); err != nil {
 			return b, typed.FieldError("Deposit", "", err)
 		}
 		switch string(key) {
 		case "amount":
-			{
-				var x0 int64
-				x0, b, err = typed.ReadIntN(b, 64)
-				v.Amount = int64(x0)
+			if len(b) > 0 && b[0] < 24 {
+				v.Amount, b = int64(b[0]), b[1:]
+			} else {
+				{
+					var x0 int64
+					x0, b, err = typed.ReadIntN(b, 64)
+					v.Amount = int64(x0)
+				}
 			}
 			if err != nil {
 				return b, typed.FieldError("Deposit", "amount", err)
@@ -172,7 +184,9 @@ func (v *GetBalance) ReadCBOR(b []byte) ([]byte, error) {
 	}
 	for ; n > 0; n-- {
 		var key []byte
-		if key, b, err = typed.ReadText(b); err != nil {
+		if len(b) > 1 && b[0]-0x60 < 24 && int(b[0]-0x60) < len(b) {
+			key, b = b[1:1+b[0]-0x60], b[1+b[0]-0x60:]
+		} else if key, b, err = typed.ReadText(b); err != nil {
 			return b, typed.FieldError("GetBalance", "", err)
 		}
 		switch string(key) {
@@ -223,7 +237,9 @@ func (v *Open) ReadCBOR(b []byte) ([]byte, error) {
 	}
 	for ; n > 0; n-- {
 		var key []byte
-		if key, b, err = typed.ReadText(b); err != nil {
+		if len(b) > 1 && b[0]-0x60 < 24 && int(b[0]-0x60) < len(b) {
+			key, b = b[1:1+b[0]-0x60], b[1+b[0]-0x60:]
+		} else if key, b, err = typed.ReadText(b); err != nil {
 			return b, typed.FieldError("Open", "", err)
 		}
 		switch string(key) {
@@ -237,10 +253,14 @@ func (v *Open) ReadCBOR(b []byte) ([]byte, error) {
 				return b, typed.FieldError("Open", "owner", err)
 			}
 		case "balance":
-			{
-				var x0 int64
-				x0, b, err = typed.ReadIntN(b, 64)
-				v.Balance = int64(x0)
+			if len(b) > 0 && b[0] < 24 {
+				v.Balance, b = int64(b[0]), b[1:]
+			} else {
+				{
+					var x0 int64
+					x0, b, err = typed.ReadIntN(b, 64)
+					v.Balance = int64(x0)
+				}
 			}
 			if err != nil {
 				return b, typed.FieldError("Open", "balance", err)
@@ -295,7 +315,9 @@ func (v *Transfer) ReadCBOR(b []byte) ([]byte, error) {
 	}
 	for ; n > 0; n-- {
 		var key []byte
-		if key, b, err = typed.ReadText(b); err != nil {
+		if len(b) > 1 && b[0]-0x60 < 24 && int(b[0]-0x60) < len(b) {
+			key, b = b[1:1+b[0]-0x60], b[1+b[0]-0x60:]
+		} else if key, b, err = typed.ReadText(b); err != nil {
 			return b, typed.FieldError("Transfer", "", err)
 		}
 		switch string(key) {
@@ -309,10 +331,14 @@ func (v *Transfer) ReadCBOR(b []byte) ([]byte, error) {
 				return b, typed.FieldError("Transfer", "to", err)
 			}
 		case "amount":
-			{
-				var x0 int64
-				x0, b, err = typed.ReadIntN(b, 64)
-				v.Amount = int64(x0)
+			if len(b) > 0 && b[0] < 24 {
+				v.Amount, b = int64(b[0]), b[1:]
+			} else {
+				{
+					var x0 int64
+					x0, b, err = typed.ReadIntN(b, 64)
+					v.Amount = int64(x0)
+				}
 			}
 			if err != nil {
 				return b, typed.FieldError("Transfer", "amount", err)
@@ -365,15 +391,21 @@ func (v *Withdraw) ReadCBOR(b []byte) ([]byte, error) {
 	}
 	for ; n > 0; n-- {
 		var key []byte
-		if key, b, err = typed.ReadText(b); err != nil {
+		if len(b) > 1 && b[0]-0x60 < 24 && int(b[0]-0x60) < len(b) {
+			key, b = b[1:1+b[0]-0x60], b[1+b[0]-0x60:]
+		} else if key, b, err = typed.ReadText(b); err != nil {
 			return b, typed.FieldError("Withdraw", "", err)
 		}
 		switch string(key) {
 		case "amount":
-			{
-				var x0 int64
-				x0, b, err = typed.ReadIntN(b, 64)
-				v.Amount = int64(x0)
+			if len(b) > 0 && b[0] < 24 {
+				v.Amount, b = int64(b[0]), b[1:]
+			} else {
+				{
+					var x0 int64
+					x0, b, err = typed.ReadIntN(b, 64)
+					v.Amount = int64(x0)
+				}
 			}
 			if err != nil {
 				return b, typed.FieldError("Withdraw", "amount", err)

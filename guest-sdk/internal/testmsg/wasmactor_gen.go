@@ -158,7 +158,9 @@ func (v *Everything) ReadCBOR(b []byte) ([]byte, error) {
 	}
 	for ; n > 0; n-- {
 		var key []byte
-		if key, b, err = typed.ReadText(b); err != nil {
+		if len(b) > 1 && b[0]-0x60 < 24 && int(b[0]-0x60) < len(b) {
+			key, b = b[1:1+b[0]-0x60], b[1+b[0]-0x60:]
+		} else if key, b, err = typed.ReadText(b); err != nil {
 			return b, typed.FieldError("testmsg.Everything", "", err)
 		}
 		switch string(key) {
@@ -172,91 +174,131 @@ func (v *Everything) ReadCBOR(b []byte) ([]byte, error) {
 				return b, typed.FieldError("testmsg.Everything", "Bool", err)
 			}
 		case "Int":
-			{
-				var x0 int64
-				x0, b, err = typed.ReadIntN(b, typed.IntBits)
-				v.Int = int(x0)
+			if len(b) > 0 && b[0] < 24 {
+				v.Int, b = int(b[0]), b[1:]
+			} else {
+				{
+					var x0 int64
+					x0, b, err = typed.ReadIntN(b, typed.IntBits)
+					v.Int = int(x0)
+				}
 			}
 			if err != nil {
 				return b, typed.FieldError("testmsg.Everything", "Int", err)
 			}
 		case "Int8":
-			{
-				var x0 int64
-				x0, b, err = typed.ReadIntN(b, 8)
-				v.Int8 = int8(x0)
+			if len(b) > 0 && b[0] < 24 {
+				v.Int8, b = int8(b[0]), b[1:]
+			} else {
+				{
+					var x0 int64
+					x0, b, err = typed.ReadIntN(b, 8)
+					v.Int8 = int8(x0)
+				}
 			}
 			if err != nil {
 				return b, typed.FieldError("testmsg.Everything", "Int8", err)
 			}
 		case "Int16":
-			{
-				var x0 int64
-				x0, b, err = typed.ReadIntN(b, 16)
-				v.Int16 = int16(x0)
+			if len(b) > 0 && b[0] < 24 {
+				v.Int16, b = int16(b[0]), b[1:]
+			} else {
+				{
+					var x0 int64
+					x0, b, err = typed.ReadIntN(b, 16)
+					v.Int16 = int16(x0)
+				}
 			}
 			if err != nil {
 				return b, typed.FieldError("testmsg.Everything", "Int16", err)
 			}
 		case "Int32":
-			{
-				var x0 int64
-				x0, b, err = typed.ReadIntN(b, 32)
-				v.Int32 = int32(x0)
+			if len(b) > 0 && b[0] < 24 {
+				v.Int32, b = int32(b[0]), b[1:]
+			} else {
+				{
+					var x0 int64
+					x0, b, err = typed.ReadIntN(b, 32)
+					v.Int32 = int32(x0)
+				}
 			}
 			if err != nil {
 				return b, typed.FieldError("testmsg.Everything", "Int32", err)
 			}
 		case "Int64":
-			{
-				var x0 int64
-				x0, b, err = typed.ReadIntN(b, 64)
-				v.Int64 = int64(x0)
+			if len(b) > 0 && b[0] < 24 {
+				v.Int64, b = int64(b[0]), b[1:]
+			} else {
+				{
+					var x0 int64
+					x0, b, err = typed.ReadIntN(b, 64)
+					v.Int64 = int64(x0)
+				}
 			}
 			if err != nil {
 				return b, typed.FieldError("testmsg.Everything", "Int64", err)
 			}
 		case "Uint":
-			{
-				var x0 uint64
-				x0, b, err = typed.ReadUintN(b, typed.IntBits)
-				v.Uint = uint(x0)
+			if len(b) > 0 && b[0] < 24 {
+				v.Uint, b = uint(b[0]), b[1:]
+			} else {
+				{
+					var x0 uint64
+					x0, b, err = typed.ReadUintN(b, typed.IntBits)
+					v.Uint = uint(x0)
+				}
 			}
 			if err != nil {
 				return b, typed.FieldError("testmsg.Everything", "Uint", err)
 			}
 		case "Uint8":
-			{
-				var x0 uint64
-				x0, b, err = typed.ReadUintN(b, 8)
-				v.Uint8 = uint8(x0)
+			if len(b) > 0 && b[0] < 24 {
+				v.Uint8, b = uint8(b[0]), b[1:]
+			} else {
+				{
+					var x0 uint64
+					x0, b, err = typed.ReadUintN(b, 8)
+					v.Uint8 = uint8(x0)
+				}
 			}
 			if err != nil {
 				return b, typed.FieldError("testmsg.Everything", "Uint8", err)
 			}
 		case "Uint16":
-			{
-				var x0 uint64
-				x0, b, err = typed.ReadUintN(b, 16)
-				v.Uint16 = uint16(x0)
+			if len(b) > 0 && b[0] < 24 {
+				v.Uint16, b = uint16(b[0]), b[1:]
+			} else {
+				{
+					var x0 uint64
+					x0, b, err = typed.ReadUintN(b, 16)
+					v.Uint16 = uint16(x0)
+				}
 			}
 			if err != nil {
 				return b, typed.FieldError("testmsg.Everything", "Uint16", err)
 			}
 		case "Uint32":
-			{
-				var x0 uint64
-				x0, b, err = typed.ReadUintN(b, 32)
-				v.Uint32 = uint32(x0)
+			if len(b) > 0 && b[0] < 24 {
+				v.Uint32, b = uint32(b[0]), b[1:]
+			} else {
+				{
+					var x0 uint64
+					x0, b, err = typed.ReadUintN(b, 32)
+					v.Uint32 = uint32(x0)
+				}
 			}
 			if err != nil {
 				return b, typed.FieldError("testmsg.Everything", "Uint32", err)
 			}
 		case "Uint64":
-			{
-				var x0 uint64
-				x0, b, err = typed.ReadUintN(b, 64)
-				v.Uint64 = uint64(x0)
+			if len(b) > 0 && b[0] < 24 {
+				v.Uint64, b = uint64(b[0]), b[1:]
+			} else {
+				{
+					var x0 uint64
+					x0, b, err = typed.ReadUintN(b, 64)
+					v.Uint64 = uint64(x0)
+				}
 			}
 			if err != nil {
 				return b, typed.FieldError("testmsg.Everything", "Uint64", err)
@@ -307,10 +349,14 @@ func (v *Everything) ReadCBOR(b []byte) ([]byte, error) {
 				return b, typed.FieldError("testmsg.Everything", "label", err)
 			}
 		case "cents":
-			{
-				var x0 int64
-				x0, b, err = typed.ReadIntN(b, 64)
-				v.Cents = Cents(x0)
+			if len(b) > 0 && b[0] < 24 {
+				v.Cents, b = Cents(b[0]), b[1:]
+			} else {
+				{
+					var x0 int64
+					x0, b, err = typed.ReadIntN(b, 64)
+					v.Cents = Cents(x0)
+				}
 			}
 			if err != nil {
 				return b, typed.FieldError("testmsg.Everything", "cents", err)
@@ -330,10 +376,14 @@ func (v *Everything) ReadCBOR(b []byte) ([]byte, error) {
 				b, v.Ptr = b[1:], nil
 			} else {
 				v.Ptr = new(int64)
-				{
-					var x1 int64
-					x1, b, err = typed.ReadIntN(b, 64)
-					(*v.Ptr) = int64(x1)
+				if len(b) > 0 && b[0] < 24 {
+					(*v.Ptr), b = int64(b[0]), b[1:]
+				} else {
+					{
+						var x1 int64
+						x1, b, err = typed.ReadIntN(b, 64)
+						(*v.Ptr) = int64(x1)
+					}
 				}
 			}
 			if err != nil {
@@ -360,10 +410,14 @@ func (v *Everything) ReadCBOR(b []byte) ([]byte, error) {
 				}
 				for ; err == nil && n0 > 0; n0-- {
 					var e0 int64
-					{
-						var x1 int64
-						x1, b, err = typed.ReadIntN(b, 64)
-						e0 = int64(x1)
+					if len(b) > 0 && b[0] < 24 {
+						e0, b = int64(b[0]), b[1:]
+					} else {
+						{
+							var x1 int64
+							x1, b, err = typed.ReadIntN(b, 64)
+							e0 = int64(x1)
+						}
 					}
 					v.Ints = append(v.Ints, e0)
 				}
@@ -432,10 +486,14 @@ func (v *Everything) ReadCBOR(b []byte) ([]byte, error) {
 						}
 						for ; err == nil && n1 > 0; n1-- {
 							var e1 uint16
-							{
-								var x2 uint64
-								x2, b, err = typed.ReadUintN(b, 16)
-								e1 = uint16(x2)
+							if len(b) > 0 && b[0] < 24 {
+								e1, b = uint16(b[0]), b[1:]
+							} else {
+								{
+									var x2 uint64
+									x2, b, err = typed.ReadUintN(b, 16)
+									e1 = uint16(x2)
+								}
 							}
 							e0 = append(e0, e1)
 						}
@@ -487,10 +545,14 @@ func (v *Everything) ReadCBOR(b []byte) ([]byte, error) {
 						b, e0 = b[1:], nil
 					} else {
 						e0 = new(uint32)
-						{
-							var x2 uint64
-							x2, b, err = typed.ReadUintN(b, 32)
-							(*e0) = uint32(x2)
+						if len(b) > 0 && b[0] < 24 {
+							(*e0), b = uint32(b[0]), b[1:]
+						} else {
+							{
+								var x2 uint64
+								x2, b, err = typed.ReadUintN(b, 32)
+								(*e0) = uint32(x2)
+							}
 						}
 					}
 					v.Counts[k0] = e0
@@ -567,15 +629,21 @@ func (v *Order) ReadCBOR(b []byte) ([]byte, error) {
 	}
 	for ; n > 0; n-- {
 		var key []byte
-		if key, b, err = typed.ReadText(b); err != nil {
+		if len(b) > 1 && b[0]-0x60 < 24 && int(b[0]-0x60) < len(b) {
+			key, b = b[1:1+b[0]-0x60], b[1+b[0]-0x60:]
+		} else if key, b, err = typed.ReadText(b); err != nil {
 			return b, typed.FieldError("Order", "", err)
 		}
 		switch string(key) {
 		case "id":
-			{
-				var x0 uint64
-				x0, b, err = typed.ReadUintN(b, 64)
-				v.ID = uint64(x0)
+			if len(b) > 0 && b[0] < 24 {
+				v.ID, b = uint64(b[0]), b[1:]
+			} else {
+				{
+					var x0 uint64
+					x0, b, err = typed.ReadUintN(b, 64)
+					v.ID = uint64(x0)
+				}
 			}
 			if err != nil {
 				return b, typed.FieldError("Order", "id", err)
@@ -599,19 +667,27 @@ func (v *Order) ReadCBOR(b []byte) ([]byte, error) {
 				return b, typed.FieldError("Order", "item", err)
 			}
 		case "qty":
-			{
-				var x0 int64
-				x0, b, err = typed.ReadIntN(b, 32)
-				v.Quantity = int32(x0)
+			if len(b) > 0 && b[0] < 24 {
+				v.Quantity, b = int32(b[0]), b[1:]
+			} else {
+				{
+					var x0 int64
+					x0, b, err = typed.ReadIntN(b, 32)
+					v.Quantity = int32(x0)
+				}
 			}
 			if err != nil {
 				return b, typed.FieldError("Order", "qty", err)
 			}
 		case "price":
-			{
-				var x0 int64
-				x0, b, err = typed.ReadIntN(b, 64)
-				v.Price = Cents(x0)
+			if len(b) > 0 && b[0] < 24 {
+				v.Price, b = Cents(b[0]), b[1:]
+			} else {
+				{
+					var x0 int64
+					x0, b, err = typed.ReadIntN(b, 64)
+					v.Price = Cents(x0)
+				}
 			}
 			if err != nil {
 				return b, typed.FieldError("Order", "price", err)
@@ -681,24 +757,34 @@ func (v *Receipt) ReadCBOR(b []byte) ([]byte, error) {
 	}
 	for ; n > 0; n-- {
 		var key []byte
-		if key, b, err = typed.ReadText(b); err != nil {
+		if len(b) > 1 && b[0]-0x60 < 24 && int(b[0]-0x60) < len(b) {
+			key, b = b[1:1+b[0]-0x60], b[1+b[0]-0x60:]
+		} else if key, b, err = typed.ReadText(b); err != nil {
 			return b, typed.FieldError("Receipt", "", err)
 		}
 		switch string(key) {
 		case "id":
-			{
-				var x0 uint64
-				x0, b, err = typed.ReadUintN(b, 64)
-				v.ID = uint64(x0)
+			if len(b) > 0 && b[0] < 24 {
+				v.ID, b = uint64(b[0]), b[1:]
+			} else {
+				{
+					var x0 uint64
+					x0, b, err = typed.ReadUintN(b, 64)
+					v.ID = uint64(x0)
+				}
 			}
 			if err != nil {
 				return b, typed.FieldError("Receipt", "id", err)
 			}
 		case "total":
-			{
-				var x0 int64
-				x0, b, err = typed.ReadIntN(b, 64)
-				v.Total = Cents(x0)
+			if len(b) > 0 && b[0] < 24 {
+				v.Total, b = Cents(b[0]), b[1:]
+			} else {
+				{
+					var x0 int64
+					x0, b, err = typed.ReadIntN(b, 64)
+					v.Total = Cents(x0)
+				}
 			}
 			if err != nil {
 				return b, typed.FieldError("Receipt", "total", err)

@@ -40,24 +40,34 @@ func (v *Add) ReadCBOR(b []byte) ([]byte, error) {
 	}
 	for ; n > 0; n-- {
 		var key []byte
-		if key, b, err = typed.ReadText(b); err != nil {
+		if len(b) > 1 && b[0]-0x60 < 24 && int(b[0]-0x60) < len(b) {
+			key, b = b[1:1+b[0]-0x60], b[1+b[0]-0x60:]
+		} else if key, b, err = typed.ReadText(b); err != nil {
 			return b, typed.FieldError("Add", "", err)
 		}
 		switch string(key) {
 		case "a":
-			{
-				var x0 int64
-				x0, b, err = typed.ReadIntN(b, 64)
-				v.A = int64(x0)
+			if len(b) > 0 && b[0] < 24 {
+				v.A, b = int64(b[0]), b[1:]
+			} else {
+				{
+					var x0 int64
+					x0, b, err = typed.ReadIntN(b, 64)
+					v.A = int64(x0)
+				}
 			}
 			if err != nil {
 				return b, typed.FieldError("Add", "a", err)
 			}
 		case "b":
-			{
-				var x0 int64
-				x0, b, err = typed.ReadIntN(b, 64)
-				v.B = int64(x0)
+			if len(b) > 0 && b[0] < 24 {
+				v.B, b = int64(b[0]), b[1:]
+			} else {
+				{
+					var x0 int64
+					x0, b, err = typed.ReadIntN(b, 64)
+					v.B = int64(x0)
+				}
 			}
 			if err != nil {
 				return b, typed.FieldError("Add", "b", err)
@@ -110,7 +120,9 @@ func (v *Fail) ReadCBOR(b []byte) ([]byte, error) {
 	}
 	for ; n > 0; n-- {
 		var key []byte
-		if key, b, err = typed.ReadText(b); err != nil {
+		if len(b) > 1 && b[0]-0x60 < 24 && int(b[0]-0x60) < len(b) {
+			key, b = b[1:1+b[0]-0x60], b[1+b[0]-0x60:]
+		} else if key, b, err = typed.ReadText(b); err != nil {
 			return b, typed.FieldError("Fail", "", err)
 		}
 		switch string(key) {
@@ -169,7 +181,9 @@ func (v *Later) ReadCBOR(b []byte) ([]byte, error) {
 	}
 	for ; n > 0; n-- {
 		var key []byte
-		if key, b, err = typed.ReadText(b); err != nil {
+		if len(b) > 1 && b[0]-0x60 < 24 && int(b[0]-0x60) < len(b) {
+			key, b = b[1:1+b[0]-0x60], b[1+b[0]-0x60:]
+		} else if key, b, err = typed.ReadText(b); err != nil {
 			return b, typed.FieldError("Later", "", err)
 		}
 		switch string(key) {
@@ -218,7 +232,9 @@ func (v *Note) ReadCBOR(b []byte) ([]byte, error) {
 	}
 	for ; n > 0; n-- {
 		var key []byte
-		if key, b, err = typed.ReadText(b); err != nil {
+		if len(b) > 1 && b[0]-0x60 < 24 && int(b[0]-0x60) < len(b) {
+			key, b = b[1:1+b[0]-0x60], b[1+b[0]-0x60:]
+		} else if key, b, err = typed.ReadText(b); err != nil {
 			return b, typed.FieldError("Note", "", err)
 		}
 		switch string(key) {
@@ -296,15 +312,21 @@ func (v *Order) ReadCBOR(b []byte) ([]byte, error) {
 	}
 	for ; n > 0; n-- {
 		var key []byte
-		if key, b, err = typed.ReadText(b); err != nil {
+		if len(b) > 1 && b[0]-0x60 < 24 && int(b[0]-0x60) < len(b) {
+			key, b = b[1:1+b[0]-0x60], b[1+b[0]-0x60:]
+		} else if key, b, err = typed.ReadText(b); err != nil {
 			return b, typed.FieldError("Order", "", err)
 		}
 		switch string(key) {
 		case "id":
-			{
-				var x0 uint64
-				x0, b, err = typed.ReadUintN(b, 64)
-				v.ID = uint64(x0)
+			if len(b) > 0 && b[0] < 24 {
+				v.ID, b = uint64(b[0]), b[1:]
+			} else {
+				{
+					var x0 uint64
+					x0, b, err = typed.ReadUintN(b, 64)
+					v.ID = uint64(x0)
+				}
 			}
 			if err != nil {
 				return b, typed.FieldError("Order", "id", err)
@@ -328,19 +350,27 @@ func (v *Order) ReadCBOR(b []byte) ([]byte, error) {
 				return b, typed.FieldError("Order", "item", err)
 			}
 		case "qty":
-			{
-				var x0 int64
-				x0, b, err = typed.ReadIntN(b, 32)
-				v.Quantity = int32(x0)
+			if len(b) > 0 && b[0] < 24 {
+				v.Quantity, b = int32(b[0]), b[1:]
+			} else {
+				{
+					var x0 int64
+					x0, b, err = typed.ReadIntN(b, 32)
+					v.Quantity = int32(x0)
+				}
 			}
 			if err != nil {
 				return b, typed.FieldError("Order", "qty", err)
 			}
 		case "price":
-			{
-				var x0 int64
-				x0, b, err = typed.ReadIntN(b, 64)
-				v.Price = int64(x0)
+			if len(b) > 0 && b[0] < 24 {
+				v.Price, b = int64(b[0]), b[1:]
+			} else {
+				{
+					var x0 int64
+					x0, b, err = typed.ReadIntN(b, 64)
+					v.Price = int64(x0)
+				}
 			}
 			if err != nil {
 				return b, typed.FieldError("Order", "price", err)
@@ -408,15 +438,21 @@ func (v *Sum) ReadCBOR(b []byte) ([]byte, error) {
 	}
 	for ; n > 0; n-- {
 		var key []byte
-		if key, b, err = typed.ReadText(b); err != nil {
+		if len(b) > 1 && b[0]-0x60 < 24 && int(b[0]-0x60) < len(b) {
+			key, b = b[1:1+b[0]-0x60], b[1+b[0]-0x60:]
+		} else if key, b, err = typed.ReadText(b); err != nil {
 			return b, typed.FieldError("Sum", "", err)
 		}
 		switch string(key) {
 		case "n":
-			{
-				var x0 int64
-				x0, b, err = typed.ReadIntN(b, 64)
-				v.N = int64(x0)
+			if len(b) > 0 && b[0] < 24 {
+				v.N, b = int64(b[0]), b[1:]
+			} else {
+				{
+					var x0 int64
+					x0, b, err = typed.ReadIntN(b, 64)
+					v.N = int64(x0)
+				}
 			}
 			if err != nil {
 				return b, typed.FieldError("Sum", "n", err)
