@@ -238,6 +238,9 @@ func Send[M typed.Message](ctx *Context, to PID, m M) error {
 //
 // If Ask returns an error the request was not sent and then never runs.
 func Ask[Req typed.Request[Resp], Resp typed.Message, PResp typed.Ptr[Resp]](ctx *Context, to PID, req Req, timeout time.Duration, then func(ctx *Context, resp Resp, err error)) error {
+	if then == nil {
+		return ctx.AskRaw(to, nil, timeout, nil) // ErrBadArgument, as Context.Ask
+	}
 	ctx.in.typBuf = typed.Append(ctx.in.typBuf[:0], req)
 	return ctx.AskRaw(to, ctx.in.typBuf, timeout, func(ctx *Context, reply Message, err error) {
 		var resp Resp

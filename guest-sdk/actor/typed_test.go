@@ -207,6 +207,7 @@ func TestTypedAskAndSend(t *testing.T) {
 		}
 	}
 	require.Len(t, asks, 2)
+	require.ErrorIs(t, Ask[testproto.Add](&Context{in: ti.instance}, parent, testproto.Add{}, 0, nil), ErrBadArgument)
 	add, err := typed.Decode[testproto.Add](asks[0].data)
 	require.NoError(t, err)
 	require.Equal(t, testproto.Add{A: 1, B: 2}, add)
