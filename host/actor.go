@@ -77,6 +77,7 @@ type spawnSpec struct {
 	parent   abi.PID
 	link     *actor
 	name     string
+	holder   string // a node that holds the module, if the spawn came with one
 }
 
 // spawnLocal resolves the factory, pins a new actor to an instance and
@@ -97,7 +98,7 @@ func (n *Node) spawnLocal(ctx context.Context, s spawnSpec) (*actor, error) {
 			return nil, fmt.Errorf("%w: %q", wasmactor.ErrNameTaken, s.name)
 		}
 	}
-	m, err := n.module(ctx, info)
+	factory, m, err := n.loadFactory(ctx, s.factory, factory, info, s.holder)
 	if err != nil {
 		return nil, err
 	}
@@ -220,7 +221,7 @@ func (n *Node) finalize(a *actor, in *instance, reason string) {
 		target.mu.Unlock()
 	}
 	for p := range rlinks {
-		n.cast(p.Node, proto.KindExit, proto.Exit{From: a.serial, To: p.Serial, Reason: reason, ToIncarnation: p.Incarnation})
+		n.castMust(p.Node, proto.KindExit, proto.Exit{From: a.serial, To: p.Serial, Reason: reason, ToIncarnation: p.Incarnation})
 	}
 	for serial := range links {
 		other := n.actors.get(serial)

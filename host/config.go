@@ -17,6 +17,8 @@ type Config struct {
 	Name string
 	// DataDir holds the content-addressed module store and wazero's
 	// compilation cache. Empty keeps modules in memory (tests, embedding).
+	// It belongs to one node at a time: the node holds it locked (the file
+	// DataDir/lock) until Close, and a second node on it fails to start.
 	DataDir string
 	// MailboxSize bounds the user messages queued for one actor. Default 4096.
 	MailboxSize int

@@ -84,8 +84,10 @@
 //  3. module.mu: a module's instance pool.
 //  4. instance.mu: an instance's actor set and its dead flag.
 //  5. cluster.loadMu: held across placement's status requests to peers.
-//  6. Leaves, which are held while taking no other lock: actor.mu (and no
-//     code holds two actor locks at once), cluster.mu, cluster.pullMu,
+//  6. cluster.mu: held while the registry is called (learnModule and
+//     forgetHolder keep the holder table and the factory index in step).
+//  7. Leaves, which are held while taking no other lock: actor.mu (and no
+//     code holds two actor locks at once), cluster.pullMu,
 //     pendingAsks.mu, the table's shard locks, and the
 //     registry's and scheduler's internal locks.
 //

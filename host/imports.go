@@ -2,7 +2,6 @@ package host
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -132,8 +131,7 @@ func (im *imports) Kill(serial uint64, target abi.PID, reason string) abi.Errno 
 	t, e := im.target(target)
 	if e == errRemote {
 		p := im.n.pidOfABI(target)
-		im.n.cast(p.Node, proto.KindKill, proto.Exit{From: serial, To: p.Serial, Reason: reason, ToIncarnation: p.Incarnation})
-		return abi.OK
+		return abi.ErrnoOf(im.n.castTry(p.Node, proto.KindKill, proto.Exit{From: serial, To: p.Serial, Reason: reason, ToIncarnation: p.Incarnation}))
 	}
 	if e != abi.OK {
 		return e
@@ -258,5 +256,5 @@ func (im *imports) SendAfter(serial uint64, to abi.PID, delay time.Duration, msg
 }
 
 func (im *imports) Log(serial uint64, level slog.Level, msg string) {
-	im.n.log.Log(im.n.life, level, msg, "actor", fmt.Sprintf("<%s.%d>", im.n.cfg.Name, serial), "module", im.in.mod.info.Hash.Short())
+	im.n.log.Log(im.n.life, level, msg, "actor", PID{Node: im.n.cfg.Name, Incarnation: im.n.incarnation, Serial: serial}.String(), "module", im.in.mod.info.Hash.Short())
 }

@@ -40,7 +40,7 @@ func (n *Node) notifyDown(w watcher, ref uint64, dead PID, reason string) {
 		default: // the channel has room for exactly one Down
 		}
 	case w.node != "":
-		n.cast(w.node, proto.KindDown, proto.Down{Target: dead.Serial, Ref: w.remoteRef, Reason: reason, ToIncarnation: w.nodeInc})
+		n.castMust(w.node, proto.KindDown, proto.Down{Target: dead.Serial, Ref: w.remoteRef, Reason: reason, ToIncarnation: w.nodeInc})
 	case w.call != 0:
 		n.finishCall(w.call, nil, fmt.Errorf("%w: %s died: %s", wasmactor.ErrNoProc, dead, reason))
 	}
@@ -189,7 +189,19 @@ func (n *Node) watchRemote(target PID, w watcher) uint64 {
 	if w.actor != nil {
 		watcherSerial = w.actor.serial
 	}
-	n.cast(target.Node, proto.KindMonitor, proto.Watch{Watcher: watcherSerial, Target: target.Serial, Ref: ref, ToIncarnation: target.Incarnation})
+	err := n.castTry(target.Node, proto.KindMonitor, proto.Watch{Watcher: watcherSerial, Target: target.Serial, Ref: ref, ToIncarnation: target.Incarnation})
+	if err != nil {
+		// The request never left: the monitor fires at once, exactly once
+		// (whoever removes the rwatch entry fires it).
+		n.cl.mu.Lock()
+		_, mine := n.cl.rwatch[ref]
+		delete(n.cl.rwatch, ref)
+		n.cl.mu.Unlock()
+		if mine {
+			n.log.Debug("remote monitor not sent", "target", target.String(), "err", err)
+			n.notifyDown(w, ref, target, wasmactor.ReasonNoConnection)
+		}
+	}
 	return ref
 }
 
@@ -199,7 +211,7 @@ func (n *Node) unwatchRemote(ref uint64) {
 	delete(n.cl.rwatch, ref)
 	n.cl.mu.Unlock()
 	if ok {
-		n.cast(rw.node, proto.KindDemonitor, proto.Watch{Target: rw.target.Serial, Ref: ref, ToIncarnation: rw.target.Incarnation})
+		n.castMust(rw.node, proto.KindDemonitor, proto.Watch{Target: rw.target.Serial, Ref: ref, ToIncarnation: rw.target.Incarnation})
 	}
 }
 
@@ -224,7 +236,7 @@ func (n *Node) addRemoteWatcher(from transport.NodeInfo, w proto.Watch) {
 			return
 		}
 	}
-	n.cast(from.Name, proto.KindDown, proto.Down{Watcher: w.Watcher, Target: w.Target, Ref: w.Ref, Reason: wasmactor.ReasonNoProc, ToIncarnation: from.Incarnation})
+	n.castMust(from.Name, proto.KindDown, proto.Down{Watcher: w.Watcher, Target: w.Target, Ref: w.Ref, Reason: wasmactor.ReasonNoProc, ToIncarnation: from.Incarnation})
 }
 
 // addRemoteLink records a link from local actor a to a remote actor.
@@ -249,7 +261,12 @@ func (n *Node) linkRemote(a *actor, other PID) error {
 	if !n.addRemoteLink(a, other) {
 		return fmt.Errorf("%w: %s", wasmactor.ErrNoProc, n.pidOf(a))
 	}
-	n.cast(other.Node, proto.KindLink, proto.Link{From: a.serial, To: other.Serial, ToIncarnation: other.Incarnation})
+	if err := n.castTry(other.Node, proto.KindLink, proto.Link{From: a.serial, To: other.Serial, ToIncarnation: other.Incarnation}); err != nil {
+		a.mu.Lock()
+		delete(a.rlinks, other)
+		a.mu.Unlock()
+		return err
+	}
 	return nil
 }
 
@@ -259,5 +276,5 @@ func (n *Node) unlinkRemote(a *actor, other PID) {
 	a.mu.Lock()
 	delete(a.rlinks, other)
 	a.mu.Unlock()
-	n.cast(other.Node, proto.KindUnlink, proto.Link{From: a.serial, To: other.Serial, ToIncarnation: other.Incarnation})
+	n.castMust(other.Node, proto.KindUnlink, proto.Link{From: a.serial, To: other.Serial, ToIncarnation: other.Incarnation})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"sync/atomic"
 
 	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/internal/dirlock"
 	"github.com/wasmactor/wasmactor/internal/engine"
 	"github.com/wasmactor/wasmactor/registry"
 	"github.com/wasmactor/wasmactor/scheduler"
@@ -103,6 +105,8 @@ type Node struct {
 
 	eng       *engine.Engine
 	sched     *scheduler.Scheduler
+	dirLock   *dirlock.Lock      // the DataDir's, nil without one
+	dirStore  *registry.DirStore // store when DataDir is set
 	store     registry.Store
 	factories *registry.Factories
 	names     *registry.Names
@@ -125,6 +129,8 @@ type Node struct {
 
 	joinDone chan struct{} // closed when joinInBackground returns; nil without seeds
 	metrics  *metrics
+	out      outbox         // control messages parked for congested peers
+	bg       sync.WaitGroup // the outbox's drain goroutines
 	crashLog crashLog
 	http     *http.Server // nil unless Config.HTTPListen
 	httpAddr string
@@ -135,8 +141,9 @@ type Node struct {
 //
 // # Errors
 //
-// An invalid Config, an unusable DataDir, or a failure to set up the WASM
-// runtime.
+// An invalid Config, an unusable DataDir (or one that another node holds:
+// "wasmactor: data dir ... is in use by another node"), or a failure to set
+// up the WASM runtime.
 func Start(ctx context.Context, cfg Config) (*Node, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -159,14 +166,17 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.DataDir == "" {
 		n.store = registry.NewMemStore()
 	} else {
-		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-			return nil, fmt.Errorf("wasmactor: data dir: %w", err)
-		}
-		if n.store, err = registry.NewDirStore(filepath.Join(cfg.DataDir, "modules")); err != nil {
+		if err := n.lockDataDir(); err != nil {
 			return nil, err
 		}
+		if n.dirStore, err = registry.NewDirStore(filepath.Join(cfg.DataDir, "modules")); err != nil {
+			n.releaseDataDir()
+			return nil, err
+		}
+		n.store = n.dirStore
 	}
 	if n.eng, err = engine.New(ctx, engineConfig(cfg, n.log)); err != nil {
+		n.releaseDataDir()
 		return nil, err
 	}
 	for _, info := range n.store.List() {
@@ -182,8 +192,37 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		_ = n.Close()
 		return nil, err
 	}
-	n.log.Debug("node started", "incarnation", n.incarnation, "modules", len(n.store.List()))
+	n.log.Debug("node started", "incarnation", wasmactor.FormatIncarnation(n.incarnation), "modules", len(n.store.List()))
 	return n, nil
+}
+
+// lockDataDir creates the DataDir if needed and takes it for this node:
+// two nodes on one data dir would remove each other's module writes in
+// progress and race on the cookie and the compilation cache.
+func (n *Node) lockDataDir() error {
+	dir := n.cfg.DataDir
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("wasmactor: data dir: %w", err)
+	}
+	l, err := dirlock.Take(dir, "lock")
+	if errors.Is(err, dirlock.ErrHeld) {
+		return fmt.Errorf("wasmactor: data dir %s is in use by another node", dir)
+	}
+	if err != nil {
+		return fmt.Errorf("wasmactor: data dir: %w", err)
+	}
+	n.dirLock = l
+	return nil
+}
+
+// releaseDataDir closes the module store and gives the DataDir up.
+func (n *Node) releaseDataDir() {
+	if n.dirStore != nil {
+		_ = n.dirStore.Close()
+	}
+	if n.dirLock != nil {
+		_ = n.dirLock.Unlock()
+	}
 }
 
 func newIncarnation() uint64 {
@@ -215,6 +254,7 @@ func (n *Node) Close() error {
 	}
 	n.stopLife()
 	n.closeHTTP()
+	n.bg.Wait() // drains stop with n.life
 	if n.joinDone != nil {
 		<-n.joinDone // stopped by n.life
 	}
@@ -239,7 +279,9 @@ func (n *Node) Close() error {
 	for _, m := range mods { // closing waits for turns: hold no lock
 		m.closeAll(ctx)
 	}
-	return n.eng.Close(ctx)
+	err := n.eng.Close(ctx)
+	n.releaseDataDir()
+	return err
 }
 
 func (n *Node) checkOpen() error {

@@ -26,10 +26,18 @@ func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport
 		if err := proto.Unmarshal(req.Body, &s); err != nil {
 			return nil, err
 		}
-		if s.Module != nil && s.Holder != "" {
-			n.learnModule(s.Holder, *s.Module)
+		// The module and holder the requester resolved the factory to are
+		// hints for the pull, not announcements: the requester speaks for no
+		// holder, and the factory list is derived from the module here.
+		if s.Module != nil && !n.factories.Checked(s.Module.Hash) {
+			if err := s.Module.Validate(); err != nil {
+				return nil, err
+			}
+			if _, err := n.module(ctx, *s.Module, s.Holder); err != nil {
+				return nil, err
+			}
 		}
-		a, err := n.spawnLocal(ctx, spawnSpec{factory: s.Factory, args: s.Args, isolated: s.Isolated, restart: s.Restart, name: s.Name})
+		a, err := n.spawnLocal(ctx, spawnSpec{factory: s.Factory, args: s.Args, isolated: s.Isolated, restart: s.Restart, name: s.Name, holder: s.Holder})
 		if err != nil {
 			return nil, err
 		}
@@ -137,17 +145,7 @@ func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport
 	case proto.KindModules:
 		var out []proto.ModuleStatus
 		for _, info := range n.factories.Modules() {
-			ms := proto.ModuleStatus{Info: info}
-			if _, ok := n.store.Info(info.Hash); ok {
-				ms.Holders = append(ms.Holders, n.cfg.Name)
-			}
-			n.cl.mu.RLock()
-			for h := range n.cl.holders[info.Hash] {
-				ms.Holders = append(ms.Holders, h)
-			}
-			n.cl.mu.RUnlock()
-			sort.Strings(ms.Holders)
-			out = append(out, ms)
+			out = append(out, proto.ModuleStatus{Info: info, Holders: n.holdersOf(info.Hash)})
 		}
 		return proto.Marshal(out), nil
 	}

@@ -35,7 +35,7 @@ func Dial(ctx context.Context, addr string, cfg ClientConfig) (transport.Client,
 	if err != nil {
 		return nil, err
 	}
-	_, tlsConf, err := tlsConfigs(c.TLS, c.CertFile, c.KeyFile, c.CAFile, c.Name)
+	_, tlsConf, err := tlsConfigs(c.TLS, c.CertFile, c.KeyFile, c.CAFile)
 	if err != nil {
 		return nil, err
 	}

@@ -21,6 +21,10 @@ func FuzzHello(f *testing.F) {
 	h.Addr = ""
 	b, _ = wire.Marshal(h)
 	f.Add(b)
+	h = validHello()
+	h.Nonce, h.Expect = nil, "n2"
+	b, _ = wire.Marshal(h)
+	f.Add(b)
 	f.Add([]byte{0xa0})
 	f.Add([]byte{0xbf, 0xff})
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -28,7 +32,8 @@ func FuzzHello(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if h.Version != protocolVersion || len(h.Nonce) != nonceLen || validName(h.Name) != nil || h.Incarnation == 0 || h.MaxFrame < minMaxFrame || h.MaxFrame > maxMaxFrame {
+		if h.Version != protocolVersion || (len(h.Nonce) != 0 && len(h.Nonce) != nonceLen) || validName(h.Name) != nil ||
+			(h.Expect != "" && validName(h.Expect) != nil) || h.Incarnation == 0 || h.MaxFrame < minMaxFrame || h.MaxFrame > maxMaxFrame {
 			t.Fatalf("accepted an invalid hello %+v", h)
 		}
 		enc, err := wire.Marshal(h)
@@ -38,6 +43,20 @@ func FuzzHello(f *testing.F) {
 		h2, err := decodeHello(enc)
 		if err != nil || h2.Name != h.Name || h2.Incarnation != h.Incarnation || !bytes.Equal(h2.Nonce, h.Nonce) {
 			t.Fatalf("round trip: %v", err)
+		}
+	})
+}
+
+// FuzzChallenge: the challenge decoder never panics and accepts only the
+// current version with a 32-byte nonce.
+func FuzzChallenge(f *testing.F) {
+	b, _ := wire.Marshal(challenge{Version: protocolVersion, Nonce: make([]byte, nonceLen)})
+	f.Add(b)
+	f.Add([]byte{0xa1, 0x01, 0x02})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := decodeChallenge(data)
+		if err == nil && (c.Version != protocolVersion || len(c.Nonce) != nonceLen) {
+			t.Fatalf("accepted an invalid challenge %+v", c)
 		}
 	})
 }

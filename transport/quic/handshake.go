@@ -15,11 +15,11 @@ import (
 
 // Handshake constants (docs/protocol.md, "Handshake").
 const (
-	protocolVersion   = 1
+	protocolVersion   = 2
 	exporterLabel     = "EXPORTER-Channel-Binding"
 	exporterLen       = 32
-	clientProofLabel  = "wasmactor/1 client proof"
-	serverProofLabel  = "wasmactor/1 server proof"
+	clientProofLabel  = "wasmactor/2 client proof"
+	serverProofLabel  = "wasmactor/2 server proof"
 	nonceLen          = 32
 	macLen            = sha256.Size
 	maxHandshakeFrame = 4096
@@ -29,18 +29,31 @@ const (
 	roleClient uint8 = 1
 )
 
-// hello is the first message each side sends: who it is, and a fresh nonce.
+// hello says who its sender is. The client sends it first; the server
+// sends its own only once it has verified the client's proof, so a peer
+// without the cookie never learns which node it reached.
 type hello struct {
 	Version     uint64 `cbor:"1,keyasint"`
 	Role        uint8  `cbor:"2,keyasint"`
 	Name        string `cbor:"3,keyasint"`
 	Incarnation uint64 `cbor:"4,keyasint"`
 	Addr        string `cbor:"5,keyasint,omitempty"`
-	Nonce       []byte `cbor:"6,keyasint"`
-	MaxFrame    uint64 `cbor:"7,keyasint"`
+	// Nonce is the client's fresh nonce; the server's is in its challenge.
+	Nonce    []byte `cbor:"6,keyasint,omitempty"`
+	MaxFrame uint64 `cbor:"7,keyasint"`
 	// MaxRequest is the largest call request the sender accepts; absent
 	// (zero) means MaxFrame. Clients accept no requests and omit it.
 	MaxRequest uint64 `cbor:"8,keyasint,omitempty"`
+	// Expect is the node the client means to reach (a redial of a known
+	// member); a server of another name turns it down with CodeWrongNode.
+	Expect string `cbor:"9,keyasint,omitempty"`
+}
+
+// challenge is the server's first message: its nonce, and nothing that
+// identifies the node.
+type challenge struct {
+	Version uint64 `cbor:"1,keyasint"`
+	Nonce   []byte `cbor:"6,keyasint"`
 }
 
 // proof carries an HMAC over the handshake (see computeProof).
@@ -55,7 +68,12 @@ func (h hello) info() transport.NodeInfo {
 // errBadHandshake is the cause of every malformed handshake message.
 var errBadHandshake = fmt.Errorf("%w: malformed handshake message", transport.ErrHandshake)
 
-// decodeHello decodes and validates a hello body.
+func versionError(v uint64) error {
+	return fmt.Errorf("%w: protocol version %d, want %d", transport.ErrHandshake, v, protocolVersion)
+}
+
+// decodeHello decodes and validates a hello body. The nonce is either
+// absent (a server's hello) or exactly nonceLen bytes.
 func decodeHello(b []byte) (hello, error) {
 	var h hello
 	if err := wire.Unmarshal(b, &h); err != nil {
@@ -63,16 +81,18 @@ func decodeHello(b []byte) (hello, error) {
 	}
 	switch {
 	case h.Version != protocolVersion:
-		return hello{}, fmt.Errorf("%w: protocol version %d, want %d", transport.ErrHandshake, h.Version, protocolVersion)
+		return hello{}, versionError(h.Version)
 	case h.Role != roleNode && h.Role != roleClient:
 		return hello{}, fmt.Errorf("%w: unknown role %d", errBadHandshake, h.Role)
 	case validName(h.Name) != nil:
 		return hello{}, fmt.Errorf("%w: bad name", errBadHandshake)
+	case h.Expect != "" && validName(h.Expect) != nil:
+		return hello{}, fmt.Errorf("%w: bad expected name", errBadHandshake)
 	case h.Incarnation == 0:
 		return hello{}, fmt.Errorf("%w: zero incarnation", errBadHandshake)
 	case len(h.Addr) > maxAddrLen:
 		return hello{}, fmt.Errorf("%w: address too long", errBadHandshake)
-	case len(h.Nonce) != nonceLen:
+	case len(h.Nonce) != 0 && len(h.Nonce) != nonceLen:
 		return hello{}, fmt.Errorf("%w: nonce of %d bytes", errBadHandshake, len(h.Nonce))
 	case h.MaxFrame < minMaxFrame:
 		return hello{}, fmt.Errorf("%w: max frame %d", errBadHandshake, h.MaxFrame)
@@ -82,6 +102,21 @@ func decodeHello(b []byte) (hello, error) {
 	}
 	h.MaxRequest = min(max(h.MaxRequest, h.MaxFrame), maxMaxRequest)
 	return h, nil
+}
+
+// decodeChallenge decodes and validates a challenge body.
+func decodeChallenge(b []byte) (challenge, error) {
+	var c challenge
+	if err := wire.Unmarshal(b, &c); err != nil {
+		return challenge{}, fmt.Errorf("%w: %v", errBadHandshake, err)
+	}
+	if c.Version != protocolVersion {
+		return challenge{}, versionError(c.Version)
+	}
+	if len(c.Nonce) != nonceLen {
+		return challenge{}, fmt.Errorf("%w: nonce of %d bytes", errBadHandshake, len(c.Nonce))
+	}
+	return c, nil
 }
 
 // decodeProof decodes a proof body.
@@ -97,17 +132,17 @@ func decodeProof(b []byte) (proof, error) {
 }
 
 // computeProof is HMAC-SHA256 keyed by the cookie over the role label, the
-// TLS exporter value of this connection (channel binding) and the transcript
-// (both hello bodies exactly as sent, each with a 4-byte big-endian length).
-// The label stops a proof from being reflected to its author; the exporter
-// value stops it from being relayed onto another TLS session; the nonces in
-// the transcript stop it from being replayed later.
-func computeProof(cookie []byte, label string, ekm, clientHello, serverHello []byte) []byte {
+// TLS exporter value of this connection (channel binding) and the
+// transcript so far (each message body exactly as sent, with a 4-byte
+// big-endian length). The label stops a proof from being reflected to its
+// author; the exporter value stops it from being relayed onto another TLS
+// session; the nonces in the transcript stop it from being replayed later.
+func computeProof(cookie []byte, label string, ekm []byte, transcript ...[]byte) []byte {
 	m := hmac.New(sha256.New, cookie)
 	io.WriteString(m, label)
 	m.Write([]byte{0})
 	var l [4]byte
-	for _, part := range [][]byte{ekm, clientHello, serverHello} {
+	for _, part := range append([][]byte{ekm}, transcript...) {
 		binary.BigEndian.PutUint32(l[:], uint32(len(part)))
 		m.Write(l[:])
 		m.Write(part)
@@ -119,13 +154,13 @@ func computeProof(cookie []byte, label string, ekm, clientHello, serverHello []b
 // connection. It is used by exactly one goroutine.
 type handshaker struct {
 	cookie []byte
-	self   hello // Nonce is filled by run
+	self   hello
 	rw     io.Writer
 	r      *wire.Reader
 	ekm    []byte
 
-	// set by the run methods
-	clientHello, serverHello []byte
+	// The transcript, message bodies as sent; set by the run methods.
+	clientHello, challenge, serverHello []byte
 }
 
 func newHandshaker(cookie []byte, self hello, rw io.ReadWriter, ekm []byte) *handshaker {
@@ -161,16 +196,44 @@ func (h *handshaker) recv() ([]byte, error) {
 	return b, nil
 }
 
-// client runs the dialling side: hello, read the server's hello, let check
-// veto the peer (before any proof is sent), prove, then verify the server's
-// proof.
+// recvProof reads a proof and checks it against the transcript.
+func (h *handshaker) recvProof(label string, transcript ...[]byte) error {
+	b, err := h.recv()
+	if err != nil {
+		return err
+	}
+	p, err := decodeProof(b)
+	if err != nil {
+		return err
+	}
+	if !hmac.Equal(p.MAC, computeProof(h.cookie, label, h.ekm, transcript...)) {
+		return fmt.Errorf("%w: the peer's proof is wrong (wrong cookie, or a relayed or reflected proof)", transport.ErrHandshake)
+	}
+	return nil
+}
+
+// client runs the dialling side: hello, read the server's challenge, prove,
+// then read the server's hello and proof, verify the proof over the raw
+// hello before decoding it, and let check veto the peer.
 func (h *handshaker) client(check func(hello) error) (hello, error) {
 	h.self.Nonce = newNonce()
 	var err error
 	if h.clientHello, err = h.send(h.self); err != nil {
 		return hello{}, err
 	}
+	if h.challenge, err = h.recv(); err != nil {
+		return hello{}, err
+	}
+	if _, err := decodeChallenge(h.challenge); err != nil {
+		return hello{}, err
+	}
+	if _, err := h.send(proof{MAC: computeProof(h.cookie, clientProofLabel, h.ekm, h.clientHello, h.challenge)}); err != nil {
+		return hello{}, err
+	}
 	if h.serverHello, err = h.recv(); err != nil {
+		return hello{}, err
+	}
+	if err := h.recvProof(serverProofLabel, h.clientHello, h.challenge, h.serverHello); err != nil {
 		return hello{}, err
 	}
 	peer, err := decodeHello(h.serverHello)
@@ -185,57 +248,47 @@ func (h *handshaker) client(check func(hello) error) (hello, error) {
 			return hello{}, err
 		}
 	}
-	if _, err := h.send(proof{MAC: computeProof(h.cookie, clientProofLabel, h.ekm, h.clientHello, h.serverHello)}); err != nil {
-		return hello{}, err
-	}
-	b, err := h.recv()
-	if err != nil {
-		return hello{}, err
-	}
-	p, err := decodeProof(b)
-	if err != nil {
-		return hello{}, err
-	}
-	if !hmac.Equal(p.MAC, computeProof(h.cookie, serverProofLabel, h.ekm, h.clientHello, h.serverHello)) {
-		return hello{}, fmt.Errorf("%w: the server's proof is wrong (wrong cookie, or a relayed or reflected proof)", transport.ErrHandshake)
-	}
 	return peer, nil
 }
 
-// server runs the accepting side: read the client's hello, answer with
-// ours, verify the client's proof, let admit decide (the peer is now
-// authenticated), then prove in turn.
+// server runs the accepting side: read the client's hello, challenge it,
+// verify its proof, and only then decode the hello, let admit decide (the
+// peer is now authenticated) and answer with this node's hello and proof.
+// Before the client's proof is verified the server sends nothing but a
+// nonce.
 func (h *handshaker) server(admit func(hello) error) (hello, error) {
 	var err error
 	if h.clientHello, err = h.recv(); err != nil {
+		return hello{}, err
+	}
+	if h.challenge, err = h.send(challenge{Version: protocolVersion, Nonce: newNonce()}); err != nil {
+		return hello{}, err
+	}
+	if err := h.recvProof(clientProofLabel, h.clientHello, h.challenge); err != nil {
 		return hello{}, err
 	}
 	peer, err := decodeHello(h.clientHello)
 	if err != nil {
 		return hello{}, err
 	}
-	h.self.Nonce = newNonce()
-	if h.serverHello, err = h.send(h.self); err != nil {
-		return hello{}, err
-	}
-	b, err := h.recv()
-	if err != nil {
-		return hello{}, err
-	}
-	p, err := decodeProof(b)
-	if err != nil {
-		return hello{}, err
-	}
-	if !hmac.Equal(p.MAC, computeProof(h.cookie, clientProofLabel, h.ekm, h.clientHello, h.serverHello)) {
-		return hello{}, fmt.Errorf("%w: the client's proof is wrong (wrong cookie, or a relayed or reflected proof)", transport.ErrHandshake)
+	if len(peer.Nonce) != nonceLen {
+		return hello{}, fmt.Errorf("%w: client hello without a nonce", errBadHandshake)
 	}
 	if admit != nil {
 		if err := admit(peer); err != nil {
 			return peer, err
 		}
 	}
-	if _, err := h.send(proof{MAC: computeProof(h.cookie, serverProofLabel, h.ekm, h.clientHello, h.serverHello)}); err != nil {
+	// This node's hello and its proof over it, in one write.
+	self := h.self
+	self.Nonce = nil
+	if h.serverHello, err = wire.Marshal(self); err != nil {
 		return peer, err
 	}
-	return peer, nil
+	p, err := wire.Marshal(proof{MAC: computeProof(h.cookie, serverProofLabel, h.ekm, h.clientHello, h.challenge, h.serverHello)})
+	if err != nil {
+		return peer, err
+	}
+	_, err = h.rw.Write(wire.AppendFrame(wire.AppendFrame(nil, h.serverHello), p))
+	return peer, err
 }

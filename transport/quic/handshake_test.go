@@ -21,7 +21,7 @@ import (
 // ALPN but holds no cookie.
 func rawListener(t *testing.T) *qgo.Listener {
 	t.Helper()
-	srv, _, err := tlsConfigs(nil, "", "", "", "mallory")
+	srv, _, err := tlsConfigs(nil, "", "", "")
 	require.NoError(t, err)
 	ln, err := qgo.ListenAddr("127.0.0.1:0", srv, quicConfig(2*time.Second, 2*time.Second, 500*time.Millisecond, 10))
 	require.NoError(t, err)
@@ -194,7 +194,7 @@ func fakeServer(t *testing.T, ln *qgo.Listener, respond func(clientProof []byte)
 			done <- err
 			return
 		}
-		body, _ := wire.Marshal(hello{Version: protocolVersion, Name: "s", Incarnation: 1, Addr: "127.0.0.1:1", Nonce: newNonce(), MaxFrame: 1 << 20})
+		body, _ := wire.Marshal(challenge{Version: protocolVersion, Nonce: newNonce()})
 		str.Write(wire.AppendFrame(nil, body))
 		pb, err := r.Next()
 		if err != nil {
@@ -206,6 +206,8 @@ func fakeServer(t *testing.T, ln *qgo.Listener, respond func(clientProof []byte)
 			done <- err
 			return
 		}
+		body, _ = wire.Marshal(hello{Version: protocolVersion, Name: "s", Incarnation: 1, Addr: "127.0.0.1:1", MaxFrame: 1 << 20})
+		str.Write(wire.AppendFrame(nil, body))
 		body, _ = wire.Marshal(proof{MAC: respond(p.MAC)})
 		str.Write(wire.AppendFrame(nil, body))
 		select {
@@ -255,7 +257,8 @@ func TestHandshakeReplayedProofRejected(t *testing.T) {
 	h1 := newHandshaker(testCookie, hello{Version: protocolVersion, Role: roleNode, Name: "v", Incarnation: 5, Addr: "127.0.0.1:9", MaxFrame: 1 << 20}, str1, ekm1)
 	_, err = h1.client(nil)
 	require.NoError(t, err, "the genuine handshake succeeds")
-	recordedHello, recordedProof := h1.clientHello, computeProof(testCookie, clientProofLabel, ekm1, h1.clientHello, h1.serverHello)
+	rawActivate(t, str1, "v", "s")
+	recordedHello, recordedProof := h1.clientHello, computeProof(testCookie, clientProofLabel, ekm1, h1.clientHello, h1.challenge)
 	ev := hs.nextEvent(t, 5*time.Second)
 	require.True(t, ev.up)
 
@@ -344,23 +347,38 @@ func TestLimiterRefills(t *testing.T) {
 	require.LessOrEqual(t, len(l.m), maxBuckets)
 }
 
-// TestALPNMismatch: a peer speaking another protocol version fails in TLS
-// with no_application_protocol, before any application code runs.
+// TestALPNMismatch: a peer speaking another protocol version (here the
+// previous one, whose server revealed its name before the proof) fails in
+// TLS with no_application_protocol, before any application code runs.
 func TestALPNMismatch(t *testing.T) {
 	hs := newHandler()
 	s := startNode(t, testConfig("s"), hs)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, err := qgo.DialAddr(ctx, s.Self().Addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"wasmactor/2"}}, nil)
+	_, err := qgo.DialAddr(ctx, s.Self().Addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"wasmactor/1"}}, nil)
 	var te *qgo.TransportError
 	require.ErrorAs(t, err, &te)
 	require.Equal(t, qgo.TransportErrorCode(0x100+120), te.ErrorCode, "CRYPTO_ERROR no_application_protocol")
 	requireNoEvent(t, hs)
 	// Not counted as a failed handshake: the right client still gets in.
 	for i := 0; i < DefaultFailureBurst+2; i++ {
-		qgo.DialAddr(ctx, s.Self().Addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"wasmactor/2"}}, nil)
+		qgo.DialAddr(ctx, s.Self().Addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"wasmactor/1"}}, nil)
 	}
 	c, err := Dial(ctx, s.Self().Addr, ClientConfig{Cookie: testCookie})
 	require.NoError(t, err)
 	c.Close()
+}
+
+// TestNoResumptionNo0RTT: TLS 1.3 only, no session tickets or cache, and
+// quic-go's 0-RTT off, so no early data that could be replayed.
+func TestNoResumptionNo0RTT(t *testing.T) {
+	srv, cli, err := tlsConfigs(nil, "", "", "")
+	require.NoError(t, err)
+	for _, c := range []*tls.Config{srv, cli} {
+		require.EqualValues(t, tls.VersionTLS13, c.MinVersion)
+		require.True(t, c.SessionTicketsDisabled)
+		require.Nil(t, c.ClientSessionCache)
+		require.Equal(t, []string{ALPN}, c.NextProtos)
+	}
+	require.False(t, quicConfig(time.Second, time.Second, time.Second/4, 1).Allow0RTT)
 }
