@@ -13,6 +13,12 @@
 //	var v struct{ Value int }
 //	err = reply.Decode(&v)
 //
+// With a protocol declared as Go types (//wasmactor:message, codecs by
+// `wasmactor gen`; see package guest-sdk/typed), [Call] and [Send] are
+// typed, and the answer's type is inferred from the request:
+//
+//	bal, err := host.Call(ctx, node, pid, bankproto.Deposit{Amount: 5}) // a bankproto.Balance
+//
 // [InspectModule] gives Deploy's verdict on a module without a node, for
 // tools that check a module before it is uploaded.
 //

@@ -158,6 +158,7 @@ cookie or token proof.
 
 	root.AddCommand(
 		a.buildCmd(),
+		a.genCmd(),
 		a.deployCmd(),
 		a.spawnCmd(),
 		a.sendCmd(),

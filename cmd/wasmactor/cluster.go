@@ -194,8 +194,9 @@ send and call can use the name instead of the PID.`,
 	return cmd
 }
 
-// messageArgs checks TARGET and converts JSON for send and call.
-func messageArgs(args []string) (string, []byte, error) {
+// messageArgs checks TARGET and converts JSON for send and call; with
+// --type the message is typed (typed.go).
+func messageArgs(args []string, typeName string) (string, []byte, error) {
 	if err := checkTarget(args[0]); err != nil {
 		return "", nil, err
 	}
@@ -203,22 +204,28 @@ func messageArgs(args []string) (string, []byte, error) {
 	if err != nil {
 		return "", nil, err
 	}
+	if typeName != "" {
+		payload = typedPayload(typeName, payload)
+	}
 	return args[0], payload, nil
 }
 
 func (a *app) sendCmd() *cobra.Command {
-	return &cobra.Command{
+	var typeName string
+	cmd := &cobra.Command{
 		Use:   "send TARGET JSON",
 		Short: "Send a message one way (at most once); prints nothing",
 		Long: `Send JSON (converted to CBOR) to TARGET, a PID as spawn and ps print it
 (<node.incarnation.serial>) or a registered name, without waiting for an
 answer. Success means the target's node queued it; delivery is at most once,
-in order per sender.`,
+in order per sender. --type NAME sends a typed message: the JSON is its
+body, tagged with NAME's type tag (see 'wasmactor gen').`,
 		Example: `  wasmactor send counter '{"op": "inc", "by": 2}'
-  wasmactor send '<n2.3f9a0c11d2e4b607.17>' '{"op": "reset"}'`,
+  wasmactor send '<n2.3f9a0c11d2e4b607.17>' '{"op": "reset"}'
+  wasmactor send alice --type Deposit '{"amount": 5}'`,
 		Args: exactArgs(2, "TARGET and JSON"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			target, payload, err := messageArgs(args)
+			target, payload, err := messageArgs(args, typeName)
 			if err != nil {
 				return err
 			}
@@ -230,6 +237,8 @@ in order per sender.`,
 			return nil
 		},
 	}
+	addTypeFlag(cmd, &typeName)
+	return cmd
 }
 
 // callGrace is how much longer the client waits than the node, so a timeout
@@ -239,13 +248,15 @@ var callGrace = 2 * time.Second
 
 type callJSON struct {
 	Target string          `json:"target"`
+	Type   string          `json:"type,omitempty"` // a typed reply's type tag
 	Reply  json.RawMessage `json:"reply"`
 }
 
 func (a *app) callCmd() *cobra.Command {
 	var (
-		out     format
-		timeout time.Duration
+		out      format
+		timeout  time.Duration
+		typeName string
 	)
 	cmd := &cobra.Command{
 		Use:   "call TARGET JSON",
@@ -253,16 +264,23 @@ func (a *app) callCmd() *cobra.Command {
 		Long: `Send JSON (converted to CBOR) to TARGET, a PID as spawn and ps print it
 (<node.incarnation.serial>) or a registered name, as a request, and print the
 actor's CBOR reply as JSON. Byte strings print as base64, non-text map keys as
-strings. With -o json the reply is wrapped: {"target": ..., "reply": ...}.`,
+strings. With -o json the reply is wrapped: {"target": ..., "reply": ...}.
+
+--type NAME sends a typed message: the JSON is its body, tagged with NAME's
+type tag (see 'wasmactor gen'). A typed reply prints as its body (-o json
+adds its "type" tag); an error the actor answered with (a typed.Error: an
+unknown type, a body that does not decode, a failed handler) is the
+command's error.`,
 		Example: `  wasmactor call counter '{"op": "get"}'
   wasmactor call '<n3.e91a5651e02e083e.1>' '{"op": "get"}' --timeout 2s
-  wasmactor call counter '{"op": "get"}' | jq .value`,
+  wasmactor call counter '{"op": "get"}' | jq .value
+  wasmactor call alice --type Transfer '{"to": "bob", "amount": 30}'`,
 		Args: exactArgs(2, "TARGET and JSON"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if timeout <= 0 {
 				return usageErrorf("--timeout must be positive, not %s", timeout)
 			}
-			target, payload, err := messageArgs(args)
+			target, payload, err := messageArgs(args, typeName)
 			if err != nil {
 				return err
 			}
@@ -278,18 +296,23 @@ strings. With -o json the reply is wrapped: {"target": ..., "reply": ...}.`,
 				}
 				return fmt.Errorf("call %s: %w", target, err)
 			}
-			js, err := CBORToJSON(reply)
+			tag, body, err := typedReply(reply)
+			if err != nil {
+				return fmt.Errorf("call %s: %w", target, err)
+			}
+			js, err := CBORToJSON(body)
 			if err != nil {
 				return fail(exitFailure, err, "call %s: the reply is not printable as JSON: %v", target, err)
 			}
 			if out == formatJSON {
-				return writeJSON(a.stdout, callJSON{Target: target, Reply: js})
+				return writeJSON(a.stdout, callJSON{Target: target, Type: tag, Reply: js})
 			}
 			_, err = fmt.Fprintf(a.stdout, "%s\n", js)
 			return err
 		},
 	}
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Second, "how long to wait for the reply")
+	addTypeFlag(cmd, &typeName)
 	addFormatFlag(cmd, &out)
 	return cmd
 }

@@ -73,6 +73,33 @@
 // Messages arriving from the command line started as JSON: maps with string
 // keys. Struct fields tagged `cbor:"name"` read them.
 //
+// # Typed messages
+//
+// A protocol can be declared as Go types instead: struct types marked
+// //wasmactor:message in a package the guest and Go programs share, with
+// codecs written by `wasmactor gen` (package
+// github.com/wasmactor/wasmactor/guest-sdk/typed). A [Router] dispatches
+// them by type to methods, without reflection or a string switch:
+//
+//	//wasmactor:message reply=Balance
+//	type Deposit struct{ Amount int64 `cbor:"amount"` }
+//
+//	var routes = actor.NewRouter(
+//		actor.Handle((*Account).Deposit),  // (ctx, Deposit) (Balance, error)
+//		actor.HandleTell((*Account).Close), // (ctx, Close)
+//	)
+//
+//	func (a *Account) Receive(ctx *actor.Context, msg actor.Message) { routes.Receive(a, ctx, msg) }
+//
+// A handler's answer is the reply; its error reaches the asker as a
+// typed.Error, and so does a message of a type the actor has no handler
+// for (typed.ErrUnknownType). [Ask] continues with the declared answer
+// type, [Send] and [Reply] encode with the generated codec, and [Defer]
+// hands out a [Pending] to answer in a later turn. The untyped API stays:
+// [Router.Untyped] takes untyped messages too, and generated types also
+// marshal through fxamacker/cbor ([Decode], [Context.Send]) in the same
+// tagged form.
+//
 // # Asking
 //
 // Nothing blocks inside a guest. [Context.Ask] sends a request and returns;
@@ -138,8 +165,9 @@
 //
 //   - The receive path allocates nothing per message: one reused inbox
 //     buffer, a hand-written reader for the binary record header, and
-//     zero-copy views. Decoding with fxamacker/cbor allocates; hot paths
-//     parse by hand.
+//     zero-copy views. Decoding with fxamacker/cbor allocates; a Router
+//     with generated codecs allocates only for a message's strings,
+//     slices and maps (one copy for all the strings of a message).
 //   - Built for anything but wasip1, the package compiles (for go vet and
 //     unit tests of message types) but has no host: every request returns
 //     [ErrNotInGuest].

@@ -26,6 +26,7 @@ type instance struct {
 	state  []byte       // last wasmactor_snapshot result, kept alive likewise
 	encBuf bytes.Buffer // reused by Send, Ask, Reply...
 	logBuf []byte       // reused by Log
+	typBuf []byte       // reused by typed sends and replies (typed.go)
 
 	diag io.Writer // panic stacks and snapshot errors; stderr reaches the node's log
 
