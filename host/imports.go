@@ -2,7 +2,6 @@ package host
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -258,5 +257,5 @@ func (im *imports) SendAfter(serial uint64, to abi.PID, delay time.Duration, msg
 }
 
 func (im *imports) Log(serial uint64, level slog.Level, msg string) {
-	im.n.log.Log(im.n.life, level, msg, "actor", fmt.Sprintf("<%s.%d>", im.n.cfg.Name, serial), "module", im.in.mod.info.Hash.Short())
+	im.n.log.Log(im.n.life, level, msg, "actor", PID{Node: im.n.cfg.Name, Incarnation: im.n.incarnation, Serial: serial}.String(), "module", im.in.mod.info.Hash.Short())
 }

@@ -185,7 +185,7 @@ func (p *probe) do(ctx *actor.Context, c cmd) result {
 	var err error
 	switch c.Op {
 	case "self":
-		r.PID, r.Ref = ctx.Self(), ctx.Self().Node
+		r.PID, r.Ref = ctx.Self(), ctx.Self().Incarnation
 	case "parent":
 		r.PID = ctx.Parent()
 	case "spawn":
