@@ -42,6 +42,57 @@ type actor struct {
 	rlinks   map[PID]struct{}    // linked actors on other nodes
 	trapExit bool
 	sup      *supervision // nil unless the actor has a restart policy
+	ext      *actorExt    // nil until the actor monitors a node or group or requests a spawn
+}
+
+// actorExt is what few actors hold, kept out of actor to keep it small:
+// the guest's node and group monitors and pending spawn requests. They
+// are the guest object's, so they go when the actor exits, restarted or
+// not (dropRequests). Guarded by actor.mu.
+type actorExt struct {
+	nodeMons    map[uint64]string   // node monitor ref → node name
+	groupMons   map[uint64]string   // group monitor ref → group
+	groupQueued int                 // GROUP records queued for the actor, not yet delivered
+	groupLost   map[uint64]struct{} // group monitors that dropped changes: an overflow record is owed
+	spawns      map[uint64]struct{} // the guest's refs of its spawn requests in flight
+}
+
+// dropRequests releases what the guest object of a asked for, when a
+// exits: its node and group monitors, and its pending spawn requests
+// (whose outcomes then find no one waiting and are abandoned).
+func (n *Node) dropRequests(a *actor) {
+	a.mu.Lock()
+	x := a.ext
+	a.ext = nil
+	a.mu.Unlock()
+	if x == nil {
+		return
+	}
+	if len(x.nodeMons) > 0 {
+		n.ev.mu.Lock()
+		for ref, node := range x.nodeMons {
+			delete(n.ev.mons[node], ref)
+			if len(n.ev.mons[node]) == 0 {
+				delete(n.ev.mons, node)
+			}
+		}
+		n.ev.mu.Unlock()
+	}
+	if len(x.groupMons) > 0 {
+		n.gw.mu.Lock()
+		for ref, g := range x.groupMons {
+			n.dropGroupMon(g, ref)
+		}
+		n.gw.mu.Unlock()
+	}
+}
+
+// extra returns a.ext, creating it; the caller holds a.mu.
+func (a *actor) extra() *actorExt {
+	if a.ext == nil {
+		a.ext = &actorExt{}
+	}
+	return a.ext
 }
 
 // supervision is what a restart needs: the policy's arithmetic and the
@@ -77,6 +128,11 @@ type spawnSpec struct {
 	parent   abi.PID
 	link     *actor
 	name     string
+	// announce, if set, runs once the actor exists (in the table, linked,
+	// named) and before its START is queued, so nothing it sets up can
+	// miss the actor's start. An error stops the actor, which never
+	// starts, and is spawnLocal's.
+	announce func(a *actor) error
 }
 
 // spawnLocal resolves the factory, pins a new actor to an instance and
@@ -121,6 +177,12 @@ func (n *Node) spawnLocal(ctx context.Context, s spawnSpec) (*actor, error) {
 			return nil, err
 		}
 	}
+	if s.announce != nil {
+		if err := s.announce(a); err != nil {
+			n.exit(a, wasmactor.ReasonNoProc, false, false)
+			return nil, err
+		}
+	}
 	in.pushSystem(delivery{actor: a, kind: abi.KindStart, from: s.parent, factory: factory, payload: s.args})
 	n.stats.spawned.Add(1)
 	return a, nil
@@ -151,6 +213,7 @@ func (n *Node) exit(a *actor, reason string, stopGuest, allowRestart bool) {
 		return
 	}
 	in := a.inst.Load()
+	n.dropRequests(a)
 	if stopGuest {
 		in.pushSystem(delivery{actor: a, kind: abi.KindStop, payload: []byte(reason)})
 	}
@@ -197,7 +260,7 @@ func (n *Node) finalize(a *actor, in *instance, reason string) {
 	for _, name := range n.names.RemovePID(pid) {
 		n.broadcast(proto.KindUnname, proto.NameRef{Name: name, PID: pid})
 	}
-	for _, g := range n.groups.RemovePID(pid) {
+	for _, g := range n.removeFromGroups(pid) {
 		n.broadcast(proto.KindLeave, proto.GroupRef{Group: g, PID: pid})
 	}
 

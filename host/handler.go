@@ -74,7 +74,7 @@ func (n *Node) handleCast(from transport.NodeInfo, msg transport.Control) error 
 		}
 		for _, g := range s.Groups {
 			if g.PID.Node == from.Name {
-				n.groups.Join(g.Group, g.PID)
+				n.changeGroup(g.Group, g.PID, true)
 			}
 		}
 	case proto.KindName:
@@ -97,11 +97,7 @@ func (n *Node) handleCast(from transport.NodeInfo, msg transport.Control) error 
 		if g.PID.Node != from.Name {
 			return fmt.Errorf("%w: group change for %s sent by %s", wasmactor.ErrBadArgument, g.PID, from.Name)
 		}
-		if msg.Kind == proto.KindJoin {
-			n.groups.Join(g.Group, g.PID)
-		} else {
-			n.groups.Leave(g.Group, g.PID)
-		}
+		n.changeGroup(g.Group, g.PID, msg.Kind == proto.KindJoin)
 	case proto.KindMonitor:
 		var w proto.Watch
 		if err := proto.Unmarshal(msg.Body, &w); err != nil {
@@ -162,6 +158,18 @@ func (n *Node) handleCast(from transport.NodeInfo, msg transport.Control) error 
 			delete(a.rlinks, PID{Node: from.Name, Incarnation: from.Incarnation, Serial: l.From})
 			a.mu.Unlock()
 		}
+	case proto.KindSpawnRequest:
+		var r proto.SpawnRequest
+		if err := proto.Unmarshal(msg.Body, &r); err != nil {
+			return err
+		}
+		n.serveSpawnRequest(from, r)
+	case proto.KindSpawned:
+		var s proto.Spawned
+		if err := proto.Unmarshal(msg.Body, &s); err != nil {
+			return err
+		}
+		n.handleSpawned(from, s)
 	case proto.KindExit, proto.KindKill:
 		var x proto.Exit
 		if err := proto.Unmarshal(msg.Body, &x); err != nil {
@@ -195,12 +203,20 @@ func (h handler) ServeBlob(ctx context.Context, from transport.PeerInfo, key str
 func (h handler) NodeUp(peer transport.NodeInfo) {
 	n := h.n
 	n.cl.mu.Lock()
+	how := ReasonJoined
+	if n.cl.seen[peer.Name] {
+		how = ReasonRestarted
+		if _, sameRun := n.cl.gone[peer.Incarnation]; sameRun {
+			how = ReasonReconnected
+		}
+	}
 	n.cl.peers[peer.Name] = peer
 	n.cl.byInc[peer.Incarnation] = peer.Name
 	n.cl.seen[peer.Name] = true
 	n.cl.mu.Unlock()
 	n.log.Info("node up", "peer", peer.Name, "addr", peer.Addr, "incarnation", peer.Incarnation)
 	n.cast(peer.Name, proto.KindSync, n.syncState())
+	n.nodeUp(peer, how)
 }
 
 // syncState is this node's share of the cluster state: the modules it holds
@@ -250,7 +266,7 @@ func (h handler) NodeDown(peer transport.NodeInfo, reason error) {
 	n.log.Warn("node down", "peer", peer.Name, "incarnation", peer.Incarnation, "reason", reason)
 
 	n.names.RemoveNode(peer.Name)
-	n.groups.RemoveNode(peer.Name)
+	n.removeNodeFromGroups(peer.Name)
 	for _, f := range fired {
 		n.notifyDown(f.rw.w, f.ref, f.rw.target, wasmactor.ReasonNoConnection)
 	}
@@ -283,6 +299,10 @@ func (h handler) NodeDown(peer transport.NodeInfo, reason error) {
 	for _, key := range n.asks.toNode(peer.Incarnation) {
 		n.replyToActor(key, abi.NodeDown, nil)
 	}
+	for _, req := range n.spawnsToNode(peer) {
+		n.remoteSpawnFailed(req, abi.NodeDown)
+	}
+	n.nodeDown(peer, reason)
 }
 
 // HandleCall answers requests from peers (spawn, status) and from the CLI.

@@ -121,14 +121,31 @@ func (in *instance) Turn() bool {
 		if d.kind == abi.KindDown && !d.actor.takeDown(d.ref) {
 			continue // demonitored after the DOWN was queued
 		}
+		if d.kind == abi.KindNodeDown && !d.actor.takeNodeDown(d.ref) {
+			continue // likewise
+		}
+		var lost map[uint64]string
+		if d.kind == abi.KindGroup {
+			var deliver bool
+			if deliver, lost = d.actor.takeGroup(d.ref); !deliver {
+				d.payload = nil // demonitored: only the overflow records it owes go
+				d.kind = 0
+			}
+		}
 		if d.kind == abi.KindTell || d.kind == abi.KindAsk {
 			n.metrics.size.Observe(float64(len(d.payload)))
 		}
 		if d.kind == abi.KindAsk {
 			in.asks = append(in.asks, pendingReply{to: d.from, ref: d.ref, asked: n.abiPID(d.actor)})
 		}
-		rec = engine.Record{Kind: d.kind, Status: d.status, Actor: d.actor.serial, From: d.from, Ref: d.ref, Factory: d.factory, Payload: d.payload}
-		in.batch.Add(&rec)
+		if d.kind != 0 {
+			rec = engine.Record{Kind: d.kind, Status: d.status, Actor: d.actor.serial, From: d.from, Ref: d.ref, Factory: d.factory, Payload: d.payload}
+			in.batch.Add(&rec)
+		}
+		for ref, group := range lost {
+			rec = engine.Record{Kind: abi.KindGroup, Actor: d.actor.serial, Ref: ref, Payload: groupPayload(abi.GroupOverflow, group)}
+			in.batch.Add(&rec)
+		}
 		// The guest's inbox is bounded (32 MiB in the Go SDK): a turn of
 		// large messages goes in several calls.
 		if len(in.batch.Bytes()) >= maxBatchBytes && !in.deliver() {
@@ -184,6 +201,10 @@ func (in *instance) dropped(d *delivery) {
 		in.n.replyError(in.n.abiPID(d.actor), d.from, d.ref, wasmactor.ErrNoProc, "")
 	case abi.KindDown:
 		d.actor.takeDown(d.ref)
+	case abi.KindNodeDown:
+		d.actor.takeNodeDown(d.ref)
+	case abi.KindGroup:
+		d.actor.takeGroup(d.ref)
 	}
 }
 

@@ -118,6 +118,15 @@ type Node struct {
 	calls sync.Map // ref → *pendingCall: host-side Calls waiting for a reply
 	asks  pendingAsks
 	cl    cluster
+	ev    nodeEvents    // peer events, their subscribers and node monitors
+	gw    groupWatch    // group monitors
+	sr    spawnRequests // guests' spawn requests in flight
+
+	// bg tracks the goroutines of goBackground (spawn requests); Close
+	// waits for them.
+	bgMu     sync.Mutex
+	bg       sync.WaitGroup
+	bgClosed bool
 
 	stats stats
 
@@ -153,6 +162,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	n.life, n.stopLife = context.WithCancel(context.Background())
 	n.actors.init()
 	n.cl.init()
+	n.ev.init()
+	n.gw.init()
+	n.sr.remote = make(map[uint64]*remoteSpawn)
 	n.asks.m = make(map[askKey]pendingAsk)
 	n.incarnation = newIncarnation()
 
@@ -224,6 +236,8 @@ func (n *Node) Close() error {
 	if n.cl.tr != nil {
 		_ = n.cl.tr.Close()
 	}
+	n.stopBackground() // spawns in flight end with n.life
+	n.ev.close()
 	for _, a := range n.actors.all() {
 		n.exit(a, wasmactor.ReasonShutdown, false, false)
 	}

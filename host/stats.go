@@ -44,6 +44,9 @@ type stats struct {
 	restarts    atomic.Uint64
 	crashes     atomic.Uint64
 	spawned     atomic.Uint64
+	// groupDropped counts group changes not told to a guest's monitor
+	// because it had too many queued (it got an overflow record instead).
+	groupDropped atomic.Uint64
 }
 
 // Stats is a snapshot of a node's counters.
@@ -55,6 +58,10 @@ type Stats struct {
 	MailboxFull     uint64 `json:"mailbox_full"`
 	Restarts        uint64 `json:"restarts"`
 	InstanceCrashes uint64 `json:"instance_crashes"`
+	// GroupChangesDropped counts group changes a guest's group monitor
+	// did not get because it had a mailbox's worth queued; it got an
+	// overflow record instead.
+	GroupChangesDropped uint64 `json:"group_changes_dropped"`
 	// GuestMemory is the linear memory of all live instances, in bytes.
 	GuestMemory uint64 `json:"guest_memory"`
 }
@@ -68,6 +75,8 @@ func (n *Node) Stats() Stats {
 		MailboxFull:     n.stats.mailboxFull.Load(),
 		Restarts:        n.stats.restarts.Load(),
 		InstanceCrashes: n.stats.crashes.Load(),
+
+		GroupChangesDropped: n.stats.groupDropped.Load(),
 	}
 	for _, in := range n.instances() {
 		s.Instances++

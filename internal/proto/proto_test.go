@@ -44,8 +44,12 @@ func FuzzControlBodies(f *testing.F) {
 	f.Add(Marshal(Spawn{Factory: "Counter"}))
 	f.Add(Marshal(Sync{Names: nil}))
 	f.Add(Marshal(Down{Ref: 1, Reason: "noconnection"}))
+	f.Add(Marshal(SpawnRequest{Req: 1, Spawn: Spawn{Factory: "Counter"}, Link: true, MonitorRef: 2}))
+	f.Add(Marshal(Spawned{Req: 1, Code: 3, Message: "unknown factory"}))
+	f.Add(Marshal(GroupChange{Group: "g", Leave: true}))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		for _, v := range []any{&Spawn{}, &Sync{}, &Down{}, &Message{}, &Watch{}, &Exit{}, &Module{}} {
+		for _, v := range []any{&Spawn{}, &Sync{}, &Down{}, &Message{}, &Watch{}, &Exit{}, &Module{},
+			&SpawnRequest{}, &Spawned{}, &GroupChange{}, &NodeEventsRequest{}, &GroupsRequest{}, &GroupMessage{}} {
 			_ = Unmarshal(b, v) // must not panic or blow up memory
 		}
 	})
