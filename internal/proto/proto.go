@@ -34,16 +34,16 @@ const (
 	KindGroupChange uint16 = 110 // GroupChange → Empty: join or leave for an actor of the receiver
 
 	// Calls from the CLI.
-	KindDeploy    uint16 = 200 // Deploy → registry.ModuleInfo
-	KindSend      uint16 = 201 // Message → Empty
-	KindCall      uint16 = 202 // Message → CallReply
-	KindPs        uint16 = 203 // Empty → []ActorInfo (cluster-wide)
-	KindLocalPs   uint16 = 204 // Empty → []ActorInfo (this node only; node to node)
-	KindNodes     uint16 = 205 // Empty → []NodeStatus
-	KindModules   uint16 = 206 // Empty → []ModuleStatus
-	KindKillActor uint16 = 207 // Target → Empty
-	KindSpawnCLI  uint16 = 208 // Spawn → SpawnReply
-	KindStatus    uint16 = 209 // Empty → NodeStatus (this node only; node to node)
+	KindDeploy     uint16 = 200 // Deploy → registry.ModuleInfo
+	KindSend       uint16 = 201 // Message → Empty
+	KindCall       uint16 = 202 // Message → CallReply
+	KindPs         uint16 = 203 // Empty → []ActorInfo (cluster-wide)
+	KindLocalPs    uint16 = 204 // Empty → []ActorInfo (this node only; node to node)
+	KindNodes      uint16 = 205 // Empty → []NodeStatus
+	KindModules    uint16 = 206 // Empty → []ModuleStatus
+	KindKillActor  uint16 = 207 // Target → Empty
+	KindSpawnCLI   uint16 = 208 // Spawn → SpawnReply
+	KindStatus     uint16 = 209 // Empty → NodeStatus (this node only; node to node)
 	KindNodeEvents uint16 = 210 // NodeEventsRequest → NodeEventsReply (long poll)
 	KindGroups     uint16 = 211 // GroupsRequest → []GroupInfo
 	KindSendGroup  uint16 = 212 // GroupMessage → GroupSendReply
