@@ -50,11 +50,20 @@ type actor struct {
 // are the guest object's, so they go when the actor exits, restarted or
 // not (dropRequests). Guarded by actor.mu.
 type actorExt struct {
-	nodeMons    map[uint64]string   // node monitor ref → node name
-	groupMons   map[uint64]string   // group monitor ref → group
-	groupQueued int                 // GROUP records queued for the actor, not yet delivered
-	groupLost   map[uint64]struct{} // group monitors that dropped changes: an overflow record is owed
-	spawns      map[uint64]struct{} // the guest's refs of its spawn requests in flight
+	nodeMons    map[uint64]string         // node monitor ref → node name
+	groupMons   map[uint64]*groupMonState // group monitor ref → its state
+	groupQueued int                       // GROUP records queued for the actor, not yet taken
+	spawns      map[uint64]struct{}       // the guest's refs of its spawn requests in flight
+}
+
+// groupMonState is one of a guest's group monitors. epoch numbers its
+// GROUP records: when the actor falls behind, the epoch moves on, which
+// voids the records queued before, and one overflow record (epoch 0)
+// tells the guest to read the members again.
+type groupMonState struct {
+	group  string
+	epoch  uint32
+	marker bool // an overflow record is queued
 }
 
 // dropRequests releases what the guest object of a asked for, when a
@@ -80,8 +89,8 @@ func (n *Node) dropRequests(a *actor) {
 	}
 	if len(x.groupMons) > 0 {
 		n.gw.mu.Lock()
-		for ref, g := range x.groupMons {
-			n.dropGroupMon(g, ref)
+		for ref, m := range x.groupMons {
+			n.dropGroupMon(m.group, ref)
 		}
 		n.gw.mu.Unlock()
 	}

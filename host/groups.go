@@ -131,9 +131,9 @@ func (n *Node) monitorGroup(a *actor, group string) (uint64, abi.Errno) {
 		return 0, abi.Limit
 	}
 	if x.groupMons == nil {
-		x.groupMons = make(map[uint64]string)
+		x.groupMons = make(map[uint64]*groupMonState)
 	}
-	x.groupMons[ref] = group
+	x.groupMons[ref] = &groupMonState{group: group, epoch: 1}
 	a.mu.Unlock()
 	n.addGroupMon(group, ref, groupMon{a: a})
 	return ref, abi.OK
@@ -143,19 +143,18 @@ func (n *Node) monitorGroup(a *actor, group string) (uint64, abi.Errno) {
 // of a's. GROUP records already queued for it are not delivered.
 func (n *Node) demonitorGroup(a *actor, ref uint64) bool {
 	a.mu.Lock()
-	group, ok := "", false
+	var m *groupMonState
 	if a.ext != nil {
-		group, ok = a.ext.groupMons[ref]
+		m = a.ext.groupMons[ref]
 		delete(a.ext.groupMons, ref)
-		delete(a.ext.groupLost, ref)
 	}
 	a.mu.Unlock()
-	if ok {
+	if m != nil {
 		n.gw.mu.Lock()
-		n.dropGroupMon(group, ref)
+		n.dropGroupMon(m.group, ref)
 		n.gw.mu.Unlock()
 	}
-	return ok
+	return m != nil
 }
 
 // groupChanged tells the group's monitors; the caller holds gw.mu.
@@ -173,63 +172,70 @@ func (n *Node) groupChanged(group string, pid PID, joined bool) {
 		if joined {
 			ev = abi.GroupJoined
 		}
-		n.queueGroupRecord(m.a, ref, group, abi.PID{Incarnation: pid.Incarnation, Serial: pid.Serial}, ev)
+		n.queueGroupRecord(m.a, ref, abi.PID{Incarnation: pid.Incarnation, Serial: pid.Serial}, ev)
 	}
 }
 
-// queueGroupRecord queues a GROUP record for a guest's monitor, unless
-// the actor has a mailbox's worth of them queued already: then the change
-// is dropped, and an overflow record follows the next one delivered (see
-// takeGroup), so the guest knows to read the members again.
-func (n *Node) queueGroupRecord(a *actor, ref uint64, group string, from abi.PID, ev abi.GroupEvent) {
+// queueGroupRecord queues a GROUP record for a guest's monitor. An actor
+// with a mailbox's worth of GROUP records queued already is behind: the
+// change is dropped, the records queued for this monitor are voided (a new
+// epoch), and one overflow record goes in their place, so the guest reads
+// the members afresh and applies only changes that came after. Replaying
+// joins and leaves over a fresher snapshot ends in the right set, so the
+// records queued after the overflow record may stay.
+func (n *Node) queueGroupRecord(a *actor, ref uint64, from abi.PID, ev abi.GroupEvent) {
 	a.mu.Lock()
 	x := a.ext
-	if x == nil || x.groupMons[ref] == "" {
+	var m *groupMonState
+	if x != nil {
+		m = x.groupMons[ref]
+	}
+	if m == nil {
 		a.mu.Unlock()
 		return
 	}
+	d := delivery{kind: abi.KindGroup, from: from, ref: ref, epoch: m.epoch, payload: groupPayload(ev, m.group)}
 	if x.groupQueued >= n.cfg.MailboxSize {
-		if x.groupLost == nil {
-			x.groupLost = make(map[uint64]struct{})
-		}
-		x.groupLost[ref] = struct{}{}
-		a.mu.Unlock()
 		n.stats.groupDropped.Add(1)
-		return
+		m.epoch++
+		if m.marker {
+			a.mu.Unlock()
+			return
+		}
+		m.marker = true
+		d = delivery{kind: abi.KindGroup, ref: ref, payload: groupPayload(abi.GroupOverflow, m.group)}
 	}
 	x.groupQueued++
 	a.mu.Unlock()
-	n.deliverSystem(a, delivery{kind: abi.KindGroup, from: from, ref: ref, payload: groupPayload(ev, group)})
+	n.deliverSystem(a, d)
 }
 
 func groupPayload(ev abi.GroupEvent, group string) []byte {
 	return append([]byte{byte(ev)}, group...)
 }
 
-// takeGroup settles a GROUP record taken from the mailbox: deliver says
-// whether its monitor still stands, and lost are the overflow records now
-// owed (group monitor ref → group).
-func (a *actor) takeGroup(ref uint64) (deliver bool, lost map[uint64]string) {
+// takeGroup settles a GROUP record taken from the mailbox: whether it is
+// still wanted (its monitor stands, and it is of the monitor's epoch or
+// its overflow record).
+func (a *actor) takeGroup(ref uint64, epoch uint32) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	x := a.ext
 	if x == nil {
-		return false, nil
+		return false
 	}
-	_, deliver = x.groupMons[ref]
-	if deliver && x.groupQueued > 0 {
+	if x.groupQueued > 0 {
 		x.groupQueued--
 	}
-	if len(x.groupLost) > 0 {
-		lost = make(map[uint64]string, len(x.groupLost))
-		for r := range x.groupLost {
-			if g, ok := x.groupMons[r]; ok {
-				lost[r] = g
-			}
-		}
-		clear(x.groupLost)
+	m := x.groupMons[ref]
+	switch {
+	case m == nil:
+		return false
+	case epoch == 0:
+		m.marker = false
+		return true
 	}
-	return deliver, lost
+	return epoch == m.epoch
 }
 
 // changeGroup adds pid to group or takes it out, tells the monitors, and

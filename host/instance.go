@@ -23,6 +23,7 @@ type delivery struct {
 	ref     uint64
 	factory string // START only
 	payload []byte
+	epoch   uint32 // GROUP only: see groupMonState
 }
 
 // instance is one wazero instance hosting actors of one module.
@@ -124,13 +125,8 @@ func (in *instance) Turn() bool {
 		if d.kind == abi.KindNodeDown && !d.actor.takeNodeDown(d.ref) {
 			continue // likewise
 		}
-		var lost map[uint64]string
-		if d.kind == abi.KindGroup {
-			var deliver bool
-			if deliver, lost = d.actor.takeGroup(d.ref); !deliver {
-				d.payload = nil // demonitored: only the overflow records it owes go
-				d.kind = 0
-			}
+		if d.kind == abi.KindGroup && !d.actor.takeGroup(d.ref, d.epoch) {
+			continue // demonitored, or voided by an overflow record
 		}
 		if d.kind == abi.KindTell || d.kind == abi.KindAsk {
 			n.metrics.size.Observe(float64(len(d.payload)))
@@ -138,14 +134,8 @@ func (in *instance) Turn() bool {
 		if d.kind == abi.KindAsk {
 			in.asks = append(in.asks, pendingReply{to: d.from, ref: d.ref, asked: n.abiPID(d.actor)})
 		}
-		if d.kind != 0 {
-			rec = engine.Record{Kind: d.kind, Status: d.status, Actor: d.actor.serial, From: d.from, Ref: d.ref, Factory: d.factory, Payload: d.payload}
-			in.batch.Add(&rec)
-		}
-		for ref, group := range lost {
-			rec = engine.Record{Kind: abi.KindGroup, Actor: d.actor.serial, Ref: ref, Payload: groupPayload(abi.GroupOverflow, group)}
-			in.batch.Add(&rec)
-		}
+		rec = engine.Record{Kind: d.kind, Status: d.status, Actor: d.actor.serial, From: d.from, Ref: d.ref, Factory: d.factory, Payload: d.payload}
+		in.batch.Add(&rec)
 		// The guest's inbox is bounded (32 MiB in the Go SDK): a turn of
 		// large messages goes in several calls.
 		if len(in.batch.Bytes()) >= maxBatchBytes && !in.deliver() {
@@ -204,7 +194,7 @@ func (in *instance) dropped(d *delivery) {
 	case abi.KindNodeDown:
 		d.actor.takeNodeDown(d.ref)
 	case abi.KindGroup:
-		d.actor.takeGroup(d.ref)
+		d.actor.takeGroup(d.ref, d.epoch)
 	}
 }
 

@@ -24,8 +24,9 @@ import (
 // The outcome always reaches the parent before anything the child's link
 // or monitor says: locally, the SPAWNED record is queued before the link
 // and monitor are made (and before the child's START); remotely, the
-// child's node casts KindSpawned before it makes them, and casts between
-// two nodes keep their order. A child whose parent no longer waits (it
+// child's node casts KindSpawned before the child's START (after making the
+// link and monitor, see serveSpawnRequest), and casts between two nodes
+// keep their order. A child whose parent no longer waits (it
 // died or was restarted, or the request timed out) is abandoned: a linked
 // one gets an exit signal, reason "abandoned", and a monitor is dropped.
 
@@ -236,14 +237,32 @@ func (n *Node) serveSpawnRequest(from transport.NodeInfo, r proto.SpawnRequest) 
 		spec := spawnSpec{factory: s.Factory, args: s.Args, isolated: s.Isolated, restart: s.Restart,
 			parent: abi.PID{Incarnation: from.Incarnation, Serial: r.Parent}}
 		spec.announce = func(a *actor) error {
-			answer(proto.Spawned{PID: n.pidOf(a)})
-			if r.Link && !n.addRemoteLink(a, parent) {
-				// Died before it started (its instance failed): as a link
-				// to a dead actor, the parent hears noproc.
-				n.cast(from.Name, proto.KindExit, proto.Exit{From: a.serial, To: r.Parent, Reason: wasmactor.ReasonNoProc, ToIncarnation: from.Incarnation})
+			// Link and monitor first: the requester may answer the outcome
+			// at once (an abandoned child gets an exit signal), and that
+			// must find the link. The child cannot run before its START,
+			// so nothing it does can precede the outcome; only its
+			// instance failing can kill it this early, and then its exit
+			// or down may have gone out before the outcome, where the
+			// requester drops it: noproc follows the outcome instead.
+			if r.Link {
+				n.addRemoteLink(a, parent)
 			}
 			if r.MonitorRef != 0 {
-				n.addRemoteWatcher(from, proto.Watch{Watcher: r.Parent, Target: a.serial, Ref: r.MonitorRef, ToIncarnation: n.incarnation})
+				a.mu.Lock()
+				if a.watchers == nil {
+					a.watchers = make(map[uint64]watcher)
+				}
+				a.watchers[n.refs.Add(1)] = watcher{node: from.Name, nodeInc: from.Incarnation, remoteRef: r.MonitorRef}
+				a.mu.Unlock()
+			}
+			answer(proto.Spawned{PID: n.pidOf(a)})
+			if a.dead() {
+				if r.Link {
+					n.cast(from.Name, proto.KindExit, proto.Exit{From: a.serial, To: r.Parent, Reason: wasmactor.ReasonNoProc, ToIncarnation: from.Incarnation})
+				}
+				if r.MonitorRef != 0 {
+					n.cast(from.Name, proto.KindDown, proto.Down{Watcher: r.Parent, Target: a.serial, Ref: r.MonitorRef, Reason: wasmactor.ReasonNoProc, ToIncarnation: from.Incarnation})
+				}
 			}
 			return nil
 		}

@@ -44,8 +44,8 @@ type stats struct {
 	restarts    atomic.Uint64
 	crashes     atomic.Uint64
 	spawned     atomic.Uint64
-	// groupDropped counts group changes not told to a guest's monitor
-	// because it had too many queued (it got an overflow record instead).
+	// groupDropped counts group changes that found a guest's monitor a
+	// mailbox's worth behind (see queueGroupRecord).
 	groupDropped atomic.Uint64
 }
 
@@ -58,9 +58,9 @@ type Stats struct {
 	MailboxFull     uint64 `json:"mailbox_full"`
 	Restarts        uint64 `json:"restarts"`
 	InstanceCrashes uint64 `json:"instance_crashes"`
-	// GroupChangesDropped counts group changes a guest's group monitor
-	// did not get because it had a mailbox's worth queued; it got an
-	// overflow record instead.
+	// GroupChangesDropped counts group changes that found a guest's group
+	// monitor a mailbox's worth behind: they, and the changes queued for
+	// it before, were replaced by one overflow record.
 	GroupChangesDropped uint64 `json:"group_changes_dropped"`
 	// GuestMemory is the linear memory of all live instances, in bytes.
 	GuestMemory uint64 `json:"guest_memory"`

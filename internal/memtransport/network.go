@@ -22,7 +22,7 @@ const maxBatch = 256
 
 // NodeDown reasons. All match transport.ErrNodeDown with errors.Is.
 var (
-	ErrPeerLeft    = fmt.Errorf("%w: peer left the cluster", transport.ErrNodeDown)
+	ErrPeerLeft    = fmt.Errorf("%w: %w", transport.ErrNodeDown, transport.ErrPeerLeft)
 	ErrPeerKilled  = fmt.Errorf("%w: peer vanished", transport.ErrNodeDown)
 	ErrPartitioned = fmt.Errorf("%w: network partition", transport.ErrNodeDown)
 )
