@@ -137,11 +137,14 @@ type spawnSpec struct {
 	parent   abi.PID
 	link     *actor
 	name     string
-	// announce, if set, runs once the actor exists (in the table, linked,
-	// named) and before its START is queued, so nothing it sets up can
-	// miss the actor's start. An error stops the actor, which never
-	// starts, and is spawnLocal's.
-	announce func(a *actor) error
+	// prepare, if set, runs once the actor exists (in the table, linked,
+	// named) and before its START is queued, so nothing it sets up (a
+	// link, a monitor) can miss the actor's life. An error stops the
+	// actor, which never starts, and is spawnLocal's.
+	prepare func(a *actor) error
+	// announce, if set, runs once START is queued: whoever learns the PID
+	// from it cannot get a message to the actor ahead of its START.
+	announce func(a *actor)
 }
 
 // spawnLocal resolves the factory, pins a new actor to an instance and
@@ -186,14 +189,17 @@ func (n *Node) spawnLocal(ctx context.Context, s spawnSpec) (*actor, error) {
 			return nil, err
 		}
 	}
-	if s.announce != nil {
-		if err := s.announce(a); err != nil {
+	if s.prepare != nil {
+		if err := s.prepare(a); err != nil {
 			n.exit(a, wasmactor.ReasonNoProc, false, false)
 			return nil, err
 		}
 	}
 	in.pushSystem(delivery{actor: a, kind: abi.KindStart, from: s.parent, factory: factory, payload: s.args})
 	n.stats.spawned.Add(1)
+	if s.announce != nil {
+		s.announce(a)
+	}
 	return a, nil
 }
 

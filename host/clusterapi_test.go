@@ -2,6 +2,7 @@ package host_test
 
 import (
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -144,6 +145,23 @@ func runClusterAPIScenarios(t *testing.T, e *guestEnv) {
 				{Kind: "exit", PID: a(child), Reason: "twice"},
 				{Kind: "down", PID: a(child), Ref: ev.Ref, Reason: "twice"},
 			}, e.events(t, w, 3)[1:], "on %s", node)
+		}
+
+		// A child that dies at once, in Init: its Down has the real reason
+		// and, from another node, never overtakes the outcome.
+		for _, node := range []string{there, here} {
+			w := e.spawn(t, here, false, nil)
+			e.ok(t, w, "spawn_request", "name", node, "monitor", true, "bad_args", true, "text", "doomed")
+			ev := e.events(t, w, 2)
+			if node == here {
+				// Locally the Down may be queued just ahead of the outcome.
+				slices.SortFunc(ev, func(x, y probeEvent) int { return strings.Compare(y.Kind, x.Kind) })
+			}
+			require.Equal(t, "spawned", ev[0].Kind, "on %s", node)
+			require.Equal(t, "down", ev[1].Kind)
+			require.Equal(t, ev[0].PID, ev[1].PID)
+			require.Equal(t, ev[0].Ref, ev[1].Ref)
+			require.Contains(t, ev[1].Reason, "cbor", "the real reason, not noproc")
 		}
 
 		// Failures: at once for what the node can tell, else as the outcome.

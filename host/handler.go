@@ -134,6 +134,8 @@ func (n *Node) handleCast(from transport.NodeInfo, msg transport.Control) error 
 		n.cl.mu.Unlock()
 		if ok && rw.node == from.Name {
 			n.notifyDown(rw.w, d.Ref, rw.target, d.Reason)
+		} else if !ok {
+			n.stashEarlyDown(from, d) // a spawned child's, ahead of its outcome?
 		}
 	case proto.KindLink:
 		var l proto.Link
@@ -183,6 +185,12 @@ func (n *Node) handleCast(from transport.NodeInfo, msg transport.Control) error 
 		if msg.Kind == proto.KindKill {
 			n.exit(a, x.Reason, true, true)
 			return nil
+		}
+		a.mu.Lock()
+		_, linked := a.rlinks[src]
+		a.mu.Unlock()
+		if !linked && n.stashEarlyExit(from, a, x) {
+			return nil // a spawned child's, ahead of its outcome
 		}
 		n.exitSignal(a, src, x.Reason)
 	default:

@@ -101,7 +101,7 @@ func (im *imports) Spawn(serial uint64, factory string, args []byte, flags abi.S
 	var monRef uint64
 	if flags&abi.SpawnMonitor != 0 {
 		// Before the child's START: it cannot stop unwatched.
-		spec.announce = func(a *actor) error {
+		spec.prepare = func(a *actor) error {
 			monRef = im.n.watch(a, watcher{actor: parent})
 			return nil
 		}

@@ -51,6 +51,17 @@ type remoteSpawn struct {
 	link   bool
 	monRef uint64
 	timer  *time.Timer
+	// early are the child's exit and down that came ahead of the outcome
+	// (it died at once). At most one of each per request of the same
+	// parent to the same node, so bounded by MaxPendingSpawns.
+	early []earlyNote
+}
+
+// earlyNote is an exit signal (down false) or a Down from child serial.
+type earlyNote struct {
+	serial uint64
+	reason string
+	down   bool
 }
 
 // spawnTimeout bounds a spawn request: long enough to pull and compile a
@@ -190,11 +201,10 @@ func (n *Node) spawnForGuest(parent *actor, r engine.SpawnRequest, monRef uint64
 	ctx, cancel := context.WithTimeout(n.life, n.spawnTimeout())
 	defer cancel()
 	spec := spawnSpec{factory: r.Factory, args: r.Args, isolated: r.Flags&abi.SpawnIsolated != 0, restart: r.Restart, parent: n.abiPID(parent)}
-	spec.announce = func(a *actor) error {
+	spec.prepare = func(a *actor) error {
 		if !n.takeSpawn(parent, r.Ref) {
-			return errAbandoned
+			return errAbandoned // dropped before it starts
 		}
-		n.spawned(parent, r.Ref, n.abiPID(a), monRef, abi.OK)
 		if r.Flags&abi.SpawnLink != 0 {
 			if err := n.link(parent, a); err != nil {
 				return err // the parent died meanwhile
@@ -205,6 +215,10 @@ func (n *Node) spawnForGuest(parent *actor, r engine.SpawnRequest, monRef uint64
 		}
 		return nil
 	}
+	// After START: the parent cannot reach the child ahead of it. A child
+	// that dies at once may have its DOWN or EXIT queued for the parent
+	// just ahead of this SPAWNED; both come, with the real reason.
+	spec.announce = func(a *actor) { n.spawned(parent, r.Ref, n.abiPID(a), monRef, abi.OK) }
 	if _, err := n.spawnLocal(ctx, spec); err != nil && !errors.Is(err, errAbandoned) {
 		n.log.Debug("guest spawn request failed", "parent", n.pidOf(parent).String(), "factory", r.Factory, "err", err)
 		if n.takeSpawn(parent, r.Ref) {
@@ -236,14 +250,12 @@ func (n *Node) serveSpawnRequest(from transport.NodeInfo, r proto.SpawnRequest) 
 		defer cancel()
 		spec := spawnSpec{factory: s.Factory, args: s.Args, isolated: s.Isolated, restart: s.Restart,
 			parent: abi.PID{Incarnation: from.Incarnation, Serial: r.Parent}}
-		spec.announce = func(a *actor) error {
-			// Link and monitor first: the requester may answer the outcome
-			// at once (an abandoned child gets an exit signal), and that
-			// must find the link. The child cannot run before its START,
-			// so nothing it does can precede the outcome; only its
-			// instance failing can kill it this early, and then its exit
-			// or down may have gone out before the outcome, where the
-			// requester drops it: noproc follows the outcome instead.
+		// Link and monitor before START, so they see the whole life; the
+		// outcome after START, so the requester cannot reach the child
+		// ahead of it. A child that dies at once may have its exit or down
+		// cast ahead of the outcome: the requester keeps them for the
+		// request (stashEarly) and applies them after it.
+		spec.prepare = func(a *actor) error {
 			if r.Link {
 				n.addRemoteLink(a, parent)
 			}
@@ -255,17 +267,9 @@ func (n *Node) serveSpawnRequest(from transport.NodeInfo, r proto.SpawnRequest) 
 				a.watchers[n.refs.Add(1)] = watcher{node: from.Name, nodeInc: from.Incarnation, remoteRef: r.MonitorRef}
 				a.mu.Unlock()
 			}
-			answer(proto.Spawned{PID: n.pidOf(a)})
-			if a.dead() {
-				if r.Link {
-					n.cast(from.Name, proto.KindExit, proto.Exit{From: a.serial, To: r.Parent, Reason: wasmactor.ReasonNoProc, ToIncarnation: from.Incarnation})
-				}
-				if r.MonitorRef != 0 {
-					n.cast(from.Name, proto.KindDown, proto.Down{Watcher: r.Parent, Target: a.serial, Ref: r.MonitorRef, Reason: wasmactor.ReasonNoProc, ToIncarnation: from.Incarnation})
-				}
-			}
 			return nil
 		}
+		spec.announce = func(a *actor) { answer(proto.Spawned{PID: n.pidOf(a)}) }
 		if _, err := n.spawnLocal(ctx, spec); err != nil {
 			refuse(err)
 		}
@@ -335,6 +339,52 @@ func (n *Node) handleSpawned(from transport.NodeInfo, s proto.Spawned) {
 			n.unwatchRemote(rs.monRef)
 		}
 	}
+	for _, e := range rs.early {
+		switch {
+		case e.serial != child.Serial:
+		case !e.down:
+			n.exitSignal(parent, child, e.reason)
+		default:
+			n.cl.mu.Lock()
+			_, ok := n.cl.rwatch[rs.monRef]
+			delete(n.cl.rwatch, rs.monRef)
+			n.cl.mu.Unlock()
+			if ok {
+				n.notifyDown(watcher{actor: parent}, rs.monRef, child, e.reason)
+			}
+		}
+	}
+}
+
+// stashEarlyDown keeps a Down that came ahead of the outcome of the spawn
+// request it monitors; false if no request waits for it.
+func (n *Node) stashEarlyDown(from transport.NodeInfo, d proto.Down) bool {
+	n.sr.mu.Lock()
+	defer n.sr.mu.Unlock()
+	for _, rs := range n.sr.remote {
+		if rs.monRef == d.Ref && rs.node == from.Name && rs.inc == from.Incarnation {
+			rs.early = append(rs.early, earlyNote{serial: d.Target, reason: d.Reason, down: true})
+			return true
+		}
+	}
+	return false
+}
+
+// stashEarlyExit keeps an exit signal to parent, which is not linked to
+// its sender, for the linked spawn requests of parent on the sender's node:
+// the sender may be a child whose outcome has not come yet. False if there
+// are none.
+func (n *Node) stashEarlyExit(from transport.NodeInfo, parent *actor, x proto.Exit) bool {
+	n.sr.mu.Lock()
+	defer n.sr.mu.Unlock()
+	found := false
+	for _, rs := range n.sr.remote {
+		if rs.parent == parent && rs.link && rs.node == from.Name && rs.inc == from.Incarnation {
+			rs.early = append(rs.early, earlyNote{serial: x.From, reason: x.Reason})
+			found = true
+		}
+	}
+	return found
 }
 
 // abandon lets go of a child nobody waits for: a linked one gets an exit

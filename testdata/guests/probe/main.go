@@ -48,7 +48,8 @@
 //	monitor_group {name}         ref = the group monitor's ref
 //
 // With report, the spawned probe gets {"report": report} as its spawn
-// arguments.
+// arguments; with bad_args, arguments its Init refuses, so it stops at
+// once with the decoder's error as its reason.
 //
 // Events: "down" {pid, ref, reason} (HandleDown), "exit" {pid, reason}
 // (HandleExit, when trapping exits), "tell" {pid: sender, text} (a note),
@@ -86,6 +87,7 @@ type cmd struct {
 	Report   actor.PID `cbor:"report"`
 	Cmds     []cmd     `cbor:"cmds"`
 	Monitor  bool      `cbor:"monitor"`
+	BadArgs  bool      `cbor:"bad_args"`
 }
 
 type result struct {
@@ -337,6 +339,9 @@ func orProbe(factory string) string {
 // childArgs are the spawn arguments of a probe's child: {"report": c.Report}
 // if the command names one.
 func childArgs(c cmd) any {
+	if c.BadArgs {
+		return "not a command"
+	}
 	if c.Report.IsZero() {
 		return nil
 	}
