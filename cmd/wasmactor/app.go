@@ -137,6 +137,7 @@ client only reads the file, never creates it.
 		a.psCmd(),
 		a.nodesCmd(),
 		a.modulesCmd(),
+		a.groupsCmd(),
 		a.killCmd(),
 	)
 	root.AddCommand(a.hostCmds()...)

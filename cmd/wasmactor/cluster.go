@@ -207,17 +207,34 @@ func messageArgs(args []string) (string, []byte, error) {
 }
 
 func (a *app) sendCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "send TARGET JSON",
-		Short: "Send a message one way (at most once); prints nothing",
+	var (
+		group string
+		out   format
+	)
+	cmd := &cobra.Command{
+		Use:   "send TARGET JSON | send --group GROUP JSON",
+		Short: "Send a message one way (at most once) to an actor or a group",
 		Long: `Send JSON (converted to CBOR) to TARGET, a PID as spawn and ps print it
 (<node.incarnation.serial>) or a registered name, without waiting for an
 answer. Success means the target's node queued it; delivery is at most once,
-in order per sender.`,
+in order per sender. It prints nothing.
+
+With --group, send it to every member of GROUP, on any node, and print how
+many members it was sent to and which refused it (full mailbox, dead, node
+down); some refusals exit with code 6, after the report.`,
 		Example: `  wasmactor send counter '{"op": "inc", "by": 2}'
-  wasmactor send '<n2.3f9a0c11d2e4b607.17>' '{"op": "reset"}'`,
-		Args: exactArgs(2, "TARGET and JSON"),
+  wasmactor send '<n2.3f9a0c11d2e4b607.17>' '{"op": "reset"}'
+  wasmactor send --group counters '{"op": "reset"}'`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if group != "" {
+				return exactArgs(1, "JSON with --group")(cmd, args)
+			}
+			return exactArgs(2, "TARGET and JSON")(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if group != "" {
+				return a.sendGroup(cmd, group, args[0], out)
+			}
 			target, payload, err := messageArgs(args)
 			if err != nil {
 				return err
@@ -230,6 +247,9 @@ in order per sender.`,
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&group, "group", "", "send to every member of this process group")
+	addFormatFlag(cmd, &out)
+	return cmd
 }
 
 // callGrace is how much longer the client waits than the node, so a timeout
@@ -374,13 +394,22 @@ type nodeJSON struct {
 }
 
 func (a *app) nodesCmd() *cobra.Command {
-	var out format
+	var (
+		out   format
+		watch bool
+	)
 	cmd := &cobra.Command{
-		Use:     "nodes",
-		Short:   "List the members of the cluster",
-		Example: "  wasmactor nodes\n  wasmactor nodes -o json | jq -r '.[] | select(.up) | .name'",
-		Args:    exactArgs(0, "no arguments"),
+		Use:   "nodes",
+		Short: "List the members of the cluster; with --watch, then stream their changes",
+		Long: `List the members of the cluster. With --watch, then print a line each time a
+member comes up or goes down, as the node it is connected to sees it, with
+the reason, until interrupted (or the node goes away: exit code 3).`,
+		Example: "  wasmactor nodes\n  wasmactor nodes -o json | jq -r '.[] | select(.up) | .name'\n  wasmactor nodes --watch",
+		Args:  exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if watch {
+				return a.watchNodes(cmd, out)
+			}
 			var nodes []client.NodeStatus // ordered by name
 			if err := a.request(cmd.Context(), func(c *client.Client) (err error) {
 				nodes, err = c.Nodes(cmd.Context())
@@ -406,6 +435,7 @@ func (a *app) nodesCmd() *cobra.Command {
 			return table(a.stdout, []string{"NAME", "ADDR", "INCARNATION", "STATUS", "ACTORS", "INSTANCES", "MODULES"}, rows)
 		},
 	}
+	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "after the listing, print every member that comes up or goes down")
 	addFormatFlag(cmd, &out)
 	return cmd
 }
