@@ -405,7 +405,7 @@ func (a *app) nodesCmd() *cobra.Command {
 member comes up or goes down, as the node it is connected to sees it, with
 the reason, until interrupted (or the node goes away: exit code 3).`,
 		Example: "  wasmactor nodes\n  wasmactor nodes -o json | jq -r '.[] | select(.up) | .name'\n  wasmactor nodes --watch",
-		Args:  exactArgs(0, "no arguments"),
+		Args:    exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if watch {
 				return a.watchNodes(cmd, out)
