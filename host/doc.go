@@ -46,14 +46,17 @@
 //
 //   - node.go: Start, Close and the node's lifetime; config.go: Config.
 //   - api.go: the public Go API for actors (Spawn, Send, Call, Stop, Kill,
-//     Monitor, Link, Unlink, IsLocal); names.go: names and groups; stats.go: Stats, Actors.
+//     Monitor, Link, Unlink, IsLocal); names.go: names; groups.go: process
+//     groups, their monitors and sends to them; events.go: node events
+//     (Events) and guests' node monitors; stats.go: Stats, Actors.
 //   - actor.go: an actor's life (spawn, exit, restart, finalize);
 //     links.go: monitors and links, local and remote.
 //   - instance.go: an instance, its mailbox and its turns; modules.go:
 //     deploy and InspectModule (its check without a node), the per-module
 //     instance pools, pulls from peers.
 //   - imports.go: the engine.Host side, what a guest's imports do;
-//     messaging.go: tell, ask and reply routing, pending asks and calls.
+//     messaging.go: tell, ask and reply routing, pending asks and calls;
+//     spawnreq.go: guests' spawn requests, here and on other nodes.
 //   - remote.go: peers and the way out to them; handler.go: the
 //     transport.Handler side, what peers send in; requests.go: requests from
 //     peers and clients (the CLI); placement.go: which node a spawn goes to.
@@ -61,8 +64,11 @@
 // # Goroutines
 //
 // The node starts no goroutine of its own besides the scheduler's workers
-// (scheduler.Scheduler, stopped and waited for by Close) and timers
-// (time.AfterFunc for ask timeouts and SendAfter). Everything else runs on a
+// (scheduler.Scheduler, stopped and waited for by Close), timers
+// (time.AfterFunc for ask timeouts, SendAfter and spawn request deadlines),
+// and one goroutine per spawn request in flight (goBackground: a guest's
+// local spawn_request, or one a peer asked for), bounded by
+// Config.MaxSpawnRequests and waited for by Close. Everything else runs on a
 // caller's goroutine: the Go API's, a worker running a turn (imports), or the
 // transport's (handler). Node.life is cancelled by Close and bounds work the
 // node does on its own behalf.
@@ -77,10 +83,14 @@
 //     a guest runs).
 //  3. module.mu: a module's instance pool.
 //  4. instance.mu: an instance's actor set and its dead flag.
-//  5. cluster.loadMu: held across placement's status requests to peers.
-//  6. Leaves, which are held while taking no other lock: actor.mu (and no
+//  5. nodeEvents.mu (node events, their subscribers and node monitors) and
+//     groupWatch.mu (held across a membership change and the notices to
+//     its monitors); never both at once. Either may take cluster.mu and
+//     the leaves below, and queue records (the scheduler's locks).
+//  6. cluster.loadMu: held across placement's status requests to peers.
+//  7. Leaves, which are held while taking no other lock: actor.mu (and no
 //     code holds two actor locks at once), cluster.mu, cluster.pullMu,
-//     pendingAsks.mu, the table's shard locks, and the
+//     pendingAsks.mu, spawnRequests.mu, the table's shard locks, and the
 //     registry's and scheduler's internal locks.
 //
 // The engine's per-instance lock is held for the whole of a guest call, and

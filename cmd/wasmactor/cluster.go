@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -418,26 +419,34 @@ the reason, until interrupted (or the node goes away: exit code 3).`,
 				return fmt.Errorf("nodes: %w", err)
 			}
 			if out == formatJSON {
-				js := make([]nodeJSON, 0, len(nodes))
-				for _, n := range nodes {
-					js = append(js, nodeJSON{Name: n.Name, Addr: n.Addr, Incarnation: incarnation(n.Incarnation), Up: n.Up, Actors: n.Actors, Instances: n.Instances, Modules: n.Modules})
-				}
-				return writeJSON(a.stdout, js)
+				return writeJSON(a.stdout, nodesJSON(nodes))
 			}
-			rows := make([][]string, 0, len(nodes))
-			for _, n := range nodes {
-				status := "up"
-				if !n.Up {
-					status = "down"
-				}
-				rows = append(rows, []string{n.Name, orDash(n.Addr), incarnation(n.Incarnation), status, fmt.Sprint(n.Actors), fmt.Sprint(n.Instances), fmt.Sprint(n.Modules)})
-			}
-			return table(a.stdout, []string{"NAME", "ADDR", "INCARNATION", "STATUS", "ACTORS", "INSTANCES", "MODULES"}, rows)
+			return nodesTable(a.stdout, nodes)
 		},
 	}
 	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "after the listing, print every member that comes up or goes down")
 	addFormatFlag(cmd, &out)
 	return cmd
+}
+
+func nodesJSON(nodes []client.NodeStatus) []nodeJSON {
+	js := make([]nodeJSON, 0, len(nodes))
+	for _, n := range nodes {
+		js = append(js, nodeJSON{Name: n.Name, Addr: n.Addr, Incarnation: incarnation(n.Incarnation), Up: n.Up, Actors: n.Actors, Instances: n.Instances, Modules: n.Modules})
+	}
+	return js
+}
+
+func nodesTable(w io.Writer, nodes []client.NodeStatus) error {
+	rows := make([][]string, 0, len(nodes))
+	for _, n := range nodes {
+		status := "up"
+		if !n.Up {
+			status = "down"
+		}
+		rows = append(rows, []string{n.Name, orDash(n.Addr), incarnation(n.Incarnation), status, fmt.Sprint(n.Actors), fmt.Sprint(n.Instances), fmt.Sprint(n.Modules)})
+	}
+	return table(w, []string{"NAME", "ADDR", "INCARNATION", "STATUS", "ACTORS", "INSTANCES", "MODULES"}, rows)
 }
 
 func (a *app) modulesCmd() *cobra.Command {

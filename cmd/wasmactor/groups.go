@@ -175,27 +175,13 @@ func (a *app) watchNodes(cmd *cobra.Command, out format) error {
 		return fmt.Errorf("nodes --watch: %w", err)
 	}
 	if out == formatJSON {
-		js := make([]nodeJSON, 0, len(nodes))
-		for _, n := range nodes {
-			js = append(js, nodeJSON{Name: n.Name, Addr: n.Addr, Incarnation: incarnation(n.Incarnation), Up: n.Up, Actors: n.Actors, Instances: n.Instances, Modules: n.Modules})
-		}
-		b, err := json.Marshal(js)
+		b, err := json.Marshal(nodesJSON(nodes))
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(a.stdout, "%s\n", b)
-	} else {
-		rows := make([][]string, 0, len(nodes))
-		for _, n := range nodes {
-			status := "up"
-			if !n.Up {
-				status = "down"
-			}
-			rows = append(rows, []string{n.Name, orDash(n.Addr), incarnation(n.Incarnation), status, fmt.Sprint(n.Actors), fmt.Sprint(n.Instances), fmt.Sprint(n.Modules)})
-		}
-		if err := table(a.stdout, []string{"NAME", "ADDR", "INCARNATION", "STATUS", "ACTORS", "INSTANCES", "MODULES"}, rows); err != nil {
-			return err
-		}
+	} else if err := nodesTable(a.stdout, nodes); err != nil {
+		return err
 	}
 	for {
 		var page client.NodeEventsPage

@@ -41,15 +41,15 @@ var imports = []importDef{
 	{"link", []api.ValueType{i64, i64, i64}, []api.ValueType{i32}, importLink},
 	{"unlink", []api.ValueType{i64, i64, i64}, nil, importUnlink},
 	{"trap_exit", []api.ValueType{i64, i32}, nil, importTrapExit},
-	{"register", []api.ValueType{i64, i32, i32}, []api.ValueType{i32}, importRegister},
+	{"register", []api.ValueType{i64, i32, i32}, []api.ValueType{i32}, actorNameImport(Host.Register)},
 	{"unregister", []api.ValueType{i64, i32, i32}, nil, importUnregister},
 	{"whereis", []api.ValueType{i32, i32, i32}, []api.ValueType{i32}, importWhereis},
 	{"send_after", []api.ValueType{i64, i64, i64, i32, i32, i32}, []api.ValueType{i32}, importSendAfter},
 	{"log", []api.ValueType{i64, i32, i32, i32}, nil, importLog},
 	{"fail", []api.ValueType{i32, i32}, nil, importFail},
 	{"monitor_node", []api.ValueType{i64, i32, i32, i32}, []api.ValueType{i32}, importMonitorNode},
-	{"join_group", []api.ValueType{i64, i32, i32}, []api.ValueType{i32}, importJoinGroup},
-	{"leave_group", []api.ValueType{i64, i32, i32}, []api.ValueType{i32}, importLeaveGroup},
+	{"join_group", []api.ValueType{i64, i32, i32}, []api.ValueType{i32}, actorNameImport(Host.JoinGroup)},
+	{"leave_group", []api.ValueType{i64, i32, i32}, []api.ValueType{i32}, actorNameImport(Host.LeaveGroup)},
 	{"group_members", []api.ValueType{i32, i32, i32, i32, i32}, []api.ValueType{i32}, importGroupMembers},
 	{"send_group", []api.ValueType{i64, i32, i32, i32, i32, i32}, []api.ValueType{i32}, importSendGroup},
 	{"monitor_group", []api.ValueType{i64, i32, i32, i32}, []api.ValueType{i32}, importMonitorGroup},
@@ -316,12 +316,16 @@ func (i *Instance) name(m api.Module, ptr, n uint32) (string, abi.Errno) {
 	return i.readString(m, ptr, n, maxNameBytes)
 }
 
-func importRegister(i *Instance, m api.Module, stack []uint64) {
-	name, code := i.name(m, u32(stack[1]), u32(stack[2]))
-	if code == abi.OK {
-		code = i.host.Register(stack[0], name)
+// actorNameImport is an import (actor i64, name_ptr i32, name_len i32) ->
+// i32 that passes a name to call: register, join_group, leave_group.
+func actorNameImport(call func(h Host, actor uint64, name string) abi.Errno) func(*Instance, api.Module, []uint64) {
+	return func(i *Instance, m api.Module, stack []uint64) {
+		name, code := i.name(m, u32(stack[1]), u32(stack[2]))
+		if code == abi.OK {
+			code = call(i.host, stack[0], name)
+		}
+		stack[0] = uint64(code)
 	}
-	stack[0] = uint64(code)
 }
 
 func importUnregister(i *Instance, m api.Module, stack []uint64) {
@@ -368,22 +372,6 @@ func importMonitorNode(i *Instance, m api.Module, stack []uint64) {
 		if ref, code = i.host.MonitorNode(stack[0], node); code == abi.OK {
 			writeRef(m, out, ref)
 		}
-	}
-	stack[0] = uint64(code)
-}
-
-func importJoinGroup(i *Instance, m api.Module, stack []uint64) {
-	group, code := i.name(m, u32(stack[1]), u32(stack[2]))
-	if code == abi.OK {
-		code = i.host.JoinGroup(stack[0], group)
-	}
-	stack[0] = uint64(code)
-}
-
-func importLeaveGroup(i *Instance, m api.Module, stack []uint64) {
-	group, code := i.name(m, u32(stack[1]), u32(stack[2]))
-	if code == abi.OK {
-		code = i.host.LeaveGroup(stack[0], group)
 	}
 	stack[0] = uint64(code)
 }
