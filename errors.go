@@ -42,6 +42,9 @@ var (
 	// nodes or groups, group memberships, pending spawns) was reached;
 	// nothing was done.
 	ErrLimit = errors.New("wasmactor: limit reached")
+	// ErrPermission: the caller's credentials do not allow the request (a
+	// token's role, factories, names or expiry).
+	ErrPermission = errors.New("wasmactor: permission denied")
 	// ErrClosed: the node (or transport) is closed. It unwraps to net.ErrClosed
 	// where the closed thing is a network endpoint.
 	ErrClosed = errors.New("wasmactor: closed")

@@ -45,6 +45,10 @@ func (p PID) String() string {
 	return string(append(b, '>'))
 }
 
+// FormatIncarnation prints an incarnation as PIDs, logs, listings and the
+// observer all print it: 16 lowercase hex digits.
+func FormatIncarnation(inc uint64) string { return string(appendHex16(nil, inc)) }
+
 func appendHex16(b []byte, v uint64) []byte {
 	const digits = "0123456789abcdef"
 	for shift := 60; shift >= 0; shift -= 4 {

@@ -137,6 +137,7 @@ type spawnSpec struct {
 	parent   abi.PID
 	link     *actor
 	name     string
+	holder   string // a node that holds the module, if the spawn came with one
 	// prepare, if set, runs once the actor exists (in the table, linked,
 	// named) and before its START is queued, so nothing it sets up (a
 	// link, a monitor) can miss the actor's life. An error stops the
@@ -165,7 +166,7 @@ func (n *Node) spawnLocal(ctx context.Context, s spawnSpec) (*actor, error) {
 			return nil, fmt.Errorf("%w: %q", wasmactor.ErrNameTaken, s.name)
 		}
 	}
-	m, err := n.module(ctx, info)
+	factory, m, err := n.loadFactory(ctx, s.factory, factory, info, s.holder)
 	if err != nil {
 		return nil, err
 	}
@@ -228,6 +229,12 @@ func (n *Node) exit(a *actor, reason string, stopGuest, allowRestart bool) {
 		return
 	}
 	in := a.inst.Load()
+	// Its pending asks and timers die with this life of the actor, restart
+	// or not: a restarted actor is a new guest object, which never made
+	// them (and whose refs may collide with them in a new instance). So do
+	// its node and group monitors and spawn requests.
+	n.asks.drop(a.serial)
+	n.timers.drop(a.serial)
 	n.dropRequests(a)
 	if stopGuest {
 		in.pushSystem(delivery{actor: a, kind: abi.KindStop, payload: []byte(reason)})
@@ -266,9 +273,19 @@ func (n *Node) restart(a *actor, old *instance) error {
 	return nil
 }
 
-// finalize runs once an actor is dead for good: it leaves every table and
-// its monitors and links fire.
+// finalize runs once an actor is dead for good: it leaves every table, its
+// instance lets it go (an isolated instance then closes), and its monitors
+// and links fire. Everything the actor held is released here or in exit
+// (asks, timers); records added concurrently by other goroutines check dead
+// afterwards and release themselves, which is why the actor is marked dead
+// before anything is released.
 func (n *Node) finalize(a *actor, in *instance, reason string) {
+	a.mu.Lock()
+	a.state.Store(stateDead)
+	watchers, watching, links, rlinks := a.watchers, a.watching, a.links, a.rlinks
+	a.watchers, a.watching, a.links, a.rlinks = nil, nil, nil, nil
+	a.mu.Unlock()
+
 	n.actors.delete(a.serial)
 	in.release(a)
 	pid := n.pidOf(a)
@@ -279,15 +296,8 @@ func (n *Node) finalize(a *actor, in *instance, reason string) {
 		n.broadcast(proto.KindLeave, proto.GroupRef{Group: g, PID: pid})
 	}
 
-	a.mu.Lock()
-	a.state.Store(stateDead)
-	watchers, watching, links, rlinks := a.watchers, a.watching, a.links, a.rlinks
-	a.watchers, a.watching, a.links, a.rlinks = nil, nil, nil, nil
-	a.mu.Unlock()
-
-	for ref, w := range watchers {
-		n.notifyDown(w, ref, pid, reason)
-	}
+	// What it holds on others goes before anyone hears of the death, so a
+	// watcher that sees the Down sees nothing of the actor left.
 	for ref, target := range watching {
 		if target == nil {
 			n.unwatchRemote(ref)
@@ -297,9 +307,11 @@ func (n *Node) finalize(a *actor, in *instance, reason string) {
 		delete(target.watchers, ref)
 		target.mu.Unlock()
 	}
-	for p := range rlinks {
-		n.cast(p.Node, proto.KindExit, proto.Exit{From: a.serial, To: p.Serial, Reason: reason, ToIncarnation: p.Incarnation})
+	type linked struct {
+		other *actor
+		trap  bool
 	}
+	var signal []linked
 	for serial := range links {
 		other := n.actors.get(serial)
 		if other == nil {
@@ -309,13 +321,22 @@ func (n *Node) finalize(a *actor, in *instance, reason string) {
 		delete(other.links, a.serial)
 		trap := other.trapExit
 		other.mu.Unlock()
-		if !wasmactor.IsAbnormal(reason) {
-			continue
+		if wasmactor.IsAbnormal(reason) {
+			signal = append(signal, linked{other, trap})
 		}
-		if trap {
-			n.deliverSystem(other, delivery{kind: abi.KindExit, from: n.abiPID(a), payload: []byte(reason)})
+	}
+
+	for ref, w := range watchers {
+		n.notifyDown(w, ref, pid, reason)
+	}
+	for p := range rlinks {
+		n.castMust(p.Node, proto.KindExit, proto.Exit{From: a.serial, To: p.Serial, Reason: reason, ToIncarnation: p.Incarnation})
+	}
+	for _, l := range signal {
+		if l.trap {
+			n.deliverSystem(l.other, delivery{kind: abi.KindExit, from: n.abiPID(a), payload: []byte(reason)})
 		} else {
-			n.exit(other, reason, true, true)
+			n.exit(l.other, reason, true, true)
 		}
 	}
 }

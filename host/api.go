@@ -126,18 +126,31 @@ func (n *Node) spawnRemote(ctx context.Context, node string, req proto.Spawn) (P
 	if _, err := n.peer(node); err != nil {
 		return PID{}, err
 	}
-	factory, info, err := n.factories.Resolve(req.Factory)
-	if err != nil {
-		return PID{}, err
+	ref := req.Factory
+	for tries := 0; ; tries++ {
+		factory, info, err := n.factories.Resolve(ref)
+		if err != nil {
+			return PID{}, err
+		}
+		req.Factory = factory + "@" + info.Hash.String()
+		req.Module = &info
+		req.Holder = n.holderOf(info.Hash)
+		var rep proto.SpawnReply
+		err = n.call(ctx, node, proto.KindSpawn, req, &rep)
+		if err == nil {
+			return rep.PID, nil
+		}
+		if !errors.Is(err, wasmactor.ErrUnknownFactory) || n.factories.Checked(info.Hash) || tries == 3 {
+			return PID{}, err
+		}
+		// The target derived the module's factories from its bytes and the
+		// factory is not among them: the list this node was announced is
+		// wrong. Derive it here too (loading the module does), then resolve
+		// again; this happens once per module.
+		if _, lerr := n.module(ctx, info, req.Holder); lerr != nil {
+			return PID{}, err
+		}
 	}
-	req.Factory = factory + "@" + info.Hash.String()
-	req.Module = &info
-	req.Holder = n.holderOf(info.Hash)
-	var rep proto.SpawnReply
-	if err := n.call(ctx, node, proto.KindSpawn, req, &rep); err != nil {
-		return PID{}, err
-	}
-	return rep.PID, nil
 }
 
 // local resolves a PID of this node to its live actor. For a PID of a
@@ -250,8 +263,7 @@ func (n *Node) Kill(ctx context.Context, pid PID, reason string) error {
 		reason = wasmactor.ReasonKilled
 	}
 	if a == nil {
-		n.cast(pid.Node, proto.KindKill, proto.Exit{To: pid.Serial, Reason: reason, ToIncarnation: pid.Incarnation})
-		return nil
+		return n.castTry(pid.Node, proto.KindKill, proto.Exit{To: pid.Serial, Reason: reason, ToIncarnation: pid.Incarnation})
 	}
 	n.exit(a, reason, true, true)
 	return nil

@@ -17,6 +17,8 @@ type Config struct {
 	Name string
 	// DataDir holds the content-addressed module store and wazero's
 	// compilation cache. Empty keeps modules in memory (tests, embedding).
+	// It belongs to one node at a time: the node holds it locked (the file
+	// DataDir/lock) until Close, and a second node on it fails to start.
 	DataDir string
 	// MailboxSize bounds the user messages queued for one actor. Default 4096.
 	MailboxSize int
@@ -64,6 +66,13 @@ type Config struct {
 	// CookieFile holds the cookie; created with 256 random bits (hex) and mode 0600
 	// on first start. Default DataDir/cookie.
 	CookieFile string
+	// CertFile and KeyFile (PEM) are this node's TLS certificate and key,
+	// and CAFile (PEM) the CA that the certificates of peers and clients
+	// must chain to: mutual TLS, on top of the cookie or token proof (see
+	// docs/protocol.md, "TLS"). Set all three or none. Without them each
+	// node uses an ephemeral self-signed certificate and the proofs alone
+	// authenticate. Ignored with Transport.
+	CertFile, KeyFile, CAFile string
 	// IdleTimeout is how long a silent peer is kept before it is reported
 	// down (its actors' monitors get "noconnection"). Default 5s.
 	IdleTimeout time.Duration
@@ -89,7 +98,8 @@ type Config struct {
 	// nodes' guests. Default 4096.
 	MaxSpawnRequests int
 	// Transport replaces the QUIC transport (in-memory networks in tests).
-	// When set, Listen, Cookie and CookieFile are ignored.
+	// When set, Listen, Cookie, CookieFile and the certificate files are
+	// ignored.
 	Transport transport.Transport
 	// Logger receives the node's log and its guests' output. Default slog.Default().
 	Logger *slog.Logger

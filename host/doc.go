@@ -21,7 +21,8 @@
 // A module instance hosts many actors of its module. Each module keeps a small
 // pool of instances (Config.InstancesPerModule, about one per core) and pins
 // every actor to one of them, so an actor's turns never run in parallel. An
-// isolated spawn gets an instance of its own. Every instance has one mailbox;
+// isolated spawn gets an instance of its own, closed once the actor is dead
+// for good (a restart keeps it). Every instance has one mailbox;
 // a worker of the scheduler takes up to Config.TurnBatch messages from it and
 // hands them to the guest in one call.
 //
@@ -56,22 +57,48 @@
 //     instance pools, pulls from peers.
 //   - imports.go: the engine.Host side, what a guest's imports do;
 //     messaging.go: tell, ask and reply routing, pending asks and calls;
+//     timers.go: the timers actors own (ask timeouts, SendAfter);
 //     spawnreq.go: guests' spawn requests, here and on other nodes.
-//   - remote.go: peers and the way out to them; handler.go: the
+//   - remote.go: peers and the way out to them; outbox.go: control
+//     messages to a peer, refused to the caller or kept in order; handler.go: the
 //     transport.Handler side, what peers send in; requests.go: requests from
-//     peers and clients (the CLI); placement.go: which node a spawn goes to.
+//     peers and clients (the CLI); access.go: what a client's cookie or
+//     token lets it request; placement.go: which node a spawn goes to;
+//     join.go: joining the cluster, in the background until a seed answers.
+//   - http.go: the optional HTTP listener; metrics.go: Prometheus metrics;
+//     observer.go: the observer page's data; peerlimits.go: the bounds on
+//     what a peer makes this node hold; table.go: the actor table.
+//
+// # Resources
+//
+// Everything an actor holds goes when it dies for good (finalize): its
+// entry in the actor table, its pin on its instance (an isolated instance
+// then closes), its names and groups, the monitors and links it holds and
+// those held on it, here and on other nodes; what it holds on others goes
+// before its watchers hear of the death. Its pending asks and SendAfter
+// timers go at every exit, restarts included: the restarted actor is a new
+// guest object that never made them. Code that adds a record about an actor
+// that another goroutine may be killing (a monitor, a name, an ask, a
+// timer...) checks afterwards (actor.dead, which finalize sets before it
+// releases anything; alive for asks and timers) and takes the record back,
+// so a record is never left behind by a finalize that ran before it existed.
 //
 // # Goroutines
 //
-// The node starts no goroutine of its own besides the scheduler's workers
-// (scheduler.Scheduler, stopped and waited for by Close), timers
-// (time.AfterFunc for ask timeouts, SendAfter and spawn request deadlines),
-// and one goroutine per spawn request in flight (goBackground: a guest's
-// local spawn_request, or one a peer asked for), bounded by
-// Config.MaxSpawnRequests and waited for by Close. Everything else runs on a
+// The node's own goroutines are the scheduler's workers
+// (scheduler.Scheduler), the background join (joinInBackground, until a
+// seed answers), one drain per peer whose control backlog is not empty
+// (outbox.go, tracked by Node.bg), one per spawn request in flight (a
+// guest's local spawn_request, or one a peer asked for: goBackground,
+// tracked by Node.jobs, at most Config.MaxSpawnRequests) and the HTTP
+// server when Config.HTTPListen is set; Close stops each and waits for it.
+// Timers are time.AfterFunc callbacks for ask timeouts, SendAfter and spawn
+// request deadlines; the first two are owned by their actor in a timerSet:
+// stopped when it exits and all of them by Close. Everything else runs on a
 // caller's goroutine: the Go API's, a worker running a turn (imports), or the
-// transport's (handler). Node.life is cancelled by Close and bounds work the
-// node does on its own behalf.
+// transport's (handler); placement and the cluster-wide listings ask peers
+// from short-lived goroutines they wait for. Node.life is cancelled by Close
+// and bounds work the node does on its own behalf.
 //
 // # Locks
 //
@@ -79,24 +106,33 @@
 // locks below it:
 //
 //  1. Node.modMu: the map of modules.
-//  2. module.load: held while a module is pulled and compiled (never while
-//     a guest runs).
-//  3. module.mu: a module's instance pool.
-//  4. instance.mu: an instance's actor set and its dead flag.
-//  5. nodeEvents.mu (node events, their subscribers and node monitors) and
+//  2. module.load: a gate held while a module is pulled and compiled;
+//     waiters give up when their context ends.
+//  3. module.grow: a gate held while a shared instance is instantiated for
+//     the pool; waiters give up likewise. Isolated instances are
+//     instantiated with no lock held.
+//  4. module.mu: a module's instance pool.
+//  5. instance.mu: an instance's actor set and its dead flag.
+//  6. nodeEvents.mu (node events, their subscribers and node monitors) and
 //     groupWatch.mu (held across a membership change and the notices to
-//     its monitors); never both at once. Either may take cluster.mu and
-//     the leaves below, and queue records (the scheduler's locks).
-//  6. cluster.loadMu: held across placement's status requests to peers.
-//  7. Leaves, which are held while taking no other lock: actor.mu (and no
-//     code holds two actor locks at once), cluster.mu, cluster.pullMu,
-//     pendingAsks.mu, spawnRequests.mu, the table's shard locks, and the
-//     registry's and scheduler's internal locks.
+//     its monitors); never both at once. Either may take the locks below,
+//     and queue records (the scheduler's locks).
+//  7. cluster.mu: held while the registry is called (learnModule and
+//     forgetHolder keep the holder table and the factory index in step).
+//  8. Leaves, which are held while taking no other lock: actor.mu (and no
+//     code holds two actor locks at once), cluster.pullMu, cluster.loadMu,
+//     the timerSets' locks (pending asks, SendAfter timers), outbox.mu,
+//     spawnRequests.mu, the table's shard locks, and the registry's and
+//     scheduler's internal locks.
 //
 // The engine's per-instance lock is held for the whole of a guest call, and
 // the guest's imports take host locks from inside it. So no host code may
 // wait for an instance's call (Instance.Deliver, Close) while it holds any
-// lock above: Stats reads memory sizes without the engine's lock, and Close
-// closes instances after releasing Node.modMu. Network and compile waits
-// hold only module.load and cluster.pullMu.
+// lock above: Stats reads memory sizes without the engine's lock, Close
+// closes instances after releasing Node.modMu, a failed instance is closed
+// after its turn's call returned, and an isolated instance left without
+// actors is closed by its own turn, after the call. Instantiating runs the
+// guest's initialisation under module.grow at most; imports do nothing
+// there, so it waits for no host lock. Network and compile waits hold only
+// module.load; placement's status requests hold no lock.
 package host

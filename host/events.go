@@ -281,6 +281,11 @@ func (n *Node) monitorNode(a *actor, node string) (uint64, abi.Errno) {
 	if !up {
 		n.notifyNodeDown(a, ref, node, 0, wasmactor.ReasonNoConnection)
 	}
+	if !a.alive() {
+		// Exiting meanwhile (killed from another goroutine): its exit may
+		// have released its monitors before this one was there.
+		n.demonitorNode(a, ref)
+	}
 	return ref, abi.OK
 }
 

@@ -136,6 +136,11 @@ func (n *Node) monitorGroup(a *actor, group string) (uint64, abi.Errno) {
 	x.groupMons[ref] = &groupMonState{group: group, epoch: 1}
 	a.mu.Unlock()
 	n.addGroupMon(group, ref, groupMon{a: a})
+	if !a.alive() {
+		// Exiting meanwhile (killed from another goroutine): its exit may
+		// have released its monitors before this one was there.
+		n.dropGroupMon(group, ref)
+	}
 	return ref, abi.OK
 }
 
@@ -323,6 +328,13 @@ func (n *Node) joinLocal(a *actor, group string) error {
 	}
 	if n.changeGroup(group, pid, true) {
 		n.broadcast(proto.KindJoin, proto.GroupRef{Group: group, PID: pid})
+		if a.dead() {
+			// Died meanwhile: its finalize may have left its groups before
+			// this join was there (see register). Casts keep their order,
+			// so this leave comes last.
+			n.leaveLocal(a, group)
+			return fmt.Errorf("%w: %s", wasmactor.ErrNoProc, pid)
+		}
 	}
 	return nil
 }

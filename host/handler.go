@@ -2,12 +2,16 @@ package host
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
+	"time"
 
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/internal/abi"
 	"github.com/wasmactor/wasmactor/internal/proto"
 	"github.com/wasmactor/wasmactor/registry"
+	"github.com/wasmactor/wasmactor/token"
 	"github.com/wasmactor/wasmactor/transport"
 )
 
@@ -73,7 +77,7 @@ func (n *Node) handleCast(from transport.NodeInfo, msg transport.Control) error 
 			n.mergeName(from, c)
 		}
 		for _, g := range s.Groups {
-			if g.PID.Node == from.Name {
+			if owns(from, g.PID) {
 				n.changeGroup(g.Group, g.PID, true)
 			}
 		}
@@ -88,13 +92,16 @@ func (n *Node) handleCast(from transport.NodeInfo, msg transport.Control) error 
 		if err := proto.Unmarshal(msg.Body, &r); err != nil {
 			return err
 		}
+		if !owns(from, r.PID) {
+			return fmt.Errorf("%w: name release for %s sent by %s", wasmactor.ErrBadArgument, r.PID, from.Name)
+		}
 		n.names.Unregister(r.Name, r.PID)
 	case proto.KindJoin, proto.KindLeave:
 		var g proto.GroupRef
 		if err := proto.Unmarshal(msg.Body, &g); err != nil {
 			return err
 		}
-		if g.PID.Node != from.Name {
+		if !owns(from, g.PID) {
 			return fmt.Errorf("%w: group change for %s sent by %s", wasmactor.ErrBadArgument, g.PID, from.Name)
 		}
 		n.changeGroup(g.Group, g.PID, msg.Kind == proto.KindJoin)
@@ -148,7 +155,7 @@ func (n *Node) handleCast(from transport.NodeInfo, msg transport.Control) error 
 			a = nil // meant for another run of this node: that actor is gone
 		}
 		if a == nil || !n.addRemoteLink(a, other) {
-			n.cast(from.Name, proto.KindExit, proto.Exit{From: l.To, To: l.From, Reason: wasmactor.ReasonNoProc, ToIncarnation: from.Incarnation})
+			n.castMust(from.Name, proto.KindExit, proto.Exit{From: l.To, To: l.From, Reason: wasmactor.ReasonNoProc, ToIncarnation: from.Incarnation})
 		}
 	case proto.KindUnlink:
 		var l proto.Link
@@ -200,6 +207,11 @@ func (n *Node) handleCast(from transport.NodeInfo, msg transport.Control) error 
 }
 
 func (h handler) ServeBlob(ctx context.Context, from transport.PeerInfo, key string) ([]byte, error) {
+	// Nodes pull modules; a client has no use for a module's bytes unless
+	// it could deploy them anyway.
+	if err := h.n.permitRole(from, token.Admin, "module download"); err != nil {
+		return nil, toRemote(err)
+	}
 	hash, err := registry.ParseHash(key)
 	if err != nil {
 		return nil, toRemote(err)
@@ -212,18 +224,24 @@ func (h handler) NodeUp(peer transport.NodeInfo) {
 	n := h.n
 	n.cl.mu.Lock()
 	how := ReasonJoined
-	if n.cl.seen[peer.Name] {
+	if last, ok := n.cl.lastInc[peer.Name]; ok {
 		how = ReasonRestarted
-		if _, sameRun := n.cl.gone[peer.Incarnation]; sameRun {
+		if last == peer.Incarnation {
 			how = ReasonReconnected
 		}
 	}
 	n.cl.peers[peer.Name] = peer
 	n.cl.byInc[peer.Incarnation] = peer.Name
 	n.cl.seen[peer.Name] = true
+	delete(n.cl.gone, peer.Incarnation) // back after a partition or a reconnect
+	if old, ok := n.cl.lastInc[peer.Name]; ok && old != peer.Incarnation {
+		n.cl.gone[old] = peer.Name // a new run: the old one is over
+	}
+	n.cl.lastInc[peer.Name] = peer.Incarnation
+	n.cl.upAt[peer.Name] = peerUp{incarnation: peer.Incarnation, at: time.Now()}
 	n.cl.mu.Unlock()
-	n.log.Info("node up", "peer", peer.Name, "addr", peer.Addr, "incarnation", peer.Incarnation)
-	n.cast(peer.Name, proto.KindSync, n.syncState())
+	n.log.Info("node up", "peer", peer.Name, "addr", peer.Addr, "incarnation", wasmactor.FormatIncarnation(peer.Incarnation))
+	n.sendSync(peer.Name)
 	n.nodeUp(peer, how)
 }
 
@@ -252,10 +270,15 @@ func (h handler) NodeDown(peer transport.NodeInfo, reason error) {
 	if cur, ok := n.cl.peers[peer.Name]; ok && cur.Incarnation == peer.Incarnation {
 		delete(n.cl.peers, peer.Name)
 	}
+	if up, ok := n.cl.upAt[peer.Name]; ok && up.incarnation == peer.Incarnation {
+		delete(n.cl.upAt, peer.Name)
+	}
 	delete(n.cl.byInc, peer.Incarnation)
-	n.cl.gone[peer.Incarnation] = peer.Name
-	for _, hs := range n.cl.holders {
-		delete(hs, peer.Name)
+	// Only a run that is over makes its PIDs stale: one that restarted or
+	// left. A peer that went silent or reconnected may come back with the
+	// same incarnation; meanwhile its PIDs are "node down".
+	if errors.Is(reason, transport.ErrPeerRestarted) || errors.Is(reason, transport.ErrPeerLeft) {
+		n.cl.gone[peer.Incarnation] = peer.Name
 	}
 	var fired []struct {
 		ref uint64
@@ -271,8 +294,14 @@ func (h handler) NodeDown(peer transport.NodeInfo, reason error) {
 		}
 	}
 	n.cl.mu.Unlock()
-	n.log.Warn("node down", "peer", peer.Name, "incarnation", peer.Incarnation, "reason", reason)
+	level := slog.LevelWarn
+	if errors.Is(reason, transport.ErrPeerLeft) {
+		level = slog.LevelInfo // a clean leave is a normal event
+	}
+	n.log.Log(n.life, level, "node down", "peer", peer.Name, "incarnation", wasmactor.FormatIncarnation(peer.Incarnation), "reason", reason)
+	n.dropBacklog(peer.Name) // nothing crosses sessions: the next one starts afresh
 
+	n.forgetHolder(peer.Name)
 	n.names.RemoveNode(peer.Name)
 	n.removeNodeFromGroups(peer.Name)
 	for _, f := range fired {

@@ -72,12 +72,17 @@ func (im *imports) Ask(serial uint64, to abi.PID, ref uint64, timeout time.Durat
 	key := askKey{serial: serial, ref: ref}
 	// Registered before sending: the reply can come from another worker
 	// before tell returns.
-	if !im.n.asks.add(key, to, timeout, func() { im.n.replyToActor(key, abi.Timeout, nil) }) {
-		return abi.BadArgument // ref reused while pending
+	if !im.n.asks.add(serial, ref, timeout, to, func() { im.n.replyToActor(key, abi.Timeout, nil) }) {
+		return abi.BadArgument // ref reused while pending, or the node is closing
 	}
 	if e := im.n.tell(abi.PID{Incarnation: im.n.incarnation, Serial: serial}, to, abi.KindAsk, ref, msg); e != abi.OK {
-		im.n.asks.take(key)
+		im.n.asks.take(serial, ref)
 		return e
+	}
+	if !a.alive() {
+		// Killed meanwhile by another goroutine: its exit may have dropped
+		// its asks before this one was added.
+		im.n.asks.take(serial, ref)
 	}
 	return abi.OK
 }
@@ -148,8 +153,7 @@ func (im *imports) Kill(serial uint64, target abi.PID, reason string) abi.Errno 
 	t, e := im.target(target)
 	if e == errRemote {
 		p := im.n.pidOfABI(target)
-		im.n.cast(p.Node, proto.KindKill, proto.Exit{From: serial, To: p.Serial, Reason: reason, ToIncarnation: p.Incarnation})
-		return abi.OK
+		return abi.ErrnoOf(im.n.castTry(p.Node, proto.KindKill, proto.Exit{From: serial, To: p.Serial, Reason: reason, ToIncarnation: p.Incarnation}))
 	}
 	if e != abi.OK {
 		return e
@@ -269,13 +273,21 @@ func (im *imports) SendAfter(serial uint64, to abi.PID, delay time.Duration, msg
 	if _, e := im.target(to); e != abi.OK && e != errRemote {
 		return e
 	}
-	from := im.n.abiPID(a)
-	time.AfterFunc(delay, func() {
-		// The message is lost if the sender died meanwhile, as abi.md says.
-		if a.alive() && !im.n.closed.Load() {
-			im.n.tell(from, to, abi.KindTell, 0, msg)
+	n := im.n
+	from := n.abiPID(a)
+	key := n.refs.Add(1)
+	// The timer is its sender's: stopped when the sender dies (the message
+	// is lost then, as abi.md says) and when the node closes.
+	if !n.timers.add(serial, key, delay, struct{}{}, func() {
+		if _, ok := n.timers.take(serial, key); ok && !n.closed.Load() {
+			n.tell(from, to, abi.KindTell, 0, msg)
 		}
-	})
+	}) {
+		return abi.ErrnoOf(wasmactor.ErrClosed)
+	}
+	if !a.alive() {
+		n.timers.take(serial, key) // killed meanwhile, see Ask
+	}
 	return abi.OK
 }
 

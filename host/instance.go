@@ -44,7 +44,7 @@ type instance struct {
 
 	mu     sync.Mutex
 	actors map[uint64]*actor
-	dead   bool
+	dead   bool // failed or closed: no actor is pinned to it any more
 }
 
 func (n *Node) newInstance(ctx context.Context, m *module, isolated bool) (*instance, error) {
@@ -75,10 +75,37 @@ func (in *instance) adopt(a *actor) bool {
 	return true
 }
 
+// release unpins an actor that is dead for good. An isolated instance left
+// with no actor is closed by its next turn, once the guest has had the
+// actor's STOP (see closeIfIdle); the wake makes sure that turn comes.
 func (in *instance) release(a *actor) {
 	in.mu.Lock()
 	delete(in.actors, a.serial)
+	idle := in.isolated && len(in.actors) == 0 && !in.dead
 	in.mu.Unlock()
+	if idle {
+		in.task.Wake()
+	}
+}
+
+// closeIfIdle closes an isolated instance that hosts no actor and has
+// nothing queued. It runs at the end of a turn, on the worker that owns the
+// instance's calls: never inside a guest call, and holding no lock while
+// the engine closes the instance. Records queued after it are dropped by
+// the next turn (their actors are dead), asks among them answered NOPROC.
+func (in *instance) closeIfIdle() {
+	if !in.isolated || in.mailbox.Len() > 0 {
+		return
+	}
+	in.mu.Lock()
+	if in.dead || len(in.actors) > 0 {
+		in.mu.Unlock()
+		return
+	}
+	in.dead = true
+	in.mu.Unlock()
+	in.mod.retire(in)
+	_ = in.inst.Close(context.Background())
 }
 
 func (in *instance) push(d delivery) {
@@ -143,8 +170,8 @@ func (in *instance) Turn() bool {
 		}
 	}
 	clear(in.buf) // drop payload references
-	if !dead {
-		in.deliver()
+	if !dead && in.deliver() {
+		in.closeIfIdle()
 	}
 	return in.mailbox.Len() > 0
 }

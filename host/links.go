@@ -40,7 +40,7 @@ func (n *Node) notifyDown(w watcher, ref uint64, dead PID, reason string) {
 		default: // the channel has room for exactly one Down
 		}
 	case w.node != "":
-		n.cast(w.node, proto.KindDown, proto.Down{Target: dead.Serial, Ref: w.remoteRef, Reason: reason, ToIncarnation: w.nodeInc})
+		n.castMust(w.node, proto.KindDown, proto.Down{Target: dead.Serial, Ref: w.remoteRef, Reason: reason, ToIncarnation: w.nodeInc})
 	case w.call != 0:
 		n.finishCall(w.call, nil, fmt.Errorf("%w: %s died: %s", wasmactor.ErrNoProc, dead, reason))
 	}
@@ -73,6 +73,13 @@ func (n *Node) watchAs(target *actor, w watcher, ref uint64) uint64 {
 		target.mu.Unlock()
 		if w.actor != nil {
 			w.actor.mu.Lock()
+			if w.actor.dead() {
+				// The watcher died meanwhile (killed from another
+				// goroutine); its finalize did not see this ref.
+				w.actor.mu.Unlock()
+				n.unwatch(target, ref)
+				return ref
+			}
 			if w.actor.watching == nil {
 				w.actor.watching = make(map[uint64]*actor)
 			}
@@ -181,19 +188,45 @@ func (n *Node) watchRemote(target PID, w watcher) uint64 {
 		n.notifyDown(w, ref, target, wasmactor.ReasonNoConnection)
 		return ref
 	}
-	if w.actor != nil {
-		w.actor.mu.Lock()
-		if w.actor.watching == nil {
-			w.actor.watching = make(map[uint64]*actor)
-		}
-		w.actor.watching[ref] = nil // nil: the target is remote, see cl.rwatch
-		w.actor.mu.Unlock()
-	}
 	var watcherSerial uint64
-	if w.actor != nil {
-		watcherSerial = w.actor.serial
+	if a := w.actor; a != nil {
+		watcherSerial = a.serial
+		a.mu.Lock()
+		dead := a.dead()
+		if !dead {
+			if a.watching == nil {
+				a.watching = make(map[uint64]*actor)
+			}
+			a.watching[ref] = nil // nil: the target is remote, see cl.rwatch
+		}
+		a.mu.Unlock()
+		if dead { // died meanwhile: its finalize did not see this ref
+			n.cl.mu.Lock()
+			delete(n.cl.rwatch, ref)
+			n.cl.mu.Unlock()
+			return ref
+		}
 	}
-	n.cast(target.Node, proto.KindMonitor, proto.Watch{Watcher: watcherSerial, Target: target.Serial, Ref: ref, ToIncarnation: target.Incarnation})
+	err := n.castTry(target.Node, proto.KindMonitor, proto.Watch{Watcher: watcherSerial, Target: target.Serial, Ref: ref, ToIncarnation: target.Incarnation})
+	if err != nil {
+		// The request never left: the monitor fires at once, exactly once
+		// (whoever removes the rwatch entry fires it).
+		n.cl.mu.Lock()
+		_, mine := n.cl.rwatch[ref]
+		delete(n.cl.rwatch, ref)
+		n.cl.mu.Unlock()
+		if mine {
+			n.log.Debug("remote monitor not sent", "target", target.String(), "err", err)
+			n.notifyDown(w, ref, target, wasmactor.ReasonNoConnection)
+		}
+		return ref
+	}
+	if w.actor != nil && w.actor.dead() {
+		// Died after the ref was recorded: its finalize may have cast the
+		// demonitor ahead of the monitor. Control messages to a peer keep
+		// their order, so one more demonitor reaches it after the monitor.
+		n.castMust(target.Node, proto.KindDemonitor, proto.Watch{Target: target.Serial, Ref: ref, ToIncarnation: target.Incarnation})
+	}
 	return ref
 }
 
@@ -203,7 +236,7 @@ func (n *Node) unwatchRemote(ref uint64) {
 	delete(n.cl.rwatch, ref)
 	n.cl.mu.Unlock()
 	if ok {
-		n.cast(rw.node, proto.KindDemonitor, proto.Watch{Target: rw.target.Serial, Ref: ref, ToIncarnation: rw.target.Incarnation})
+		n.castMust(rw.node, proto.KindDemonitor, proto.Watch{Target: rw.target.Serial, Ref: ref, ToIncarnation: rw.target.Incarnation})
 	}
 }
 
@@ -228,7 +261,7 @@ func (n *Node) addRemoteWatcher(from transport.NodeInfo, w proto.Watch) {
 			return
 		}
 	}
-	n.cast(from.Name, proto.KindDown, proto.Down{Watcher: w.Watcher, Target: w.Target, Ref: w.Ref, Reason: wasmactor.ReasonNoProc, ToIncarnation: from.Incarnation})
+	n.castMust(from.Name, proto.KindDown, proto.Down{Watcher: w.Watcher, Target: w.Target, Ref: w.Ref, Reason: wasmactor.ReasonNoProc, ToIncarnation: from.Incarnation})
 }
 
 // addRemoteLink records a link from local actor a to a remote actor.
@@ -253,7 +286,19 @@ func (n *Node) linkRemote(a *actor, other PID) error {
 	if !n.addRemoteLink(a, other) {
 		return fmt.Errorf("%w: %s", wasmactor.ErrNoProc, n.pidOf(a))
 	}
-	n.cast(other.Node, proto.KindLink, proto.Link{From: a.serial, To: other.Serial, ToIncarnation: other.Incarnation})
+	if err := n.castTry(other.Node, proto.KindLink, proto.Link{From: a.serial, To: other.Serial, ToIncarnation: other.Incarnation}); err != nil {
+		a.mu.Lock()
+		delete(a.rlinks, other)
+		a.mu.Unlock()
+		return err
+	}
+	if a.dead() {
+		// Died meanwhile: its finalize may have cast its exit ahead of the
+		// link, which the peer then ignored. Control messages to a peer keep
+		// their order: this one comes after the link, as a link to a dead
+		// actor would.
+		n.castMust(other.Node, proto.KindExit, proto.Exit{From: a.serial, To: other.Serial, Reason: wasmactor.ReasonNoProc, ToIncarnation: other.Incarnation})
+	}
 	return nil
 }
 
@@ -263,5 +308,5 @@ func (n *Node) unlinkRemote(a *actor, other PID) {
 	a.mu.Lock()
 	delete(a.rlinks, other)
 	a.mu.Unlock()
-	n.cast(other.Node, proto.KindUnlink, proto.Link{From: a.serial, To: other.Serial, ToIncarnation: other.Incarnation})
+	n.castMust(other.Node, proto.KindUnlink, proto.Link{From: a.serial, To: other.Serial, ToIncarnation: other.Incarnation})
 }

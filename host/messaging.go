@@ -5,8 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"sync"
-	"time"
 
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/internal/abi"
@@ -115,7 +113,7 @@ func (n *Node) replyError(from, to abi.PID, ref uint64, err error, reason string
 // answerActor completes an actor's pending ask with a reply from actor
 // from, if from is the actor that was asked.
 func (n *Node) answerActor(from abi.PID, key askKey, status abi.Errno, msg []byte) {
-	if !n.asks.takeFrom(key, from) {
+	if _, ok := n.asks.takeIf(key.serial, key.ref, func(target abi.PID) bool { return target == from }); !ok {
 		return
 	}
 	n.pushReply(key, status, msg)
@@ -124,7 +122,7 @@ func (n *Node) answerActor(from abi.PID, key askKey, status abi.Errno, msg []byt
 // replyToActor completes an actor's pending ask once with the node's own
 // verdict: the TIMEOUT status when its timer fires first, NODE_DOWN.
 func (n *Node) replyToActor(key askKey, status abi.Errno, msg []byte) {
-	if !n.asks.take(key) {
+	if _, ok := n.asks.take(key.serial, key.ref); !ok {
 		return
 	}
 	n.pushReply(key, status, msg)
@@ -142,74 +140,18 @@ func (n *Node) pushReply(key askKey, status abi.Errno, msg []byte) {
 
 type askKey struct{ serial, ref uint64 }
 
-type pendingAsk struct {
-	timer  *time.Timer
-	target abi.PID // the actor asked: the only one whose reply counts
-}
-
-// pendingAsks holds the timers of asks made by guests.
+// pendingAsks are the asks made by guests, each with its timeout timer, by
+// asking actor and ref; the value is the actor asked, the only one whose
+// reply counts. An actor's asks are dropped when it exits (see Node.exit).
 type pendingAsks struct {
-	mu sync.Mutex
-	m  map[askKey]pendingAsk
-}
-
-func (p *pendingAsks) add(key askKey, target abi.PID, timeout time.Duration, onTimeout func()) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if _, dup := p.m[key]; dup || p.m == nil {
-		return false
-	}
-	p.m[key] = pendingAsk{timer: time.AfterFunc(timeout, onTimeout), target: target}
-	return true
-}
-
-// takeFrom removes key if it is pending and was addressed to from.
-func (p *pendingAsks) takeFrom(key askKey, from abi.PID) bool {
-	p.mu.Lock()
-	pa, ok := p.m[key]
-	if ok && pa.target != from {
-		ok = false
-	}
-	if ok {
-		delete(p.m, key)
-	}
-	p.mu.Unlock()
-	if ok {
-		pa.timer.Stop()
-	}
-	return ok
-}
-
-// take removes key, reporting whether it was pending.
-func (p *pendingAsks) take(key askKey) bool {
-	p.mu.Lock()
-	pa, ok := p.m[key]
-	delete(p.m, key)
-	p.mu.Unlock()
-	if ok {
-		pa.timer.Stop()
-	}
-	return ok
+	timerSet[abi.PID]
 }
 
 // toNode lists the asks waiting on actors of one node.
 func (p *pendingAsks) toNode(inc uint64) []askKey {
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	var keys []askKey
-	for k, pa := range p.m {
-		if pa.target.Incarnation == inc {
-			keys = append(keys, k)
-		}
+	for _, k := range p.keys(func(target abi.PID) bool { return target.Incarnation == inc }) {
+		keys = append(keys, askKey{serial: k[0], ref: k[1]})
 	}
 	return keys
-}
-
-func (p *pendingAsks) stopAll() {
-	p.mu.Lock()
-	for _, pa := range p.m {
-		pa.timer.Stop()
-	}
-	p.m = nil
-	p.mu.Unlock()
 }

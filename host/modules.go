@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -20,7 +21,8 @@ import (
 type module struct {
 	info registry.ModuleInfo
 
-	load sync.Mutex // held while the module is pulled and compiled; see Node.module
+	load gate // held while the module is pulled and compiled; see Node.module
+	grow gate // held while a shared instance is added to the pool; see pick
 
 	counters moduleCounters
 
@@ -28,39 +30,99 @@ type module struct {
 	compiled *engine.Module
 	pool     []*instance            // shared instances, at most Config.InstancesPerModule
 	isolated map[*instance]struct{} // live isolated instances
+	closed   bool                   // the node closed: no instance is added any more
 }
+
+func newModule(info registry.ModuleInfo, compiled *engine.Module) *module {
+	return &module{info: info, compiled: compiled, load: newGate(), grow: newGate()}
+}
+
+// gate is a mutex whose waiters give up when their context ends. A guest
+// spawn waits on the module's gates from inside a turn: the wait must end
+// with the guest call's deadline.
+type gate chan struct{}
+
+func newGate() gate { return make(gate, 1) }
+
+func (g gate) lock(ctx context.Context) error {
+	select {
+	case g <- struct{}{}: // free: taken even if ctx is done
+		return nil
+	default:
+	}
+	select {
+	case g <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (g gate) unlock() { <-g }
 
 // pick returns the instance a new actor is pinned to: a fresh one when
 // isolated, else the pool grows to its size and then the least-populated
 // member is chosen.
+//
+// Instantiating runs guest code (the module's initialisation), so no lock
+// that Stats, Actors or a turn's imports take is held meanwhile: isolated
+// instances are made with no lock at all, and pool growth is serialised by
+// m.grow alone.
 func (m *module) pick(ctx context.Context, n *Node, isolated bool) (*instance, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if !isolated && len(m.pool) >= n.cfg.InstancesPerModule {
-		best := m.pool[0]
-		for _, in := range m.pool[1:] {
-			if in.population() < best.population() {
-				best = in
-			}
+	if !isolated {
+		if in := m.choose(n.cfg.InstancesPerModule); in != nil {
+			return in, nil
 		}
-		return best, nil
+		if err := m.grow.lock(ctx); err != nil {
+			return nil, fmt.Errorf("%w: waiting for an instance of module %s: %w", wasmactor.ErrTimeout, m.info.Hash.Short(), err)
+		}
+		defer m.grow.unlock()
+		if in := m.choose(n.cfg.InstancesPerModule); in != nil {
+			return in, nil
+		}
 	}
 	in, err := n.newInstance(ctx, m, isolated)
 	if err != nil {
 		return nil, err
 	}
-	if isolated {
+	m.mu.Lock()
+	closed := m.closed
+	switch {
+	case closed:
+	case isolated:
 		if m.isolated == nil {
 			m.isolated = make(map[*instance]struct{})
 		}
 		m.isolated[in] = struct{}{}
-	} else {
+	default:
 		m.pool = append(m.pool, in)
+	}
+	m.mu.Unlock()
+	if closed {
+		_ = in.inst.Close(ctx)
+		return nil, n.checkOpen()
 	}
 	return in, nil
 }
 
-// retire removes a failed instance so no new actor is pinned to it.
+// choose returns the least-populated pool member once the pool has its
+// size, else nil.
+func (m *module) choose(size int) *instance {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.pool) < size || len(m.pool) == 0 {
+		return nil
+	}
+	best := m.pool[0]
+	for _, in := range m.pool[1:] {
+		if in.population() < best.population() {
+			best = in
+		}
+	}
+	return best
+}
+
+// retire removes a failed or closed instance so no new actor is pinned to it.
 func (m *module) retire(in *instance) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -82,7 +144,7 @@ func (m *module) closeAll(ctx context.Context) {
 	for in := range m.isolated {
 		pool = append(pool, in)
 	}
-	m.pool, m.isolated = nil, nil
+	m.pool, m.isolated, m.closed = nil, nil, true
 	m.mu.Unlock()
 	for _, in := range pool {
 		_ = in.inst.Close(ctx)
@@ -109,7 +171,10 @@ func (n *Node) Deploy(ctx context.Context, wasm []byte) (ModuleInfo, error) {
 		return registry.ModuleInfo{}, err
 	}
 	h := registry.HashOf(wasm)
-	if info, ok := n.factories.Lookup(h); ok {
+	// Only a module this node checked counts as deployed here: a peer's
+	// announcement of the same hash is no reason to skip storing it, and its
+	// factory list is replaced by the one derived below.
+	if info, ok := n.factories.Lookup(h); ok && n.factories.Checked(h) {
 		return info, nil
 	}
 	start := time.Now()
@@ -125,7 +190,7 @@ func (n *Node) Deploy(ctx context.Context, wasm []byte) (ModuleInfo, error) {
 	}
 	n.modMu.Lock()
 	if _, ok := n.modules[h]; !ok {
-		n.modules[h] = &module{info: info, compiled: compiled}
+		n.modules[h] = newModule(info, compiled)
 	} else {
 		_ = compiled.Close(ctx)
 	}
@@ -209,38 +274,59 @@ func compileModule(ctx context.Context, eng *engine.Engine, wasm []byte) (*engin
 // Modules lists the deployed modules, newest first.
 func (n *Node) Modules() []ModuleInfo { return n.factories.Modules() }
 
-// module returns the compiled module for info, pulling it from a peer and
-// compiling it on first use (wazero's compilation cache makes that cheap
-// after a restart). The pull and the compile hold only m.load, never m.mu,
-// so listing and placing actors never wait for the network or the compiler.
-func (n *Node) module(ctx context.Context, info registry.ModuleInfo) (*module, error) {
+// module returns the compiled module for info, pulling it from a peer (hint,
+// if not "", first) and compiling it on first use (wazero's compilation
+// cache makes that cheap after a restart). The pull and the compile hold
+// only m.load, never m.mu, so listing and placing actors never wait for the
+// network or the compiler; callers waiting for m.load give up with ctx.
+//
+// A pulled module's factory list is derived from its bytes after the hash
+// check, stored with it and indexed in place of what peers announced.
+func (n *Node) module(ctx context.Context, info registry.ModuleInfo, hint string) (*module, error) {
 	n.modMu.Lock()
 	m, ok := n.modules[info.Hash]
 	if !ok {
-		m = &module{info: info}
+		m = newModule(info, nil)
 		n.modules[info.Hash] = m
 	}
 	n.modMu.Unlock()
 	if m.ready() {
 		return m, nil
 	}
-	m.load.Lock()
-	defer m.load.Unlock()
+	if err := m.load.lock(ctx); err != nil {
+		return nil, fmt.Errorf("%w: waiting for module %s to load: %w", wasmactor.ErrTimeout, info.Hash.Short(), err)
+	}
+	defer m.load.unlock()
 	if m.ready() {
 		return m, nil
 	}
-	if _, ok := n.store.Info(info.Hash); !ok {
-		if err := n.pull(ctx, info); err != nil {
+	var compiled *engine.Module
+	if _, ok := n.store.Info(info.Hash); ok {
+		wasm, err := n.store.Get(info.Hash)
+		if err != nil {
 			return nil, err
 		}
-	}
-	wasm, err := n.store.Get(info.Hash)
-	if err != nil {
-		return nil, err
-	}
-	compiled, err := n.compile(ctx, wasm)
-	if err != nil {
-		return nil, err
+		if compiled, err = n.compile(ctx, wasm); err != nil {
+			return nil, err
+		}
+	} else {
+		wasm, err := n.pull(ctx, info, hint)
+		if err != nil {
+			return nil, err
+		}
+		if compiled, err = n.compile(ctx, wasm); err != nil {
+			return nil, err
+		}
+		derived := ModuleInfo{Hash: info.Hash, Size: int64(len(wasm)), Factories: compiled.Factories(), DeployedAt: info.DeployedAt}
+		if err := n.store.Put(derived, wasm); err != nil {
+			_ = compiled.Close(ctx)
+			return nil, err
+		}
+		n.factories.Add(derived)
+		if announced, ok := n.factories.Lookup(info.Hash); ok {
+			derived.DeployedAt = announced.DeployedAt
+		}
+		n.broadcast(proto.KindModule, proto.Module{Info: derived})
 	}
 	m.mu.Lock()
 	m.compiled = compiled
@@ -254,64 +340,144 @@ func (m *module) ready() bool {
 	return m.compiled != nil
 }
 
+// exports reports whether a loaded module exports factory.
+func (m *module) exports(factory string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.compiled != nil && slices.Contains(m.compiled.Factories(), factory)
+}
+
+// loadFactory loads the module a factory reference resolved to (factory in
+// info). When the index had only announced the module's factory list, loading
+// it derives the real one; if the factory is not in it, the reference is
+// resolved again against the corrected index, a few times at most.
+func (n *Node) loadFactory(ctx context.Context, ref, factory string, info registry.ModuleInfo, hint string) (string, *module, error) {
+	for tries := 0; ; tries++ {
+		checked := n.factories.Checked(info.Hash)
+		m, err := n.module(ctx, info, hint)
+		if err != nil {
+			return "", nil, err
+		}
+		if checked || m.exports(factory) {
+			return factory, m, nil
+		}
+		n.log.Warn("module announced with a factory it does not export", "module", info.Hash.Short(), "factory", factory)
+		if tries == 3 {
+			return "", nil, fmt.Errorf("%w: %q: the modules announced as exporting it do not", wasmactor.ErrUnknownFactory, ref)
+		}
+		if factory, info, err = n.factories.Resolve(ref); err != nil {
+			return "", nil, err
+		}
+	}
+}
+
 type pullCall struct {
 	done chan struct{}
+	wasm []byte
 	err  error
 }
 
+// learnModule records a peer's announcement that it holds a module. The
+// announced factory list is a hint (registry.Factories.Announce): it never
+// changes a list derived here, and a pull replaces it. Each peer is recorded
+// as holding at most maxModulesPerPeer modules.
 func (n *Node) learnModule(holder string, info registry.ModuleInfo) {
-	n.factories.Add(info)
-	n.cl.mu.Lock()
-	hs := n.cl.holders[info.Hash]
-	if hs == nil {
-		hs = make(map[string]bool)
-		n.cl.holders[info.Hash] = hs
+	if err := info.Validate(); err != nil {
+		n.log.Warn("bad module announcement ignored", "peer", holder, "err", err)
+		return
 	}
-	hs[holder] = true
-	n.cl.mu.Unlock()
+	n.cl.mu.Lock()
+	defer n.cl.mu.Unlock()
+	hs := n.cl.holders[info.Hash]
+	if !hs[holder] {
+		if n.cl.held[holder] >= maxModulesPerPeer {
+			n.log.Warn("module announcement over the limit ignored", "peer", holder, "module", info.Hash.Short(), "limit", maxModulesPerPeer)
+			return
+		}
+		if hs == nil {
+			hs = make(map[string]bool)
+			n.cl.holders[info.Hash] = hs
+		}
+		hs[holder] = true
+		n.cl.held[holder]++
+	}
+	// Under cl.mu, so that forgetHolder cannot drop the module in between.
+	n.factories.Announce(info)
 }
 
-// pull fetches a module this node lacks from a node that holds it, checks
-// its hash and stores it. Concurrent pulls of one module share one transfer.
-func (n *Node) pull(ctx context.Context, info registry.ModuleInfo) error {
+// forgetHolder drops what a peer that went down announced: it no longer
+// holds anything, and a module only it announced, which this node never
+// stored, leaves the factory index.
+func (n *Node) forgetHolder(peer string) {
+	n.cl.mu.Lock()
+	defer n.cl.mu.Unlock()
+	if n.cl.held[peer] == 0 {
+		return
+	}
+	delete(n.cl.held, peer)
+	for h, hs := range n.cl.holders {
+		if !hs[peer] {
+			continue
+		}
+		delete(hs, peer)
+		if len(hs) > 0 {
+			continue
+		}
+		delete(n.cl.holders, h)
+		if _, stored := n.store.Info(h); !stored {
+			n.factories.Forget(h)
+		}
+	}
+}
+
+// pull fetches a module this node lacks from a node that holds it (hint,
+// if not "", first) and checks its hash. Concurrent pulls of one module
+// share one transfer.
+func (n *Node) pull(ctx context.Context, info registry.ModuleInfo, hint string) ([]byte, error) {
 	n.cl.pullMu.Lock()
 	if p, ok := n.cl.pulling[info.Hash]; ok {
 		n.cl.pullMu.Unlock()
 		select {
 		case <-p.done:
-			return p.err
+			return p.wasm, p.err
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
 	}
 	p := &pullCall{done: make(chan struct{})}
 	n.cl.pulling[info.Hash] = p
 	n.cl.pullMu.Unlock()
 
-	p.err = n.fetch(ctx, info)
+	p.wasm, p.err = n.fetch(ctx, info, hint)
 	n.cl.pullMu.Lock()
 	delete(n.cl.pulling, info.Hash)
 	n.cl.pullMu.Unlock()
 	close(p.done)
-	return p.err
+	return p.wasm, p.err
 }
 
-func (n *Node) fetch(ctx context.Context, info registry.ModuleInfo) error {
+func (n *Node) fetch(ctx context.Context, info registry.ModuleInfo, hint string) ([]byte, error) {
 	if n.cl.tr == nil {
-		return fmt.Errorf("%w: module %s is not stored here", wasmactor.ErrModuleUnavailable, info.Hash.Short())
+		return nil, fmt.Errorf("%w: module %s is not stored here", wasmactor.ErrModuleUnavailable, info.Hash.Short())
 	}
 	if info.Size > int64(n.cfg.MaxModuleSize) {
-		return fmt.Errorf("%w: module %s is %d bytes, the cap is %d", wasmactor.ErrTooLarge, info.Hash.Short(), info.Size, n.cfg.MaxModuleSize)
+		return nil, fmt.Errorf("%w: module %s is %d bytes, the cap is %d", wasmactor.ErrTooLarge, info.Hash.Short(), info.Size, n.cfg.MaxModuleSize)
 	}
 	n.cl.mu.RLock()
 	var holders []string
 	for h := range n.cl.holders[info.Hash] {
-		holders = append(holders, h)
+		if h != hint {
+			holders = append(holders, h)
+		}
 	}
+	_, hintUp := n.cl.peers[hint]
 	n.cl.mu.RUnlock()
 	sort.Strings(holders)
+	if hintUp {
+		holders = append([]string{hint}, holders...)
+	}
 	if len(holders) == 0 {
-		return fmt.Errorf("%w: no connected node holds module %s", wasmactor.ErrModuleUnavailable, info.Hash.Short())
+		return nil, fmt.Errorf("%w: no connected node holds module %s", wasmactor.ErrModuleUnavailable, info.Hash.Short())
 	}
 	var last error
 	for _, h := range holders {
@@ -325,15 +491,11 @@ func (n *Node) fetch(ctx context.Context, info registry.ModuleInfo) error {
 			n.log.Warn("module transfer failed its hash check", "peer", h, "module", info.Hash.Short())
 			continue
 		}
-		if err := n.store.Put(info, b); err != nil {
-			return err
-		}
 		n.cl.pulls.Add(1)
 		n.log.Info("module pulled", "module", info.Hash.Short(), "from", h, "size", len(b))
-		n.broadcast(proto.KindModule, proto.Module{Info: info})
-		return nil
+		return b, nil
 	}
-	return last
+	return nil, last
 }
 
 // holderOf names a node that holds the module: this one if it does, else a
@@ -357,4 +519,20 @@ func (n *Node) Pulls() uint64 { return n.cl.pulls.Load() }
 func (n *Node) compile(ctx context.Context, wasm []byte) (*engine.Module, error) {
 	defer observeSince(n.metrics.compile, time.Now())
 	return n.eng.Compile(ctx, wasm)
+}
+
+// holdersOf lists, sorted, the nodes known to hold module h: this one if it
+// stores it, and the connected peers that announced it.
+func (n *Node) holdersOf(h registry.Hash) []string {
+	var out []string
+	if _, ok := n.store.Info(h); ok {
+		out = append(out, n.cfg.Name)
+	}
+	n.cl.mu.RLock()
+	for name := range n.cl.holders[h] {
+		out = append(out, name)
+	}
+	n.cl.mu.RUnlock()
+	sort.Strings(out)
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"sync/atomic"
 
 	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/internal/dirlock"
 	"github.com/wasmactor/wasmactor/internal/engine"
 	"github.com/wasmactor/wasmactor/registry"
 	"github.com/wasmactor/wasmactor/scheduler"
@@ -49,6 +51,9 @@ func (n *Node) startCluster(ctx context.Context) error {
 			Listen:      n.cfg.Listen,
 			Advertise:   n.cfg.Advertise,
 			Cookie:      cookie,
+			CertFile:    n.cfg.CertFile,
+			KeyFile:     n.cfg.KeyFile,
+			CAFile:      n.cfg.CAFile,
 			IdleTimeout: n.cfg.IdleTimeout,
 			Logger:      n.cfg.Logger, // the transport tags its lines with the node itself
 			// A deploy from the CLI carries the whole module in one request.
@@ -103,6 +108,8 @@ type Node struct {
 
 	eng       *engine.Engine
 	sched     *scheduler.Scheduler
+	dirLock   *dirlock.Lock      // the DataDir's, nil without one
+	dirStore  *registry.DirStore // store when DataDir is set
 	store     registry.Store
 	factories *registry.Factories
 	names     *registry.Names
@@ -115,18 +122,19 @@ type Node struct {
 	modMu   sync.Mutex
 	modules map[registry.Hash]*module
 
-	calls sync.Map // ref → *pendingCall: host-side Calls waiting for a reply
-	asks  pendingAsks
-	cl    cluster
-	ev    nodeEvents    // peer events, their subscribers and node monitors
-	gw    groupWatch    // group monitors
-	sr    spawnRequests // guests' spawn requests in flight
+	calls  sync.Map // ref → *pendingCall: host-side Calls waiting for a reply
+	asks   pendingAsks
+	timers timerSet[struct{}] // SendAfter timers, by sender
+	cl     cluster
+	ev     nodeEvents    // peer events, their subscribers and node monitors
+	gw     groupWatch    // group monitors
+	sr     spawnRequests // guests' spawn requests in flight
 
-	// bg tracks the goroutines of goBackground (spawn requests); Close
+	// jobs tracks the goroutines of goBackground (spawn requests); Close
 	// waits for them.
-	bgMu     sync.Mutex
-	bg       sync.WaitGroup
-	bgClosed bool
+	jobsMu     sync.Mutex
+	jobs       sync.WaitGroup
+	jobsClosed bool
 
 	stats stats
 
@@ -134,6 +142,8 @@ type Node struct {
 
 	joinDone chan struct{} // closed when joinInBackground returns; nil without seeds
 	metrics  *metrics
+	out      outbox         // control messages parked for congested peers
+	bg       sync.WaitGroup // the outbox's drain goroutines
 	crashLog crashLog
 	http     *http.Server // nil unless Config.HTTPListen
 	httpAddr string
@@ -144,8 +154,9 @@ type Node struct {
 //
 // # Errors
 //
-// An invalid Config, an unusable DataDir, or a failure to set up the WASM
-// runtime.
+// An invalid Config, an unusable DataDir (or one that another node holds:
+// "wasmactor: data dir ... is in use by another node"), or a failure to set
+// up the WASM runtime.
 func Start(ctx context.Context, cfg Config) (*Node, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -165,20 +176,22 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	n.ev.init()
 	n.gw.init()
 	n.sr.remote = make(map[uint64]*remoteSpawn)
-	n.asks.m = make(map[askKey]pendingAsk)
 	n.incarnation = newIncarnation()
 
 	if cfg.DataDir == "" {
 		n.store = registry.NewMemStore()
 	} else {
-		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-			return nil, fmt.Errorf("wasmactor: data dir: %w", err)
-		}
-		if n.store, err = registry.NewDirStore(filepath.Join(cfg.DataDir, "modules")); err != nil {
+		if err := n.lockDataDir(); err != nil {
 			return nil, err
 		}
+		if n.dirStore, err = registry.NewDirStore(filepath.Join(cfg.DataDir, "modules")); err != nil {
+			n.releaseDataDir()
+			return nil, err
+		}
+		n.store = n.dirStore
 	}
 	if n.eng, err = engine.New(ctx, engineConfig(cfg, n.log)); err != nil {
+		n.releaseDataDir()
 		return nil, err
 	}
 	for _, info := range n.store.List() {
@@ -194,8 +207,37 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		_ = n.Close()
 		return nil, err
 	}
-	n.log.Debug("node started", "incarnation", n.incarnation, "modules", len(n.store.List()))
+	n.log.Debug("node started", "incarnation", wasmactor.FormatIncarnation(n.incarnation), "modules", len(n.store.List()))
 	return n, nil
+}
+
+// lockDataDir creates the DataDir if needed and takes it for this node:
+// two nodes on one data dir would remove each other's module writes in
+// progress and race on the cookie and the compilation cache.
+func (n *Node) lockDataDir() error {
+	dir := n.cfg.DataDir
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("wasmactor: data dir: %w", err)
+	}
+	l, err := dirlock.Take(dir, "lock")
+	if errors.Is(err, dirlock.ErrHeld) {
+		return fmt.Errorf("wasmactor: data dir %s is in use by another node", dir)
+	}
+	if err != nil {
+		return fmt.Errorf("wasmactor: data dir: %w", err)
+	}
+	n.dirLock = l
+	return nil
+}
+
+// releaseDataDir closes the module store and gives the DataDir up.
+func (n *Node) releaseDataDir() {
+	if n.dirStore != nil {
+		_ = n.dirStore.Close()
+	}
+	if n.dirLock != nil {
+		_ = n.dirLock.Unlock()
+	}
 }
 
 func newIncarnation() uint64 {
@@ -227,6 +269,7 @@ func (n *Node) Close() error {
 	}
 	n.stopLife()
 	n.closeHTTP()
+	n.bg.Wait() // drains stop with n.life
 	if n.joinDone != nil {
 		<-n.joinDone // stopped by n.life
 	}
@@ -242,7 +285,9 @@ func (n *Node) Close() error {
 		n.exit(a, wasmactor.ReasonShutdown, false, false)
 	}
 	n.sched.Close()
-	n.asks.stopAll()
+	// No turn runs now, so no guest adds a timer: stop them all.
+	n.asks.close()
+	n.timers.close()
 	ctx := context.Background()
 	n.modMu.Lock()
 	mods := make([]*module, 0, len(n.modules))
@@ -253,7 +298,9 @@ func (n *Node) Close() error {
 	for _, m := range mods { // closing waits for turns: hold no lock
 		m.closeAll(ctx)
 	}
-	return n.eng.Close(ctx)
+	err := n.eng.Close(ctx)
+	n.releaseDataDir()
+	return err
 }
 
 func (n *Node) checkOpen() error {

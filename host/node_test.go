@@ -490,3 +490,23 @@ func TestConcurrentCallsHammer(t *testing.T) {
 		require.Equal(t, int64(per), getCounter(t, n, pid).Value)
 	}
 }
+
+// The data dir belongs to one node: a second node on it is refused with a
+// clear error, and gets it once the first has closed.
+func TestDataDirBelongsToOneNode(t *testing.T) {
+	dir := t.TempDir()
+	ctx := ctxT(t)
+	first, err := host.Start(ctx, host.Config{Name: "first", DataDir: dir, Logger: quietLogger()})
+	require.NoError(t, err)
+
+	second, err := host.Start(ctx, host.Config{Name: "second", DataDir: dir, Logger: quietLogger()})
+	if second != nil {
+		second.Close()
+	}
+	require.EqualError(t, err, "wasmactor: data dir "+dir+" is in use by another node")
+
+	require.NoError(t, first.Close())
+	second, err = host.Start(ctx, host.Config{Name: "second", DataDir: dir, Logger: quietLogger()})
+	require.NoError(t, err)
+	require.NoError(t, second.Close())
+}

@@ -4,12 +4,12 @@ import (
 	"context"
 	"embed"
 	"encoding/json"
-	"fmt"
 	"io/fs"
 	"net/http"
 	"sort"
 	"time"
 
+	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/internal/proto"
 )
 
@@ -122,7 +122,7 @@ func (n *Node) clusterView(ctx context.Context) clusterView {
 	sort.Slice(statuses, func(i, j int) bool { return statuses[i].Name < statuses[j].Name })
 	actorsPerModule := map[string]int{}
 	for _, st := range statuses {
-		v.Nodes = append(v.Nodes, nodeView{NodeStatus: st, Incarnation: fmt.Sprintf("%016x", st.Incarnation)})
+		v.Nodes = append(v.Nodes, nodeView{NodeStatus: st, Incarnation: wasmactor.FormatIncarnation(st.Incarnation)})
 		for h, c := range st.ModuleActors {
 			actorsPerModule[h] += c
 		}
@@ -139,15 +139,7 @@ func (n *Node) clusterView(ctx context.Context) clusterView {
 				newest[f], mv.Newest = true, true
 			}
 		}
-		if _, ok := n.store.Info(info.Hash); ok {
-			mv.Holders = append(mv.Holders, n.cfg.Name)
-		}
-		n.cl.mu.RLock()
-		for h := range n.cl.holders[info.Hash] {
-			mv.Holders = append(mv.Holders, h)
-		}
-		n.cl.mu.RUnlock()
-		sort.Strings(mv.Holders)
+		mv.Holders = n.holdersOf(info.Hash)
 		v.Modules = append(v.Modules, mv)
 	}
 	return v

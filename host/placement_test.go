@@ -37,11 +37,13 @@ func TestPlacementHonoursTheFactory(t *testing.T) {
 	_, err = n2.Spawn(ctx, "Nope", host.SpawnOptions{})
 	require.ErrorIs(t, err, wasmactor.ErrUnknownFactory)
 
-	// A module whose only holder left cannot be placed anywhere.
+	// A module whose only holder left cannot be placed anywhere: its
+	// announcement leaves the index with its holder (peer announcements are
+	// pruned), so the factory is unknown again.
 	deploy(t, n3, guestbuildtest.Build(t, "testdata/guests/probe"))
 	require.Eventually(t, func() bool { return len(n2.Modules()) == 2 }, 10*time.Second, 5*time.Millisecond)
 	require.NoError(t, n3.Close())
 	require.Eventually(t, func() bool { return len(n2.Members()) == 1 }, 10*time.Second, 5*time.Millisecond)
 	_, err = n2.Spawn(ctx, "Probe", host.SpawnOptions{})
-	require.ErrorIs(t, err, wasmactor.ErrModuleUnavailable)
+	require.ErrorIs(t, err, wasmactor.ErrUnknownFactory)
 }

@@ -22,20 +22,44 @@ func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport
 	if req.Kind >= proto.KindDeploy && !from.Client && req.Kind != proto.KindLocalPs && req.Kind != proto.KindStatus {
 		return nil, fmt.Errorf("%w: control kind %d is for clients", wasmactor.ErrBadArgument, req.Kind)
 	}
+	// A client's role first; its token's factories and names once the
+	// body says which actor the request is about (access.go).
+	if err := n.permit(from, req.Kind); err != nil {
+		return nil, err
+	}
 	switch req.Kind {
 	case proto.KindSpawn:
 		var s proto.Spawn
 		if err := proto.Unmarshal(req.Body, &s); err != nil {
 			return nil, err
 		}
-		if s.Module != nil && s.Holder != "" {
-			n.learnModule(s.Holder, *s.Module)
+		// The module and holder the requester resolved the factory to are
+		// hints for the pull, not announcements: the requester speaks for no
+		// holder, and the factory list is derived from the module here.
+		if s.Module != nil && !n.factories.Checked(s.Module.Hash) {
+			if err := s.Module.Validate(); err != nil {
+				return nil, err
+			}
+			if _, err := n.module(ctx, *s.Module, s.Holder); err != nil {
+				return nil, err
+			}
 		}
-		a, err := n.spawnLocal(ctx, spawnSpec{factory: s.Factory, args: s.Args, isolated: s.Isolated, restart: s.Restart, name: s.Name})
+		a, err := n.spawnLocal(ctx, spawnSpec{factory: s.Factory, args: s.Args, isolated: s.Isolated, restart: s.Restart, name: s.Name, holder: s.Holder})
 		if err != nil {
 			return nil, err
 		}
 		return proto.Marshal(proto.SpawnReply{PID: n.pidOf(a)}), nil
+
+	case proto.KindFactoryOf:
+		var r proto.ActorRef
+		if err := proto.Unmarshal(req.Body, &r); err != nil {
+			return nil, err
+		}
+		rep, err := n.localFactory(r)
+		if err != nil {
+			return nil, err
+		}
+		return proto.Marshal(rep), nil
 
 	case proto.KindStatus:
 		return proto.Marshal(n.status()), nil
@@ -79,6 +103,9 @@ func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport
 		if err := proto.Unmarshal(req.Body, &m); err != nil {
 			return nil, err
 		}
+		if err := n.permitGroupSend(from, m.Group); err != nil {
+			return nil, err
+		}
 		r, err := n.SendGroup(ctx, m.Group, CBOR(m.Payload))
 		if err != nil {
 			return nil, err
@@ -104,6 +131,9 @@ func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport
 		if err := proto.Unmarshal(req.Body, &s); err != nil {
 			return nil, err
 		}
+		if err := n.permitSpawn(from, s.Factory, s.Name); err != nil {
+			return nil, err
+		}
 		var args any
 		if len(s.Args) > 0 {
 			args = CBOR(s.Args)
@@ -121,6 +151,9 @@ func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport
 		}
 		pid, err := n.target(ctx, m.Target)
 		if err != nil {
+			return nil, err
+		}
+		if err := n.permitTarget(ctx, from, req.Kind, m.Target, pid); err != nil {
 			return nil, err
 		}
 		if req.Kind == proto.KindSend {
@@ -144,6 +177,9 @@ func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport
 		}
 		pid, err := n.target(ctx, t.Target)
 		if err != nil {
+			return nil, err
+		}
+		if err := n.permitTarget(ctx, from, req.Kind, t.Target, pid); err != nil {
 			return nil, err
 		}
 		return proto.Marshal(proto.Empty{}), n.Kill(ctx, pid, t.Reason)
@@ -188,17 +224,7 @@ func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport
 	case proto.KindModules:
 		var out []proto.ModuleStatus
 		for _, info := range n.factories.Modules() {
-			ms := proto.ModuleStatus{Info: info}
-			if _, ok := n.store.Info(info.Hash); ok {
-				ms.Holders = append(ms.Holders, n.cfg.Name)
-			}
-			n.cl.mu.RLock()
-			for h := range n.cl.holders[info.Hash] {
-				ms.Holders = append(ms.Holders, h)
-			}
-			n.cl.mu.RUnlock()
-			sort.Strings(ms.Holders)
-			out = append(out, ms)
+			out = append(out, proto.ModuleStatus{Info: info, Holders: n.holdersOf(info.Hash)})
 		}
 		return proto.Marshal(out), nil
 	}

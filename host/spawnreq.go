@@ -82,22 +82,22 @@ func (n *Node) releaseSlot() { n.sr.inFlight.Add(-1) }
 // goBackground runs f on a goroutine Close waits for; false once the node
 // is closing.
 func (n *Node) goBackground(f func()) bool {
-	n.bgMu.Lock()
-	defer n.bgMu.Unlock()
-	if n.bgClosed {
+	n.jobsMu.Lock()
+	defer n.jobsMu.Unlock()
+	if n.jobsClosed {
 		return false
 	}
-	n.bg.Go(f)
+	n.jobs.Go(f)
 	return true
 }
 
 // stopBackground waits for every goroutine of goBackground; n.life is
 // cancelled already, which ends their waits.
 func (n *Node) stopBackground() {
-	n.bgMu.Lock()
-	n.bgClosed = true
-	n.bgMu.Unlock()
-	n.bg.Wait()
+	n.jobsMu.Lock()
+	n.jobsClosed = true
+	n.jobsMu.Unlock()
+	n.jobs.Wait()
 }
 
 // spawnRequest starts a guest's spawn_request.
@@ -155,7 +155,7 @@ func (n *Node) spawnRequest(parent *actor, r engine.SpawnRequest) abi.Errno {
 	body := proto.SpawnRequest{Req: req, Parent: parent.serial, Link: rs.link, MonitorRef: monRef,
 		Spawn: proto.Spawn{Factory: factory + "@" + info.Hash.String(), Args: r.Args, Isolated: r.Flags&abi.SpawnIsolated != 0,
 			Restart: r.Restart, Module: &info, Holder: n.holderOf(info.Hash)}}
-	if err := n.cl.tr.Cast(peer.Name, transport.Control{Kind: proto.KindSpawnRequest, Body: proto.Marshal(body)}); err != nil {
+	if err := n.castTry(peer.Name, proto.KindSpawnRequest, body); err != nil {
 		n.remoteSpawnFailed(req, abi.ErrnoOf(err))
 		return abi.OK // the outcome is the SPAWNED record: the import itself succeeded
 	}
@@ -232,7 +232,7 @@ func (n *Node) spawnForGuest(parent *actor, r engine.SpawnRequest, monRef uint64
 func (n *Node) serveSpawnRequest(from transport.NodeInfo, r proto.SpawnRequest) {
 	answer := func(s proto.Spawned) {
 		s.Req, s.Parent, s.MonitorRef = r.Req, r.Parent, r.MonitorRef
-		n.cast(from.Name, proto.KindSpawned, s)
+		n.castMust(from.Name, proto.KindSpawned, s) // ordered with the child's exit and down, which are castMust too
 	}
 	refuse := func(err error) { answer(proto.Spawned{Code: uint16(abi.CodeOf(err)), Message: err.Error()}) }
 	if !n.takeSlot() {
@@ -242,13 +242,22 @@ func (n *Node) serveSpawnRequest(from transport.NodeInfo, r proto.SpawnRequest) 
 	ok := n.goBackground(func() {
 		defer n.releaseSlot()
 		s := r.Spawn
-		if s.Module != nil && s.Holder != "" {
-			n.learnModule(s.Holder, *s.Module)
-		}
 		parent := PID{Node: from.Name, Incarnation: from.Incarnation, Serial: r.Parent}
 		ctx, cancel := context.WithTimeout(n.life, n.spawnTimeout())
 		defer cancel()
-		spec := spawnSpec{factory: s.Factory, args: s.Args, isolated: s.Isolated, restart: s.Restart,
+		// As KindSpawn: the module and holder are hints for the pull; the
+		// factory list is derived from the module here.
+		if s.Module != nil && !n.factories.Checked(s.Module.Hash) {
+			if err := s.Module.Validate(); err != nil {
+				refuse(err)
+				return
+			}
+			if _, err := n.module(ctx, *s.Module, s.Holder); err != nil {
+				refuse(err)
+				return
+			}
+		}
+		spec := spawnSpec{factory: s.Factory, args: s.Args, isolated: s.Isolated, restart: s.Restart, holder: s.Holder,
 			parent: abi.PID{Incarnation: from.Incarnation, Serial: r.Parent}}
 		// Link and monitor before START, so they see the whole life; the
 		// outcome after START, so the requester cannot reach the child
@@ -391,9 +400,9 @@ func (n *Node) stashEarlyExit(from transport.NodeInfo, parent *actor, x proto.Ex
 // signal (its node ignores it for a child that is not linked), a
 // monitored one loses its monitor.
 func (n *Node) abandon(from transport.NodeInfo, s proto.Spawned) {
-	n.cast(from.Name, proto.KindExit, proto.Exit{From: s.Parent, To: s.PID.Serial, Reason: ReasonAbandoned, ToIncarnation: from.Incarnation})
+	n.castMust(from.Name, proto.KindExit, proto.Exit{From: s.Parent, To: s.PID.Serial, Reason: ReasonAbandoned, ToIncarnation: from.Incarnation})
 	if s.MonitorRef != 0 {
-		n.cast(from.Name, proto.KindDemonitor, proto.Watch{Target: s.PID.Serial, Ref: s.MonitorRef, ToIncarnation: from.Incarnation})
+		n.castMust(from.Name, proto.KindDemonitor, proto.Watch{Target: s.PID.Serial, Ref: s.MonitorRef, ToIncarnation: from.Incarnation})
 	}
 }
 

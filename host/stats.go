@@ -64,6 +64,10 @@ type Stats struct {
 	GroupChangesDropped uint64 `json:"group_changes_dropped"`
 	// GuestMemory is the linear memory of all live instances, in bytes.
 	GuestMemory uint64 `json:"guest_memory"`
+	// PendingAsks is the asks made by guests still waiting for a reply.
+	PendingAsks int `json:"pending_asks"`
+	// Timers is the armed SendAfter timers of guests.
+	Timers int `json:"timers"`
 }
 
 // Stats returns the node's counters.
@@ -75,6 +79,8 @@ func (n *Node) Stats() Stats {
 		MailboxFull:     n.stats.mailboxFull.Load(),
 		Restarts:        n.stats.restarts.Load(),
 		InstanceCrashes: n.stats.crashes.Load(),
+		PendingAsks:     n.asks.len(),
+		Timers:          n.timers.len(),
 
 		GroupChangesDropped: n.stats.groupDropped.Load(),
 	}

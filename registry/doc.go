@@ -23,12 +23,17 @@
 // # Names and groups
 //
 // [Names] maps cluster-wide names to PIDs. A local [Names.Register] is first
-// come, first served; claims learned from other nodes go through
-// [Names.Merge], which resolves conflicts by the earlier registration time,
-// then [wasmactor.PID.Less]. That rule is a pure function of the claims, so
-// every node that has seen the same claims holds the same winner, whatever
-// order they arrived in. [Groups] holds process groups in the manner of
-// Erlang's pg: any PID may join any group, membership is a set.
+// come, first served. Claims learned from other nodes go through
+// [Names.Offer]: the incumbent wins, so a claim for a name another node
+// already holds does not take it but waits behind it, and takes it only if
+// the holder lets go (unregistered, died, or its node went down). No claim
+// carries a time, so none can be back-dated. Which of several concurrent
+// claims should stand is decided by the holders' own nodes, with
+// [Claim.Precedes] (a hash of the name and the node name, which the claimer
+// cannot pick per claim); the node that loses withdraws its claim, and every
+// table hands the name to the same waiting claim. [Groups] holds process
+// groups in the manner of Erlang's pg: any PID may join any group,
+// membership is a set.
 //
 // # Wire and disk formats
 //

@@ -146,3 +146,66 @@ func TestFactoriesTieByHash(t *testing.T) {
 		require.Equal(t, want, m.Hash)
 	}
 }
+
+// TestFactoriesAnnouncedListsAreHints: a list another node announced never
+// changes a list this node derived from the module (Add); announced lists of
+// one module are merged, so a list that leaves a factory out cannot hide it;
+// a derived list replaces the announced ones; and a module known only from
+// announcements can be forgotten.
+func TestFactoriesAnnouncedListsAreHints(t *testing.T) {
+	f := NewFactories()
+	mod := testInfo([]byte("mod"), 100, "Counter", "Echo")
+	fake := mod
+	fake.Factories = []string{"Evil"}
+
+	require.True(t, f.Announce(fake))
+	require.False(t, f.Checked(mod.Hash))
+	_, m, err := f.Resolve("Evil")
+	require.NoError(t, err)
+	require.Equal(t, mod.Hash, m.Hash)
+
+	honest := mod
+	honest.Factories = []string{"Counter"}
+	require.True(t, f.Announce(honest), "merged")
+	for _, ref := range []string{"Counter", "Evil"} {
+		_, m, err = f.Resolve(ref)
+		require.NoError(t, err)
+		require.Equal(t, mod.Hash, m.Hash)
+	}
+
+	require.True(t, f.Add(mod), "the derived list replaces the announced ones")
+	require.True(t, f.Checked(mod.Hash))
+	got, _ := f.Lookup(mod.Hash)
+	require.Equal(t, []string{"Counter", "Echo"}, got.Factories)
+	_, _, err = f.Resolve("Evil")
+	require.ErrorIs(t, err, wasmactor.ErrUnknownFactory)
+
+	require.False(t, f.Announce(fake), "a checked list does not change")
+	got, _ = f.Lookup(mod.Hash)
+	require.Equal(t, []string{"Counter", "Echo"}, got.Factories)
+	require.False(t, f.Forget(mod.Hash), "a checked module stays")
+
+	other := testInfo([]byte("other"), 1, "Ghost")
+	require.True(t, f.Announce(other))
+	require.True(t, f.Forget(other.Hash))
+	_, _, err = f.Resolve("Ghost")
+	require.ErrorIs(t, err, wasmactor.ErrUnknownFactory)
+	require.Len(t, f.Modules(), 1)
+}
+
+func TestFactoriesAnnouncedNamesAreBounded(t *testing.T) {
+	f := NewFactories()
+	h := HashOf([]byte("m"))
+	for round := range 4 {
+		names := make([]string, maxFactories)
+		for i := range names {
+			names[i] = "F" + itoa(round) + "_" + itoa(i)
+		}
+		f.Announce(ModuleInfo{Hash: h, Size: 1, Factories: names})
+	}
+	got, _ := f.Lookup(h)
+	require.Len(t, got.Factories, MaxAnnouncedFactories)
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	require.Len(t, f.byFactory, MaxAnnouncedFactories)
+}

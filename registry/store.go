@@ -13,6 +13,7 @@ import (
 
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/internal/atomicfile"
+	"github.com/wasmactor/wasmactor/internal/dirlock"
 )
 
 // Store is the content-addressed module store. Implementations are safe for
@@ -133,14 +134,19 @@ const (
 
 // DirStore is the on-disk [Store] returned by [NewDirStore].
 type DirStore struct {
-	dir string
+	dir  string
+	lock *dirlock.Lock
 
-	writeMu sync.Mutex // serialises Put's file writes; never held with mu
+	writeMu sync.Mutex // serialises Put's file writes and Close; never held with mu
+	closed  bool       // guarded by writeMu
 
 	mu      sync.RWMutex
 	infos   map[Hash]ModuleInfo
 	corrupt map[Hash]error // modules whose files are unusable, with why
 }
+
+// lockName is the file a DirStore holds locked while it is open.
+const lockName = ".lock"
 
 // NewDirStore opens (creating it with mode 0700 if needed) a module store in
 // dir. It loads the info of every module already there, so a restarted node
@@ -148,13 +154,26 @@ type DirStore struct {
 // not fail the open: they are left out of List, [DirStore.Corrupt] reports
 // them, Get explains the problem and a later Put of the module repairs it.
 // Leftover temporary files of interrupted writes are removed.
-func NewDirStore(dir string) (Store, error) {
+//
+// The store holds dir locked until [DirStore.Close] (or until the process
+// exits): a second open, by this process or another, fails with an error
+// saying the store is in use, before it touches any file, so it never
+// removes the temporary files of a write in progress.
+func NewDirStore(dir string) (*DirStore, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("registry: module store: %w", err)
 	}
-	s := &DirStore{dir: dir, infos: make(map[Hash]ModuleInfo), corrupt: make(map[Hash]error)}
+	lock, err := dirlock.Take(dir, lockName)
+	if errors.Is(err, dirlock.ErrHeld) {
+		return nil, fmt.Errorf("registry: module store %s is in use by another store", dir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("registry: module store: %w", err)
+	}
+	s := &DirStore{dir: dir, lock: lock, infos: make(map[Hash]ModuleInfo), corrupt: make(map[Hash]error)}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
+		lock.Unlock()
 		return nil, fmt.Errorf("registry: module store: %w", err)
 	}
 	for _, e := range entries {
@@ -237,6 +256,16 @@ func (s *DirStore) Corrupt() map[Hash]error {
 	return out
 }
 
+// Close waits for a Put in progress and releases the directory for another
+// store. Put fails after Close (an error matching [wasmactor.ErrClosed]);
+// reads go on working. Safe to call more than once.
+func (s *DirStore) Close() error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	s.closed = true
+	return s.lock.Unlock()
+}
+
 // Put writes the blob, then the meta file, each atomically (a temporary file
 // synced, then renamed), then syncs the directory.
 func (s *DirStore) Put(info ModuleInfo, wasm []byte) error {
@@ -246,6 +275,9 @@ func (s *DirStore) Put(info ModuleInfo, wasm []byte) error {
 	info = info.normalized()
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
+	if s.closed {
+		return fmt.Errorf("%w: module store %s", wasmactor.ErrClosed, s.dir)
+	}
 
 	s.mu.RLock()
 	old, have := s.infos[info.Hash]

@@ -16,6 +16,7 @@ import (
 func stores(t *testing.T) map[string]Store {
 	ds, err := NewDirStore(filepath.Join(t.TempDir(), "modules"))
 	require.NoError(t, err)
+	t.Cleanup(func() { ds.Close() })
 	return map[string]Store{"mem": NewMemStore(), "dir": ds}
 }
 
@@ -128,7 +129,7 @@ func TestDirStoreReopen(t *testing.T) {
 	require.Equal(t, os.FileMode(0o700), st.Mode().Perm())
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)
-	require.Len(t, entries, 2, "a blob and its meta file, no temporaries")
+	require.Len(t, entries, 3, "a blob, its meta file and the lock, no temporaries")
 	for _, e := range entries {
 		fi, err := e.Info()
 		require.NoError(t, err)
@@ -139,6 +140,7 @@ func TestDirStoreReopen(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, tempPrefix+"123"), []byte("partial"), 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "README"), []byte("hi"), 0o600))
 
+	require.NoError(t, s.Close())
 	s2, err := NewDirStore(dir)
 	require.NoError(t, err)
 	got, ok := s2.Info(info.Hash)
@@ -148,7 +150,8 @@ func TestDirStoreReopen(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, wasm, b)
 	require.Len(t, s2.List(), 1)
-	require.Empty(t, s2.(*DirStore).Corrupt())
+	require.Empty(t, s2.Corrupt())
+	require.NoError(t, s2.Close())
 	_, err = os.Stat(filepath.Join(dir, tempPrefix+"123"))
 	require.ErrorIs(t, err, os.ErrNotExist, "temporaries are cleaned up at open")
 }
@@ -197,9 +200,10 @@ func TestDirStoreCorrupt(t *testing.T) {
 			require.NoError(t, s.Put(info, wasm))
 			tt.damage(t, dir)
 
+			require.NoError(t, s.Close())
 			s, err = NewDirStore(dir)
 			require.NoError(t, err, "corruption never fails the open")
-			ds := s.(*DirStore)
+			ds := s
 			if tt.atOpen {
 				_, ok := s.Info(info.Hash)
 				require.False(t, ok)
@@ -220,13 +224,44 @@ func TestDirStoreCorrupt(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, wasm, b)
 			require.Empty(t, ds.Corrupt())
+			require.NoError(t, s.Close())
 			s, err = NewDirStore(dir)
 			require.NoError(t, err)
 			b, err = s.Get(info.Hash)
 			require.NoError(t, err)
 			require.Equal(t, wasm, b)
+			require.NoError(t, s.Close())
 		})
 	}
+}
+
+// The store belongs to one owner: a second open fails and leaves the
+// first one's write in progress (its temporary file) alone; once the first
+// is closed, the directory opens again.
+func TestDirStoreOneOwner(t *testing.T) {
+	dir := t.TempDir()
+	s, err := NewDirStore(dir)
+	require.NoError(t, err)
+	inFlight := filepath.Join(dir, tempPrefix+"in-flight")
+	writeFile(t, dir, filepath.Base(inFlight), []byte("half a module"))
+
+	_, err = NewDirStore(dir)
+	require.ErrorContains(t, err, "module store "+dir+" is in use")
+	_, err = os.Stat(inFlight)
+	require.NoError(t, err, "the second open must not remove the first one's temporaries")
+
+	wasm := []byte("still writable")
+	require.NoError(t, s.Put(testInfo(wasm, 1, "F"), wasm))
+	require.NoError(t, s.Close())
+	require.NoError(t, s.Close())
+	require.ErrorIs(t, s.Put(testInfo([]byte("late"), 2, "G"), []byte("late")), wasmactor.ErrClosed)
+
+	s2, err := NewDirStore(dir)
+	require.NoError(t, err)
+	defer s2.Close()
+	require.Len(t, s2.List(), 1)
+	_, err = os.Stat(inFlight)
+	require.ErrorIs(t, err, os.ErrNotExist, "a dead owner's temporaries are removed")
 }
 
 func TestDirStoreBadDir(t *testing.T) {

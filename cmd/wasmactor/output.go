@@ -59,7 +59,7 @@ func table(w io.Writer, header []string, rows [][]string) error {
 
 // incarnation prints as 16 hex digits: short, fixed width, and safe from the
 // 53-bit integer limit of JSON readers such as JavaScript.
-func incarnation(v uint64) string { return fmt.Sprintf("%016x", v) }
+func incarnation(v uint64) string { return wasmactor.FormatIncarnation(v) }
 
 // pidJSON is a PID in JSON output: its text form plus its parts.
 type pidJSON struct {

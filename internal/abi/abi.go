@@ -149,6 +149,7 @@ const (
 	ModuleUnavailable Errno = 104
 	Closed            Errno = 105
 	BadPID            Errno = 106
+	Permission        Errno = 107
 )
 
 // errInternal is the sentinel of INTERNAL and of unknown codes; the root
@@ -192,6 +193,9 @@ var codes = [...]code{
 	{ModuleUnavailable, "MODULE_UNAVAILABLE", wasmactor.ErrModuleUnavailable, Internal},
 	{Closed, "CLOSED", wasmactor.ErrClosed, Internal},
 	{BadPID, "BAD_PID", wasmactor.ErrBadPID, BadArgument},
+	// A client's token does not allow the request; a guest has no
+	// credentials of its own, and a refusal is closest to a bad argument.
+	{Permission, "PERMISSION", wasmactor.ErrPermission, BadArgument},
 }
 
 // firstHostOnly is the index in codes of the first code a guest never sees.

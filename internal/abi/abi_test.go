@@ -51,7 +51,7 @@ func TestEverySentinelHasACode(t *testing.T) {
 		wasmactor.ErrUnknownFactory, wasmactor.ErrModuleUnavailable, wasmactor.ErrAmbiguousFactory,
 		wasmactor.ErrNameTaken, wasmactor.ErrNotFound, wasmactor.ErrNodeDown, wasmactor.ErrUnknownNode,
 		wasmactor.ErrTimeout, wasmactor.ErrCrashed, wasmactor.ErrTooLarge, wasmactor.ErrBadModule,
-		wasmactor.ErrBadPID, wasmactor.ErrBadArgument, wasmactor.ErrClosed, wasmactor.ErrLimit} {
+		wasmactor.ErrBadPID, wasmactor.ErrBadArgument, wasmactor.ErrClosed, wasmactor.ErrPermission, wasmactor.ErrLimit} {
 		c := CodeOf(err)
 		require.NotEqual(t, Internal, c, err.Error())
 		require.Same(t, err, c.Err())
@@ -61,7 +61,7 @@ func TestEverySentinelHasACode(t *testing.T) {
 func TestUnknownCodesAreInternal(t *testing.T) {
 	require.Equal(t, Internal, CodeOf(errors.New("what")))
 	require.Equal(t, Internal, ErrnoOf(errors.New("what")))
-	for _, e := range []Errno{13, 99, 107, 200, 0xffff} {
+	for _, e := range []Errno{13, 99, 108, 200, 0xffff} {
 		require.ErrorIs(t, e.Err(), errInternal)
 		require.Equal(t, "INTERNAL", e.String())
 		require.Equal(t, Internal, e.Guest())

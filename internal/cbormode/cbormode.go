@@ -9,16 +9,19 @@ const (
 	MaxNestedLevels  = 16
 )
 
+// strictOptions are the options of [Strict].
+var strictOptions = cbor.DecOptions{
+	DupMapKey:        cbor.DupMapKeyEnforcedAPF,
+	IndefLength:      cbor.IndefLengthForbidden,
+	TagsMd:           cbor.TagsForbidden,
+	MaxNestedLevels:  MaxNestedLevels,
+	MaxArrayElements: MaxArrayElements,
+	MaxMapPairs:      MaxMapPairs,
+	UTF8:             cbor.UTF8RejectInvalid,
+}
+
 var (
-	strict = must(cbor.DecOptions{
-		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
-		IndefLength:      cbor.IndefLengthForbidden,
-		TagsMd:           cbor.TagsForbidden,
-		MaxNestedLevels:  MaxNestedLevels,
-		MaxArrayElements: MaxArrayElements,
-		MaxMapPairs:      MaxMapPairs,
-		UTF8:             cbor.UTF8RejectInvalid,
-	}.DecMode())
+	strict        = must(strictOptions.DecMode())
 	deterministic = must(func() (cbor.EncMode, error) {
 		o := cbor.CoreDetEncOptions()
 		o.IndefLength = cbor.IndefLengthForbidden
@@ -30,6 +33,11 @@ var (
 // Strict returns the decoding mode for every byte the cluster reads from a
 // peer, the CLI or the disk.
 func Strict() cbor.DecMode { return strict }
+
+// StrictOptions returns a copy of the options of [Strict], for a decoder
+// that needs the same rules with tighter limits (package token rejects
+// unknown keys too, and holds a few dozen items at most).
+func StrictOptions() cbor.DecOptions { return strictOptions }
 
 // Deterministic returns the encoding mode for every byte the cluster writes.
 func Deterministic() cbor.EncMode { return deterministic }

@@ -31,6 +31,7 @@ const (
 
 	// Calls between nodes.
 	KindSpawn       uint16 = 100 // Spawn → SpawnReply
+	KindFactoryOf   uint16 = 101 // ActorRef → FactoryReply: the factory of an actor of the receiver
 	KindGroupChange uint16 = 110 // GroupChange → Empty: join or leave for an actor of the receiver
 
 	// Calls from the CLI.
@@ -126,6 +127,18 @@ type Spawn struct {
 	// before the module's announcement reaches it.
 	Module *registry.ModuleInfo `cbor:"7,keyasint,omitempty"`
 	Holder string               `cbor:"8,keyasint,omitempty"`
+}
+
+// ActorRef is an actor of the receiving node: its serial, and the
+// incarnation of the receiver the sender addressed.
+type ActorRef struct {
+	Serial        uint64 `cbor:"1,keyasint"`
+	ToIncarnation uint64 `cbor:"9,keyasint"`
+}
+
+// FactoryReply names an actor's factory (without @version).
+type FactoryReply struct {
+	Factory string `cbor:"1,keyasint"`
 }
 
 // SpawnReply is the spawned actor.

@@ -7,8 +7,10 @@
 // A frame is an unsigned LEB128 varint (minimal encoding, at most
 // [MaxHeaderLen] bytes) giving the body length, then the body. Readers check
 // the length against their cap before allocating anything, so a peer that
-// claims a huge frame costs nothing but an error ([*FrameTooLargeError], which
-// matches [transport.ErrFrameTooLarge]).
+// claims a frame over the cap costs nothing but an error
+// ([*FrameTooLargeError], which matches [transport.ErrFrameTooLarge]). Under
+// the cap, readers allocate as the bytes arrive ([ReadN]): a peer that
+// declares a large frame and sends little of it costs little.
 //
 // # CBOR
 //

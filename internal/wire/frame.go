@@ -124,7 +124,8 @@ func (r *Reader) Buffered() *bufio.Reader { return r.r }
 
 // Next reads one frame and returns its body in a new slice the caller owns.
 // The declared length is checked against the cap before anything is
-// allocated. io.EOF means the stream ended cleanly between frames;
+// allocated, and the body is allocated as its bytes arrive (see [ReadN]).
+// io.EOF means the stream ended cleanly between frames;
 // io.ErrUnexpectedEOF that it ended inside one.
 func (r *Reader) Next() ([]byte, error) {
 	n, err := r.header()
@@ -134,14 +135,36 @@ func (r *Reader) Next() ([]byte, error) {
 	if n > uint64(r.max) {
 		return nil, &FrameTooLargeError{Size: n, Max: r.max}
 	}
-	body := make([]byte, n)
-	if _, err := io.ReadFull(r.r, body); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
+	return ReadN(r.r, int(n))
+}
+
+// firstAlloc is the most a reader allocates for a body before its bytes
+// have arrived.
+const firstAlloc = 16 << 10
+
+// ReadN reads exactly n bytes from r into a new slice. A length a peer
+// declares costs memory only as its bytes arrive: at most 16 KiB up front,
+// then the buffer doubles each time it fills (up to n), so at most about
+// twice what was received is allocated. io.ErrUnexpectedEOF means r ended
+// before n bytes.
+func ReadN(r io.Reader, n int) ([]byte, error) {
+	b := make([]byte, 0, min(n, firstAlloc))
+	for len(b) < n {
+		if len(b) == cap(b) {
+			nb := make([]byte, len(b), min(n, 2*cap(b)))
+			copy(nb, b)
+			b = nb
 		}
-		return nil, err
+		m, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+m]
+		if err != nil && len(b) < n {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
 	}
-	return body, nil
+	return b, nil
 }
 
 func (r *Reader) header() (uint64, error) {
@@ -221,13 +244,16 @@ func (c *ChunkReader) Next() ([]byte, error) {
 			}
 			return nil, io.ErrUnexpectedEOF
 		}
-		// Room for the whole frame if its header is in, else for a header.
+		// The frame (or, before its header is in, a header) must end up in
+		// one chunk. A new chunk is the usual size, or for a larger frame
+		// twice what has arrived of it (at most the frame): memory follows
+		// the bytes received, not the length the peer declared.
 		need := MaxHeaderLen
 		if n, hl, herr := parseHeader(data); herr == nil {
 			need = hl + int(n)
 		}
-		if cap(c.buf)-c.start < need {
-			nb := make([]byte, len(data), max(c.size, need))
+		if cap(c.buf)-c.start < need && (c.start > 0 || len(c.buf) == cap(c.buf)) {
+			nb := make([]byte, len(data), max(c.size, min(need, 2*len(data))))
 			copy(nb, data)
 			c.buf, c.start = nb, 0
 		}

@@ -17,6 +17,8 @@ func FuzzFrame(f *testing.F) {
 	f.Add(AppendFrame(AppendFrame(nil, []byte{1, 2}), []byte{3}), 2)
 	f.Add(AppendHeader(nil, 1<<40), 1<<20)
 	f.Add([]byte{0x80, 0x00}, 16)
+	f.Add(append(AppendHeader(nil, 1<<20), 1, 2, 3), 1<<20)
+	f.Add(append(AppendHeader(nil, 40000), make([]byte, 39999)...), 1<<16)
 	f.Fuzz(func(t *testing.T, data []byte, max int) {
 		if max < 0 {
 			max = -max

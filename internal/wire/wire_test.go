@@ -336,3 +336,66 @@ func TestAppendDecodedEnvelopes(t *testing.T) {
 	require.Error(t, err)
 	require.Len(t, envs3, len(envs))
 }
+
+// stalled yields prefix and then reports the stream ended (or, with block,
+// fails the way a stream whose peer went quiet times out).
+type stalled struct {
+	prefix []byte
+	err    error
+}
+
+func (s *stalled) Read(p []byte) (int, error) {
+	if len(s.prefix) > 0 {
+		n := copy(p, s.prefix)
+		s.prefix = s.prefix[n:]
+		return n, nil
+	}
+	return 0, s.err
+}
+
+// A peer declares a frame at the cap and sends none (or little) of it: the
+// readers allocate in proportion to what arrived, not to the declared size.
+// Before they allocated the whole declared frame up front: 64 MiB per frame,
+// per stream.
+func TestDeclaredHugeEmptyFrameAllocatesLittle(t *testing.T) {
+	const max = 64 << 20
+	readers := map[string]func(io.Reader) func() ([]byte, error){
+		"Reader":      func(r io.Reader) func() ([]byte, error) { return NewReader(r, max, 0).Next },
+		"ChunkReader": func(r io.Reader) func() ([]byte, error) { return NewChunkReader(r, max, 256<<10).Next },
+	}
+	for name, open := range readers {
+		t.Run(name, func(t *testing.T) {
+			for _, sent := range []int{0, 1 << 20} {
+				const runs = 10
+				in := append(AppendHeader(nil, max), make([]byte, sent)...)
+				before := totalAlloc()
+				for i := 0; i < runs; i++ {
+					next := open(&stalled{prefix: in, err: io.EOF})
+					_, err := next()
+					require.ErrorIs(t, err, io.ErrUnexpectedEOF)
+				}
+				per := (totalAlloc() - before) / runs
+				// A first chunk, then buffers doubling with what arrived:
+				// the last is at most twice that, all of them four times.
+				require.Less(t, per, uint64(4*sent+300<<10), "declared %d bytes, sent %d, allocated %d per frame", max, sent, per)
+				t.Logf("declared %d MiB, sent %d bytes: %d bytes allocated", max>>20, sent, per)
+			}
+		})
+	}
+}
+
+func TestReadNGrowsWithData(t *testing.T) {
+	data := bytes.Repeat([]byte{0x5a}, 3<<20+17)
+	for _, step := range []int{1 << 20, 4093, 7} {
+		got, err := ReadN(&trickle{bytes.NewReader(data), step}, len(data))
+		require.NoError(t, err)
+		require.Equal(t, data, got)
+	}
+	got, err := ReadN(bytes.NewReader(nil), 0)
+	require.NoError(t, err)
+	require.Empty(t, got)
+	_, err = ReadN(bytes.NewReader(data[:10]), 11)
+	require.ErrorIs(t, err, io.ErrUnexpectedEOF)
+	_, err = ReadN(&stalled{prefix: data[:5], err: io.ErrClosedPipe}, 11)
+	require.ErrorIs(t, err, io.ErrClosedPipe)
+}

@@ -92,7 +92,7 @@ func BenchmarkTransportOneWay(b *testing.B) {
 // length-prefixed and written 256 at a time by one goroutine on one plain
 // quic-go stream, counted by a reader on the other side.
 func BenchmarkRawQUICOneWay(b *testing.B) {
-	srvTLS, cliTLS, err := tlsConfigs(nil, "", "", "", "raw")
+	srvTLS, cliTLS, err := tlsConfigs(nil, "", "", "")
 	require.NoError(b, err)
 	qc := quicConfig(5*time.Second, 10*time.Second, 2*time.Second, 10)
 	ln, err := qgo.ListenAddr("127.0.0.1:0", srvTLS, qc)
@@ -233,7 +233,7 @@ func reportPercentiles(b *testing.B, lat []time.Duration) {
 // BenchmarkRawQUICRTT is the baseline round trip: a 100-byte message
 // echoed on one plain quic-go bidirectional stream.
 func BenchmarkRawQUICRTT(b *testing.B) {
-	srvTLS, cliTLS, err := tlsConfigs(nil, "", "", "", "raw")
+	srvTLS, cliTLS, err := tlsConfigs(nil, "", "", "")
 	require.NoError(b, err)
 	qc := quicConfig(5*time.Second, 10*time.Second, 2*time.Second, 10)
 	ln, err := qgo.ListenAddr("127.0.0.1:0", srvTLS, qc)

@@ -256,8 +256,9 @@ func fetchBlob(ctx context.Context, conn *qgo.Conn, node string, peerMax int, ke
 		resetStream(str, StreamTooLarge)
 		return nil, fmt.Errorf("%w: blob %s is %d bytes, over the limit of %d", wasmactor.ErrTooLarge, key, resp.Size, max)
 	}
-	data := make([]byte, resp.Size)
-	if _, err := io.ReadFull(r.Buffered(), data); err != nil {
+	// Allocated as the bytes arrive: the size is the peer's word.
+	data, err := wire.ReadN(r.Buffered(), int(resp.Size))
+	if err != nil {
 		return nil, requestError(ctx, node, err)
 	}
 	if !atEOF(r) {

@@ -20,8 +20,9 @@ const (
 	// CodeHandshakeFailed: authentication failed (bad proof, malformed or
 	// late handshake message, version mismatch). Nothing more is said.
 	CodeHandshakeFailed = 0x11
-	// CodeDuplicate: the two nodes already share (or are about to share)
-	// another connection, which wins the tie-break.
+	// CodeDuplicate: the leader of the pair keeps another connection as
+	// the session (two nodes dialled each other at once, or a redundant
+	// dial); this one never carried anything.
 	CodeDuplicate = 0x12
 	// CodeReplaced: a newer incarnation of the peer replaced this connection.
 	CodeReplaced = 0x13
@@ -36,6 +37,16 @@ const (
 	CodeNameClash = 0x17
 	// CodeInternal: an unexpected local failure.
 	CodeInternal = 0x18
+	// CodeWrongNode: the client expected another node at this address (its
+	// hello named it); the client forgets the address.
+	CodeWrongNode = 0x19
+	// CodeBusy: too many connections are still unauthenticated, from the
+	// client's address or in all; try later. Not a failed attempt.
+	CodeBusy = 0x1a
+	// CodeSuperseded: a new session between the same two runs replaced
+	// this one, because one side found it lost. The peer reports
+	// ErrPeerReconnected.
+	CodeSuperseded = 0x1b
 )
 
 // QUIC stream error codes carried in RESET_STREAM and STOP_SENDING.
@@ -61,7 +72,7 @@ const (
 )
 
 var (
-	errDuplicate = errors.New("wasmactor: another connection to the peer wins the tie-break")
+	errDuplicate = errors.New("wasmactor: the leader of the pair keeps another connection as the session")
 	errSelf      = errors.New("wasmactor: dialled self")
 	errNameClash = fmt.Errorf("%w: another node uses this node's name", transport.ErrHandshake)
 	errClosing   = fmt.Errorf("%w: transport closing", wasmactor.ErrClosed)
@@ -108,6 +119,8 @@ func downReason(cause error) error {
 		return closedError{}
 	case ok && code == CodeReplaced:
 		return transport.ErrPeerRestarted
+	case ok && remote && code == CodeSuperseded:
+		return transport.ErrPeerReconnected
 	case errors.As(cause, &idle):
 		return fmt.Errorf("%w (%v)", transport.ErrPeerTimeout, cause)
 	case errors.As(cause, &reset):
@@ -129,10 +142,14 @@ func dialError(addr string, err error) error {
 			return fmt.Errorf("%w: %s rejected our proof (wrong cookie?)", transport.ErrHandshake, addr)
 		case CodeNameClash:
 			return errNameClash
+		case CodeWrongNode:
+			return errWrongNode
+		case CodeBusy:
+			return fmt.Errorf("%w: %s is busy with unauthenticated connections: %w", transport.ErrHandshake, addr, err)
 		}
 	}
 	if errors.As(err, &te) && te.Remote && te.ErrorCode == qgo.ConnectionRefused {
-		return fmt.Errorf("%w: %s refused the connection (too many failed handshakes from this address): %w", transport.ErrHandshake, addr, err)
+		return fmt.Errorf("%w: %s refused the connection (too many failed or unfinished handshakes from this address, or in all): %w", transport.ErrHandshake, addr, err)
 	}
 	if errors.Is(err, transport.ErrHandshake) || errors.Is(err, wasmactor.ErrClosed) {
 		return err

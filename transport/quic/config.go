@@ -14,24 +14,29 @@ import (
 	"time"
 
 	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/token"
 )
 
 // Defaults of [Config] and [ClientConfig] fields left zero.
 const (
-	DefaultListen           = "127.0.0.1:7946"
-	DefaultIdleTimeout      = 5 * time.Second
-	DefaultHandshakeTimeout = 5 * time.Second
-	DefaultLanes            = 4
-	DefaultSendQueue        = 1 << 16
-	DefaultControlQueue     = 1 << 12
-	DefaultMaxFrame         = 1 << 20
-	DefaultMaxRequest       = 16 << 20
-	DefaultMaxStreams       = 256
-	DefaultReconnectMin     = 100 * time.Millisecond
-	DefaultReconnectMax     = 5 * time.Second
-	DefaultReconnectFor     = 10 * time.Minute
-	DefaultFailureBurst     = 10
-	DefaultFailureRefill    = time.Second
+	DefaultListen            = "127.0.0.1:7946"
+	DefaultIdleTimeout       = 5 * time.Second
+	DefaultHandshakeTimeout  = 5 * time.Second
+	DefaultLanes             = 4
+	DefaultSendQueue         = 1 << 16
+	DefaultControlQueue      = 1 << 12
+	DefaultControlQueueBytes = 8 << 20
+	DefaultMaxFrame          = 1 << 20
+	DefaultMaxRequest        = 16 << 20
+	DefaultMaxStreams        = 256
+	DefaultReconnectMin      = 100 * time.Millisecond
+	DefaultReconnectMax      = 5 * time.Second
+	DefaultReconnectFor      = 10 * time.Minute
+	DefaultFailureBurst      = 10
+	DefaultFailureRefill     = time.Second
+	DefaultUnauthenticated   = 64
+	DefaultUnauthPerIP       = 8
+	DefaultMaxMembers        = 1024
 
 	// MinCookieLen is the shortest cookie accepted, in bytes: 128 bits if
 	// they are raw random bytes (generated cookies are 256 bits as hex).
@@ -91,8 +96,14 @@ type Config struct {
 	// SendQueue bounds the envelopes queued for one peer; Send fails with
 	// ErrQueueFull beyond it. Default 65536.
 	SendQueue int
-	// ControlQueue bounds the casts queued for one peer. Default 4096.
+	// ControlQueue bounds the casts queued for one peer; Cast fails with
+	// ErrQueueFull beyond it. Default 4096.
 	ControlQueue int
+	// ControlQueueBytes bounds the encoded size of the casts queued for one
+	// peer, so a flood of large casts cannot take unbounded memory; Cast
+	// fails with ErrQueueFull beyond it (a cast larger than the bound is
+	// queued only alone). Default 8 MiB.
+	ControlQueueBytes int
 	// MaxFrame caps every frame this node accepts (and tells peers, who
 	// split their batches to fit). Default 1 MiB; 4 KiB to 64 MiB.
 	MaxFrame int
@@ -109,8 +120,14 @@ type Config struct {
 	// jitter) between attempts to redial a lost member. Defaults 100ms and 5s.
 	ReconnectMin, ReconnectMax time.Duration
 	// ReconnectFor is how long a lost member is redialled before it is
-	// forgotten. Default 10 minutes.
+	// forgotten. Default 10 minutes. A node named by a peer's member list
+	// that never completed a handshake is forgotten sooner, after four
+	// failed dials.
 	ReconnectFor time.Duration
+	// MaxMembers bounds the other nodes this node keeps track of:
+	// connected, being redialled, or named by a peer and not yet verified.
+	// Entries of a member list beyond it are ignored. Default 1024.
+	MaxMembers int
 
 	// FailedHandshakeBurst and FailedHandshakeRefill rate-limit failed
 	// handshakes per source IP: each failure takes a token from a bucket of
@@ -118,6 +135,16 @@ type Config struct {
 	// an address with an empty bucket is refused before TLS. Defaults 10 and 1s.
 	FailedHandshakeBurst  int
 	FailedHandshakeRefill time.Duration
+
+	// MaxUnauthenticated bounds the accepted connections that have not yet
+	// proved the cookie, in all; MaxUnauthenticatedPerIP bounds them per
+	// source IP. A connection attempt beyond either is refused before TLS
+	// (or, if the bound was reached during its QUIC handshake, closed with
+	// CodeBusy); it is not counted as a failed handshake. Each such
+	// connection costs at most one stream and a 64 KiB receive window until
+	// its proof is verified. Defaults 64 and 8.
+	MaxUnauthenticated      int
+	MaxUnauthenticatedPerIP int
 
 	// StatelessResetKey lets a restarted node tell peers at once that their
 	// old connection is gone. Default: HMAC-SHA256(Cookie,
@@ -131,6 +158,8 @@ type Config struct {
 // config is the validated, filled copy of a Config.
 type config struct {
 	Config
+	// auth, derived from the cookie, verifies token clients.
+	auth *token.Authority
 }
 
 func (c Config) validate() (config, error) {
@@ -144,6 +173,10 @@ func (c Config) validate() (config, error) {
 		return bad("cookie must be at least %d bytes, got %d", MinCookieLen, len(c.Cookie))
 	}
 	c.Cookie = append([]byte(nil), c.Cookie...)
+	auth, err := token.NewAuthority(c.Cookie)
+	if err != nil {
+		return bad("%v", err)
+	}
 	if c.Incarnation == 0 {
 		c.Incarnation = randomIncarnation()
 	}
@@ -183,7 +216,10 @@ func (c Config) validate() (config, error) {
 	if c.ControlQueue == 0 {
 		c.ControlQueue = DefaultControlQueue
 	}
-	if c.SendQueue < 1 || c.ControlQueue < 1 {
+	if c.ControlQueueBytes == 0 {
+		c.ControlQueueBytes = DefaultControlQueueBytes
+	}
+	if c.SendQueue < 1 || c.ControlQueue < 1 || c.ControlQueueBytes < 1 {
 		return bad("queue sizes must be positive")
 	}
 	if c.MaxFrame == 0 {
@@ -216,6 +252,12 @@ func (c Config) validate() (config, error) {
 	if c.ReconnectMin < 0 || c.ReconnectMax < c.ReconnectMin || c.ReconnectFor < 0 {
 		return bad("need 0 < ReconnectMin <= ReconnectMax and ReconnectFor >= 0")
 	}
+	if c.MaxMembers == 0 {
+		c.MaxMembers = DefaultMaxMembers
+	}
+	if c.MaxMembers < 1 {
+		return bad("MaxMembers must be positive")
+	}
 	if c.FailedHandshakeBurst == 0 {
 		c.FailedHandshakeBurst = DefaultFailureBurst
 	}
@@ -224,6 +266,15 @@ func (c Config) validate() (config, error) {
 	}
 	if c.FailedHandshakeBurst < 1 || c.FailedHandshakeRefill < 0 {
 		return bad("FailedHandshakeBurst must be positive")
+	}
+	if c.MaxUnauthenticated == 0 {
+		c.MaxUnauthenticated = DefaultUnauthenticated
+	}
+	if c.MaxUnauthenticatedPerIP == 0 {
+		c.MaxUnauthenticatedPerIP = min(DefaultUnauthPerIP, c.MaxUnauthenticated)
+	}
+	if c.MaxUnauthenticated < 1 || c.MaxUnauthenticatedPerIP < 1 || c.MaxUnauthenticatedPerIP > c.MaxUnauthenticated {
+		return bad("need 1 <= MaxUnauthenticatedPerIP <= MaxUnauthenticated")
 	}
 	if c.StatelessResetKey == nil {
 		k := deriveResetKey(c.Cookie, c.Name)
@@ -235,7 +286,7 @@ func (c Config) validate() (config, error) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	return config{c}, nil
+	return config{Config: c, auth: auth}, nil
 }
 
 func validName(name string) error {
@@ -281,8 +332,14 @@ func randomIncarnation() uint64 {
 type ClientConfig struct {
 	// Name tells the node who is calling (for its logs). Default "client".
 	Name string
-	// Cookie is the cluster secret. Required, at least 16 bytes.
+	// Cookie is the cluster secret, at least 16 bytes: the client may do
+	// anything (role admin). Set Cookie or Token.
 	Cookie []byte
+	// Token (package token's text) is proved instead of the cookie: the
+	// client may do what the token allows. Its secret never crosses the
+	// wire, and the node must prove it holds the cookie the token was
+	// minted from (docs/protocol.md, "Token clients").
+	Token string
 	// TLS, or CertFile, KeyFile and CAFile, as in [Config].
 	TLS                       *tls.Config
 	CertFile, KeyFile, CAFile string
@@ -297,9 +354,15 @@ type ClientConfig struct {
 	Logger *slog.Logger
 }
 
-func (c ClientConfig) validate() (ClientConfig, error) {
-	bad := func(format string, args ...any) (ClientConfig, error) {
-		return ClientConfig{}, fmt.Errorf("%w: transport/quic: "+format, append([]any{wasmactor.ErrBadArgument}, args...)...)
+// clientConfig is the validated, filled copy of a ClientConfig.
+type clientConfig struct {
+	ClientConfig
+	tok *token.Token // parsed Token, if set
+}
+
+func (c ClientConfig) validate() (clientConfig, error) {
+	bad := func(format string, args ...any) (clientConfig, error) {
+		return clientConfig{}, fmt.Errorf("%w: transport/quic: "+format, append([]any{wasmactor.ErrBadArgument}, args...)...)
 	}
 	if c.Name == "" {
 		c.Name = "client"
@@ -307,7 +370,16 @@ func (c ClientConfig) validate() (ClientConfig, error) {
 	if err := validName(c.Name); err != nil {
 		return bad("name: %v", err)
 	}
-	if len(c.Cookie) < MinCookieLen {
+	var tok *token.Token
+	switch {
+	case c.Token != "" && len(c.Cookie) > 0:
+		return bad("set Cookie or Token, not both")
+	case c.Token != "":
+		var err error
+		if tok, err = token.Parse(c.Token); err != nil {
+			return clientConfig{}, err
+		}
+	case len(c.Cookie) < MinCookieLen:
 		return bad("cookie must be at least %d bytes, got %d", MinCookieLen, len(c.Cookie))
 	}
 	c.Cookie = append([]byte(nil), c.Cookie...)
@@ -332,7 +404,7 @@ func (c ClientConfig) validate() (ClientConfig, error) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	return c, nil
+	return clientConfig{ClientConfig: c, tok: tok}, nil
 }
 
 // resolveUDP resolves addr for dialling.

@@ -21,6 +21,9 @@ func TestConfigDefaultsAndValidation(t *testing.T) {
 	require.Equal(t, DefaultIdleTimeout/4, c.KeepAlive)
 	require.Equal(t, DefaultLanes, c.Lanes)
 	require.Equal(t, DefaultMaxFrame, c.MaxFrame)
+	require.Equal(t, DefaultUnauthenticated, c.MaxUnauthenticated)
+	require.Equal(t, DefaultUnauthPerIP, c.MaxUnauthenticatedPerIP)
+	require.Equal(t, DefaultMaxMembers, c.MaxMembers)
 	require.NotZero(t, c.Incarnation)
 	require.NotNil(t, c.StatelessResetKey)
 	require.Equal(t, Config{Name: "n1", Cookie: testCookie}, cfg, "the caller's value is never modified")
@@ -60,6 +63,9 @@ func TestConfigDefaultsAndValidation(t *testing.T) {
 		{"partial TLS files", func(c *Config) { c.CertFile = "x.pem" }},
 		{"backoff inverted", func(c *Config) { c.ReconnectMin, c.ReconnectMax = time.Second, time.Millisecond }},
 		{"negative queue", func(c *Config) { c.SendQueue = -1 }},
+		{"per-address bound over the total", func(c *Config) { c.MaxUnauthenticated, c.MaxUnauthenticatedPerIP = 4, 5 }},
+		{"negative unauthenticated bound", func(c *Config) { c.MaxUnauthenticated = -1 }},
+		{"negative member bound", func(c *Config) { c.MaxMembers = -1 }},
 	}
 	for _, b := range bad {
 		t.Run(b.name, func(t *testing.T) {

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	qgo "github.com/quic-go/quic-go"
 
+	"github.com/wasmactor/wasmactor/token"
 	"github.com/wasmactor/wasmactor/transport"
 )
 
@@ -35,7 +38,7 @@ func closeCode(err error) qgo.ApplicationErrorCode {
 	case errors.Is(err, errClosing):
 		return CodeLeaving
 	case errors.Is(err, errWrongNode):
-		return CodeDuplicate
+		return CodeWrongNode
 	}
 	return CodeHandshakeFailed
 }
@@ -62,9 +65,16 @@ func (t *Transport) selfHello() hello {
 
 // serveConn runs the server side of the handshake on an accepted
 // connection and, if it is admitted, starts its session. One attempt per
-// connection: any failure closes it.
+// connection: any failure closes it. Until the client's proof is verified
+// the connection holds one of the MaxUnauthenticated slots and may use
+// nothing but the control stream.
 func (t *Transport) serveConn(conn *qgo.Conn) {
 	ip := ipOf(conn.RemoteAddr())
+	if !t.unauth.take(ip) {
+		conn.CloseWithError(CodeBusy, "")
+		return
+	}
+	defer t.unauth.release(ip)
 	ctx, cancel := context.WithTimeout(t.ctx, t.cfg.HandshakeTimeout)
 	defer cancel()
 	stop := guard(ctx, conn)
@@ -86,6 +96,8 @@ func (t *Transport) serveConn(conn *qgo.Conn) {
 		fail(errors.New("first stream is not the control stream"))
 		return
 	}
+	stopWatch := refuseEarlyStreams(conn)
+	defer stopWatch()
 	ekm, err := exporter(conn)
 	if err != nil {
 		fail(err)
@@ -94,15 +106,26 @@ func (t *Transport) serveConn(conn *qgo.Conn) {
 	deadline, _ := ctx.Deadline()
 	str.SetDeadline(deadline)
 	h := newHandshaker(t.cfg.Cookie, t.selfHello(), str, ekm)
+	h.auth = t.cfg.auth
 	var s *session
 	_, err = h.server(func(p hello) error {
+		if err := stopWatch(); err != nil {
+			return err
+		}
+		if p.Expect != "" && p.Expect != t.self.Name {
+			return errWrongNode
+		}
 		s = t.newSession(conn, str, h.r, p, false)
+		s.peer.Grant = h.grant
 		if err := t.admit(s); err != nil {
 			s = nil
 			return err
 		}
 		return nil
 	})
+	if werr := stopWatch(); werr != nil {
+		err = werr // the cause of the connection's end
+	}
 	timedOut := !stop()
 	if s != nil {
 		// Admitted: the session reports its own end, even if the proof
@@ -115,8 +138,8 @@ func (t *Transport) serveConn(conn *qgo.Conn) {
 		return
 	}
 	if err != nil && !timedOut && closeCode(err) != CodeHandshakeFailed {
-		// Authenticated but turned down (tie-break, self, closing): not a
-		// failed attempt.
+		// Authenticated but turned down (tie-break, self, wrong node,
+		// closing): not a failed attempt.
 		conn.CloseWithError(closeCode(err), "")
 		return
 	}
@@ -124,6 +147,39 @@ func (t *Transport) serveConn(conn *qgo.Conn) {
 		err = errors.New("handshake timeout")
 	}
 	fail(err)
+}
+
+// errEarlyStream: a peer opened a stream before its proof was verified.
+var errEarlyStream = fmt.Errorf("%w: a stream was opened before the handshake completed", transport.ErrHandshake)
+
+// refuseEarlyStreams closes conn as soon as the peer opens any stream
+// besides the control stream, until the returned stop is called; stop
+// (safe to call again) reports whether that happened. quic-go fixes the
+// stream limits when a connection is set up, so an unauthenticated peer
+// could otherwise open MaxStreams+1 bidirectional and MaxLanes
+// unidirectional streams and leave data in each.
+func refuseEarlyStreams(conn *qgo.Conn) (stop func() error) {
+	ctx, cancel := context.WithCancel(conn.Context())
+	var seen atomic.Bool
+	var wg sync.WaitGroup
+	watch := func(accept func(context.Context) error) {
+		defer wg.Done()
+		if accept(ctx) == nil {
+			seen.Store(true)
+			conn.CloseWithError(CodeHandshakeFailed, "")
+		}
+	}
+	wg.Add(2)
+	go watch(func(ctx context.Context) error { _, err := conn.AcceptStream(ctx); return err })
+	go watch(func(ctx context.Context) error { _, err := conn.AcceptUniStream(ctx); return err })
+	return func() error {
+		cancel()
+		wg.Wait()
+		if seen.Load() {
+			return errEarlyStream
+		}
+		return nil
+	}
 }
 
 // dialNode connects to addr, runs the client handshake and admits the
@@ -145,7 +201,9 @@ func (t *Transport) dialNode(ctx context.Context, addr, expect string) error {
 		return dialError(addr, err)
 	}
 	stop := guard(ctx, conn)
-	str, h, peer, err := clientHandshake(ctx, conn, t.cfg.Cookie, t.selfHello(), func(p hello) error {
+	self := t.selfHello()
+	self.Expect = expect
+	str, h, peer, err := clientHandshake(ctx, conn, t.cfg.Cookie, nil, self, func(p hello) error {
 		if p.Name == t.self.Name && p.Incarnation == t.self.Incarnation {
 			return errSelf
 		}
@@ -175,11 +233,31 @@ func (t *Transport) dialNode(ctx context.Context, addr, expect string) error {
 		conn.CloseWithError(CodeHandshakeFailed, "")
 		return fmt.Errorf("%w: %s: handshake timeout", transport.ErrHandshake, addr)
 	}
-	return nil
+	return s.waitActive(addr)
 }
 
-// clientHandshake opens the control stream and proves the cookie.
-func clientHandshake(ctx context.Context, conn *qgo.Conn, cookie []byte, self hello, check func(hello) error) (*qgo.Stream, *handshaker, hello, error) {
+// waitActive waits until the leader of the pair made s the active session
+// (at once if this node leads), or turned it down.
+func (s *session) waitActive(addr string) error {
+	select {
+	case <-s.activated:
+		return nil
+	case <-s.ctx.Done():
+	}
+	select {
+	case <-s.activated: // activated, then lost at once
+		return nil
+	default:
+	}
+	if s.t.ctx.Err() != nil {
+		return closedError{}
+	}
+	return dialError(addr, context.Cause(s.ctx))
+}
+
+// clientHandshake opens the control stream and proves the cookie, or tok
+// if it is not nil.
+func clientHandshake(ctx context.Context, conn *qgo.Conn, cookie []byte, tok *token.Token, self hello, check func(hello) error) (*qgo.Stream, *handshaker, hello, error) {
 	ekm, err := exporter(conn)
 	if err != nil {
 		return nil, nil, hello{}, err
@@ -192,6 +270,7 @@ func clientHandshake(ctx context.Context, conn *qgo.Conn, cookie []byte, self he
 		str.SetDeadline(deadline)
 	}
 	h := newHandshaker(cookie, self, str, ekm)
+	h.tok = tok
 	peer, err := h.client(check)
 	if err != nil {
 		return nil, nil, hello{}, err

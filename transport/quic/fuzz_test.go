@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/wasmactor/wasmactor/internal/wire"
+	"github.com/wasmactor/wasmactor/token"
 )
 
 func validHello() hello {
@@ -21,6 +22,10 @@ func FuzzHello(f *testing.F) {
 	h.Addr = ""
 	b, _ = wire.Marshal(h)
 	f.Add(b)
+	h = validHello()
+	h.Nonce, h.Expect = nil, "n2"
+	b, _ = wire.Marshal(h)
+	f.Add(b)
 	f.Add([]byte{0xa0})
 	f.Add([]byte{0xbf, 0xff})
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -28,7 +33,8 @@ func FuzzHello(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if h.Version != protocolVersion || len(h.Nonce) != nonceLen || validName(h.Name) != nil || h.Incarnation == 0 || h.MaxFrame < minMaxFrame || h.MaxFrame > maxMaxFrame {
+		if h.Version != protocolVersion || (len(h.Nonce) != 0 && len(h.Nonce) != nonceLen) || validName(h.Name) != nil ||
+			(h.Expect != "" && validName(h.Expect) != nil) || h.Incarnation == 0 || h.MaxFrame < minMaxFrame || h.MaxFrame > maxMaxFrame {
 			t.Fatalf("accepted an invalid hello %+v", h)
 		}
 		enc, err := wire.Marshal(h)
@@ -42,15 +48,39 @@ func FuzzHello(f *testing.F) {
 	})
 }
 
-// FuzzProof: the proof decoder never panics and accepts only 32-byte MACs.
+// FuzzChallenge: the challenge decoder never panics and accepts only the
+// current version with a 32-byte nonce.
+func FuzzChallenge(f *testing.F) {
+	b, _ := wire.Marshal(challenge{Version: protocolVersion, Nonce: make([]byte, nonceLen)})
+	f.Add(b)
+	f.Add([]byte{0xa1, 0x01, 0x02})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := decodeChallenge(data)
+		if err == nil && (c.Version != protocolVersion || len(c.Nonce) != nonceLen) {
+			t.Fatalf("accepted an invalid challenge %+v", c)
+		}
+	})
+}
+
+// FuzzProof: the proof decoder never panics and accepts only a 32-byte MAC
+// (with a bounded token) or a 64-byte signature alone.
 func FuzzProof(f *testing.F) {
 	b, _ := wire.Marshal(proof{MAC: make([]byte, macLen)})
+	f.Add(b)
+	b, _ = wire.Marshal(proof{MAC: make([]byte, macLen), Token: []byte{0xa0}})
+	f.Add(b)
+	b, _ = wire.Marshal(proof{Sig: make([]byte, 64)})
 	f.Add(b)
 	f.Add([]byte{0xa1, 0x01, 0x40})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := decodeProof(data)
-		if err == nil && len(p.MAC) != macLen {
-			t.Fatalf("accepted a MAC of %d bytes", len(p.MAC))
+		if err != nil {
+			return
+		}
+		mac := len(p.MAC) == macLen && p.Sig == nil && len(p.Token) <= token.MaxWireLen
+		sig := len(p.Sig) == 64 && p.MAC == nil && p.Token == nil
+		if !mac && !sig {
+			t.Fatalf("accepted a MAC of %d bytes, a signature of %d, a token of %d", len(p.MAC), len(p.Sig), len(p.Token))
 		}
 	})
 }

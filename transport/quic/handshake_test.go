@@ -21,7 +21,7 @@ import (
 // ALPN but holds no cookie.
 func rawListener(t *testing.T) *qgo.Listener {
 	t.Helper()
-	srv, _, err := tlsConfigs(nil, "", "", "", "mallory")
+	srv, _, err := tlsConfigs(nil, "", "", "")
 	require.NoError(t, err)
 	ln, err := qgo.ListenAddr("127.0.0.1:0", srv, quicConfig(2*time.Second, 2*time.Second, 500*time.Millisecond, 10))
 	require.NoError(t, err)
@@ -174,6 +174,21 @@ func TestHandshakeRelayedProofRejected(t *testing.T) {
 // fakeServer answers one handshake on ln the way a cookie-less attacker
 // would, with respond choosing the server proof from the client's proof.
 func fakeServer(t *testing.T, ln *qgo.Listener, respond func(clientProof []byte) []byte) <-chan error {
+	return impostor(ln, func(s seen) proof { return proof{MAC: respond(s.proof.MAC)} })
+}
+
+// seen is what an impostor server has in hand when it answers: the
+// exporter value of its connection, the messages so far as sent, and the
+// client's proof decoded.
+type seen struct {
+	ekm, clientHello, challenge, clientProof, serverHello []byte
+	proof                                                 proof
+}
+
+// impostor answers one handshake on ln like a server without the cookie:
+// a challenge, then a hello naming node "s" and the proof answer makes.
+// The channel reports how the connection ended.
+func impostor(ln *qgo.Listener, answer func(seen) proof) <-chan error {
 	done := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -189,25 +204,29 @@ func fakeServer(t *testing.T, ln *qgo.Listener, respond func(clientProof []byte)
 			done <- err
 			return
 		}
+		var s seen
+		if s.ekm, err = exporter(conn); err != nil {
+			done <- err
+			return
+		}
 		r := wire.NewReader(str, maxHandshakeFrame, 512)
-		if _, err := r.Next(); err != nil {
+		if s.clientHello, err = r.Next(); err != nil {
 			done <- err
 			return
 		}
-		body, _ := wire.Marshal(hello{Version: protocolVersion, Name: "s", Incarnation: 1, Addr: "127.0.0.1:1", Nonce: newNonce(), MaxFrame: 1 << 20})
-		str.Write(wire.AppendFrame(nil, body))
-		pb, err := r.Next()
-		if err != nil {
+		s.challenge, _ = wire.Marshal(challenge{Version: protocolVersion, Nonce: newNonce()})
+		str.Write(wire.AppendFrame(nil, s.challenge))
+		if s.clientProof, err = r.Next(); err != nil {
 			done <- err
 			return
 		}
-		p, err := decodeProof(pb)
-		if err != nil {
+		if s.proof, err = decodeProof(s.clientProof); err != nil {
 			done <- err
 			return
 		}
-		body, _ = wire.Marshal(proof{MAC: respond(p.MAC)})
-		str.Write(wire.AppendFrame(nil, body))
+		s.serverHello, _ = wire.Marshal(hello{Version: protocolVersion, Name: "s", Incarnation: 1, Addr: "127.0.0.1:1", MaxFrame: 1 << 20})
+		body, _ := wire.Marshal(answer(s))
+		str.Write(wire.AppendFrame(wire.AppendFrame(nil, s.serverHello), body))
 		select {
 		case <-conn.Context().Done():
 		case <-ctx.Done():
@@ -255,7 +274,8 @@ func TestHandshakeReplayedProofRejected(t *testing.T) {
 	h1 := newHandshaker(testCookie, hello{Version: protocolVersion, Role: roleNode, Name: "v", Incarnation: 5, Addr: "127.0.0.1:9", MaxFrame: 1 << 20}, str1, ekm1)
 	_, err = h1.client(nil)
 	require.NoError(t, err, "the genuine handshake succeeds")
-	recordedHello, recordedProof := h1.clientHello, computeProof(testCookie, clientProofLabel, ekm1, h1.clientHello, h1.serverHello)
+	rawActivate(t, str1, "v", "s")
+	recordedHello, recordedProof := h1.clientHello, computeProof(testCookie, clientProofLabel, ekm1, h1.clientHello, h1.challenge)
 	ev := hs.nextEvent(t, 5*time.Second)
 	require.True(t, ev.up)
 
@@ -344,23 +364,38 @@ func TestLimiterRefills(t *testing.T) {
 	require.LessOrEqual(t, len(l.m), maxBuckets)
 }
 
-// TestALPNMismatch: a peer speaking another protocol version fails in TLS
-// with no_application_protocol, before any application code runs.
+// TestALPNMismatch: a peer speaking another protocol version (here the
+// previous one, whose server revealed its name before the proof) fails in
+// TLS with no_application_protocol, before any application code runs.
 func TestALPNMismatch(t *testing.T) {
 	hs := newHandler()
 	s := startNode(t, testConfig("s"), hs)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, err := qgo.DialAddr(ctx, s.Self().Addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"wasmactor/2"}}, nil)
+	_, err := qgo.DialAddr(ctx, s.Self().Addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"wasmactor/1"}}, nil)
 	var te *qgo.TransportError
 	require.ErrorAs(t, err, &te)
 	require.Equal(t, qgo.TransportErrorCode(0x100+120), te.ErrorCode, "CRYPTO_ERROR no_application_protocol")
 	requireNoEvent(t, hs)
 	// Not counted as a failed handshake: the right client still gets in.
 	for i := 0; i < DefaultFailureBurst+2; i++ {
-		qgo.DialAddr(ctx, s.Self().Addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"wasmactor/2"}}, nil)
+		qgo.DialAddr(ctx, s.Self().Addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"wasmactor/1"}}, nil)
 	}
 	c, err := Dial(ctx, s.Self().Addr, ClientConfig{Cookie: testCookie})
 	require.NoError(t, err)
 	c.Close()
+}
+
+// TestNoResumptionNo0RTT: TLS 1.3 only, no session tickets or cache, and
+// quic-go's 0-RTT off, so no early data that could be replayed.
+func TestNoResumptionNo0RTT(t *testing.T) {
+	srv, cli, err := tlsConfigs(nil, "", "", "")
+	require.NoError(t, err)
+	for _, c := range []*tls.Config{srv, cli} {
+		require.EqualValues(t, tls.VersionTLS13, c.MinVersion)
+		require.True(t, c.SessionTicketsDisabled)
+		require.Nil(t, c.ClientSessionCache)
+		require.Equal(t, []string{ALPN}, c.NextProtos)
+	}
+	require.False(t, quicConfig(time.Second, time.Second, time.Second/4, 1).Allow0RTT)
 }

@@ -98,3 +98,51 @@ func (l *limiter) evict(now time.Time) {
 		delete(l.m, k)
 	}
 }
+
+// unauthenticated counts the accepted connections that have not proved the
+// cookie yet, in all and per source IP, so that nobody without the cookie
+// can hold more than a few connections (and their buffers) at once.
+type unauthenticated struct {
+	mu    sync.Mutex
+	max   int
+	perIP int
+	n     int
+	byIP  map[string]int // only addresses with connections; at most max entries
+}
+
+func newUnauthenticated(max, perIP int) *unauthenticated {
+	return &unauthenticated{max: max, perIP: perIP, byIP: make(map[string]int)}
+}
+
+// full reports whether a connection from ip would be turned away now.
+func (u *unauthenticated) full(ip string) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.fullLocked(ip)
+}
+
+func (u *unauthenticated) fullLocked(ip string) bool {
+	return u.n >= u.max || u.byIP[ip] >= u.perIP
+}
+
+// take counts a connection from ip, unless that would exceed a bound; the
+// caller calls release(ip) once the connection has authenticated or gone.
+func (u *unauthenticated) take(ip string) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.fullLocked(ip) {
+		return false
+	}
+	u.n++
+	u.byIP[ip]++
+	return true
+}
+
+func (u *unauthenticated) release(ip string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.n--
+	if u.byIP[ip]--; u.byIP[ip] <= 0 {
+		delete(u.byIP, ip)
+	}
+}

@@ -40,12 +40,12 @@ type session struct {
 	ctx      context.Context // the connection's; done when it closes
 	peer     transport.PeerInfo
 	outbound bool
-	// preferred: dialled by the node whose name sorts first, the
-	// connection that wins when two nodes dial each other at once.
-	preferred bool
-	peerMax   int // the peer's frame cap
-	peerReq   int // the peer's call request cap
-	batchMax  int // bytes per batch frame we write
+	// leader: this node's name sorts before the peer's, so this node
+	// decides which connection of the pair is the active session.
+	leader   bool
+	peerMax  int // the peer's frame cap
+	peerReq  int // the peer's call request cap
+	batchMax int // bytes per batch frame we write
 
 	ctrl  *qgo.Stream
 	ctrlR *wire.Reader
@@ -53,6 +53,14 @@ type session struct {
 
 	lanes  []*lane
 	queued atomic.Int64 // envelopes in the lanes' queues
+
+	// Activation, owned by the loop: a node connection is tentative until
+	// the leader makes it the active session of generation gen; expire
+	// closes it if that does not happen in time.
+	active    bool
+	gen       uint64
+	expire    *time.Timer
+	activated chan struct{} // closed by the loop on activation
 
 	ready chan struct{} // closed once NodeUp has been delivered
 	done  chan struct{} // closed once every goroutine but the supervisor ended
@@ -69,21 +77,22 @@ type session struct {
 
 func (t *Transport) newSession(conn *qgo.Conn, ctrl *qgo.Stream, ctrlR *wire.Reader, p hello, outbound bool) *session {
 	s := &session{
-		t:        t,
-		conn:     conn,
-		ctx:      conn.Context(),
-		peer:     transport.PeerInfo{NodeInfo: p.info(), Client: p.Role == roleClient},
-		outbound: outbound,
-		peerMax:  int(p.MaxFrame),
-		peerReq:  int(p.MaxRequest),
-		ctrl:     ctrl,
-		ctrlR:    ctrlR,
-		ready:    make(chan struct{}),
-		done:     make(chan struct{}),
-		leaving:  make(chan struct{}),
-		laneEnds: make(chan struct{}, MaxLanes),
+		t:         t,
+		conn:      conn,
+		ctx:       conn.Context(),
+		peer:      transport.PeerInfo{NodeInfo: p.info(), Client: p.Role == roleClient},
+		outbound:  outbound,
+		peerMax:   int(p.MaxFrame),
+		peerReq:   int(p.MaxRequest),
+		ctrl:      ctrl,
+		ctrlR:     ctrlR,
+		leader:    t.self.Name < p.Name,
+		ready:     make(chan struct{}),
+		activated: make(chan struct{}),
+		done:      make(chan struct{}),
+		leaving:   make(chan struct{}),
+		laneEnds:  make(chan struct{}, MaxLanes),
 	}
-	s.preferred = outbound == (t.self.Name < p.Name)
 	s.batchMax = min(s.peerMax, maxBatchBytes)
 	s.ctrlR.SetMax(t.cfg.MaxFrame)
 	s.ctrlQ.signal = make(chan struct{}, 1)
@@ -311,6 +320,13 @@ const (
 	ctrlMembers uint8 = 1
 	ctrlCast    uint8 = 2
 	ctrlLeaving uint8 = 3
+	// ctrlOffer is the first message of a connection the non-leader of
+	// the pair dialled: Gen is the generation of the session it replaces
+	// (0: none).
+	ctrlOffer uint8 = 4
+	// ctrlActive is the leader's first message on the connection it makes
+	// the active session; Gen is the session's generation.
+	ctrlActive uint8 = 5
 )
 
 // ctrlMsg is one message on the control stream after the handshake.
@@ -321,9 +337,12 @@ type ctrlMsg struct {
 	Body    []byte               `cbor:"4,keyasint,omitempty"`
 	// Lanes is how many lanes the leaving node finishes (ctrlLeaving).
 	Lanes int `cbor:"5,keyasint,omitempty"`
+	// Gen is a session generation (ctrlOffer, ctrlActive).
+	Gen uint64 `cbor:"6,keyasint,omitempty"`
 }
 
-// ctrlQueue holds encoded control frames for the control writer.
+// ctrlQueue holds encoded control frames for the control writer, bounded
+// in messages (ControlQueue) and bytes (ControlQueueBytes).
 type ctrlQueue struct {
 	mu     sync.Mutex
 	buf    []byte
@@ -341,9 +360,11 @@ func (s *session) queueCtrl(m ctrlMsg, force bool) error {
 	}
 	q := &s.ctrlQ
 	q.mu.Lock()
-	if !force && q.n >= s.t.cfg.ControlQueue {
+	// A message larger than the byte bound is taken alone in an empty queue.
+	if !force && (q.n >= s.t.cfg.ControlQueue || q.n > 0 && len(q.buf)+len(body)+wire.MaxHeaderLen > s.t.cfg.ControlQueueBytes) {
+		n, size := q.n, len(q.buf)
 		q.mu.Unlock()
-		return fmt.Errorf("%w: control queue of %s", transport.ErrQueueFull, s.peer.Name)
+		return fmt.Errorf("%w: control queue of %s (%d messages, %d bytes)", transport.ErrQueueFull, s.peer.Name, n, size)
 	}
 	wasEmpty := q.n == 0
 	q.n++
@@ -429,13 +450,19 @@ func (s *session) readControl() {
 		case ctrlMembers:
 			if len(m.Members) > 0 {
 				t := s.t
-				t.exec(func() { t.learn(m.Members) })
+				t.exec(func() { t.learn(s.peer.Name, m.Members) })
 			}
 		case ctrlCast:
 			if !s.waitReady() {
 				return
 			}
 			s.t.h.HandleCast(s.peer.NodeInfo, transport.Control{Kind: m.Kind, Body: m.Body})
+		case ctrlOffer:
+			t := s.t
+			t.exec(func() { t.offered(s, m.Gen) })
+		case ctrlActive:
+			t := s.t
+			t.exec(func() { t.activated(s, m.Gen) })
 		case ctrlLeaving:
 			s.peerLeaving(m.Lanes)
 			return

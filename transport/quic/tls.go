@@ -19,7 +19,7 @@ import (
 // ALPN is the application protocol negotiated in TLS. Its suffix is the
 // protocol version; a peer speaking no common version fails the TLS
 // handshake with the no_application_protocol alert.
-const ALPN = "wasmactor/1"
+const ALPN = "wasmactor/2"
 
 // tlsConfigs builds the server and client TLS configurations of one
 // endpoint.
@@ -29,7 +29,7 @@ const ALPN = "wasmactor/1"
 // confidentiality and a channel-binding value, and the cookie proof computed
 // over that value authenticates the peer (a man in the middle holds two TLS
 // sessions with different exporter values, so it cannot relay a proof).
-func tlsConfigs(base *tls.Config, certFile, keyFile, caFile, name string) (server, client *tls.Config, err error) {
+func tlsConfigs(base *tls.Config, certFile, keyFile, caFile string) (server, client *tls.Config, err error) {
 	switch {
 	case base != nil:
 		if len(base.Certificates) == 0 && base.GetCertificate == nil {
@@ -66,7 +66,7 @@ func tlsConfigs(base *tls.Config, certFile, keyFile, caFile, name string) (serve
 			},
 		}
 	default:
-		cert, err := selfSigned(name)
+		cert, err := selfSigned()
 		if err != nil {
 			return nil, nil, err
 		}
@@ -101,7 +101,10 @@ func verifyChain(certs []*x509.Certificate, roots *x509.CertPool) error {
 	return err
 }
 
-func selfSigned(name string) (tls.Certificate, error) {
+// selfSigned makes an ephemeral certificate that names no node: TLS
+// completes before the cookie proof, so whatever the certificate says, a
+// peer without the cookie learns.
+func selfSigned() (tls.Certificate, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return tls.Certificate{}, err
@@ -113,7 +116,7 @@ func selfSigned(name string) (tls.Certificate, error) {
 	now := time.Now()
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: name},
+		Subject:      pkix.Name{CommonName: "wasmactor"},
 		DNSNames:     []string{"wasmactor"},
 		NotBefore:    now.Add(-time.Hour),
 		NotAfter:     now.Add(365 * 24 * time.Hour),
