@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -361,4 +362,20 @@ func TestSendGroupCountsRefusals(t *testing.T) {
 	_, err = n.SendGroup(ctxT(t), "", "x")
 	require.ErrorIs(t, err, wasmactor.ErrBadArgument)
 	require.True(t, strings.HasPrefix(full.String(), "<n1."))
+}
+
+// TestGuestNodeMonitorAcrossProcesses: a node process killed with SIGKILL
+// is seen by a guest's node monitor within the idle timeout.
+func TestGuestNodeMonitorAcrossProcesses(t *testing.T) {
+	pc := newProcCluster(t)
+	n2 := pc.start(t, "n2")
+	pc.waitMembers(t, "n2")
+	deploy(t, pc.n1, guestbuildtest.Build(t, "testdata/guests/probe"))
+	e := &guestEnv{here: pc.n1, there: "n2"}
+	p := e.spawn(t, "n1", false, nil)
+	ref := e.ok(t, p, "monitor_node", "name", "n2").Ref
+	require.NoError(t, n2.cmd.Process.Signal(syscall.SIGKILL))
+	ev := e.events(t, p, 1)[0]
+	require.Equal(t, probeEvent{Kind: "nodedown", Ref: ref, Text: "n2", PID: [2]uint64{n2.incarnation, 0}, Reason: ev.Reason}, ev)
+	require.Contains(t, []string{host.ReasonTimeout, wasmactor.ReasonNoConnection}, ev.Reason)
 }
