@@ -166,6 +166,7 @@ cookie or token proof.
 		a.psCmd(),
 		a.nodesCmd(),
 		a.modulesCmd(),
+		a.groupsCmd(),
 		a.killCmd(),
 		a.tokenCmd(),
 	)

@@ -34,7 +34,8 @@
 //
 // Optional interfaces add behaviour: [Starter] (Init with spawn arguments),
 // [Stopper] (Terminate), [Snapshotter] (state for migration and hot
-// upgrade), [DownHandler] (monitors) and [ExitHandler] (trapped exits).
+// upgrade), [DownHandler] (monitors), [ExitHandler] (trapped exits),
+// [NodeDownHandler] (node monitors) and [GroupHandler] (group monitors).
 //
 // # Factories and the guest program
 //
@@ -129,6 +130,35 @@
 // [Context.Register] gives an actor a cluster-wide name, [Context.Whereis]
 // looks one up.
 //
+// # Nodes and groups
+//
+// [Context.MonitorNode] watches a node by name, as Erlang's monitor_node:
+// HandleNodeDown runs once when it goes ([NodeDownHandler], [NodeDown]).
+// Process groups, as Erlang's pg, are cluster-wide: [Context.JoinGroup],
+// [Context.LeaveGroup], [Context.GroupMembers], [Context.SendGroup] (a send
+// to every member, with how many it reached and how many refused), and
+// [Context.MonitorGroup], after which HandleGroup runs for every join and
+// leave ([GroupHandler], [GroupEvent]). [Context.Demonitor] cancels a node or
+// group monitor as it cancels an actor's.
+//
+// # Spawning
+//
+// [Context.Spawn] starts an actor on this node and returns its PID at once;
+// [SpawnLink] and [SpawnIsolated] modify it, and [Context.SpawnLink] and
+// [Context.SpawnMonitor] link or monitor the child before it runs, as
+// Erlang's spawn_link and spawn_monitor. [Context.SpawnRequest] does the
+// same on any node ([On]) and with a restart policy ([Restart]), and returns
+// at once: the child's PID, or the failure, runs a [SpawnFunc] later, as
+// Erlang's spawn_request. Nothing waits for the other node:
+//
+//	err := ctx.SpawnRequest("Worker", args, func(ctx *actor.Context, child actor.PID, mon actor.Ref, err error) {
+//		if err != nil {
+//			ctx.Log(actor.LevelWarn, "no worker", "err", err)
+//			return
+//		}
+//		w.child = child // linked, and restarted on n2 if it fails
+//	}, actor.On("n2"), actor.SpawnLink, actor.Restart(actor.Permanent, 5, time.Minute))
+//
 // # Snapshots
 //
 // An actor implementing [Snapshotter] can be captured (Snapshot) and rebuilt
@@ -149,7 +179,8 @@
 // [ErrNoProc], [ErrMailboxFull], [ErrUnknownFactory], [ErrBadArgument],
 // [ErrNameTaken], [ErrNotFound], [ErrNodeDown], [ErrTimeout], [ErrTooLarge],
 // [ErrInternal], [ErrStaleIncarnation] (the PID belongs to an earlier run of
-// its node; it never reaches an actor of the new run). A full mailbox is
+// its node; it never reaches an actor of the new run), [ErrLimit] (a per-actor
+// or per-node limit of monitors, groups or spawn requests). A full mailbox is
 // never retried by the SDK.
 //
 // # Stopping
