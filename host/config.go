@@ -68,6 +68,13 @@ type Config struct {
 	// CookieFile holds the cookie; created with 256 random bits (hex) and mode 0600
 	// on first start. Default DataDir/cookie.
 	CookieFile string
+	// CertFile and KeyFile (PEM) are this node's TLS certificate and key,
+	// and CAFile (PEM) the CA that the certificates of peers and clients
+	// must chain to: mutual TLS, on top of the cookie or token proof (see
+	// docs/protocol.md, "TLS"). Set all three or none. Without them each
+	// node uses an ephemeral self-signed certificate and the proofs alone
+	// authenticate. Ignored with Transport.
+	CertFile, KeyFile, CAFile string
 	// IdleTimeout is how long a silent peer is kept before it is reported
 	// down (its actors' monitors get "noconnection"). Default 5s.
 	IdleTimeout time.Duration
@@ -77,13 +84,29 @@ type Config struct {
 	// in front of it is trusted: what it serves is read-only but reveals the
 	// node's actors and modules.
 	HTTPListen string
+	// MaxNodeMonitors bounds the node monitors (monitor_node) one actor
+	// holds at once. Default 256.
+	MaxNodeMonitors int
+	// MaxGroupMonitors bounds the group monitors (monitor_group) one actor
+	// holds at once. Default 256.
+	MaxGroupMonitors int
+	// MaxGroupsPerActor bounds the groups one actor is in. Default 256.
+	MaxGroupsPerActor int
+	// MaxPendingSpawns bounds the spawn requests (spawn_request) one actor
+	// has in flight. Default 64.
+	MaxPendingSpawns int
+	// MaxSpawnRequests bounds the spawn requests in flight on the node:
+	// its guests' (wherever they spawn) and those it serves for other
+	// nodes' guests. Default 4096.
+	MaxSpawnRequests int
 	// Limits bound what the node's actors can make it hold: actors,
 	// instances, guest memory, queued bytes, timers, asks, monitors, links,
 	// names and log lines. The zero value of each field means its default
 	// (see [Limits]).
 	Limits Limits
 	// Transport replaces the QUIC transport (in-memory networks in tests).
-	// When set, Listen, Cookie and CookieFile are ignored.
+	// When set, Listen, Cookie, CookieFile and the certificate files are
+	// ignored.
 	Transport transport.Transport
 	// Logger receives the node's log and its guests' output. Default slog.Default().
 	Logger *slog.Logger
@@ -108,6 +131,11 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.TurnBatch, 64)
 	def(&c.MaxModuleSize, 64<<20)
 	def(&c.MaxMessageSize, 1<<20)
+	def(&c.MaxNodeMonitors, 256)
+	def(&c.MaxGroupMonitors, 256)
+	def(&c.MaxGroupsPerActor, 256)
+	def(&c.MaxPendingSpawns, 64)
+	def(&c.MaxSpawnRequests, 4096)
 	if c.GuestTimeout == 0 {
 		c.GuestTimeout = 5 * time.Second
 	}
@@ -132,7 +160,8 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MailboxSize < 0 || c.Workers < 0 || c.InstancesPerModule < 0 || c.TurnBatch < 0 ||
 		c.MaxModuleSize < 0 || c.MaxMessageSize < 0 || c.GuestTimeout < 0 || c.AskTimeout < 0 ||
-		c.CompileTimeout < 0 || c.MemoryLimitPages > 65535 {
+		c.CompileTimeout < 0 || c.MemoryLimitPages > 65535 || c.MaxNodeMonitors < 0 || c.MaxGroupMonitors < 0 ||
+		c.MaxGroupsPerActor < 0 || c.MaxPendingSpawns < 0 || c.MaxSpawnRequests < 0 {
 		return c, errors.New("wasmactor: invalid config: negative size or timeout, or more than 65535 memory pages (the engine's cap)")
 	}
 	return c, nil

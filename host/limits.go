@@ -213,9 +213,9 @@ func (n *Node) refused(k limit) {
 	n.use.counters[k].Inc()
 }
 
-// refuse counts a refusal and returns its error, which wraps
+// overLimit counts a refusal and returns its error, which wraps
 // [wasmactor.ErrLimit].
-func (n *Node) refuse(k limit, format string, args ...any) error {
+func (n *Node) overLimit(k limit, format string, args ...any) error {
 	n.refused(k)
 	return fmt.Errorf("%w: %s: %s", wasmactor.ErrLimit, limitLabels[k], fmt.Sprintf(format, args...))
 }
@@ -254,11 +254,11 @@ func reserve(c *atomic.Int64, d, max int64) bool {
 // parent is set, one of parent's children. release gives both back.
 func (n *Node) reserveActor(parent *actor) error {
 	if !reserve(&n.use.actors, 1, int64(n.cfg.Limits.Actors)) {
-		return n.refuse(limActors, "%d live actors on node %s", n.cfg.Limits.Actors, n.cfg.Name)
+		return n.overLimit(limActors, "%d live actors on node %s", n.cfg.Limits.Actors, n.cfg.Name)
 	}
 	if parent != nil && !reserveInt32(&parent.children, int32(min(n.cfg.Limits.ChildrenPerActor, 1<<31-1))) {
 		n.use.actors.Add(-1)
-		return n.refuse(limChildren, "%s has %d live children", n.pidOf(parent), n.cfg.Limits.ChildrenPerActor)
+		return n.overLimit(limChildren, "%s has %d live children", n.pidOf(parent), n.cfg.Limits.ChildrenPerActor)
 	}
 	return nil
 }
@@ -296,13 +296,13 @@ func (n *Node) instanceCost() int64 { return int64(n.cfg.MemoryLimitPages) << 16
 // them back once it is retired (instance.unreserve).
 func (n *Node) reserveInstance(isolated bool) error {
 	if isolated && !reserve(&n.use.isolated, 1, int64(n.cfg.Limits.IsolatedInstances)) {
-		return n.refuse(limIsolated, "%d isolated instances on node %s", n.cfg.Limits.IsolatedInstances, n.cfg.Name)
+		return n.overLimit(limIsolated, "%d isolated instances on node %s", n.cfg.Limits.IsolatedInstances, n.cfg.Name)
 	}
 	if !reserve(&n.use.guestMemory, n.instanceCost(), n.cfg.Limits.GuestMemory) {
 		if isolated {
 			n.use.isolated.Add(-1)
 		}
-		return n.refuse(limGuestMemory, "node %s has reserved %d of its %d bytes of guest memory; an instance needs %d",
+		return n.overLimit(limGuestMemory, "node %s has reserved %d of its %d bytes of guest memory; an instance needs %d",
 			n.cfg.Name, n.use.guestMemory.Load(), n.cfg.Limits.GuestMemory, n.instanceCost())
 	}
 	return nil
@@ -365,10 +365,10 @@ func (n *Node) roomForName(c registry.Claim) error {
 		return nil
 	}
 	if held := len(n.names.Of(c.PID)); held >= n.cfg.Limits.NamesPerActor {
-		return n.refuse(limNamesPerActor, "%s holds %d names", c.PID, held)
+		return n.overLimit(limNamesPerActor, "%s holds %d names", c.PID, held)
 	}
 	if held := n.names.NodeClaims(n.cfg.Name); held >= n.cfg.Limits.Names {
-		return n.refuse(limNames, "the actors of node %s hold %d names", n.cfg.Name, held)
+		return n.overLimit(limNames, "the actors of node %s hold %d names", n.cfg.Name, held)
 	}
 	return nil
 }

@@ -59,7 +59,11 @@ func (n *Node) deliverSystem(a *actor, d delivery) {
 // dead the watcher hears "noproc" at once. A target being restarted is not
 // dead: the watcher waits for the outcome.
 func (n *Node) watch(target *actor, w watcher) uint64 {
-	ref := n.refs.Add(1)
+	return n.watchAs(target, w, n.refs.Add(1))
+}
+
+// watchAs is watch with a ref allocated by the caller.
+func (n *Node) watchAs(target *actor, w watcher, ref uint64) uint64 {
 	target.mu.Lock()
 	if !target.dead() {
 		if target.watchers == nil {
@@ -119,7 +123,7 @@ func (n *Node) link(a, b *actor) error {
 			return fmt.Errorf("%w: %s", wasmactor.ErrNoProc, n.pidOf(x))
 		}
 		if _, linked := x.links[y.serial]; !linked && len(x.links)+len(x.rlinks) >= n.cfg.Limits.LinksPerActor {
-			return n.refuse(limLinks, "%s has %d links", n.pidOf(x), n.cfg.Limits.LinksPerActor)
+			return n.overLimit(limLinks, "%s has %d links", n.pidOf(x), n.cfg.Limits.LinksPerActor)
 		}
 		if x.links == nil {
 			x.links = make(map[uint64]struct{})
@@ -288,7 +292,7 @@ func (n *Node) linkRemote(a *actor, other PID) error {
 	full := !linked && len(a.links)+len(a.rlinks) >= n.cfg.Limits.LinksPerActor
 	a.mu.Unlock()
 	if full {
-		return n.refuse(limLinks, "%s has %d links", n.pidOf(a), n.cfg.Limits.LinksPerActor)
+		return n.overLimit(limLinks, "%s has %d links", n.pidOf(a), n.cfg.Limits.LinksPerActor)
 	}
 	if !n.addRemoteLink(a, other) {
 		return fmt.Errorf("%w: %s", wasmactor.ErrNoProc, n.pidOf(a))

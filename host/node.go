@@ -51,6 +51,9 @@ func (n *Node) startCluster(ctx context.Context) error {
 			Listen:      n.cfg.Listen,
 			Advertise:   n.cfg.Advertise,
 			Cookie:      cookie,
+			CertFile:    n.cfg.CertFile,
+			KeyFile:     n.cfg.KeyFile,
+			CAFile:      n.cfg.CAFile,
 			IdleTimeout: n.cfg.IdleTimeout,
 			Logger:      n.cfg.Logger, // the transport tags its lines with the node itself
 			// What the node's actors can queue for one peer.
@@ -125,6 +128,15 @@ type Node struct {
 	asks   pendingAsks
 	timers timerSet[struct{}] // SendAfter timers, by sender
 	cl     cluster
+	ev     nodeEvents    // peer events, their subscribers and node monitors
+	gw     groupWatch    // group monitors
+	sr     spawnRequests // guests' spawn requests in flight
+
+	// jobs tracks the goroutines of goBackground (spawn requests); Close
+	// waits for them.
+	jobsMu     sync.Mutex
+	jobs       sync.WaitGroup
+	jobsClosed bool
 
 	stats stats
 	use   usage // what actors hold against the node-wide Limits
@@ -164,6 +176,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	n.life, n.stopLife = context.WithCancel(context.Background())
 	n.actors.init()
 	n.cl.init()
+	n.ev.init()
+	n.gw.init()
+	n.sr.remote = make(map[uint64]*remoteSpawn)
 	n.incarnation = newIncarnation()
 
 	if cfg.DataDir == "" {
@@ -270,6 +285,8 @@ func (n *Node) Close() error {
 	if n.cl.tr != nil {
 		_ = n.cl.tr.Close()
 	}
+	n.stopBackground() // spawns in flight end with n.life
+	n.ev.close()
 	for _, a := range n.actors.all() {
 		n.exit(a, wasmactor.ReasonShutdown, false, false)
 	}

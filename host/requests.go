@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/internal/abi"
 	"github.com/wasmactor/wasmactor/internal/proto"
+	"github.com/wasmactor/wasmactor/registry"
 	"github.com/wasmactor/wasmactor/transport"
 )
 
@@ -19,6 +21,11 @@ func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport
 	}
 	if req.Kind >= proto.KindDeploy && !from.Client && req.Kind != proto.KindLocalPs && req.Kind != proto.KindStatus {
 		return nil, fmt.Errorf("%w: control kind %d is for clients", wasmactor.ErrBadArgument, req.Kind)
+	}
+	// A client's role first; its token's factories and names once the
+	// body says which actor the request is about (access.go).
+	if err := n.permit(from, req.Kind); err != nil {
+		return nil, err
 	}
 	switch req.Kind {
 	case proto.KindSpawn:
@@ -43,8 +50,71 @@ func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport
 		}
 		return proto.Marshal(proto.SpawnReply{PID: n.pidOf(a)}), nil
 
+	case proto.KindFactoryOf:
+		var r proto.ActorRef
+		if err := proto.Unmarshal(req.Body, &r); err != nil {
+			return nil, err
+		}
+		rep, err := n.localFactory(r)
+		if err != nil {
+			return nil, err
+		}
+		return proto.Marshal(rep), nil
+
 	case proto.KindStatus:
 		return proto.Marshal(n.status()), nil
+
+	case proto.KindGroupChange:
+		var c proto.GroupChange
+		if err := proto.Unmarshal(req.Body, &c); err != nil {
+			return nil, err
+		}
+		return proto.Marshal(proto.Empty{}), n.serveGroupChange(c)
+
+	case proto.KindNodeEvents:
+		var r proto.NodeEventsRequest
+		if err := proto.Unmarshal(req.Body, &r); err != nil {
+			return nil, err
+		}
+		return n.serveNodeEvents(ctx, r)
+
+	case proto.KindGroups:
+		var r proto.GroupsRequest
+		if err := proto.Unmarshal(req.Body, &r); err != nil {
+			return nil, err
+		}
+		out := []proto.GroupInfo{}
+		if r.Group != "" {
+			if err := registry.ValidateName(r.Group); err != nil {
+				return nil, err
+			}
+			if ms := n.groups.Members(r.Group); len(ms) > 0 {
+				out = append(out, proto.GroupInfo{Group: r.Group, Members: ms})
+			}
+			return proto.Marshal(out), nil
+		}
+		for _, g := range n.Groups() {
+			out = append(out, proto.GroupInfo{Group: g.Name, Members: g.Members})
+		}
+		return proto.Marshal(out), nil
+
+	case proto.KindSendGroup:
+		var m proto.GroupMessage
+		if err := proto.Unmarshal(req.Body, &m); err != nil {
+			return nil, err
+		}
+		if err := n.permitGroupSend(from, m.Group); err != nil {
+			return nil, err
+		}
+		r, err := n.SendGroup(ctx, m.Group, CBOR(m.Payload))
+		if err != nil {
+			return nil, err
+		}
+		rep := proto.GroupSendReply{Members: r.Members, Sent: r.Sent, Refused: r.Refused}
+		for _, x := range r.Refusals {
+			rep.Refusals = append(rep.Refusals, proto.Refusal{PID: x.PID, Code: uint16(abi.CodeOf(x.Err)), Message: x.Err.Error()})
+		}
+		return proto.Marshal(rep), nil
 
 	case proto.KindLocalPs:
 		return proto.Marshal(n.localPs()), nil
@@ -59,6 +129,9 @@ func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport
 	case proto.KindSpawnCLI:
 		var s proto.Spawn
 		if err := proto.Unmarshal(req.Body, &s); err != nil {
+			return nil, err
+		}
+		if err := n.permitSpawn(from, s.Factory, s.Name); err != nil {
 			return nil, err
 		}
 		var args any
@@ -78,6 +151,9 @@ func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport
 		}
 		pid, err := n.target(ctx, m.Target)
 		if err != nil {
+			return nil, err
+		}
+		if err := n.permitTarget(ctx, from, req.Kind, m.Target, pid); err != nil {
 			return nil, err
 		}
 		if req.Kind == proto.KindSend {
@@ -101,6 +177,9 @@ func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport
 		}
 		pid, err := n.target(ctx, t.Target)
 		if err != nil {
+			return nil, err
+		}
+		if err := n.permitTarget(ctx, from, req.Kind, t.Target, pid); err != nil {
 			return nil, err
 		}
 		return proto.Marshal(proto.Empty{}), n.Kill(ctx, pid, t.Reason)

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/token"
 )
 
 // NodeInfo identifies one running node process.
@@ -19,11 +20,16 @@ type NodeInfo struct {
 }
 
 // PeerInfo is who is on the other side of a connection: a node, or a client
-// (the CLI) that authenticated with the cookie but takes no part in
-// membership.
+// (the CLI, package client) that authenticated with the cookie or a token
+// but takes no part in membership.
 type PeerInfo struct {
 	NodeInfo
 	Client bool
+	// Grant is what a client proved it may do: [token.AdminGrant] for the
+	// cookie, its token's role and caveats otherwise. The handler checks
+	// every request of a client against it. Nodes are members, trusted
+	// with everything; their Grant is not consulted (and may be zero).
+	Grant token.Grant
 }
 
 // Envelope is one actor-level message between two nodes. The sending actor is

@@ -30,6 +30,7 @@ type fakeNode struct {
 	env       map[string]string
 	home      string
 	dialed    []string
+	creds     []credentials
 	cookieRd  []string
 	dialErr   error
 	cookieErr error
@@ -53,10 +54,11 @@ func (f *fakeNode) deps() deps {
 	return deps{
 		getenv: func(k string) string { return f.env[k] },
 		home:   func() (string, error) { return f.home, nil },
-		dial: func(ctx context.Context, addr string, cookie []byte) (transport.Client, error) {
+		dial: func(ctx context.Context, addr string, cred credentials) (transport.Client, error) {
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			f.dialed = append(f.dialed, addr)
+			f.creds = append(f.creds, cred)
 			if f.dialErr != nil {
 				return nil, f.dialErr
 			}
@@ -481,6 +483,7 @@ func TestRemoteErrorCodes(t *testing.T) {
 		{abi.ModuleUnavailable, exitNotFound, "wasmactor: module unavailable: 539f5fed5aaf"},
 		{abi.Closed, exitUnreachable, "wasmactor: closed"},
 		{abi.BadPID, exitUsage, `wasmactor: malformed pid: "<n3.4>" has no incarnation`},
+		{abi.Permission, exitPermission, "wasmactor: permission denied: send needs role operator; the token's role is viewer"},
 	} {
 		t.Run(fmt.Sprint(tc.code), func(t *testing.T) {
 			f := newFake(t)

@@ -21,6 +21,7 @@ const (
 	exitNotFound    = 4 // unknown factory, actor, name or node; stale PID
 	exitTimeout     = 5 // no reply in time
 	exitRejected    = 6 // bad or oversized module or message, name taken, mailbox full, a limit reached
+	exitPermission  = 7 // the token does not allow the request, or has expired
 )
 
 const exitCodesHelp = `Exit codes:
@@ -31,7 +32,9 @@ const exitCodesHelp = `Exit codes:
   4  not found: unknown factory, actor, name or node; stale PID
   5  timeout: no reply in time
   6  rejected: bad or oversized module or message, name taken, mailbox full,
-     a limit reached`
+     a limit reached; a send to a group that some members refused
+  7  permission: the token does not allow the request (its role, factories
+     or names), or it has expired`
 
 // exitError is a failure with the exit code and message already decided.
 type exitError struct {
@@ -87,6 +90,7 @@ var sentinelCodes = []struct {
 	{wasmactor.ErrCrashed, exitFailure},
 	{wasmactor.ErrModuleUnavailable, exitNotFound},
 	{wasmactor.ErrClosed, exitUnreachable},
+	{wasmactor.ErrPermission, exitPermission},
 	{errJSON, exitUsage},
 	{context.DeadlineExceeded, exitTimeout},
 }

@@ -66,12 +66,16 @@ is leaving, and exits 0; a second signal exits at once.
 --data defaults to $XDG_DATA_HOME/wasmactor/NAME (~/.local/share/wasmactor/NAME).
 The cookie file (--cookie-file, $` + envCookieFile + `, default
 $XDG_DATA_HOME/wasmactor/cookie) is created with 256 random bits on first start,
-mode 0600; a node refuses a cookie file others can read.`,
+mode 0600; a node refuses a cookie file others can read. With --tls-cert,
+--tls-key and --tls-ca the node uses mutual TLS: every peer and client must
+present a certificate signed by that CA, on top of the cookie or token
+proof.`,
 		Example: `  wasmactor node --name n1 --listen 127.0.0.1:7946
   wasmactor node --name n2 --listen 127.0.0.1:7947 --join 127.0.0.1:7946
   wasmactor node --name n3 --listen 127.0.0.1:7948 --join 127.0.0.1:7946,127.0.0.1:7947 --data /tmp/n3 --log-level debug
   wasmactor node --name n4 --listen 0.0.0.0:7946 --advertise 10.0.0.4:7946 --join dns:wasmactor-headless:7946 --http 0.0.0.0:9464
-  wasmactor node --name n5 --limit guest_memory=4GiB,isolated_instances=32 --limit log_lines_per_second=10`,
+  wasmactor node --name n5 --tls-cert n5.pem --tls-key n5-key.pem --tls-ca ca.pem --join 10.0.0.4:7946
+  wasmactor node --name n6 --limit guest_memory=4GiB,isolated_instances=32 --limit log_lines_per_second=10`,
 		Args: exactArgs(0, "no arguments (the name is --name)"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if name == "" {
@@ -109,6 +113,9 @@ mode 0600; a node refuses a cookie file others can read.`,
 				Logger:     logger,
 				HTTPListen: httpListen,
 				Advertise:  advertise,
+				CertFile:   a.tlsCert,
+				KeyFile:    a.tlsKey,
+				CAFile:     a.tlsCA,
 			}
 			n, err := host.Start(ctx, cfg)
 			if err != nil {

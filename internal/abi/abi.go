@@ -34,6 +34,13 @@ const (
 	KindDown    Kind = 6
 	KindExit    Kind = 7
 	KindStop    Kind = 8
+	// KindNodeDown: a node this actor monitors (monitor_node) went down.
+	KindNodeDown Kind = 9
+	// KindGroup: a member joined or left a group this actor monitors
+	// (monitor_group).
+	KindGroup Kind = 10
+	// KindSpawned: the outcome of this actor's spawn_request.
+	KindSpawned Kind = 11
 )
 
 var kindNames = [...]string{
@@ -45,6 +52,10 @@ var kindNames = [...]string{
 	KindDown:    "DOWN",
 	KindExit:    "EXIT",
 	KindStop:    "STOP",
+
+	KindNodeDown: "NODEDOWN",
+	KindGroup:    "GROUP",
+	KindSpawned:  "SPAWNED",
 }
 
 // String is the kind's name in docs/abi.md, or UNKNOWN.
@@ -63,10 +74,38 @@ const (
 	SpawnLink SpawnFlags = 1 << 0
 	// SpawnIsolated gives the child an instance of its own.
 	SpawnIsolated SpawnFlags = 1 << 1
+	// SpawnMonitor monitors the child from the caller, set up before the
+	// child runs. With the spawn import the out region then holds 24
+	// bytes: the PID and the monitor ref.
+	SpawnMonitor SpawnFlags = 1 << 2
 
 	// KnownSpawnFlags are all the flags of this version; a spawn with any
 	// other bit set is BAD_ARGUMENT.
-	KnownSpawnFlags = SpawnLink | SpawnIsolated
+	KnownSpawnFlags = SpawnLink | SpawnIsolated | SpawnMonitor
+)
+
+// GroupEvent is the first payload byte of a GROUP record.
+type GroupEvent uint8
+
+const (
+	// GroupJoined: the PID in the record's from joined the group.
+	GroupJoined GroupEvent = 1
+	// GroupLeft: the PID in the record's from left the group (it left, died
+	// or its node went down).
+	GroupLeft GroupEvent = 2
+	// GroupOverflow: changes were dropped because the monitoring actor had
+	// too many GROUP records queued; read the members again.
+	GroupOverflow GroupEvent = 3
+)
+
+// RestartPolicy is the policy argument of spawn_request: the values of
+// wasmactor.RestartPolicy.
+type RestartPolicy uint32
+
+const (
+	RestartTemporary RestartPolicy = 0
+	RestartTransient RestartPolicy = 1
+	RestartPermanent RestartPolicy = 2
 )
 
 // LogLevel is the level argument of the log import.
@@ -110,6 +149,7 @@ const (
 	ModuleUnavailable Errno = 104
 	Closed            Errno = 105
 	BadPID            Errno = 106
+	Permission        Errno = 107
 )
 
 // errInternal is the sentinel of INTERNAL and of unknown codes; the root
@@ -153,6 +193,9 @@ var codes = [...]code{
 	{ModuleUnavailable, "MODULE_UNAVAILABLE", wasmactor.ErrModuleUnavailable, Internal},
 	{Closed, "CLOSED", wasmactor.ErrClosed, Internal},
 	{BadPID, "BAD_PID", wasmactor.ErrBadPID, BadArgument},
+	// A client's token does not allow the request; a guest has no
+	// credentials of its own, and a refusal is closest to a bad argument.
+	{Permission, "PERMISSION", wasmactor.ErrPermission, BadArgument},
 }
 
 // firstHostOnly is the index in codes of the first code a guest never sees.

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/token"
 	"github.com/wasmactor/wasmactor/transport"
 )
 
@@ -299,7 +300,13 @@ func (nw *Network) meshLocked() {
 }
 
 // Dial opens a client connection (as the CLI makes) to the node at addr.
+// The client holds the cookie: its grant is [token.AdminGrant].
 func (nw *Network) Dial(ctx context.Context, addr string) (transport.Client, error) {
+	return nw.DialAs(ctx, addr, token.AdminGrant())
+}
+
+// DialAs is Dial for a client that proved a token: the node sees grant.
+func (nw *Network) DialAs(ctx context.Context, addr string, grant token.Grant) (transport.Client, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -318,7 +325,7 @@ func (nw *Network) Dial(ctx context.Context, addr string) (transport.Client, err
 	c := &client{
 		nw:     nw,
 		n:      n,
-		peer:   transport.PeerInfo{NodeInfo: transport.NodeInfo{Name: name, Addr: name}, Client: true},
+		peer:   transport.PeerInfo{NodeInfo: transport.NodeInfo{Name: name, Addr: name}, Client: true, Grant: grant},
 		ctx:    ctx,
 		cancel: cancel,
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/token"
 )
 
 // Defaults of [Config] and [ClientConfig] fields left zero.
@@ -168,6 +169,8 @@ type Config struct {
 // config is the validated, filled copy of a Config.
 type config struct {
 	Config
+	// auth, derived from the cookie, verifies token clients.
+	auth *token.Authority
 }
 
 func (c Config) validate() (config, error) {
@@ -181,6 +184,10 @@ func (c Config) validate() (config, error) {
 		return bad("cookie must be at least %d bytes, got %d", MinCookieLen, len(c.Cookie))
 	}
 	c.Cookie = append([]byte(nil), c.Cookie...)
+	auth, err := token.NewAuthority(c.Cookie)
+	if err != nil {
+		return bad("%v", err)
+	}
 	if c.Incarnation == 0 {
 		c.Incarnation = randomIncarnation()
 	}
@@ -296,7 +303,7 @@ func (c Config) validate() (config, error) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	return config{c}, nil
+	return config{Config: c, auth: auth}, nil
 }
 
 func validName(name string) error {
@@ -342,8 +349,14 @@ func randomIncarnation() uint64 {
 type ClientConfig struct {
 	// Name tells the node who is calling (for its logs). Default "client".
 	Name string
-	// Cookie is the cluster secret. Required, at least 16 bytes.
+	// Cookie is the cluster secret, at least 16 bytes: the client may do
+	// anything (role admin). Set Cookie or Token.
 	Cookie []byte
+	// Token (package token's text) is proved instead of the cookie: the
+	// client may do what the token allows. Its secret never crosses the
+	// wire, and the node must prove it holds the cookie the token was
+	// minted from (docs/protocol.md, "Token clients").
+	Token string
 	// TLS, or CertFile, KeyFile and CAFile, as in [Config].
 	TLS                       *tls.Config
 	CertFile, KeyFile, CAFile string
@@ -358,9 +371,15 @@ type ClientConfig struct {
 	Logger *slog.Logger
 }
 
-func (c ClientConfig) validate() (ClientConfig, error) {
-	bad := func(format string, args ...any) (ClientConfig, error) {
-		return ClientConfig{}, fmt.Errorf("%w: transport/quic: "+format, append([]any{wasmactor.ErrBadArgument}, args...)...)
+// clientConfig is the validated, filled copy of a ClientConfig.
+type clientConfig struct {
+	ClientConfig
+	tok *token.Token // parsed Token, if set
+}
+
+func (c ClientConfig) validate() (clientConfig, error) {
+	bad := func(format string, args ...any) (clientConfig, error) {
+		return clientConfig{}, fmt.Errorf("%w: transport/quic: "+format, append([]any{wasmactor.ErrBadArgument}, args...)...)
 	}
 	if c.Name == "" {
 		c.Name = "client"
@@ -368,7 +387,16 @@ func (c ClientConfig) validate() (ClientConfig, error) {
 	if err := validName(c.Name); err != nil {
 		return bad("name: %v", err)
 	}
-	if len(c.Cookie) < MinCookieLen {
+	var tok *token.Token
+	switch {
+	case c.Token != "" && len(c.Cookie) > 0:
+		return bad("set Cookie or Token, not both")
+	case c.Token != "":
+		var err error
+		if tok, err = token.Parse(c.Token); err != nil {
+			return clientConfig{}, err
+		}
+	case len(c.Cookie) < MinCookieLen:
 		return bad("cookie must be at least %d bytes, got %d", MinCookieLen, len(c.Cookie))
 	}
 	c.Cookie = append([]byte(nil), c.Cookie...)
@@ -393,7 +421,7 @@ func (c ClientConfig) validate() (ClientConfig, error) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	return c, nil
+	return clientConfig{ClientConfig: c, tok: tok}, nil
 }
 
 // resolveUDP resolves addr for dialling.

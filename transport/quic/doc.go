@@ -122,6 +122,12 @@
 // [Config.MaxUnauthenticatedPerIP] such connections per address and
 // [Config.MaxUnauthenticated] in all.
 //
+// A client ([Dial]) may prove a token (package token, [ClientConfig.Token])
+// instead of the cookie: its proof is keyed by the token's secret, which
+// never crosses the wire, and the node answers with a signature made with a
+// key derived from the cookie. The node hands what the client proved to its
+// handler as transport.PeerInfo.Grant.
+//
 // # Errors
 //
 // Methods of a closed transport return an error matching both
