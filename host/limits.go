@@ -36,7 +36,9 @@ type Limits struct {
 	// Default 10,000.
 	ChildrenPerActor int
 	// IsolatedInstances bounds the isolated instances of the node (each
-	// hosts one actor). Default 256.
+	// hosts one actor). An instance counts, here and in GuestMemory, until
+	// it has closed, which its next turn does once its actor is dead.
+	// Default 256.
 	IsolatedInstances int
 	// GuestMemory is the node's budget of guest linear memory, in bytes.
 	// Every instance reserves its cap (Config.MemoryLimitPages) from it

@@ -1,6 +1,8 @@
 package host_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"testing"
@@ -263,6 +265,20 @@ func TestDeadActorsLeaveNoRemoteRecords(t *testing.T) {
 	require.NoError(t, err)
 }
 
+// spawnRetrying spawns, waiting while a limit refuses: a stopped isolated
+// actor's instance counts against Limits.IsolatedInstances and GuestMemory
+// until it has closed, after its actor's last turn, and a loop of spawns
+// and stops outruns the workers that close them.
+func spawnRetrying(ctx context.Context, n *host.Node, factory string, opts host.SpawnOptions) (host.PID, error) {
+	for {
+		pid, err := n.Spawn(ctx, factory, opts)
+		if !errors.Is(err, wasmactor.ErrLimit) || ctx.Err() != nil {
+			return pid, err
+		}
+		runtime.Gosched()
+	}
+}
+
 // TestSpawnStopCyclesReturnResources spawns and stops 2,000 isolated and
 // 200,000 shared actors and checks that the node gives back what they took.
 //
@@ -299,7 +315,7 @@ func TestSpawnStopCyclesReturnResources(t *testing.T) {
 		t.Helper()
 		base, heap, goroutines := n.Stats(), heapAlloc(), runtime.NumGoroutine()
 		for i := range count {
-			pid, err := n.Spawn(ctx, factory, host.SpawnOptions{Isolated: true})
+			pid, err := spawnRetrying(ctx, n, factory, host.SpawnOptions{Isolated: true})
 			require.NoError(t, err)
 			if i%2 == 0 {
 				require.NoError(t, n.Stop(ctx, pid))
