@@ -34,14 +34,9 @@ type actor struct {
 	state   atomic.Uint32
 	// restarts counts supervision restarts, for listings.
 	restarts atomic.Uint32
-	// children counts the live actors this one spawned
-	// (Limits.ChildrenPerActor); parent is the serial of the actor that
-	// spawned this one, 0 if none did, whose count it is in.
-	children atomic.Int32
-	parent   uint64
-	// logb is the actor's log rate limit, made on its first line; only
-	// the turns of its instance touch it.
-	logb *logBucket
+	// parent is the serial of the actor that spawned this one, 0 if none
+	// did: its children count this one.
+	parent uint64
 
 	mu       sync.Mutex
 	watchers map[uint64]watcher  // monitor ref → who is told when this actor dies
@@ -50,12 +45,16 @@ type actor struct {
 	links    map[uint64]struct{} // linked local actors, by serial
 	rlinks   map[PID]struct{}    // linked actors on other nodes
 	trapExit bool
+	// children counts the live actors this one spawned
+	// (Limits.ChildrenPerActor). Beside trapExit, where it costs no room.
+	children atomic.Int32
 	sup      *supervision // nil unless the actor has a restart policy
 	ext      *actorExt    // nil until the actor monitors a node or group or requests a spawn
 }
 
 // actorExt is what few actors hold, kept out of actor to keep it small:
-// the guest's node and group monitors and pending spawn requests. They
+// the guest's node and group monitors, pending spawn requests and log rate
+// limit. They
 // are the guest object's, so they go when the actor exits, restarted or
 // not (dropRequests). Guarded by actor.mu.
 type actorExt struct {
@@ -63,6 +62,7 @@ type actorExt struct {
 	groupMons   map[uint64]*groupMonState // group monitor ref → its state
 	groupQueued int                       // GROUP records queued for the actor, not yet taken
 	spawns      map[uint64]struct{}       // the guest's refs of its spawn requests in flight
+	logb        *logBucket                // the guest's log rate limit, made on its first line
 }
 
 // groupMonState is one of a guest's group monitors. epoch numbers its

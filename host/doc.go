@@ -146,8 +146,9 @@
 //     scheduler's internal locks. A refusal counted under one of them
 //     (n.overLimit in link) takes none: its counters are atomics.
 //
-// An actor's log rate limit (actor.logb) and an instance's (instance.logb)
-// are owned, like the instance's batch, by the goroutine running its turn.
+// An instance's log rate limit (instance.logb) is owned, like its batch,
+// by the goroutine running its turn; an actor's is in actorExt, under
+// actor.mu.
 //
 // The engine's per-instance lock is held for the whole of a guest call, and
 // the guest's imports take host locks from inside it. So no host code may

@@ -326,15 +326,23 @@ func (im *imports) Log(serial uint64, level slog.Level, msg string) {
 			break
 		}
 	}
-	now := time.Now()
-	b := &in.logb
+	now, rate := time.Now(), n.cfg.Limits.LogLinesPerSecond
+	var ok bool
+	var dropped uint64
 	if a != nil {
-		b = &a.logb
+		a.mu.Lock()
+		x := a.extra()
+		if x.logb == nil {
+			x.logb = newLogBucket(now, rate)
+		}
+		ok, dropped = x.logb.allow(now, rate)
+		a.mu.Unlock()
+	} else {
+		if in.logb == nil {
+			in.logb = newLogBucket(now, rate)
+		}
+		ok, dropped = in.logb.allow(now, rate)
 	}
-	if *b == nil {
-		*b = newLogBucket(now, n.cfg.Limits.LogLinesPerSecond)
-	}
-	ok, dropped := (*b).allow(now, n.cfg.Limits.LogLinesPerSecond)
 	if !ok {
 		n.refused(limLogLines)
 		return

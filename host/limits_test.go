@@ -303,7 +303,7 @@ func TestLinksBounded(t *testing.T) {
 }
 
 func TestNamesBounded(t *testing.T) {
-	n, e := probeNode(t, host.Config{Limits: host.Limits{NamesPerActor: 2, Names: 3}})
+	n, e := probeNode(t, host.Config{HTTPListen: "127.0.0.1:0", Limits: host.Limits{NamesPerActor: 2, Names: 3}})
 	p := e.spawn(t, n.Name(), false, nil)
 	done, err := e.repeat(t, p, 5, map[string]any{"op": "register", "name": "p"})
 	require.Equal(t, limitErr, err)
@@ -319,6 +319,9 @@ func TestNamesBounded(t *testing.T) {
 	st := n.Stats()
 	require.Equal(t, uint64(1), st.LimitRefusals["names_per_actor"])
 	require.Equal(t, uint64(3), st.LimitRefusals["names"])
+	_, body := httpGet(t, "http://"+n.HTTPAddr()+"/metrics")
+	require.Equal(t, "3", metricLine(t, body, `wasmactor_limit_refusals_total{limit="names"}`))
+	require.Equal(t, "0", metricLine(t, body, `wasmactor_limit_refusals_total{limit="timers"}`), "every limit has its series")
 
 	e.ok(t, p, "unregister", "name", "p-1")
 	e.ok(t, q, "register", "name", "q2")
