@@ -10,8 +10,10 @@ import (
 // Bounds of a [Quota]: both counts live in one 64-bit word, so that taking
 // a message checks and reserves its place and its bytes in one atomic step.
 const (
-	// MaxQuotaMessages is the largest message bound a Quota takes.
-	MaxQuotaMessages = 1<<24 - 1
+	// MaxQuotaMessages is the largest message bound a Quota takes (the
+	// count's top bit is left free, so that an accounting bug that takes
+	// the count below zero is seen).
+	MaxQuotaMessages = 1<<23 - 1
 	// MaxQuotaBytes is the largest byte bound a Quota takes (1 TiB).
 	MaxQuotaBytes = 1<<40 - 1
 )
@@ -96,22 +98,17 @@ func (q *Quota) TakeBytes(n int) error {
 func (q *Quota) Give(n int) { q.GiveBytes(n, 0) }
 
 // GiveBytes returns room for n messages of bytes bytes in all, taken
-// earlier. Giving back more than was taken is a bug in the caller's
-// accounting and panics, like a negative sync.WaitGroup counter.
+// earlier. Giving back more messages than were taken is a bug in the
+// caller's accounting and panics, like a negative sync.WaitGroup counter.
 func (q *Quota) GiveBytes(n, bytes int) {
 	n, bytes = max(n, 0), max(bytes, 0)
 	if n == 0 && bytes == 0 {
 		return
 	}
-	d := uint64(n)<<countShift + uint64(bytes)
-	for {
-		v := q.v.Load()
-		if v>>countShift < uint64(n) || v&bytesMask < uint64(bytes) {
-			panic("scheduler: Quota.Give returned more than was taken")
-		}
-		if q.v.CompareAndSwap(v, v-d) {
-			return
-		}
+	// One add, as on the hot path it always was: a count taken below zero
+	// wraps past the bound, which no count reaches otherwise.
+	if v := q.v.Add(-(uint64(n)<<countShift + uint64(bytes))); v>>countShift > q.max>>countShift {
+		panic("scheduler: Quota.Give returned more than was taken")
 	}
 }
 

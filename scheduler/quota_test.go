@@ -103,7 +103,7 @@ func TestQuotaBytes(t *testing.T) {
 	require.NoError(t, q.TakeBytes(1))
 	require.ErrorIs(t, q.TakeBytes(500), wasmactor.ErrMailboxFull)
 	q.GiveBytes(1, 1)
-	require.PanicsWithValue(t, "scheduler: Quota.Give returned more than was taken", func() { q.GiveBytes(0, 1) })
+	require.PanicsWithValue(t, "scheduler: Quota.Give returned more than was taken", func() { q.GiveBytes(1, 0) })
 }
 
 func TestQuotaBoundsValidated(t *testing.T) {
