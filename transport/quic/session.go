@@ -181,7 +181,7 @@ func (s *session) send(envs []transport.Envelope) error {
 		return fmt.Errorf("%w: %s", transport.ErrNodeDown, s.peer.Name)
 	}
 	for i := range envs {
-		if len(envs[i].Payload) > s.peerMax-64 {
+		if len(envs[i].Payload)+len(envs[i].Trace) > s.peerMax-64 {
 			if n := wire.EnvelopeSize(&envs[i]) + wire.MaxHeaderLen; n > s.peerMax {
 				return &wire.FrameTooLargeError{Size: uint64(n), Max: s.peerMax}
 			}

@@ -347,7 +347,8 @@ func (t *Transport) session(node string) (*session, error) {
 }
 
 // Send queues envelopes for node without blocking on the network. The
-// transport keeps envs[i].Payload until it is written: do not modify it.
+// transport keeps envs[i].Payload and Trace until they are written: do not
+// modify them.
 //
 // # Errors
 //
