@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/internal/abi"
 	"github.com/wasmactor/wasmactor/internal/proto"
@@ -99,6 +102,19 @@ type SpawnOptions struct {
 // [wasmactor.ErrModuleUnavailable] when no node holding the module is up,
 // or an error instantiating the module.
 func (n *Node) Spawn(ctx context.Context, factory string, opts SpawnOptions) (PID, error) {
+	if n.tracer == nil {
+		return n.spawn(ctx, factory, opts)
+	}
+	ctx, span := n.startSpan(ctx, spanSpawn, trace.SpanKindClient, attrFactory.String(factory), attrNode.String(opts.Node))
+	pid, err := n.spawn(ctx, factory, opts)
+	if err == nil {
+		span.SetAttributes(attrActor.String(pid.String()))
+	}
+	endSpan(span, err)
+	return pid, err
+}
+
+func (n *Node) spawn(ctx context.Context, factory string, opts SpawnOptions) (PID, error) {
 	args, err := n.encode(opts.Args)
 	if err != nil {
 		return PID{}, err
@@ -135,6 +151,7 @@ func (n *Node) spawnRemote(ctx context.Context, node string, req proto.Spawn) (P
 		req.Factory = factory + "@" + info.Hash.String()
 		req.Module = &info
 		req.Holder = n.holderOf(info.Hash)
+		req.Trace = n.traceFrom(ctx).bytes()
 		var rep proto.SpawnReply
 		err = n.call(ctx, node, proto.KindSpawn, req, &rep)
 		if err == nil {
@@ -201,6 +218,37 @@ func (n *Node) Send(ctx context.Context, to PID, msg any) error {
 // [wasmactor.ErrTimeout] (also wrapping ctx's error), [wasmactor.ErrNoProc]
 // when the actor is or becomes dead, and the errors of Send.
 func (n *Node) Call(ctx context.Context, to PID, msg any) (CBOR, error) {
+	if n.tracer == nil {
+		reply, err := n.callActor(ctx, to, msg, nil)
+		if err != nil {
+			n.callFailed(ctx, to, err, trace.SpanContext{})
+		}
+		return reply, err
+	}
+	ctx, span := n.tracer.Start(ctx, spanCall, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrTarget.String(to.String())))
+	reply, err := n.callActor(ctx, to, msg, traceOf(span.SpanContext()))
+	endSpan(span, err)
+	if err != nil {
+		n.callFailed(ctx, to, err, span.SpanContext())
+	}
+	return reply, err
+}
+
+// callFailed logs a failed Call at debug level (the caller has the error),
+// with its trace id if it was traced.
+func (n *Node) callFailed(ctx context.Context, to PID, err error, sc trace.SpanContext) {
+	if !n.log.Enabled(ctx, slog.LevelDebug) {
+		return
+	}
+	if sc.IsValid() {
+		n.log.LogAttrs(ctx, slog.LevelDebug, "call failed", slog.String("target", to.String()), slog.Any("err", err), traceIDAttr(sc))
+		return
+	}
+	n.log.LogAttrs(ctx, slog.LevelDebug, "call failed", slog.String("target", to.String()), slog.Any("err", err))
+}
+
+// callActor is Call, the message travelling in trace context tc (nil: none).
+func (n *Node) callActor(ctx context.Context, to PID, msg any, tc *traceCtx) (CBOR, error) {
 	payload, err := n.encode(msg)
 	if err != nil {
 		return nil, err
@@ -224,7 +272,7 @@ func (n *Node) Call(ctx context.Context, to PID, msg any) (CBOR, error) {
 		mref := n.watch(a, watcher{call: ref})
 		defer n.unwatch(a, mref)
 	}
-	if e := n.tell(n.hostPID(), dst, abi.KindAsk, ref, payload); e != abi.OK {
+	if e := n.tellTraced(n.hostPID(), dst, abi.KindAsk, ref, payload, tc); e != abi.OK {
 		n.calls.Delete(ref)
 		return nil, fmt.Errorf("%w: calling %s", e.Err(), to)
 	}

@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/wasmactor/wasmactor/internal/abi"
 	"github.com/wasmactor/wasmactor/transport"
 )
@@ -82,6 +84,15 @@ type Config struct {
 	// in front of it is trusted: what it serves is read-only but reveals the
 	// node's actors and modules.
 	HTTPListen string
+	// TracerProvider turns on OpenTelemetry tracing (README, "Tracing"):
+	// spans for Call, for guest asks made while handling a traced message,
+	// for spawns, deploys and module pulls, and W3C trace context in the
+	// messages and spawn requests that carry them. Nil (the default) makes
+	// no span and reads no trace context from a ctx; the message path then
+	// costs a nil check. Trace contexts that arrive from peers are passed
+	// on either way. `wasmactor node --otlp-endpoint` gives a provider that
+	// exports by OTLP over HTTP.
+	TracerProvider trace.TracerProvider
 	// Transport replaces the QUIC transport (in-memory networks in tests).
 	// When set, Listen, Cookie, CookieFile and the certificate files are
 	// ignored.

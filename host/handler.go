@@ -36,9 +36,9 @@ func (h handler) HandleEnvelopes(from transport.NodeInfo, envs []transport.Envel
 		dst := abi.PID{Incarnation: n.incarnation, Serial: env.To}
 		switch kind {
 		case abi.KindTell:
-			n.tell(src, dst, kind, 0, env.Payload)
+			n.tellTraced(src, dst, kind, 0, env.Payload, parseTrace(env.Trace))
 		case abi.KindAsk:
-			if e := n.tell(src, dst, kind, env.Ref, env.Payload); e != abi.OK {
+			if e := n.tellTraced(src, dst, kind, env.Ref, env.Payload, parseTrace(env.Trace)); e != abi.OK {
 				// The asker learns at once instead of waiting for its timeout.
 				n.sendRemote(src, transport.Envelope{Kind: uint8(abi.KindReply), Status: uint16(e), From: env.To, Ref: env.Ref})
 			}

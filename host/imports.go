@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/internal/abi"
 	"github.com/wasmactor/wasmactor/internal/engine"
@@ -56,7 +58,7 @@ func (im *imports) Send(serial uint64, to abi.PID, msg []byte) abi.Errno {
 		return abi.BadArgument
 	}
 	im.in.mod.counters.sent.Add(1)
-	return im.n.tell(abi.PID{Incarnation: im.n.incarnation, Serial: serial}, to, abi.KindTell, 0, msg)
+	return im.n.tellTraced(abi.PID{Incarnation: im.n.incarnation, Serial: serial}, to, abi.KindTell, 0, msg, im.in.trace.of(serial))
 }
 
 func (im *imports) Ask(serial uint64, to abi.PID, ref uint64, timeout time.Duration, msg []byte) abi.Errno {
@@ -69,19 +71,28 @@ func (im *imports) Ask(serial uint64, to abi.PID, ref uint64, timeout time.Durat
 	}
 	im.in.mod.counters.sent.Add(1)
 	key := askKey{serial: serial, ref: ref}
+	from := abi.PID{Incarnation: im.n.incarnation, Serial: serial}
+	ask := pendingAsk{target: to, trace: im.in.trace.of(serial).clone()}
+	var tc *traceCtx
+	ask.span, tc = im.n.startAsk(ask.trace, from, to)
 	// Registered before sending: the reply can come from another worker
 	// before tell returns.
-	if !im.n.asks.add(serial, ref, timeout, to, func() { im.n.replyToActor(key, abi.Timeout, nil) }) {
+	if !im.n.asks.add(serial, ref, timeout, ask, func() { im.n.replyToActor(key, abi.Timeout, nil) }) {
+		endAsk(ask.span, abi.BadArgument)
 		return abi.BadArgument // ref reused while pending, or the node is closing
 	}
-	if e := im.n.tell(abi.PID{Incarnation: im.n.incarnation, Serial: serial}, to, abi.KindAsk, ref, msg); e != abi.OK {
-		im.n.asks.take(serial, ref)
+	if e := im.n.tellTraced(from, to, abi.KindAsk, ref, msg, tc); e != abi.OK {
+		if _, ok := im.n.asks.take(serial, ref); ok {
+			endAsk(ask.span, e)
+		}
 		return e
 	}
 	if !a.alive() {
 		// Killed meanwhile by another goroutine: its exit may have dropped
 		// its asks before this one was added.
-		im.n.asks.take(serial, ref)
+		if _, ok := im.n.asks.take(serial, ref); ok {
+			endAsk(ask.span, abi.NoProc)
+		}
 	}
 	return abi.OK
 }
@@ -107,9 +118,19 @@ func (im *imports) Spawn(serial uint64, factory string, args []byte, flags abi.S
 	// on this worker, so it is bounded by the guest call deadline.
 	ctx, cancel := context.WithTimeout(im.n.life, im.n.cfg.GuestTimeout)
 	defer cancel()
+	tc := im.in.trace.of(serial)
+	var span trace.Span
+	if tc != nil {
+		ctx, span = im.n.startSpan(tc.context(ctx), spanSpawn, trace.SpanKindInternal, attrFactory.String(factory), attrActor.String(im.n.pidOf(parent).String()))
+	}
 	a, err := im.n.spawnLocal(ctx, spec)
+	endSpan(span, err)
 	if err != nil {
-		im.n.log.Debug("guest spawn failed", "parent", im.n.pidOf(parent).String(), "factory", factory, "err", err)
+		args := []any{"parent", im.n.pidOf(parent).String(), "factory", factory, "err", err}
+		if tc != nil {
+			args = append(args, "trace_id", tc.traceID())
+		}
+		im.n.log.Debug("guest spawn failed", args...)
 		return abi.PID{}, abi.ErrnoOf(err)
 	}
 	return im.n.abiPID(a), abi.OK
@@ -253,11 +274,12 @@ func (im *imports) SendAfter(serial uint64, to abi.PID, delay time.Duration, msg
 	n := im.n
 	from := n.abiPID(a)
 	key := n.refs.Add(1)
+	tc := im.in.trace.of(serial).clone()
 	// The timer is its sender's: stopped when the sender dies (the message
 	// is lost then, as abi.md says) and when the node closes.
 	if !n.timers.add(serial, key, delay, struct{}{}, func() {
 		if _, ok := n.timers.take(serial, key); ok && !n.closed.Load() {
-			n.tell(from, to, abi.KindTell, 0, msg)
+			n.tellTraced(from, to, abi.KindTell, 0, msg, tc)
 		}
 	}) {
 		return abi.ErrnoOf(wasmactor.ErrClosed)
@@ -269,5 +291,10 @@ func (im *imports) SendAfter(serial uint64, to abi.PID, delay time.Duration, msg
 }
 
 func (im *imports) Log(serial uint64, level slog.Level, msg string) {
-	im.n.log.Log(im.n.life, level, msg, "actor", PID{Node: im.n.cfg.Name, Incarnation: im.n.incarnation, Serial: serial}.String(), "module", im.in.mod.info.Hash.Short())
+	actor := PID{Node: im.n.cfg.Name, Incarnation: im.n.incarnation, Serial: serial}.String()
+	if tc := im.in.trace.of(serial); tc != nil {
+		im.n.log.Log(tc.context(im.n.life), level, msg, "actor", actor, "module", im.in.mod.info.Hash.Short(), "trace_id", tc.traceID())
+		return
+	}
+	im.n.log.Log(im.n.life, level, msg, "actor", actor, "module", im.in.mod.info.Hash.Short())
 }

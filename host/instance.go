@@ -23,6 +23,7 @@ type delivery struct {
 	ref     uint64
 	factory string // START only
 	payload []byte
+	trace   *traceCtx // the message's trace context; nil when untraced
 }
 
 // instance is one wazero instance hosting actors of one module.
@@ -40,6 +41,7 @@ type instance struct {
 	buf   []delivery
 	batch engine.Batch
 	asks  []pendingReply // asks in the current batch, answered if it crashes
+	trace turnTrace      // trace contexts of the batch's traced records, by actor
 
 	mu     sync.Mutex
 	actors map[uint64]*actor
@@ -154,6 +156,9 @@ func (in *instance) Turn() bool {
 		if d.kind == abi.KindAsk {
 			in.asks = append(in.asks, pendingReply{to: d.from, ref: d.ref, asked: n.abiPID(d.actor)})
 		}
+		if d.trace != nil {
+			in.trace.note(d.actor.serial, d.trace)
+		}
 		rec = engine.Record{Kind: d.kind, Status: d.status, Actor: d.actor.serial, From: d.from, Ref: d.ref, Factory: d.factory, Payload: d.payload}
 		in.batch.Add(&rec)
 		// The guest's inbox is bounded (32 MiB in the Go SDK): a turn of
@@ -178,6 +183,7 @@ func (in *instance) deliver() bool {
 		return true
 	}
 	defer in.batch.Reset()
+	defer in.trace.reset()
 	start := time.Now()
 	err := in.inst.Deliver(context.Background(), &in.batch)
 	observeSince(in.n.metrics.turn, start)

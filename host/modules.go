@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/internal/engine"
 	"github.com/wasmactor/wasmactor/internal/proto"
@@ -164,6 +166,19 @@ func (m *module) closeAll(ctx context.Context) {
 // [wasmactor.ErrTooLarge] over Config.MaxModuleSize; [wasmactor.ErrBadModule]
 // for bytes that are not WASM, do not speak the ABI, or fail to compile.
 func (n *Node) Deploy(ctx context.Context, wasm []byte) (ModuleInfo, error) {
+	if n.tracer == nil {
+		return n.deploy(ctx, wasm)
+	}
+	ctx, span := n.startSpan(ctx, spanDeploy, trace.SpanKindInternal)
+	info, err := n.deploy(ctx, wasm)
+	if err == nil {
+		span.SetAttributes(attrModule.String(info.Hash.Short()))
+	}
+	endSpan(span, err)
+	return info, err
+}
+
+func (n *Node) deploy(ctx context.Context, wasm []byte) (ModuleInfo, error) {
 	if err := n.checkOpen(); err != nil {
 		return registry.ModuleInfo{}, err
 	}
@@ -457,6 +472,17 @@ func (n *Node) pull(ctx context.Context, info registry.ModuleInfo, hint string) 
 }
 
 func (n *Node) fetch(ctx context.Context, info registry.ModuleInfo, hint string) ([]byte, error) {
+	if n.tracer == nil {
+		return n.fetchFrom(ctx, info, hint)
+	}
+	ctx, span := n.startSpan(ctx, spanPull, trace.SpanKindClient, attrModule.String(info.Hash.Short()))
+	b, err := n.fetchFrom(ctx, info, hint)
+	endSpan(span, err)
+	return b, err
+}
+
+// fetchFrom transfers a module from the first holder that has it.
+func (n *Node) fetchFrom(ctx context.Context, info registry.ModuleInfo, hint string) ([]byte, error) {
 	if n.cl.tr == nil {
 		return nil, fmt.Errorf("%w: module %s is not stored here", wasmactor.ErrModuleUnavailable, info.Hash.Short())
 	}

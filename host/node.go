@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/internal/dirlock"
 	"github.com/wasmactor/wasmactor/internal/engine"
@@ -100,6 +102,7 @@ type Node struct {
 	cfg         Config
 	log         *slog.Logger
 	incarnation uint64
+	tracer      trace.Tracer // nil unless Config.TracerProvider: tracing is off
 
 	// life is cancelled by Close: work the node starts on its own behalf
 	// (guest spawns, pulls, timers) stops with the node.
@@ -162,6 +165,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		modules:   make(map[registry.Hash]*module),
 	}
 	n.life, n.stopLife = context.WithCancel(context.Background())
+	if cfg.TracerProvider != nil {
+		n.tracer = cfg.TracerProvider.Tracer(tracerName)
+	}
 	n.actors.init()
 	n.cl.init()
 	n.incarnation = newIncarnation()

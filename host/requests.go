@@ -8,12 +8,14 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/internal/proto"
 	"github.com/wasmactor/wasmactor/transport"
 )
 
-func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport.Control) ([]byte, error) {
+func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport.Control) (_ []byte, err error) {
 	if err := n.checkOpen(); err != nil {
 		return nil, err
 	}
@@ -30,6 +32,11 @@ func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport
 		var s proto.Spawn
 		if err := proto.Unmarshal(req.Body, &s); err != nil {
 			return nil, err
+		}
+		if n.tracer != nil {
+			var span trace.Span
+			ctx, span = n.startSpan(parseTrace(s.Trace).context(ctx), spanSpawn, trace.SpanKindServer, attrFactory.String(s.Factory))
+			defer func() { endSpan(span, err) }()
 		}
 		// The module and holder the requester resolved the factory to are
 		// hints for the pull, not announcements: the requester speaks for no

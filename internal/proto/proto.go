@@ -116,6 +116,9 @@ type Spawn struct {
 	// before the module's announcement reaches it.
 	Module *registry.ModuleInfo `cbor:"7,keyasint,omitempty"`
 	Holder string               `cbor:"8,keyasint,omitempty"`
+	// Trace (node to node only) is the requester's trace context, as
+	// [transport.Envelope.Trace] carries it; empty when untraced.
+	Trace []byte `cbor:"9,keyasint,omitempty"`
 }
 
 // ActorRef is an actor of the receiving node: its serial, and the
