@@ -38,6 +38,10 @@ var (
 	ErrBadPID = errors.New("wasmactor: malformed pid")
 	// ErrBadArgument: a malformed request (bad CBOR, empty name...).
 	ErrBadArgument = errors.New("wasmactor: bad argument")
+	// ErrLimit: a per-actor or per-node limit on a resource (monitors of
+	// nodes or groups, group memberships, pending spawns) was reached;
+	// nothing was done.
+	ErrLimit = errors.New("wasmactor: limit reached")
 	// ErrPermission: the caller's credentials do not allow the request (a
 	// token's role, factories, names or expiry).
 	ErrPermission = errors.New("wasmactor: permission denied")

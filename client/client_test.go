@@ -24,6 +24,11 @@ import (
 	"github.com/wasmactor/wasmactor/transport"
 )
 
+// coldCompile bounds a node's compile in these tests: a cold compile of a
+// Go guest under the race detector on a loaded 2-core machine can pass the
+// default minute.
+const coldCompile = 4 * time.Minute
+
 func TestMain(m *testing.M) {
 	guestbuildtest.ShareCompileCache()
 	os.Exit(m.Run())
@@ -40,7 +45,7 @@ func exampleNode() (addr, cookieFile string, wasm []byte, stop func()) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	n, err := host.Start(ctx, host.Config{Name: "n1", Listen: "127.0.0.1:0", DataDir: filepath.Join(dir, "n1"), Logger: quiet()})
+	n, err := host.Start(ctx, host.Config{Name: "n1", Listen: "127.0.0.1:0", DataDir: filepath.Join(dir, "n1"), Logger: quiet(), CompileTimeout: coldCompile})
 	if err != nil {
 		panic(err)
 	}
@@ -79,7 +84,7 @@ func twoNodes(t *testing.T) (n1, n2 *host.Node, cookie []byte) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		n, err := host.Start(ctx, host.Config{Name: name, Listen: "127.0.0.1:0", Cookie: cookie, Join: join,
-			DataDir: t.TempDir(), IdleTimeout: 2 * time.Second, Logger: quiet()})
+			DataDir: t.TempDir(), IdleTimeout: 2 * time.Second, Logger: quiet(), CompileTimeout: coldCompile})
 		require.NoError(t, err)
 		t.Cleanup(func() { require.NoError(t, n.Close()) })
 		return n

@@ -46,6 +46,12 @@
 // encoding; struct fields tagged `cbor:"name"`). A [CBOR] value passes as
 // is, and Call returns the reply as [CBOR] for the caller to decode.
 //
+// Typed messages (//wasmactor:message types with codecs written by
+// `wasmactor gen`) go through [Call] and [Send], which encode with the
+// generated code and infer the answer's type from the request:
+// client.Call(ctx, c, "alice", bankproto.Deposit{Amount: 5}) returns a
+// bankproto.Balance.
+//
 // # Errors
 //
 // An error the node answered with keeps the node's text and matches

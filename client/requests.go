@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/internal/abi"
 	"github.com/wasmactor/wasmactor/internal/proto"
+	"github.com/wasmactor/wasmactor/transport"
 )
 
 // Deploy uploads a module to the node, which validates and compiles it,
@@ -279,4 +281,137 @@ func (c *Client) Modules(ctx context.Context) ([]ModuleStatus, error) {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].DeployedAt > out[j].DeployedAt })
 	return out, nil
+}
+
+// NodeEvent is a member of the cluster that came up or went down, as the
+// node the client is connected to saw it.
+type NodeEvent struct {
+	// Seq numbers the node's events from 1; a cursor for NodeEvents.
+	Seq         uint64 `json:"seq"`
+	Node        string `json:"node"`
+	Incarnation uint64 `json:"incarnation"`
+	Addr        string `json:"addr,omitempty"`
+	Up          bool   `json:"up"`
+	// Reason: "joined", "restarted" or "reconnected" when Up; "left",
+	// "timeout", "restarted" or "noconnection" when down (see
+	// host.NodeEvent).
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
+}
+
+// NodeEventsPage is one answer of [Client.NodeEvents].
+type NodeEventsPage struct {
+	// Events are the events after the cursor, oldest first.
+	Events []NodeEvent
+	// Next is the cursor to ask with next time.
+	Next uint64
+	// Missed counts events after the cursor the node no longer holds (it
+	// keeps its last few hundred).
+	Missed uint64
+}
+
+// NodeEvents returns the node's peer events after cursor after, waiting up
+// to wait (at most a minute) for one if there is none yet: a long poll.
+// Cursor 0 asks for every event the node still holds; a watcher that only
+// wants what comes next starts from the Next of such a call with wait 0.
+//
+// # Errors
+//
+// [wasmactor.ErrBadArgument] for a wait over a minute; ctx must allow more
+// than wait.
+func (c *Client) NodeEvents(ctx context.Context, after uint64, wait time.Duration) (NodeEventsPage, error) {
+	var rep proto.NodeEventsReply
+	if err := c.request(ctx, proto.KindNodeEvents, proto.Marshal(proto.NodeEventsRequest{After: after, WaitMs: wait.Milliseconds()}), &rep); err != nil {
+		return NodeEventsPage{}, err
+	}
+	page := NodeEventsPage{Next: rep.Next, Missed: rep.Missed, Events: make([]NodeEvent, len(rep.Events))}
+	for i, e := range rep.Events {
+		page.Events[i] = NodeEvent{Seq: e.Seq, Node: e.Node, Incarnation: e.Incarnation, Addr: e.Addr, Up: e.Up, Reason: e.Reason,
+			At: time.UnixMilli(e.UnixMs)}
+	}
+	return page, nil
+}
+
+// Group is a process group and its members, sorted.
+type Group struct {
+	Name    string `json:"group"`
+	Members []PID  `json:"members"`
+}
+
+// Groups lists the cluster's process groups that have members, by name, as
+// the node the client is connected to knows them.
+func (c *Client) Groups(ctx context.Context) ([]Group, error) {
+	return c.groups(ctx, "")
+}
+
+// GroupMembers lists one group's members, sorted; empty for a group
+// nobody is in.
+//
+// # Errors
+//
+// [wasmactor.ErrBadArgument] for an invalid group name.
+func (c *Client) GroupMembers(ctx context.Context, group string) ([]PID, error) {
+	if group == "" {
+		return nil, fmt.Errorf("%w: empty group name", wasmactor.ErrBadArgument)
+	}
+	gs, err := c.groups(ctx, group)
+	if err != nil || len(gs) == 0 {
+		return nil, err
+	}
+	return gs[0].Members, nil
+}
+
+func (c *Client) groups(ctx context.Context, group string) ([]Group, error) {
+	var gs []proto.GroupInfo
+	if err := c.request(ctx, proto.KindGroups, proto.Marshal(proto.GroupsRequest{Group: group}), &gs); err != nil {
+		return nil, err
+	}
+	out := make([]Group, len(gs))
+	for i, g := range gs {
+		out[i] = Group{Name: g.Group, Members: g.Members}
+	}
+	return out, nil
+}
+
+// GroupSendResult says what [Client.SendGroup] did: the members the group
+// had, how many were sent the message, how many refused it at once, and
+// the first refusals (at most 64).
+type GroupSendResult struct {
+	Members  int
+	Sent     int
+	Refused  int
+	Refusals []Refusal
+}
+
+// Refusal is a member that refused a message sent to its group; Err
+// matches the wasmactor sentinel of the reason (errors.Is(err,
+// wasmactor.ErrMailboxFull)).
+type Refusal struct {
+	PID PID
+	Err error
+}
+
+// SendGroup sends msg one way to every member of a group, wherever it
+// runs, and says how many it reached. A group without members is not an
+// error.
+//
+// # Errors
+//
+// [wasmactor.ErrBadArgument] for an invalid group name,
+// [wasmactor.ErrTooLarge].
+func (c *Client) SendGroup(ctx context.Context, group string, msg any) (GroupSendResult, error) {
+	payload, err := encode(msg)
+	if err != nil {
+		return GroupSendResult{}, err
+	}
+	var rep proto.GroupSendReply
+	if err := c.request(ctx, proto.KindSendGroup, proto.Marshal(proto.GroupMessage{Group: group, Payload: payload}), &rep); err != nil {
+		return GroupSendResult{}, err
+	}
+	r := GroupSendResult{Members: rep.Members, Sent: rep.Sent, Refused: rep.Refused}
+	for _, x := range rep.Refusals {
+		re := &transport.RemoteError{Code: x.Code, Message: x.Message}
+		r.Refusals = append(r.Refusals, Refusal{PID: x.PID, Err: &remoteError{re: re, sentinel: abi.Errno(x.Code).Err()}})
+	}
+	return r, nil
 }

@@ -20,23 +20,27 @@ import (
 // Kinds not listed need admin: node-to-node requests a client has no use
 // for, and any kind added later until someone decides otherwise.
 var requestRoles = map[uint16]token.Role{
-	proto.KindPs:        token.Viewer,
-	proto.KindLocalPs:   token.Viewer,
-	proto.KindNodes:     token.Viewer,
-	proto.KindStatus:    token.Viewer,
-	proto.KindModules:   token.Viewer,
-	proto.KindSpawnCLI:  token.Operator,
-	proto.KindSend:      token.Operator,
-	proto.KindCall:      token.Operator,
-	proto.KindKillActor: token.Operator,
-	proto.KindDeploy:    token.Admin,
-	proto.KindJoinSeeds: token.Admin,
+	proto.KindPs:         token.Viewer,
+	proto.KindLocalPs:    token.Viewer,
+	proto.KindNodes:      token.Viewer,
+	proto.KindStatus:     token.Viewer,
+	proto.KindModules:    token.Viewer,
+	proto.KindNodeEvents: token.Viewer,
+	proto.KindGroups:     token.Viewer,
+	proto.KindSpawnCLI:   token.Operator,
+	proto.KindSendGroup:  token.Operator, // and an unscoped token (permitGroupSend)
+	proto.KindSend:       token.Operator,
+	proto.KindCall:       token.Operator,
+	proto.KindKillActor:  token.Operator,
+	proto.KindDeploy:     token.Admin,
+	proto.KindJoinSeeds:  token.Admin,
 }
 
 var requestNames = map[uint16]string{
 	proto.KindPs: "ps", proto.KindLocalPs: "ps", proto.KindNodes: "nodes", proto.KindStatus: "status",
 	proto.KindModules: "modules", proto.KindSpawnCLI: "spawn", proto.KindSend: "send", proto.KindCall: "call",
 	proto.KindKillActor: "kill", proto.KindDeploy: "deploy", proto.KindJoinSeeds: "join",
+	proto.KindNodeEvents: "nodes --watch", proto.KindGroups: "groups", proto.KindSendGroup: "send to a group",
 }
 
 func requestName(kind uint16) string {
@@ -99,6 +103,16 @@ func (n *Node) permitSpawn(from transport.PeerInfo, factory, name string) error 
 		return n.refuse(from, "spawn of %s named %q: the token allows names %s", factory, name, patterns(g.Names))
 	}
 	return nil
+}
+
+// permitGroupSend refuses a send to a group to a token narrowed to
+// factories or names: a group may hold any actor, on any node, and
+// checking each member's factory would ask every node.
+func (n *Node) permitGroupSend(from transport.PeerInfo, group string) error {
+	if !from.Client || !from.Grant.Scoped() {
+		return nil
+	}
+	return n.refuse(from, "send to group %s: the token is narrowed to factories or names, and a group may hold any actor", group)
 }
 
 // permitTarget checks that the actor a client addressed as target (PID

@@ -61,6 +61,12 @@ func TestClientRolesPerRequestKind(t *testing.T) {
 		{"ps", token.Viewer, func(ctx context.Context, cl *wac.Client) error { _, err := cl.Ps(ctx); return err }},
 		{"nodes", token.Viewer, func(ctx context.Context, cl *wac.Client) error { _, err := cl.Nodes(ctx); return err }},
 		{"modules", token.Viewer, func(ctx context.Context, cl *wac.Client) error { _, err := cl.Modules(ctx); return err }},
+		{"nodes --watch", token.Viewer, func(ctx context.Context, cl *wac.Client) error { _, err := cl.NodeEvents(ctx, 0, 0); return err }},
+		{"groups", token.Viewer, func(ctx context.Context, cl *wac.Client) error { _, err := cl.Groups(ctx); return err }},
+		{"send to a group", token.Operator, func(ctx context.Context, cl *wac.Client) error {
+			_, err := cl.SendGroup(ctx, "nobody", "hi")
+			return err
+		}},
 		{"spawn", token.Operator, func(ctx context.Context, cl *wac.Client) error {
 			_, err := cl.Spawn(ctx, "Echo", wac.SpawnOptions{})
 			return err
@@ -110,7 +116,7 @@ func TestClientCannotMakeNodeRequests(t *testing.T) {
 	conn, err := c.net.DialAs(ctxT(t), "n1", token.Grant{Role: token.Operator})
 	require.NoError(t, err)
 	defer conn.Close()
-	for _, kind := range []uint16{proto.KindSpawn, proto.KindFactoryOf, 999} {
+	for _, kind := range []uint16{proto.KindSpawn, proto.KindFactoryOf, proto.KindGroupChange, 999} {
 		_, err := conn.Call(ctxT(t), transport.Control{Kind: kind, Body: proto.Marshal(proto.Empty{})})
 		var re *transport.RemoteError
 		require.ErrorAs(t, err, &re, "kind %d", kind)
@@ -177,6 +183,12 @@ func TestTokenFactoryAndNameNarrowing(t *testing.T) {
 	requireRefused(t, err, "a pinned version is the same factory")
 	echo := c.clientAs(t, "n1", token.Grant{Role: token.Operator, Factories: [][]string{{"Ech?"}}})
 	require.NoError(t, echo.Send(ctx, unnamed.String(), "hi"), "no names caveat: unnamed actors are in reach")
+
+	// A group may hold anything: a narrowed token does not send to one.
+	_, err = bank.SendGroup(ctx, "bank", "hi")
+	requireRefused(t, err, "send to a group")
+	_, err = c.clientAs(t, "n1", token.Grant{Role: token.Operator}).SendGroup(ctx, "bank", "hi")
+	require.NoError(t, err, "an unscoped operator may")
 
 	// Kill in reach last.
 	require.NoError(t, bank.Kill(ctx, "bank/alice", ""))

@@ -42,6 +42,66 @@ type actor struct {
 	rlinks   map[PID]struct{}    // linked actors on other nodes
 	trapExit bool
 	sup      *supervision // nil unless the actor has a restart policy
+	ext      *actorExt    // nil until the actor monitors a node or group or requests a spawn
+}
+
+// actorExt is what few actors hold, kept out of actor to keep it small:
+// the guest's node and group monitors and pending spawn requests. They
+// are the guest object's, so they go when the actor exits, restarted or
+// not (dropRequests). Guarded by actor.mu.
+type actorExt struct {
+	nodeMons    map[uint64]string         // node monitor ref → node name
+	groupMons   map[uint64]*groupMonState // group monitor ref → its state
+	groupQueued int                       // GROUP records queued for the actor, not yet taken
+	spawns      map[uint64]struct{}       // the guest's refs of its spawn requests in flight
+}
+
+// groupMonState is one of a guest's group monitors. epoch numbers its
+// GROUP records: when the actor falls behind, the epoch moves on, which
+// voids the records queued before, and one overflow record (epoch 0)
+// tells the guest to read the members again.
+type groupMonState struct {
+	group  string
+	epoch  uint32
+	marker bool // an overflow record is queued
+}
+
+// dropRequests releases what the guest object of a asked for, when a
+// exits: its node and group monitors, and its pending spawn requests
+// (whose outcomes then find no one waiting and are abandoned).
+func (n *Node) dropRequests(a *actor) {
+	a.mu.Lock()
+	x := a.ext
+	a.ext = nil
+	a.mu.Unlock()
+	if x == nil {
+		return
+	}
+	if len(x.nodeMons) > 0 {
+		n.ev.mu.Lock()
+		for ref, node := range x.nodeMons {
+			delete(n.ev.mons[node], ref)
+			if len(n.ev.mons[node]) == 0 {
+				delete(n.ev.mons, node)
+			}
+		}
+		n.ev.mu.Unlock()
+	}
+	if len(x.groupMons) > 0 {
+		n.gw.mu.Lock()
+		for ref, m := range x.groupMons {
+			n.dropGroupMon(m.group, ref)
+		}
+		n.gw.mu.Unlock()
+	}
+}
+
+// extra returns a.ext, creating it; the caller holds a.mu.
+func (a *actor) extra() *actorExt {
+	if a.ext == nil {
+		a.ext = &actorExt{}
+	}
+	return a.ext
 }
 
 // supervision is what a restart needs: the policy's arithmetic and the
@@ -78,6 +138,14 @@ type spawnSpec struct {
 	link     *actor
 	name     string
 	holder   string // a node that holds the module, if the spawn came with one
+	// prepare, if set, runs once the actor exists (in the table, linked,
+	// named) and before its START is queued, so nothing it sets up (a
+	// link, a monitor) can miss the actor's life. An error stops the
+	// actor, which never starts, and is spawnLocal's.
+	prepare func(a *actor) error
+	// announce, if set, runs once START is queued: whoever learns the PID
+	// from it cannot get a message to the actor ahead of its START.
+	announce func(a *actor)
 }
 
 // spawnLocal resolves the factory, pins a new actor to an instance and
@@ -122,8 +190,17 @@ func (n *Node) spawnLocal(ctx context.Context, s spawnSpec) (*actor, error) {
 			return nil, err
 		}
 	}
+	if s.prepare != nil {
+		if err := s.prepare(a); err != nil {
+			n.exit(a, wasmactor.ReasonNoProc, false, false)
+			return nil, err
+		}
+	}
 	in.pushSystem(delivery{actor: a, kind: abi.KindStart, from: s.parent, factory: factory, payload: s.args})
 	n.stats.spawned.Add(1)
+	if s.announce != nil {
+		s.announce(a)
+	}
 	return a, nil
 }
 
@@ -154,9 +231,11 @@ func (n *Node) exit(a *actor, reason string, stopGuest, allowRestart bool) {
 	in := a.inst.Load()
 	// Its pending asks and timers die with this life of the actor, restart
 	// or not: a restarted actor is a new guest object, which never made
-	// them (and whose refs may collide with them in a new instance).
+	// them (and whose refs may collide with them in a new instance). So do
+	// its node and group monitors and spawn requests.
 	n.asks.drop(a.serial)
 	n.timers.drop(a.serial)
+	n.dropRequests(a)
 	if stopGuest {
 		in.pushSystem(delivery{actor: a, kind: abi.KindStop, payload: []byte(reason)})
 	}
@@ -213,7 +292,7 @@ func (n *Node) finalize(a *actor, in *instance, reason string) {
 	for _, name := range n.names.RemovePID(pid) {
 		n.broadcast(proto.KindUnname, proto.NameRef{Name: name, PID: pid})
 	}
-	for _, g := range n.groups.RemovePID(pid) {
+	for _, g := range n.removeFromGroups(pid) {
 		n.broadcast(proto.KindLeave, proto.GroupRef{Group: g, PID: pid})
 	}
 

@@ -93,6 +93,21 @@ type Config struct {
 	// on either way. `wasmactor node --otlp-endpoint` gives a provider that
 	// exports by OTLP over HTTP.
 	TracerProvider trace.TracerProvider
+	// MaxNodeMonitors bounds the node monitors (monitor_node) one actor
+	// holds at once. Default 256.
+	MaxNodeMonitors int
+	// MaxGroupMonitors bounds the group monitors (monitor_group) one actor
+	// holds at once. Default 256.
+	MaxGroupMonitors int
+	// MaxGroupsPerActor bounds the groups one actor is in. Default 256.
+	MaxGroupsPerActor int
+	// MaxPendingSpawns bounds the spawn requests (spawn_request) one actor
+	// has in flight. Default 64.
+	MaxPendingSpawns int
+	// MaxSpawnRequests bounds the spawn requests in flight on the node:
+	// its guests' (wherever they spawn) and those it serves for other
+	// nodes' guests. Default 4096.
+	MaxSpawnRequests int
 	// Transport replaces the QUIC transport (in-memory networks in tests).
 	// When set, Listen, Cookie, CookieFile and the certificate files are
 	// ignored.
@@ -120,6 +135,11 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.TurnBatch, 64)
 	def(&c.MaxModuleSize, 64<<20)
 	def(&c.MaxMessageSize, 1<<20)
+	def(&c.MaxNodeMonitors, 256)
+	def(&c.MaxGroupMonitors, 256)
+	def(&c.MaxGroupsPerActor, 256)
+	def(&c.MaxPendingSpawns, 64)
+	def(&c.MaxSpawnRequests, 4096)
 	if c.GuestTimeout == 0 {
 		c.GuestTimeout = 5 * time.Second
 	}
@@ -137,7 +157,8 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MailboxSize < 0 || c.Workers < 0 || c.InstancesPerModule < 0 || c.TurnBatch < 0 ||
 		c.MaxModuleSize < 0 || c.MaxMessageSize < 0 || c.GuestTimeout < 0 || c.AskTimeout < 0 ||
-		c.CompileTimeout < 0 || c.MemoryLimitPages > 65535 {
+		c.CompileTimeout < 0 || c.MemoryLimitPages > 65535 || c.MaxNodeMonitors < 0 || c.MaxGroupMonitors < 0 ||
+		c.MaxGroupsPerActor < 0 || c.MaxPendingSpawns < 0 || c.MaxSpawnRequests < 0 {
 		return c, errors.New("wasmactor: invalid config: negative size or timeout, or more than 65535 memory pages (the engine's cap)")
 	}
 	return c, nil

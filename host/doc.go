@@ -13,6 +13,12 @@
 //	var v struct{ Value int }
 //	err = reply.Decode(&v)
 //
+// With a protocol declared as Go types (//wasmactor:message, codecs by
+// `wasmactor gen`; see package guest-sdk/typed), [Call] and [Send] are
+// typed, and the answer's type is inferred from the request:
+//
+//	bal, err := host.Call(ctx, node, pid, bankproto.Deposit{Amount: 5}) // a bankproto.Balance
+//
 // [InspectModule] gives Deploy's verdict on a module without a node, for
 // tools that check a module before it is uploaded.
 //
@@ -47,7 +53,9 @@
 //
 //   - node.go: Start, Close and the node's lifetime; config.go: Config.
 //   - api.go: the public Go API for actors (Spawn, Send, Call, Stop, Kill,
-//     Monitor, Link, Unlink, IsLocal); names.go: names and groups; stats.go: Stats, Actors.
+//     Monitor, Link, Unlink, IsLocal); names.go: names; groups.go: process
+//     groups, their monitors and sends to them; events.go: node events
+//     (Events) and guests' node monitors; stats.go: Stats, Actors.
 //   - actor.go: an actor's life (spawn, exit, restart, finalize);
 //     links.go: monitors and links, local and remote.
 //   - instance.go: an instance, its mailbox and its turns; modules.go:
@@ -55,7 +63,8 @@
 //     instance pools, pulls from peers.
 //   - imports.go: the engine.Host side, what a guest's imports do;
 //     messaging.go: tell, ask and reply routing, pending asks and calls;
-//     timers.go: the timers actors own (ask timeouts, SendAfter).
+//     timers.go: the timers actors own (ask timeouts, SendAfter);
+//     spawnreq.go: guests' spawn requests, here and on other nodes.
 //   - remote.go: peers and the way out to them; outbox.go: control
 //     messages to a peer, refused to the caller or kept in order; handler.go: the
 //     transport.Handler side, what peers send in; requests.go: requests from
@@ -85,11 +94,14 @@
 // The node's own goroutines are the scheduler's workers
 // (scheduler.Scheduler), the background join (joinInBackground, until a
 // seed answers), one drain per peer whose control backlog is not empty
-// (outbox.go, tracked by Node.bg) and the HTTP server when
-// Config.HTTPListen is set; Close stops each and waits for it. Timers are time.AfterFunc callbacks for ask
-// timeouts and SendAfter, owned by their actor in a timerSet: stopped when
-// it exits and all of them by Close. Everything else runs on a caller's
-// goroutine: the Go API's, a worker running a turn (imports), or the
+// (outbox.go, tracked by Node.bg), one per spawn request in flight (a
+// guest's local spawn_request, or one a peer asked for: goBackground,
+// tracked by Node.jobs, at most Config.MaxSpawnRequests) and the HTTP
+// server when Config.HTTPListen is set; Close stops each and waits for it.
+// Timers are time.AfterFunc callbacks for ask timeouts, SendAfter and spawn
+// request deadlines; the first two are owned by their actor in a timerSet:
+// stopped when it exits and all of them by Close. Everything else runs on a
+// caller's goroutine: the Go API's, a worker running a turn (imports), or the
 // transport's (handler); placement and the cluster-wide listings ask peers
 // from short-lived goroutines they wait for. Node.life is cancelled by Close
 // and bounds work the node does on its own behalf.
@@ -107,13 +119,17 @@
 //     instantiated with no lock held.
 //  4. module.mu: a module's instance pool.
 //  5. instance.mu: an instance's actor set and its dead flag.
-//  6. cluster.mu: held while the registry is called (learnModule and
+//  6. nodeEvents.mu (node events, their subscribers and node monitors) and
+//     groupWatch.mu (held across a membership change and the notices to
+//     its monitors); never both at once. Either may take the locks below,
+//     and queue records (the scheduler's locks).
+//  7. cluster.mu: held while the registry is called (learnModule and
 //     forgetHolder keep the holder table and the factory index in step).
-//  7. Leaves, which are held while taking no other lock: actor.mu (and no
+//  8. Leaves, which are held while taking no other lock: actor.mu (and no
 //     code holds two actor locks at once), cluster.pullMu, cluster.loadMu,
-//     the timerSets' locks (pending asks, SendAfter timers), outbox.mu, the
-//     table's shard locks, and the registry's and scheduler's internal
-//     locks.
+//     the timerSets' locks (pending asks, SendAfter timers), outbox.mu,
+//     spawnRequests.mu, the table's shard locks, and the registry's and
+//     scheduler's internal locks.
 //
 // The engine's per-instance lock is held for the whole of a guest call, and
 // the guest's imports take host locks from inside it. So no host code may

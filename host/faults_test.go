@@ -96,7 +96,11 @@ func TestEveryRemoteMonitorFiresOnceUnderControlOverflow(t *testing.T) {
 		d := waitDown(t, m, 2*time.Minute)
 		reasons[d.Reason]++
 	}
-	require.Equal(t, actors*perActor, reasons["killed"]+reasons[wasmactor.ReasonNoConnection], "every monitor fired: %v", reasons)
+	// "killed" for a monitor in place when its actor died; "noproc" for one
+	// that reached n2 after the kill (the kills do not wait for the monitor
+	// casts); "noconnection" for one refused at n1 (the queue was full).
+	require.Equal(t, actors*perActor, reasons["killed"]+reasons[wasmactor.ReasonNoProc]+reasons[wasmactor.ReasonNoConnection],
+		"every monitor fired, for one of those reasons: %v", reasons)
 	for _, m := range mons {
 		select {
 		case d := <-m.C:

@@ -69,9 +69,12 @@ func (e *guestEnv) flushFrom(t *testing.T) {
 }
 
 type probeResult struct {
-	Err string    `cbor:"err"`
-	PID [2]uint64 `cbor:"pid"`
-	Ref uint64    `cbor:"ref"`
+	Err     string      `cbor:"err"`
+	PID     [2]uint64   `cbor:"pid"`
+	Ref     uint64      `cbor:"ref"`
+	PIDs    [][2]uint64 `cbor:"pids"`
+	Sent    int         `cbor:"sent"`
+	Refused int         `cbor:"refused"`
 }
 
 type probeEvent struct {
@@ -441,6 +444,7 @@ func TestGuestAPIInProcess(t *testing.T) {
 	require.Eventually(t, func() bool { return len(c.nodes[1].Modules()) == 1 }, 10*time.Second, 5*time.Millisecond)
 	e := &guestEnv{here: c.nodes[0], there: "n2"}
 	runGuestAPIScenarios(t, e)
+	runClusterAPIScenarios(t, e)
 
 	t.Run("log", func(t *testing.T) {
 		p := e.spawn(t, "n1", false, nil)
@@ -456,7 +460,9 @@ func TestGuestAPIAcrossProcesses(t *testing.T) {
 	pc.start(t, "n2")
 	pc.waitMembers(t, "n2")
 	deploy(t, pc.n1, guestbuildtest.Build(t, "testdata/guests/probe"))
-	runGuestAPIScenarios(t, &guestEnv{here: pc.n1, there: "n2"})
+	e := &guestEnv{here: pc.n1, there: "n2"}
+	runGuestAPIScenarios(t, e)
+	runClusterAPIScenarios(t, e)
 }
 
 // logCapture is a slog.Handler that keeps "LEVEL msg actor=..." lines.

@@ -78,7 +78,7 @@ func (n *Node) handleCast(from transport.NodeInfo, msg transport.Control) error 
 		}
 		for _, g := range s.Groups {
 			if owns(from, g.PID) {
-				n.groups.Join(g.Group, g.PID)
+				n.changeGroup(g.Group, g.PID, true)
 			}
 		}
 	case proto.KindName:
@@ -104,11 +104,7 @@ func (n *Node) handleCast(from transport.NodeInfo, msg transport.Control) error 
 		if !owns(from, g.PID) {
 			return fmt.Errorf("%w: group change for %s sent by %s", wasmactor.ErrBadArgument, g.PID, from.Name)
 		}
-		if msg.Kind == proto.KindJoin {
-			n.groups.Join(g.Group, g.PID)
-		} else {
-			n.groups.Leave(g.Group, g.PID)
-		}
+		n.changeGroup(g.Group, g.PID, msg.Kind == proto.KindJoin)
 	case proto.KindMonitor:
 		var w proto.Watch
 		if err := proto.Unmarshal(msg.Body, &w); err != nil {
@@ -145,6 +141,8 @@ func (n *Node) handleCast(from transport.NodeInfo, msg transport.Control) error 
 		n.cl.mu.Unlock()
 		if ok && rw.node == from.Name {
 			n.notifyDown(rw.w, d.Ref, rw.target, d.Reason)
+		} else if !ok {
+			n.stashEarlyDown(from, d) // a spawned child's, ahead of its outcome?
 		}
 	case proto.KindLink:
 		var l proto.Link
@@ -169,6 +167,18 @@ func (n *Node) handleCast(from transport.NodeInfo, msg transport.Control) error 
 			delete(a.rlinks, PID{Node: from.Name, Incarnation: from.Incarnation, Serial: l.From})
 			a.mu.Unlock()
 		}
+	case proto.KindSpawnRequest:
+		var r proto.SpawnRequest
+		if err := proto.Unmarshal(msg.Body, &r); err != nil {
+			return err
+		}
+		n.serveSpawnRequest(from, r)
+	case proto.KindSpawned:
+		var s proto.Spawned
+		if err := proto.Unmarshal(msg.Body, &s); err != nil {
+			return err
+		}
+		n.handleSpawned(from, s)
 	case proto.KindExit, proto.KindKill:
 		var x proto.Exit
 		if err := proto.Unmarshal(msg.Body, &x); err != nil {
@@ -182,6 +192,12 @@ func (n *Node) handleCast(from transport.NodeInfo, msg transport.Control) error 
 		if msg.Kind == proto.KindKill {
 			n.exit(a, x.Reason, true, true)
 			return nil
+		}
+		a.mu.Lock()
+		_, linked := a.rlinks[src]
+		a.mu.Unlock()
+		if !linked && n.stashEarlyExit(from, a, x) {
+			return nil // a spawned child's, ahead of its outcome
 		}
 		n.exitSignal(a, src, x.Reason)
 	default:
@@ -207,6 +223,13 @@ func (h handler) ServeBlob(ctx context.Context, from transport.PeerInfo, key str
 func (h handler) NodeUp(peer transport.NodeInfo) {
 	n := h.n
 	n.cl.mu.Lock()
+	how := ReasonJoined
+	if last, ok := n.cl.lastInc[peer.Name]; ok {
+		how = ReasonRestarted
+		if last == peer.Incarnation {
+			how = ReasonReconnected
+		}
+	}
 	n.cl.peers[peer.Name] = peer
 	n.cl.byInc[peer.Incarnation] = peer.Name
 	n.cl.seen[peer.Name] = true
@@ -219,6 +242,7 @@ func (h handler) NodeUp(peer transport.NodeInfo) {
 	n.cl.mu.Unlock()
 	n.log.Info("node up", "peer", peer.Name, "addr", peer.Addr, "incarnation", wasmactor.FormatIncarnation(peer.Incarnation))
 	n.sendSync(peer.Name)
+	n.nodeUp(peer, how)
 }
 
 // syncState is this node's share of the cluster state: the modules it holds
@@ -279,7 +303,7 @@ func (h handler) NodeDown(peer transport.NodeInfo, reason error) {
 
 	n.forgetHolder(peer.Name)
 	n.names.RemoveNode(peer.Name)
-	n.groups.RemoveNode(peer.Name)
+	n.removeNodeFromGroups(peer.Name)
 	for _, f := range fired {
 		n.notifyDown(f.rw.w, f.ref, f.rw.target, wasmactor.ReasonNoConnection)
 	}
@@ -312,6 +336,10 @@ func (h handler) NodeDown(peer transport.NodeInfo, reason error) {
 	for _, key := range n.asks.toNode(peer.Incarnation) {
 		n.replyToActor(key, abi.NodeDown, nil)
 	}
+	for _, req := range n.spawnsToNode(peer) {
+		n.remoteSpawnFailed(req, abi.NodeDown)
+	}
+	n.nodeDown(peer, reason)
 }
 
 // HandleCall answers requests from peers (spawn, status) and from the CLI.

@@ -11,6 +11,7 @@ import (
 	"github.com/wasmactor/wasmactor/internal/abi"
 	"github.com/wasmactor/wasmactor/internal/engine"
 	"github.com/wasmactor/wasmactor/internal/proto"
+	"github.com/wasmactor/wasmactor/registry"
 )
 
 // imports answers the guest's import calls for one instance. The engine calls
@@ -104,14 +105,22 @@ func (im *imports) Reply(serial uint64, to abi.PID, ref uint64, msg []byte) abi.
 	return im.n.reply(abi.PID{Incarnation: im.n.incarnation, Serial: serial}, to, ref, abi.OK, msg)
 }
 
-func (im *imports) Spawn(serial uint64, factory string, args []byte, flags abi.SpawnFlags) (abi.PID, abi.Errno) {
+func (im *imports) Spawn(serial uint64, factory string, args []byte, flags abi.SpawnFlags) (abi.PID, uint64, abi.Errno) {
 	parent := im.caller(serial)
 	if parent == nil {
-		return abi.PID{}, abi.BadArgument
+		return abi.PID{}, 0, abi.BadArgument
 	}
 	spec := spawnSpec{factory: factory, args: args, isolated: flags&abi.SpawnIsolated != 0, parent: im.n.abiPID(parent)}
 	if flags&abi.SpawnLink != 0 {
 		spec.link = parent
+	}
+	var monRef uint64
+	if flags&abi.SpawnMonitor != 0 {
+		// Before the child's START: it cannot stop unwatched.
+		spec.prepare = func(a *actor) error {
+			monRef = im.n.watch(a, watcher{actor: parent})
+			return nil
+		}
 	}
 	// Spawning from inside a turn may instantiate a new instance (pool
 	// growth or isolated) or even pull the module from a peer; that happens
@@ -131,9 +140,17 @@ func (im *imports) Spawn(serial uint64, factory string, args []byte, flags abi.S
 			args = append(args, "trace_id", tc.traceID())
 		}
 		im.n.log.Debug("guest spawn failed", args...)
-		return abi.PID{}, abi.ErrnoOf(err)
+		return abi.PID{}, 0, abi.ErrnoOf(err)
 	}
-	return im.n.abiPID(a), abi.OK
+	return im.n.abiPID(a), monRef, abi.OK
+}
+
+func (im *imports) SpawnRequest(serial uint64, r engine.SpawnRequest) abi.Errno {
+	parent := im.caller(serial)
+	if parent == nil {
+		return abi.BadArgument
+	}
+	return im.n.spawnRequest(parent, r)
 }
 
 func (im *imports) Stop(serial uint64, reason string) {
@@ -202,6 +219,12 @@ func (im *imports) Demonitor(serial uint64, ref uint64) {
 		im.n.unwatch(t, ref)
 	case ok:
 		im.n.unwatchRemote(ref)
+	default:
+		// Refs are unique across the node, so a node or group monitor's
+		// ref names only that monitor; a record queued for it is dropped.
+		if !im.n.demonitorNode(a, ref) {
+			im.n.demonitorGroup(a, ref)
+		}
 	}
 }
 
@@ -297,4 +320,61 @@ func (im *imports) Log(serial uint64, level slog.Level, msg string) {
 		return
 	}
 	im.n.log.Log(im.n.life, level, msg, "actor", actor, "module", im.in.mod.info.Hash.Short())
+}
+
+func (im *imports) MonitorNode(serial uint64, node string) (uint64, abi.Errno) {
+	a := im.caller(serial)
+	if a == nil {
+		return 0, abi.BadArgument
+	}
+	return im.n.monitorNode(a, node)
+}
+
+func (im *imports) JoinGroup(serial uint64, group string) abi.Errno {
+	a := im.caller(serial)
+	if a == nil || registry.ValidateName(group) != nil {
+		return abi.BadArgument
+	}
+	return abi.ErrnoOf(im.n.joinLocal(a, group))
+}
+
+func (im *imports) LeaveGroup(serial uint64, group string) abi.Errno {
+	a := im.caller(serial)
+	if a == nil || registry.ValidateName(group) != nil {
+		return abi.BadArgument
+	}
+	if !im.n.leaveLocal(a, group) {
+		return abi.NotFound
+	}
+	return abi.OK
+}
+
+func (im *imports) GroupMembers(group string) ([]abi.PID, abi.Errno) {
+	if registry.ValidateName(group) != nil {
+		return nil, abi.BadArgument
+	}
+	members := im.n.groups.Members(group)
+	out := make([]abi.PID, len(members))
+	for i, p := range members {
+		out[i] = abi.PID{Incarnation: p.Incarnation, Serial: p.Serial}
+	}
+	return out, abi.OK
+}
+
+func (im *imports) SendGroup(serial uint64, group string, msg []byte) (uint32, uint32, abi.Errno) {
+	a := im.caller(serial)
+	if a == nil || registry.ValidateName(group) != nil {
+		return 0, 0, abi.BadArgument
+	}
+	r := im.n.sendGroup(im.n.abiPID(a), group, msg)
+	im.in.mod.counters.sent.Add(uint64(r.Sent))
+	return uint32(r.Sent), uint32(r.Refused), abi.OK
+}
+
+func (im *imports) MonitorGroup(serial uint64, group string) (uint64, abi.Errno) {
+	a := im.caller(serial)
+	if a == nil {
+		return 0, abi.BadArgument
+	}
+	return im.n.monitorGroup(a, group)
 }

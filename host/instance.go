@@ -23,6 +23,7 @@ type delivery struct {
 	ref     uint64
 	factory string // START only
 	payload []byte
+	epoch   uint32    // GROUP only: see groupMonState
 	trace   *traceCtx // the message's trace context; nil when untraced
 }
 
@@ -150,6 +151,12 @@ func (in *instance) Turn() bool {
 		if d.kind == abi.KindDown && !d.actor.takeDown(d.ref) {
 			continue // demonitored after the DOWN was queued
 		}
+		if d.kind == abi.KindNodeDown && !d.actor.takeNodeDown(d.ref) {
+			continue // likewise
+		}
+		if d.kind == abi.KindGroup && !d.actor.takeGroup(d.ref, d.epoch) {
+			continue // demonitored, or voided by an overflow record
+		}
 		if d.kind == abi.KindTell || d.kind == abi.KindAsk {
 			n.metrics.size.Observe(float64(len(d.payload)))
 		}
@@ -217,6 +224,10 @@ func (in *instance) dropped(d *delivery) {
 		in.n.replyError(in.n.abiPID(d.actor), d.from, d.ref, wasmactor.ErrNoProc, "")
 	case abi.KindDown:
 		d.actor.takeDown(d.ref)
+	case abi.KindNodeDown:
+		d.actor.takeNodeDown(d.ref)
+	case abi.KindGroup:
+		d.actor.takeGroup(d.ref, d.epoch)
 	}
 }
 

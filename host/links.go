@@ -59,7 +59,11 @@ func (n *Node) deliverSystem(a *actor, d delivery) {
 // dead the watcher hears "noproc" at once. A target being restarted is not
 // dead: the watcher waits for the outcome.
 func (n *Node) watch(target *actor, w watcher) uint64 {
-	ref := n.refs.Add(1)
+	return n.watchAs(target, w, n.refs.Add(1))
+}
+
+// watchAs is watch with a ref allocated by the caller.
+func (n *Node) watchAs(target *actor, w watcher, ref uint64) uint64 {
 	target.mu.Lock()
 	if !target.dead() {
 		if target.watchers == nil {

@@ -80,44 +80,6 @@ func (n *Node) Whereis(ctx context.Context, name string) (PID, error) {
 	return pid, nil
 }
 
-// JoinGroup adds an actor to a process group.
-func (n *Node) JoinGroup(ctx context.Context, group string, pid PID) error {
-	a, _, err := n.local(pid)
-	if err != nil {
-		return err
-	}
-	if a == nil {
-		return fmt.Errorf("%w: %s is not on node %s", wasmactor.ErrBadArgument, pid, n.cfg.Name)
-	}
-	ref := proto.GroupRef{Group: group, PID: n.pidOf(a)}
-	if n.groups.Join(group, ref.PID) {
-		n.broadcast(proto.KindJoin, ref)
-		if a.dead() { // died meanwhile, see register
-			n.groups.Leave(group, ref.PID)
-			n.broadcast(proto.KindLeave, ref)
-			return fmt.Errorf("%w: %s", wasmactor.ErrNoProc, ref.PID)
-		}
-	}
-	return nil
-}
-
-// LeaveGroup removes an actor of this node from a process group.
-func (n *Node) LeaveGroup(ctx context.Context, group string, pid PID) error {
-	if pid.Node != n.cfg.Name {
-		return fmt.Errorf("%w: %s is not on node %s", wasmactor.ErrBadArgument, pid, n.cfg.Name)
-	}
-	pid.Incarnation = n.incarnation
-	if n.groups.Leave(group, pid) {
-		n.broadcast(proto.KindLeave, proto.GroupRef{Group: group, PID: pid})
-	}
-	return nil
-}
-
-// GroupMembers lists a group's members, sorted.
-func (n *Node) GroupMembers(ctx context.Context, group string) ([]PID, error) {
-	return n.groups.Members(group), nil
-}
-
 // mergeName applies a name claim a peer made for one of its actors.
 //
 // The incumbent wins: a claim for a name another node holds waits behind the

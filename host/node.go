@@ -129,6 +129,15 @@ type Node struct {
 	asks   pendingAsks
 	timers timerSet[struct{}] // SendAfter timers, by sender
 	cl     cluster
+	ev     nodeEvents    // peer events, their subscribers and node monitors
+	gw     groupWatch    // group monitors
+	sr     spawnRequests // guests' spawn requests in flight
+
+	// jobs tracks the goroutines of goBackground (spawn requests); Close
+	// waits for them.
+	jobsMu     sync.Mutex
+	jobs       sync.WaitGroup
+	jobsClosed bool
 
 	stats stats
 
@@ -170,6 +179,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n.actors.init()
 	n.cl.init()
+	n.ev.init()
+	n.gw.init()
+	n.sr.remote = make(map[uint64]*remoteSpawn)
 	n.incarnation = newIncarnation()
 
 	if cfg.DataDir == "" {
@@ -273,6 +285,8 @@ func (n *Node) Close() error {
 	if n.cl.tr != nil {
 		_ = n.cl.tr.Close()
 	}
+	n.stopBackground() // spawns in flight end with n.life
+	n.ev.close()
 	for _, a := range n.actors.all() {
 		n.exit(a, wasmactor.ReasonShutdown, false, false)
 	}

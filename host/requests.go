@@ -11,7 +11,9 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/internal/abi"
 	"github.com/wasmactor/wasmactor/internal/proto"
+	"github.com/wasmactor/wasmactor/registry"
 	"github.com/wasmactor/wasmactor/transport"
 )
 
@@ -68,6 +70,58 @@ func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport
 
 	case proto.KindStatus:
 		return proto.Marshal(n.status()), nil
+
+	case proto.KindGroupChange:
+		var c proto.GroupChange
+		if err := proto.Unmarshal(req.Body, &c); err != nil {
+			return nil, err
+		}
+		return proto.Marshal(proto.Empty{}), n.serveGroupChange(c)
+
+	case proto.KindNodeEvents:
+		var r proto.NodeEventsRequest
+		if err := proto.Unmarshal(req.Body, &r); err != nil {
+			return nil, err
+		}
+		return n.serveNodeEvents(ctx, r)
+
+	case proto.KindGroups:
+		var r proto.GroupsRequest
+		if err := proto.Unmarshal(req.Body, &r); err != nil {
+			return nil, err
+		}
+		out := []proto.GroupInfo{}
+		if r.Group != "" {
+			if err := registry.ValidateName(r.Group); err != nil {
+				return nil, err
+			}
+			if ms := n.groups.Members(r.Group); len(ms) > 0 {
+				out = append(out, proto.GroupInfo{Group: r.Group, Members: ms})
+			}
+			return proto.Marshal(out), nil
+		}
+		for _, g := range n.Groups() {
+			out = append(out, proto.GroupInfo{Group: g.Name, Members: g.Members})
+		}
+		return proto.Marshal(out), nil
+
+	case proto.KindSendGroup:
+		var m proto.GroupMessage
+		if err := proto.Unmarshal(req.Body, &m); err != nil {
+			return nil, err
+		}
+		if err := n.permitGroupSend(from, m.Group); err != nil {
+			return nil, err
+		}
+		r, err := n.SendGroup(ctx, m.Group, CBOR(m.Payload))
+		if err != nil {
+			return nil, err
+		}
+		rep := proto.GroupSendReply{Members: r.Members, Sent: r.Sent, Refused: r.Refused}
+		for _, x := range r.Refusals {
+			rep.Refusals = append(rep.Refusals, proto.Refusal{PID: x.PID, Code: uint16(abi.CodeOf(x.Err)), Message: x.Err.Error()})
+		}
+		return proto.Marshal(rep), nil
 
 	case proto.KindLocalPs:
 		return proto.Marshal(n.localPs()), nil

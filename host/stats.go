@@ -44,6 +44,9 @@ type stats struct {
 	restarts    atomic.Uint64
 	crashes     atomic.Uint64
 	spawned     atomic.Uint64
+	// groupDropped counts group changes that found a guest's monitor a
+	// mailbox's worth behind (see queueGroupRecord).
+	groupDropped atomic.Uint64
 }
 
 // Stats is a snapshot of a node's counters.
@@ -55,6 +58,10 @@ type Stats struct {
 	MailboxFull     uint64 `json:"mailbox_full"`
 	Restarts        uint64 `json:"restarts"`
 	InstanceCrashes uint64 `json:"instance_crashes"`
+	// GroupChangesDropped counts group changes that found a guest's group
+	// monitor a mailbox's worth behind: they, and the changes queued for
+	// it before, were replaced by one overflow record.
+	GroupChangesDropped uint64 `json:"group_changes_dropped"`
 	// GuestMemory is the linear memory of all live instances, in bytes.
 	GuestMemory uint64 `json:"guest_memory"`
 	// PendingAsks is the asks made by guests still waiting for a reply.
@@ -74,6 +81,8 @@ func (n *Node) Stats() Stats {
 		InstanceCrashes: n.stats.crashes.Load(),
 		PendingAsks:     n.asks.len(),
 		Timers:          n.timers.len(),
+
+		GroupChangesDropped: n.stats.groupDropped.Load(),
 	}
 	for _, in := range n.instances() {
 		s.Instances++

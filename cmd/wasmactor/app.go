@@ -158,6 +158,7 @@ cookie or token proof.
 
 	root.AddCommand(
 		a.buildCmd(),
+		a.genCmd(),
 		a.deployCmd(),
 		a.spawnCmd(),
 		a.sendCmd(),
@@ -165,6 +166,7 @@ cookie or token proof.
 		a.psCmd(),
 		a.nodesCmd(),
 		a.modulesCmd(),
+		a.groupsCmd(),
 		a.killCmd(),
 		a.tokenCmd(),
 	)

@@ -4,9 +4,9 @@
 //	wasmactor build  [PKG_DIR] [-o out.wasm] [-o json] [--out FILE]
 //	wasmactor deploy FILE.wasm
 //	wasmactor spawn  FACTORY [--on NODE] [--name NAME] [--args JSON] [--isolated] [--restart POLICY]
-//	wasmactor send   TARGET JSON
+//	wasmactor send   TARGET JSON | --group GROUP JSON
 //	wasmactor call   TARGET JSON [--timeout 5s]
-//	wasmactor ps | nodes | modules
+//	wasmactor ps | nodes [--watch] | modules | groups [GROUP]
 //	wasmactor kill   TARGET [--reason R]
 //	wasmactor token  create --role ROLE [--factory F]... [--name N]... [--ttl D] | narrow ... | inspect
 //	wasmactor demo

@@ -413,3 +413,48 @@ func TestDemoEndToEnd(t *testing.T) {
 	// reported to host/); either way the monitor fires.
 	require.Regexp(t, `is down, reason "(noconnection|shutdown)"`, r.stdout)
 }
+
+// TestNodesWatchEndToEnd: `nodes --watch` against real node processes
+// prints a member coming up and leaving, and ends cleanly on SIGINT.
+func TestNodesWatchEndToEnd(t *testing.T) {
+	e := newE2E(t)
+	n1 := e.startNode("n1")
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	watch := exec.CommandContext(ctx, e.bin, "--node", n1.addr, "nodes", "--watch")
+	watch.Env = e.env
+	var errb syncBuffer
+	watch.Stderr = &errb
+	stdout, err := watch.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, watch.Start())
+	lines := make(chan string, 16)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	next := func(what string) string {
+		t.Helper()
+		select {
+		case l, ok := <-lines:
+			require.True(t, ok, "the watch ended before %s: %s", what, errb.String())
+			return l
+		case <-time.After(60 * time.Second):
+			t.Fatalf("no line for %s: %s", what, errb.String())
+			return ""
+		}
+	}
+	require.Regexp(t, `^NAME\s+ADDR`, next("the header"))
+	require.Regexp(t, `^n1\s`, next("n1"))
+
+	n2 := e.startNode("n2", n1.addr)
+	require.Regexp(t, `^\S+  n2  up  joined  `+n2.ready.Incarnation+`$`, next("n2 joining"))
+	n2.stop(10 * time.Second)
+	require.Regexp(t, `^\S+  n2  down  left  `+n2.ready.Incarnation+`$`, next("n2 leaving"))
+
+	require.NoError(t, watch.Process.Signal(os.Interrupt))
+	require.NoError(t, watch.Wait(), "an interrupted watch exits 0: %s", errb.String())
+}

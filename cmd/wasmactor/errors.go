@@ -20,7 +20,7 @@ const (
 	exitUnreachable = 3 // node unreachable, handshake refused (wrong cookie), target node down
 	exitNotFound    = 4 // unknown factory, actor, name or node; stale PID
 	exitTimeout     = 5 // no reply in time
-	exitRejected    = 6 // bad or oversized module or message, name taken, mailbox full
+	exitRejected    = 6 // bad or oversized module or message, name taken, mailbox full, a limit reached
 	exitPermission  = 7 // the token does not allow the request, or has expired
 )
 
@@ -31,7 +31,8 @@ const exitCodesHelp = `Exit codes:
   3  node unreachable, handshake refused (wrong cookie), or target node down
   4  not found: unknown factory, actor, name or node; stale PID
   5  timeout: no reply in time
-  6  rejected: bad or oversized module or message, name taken, mailbox full
+  6  rejected: bad or oversized module or message, name taken, mailbox full,
+     a limit reached; a send to a group that some members refused
   7  permission: the token does not allow the request (its role, factories
      or names), or it has expired`
 
@@ -85,6 +86,7 @@ var sentinelCodes = []struct {
 	{wasmactor.ErrBadModule, exitRejected},
 	{wasmactor.ErrBadPID, exitUsage},
 	{wasmactor.ErrBadArgument, exitRejected},
+	{wasmactor.ErrLimit, exitRejected},
 	{wasmactor.ErrCrashed, exitFailure},
 	{wasmactor.ErrModuleUnavailable, exitNotFound},
 	{wasmactor.ErrClosed, exitUnreachable},

@@ -34,6 +34,9 @@ type Context struct {
 
 	// pending holds ask continuations by ref; allocated on first ask.
 	pending map[uint64]ReplyFunc
+	// spawns holds spawn request continuations by ref; allocated on first
+	// request.
+	spawns map[uint64]SpawnFunc
 }
 
 // Request identifies an ask so it can be answered after the handler has
@@ -47,17 +50,6 @@ type Request struct {
 // turn of the asking actor: reply is the answer (valid during the call), err
 // is nil or the failure ([ErrTimeout], [ErrNoProc], [ErrMailboxFull]...).
 type ReplyFunc func(ctx *Context, reply Message, err error)
-
-// SpawnOption modifies [Context.Spawn]. Options combine with |.
-type SpawnOption uint32
-
-const (
-	// SpawnLink links the child to the caller (docs/abi.md flag bit 0).
-	SpawnLink SpawnOption = 1 << 0
-	// SpawnIsolated gives the child an instance of its own (bit 1), for
-	// untrusted or crash-prone code: its failure cannot take others down.
-	SpawnIsolated SpawnOption = 1 << 1
-)
 
 // Level is a log severity, as the log import numbers them.
 type Level int32
@@ -177,36 +169,9 @@ func (c *Context) AskRaw(to PID, data []byte, timeout time.Duration, then ReplyF
 	return nil
 }
 
-// Pending returns how many asks of this actor await an answer.
-func (c *Context) Pending() int { return len(c.pending) }
-
-// Spawn starts an actor of factory (a name, or name@hashprefix to pin a
-// module version) on this node, with args encoded as CBOR as its init
-// arguments (nil for none). The child starts asynchronously: its PID is
-// usable at once, its Init runs in a later turn.
-func (c *Context) Spawn(factory string, args any, opts ...SpawnOption) (PID, error) {
-	var b []byte
-	if args != nil {
-		var err error
-		if b, err = c.in.encode(args); err != nil {
-			return PID{}, err
-		}
-	}
-	return c.SpawnRaw(factory, b, opts...)
-}
-
-// SpawnRaw is [Context.Spawn] with the init arguments given as bytes.
-func (c *Context) SpawnRaw(factory string, args []byte, opts ...SpawnOption) (PID, error) {
-	var flags uint32
-	for _, o := range opts {
-		flags |= uint32(o)
-	}
-	pid, code := c.in.host.spawn(c.id, factory, args, flags)
-	if err := codeError(code); err != nil {
-		return PID{}, err
-	}
-	return pid, nil
-}
+// Pending returns how many asks and spawn requests of this actor await an
+// answer.
+func (c *Context) Pending() int { return len(c.pending) + len(c.spawns) }
 
 // Stop stops this actor once the current callback returns: Terminate runs
 // (if the actor has it), the host is told, and records still queued for the
@@ -229,7 +194,8 @@ func (c *Context) Kill(pid PID, reason string) error {
 // returned Ref. A dead pid produces a Down with reason "noproc".
 func (c *Context) Monitor(pid PID) Ref { return Ref(c.in.host.monitor(c.id, pid)) }
 
-// Demonitor cancels a monitor; no Down for it arrives afterwards.
+// Demonitor cancels a monitor of an actor, a node ([Context.MonitorNode])
+// or a group ([Context.MonitorGroup]); nothing for it arrives afterwards.
 func (c *Context) Demonitor(ref Ref) { c.in.host.demonitor(c.id, uint64(ref)) }
 
 // Link ties this actor's life to pid's, both ways: when either stops

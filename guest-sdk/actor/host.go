@@ -17,7 +17,8 @@ type hostCalls interface {
 	send(actor uint64, to PID, msg []byte) uint32
 	ask(actor uint64, to PID, ref uint64, timeoutMS uint32, msg []byte) uint32
 	reply(actor uint64, to PID, ref uint64, msg []byte) uint32
-	spawn(actor uint64, name string, args []byte, flags uint32) (PID, uint32)
+	spawn(actor uint64, name string, args []byte, flags uint32) (PID, uint64, uint32)
+	spawnRequest(actor, ref uint64, name string, args []byte, node string, flags uint32, r restart) uint32
 	stop(actor uint64, reason string)
 	kill(actor uint64, to PID, reason string) uint32
 	monitor(actor uint64, to PID) uint64
@@ -31,4 +32,17 @@ type hostCalls interface {
 	sendAfter(actor uint64, to PID, delayMS uint32, msg []byte) uint32
 	log(actor uint64, level Level, msg []byte)
 	fail(reason string)
+	monitorNode(actor uint64, node string) (uint64, uint32)
+	joinGroup(actor uint64, group string) uint32
+	leaveGroup(actor uint64, group string) uint32
+	// groupMembers writes up to len(dst) members into dst and returns how
+	// many the group has.
+	groupMembers(group string, dst []PID) (int, uint32)
+	sendGroup(actor uint64, group string, msg []byte) (sent, refused uint32, code uint32)
+	monitorGroup(actor uint64, group string) (uint64, uint32)
+}
+
+// restart is spawn_request's restart policy arguments.
+type restart struct {
+	policy, maxRestarts, periodMS uint32
 }

@@ -470,7 +470,7 @@ func TestContextRequests(t *testing.T) {
 }
 
 func TestRequestErrorsMapCodes(t *testing.T) {
-	for code := uint32(1); code <= codeStaleIncarnation; code++ {
+	for code := uint32(1); code <= codeLimit; code++ {
 		ti := newTestInstance(map[string]func() Actor{"P": func() Actor {
 			return &probe{events: new([]string), onMsg: func(ctx *Context, _ Message) {
 				require.ErrorIs(t, ctx.SendRaw(parent, nil), codeErrors[code])
@@ -483,8 +483,8 @@ func TestRequestErrorsMapCodes(t *testing.T) {
 		require.Equal(t, int32(0), ti.run(startRec(1, "P", nil), tellRec(1, parent, nil)))
 	}
 	require.NoError(t, codeError(0))
-	require.ErrorIs(t, codeError(12), ErrInternal)
-	require.Equal(t, "wasmactor: error code 12", codeError(12).Error())
+	require.ErrorIs(t, codeError(13), ErrInternal)
+	require.Equal(t, "wasmactor: error code 13", codeError(13).Error())
 	require.ErrorIs(t, codeError(codeNotInGuest), ErrNotInGuest)
 	for _, e := range codeErrors[1:] {
 		require.True(t, strings.HasPrefix(e.Error(), "wasmactor: "))

@@ -34,6 +34,13 @@ const (
 	KindDown    Kind = 6
 	KindExit    Kind = 7
 	KindStop    Kind = 8
+	// KindNodeDown: a node this actor monitors (monitor_node) went down.
+	KindNodeDown Kind = 9
+	// KindGroup: a member joined or left a group this actor monitors
+	// (monitor_group).
+	KindGroup Kind = 10
+	// KindSpawned: the outcome of this actor's spawn_request.
+	KindSpawned Kind = 11
 )
 
 var kindNames = [...]string{
@@ -45,6 +52,10 @@ var kindNames = [...]string{
 	KindDown:    "DOWN",
 	KindExit:    "EXIT",
 	KindStop:    "STOP",
+
+	KindNodeDown: "NODEDOWN",
+	KindGroup:    "GROUP",
+	KindSpawned:  "SPAWNED",
 }
 
 // String is the kind's name in docs/abi.md, or UNKNOWN.
@@ -63,10 +74,38 @@ const (
 	SpawnLink SpawnFlags = 1 << 0
 	// SpawnIsolated gives the child an instance of its own.
 	SpawnIsolated SpawnFlags = 1 << 1
+	// SpawnMonitor monitors the child from the caller, set up before the
+	// child runs. With the spawn import the out region then holds 24
+	// bytes: the PID and the monitor ref.
+	SpawnMonitor SpawnFlags = 1 << 2
 
 	// KnownSpawnFlags are all the flags of this version; a spawn with any
 	// other bit set is BAD_ARGUMENT.
-	KnownSpawnFlags = SpawnLink | SpawnIsolated
+	KnownSpawnFlags = SpawnLink | SpawnIsolated | SpawnMonitor
+)
+
+// GroupEvent is the first payload byte of a GROUP record.
+type GroupEvent uint8
+
+const (
+	// GroupJoined: the PID in the record's from joined the group.
+	GroupJoined GroupEvent = 1
+	// GroupLeft: the PID in the record's from left the group (it left, died
+	// or its node went down).
+	GroupLeft GroupEvent = 2
+	// GroupOverflow: changes were dropped because the monitoring actor had
+	// too many GROUP records queued; read the members again.
+	GroupOverflow GroupEvent = 3
+)
+
+// RestartPolicy is the policy argument of spawn_request: the values of
+// wasmactor.RestartPolicy.
+type RestartPolicy uint32
+
+const (
+	RestartTemporary RestartPolicy = 0
+	RestartTransient RestartPolicy = 1
+	RestartPermanent RestartPolicy = 2
 )
 
 // LogLevel is the level argument of the log import.
@@ -98,6 +137,7 @@ const (
 	TooLarge         Errno = 9
 	Internal         Errno = 10
 	StaleIncarnation Errno = 11
+	Limit            Errno = 12
 )
 
 // Error codes a guest never sees: only nodes and clients exchange them.
@@ -141,6 +181,7 @@ var codes = [...]code{
 	{TooLarge, "TOO_LARGE", wasmactor.ErrTooLarge, TooLarge},
 	{Internal, "INTERNAL", errInternal, Internal},
 	{StaleIncarnation, "STALE_INCARNATION", wasmactor.ErrStaleIncarnation, StaleIncarnation},
+	{Limit, "LIMIT", wasmactor.ErrLimit, Limit},
 
 	// The nearest guest code is what a guest can act on: a pinned factory
 	// that matches two modules is still no factory to spawn, an unknown
@@ -158,7 +199,7 @@ var codes = [...]code{
 }
 
 // firstHostOnly is the index in codes of the first code a guest never sees.
-const firstHostOnly = int(StaleIncarnation) + 1
+const firstHostOnly = int(Limit) + 1
 
 func lookup(e Errno) (code, bool) {
 	if int(e) < firstHostOnly {

@@ -28,6 +28,11 @@ var (
 		o.TagsMd = cbor.TagsForbidden
 		return o.EncMode()
 	}())
+	payload = must(func() (cbor.EncMode, error) {
+		o := cbor.CoreDetEncOptions()
+		o.IndefLength = cbor.IndefLengthForbidden
+		return o.EncMode()
+	}())
 )
 
 // Strict returns the decoding mode for every byte the cluster reads from a
@@ -41,6 +46,13 @@ func StrictOptions() cbor.DecOptions { return strictOptions }
 
 // Deterministic returns the encoding mode for every byte the cluster writes.
 func Deterministic() cbor.EncMode { return deterministic }
+
+// Payload returns the encoding mode for actor payloads a Go program writes
+// (the client's Send, Call and spawn args): deterministic like
+// [Deterministic], but tags are allowed, because a payload is user data
+// that the cluster never decodes: typed messages are tagged, and so are
+// big numbers.
+func Payload() cbor.EncMode { return payload }
 
 // must turns a mode error into a panic at start-up: the options are
 // constants, so an error is a bug found by any test.

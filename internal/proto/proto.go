@@ -22,22 +22,33 @@ const (
 	KindExit      uint16 = 12 // Exit: a linked sender actor died
 	KindKill      uint16 = 13 // Kill: exit signal to a receiver actor
 
+	// KindSpawnRequest asks the receiver to spawn for an actor of the
+	// sender (a guest's spawn_request); the receiver answers with a
+	// KindSpawned cast, which travels ahead of any exit or down of the
+	// child, since casts keep their order.
+	KindSpawnRequest uint16 = 20 // SpawnRequest
+	KindSpawned      uint16 = 21 // Spawned: the outcome of a SpawnRequest
+
 	// Calls between nodes.
-	KindSpawn     uint16 = 100 // Spawn → SpawnReply
-	KindFactoryOf uint16 = 101 // ActorRef → FactoryReply: the factory of an actor of the receiver
+	KindSpawn       uint16 = 100 // Spawn → SpawnReply
+	KindFactoryOf   uint16 = 101 // ActorRef → FactoryReply: the factory of an actor of the receiver
+	KindGroupChange uint16 = 110 // GroupChange → Empty: join or leave for an actor of the receiver
 
 	// Calls from the CLI.
-	KindDeploy    uint16 = 200 // Deploy → registry.ModuleInfo
-	KindSend      uint16 = 201 // Message → Empty
-	KindCall      uint16 = 202 // Message → CallReply
-	KindPs        uint16 = 203 // Empty → []ActorInfo (cluster-wide)
-	KindLocalPs   uint16 = 204 // Empty → []ActorInfo (this node only; node to node)
-	KindNodes     uint16 = 205 // Empty → []NodeStatus
-	KindModules   uint16 = 206 // Empty → []ModuleStatus
-	KindKillActor uint16 = 207 // Target → Empty
-	KindSpawnCLI  uint16 = 208 // Spawn → SpawnReply
-	KindStatus    uint16 = 209 // Empty → NodeStatus (this node only; node to node)
-	KindJoinSeeds uint16 = 230 // Seeds → Empty: the node joins a cluster through the seeds
+	KindDeploy     uint16 = 200 // Deploy → registry.ModuleInfo
+	KindSend       uint16 = 201 // Message → Empty
+	KindCall       uint16 = 202 // Message → CallReply
+	KindPs         uint16 = 203 // Empty → []ActorInfo (cluster-wide)
+	KindLocalPs    uint16 = 204 // Empty → []ActorInfo (this node only; node to node)
+	KindNodes      uint16 = 205 // Empty → []NodeStatus
+	KindModules    uint16 = 206 // Empty → []ModuleStatus
+	KindKillActor  uint16 = 207 // Target → Empty
+	KindSpawnCLI   uint16 = 208 // Spawn → SpawnReply
+	KindStatus     uint16 = 209 // Empty → NodeStatus (this node only; node to node)
+	KindNodeEvents uint16 = 210 // NodeEventsRequest → NodeEventsReply (long poll)
+	KindGroups     uint16 = 211 // GroupsRequest → []GroupInfo
+	KindSendGroup  uint16 = 212 // GroupMessage → GroupSendReply
+	KindJoinSeeds  uint16 = 230 // Seeds → Empty: the node joins a cluster through the seeds
 )
 
 // Module announces a deployed module held by the sender.
@@ -221,4 +232,108 @@ type ModuleStatus struct {
 // Seeds are seed addresses for KindJoinSeeds: HOST:PORT or dns:NAME:PORT.
 type Seeds struct {
 	Addrs []string `cbor:"1,keyasint"`
+}
+
+// SpawnRequest is a spawn for actor Parent of the sender, answered by a
+// Spawned cast with the same Req. With Link the child is linked to the
+// parent, and with MonitorRef not 0 monitored by it under that ref, both
+// before the child runs.
+type SpawnRequest struct {
+	Req        uint64 `cbor:"1,keyasint"`
+	Spawn      Spawn  `cbor:"2,keyasint"`
+	Parent     uint64 `cbor:"3,keyasint"`
+	Link       bool   `cbor:"4,keyasint,omitempty"`
+	MonitorRef uint64 `cbor:"5,keyasint,omitempty"`
+}
+
+// Spawned is the outcome of a SpawnRequest: the child's PID, or an error
+// code (as in transport.RemoteError) and its text. Parent and MonitorRef
+// echo the request's, so a requester that no longer waits can let go of
+// the child without having kept the request.
+type Spawned struct {
+	Req        uint64        `cbor:"1,keyasint"`
+	PID        wasmactor.PID `cbor:"2,keyasint"`
+	Code       uint16        `cbor:"3,keyasint,omitempty"`
+	Message    string        `cbor:"4,keyasint,omitempty"`
+	Parent     uint64        `cbor:"5,keyasint,omitempty"`
+	MonitorRef uint64        `cbor:"6,keyasint,omitempty"`
+}
+
+// GroupChange asks the node that owns PID to add it to a group, or with
+// Leave to take it out.
+type GroupChange struct {
+	Group string        `cbor:"1,keyasint"`
+	PID   wasmactor.PID `cbor:"2,keyasint"`
+	Leave bool          `cbor:"3,keyasint,omitempty"`
+}
+
+// MaxNodeEventsWait caps how long a NodeEventsRequest waits for an event.
+const MaxNodeEventsWait = 60 * 1000 // ms
+
+// NodeEventsRequest asks for the node events after cursor After (0: every
+// event the node still holds), waiting up to WaitMs (at most
+// MaxNodeEventsWait) for one when there is none yet.
+type NodeEventsRequest struct {
+	After  uint64 `cbor:"1,keyasint"`
+	WaitMs int64  `cbor:"2,keyasint,omitempty"`
+}
+
+// NodeEventsReply holds the events after the request's cursor, oldest
+// first; Next is the cursor of the next request. Missed counts events
+// after the cursor that the node no longer holds (it keeps the last few
+// hundred).
+type NodeEventsReply struct {
+	Events []NodeEvent `cbor:"1,keyasint"`
+	Next   uint64      `cbor:"2,keyasint"`
+	Missed uint64      `cbor:"3,keyasint,omitempty"`
+}
+
+// NodeEvent is a peer of the answering node that came up or went down.
+type NodeEvent struct {
+	Seq         uint64 `cbor:"1,keyasint" json:"seq"`
+	Node        string `cbor:"2,keyasint" json:"node"`
+	Incarnation uint64 `cbor:"3,keyasint" json:"incarnation"`
+	Addr        string `cbor:"4,keyasint,omitempty" json:"addr,omitempty"`
+	Up          bool   `cbor:"5,keyasint,omitempty" json:"up"`
+	Reason      string `cbor:"6,keyasint,omitempty" json:"reason"`
+	UnixMs      int64  `cbor:"7,keyasint" json:"unix_ms"`
+}
+
+// GroupsRequest lists every group, or with Group only that one.
+type GroupsRequest struct {
+	Group string `cbor:"1,keyasint,omitempty"`
+}
+
+// GroupInfo is a group and its members, sorted.
+type GroupInfo struct {
+	Group   string          `cbor:"1,keyasint" json:"group"`
+	Members []wasmactor.PID `cbor:"2,keyasint" json:"members"`
+}
+
+// GroupMessage is a payload for every member of a group.
+type GroupMessage struct {
+	Group   string `cbor:"1,keyasint"`
+	Payload []byte `cbor:"2,keyasint"` // CBOR
+}
+
+// MaxRefusalsListed bounds GroupSendReply.Refusals.
+const MaxRefusalsListed = 64
+
+// GroupSendReply says what a send to a group did: the members it had,
+// how many were sent the message (queued locally, or handed to the
+// transport for a member elsewhere), how many refused it at once, and
+// the first MaxRefusalsListed refusals.
+type GroupSendReply struct {
+	Members  int       `cbor:"1,keyasint"`
+	Sent     int       `cbor:"2,keyasint"`
+	Refused  int       `cbor:"3,keyasint,omitempty"`
+	Refusals []Refusal `cbor:"4,keyasint,omitempty"`
+}
+
+// Refusal is one member that refused a message, with the error code (as
+// in transport.RemoteError) and its text.
+type Refusal struct {
+	PID     wasmactor.PID `cbor:"1,keyasint"`
+	Code    uint16        `cbor:"2,keyasint"`
+	Message string        `cbor:"3,keyasint"`
 }

@@ -35,10 +35,28 @@
 //	                             demonitor with ref 0 cancels the batch's
 //	                             last monitor. Answers the first error, else
 //	                             the last answer
+//	spawn_monitor {factory, report}  Context.SpawnMonitor: pid and ref
+//	spawn_request {factory, name: node, link, monitor, isolated, reason:
+//	    restart policy, n: max restarts, ms: period, report, text: tag}
+//	                             Context.SpawnRequest; the outcome becomes
+//	                             a "spawned" event
+//	monitor_node {name}          ref = the node monitor's ref
+//	join_group {name}, leave_group {name}
+//	group_members {name}         pids = the members
+//	send_group {name, text}      tells every member {"op": "note", "text":
+//	                             text}; sent and refused are the counts
+//	monitor_group {name}         ref = the group monitor's ref
+//
+// With report, the spawned probe gets {"report": report} as its spawn
+// arguments; with bad_args, arguments its Init refuses, so it stops at
+// once with the decoder's error as its reason.
 //
 // Events: "down" {pid, ref, reason} (HandleDown), "exit" {pid, reason}
 // (HandleExit, when trapping exits), "tell" {pid: sender, text} (a note),
-// "reply" {ref: the ask's, text, err}.
+// "reply" {ref: the ask's, text, err}, "nodedown" {ref, text: node,
+// pid: [incarnation, 0], reason}, "group" {ref, text: group, pid, reason:
+// "joined", "left" or "overflow"}, "spawned" {text: the tag, pid, ref: the
+// monitor's, err}.
 //
 // # Build
 //
@@ -68,12 +86,17 @@ type cmd struct {
 	N        int       `cbor:"n"`
 	Report   actor.PID `cbor:"report"`
 	Cmds     []cmd     `cbor:"cmds"`
+	Monitor  bool      `cbor:"monitor"`
+	BadArgs  bool      `cbor:"bad_args"`
 }
 
 type result struct {
-	Err string    `cbor:"err"`
-	PID actor.PID `cbor:"pid"`
-	Ref uint64    `cbor:"ref"`
+	Err     string      `cbor:"err"`
+	PID     actor.PID   `cbor:"pid"`
+	Ref     uint64      `cbor:"ref"`
+	PIDs    []actor.PID `cbor:"pids"`
+	Sent    int         `cbor:"sent"`
+	Refused int         `cbor:"refused"`
 }
 
 type event struct {
@@ -131,6 +154,21 @@ func (p *probe) HandleDown(ctx *actor.Context, d actor.Down) {
 
 func (p *probe) HandleExit(ctx *actor.Context, e actor.Exit) {
 	p.record(ctx, event{Kind: "exit", PID: e.PID, Reason: e.Reason})
+}
+
+func (p *probe) HandleNodeDown(ctx *actor.Context, d actor.NodeDown) {
+	p.record(ctx, event{Kind: "nodedown", Ref: uint64(d.Ref), Text: d.Node, PID: actor.PID{Incarnation: d.Incarnation}, Reason: d.Reason})
+}
+
+func (p *probe) HandleGroup(ctx *actor.Context, e actor.GroupEvent) {
+	what := "left"
+	switch {
+	case e.Overflow:
+		what = "overflow"
+	case e.Joined:
+		what = "joined"
+	}
+	p.record(ctx, event{Kind: "group", Ref: uint64(e.Ref), Text: e.Group, PID: e.PID, Reason: what})
 }
 
 func (p *probe) Terminate(ctx *actor.Context, reason string) {
@@ -242,10 +280,72 @@ func (p *probe) do(ctx *actor.Context, c cmd) result {
 		panic("probe crash")
 	case "log":
 		ctx.Log(actor.LevelInfo, c.Text)
+	case "spawn_monitor":
+		var ref actor.Ref
+		r.PID, ref, err = ctx.SpawnMonitor(orProbe(c.Factory), childArgs(c))
+		r.Ref, r.Err = uint64(ref), errText(err)
+	case "spawn_request":
+		opts := []actor.SpawnOption{actor.On(c.Name)}
+		if c.Link {
+			opts = append(opts, actor.SpawnLink)
+		}
+		if c.Monitor {
+			opts = append(opts, actor.SpawnMonitor)
+		}
+		if c.Isolated {
+			opts = append(opts, actor.SpawnIsolated)
+		}
+		switch c.Reason {
+		case "permanent":
+			opts = append(opts, actor.Restart(actor.Permanent, c.N, time.Duration(c.Ms)*time.Millisecond))
+		case "transient":
+			opts = append(opts, actor.Restart(actor.Transient, c.N, time.Duration(c.Ms)*time.Millisecond))
+		}
+		tag := c.Text
+		r.Err = errText(ctx.SpawnRequest(orProbe(c.Factory), childArgs(c), func(ctx *actor.Context, child actor.PID, mon actor.Ref, err error) {
+			p.record(ctx, event{Kind: "spawned", Text: tag, PID: child, Ref: uint64(mon), Err: errText(err)})
+		}, opts...))
+	case "monitor_node":
+		var ref actor.Ref
+		ref, err = ctx.MonitorNode(c.Name)
+		r.Ref, r.Err = uint64(ref), errText(err)
+	case "join_group":
+		r.Err = errText(ctx.JoinGroup(c.Name))
+	case "leave_group":
+		r.Err = errText(ctx.LeaveGroup(c.Name))
+	case "group_members":
+		r.PIDs, err = ctx.GroupMembers(c.Name)
+		r.Err = errText(err)
+	case "send_group":
+		r.Sent, r.Refused, err = ctx.SendGroup(c.Name, note{Op: "note", Text: c.Text})
+		r.Err = errText(err)
+	case "monitor_group":
+		var ref actor.Ref
+		ref, err = ctx.MonitorGroup(c.Name)
+		r.Ref, r.Err = uint64(ref), errText(err)
 	default:
 		r.Err = "unknown op " + c.Op
 	}
 	return r
+}
+
+func orProbe(factory string) string {
+	if factory == "" {
+		return "Probe"
+	}
+	return factory
+}
+
+// childArgs are the spawn arguments of a probe's child: {"report": c.Report}
+// if the command names one.
+func childArgs(c cmd) any {
+	if c.BadArgs {
+		return "not a command"
+	}
+	if c.Report.IsZero() {
+		return nil
+	}
+	return cmd{Report: c.Report}
 }
 
 func init() { actor.Register("Probe", func() actor.Actor { return &probe{} }) }
