@@ -157,8 +157,16 @@ func (s *session) waitReady() bool {
 	}
 }
 
-// protocolError ends the session: the peer broke the protocol.
+// protocolError ends the session: the peer broke the protocol. An error
+// that is only the connection ending under a reader or writer (the peer
+// left, a client hung up, a newer session superseded this one, the peer
+// went silent) is no protocol error: the connection is closed already,
+// and sessionDone reports its end.
 func (s *session) protocolError(code qgo.ApplicationErrorCode, err error) {
+	if s.ctx.Err() != nil || connEnded(err) {
+		s.t.log.Debug("connection ended", "peer", s.peer.Name, "err", err)
+		return
+	}
 	s.t.log.Warn("protocol error", "peer", s.peer.Name, "err", err)
 	s.conn.CloseWithError(code, err.Error())
 }
