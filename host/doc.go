@@ -72,8 +72,10 @@
 //     token lets it request; placement.go: which node a spawn goes to;
 //     join.go: joining the cluster, in the background until a seed answers.
 //   - http.go: the optional HTTP listener; metrics.go: Prometheus metrics;
-//     observer.go: the observer page's data; peerlimits.go: the bounds on
-//     what a peer makes this node hold; table.go: the actor table.
+//     observer.go: the observer page's data; tracing.go: OpenTelemetry
+//     spans and the trace context messages and turns carry; peerlimits.go:
+//     the bounds on what a peer makes this node hold; table.go: the actor
+//     table.
 //
 // # Resources
 //
@@ -104,7 +106,10 @@
 // caller's goroutine: the Go API's, a worker running a turn (imports), or the
 // transport's (handler); placement and the cluster-wide listings ask peers
 // from short-lived goroutines they wait for. Node.life is cancelled by Close
-// and bounds work the node does on its own behalf.
+// and bounds work the node does on its own behalf. Tracing starts no
+// goroutine: spans end on the goroutine that ends them, and the exporting
+// belongs to Config.TracerProvider (its batching processor's goroutine is
+// stopped by whoever shuts the provider down; the CLI does after Close).
 //
 // # Locks
 //
@@ -129,7 +134,15 @@
 //     code holds two actor locks at once), cluster.pullMu, cluster.loadMu,
 //     the timerSets' locks (pending asks, SendAfter timers), outbox.mu,
 //     spawnRequests.mu, the table's shard locks, and the registry's and
-//     scheduler's internal locks.
+//     scheduler's internal locks. The tracer provider's own locks are
+//     leaves too: spans start inside guest calls (asks) and end with no host
+//     lock held (the timerSets call back after unlocking). A provider that
+//     exports synchronously (a simple span processor) would make those
+//     calls wait for its exporter: give the node a batching one.
+//
+// A turn's trace contexts (instance.trace) need no lock: the goroutine
+// running the turn owns them, and the instance's imports read them during
+// the turn's guest call, on that goroutine.
 //
 // The engine's per-instance lock is held for the whole of a guest call, and
 // the guest's imports take host locks from inside it. So no host code may

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"log/slog"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -48,46 +47,6 @@ func oneSpan(t *testing.T, sr *tracetest.SpanRecorder, name string) sdktrace.Rea
 	return got[0]
 }
 
-// logLine is one line a node logged: its message and its attributes.
-type logLine struct {
-	msg   string
-	attrs map[string]string
-}
-
-// logRecorder is a slog.Handler that keeps every line, at every level.
-type logRecorder struct {
-	mu    sync.Mutex
-	lines []logLine
-}
-
-func (l *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
-func (l *logRecorder) WithAttrs([]slog.Attr) slog.Handler       { return l }
-func (l *logRecorder) WithGroup(string) slog.Handler            { return l }
-func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
-	line := logLine{msg: r.Message, attrs: map[string]string{}}
-	r.Attrs(func(a slog.Attr) bool {
-		line.attrs[a.Key] = a.Value.String()
-		return true
-	})
-	l.mu.Lock()
-	l.lines = append(l.lines, line)
-	l.mu.Unlock()
-	return nil
-}
-
-// withMsg lists the lines whose message is msg.
-func (l *logRecorder) withMsg(msg string) []logLine {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []logLine
-	for _, line := range l.lines {
-		if line.msg == msg {
-			out = append(out, line)
-		}
-	}
-	return out
-}
-
 func pidArray(p host.PID) [2]uint64 { return [2]uint64{p.Incarnation, p.Serial} }
 
 // TestTraceCrossesNodesThroughGuests follows one trace over QUIC: a Call
@@ -106,7 +65,7 @@ func TestTraceCrossesNodesThroughGuests(t *testing.T) {
 			_, _ = rand.Read(cookie)
 			tp1, sr1 := recorder(t)
 			tp2, sr2 := recorder(t)
-			logs1, logs2 := &logRecorder{}, &logRecorder{}
+			logs1, logs2 := &logCapture{}, &logCapture{}
 			cfg2 := host.Config{Name: "n2", Listen: "127.0.0.1:0", Cookie: cookie, Logger: slog.New(logs2)}
 			if tc.n2Traced {
 				cfg2.TracerProvider = tp2
@@ -178,7 +137,7 @@ func TestTraceCrossesNodesThroughGuests(t *testing.T) {
 			// Logs: every hop of a traced call, and every reply turn,
 			// carries the trace id, on every node.
 			counts := map[string]int{}
-			for _, logs := range []*logRecorder{logs1, logs2} {
+			for _, logs := range []*logCapture{logs1, logs2} {
 				for _, msg := range []string{"hop traced", "hop traced answered", "hop plain", "hop plain answered"} {
 					for _, line := range logs.withMsg(msg) {
 						counts[msg]++
