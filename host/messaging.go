@@ -66,7 +66,7 @@ func (n *Node) tell(from, to abi.PID, kind abi.Kind, ref uint64, msg []byte) abi
 		n.stats.mailboxFull.Add(1)
 		return abi.MailboxFull
 	}
-	a.inst.Load().push(delivery{actor: a, kind: kind, quota: true, from: from, ref: ref, payload: msg})
+	a.push(delivery{actor: a, kind: kind, quota: true, from: from, ref: ref, payload: msg})
 	return abi.OK
 }
 
@@ -135,7 +135,7 @@ func (n *Node) pushReply(key askKey, status abi.Errno, msg []byte) {
 	}
 	// Replies are not counted against the mailbox bound: the actor asked
 	// for them, and dropping one would turn into a spurious timeout.
-	a.inst.Load().push(delivery{actor: a, kind: abi.KindReply, status: status, ref: key.ref, payload: msg})
+	a.push(delivery{actor: a, kind: abi.KindReply, status: status, ref: key.ref, payload: msg})
 }
 
 type askKey struct{ serial, ref uint64 }
