@@ -100,6 +100,38 @@ func TestGoActorIsAskedFromAnyNode(t *testing.T) {
 	}
 }
 
+// TestGoActorIsAskedAcrossProcesses: a guest in a node process asks a Go
+// actor of this process over QUIC, and the Go actor asks it back.
+func TestGoActorIsAskedAcrossProcesses(t *testing.T) {
+	pc := newProcCluster(t)
+	pc.start(t, "n2")
+	pc.waitMembers(t, "n2")
+	deploy(t, pc.n1, guestbuildtest.Build(t, "testdata/guests/probe"))
+	e := &guestEnv{here: pc.n1, there: "n2"}
+	p := e.spawn(t, "n2", false, nil)
+	got := make(chan host.Message, 4)
+	g, err := pc.n1.SpawnFunc(ctxT(t), "", recorder(got))
+	require.NoError(t, err)
+
+	e.ok(t, p, "ask", "pid", abiPID(g), "text", "over quic", "ref", 3, "ms", 10000)
+	require.Equal(t, []probeEvent{{Kind: "reply", Ref: 3, Text: "go:over quic"}}, e.events(t, p, 1))
+	require.Equal(t, p, next(t, got).From)
+
+	asker, err := pc.n1.SpawnFunc(ctxT(t), "", func(ctx *host.ActorContext, msg host.Message) error {
+		reply, err := ctx.Call(ctx.Context(), p, echoRequest{Op: "echo", Text: "back"})
+		if err != nil {
+			return err
+		}
+		return ctx.Reply(reply) // CBOR passes as is
+	})
+	require.NoError(t, err)
+	reply, err := pc.n1.Call(ctxT(t), asker, "go")
+	require.NoError(t, err)
+	var r echoRequest
+	require.NoError(t, reply.Decode(&r))
+	require.Equal(t, "back", r.Text)
+}
+
 func TestGoActorCallsGuestsOnAnyNode(t *testing.T) {
 	c, e := probeCluster(t, host.Config{})
 	local, remote := e.spawn(t, "n1", false, nil), e.spawn(t, "n2", false, nil)

@@ -207,6 +207,10 @@
 //     a "shutdown" kill stop only the supervisor: "shutdown" does not travel
 //     over links in wasmactor.
 //   - A child's Args are encoded once, when the supervisor starts.
+//   - Give a supervisor no host restart policy (the root one is spawned
+//     temporary): the host restarts in place without firing links, so the
+//     old children would live on beside the new ones. A supervisor's own
+//     supervisor is what restarts it.
 //   - A panic fails its whole instance: spawn supervisors isolated
 //     (SpawnIsolated in the parent's ChildSpec, host.SpawnOptions.Isolated
 //     for a root), or isolate crash-prone children, so that a child's
