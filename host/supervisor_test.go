@@ -2,6 +2,7 @@ package host_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -29,6 +30,7 @@ type treeChild struct {
 	Factory  string `cbor:"factory"`
 	Restart  string `cbor:"restart"`
 	Isolated bool   `cbor:"isolated"`
+	Node     string `cbor:"node,omitempty"`
 	Args     any    `cbor:"args,omitempty"`
 }
 
@@ -47,8 +49,15 @@ type supEnv struct {
 
 func newSupEnv(t *testing.T) *supEnv {
 	t.Helper()
-	s := &supEnv{n: newNode(t, host.Config{}), notes: make(chan string, 64)}
-	deploy(t, s.n, guestbuildtest.Build(t, "testdata/guests/supervisor"))
+	n := newNode(t, host.Config{})
+	deploy(t, n, guestbuildtest.Build(t, "testdata/guests/supervisor"))
+	return newSupEnvOn(t, n)
+}
+
+// newSupEnvOn is newSupEnv on a node that has the guest already.
+func newSupEnvOn(t *testing.T, n *host.Node) *supEnv {
+	t.Helper()
+	s := &supEnv{n: n, notes: make(chan string, 64)}
 	var err error
 	s.report, err = s.n.SpawnFunc(ctxT(t), "", func(ctx *host.ActorContext, msg host.Message) error {
 		var n echoRequest
@@ -70,7 +79,7 @@ func (s *supEnv) worker(name, restart string) treeChild {
 // spawn starts a supervisor (isolated) and waits for its workers to start.
 func (s *supEnv) spawn(t *testing.T, tr tree, workers ...string) host.PID {
 	t.Helper()
-	pid, err := s.n.Spawn(ctxT(t), "Sup", host.SpawnOptions{Args: tr, Isolated: true})
+	pid, err := s.n.Spawn(ctxT(t), "Sup", host.SpawnOptions{Args: tr, Isolated: true, Node: s.n.Name()})
 	require.NoError(t, err)
 	s.started(t, workers...)
 	return pid
@@ -128,8 +137,34 @@ func (s *supEnv) children(t *testing.T, sup host.PID) map[string]childInfo {
 	return out
 }
 
+// pid is a child's PID; a child on another node is one of s.n's members.
+// runningChildren is children once every child has a PID. A child on
+// another node starts through a spawn request, whose outcome reaches the
+// supervisor on another stream than the child's first message: the
+// child's "started" note may come first.
+func (s *supEnv) runningChildren(t *testing.T, sup host.PID) map[string]childInfo {
+	t.Helper()
+	var c map[string]childInfo
+	require.Eventually(t, func() bool {
+		c = s.children(t, sup)
+		for _, x := range c {
+			if x.PID == [2]uint64{} {
+				return false
+			}
+		}
+		return true
+	}, probeTimeout, time.Millisecond, "children still starting: %v", c)
+	return c
+}
+
 func (s *supEnv) pid(c childInfo) host.PID {
-	return host.PID{Node: s.n.Name(), Incarnation: c.PID[0], Serial: c.PID[1]}
+	node := s.n.Name()
+	for _, m := range s.n.Members() {
+		if m.Incarnation == c.PID[0] {
+			node = m.Name
+		}
+	}
+	return host.PID{Node: node, Incarnation: c.PID[0], Serial: c.PID[1]}
 }
 
 func (s *supEnv) monitor(t *testing.T, pid host.PID) *host.Monitor {
@@ -288,4 +323,35 @@ func TestSupervisorThatCannotStartAChildStopsTheOthers(t *testing.T) {
 	for _, a := range s.n.Actors() {
 		require.Equal(t, "go", a.Factory, "only the reporter is left: %+v", a)
 	}
+}
+
+func TestSupervisorRestartsAChildOnAnotherNode(t *testing.T) {
+	c := newCluster(t, 2, host.Config{})
+	n1, n2 := c.nodes[0], c.nodes[1]
+	deploy(t, n1, guestbuildtest.Build(t, "testdata/guests/supervisor"))
+	s := newSupEnvOn(t, n1)
+	far := s.worker("far", "permanent")
+	far.Node = "n2"
+	sup := s.spawn(t, tree{MaxRestarts: 2, PeriodMS: hour, Children: []treeChild{far, s.worker("near", "permanent")}}, "far", "near")
+	msup := s.monitor(t, sup)
+	before := s.runningChildren(t, sup)
+	farPID := s.pid(before["far"])
+	require.Equal(t, "n2", farPID.Node)
+	require.Equal(t, n2.Incarnation(), farPID.Incarnation)
+
+	m, err := n2.Monitor(ctxT(t), farPID) // local there: in place before the kill
+	require.NoError(t, err)
+	require.NoError(t, n2.Kill(ctxT(t), farPID, "boom"))
+	require.Equal(t, "boom", waitDown(t, m, probeTimeout).Reason)
+	s.started(t, "far")
+	after := s.runningChildren(t, sup)
+	require.Equal(t, "n2", s.pid(after["far"]).Node, "restarted where its spec says")
+	require.NotEqual(t, before["far"].PID, after["far"].PID)
+	require.Equal(t, before["near"], after["near"])
+
+	// Its node goes: the child is lost ("noconnection"), and starting it
+	// again there fails until the intensity is spent.
+	require.NoError(t, n2.Close())
+	require.Equal(t, reasonIntensity, waitDown(t, msup, probeTimeout).Reason)
+	s.quiet(t)
 }

@@ -185,9 +185,17 @@
 //
 // How it works, in terms of the rest of this package:
 //
-//   - A supervisor traps exits and spawns every child with SpawnLink (plus
-//     the child's Options), then monitors it. The Down of a child is what
-//     it acts on; exits of children are ignored.
+//   - A supervisor traps exits and spawns every child linked and monitored
+//     ([Context.SpawnMonitor] with [SpawnLink], plus the child's Options),
+//     both in place before the child runs. The Down of a child is what it
+//     acts on; exits of children are ignored.
+//   - A child whose Options hold [On] lives on that node: it is started
+//     with [Context.SpawnRequest], and restarted there. Its start completes
+//     later; one that fails (the node is down, the factory unknown there)
+//     counts as a restart, so a child whose node is gone ends in the
+//     supervisor giving up. [Restart] in a child's Options also goes
+//     through a spawn request: its node then restarts it in place, and the
+//     supervisor hears of it only once that policy gives up.
 //   - Restarts give the child a new PID (as in Erlang; the host's own
 //     restart policies restart in place). [ChildInfo] lists the current
 //     ones: ask the supervisor {"op": "which_children"}

@@ -8,7 +8,7 @@
 //	{"strategy": "one_for_one" | "one_for_all" | "rest_for_one",
 //	 "max_restarts": n, "period_ms": n,
 //	 "children": [{"name", "factory", "restart": "permanent" | "transient" | "temporary",
-//	               "isolated": bool, "args": any}]}
+//	               "isolated": bool, "node": name, "args": any}]}
 //
 // A child's args are passed on as they are, so a child "Sup" takes a tree
 // of its own. It answers the SDK's {"op": "which_children"}.
@@ -48,6 +48,7 @@ type childSpec struct {
 	Factory  string          `cbor:"factory"`
 	Restart  string          `cbor:"restart"`
 	Isolated bool            `cbor:"isolated"`
+	Node     string          `cbor:"node"`
 	Args     cbor.RawMessage `cbor:"args"`
 }
 
@@ -77,6 +78,9 @@ func spec(_ *actor.Context, args actor.Message) (actor.SupervisorSpec, error) {
 		}
 		if c.Isolated {
 			cs.Options = append(cs.Options, actor.SpawnIsolated)
+		}
+		if c.Node != "" {
+			cs.Options = append(cs.Options, actor.On(c.Node))
 		}
 		s.Children = append(s.Children, cs)
 	}
