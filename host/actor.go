@@ -43,6 +43,7 @@ type actor struct {
 	trapExit bool
 	sup      *supervision // nil unless the actor has a restart policy
 	ext      *actorExt    // nil until the actor monitors a node or group or requests a spawn
+	goa      *goActor     // a Go actor's home (SpawnFunc); nil for a guest's actor
 }
 
 // actorExt is what few actors hold, kept out of actor to keep it small:
@@ -237,7 +238,7 @@ func (n *Node) exit(a *actor, reason string, stopGuest, allowRestart bool) {
 	n.timers.drop(a.serial)
 	n.dropRequests(a)
 	if stopGuest {
-		in.pushSystem(delivery{actor: a, kind: abi.KindStop, payload: []byte(reason)})
+		a.pushSystem(delivery{actor: a, kind: abi.KindStop, payload: []byte(reason)})
 	}
 	if allowRestart && !n.closed.Load() && a.sup != nil && a.sup.intensity.ShouldRestart(reason, time.Now()) {
 		if err := n.restart(a, in); err == nil {
@@ -287,7 +288,7 @@ func (n *Node) finalize(a *actor, in *instance, reason string) {
 	a.mu.Unlock()
 
 	n.actors.delete(a.serial)
-	in.release(a)
+	a.leave(in)
 	pid := n.pidOf(a)
 	for _, name := range n.names.RemovePID(pid) {
 		n.broadcast(proto.KindUnname, proto.NameRef{Name: name, PID: pid})

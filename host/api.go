@@ -196,6 +196,11 @@ func (n *Node) local(pid PID) (*actor, abi.PID, error) {
 // [wasmactor.ErrTooLarge], and [wasmactor.ErrBadPID] for a PID with a zero
 // Serial or Incarnation (never taken to mean the node's current run).
 func (n *Node) Send(ctx context.Context, to PID, msg any) error {
+	return n.send(n.hostPID(), to, msg)
+}
+
+// send is a tell from the actor (or node host) from.
+func (n *Node) send(from abi.PID, to PID, msg any) error {
 	payload, err := n.encode(msg)
 	if err != nil {
 		return err
@@ -204,7 +209,7 @@ func (n *Node) Send(ctx context.Context, to PID, msg any) error {
 	if err != nil {
 		return err
 	}
-	if e := n.tell(n.hostPID(), dst, abi.KindTell, 0, payload); e != abi.OK {
+	if e := n.tell(from, dst, abi.KindTell, 0, payload); e != abi.OK {
 		return fmt.Errorf("%w: sending to %s", e.Err(), to)
 	}
 	return nil

@@ -47,6 +47,16 @@
 // (Config.MailboxSize): a full one is [wasmactor.ErrMailboxFull] for the sender.
 // System messages (down, exit, stop) go ahead of user messages.
 //
+// # Go actors
+//
+// [Node.SpawnFunc] gives Go code of the embedding program a PID of this
+// node: a Go actor. It has no instance; its home is a goroutine that runs
+// its [Handler] one message at a time, with a bounded mailbox of its own
+// (system messages first). Everything else is the actor record every
+// actor has, so tells, asks, replies, monitors, links, names and their
+// remote forms reach it with no special case: guests, peers and the Go API
+// cannot tell it from a guest's actor.
+//
 // # Files
 //
 // The package is one type, [Node], seen from three sides; each file has one job:
@@ -57,7 +67,8 @@
 //     groups, their monitors and sends to them; events.go: node events
 //     (Events) and guests' node monitors; stats.go: Stats, Actors.
 //   - actor.go: an actor's life (spawn, exit, restart, finalize);
-//     links.go: monitors and links, local and remote.
+//     links.go: monitors and links, local and remote; goactor.go: Go
+//     actors (SpawnFunc), whose home is a goroutine instead of an instance.
 //   - instance.go: an instance, its mailbox and its turns; modules.go:
 //     deploy and InspectModule (its check without a node), the per-module
 //     instance pools, pulls from peers.
@@ -98,9 +109,11 @@
 // seed answers), one drain per peer whose control backlog is not empty
 // (outbox.go, tracked by Node.bg), one per spawn request in flight (a
 // guest's local spawn_request, or one a peer asked for: goBackground,
-// tracked by Node.jobs, at most Config.MaxSpawnRequests) and the HTTP
-// server when Config.HTTPListen is set; Close stops each and waits for it.
-// Timers are time.AfterFunc callbacks for ask timeouts, SendAfter and spawn
+// tracked by Node.jobs, at most Config.MaxSpawnRequests), the HTTP server
+// when Config.HTTPListen is set, and one goroutine per Go actor
+// (goactor.go), which runs its handler and returns once the actor is dead
+// (finalize halts it). Close stops each and waits for it; the Go actors'
+// once it has stopped every actor (Node.gos). Timers are time.AfterFunc callbacks for ask timeouts, SendAfter and spawn
 // request deadlines; the first two are owned by their actor in a timerSet:
 // stopped when it exits and all of them by Close. Everything else runs on a
 // caller's goroutine: the Go API's, a worker running a turn (imports), or the
@@ -130,7 +143,9 @@
 //     and queue records (the scheduler's locks).
 //  7. cluster.mu: held while the registry is called (learnModule and
 //     forgetHolder keep the holder table and the factory index in step).
-//  8. Leaves, which are held while taking no other lock: actor.mu (and no
+//  8. goActors.mu (held while a Go actor enters the table) and goActor.mu
+//     (held while a record is queued in a Go actor's mailbox); never both.
+//  9. Leaves, which are held while taking no other lock: actor.mu (and no
 //     code holds two actor locks at once), cluster.pullMu, cluster.loadMu,
 //     the timerSets' locks (pending asks, SendAfter timers), outbox.mu,
 //     spawnRequests.mu, the table's shard locks, and the registry's and
@@ -143,6 +158,8 @@
 // A turn's trace contexts (instance.trace) need no lock: the goroutine
 // running the turn owns them, and the instance's imports read them during
 // the turn's guest call, on that goroutine.
+//
+// A Go actor's handler runs holding no lock, like a guest's turn.
 //
 // The engine's per-instance lock is held for the whole of a guest call, and
 // the guest's imports take host locks from inside it. So no host code may

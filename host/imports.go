@@ -33,24 +33,8 @@ func (im *imports) caller(serial uint64) *actor {
 	return a
 }
 
-// errRemote is returned by target for a PID on another node; callers that
-// support remote targets check for it.
-const errRemote abi.Errno = 0xffff
-
 // target resolves an ABI PID to a local actor, or errRemote.
-func (im *imports) target(p abi.PID) (*actor, abi.Errno) {
-	if p.Incarnation != im.n.incarnation {
-		if _, e := im.n.peerByInc(p.Incarnation); e != abi.OK {
-			return nil, e
-		}
-		return nil, errRemote
-	}
-	a := im.n.actors.get(p.Serial)
-	if a == nil || !a.alive() {
-		return nil, abi.NoProc
-	}
-	return a, abi.OK
-}
+func (im *imports) target(p abi.PID) (*actor, abi.Errno) { return im.n.actorAt(p) }
 
 func (im *imports) SelfNode() uint64 { return im.n.incarnation }
 
@@ -188,43 +172,12 @@ func (im *imports) Monitor(serial uint64, target abi.PID) uint64 {
 	if a == nil {
 		return 0
 	}
-	t, e := im.target(target)
-	if e == errRemote {
-		return im.n.watchRemote(im.n.pidOfABI(target), watcher{actor: a})
-	}
-	if e == abi.NoProc && target.Incarnation == im.n.incarnation {
-		t = im.n.actors.get(target.Serial) // maybe being restarted: watch decides
-	}
-	if t == nil {
-		// Already dead or unknown: DOWN "noproc" follows, as abi.md promises.
-		ref := im.n.refs.Add(1)
-		im.n.notifyDown(watcher{actor: a}, ref, PID{Incarnation: target.Incarnation, Serial: target.Serial}, wasmactor.ReasonNoProc)
-		return ref
-	}
-	return im.n.watch(t, watcher{actor: a})
+	return im.n.monitor(a, target)
 }
 
 func (im *imports) Demonitor(serial uint64, ref uint64) {
-	a := im.caller(serial)
-	if a == nil {
-		return
-	}
-	a.mu.Lock()
-	t, ok := a.watching[ref]
-	delete(a.watching, ref)
-	delete(a.downs, ref) // a DOWN already queued is not delivered either
-	a.mu.Unlock()
-	switch {
-	case t != nil:
-		im.n.unwatch(t, ref)
-	case ok:
-		im.n.unwatchRemote(ref)
-	default:
-		// Refs are unique across the node, so a node or group monitor's
-		// ref names only that monitor; a record queued for it is dropped.
-		if !im.n.demonitorNode(a, ref) {
-			im.n.demonitorGroup(a, ref)
-		}
+	if a := im.caller(serial); a != nil {
+		im.n.demonitor(a, ref)
 	}
 }
 

@@ -137,7 +137,7 @@ func (in *instance) Turn() bool {
 			d.actor.quota.Give(1)
 		}
 		if dead {
-			in.dropped(d)
+			n.dropped(d)
 			continue
 		}
 		// Records for an actor that died while they waited are dropped
@@ -145,7 +145,7 @@ func (in *instance) Turn() bool {
 		// just before its actor is marked alive, and a kill after it queues
 		// a STOP behind it; STOP is for dead actors by definition.
 		if d.kind != abi.KindStop && d.kind != abi.KindStart && !d.actor.alive() {
-			in.dropped(d)
+			n.dropped(d)
 			continue
 		}
 		if d.kind == abi.KindDown && !d.actor.takeDown(d.ref) {
@@ -216,12 +216,12 @@ type pendingReply struct {
 	asked abi.PID
 }
 
-// dropped settles a record that will never reach the guest: whoever waits
+// dropped settles a record that will never reach its actor: whoever waits
 // on an ask learns at once instead of timing out.
-func (in *instance) dropped(d *delivery) {
+func (n *Node) dropped(d *delivery) {
 	switch d.kind {
 	case abi.KindAsk:
-		in.n.replyError(in.n.abiPID(d.actor), d.from, d.ref, wasmactor.ErrNoProc, "")
+		n.replyError(n.abiPID(d.actor), d.from, d.ref, wasmactor.ErrNoProc, "")
 	case abi.KindDown:
 		d.actor.takeDown(d.ref)
 	case abi.KindNodeDown:

@@ -74,7 +74,7 @@ func (n *Node) tellTraced(from, to abi.PID, kind abi.Kind, ref uint64, msg []byt
 		n.stats.mailboxFull.Add(1)
 		return abi.MailboxFull
 	}
-	a.inst.Load().push(delivery{actor: a, kind: kind, quota: true, from: from, ref: ref, payload: msg, trace: tc})
+	a.push(delivery{actor: a, kind: kind, quota: true, from: from, ref: ref, payload: msg, trace: tc})
 	return abi.OK
 }
 
@@ -150,7 +150,7 @@ func (n *Node) pushReply(key askKey, status abi.Errno, msg []byte, tc *traceCtx)
 	}
 	// Replies are not counted against the mailbox bound: the actor asked
 	// for them, and dropping one would turn into a spurious timeout.
-	a.inst.Load().push(delivery{actor: a, kind: abi.KindReply, status: status, ref: key.ref, payload: msg, trace: tc})
+	a.push(delivery{actor: a, kind: abi.KindReply, status: status, ref: key.ref, payload: msg, trace: tc})
 }
 
 type askKey struct{ serial, ref uint64 }

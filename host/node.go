@@ -119,6 +119,7 @@ type Node struct {
 	groups    *registry.Groups
 
 	actors  table
+	gos     goActors      // the Go actors' goroutines (SpawnFunc)
 	serials atomic.Uint64 // actor serials; also instance ids
 	refs    atomic.Uint64 // call and monitor refs
 
@@ -274,6 +275,7 @@ func (n *Node) Close() error {
 		return nil
 	}
 	n.stopLife()
+	n.gos.close() // no more Go actors: the loop below stops them all
 	n.closeHTTP()
 	n.bg.Wait() // drains stop with n.life
 	if n.joinDone != nil {
@@ -290,6 +292,7 @@ func (n *Node) Close() error {
 	for _, a := range n.actors.all() {
 		n.exit(a, wasmactor.ReasonShutdown, false, false)
 	}
+	n.gos.wait() // their handlers see ActorContext.Context done
 	n.sched.Close()
 	// No turn runs now, so no guest adds a timer: stop them all.
 	n.asks.close()

@@ -30,8 +30,11 @@ func (n *Node) Actors() []ActorInfo {
 			continue
 		}
 		pid := n.pidOf(a)
-		out = append(out, ActorInfo{PID: pid, Factory: a.factory, Module: a.mod.info.Hash.String(), Instance: a.inst.Load().id, Names: n.names.Of(pid),
-			Mailbox: a.quota.Outstanding(), Restarts: a.restarts.Load()})
+		info := ActorInfo{PID: pid, Factory: a.factory, Names: n.names.Of(pid), Mailbox: a.quota.Outstanding(), Restarts: a.restarts.Load()}
+		if a.goa == nil {
+			info.Module, info.Instance = a.mod.info.Hash.String(), a.inst.Load().id
+		}
+		out = append(out, info)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].PID.Serial < out[j].PID.Serial })
 	return out
@@ -101,7 +104,7 @@ func (n *Node) status() proto.NodeStatus {
 	runtime.ReadMemStats(&ms)
 	perModule := map[string]int{}
 	for _, a := range n.actors.all() {
-		if a.alive() {
+		if a.alive() && a.goa == nil {
 			perModule[a.mod.info.Hash.Short()]++
 		}
 	}

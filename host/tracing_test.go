@@ -19,8 +19,8 @@ import (
 	"github.com/wasmactor/wasmactor/internal/memtransport"
 )
 
-// recorder is a tracer provider that keeps every ended span in memory.
-func recorder(t *testing.T) (*sdktrace.TracerProvider, *tracetest.SpanRecorder) {
+// spanRecorder is a tracer provider that keeps every ended span in memory.
+func spanRecorder(t *testing.T) (*sdktrace.TracerProvider, *tracetest.SpanRecorder) {
 	sr := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr))
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
@@ -63,8 +63,8 @@ func TestTraceCrossesNodesThroughGuests(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cookie := make([]byte, 32)
 			_, _ = rand.Read(cookie)
-			tp1, sr1 := recorder(t)
-			tp2, sr2 := recorder(t)
+			tp1, sr1 := spanRecorder(t)
+			tp2, sr2 := spanRecorder(t)
 			logs1, logs2 := &logCapture{}, &logCapture{}
 			cfg2 := host.Config{Name: "n2", Listen: "127.0.0.1:0", Cookie: cookie, Logger: slog.New(logs2)}
 			if tc.n2Traced {
@@ -164,8 +164,8 @@ func TestTraceCrossesNodesThroughGuests(t *testing.T) {
 // caller's trace; a spawn on another node is a span there too, child of
 // the caller's, and the module pull it needs is its child.
 func TestSpansForDeploySpawnAndPull(t *testing.T) {
-	tp1, sr1 := recorder(t)
-	tp2, sr2 := recorder(t)
+	tp1, sr1 := spanRecorder(t)
+	tp2, sr2 := spanRecorder(t)
 	c := &testCluster{net: memtransport.NewNetwork()}
 	n1 := c.start(t, 0, host.Config{TracerProvider: tp1}, 1)
 	n2 := c.start(t, 1, host.Config{TracerProvider: tp2}, 2)
