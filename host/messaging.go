@@ -155,14 +155,14 @@ func (n *Node) pushReply(key askKey, status abi.Errno, msg []byte, tc *traceCtx)
 
 type askKey struct{ serial, ref uint64 }
 
-// pendingAsks are the asks made by guests, each with its timeout timer, by
-// asking actor and ref. An actor's asks are dropped when it exits (see
+// pendingAsks are the asks made by guests and Go actors, each with its
+// timeout timer, by asking actor and ref. An actor's asks are dropped when it exits (see
 // Node.exit).
 type pendingAsks struct {
 	timerSet[pendingAsk]
 }
 
-// pendingAsk is one ask a guest made.
+// pendingAsk is one ask an actor made.
 type pendingAsk struct {
 	target abi.PID    // the actor asked, the only one whose reply counts
 	trace  *traceCtx  // the context the asker was in, given back with the reply
