@@ -50,6 +50,7 @@ func (a *app) nodeCmd() *cobra.Command {
 		logLevel   string
 		httpListen string
 		advertise  string
+		compileTO  time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "node --name N",
@@ -110,6 +111,7 @@ proof.`,
 				KeyFile:    a.tlsKey,
 				CAFile:     a.tlsCA,
 			}
+			cfg.CompileTimeout = compileTO
 			n, err := host.Start(ctx, cfg)
 			if err != nil {
 				return fmt.Errorf("node %s: %w", name, err)
@@ -152,6 +154,7 @@ proof.`,
 	f.StringSliceVar(&join, "join", nil, "seed nodes to join, HOST:PORT,...")
 	f.StringVar(&dataDir, "data", "", "data directory (default $XDG_DATA_HOME/wasmactor/NAME)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.DurationVar(&compileTO, "compile-timeout", 60*time.Second, "deadline of compiling one module (a deploy, or the first spawn after a pull)")
 	f.StringVar(&advertise, "advertise", "", "address peers are told to dial, HOST:PORT, when it differs from --listen (0.0.0.0, NAT, a pod IP)")
 	f.StringVar(&httpListen, "http", "", "serve Prometheus /metrics, /healthz and /readyz on this TCP address, HOST:PORT (off by default)")
 	addFormatFlag(cmd, &out)
