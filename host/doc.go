@@ -64,14 +64,17 @@
 //   - node.go: Start, Close and the node's lifetime; config.go: Config.
 //   - api.go: the public Go API for actors (Spawn, Send, Call, Stop, Kill,
 //     Monitor, Link, Unlink, IsLocal); names.go: names; groups.go: process
-//     groups, their monitors and sends to them; events.go: node events
+//     groups and sends to them; groupmonitor.go: group monitors, for Go
+//     and guests; events.go: node events
 //     (Events) and guests' node monitors; stats.go: Stats, Actors.
 //   - actor.go: an actor's life (spawn, exit, restart, finalize);
 //     links.go: monitors and links, local and remote; goactor.go: Go
-//     actors (SpawnFunc), whose home is a goroutine instead of an instance.
-//   - instance.go: an instance, its mailbox and its turns; modules.go:
-//     deploy and InspectModule (its check without a node), the per-module
-//     instance pools, pulls from peers.
+//     actors (SpawnFunc), whose home is a goroutine instead of an instance;
+//     goactor_context.go: what a Go actor's handler may do (ActorContext).
+//   - instance.go: an instance, its mailbox and its turns; pool.go: a
+//     module's instances (which one an actor is pinned to, the gates that
+//     serialise growth); modules.go: deploy and InspectModule (its check
+//     without a node), loading a module, pulls from peers.
 //   - imports.go: the engine.Host side, what a guest's imports do;
 //     messaging.go: tell, ask and reply routing, pending asks and calls;
 //     timers.go: the timers actors own (ask timeouts, SendAfter);

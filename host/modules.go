@@ -6,9 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
-	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -18,143 +16,6 @@ import (
 	"github.com/wasmactor/wasmactor/internal/proto"
 	"github.com/wasmactor/wasmactor/registry"
 )
-
-// module is a deployed module on this node with its pool of shared instances.
-type module struct {
-	info registry.ModuleInfo
-
-	load gate // held while the module is pulled and compiled; see Node.module
-	grow gate // held while a shared instance is added to the pool; see pick
-
-	counters moduleCounters
-
-	mu       sync.Mutex
-	compiled *engine.Module
-	pool     []*instance            // shared instances, at most Config.InstancesPerModule
-	isolated map[*instance]struct{} // live isolated instances
-	closed   bool                   // the node closed: no instance is added any more
-}
-
-func newModule(info registry.ModuleInfo, compiled *engine.Module) *module {
-	return &module{info: info, compiled: compiled, load: newGate(), grow: newGate()}
-}
-
-// gate is a mutex whose waiters give up when their context ends. A guest
-// spawn waits on the module's gates from inside a turn: the wait must end
-// with the guest call's deadline.
-type gate chan struct{}
-
-func newGate() gate { return make(gate, 1) }
-
-func (g gate) lock(ctx context.Context) error {
-	select {
-	case g <- struct{}{}: // free: taken even if ctx is done
-		return nil
-	default:
-	}
-	select {
-	case g <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (g gate) unlock() { <-g }
-
-// pick returns the instance a new actor is pinned to: a fresh one when
-// isolated, else the pool grows to its size and then the least-populated
-// member is chosen.
-//
-// Instantiating runs guest code (the module's initialisation), so no lock
-// that Stats, Actors or a turn's imports take is held meanwhile: isolated
-// instances are made with no lock at all, and pool growth is serialised by
-// m.grow alone.
-func (m *module) pick(ctx context.Context, n *Node, isolated bool) (*instance, error) {
-	if !isolated {
-		if in := m.choose(n.cfg.InstancesPerModule); in != nil {
-			return in, nil
-		}
-		if err := m.grow.lock(ctx); err != nil {
-			return nil, fmt.Errorf("%w: waiting for an instance of module %s: %w", wasmactor.ErrTimeout, m.info.Hash.Short(), err)
-		}
-		defer m.grow.unlock()
-		if in := m.choose(n.cfg.InstancesPerModule); in != nil {
-			return in, nil
-		}
-	}
-	in, err := n.newInstance(ctx, m, isolated)
-	if err != nil {
-		return nil, err
-	}
-	m.mu.Lock()
-	closed := m.closed
-	switch {
-	case closed:
-	case isolated:
-		if m.isolated == nil {
-			m.isolated = make(map[*instance]struct{})
-		}
-		m.isolated[in] = struct{}{}
-	default:
-		m.pool = append(m.pool, in)
-	}
-	m.mu.Unlock()
-	if closed {
-		_ = in.inst.Close(ctx)
-		return nil, n.checkOpen()
-	}
-	return in, nil
-}
-
-// choose returns the least-populated pool member once the pool has its
-// size, else nil.
-func (m *module) choose(size int) *instance {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if len(m.pool) < size || len(m.pool) == 0 {
-		return nil
-	}
-	best := m.pool[0]
-	for _, in := range m.pool[1:] {
-		if in.population() < best.population() {
-			best = in
-		}
-	}
-	return best
-}
-
-// retire removes a failed or closed instance so no new actor is pinned to it.
-func (m *module) retire(in *instance) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if in.isolated {
-		delete(m.isolated, in)
-		return
-	}
-	for i, p := range m.pool {
-		if p == in {
-			m.pool = append(m.pool[:i], m.pool[i+1:]...)
-			return
-		}
-	}
-}
-
-func (m *module) closeAll(ctx context.Context) {
-	m.mu.Lock()
-	pool := m.pool
-	for in := range m.isolated {
-		pool = append(pool, in)
-	}
-	m.pool, m.isolated, m.closed = nil, nil, true
-	m.mu.Unlock()
-	for _, in := range pool {
-		_ = in.inst.Close(ctx)
-	}
-	if m.compiled != nil {
-		_ = m.compiled.Close(ctx)
-	}
-}
 
 // Deploy validates and compiles a module, stores it content-addressed, and
 // indexes its factories. A factory name deployed again by a newer module
@@ -347,19 +208,6 @@ func (n *Node) module(ctx context.Context, info registry.ModuleInfo, hint string
 	m.compiled = compiled
 	m.mu.Unlock()
 	return m, nil
-}
-
-func (m *module) ready() bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.compiled != nil
-}
-
-// exports reports whether a loaded module exports factory.
-func (m *module) exports(factory string) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.compiled != nil && slices.Contains(m.compiled.Factories(), factory)
 }
 
 // loadFactory loads the module a factory reference resolved to (factory in

@@ -96,7 +96,9 @@ func (e *e2e) startNode(name string, join ...string) *nodeProc {
 	t := e.t
 	t.Helper()
 	n := &nodeProc{name: name, addr: freeAddr(t), log: &syncBuffer{}, done: make(chan struct{})}
-	args := []string{"node", "--name", name, "--listen", n.addr, "--data", filepath.Join(e.dir, "data", name), "-o", "json", "--log-level", "debug"}
+	args := []string{"node", "--name", name, "--listen", n.addr, "--data", filepath.Join(e.dir, "data", name), "-o", "json", "--log-level", "debug",
+		// a cold compile of a Go guest on a loaded 2-core machine can pass the default minute
+		"--compile-timeout", "4m"}
 	if len(join) > 0 {
 		args = append(args, "--join", strings.Join(join, ","))
 	}

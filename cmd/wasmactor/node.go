@@ -51,6 +51,7 @@ func (a *app) nodeCmd() *cobra.Command {
 		httpListen string
 		advertise  string
 		otlp       string
+		compileTO  time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "node --name N",
@@ -120,6 +121,7 @@ OTEL_TRACES_SAMPLER, apply).`,
 				KeyFile:    a.tlsKey,
 				CAFile:     a.tlsCA,
 			}
+			cfg.CompileTimeout = compileTO
 			if otlp != "" {
 				tp, err := newTracerProvider(ctx, otlp, name, logger)
 				if err != nil {
@@ -180,6 +182,7 @@ OTEL_TRACES_SAMPLER, apply).`,
 	f.StringSliceVar(&join, "join", nil, "seed nodes to join, HOST:PORT,...")
 	f.StringVar(&dataDir, "data", "", "data directory (default $XDG_DATA_HOME/wasmactor/NAME)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.DurationVar(&compileTO, "compile-timeout", 60*time.Second, "deadline of compiling one module (a deploy, or the first spawn after a pull)")
 	f.StringVar(&advertise, "advertise", "", "address peers are told to dial, HOST:PORT, when it differs from --listen (0.0.0.0, NAT, a pod IP)")
 	f.StringVar(&httpListen, "http", "", "serve Prometheus /metrics, /healthz and /readyz on this TCP address, HOST:PORT (off by default)")
 	f.StringVar(&otlp, "otlp-endpoint", "", "export OpenTelemetry spans by OTLP/HTTP to this URL, e.g. http://127.0.0.1:4318 (path default "+otlpTracesPath+"; off by default)")
