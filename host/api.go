@@ -164,7 +164,7 @@ func (n *Node) local(pid PID) (*actor, abi.PID, error) {
 		return nil, to, nil
 	}
 	a := n.actors.get(pid.Serial)
-	if a == nil || !a.alive() {
+	if a == nil || a.dead() { // an exiting actor may come back: monitors and links wait
 		return nil, to, fmt.Errorf("%w: %s", wasmactor.ErrNoProc, pid)
 	}
 	return a, to, nil

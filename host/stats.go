@@ -26,7 +26,7 @@ func (n *Node) Actors() []ActorInfo {
 	all := n.actors.all()
 	out := make([]ActorInfo, 0, len(all))
 	for _, a := range all {
-		if !a.alive() {
+		if a.dead() {
 			continue
 		}
 		pid := n.pidOf(a)

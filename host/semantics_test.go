@@ -1,0 +1,173 @@
+package host_test
+
+import (
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/host"
+	"github.com/wasmactor/wasmactor/internal/guestbuild/guestbuildtest"
+	"github.com/wasmactor/wasmactor/internal/proto"
+	"github.com/wasmactor/wasmactor/transport"
+)
+
+// syncCasts waits until every cast from's node sent to n before now has
+// been handled: casts are ordered per pair, so a name registered on from
+// and seen on n comes after them.
+func syncCasts(t *testing.T, from, n *host.Node, pid host.PID, name string) {
+	t.Helper()
+	ctx := ctxT(t)
+	require.NoError(t, from.Register(ctx, name, pid))
+	require.Eventually(t, func() bool { _, err := n.Whereis(ctx, name); return err == nil }, 10*time.Second, time.Millisecond)
+}
+
+// restartWindow holds a node inside the next restart of a probe: the
+// restart instantiates the module again, and the probe's init writes a line
+// to stderr while the actor is between its death and its new START. Once
+// armed, the node's logger signals in and waits for proceed there.
+type restartWindow struct {
+	logger  *slog.Logger
+	armed   atomic.Bool
+	in      chan struct{}
+	proceed chan struct{}
+}
+
+func newRestartWindow() *restartWindow {
+	w := &restartWindow{in: make(chan struct{}), proceed: make(chan struct{})}
+	signal := closeOnce(w.in)
+	w.logger = newHookLogger(func(r slog.Record, _ []slog.Attr) {
+		if r.Message == "probe: instance up" && w.armed.Load() {
+			signal()
+			select {
+			case <-w.proceed:
+			case <-time.After(time.Minute):
+			}
+		}
+	})
+	return w
+}
+
+// A monitor that reaches a node while its target is being restarted
+// attaches to the actor (which keeps its PID) instead of firing "noproc":
+// the actor exists from its spawn until it is dead for good. Casts and
+// messages travel on different streams, so a monitor sent right after a
+// spawn can arrive after a crash the caller sent later; that is how
+// TestClusterRemoteSupervisionAndCrashedCall failed under load.
+func TestMonitorArrivingDuringARestartAttaches(t *testing.T) {
+	w := newRestartWindow()
+	logger, armed, inRestart, proceed := w.logger, &w.armed, w.in, w.proceed
+	monArrived, releaseMon, monHandled := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	arrived, handled := closeOnce(monArrived), closeOnce(monHandled)
+	c := newHookedCluster(t, 2, func(i int) host.Config {
+		if i == 1 {
+			return host.Config{Logger: logger}
+		}
+		return host.Config{}
+	}, func(i int, tr transport.Transport) transport.Transport {
+		if i != 1 {
+			return tr
+		}
+		return &hookTransport{Transport: tr,
+			beforeCast: func(_ transport.NodeInfo, msg transport.Control) {
+				if msg.Kind == proto.KindMonitor {
+					arrived()
+					<-releaseMon
+				}
+			},
+			afterCast: func(_ transport.NodeInfo, msg transport.Control) {
+				if msg.Kind == proto.KindMonitor {
+					handled()
+				}
+			},
+		}
+	})
+	n1, n2 := c.nodes[0], c.nodes[1]
+	ctx := ctxT(t)
+	deploy(t, n1, guestbuildtest.Build(t, "testdata/guests/probe"))
+	require.Eventually(t, func() bool { return len(n2.Modules()) == 1 }, 5*time.Second, 5*time.Millisecond)
+	pid, err := n1.Spawn(ctx, "Probe", host.SpawnOptions{Node: "n2", Isolated: true,
+		Restart: wasmactor.Restart{Policy: wasmactor.Permanent, MaxRestarts: 1, Period: time.Minute}})
+	require.NoError(t, err)
+	mon, err := n1.Monitor(ctx, pid)
+	require.NoError(t, err)
+	<-monArrived // held at n2 until the actor is mid-restart
+
+	armed.Store(true)
+	crashed := make(chan error, 1)
+	go func() {
+		_, err := n1.Call(ctx, pid, map[string]any{"op": "crash"})
+		crashed <- err
+	}()
+	<-inRestart
+	close(releaseMon)
+	<-monHandled
+	close(proceed)
+	require.ErrorIs(t, <-crashed, wasmactor.ErrCrashed)
+	_, err = n1.Call(ctx, pid, map[string]any{"op": "echo"})
+	require.NoError(t, err, "restarted under the same PID")
+	syncCasts(t, n2, n1, pid, "restarted")
+	noDown(t, mon)
+
+	// The monitor is attached: it fires once, when the actor dies for good.
+	armed.Store(false)
+	_, err = n1.Call(ctx, pid, map[string]any{"op": "crash"})
+	require.ErrorIs(t, err, wasmactor.ErrCrashed)
+	require.Contains(t, waitDown(t, mon, 10*time.Second).Reason, "probe crash")
+}
+
+// The Go API's Monitor and Link of an actor being restarted on the same
+// node attach to it, like a remote monitor: the restart is not a death. On
+// main (which lets remote monitors wait out a restart) the local Monitor
+// fired "noproc" at once and Link failed with ErrNoProc.
+func TestMonitorAndLinkDuringALocalRestartAttach(t *testing.T) {
+	w := newRestartWindow()
+	n := newNode(t, host.Config{Logger: w.logger})
+	ctx := ctxT(t)
+	deploy(t, n, guestbuildtest.Build(t, "testdata/guests/probe"))
+	pid, err := n.Spawn(ctx, "Probe", host.SpawnOptions{Isolated: true,
+		Restart: wasmactor.Restart{Policy: wasmactor.Permanent, MaxRestarts: 1, Period: time.Minute}})
+	require.NoError(t, err)
+	other, err := n.Spawn(ctx, "Probe", host.SpawnOptions{})
+	require.NoError(t, err)
+	_, err = n.Call(ctx, other, map[string]any{"op": "trap_exit", "on": true})
+	require.NoError(t, err)
+
+	w.armed.Store(true)
+	crashed := make(chan error, 1)
+	go func() {
+		_, err := n.Call(ctx, pid, map[string]any{"op": "crash"})
+		crashed <- err
+	}()
+	<-w.in
+	mon, err := n.Monitor(ctx, pid)
+	require.NoError(t, err)
+	linkErr := n.Link(ctx, other, pid)
+	noDown(t, mon)
+	close(w.proceed)
+	require.ErrorIs(t, <-crashed, wasmactor.ErrCrashed)
+	require.NoError(t, linkErr)
+	_, err = n.Call(ctx, pid, map[string]any{"op": "echo"})
+	require.NoError(t, err)
+	noDown(t, mon)
+
+	w.armed.Store(false)
+	_, err = n.Call(ctx, pid, map[string]any{"op": "crash"})
+	require.Error(t, err) // the call's own watch may tell first: ErrNoProc, "died: panic..."
+	require.Contains(t, waitDown(t, mon, 10*time.Second).Reason, "probe crash")
+	r, err := n.Call(ctx, other, map[string]any{"op": "events", "n": 1})
+	require.NoError(t, err)
+	var ev struct {
+		Events []struct {
+			Kind   string `cbor:"kind"`
+			Reason string `cbor:"reason"`
+		} `cbor:"events"`
+	}
+	require.NoError(t, r.Decode(&ev))
+	require.Len(t, ev.Events, 1)
+	require.Equal(t, "exit", ev.Events[0].Kind, "the link held across the restart")
+	require.Contains(t, ev.Events[0].Reason, "probe crash")
+}
