@@ -178,6 +178,9 @@ type ActorInfo struct {
 	Mailbox int `json:"mailbox"`
 	// Restarts is how often its supervision restarted it.
 	Restarts uint32 `json:"restarts"`
+	// Refused counts the actor's tells that another node refused (full
+	// mailbox, no such actor, stale incarnation) after they left its node.
+	Refused uint64 `json:"refused"`
 }
 
 // Ps lists the actors of the whole cluster, ordered by PID. Members that do
@@ -190,7 +193,7 @@ func (c *Client) Ps(ctx context.Context) ([]ActorInfo, error) {
 	out := make([]ActorInfo, len(ps))
 	for i, a := range ps {
 		out[i] = ActorInfo{PID: a.PID, Factory: a.Factory, Module: a.Module, Instance: a.Instance, Names: a.Names,
-			Mailbox: a.Mailbox, Restarts: a.Restarts}
+			Mailbox: a.Mailbox, Restarts: a.Restarts, Refused: a.Refused}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].PID.Less(out[j].PID) })
 	return out, nil

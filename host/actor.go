@@ -35,6 +35,7 @@ type actor struct {
 	restarts atomic.Uint32
 	// stopPending is a Stop that came while the actor was exiting (see exit).
 	stopPending atomic.Bool
+	refused     atomic.Uint64 // its tells that other nodes refused (see countRefused)
 
 	mu       sync.Mutex
 	watchers map[uint64]watcher  // monitor ref → who is told when this actor dies

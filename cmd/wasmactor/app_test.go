@@ -219,28 +219,28 @@ func TestPs(t *testing.T) {
 	// Out of order on purpose: the CLI sorts.
 	f.handle = reply(t, proto.KindPs, []proto.ActorInfo{
 		{PID: pidB, Factory: "Counter", Module: hash.String(), Instance: 3, Names: []string{"counter", "c2"}},
-		{PID: pidA, Factory: "Pinger", Module: hash.String(), Instance: 10},
+		{PID: pidA, Factory: "Pinger", Module: hash.String(), Instance: 10, Refused: 1950},
 	})
 	r := f.run(t, "ps")
 	require.Equal(t, 0, r.code, r.stderr)
 	short := hash.String()[:12]
 	require.Equal(t, ""+
-		"PID                       FACTORY  MODULE        INSTANCE  NAMES\n"+
-		"<n1.0000000000000abc.7>   Pinger   "+short+"  10        -\n"+
-		"<n3.1234567890abcdef.12>  Counter  "+short+"  3         counter,c2\n", r.stdout)
+		"PID                       FACTORY  MODULE        INSTANCE  REFUSED  NAMES\n"+
+		"<n1.0000000000000abc.7>   Pinger   "+short+"  10        1950     -\n"+
+		"<n3.1234567890abcdef.12>  Counter  "+short+"  3         0        counter,c2\n", r.stdout)
 
 	r = f.run(t, "ps", "-o", "json")
 	require.Equal(t, 0, r.code, r.stderr)
 	require.JSONEq(t, `[
-		{"pid":"<n1.0000000000000abc.7>","node":"n1","incarnation":"0000000000000abc","serial":7,"factory":"Pinger","module":"`+hash.String()+`","instance":10,"names":[]},
-		{"pid":"<n3.1234567890abcdef.12>","node":"n3","incarnation":"1234567890abcdef","serial":12,"factory":"Counter","module":"`+hash.String()+`","instance":3,"names":["counter","c2"]}
+		{"pid":"<n1.0000000000000abc.7>","node":"n1","incarnation":"0000000000000abc","serial":7,"factory":"Pinger","module":"`+hash.String()+`","instance":10,"names":[],"refused":1950},
+		{"pid":"<n3.1234567890abcdef.12>","node":"n3","incarnation":"1234567890abcdef","serial":12,"factory":"Counter","module":"`+hash.String()+`","instance":3,"names":["counter","c2"],"refused":0}
 	]`, r.stdout)
 
 	f.handle = reply(t, proto.KindPs, []proto.ActorInfo(nil))
 	r = f.run(t, "ps", "-o", "json")
 	require.Equal(t, "[]\n", r.stdout, "an empty cluster is an empty array, not null")
 	r = f.run(t, "ps")
-	require.Equal(t, "PID  FACTORY  MODULE  INSTANCE  NAMES\n", r.stdout)
+	require.Equal(t, "PID  FACTORY  MODULE  INSTANCE  REFUSED  NAMES\n", r.stdout)
 }
 
 func TestNodes(t *testing.T) {

@@ -371,6 +371,7 @@ type actorJSON struct {
 	Module   string   `json:"module"`
 	Instance uint64   `json:"instance"`
 	Names    []string `json:"names"`
+	Refused  uint64   `json:"refused"`
 }
 
 func (a *app) psCmd() *cobra.Command {
@@ -391,15 +392,15 @@ func (a *app) psCmd() *cobra.Command {
 			if out == formatJSON {
 				js := make([]actorJSON, 0, len(actors))
 				for _, x := range actors {
-					js = append(js, actorJSON{pidJSON: pidOut(x.PID), Factory: x.Factory, Module: x.Module, Instance: x.Instance, Names: nonNil(x.Names)})
+					js = append(js, actorJSON{pidJSON: pidOut(x.PID), Factory: x.Factory, Module: x.Module, Instance: x.Instance, Names: nonNil(x.Names), Refused: x.Refused})
 				}
 				return writeJSON(a.stdout, js)
 			}
 			rows := make([][]string, 0, len(actors))
 			for _, x := range actors {
-				rows = append(rows, []string{x.PID.String(), x.Factory, shortHash(x.Module), fmt.Sprint(x.Instance), orDash(strings.Join(x.Names, ","))})
+				rows = append(rows, []string{x.PID.String(), x.Factory, shortHash(x.Module), fmt.Sprint(x.Instance), fmt.Sprint(x.Refused), orDash(strings.Join(x.Names, ","))})
 			}
-			return table(a.stdout, []string{"PID", "FACTORY", "MODULE", "INSTANCE", "NAMES"}, rows)
+			return table(a.stdout, []string{"PID", "FACTORY", "MODULE", "INSTANCE", "REFUSED", "NAMES"}, rows)
 		},
 	}
 	addFormatFlag(cmd, &out)

@@ -292,7 +292,7 @@ func TestEndToEnd(t *testing.T) {
 	require.Equal(t, "Counter", ps[0].Factory)
 	require.Equal(t, built.Hash, ps[0].Module)
 	require.Equal(t, []string{"counter"}, ps[0].Names)
-	require.Regexp(t, `(?m)^`+regexp.QuoteMeta(pid)+`\s+Counter\s+`+built.Hash[:12]+`\s+\d+\s+counter$`, e.ok(n1, "ps"))
+	require.Regexp(t, `(?m)^`+regexp.QuoteMeta(pid)+`\s+Counter\s+`+built.Hash[:12]+`\s+\d+\s+0\s+counter$`, e.ok(n1, "ps"))
 
 	var mods []moduleStatusJSON
 	require.NoError(t, json.Unmarshal([]byte(e.ok(n3, "modules", "-o", "json")), &mods))

@@ -179,6 +179,8 @@ type ActorInfo struct {
 	// its supervision restarted it.
 	Mailbox  int    `cbor:"20,keyasint,omitempty" json:"mailbox"`
 	Restarts uint32 `cbor:"21,keyasint,omitempty" json:"restarts"`
+	// Refused counts the actor's tells that another node refused.
+	Refused uint64 `cbor:"22,keyasint,omitempty" json:"refused,omitempty"`
 }
 
 // NodeStatus describes one node for `nodes`.
