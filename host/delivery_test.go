@@ -2,6 +2,8 @@ package host_test
 
 import (
 	"context"
+	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/wasmactor/wasmactor/internal/abi"
 	"github.com/wasmactor/wasmactor/internal/guestbuild/guestbuildtest"
 	"github.com/wasmactor/wasmactor/internal/memtransport"
+	"github.com/wasmactor/wasmactor/internal/proto"
 	"github.com/wasmactor/wasmactor/transport"
 )
 
@@ -158,4 +161,163 @@ func TestRefusedEnvelopesOnTheWire(t *testing.T) {
 		{Kind: 64, Status: uint16(abi.StaleIncarnation), ToIncarnation: 77, To: 7, From: 5},
 		{Kind: 64, Status: uint16(abi.NoProc), ToIncarnation: 77, To: 8, From: 999},
 	}, got)
+}
+
+// failCasts makes a node's transport refuse casts of the given kinds while
+// on is set, as a full control queue would.
+func failCasts(on *atomic.Bool, kinds ...uint16) func(i int, tr transport.Transport) transport.Transport {
+	return func(i int, tr transport.Transport) transport.Transport {
+		if i != 0 {
+			return tr
+		}
+		return &hookTransport{Transport: tr, castErr: func(_ string, msg transport.Control) error {
+			if on.Load() && slices.Contains(kinds, msg.Kind) {
+				return transport.ErrQueueFull
+			}
+			return nil
+		}}
+	}
+}
+
+// probeDo has a probe run one command (testdata/guests/probe) and returns
+// the error text it answered ("" for none).
+func probeDo(t *testing.T, n *host.Node, pid host.PID, cmd map[string]any) string {
+	t.Helper()
+	r, err := n.Call(ctxT(t), pid, cmd)
+	require.NoError(t, err)
+	var res struct {
+		Err string `cbor:"err"`
+	}
+	require.NoError(t, r.Decode(&res))
+	return res.Err
+}
+
+// probeEvents waits until a probe has recorded at least k events (downs,
+// exits...) and returns them all, as "kind: reason".
+func probeEvents(t *testing.T, n *host.Node, pid host.PID, k int) []string {
+	t.Helper()
+	r, err := n.Call(ctxT(t), pid, map[string]any{"op": "events", "n": k})
+	require.NoError(t, err)
+	var res struct {
+		Events []struct {
+			Kind   string `cbor:"kind"`
+			Reason string `cbor:"reason"`
+		} `cbor:"events"`
+	}
+	require.NoError(t, r.Decode(&res))
+	var out []string
+	for _, e := range res.Events {
+		out = append(out, e.Kind+": "+e.Reason)
+	}
+	return out
+}
+
+// Monitor and link requests that n1 cannot send to n2 (its control queue is
+// full) fail to whoever asked: a monitor fires at once with "noconnection",
+// as Erlang's does for an unreachable node; a link, kill or stop is an
+// error. Later events on the target do not fire the monitor a second time.
+// Before d1922a5 (main, in parallel with this test) the requests were
+// dropped: no Down ever came and Link returned nil. Stop is checked here
+// as the remote Stop's own message (KindStop) is new.
+func TestMonitorAndLinkThatCannotBeSentFailToTheCaller(t *testing.T) {
+	var failing atomic.Bool
+	c := newHookedCluster(t, 2, func(int) host.Config { return host.Config{} },
+		failCasts(&failing, proto.KindMonitor, proto.KindLink, proto.KindKill, proto.KindStop))
+	n1, n2 := c.nodes[0], c.nodes[1]
+	ctx := ctxT(t)
+	deploy(t, n1, guestbuildtest.Build(t, "testdata/guests/probe"))
+	require.Eventually(t, func() bool { return len(n2.Modules()) == 1 }, 5*time.Second, 5*time.Millisecond)
+	target, err := n1.Spawn(ctx, "Probe", host.SpawnOptions{Node: "n2"})
+	require.NoError(t, err)
+	local, err := n1.Spawn(ctx, "Probe", host.SpawnOptions{Node: "n1"})
+	require.NoError(t, err)
+	anchor, err := n1.Spawn(ctx, "Probe", host.SpawnOptions{Node: "n2"})
+	require.NoError(t, err)
+
+	failing.Store(true)
+	// The Go API.
+	mon, err := n1.Monitor(ctx, target)
+	require.NoError(t, err)
+	require.Equal(t, host.Down{PID: target, Reason: wasmactor.ReasonNoConnection}, waitDown(t, mon, 10*time.Second))
+	require.ErrorIs(t, n1.Link(ctx, local, target), wasmactor.ErrMailboxFull)
+	require.ErrorIs(t, n1.Kill(ctx, target, "bye"), wasmactor.ErrMailboxFull)
+	require.ErrorIs(t, n1.Stop(ctx, target), wasmactor.ErrMailboxFull)
+
+	// A guest.
+	require.Empty(t, probeDo(t, n1, local, map[string]any{"op": "monitor", "pid": abiPID(target)}))
+	require.Equal(t, []string{"down: " + wasmactor.ReasonNoConnection}, probeEvents(t, n1, local, 1))
+	require.Contains(t, probeDo(t, n1, local, map[string]any{"op": "link", "pid": abiPID(target)}), "mailbox full")
+
+	// Nothing was set up on n2: the target's death fires nothing more.
+	failing.Store(false)
+	require.NoError(t, n1.Kill(ctx, target, "bye"))
+	syncCasts(t, n2, n1, anchor, "after-kill") // n2 → n1 casts handled
+	noDown(t, mon)
+	require.Equal(t, []string{"down: " + wasmactor.ReasonNoConnection}, probeEvents(t, n1, local, 1), "no second down, no exit")
+}
+
+// A transport may reset the connection instead of refusing a cast: then
+// node-down fires the monitor, and the failed send must not fire it again.
+func TestMonitorWhoseSendResetsTheConnectionFiresOnce(t *testing.T) {
+	var c *testCluster
+	var reset atomic.Bool
+	c = newHookedCluster(t, 2, func(int) host.Config { return host.Config{} }, func(i int, tr transport.Transport) transport.Transport {
+		if i != 0 {
+			return tr
+		}
+		return &hookTransport{Transport: tr, castErr: func(_ string, msg transport.Control) error {
+			if msg.Kind == proto.KindMonitor && reset.Load() {
+				c.net.Partition("n1", "n2") // returns once both sides handled NodeDown
+				return transport.ErrNodeDown
+			}
+			return nil
+		}}
+	})
+	n1, n2 := c.nodes[0], c.nodes[1]
+	ctx := ctxT(t)
+	deploy(t, n1, guestbuildtest.Build(t, "testdata/guests/probe"))
+	require.Eventually(t, func() bool { return len(n2.Modules()) == 1 }, 5*time.Second, 5*time.Millisecond)
+	target, err := n1.Spawn(ctx, "Probe", host.SpawnOptions{Node: "n2"})
+	require.NoError(t, err)
+	local, err := n1.Spawn(ctx, "Probe", host.SpawnOptions{Node: "n1"})
+	require.NoError(t, err)
+
+	reset.Store(true)
+	require.Empty(t, probeDo(t, n1, local, map[string]any{"op": "monitor", "pid": abiPID(target)}))
+	// Every would-be Down was queued during the monitoring turn, so the
+	// turn that answers this sees them all.
+	require.Equal(t, []string{"down: " + wasmactor.ReasonNoConnection}, probeEvents(t, n1, local, 1))
+}
+
+// A Down that finds the control queue to the watcher's node full is sent
+// again, not lost: an accepted monitor fires. Before d1922a5 (main) it
+// was dropped and the monitor never fired.
+func TestDownThatFindsAFullQueueIsRetried(t *testing.T) {
+	var first atomic.Bool
+	first.Store(true)
+	c := newHookedCluster(t, 2, func(int) host.Config { return host.Config{} }, func(i int, tr transport.Transport) transport.Transport {
+		if i != 1 {
+			return tr
+		}
+		return &hookTransport{Transport: tr, castErr: func(_ string, msg transport.Control) error {
+			if msg.Kind == proto.KindDown && first.CompareAndSwap(true, false) {
+				return transport.ErrQueueFull
+			}
+			return nil
+		}}
+	})
+	n1, n2 := c.nodes[0], c.nodes[1]
+	ctx := ctxT(t)
+	deploy(t, n1, guestbuildtest.Build(t, "testdata/guests/probe"))
+	require.Eventually(t, func() bool { return len(n2.Modules()) == 1 }, 5*time.Second, 5*time.Millisecond)
+	target, err := n1.Spawn(ctx, "Probe", host.SpawnOptions{Node: "n2"})
+	require.NoError(t, err)
+	local, err := n1.Spawn(ctx, "Probe", host.SpawnOptions{Node: "n1"})
+	require.NoError(t, err)
+	mon, err := n1.Monitor(ctx, target)
+	require.NoError(t, err)
+	syncCasts(t, n1, n2, local, "monitored") // the monitor reached n2
+	require.NoError(t, n2.Kill(ctx, target, "bye"))
+	require.Equal(t, "bye", waitDown(t, mon, 10*time.Second).Reason)
+	require.False(t, first.Load(), "the first Down was refused")
 }

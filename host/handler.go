@@ -225,7 +225,7 @@ func (n *Node) handleCast(from transport.NodeInfo, msg transport.Control) error 
 			return err
 		}
 		n.handleSpawned(from, s)
-	case proto.KindExit, proto.KindKill:
+	case proto.KindExit, proto.KindKill, proto.KindStop:
 		var x proto.Exit
 		if err := proto.Unmarshal(msg.Body, &x); err != nil {
 			return err
@@ -235,8 +235,12 @@ func (n *Node) handleCast(from transport.NodeInfo, msg transport.Control) error 
 			return nil // gone, or meant for an earlier run of this node
 		}
 		src := PID{Node: from.Name, Incarnation: from.Incarnation, Serial: x.From}
-		if msg.Kind == proto.KindKill {
+		switch msg.Kind {
+		case proto.KindKill:
 			n.exit(a, x.Reason, true, true)
+			return nil
+		case proto.KindStop:
+			n.exit(a, x.Reason, true, false) // final: Node.Stop is
 			return nil
 		}
 		a.mu.Lock()

@@ -171,3 +171,25 @@ func TestMonitorAndLinkDuringALocalRestartAttach(t *testing.T) {
 	require.Equal(t, "exit", ev.Events[0].Kind, "the link held across the restart")
 	require.Contains(t, ev.Events[0].Reason, "probe crash")
 }
+
+// Node.Stop of an actor on another node is final, as for a local one: a
+// permanent actor is not restarted, its monitors fire with "shutdown". On
+// main it travelled as a kill, the restart policy brought the actor back,
+// and the monitor never fired.
+func TestStopOfARemotePermanentActorIsFinal(t *testing.T) {
+	c := newCluster(t, 2, host.Config{})
+	n1, n2 := c.nodes[0], c.nodes[1]
+	ctx := ctxT(t)
+	deploy(t, n1, guestbuildtest.Build(t, "testdata/guests/probe"))
+	require.Eventually(t, func() bool { return len(n2.Modules()) == 1 }, 5*time.Second, 5*time.Millisecond)
+	pid, err := n1.Spawn(ctx, "Probe", host.SpawnOptions{Node: "n2",
+		Restart: wasmactor.Restart{Policy: wasmactor.Permanent, MaxRestarts: 5, Period: time.Minute}})
+	require.NoError(t, err)
+	mon, err := n1.Monitor(ctx, pid)
+	require.NoError(t, err)
+	require.NoError(t, n1.Stop(ctx, pid))
+	require.Equal(t, wasmactor.ReasonShutdown, waitDown(t, mon, 10*time.Second).Reason)
+	require.Zero(t, n2.Stats().Restarts)
+	_, err = n1.Call(ctx, pid, map[string]any{"op": "echo"})
+	require.ErrorIs(t, err, wasmactor.ErrNoProc)
+}

@@ -20,7 +20,8 @@ const (
 	KindLink      uint16 = 10 // Link: link a sender actor and a receiver actor
 	KindUnlink    uint16 = 11 // Link
 	KindExit      uint16 = 12 // Exit: a linked sender actor died
-	KindKill      uint16 = 13 // Kill: exit signal to a receiver actor
+	KindKill      uint16 = 13 // Exit: exit signal to a receiver actor (restart policy applies)
+	KindStop      uint16 = 14 // Exit: stop a receiver actor for good (Node.Stop: no restart)
 
 	// KindSpawnRequest asks the receiver to spawn for an actor of the
 	// sender (a guest's spawn_request); the receiver answers with a
