@@ -1,7 +1,10 @@
 package host_test
 
 import (
+	"bytes"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -192,4 +195,51 @@ func TestStopOfARemotePermanentActorIsFinal(t *testing.T) {
 	require.Zero(t, n2.Stats().Restarts)
 	_, err = n1.Call(ctx, pid, map[string]any{"op": "echo"})
 	require.ErrorIs(t, err, wasmactor.ErrNoProc)
+}
+
+// A node that had only heard of a module (from a peer's announcement)
+// stores the bytes when they are deployed to it, so it can run the module
+// once the peer is gone. Before b7382a0 (main) Deploy returned at once
+// because the factory index knew the hash, and the spawn below failed with
+// "no connected node holds module".
+func TestDeployToANodeThatOnlyHeardOfTheModuleStoresIt(t *testing.T) {
+	c := newCluster(t, 2, host.Config{})
+	n1, n2 := c.nodes[0], c.nodes[1]
+	ctx := ctxT(t)
+	wasm := guestbuildtest.Build(t, "examples/counter")
+	info, err := n1.Deploy(ctx, wasm)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return len(n2.Modules()) == 1 }, 5*time.Second, 5*time.Millisecond)
+	again, err := n2.Deploy(ctx, wasm)
+	require.NoError(t, err)
+	require.Equal(t, info.Hash, again.Hash)
+
+	c.net.Kill("n1")
+	require.Eventually(t, func() bool { return len(n2.Members()) == 0 }, 10*time.Second, 5*time.Millisecond)
+	pid, err := n2.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n2"})
+	require.NoError(t, err)
+	require.Zero(t, getCounter(t, n2, pid).Value)
+	require.Zero(t, n2.Pulls())
+}
+
+// Deploying a module again replaces a copy that rotted on disk. On main
+// Deploy returned before looking at the store, and the file stayed bad.
+func TestRedeployReplacesARottenBlob(t *testing.T) {
+	dir := t.TempDir()
+	n := newNode(t, host.Config{DataDir: dir})
+	ctx := ctxT(t)
+	wasm := guestbuildtest.Build(t, "examples/counter")
+	info, err := n.Deploy(ctx, wasm)
+	require.NoError(t, err)
+	blob := filepath.Join(dir, "modules", info.Hash.String()+".wasm")
+	rotten := bytes.Clone(wasm)
+	rotten[len(rotten)/2] ^= 0xff
+	require.NoError(t, os.WriteFile(blob, rotten, 0o600))
+
+	again, err := n.Deploy(ctx, wasm)
+	require.NoError(t, err)
+	require.Equal(t, info, again)
+	b, err := os.ReadFile(blob)
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(wasm, b), "the stored copy is the module again")
 }
