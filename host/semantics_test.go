@@ -5,6 +5,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -242,4 +245,87 @@ func TestRedeployReplacesARottenBlob(t *testing.T) {
 	b, err := os.ReadFile(blob)
 	require.NoError(t, err)
 	require.True(t, bytes.Equal(wasm, b), "the stored copy is the module again")
+}
+
+type logLine struct {
+	msg   string
+	attrs map[string]slog.Value
+}
+
+// logRecorder keeps the node's log lines whose message starts with prefix.
+func logRecorder(prefix string) (*slog.Logger, func() []logLine) {
+	var mu sync.Mutex
+	var lines []logLine
+	logger := newHookLogger(func(r slog.Record, attrs []slog.Attr) {
+		if strings.HasPrefix(r.Message, prefix) {
+			mu.Lock()
+			lines = append(lines, logLine{msg: r.Message, attrs: attrsOf(r, attrs)})
+			mu.Unlock()
+		}
+	})
+	return logger, func() []logLine {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(lines)
+	}
+}
+
+// A guest's stderr is logged under the instance that wrote it, with the
+// instance number `wasmactor ps` shows for its actors. On main the line
+// carried the engine's instance id and ps the host's, two unrelated
+// counters.
+func TestGuestStderrCarriesTheInstanceOfItsActors(t *testing.T) {
+	logger, lines := logRecorder("said by ")
+	n := newNode(t, host.Config{Logger: logger})
+	ctx := ctxT(t)
+	deploy(t, n, guestbuildtest.Build(t, "testdata/guests/probe"))
+	pids := map[string]host.PID{}
+	for range 3 {
+		pid, err := n.Spawn(ctx, "Probe", host.SpawnOptions{Isolated: true})
+		require.NoError(t, err)
+		pids[pid.String()] = pid
+	}
+	for _, pid := range pids {
+		_, err := n.Call(ctx, pid, map[string]any{"op": "stderr", "text": "said by " + pid.String()})
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool { return len(lines()) == len(pids) }, 10*time.Second, time.Millisecond)
+	for _, l := range lines() {
+		pid := pids[strings.TrimPrefix(l.msg, "said by ")]
+		require.Equal(t, "stderr", l.attrs["stream"].String())
+		require.Equal(t, actorInfo(t, n, pid).Instance, l.attrs["instance"].Uint64(), l.msg)
+	}
+}
+
+// The log import names the actor the guest says, but the node trusts the
+// name only for an actor of the calling instance: a guest naming another
+// instance's actor is logged as "claimed_actor", under its own instance.
+// On main the line was logged as that other actor's.
+func TestLogImportDoesNotTrustAnotherInstancesActor(t *testing.T) {
+	logger, lines := logRecorder("as ")
+	n := newNode(t, host.Config{Logger: logger})
+	ctx := ctxT(t)
+	deploy(t, n, guestbuildtest.Build(t, "testdata/guests/probe"))
+	a, err := n.Spawn(ctx, "Probe", host.SpawnOptions{Isolated: true})
+	require.NoError(t, err)
+	b, err := n.Spawn(ctx, "Probe", host.SpawnOptions{Isolated: true})
+	require.NoError(t, err)
+	for _, as := range []struct {
+		serial uint64
+		text   string
+	}{{a.Serial, "as itself"}, {b.Serial, "as b"}} {
+		_, err := n.Call(ctx, a, map[string]any{"op": "log_as", "serial": as.serial, "text": as.text})
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool { return len(lines()) == 2 }, 10*time.Second, time.Millisecond)
+	got := lines()
+	inst := actorInfo(t, n, a).Instance
+	require.Equal(t, "as itself", got[0].msg)
+	require.Equal(t, a.String(), got[0].attrs["actor"].String())
+	require.Equal(t, inst, got[0].attrs["instance"].Uint64())
+	require.Equal(t, "as b", got[1].msg)
+	_, named := got[1].attrs["actor"]
+	require.False(t, named, "b is not a's to speak for")
+	require.Equal(t, b.String(), got[1].attrs["claimed_actor"].String())
+	require.Equal(t, inst, got[1].attrs["instance"].Uint64())
 }
