@@ -148,12 +148,17 @@ func (n *Node) clusterView(ctx context.Context) clusterView {
 // actorsOn lists the actors of one node: this one, or a member asked for
 // its list.
 func (n *Node) actorsOn(ctx context.Context, node string) ([]proto.ActorInfo, error) {
-	if node == n.cfg.Name {
-		return n.localPs(), nil
+	var all []proto.ActorInfo
+	var after uint64
+	for {
+		page, _, err := n.nodePage(ctx, node, after, proto.DefaultPageBytes)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page.Actors...)
+		if page.Next == nil {
+			return all, nil
+		}
+		after = page.Next.Serial
 	}
-	var ps []proto.ActorInfo
-	if err := n.call(ctx, node, proto.KindLocalPs, proto.Empty{}, &ps); err != nil {
-		return nil, err
-	}
-	return ps, nil
 }

@@ -134,15 +134,6 @@ func (n *Node) status() proto.NodeStatus {
 		RecentCrashes: n.crashLog.recent(), ModuleActors: perModule}
 }
 
-func (n *Node) localPs() []proto.ActorInfo {
-	var out []proto.ActorInfo
-	for _, a := range n.Actors() {
-		out = append(out, proto.ActorInfo{PID: a.PID, Factory: a.Factory, Module: a.Module, Instance: a.Instance, Names: a.Names,
-			Mailbox: a.Mailbox, Restarts: a.Restarts, Refused: a.Refused})
-	}
-	return out
-}
-
 // instances lists the node's live instances. It copies under the locks and
 // reads nothing of an instance while holding them.
 func (n *Node) instances() []*instance {
