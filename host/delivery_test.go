@@ -45,12 +45,7 @@ func TestRemoteTellsIntoAFullMailboxAreCountedAgainstTheSender(t *testing.T) {
 	}, sameTransport)
 	n1, n2 := c.nodes[0], c.nodes[1]
 	ctx := ctxT(t)
-	deploy(t, n1, guestbuildtest.Build(t, "testdata/guests/bench"))
-	require.Eventually(t, func() bool { return len(n2.Modules()) == 1 }, 5*time.Second, 5*time.Millisecond)
-	sink, err := n1.Spawn(ctx, "Sink", host.SpawnOptions{Node: "n2"})
-	require.NoError(t, err)
-	src, err := n1.Spawn(ctx, "Source", host.SpawnOptions{Node: "n1"})
-	require.NoError(t, err)
+	sink, src := spawnPair(t, c, "testdata/guests/bench", "Sink", "Source")
 
 	const total = 2000
 	require.NoError(t, n1.Send(ctx, src, []any{abiPID(sink), total}))
@@ -163,20 +158,46 @@ func TestRefusedEnvelopesOnTheWire(t *testing.T) {
 	}, got)
 }
 
-// failCasts makes a node's transport refuse casts of the given kinds while
-// on is set, as a full control queue would.
-func failCasts(on *atomic.Bool, kinds ...uint16) func(i int, tr transport.Transport) transport.Transport {
+// castHookOn wraps node i's transport so that f may fail each of its casts
+// (nil: sent).
+func castHookOn(node int, f func(msg transport.Control) error) func(i int, tr transport.Transport) transport.Transport {
 	return func(i int, tr transport.Transport) transport.Transport {
-		if i != 0 {
+		if i != node {
 			return tr
 		}
-		return &hookTransport{Transport: tr, castErr: func(_ string, msg transport.Control) error {
-			if on.Load() && slices.Contains(kinds, msg.Kind) {
-				return transport.ErrQueueFull
-			}
-			return nil
-		}}
+		return &hookTransport{Transport: tr, castErr: func(_ string, msg transport.Control) error { return f(msg) }}
 	}
+}
+
+// failCasts makes n1's transport refuse casts of the given kinds while on
+// is set, as a full control queue would.
+func failCasts(on *atomic.Bool, kinds ...uint16) func(i int, tr transport.Transport) transport.Transport {
+	return castHookOn(0, func(msg transport.Control) error {
+		if on.Load() && slices.Contains(kinds, msg.Kind) {
+			return transport.ErrQueueFull
+		}
+		return nil
+	})
+}
+
+// spawnPair deploys a guest from n1 and spawns factory remote on n2 and
+// factory local on n1.
+func spawnPair(t *testing.T, c *testCluster, guest, remote, local string) (onN2, onN1 host.PID) {
+	t.Helper()
+	n1, n2 := c.nodes[0], c.nodes[1]
+	ctx := ctxT(t)
+	deploy(t, n1, guestbuildtest.Build(t, guest))
+	require.Eventually(t, func() bool { return len(n2.Modules()) == 1 }, 5*time.Second, 5*time.Millisecond)
+	onN2, err := n1.Spawn(ctx, remote, host.SpawnOptions{Node: "n2"})
+	require.NoError(t, err)
+	onN1, err = n1.Spawn(ctx, local, host.SpawnOptions{Node: "n1"})
+	require.NoError(t, err)
+	return onN2, onN1
+}
+
+// probesOn spawns a Probe on n2 (the target) and one on n1.
+func probesOn(t *testing.T, c *testCluster) (target, local host.PID) {
+	return spawnPair(t, c, "testdata/guests/probe", "Probe", "Probe")
 }
 
 // probeDo has a probe run one command (testdata/guests/probe) and returns
@@ -225,12 +246,7 @@ func TestMonitorAndLinkThatCannotBeSentFailToTheCaller(t *testing.T) {
 		failCasts(&failing, proto.KindMonitor, proto.KindLink, proto.KindKill, proto.KindStop))
 	n1, n2 := c.nodes[0], c.nodes[1]
 	ctx := ctxT(t)
-	deploy(t, n1, guestbuildtest.Build(t, "testdata/guests/probe"))
-	require.Eventually(t, func() bool { return len(n2.Modules()) == 1 }, 5*time.Second, 5*time.Millisecond)
-	target, err := n1.Spawn(ctx, "Probe", host.SpawnOptions{Node: "n2"})
-	require.NoError(t, err)
-	local, err := n1.Spawn(ctx, "Probe", host.SpawnOptions{Node: "n1"})
-	require.NoError(t, err)
+	target, local := probesOn(t, c)
 	anchor, err := n1.Spawn(ctx, "Probe", host.SpawnOptions{Node: "n2"})
 	require.NoError(t, err)
 
@@ -261,26 +277,15 @@ func TestMonitorAndLinkThatCannotBeSentFailToTheCaller(t *testing.T) {
 func TestMonitorWhoseSendResetsTheConnectionFiresOnce(t *testing.T) {
 	var c *testCluster
 	var reset atomic.Bool
-	c = newHookedCluster(t, 2, func(int) host.Config { return host.Config{} }, func(i int, tr transport.Transport) transport.Transport {
-		if i != 0 {
-			return tr
+	c = newHookedCluster(t, 2, func(int) host.Config { return host.Config{} }, castHookOn(0, func(msg transport.Control) error {
+		if msg.Kind == proto.KindMonitor && reset.Load() {
+			c.net.Partition("n1", "n2") // returns once both sides handled NodeDown
+			return transport.ErrNodeDown
 		}
-		return &hookTransport{Transport: tr, castErr: func(_ string, msg transport.Control) error {
-			if msg.Kind == proto.KindMonitor && reset.Load() {
-				c.net.Partition("n1", "n2") // returns once both sides handled NodeDown
-				return transport.ErrNodeDown
-			}
-			return nil
-		}}
-	})
-	n1, n2 := c.nodes[0], c.nodes[1]
-	ctx := ctxT(t)
-	deploy(t, n1, guestbuildtest.Build(t, "testdata/guests/probe"))
-	require.Eventually(t, func() bool { return len(n2.Modules()) == 1 }, 5*time.Second, 5*time.Millisecond)
-	target, err := n1.Spawn(ctx, "Probe", host.SpawnOptions{Node: "n2"})
-	require.NoError(t, err)
-	local, err := n1.Spawn(ctx, "Probe", host.SpawnOptions{Node: "n1"})
-	require.NoError(t, err)
+		return nil
+	}))
+	n1 := c.nodes[0]
+	target, local := probesOn(t, c)
 
 	reset.Store(true)
 	require.Empty(t, probeDo(t, n1, local, map[string]any{"op": "monitor", "pid": abiPID(target)}))
@@ -295,25 +300,15 @@ func TestMonitorWhoseSendResetsTheConnectionFiresOnce(t *testing.T) {
 func TestDownThatFindsAFullQueueIsRetried(t *testing.T) {
 	var first atomic.Bool
 	first.Store(true)
-	c := newHookedCluster(t, 2, func(int) host.Config { return host.Config{} }, func(i int, tr transport.Transport) transport.Transport {
-		if i != 1 {
-			return tr
+	c := newHookedCluster(t, 2, func(int) host.Config { return host.Config{} }, castHookOn(1, func(msg transport.Control) error {
+		if msg.Kind == proto.KindDown && first.CompareAndSwap(true, false) {
+			return transport.ErrQueueFull
 		}
-		return &hookTransport{Transport: tr, castErr: func(_ string, msg transport.Control) error {
-			if msg.Kind == proto.KindDown && first.CompareAndSwap(true, false) {
-				return transport.ErrQueueFull
-			}
-			return nil
-		}}
-	})
+		return nil
+	}))
 	n1, n2 := c.nodes[0], c.nodes[1]
 	ctx := ctxT(t)
-	deploy(t, n1, guestbuildtest.Build(t, "testdata/guests/probe"))
-	require.Eventually(t, func() bool { return len(n2.Modules()) == 1 }, 5*time.Second, 5*time.Millisecond)
-	target, err := n1.Spawn(ctx, "Probe", host.SpawnOptions{Node: "n2"})
-	require.NoError(t, err)
-	local, err := n1.Spawn(ctx, "Probe", host.SpawnOptions{Node: "n1"})
-	require.NoError(t, err)
+	target, local := probesOn(t, c)
 	mon, err := n1.Monitor(ctx, target)
 	require.NoError(t, err)
 	syncCasts(t, n1, n2, local, "monitored") // the monitor reached n2

@@ -148,21 +148,36 @@ func nodeError(node string, err error) proto.NodeError {
 	return proto.NodeError{Node: node, Code: uint16(abi.CodeOf(err)), Message: err.Error()}
 }
 
+// memberStatus is one member's answer to a status request, or why not.
+type memberStatus struct {
+	node NodeInfo
+	st   proto.NodeStatus
+	err  error
+}
+
+// memberStatuses asks every member for its status at once.
+func (n *Node) memberStatuses(ctx context.Context) []memberStatus {
+	var out []memberStatus
+	for _, a := range n.fanOut(ctx, proto.KindStatus) {
+		ms := memberStatus{node: a.node, err: a.err}
+		if ms.err == nil {
+			ms.err = proto.Unmarshal(a.body, &ms.st)
+		}
+		out = append(out, ms)
+	}
+	return out
+}
+
 // nodes is the reply of `wasmactor nodes`: this node's status and every
-// member's, asked at once; a member that does not answer is in Errors.
+// member's; a member that does not answer is in Errors.
 func (n *Node) nodes(ctx context.Context) proto.NodesReply {
 	out := proto.NodesReply{Nodes: []proto.NodeStatus{n.status()}}
-	for _, a := range n.fanOut(ctx, proto.KindStatus) {
-		var st proto.NodeStatus
-		err := a.err
-		if err == nil {
-			err = proto.Unmarshal(a.body, &st)
-		}
-		if err != nil {
-			out.Errors = append(out.Errors, nodeError(a.node.Name, err))
+	for _, ms := range n.memberStatuses(ctx) {
+		if ms.err != nil {
+			out.Errors = append(out.Errors, nodeError(ms.node.Name, ms.err))
 			continue
 		}
-		out.Nodes = append(out.Nodes, st)
+		out.Nodes = append(out.Nodes, ms.st)
 	}
 	sort.Slice(out.Nodes, func(i, j int) bool { return out.Nodes[i].Name < out.Nodes[j].Name })
 	return out
