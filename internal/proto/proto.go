@@ -187,8 +187,9 @@ const MaxNamesListed = 32
 type PsRequest struct {
 	// After is where the previous page ended (its Next); zero for the first.
 	After PsCursor `cbor:"1,keyasint"`
-	// MaxBytes bounds the encoded page (0: DefaultPageBytes; at least
-	// MinPageBytes).
+	// MaxBytes bounds the encoded page: 0 means DefaultPageBytes, which is
+	// also the most a request gets (a node-to-node page must fit a frame);
+	// less than MinPageBytes means MinPageBytes.
 	MaxBytes int `cbor:"2,keyasint,omitempty"`
 }
 
@@ -197,7 +198,7 @@ func (r PsRequest) PageBytes() int {
 	if r.MaxBytes == 0 {
 		return DefaultPageBytes
 	}
-	return min(max(r.MaxBytes, MinPageBytes), DefaultPageBytes*4)
+	return min(max(r.MaxBytes, MinPageBytes), DefaultPageBytes)
 }
 
 // PsCursor is a position in a listing: the actors after Serial on node

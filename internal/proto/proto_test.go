@@ -59,3 +59,15 @@ func FuzzControlBodies(f *testing.F) {
 		}
 	})
 }
+
+func TestPageBytes(t *testing.T) {
+	for _, tc := range []struct{ asked, got int }{
+		{0, DefaultPageBytes},
+		{1, MinPageBytes},
+		{MinPageBytes + 1, MinPageBytes + 1},
+		{DefaultPageBytes * 8, DefaultPageBytes},
+		{-5, MinPageBytes},
+	} {
+		require.Equal(t, tc.got, PsRequest{MaxBytes: tc.asked}.PageBytes(), "asked %d", tc.asked)
+	}
+}
