@@ -2,6 +2,7 @@ package host_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -64,6 +65,9 @@ func TestRemoteTellsIntoAFullMailboxAreCountedAgainstTheSender(t *testing.T) {
 	var received, refused uint64
 	require.Eventually(t, func() bool {
 		r, err := n2.Call(ctx, sink, "count")
+		if errors.Is(err, wasmactor.ErrMailboxFull) {
+			return false // the ask met the flood: the sink's mailbox is full still
+		}
 		require.NoError(t, err)
 		var s struct {
 			Count uint64 `cbor:"count"`
@@ -75,7 +79,7 @@ func TestRemoteTellsIntoAFullMailboxAreCountedAgainstTheSender(t *testing.T) {
 	t.Logf("%d delivered, %d refused", received, refused)
 	require.NotZero(t, refused, "a mailbox of 4 cannot take a burst of 2000")
 	require.Equal(t, refused, n1.Stats().RemoteRefused)
-	require.Equal(t, refused, n2.Stats().MailboxFull, "the receiver counts them too")
+	require.GreaterOrEqual(t, n2.Stats().MailboxFull, refused, "the receiver counts them too (and any of the asks above it refused)")
 	require.Zero(t, n2.Stats().RefusalsLost)
 	require.Zero(t, actorInfo(t, n2, sink).Refused)
 }
