@@ -60,12 +60,15 @@ func cmpSerial(x, y uint64) int {
 }
 
 // listedActor is a as listings show it: at most proto.MaxNamesListed
-// names, and their number when there are more.
+// names, and their number when there are more. A Go actor has no module or
+// instance.
 func (n *Node) listedActor(a *actor) proto.ActorInfo {
 	pid := n.pidOf(a)
-	info := proto.ActorInfo{PID: pid, Factory: a.factory, Module: a.mod.info.Hash.String(),
-		Instance: a.inst.Load().id, Names: n.names.Of(pid), Mailbox: a.quota.Outstanding(),
+	info := proto.ActorInfo{PID: pid, Factory: a.factory, Names: n.names.Of(pid), Mailbox: a.quota.Outstanding(),
 		Restarts: a.restarts.Load(), Refused: a.refused.Load()}
+	if a.goa == nil {
+		info.Module, info.Instance = a.mod.info.Hash.String(), a.inst.Load().id
+	}
 	if len(info.Names) > proto.MaxNamesListed {
 		info.NamesTotal = len(info.Names)
 		info.Names = info.Names[:proto.MaxNamesListed]

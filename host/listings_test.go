@@ -131,3 +131,21 @@ func TestPsListsAtMost32NamesAndTheirNumber(t *testing.T) {
 	require.Equal(t, 100, actors[0].NamesTotal)
 	require.Len(t, n1.Actors()[0].Names, 100, "the Go API lists them all")
 }
+
+// A Go actor (SpawnFunc) is listed like any actor, with no module or
+// instance.
+func TestPsListsGoActors(t *testing.T) {
+	c := newCluster(t, 2, host.Config{})
+	ctx := ctxT(t)
+	g, err := c.nodes[1].SpawnFunc(ctx, "go-actor", func(*host.ActorContext, host.Message) error { return nil })
+	require.NoError(t, err)
+	client, err := c.net.Dial(ctx, "n1")
+	require.NoError(t, err)
+	defer client.Close()
+	actors, errs, _ := psPages(t, client, 0)
+	require.Empty(t, errs)
+	require.Len(t, actors, 1)
+	require.Equal(t, g, actors[0].PID)
+	require.Empty(t, actors[0].Module)
+	require.Equal(t, []string{"go-actor"}, actors[0].Names)
+}
