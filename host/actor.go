@@ -33,6 +33,9 @@ type actor struct {
 	state   atomic.Uint32
 	// restarts counts supervision restarts, for listings.
 	restarts atomic.Uint32
+	// stopPending is a Stop that came while the actor was exiting (see exit).
+	stopPending atomic.Bool
+	refused     atomic.Uint64 // its tells that other nodes refused (see countRefused)
 
 	mu       sync.Mutex
 	watchers map[uint64]watcher  // monitor ref → who is told when this actor dies
@@ -226,8 +229,17 @@ func (n *Node) pin(ctx context.Context, a *actor, isolated bool) (*instance, err
 // instance is gone). allowRestart lets the restart policy act; an explicit
 // Node.Stop and node shutdown pass false.
 func (n *Node) exit(a *actor, reason string, stopGuest, allowRestart bool) {
-	if !a.state.CompareAndSwap(stateAlive, stateExiting) {
-		return
+	for !a.state.CompareAndSwap(stateAlive, stateExiting) {
+		if allowRestart || a.state.Load() != stateExiting {
+			return // dead already, or a kill during an exit: nothing to do
+		}
+		// A Stop (or the node's close) during an exit that may end in a
+		// restart is not lost: the restart completes and then stops the
+		// actor. If it completed before it could see the flag, try again.
+		a.stopPending.Store(true)
+		if a.state.Load() == stateExiting {
+			return
+		}
 	}
 	in := a.inst.Load()
 	// Its pending asks and timers die with this life of the actor, restart
@@ -245,6 +257,9 @@ func (n *Node) exit(a *actor, reason string, stopGuest, allowRestart bool) {
 			n.stats.restarts.Add(1)
 			a.restarts.Add(1)
 			n.log.Info("actor restarted", "pid", n.pidOf(a).String(), "factory", a.factory, "reason", reason)
+			if a.stopPending.Swap(false) {
+				n.exit(a, wasmactor.ReasonShutdown, true, false)
+			}
 			return
 		} else {
 			reason = fmt.Sprintf("%s (restart failed: %v)", reason, err)

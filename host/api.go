@@ -181,7 +181,7 @@ func (n *Node) local(pid PID) (*actor, abi.PID, error) {
 		return nil, to, nil
 	}
 	a := n.actors.get(pid.Serial)
-	if a == nil || !a.alive() {
+	if a == nil || a.dead() { // an exiting actor may come back: monitors and links wait
 		return nil, to, fmt.Errorf("%w: %s", wasmactor.ErrNoProc, pid)
 	}
 	return a, to, nil
@@ -291,14 +291,22 @@ func (n *Node) callActor(ctx context.Context, to PID, msg any, tc *traceCtx) (CB
 }
 
 // Stop stops the actor with reason "shutdown"; its restart policy does not
-// bring it back. Its monitors and links fire.
+// bring it back, on this node or another. Its monitors and links fire.
+//
+// For an actor on another node, Stop returns once the request is sent.
+//
+// # Errors
+//
+// [wasmactor.ErrNoProc] and [wasmactor.ErrStaleIncarnation] for a dead
+// actor; [wasmactor.ErrNodeDown], or [wasmactor.ErrMailboxFull] for a full
+// control queue, when the request could not be sent to the actor's node.
 func (n *Node) Stop(ctx context.Context, pid PID) error {
 	a, _, err := n.local(pid)
 	if err != nil {
 		return err
 	}
 	if a == nil {
-		return n.Kill(ctx, pid, wasmactor.ReasonShutdown)
+		return n.castTry(pid.Node, proto.KindStop, proto.Exit{To: pid.Serial, Reason: wasmactor.ReasonShutdown, ToIncarnation: pid.Incarnation})
 	}
 	n.exit(a, wasmactor.ReasonShutdown, true, false)
 	return nil
@@ -307,6 +315,9 @@ func (n *Node) Stop(ctx context.Context, pid PID) error {
 // Kill stops the actor with an exit reason (default "killed") as if a linked
 // actor had died: abnormal reasons propagate over links and the restart
 // policy applies.
+//
+// For an actor on another node, Kill returns once the request is sent; it
+// fails as Stop does when it cannot be.
 func (n *Node) Kill(ctx context.Context, pid PID, reason string) error {
 	a, _, err := n.local(pid)
 	if err != nil {

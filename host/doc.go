@@ -39,13 +39,23 @@
 // that reason. Monitors and links fire when an actor is finally dead. An actor
 // spawned with a restart policy (see [wasmactor.Restart]) is restarted in place:
 // it keeps its PID and its names, so callers holding the PID keep working, and
-// its monitors fire only when the restart intensity is exhausted.
+// its monitors fire only when the restart intensity is exhausted. While it is
+// being restarted, monitors and links attach to it and messages are refused
+// ([wasmactor.ErrNoProc]).
+//
+// A monitor of an actor on another node that cannot be sent there fires at
+// once with reason "noconnection"; a link that cannot be sent is an error.
+// An accepted monitor fires exactly once.
 //
 // # Delivery
 //
 // Tell is at most once with per-pair FIFO. Mailboxes are bounded per actor
 // (Config.MailboxSize): a full one is [wasmactor.ErrMailboxFull] for the sender.
-// System messages (down, exit, stop) go ahead of user messages.
+// A tell to another node returns once it is queued for that node; if the
+// node refuses it (full mailbox, no such actor, stale incarnation), the
+// refusal comes back and is counted against the sending actor
+// (ActorInfo.Refused) and in Stats.RemoteRefused. System messages (down,
+// exit, stop) go ahead of user messages.
 //
 // # Go actors
 //
@@ -83,7 +93,8 @@
 //     messages to a peer, refused to the caller or kept in order; handler.go: the
 //     transport.Handler side, what peers send in; requests.go: requests from
 //     peers and clients (the CLI); access.go: what a client's cookie or
-//     token lets it request; placement.go: which node a spawn goes to;
+//     token lets it request; listings.go: paged, cluster-wide ps and nodes;
+//     placement.go: which node a spawn goes to;
 //     join.go: joining the cluster, in the background until a seed answers.
 //   - http.go: the optional HTTP listener; metrics.go: Prometheus metrics;
 //     observer.go: the observer page's data; tracing.go: OpenTelemetry

@@ -266,13 +266,38 @@ func (im *imports) SendAfter(serial uint64, to abi.PID, delay time.Duration, msg
 	return abi.OK
 }
 
+// Log logs a guest's line under its instance, and under the actor it names
+// if that actor can be the one speaking: one hosted by this instance or
+// with a record in the batch being delivered (a STOP's Terminate runs
+// after the host let the actor go). A guest names the actor itself, and
+// the host cannot tell which of its records it is handling, so another
+// actor is logged as "claimed_actor" rather than trusted.
 func (im *imports) Log(serial uint64, level slog.Level, msg string) {
+	key := "claimed_actor"
+	if im.mayLogAs(serial) {
+		key = "actor"
+	}
 	actor := PID{Node: im.n.cfg.Name, Incarnation: im.n.incarnation, Serial: serial}.String()
 	if tc := im.in.trace.of(serial); tc != nil {
-		im.n.log.Log(tc.context(im.n.life), level, msg, "actor", actor, "module", im.in.mod.info.Hash.Short(), "trace_id", tc.traceID())
+		im.n.log.Log(tc.context(im.n.life), level, msg, key, actor, "module", im.in.mod.info.Hash.Short(), "instance", im.in.id, "trace_id", tc.traceID())
 		return
 	}
-	im.n.log.Log(im.n.life, level, msg, "actor", actor, "module", im.in.mod.info.Hash.Short())
+	im.n.log.Log(im.n.life, level, msg, key, actor, "module", im.in.mod.info.Hash.Short(), "instance", im.in.id)
+}
+
+// mayLogAs reports whether actor serial is hosted by this instance or has a
+// record in its current batch. It runs on the turn's goroutine (imports
+// are called during Deliver), which owns in.buf.
+func (im *imports) mayLogAs(serial uint64) bool {
+	for i := range im.in.buf {
+		if a := im.in.buf[i].actor; a != nil && a.serial == serial {
+			return true
+		}
+	}
+	im.in.mu.Lock()
+	defer im.in.mu.Unlock()
+	_, ok := im.in.actors[serial]
+	return ok
 }
 
 func (im *imports) MonitorNode(serial uint64, node string) (uint64, abi.Errno) {

@@ -50,11 +50,14 @@ type instance struct {
 }
 
 func (n *Node) newInstance(ctx context.Context, m *module, isolated bool) (*instance, error) {
-	in := &instance{n: n, mod: m, id: n.serials.Add(1), isolated: isolated, actors: make(map[uint64]*actor)}
+	in := &instance{n: n, mod: m, isolated: isolated, actors: make(map[uint64]*actor)}
 	inst, err := n.eng.Instantiate(ctx, m.compiled, &imports{n: n, in: in})
 	if err != nil {
 		return nil, err
 	}
+	// The engine's id, which tags the guest's stdout and stderr lines: the
+	// instance of `wasmactor ps` and of the node's log are the same number.
+	in.id = inst.ID()
 	in.inst = inst
 	in.task = n.sched.NewTask(in)
 	return in, nil

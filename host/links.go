@@ -97,7 +97,9 @@ func (n *Node) watchAs(target *actor, w watcher, ref uint64) uint64 {
 // support remote targets check for it.
 const errRemote abi.Errno = 0xffff
 
-// actorAt resolves an ABI PID to a live local actor, or errRemote.
+// actorAt resolves an ABI PID to a local actor that is not dead for good
+// (an exiting one may be restarted: monitors and links wait for the
+// outcome, messages are refused by tell), or errRemote.
 func (n *Node) actorAt(p abi.PID) (*actor, abi.Errno) {
 	if p.Incarnation != n.incarnation {
 		if _, e := n.peerByInc(p.Incarnation); e != abi.OK {
@@ -106,7 +108,7 @@ func (n *Node) actorAt(p abi.PID) (*actor, abi.Errno) {
 		return nil, errRemote
 	}
 	a := n.actors.get(p.Serial)
-	if a == nil || !a.alive() {
+	if a == nil || a.dead() {
 		return nil, abi.NoProc
 	}
 	return a, abi.OK
@@ -180,7 +182,7 @@ func (n *Node) link(a, b *actor) error {
 	add := func(x, y *actor) bool {
 		x.mu.Lock()
 		defer x.mu.Unlock()
-		if !x.alive() {
+		if x.dead() { // alive, or exiting: the outcome breaks the link
 			return false
 		}
 		if x.links == nil {
@@ -197,7 +199,7 @@ func (n *Node) link(a, b *actor) error {
 		return fmt.Errorf("%w: %s", wasmactor.ErrNoProc, n.pidOf(a))
 	}
 	// b may have died between the two adds; its finalize would have missed a.
-	if !b.alive() {
+	if b.dead() {
 		n.unlink(a, b)
 		return fmt.Errorf("%w: %s", wasmactor.ErrNoProc, n.pidOf(b))
 	}
@@ -330,7 +332,7 @@ func (n *Node) addRemoteWatcher(from transport.NodeInfo, w proto.Watch) {
 func (n *Node) addRemoteLink(a *actor, other PID) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if !a.alive() {
+	if a.dead() {
 		return false
 	}
 	if a.rlinks == nil {

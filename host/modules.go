@@ -20,7 +20,8 @@ import (
 // Deploy validates and compiles a module, stores it content-addressed, and
 // indexes its factories. A factory name deployed again by a newer module
 // becomes the default for new spawns; running actors keep their version.
-// Deploying the same bytes twice is a no-op that returns the same info.
+// Deploying the same bytes twice is a no-op that returns the same info,
+// except that a stored copy that no longer matches its hash is replaced.
 //
 // # Errors
 //
@@ -51,6 +52,10 @@ func (n *Node) deploy(ctx context.Context, wasm []byte) (ModuleInfo, error) {
 	// announcement of the same hash is no reason to skip storing it, and its
 	// factory list is replaced by the one derived below.
 	if info, ok := n.factories.Lookup(h); ok && n.factories.Checked(h) {
+		// The store checks the copy it has and replaces one that rotted.
+		if err := n.store.Put(info, wasm); err != nil {
+			return registry.ModuleInfo{}, err
+		}
 		return info, nil
 	}
 	start := time.Now()

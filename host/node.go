@@ -120,7 +120,7 @@ type Node struct {
 
 	actors  table
 	gos     goActors      // the Go actors' goroutines (SpawnFunc)
-	serials atomic.Uint64 // actor serials; also instance ids
+	serials atomic.Uint64 // actor serials (instance ids are the engine's)
 	refs    atomic.Uint64 // call and monitor refs
 
 	modMu   sync.Mutex
