@@ -248,6 +248,10 @@ func (e *remoteError) Unwrap() []error {
 	return []error{e.sentinel, e.re}
 }
 
+func newRemoteError(re *transport.RemoteError) error {
+	return &remoteError{re: re, sentinel: abi.Errno(re.Code).Err()}
+}
+
 // request sends one control request and decodes the answer into reply
 // (when not nil).
 func (c *Client) request(ctx context.Context, kind uint16, body []byte, reply any) error {
@@ -255,7 +259,7 @@ func (c *Client) request(ctx context.Context, kind uint16, body []byte, reply an
 	if err != nil {
 		var re *transport.RemoteError
 		if errors.As(err, &re) {
-			return &remoteError{re: re, sentinel: abi.Errno(re.Code).Err()}
+			return newRemoteError(re)
 		}
 		return err
 	}

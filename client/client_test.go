@@ -146,7 +146,7 @@ func TestClientDoesWhatTheCLIDoes(t *testing.T) {
 	ps, err := c.Ps(ctx)
 	require.NoError(t, err)
 	require.Len(t, ps, 1)
-	require.Equal(t, client.ActorInfo{PID: pid, Factory: "Counter", Module: mod.Hash.String(), Instance: ps[0].Instance, Names: []string{"counter"}}, ps[0])
+	require.Equal(t, client.ActorInfo{PID: pid, Factory: "Counter", Module: mod.Hash.String(), Instance: ps[0].Instance, Names: []string{"counter"}, NamesTotal: 1}, ps[0])
 
 	nodes, err := c.Nodes(ctx)
 	require.NoError(t, err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/wasmactor/wasmactor"
@@ -172,28 +173,97 @@ type ActorInfo struct {
 	// Module is the hash (hex) of the module the actor runs.
 	Module string `json:"module"`
 	// Instance numbers the module instance hosting the actor on its node.
-	Instance uint64   `json:"instance"`
-	Names    []string `json:"names,omitempty"`
+	Instance uint64 `json:"instance"`
+	// Names are the actor's names, sorted: all of them, or the first
+	// proto.MaxNamesListed (32) when NamesTotal says it holds more.
+	Names      []string `json:"names,omitempty"`
+	NamesTotal int      `json:"names_total"`
 	// Mailbox is how many user messages are queued for the actor.
 	Mailbox int `json:"mailbox"`
 	// Restarts is how often its supervision restarted it.
 	Restarts uint32 `json:"restarts"`
+	// Refused counts the actor's tells that another node refused (full
+	// mailbox, no such actor, stale incarnation) after they left its node.
+	Refused uint64 `json:"refused"`
 }
 
-// Ps lists the actors of the whole cluster, ordered by PID. Members that do
-// not answer the node in time are left out.
-func (c *Client) Ps(ctx context.Context) ([]ActorInfo, error) {
-	var ps []proto.ActorInfo
-	if err := c.request(ctx, proto.KindPs, proto.Marshal(proto.Empty{}), &ps); err != nil {
-		return nil, err
+// NodeError is a node that could not answer its part of a listing. Err
+// keeps the node's text and matches the sentinel of its code, as the
+// client's other errors do.
+type NodeError struct {
+	Node string
+	Err  error
+}
+
+func (e NodeError) Error() string { return "node " + e.Node + ": " + e.Err.Error() }
+
+func (e NodeError) Unwrap() error { return e.Err }
+
+// PartialError comes with a listing (Ps, Nodes) that lacks the part of some
+// nodes: the listing returned holds what the others answered, and Nodes
+// says which did not, and why. Nothing is left out without a word.
+type PartialError struct {
+	Nodes []NodeError
+}
+
+func (e *PartialError) Error() string {
+	parts := make([]string, len(e.Nodes))
+	for i, ne := range e.Nodes {
+		parts[i] = ne.Error()
 	}
-	out := make([]ActorInfo, len(ps))
-	for i, a := range ps {
-		out[i] = ActorInfo{PID: a.PID, Factory: a.Factory, Module: a.Module, Instance: a.Instance, Names: a.Names,
-			Mailbox: a.Mailbox, Restarts: a.Restarts}
+	return "wasmactor: listing incomplete: " + strings.Join(parts, "; ")
+}
+
+// partial is the *PartialError for a listing's node errors, nil for none.
+func partial(errs []proto.NodeError) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	pe := &PartialError{}
+	for _, e := range errs {
+		pe.Nodes = append(pe.Nodes, NodeError{Node: e.Node, Err: newRemoteError(&transport.RemoteError{Code: e.Code, Message: e.Message})})
+	}
+	sort.SliceStable(pe.Nodes, func(i, j int) bool { return pe.Nodes[i].Node < pe.Nodes[j].Node })
+	return pe
+}
+
+// maxListPages stops following a node whose listing does not end.
+const maxListPages = 1 << 20
+
+// Ps lists the actors of the whole cluster, ordered by PID. The node
+// answers in bounded pages (a cursor each), which Ps follows to the end.
+//
+// # Errors
+//
+// A *[PartialError] (errors.As) comes with the actors of the nodes that
+// answered when some did not. A node whose pages do not advance is
+// [ErrMalformedReply].
+func (c *Client) Ps(ctx context.Context) ([]ActorInfo, error) {
+	var (
+		out  []ActorInfo
+		errs []proto.NodeError
+		req  proto.PsRequest
+	)
+	for pages := 0; ; pages++ {
+		var page proto.PsPage
+		if err := c.request(ctx, proto.KindPs, proto.Marshal(req), &page); err != nil {
+			return nil, err
+		}
+		for _, a := range page.Actors {
+			out = append(out, ActorInfo{PID: a.PID, Factory: a.Factory, Module: a.Module, Instance: a.Instance, Names: a.Names,
+				NamesTotal: max(a.NamesTotal, len(a.Names)), Mailbox: a.Mailbox, Restarts: a.Restarts, Refused: a.Refused})
+		}
+		errs = append(errs, page.Errors...)
+		if page.Next == nil {
+			break
+		}
+		if *page.Next == req.After || pages == maxListPages {
+			return nil, &malformedError{errors.New("the listing does not advance")}
+		}
+		req.After = *page.Next
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].PID.Less(out[j].PID) })
-	return out, nil
+	return out, partial(errs)
 }
 
 // NodeStatus describes one member of the cluster, as `wasmactor nodes`
@@ -243,11 +313,17 @@ type Crash struct {
 
 // Nodes lists the members of the cluster, the connected node included,
 // ordered by name.
+//
+// # Errors
+//
+// A *[PartialError] (errors.As) comes with the members that answered when
+// some did not.
 func (c *Client) Nodes(ctx context.Context) ([]NodeStatus, error) {
-	var ns []proto.NodeStatus
-	if err := c.request(ctx, proto.KindNodes, proto.Marshal(proto.Empty{}), &ns); err != nil {
+	var nr proto.NodesReply
+	if err := c.request(ctx, proto.KindNodes, proto.Marshal(proto.Empty{}), &nr); err != nil {
 		return nil, err
 	}
+	ns := nr.Nodes
 	out := make([]NodeStatus, len(ns))
 	for i, n := range ns {
 		out[i] = NodeStatus{Name: n.Name, Incarnation: n.Incarnation, Addr: n.Addr, Up: n.Up, Actors: n.Actors,
@@ -259,7 +335,7 @@ func (c *Client) Nodes(ctx context.Context) ([]NodeStatus, error) {
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
+	return out, partial(nr.Errors)
 }
 
 // ModuleStatus is a deployed module and the nodes holding its bytes.

@@ -162,7 +162,7 @@ func (n *Node) factoryOf(ctx context.Context, pid PID) (string, error) {
 // localFactory answers a peer's KindFactoryOf.
 func (n *Node) localFactory(r proto.ActorRef) (proto.FactoryReply, error) {
 	if r.ToIncarnation != n.incarnation {
-		return proto.FactoryReply{}, fmt.Errorf("%w: an actor of incarnation %x", wasmactor.ErrStaleIncarnation, r.ToIncarnation)
+		return proto.FactoryReply{}, fmt.Errorf("%w: an actor of incarnation %s", wasmactor.ErrStaleIncarnation, wasmactor.FormatIncarnation(r.ToIncarnation))
 	}
 	// A serial's factory never changes, so an actor being restarted has one.
 	a := n.actors.get(r.Serial)

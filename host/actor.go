@@ -32,8 +32,9 @@ type actor struct {
 	inst    atomic.Pointer[instance]
 	quota   scheduler.Quota
 	state   atomic.Uint32
-	// restarts counts supervision restarts, for listings.
-	restarts atomic.Uint32
+	// stopPending is a Stop that came while the actor was exiting (see exit).
+	stopPending atomic.Bool
+	refused     atomic.Uint64 // its tells that other nodes refused (see countRefused)
 	// parent is the serial of the actor that spawned this one, 0 if none
 	// did: its children count this one.
 	parent uint64
@@ -50,6 +51,7 @@ type actor struct {
 	children atomic.Int32
 	sup      *supervision // nil unless the actor has a restart policy
 	ext      *actorExt    // nil until the actor monitors a node or group or requests a spawn
+	goa      *goActor     // a Go actor's home (SpawnFunc); nil for a guest's actor
 }
 
 // actorExt is what few actors hold, kept out of actor to keep it small:
@@ -116,9 +118,20 @@ func (a *actor) extra() *actorExt {
 // supervision is what a restart needs: the policy's arithmetic and the
 // original spawn arguments.
 type supervision struct {
+	// restarts counts the actor's restarts, for listings; here rather than
+	// in actor, where it would cost every actor room (see restartCount).
+	restarts  atomic.Uint32
 	intensity *scheduler.Intensity
 	args      []byte
 	isolated  bool
+}
+
+// restartCount is how often a's supervision has restarted it.
+func (a *actor) restartCount() uint32 {
+	if a.sup == nil { // set at spawn, never changed
+		return 0
+	}
+	return a.sup.restarts.Load()
 }
 
 func (a *actor) alive() bool { return a.state.Load() == stateAlive }
@@ -247,8 +260,17 @@ func (n *Node) pin(ctx context.Context, a *actor, isolated bool) (*instance, err
 // instance is gone). allowRestart lets the restart policy act; an explicit
 // Node.Stop and node shutdown pass false.
 func (n *Node) exit(a *actor, reason string, stopGuest, allowRestart bool) {
-	if !a.state.CompareAndSwap(stateAlive, stateExiting) {
-		return
+	for !a.state.CompareAndSwap(stateAlive, stateExiting) {
+		if allowRestart || a.state.Load() != stateExiting {
+			return // dead already, or a kill during an exit: nothing to do
+		}
+		// A Stop (or the node's close) during an exit that may end in a
+		// restart is not lost: the restart completes and then stops the
+		// actor. If it completed before it could see the flag, try again.
+		a.stopPending.Store(true)
+		if a.state.Load() == stateExiting {
+			return
+		}
 	}
 	in := a.inst.Load()
 	// Its pending asks and timers die with this life of the actor, restart
@@ -259,13 +281,16 @@ func (n *Node) exit(a *actor, reason string, stopGuest, allowRestart bool) {
 	n.timers.drop(a.serial)
 	n.dropRequests(a)
 	if stopGuest {
-		in.pushSystem(delivery{actor: a, kind: abi.KindStop, payload: []byte(reason)})
+		a.pushSystem(delivery{actor: a, kind: abi.KindStop, payload: []byte(reason)})
 	}
 	if allowRestart && !n.closed.Load() && a.sup != nil && a.sup.intensity.ShouldRestart(reason, time.Now()) {
 		if err := n.restart(a, in); err == nil {
 			n.stats.restarts.Add(1)
-			a.restarts.Add(1)
+			a.sup.restarts.Add(1)
 			n.log.Info("actor restarted", "pid", n.pidOf(a).String(), "factory", a.factory, "reason", reason)
+			if a.stopPending.Swap(false) {
+				n.exit(a, wasmactor.ReasonShutdown, true, false)
+			}
 			return
 		} else {
 			reason = fmt.Sprintf("%s (restart failed: %v)", reason, err)
@@ -310,7 +335,7 @@ func (n *Node) finalize(a *actor, in *instance, reason string) {
 
 	n.actors.delete(a.serial)
 	n.releaseActor(a)
-	in.release(a)
+	a.leave(in)
 	pid := n.pidOf(a)
 	for _, name := range n.names.RemovePID(pid) {
 		n.broadcast(proto.KindUnname, proto.NameRef{Name: name, PID: pid})

@@ -350,6 +350,16 @@ func TestSendGroupCountsRefusals(t *testing.T) {
 		{"op": "send_group", "name": "g", "text": "all"},
 	})
 	require.Equal(t, []int{1, 1}, []int{r.Sent, r.Refused}, "s got it, full refused it")
+	// Asking full counts against its mailbox of one too: wait for the turn
+	// that takes "first" out of it.
+	require.Eventually(t, func() bool {
+		for _, a := range n.Actors() {
+			if a.PID == full {
+				return a.Mailbox == 0
+			}
+		}
+		return false
+	}, time.Minute, time.Millisecond)
 	require.Equal(t, "first", e.events(t, full, 1)[0].Text)
 	require.Equal(t, "all", e.events(t, s, 1)[0].Text)
 	require.Equal(t, 1, len(e.events(t, full, 1)), "nothing more for full")

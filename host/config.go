@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/wasmactor/wasmactor/internal/abi"
 	"github.com/wasmactor/wasmactor/scheduler"
 	"github.com/wasmactor/wasmactor/transport"
@@ -84,6 +86,15 @@ type Config struct {
 	// in front of it is trusted: what it serves is read-only but reveals the
 	// node's actors and modules.
 	HTTPListen string
+	// TracerProvider turns on OpenTelemetry tracing (README, "Tracing"):
+	// spans for Call, for guest asks made while handling a traced message,
+	// for spawns, deploys and module pulls, and W3C trace context in the
+	// messages and spawn requests that carry them. Nil (the default) makes
+	// no span and reads no trace context from a ctx; the message path then
+	// costs a nil check. Trace contexts that arrive from peers are passed
+	// on either way. `wasmactor node --otlp-endpoint` gives a provider that
+	// exports by OTLP over HTTP.
+	TracerProvider trace.TracerProvider
 	// MaxNodeMonitors bounds the node monitors (monitor_node) one actor
 	// holds at once. Default 256.
 	MaxNodeMonitors int

@@ -39,14 +39,34 @@
 // that reason. Monitors and links fire when an actor is finally dead. An actor
 // spawned with a restart policy (see [wasmactor.Restart]) is restarted in place:
 // it keeps its PID and its names, so callers holding the PID keep working, and
-// its monitors fire only when the restart intensity is exhausted.
+// its monitors fire only when the restart intensity is exhausted. While it is
+// being restarted, monitors and links attach to it and messages are refused
+// ([wasmactor.ErrNoProc]).
+//
+// A monitor of an actor on another node that cannot be sent there fires at
+// once with reason "noconnection"; a link that cannot be sent is an error.
+// An accepted monitor fires exactly once.
 //
 // # Delivery
 //
 // Tell is at most once with per-pair FIFO. Mailboxes are bounded per actor,
 // in messages (Config.MailboxSize) and in bytes (Limits.MailboxBytes): a
-// full one is [wasmactor.ErrMailboxFull] for the sender. System messages
-// (down, exit, stop) go ahead of user messages.
+// full one is [wasmactor.ErrMailboxFull] for the sender.
+// A tell to another node returns once it is queued for that node; if the
+// node refuses it (full mailbox, no such actor, stale incarnation), the
+// refusal comes back and is counted against the sending actor
+// (ActorInfo.Refused) and in Stats.RemoteRefused. System messages (down,
+// exit, stop) go ahead of user messages.
+//
+// # Go actors
+//
+// [Node.SpawnFunc] gives Go code of the embedding program a PID of this
+// node: a Go actor. It has no instance; its home is a goroutine that runs
+// its [Handler] one message at a time, with a bounded mailbox of its own
+// (system messages first). Everything else is the actor record every
+// actor has, so tells, asks, replies, monitors, links, names and their
+// remote forms reach it with no special case: guests, peers and the Go API
+// cannot tell it from a guest's actor.
 //
 // # Limits
 //
@@ -64,13 +84,17 @@
 //   - node.go: Start, Close and the node's lifetime; config.go: Config.
 //   - api.go: the public Go API for actors (Spawn, Send, Call, Stop, Kill,
 //     Monitor, Link, Unlink, IsLocal); names.go: names; groups.go: process
-//     groups, their monitors and sends to them; events.go: node events
+//     groups and sends to them; groupmonitor.go: group monitors, for Go
+//     and guests; events.go: node events
 //     (Events) and guests' node monitors; stats.go: Stats, Actors.
 //   - actor.go: an actor's life (spawn, exit, restart, finalize);
-//     links.go: monitors and links, local and remote.
-//   - instance.go: an instance, its mailbox and its turns; modules.go:
-//     deploy and InspectModule (its check without a node), the per-module
-//     instance pools, pulls from peers.
+//     links.go: monitors and links, local and remote; goactor.go: Go
+//     actors (SpawnFunc), whose home is a goroutine instead of an instance;
+//     goactor_context.go: what a Go actor's handler may do (ActorContext).
+//   - instance.go: an instance, its mailbox and its turns; pool.go: a
+//     module's instances (which one an actor is pinned to, the gates that
+//     serialise growth); modules.go: deploy and InspectModule (its check
+//     without a node), loading a module, pulls from peers.
 //   - imports.go: the engine.Host side, what a guest's imports do;
 //     messaging.go: tell, ask and reply routing, pending asks and calls;
 //     timers.go: the timers actors own (ask timeouts, SendAfter);
@@ -79,13 +103,15 @@
 //     messages to a peer, refused to the caller or kept in order; handler.go: the
 //     transport.Handler side, what peers send in; requests.go: requests from
 //     peers and clients (the CLI); access.go: what a client's cookie or
-//     token lets it request; placement.go: which node a spawn goes to;
+//     token lets it request; listings.go: paged, cluster-wide ps and nodes;
+//     placement.go: which node a spawn goes to;
 //     join.go: joining the cluster, in the background until a seed answers.
 //   - http.go: the optional HTTP listener; metrics.go: Prometheus metrics;
-//     observer.go: the observer page's data; peerlimits.go: the bounds on
-//     what a peer makes this node hold; limits.go: Limits, the bounds on
-//     what actors make it hold, and their refusals; table.go: the actor
-//     table.
+//     observer.go: the observer page's data; tracing.go: OpenTelemetry
+//     spans and the trace context messages and turns carry; peerlimits.go:
+//     the bounds on what a peer makes this node hold; limits.go: Limits,
+//     the bounds on what actors make it hold, and their refusals; table.go:
+//     the actor table.
 //
 // # Resources
 //
@@ -110,15 +136,20 @@
 // seed answers), one drain per peer whose control backlog is not empty
 // (outbox.go, tracked by Node.bg), one per spawn request in flight (a
 // guest's local spawn_request, or one a peer asked for: goBackground,
-// tracked by Node.jobs, at most Config.MaxSpawnRequests) and the HTTP
-// server when Config.HTTPListen is set; Close stops each and waits for it.
-// Timers are time.AfterFunc callbacks for ask timeouts, SendAfter and spawn
+// tracked by Node.jobs, at most Config.MaxSpawnRequests), the HTTP server
+// when Config.HTTPListen is set, and one goroutine per Go actor
+// (goactor.go), which runs its handler and returns once the actor is dead
+// (finalize halts it). Close stops each and waits for it; the Go actors'
+// once it has stopped every actor (Node.gos). Timers are time.AfterFunc callbacks for ask timeouts, SendAfter and spawn
 // request deadlines; the first two are owned by their actor in a timerSet:
 // stopped when it exits and all of them by Close. Everything else runs on a
 // caller's goroutine: the Go API's, a worker running a turn (imports), or the
 // transport's (handler); placement and the cluster-wide listings ask peers
 // from short-lived goroutines they wait for. Node.life is cancelled by Close
-// and bounds work the node does on its own behalf.
+// and bounds work the node does on its own behalf. Tracing starts no
+// goroutine: spans end on the goroutine that ends them, and the exporting
+// belongs to Config.TracerProvider (its batching processor's goroutine is
+// stopped by whoever shuts the provider down; the CLI does after Close).
 //
 // # Locks
 //
@@ -139,12 +170,25 @@
 //     and queue records (the scheduler's locks).
 //  7. cluster.mu: held while the registry is called (learnModule and
 //     forgetHolder keep the holder table and the factory index in step).
-//  8. Leaves, which are held while taking no other lock: actor.mu (and no
+//  8. goActors.mu (held while a Go actor enters the table) and goActor.mu
+//     (held while a record is queued in a Go actor's mailbox); never both.
+//  9. Leaves, which are held while taking no other lock: actor.mu (and no
 //     code holds two actor locks at once), cluster.pullMu, cluster.loadMu,
 //     the timerSets' locks (pending asks, SendAfter timers), outbox.mu,
 //     spawnRequests.mu, the table's shard locks, and the registry's and
 //     scheduler's internal locks. A refusal counted under one of them
-//     (n.overLimit in link) takes none: its counters are atomics.
+//     (n.overLimit in link) takes none: its counters are atomics. The
+//     tracer provider's own locks are leaves too: spans start inside guest
+//     calls (asks) and end with no host lock held (the timerSets call back
+//     after unlocking). A provider that exports synchronously (a simple
+//     span processor) would make those calls wait for its exporter: give
+//     the node a batching one.
+//
+// A turn's trace contexts (instance.trace) need no lock: the goroutine
+// running the turn owns them, and the instance's imports read them during
+// the turn's guest call, on that goroutine.
+//
+// A Go actor's handler runs holding no lock, like a guest's turn.
 //
 // An instance's log rate limit (instance.logb) is owned, like its batch,
 // by the goroutine running its turn; an actor's is in actorExt, under

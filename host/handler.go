@@ -21,24 +21,38 @@ var _ transport.Handler = (*handler)(nil)
 // Handler methods out of the Node's public API.
 type handler struct{ n *Node }
 
+// kindRefused is the envelope kind that carries a refused tell back to its
+// sender: Status is the ABI error code, To the sending actor (0: the
+// sender's host), From the target. It is a wire kind only, above the ABI's
+// record kinds, and never reaches a guest (docs/protocol.md, "Lanes").
+const kindRefused = 64
+
 func (h handler) HandleEnvelopes(from transport.NodeInfo, envs []transport.Envelope) {
 	n := h.n
+	var refused []transport.Envelope // allocated only when something is refused
 	for i := range envs {
 		env := &envs[i]
 		kind := abi.Kind(env.Kind)
 		src := abi.PID{Incarnation: from.Incarnation, Serial: env.From}
 		if env.ToIncarnation != n.incarnation {
-			if kind == abi.KindAsk {
+			switch kind {
+			case abi.KindAsk:
 				n.sendRemote(src, transport.Envelope{Kind: uint8(abi.KindReply), Status: uint16(abi.StaleIncarnation), From: env.To, Ref: env.Ref})
+			case abi.KindTell:
+				refused = append(refused, refusal(from, env, abi.StaleIncarnation))
 			}
 			continue
 		}
 		dst := abi.PID{Incarnation: n.incarnation, Serial: env.To}
 		switch kind {
 		case abi.KindTell:
-			n.tell(src, dst, kind, 0, env.Payload)
+			if e := n.tellTraced(src, dst, kind, 0, env.Payload, parseTrace(env.Trace)); e != abi.OK {
+				refused = append(refused, refusal(from, env, e))
+			}
+		case kindRefused:
+			n.countRefused(env.To)
 		case abi.KindAsk:
-			if e := n.tell(src, dst, kind, env.Ref, env.Payload); e != abi.OK {
+			if e := n.tellTraced(src, dst, kind, env.Ref, env.Payload, parseTrace(env.Trace)); e != abi.OK {
 				// The asker learns at once instead of waiting for its timeout.
 				n.sendRemote(src, transport.Envelope{Kind: uint8(abi.KindReply), Status: uint16(e), From: env.To, Ref: env.Ref})
 			}
@@ -47,6 +61,38 @@ func (h handler) HandleEnvelopes(from transport.NodeInfo, envs []transport.Envel
 		default:
 			n.log.Debug("unknown envelope kind", "peer", from.Name, "kind", env.Kind)
 		}
+	}
+	if len(refused) > 0 {
+		n.sendRefusals(from, refused)
+	}
+}
+
+// refusal is the REFUSED envelope answering a tell that was not queued.
+func refusal(from transport.NodeInfo, env *transport.Envelope, e abi.Errno) transport.Envelope {
+	return transport.Envelope{Kind: kindRefused, Status: uint16(e), ToIncarnation: from.Incarnation, To: env.From, From: env.To}
+}
+
+// sendRefusals carries a batch's refusals back to the sending node in one
+// Send. If even that fails (its queue is full, or it went down), the
+// refusals are counted here as lost; the tells stay counted at this node.
+func (n *Node) sendRefusals(to transport.NodeInfo, refused []transport.Envelope) {
+	if err := n.cl.tr.Send(to.Name, refused...); err != nil {
+		n.stats.refusalsLost.Add(uint64(len(refused)))
+		n.log.Debug("refusals not sent", "peer", to.Name, "count", len(refused), "err", err)
+	}
+}
+
+// countRefused counts a tell that another node refused against its sender:
+// the sending actor if it still exists (serial 0 is this node's Go API),
+// and the node. The guest is told nothing: a tell is at most once, and a
+// refusal arrives long after the send returned.
+func (n *Node) countRefused(serial uint64) {
+	n.stats.remoteRefused.Add(1)
+	if serial == 0 {
+		return
+	}
+	if a := n.actors.get(serial); a != nil {
+		a.refused.Add(1)
 	}
 }
 
@@ -179,7 +225,7 @@ func (n *Node) handleCast(from transport.NodeInfo, msg transport.Control) error 
 			return err
 		}
 		n.handleSpawned(from, s)
-	case proto.KindExit, proto.KindKill:
+	case proto.KindExit, proto.KindKill, proto.KindStop:
 		var x proto.Exit
 		if err := proto.Unmarshal(msg.Body, &x); err != nil {
 			return err
@@ -189,8 +235,12 @@ func (n *Node) handleCast(from transport.NodeInfo, msg transport.Control) error 
 			return nil // gone, or meant for an earlier run of this node
 		}
 		src := PID{Node: from.Name, Incarnation: from.Incarnation, Serial: x.From}
-		if msg.Kind == proto.KindKill {
+		switch msg.Kind {
+		case proto.KindKill:
 			n.exit(a, x.Reason, true, true)
+			return nil
+		case proto.KindStop:
+			n.exit(a, x.Reason, true, false) // final: Node.Stop is
 			return nil
 		}
 		a.mu.Lock()

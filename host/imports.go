@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/internal/abi"
 	"github.com/wasmactor/wasmactor/internal/engine"
@@ -31,24 +33,8 @@ func (im *imports) caller(serial uint64) *actor {
 	return a
 }
 
-// errRemote is returned by target for a PID on another node; callers that
-// support remote targets check for it.
-const errRemote abi.Errno = 0xffff
-
 // target resolves an ABI PID to a local actor, or errRemote.
-func (im *imports) target(p abi.PID) (*actor, abi.Errno) {
-	if p.Incarnation != im.n.incarnation {
-		if _, e := im.n.peerByInc(p.Incarnation); e != abi.OK {
-			return nil, e
-		}
-		return nil, errRemote
-	}
-	a := im.n.actors.get(p.Serial)
-	if a == nil || !a.alive() {
-		return nil, abi.NoProc
-	}
-	return a, abi.OK
-}
+func (im *imports) target(p abi.PID) (*actor, abi.Errno) { return im.n.actorAt(p) }
 
 func (im *imports) SelfNode() uint64 { return im.n.incarnation }
 
@@ -57,7 +43,7 @@ func (im *imports) Send(serial uint64, to abi.PID, msg []byte) abi.Errno {
 		return abi.BadArgument
 	}
 	im.in.mod.counters.sent.Add(1)
-	return im.n.tell(abi.PID{Incarnation: im.n.incarnation, Serial: serial}, to, abi.KindTell, 0, msg)
+	return im.n.tellTraced(abi.PID{Incarnation: im.n.incarnation, Serial: serial}, to, abi.KindTell, 0, msg, im.in.trace.of(serial))
 }
 
 func (im *imports) Ask(serial uint64, to abi.PID, ref uint64, timeout time.Duration, msg []byte) abi.Errno {
@@ -70,20 +56,30 @@ func (im *imports) Ask(serial uint64, to abi.PID, ref uint64, timeout time.Durat
 	}
 	im.in.mod.counters.sent.Add(1)
 	key := askKey{serial: serial, ref: ref}
+	from := abi.PID{Incarnation: im.n.incarnation, Serial: serial}
+	ask := pendingAsk{target: to, trace: im.in.trace.of(serial).clone()}
+	var tc *traceCtx
+	ask.span, tc = im.n.startAsk(ask.trace, from, to)
 	// Registered before sending: the reply can come from another worker
 	// before tell returns.
-	if r := im.n.asks.add(serial, ref, timeout, to, 0, func() { im.n.replyToActor(key, abi.Timeout, nil) }); r != added {
+	if r := im.n.asks.add(serial, ref, timeout, ask, 0, func() { im.n.replyToActor(key, abi.Timeout, nil) }); r != added {
 		// A ref reused while pending, the node closing, or a limit.
-		return im.n.addRefused(r, limPendingAsksPerActor, limPendingAsks, limPendingAsks)
+		e := im.n.addRefused(r, limPendingAsksPerActor, limPendingAsks, limPendingAsks)
+		endAsk(ask.span, e)
+		return e
 	}
-	if e := im.n.tell(abi.PID{Incarnation: im.n.incarnation, Serial: serial}, to, abi.KindAsk, ref, msg); e != abi.OK {
-		im.n.asks.take(serial, ref)
+	if e := im.n.tellTraced(from, to, abi.KindAsk, ref, msg, tc); e != abi.OK {
+		if _, ok := im.n.asks.take(serial, ref); ok {
+			endAsk(ask.span, e)
+		}
 		return e
 	}
 	if !a.alive() {
 		// Killed meanwhile by another goroutine: its exit may have dropped
 		// its asks before this one was added.
-		im.n.asks.take(serial, ref)
+		if _, ok := im.n.asks.take(serial, ref); ok {
+			endAsk(ask.span, abi.NoProc)
+		}
 	}
 	return abi.OK
 }
@@ -120,9 +116,19 @@ func (im *imports) Spawn(serial uint64, factory string, args []byte, flags abi.S
 	// on this worker, so it is bounded by the guest call deadline.
 	ctx, cancel := context.WithTimeout(im.n.life, im.n.cfg.GuestTimeout)
 	defer cancel()
+	tc := im.in.trace.of(serial)
+	var span trace.Span
+	if tc != nil {
+		ctx, span = im.n.startSpan(tc.context(ctx), spanSpawn, trace.SpanKindInternal, attrFactory.String(factory), attrActor.String(im.n.pidOf(parent).String()))
+	}
 	a, err := im.n.spawnLocal(ctx, spec)
+	endSpan(span, err)
 	if err != nil {
-		im.n.log.Debug("guest spawn failed", "parent", im.n.pidOf(parent).String(), "factory", factory, "err", err)
+		args := []any{"parent", im.n.pidOf(parent).String(), "factory", factory, "err", err}
+		if tc != nil {
+			args = append(args, "trace_id", tc.traceID())
+		}
+		im.n.log.Debug("guest spawn failed", args...)
 		return abi.PID{}, 0, abi.ErrnoOf(err)
 	}
 	return im.n.abiPID(a), monRef, abi.OK
@@ -176,43 +182,12 @@ func (im *imports) Monitor(serial uint64, target abi.PID) uint64 {
 	if !im.n.roomToMonitor(a) {
 		return 0
 	}
-	t, e := im.target(target)
-	if e == errRemote {
-		return im.n.watchRemote(im.n.pidOfABI(target), watcher{actor: a})
-	}
-	if e == abi.NoProc && target.Incarnation == im.n.incarnation {
-		t = im.n.actors.get(target.Serial) // maybe being restarted: watch decides
-	}
-	if t == nil {
-		// Already dead or unknown: DOWN "noproc" follows, as abi.md promises.
-		ref := im.n.refs.Add(1)
-		im.n.notifyDown(watcher{actor: a}, ref, PID{Incarnation: target.Incarnation, Serial: target.Serial}, wasmactor.ReasonNoProc)
-		return ref
-	}
-	return im.n.watch(t, watcher{actor: a})
+	return im.n.monitor(a, target)
 }
 
 func (im *imports) Demonitor(serial uint64, ref uint64) {
-	a := im.caller(serial)
-	if a == nil {
-		return
-	}
-	a.mu.Lock()
-	t, ok := a.watching[ref]
-	delete(a.watching, ref)
-	delete(a.downs, ref) // a DOWN already queued is not delivered either
-	a.mu.Unlock()
-	switch {
-	case t != nil:
-		im.n.unwatch(t, ref)
-	case ok:
-		im.n.unwatchRemote(ref)
-	default:
-		// Refs are unique across the node, so a node or group monitor's
-		// ref names only that monitor; a record queued for it is dropped.
-		if !im.n.demonitorNode(a, ref) {
-			im.n.demonitorGroup(a, ref)
-		}
+	if a := im.caller(serial); a != nil {
+		im.n.demonitor(a, ref)
 	}
 }
 
@@ -285,12 +260,13 @@ func (im *imports) SendAfter(serial uint64, to abi.PID, delay time.Duration, msg
 	n := im.n
 	from := n.abiPID(a)
 	key := n.refs.Add(1)
+	tc := im.in.trace.of(serial).clone()
 	// The timer is its sender's: stopped when the sender dies (the message
 	// is lost then, as abi.md says), when it cancels it, and when the node
 	// closes.
 	if r := n.timers.add(serial, key, delay, struct{}{}, int64(len(msg)), func() {
 		if _, ok := n.timers.take(serial, key); ok && !n.closed.Load() {
-			n.tell(from, to, abi.KindTell, 0, msg)
+			n.tellTraced(from, to, abi.KindTell, 0, msg, tc)
 		}
 	}); r != added {
 		return 0, n.addRefused(r, limTimersPerActor, limTimers, limTimerBytes)
@@ -311,21 +287,50 @@ func (im *imports) CancelTimer(serial, timer uint64) abi.Errno {
 	return abi.OK
 }
 
-// Log writes a guest's line in the name of the actor it names, if that
-// actor has a record in the batch being delivered: the host cannot tell
-// which of them the guest is handling when it logs, but a guest can name
-// only actors its own instance is running now. A line naming any other id
-// is the instance's. Each actor's lines, and the instance's, are rate
-// limited (Limits.LogLinesPerSecond).
+// Log logs a guest's line under its instance, and under the actor it names
+// if that actor has a record in the batch being delivered (a STOP's
+// Terminate runs after the host let the actor go). A guest names the actor
+// itself, and the host cannot tell which of the batch's records it is
+// handling, so "the actor running" can be any actor of the batch; any other
+// id (an idle actor of the same instance, another instance's, nobody) is
+// logged as "claimed_actor" rather than trusted. Each actor's lines, and
+// the instance's claimed ones, are rate limited (Limits.LogLinesPerSecond).
 func (im *imports) Log(serial uint64, level slog.Level, msg string) {
 	n, in := im.n, im.in
-	var a *actor
-	for i := range in.buf {
-		if d := &in.buf[i]; d.actor != nil && d.actor.serial == serial {
-			a = d.actor
-			break
+	a := im.running(serial)
+	if !im.allowLog(a) {
+		return
+	}
+	key := "claimed_actor"
+	if a != nil {
+		key = "actor"
+	}
+	actor := PID{Node: n.cfg.Name, Incarnation: n.incarnation, Serial: serial}.String()
+	ctx, attrs := n.life, []any{key, actor, "module", in.mod.info.Hash.Short(), "instance", in.id}
+	if tc := in.trace.of(serial); tc != nil {
+		ctx, attrs = tc.context(n.life), append(attrs, "trace_id", tc.traceID())
+	}
+	n.log.Log(ctx, level, msg, attrs...)
+}
+
+// running returns the actor serial if it has a record in the batch being
+// delivered, else nil. It runs on the turn's goroutine (imports are called
+// during Deliver), which owns in.buf.
+func (im *imports) running(serial uint64) *actor {
+	for i := range im.in.buf {
+		if a := im.in.buf[i].actor; a != nil && a.serial == serial {
+			return a
 		}
 	}
+	return nil
+}
+
+// allowLog takes a line from the rate limit of actor a, or of the
+// instance's claimed lines if a is nil, counting a refusal if there is
+// none left; the first line let through after some were dropped is
+// preceded by one note saying how many.
+func (im *imports) allowLog(a *actor) bool {
+	n, in := im.n, im.in
 	now, rate := time.Now(), n.cfg.Limits.LogLinesPerSecond
 	var ok bool
 	var dropped uint64
@@ -345,18 +350,16 @@ func (im *imports) Log(serial uint64, level slog.Level, msg string) {
 	}
 	if !ok {
 		n.refused(limLogLines)
-		return
-	}
-	attrs := []any{"module", in.mod.info.Hash.Short()}
-	if a != nil {
-		attrs = append(attrs, "actor", n.pidOf(a).String())
-	} else {
-		attrs = append(attrs, "instance", in.id, "claimed_actor", serial)
+		return false
 	}
 	if dropped > 0 {
-		n.log.Log(n.life, slog.LevelWarn, "guest log lines dropped: over the rate limit", append(attrs, "dropped", dropped)...)
+		who := []any{"instance", in.id, "module", in.mod.info.Hash.Short()}
+		if a != nil {
+			who = append(who, "actor", n.pidOf(a).String())
+		}
+		n.log.Warn("guest log lines dropped: over the rate limit", append(who, "dropped", dropped)...)
 	}
-	n.log.Log(n.life, level, msg, attrs...)
+	return true
 }
 
 // addRefused is the error code for a timer or ask that add did not arm,

@@ -24,7 +24,8 @@ type delivery struct {
 	ref     uint64
 	factory string // START only
 	payload []byte
-	epoch   uint32 // GROUP only: see groupMonState
+	epoch   uint32    // GROUP only: see groupMonState
+	trace   *traceCtx // the message's trace context; nil when untraced
 }
 
 // instance is one wazero instance hosting actors of one module.
@@ -46,6 +47,7 @@ type instance struct {
 	batch engine.Batch
 	asks  []pendingReply // asks in the current batch, answered if it crashes
 	logb  *logBucket     // log rate limit of lines naming no actor of the batch
+	trace turnTrace      // trace contexts of the batch's traced records, by actor
 
 	mu     sync.Mutex
 	actors map[uint64]*actor
@@ -53,11 +55,14 @@ type instance struct {
 }
 
 func (n *Node) newInstance(ctx context.Context, m *module, isolated bool) (*instance, error) {
-	in := &instance{n: n, mod: m, id: n.serials.Add(1), isolated: isolated, actors: make(map[uint64]*actor)}
+	in := &instance{n: n, mod: m, isolated: isolated, actors: make(map[uint64]*actor)}
 	inst, err := n.eng.Instantiate(ctx, m.compiled, &imports{n: n, in: in})
 	if err != nil {
 		return nil, err
 	}
+	// The engine's id, which tags the guest's stdout and stderr lines: the
+	// instance of `wasmactor ps` and of the node's log are the same number.
+	in.id = inst.ID()
 	in.inst = inst
 	in.task = n.sched.NewTask(in)
 	return in, nil
@@ -149,7 +154,7 @@ func (in *instance) Turn() bool {
 			d.actor.quota.GiveBytes(1, len(d.payload))
 		}
 		if dead {
-			in.dropped(d)
+			n.dropped(d)
 			continue
 		}
 		// Records for an actor that died while they waited are dropped
@@ -157,7 +162,7 @@ func (in *instance) Turn() bool {
 		// just before its actor is marked alive, and a kill after it queues
 		// a STOP behind it; STOP is for dead actors by definition.
 		if d.kind != abi.KindStop && d.kind != abi.KindStart && !d.actor.alive() {
-			in.dropped(d)
+			n.dropped(d)
 			continue
 		}
 		if d.kind == abi.KindDown && !d.actor.takeDown(d.ref) {
@@ -174,6 +179,9 @@ func (in *instance) Turn() bool {
 		}
 		if d.kind == abi.KindAsk {
 			in.asks = append(in.asks, pendingReply{to: d.from, ref: d.ref, asked: n.abiPID(d.actor)})
+		}
+		if d.trace != nil {
+			in.trace.note(d.actor.serial, d.trace)
 		}
 		rec = engine.Record{Kind: d.kind, Status: d.status, Actor: d.actor.serial, From: d.from, Ref: d.ref, Factory: d.factory, Payload: d.payload}
 		in.batch.Add(&rec)
@@ -200,6 +208,7 @@ func (in *instance) deliver() bool {
 		return true
 	}
 	defer in.batch.Reset()
+	defer in.trace.reset()
 	start := time.Now()
 	err := in.inst.Deliver(context.Background(), &in.batch)
 	observeSince(in.n.metrics.turn, start)
@@ -225,12 +234,12 @@ type pendingReply struct {
 	asked abi.PID
 }
 
-// dropped settles a record that will never reach the guest: whoever waits
+// dropped settles a record that will never reach its actor: whoever waits
 // on an ask learns at once instead of timing out.
-func (in *instance) dropped(d *delivery) {
+func (n *Node) dropped(d *delivery) {
 	switch d.kind {
 	case abi.KindAsk:
-		in.n.replyError(in.n.abiPID(d.actor), d.from, d.ref, wasmactor.ErrNoProc, "")
+		n.replyError(n.abiPID(d.actor), d.from, d.ref, wasmactor.ErrNoProc, "")
 	case abi.KindDown:
 		d.actor.takeDown(d.ref)
 	case abi.KindNodeDown:

@@ -405,10 +405,10 @@ func TestGuestLogAttributedToTheRunningActor(t *testing.T) {
 	// Their STARTs are done, so no batch of p's has a record of theirs.
 	e.ok(t, idle, "self")
 	e.ok(t, other, "self")
-	e.ok(t, p, "log_as", "ref", p.Serial, "text", "mine")
-	e.ok(t, p, "log_as", "ref", idle.Serial, "text", "as idle")
-	e.ok(t, p, "log_as", "ref", other.Serial, "text", "as other")
-	e.ok(t, p, "log_as", "ref", 999_999, "text", "as nobody")
+	e.ok(t, p, "log_as", "serial", p.Serial, "text", "mine")
+	e.ok(t, p, "log_as", "serial", idle.Serial, "text", "as idle")
+	e.ok(t, p, "log_as", "serial", other.Serial, "text", "as other")
+	e.ok(t, p, "log_as", "serial", 999_999, "text", "as nobody")
 
 	mine := logs.lines("mine")
 	require.Len(t, mine, 1)

@@ -52,7 +52,7 @@ func (n *Node) deliverSystem(a *actor, d delivery) {
 		return
 	}
 	d.actor = a
-	a.inst.Load().pushSystem(d)
+	a.pushSystem(d)
 }
 
 // watch adds a watcher to target and returns its ref; if target is already
@@ -93,6 +93,70 @@ func (n *Node) watchAs(target *actor, w watcher, ref uint64) uint64 {
 	return ref
 }
 
+// errRemote is returned by actorAt for a PID on another node; callers that
+// support remote targets check for it.
+const errRemote abi.Errno = 0xffff
+
+// actorAt resolves an ABI PID to a local actor that is not dead for good
+// (an exiting one may be restarted: monitors and links wait for the
+// outcome, messages are refused by tell), or errRemote.
+func (n *Node) actorAt(p abi.PID) (*actor, abi.Errno) {
+	if p.Incarnation != n.incarnation {
+		if _, e := n.peerByInc(p.Incarnation); e != abi.OK {
+			return nil, e
+		}
+		return nil, errRemote
+	}
+	a := n.actors.get(p.Serial)
+	if a == nil || a.dead() {
+		return nil, abi.NoProc
+	}
+	return a, abi.OK
+}
+
+// monitor makes local actor a watch target, on any node, and returns the
+// ref its DOWN will carry: at once with "noproc" if target is dead,
+// unknown, or of a node that is not connected.
+func (n *Node) monitor(a *actor, target abi.PID) uint64 {
+	t, e := n.actorAt(target)
+	if e == errRemote {
+		return n.watchRemote(n.pidOfABI(target), watcher{actor: a})
+	}
+	if e == abi.NoProc && target.Incarnation == n.incarnation {
+		t = n.actors.get(target.Serial) // maybe being restarted: watch decides
+	}
+	if t == nil {
+		// Already dead or unknown: DOWN "noproc" follows, as abi.md promises.
+		ref := n.refs.Add(1)
+		n.notifyDown(watcher{actor: a}, ref, PID{Incarnation: target.Incarnation, Serial: target.Serial}, wasmactor.ReasonNoProc)
+		return ref
+	}
+	return n.watch(t, watcher{actor: a})
+}
+
+// demonitor cancels a monitor (of an actor, a node or a group) held by
+// local actor a; a record for it that is already queued is not delivered
+// either.
+func (n *Node) demonitor(a *actor, ref uint64) {
+	a.mu.Lock()
+	t, ok := a.watching[ref]
+	delete(a.watching, ref)
+	delete(a.downs, ref)
+	a.mu.Unlock()
+	switch {
+	case t != nil:
+		n.unwatch(t, ref)
+	case ok:
+		n.unwatchRemote(ref)
+	default:
+		// Refs are unique across the node, so a node or group monitor's
+		// ref names only that monitor; a record queued for it is dropped.
+		if !n.demonitorNode(a, ref) {
+			n.demonitorGroup(a, ref)
+		}
+	}
+}
+
 // takeDown reports whether the DOWN queued for a with ref is still wanted
 // (the guest has not demonitored since it was queued), and forgets it.
 func (a *actor) takeDown(ref uint64) bool {
@@ -119,7 +183,7 @@ func (n *Node) link(a, b *actor) error {
 	add := func(x, y *actor) error {
 		x.mu.Lock()
 		defer x.mu.Unlock()
-		if !x.alive() {
+		if x.dead() { // alive, or exiting: the outcome breaks the link
 			return fmt.Errorf("%w: %s", wasmactor.ErrNoProc, n.pidOf(x))
 		}
 		if _, linked := x.links[y.serial]; !linked && len(x.links)+len(x.rlinks) >= n.cfg.Limits.LinksPerActor {
@@ -139,7 +203,7 @@ func (n *Node) link(a, b *actor) error {
 		return err
 	}
 	// b may have died between the two adds; its finalize would have missed a.
-	if !b.alive() {
+	if b.dead() {
 		n.unlink(a, b)
 		return fmt.Errorf("%w: %s", wasmactor.ErrNoProc, n.pidOf(b))
 	}
@@ -272,7 +336,7 @@ func (n *Node) addRemoteWatcher(from transport.NodeInfo, w proto.Watch) {
 func (n *Node) addRemoteLink(a *actor, other PID) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if !a.alive() {
+	if a.dead() {
 		return false
 	}
 	if a.rlinks == nil {

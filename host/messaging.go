@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/internal/abi"
 	"github.com/wasmactor/wasmactor/transport"
@@ -55,8 +57,14 @@ func newRef() uint64 {
 
 // tell queues a TELL or ASK from an ABI PID to an ABI PID.
 func (n *Node) tell(from, to abi.PID, kind abi.Kind, ref uint64, msg []byte) abi.Errno {
+	return n.tellTraced(from, to, kind, ref, msg, nil)
+}
+
+// tellTraced is tell for a message that travels in trace context tc (nil:
+// none).
+func (n *Node) tellTraced(from, to abi.PID, kind abi.Kind, ref uint64, msg []byte, tc *traceCtx) abi.Errno {
 	if to.Incarnation != n.incarnation {
-		return n.sendRemote(to, transport.Envelope{Kind: uint8(kind), From: from.Serial, Ref: ref, Payload: msg})
+		return n.sendRemote(to, transport.Envelope{Kind: uint8(kind), From: from.Serial, Ref: ref, Payload: msg, Trace: tc.bytes()})
 	}
 	a := n.actors.get(to.Serial)
 	if a == nil || !a.alive() {
@@ -66,7 +74,7 @@ func (n *Node) tell(from, to abi.PID, kind abi.Kind, ref uint64, msg []byte) abi
 		n.stats.mailboxFull.Add(1)
 		return abi.MailboxFull
 	}
-	a.inst.Load().push(delivery{actor: a, kind: kind, quota: true, from: from, ref: ref, payload: msg})
+	a.push(delivery{actor: a, kind: kind, quota: true, from: from, ref: ref, payload: msg, trace: tc})
 	return abi.OK
 }
 
@@ -113,44 +121,63 @@ func (n *Node) replyError(from, to abi.PID, ref uint64, err error, reason string
 // answerActor completes an actor's pending ask with a reply from actor
 // from, if from is the actor that was asked.
 func (n *Node) answerActor(from abi.PID, key askKey, status abi.Errno, msg []byte) {
-	if _, ok := n.asks.takeIf(key.serial, key.ref, func(target abi.PID) bool { return target == from }); !ok {
+	ask, ok := n.asks.takeIf(key.serial, key.ref, func(p pendingAsk) bool { return p.target == from })
+	if !ok {
 		return
 	}
-	n.pushReply(key, status, msg)
+	endAsk(ask.span, status)
+	n.pushReply(key, status, msg, ask.trace)
 }
 
 // replyToActor completes an actor's pending ask once with the node's own
 // verdict: the TIMEOUT status when its timer fires first, NODE_DOWN.
 func (n *Node) replyToActor(key askKey, status abi.Errno, msg []byte) {
-	if _, ok := n.asks.take(key.serial, key.ref); !ok {
+	ask, ok := n.asks.take(key.serial, key.ref)
+	if !ok {
 		return
 	}
-	n.pushReply(key, status, msg)
+	endAsk(ask.span, status)
+	n.pushReply(key, status, msg, ask.trace)
 }
 
-func (n *Node) pushReply(key askKey, status abi.Errno, msg []byte) {
+// pushReply queues a reply for the asking actor. It travels in the trace
+// context the actor asked in, so what it sends while handling the reply
+// stays in that trace.
+func (n *Node) pushReply(key askKey, status abi.Errno, msg []byte, tc *traceCtx) {
 	a := n.actors.get(key.serial)
 	if a == nil || !a.alive() {
 		return
 	}
 	// Replies are not counted against the mailbox bound: the actor asked
 	// for them, and dropping one would turn into a spurious timeout.
-	a.inst.Load().push(delivery{actor: a, kind: abi.KindReply, status: status, ref: key.ref, payload: msg})
+	a.push(delivery{actor: a, kind: abi.KindReply, status: status, ref: key.ref, payload: msg, trace: tc})
 }
 
 type askKey struct{ serial, ref uint64 }
 
-// pendingAsks are the asks made by guests, each with its timeout timer, by
-// asking actor and ref; the value is the actor asked, the only one whose
-// reply counts. An actor's asks are dropped when it exits (see Node.exit).
+// pendingAsks are the asks made by guests and Go actors, each with its
+// timeout timer, by asking actor and ref. An actor's asks are dropped when it exits (see
+// Node.exit).
 type pendingAsks struct {
-	timerSet[abi.PID]
+	timerSet[pendingAsk]
 }
+
+// pendingAsk is one ask an actor made.
+type pendingAsk struct {
+	target abi.PID    // the actor asked, the only one whose reply counts
+	trace  *traceCtx  // the context the asker was in, given back with the reply
+	span   trace.Span // the ask's span, nil unless tracing is on and the ask traced
+}
+
+// drop disarms the asks of an actor that died; their spans end unanswered.
+func (p *pendingAsks) drop(owner uint64) { p.dropThen(owner, endDroppedAsk) }
+
+func endDroppedAsk(p pendingAsk) { endAsk(p.span, abi.NoProc) }
 
 // toNode lists the asks waiting on actors of one node.
 func (p *pendingAsks) toNode(inc uint64) []askKey {
 	var keys []askKey
-	for _, k := range p.keys(func(target abi.PID) bool { return target.Incarnation == inc }) {
+	for _, k := range p.keys(func(p pendingAsk) bool { return p.target.Incarnation == inc }) {
 		keys = append(keys, askKey{serial: k[0], ref: k[1]})
 	}
 	return keys

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/internal/dirlock"
 	"github.com/wasmactor/wasmactor/internal/engine"
@@ -102,6 +104,7 @@ type Node struct {
 	cfg         Config
 	log         *slog.Logger
 	incarnation uint64
+	tracer      trace.Tracer // nil unless Config.TracerProvider: tracing is off
 
 	// life is cancelled by Close: work the node starts on its own behalf
 	// (guest spawns, pulls, timers) stops with the node.
@@ -118,7 +121,8 @@ type Node struct {
 	groups    *registry.Groups
 
 	actors  table
-	serials atomic.Uint64 // actor serials; also instance ids
+	gos     goActors      // the Go actors' goroutines (SpawnFunc)
+	serials atomic.Uint64 // actor serials (instance ids are the engine's)
 	refs    atomic.Uint64 // call and monitor refs
 
 	modMu   sync.Mutex
@@ -174,6 +178,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		modules:   make(map[registry.Hash]*module),
 	}
 	n.life, n.stopLife = context.WithCancel(context.Background())
+	if cfg.TracerProvider != nil {
+		n.tracer = cfg.TracerProvider.Tracer(tracerName)
+	}
 	n.actors.init()
 	n.cl.init()
 	n.ev.init()
@@ -274,6 +281,7 @@ func (n *Node) Close() error {
 		return nil
 	}
 	n.stopLife()
+	n.gos.close() // no more Go actors: the loop below stops them all
 	n.closeHTTP()
 	n.bg.Wait() // drains stop with n.life
 	if n.joinDone != nil {
@@ -290,6 +298,7 @@ func (n *Node) Close() error {
 	for _, a := range n.actors.all() {
 		n.exit(a, wasmactor.ReasonShutdown, false, false)
 	}
+	n.gos.wait() // their handlers see ActorContext.Context done
 	n.sched.Close()
 	// No turn runs now, so no guest adds a timer: stop them all.
 	n.asks.close()

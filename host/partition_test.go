@@ -84,12 +84,12 @@ func TestProcessPartitionHeals(t *testing.T) {
 		if err != nil {
 			return false
 		}
-		var ps []proto.ActorInfo
-		if rpc(t, c2, proto.KindPs, proto.Empty{}, &ps) != nil {
+		var ps proto.PsPage
+		if rpc(t, c2, proto.KindPs, proto.PsRequest{}, &ps) != nil || len(ps.Errors) > 0 || ps.Next != nil {
 			return false
 		}
 		var holders []wasmactor.PID // as n2 sees its own and n1's actors
-		for _, a := range ps {
+		for _, a := range ps.Actors {
 			if slices.Contains(a.Names, "leader") {
 				holders = append(holders, a.PID)
 			}

@@ -3,10 +3,11 @@ package host
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/internal/abi"
@@ -15,7 +16,7 @@ import (
 	"github.com/wasmactor/wasmactor/transport"
 )
 
-func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport.Control) ([]byte, error) {
+func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport.Control) (_ []byte, err error) {
 	if err := n.checkOpen(); err != nil {
 		return nil, err
 	}
@@ -32,6 +33,11 @@ func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport
 		var s proto.Spawn
 		if err := proto.Unmarshal(req.Body, &s); err != nil {
 			return nil, err
+		}
+		if n.tracer != nil {
+			var span trace.Span
+			ctx, span = n.startSpan(parseTrace(s.Trace).context(ctx), spanSpawn, trace.SpanKindServer, attrFactory.String(s.Factory))
+			defer func() { endSpan(span, err) }()
 		}
 		// The module and holder the requester resolved the factory to are
 		// hints for the pull, not announcements: the requester speaks for no
@@ -117,7 +123,11 @@ func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport
 		return proto.Marshal(rep), nil
 
 	case proto.KindLocalPs:
-		return proto.Marshal(n.localPs()), nil
+		var r proto.PsRequest
+		if err := proto.Unmarshal(req.Body, &r); err != nil {
+			return nil, err
+		}
+		return proto.Marshal(n.localPage(r.After.Serial, r.PageBytes())), nil
 
 	case proto.KindDeploy:
 		info, err := n.Deploy(ctx, req.Body)
@@ -195,31 +205,14 @@ func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport
 		return proto.Marshal(proto.Empty{}), n.Join(ctx, s.Addrs...)
 
 	case proto.KindPs:
-		all := n.localPs()
-		for _, a := range n.fanOut(ctx, proto.KindLocalPs) {
-			var ps []proto.ActorInfo
-			if a.err == nil && proto.Unmarshal(a.body, &ps) == nil {
-				all = append(all, ps...)
-			}
+		var r proto.PsRequest
+		if err := proto.Unmarshal(req.Body, &r); err != nil {
+			return nil, err
 		}
-		sort.Slice(all, func(i, j int) bool {
-			if all[i].PID.Node != all[j].PID.Node {
-				return all[i].PID.Node < all[j].PID.Node
-			}
-			return all[i].PID.Serial < all[j].PID.Serial
-		})
-		return proto.Marshal(all), nil
+		return proto.Marshal(n.clusterPage(ctx, r)), nil
 
 	case proto.KindNodes:
-		all := []proto.NodeStatus{n.status()}
-		for _, a := range n.fanOut(ctx, proto.KindStatus) {
-			var st proto.NodeStatus
-			if a.err == nil && proto.Unmarshal(a.body, &st) == nil {
-				all = append(all, st)
-			}
-		}
-		sort.Slice(all, func(i, j int) bool { return all[i].Name < all[j].Name })
-		return proto.Marshal(all), nil
+		return proto.Marshal(n.nodes(ctx)), nil
 
 	case proto.KindModules:
 		var out []proto.ModuleStatus
@@ -256,7 +249,7 @@ func (n *Node) fanOut(ctx context.Context, kind uint16) []fanAnswer {
 	var wg sync.WaitGroup
 	for i, m := range members {
 		wg.Go(func() {
-			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			cctx, cancel := context.WithTimeout(ctx, memberTimeout)
 			defer cancel()
 			b, err := n.cl.tr.Call(cctx, m.Name, transport.Control{Kind: kind, Body: proto.Marshal(proto.Empty{})})
 			out[i] = fanAnswer{node: m, body: b, err: fromRemote(err)}

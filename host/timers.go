@@ -9,8 +9,8 @@ import (
 // and their SendAfter timers. Timers are indexed by owner (an actor's
 // serial) and by a key unique for that owner, so an actor's death stops its
 // own timers in time proportional to their number, and Close stops them all.
-// Each timer carries a value V (for asks, the node asked) and a size (for
-// SendAfter, the payload it holds).
+// Each timer carries a value V (for asks, the actor asked and the ask's
+// trace) and a size (for SendAfter, the payload it holds).
 //
 // The set is bounded (see bound): per owner, in all, and in bytes.
 //
@@ -115,7 +115,11 @@ func (s *timerSet[V]) takeIf(owner, key uint64, match func(V) bool) (V, bool) {
 }
 
 // drop disarms every timer of owner: it has died.
-func (s *timerSet[V]) drop(owner uint64) {
+func (s *timerSet[V]) drop(owner uint64) { s.dropThen(owner, nil) }
+
+// dropThen is drop, then fn (if not nil) for the value of each timer
+// dropped, with no lock held.
+func (s *timerSet[V]) dropThen(owner uint64, fn func(V)) {
 	s.mu.Lock()
 	mine := s.m[owner]
 	delete(s.m, owner)
@@ -126,6 +130,9 @@ func (s *timerSet[V]) drop(owner uint64) {
 	s.mu.Unlock()
 	for _, ot := range mine {
 		ot.t.Stop()
+		if fn != nil {
+			fn(ot.v)
+		}
 	}
 }
 

@@ -46,6 +46,10 @@ type Envelope struct {
 	Ref           uint64 `cbor:"6,keyasint,omitempty"`
 	// Payload is opaque to the transport (CBOR produced by a guest).
 	Payload []byte `cbor:"7,keyasint,omitempty"`
+	// Trace is the W3C trace context the message travels in, empty when it
+	// is not traced. It is opaque to the transport; docs/protocol.md gives
+	// its layout (the host's, in host/tracing.go).
+	Trace []byte `cbor:"8,keyasint,omitempty"`
 }
 
 // Control is a cluster-level message (registry update, monitor, link, spawn

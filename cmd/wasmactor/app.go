@@ -69,7 +69,8 @@ type app struct {
 }
 
 // run is the whole CLI: it parses args, runs one command and returns the
-// exit code. Every failure prints exactly one line on stderr.
+// exit code. Every failure prints exactly one line on stderr, except a
+// listing that lacks some nodes' part: one line per such node.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return runWith(ctx, args, stdout, stderr, osDeps())
 }
@@ -86,6 +87,13 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, d dep
 	}
 	if err == nil {
 		return exitOK
+	}
+	var pe *partialError
+	if errors.As(err, &pe) {
+		for _, l := range pe.lines {
+			fmt.Fprintln(stderr, l)
+		}
+		return exitUnreachable
 	}
 	code, line := classify(err)
 	var ee *exitError

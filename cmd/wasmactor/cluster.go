@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -371,35 +372,109 @@ type actorJSON struct {
 	Module   string   `json:"module"`
 	Instance uint64   `json:"instance"`
 	Names    []string `json:"names"`
+	// NamesTotal is how many names the actor holds; names lists at most
+	// the first 32 of them.
+	NamesTotal int    `json:"names_total"`
+	Refused    uint64 `json:"refused"`
+}
+
+// nodeErrorJSON is a node that could not answer its part of a listing.
+type nodeErrorJSON struct {
+	Node  string `json:"node"`
+	Error string `json:"error"`
+}
+
+type psJSON struct {
+	Actors []actorJSON     `json:"actors"`
+	Errors []nodeErrorJSON `json:"errors"`
+}
+
+// partialError is a listing that printed what it got but lacks the part of
+// some nodes: one line each on stderr, and exitUnreachable.
+type partialError struct {
+	lines []string
+}
+
+func (e *partialError) Error() string { return strings.Join(e.lines, "; ") }
+
+// listingErrors turns the nodes that could not answer into what is printed
+// on stderr (nil: the listing is whole).
+func listingErrors(missing *client.PartialError) error {
+	if missing == nil {
+		return nil
+	}
+	pe := &partialError{}
+	for _, ne := range missing.Nodes {
+		pe.lines = append(pe.lines, oneLine(fmt.Sprintf("node %s did not answer: %s", ne.Node, ne.Err)))
+	}
+	return pe
+}
+
+func errorsOut(missing *client.PartialError) []nodeErrorJSON {
+	out := []nodeErrorJSON{}
+	if missing != nil {
+		for _, ne := range missing.Nodes {
+			out = append(out, nodeErrorJSON{Node: ne.Node, Error: oneLineBare(ne.Err)})
+		}
+	}
+	return out
+}
+
+// namesCell is the NAMES column: the names listed, and how many in all
+// when there are more.
+func namesCell(x client.ActorInfo) string {
+	s := strings.Join(x.Names, ",")
+	if x.NamesTotal > len(x.Names) {
+		s += fmt.Sprintf(",... (%d in all)", x.NamesTotal)
+	}
+	return orDash(s)
 }
 
 func (a *app) psCmd() *cobra.Command {
 	var out format
 	cmd := &cobra.Command{
-		Use:     "ps",
-		Short:   "List the actors of the whole cluster",
-		Example: "  wasmactor ps\n  wasmactor ps -o json | jq -r '.[] | select(.factory == \"Counter\") | .pid'",
+		Use:   "ps",
+		Short: "List the actors of the whole cluster",
+		Long: `List every actor of the cluster, asked through one node, page by page.
+An actor holding many names shows the first 32 and their number.
+
+A node that cannot answer its part (down meanwhile, timed out) is named on
+stderr, one line per node, after the actors that were listed, and the exit
+code is 3: the listing is incomplete. With -o json the output is an object,
+{"actors": [...], "errors": [{"node": ..., "error": ...}]}.`,
+		Example: "  wasmactor ps\n  wasmactor ps -o json | jq -r '.actors[] | select(.factory == \"Counter\") | .pid'",
 		Args:    exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var actors []client.ActorInfo // ordered by PID
+			var missing *client.PartialError
 			if err := a.request(cmd.Context(), func(c *client.Client) (err error) {
 				actors, err = c.Ps(cmd.Context())
+				if errors.As(err, &missing) {
+					return nil // printed after what the others answered
+				}
 				return err
 			}); err != nil {
 				return fmt.Errorf("ps: %w", err)
 			}
 			if out == formatJSON {
-				js := make([]actorJSON, 0, len(actors))
+				js := psJSON{Actors: make([]actorJSON, 0, len(actors)), Errors: errorsOut(missing)}
 				for _, x := range actors {
-					js = append(js, actorJSON{pidJSON: pidOut(x.PID), Factory: x.Factory, Module: x.Module, Instance: x.Instance, Names: nonNil(x.Names)})
+					js.Actors = append(js.Actors, actorJSON{pidJSON: pidOut(x.PID), Factory: x.Factory, Module: x.Module, Instance: x.Instance,
+						Names: nonNil(x.Names), NamesTotal: x.NamesTotal, Refused: x.Refused})
 				}
-				return writeJSON(a.stdout, js)
+				if err := writeJSON(a.stdout, js); err != nil {
+					return err
+				}
+				return listingErrors(missing)
 			}
 			rows := make([][]string, 0, len(actors))
 			for _, x := range actors {
-				rows = append(rows, []string{x.PID.String(), x.Factory, shortHash(x.Module), fmt.Sprint(x.Instance), orDash(strings.Join(x.Names, ","))})
+				rows = append(rows, []string{x.PID.String(), x.Factory, shortHash(x.Module), fmt.Sprint(x.Instance), fmt.Sprint(x.Refused), namesCell(x)})
 			}
-			return table(a.stdout, []string{"PID", "FACTORY", "MODULE", "INSTANCE", "NAMES"}, rows)
+			if err := table(a.stdout, []string{"PID", "FACTORY", "MODULE", "INSTANCE", "REFUSED", "NAMES"}, rows); err != nil {
+				return err
+			}
+			return listingErrors(missing)
 		},
 	}
 	addFormatFlag(cmd, &out)
@@ -416,6 +491,13 @@ type nodeJSON struct {
 	Modules     int    `json:"modules"`
 }
 
+// nodesListJSON is `nodes -o json`: the members that answered and the
+// ones that did not.
+type nodesListJSON struct {
+	Nodes  []nodeJSON      `json:"nodes"`
+	Errors []nodeErrorJSON `json:"errors"`
+}
+
 func (a *app) nodesCmd() *cobra.Command {
 	var (
 		out   format
@@ -424,26 +506,41 @@ func (a *app) nodesCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "nodes",
 		Short: "List the members of the cluster; with --watch, then stream their changes",
-		Long: `List the members of the cluster. With --watch, then print a line each time a
-member comes up or goes down, as the node it is connected to sees it, with
-the reason, until interrupted (or the node goes away: exit code 3).`,
-		Example: "  wasmactor nodes\n  wasmactor nodes -o json | jq -r '.[] | select(.up) | .name'\n  wasmactor nodes --watch",
+		Long: `List the node asked and every member it is connected to, with their
+status. With --watch, then print a line each time a member comes up or goes
+down, as the node it is connected to sees it, with the reason, until
+interrupted (or the node goes away: exit code 3).
+
+A member that does not answer is named on stderr, one line per node, and the
+exit code is 3 (with --watch the watch goes on). With -o json the listing is
+an object, {"nodes": [...], "errors": [{"node": ..., "error": ...}]}.`,
+		Example: "  wasmactor nodes\n  wasmactor nodes -o json | jq -r '.nodes[] | select(.up) | .name'\n  wasmactor nodes --watch",
 		Args:    exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if watch {
 				return a.watchNodes(cmd, out)
 			}
 			var nodes []client.NodeStatus // ordered by name
+			var missing *client.PartialError
 			if err := a.request(cmd.Context(), func(c *client.Client) (err error) {
 				nodes, err = c.Nodes(cmd.Context())
+				if errors.As(err, &missing) {
+					return nil // printed after what the others answered
+				}
 				return err
 			}); err != nil {
 				return fmt.Errorf("nodes: %w", err)
 			}
 			if out == formatJSON {
-				return writeJSON(a.stdout, nodesJSON(nodes))
+				if err := writeJSON(a.stdout, nodesListJSON{Nodes: nodesJSON(nodes), Errors: errorsOut(missing)}); err != nil {
+					return err
+				}
+				return listingErrors(missing)
 			}
-			return nodesTable(a.stdout, nodes)
+			if err := nodesTable(a.stdout, nodes); err != nil {
+				return err
+			}
+			return listingErrors(missing)
 		},
 	}
 	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "after the listing, print every member that comes up or goes down")

@@ -48,9 +48,11 @@
 // Every failure is one line on stderr, "wasmactor: ...", and an exit code a
 // script can branch on: 1 other failure, 2 usage (bad flags, arguments or
 // JSON, PID text without its incarnation), 3 node unreachable or handshake
-// refused (wrong cookie), 4 not found (factory, actor, name, node, or a PID of
-// an earlier run of its node), 5 timeout, 6 rejected (bad or oversized
-// module or message, name taken, mailbox full), 7 permission (the token
-// does not allow the request, or has expired). Remote errors arrive with the
+// refused (wrong cookie), or a listing (ps, nodes) that lacks the nodes that
+// did not answer (those get one line each, after what the others answered),
+// 4 not found (factory, actor, name, node, or a PID of an earlier run of its
+// node), 5 timeout, 6 rejected (bad or oversized module or message, name
+// taken, mailbox full), 7 permission (the token does not allow the request,
+// or has expired). Remote errors arrive with the
 // ABI error codes of docs/abi.md and map onto these.
 package main

@@ -17,7 +17,7 @@ const (
 	exitOK          = 0
 	exitFailure     = 1 // anything not listed below (internal errors, build failures)
 	exitUsage       = 2 // bad flags or arguments, bad JSON, bad PID text
-	exitUnreachable = 3 // node unreachable, handshake refused (wrong cookie), target node down
+	exitUnreachable = 3 // node unreachable, handshake refused (wrong cookie), target node down; a listing missing nodes that did not answer
 	exitNotFound    = 4 // unknown factory, actor, name or node; stale PID
 	exitTimeout     = 5 // no reply in time
 	exitRejected    = 6 // bad or oversized module or message, name taken, mailbox full, a limit reached
@@ -28,7 +28,9 @@ const exitCodesHelp = `Exit codes:
   0  success
   1  failure not listed below (internal error, build failure)
   2  usage: bad flags or arguments, bad JSON, bad PID text
-  3  node unreachable, handshake refused (wrong cookie), or target node down
+  3  node unreachable, handshake refused (wrong cookie), or target node down;
+     ps and nodes: some nodes did not answer (named on stderr, one line each;
+     what the others answered is printed)
   4  not found: unknown factory, actor, name or node; stale PID
   5  timeout: no reply in time
   6  rejected: bad or oversized module or message, name taken, mailbox full,

@@ -159,11 +159,14 @@ type nodeEventJSON struct {
 
 // watchNodes is `nodes --watch`: the listing, then every event after it,
 // by long polls of the node (client.NodeEvents). With -o json it prints
-// JSON Lines: the listing as one array, then one object per event.
+// JSON Lines: the listing as `nodes -o json` prints it, then one object per
+// event. Members that did not answer the listing are named on stderr and
+// the watch goes on.
 func (a *app) watchNodes(cmd *cobra.Command, out format) error {
 	ctx := cmd.Context()
 	var cursor uint64
 	var nodes []client.NodeStatus
+	var missing *client.PartialError
 	// The cursor first: an event between it and the listing is printed
 	// after the listing, never lost.
 	if err := a.request(ctx, func(c *client.Client) error {
@@ -173,18 +176,27 @@ func (a *app) watchNodes(cmd *cobra.Command, out format) error {
 		}
 		cursor = page.Next
 		nodes, err = c.Nodes(ctx)
+		if errors.As(err, &missing) {
+			return nil // named after the listing
+		}
 		return err
 	}); err != nil {
 		return fmt.Errorf("nodes --watch: %w", err)
 	}
 	if out == formatJSON {
-		b, err := json.Marshal(nodesJSON(nodes))
+		b, err := json.Marshal(nodesListJSON{Nodes: nodesJSON(nodes), Errors: errorsOut(missing)})
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(a.stdout, "%s\n", b)
 	} else if err := nodesTable(a.stdout, nodes); err != nil {
 		return err
+	}
+	var pe *partialError
+	if errors.As(listingErrors(missing), &pe) {
+		for _, l := range pe.lines {
+			fmt.Fprintln(a.stderr, l)
+		}
 	}
 	for {
 		var page client.NodeEventsPage

@@ -95,7 +95,7 @@ func TestNodesWatch(t *testing.T) {
 	f.handle = func(_ context.Context, req transport.Control) ([]byte, error) {
 		switch req.Kind {
 		case proto.KindNodes:
-			return proto.Marshal([]proto.NodeStatus{{Name: "n1", Incarnation: 1, Addr: "127.0.0.1:7946", Up: true}}), nil
+			return proto.Marshal(proto.NodesReply{Nodes: []proto.NodeStatus{{Name: "n1", Incarnation: 1, Addr: "127.0.0.1:7946", Up: true}}}), nil
 		case proto.KindNodeEvents:
 			var r proto.NodeEventsRequest
 			require.NoError(t, proto.Unmarshal(req.Body, &r))
@@ -135,7 +135,7 @@ func TestNodesWatch(t *testing.T) {
 	r = f.run(t, "nodes", "-w", "-o", "json")
 	require.Equal(t, exitUnreachable, r.code)
 	require.Equal(t, ""+
-		`[{"name":"n1","addr":"127.0.0.1:7946","incarnation":"0000000000000001","up":true,"actors":0,"instances":0,"modules":0}]`+"\n"+
+		`{"nodes":[{"name":"n1","addr":"127.0.0.1:7946","incarnation":"0000000000000001","up":true,"actors":0,"instances":0,"modules":0}],"errors":[]}`+"\n"+
 		`{"seq":5,"at":"2026-12-01T10:00:00Z","node":"n2","incarnation":"0000000000000002","addr":"127.0.0.1:7947","up":true,"reason":"joined"}`+"\n"+
 		`{"seq":6,"at":"2026-12-01T10:00:01Z","node":"n2","incarnation":"0000000000000002","up":false,"reason":"timeout"}`+"\n"+
 		`{"missed":200}`+"\n"+

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wasmactor/wasmactor/internal/abi"
+	"github.com/wasmactor/wasmactor/internal/proto"
 	"github.com/wasmactor/wasmactor/internal/testca"
 	"github.com/wasmactor/wasmactor/token"
 	"github.com/wasmactor/wasmactor/transport"
@@ -98,7 +99,7 @@ func TestTokenIsProvedInsteadOfTheCookie(t *testing.T) {
 	tok, err := fakeAuthority(t).Mint(token.Caveat{Role: token.Viewer})
 	require.NoError(t, err)
 	f := newFake(t)
-	f.handle = reply(t, 205, []any{})
+	f.handle = reply(t, proto.KindNodes, proto.NodesReply{})
 	for _, args := range [][]string{{"--token", tok.String(), "nodes"}, {"nodes"}} {
 		f.env[envToken] = tok.String()
 		r := f.run(t, args...)
@@ -159,7 +160,7 @@ func TestPermissionExitCode(t *testing.T) {
 // environment, and go together.
 func TestTLSFlags(t *testing.T) {
 	f := newFake(t)
-	f.handle = reply(t, 205, []any{})
+	f.handle = reply(t, proto.KindNodes, proto.NodesReply{})
 	cert, key, ca := testca.New(t).Files(t, "cli")
 	r := f.run(t, "--tls-cert", cert, "--tls-key", key, "--tls-ca", ca, "nodes")
 	require.Equal(t, 0, r.code, r.stderr)

@@ -159,6 +159,71 @@
 //		w.child = child // linked, and restarted on n2 if it fails
 //	}, actor.On("n2"), actor.SpawnLink, actor.Restart(actor.Permanent, 5, time.Minute))
 //
+// # Supervisors
+//
+// [Supervisor] makes a factory of supervisor actors, as OTP's supervisor
+// behaviour: a supervisor starts its children in order, restarts them when
+// they stop as their [RestartPolicy] and its [Strategy] say, and gives up
+// when they need more than MaxRestarts restarts within Period. Supervisors
+// are actors, so they nest into trees:
+//
+//	func tree(ctx *actor.Context, args actor.Message) (actor.SupervisorSpec, error) {
+//		return actor.SupervisorSpec{
+//			Strategy:    actor.OneForAll,
+//			MaxRestarts: 5, Period: 10 * time.Second,
+//			Children: []actor.ChildSpec{
+//				{Name: "db", Factory: "DB", Restart: actor.Permanent, Args: dbConfig},
+//				{Name: "workers", Factory: "Workers", Restart: actor.Permanent},
+//			},
+//		}, nil
+//	}
+//
+//	func init() {
+//		actor.Register("App", actor.Supervisor(tree))
+//		actor.Register("Workers", actor.Supervisor(workers)) // a subtree
+//	}
+//
+// How it works, in terms of the rest of this package:
+//
+//   - A supervisor traps exits and spawns every child linked and monitored
+//     ([Context.SpawnMonitor] with [SpawnLink], plus the child's Options),
+//     both in place before the child runs. The Down of a child is what it
+//     acts on; exits of children are ignored.
+//   - A child whose Options hold [On] lives on that node: it is started
+//     with [Context.SpawnRequest], and restarted there. Its start completes
+//     later; one that fails (the node is down, the factory unknown there)
+//     counts as a restart, so a child whose node is gone ends in the
+//     supervisor giving up. [Restart] in a child's Options also goes
+//     through a spawn request: its node then restarts it in place, and the
+//     supervisor hears of it only once that policy gives up.
+//   - Restarts give the child a new PID (as in Erlang; the host's own
+//     restart policies restart in place). [ChildInfo] lists the current
+//     ones: ask the supervisor {"op": "which_children"}
+//     ([SupervisorRequest]); a child that wants a stable address registers
+//     a name from its Init.
+//   - A supervisor stops a child with [Context.Kill] and reason "killed",
+//     after unlinking and demonitoring it. The reason is abnormal on
+//     purpose: a child that is itself a supervisor is linked to its own
+//     children, which go down with it.
+//   - Giving up: the supervisor stops its children, the last started
+//     first, and stops itself with [ReasonRestartIntensity], which is
+//     abnormal: its own supervisor sees a failure and applies its own
+//     policy, so giving up travels up the tree.
+//   - An abnormal exit of its parent (the actor that spawned it) stops a
+//     supervisor and its children with the same reason: killing the root
+//     of a tree with an abnormal reason takes the tree down. Node.Stop and
+//     a "shutdown" kill stop only the supervisor: "shutdown" does not travel
+//     over links in wasmactor.
+//   - A child's Args are encoded once, when the supervisor starts.
+//   - Give a supervisor no host restart policy (the root one is spawned
+//     temporary): the host restarts in place without firing links, so the
+//     old children would live on beside the new ones. A supervisor's own
+//     supervisor is what restarts it.
+//   - A panic fails its whole instance: spawn supervisors isolated
+//     (SpawnIsolated in the parent's ChildSpec, host.SpawnOptions.Isolated
+//     for a root), or isolate crash-prone children, so that a child's
+//     crash does not take its supervisor down with it.
+//
 // # Snapshots
 //
 // An actor implementing [Snapshotter] can be captured (Snapshot) and rebuilt

@@ -34,6 +34,11 @@ func newEngine(t testing.TB, cfg Config, logs io.Writer) *Engine {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
+	if cfg.CompileTimeout == 0 {
+		// A cold compile of a Go guest under the race detector on a loaded
+		// 2-core machine can pass the default minute.
+		cfg.CompileTimeout = 4 * time.Minute
+	}
 	e, err := New(context.Background(), cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, e.Close(context.Background())) })

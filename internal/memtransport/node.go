@@ -162,6 +162,7 @@ func (n *node) Send(peer string, envs ...transport.Envelope) error {
 	}
 	for _, e := range envs {
 		e.Payload = bytes.Clone(e.Payload)
+		e.Trace = bytes.Clone(e.Trace)
 		d.envs = append(d.envs, e)
 	}
 	d.mu.Unlock()

@@ -20,7 +20,8 @@ const (
 	KindLink      uint16 = 10 // Link: link a sender actor and a receiver actor
 	KindUnlink    uint16 = 11 // Link
 	KindExit      uint16 = 12 // Exit: a linked sender actor died
-	KindKill      uint16 = 13 // Kill: exit signal to a receiver actor
+	KindKill      uint16 = 13 // Exit: exit signal to a receiver actor (restart policy applies)
+	KindStop      uint16 = 14 // Exit: stop a receiver actor for good (Node.Stop: no restart)
 
 	// KindSpawnRequest asks the receiver to spawn for an actor of the
 	// sender (a guest's spawn_request); the receiver answers with a
@@ -38,9 +39,9 @@ const (
 	KindDeploy     uint16 = 200 // Deploy → registry.ModuleInfo
 	KindSend       uint16 = 201 // Message → Empty
 	KindCall       uint16 = 202 // Message → CallReply
-	KindPs         uint16 = 203 // Empty → []ActorInfo (cluster-wide)
-	KindLocalPs    uint16 = 204 // Empty → []ActorInfo (this node only; node to node)
-	KindNodes      uint16 = 205 // Empty → []NodeStatus
+	KindPs         uint16 = 203 // PsRequest → PsPage (cluster-wide, one page)
+	KindLocalPs    uint16 = 204 // PsRequest → PsPage (this node only, one page; node to node)
+	KindNodes      uint16 = 205 // Empty → NodesReply
 	KindModules    uint16 = 206 // Empty → []ModuleStatus
 	KindKillActor  uint16 = 207 // Target → Empty
 	KindSpawnCLI   uint16 = 208 // Spawn → SpawnReply
@@ -127,6 +128,9 @@ type Spawn struct {
 	// before the module's announcement reaches it.
 	Module *registry.ModuleInfo `cbor:"7,keyasint,omitempty"`
 	Holder string               `cbor:"8,keyasint,omitempty"`
+	// Trace (node to node only) is the requester's trace context, as
+	// [transport.Envelope.Trace] carries it; empty when untraced.
+	Trace []byte `cbor:"9,keyasint,omitempty"`
 }
 
 // ActorRef is an actor of the receiving node: its serial, and the
@@ -168,6 +172,68 @@ type CallReply struct {
 // Empty is a body with nothing in it.
 type Empty struct{}
 
+// DefaultPageBytes bounds a listing page when its request names no
+// MaxBytes: well under the 1 MiB frame cap of a node's connections, so a
+// page always fits a reply. MinPageBytes is the least a request may ask
+// for (one ActorInfo with MaxNamesListed long names fits in it).
+const (
+	DefaultPageBytes = 256 << 10
+	MinPageBytes     = 16 << 10
+)
+
+// MaxNamesListed is the most names an ActorInfo lists; NamesTotal says how
+// many the actor holds when that is more.
+const MaxNamesListed = 32
+
+// PsRequest asks for one page of a listing of actors, in order of node
+// name, then serial.
+type PsRequest struct {
+	// After is where the previous page ended (its Next); zero for the first.
+	After PsCursor `cbor:"1,keyasint"`
+	// MaxBytes bounds the encoded page: 0 means DefaultPageBytes, which is
+	// also the most a request gets (a node-to-node page must fit a frame);
+	// less than MinPageBytes means MinPageBytes.
+	MaxBytes int `cbor:"2,keyasint,omitempty"`
+}
+
+// PageBytes is the page size r asks for, defaulted and clamped.
+func (r PsRequest) PageBytes() int {
+	if r.MaxBytes == 0 {
+		return DefaultPageBytes
+	}
+	return min(max(r.MaxBytes, MinPageBytes), DefaultPageBytes)
+}
+
+// PsCursor is a position in a listing: the actors after Serial on node
+// Node, then those of the nodes after it. Node is empty in node-to-node
+// pages (KindLocalPs), which list one node.
+type PsCursor struct {
+	Node   string `cbor:"1,keyasint,omitempty"`
+	Serial uint64 `cbor:"2,keyasint,omitempty"`
+}
+
+// PsPage is one page of actors. Next is nil when the listing is complete;
+// otherwise the next request passes it as After. Errors name the nodes
+// whose actors this page should have listed but could not (KindPs only).
+type PsPage struct {
+	Actors []ActorInfo `cbor:"1,keyasint"`
+	Errors []NodeError `cbor:"2,keyasint,omitempty"`
+	Next   *PsCursor   `cbor:"3,keyasint,omitempty"`
+}
+
+// NodeError is a node that could not answer its part of a listing.
+type NodeError struct {
+	Node    string `cbor:"1,keyasint"`
+	Code    uint16 `cbor:"2,keyasint,omitempty"` // as in transport.RemoteError
+	Message string `cbor:"3,keyasint"`
+}
+
+// NodesReply lists the members; Errors are members that did not answer.
+type NodesReply struct {
+	Nodes  []NodeStatus `cbor:"1,keyasint"`
+	Errors []NodeError  `cbor:"2,keyasint,omitempty"`
+}
+
 // ActorInfo describes one actor for `ps`.
 type ActorInfo struct {
 	PID      wasmactor.PID `cbor:"1,keyasint" json:"pid"`
@@ -179,6 +245,11 @@ type ActorInfo struct {
 	// its supervision restarted it.
 	Mailbox  int    `cbor:"20,keyasint,omitempty" json:"mailbox"`
 	Restarts uint32 `cbor:"21,keyasint,omitempty" json:"restarts"`
+	// Refused counts the actor's tells that another node refused.
+	Refused uint64 `cbor:"22,keyasint,omitempty" json:"refused,omitempty"`
+	// NamesTotal is how many names the actor holds when Names lists only
+	// the first MaxNamesListed (sorted); 0 when Names is complete.
+	NamesTotal int `cbor:"23,keyasint,omitempty" json:"names_total,omitempty"`
 }
 
 // NodeStatus describes one node for `nodes`.

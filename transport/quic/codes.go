@@ -3,6 +3,7 @@ package quic
 import (
 	"errors"
 	"fmt"
+	"net"
 
 	qgo "github.com/quic-go/quic-go"
 
@@ -96,6 +97,18 @@ func appCode(err error) (code qgo.ApplicationErrorCode, remote, ok bool) {
 		return ae.ErrorCode, ae.Remote, true
 	}
 	return 0, false, false
+}
+
+// connEnded reports whether err is the end of the whole connection (closed
+// by either side, an idle timeout, a stateless reset, a QUIC-level close),
+// which a stream's reader or writer may see before the connection's
+// context is done.
+func connEnded(err error) bool {
+	var ae *qgo.ApplicationError
+	var te *qgo.TransportError
+	var idle *qgo.IdleTimeoutError
+	var reset *qgo.StatelessResetError
+	return errors.As(err, &ae) || errors.As(err, &te) || errors.As(err, &idle) || errors.As(err, &reset) || errors.Is(err, net.ErrClosed)
 }
 
 // streamCode returns the stream error code of a reset or stop-sending.

@@ -160,8 +160,16 @@ func (s *session) waitReady() bool {
 	}
 }
 
-// protocolError ends the session: the peer broke the protocol.
+// protocolError ends the session: the peer broke the protocol. An error
+// that is only the connection ending under a reader or writer (the peer
+// left, a client hung up, a newer session superseded this one, the peer
+// went silent) is no protocol error: the connection is closed already,
+// and sessionDone reports its end.
 func (s *session) protocolError(code qgo.ApplicationErrorCode, err error) {
+	if s.ctx.Err() != nil || connEnded(err) {
+		s.t.log.Debug("connection ended", "peer", s.peer.Name, "err", err)
+		return
+	}
 	s.t.log.Warn("protocol error", "peer", s.peer.Name, "err", err)
 	s.conn.CloseWithError(code, err.Error())
 }
@@ -200,7 +208,7 @@ func (s *session) send(envs []transport.Envelope) error {
 		return fmt.Errorf("%w: %s", transport.ErrNodeDown, s.peer.Name)
 	}
 	for i := range envs {
-		if len(envs[i].Payload) > s.peerMax-64 {
+		if len(envs[i].Payload)+len(envs[i].Trace) > s.peerMax-64 {
 			if n := wire.EnvelopeSize(&envs[i]) + wire.MaxHeaderLen; n > s.peerMax {
 				return &wire.FrameTooLargeError{Size: uint64(n), Max: s.peerMax}
 			}

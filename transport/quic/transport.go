@@ -231,7 +231,7 @@ func (t *Transport) Start(ctx context.Context, h transport.Handler) error {
 		ln.Close()
 		return closedError{}
 	}
-	t.log.Info("transport started", "addr", t.self.Addr, "incarnation", t.self.Incarnation)
+	t.log.Info("transport started", "addr", t.self.Addr, "incarnation", wasmactor.FormatIncarnation(t.self.Incarnation))
 	return nil
 }
 
@@ -347,7 +347,8 @@ func (t *Transport) session(node string) (*session, error) {
 }
 
 // Send queues envelopes for node without blocking on the network. The
-// transport keeps envs[i].Payload until it is written: do not modify it.
+// transport keeps envs[i].Payload and Trace until they are written: do not
+// modify them.
 //
 // # Errors
 //
@@ -549,7 +550,7 @@ func (t *Transport) admitOnLoop(s *session) error {
 			})
 		})
 	}
-	t.log.Debug("peer admitted", "peer", p.Name, "incarnation", p.Incarnation, "outbound", s.outbound, "active", s.active)
+	t.log.Debug("peer admitted", "peer", p.Name, "incarnation", wasmactor.FormatIncarnation(p.Incarnation), "outbound", s.outbound, "active", s.active)
 	return nil
 }
 
@@ -622,7 +623,7 @@ func (t *Transport) activate(s *session, gen uint64) {
 			reason = transport.ErrPeerReconnected
 			old.conn.CloseWithError(CodeSuperseded, "superseded by a new session")
 		}
-		t.log.Info("session replaced", "peer", p.Name, "incarnation", old.peer.Incarnation, "reason", reason)
+		t.log.Info("session replaced", "peer", p.Name, "incarnation", wasmactor.FormatIncarnation(old.peer.Incarnation), "reason", reason)
 		t.notifyDown(old, reason) // sessionDone(old) will find it replaced
 	}
 	stopTimer(m.retry)
@@ -639,7 +640,7 @@ func (t *Transport) activate(s *session, gen uint64) {
 	t.notifyUp(s)
 	t.publish()
 	s.queueMembers(t.memberList(p.Name))
-	t.log.Debug("session active", "peer", p.Name, "incarnation", p.Incarnation, "gen", gen, "outbound", s.outbound)
+	t.log.Debug("session active", "peer", p.Name, "incarnation", wasmactor.FormatIncarnation(p.Incarnation), "gen", gen, "outbound", s.outbound)
 }
 
 // sessionDone runs on the loop once every goroutine of s has finished.
@@ -662,7 +663,7 @@ func (t *Transport) sessionDone(s *session, cause error) {
 		delete(t.members, name)
 		return
 	}
-	t.log.Info("peer down", "peer", name, "incarnation", s.peer.Incarnation, "reason", reason)
+	t.log.Info("peer down", "peer", name, "incarnation", wasmactor.FormatIncarnation(s.peer.Incarnation), "reason", reason)
 	t.notifyDown(s, reason)
 	if errors.Is(reason, transport.ErrPeerLeft) {
 		delete(t.members, name)

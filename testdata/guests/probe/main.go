@@ -29,8 +29,9 @@
 //	stop {reason}                answers, then stops itself
 //	crash                        panics: the whole instance fails
 //	log {text}                   logs text at info level
-//	log_as {ref, text}           calls the log import itself, naming actor
-//	                             id ref instead of this one
+//	log_as {serial, text}        calls the log import itself, naming actor
+//	                             serial of this node (a guest may pass any id)
+//	stderr {text}                writes text and a newline to stderr
 //	echo {text}                  answers {"text": text} (for ask)
 //	events {n}                   answers once at least n events happened:
 //	                             {"events": [...]} in order
@@ -59,6 +60,9 @@
 // arguments; with bad_args, arguments its Init refuses, so it stops at
 // once with the decoder's error as its reason.
 //
+// Every instance writes "probe: instance up" to stderr when it starts (its
+// package init), so a test sees each instantiation, restarts included.
+//
 // Events: "down" {pid, ref, reason} (HandleDown), "exit" {pid, reason}
 // (HandleExit, when trapping exits), "tell" {pid: sender, text} (a note),
 // "reply" {ref: the ask's, text, err}, "nodedown" {ref, text: node,
@@ -74,11 +78,19 @@
 package main
 
 import (
+	"os"
 	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/wasmactor/wasmactor/guest-sdk/actor"
 )
+
+// rawLog is the ABI's log import, declared here to call it with an actor id
+// of the guest's choosing (the SDK always passes the actor's own).
+//
+//go:wasmimport wasmactor log
+func rawLog(actor uint64, level uint32, ptr unsafe.Pointer, n uint32)
 
 type cmd struct {
 	Op       string    `cbor:"op"`
@@ -92,6 +104,7 @@ type cmd struct {
 	Link     bool      `cbor:"link"`
 	Isolated bool      `cbor:"isolated"`
 	Ms       int64     `cbor:"ms"`
+	Serial   uint64    `cbor:"serial"`
 	N        int       `cbor:"n"`
 	Report   actor.PID `cbor:"report"`
 	Cmds     []cmd     `cbor:"cmds"`
@@ -329,8 +342,6 @@ func (p *probe) do(ctx *actor.Context, c cmd) result {
 		panic("probe crash")
 	case "log":
 		ctx.Log(actor.LevelInfo, c.Text)
-	case "log_as":
-		logAs(c.Ref, c.Text)
 	case "spawn_monitor":
 		var ref actor.Ref
 		r.PID, ref, err = ctx.SpawnMonitor(orProbe(c.Factory), childArgs(c))
@@ -374,6 +385,11 @@ func (p *probe) do(ctx *actor.Context, c cmd) result {
 		var ref actor.Ref
 		ref, err = ctx.MonitorGroup(c.Name)
 		r.Ref, r.Err = uint64(ref), errText(err)
+	case "log_as":
+		b := []byte(c.Text)
+		rawLog(c.Serial, 1, unsafe.Pointer(unsafe.SliceData(b)), uint32(len(b)))
+	case "stderr":
+		_, _ = os.Stderr.WriteString(c.Text + "\n")
 	default:
 		r.Err = "unknown op " + c.Op
 	}
@@ -399,6 +415,9 @@ func childArgs(c cmd) any {
 	return cmd{Report: c.Report}
 }
 
-func init() { actor.Register("Probe", func() actor.Actor { return &probe{} }) }
+func init() {
+	_, _ = os.Stderr.WriteString("probe: instance up\n")
+	actor.Register("Probe", func() actor.Actor { return &probe{} })
+}
 
 func main() {}

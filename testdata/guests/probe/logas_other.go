@@ -1,5 +1,0 @@
-//go:build !wasip1
-
-package main
-
-func logAs(uint64, string) {}
