@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -328,54 +327,14 @@ func TestNamesBounded(t *testing.T) {
 	e.stillWorks(t, p)
 }
 
-// recordingHandler keeps every log record with its attributes.
-type recordingHandler struct {
-	mu   sync.Mutex
-	recs []logRecord
-}
-
-type logRecord struct {
-	level slog.Level
-	msg   string
-	attrs map[string]string
-}
-
-func (h *recordingHandler) Enabled(context.Context, slog.Level) bool { return true }
-func (h *recordingHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
-func (h *recordingHandler) WithGroup(string) slog.Handler            { return h }
-func (h *recordingHandler) Handle(_ context.Context, r slog.Record) error {
-	rec := logRecord{level: r.Level, msg: r.Message, attrs: map[string]string{}}
-	r.Attrs(func(a slog.Attr) bool {
-		rec.attrs[a.Key] = a.Value.String()
-		return true
-	})
-	h.mu.Lock()
-	h.recs = append(h.recs, rec)
-	h.mu.Unlock()
-	return nil
-}
-
-// lines returns the records whose message starts with prefix.
-func (h *recordingHandler) lines(prefix string) []logRecord {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var out []logRecord
-	for _, r := range h.recs {
-		if strings.HasPrefix(r.msg, prefix) {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
 func TestGuestLogRateLimited(t *testing.T) {
-	logs := &recordingHandler{}
+	logs := &logCapture{}
 	n, e := probeNode(t, host.Config{Logger: slog.New(logs), Limits: host.Limits{LogLinesPerSecond: 1}})
 	p := e.spawn(t, n.Name(), false, nil)
 	done, err := e.repeat(t, p, 50, map[string]any{"op": "log", "text": "flood"})
 	require.Empty(t, err, "a dropped line is no error")
 	require.Equal(t, 50, done)
-	passed := len(logs.lines("flood"))
+	passed := len(logs.withMsg("flood"))
 	require.GreaterOrEqual(t, passed, 1)
 	require.Less(t, passed, 50, "at one line a second, a turn of 50 lines cannot pass them all")
 	refused := n.Stats().LimitRefusals["log_lines_per_second"]
@@ -385,9 +344,9 @@ func TestGuestLogRateLimited(t *testing.T) {
 	// every line dropped since the last one that did.
 	eventually(t, probeTimeout, func() bool {
 		e.ok(t, p, "log", "text", "after")
-		return len(logs.lines("after")) == 1
+		return len(logs.withMsg("after")) == 1
 	}, "no line got through")
-	notes := logs.lines("guest log lines dropped")
+	notes := logs.withMsg("guest log lines dropped: over the rate limit")
 	require.Len(t, notes, 1)
 	require.Equal(t, p.String(), notes[0].attrs["actor"])
 	require.Equal(t, strconv.FormatUint(n.Stats().LimitRefusals["log_lines_per_second"], 10), notes[0].attrs["dropped"])
@@ -397,7 +356,7 @@ func TestGuestLogRateLimited(t *testing.T) {
 // The log import names an actor of the calling instance's batch, never
 // another one: a line that names any other id is the instance's.
 func TestGuestLogAttributedToTheRunningActor(t *testing.T) {
-	logs := &recordingHandler{}
+	logs := &logCapture{}
 	n, e := probeNode(t, host.Config{Logger: slog.New(logs), InstancesPerModule: 1})
 	p := e.spawn(t, n.Name(), false, nil)
 	idle := e.spawn(t, n.Name(), false, nil) // same instance, not running
@@ -410,7 +369,7 @@ func TestGuestLogAttributedToTheRunningActor(t *testing.T) {
 	e.ok(t, p, "log_as", "serial", other.Serial, "text", "as other")
 	e.ok(t, p, "log_as", "serial", 999_999, "text", "as nobody")
 
-	mine := logs.lines("mine")
+	mine := logs.withMsg("mine")
 	require.Len(t, mine, 1)
 	require.Equal(t, p.String(), mine[0].attrs["actor"])
 	var inst string
@@ -420,11 +379,11 @@ func TestGuestLogAttributedToTheRunningActor(t *testing.T) {
 		}
 	}
 	for text, claimed := range map[string]uint64{"as idle": idle.Serial, "as other": other.Serial, "as nobody": 999_999} {
-		got := logs.lines(text)
+		got := logs.withMsg(text)
 		require.Len(t, got, 1, text)
 		require.NotContains(t, got[0].attrs, "actor", "%s: attributed to an actor that did not write it", text)
 		require.Equal(t, inst, got[0].attrs["instance"], text)
-		require.Equal(t, strconv.FormatUint(claimed, 10), got[0].attrs["claimed_actor"], text)
+		require.Equal(t, host.PID{Node: n.Name(), Incarnation: n.Incarnation(), Serial: claimed}.String(), got[0].attrs["claimed_actor"], text)
 	}
 }
 

@@ -111,7 +111,7 @@ func TestListingsReportNodesThatCannotAnswer(t *testing.T) {
 // An actor's names are listed up to proto.MaxNamesListed, with their
 // number: one actor cannot make a page outgrow a frame.
 func TestPsListsAtMost32NamesAndTheirNumber(t *testing.T) {
-	c := newCluster(t, 1, host.Config{})
+	c := newCluster(t, 1, host.Config{Limits: host.Limits{NamesPerActor: 100}}) // 16 by default
 	n1 := c.nodes[0]
 	ctx := ctxT(t)
 	deploy(t, n1, fixture(t, "minimal_actor.wasm"))
