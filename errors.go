@@ -38,6 +38,14 @@ var (
 	ErrBadPID = errors.New("wasmactor: malformed pid")
 	// ErrBadArgument: a malformed request (bad CBOR, empty name...).
 	ErrBadArgument = errors.New("wasmactor: bad argument")
+	// ErrLimit: a per-actor or per-node limit on a resource (actors,
+	// instances, guest memory, timers, pending asks, monitors, links, names,
+	// group memberships, pending spawns...) was reached; nothing was done.
+	// host.Limits lists most of them.
+	ErrLimit = errors.New("wasmactor: limit reached")
+	// ErrPermission: the caller's credentials do not allow the request (a
+	// token's role, factories, names or expiry).
+	ErrPermission = errors.New("wasmactor: permission denied")
 	// ErrClosed: the node (or transport) is closed. It unwraps to net.ErrClosed
 	// where the closed thing is a network endpoint.
 	ErrClosed = errors.New("wasmactor: closed")

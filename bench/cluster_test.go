@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/wasmactor/wasmactor/host"
 )
@@ -93,9 +94,44 @@ func reportLatency(b *testing.B, lat []time.Duration) {
 //     round trip inside the guest (the clock is WASI's, i.e. the host's
 //     monotonic clock); both ends are WASM guests. Its p50/p99 come from
 //     the guest; b.N rounds run in one host Call.
-func BenchmarkRemoteAsk(b *testing.B) {
+func BenchmarkRemoteAsk(b *testing.B) { remoteAsk(b, nil) }
+
+// BenchmarkRemoteAskTraced is BenchmarkRemoteAsk with tracing on at both
+// nodes (host.Config.TracerProvider): an OpenTelemetry SDK provider with
+// its batching processor and an exporter that counts the spans and drops
+// them, so the cost measured is the nodes' (spans, trace context on the
+// wire and through turns), not a collector's. Every Call is a trace of its
+// own; in guest-to-guest every ask is a span of the one Call's trace.
+func BenchmarkRemoteAskTraced(b *testing.B) {
+	remoteAsk(b, func(c *host.Config) { c.TracerProvider = discardingProvider(b) })
+}
+
+// discardingProvider is a tracer provider exporting to countingExporter,
+// shut down (flushing) when the benchmark ends, then checked to have
+// exported at least one span.
+func discardingProvider(b *testing.B) *sdktrace.TracerProvider {
+	exp := &countingExporter{}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp))
+	b.Cleanup(func() {
+		require.NoError(b, tp.Shutdown(context.Background()))
+		require.NotZero(b, exp.spans.Load(), "no span exported")
+	})
+	return tp
+}
+
+// countingExporter counts the spans it is given and drops them.
+type countingExporter struct{ spans atomic.Int64 }
+
+func (e *countingExporter) ExportSpans(_ context.Context, spans []sdktrace.ReadOnlySpan) error {
+	e.spans.Add(int64(len(spans)))
+	return nil
+}
+
+func (e *countingExporter) Shutdown(context.Context) error { return nil }
+
+func remoteAsk(b *testing.B, tweak func(*host.Config)) {
 	b.Run("host-to-guest", func(b *testing.B) {
-		n1, n2 := pair(b, nil)
+		n1, n2 := pair(b, tweak)
 		ctx := ctxB(b)
 		_, err := n1.Deploy(ctx, benchGuest(b))
 		require.NoError(b, err)
@@ -116,7 +152,7 @@ func BenchmarkRemoteAsk(b *testing.B) {
 		reportLatency(b, lat)
 	})
 	b.Run("guest-to-guest", func(b *testing.B) {
-		n1, n2 := pair(b, nil)
+		n1, n2 := pair(b, tweak)
 		ctx := ctxB(b)
 		_, err := n1.Deploy(ctx, benchGuest(b))
 		require.NoError(b, err)

@@ -34,9 +34,12 @@ const (
 	DefaultName = "wasmactor-client"
 )
 
-// Environment variables and paths read by [DefaultCookieFile].
+// Environment variables read by [Dial] and [DefaultCookieFile].
 const (
 	EnvCookieFile = "WASMACTOR_COOKIE_FILE"
+	// EnvToken holds a token (package token) that a Dial with no
+	// credentials in its Options proves instead of the cookie.
+	EnvToken = "WASMACTOR_TOKEN"
 )
 
 // PID is re-exported so users of the client need only this package.
@@ -48,11 +51,17 @@ type ModuleInfo = registry.ModuleInfo
 // NodeInfo identifies the node a client is connected to.
 type NodeInfo = transport.NodeInfo
 
-// Options configure [Dial]. The zero value reads the cookie from
-// [DefaultCookieFile] and uses the defaults below.
+// Options configure [Dial]. The zero value proves the token in
+// $WASMACTOR_TOKEN if it is set, else the cookie of [DefaultCookieFile],
+// and uses the defaults below.
 type Options struct {
-	// Cookie is the cluster's shared secret (at least 16 bytes). When empty
-	// it is read from CookieFile.
+	// Token is a token's text (package token, `wasmactor token create`):
+	// the client may do what its role and caveats allow, and proves it
+	// without sending its secret. Set Token, or Cookie or CookieFile.
+	Token string
+	// Cookie is the cluster's shared secret (at least 16 bytes): the
+	// client may do anything (role admin). When empty it is read from
+	// CookieFile.
 	Cookie []byte
 	// CookieFile holds the cookie. It is read, never created: a client
 	// inventing a cookie no node knows would turn "no cookie" into a
@@ -123,16 +132,25 @@ type Client struct {
 	err  error
 }
 
-// Dial connects to the node at addr (host:port) and proves the cookie.
+// Dial connects to the node at addr (host:port) and proves the cookie or a
+// token (see [Options]).
 //
 // # Errors
 //
-// An error matching [os.ErrNotExist] when no cookie was given and the
+// An error matching [os.ErrNotExist] when no credential was given and the
 // cookie file does not exist; [transport.ErrHandshake] when the node
-// refused the cookie; otherwise the network's error.
+// refused the cookie or token; [wasmactor.ErrPermission] for a token that
+// has expired; [wasmactor.ErrBadArgument] for a malformed token, or both
+// a token and a cookie; otherwise the network's error.
 func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
-	cookie := opts.Cookie
-	if len(cookie) == 0 {
+	tok, cookie := opts.Token, opts.Cookie
+	if tok != "" && (len(cookie) > 0 || opts.CookieFile != "") {
+		return nil, fmt.Errorf("%w: set Options.Token or a cookie, not both", wasmactor.ErrBadArgument)
+	}
+	if tok == "" && len(cookie) == 0 && opts.CookieFile == "" {
+		tok = os.Getenv(EnvToken)
+	}
+	if tok == "" && len(cookie) == 0 {
 		file := opts.CookieFile
 		if file == "" {
 			var err error
@@ -152,6 +170,7 @@ func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 	conn, err := quic.Dial(ctx, addr, quic.ClientConfig{
 		Name:     cmp.Or(opts.Name, DefaultName),
 		Cookie:   cookie,
+		Token:    tok,
 		Timeout:  timeout,
 		MaxFrame: cmp.Or(opts.MaxReply, DefaultMaxReply),
 		TLS:      opts.TLS,
@@ -229,6 +248,10 @@ func (e *remoteError) Unwrap() []error {
 	return []error{e.sentinel, e.re}
 }
 
+func newRemoteError(re *transport.RemoteError) error {
+	return &remoteError{re: re, sentinel: abi.Errno(re.Code).Err()}
+}
+
 // request sends one control request and decodes the answer into reply
 // (when not nil).
 func (c *Client) request(ctx context.Context, kind uint16, body []byte, reply any) error {
@@ -236,7 +259,7 @@ func (c *Client) request(ctx context.Context, kind uint16, body []byte, reply an
 	if err != nil {
 		var re *transport.RemoteError
 		if errors.As(err, &re) {
-			return &remoteError{re: re, sentinel: abi.Errno(re.Code).Err()}
+			return newRemoteError(re)
 		}
 		return err
 	}

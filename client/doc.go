@@ -26,6 +26,15 @@
 // monitor them or receive their messages embeds a node instead
 // (package host).
 //
+// # Tokens
+//
+// The cookie lets a client do anything. A token (package token, minted with
+// `wasmactor token create` by whoever holds the cookie) lets it do what its
+// role allows, within its factories, names and expiry: viewers list,
+// operators also spawn, send, call and kill, admins also deploy and join.
+// Pass it as [Options.Token] or in $WASMACTOR_TOKEN. A request the token
+// does not allow fails with an error matching [wasmactor.ErrPermission].
+//
 // # Targets
 //
 // Send, Call and Kill name their target as text: a PID as printed
@@ -38,12 +47,19 @@
 // encoding; struct fields tagged `cbor:"name"`). A [CBOR] value passes as
 // is, and Call returns the reply as [CBOR] for the caller to decode.
 //
+// Typed messages (//wasmactor:message types with codecs written by
+// `wasmactor gen`) go through [Call] and [Send], which encode with the
+// generated code and infer the answer's type from the request:
+// client.Call(ctx, c, "alice", bankproto.Deposit{Amount: 5}) returns a
+// bankproto.Balance.
+//
 // # Errors
 //
 // An error the node answered with keeps the node's text and matches
 // (errors.Is) the wasmactor sentinel it stands for: [wasmactor.ErrNoProc],
 // [wasmactor.ErrNotFound], [wasmactor.ErrUnknownFactory],
-// [wasmactor.ErrTimeout]... It is also a *[transport.RemoteError] (errors.As)
+// [wasmactor.ErrTimeout], [wasmactor.ErrPermission]... It is also a
+// *[transport.RemoteError] (errors.As)
 // carrying the code. A connection that failed is the transport's error:
 // [transport.ErrHandshake] for a refused cookie, [transport.ErrFrameTooLarge]
 // for a request over the node's cap. An answer that does not decode matches

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/internal/abi"
 	"github.com/wasmactor/wasmactor/internal/proto"
+	"github.com/wasmactor/wasmactor/transport"
 )
 
 // Deploy uploads a module to the node, which validates and compiles it,
@@ -170,28 +173,97 @@ type ActorInfo struct {
 	// Module is the hash (hex) of the module the actor runs.
 	Module string `json:"module"`
 	// Instance numbers the module instance hosting the actor on its node.
-	Instance uint64   `json:"instance"`
-	Names    []string `json:"names,omitempty"`
+	Instance uint64 `json:"instance"`
+	// Names are the actor's names, sorted: all of them, or the first
+	// proto.MaxNamesListed (32) when NamesTotal says it holds more.
+	Names      []string `json:"names,omitempty"`
+	NamesTotal int      `json:"names_total"`
 	// Mailbox is how many user messages are queued for the actor.
 	Mailbox int `json:"mailbox"`
 	// Restarts is how often its supervision restarted it.
 	Restarts uint32 `json:"restarts"`
+	// Refused counts the actor's tells that another node refused (full
+	// mailbox, no such actor, stale incarnation) after they left its node.
+	Refused uint64 `json:"refused"`
 }
 
-// Ps lists the actors of the whole cluster, ordered by PID. Members that do
-// not answer the node in time are left out.
-func (c *Client) Ps(ctx context.Context) ([]ActorInfo, error) {
-	var ps []proto.ActorInfo
-	if err := c.request(ctx, proto.KindPs, proto.Marshal(proto.Empty{}), &ps); err != nil {
-		return nil, err
+// NodeError is a node that could not answer its part of a listing. Err
+// keeps the node's text and matches the sentinel of its code, as the
+// client's other errors do.
+type NodeError struct {
+	Node string
+	Err  error
+}
+
+func (e NodeError) Error() string { return "node " + e.Node + ": " + e.Err.Error() }
+
+func (e NodeError) Unwrap() error { return e.Err }
+
+// PartialError comes with a listing (Ps, Nodes) that lacks the part of some
+// nodes: the listing returned holds what the others answered, and Nodes
+// says which did not, and why. Nothing is left out without a word.
+type PartialError struct {
+	Nodes []NodeError
+}
+
+func (e *PartialError) Error() string {
+	parts := make([]string, len(e.Nodes))
+	for i, ne := range e.Nodes {
+		parts[i] = ne.Error()
 	}
-	out := make([]ActorInfo, len(ps))
-	for i, a := range ps {
-		out[i] = ActorInfo{PID: a.PID, Factory: a.Factory, Module: a.Module, Instance: a.Instance, Names: a.Names,
-			Mailbox: a.Mailbox, Restarts: a.Restarts}
+	return "wasmactor: listing incomplete: " + strings.Join(parts, "; ")
+}
+
+// partial is the *PartialError for a listing's node errors, nil for none.
+func partial(errs []proto.NodeError) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	pe := &PartialError{}
+	for _, e := range errs {
+		pe.Nodes = append(pe.Nodes, NodeError{Node: e.Node, Err: newRemoteError(&transport.RemoteError{Code: e.Code, Message: e.Message})})
+	}
+	sort.SliceStable(pe.Nodes, func(i, j int) bool { return pe.Nodes[i].Node < pe.Nodes[j].Node })
+	return pe
+}
+
+// maxListPages stops following a node whose listing does not end.
+const maxListPages = 1 << 20
+
+// Ps lists the actors of the whole cluster, ordered by PID. The node
+// answers in bounded pages (a cursor each), which Ps follows to the end.
+//
+// # Errors
+//
+// A *[PartialError] (errors.As) comes with the actors of the nodes that
+// answered when some did not. A node whose pages do not advance is
+// [ErrMalformedReply].
+func (c *Client) Ps(ctx context.Context) ([]ActorInfo, error) {
+	var (
+		out  []ActorInfo
+		errs []proto.NodeError
+		req  proto.PsRequest
+	)
+	for pages := 0; ; pages++ {
+		var page proto.PsPage
+		if err := c.request(ctx, proto.KindPs, proto.Marshal(req), &page); err != nil {
+			return nil, err
+		}
+		for _, a := range page.Actors {
+			out = append(out, ActorInfo{PID: a.PID, Factory: a.Factory, Module: a.Module, Instance: a.Instance, Names: a.Names,
+				NamesTotal: max(a.NamesTotal, len(a.Names)), Mailbox: a.Mailbox, Restarts: a.Restarts, Refused: a.Refused})
+		}
+		errs = append(errs, page.Errors...)
+		if page.Next == nil {
+			break
+		}
+		if *page.Next == req.After || pages == maxListPages {
+			return nil, &malformedError{errors.New("the listing does not advance")}
+		}
+		req.After = *page.Next
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].PID.Less(out[j].PID) })
-	return out, nil
+	return out, partial(errs)
 }
 
 // NodeStatus describes one member of the cluster, as `wasmactor nodes`
@@ -241,11 +313,17 @@ type Crash struct {
 
 // Nodes lists the members of the cluster, the connected node included,
 // ordered by name.
+//
+// # Errors
+//
+// A *[PartialError] (errors.As) comes with the members that answered when
+// some did not.
 func (c *Client) Nodes(ctx context.Context) ([]NodeStatus, error) {
-	var ns []proto.NodeStatus
-	if err := c.request(ctx, proto.KindNodes, proto.Marshal(proto.Empty{}), &ns); err != nil {
+	var nr proto.NodesReply
+	if err := c.request(ctx, proto.KindNodes, proto.Marshal(proto.Empty{}), &nr); err != nil {
 		return nil, err
 	}
+	ns := nr.Nodes
 	out := make([]NodeStatus, len(ns))
 	for i, n := range ns {
 		out[i] = NodeStatus{Name: n.Name, Incarnation: n.Incarnation, Addr: n.Addr, Up: n.Up, Actors: n.Actors,
@@ -257,7 +335,7 @@ func (c *Client) Nodes(ctx context.Context) ([]NodeStatus, error) {
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
+	return out, partial(nr.Errors)
 }
 
 // ModuleStatus is a deployed module and the nodes holding its bytes.
@@ -283,4 +361,137 @@ func (c *Client) Modules(ctx context.Context) ([]ModuleStatus, error) {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].DeployedAt > out[j].DeployedAt })
 	return out, nil
+}
+
+// NodeEvent is a member of the cluster that came up or went down, as the
+// node the client is connected to saw it.
+type NodeEvent struct {
+	// Seq numbers the node's events from 1; a cursor for NodeEvents.
+	Seq         uint64 `json:"seq"`
+	Node        string `json:"node"`
+	Incarnation uint64 `json:"incarnation"`
+	Addr        string `json:"addr,omitempty"`
+	Up          bool   `json:"up"`
+	// Reason: "joined", "restarted" or "reconnected" when Up; "left",
+	// "timeout", "restarted" or "noconnection" when down (see
+	// host.NodeEvent).
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
+}
+
+// NodeEventsPage is one answer of [Client.NodeEvents].
+type NodeEventsPage struct {
+	// Events are the events after the cursor, oldest first.
+	Events []NodeEvent
+	// Next is the cursor to ask with next time.
+	Next uint64
+	// Missed counts events after the cursor the node no longer holds (it
+	// keeps its last few hundred).
+	Missed uint64
+}
+
+// NodeEvents returns the node's peer events after cursor after, waiting up
+// to wait (at most a minute) for one if there is none yet: a long poll.
+// Cursor 0 asks for every event the node still holds; a watcher that only
+// wants what comes next starts from the Next of such a call with wait 0.
+//
+// # Errors
+//
+// [wasmactor.ErrBadArgument] for a wait over a minute; ctx must allow more
+// than wait.
+func (c *Client) NodeEvents(ctx context.Context, after uint64, wait time.Duration) (NodeEventsPage, error) {
+	var rep proto.NodeEventsReply
+	if err := c.request(ctx, proto.KindNodeEvents, proto.Marshal(proto.NodeEventsRequest{After: after, WaitMs: wait.Milliseconds()}), &rep); err != nil {
+		return NodeEventsPage{}, err
+	}
+	page := NodeEventsPage{Next: rep.Next, Missed: rep.Missed, Events: make([]NodeEvent, len(rep.Events))}
+	for i, e := range rep.Events {
+		page.Events[i] = NodeEvent{Seq: e.Seq, Node: e.Node, Incarnation: e.Incarnation, Addr: e.Addr, Up: e.Up, Reason: e.Reason,
+			At: time.UnixMilli(e.UnixMs)}
+	}
+	return page, nil
+}
+
+// Group is a process group and its members, sorted.
+type Group struct {
+	Name    string `json:"group"`
+	Members []PID  `json:"members"`
+}
+
+// Groups lists the cluster's process groups that have members, by name, as
+// the node the client is connected to knows them.
+func (c *Client) Groups(ctx context.Context) ([]Group, error) {
+	return c.groups(ctx, "")
+}
+
+// GroupMembers lists one group's members, sorted; empty for a group
+// nobody is in.
+//
+// # Errors
+//
+// [wasmactor.ErrBadArgument] for an invalid group name.
+func (c *Client) GroupMembers(ctx context.Context, group string) ([]PID, error) {
+	if group == "" {
+		return nil, fmt.Errorf("%w: empty group name", wasmactor.ErrBadArgument)
+	}
+	gs, err := c.groups(ctx, group)
+	if err != nil || len(gs) == 0 {
+		return nil, err
+	}
+	return gs[0].Members, nil
+}
+
+func (c *Client) groups(ctx context.Context, group string) ([]Group, error) {
+	var gs []proto.GroupInfo
+	if err := c.request(ctx, proto.KindGroups, proto.Marshal(proto.GroupsRequest{Group: group}), &gs); err != nil {
+		return nil, err
+	}
+	out := make([]Group, len(gs))
+	for i, g := range gs {
+		out[i] = Group{Name: g.Group, Members: g.Members}
+	}
+	return out, nil
+}
+
+// GroupSendResult says what [Client.SendGroup] did: the members the group
+// had, how many were sent the message, how many refused it at once, and
+// the first refusals (at most 64).
+type GroupSendResult struct {
+	Members  int
+	Sent     int
+	Refused  int
+	Refusals []Refusal
+}
+
+// Refusal is a member that refused a message sent to its group; Err
+// matches the wasmactor sentinel of the reason (errors.Is(err,
+// wasmactor.ErrMailboxFull)).
+type Refusal struct {
+	PID PID
+	Err error
+}
+
+// SendGroup sends msg one way to every member of a group, wherever it
+// runs, and says how many it reached. A group without members is not an
+// error.
+//
+// # Errors
+//
+// [wasmactor.ErrBadArgument] for an invalid group name,
+// [wasmactor.ErrTooLarge].
+func (c *Client) SendGroup(ctx context.Context, group string, msg any) (GroupSendResult, error) {
+	payload, err := encode(msg)
+	if err != nil {
+		return GroupSendResult{}, err
+	}
+	var rep proto.GroupSendReply
+	if err := c.request(ctx, proto.KindSendGroup, proto.Marshal(proto.GroupMessage{Group: group, Payload: payload}), &rep); err != nil {
+		return GroupSendResult{}, err
+	}
+	r := GroupSendResult{Members: rep.Members, Sent: rep.Sent, Refused: rep.Refused}
+	for _, x := range rep.Refusals {
+		re := &transport.RemoteError{Code: x.Code, Message: x.Message}
+		r.Refusals = append(r.Refusals, Refusal{PID: x.PID, Err: &remoteError{re: re, sentinel: abi.Errno(x.Code).Err()}})
+	}
+	return r, nil
 }

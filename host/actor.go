@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -39,8 +40,12 @@ type actor struct {
 	inst    atomic.Pointer[instance]
 	quota   scheduler.Quota
 	state   atomic.Uint32
-	// restarts counts supervision restarts, for listings.
-	restarts atomic.Uint32
+	// stopPending is a Stop that came while the actor was exiting (see exit).
+	stopPending atomic.Bool
+	refused     atomic.Uint64 // its tells that other nodes refused (see countRefused)
+	// parent is the serial of the actor that spawned this one, 0 if none
+	// did: its children count this one.
+	parent uint64
 
 	mu       sync.Mutex
 	watchers map[uint64]watcher  // monitor ref → who is told when this actor dies
@@ -49,7 +54,12 @@ type actor struct {
 	links    map[uint64]struct{} // linked local actors, by serial
 	rlinks   map[PID]struct{}    // linked actors on other nodes
 	trapExit bool
+	// children counts the live actors this one spawned
+	// (Limits.ChildrenPerActor). Beside trapExit, where it costs no room.
+	children atomic.Int32
 	sup      *supervision // nil unless the actor has a restart policy
+	ext      *actorExt    // nil until the actor monitors a node or group or requests a spawn
+	goa      *goActor     // a Go actor's home (SpawnFunc); nil for a guest's actor
 
 	// route and mv carry the actor's deliveries while it moves to another
 	// instance or node (mobility.go): route is odd during a move, mv holds
@@ -59,13 +69,85 @@ type actor struct {
 	mig   atomic.Pointer[migration] // a migration this actor is part of (migrate.go)
 }
 
+// actorExt is what few actors hold, kept out of actor to keep it small:
+// the guest's node and group monitors, pending spawn requests and log rate
+// limit. They
+// are the guest object's, so they go when the actor exits, restarted or
+// not (dropRequests). Guarded by actor.mu.
+type actorExt struct {
+	nodeMons    map[uint64]string         // node monitor ref → node name
+	groupMons   map[uint64]*groupMonState // group monitor ref → its state
+	groupQueued int                       // GROUP records queued for the actor, not yet taken
+	spawns      map[uint64]struct{}       // the guest's refs of its spawn requests in flight
+	logb        *logBucket                // the guest's log rate limit, made on its first line
+}
+
+// groupMonState is one of a guest's group monitors. epoch numbers its
+// GROUP records: when the actor falls behind, the epoch moves on, which
+// voids the records queued before, and one overflow record (epoch 0)
+// tells the guest to read the members again.
+type groupMonState struct {
+	group  string
+	epoch  uint32
+	marker bool // an overflow record is queued
+}
+
+// dropRequests releases what the guest object of a asked for, when a
+// exits: its node and group monitors, and its pending spawn requests
+// (whose outcomes then find no one waiting and are abandoned).
+func (n *Node) dropRequests(a *actor) {
+	a.mu.Lock()
+	x := a.ext
+	a.ext = nil
+	a.mu.Unlock()
+	if x == nil {
+		return
+	}
+	if len(x.nodeMons) > 0 {
+		n.ev.mu.Lock()
+		for ref, node := range x.nodeMons {
+			delete(n.ev.mons[node], ref)
+			if len(n.ev.mons[node]) == 0 {
+				delete(n.ev.mons, node)
+			}
+		}
+		n.ev.mu.Unlock()
+	}
+	if len(x.groupMons) > 0 {
+		n.gw.mu.Lock()
+		for ref, m := range x.groupMons {
+			n.dropGroupMon(m.group, ref)
+		}
+		n.gw.mu.Unlock()
+	}
+}
+
+// extra returns a.ext, creating it; the caller holds a.mu.
+func (a *actor) extra() *actorExt {
+	if a.ext == nil {
+		a.ext = &actorExt{}
+	}
+	return a.ext
+}
+
 // supervision is what a restart needs: the policy's arithmetic and the
 // original spawn arguments.
 type supervision struct {
+	// restarts counts the actor's restarts, for listings; here rather than
+	// in actor, where it would cost every actor room (see restartCount).
+	restarts  atomic.Uint32
 	intensity *scheduler.Intensity
 	policy    wasmactor.Restart // what intensity was made from, for a migration
 	args      []byte
 	isolated  bool
+}
+
+// restartCount is how often a's supervision has restarted it.
+func (a *actor) restartCount() uint32 {
+	if a.sup == nil { // set at spawn, never changed
+		return 0
+	}
+	return a.sup.restarts.Load()
 }
 
 func (a *actor) alive() bool {
@@ -94,9 +176,18 @@ type spawnSpec struct {
 	isolated bool
 	restart  wasmactor.Restart
 	parent   abi.PID
+	spawner  *actor // the local actor spawning, whose children count it is in
 	link     *actor
 	name     string
 	holder   string // a node that holds the module, if the spawn came with one
+	// prepare, if set, runs once the actor exists (in the table, linked,
+	// named) and before its START is queued, so nothing it sets up (a
+	// link, a monitor) can miss the actor's life. An error stops the
+	// actor, which never starts, and is spawnLocal's.
+	prepare func(a *actor) error
+	// announce, if set, runs once START is queued: whoever learns the PID
+	// from it cannot get a message to the actor ahead of its START.
+	announce func(a *actor)
 }
 
 // spawnLocal resolves the factory, pins a new actor to an instance and
@@ -121,20 +212,32 @@ func (n *Node) spawnLocal(ctx context.Context, s spawnSpec) (*actor, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := n.reserveActor(s.spawner); err != nil {
+		return nil, err
+	}
 	a := &actor{serial: n.serials.Add(1), factory: factory}
 	a.mod.Store(m)
-	a.quota.Init(n.cfg.MailboxSize)
+	if s.spawner != nil {
+		a.parent = s.spawner.serial
+	}
+	a.quota.InitBytes(n.cfg.MailboxSize, n.cfg.Limits.MailboxBytes)
 	if s.restart.Policy != wasmactor.Temporary {
 		a.sup = &supervision{intensity: scheduler.NewIntensity(s.restart), policy: s.restart, args: s.args, isolated: s.isolated}
 	}
 	in, err := n.pin(ctx, a, s.isolated)
 	if err != nil {
+		n.releaseActor(a)
 		return nil, err
 	}
 	a.state.Store(stateAlive)
 	n.actors.put(a)
 	if s.link != nil {
-		n.link(s.link, a)
+		if err := n.link(s.link, a); errors.Is(err, wasmactor.ErrLimit) {
+			// A child that should be linked and is not would outlive a
+			// crash it was meant to share.
+			n.exit(a, wasmactor.ReasonShutdown, false, false)
+			return nil, err
+		}
 	}
 	if s.name != "" {
 		if err := n.register(s.name, a); err != nil {
@@ -142,20 +245,29 @@ func (n *Node) spawnLocal(ctx context.Context, s spawnSpec) (*actor, error) {
 			return nil, err
 		}
 	}
+	if s.prepare != nil {
+		if err := s.prepare(a); err != nil {
+			n.exit(a, wasmactor.ReasonNoProc, false, false)
+			return nil, err
+		}
+	}
 	in.pushSystem(delivery{actor: a, kind: abi.KindStart, from: s.parent, factory: factory, payload: s.args})
 	n.stats.spawned.Add(1)
+	if s.announce != nil {
+		s.announce(a)
+	}
 	return a, nil
 }
 
 // pin pins a to an instance of its module, retrying if the chosen
-// instance dies between being picked and adopting the actor.
+// instance dies or fills up between being picked and adopting the actor.
 func (n *Node) pin(ctx context.Context, a *actor, isolated bool) (*instance, error) {
 	for range 8 {
 		in, err := a.mod.Load().pick(ctx, n, isolated)
 		if err != nil {
 			return nil, err
 		}
-		if in.adopt(a) {
+		if in.adopt(a, n.cfg.Limits.ActorsPerInstance) {
 			a.inst.Store(in)
 			return in, nil
 		}
@@ -174,18 +286,37 @@ func (n *Node) exit(a *actor, reason string, stopGuest, allowRestart bool) {
 // exitFrom is exit for an actor pinned to instance from (any instance if
 // nil): an actor that has moved to another instance meanwhile is left alone.
 func (n *Node) exitFrom(a *actor, from *instance, reason string, stopGuest, allowRestart bool) {
-	if !a.beginExit(from) {
-		return
+	for !a.beginExit(from) {
+		if allowRestart || a.state.Load() != stateExiting {
+			return // dead already, or a kill during an exit: nothing to do
+		}
+		// A Stop (or the node's close) during an exit that may end in a
+		// restart is not lost: the restart completes and then stops the
+		// actor. If it completed before it could see the flag, try again.
+		a.stopPending.Store(true)
+		if a.state.Load() == stateExiting {
+			return
+		}
 	}
 	in := a.inst.Load()
+	// Its pending asks and timers die with this life of the actor, restart
+	// or not: a restarted actor is a new guest object, which never made
+	// them (and whose refs may collide with them in a new instance). So do
+	// its node and group monitors and spawn requests.
+	n.asks.drop(a.serial)
+	n.timers.drop(a.serial)
+	n.dropRequests(a)
 	if stopGuest {
 		n.enqueue(a, delivery{kind: abi.KindStop, payload: []byte(reason)})
 	}
 	if allowRestart && !n.closed.Load() && a.sup != nil && a.sup.intensity.ShouldRestart(reason, time.Now()) {
 		if err := n.restart(a, in); err == nil {
 			n.stats.restarts.Add(1)
-			a.restarts.Add(1)
+			a.sup.restarts.Add(1)
 			n.log.Info("actor restarted", "pid", n.pidOf(a).String(), "factory", a.factory, "reason", reason)
+			if a.stopPending.Swap(false) {
+				n.exit(a, wasmactor.ReasonShutdown, true, false)
+			}
 			return
 		} else {
 			reason = fmt.Sprintf("%s (restart failed: %v)", reason, err)
@@ -213,28 +344,32 @@ func (n *Node) restart(a *actor, old *instance) error {
 	return nil
 }
 
-// finalize runs once an actor is dead for good: it leaves every table and
-// its monitors and links fire.
+// finalize runs once an actor is dead for good: it leaves every table, its
+// instance lets it go (an isolated instance then closes), and its monitors
+// and links fire. Everything the actor held is released here or in exit
+// (asks, timers); records added concurrently by other goroutines check dead
+// afterwards and release themselves, which is why the actor is marked dead
+// before anything is released.
 func (n *Node) finalize(a *actor, in *instance, reason string) {
-	n.actors.delete(a.serial)
-	in.release(a)
-	pid := n.pidOf(a)
-	for _, name := range n.names.RemovePID(pid) {
-		n.broadcast(proto.KindUnname, proto.NameRef{Name: name, PID: pid})
-	}
-	for _, g := range n.groups.RemovePID(pid) {
-		n.broadcast(proto.KindLeave, proto.GroupRef{Group: g, PID: pid})
-	}
-
 	a.mu.Lock()
 	a.state.Store(stateDead)
 	watchers, watching, links, rlinks := a.watchers, a.watching, a.links, a.rlinks
 	a.watchers, a.watching, a.links, a.rlinks = nil, nil, nil, nil
 	a.mu.Unlock()
 
-	for ref, w := range watchers {
-		n.notifyDown(w, ref, pid, reason)
+	n.actors.delete(a.serial)
+	n.releaseActor(a)
+	a.leave(in)
+	pid := n.pidOf(a)
+	for _, name := range n.names.RemovePID(pid) {
+		n.broadcast(proto.KindUnname, proto.NameRef{Name: name, PID: pid})
 	}
+	for _, g := range n.removeFromGroups(pid) {
+		n.broadcast(proto.KindLeave, proto.GroupRef{Group: g, PID: pid})
+	}
+
+	// What it holds on others goes before anyone hears of the death, so a
+	// watcher that sees the Down sees nothing of the actor left.
 	for ref, target := range watching {
 		if target == nil {
 			n.unwatchRemote(ref)
@@ -244,9 +379,11 @@ func (n *Node) finalize(a *actor, in *instance, reason string) {
 		delete(target.watchers, ref)
 		target.mu.Unlock()
 	}
-	for p := range rlinks {
-		n.cast(p.Node, proto.KindExit, proto.Exit{From: a.serial, To: p.Serial, Reason: reason, ToIncarnation: p.Incarnation})
+	type linked struct {
+		other *actor
+		trap  bool
 	}
+	var signal []linked
 	for serial := range links {
 		other := n.actors.get(serial)
 		if other == nil {
@@ -256,13 +393,22 @@ func (n *Node) finalize(a *actor, in *instance, reason string) {
 		delete(other.links, a.serial)
 		trap := other.trapExit
 		other.mu.Unlock()
-		if !wasmactor.IsAbnormal(reason) {
-			continue
+		if wasmactor.IsAbnormal(reason) {
+			signal = append(signal, linked{other, trap})
 		}
-		if trap {
-			n.deliverSystem(other, delivery{kind: abi.KindExit, from: n.abiPID(a), payload: []byte(reason)})
+	}
+
+	for ref, w := range watchers {
+		n.notifyDown(w, ref, pid, reason)
+	}
+	for p := range rlinks {
+		n.castMust(p.Node, proto.KindExit, proto.Exit{From: a.serial, To: p.Serial, Reason: reason, ToIncarnation: p.Incarnation})
+	}
+	for _, l := range signal {
+		if l.trap {
+			n.deliverSystem(l.other, delivery{kind: abi.KindExit, from: n.abiPID(a), payload: []byte(reason)})
 		} else {
-			n.exit(other, reason, true, true)
+			n.exit(l.other, reason, true, true)
 		}
 	}
 }

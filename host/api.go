@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/internal/abi"
 	"github.com/wasmactor/wasmactor/internal/proto"
@@ -99,6 +102,19 @@ type SpawnOptions struct {
 // [wasmactor.ErrModuleUnavailable] when no node holding the module is up,
 // or an error instantiating the module.
 func (n *Node) Spawn(ctx context.Context, factory string, opts SpawnOptions) (PID, error) {
+	if n.tracer == nil {
+		return n.spawn(ctx, factory, opts)
+	}
+	ctx, span := n.startSpan(ctx, spanSpawn, trace.SpanKindClient, attrFactory.String(factory), attrNode.String(opts.Node))
+	pid, err := n.spawn(ctx, factory, opts)
+	if err == nil {
+		span.SetAttributes(attrActor.String(pid.String()))
+	}
+	endSpan(span, err)
+	return pid, err
+}
+
+func (n *Node) spawn(ctx context.Context, factory string, opts SpawnOptions) (PID, error) {
 	args, err := n.encode(opts.Args)
 	if err != nil {
 		return PID{}, err
@@ -135,6 +151,7 @@ func (n *Node) spawnRemote(ctx context.Context, node string, req proto.Spawn) (P
 		req.Factory = factory + "@" + info.Hash.String()
 		req.Module = &info
 		req.Holder = n.holderOf(info.Hash)
+		req.Trace = n.traceFrom(ctx).bytes()
 		var rep proto.SpawnReply
 		err = n.call(ctx, node, proto.KindSpawn, req, &rep)
 		if err == nil {
@@ -164,7 +181,7 @@ func (n *Node) local(pid PID) (*actor, abi.PID, error) {
 		return nil, to, nil
 	}
 	a := n.actors.get(to.Serial) // pid's, or where it migrated to
-	if a == nil || !a.alive() {
+	if a == nil || a.dead() || a.state.Load() == stateMoved { // an exiting actor may come back: monitors and links wait
 		return nil, to, fmt.Errorf("%w: %s", wasmactor.ErrNoProc, pid)
 	}
 	return a, to, nil
@@ -179,6 +196,11 @@ func (n *Node) local(pid PID) (*actor, abi.PID, error) {
 // [wasmactor.ErrTooLarge], and [wasmactor.ErrBadPID] for a PID with a zero
 // Serial or Incarnation (never taken to mean the node's current run).
 func (n *Node) Send(ctx context.Context, to PID, msg any) error {
+	return n.send(n.hostPID(), to, msg)
+}
+
+// send is a tell from the actor (or node host) from.
+func (n *Node) send(from abi.PID, to PID, msg any) error {
 	payload, err := n.encode(msg)
 	if err != nil {
 		return err
@@ -187,7 +209,7 @@ func (n *Node) Send(ctx context.Context, to PID, msg any) error {
 	if err != nil {
 		return err
 	}
-	if e := n.tell(n.hostPID(), dst, abi.KindTell, 0, payload); e != abi.OK {
+	if e := n.tell(from, dst, abi.KindTell, 0, payload); e != abi.OK {
 		return fmt.Errorf("%w: sending to %s", e.Err(), to)
 	}
 	return nil
@@ -201,6 +223,37 @@ func (n *Node) Send(ctx context.Context, to PID, msg any) error {
 // [wasmactor.ErrTimeout] (also wrapping ctx's error), [wasmactor.ErrNoProc]
 // when the actor is or becomes dead, and the errors of Send.
 func (n *Node) Call(ctx context.Context, to PID, msg any) (CBOR, error) {
+	if n.tracer == nil {
+		reply, err := n.callActor(ctx, to, msg, nil)
+		if err != nil {
+			n.callFailed(ctx, to, err, trace.SpanContext{})
+		}
+		return reply, err
+	}
+	ctx, span := n.tracer.Start(ctx, spanCall, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrTarget.String(to.String())))
+	reply, err := n.callActor(ctx, to, msg, traceOf(span.SpanContext()))
+	endSpan(span, err)
+	if err != nil {
+		n.callFailed(ctx, to, err, span.SpanContext())
+	}
+	return reply, err
+}
+
+// callFailed logs a failed Call at debug level (the caller has the error),
+// with its trace id if it was traced.
+func (n *Node) callFailed(ctx context.Context, to PID, err error, sc trace.SpanContext) {
+	if !n.log.Enabled(ctx, slog.LevelDebug) {
+		return
+	}
+	if sc.IsValid() {
+		n.log.LogAttrs(ctx, slog.LevelDebug, "call failed", slog.String("target", to.String()), slog.Any("err", err), traceIDAttr(sc))
+		return
+	}
+	n.log.LogAttrs(ctx, slog.LevelDebug, "call failed", slog.String("target", to.String()), slog.Any("err", err))
+}
+
+// callActor is Call, the message travelling in trace context tc (nil: none).
+func (n *Node) callActor(ctx context.Context, to PID, msg any, tc *traceCtx) (CBOR, error) {
 	payload, err := n.encode(msg)
 	if err != nil {
 		return nil, err
@@ -224,7 +277,7 @@ func (n *Node) Call(ctx context.Context, to PID, msg any) (CBOR, error) {
 		mref := n.watch(a, watcher{call: ref})
 		defer n.unwatch(a, mref)
 	}
-	if e := n.tell(n.hostPID(), dst, abi.KindAsk, ref, payload); e != abi.OK {
+	if e := n.tellTraced(n.hostPID(), dst, abi.KindAsk, ref, payload, tc); e != abi.OK {
 		n.calls.Delete(ref)
 		return nil, fmt.Errorf("%w: calling %s", e.Err(), to)
 	}
@@ -238,14 +291,22 @@ func (n *Node) Call(ctx context.Context, to PID, msg any) (CBOR, error) {
 }
 
 // Stop stops the actor with reason "shutdown"; its restart policy does not
-// bring it back. Its monitors and links fire.
+// bring it back, on this node or another. Its monitors and links fire.
+//
+// For an actor on another node, Stop returns once the request is sent.
+//
+// # Errors
+//
+// [wasmactor.ErrNoProc] and [wasmactor.ErrStaleIncarnation] for a dead
+// actor; [wasmactor.ErrNodeDown], or [wasmactor.ErrMailboxFull] for a full
+// control queue, when the request could not be sent to the actor's node.
 func (n *Node) Stop(ctx context.Context, pid PID) error {
 	a, _, err := n.local(pid)
 	if err != nil {
 		return err
 	}
 	if a == nil {
-		return n.Kill(ctx, pid, wasmactor.ReasonShutdown)
+		return n.castTry(pid.Node, proto.KindStop, proto.Exit{To: pid.Serial, Reason: wasmactor.ReasonShutdown, ToIncarnation: pid.Incarnation})
 	}
 	n.exit(a, wasmactor.ReasonShutdown, true, false)
 	return nil
@@ -254,6 +315,9 @@ func (n *Node) Stop(ctx context.Context, pid PID) error {
 // Kill stops the actor with an exit reason (default "killed") as if a linked
 // actor had died: abnormal reasons propagate over links and the restart
 // policy applies.
+//
+// For an actor on another node, Kill returns once the request is sent; it
+// fails as Stop does when it cannot be.
 func (n *Node) Kill(ctx context.Context, pid PID, reason string) error {
 	a, to, err := n.local(pid)
 	if err != nil {
@@ -264,8 +328,7 @@ func (n *Node) Kill(ctx context.Context, pid PID, reason string) error {
 	}
 	if a == nil {
 		pid = n.pidOfABI(to) // where it is, if it migrated
-		n.cast(pid.Node, proto.KindKill, proto.Exit{To: pid.Serial, Reason: reason, ToIncarnation: pid.Incarnation})
-		return nil
+		return n.castTry(pid.Node, proto.KindKill, proto.Exit{To: pid.Serial, Reason: reason, ToIncarnation: pid.Incarnation})
 	}
 	n.exit(a, reason, true, true)
 	return nil

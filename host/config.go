@@ -2,11 +2,15 @@ package host
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"runtime"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/wasmactor/wasmactor/internal/abi"
+	"github.com/wasmactor/wasmactor/scheduler"
 	"github.com/wasmactor/wasmactor/transport"
 )
 
@@ -66,6 +70,13 @@ type Config struct {
 	// CookieFile holds the cookie; created with 256 random bits (hex) and mode 0600
 	// on first start. Default DataDir/cookie.
 	CookieFile string
+	// CertFile and KeyFile (PEM) are this node's TLS certificate and key,
+	// and CAFile (PEM) the CA that the certificates of peers and clients
+	// must chain to: mutual TLS, on top of the cookie or token proof (see
+	// docs/protocol.md, "TLS"). Set all three or none. Without them each
+	// node uses an ephemeral self-signed certificate and the proofs alone
+	// authenticate. Ignored with Transport.
+	CertFile, KeyFile, CAFile string
 	// IdleTimeout is how long a silent peer is kept before it is reported
 	// down (its actors' monitors get "noconnection"). Default 5s.
 	IdleTimeout time.Duration
@@ -75,8 +86,38 @@ type Config struct {
 	// in front of it is trusted: what it serves is read-only but reveals the
 	// node's actors and modules.
 	HTTPListen string
+	// TracerProvider turns on OpenTelemetry tracing (README, "Tracing"):
+	// spans for Call, for guest asks made while handling a traced message,
+	// for spawns, deploys and module pulls, and W3C trace context in the
+	// messages and spawn requests that carry them. Nil (the default) makes
+	// no span and reads no trace context from a ctx; the message path then
+	// costs a nil check. Trace contexts that arrive from peers are passed
+	// on either way. `wasmactor node --otlp-endpoint` gives a provider that
+	// exports by OTLP over HTTP.
+	TracerProvider trace.TracerProvider
+	// MaxNodeMonitors bounds the node monitors (monitor_node) one actor
+	// holds at once. Default 256.
+	MaxNodeMonitors int
+	// MaxGroupMonitors bounds the group monitors (monitor_group) one actor
+	// holds at once. Default 256.
+	MaxGroupMonitors int
+	// MaxGroupsPerActor bounds the groups one actor is in. Default 256.
+	MaxGroupsPerActor int
+	// MaxPendingSpawns bounds the spawn requests (spawn_request) one actor
+	// has in flight. Default 64.
+	MaxPendingSpawns int
+	// MaxSpawnRequests bounds the spawn requests in flight on the node:
+	// its guests' (wherever they spawn) and those it serves for other
+	// nodes' guests. Default 4096.
+	MaxSpawnRequests int
+	// Limits bound what the node's actors can make it hold: actors,
+	// instances, guest memory, queued bytes, timers, asks, monitors, links,
+	// names and log lines. The zero value of each field means its default
+	// (see [Limits]).
+	Limits Limits
 	// Transport replaces the QUIC transport (in-memory networks in tests).
-	// When set, Listen, Cookie and CookieFile are ignored.
+	// When set, Listen, Cookie, CookieFile and the certificate files are
+	// ignored.
 	Transport transport.Transport
 	// Logger receives the node's log and its guests' output. Default slog.Default().
 	Logger *slog.Logger
@@ -101,6 +142,11 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.TurnBatch, 64)
 	def(&c.MaxModuleSize, 64<<20)
 	def(&c.MaxMessageSize, 1<<20)
+	def(&c.MaxNodeMonitors, 256)
+	def(&c.MaxGroupMonitors, 256)
+	def(&c.MaxGroupsPerActor, 256)
+	def(&c.MaxPendingSpawns, 64)
+	def(&c.MaxSpawnRequests, 4096)
 	if c.GuestTimeout == 0 {
 		c.GuestTimeout = 5 * time.Second
 	}
@@ -116,9 +162,17 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	var err error
+	if c.Limits, err = c.Limits.withDefaults(c.MemoryLimitPages); err != nil {
+		return c, err
+	}
+	if c.MailboxSize > scheduler.MaxQuotaMessages {
+		return c, fmt.Errorf("wasmactor: invalid config: MailboxSize over %d", scheduler.MaxQuotaMessages)
+	}
 	if c.MailboxSize < 0 || c.Workers < 0 || c.InstancesPerModule < 0 || c.TurnBatch < 0 ||
 		c.MaxModuleSize < 0 || c.MaxMessageSize < 0 || c.GuestTimeout < 0 || c.AskTimeout < 0 ||
-		c.CompileTimeout < 0 || c.MemoryLimitPages > 65535 {
+		c.CompileTimeout < 0 || c.MemoryLimitPages > 65535 || c.MaxNodeMonitors < 0 || c.MaxGroupMonitors < 0 ||
+		c.MaxGroupsPerActor < 0 || c.MaxPendingSpawns < 0 || c.MaxSpawnRequests < 0 {
 		return c, errors.New("wasmactor: invalid config: negative size or timeout, or more than 65535 memory pages (the engine's cap)")
 	}
 	return c, nil

@@ -4,8 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"runtime"
-	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -69,9 +67,12 @@ func (e *guestEnv) flushFrom(t *testing.T) {
 }
 
 type probeResult struct {
-	Err string    `cbor:"err"`
-	PID [2]uint64 `cbor:"pid"`
-	Ref uint64    `cbor:"ref"`
+	Err     string      `cbor:"err"`
+	PID     [2]uint64   `cbor:"pid"`
+	Ref     uint64      `cbor:"ref"`
+	PIDs    [][2]uint64 `cbor:"pids"`
+	Sent    int         `cbor:"sent"`
+	Refused int         `cbor:"refused"`
 }
 
 type probeEvent struct {
@@ -441,6 +442,7 @@ func TestGuestAPIInProcess(t *testing.T) {
 	require.Eventually(t, func() bool { return len(c.nodes[1].Modules()) == 1 }, 10*time.Second, 5*time.Millisecond)
 	e := &guestEnv{here: c.nodes[0], there: "n2"}
 	runGuestAPIScenarios(t, e)
+	runClusterAPIScenarios(t, e)
 
 	t.Run("log", func(t *testing.T) {
 		p := e.spawn(t, "n1", false, nil)
@@ -456,35 +458,64 @@ func TestGuestAPIAcrossProcesses(t *testing.T) {
 	pc.start(t, "n2")
 	pc.waitMembers(t, "n2")
 	deploy(t, pc.n1, guestbuildtest.Build(t, "testdata/guests/probe"))
-	runGuestAPIScenarios(t, &guestEnv{here: pc.n1, there: "n2"})
+	e := &guestEnv{here: pc.n1, there: "n2"}
+	runGuestAPIScenarios(t, e)
+	runClusterAPIScenarios(t, e)
 }
 
-// logCapture is a slog.Handler that keeps "LEVEL msg actor=..." lines.
+// logCapture is a slog.Handler that keeps every line: its level, message
+// and attributes.
 type logCapture struct {
 	mu  sync.Mutex
-	got []string
+	got []logLine
+}
+
+// logLine is one line a node logged.
+type logLine struct {
+	level slog.Level
+	msg   string
+	attrs map[string]string
 }
 
 func (l *logCapture) Enabled(context.Context, slog.Level) bool { return true }
 func (l *logCapture) WithAttrs([]slog.Attr) slog.Handler       { return l }
 func (l *logCapture) WithGroup(string) slog.Handler            { return l }
 func (l *logCapture) Handle(_ context.Context, r slog.Record) error {
-	var b strings.Builder
-	b.WriteString(r.Level.String() + " " + r.Message)
+	line := logLine{level: r.Level, msg: r.Message, attrs: map[string]string{}}
 	r.Attrs(func(a slog.Attr) bool {
-		if a.Key == "actor" {
-			b.WriteString(" actor=" + a.Value.String())
-		}
+		line.attrs[a.Key] = a.Value.String()
 		return true
 	})
 	l.mu.Lock()
-	l.got = append(l.got, b.String())
+	l.got = append(l.got, line)
 	l.mu.Unlock()
 	return nil
 }
 
+// lines lists the lines as "LEVEL msg actor=..." ("actor=" only where the
+// line names one).
 func (l *logCapture) lines() []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return slices.Clone(l.got)
+	out := make([]string, len(l.got))
+	for i, line := range l.got {
+		out[i] = line.level.String() + " " + line.msg
+		if actor, ok := line.attrs["actor"]; ok {
+			out[i] += " actor=" + actor
+		}
+	}
+	return out
+}
+
+// withMsg lists the lines whose message is msg.
+func (l *logCapture) withMsg(msg string) []logLine {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []logLine
+	for _, line := range l.got {
+		if line.msg == msg {
+			out = append(out, line)
+		}
+	}
+	return out
 }

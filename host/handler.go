@@ -2,13 +2,16 @@ package host
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/internal/abi"
 	"github.com/wasmactor/wasmactor/internal/proto"
 	"github.com/wasmactor/wasmactor/registry"
+	"github.com/wasmactor/wasmactor/token"
 	"github.com/wasmactor/wasmactor/transport"
 )
 
@@ -18,24 +21,38 @@ var _ transport.Handler = (*handler)(nil)
 // Handler methods out of the Node's public API.
 type handler struct{ n *Node }
 
+// kindRefused is the envelope kind that carries a refused tell back to its
+// sender: Status is the ABI error code, To the sending actor (0: the
+// sender's host), From the target. It is a wire kind only, above the ABI's
+// record kinds, and never reaches a guest (docs/protocol.md, "Lanes").
+const kindRefused = 64
+
 func (h handler) HandleEnvelopes(from transport.NodeInfo, envs []transport.Envelope) {
 	n := h.n
+	var refused []transport.Envelope // allocated only when something is refused
 	for i := range envs {
 		env := &envs[i]
 		kind := abi.Kind(env.Kind)
 		src := abi.PID{Incarnation: from.Incarnation, Serial: env.From}
 		if env.ToIncarnation != n.incarnation {
-			if kind == abi.KindAsk {
+			switch kind {
+			case abi.KindAsk:
 				n.sendRemote(src, transport.Envelope{Kind: uint8(abi.KindReply), Status: uint16(abi.StaleIncarnation), From: env.To, Ref: env.Ref})
+			case abi.KindTell:
+				refused = append(refused, refusal(from, env, abi.StaleIncarnation))
 			}
 			continue
 		}
 		dst := abi.PID{Incarnation: n.incarnation, Serial: env.To}
 		switch kind {
 		case abi.KindTell:
-			n.tell(src, dst, kind, 0, env.Payload)
+			if e := n.tellTraced(src, dst, kind, 0, env.Payload, parseTrace(env.Trace)); e != abi.OK {
+				refused = append(refused, refusal(from, env, e))
+			}
+		case kindRefused:
+			n.countRefused(env.To)
 		case abi.KindAsk:
-			if e := n.tell(src, dst, kind, env.Ref, env.Payload); e != abi.OK {
+			if e := n.tellTraced(src, dst, kind, env.Ref, env.Payload, parseTrace(env.Trace)); e != abi.OK {
 				// The asker learns at once instead of waiting for its timeout.
 				n.sendRemote(src, transport.Envelope{Kind: uint8(abi.KindReply), Status: uint16(e), From: env.To, Ref: env.Ref})
 			}
@@ -46,6 +63,38 @@ func (h handler) HandleEnvelopes(from transport.NodeInfo, envs []transport.Envel
 		default:
 			n.log.Debug("unknown envelope kind", "peer", from.Name, "kind", env.Kind)
 		}
+	}
+	if len(refused) > 0 {
+		n.sendRefusals(from, refused)
+	}
+}
+
+// refusal is the REFUSED envelope answering a tell that was not queued.
+func refusal(from transport.NodeInfo, env *transport.Envelope, e abi.Errno) transport.Envelope {
+	return transport.Envelope{Kind: kindRefused, Status: uint16(e), ToIncarnation: from.Incarnation, To: env.From, From: env.To}
+}
+
+// sendRefusals carries a batch's refusals back to the sending node in one
+// Send. If even that fails (its queue is full, or it went down), the
+// refusals are counted here as lost; the tells stay counted at this node.
+func (n *Node) sendRefusals(to transport.NodeInfo, refused []transport.Envelope) {
+	if err := n.cl.tr.Send(to.Name, refused...); err != nil {
+		n.stats.refusalsLost.Add(uint64(len(refused)))
+		n.log.Debug("refusals not sent", "peer", to.Name, "count", len(refused), "err", err)
+	}
+}
+
+// countRefused counts a tell that another node refused against its sender:
+// the sending actor if it still exists (serial 0 is this node's Go API),
+// and the node. The guest is told nothing: a tell is at most once, and a
+// refusal arrives long after the send returned.
+func (n *Node) countRefused(serial uint64) {
+	n.stats.remoteRefused.Add(1)
+	if serial == 0 {
+		return
+	}
+	if a := n.actors.get(serial); a != nil {
+		a.refused.Add(1)
 	}
 }
 
@@ -77,7 +126,7 @@ func (n *Node) handleCast(from transport.NodeInfo, msg transport.Control) error 
 		}
 		for _, g := range s.Groups {
 			if owns(from, g.PID) {
-				n.groups.Join(g.Group, g.PID)
+				n.changeGroup(g.Group, g.PID, true)
 			}
 		}
 	case proto.KindName:
@@ -103,11 +152,7 @@ func (n *Node) handleCast(from transport.NodeInfo, msg transport.Control) error 
 		if !owns(from, g.PID) {
 			return fmt.Errorf("%w: group change for %s sent by %s", wasmactor.ErrBadArgument, g.PID, from.Name)
 		}
-		if msg.Kind == proto.KindJoin {
-			n.groups.Join(g.Group, g.PID)
-		} else {
-			n.groups.Leave(g.Group, g.PID)
-		}
+		n.changeGroup(g.Group, g.PID, msg.Kind == proto.KindJoin)
 	case proto.KindMonitor:
 		var w proto.Watch
 		if err := proto.Unmarshal(msg.Body, &w); err != nil {
@@ -144,6 +189,8 @@ func (n *Node) handleCast(from transport.NodeInfo, msg transport.Control) error 
 		n.cl.mu.Unlock()
 		if ok && rw.node == from.Name {
 			n.notifyDown(rw.w, d.Ref, rw.target, d.Reason)
+		} else if !ok {
+			n.stashEarlyDown(from, d) // a spawned child's, ahead of its outcome?
 		}
 	case proto.KindLink:
 		var l proto.Link
@@ -156,7 +203,7 @@ func (n *Node) handleCast(from transport.NodeInfo, msg transport.Control) error 
 			a = nil // meant for another run of this node: that actor is gone
 		}
 		if a == nil || !n.addRemoteLink(a, other) {
-			n.cast(from.Name, proto.KindExit, proto.Exit{From: l.To, To: l.From, Reason: wasmactor.ReasonNoProc, ToIncarnation: from.Incarnation})
+			n.castMust(from.Name, proto.KindExit, proto.Exit{From: l.To, To: l.From, Reason: wasmactor.ReasonNoProc, ToIncarnation: from.Incarnation})
 		}
 	case proto.KindUnlink:
 		var l proto.Link
@@ -168,7 +215,19 @@ func (n *Node) handleCast(from transport.NodeInfo, msg transport.Control) error 
 			delete(a.rlinks, PID{Node: from.Name, Incarnation: from.Incarnation, Serial: l.From})
 			a.mu.Unlock()
 		}
-	case proto.KindExit, proto.KindKill:
+	case proto.KindSpawnRequest:
+		var r proto.SpawnRequest
+		if err := proto.Unmarshal(msg.Body, &r); err != nil {
+			return err
+		}
+		n.serveSpawnRequest(from, r)
+	case proto.KindSpawned:
+		var s proto.Spawned
+		if err := proto.Unmarshal(msg.Body, &s); err != nil {
+			return err
+		}
+		n.handleSpawned(from, s)
+	case proto.KindExit, proto.KindKill, proto.KindStop:
 		var x proto.Exit
 		if err := proto.Unmarshal(msg.Body, &x); err != nil {
 			return err
@@ -178,9 +237,19 @@ func (n *Node) handleCast(from transport.NodeInfo, msg transport.Control) error 
 			return nil // gone, or meant for an earlier run of this node
 		}
 		src := PID{Node: from.Name, Incarnation: from.Incarnation, Serial: x.From}
-		if msg.Kind == proto.KindKill {
+		switch msg.Kind {
+		case proto.KindKill:
 			n.exit(a, x.Reason, true, true)
 			return nil
+		case proto.KindStop:
+			n.exit(a, x.Reason, true, false) // final: Node.Stop is
+			return nil
+		}
+		a.mu.Lock()
+		_, linked := a.rlinks[src]
+		a.mu.Unlock()
+		if !linked && n.stashEarlyExit(from, a, x) {
+			return nil // a spawned child's, ahead of its outcome
 		}
 		n.exitSignal(a, src, x.Reason)
 	case proto.KindUndeploy:
@@ -194,6 +263,11 @@ func (n *Node) handleCast(from transport.NodeInfo, msg transport.Control) error 
 }
 
 func (h handler) ServeBlob(ctx context.Context, from transport.PeerInfo, key string) ([]byte, error) {
+	// Nodes pull modules; a client has no use for a module's bytes unless
+	// it could deploy them anyway.
+	if err := h.n.permitRole(from, token.Admin, "module download"); err != nil {
+		return nil, toRemote(err)
+	}
 	hash, err := registry.ParseHash(key)
 	if err != nil {
 		return nil, toRemote(err)
@@ -205,15 +279,28 @@ func (h handler) ServeBlob(ctx context.Context, from transport.PeerInfo, key str
 func (h handler) NodeUp(peer transport.NodeInfo) {
 	n := h.n
 	n.cl.mu.Lock()
+	how := ReasonJoined
+	if last, ok := n.cl.lastInc[peer.Name]; ok {
+		how = ReasonRestarted
+		if last == peer.Incarnation {
+			how = ReasonReconnected
+		}
+	}
 	n.cl.peers[peer.Name] = peer
 	n.cl.byInc[peer.Incarnation] = peer.Name
 	n.cl.seen[peer.Name] = true
+	delete(n.cl.gone, peer.Incarnation) // back after a partition or a reconnect
+	if old, ok := n.cl.lastInc[peer.Name]; ok && old != peer.Incarnation {
+		n.cl.gone[old] = peer.Name // a new run: the old one is over
+	}
+	n.cl.lastInc[peer.Name] = peer.Incarnation
 	n.cl.upAt[peer.Name] = peerUp{incarnation: peer.Incarnation, at: time.Now()}
 	n.cl.mu.Unlock()
 	n.log.Info("node up", "peer", peer.Name, "addr", peer.Addr, "incarnation", wasmactor.FormatIncarnation(peer.Incarnation))
-	n.cast(peer.Name, proto.KindSync, n.syncState())
+	n.sendSync(peer.Name)
 	n.sendTombstones(peer.Name)
 	n.sendAliases(peer.Name)
+	n.nodeUp(peer, how)
 }
 
 // syncState is this node's share of the cluster state: the modules it holds
@@ -245,7 +332,12 @@ func (h handler) NodeDown(peer transport.NodeInfo, reason error) {
 		delete(n.cl.upAt, peer.Name)
 	}
 	delete(n.cl.byInc, peer.Incarnation)
-	n.cl.gone[peer.Incarnation] = peer.Name
+	// Only a run that is over makes its PIDs stale: one that restarted or
+	// left. A peer that went silent or reconnected may come back with the
+	// same incarnation; meanwhile its PIDs are "node down".
+	if errors.Is(reason, transport.ErrPeerRestarted) || errors.Is(reason, transport.ErrPeerLeft) {
+		n.cl.gone[peer.Incarnation] = peer.Name
+	}
 	var fired []struct {
 		ref uint64
 		rw  remoteWatch
@@ -260,11 +352,16 @@ func (h handler) NodeDown(peer transport.NodeInfo, reason error) {
 		}
 	}
 	n.cl.mu.Unlock()
-	n.log.Warn("node down", "peer", peer.Name, "incarnation", wasmactor.FormatIncarnation(peer.Incarnation), "reason", reason)
+	level := slog.LevelWarn
+	if errors.Is(reason, transport.ErrPeerLeft) {
+		level = slog.LevelInfo // a clean leave is a normal event
+	}
+	n.log.Log(n.life, level, "node down", "peer", peer.Name, "incarnation", wasmactor.FormatIncarnation(peer.Incarnation), "reason", reason)
+	n.dropBacklog(peer.Name) // nothing crosses sessions: the next one starts afresh
 
 	n.forgetHolder(peer.Name)
 	n.names.RemoveNode(peer.Name)
-	n.groups.RemoveNode(peer.Name)
+	n.removeNodeFromGroups(peer.Name)
 	for _, f := range fired {
 		n.notifyDown(f.rw.w, f.ref, f.rw.target, wasmactor.ReasonNoConnection)
 	}
@@ -298,6 +395,10 @@ func (h handler) NodeDown(peer transport.NodeInfo, reason error) {
 	for _, key := range n.asks.toNode(peer.Incarnation, n.followABI) {
 		n.replyToActor(key, abi.NodeDown, nil)
 	}
+	for _, req := range n.spawnsToNode(peer) {
+		n.remoteSpawnFailed(req, abi.NodeDown)
+	}
+	n.nodeDown(peer, reason)
 }
 
 // HandleCall answers requests from peers (spawn, status) and from the CLI.

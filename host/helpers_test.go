@@ -28,6 +28,11 @@ func newNode(t testing.TB, cfg host.Config) *host.Node {
 	if cfg.Logger == nil {
 		cfg.Logger = quietLogger()
 	}
+	if cfg.CompileTimeout == 0 {
+		// A cold compile of a Go guest under the race detector on a loaded
+		// 2-core machine can pass the default minute.
+		cfg.CompileTimeout = 4 * time.Minute
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	n, err := host.Start(ctx, cfg)
@@ -39,7 +44,7 @@ func newNode(t testing.TB, cfg host.Config) *host.Node {
 func ctxT(t testing.TB) context.Context {
 	// Generous: under the race detector on a loaded 2-core machine a first
 	// compile of a Go guest takes half a minute.
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	t.Cleanup(cancel)
 	return ctx
 }

@@ -5,10 +5,13 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/internal/abi"
 	"github.com/wasmactor/wasmactor/internal/engine"
 	"github.com/wasmactor/wasmactor/internal/proto"
+	"github.com/wasmactor/wasmactor/registry"
 )
 
 // imports answers the guest's import calls for one instance. The engine calls
@@ -30,25 +33,8 @@ func (im *imports) caller(serial uint64) *actor {
 	return a
 }
 
-// errRemote is returned by target for a PID on another node; callers that
-// support remote targets check for it.
-const errRemote abi.Errno = 0xffff
-
 // target resolves an ABI PID to a local actor, or errRemote.
-func (im *imports) target(p abi.PID) (*actor, abi.Errno) {
-	p = im.n.followABI(p) // it may have migrated (migrate.go)
-	if p.Incarnation != im.n.incarnation {
-		if _, e := im.n.peerByInc(p.Incarnation); e != abi.OK {
-			return nil, e
-		}
-		return nil, errRemote
-	}
-	a := im.n.actors.get(p.Serial)
-	if a == nil || !a.alive() {
-		return nil, abi.NoProc
-	}
-	return a, abi.OK
-}
+func (im *imports) target(p abi.PID) (*actor, abi.Errno) { return im.n.actorAt(p) }
 
 func (im *imports) SelfNode() uint64 { return im.n.incarnation }
 
@@ -57,7 +43,7 @@ func (im *imports) Send(serial uint64, to abi.PID, msg []byte) abi.Errno {
 		return abi.BadArgument
 	}
 	im.in.mod.counters.sent.Add(1)
-	return im.n.tell(abi.PID{Incarnation: im.n.incarnation, Serial: serial}, to, abi.KindTell, 0, msg)
+	return im.n.tellTraced(abi.PID{Incarnation: im.n.incarnation, Serial: serial}, to, abi.KindTell, 0, msg, im.in.trace.of(serial))
 }
 
 func (im *imports) Ask(serial uint64, to abi.PID, ref uint64, timeout time.Duration, msg []byte) abi.Errno {
@@ -70,14 +56,30 @@ func (im *imports) Ask(serial uint64, to abi.PID, ref uint64, timeout time.Durat
 	}
 	im.in.mod.counters.sent.Add(1)
 	key := askKey{serial: serial, ref: ref}
+	from := abi.PID{Incarnation: im.n.incarnation, Serial: serial}
+	ask := pendingAsk{target: to, trace: im.in.trace.of(serial).clone()}
+	var tc *traceCtx
+	ask.span, tc = im.n.startAsk(ask.trace, from, to)
 	// Registered before sending: the reply can come from another worker
 	// before tell returns.
-	if !im.n.asks.add(key, to, timeout, func() { im.n.replyToActor(key, abi.Timeout, nil) }) {
-		return abi.BadArgument // ref reused while pending
-	}
-	if e := im.n.tell(abi.PID{Incarnation: im.n.incarnation, Serial: serial}, to, abi.KindAsk, ref, msg); e != abi.OK {
-		im.n.asks.take(key)
+	if r := im.n.asks.add(serial, ref, timeout, ask, 0, func() { im.n.replyToActor(key, abi.Timeout, nil) }); r != added {
+		// A ref reused while pending, the node closing, or a limit.
+		e := im.n.addRefused(r, limPendingAsksPerActor, limPendingAsks, limPendingAsks)
+		endAsk(ask.span, e)
 		return e
+	}
+	if e := im.n.tellTraced(from, to, abi.KindAsk, ref, msg, tc); e != abi.OK {
+		if _, ok := im.n.asks.take(serial, ref); ok {
+			endAsk(ask.span, e)
+		}
+		return e
+	}
+	if !a.alive() {
+		// Killed meanwhile by another goroutine: its exit may have dropped
+		// its asks before this one was added.
+		if _, ok := im.n.asks.take(serial, ref); ok {
+			endAsk(ask.span, abi.NoProc)
+		}
 	}
 	return abi.OK
 }
@@ -89,26 +91,55 @@ func (im *imports) Reply(serial uint64, to abi.PID, ref uint64, msg []byte) abi.
 	return im.n.reply(abi.PID{Incarnation: im.n.incarnation, Serial: serial}, to, ref, abi.OK, msg)
 }
 
-func (im *imports) Spawn(serial uint64, factory string, args []byte, flags abi.SpawnFlags) (abi.PID, abi.Errno) {
+func (im *imports) Spawn(serial uint64, factory string, args []byte, flags abi.SpawnFlags) (abi.PID, uint64, abi.Errno) {
 	parent := im.caller(serial)
 	if parent == nil {
-		return abi.PID{}, abi.BadArgument
+		return abi.PID{}, 0, abi.BadArgument
 	}
-	spec := spawnSpec{factory: factory, args: args, isolated: flags&abi.SpawnIsolated != 0, parent: im.n.abiPID(parent)}
+	spec := spawnSpec{factory: factory, args: args, isolated: flags&abi.SpawnIsolated != 0, parent: im.n.abiPID(parent), spawner: parent}
 	if flags&abi.SpawnLink != 0 {
 		spec.link = parent
+	}
+	var monRef uint64
+	if flags&abi.SpawnMonitor != 0 {
+		if !im.n.roomToMonitor(parent) {
+			return abi.PID{}, 0, abi.Limit
+		}
+		// Before the child's START: it cannot stop unwatched.
+		spec.prepare = func(a *actor) error {
+			monRef = im.n.watch(a, watcher{actor: parent})
+			return nil
+		}
 	}
 	// Spawning from inside a turn may instantiate a new instance (pool
 	// growth or isolated) or even pull the module from a peer; that happens
 	// on this worker, so it is bounded by the guest call deadline.
 	ctx, cancel := context.WithTimeout(im.n.life, im.n.cfg.GuestTimeout)
 	defer cancel()
-	a, err := im.n.spawnLocal(ctx, spec)
-	if err != nil {
-		im.n.log.Debug("guest spawn failed", "parent", im.n.pidOf(parent).String(), "factory", factory, "err", err)
-		return abi.PID{}, abi.ErrnoOf(err)
+	tc := im.in.trace.of(serial)
+	var span trace.Span
+	if tc != nil {
+		ctx, span = im.n.startSpan(tc.context(ctx), spanSpawn, trace.SpanKindInternal, attrFactory.String(factory), attrActor.String(im.n.pidOf(parent).String()))
 	}
-	return im.n.abiPID(a), abi.OK
+	a, err := im.n.spawnLocal(ctx, spec)
+	endSpan(span, err)
+	if err != nil {
+		args := []any{"parent", im.n.pidOf(parent).String(), "factory", factory, "err", err}
+		if tc != nil {
+			args = append(args, "trace_id", tc.traceID())
+		}
+		im.n.log.Debug("guest spawn failed", args...)
+		return abi.PID{}, 0, abi.ErrnoOf(err)
+	}
+	return im.n.abiPID(a), monRef, abi.OK
+}
+
+func (im *imports) SpawnRequest(serial uint64, r engine.SpawnRequest) abi.Errno {
+	parent := im.caller(serial)
+	if parent == nil {
+		return abi.BadArgument
+	}
+	return im.n.spawnRequest(parent, r)
 }
 
 func (im *imports) Stop(serial uint64, reason string) {
@@ -136,8 +167,7 @@ func (im *imports) Kill(serial uint64, target abi.PID, reason string) abi.Errno 
 	t, e := im.target(target)
 	if e == errRemote {
 		p := im.n.pidOfABI(target)
-		im.n.cast(p.Node, proto.KindKill, proto.Exit{From: serial, To: p.Serial, Reason: reason, ToIncarnation: p.Incarnation})
-		return abi.OK
+		return abi.ErrnoOf(im.n.castTry(p.Node, proto.KindKill, proto.Exit{From: serial, To: p.Serial, Reason: reason, ToIncarnation: p.Incarnation}))
 	}
 	if e != abi.OK {
 		return e
@@ -146,43 +176,23 @@ func (im *imports) Kill(serial uint64, target abi.PID, reason string) abi.Errno 
 	return abi.OK
 }
 
+// Monitor returns 0, which is never a ref, for a refusal: an unknown
+// caller, or one that holds Limits.MonitorsPerActor monitors already.
 func (im *imports) Monitor(serial uint64, target abi.PID) uint64 {
 	target = im.n.followABI(target) // it may have migrated
 	a := im.caller(serial)
 	if a == nil {
 		return 0
 	}
-	t, e := im.target(target)
-	if e == errRemote {
-		return im.n.watchRemote(im.n.pidOfABI(target), watcher{actor: a})
+	if !im.n.roomToMonitor(a) {
+		return 0
 	}
-	if e == abi.NoProc && target.Incarnation == im.n.incarnation {
-		t = im.n.actors.get(target.Serial) // maybe being restarted: watch decides
-	}
-	if t == nil {
-		// Already dead or unknown: DOWN "noproc" follows, as abi.md promises.
-		ref := im.n.refs.Add(1)
-		im.n.notifyDown(watcher{actor: a}, ref, PID{Incarnation: target.Incarnation, Serial: target.Serial}, wasmactor.ReasonNoProc)
-		return ref
-	}
-	return im.n.watch(t, watcher{actor: a})
+	return im.n.monitor(a, target)
 }
 
 func (im *imports) Demonitor(serial uint64, ref uint64) {
-	a := im.caller(serial)
-	if a == nil {
-		return
-	}
-	a.mu.Lock()
-	t, ok := a.watching[ref]
-	delete(a.watching, ref)
-	delete(a.downs, ref) // a DOWN already queued is not delivered either
-	a.mu.Unlock()
-	switch {
-	case t != nil:
-		im.n.unwatch(t, ref)
-	case ok:
-		im.n.unwatchRemote(ref)
+	if a := im.caller(serial); a != nil {
+		im.n.demonitor(a, ref)
 	}
 }
 
@@ -246,24 +256,190 @@ func (im *imports) Whereis(name string) (abi.PID, abi.Errno) {
 	return abi.PID{Incarnation: pid.Incarnation, Serial: pid.Serial}, abi.OK
 }
 
-func (im *imports) SendAfter(serial uint64, to abi.PID, delay time.Duration, msg []byte) abi.Errno {
+func (im *imports) SendAfter(serial uint64, to abi.PID, delay time.Duration, msg []byte) (uint64, abi.Errno) {
 	a := im.caller(serial)
 	if a == nil {
-		return abi.BadArgument
+		return 0, abi.BadArgument
 	}
 	if _, e := im.target(to); e != abi.OK && e != errRemote {
-		return e
+		return 0, e
 	}
-	from := im.n.abiPID(a)
-	time.AfterFunc(delay, func() {
-		// The message is lost if the sender died meanwhile, as abi.md says.
-		if a.alive() && !im.n.closed.Load() {
-			im.n.tell(from, to, abi.KindTell, 0, msg)
+	n := im.n
+	from := n.abiPID(a)
+	key := n.refs.Add(1)
+	tc := im.in.trace.of(serial).clone()
+	// The timer is its sender's: stopped when the sender dies (the message
+	// is lost then, as abi.md says), when it cancels it, and when the node
+	// closes.
+	if r := n.timers.add(serial, key, delay, struct{}{}, int64(len(msg)), func() {
+		if _, ok := n.timers.take(serial, key); ok && !n.closed.Load() {
+			n.tellTraced(from, to, abi.KindTell, 0, msg, tc)
 		}
-	})
+	}); r != added {
+		return 0, n.addRefused(r, limTimersPerActor, limTimers, limTimerBytes)
+	}
+	if !a.alive() {
+		n.timers.take(serial, key) // killed meanwhile, see Ask
+	}
+	return key, abi.OK
+}
+
+func (im *imports) CancelTimer(serial, timer uint64) abi.Errno {
+	if im.caller(serial) == nil {
+		return abi.BadArgument
+	}
+	if _, ok := im.n.timers.take(serial, timer); !ok {
+		return abi.NotFound // fired, cancelled, or never this actor's
+	}
 	return abi.OK
 }
 
+// Log logs a guest's line under its instance, and under the actor it names
+// if that actor has a record in the batch being delivered (a STOP's
+// Terminate runs after the host let the actor go). A guest names the actor
+// itself, and the host cannot tell which of the batch's records it is
+// handling, so "the actor running" can be any actor of the batch; any other
+// id (an idle actor of the same instance, another instance's, nobody) is
+// logged as "claimed_actor" rather than trusted. Each actor's lines, and
+// the instance's claimed ones, are rate limited (Limits.LogLinesPerSecond).
 func (im *imports) Log(serial uint64, level slog.Level, msg string) {
-	im.n.log.Log(im.n.life, level, msg, "actor", PID{Node: im.n.cfg.Name, Incarnation: im.n.incarnation, Serial: serial}.String(), "module", im.in.mod.info.Hash.Short())
+	n, in := im.n, im.in
+	a := im.running(serial)
+	if !im.allowLog(a) {
+		return
+	}
+	key := "claimed_actor"
+	if a != nil {
+		key = "actor"
+	}
+	actor := PID{Node: n.cfg.Name, Incarnation: n.incarnation, Serial: serial}.String()
+	ctx, attrs := n.life, []any{key, actor, "module", in.mod.info.Hash.Short(), "instance", in.id}
+	if tc := in.trace.of(serial); tc != nil {
+		ctx, attrs = tc.context(n.life), append(attrs, "trace_id", tc.traceID())
+	}
+	n.log.Log(ctx, level, msg, attrs...)
+}
+
+// running returns the actor serial if it has a record in the batch being
+// delivered, else nil. It runs on the turn's goroutine (imports are called
+// during Deliver), which owns in.buf.
+func (im *imports) running(serial uint64) *actor {
+	for i := range im.in.buf {
+		if a := im.in.buf[i].actor; a != nil && a.serial == serial {
+			return a
+		}
+	}
+	return nil
+}
+
+// allowLog takes a line from the rate limit of actor a, or of the
+// instance's claimed lines if a is nil, counting a refusal if there is
+// none left; the first line let through after some were dropped is
+// preceded by one note saying how many.
+func (im *imports) allowLog(a *actor) bool {
+	n, in := im.n, im.in
+	now, rate := time.Now(), n.cfg.Limits.LogLinesPerSecond
+	var ok bool
+	var dropped uint64
+	if a != nil {
+		a.mu.Lock()
+		x := a.extra()
+		if x.logb == nil {
+			x.logb = newLogBucket(now, rate)
+		}
+		ok, dropped = x.logb.allow(now, rate)
+		a.mu.Unlock()
+	} else {
+		if in.logb == nil {
+			in.logb = newLogBucket(now, rate)
+		}
+		ok, dropped = in.logb.allow(now, rate)
+	}
+	if !ok {
+		n.refused(limLogLines)
+		return false
+	}
+	if dropped > 0 {
+		who := []any{"instance", in.id, "module", in.mod.info.Hash.Short()}
+		if a != nil {
+			who = append(who, "actor", n.pidOf(a).String())
+		}
+		n.log.Warn("guest log lines dropped: over the rate limit", append(who, "dropped", dropped)...)
+	}
+	return true
+}
+
+// addRefused is the error code for a timer or ask that add did not arm,
+// counting the refusal if a limit was the reason.
+func (n *Node) addRefused(r addResult, perOwner, total, bytes limit) abi.Errno {
+	switch r {
+	case addDup:
+		return abi.BadArgument // a guest's ask ref reused while pending
+	case addClosed:
+		return abi.ErrnoOf(wasmactor.ErrClosed)
+	case addPerOwner:
+		n.refused(perOwner)
+	case addTotal:
+		n.refused(total)
+	case addBytes:
+		n.refused(bytes)
+	}
+	return abi.Limit
+}
+
+func (im *imports) MonitorNode(serial uint64, node string) (uint64, abi.Errno) {
+	a := im.caller(serial)
+	if a == nil {
+		return 0, abi.BadArgument
+	}
+	return im.n.monitorNode(a, node)
+}
+
+func (im *imports) JoinGroup(serial uint64, group string) abi.Errno {
+	a := im.caller(serial)
+	if a == nil || registry.ValidateName(group) != nil {
+		return abi.BadArgument
+	}
+	return abi.ErrnoOf(im.n.joinLocal(a, group))
+}
+
+func (im *imports) LeaveGroup(serial uint64, group string) abi.Errno {
+	a := im.caller(serial)
+	if a == nil || registry.ValidateName(group) != nil {
+		return abi.BadArgument
+	}
+	if !im.n.leaveLocal(a, group) {
+		return abi.NotFound
+	}
+	return abi.OK
+}
+
+func (im *imports) GroupMembers(group string) ([]abi.PID, abi.Errno) {
+	if registry.ValidateName(group) != nil {
+		return nil, abi.BadArgument
+	}
+	members := im.n.groups.Members(group)
+	out := make([]abi.PID, len(members))
+	for i, p := range members {
+		out[i] = abi.PID{Incarnation: p.Incarnation, Serial: p.Serial}
+	}
+	return out, abi.OK
+}
+
+func (im *imports) SendGroup(serial uint64, group string, msg []byte) (uint32, uint32, abi.Errno) {
+	a := im.caller(serial)
+	if a == nil || registry.ValidateName(group) != nil {
+		return 0, 0, abi.BadArgument
+	}
+	r := im.n.sendGroup(im.n.abiPID(a), group, msg)
+	im.in.mod.counters.sent.Add(uint64(r.Sent))
+	return uint32(r.Sent), uint32(r.Refused), abi.OK
+}
+
+func (im *imports) MonitorGroup(serial uint64, group string) (uint64, abi.Errno) {
+	a := im.caller(serial)
+	if a == nil {
+		return 0, abi.BadArgument
+	}
+	return im.n.monitorGroup(a, group)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wasmactor/wasmactor"
@@ -18,11 +19,13 @@ type delivery struct {
 	actor   *actor
 	kind    abi.Kind
 	status  abi.Errno
-	quota   bool // counted against actor.quota; given back when drained
+	quota   bool // counted against actor.quota (with the payload's bytes); given back when drained
 	from    abi.PID
 	ref     uint64
 	factory string // START only
 	payload []byte
+	epoch   uint32    // GROUP only: see groupMonState
+	trace   *traceCtx // the message's trace context; nil when untraced
 }
 
 // instance is one wazero instance hosting actors of one module.
@@ -34,6 +37,9 @@ type instance struct {
 	task     *scheduler.Task
 	mailbox  scheduler.Mailbox[delivery]
 	isolated bool
+	// reserved: the instance holds its share of the node's guest memory
+	// (and of its isolated instances) until unreserve.
+	reserved atomic.Bool
 
 	// turnMu is held by Turn, and by a move of one of the instance's actors
 	// (mobility.go), so that the move happens between two turns.
@@ -47,21 +53,34 @@ type instance struct {
 	buf   []delivery
 	batch engine.Batch
 	asks  []pendingReply // asks in the current batch, answered if it crashes
+	logb  *logBucket     // log rate limit of lines naming no actor of the batch
+	trace turnTrace      // trace contexts of the batch's traced records, by actor
 
 	mu     sync.Mutex
 	actors map[uint64]*actor
-	dead   bool
+	dead   bool // failed or closed: no actor is pinned to it any more
 }
 
 func (n *Node) newInstance(ctx context.Context, m *module, isolated bool) (*instance, error) {
-	in := &instance{n: n, mod: m, id: n.serials.Add(1), isolated: isolated, actors: make(map[uint64]*actor)}
+	in := &instance{n: n, mod: m, isolated: isolated, actors: make(map[uint64]*actor)}
 	inst, err := n.eng.Instantiate(ctx, m.compiled, &imports{n: n, in: in})
 	if err != nil {
 		return nil, err
 	}
+	// The engine's id, which tags the guest's stdout and stderr lines: the
+	// instance of `wasmactor ps` and of the node's log are the same number.
+	in.id = inst.ID()
 	in.inst = inst
 	in.task = n.sched.NewTask(in)
 	return in, nil
+}
+
+// unreserve gives back the instance's share of the node's limits, once:
+// it is retired or closed.
+func (in *instance) unreserve() {
+	if in.reserved.CompareAndSwap(true, false) {
+		in.n.releaseInstance(in.isolated)
+	}
 }
 
 func (in *instance) population() int {
@@ -70,21 +89,49 @@ func (in *instance) population() int {
 	return len(in.actors)
 }
 
-// adopt pins a to this instance. It fails if the instance has died meanwhile.
-func (in *instance) adopt(a *actor) bool {
+// adopt pins a to this instance. It fails if the instance has died
+// meanwhile, or if it is shared and holds max actors already.
+func (in *instance) adopt(a *actor, max int) bool {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if in.dead {
+	if in.dead || !in.isolated && len(in.actors) >= max {
 		return false
 	}
 	in.actors[a.serial] = a
 	return true
 }
 
+// release unpins an actor that is dead for good. An isolated instance left
+// with no actor is closed by its next turn, once the guest has had the
+// actor's STOP (see closeIfIdle); the wake makes sure that turn comes.
 func (in *instance) release(a *actor) {
 	in.mu.Lock()
 	delete(in.actors, a.serial)
+	idle := in.isolated && len(in.actors) == 0 && !in.dead
 	in.mu.Unlock()
+	if idle {
+		in.task.Wake()
+	}
+}
+
+// closeIfIdle closes an isolated instance that hosts no actor and has
+// nothing queued. It runs at the end of a turn, on the worker that owns the
+// instance's calls: never inside a guest call, and holding no lock while
+// the engine closes the instance. Records queued after it are dropped by
+// the next turn (their actors are dead), asks among them answered NOPROC.
+func (in *instance) closeIfIdle() {
+	if !in.isolated || in.mailbox.Len() > 0 {
+		return
+	}
+	in.mu.Lock()
+	if in.dead || len(in.actors) > 0 {
+		in.mu.Unlock()
+		return
+	}
+	in.dead = true
+	in.mu.Unlock()
+	in.mod.retire(in)
+	_ = in.inst.Close(context.Background())
 }
 
 func (in *instance) pushSystem(d delivery) {
@@ -108,10 +155,10 @@ func (in *instance) Turn() bool {
 	for i := range in.buf {
 		d := &in.buf[i]
 		if d.quota {
-			d.actor.quota.Give(1)
+			d.actor.quota.GiveBytes(1, len(d.payload))
 		}
 		if dead {
-			in.dropped(d)
+			n.dropped(d)
 			continue
 		}
 		// Records for an actor that died while they waited are dropped
@@ -120,17 +167,26 @@ func (in *instance) Turn() bool {
 		// a STOP behind it; STOP is for dead actors by definition. DROP
 		// always goes: it tells the guest to forget an actor that has left.
 		if d.kind != abi.KindStop && d.kind != abi.KindStart && d.kind != abi.KindDrop && !d.actor.alive() {
-			in.dropped(d)
+			n.dropped(d)
 			continue
 		}
 		if d.kind == abi.KindDown && !d.actor.takeDown(d.ref) {
 			continue // demonitored after the DOWN was queued
+		}
+		if d.kind == abi.KindNodeDown && !d.actor.takeNodeDown(d.ref) {
+			continue // likewise
+		}
+		if d.kind == abi.KindGroup && !d.actor.takeGroup(d.ref, d.epoch) {
+			continue // demonitored, or voided by an overflow record
 		}
 		if d.kind == abi.KindTell || d.kind == abi.KindAsk {
 			n.metrics.size.Observe(float64(len(d.payload)))
 		}
 		if d.kind == abi.KindAsk {
 			in.asks = append(in.asks, pendingReply{to: d.from, ref: d.ref, asked: n.abiPID(d.actor)})
+		}
+		if d.trace != nil {
+			in.trace.note(d.actor.serial, d.trace)
 		}
 		rec = engine.Record{Kind: d.kind, Status: d.status, Actor: d.actor.serial, From: d.from, Ref: d.ref, Factory: d.factory, Payload: d.payload}
 		in.batch.Add(&rec)
@@ -140,10 +196,11 @@ func (in *instance) Turn() bool {
 			dead = true
 		}
 	}
-	clear(in.buf) // drop payload references
-	if !dead {
-		in.deliver()
+	if !dead && in.deliver() {
+		in.closeIfIdle()
 	}
+	// After the call: the log import reads in.buf for the actors running.
+	clear(in.buf) // drop payload references
 	return in.mailbox.Len() > 0
 }
 
@@ -156,6 +213,7 @@ func (in *instance) deliver() bool {
 		return true
 	}
 	defer in.batch.Reset()
+	defer in.trace.reset()
 	start := time.Now()
 	err := in.inst.Deliver(context.Background(), &in.batch)
 	observeSince(in.n.metrics.turn, start)
@@ -181,14 +239,18 @@ type pendingReply struct {
 	asked abi.PID
 }
 
-// dropped settles a record that will never reach the guest: whoever waits
+// dropped settles a record that will never reach its actor: whoever waits
 // on an ask learns at once instead of timing out.
-func (in *instance) dropped(d *delivery) {
+func (n *Node) dropped(d *delivery) {
 	switch d.kind {
 	case abi.KindAsk:
-		in.n.replyError(in.n.abiPID(d.actor), d.from, d.ref, wasmactor.ErrNoProc, "")
+		n.replyError(n.abiPID(d.actor), d.from, d.ref, wasmactor.ErrNoProc, "")
 	case abi.KindDown:
 		d.actor.takeDown(d.ref)
+	case abi.KindNodeDown:
+		d.actor.takeNodeDown(d.ref)
+	case abi.KindGroup:
+		d.actor.takeGroup(d.ref, d.epoch)
 	}
 }
 

@@ -40,7 +40,7 @@ func (n *Node) notifyDown(w watcher, ref uint64, dead PID, reason string) {
 		default: // the channel has room for exactly one Down
 		}
 	case w.node != "":
-		n.cast(w.node, proto.KindDown, proto.Down{Target: dead.Serial, Ref: w.remoteRef, Reason: reason, ToIncarnation: w.nodeInc})
+		n.castMust(w.node, proto.KindDown, proto.Down{Target: dead.Serial, Ref: w.remoteRef, Reason: reason, ToIncarnation: w.nodeInc})
 	case w.call != 0:
 		n.finishCall(w.call, nil, fmt.Errorf("%w: %s died: %s", wasmactor.ErrNoProc, dead, reason))
 	}
@@ -58,7 +58,11 @@ func (n *Node) deliverSystem(a *actor, d delivery) {
 // dead the watcher hears "noproc" at once. A target being restarted is not
 // dead: the watcher waits for the outcome.
 func (n *Node) watch(target *actor, w watcher) uint64 {
-	ref := n.refs.Add(1)
+	return n.watchAs(target, w, n.refs.Add(1))
+}
+
+// watchAs is watch with a ref allocated by the caller.
+func (n *Node) watchAs(target *actor, w watcher, ref uint64) uint64 {
 	target.mu.Lock()
 	if !target.dead() {
 		if target.watchers == nil {
@@ -68,6 +72,13 @@ func (n *Node) watch(target *actor, w watcher) uint64 {
 		target.mu.Unlock()
 		if w.actor != nil {
 			w.actor.mu.Lock()
+			if w.actor.dead() {
+				// The watcher died meanwhile (killed from another
+				// goroutine); its finalize did not see this ref.
+				w.actor.mu.Unlock()
+				n.unwatch(target, ref)
+				return ref
+			}
 			if w.actor.watching == nil {
 				w.actor.watching = make(map[uint64]*actor)
 			}
@@ -79,6 +90,71 @@ func (n *Node) watch(target *actor, w watcher) uint64 {
 	target.mu.Unlock()
 	n.notifyDown(w, ref, n.pidOf(target), wasmactor.ReasonNoProc)
 	return ref
+}
+
+// errRemote is returned by actorAt for a PID on another node; callers that
+// support remote targets check for it.
+const errRemote abi.Errno = 0xffff
+
+// actorAt resolves an ABI PID to a local actor that is not dead for good
+// (an exiting one may be restarted: monitors and links wait for the
+// outcome, messages are refused by tell), or errRemote.
+func (n *Node) actorAt(p abi.PID) (*actor, abi.Errno) {
+	p = n.followABI(p) // it may have migrated (migrate.go)
+	if p.Incarnation != n.incarnation {
+		if _, e := n.peerByInc(p.Incarnation); e != abi.OK {
+			return nil, e
+		}
+		return nil, errRemote
+	}
+	a := n.actors.get(p.Serial)
+	if a == nil || a.dead() {
+		return nil, abi.NoProc
+	}
+	return a, abi.OK
+}
+
+// monitor makes local actor a watch target, on any node, and returns the
+// ref its DOWN will carry: at once with "noproc" if target is dead,
+// unknown, or of a node that is not connected.
+func (n *Node) monitor(a *actor, target abi.PID) uint64 {
+	t, e := n.actorAt(target)
+	if e == errRemote {
+		return n.watchRemote(n.pidOfABI(target), watcher{actor: a})
+	}
+	if e == abi.NoProc && target.Incarnation == n.incarnation {
+		t = n.actors.get(target.Serial) // maybe being restarted: watch decides
+	}
+	if t == nil {
+		// Already dead or unknown: DOWN "noproc" follows, as abi.md promises.
+		ref := n.refs.Add(1)
+		n.notifyDown(watcher{actor: a}, ref, PID{Incarnation: target.Incarnation, Serial: target.Serial}, wasmactor.ReasonNoProc)
+		return ref
+	}
+	return n.watch(t, watcher{actor: a})
+}
+
+// demonitor cancels a monitor (of an actor, a node or a group) held by
+// local actor a; a record for it that is already queued is not delivered
+// either.
+func (n *Node) demonitor(a *actor, ref uint64) {
+	a.mu.Lock()
+	t, ok := a.watching[ref]
+	delete(a.watching, ref)
+	delete(a.downs, ref)
+	a.mu.Unlock()
+	switch {
+	case t != nil:
+		n.unwatch(t, ref)
+	case ok:
+		n.unwatchRemote(ref)
+	default:
+		// Refs are unique across the node, so a node or group monitor's
+		// ref names only that monitor; a record queued for it is dropped.
+		if !n.demonitorNode(a, ref) {
+			n.demonitorGroup(a, ref)
+		}
+	}
 }
 
 // takeDown reports whether the DOWN queued for a with ref is still wanted
@@ -102,32 +178,36 @@ func (n *Node) unwatch(target *actor, ref uint64) {
 }
 
 // link links a and b both ways. If either is dead, the other gets the
-// "noproc" exit as Erlang's link/1 would raise.
+// "noproc" exit as Erlang's link/1 would raise. A new link needs room on
+// both sides (Limits.LinksPerActor).
 func (n *Node) link(a, b *actor) error {
 	if a == b {
 		return nil
 	}
-	add := func(x, y *actor) bool {
+	add := func(x, y *actor) error {
 		x.mu.Lock()
 		defer x.mu.Unlock()
-		if !x.alive() {
-			return false
+		if x.dead() { // alive, or exiting: the outcome breaks the link
+			return fmt.Errorf("%w: %s", wasmactor.ErrNoProc, n.pidOf(x))
+		}
+		if _, linked := x.links[y.serial]; !linked && len(x.links)+len(x.rlinks) >= n.cfg.Limits.LinksPerActor {
+			return n.overLimit(limLinks, "%s has %d links", n.pidOf(x), n.cfg.Limits.LinksPerActor)
 		}
 		if x.links == nil {
 			x.links = make(map[uint64]struct{})
 		}
 		x.links[y.serial] = struct{}{}
-		return true
+		return nil
 	}
-	if !add(b, a) {
-		return fmt.Errorf("%w: %s", wasmactor.ErrNoProc, n.pidOf(b))
+	if err := add(b, a); err != nil {
+		return err
 	}
-	if !add(a, b) {
+	if err := add(a, b); err != nil {
 		n.unlink(b, a)
-		return fmt.Errorf("%w: %s", wasmactor.ErrNoProc, n.pidOf(a))
+		return err
 	}
 	// b may have died between the two adds; its finalize would have missed a.
-	if !b.alive() {
+	if b.dead() {
 		n.unlink(a, b)
 		return fmt.Errorf("%w: %s", wasmactor.ErrNoProc, n.pidOf(b))
 	}
@@ -180,19 +260,45 @@ func (n *Node) watchRemote(target PID, w watcher) uint64 {
 		n.notifyDown(w, ref, target, wasmactor.ReasonNoConnection)
 		return ref
 	}
-	if w.actor != nil {
-		w.actor.mu.Lock()
-		if w.actor.watching == nil {
-			w.actor.watching = make(map[uint64]*actor)
-		}
-		w.actor.watching[ref] = nil // nil: the target is remote, see cl.rwatch
-		w.actor.mu.Unlock()
-	}
 	var watcherSerial uint64
-	if w.actor != nil {
-		watcherSerial = w.actor.serial
+	if a := w.actor; a != nil {
+		watcherSerial = a.serial
+		a.mu.Lock()
+		dead := a.dead()
+		if !dead {
+			if a.watching == nil {
+				a.watching = make(map[uint64]*actor)
+			}
+			a.watching[ref] = nil // nil: the target is remote, see cl.rwatch
+		}
+		a.mu.Unlock()
+		if dead { // died meanwhile: its finalize did not see this ref
+			n.cl.mu.Lock()
+			delete(n.cl.rwatch, ref)
+			n.cl.mu.Unlock()
+			return ref
+		}
 	}
-	n.cast(target.Node, proto.KindMonitor, proto.Watch{Watcher: watcherSerial, Target: target.Serial, Ref: ref, ToIncarnation: target.Incarnation})
+	err := n.castTry(target.Node, proto.KindMonitor, proto.Watch{Watcher: watcherSerial, Target: target.Serial, Ref: ref, ToIncarnation: target.Incarnation})
+	if err != nil {
+		// The request never left: the monitor fires at once, exactly once
+		// (whoever removes the rwatch entry fires it).
+		n.cl.mu.Lock()
+		_, mine := n.cl.rwatch[ref]
+		delete(n.cl.rwatch, ref)
+		n.cl.mu.Unlock()
+		if mine {
+			n.log.Debug("remote monitor not sent", "target", target.String(), "err", err)
+			n.notifyDown(w, ref, target, wasmactor.ReasonNoConnection)
+		}
+		return ref
+	}
+	if w.actor != nil && w.actor.dead() {
+		// Died after the ref was recorded: its finalize may have cast the
+		// demonitor ahead of the monitor. Control messages to a peer keep
+		// their order, so one more demonitor reaches it after the monitor.
+		n.castMust(target.Node, proto.KindDemonitor, proto.Watch{Target: target.Serial, Ref: ref, ToIncarnation: target.Incarnation})
+	}
 	return ref
 }
 
@@ -202,7 +308,7 @@ func (n *Node) unwatchRemote(ref uint64) {
 	delete(n.cl.rwatch, ref)
 	n.cl.mu.Unlock()
 	if ok {
-		n.cast(rw.node, proto.KindDemonitor, proto.Watch{Target: rw.target.Serial, Ref: ref, ToIncarnation: rw.target.Incarnation})
+		n.castMust(rw.node, proto.KindDemonitor, proto.Watch{Target: rw.target.Serial, Ref: ref, ToIncarnation: rw.target.Incarnation})
 	}
 }
 
@@ -227,14 +333,14 @@ func (n *Node) addRemoteWatcher(from transport.NodeInfo, w proto.Watch) {
 			return
 		}
 	}
-	n.cast(from.Name, proto.KindDown, proto.Down{Watcher: w.Watcher, Target: w.Target, Ref: w.Ref, Reason: wasmactor.ReasonNoProc, ToIncarnation: from.Incarnation})
+	n.castMust(from.Name, proto.KindDown, proto.Down{Watcher: w.Watcher, Target: w.Target, Ref: w.Ref, Reason: wasmactor.ReasonNoProc, ToIncarnation: from.Incarnation})
 }
 
 // addRemoteLink records a link from local actor a to a remote actor.
 func (n *Node) addRemoteLink(a *actor, other PID) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if !a.alive() {
+	if a.dead() {
 		return false
 	}
 	if a.rlinks == nil {
@@ -249,10 +355,29 @@ func (n *Node) linkRemote(a *actor, other PID) error {
 	if _, e := n.peerByInc(other.Incarnation); e != abi.OK {
 		return fmt.Errorf("%w: %s", e.Err(), other)
 	}
+	a.mu.Lock()
+	_, linked := a.rlinks[other]
+	full := !linked && len(a.links)+len(a.rlinks) >= n.cfg.Limits.LinksPerActor
+	a.mu.Unlock()
+	if full {
+		return n.overLimit(limLinks, "%s has %d links", n.pidOf(a), n.cfg.Limits.LinksPerActor)
+	}
 	if !n.addRemoteLink(a, other) {
 		return fmt.Errorf("%w: %s", wasmactor.ErrNoProc, n.pidOf(a))
 	}
-	n.cast(other.Node, proto.KindLink, proto.Link{From: a.serial, To: other.Serial, ToIncarnation: other.Incarnation})
+	if err := n.castTry(other.Node, proto.KindLink, proto.Link{From: a.serial, To: other.Serial, ToIncarnation: other.Incarnation}); err != nil {
+		a.mu.Lock()
+		delete(a.rlinks, other)
+		a.mu.Unlock()
+		return err
+	}
+	if a.dead() {
+		// Died meanwhile: its finalize may have cast its exit ahead of the
+		// link, which the peer then ignored. Control messages to a peer keep
+		// their order: this one comes after the link, as a link to a dead
+		// actor would.
+		n.castMust(other.Node, proto.KindExit, proto.Exit{From: a.serial, To: other.Serial, Reason: wasmactor.ReasonNoProc, ToIncarnation: other.Incarnation})
+	}
 	return nil
 }
 
@@ -262,5 +387,5 @@ func (n *Node) unlinkRemote(a *actor, other PID) {
 	a.mu.Lock()
 	delete(a.rlinks, other)
 	a.mu.Unlock()
-	n.cast(other.Node, proto.KindUnlink, proto.Link{From: a.serial, To: other.Serial, ToIncarnation: other.Incarnation})
+	n.castMust(other.Node, proto.KindUnlink, proto.Link{From: a.serial, To: other.Serial, ToIncarnation: other.Incarnation})
 }

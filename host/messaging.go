@@ -5,8 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"sync"
-	"time"
+
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/internal/abi"
@@ -61,6 +61,12 @@ func newRef() uint64 {
 
 // tell queues a TELL or ASK from an ABI PID to an ABI PID.
 func (n *Node) tell(from, to abi.PID, kind abi.Kind, ref uint64, msg []byte) abi.Errno {
+	return n.tellTraced(from, to, kind, ref, msg, nil)
+}
+
+// tellTraced is tell for a message that travels in trace context tc (nil:
+// none).
+func (n *Node) tellTraced(from, to abi.PID, kind abi.Kind, ref uint64, msg []byte, tc *traceCtx) abi.Errno {
 	if from.Incarnation == n.incarnation {
 		// The target may have migrated (migrate.go). Reading where it
 		// lives and queueing for there is one step with respect to this
@@ -68,14 +74,14 @@ func (n *Node) tell(from, to abi.PID, kind abi.Kind, ref uint64, msg []byte) abi
 		n.mob.route.RLock()
 		to = n.followABI(to)
 		if to.Incarnation != n.incarnation {
-			e := n.sendRemote(to, transport.Envelope{Kind: uint8(kind), From: from.Serial, Ref: ref, Payload: msg})
+			e := n.sendRemote(to, transport.Envelope{Kind: uint8(kind), From: from.Serial, Ref: ref, Payload: msg, Trace: tc.bytes()})
 			n.mob.route.RUnlock()
 			return e
 		}
 		n.mob.route.RUnlock()
 	}
 	if to.Incarnation != n.incarnation {
-		return n.sendRemote(to, transport.Envelope{Kind: uint8(kind), From: from.Serial, Ref: ref, Payload: msg})
+		return n.sendRemote(to, transport.Envelope{Kind: uint8(kind), From: from.Serial, Ref: ref, Payload: msg, Trace: tc.bytes()})
 	}
 	a := n.actors.get(to.Serial)
 	if a == nil || !a.alive() {
@@ -85,11 +91,11 @@ func (n *Node) tell(from, to abi.PID, kind abi.Kind, ref uint64, msg []byte) abi
 		}
 		return abi.NoProc
 	}
-	if err := a.quota.Take(); err != nil {
+	if err := a.quota.TakeBytes(len(msg)); err != nil {
 		n.stats.mailboxFull.Add(1)
 		return abi.MailboxFull
 	}
-	n.enqueueVia(a, delivery{kind: kind, quota: true, from: from, ref: ref, payload: msg}, from.Incarnation)
+	n.enqueueVia(a, delivery{kind: kind, quota: true, from: from, ref: ref, payload: msg, trace: tc}, from.Incarnation)
 	return abi.OK
 }
 
@@ -136,103 +142,66 @@ func (n *Node) replyError(from, to abi.PID, ref uint64, err error, reason string
 // answerActor completes an actor's pending ask with a reply from actor
 // from, if from is the actor that was asked.
 func (n *Node) answerActor(from abi.PID, key askKey, status abi.Errno, msg []byte) {
-	if !n.asks.takeFrom(key, from, n.samePID) {
+	// The actor asked may have migrated: its answer comes from a later PID.
+	ask, ok := n.asks.takeIf(key.serial, key.ref, func(p pendingAsk) bool { return n.samePID(p.target, from) })
+	if !ok {
 		return
 	}
-	n.pushReply(key, status, msg)
+	endAsk(ask.span, status)
+	n.pushReply(key, status, msg, ask.trace)
 }
 
 // replyToActor completes an actor's pending ask once with the node's own
 // verdict: the TIMEOUT status when its timer fires first, NODE_DOWN.
 func (n *Node) replyToActor(key askKey, status abi.Errno, msg []byte) {
-	if !n.asks.take(key) {
+	ask, ok := n.asks.take(key.serial, key.ref)
+	if !ok {
 		return
 	}
-	n.pushReply(key, status, msg)
+	endAsk(ask.span, status)
+	n.pushReply(key, status, msg, ask.trace)
 }
 
-func (n *Node) pushReply(key askKey, status abi.Errno, msg []byte) {
+// pushReply queues a reply for the asking actor. It travels in the trace
+// context the actor asked in, so what it sends while handling the reply
+// stays in that trace.
+func (n *Node) pushReply(key askKey, status abi.Errno, msg []byte, tc *traceCtx) {
 	a := n.actors.get(key.serial)
 	if a == nil || !a.alive() {
 		return
 	}
 	// Replies are not counted against the mailbox bound: the actor asked
 	// for them, and dropping one would turn into a spurious timeout.
-	n.enqueue(a, delivery{kind: abi.KindReply, status: status, ref: key.ref, payload: msg})
+	n.enqueue(a, delivery{kind: abi.KindReply, status: status, ref: key.ref, payload: msg, trace: tc})
 }
 
 type askKey struct{ serial, ref uint64 }
 
-type pendingAsk struct {
-	timer  *time.Timer
-	target abi.PID // the actor asked: the only one whose reply counts
-}
-
-// pendingAsks holds the timers of asks made by guests.
+// pendingAsks are the asks made by guests and Go actors, each with its
+// timeout timer, by asking actor and ref. An actor's asks are dropped when it exits (see
+// Node.exit).
 type pendingAsks struct {
-	mu sync.Mutex
-	m  map[askKey]pendingAsk
+	timerSet[pendingAsk]
 }
 
-func (p *pendingAsks) add(key askKey, target abi.PID, timeout time.Duration, onTimeout func()) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if _, dup := p.m[key]; dup || p.m == nil {
-		return false
-	}
-	p.m[key] = pendingAsk{timer: time.AfterFunc(timeout, onTimeout), target: target}
-	return true
+// pendingAsk is one ask an actor made.
+type pendingAsk struct {
+	target abi.PID    // the actor asked, the only one whose reply counts
+	trace  *traceCtx  // the context the asker was in, given back with the reply
+	span   trace.Span // the ask's span, nil unless tracing is on and the ask traced
 }
 
-// takeFrom removes key if it is pending and was addressed to from (as
-// same says: the actor may have migrated).
-func (p *pendingAsks) takeFrom(key askKey, from abi.PID, same func(asked, from abi.PID) bool) bool {
-	p.mu.Lock()
-	pa, ok := p.m[key]
-	if ok && !same(pa.target, from) {
-		ok = false
-	}
-	if ok {
-		delete(p.m, key)
-	}
-	p.mu.Unlock()
-	if ok {
-		pa.timer.Stop()
-	}
-	return ok
-}
+// drop disarms the asks of an actor that died; their spans end unanswered.
+func (p *pendingAsks) drop(owner uint64) { p.dropThen(owner, endDroppedAsk) }
 
-// take removes key, reporting whether it was pending.
-func (p *pendingAsks) take(key askKey) bool {
-	p.mu.Lock()
-	pa, ok := p.m[key]
-	delete(p.m, key)
-	p.mu.Unlock()
-	if ok {
-		pa.timer.Stop()
-	}
-	return ok
-}
+func endDroppedAsk(p pendingAsk) { endAsk(p.span, abi.NoProc) }
 
 // toNode lists the asks waiting on actors of one node (where follow says
-// they live now).
+// they live now: they may have migrated).
 func (p *pendingAsks) toNode(inc uint64, follow func(abi.PID) abi.PID) []askKey {
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	var keys []askKey
-	for k, pa := range p.m {
-		if follow(pa.target).Incarnation == inc {
-			keys = append(keys, k)
-		}
+	for _, k := range p.keys(func(p pendingAsk) bool { return follow(p.target).Incarnation == inc }) {
+		keys = append(keys, askKey{serial: k[0], ref: k[1]})
 	}
 	return keys
-}
-
-func (p *pendingAsks) stopAll() {
-	p.mu.Lock()
-	for _, pa := range p.m {
-		pa.timer.Stop()
-	}
-	p.m = nil
-	p.mu.Unlock()
 }

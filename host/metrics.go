@@ -25,14 +25,17 @@ import (
 type metrics struct {
 	reg *prometheus.Registry
 
-	turn     prometheus.Histogram
-	depth    prometheus.Histogram
-	size     prometheus.Histogram
-	call     prometheus.Histogram
-	compile  prometheus.Histogram
-	crashes  *prometheus.CounterVec
-	deploys  prometheus.Counter
-	refusals *prometheus.CounterVec
+	turn    prometheus.Histogram
+	depth   prometheus.Histogram
+	size    prometheus.Histogram
+	call    prometheus.Histogram
+	compile prometheus.Histogram
+	crashes *prometheus.CounterVec
+	deploys prometheus.Counter
+
+	controlParked  prometheus.Counter
+	controlDropped prometheus.Counter
+	refusals       *prometheus.CounterVec
 }
 
 func newMetrics(n *Node) *metrics {
@@ -66,7 +69,13 @@ func newMetrics(n *Node) *metrics {
 	m.refusals = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "wasmactor_limit_refusals_total", Help: "Requests refused because a limit was reached, by limit.",
 	}, []string{"limit"})
-	m.reg.MustRegister(m.turn, m.depth, m.size, m.call, m.compile, m.crashes, m.deploys, m.refusals,
+	m.controlParked = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "wasmactor_control_parked_total", Help: "Control messages that waited in a peer's backlog because its transport queue was full.",
+	})
+	m.controlDropped = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "wasmactor_control_dropped_total", Help: "Control messages dropped because a connected peer's backlog overflowed (logged at error level).",
+	})
+	m.reg.MustRegister(m.controlParked, m.controlDropped, m.turn, m.depth, m.size, m.call, m.compile, m.crashes, m.deploys, m.refusals,
 		nodeCollector{n},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

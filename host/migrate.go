@@ -185,7 +185,7 @@ func (n *Node) migrateLocal(ctx context.Context, a *actor, to string) (MigrateRe
 	if a.sup != nil {
 		req.Restart, req.Args = a.sup.policy, a.sup.args
 	}
-	req.Restarts = a.restarts.Load()
+	req.Restarts = a.restartCount()
 	for _, d := range mv.carried {
 		req.Records = append(req.Records, forwardOf(d))
 	}
@@ -284,6 +284,7 @@ func (n *Node) leave(a *actor, mv *move, new PID) proto.Moved {
 	}
 	s.mu.Unlock()
 	n.actors.delete(a.serial)
+	n.releaseActor(a) // it counts at its new node now
 	mv.from.release(a)
 	if mv.from.isolated {
 		mv.from.discard()
@@ -366,7 +367,7 @@ func (n *Node) forward(s *stub, d delivery) {
 // forwardLocked is forward for a caller holding s.mu.
 func (n *Node) forwardLocked(s *stub, d delivery) {
 	if d.quota && d.actor != nil {
-		d.actor.quota.Give(1)
+		d.actor.quota.GiveBytes(1, len(d.payload))
 	}
 	fw := forwardOf(d)
 	if e := n.sendForward(s, transport.Envelope{Kind: proto.EnvForward, Payload: proto.Marshal(fw)}); e != abi.OK {
@@ -780,7 +781,7 @@ func (n *Node) handleMoveEnvelope(from transport.NodeInfo, env transport.Envelop
 			via = from.Incarnation
 		}
 		if d.kind == abi.KindTell || d.kind == abi.KindAsk {
-			if err := a.quota.Take(); err != nil {
+			if err := a.quota.TakeBytes(len(d.payload)); err != nil {
 				n.stats.mailboxFull.Add(1)
 				if d.kind == abi.KindAsk {
 					n.replyError(abi.PID{Incarnation: n.incarnation, Serial: to}, d.from, d.ref, wasmactor.ErrMailboxFull, "")
@@ -835,16 +836,20 @@ func (n *Node) migrateIn(ctx context.Context, from transport.PeerInfo, req proto
 	if err != nil {
 		return proto.MigrateInReply{}, err
 	}
+	if err := n.reserveActor(nil); err != nil {
+		return proto.MigrateInReply{}, err
+	}
 	a := &actor{serial: n.serials.Add(1), factory: factory}
 	a.mod.Store(m)
-	a.quota.Init(n.cfg.MailboxSize)
+	a.quota.InitBytes(n.cfg.MailboxSize, n.cfg.Limits.MailboxBytes)
 	a.trapExit = req.TrapExit
-	a.restarts.Store(req.Restarts)
 	if req.Restart.Policy != wasmactor.Temporary {
 		a.sup = &supervision{intensity: scheduler.NewIntensity(req.Restart), policy: req.Restart, args: req.Args, isolated: req.Isolated}
+		a.sup.restarts.Store(req.Restarts)
 	}
 	dst, err := m.pick(ctx, n, req.Isolated)
 	if err != nil {
+		n.releaseActor(a)
 		return proto.MigrateInReply{}, err
 	}
 	a.inst.Store(dst)
@@ -854,6 +859,7 @@ func (n *Node) migrateIn(ctx context.Context, from transport.PeerInfo, req proto
 			from: abi.PID{Incarnation: fw.FromIncarnation, Serial: fw.FromSerial}, ref: fw.Ref, payload: fw.Payload})
 	}
 	if err := dst.restore(a, req.State); err != nil {
+		n.releaseActor(a)
 		if dst.isolated {
 			dst.discard()
 		}
@@ -926,7 +932,7 @@ func (n *Node) settleArrival(a *actor, commit bool) {
 	}
 	arr.committed = true
 	a.mu.Unlock()
-	if !arr.dst.adopt(a) || !a.state.CompareAndSwap(stateMoving, stateCommitting) {
+	if !arr.dst.adopt(a, n.cfg.Limits.ActorsPerInstance) || !a.state.CompareAndSwap(stateMoving, stateCommitting) {
 		n.dropArrival(a)
 		return
 	}
@@ -967,8 +973,10 @@ func (n *Node) dropArrival(a *actor) {
 	n.mob.mu.Lock()
 	delete(n.mob.arriving, a.serial)
 	n.mob.mu.Unlock()
-	a.state.Store(stateDead)
-	n.actors.delete(a.serial)
+	if a.state.CompareAndSwap(stateMoving, stateDead) {
+		n.actors.delete(a.serial)
+		n.releaseActor(a)
+	} // else it exited meanwhile: its finalize left the tables
 	if m := a.mig.Load(); m != nil && m.arr != nil {
 		m.arr.dst.release(a)
 		if m.arr.dst.isolated {
@@ -1049,7 +1057,7 @@ func (n *Node) sendAliases(peer string) {
 	n.mob.mu.RUnlock()
 	for len(list) > 0 {
 		k := min(len(list), 4096)
-		n.cast(peer, proto.KindAliases, proto.Aliases{List: list[:k]})
+		n.castMust(peer, proto.KindAliases, proto.Aliases{List: list[:k]})
 		list = list[k:]
 	}
 }

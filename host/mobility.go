@@ -72,6 +72,10 @@ func (n *Node) enqueue(a *actor, d delivery) { n.enqueueVia(a, d, 0) }
 func (n *Node) enqueueVia(a *actor, d delivery, via uint64) {
 	d.actor = a
 	system := isSystemKind(d.kind)
+	if a.goa != nil { // a Go actor has a mailbox of its own, and never moves
+		a.goa.push(d, system)
+		return
+	}
 	for {
 		if m := a.mig.Load(); m != nil && n.divert(a, m, d, via) {
 			return
@@ -186,7 +190,7 @@ func (n *Node) thaw(a *actor, mv *move) {
 // It fails if the actor exited meanwhile; the caller then drops the
 // restored copy and thaws.
 func (n *Node) commit(a *actor, mv *move, to *instance, m *module) bool {
-	if !to.adopt(a) {
+	if !to.adopt(a, n.cfg.Limits.ActorsPerInstance) {
 		return false
 	}
 	if !a.state.CompareAndSwap(stateMoving, stateCommitting) {
@@ -227,7 +231,7 @@ func (n *Node) quietSnapshot(ctx context.Context, a *actor) (state []byte, mv *m
 		// Its START (after a spawn or a restart) must have run: the guest
 		// has no actor to snapshot before.
 		starting := mv != nil && slices.ContainsFunc(mv.carried, func(d delivery) bool { return d.kind == abi.KindStart })
-		asks := n.asks.countOf(a.serial)
+		asks := n.inFlight(a)
 		if asks == 0 && !starting && !settling {
 			state, err = n.snapshotFrozen(a, in, mv)
 			in.turnMu.Unlock()
@@ -247,7 +251,7 @@ func (n *Node) quietSnapshot(ctx context.Context, a *actor) (state []byte, mv *m
 			if settling {
 				return nil, nil, fmt.Errorf("%w: %s: not every node's sends from before its last migration have reached it yet: %w", wasmactor.ErrBusy, n.pidOf(a), ctx.Err())
 			}
-			return nil, nil, fmt.Errorf("%w: %s has %d asks of its own in flight (their continuations cannot move): %w",
+			return nil, nil, fmt.Errorf("%w: %s has %d asks or spawn requests of its own in flight (their continuations cannot move): %w",
 				wasmactor.ErrBusy, n.pidOf(a), asks, ctx.Err())
 		case <-t.C:
 		}
@@ -348,11 +352,17 @@ func (in *instance) discard() {
 func (p *pendingAsks) countOf(serial uint64) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	k := 0
-	for key := range p.m {
-		if key.serial == serial {
-			k++
-		}
+	return len(p.m[serial])
+}
+
+// inFlight is how many requests of a's own are in flight, whose
+// continuations live in its guest: asks and spawn requests.
+func (n *Node) inFlight(a *actor) int {
+	k := n.asks.countOf(a.serial)
+	a.mu.Lock()
+	if a.ext != nil {
+		k += len(a.ext.spawns)
 	}
+	a.mu.Unlock()
 	return k
 }

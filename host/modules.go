@@ -6,10 +6,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
-	"sync"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/internal/engine"
@@ -17,92 +17,30 @@ import (
 	"github.com/wasmactor/wasmactor/registry"
 )
 
-// module is a deployed module on this node with its pool of shared instances.
-type module struct {
-	info registry.ModuleInfo
-
-	load sync.Mutex // held while the module is pulled and compiled; see Node.module
-
-	counters moduleCounters
-
-	mu       sync.Mutex
-	compiled *engine.Module
-	pool     []*instance            // shared instances, at most Config.InstancesPerModule
-	isolated map[*instance]struct{} // live isolated instances
-}
-
-// pick returns the instance a new actor is pinned to: a fresh one when
-// isolated, else the pool grows to its size and then the least-populated
-// member is chosen.
-func (m *module) pick(ctx context.Context, n *Node, isolated bool) (*instance, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if !isolated && len(m.pool) >= n.cfg.InstancesPerModule {
-		best := m.pool[0]
-		for _, in := range m.pool[1:] {
-			if in.population() < best.population() {
-				best = in
-			}
-		}
-		return best, nil
-	}
-	in, err := n.newInstance(ctx, m, isolated)
-	if err != nil {
-		return nil, err
-	}
-	if isolated {
-		if m.isolated == nil {
-			m.isolated = make(map[*instance]struct{})
-		}
-		m.isolated[in] = struct{}{}
-	} else {
-		m.pool = append(m.pool, in)
-	}
-	return in, nil
-}
-
-// retire removes a failed instance so no new actor is pinned to it.
-func (m *module) retire(in *instance) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if in.isolated {
-		delete(m.isolated, in)
-		return
-	}
-	for i, p := range m.pool {
-		if p == in {
-			m.pool = append(m.pool[:i], m.pool[i+1:]...)
-			return
-		}
-	}
-}
-
-func (m *module) closeAll(ctx context.Context) {
-	m.mu.Lock()
-	pool := m.pool
-	for in := range m.isolated {
-		pool = append(pool, in)
-	}
-	m.pool, m.isolated = nil, nil
-	m.mu.Unlock()
-	for _, in := range pool {
-		_ = in.inst.Close(ctx)
-	}
-	if m.compiled != nil {
-		_ = m.compiled.Close(ctx)
-	}
-}
-
 // Deploy validates and compiles a module, stores it content-addressed, and
 // indexes its factories. A factory name deployed again by a newer module
 // becomes the default for new spawns; running actors keep their version.
-// Deploying the same bytes twice is a no-op that returns the same info.
+// Deploying the same bytes twice is a no-op that returns the same info,
+// except that a stored copy that no longer matches its hash is replaced.
 //
 // # Errors
 //
 // [wasmactor.ErrTooLarge] over Config.MaxModuleSize; [wasmactor.ErrBadModule]
 // for bytes that are not WASM, do not speak the ABI, or fail to compile.
 func (n *Node) Deploy(ctx context.Context, wasm []byte) (ModuleInfo, error) {
+	if n.tracer == nil {
+		return n.deploy(ctx, wasm)
+	}
+	ctx, span := n.startSpan(ctx, spanDeploy, trace.SpanKindInternal)
+	info, err := n.deploy(ctx, wasm)
+	if err == nil {
+		span.SetAttributes(attrModule.String(info.Hash.Short()))
+	}
+	endSpan(span, err)
+	return info, err
+}
+
+func (n *Node) deploy(ctx context.Context, wasm []byte) (ModuleInfo, error) {
 	if err := n.checkOpen(); err != nil {
 		return registry.ModuleInfo{}, err
 	}
@@ -114,6 +52,10 @@ func (n *Node) Deploy(ctx context.Context, wasm []byte) (ModuleInfo, error) {
 	// announcement of the same hash is no reason to skip storing it, and its
 	// factory list is replaced by the one derived below.
 	if info, ok := n.factories.Lookup(h); ok && n.factories.Checked(h) {
+		// The store checks the copy it has and replaces one that rotted.
+		if err := n.store.Put(info, wasm); err != nil {
+			return registry.ModuleInfo{}, err
+		}
 		return info, nil
 	}
 	start := time.Now()
@@ -130,7 +72,7 @@ func (n *Node) Deploy(ctx context.Context, wasm []byte) (ModuleInfo, error) {
 	}
 	n.modMu.Lock()
 	if _, ok := n.modules[h]; !ok {
-		n.modules[h] = &module{info: info, compiled: compiled}
+		n.modules[h] = newModule(info, compiled)
 	} else {
 		_ = compiled.Close(ctx)
 	}
@@ -218,7 +160,7 @@ func (n *Node) Modules() []ModuleInfo { return n.factories.Modules() }
 // if not "", first) and compiling it on first use (wazero's compilation
 // cache makes that cheap after a restart). The pull and the compile hold
 // only m.load, never m.mu, so listing and placing actors never wait for the
-// network or the compiler.
+// network or the compiler; callers waiting for m.load give up with ctx.
 //
 // A pulled module's factory list is derived from its bytes after the hash
 // check, stored with it and indexed in place of what peers announced.
@@ -229,15 +171,17 @@ func (n *Node) module(ctx context.Context, info registry.ModuleInfo, hint string
 	n.modMu.Lock()
 	m, ok := n.modules[info.Hash]
 	if !ok {
-		m = &module{info: info}
+		m = newModule(info, nil)
 		n.modules[info.Hash] = m
 	}
 	n.modMu.Unlock()
 	if m.ready() {
 		return m, nil
 	}
-	m.load.Lock()
-	defer m.load.Unlock()
+	if err := m.load.lock(ctx); err != nil {
+		return nil, fmt.Errorf("%w: waiting for module %s to load: %w", wasmactor.ErrTimeout, info.Hash.Short(), err)
+	}
+	defer m.load.unlock()
 	if m.ready() {
 		return m, nil
 	}
@@ -273,19 +217,6 @@ func (n *Node) module(ctx context.Context, info registry.ModuleInfo, hint string
 	m.compiled = compiled
 	m.mu.Unlock()
 	return m, nil
-}
-
-func (m *module) ready() bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.compiled != nil
-}
-
-// exports reports whether a loaded module exports factory.
-func (m *module) exports(factory string) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.compiled != nil && slices.Contains(m.compiled.Factories(), factory)
 }
 
 // loadFactory loads the module a factory reference resolved to (factory in
@@ -402,6 +333,17 @@ func (n *Node) pull(ctx context.Context, info registry.ModuleInfo, hint string) 
 }
 
 func (n *Node) fetch(ctx context.Context, info registry.ModuleInfo, hint string) ([]byte, error) {
+	if n.tracer == nil {
+		return n.fetchFrom(ctx, info, hint)
+	}
+	ctx, span := n.startSpan(ctx, spanPull, trace.SpanKindClient, attrModule.String(info.Hash.Short()))
+	b, err := n.fetchFrom(ctx, info, hint)
+	endSpan(span, err)
+	return b, err
+}
+
+// fetchFrom transfers a module from the first holder that has it.
+func (n *Node) fetchFrom(ctx context.Context, info registry.ModuleInfo, hint string) ([]byte, error) {
 	if n.cl.tr == nil {
 		return nil, fmt.Errorf("%w: module %s is not stored here", wasmactor.ErrModuleUnavailable, info.Hash.Short())
 	}

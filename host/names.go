@@ -36,10 +36,21 @@ func (n *Node) Register(ctx context.Context, name string, pid PID) error {
 // concurrent claims elsewhere are settled as mergeName says.
 func (n *Node) register(name string, a *actor) error {
 	c := registry.Claim{Name: name, PID: n.pidOf(a)}
+	if err := n.roomForName(c); err != nil {
+		return err
+	}
 	if err := n.names.Register(c); err != nil {
 		return err
 	}
 	n.broadcast(proto.KindName, c)
+	if a.dead() {
+		// Died meanwhile: its finalize may have removed its names before
+		// this one was there, or told the cluster before the claim above
+		// went out. Casts keep their order, so this unname comes last.
+		n.names.Unregister(name, c.PID)
+		n.broadcast(proto.KindUnname, proto.NameRef{Name: name, PID: c.PID})
+		return fmt.Errorf("%w: %s", wasmactor.ErrNoProc, c.PID)
+	}
 	return nil
 }
 
@@ -70,39 +81,6 @@ func (n *Node) Whereis(ctx context.Context, name string) (PID, error) {
 		return PID{}, fmt.Errorf("%w: %q", wasmactor.ErrNotFound, name)
 	}
 	return pid, nil
-}
-
-// JoinGroup adds an actor to a process group.
-func (n *Node) JoinGroup(ctx context.Context, group string, pid PID) error {
-	a, _, err := n.local(pid)
-	if err != nil {
-		return err
-	}
-	if a == nil {
-		return fmt.Errorf("%w: %s is not on node %s", wasmactor.ErrBadArgument, pid, n.cfg.Name)
-	}
-	ref := proto.GroupRef{Group: group, PID: n.pidOf(a)}
-	if n.groups.Join(group, ref.PID) {
-		n.broadcast(proto.KindJoin, ref)
-	}
-	return nil
-}
-
-// LeaveGroup removes an actor of this node from a process group.
-func (n *Node) LeaveGroup(ctx context.Context, group string, pid PID) error {
-	if pid.Node != n.cfg.Name {
-		return fmt.Errorf("%w: %s is not on node %s", wasmactor.ErrBadArgument, pid, n.cfg.Name)
-	}
-	pid.Incarnation = n.incarnation
-	if n.groups.Leave(group, pid) {
-		n.broadcast(proto.KindLeave, proto.GroupRef{Group: group, PID: pid})
-	}
-	return nil
-}
-
-// GroupMembers lists a group's members, sorted.
-func (n *Node) GroupMembers(ctx context.Context, group string) ([]PID, error) {
-	return n.groups.Members(group), nil
 }
 
 // mergeName applies a name claim a peer made for one of its actors.

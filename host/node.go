@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/internal/dirlock"
 	"github.com/wasmactor/wasmactor/internal/engine"
@@ -51,8 +53,13 @@ func (n *Node) startCluster(ctx context.Context) error {
 			Listen:      n.cfg.Listen,
 			Advertise:   n.cfg.Advertise,
 			Cookie:      cookie,
+			CertFile:    n.cfg.CertFile,
+			KeyFile:     n.cfg.KeyFile,
+			CAFile:      n.cfg.CAFile,
 			IdleTimeout: n.cfg.IdleTimeout,
 			Logger:      n.cfg.Logger, // the transport tags its lines with the node itself
+			// What the node's actors can queue for one peer.
+			SendQueueBytes: n.cfg.Limits.PeerQueueBytes,
 			// A deploy from the CLI carries the whole module in one request.
 			MaxRequest: min(256<<20, max(1<<20, n.cfg.MaxModuleSize+64<<10)),
 		})
@@ -97,6 +104,7 @@ type Node struct {
 	cfg         Config
 	log         *slog.Logger
 	incarnation uint64
+	tracer      trace.Tracer // nil unless Config.TracerProvider: tracing is off
 
 	// life is cancelled by Close: work the node starts on its own behalf
 	// (guest spawns, pulls, timers) stops with the node.
@@ -114,23 +122,37 @@ type Node struct {
 	tombs     *registry.Tombstones // undeployed modules (undeploy.go)
 
 	actors  table
-	serials atomic.Uint64 // actor serials; also instance ids
+	gos     goActors      // the Go actors' goroutines (SpawnFunc)
+	serials atomic.Uint64 // actor serials (instance ids are the engine's)
 	refs    atomic.Uint64 // call and monitor refs
 
 	modMu   sync.Mutex
 	modules map[registry.Hash]*module
 
-	calls sync.Map // ref → *pendingCall: host-side Calls waiting for a reply
-	asks  pendingAsks
-	cl    cluster
-	mob   mobility // migrations: aliases, stubs, arrivals (migrate.go)
+	calls  sync.Map // ref → *pendingCall: host-side Calls waiting for a reply
+	asks   pendingAsks
+	timers timerSet[struct{}] // SendAfter timers, by sender
+	cl     cluster
+	mob    mobility // migrations: aliases, stubs, arrivals (migrate.go)
+	ev     nodeEvents    // peer events, their subscribers and node monitors
+	gw     groupWatch    // group monitors
+	sr     spawnRequests // guests' spawn requests in flight
+
+	// jobs tracks the goroutines of goBackground (spawn requests); Close
+	// waits for them.
+	jobsMu     sync.Mutex
+	jobs       sync.WaitGroup
+	jobsClosed bool
 
 	stats stats
+	use   usage // what actors hold against the node-wide Limits
 
 	closed atomic.Bool
 
 	joinDone chan struct{} // closed when joinInBackground returns; nil without seeds
 	metrics  *metrics
+	out      outbox         // control messages parked for congested peers
+	bg       sync.WaitGroup // the outbox's drain goroutines
 	crashLog crashLog
 	http     *http.Server // nil unless Config.HTTPListen
 	httpAddr string
@@ -158,10 +180,15 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		modules:   make(map[registry.Hash]*module),
 	}
 	n.life, n.stopLife = context.WithCancel(context.Background())
+	if cfg.TracerProvider != nil {
+		n.tracer = cfg.TracerProvider.Tracer(tracerName)
+	}
 	n.actors.init()
 	n.cl.init()
 	n.mob.init()
-	n.asks.m = make(map[askKey]pendingAsk)
+	n.ev.init()
+	n.gw.init()
+	n.sr.remote = make(map[uint64]*remoteSpawn)
 	n.incarnation = newIncarnation()
 	// Monitor refs start anywhere: a migrating actor's refs must not meet
 	// the refs of its new node.
@@ -197,6 +224,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n.sched = scheduler.New(scheduler.Config{Workers: cfg.Workers})
 	n.metrics = newMetrics(n)
+	n.initUsage()
+	n.asks.bound(cfg.Limits.PendingAsksPerActor, cfg.Limits.PendingAsks, 0)
+	n.timers.bound(cfg.Limits.TimersPerActor, cfg.Limits.Timers, cfg.Limits.TimerBytes)
 	if err := n.startCluster(ctx); err != nil {
 		_ = n.Close()
 		return nil, err
@@ -266,7 +296,9 @@ func (n *Node) Close() error {
 		return nil
 	}
 	n.stopLife()
+	n.gos.close() // no more Go actors: the loop below stops them all
 	n.closeHTTP()
+	n.bg.Wait() // drains stop with n.life
 	if n.joinDone != nil {
 		<-n.joinDone // stopped by n.life
 	}
@@ -277,11 +309,16 @@ func (n *Node) Close() error {
 	if n.cl.tr != nil {
 		_ = n.cl.tr.Close()
 	}
+	n.stopBackground() // spawns in flight end with n.life
+	n.ev.close()
 	for _, a := range n.actors.all() {
 		n.exit(a, wasmactor.ReasonShutdown, false, false)
 	}
+	n.gos.wait() // their handlers see ActorContext.Context done
 	n.sched.Close()
-	n.asks.stopAll()
+	// No turn runs now, so no guest adds a timer: stop them all.
+	n.asks.close()
+	n.timers.close()
 	ctx := context.Background()
 	n.modMu.Lock()
 	mods := make([]*module, 0, len(n.modules))

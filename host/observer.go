@@ -104,18 +104,14 @@ func writeJSON(w http.ResponseWriter, v any) {
 func (n *Node) clusterView(ctx context.Context) clusterView {
 	v := clusterView{Self: n.cfg.Name, UnixMs: time.Now().UnixMilli()}
 	statuses := []proto.NodeStatus{n.status()}
-	for _, a := range n.fanOut(ctx, proto.KindStatus) {
-		var st proto.NodeStatus
-		err := a.err
-		if err == nil {
-			err = proto.Unmarshal(a.body, &st)
-		}
-		if err != nil {
-			st = proto.NodeStatus{Name: a.node.Name, Incarnation: a.node.Incarnation, Addr: a.node.Addr}
+	for _, ms := range n.memberStatuses(ctx) {
+		st := ms.st
+		if ms.err != nil {
+			st = proto.NodeStatus{Name: ms.node.Name, Incarnation: ms.node.Incarnation, Addr: ms.node.Addr}
 			if v.Errors == nil {
 				v.Errors = map[string]string{}
 			}
-			v.Errors[a.node.Name] = err.Error()
+			v.Errors[ms.node.Name] = ms.err.Error()
 		}
 		statuses = append(statuses, st)
 	}
@@ -148,12 +144,17 @@ func (n *Node) clusterView(ctx context.Context) clusterView {
 // actorsOn lists the actors of one node: this one, or a member asked for
 // its list.
 func (n *Node) actorsOn(ctx context.Context, node string) ([]proto.ActorInfo, error) {
-	if node == n.cfg.Name {
-		return n.localPs(), nil
+	var all []proto.ActorInfo
+	var after uint64
+	for {
+		page, _, err := n.nodePage(ctx, node, after, proto.DefaultPageBytes)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page.Actors...)
+		if page.Next == nil {
+			return all, nil
+		}
+		after = page.Next.Serial
 	}
-	var ps []proto.ActorInfo
-	if err := n.call(ctx, node, proto.KindLocalPs, proto.Empty{}, &ps); err != nil {
-		return nil, err
-	}
-	return ps, nil
 }

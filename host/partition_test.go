@@ -4,8 +4,6 @@ import (
 	"net"
 	"path/filepath"
 	"slices"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,90 +13,9 @@ import (
 	"github.com/wasmactor/wasmactor/host"
 	"github.com/wasmactor/wasmactor/internal/guestbuild/guestbuildtest"
 	"github.com/wasmactor/wasmactor/internal/proto"
+	"github.com/wasmactor/wasmactor/internal/transporttest"
 	"github.com/wasmactor/wasmactor/transport/quic"
 )
-
-// udpProxy forwards datagrams between clients and one target on loopback
-// and can drop everything, to cut a network path between two processes.
-type udpProxy struct {
-	conn    *net.UDPConn
-	target  atomic.Pointer[net.UDPAddr]
-	blocked atomic.Bool
-
-	mu       sync.Mutex
-	upstream map[string]*net.UDPConn // client address → socket towards target
-	wg       sync.WaitGroup
-}
-
-func newUDPProxy(t *testing.T) *udpProxy {
-	t.Helper()
-	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	require.NoError(t, err)
-	p := &udpProxy{conn: c, upstream: map[string]*net.UDPConn{}}
-	p.wg.Add(1)
-	go p.serve()
-	t.Cleanup(p.close)
-	return p
-}
-
-func (p *udpProxy) addr() string { return p.conn.LocalAddr().String() }
-
-func (p *udpProxy) serve() {
-	defer p.wg.Done()
-	buf := make([]byte, 65536)
-	for {
-		n, from, err := p.conn.ReadFromUDP(buf)
-		if err != nil {
-			return
-		}
-		target := p.target.Load()
-		if p.blocked.Load() || target == nil {
-			continue
-		}
-		up := p.upstreamFor(from, target)
-		if up != nil {
-			_, _ = up.Write(buf[:n])
-		}
-	}
-}
-
-func (p *udpProxy) upstreamFor(client, target *net.UDPAddr) *net.UDPConn {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if up, ok := p.upstream[client.String()]; ok {
-		return up
-	}
-	up, err := net.DialUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}, target)
-	if err != nil {
-		return nil
-	}
-	p.upstream[client.String()] = up
-	p.wg.Add(1)
-	go func() { // replies from the target back to the client
-		defer p.wg.Done()
-		buf := make([]byte, 65536)
-		for {
-			n, err := up.Read(buf)
-			if err != nil {
-				return
-			}
-			if !p.blocked.Load() {
-				_, _ = p.conn.WriteToUDP(buf[:n], client)
-			}
-		}
-	}()
-	return up
-}
-
-func (p *udpProxy) close() {
-	_ = p.conn.Close()
-	p.mu.Lock()
-	for _, up := range p.upstream {
-		_ = up.Close()
-	}
-	p.mu.Unlock()
-	p.wg.Wait()
-}
 
 // freeUDPAddr returns a loopback address with a port free right now.
 func freeUDPAddr(t *testing.T) *net.UDPAddr {
@@ -126,12 +43,12 @@ func TestProcessPartitionHeals(t *testing.T) {
 	// Each node advertises its proxy, so every packet between n1 and n2
 	// goes through p1 (towards n1) or p2 (towards n2).
 	real1, real2 := freeUDPAddr(t), freeUDPAddr(t)
-	p1, p2 := newUDPProxy(t), newUDPProxy(t)
-	p1.target.Store(real1)
-	p2.target.Store(real2)
-	n1 := newNode(t, host.Config{Name: "n1", Listen: real1.String(), Advertise: p1.addr(), Cookie: cookie, IdleTimeout: procIdle})
-	n2 := startProc(t, "n2", filepath.Join(dir, "n2"), cookieFile, p1.addr(),
-		"WASMACTOR_TEST_LISTEN="+real2.String(), "WASMACTOR_TEST_ADVERTISE="+p2.addr())
+	p1, p2 := transporttest.NewProxy(t), transporttest.NewProxy(t)
+	p1.SetTarget(real1.String())
+	p2.SetTarget(real2.String())
+	n1 := newNode(t, host.Config{Name: "n1", Listen: real1.String(), Advertise: p1.Addr(), Cookie: cookie, IdleTimeout: procIdle})
+	n2 := startProc(t, "n2", filepath.Join(dir, "n2"), cookieFile, p1.Addr(),
+		"WASMACTOR_TEST_LISTEN="+real2.String(), "WASMACTOR_TEST_ADVERTISE="+p2.Addr())
 	require.Eventually(t, func() bool { return len(n1.Members()) == 1 }, 30*time.Second, 20*time.Millisecond)
 
 	ctx := ctxT(t)
@@ -143,8 +60,8 @@ func TestProcessPartitionHeals(t *testing.T) {
 	require.NoError(t, err)
 
 	// Partition: both sides report the other down within the idle timeout.
-	p1.blocked.Store(true)
-	p2.blocked.Store(true)
+	p1.Block(true)
+	p2.Block(true)
 	require.Equal(t, wasmactor.ReasonNoConnection, waitDown(t, mon, 3*procIdle).Reason)
 	require.Empty(t, n1.Members())
 	c2 := client(t, real2.String(), cookie) // the test reaches n2 directly, not through p2
@@ -158,8 +75,8 @@ func TestProcessPartitionHeals(t *testing.T) {
 
 	// Heal: the same incarnations reconnect (redial backoff is at most 5s),
 	// and every node agrees on one holder of "leader".
-	p1.blocked.Store(false)
-	p2.blocked.Store(false)
+	p1.Block(false)
+	p2.Block(false)
 	require.Eventually(t, func() bool { return len(n1.Members()) == 1 }, 30*time.Second, 50*time.Millisecond)
 	require.Equal(t, n2.incarnation, n1.Members()[0].Incarnation, "no duplicate identity")
 	require.Eventually(t, func() bool {
@@ -167,12 +84,12 @@ func TestProcessPartitionHeals(t *testing.T) {
 		if err != nil {
 			return false
 		}
-		var ps []proto.ActorInfo
-		if rpc(t, c2, proto.KindPs, proto.Empty{}, &ps) != nil {
+		var ps proto.PsPage
+		if rpc(t, c2, proto.KindPs, proto.PsRequest{}, &ps) != nil || len(ps.Errors) > 0 || ps.Next != nil {
 			return false
 		}
 		var holders []wasmactor.PID // as n2 sees its own and n1's actors
-		for _, a := range ps {
+		for _, a := range ps.Actors {
 			if slices.Contains(a.Names, "leader") {
 				holders = append(holders, a.PID)
 			}

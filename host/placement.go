@@ -56,6 +56,9 @@ func (n *Node) memberLoads(ctx context.Context, members []NodeInfo, timeout time
 //
 // An unknown factory is reported here, before any peer is asked; a module
 // whose every holder is gone is [wasmactor.ErrModuleUnavailable].
+//
+// The status requests hold no lock: a caller that comes while another
+// refreshes uses the loads already known rather than waiting for the network.
 func (n *Node) chooseNode(ctx context.Context, factory string) (string, error) {
 	n.cl.mu.RLock()
 	alone := len(n.cl.peers) == 0
@@ -80,9 +83,16 @@ func (n *Node) chooseNode(ctx context.Context, factory string) (string, error) {
 
 	members := n.Members()
 	n.cl.loadMu.Lock()
-	defer n.cl.loadMu.Unlock()
-	if time.Since(n.cl.loadAt) > time.Second {
-		n.cl.loadPeer, n.cl.loadAt = n.memberLoads(ctx, members, 500*time.Millisecond), time.Now()
+	refresh := time.Since(n.cl.loadAt) > time.Second
+	if refresh {
+		n.cl.loadAt = time.Now() // claimed: others use the loads they have
+	}
+	n.cl.loadMu.Unlock()
+	if refresh {
+		loads := n.memberLoads(ctx, members, 500*time.Millisecond)
+		n.cl.loadMu.Lock()
+		n.cl.loadPeer, n.cl.loadAt = loads, time.Now()
+		n.cl.loadMu.Unlock()
 	}
 	type candidate struct {
 		name   string
@@ -96,6 +106,8 @@ func (n *Node) chooseNode(ctx context.Context, factory string) (string, error) {
 		return c.holder && !than.holder
 	}
 	best := candidate{name: n.cfg.Name, load: n.actors.len(), holder: here}
+	n.cl.loadMu.Lock()
+	defer n.cl.loadMu.Unlock()
 	for _, m := range members { // by name, so ties break the same way every time
 		if l, ok := n.cl.loadPeer[m.Name]; ok {
 			if c := (candidate{name: m.Name, load: l, holder: holders[m.Name]}); better(c, best) {

@@ -142,10 +142,10 @@ func rpc(t *testing.T, c transport.Client, kind uint16, req, resp any) error {
 
 func procStatus(t *testing.T, c transport.Client) proto.NodeStatus {
 	t.Helper()
-	var all []proto.NodeStatus
+	var all proto.NodesReply
 	require.NoError(t, rpc(t, c, proto.KindNodes, proto.Empty{}, &all))
 	peer := c.Peer().Name
-	for _, st := range all {
+	for _, st := range all.Nodes {
 		if st.Name == peer {
 			return st
 		}

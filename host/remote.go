@@ -23,8 +23,9 @@ type cluster struct {
 	mu      sync.RWMutex
 	peers   map[string]transport.NodeInfo // connected members by name
 	byInc   map[uint64]string             // incarnation → name, connected members
-	gone    map[uint64]string             // incarnations that went down: their PIDs are stale
+	gone    map[uint64]string             // runs that are over (restarted, left): their PIDs are stale
 	seen    map[string]bool               // every node name ever connected
+	lastInc map[string]uint64             // the latest run seen of each node name
 	upAt    map[string]peerUp             // when each connected member came up
 	holders map[registry.Hash]map[string]bool
 	held    map[string]int         // modules each member is recorded as holding
@@ -46,6 +47,7 @@ func (c *cluster) init() {
 	c.byInc = make(map[uint64]string)
 	c.gone = make(map[uint64]string)
 	c.seen = make(map[string]bool)
+	c.lastInc = make(map[string]uint64)
 	c.upAt = make(map[string]peerUp)
 	c.holders = make(map[registry.Hash]map[string]bool)
 	c.held = make(map[string]int)
@@ -163,30 +165,6 @@ func (n *Node) sendRemote(to abi.PID, env transport.Envelope) abi.Errno {
 		return abi.NodeDown
 	default:
 		return abi.ErrnoOf(err)
-	}
-}
-
-// cast sends a control message to one peer; a peer that is gone is simply
-// skipped (its node-down handling covers what the cast was for).
-func (n *Node) cast(node string, kind uint16, body any) {
-	if n.cl.tr == nil {
-		return
-	}
-	if err := n.cl.tr.Cast(node, transport.Control{Kind: kind, Body: proto.Marshal(body)}); err != nil {
-		n.log.Debug("cast failed", "peer", node, "kind", kind, "err", err)
-	}
-}
-
-// broadcast casts to every connected member.
-func (n *Node) broadcast(kind uint16, body any) {
-	if n.cl.tr == nil {
-		return
-	}
-	b := proto.Marshal(body)
-	for _, m := range n.cl.tr.Members() {
-		if err := n.cl.tr.Cast(m.Name, transport.Control{Kind: kind, Body: b}); err != nil {
-			n.log.Debug("broadcast failed", "peer", m.Name, "kind", kind, "err", err)
-		}
 	}
 }
 

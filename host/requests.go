@@ -3,28 +3,41 @@ package host
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/internal/abi"
 	"github.com/wasmactor/wasmactor/internal/proto"
+	"github.com/wasmactor/wasmactor/registry"
 	"github.com/wasmactor/wasmactor/transport"
 )
 
-func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport.Control) ([]byte, error) {
+func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport.Control) (_ []byte, err error) {
 	if err := n.checkOpen(); err != nil {
 		return nil, err
 	}
 	if req.Kind >= proto.KindDeploy && !from.Client && req.Kind != proto.KindLocalPs && req.Kind != proto.KindStatus {
 		return nil, fmt.Errorf("%w: control kind %d is for clients", wasmactor.ErrBadArgument, req.Kind)
 	}
+	// A client's role first; its token's factories and names once the
+	// body says which actor the request is about (access.go).
+	if err := n.permit(from, req.Kind); err != nil {
+		return nil, err
+	}
 	switch req.Kind {
 	case proto.KindSpawn:
 		var s proto.Spawn
 		if err := proto.Unmarshal(req.Body, &s); err != nil {
 			return nil, err
+		}
+		if n.tracer != nil {
+			var span trace.Span
+			ctx, span = n.startSpan(parseTrace(s.Trace).context(ctx), spanSpawn, trace.SpanKindServer, attrFactory.String(s.Factory))
+			defer func() { endSpan(span, err) }()
 		}
 		// The module and holder the requester resolved the factory to are
 		// hints for the pull, not announcements: the requester speaks for no
@@ -43,11 +56,78 @@ func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport
 		}
 		return proto.Marshal(proto.SpawnReply{PID: n.pidOf(a)}), nil
 
+	case proto.KindFactoryOf:
+		var r proto.ActorRef
+		if err := proto.Unmarshal(req.Body, &r); err != nil {
+			return nil, err
+		}
+		rep, err := n.localFactory(r)
+		if err != nil {
+			return nil, err
+		}
+		return proto.Marshal(rep), nil
+
 	case proto.KindStatus:
 		return proto.Marshal(n.status()), nil
 
+	case proto.KindGroupChange:
+		var c proto.GroupChange
+		if err := proto.Unmarshal(req.Body, &c); err != nil {
+			return nil, err
+		}
+		return proto.Marshal(proto.Empty{}), n.serveGroupChange(c)
+
+	case proto.KindNodeEvents:
+		var r proto.NodeEventsRequest
+		if err := proto.Unmarshal(req.Body, &r); err != nil {
+			return nil, err
+		}
+		return n.serveNodeEvents(ctx, r)
+
+	case proto.KindGroups:
+		var r proto.GroupsRequest
+		if err := proto.Unmarshal(req.Body, &r); err != nil {
+			return nil, err
+		}
+		out := []proto.GroupInfo{}
+		if r.Group != "" {
+			if err := registry.ValidateName(r.Group); err != nil {
+				return nil, err
+			}
+			if ms := n.groups.Members(r.Group); len(ms) > 0 {
+				out = append(out, proto.GroupInfo{Group: r.Group, Members: ms})
+			}
+			return proto.Marshal(out), nil
+		}
+		for _, g := range n.Groups() {
+			out = append(out, proto.GroupInfo{Group: g.Name, Members: g.Members})
+		}
+		return proto.Marshal(out), nil
+
+	case proto.KindSendGroup:
+		var m proto.GroupMessage
+		if err := proto.Unmarshal(req.Body, &m); err != nil {
+			return nil, err
+		}
+		if err := n.permitGroupSend(from, m.Group); err != nil {
+			return nil, err
+		}
+		r, err := n.SendGroup(ctx, m.Group, CBOR(m.Payload))
+		if err != nil {
+			return nil, err
+		}
+		rep := proto.GroupSendReply{Members: r.Members, Sent: r.Sent, Refused: r.Refused}
+		for _, x := range r.Refusals {
+			rep.Refusals = append(rep.Refusals, proto.Refusal{PID: x.PID, Code: uint16(abi.CodeOf(x.Err)), Message: x.Err.Error()})
+		}
+		return proto.Marshal(rep), nil
+
 	case proto.KindLocalPs:
-		return proto.Marshal(n.localPs()), nil
+		var r proto.PsRequest
+		if err := proto.Unmarshal(req.Body, &r); err != nil {
+			return nil, err
+		}
+		return proto.Marshal(n.localPage(r.After.Serial, r.PageBytes())), nil
 
 	case proto.KindDeploy:
 		info, err := n.Deploy(ctx, req.Body)
@@ -59,6 +139,9 @@ func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport
 	case proto.KindSpawnCLI:
 		var s proto.Spawn
 		if err := proto.Unmarshal(req.Body, &s); err != nil {
+			return nil, err
+		}
+		if err := n.permitSpawn(from, s.Factory, s.Name); err != nil {
 			return nil, err
 		}
 		var args any
@@ -78,6 +161,9 @@ func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport
 		}
 		pid, err := n.target(ctx, m.Target)
 		if err != nil {
+			return nil, err
+		}
+		if err := n.permitTarget(ctx, from, req.Kind, m.Target, pid); err != nil {
 			return nil, err
 		}
 		if req.Kind == proto.KindSend {
@@ -103,6 +189,9 @@ func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport
 		if err != nil {
 			return nil, err
 		}
+		if err := n.permitTarget(ctx, from, req.Kind, t.Target, pid); err != nil {
+			return nil, err
+		}
 		return proto.Marshal(proto.Empty{}), n.Kill(ctx, pid, t.Reason)
 
 	case proto.KindJoinSeeds:
@@ -116,31 +205,14 @@ func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport
 		return proto.Marshal(proto.Empty{}), n.Join(ctx, s.Addrs...)
 
 	case proto.KindPs:
-		all := n.localPs()
-		for _, a := range n.fanOut(ctx, proto.KindLocalPs) {
-			var ps []proto.ActorInfo
-			if a.err == nil && proto.Unmarshal(a.body, &ps) == nil {
-				all = append(all, ps...)
-			}
+		var r proto.PsRequest
+		if err := proto.Unmarshal(req.Body, &r); err != nil {
+			return nil, err
 		}
-		sort.Slice(all, func(i, j int) bool {
-			if all[i].PID.Node != all[j].PID.Node {
-				return all[i].PID.Node < all[j].PID.Node
-			}
-			return all[i].PID.Serial < all[j].PID.Serial
-		})
-		return proto.Marshal(all), nil
+		return proto.Marshal(n.clusterPage(ctx, r)), nil
 
 	case proto.KindNodes:
-		all := []proto.NodeStatus{n.status()}
-		for _, a := range n.fanOut(ctx, proto.KindStatus) {
-			var st proto.NodeStatus
-			if a.err == nil && proto.Unmarshal(a.body, &st) == nil {
-				all = append(all, st)
-			}
-		}
-		sort.Slice(all, func(i, j int) bool { return all[i].Name < all[j].Name })
-		return proto.Marshal(all), nil
+		return proto.Marshal(n.nodes(ctx)), nil
 
 	case proto.KindModules:
 		return proto.Marshal(n.moduleStatuses(ctx)), nil
@@ -176,7 +248,7 @@ func (n *Node) fanOut(ctx context.Context, kind uint16) []fanAnswer {
 	var wg sync.WaitGroup
 	for i, m := range members {
 		wg.Go(func() {
-			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			cctx, cancel := context.WithTimeout(ctx, memberTimeout)
 			defer cancel()
 			b, err := n.cl.tr.Call(cctx, m.Name, transport.Control{Kind: kind, Body: proto.Marshal(proto.Empty{})})
 			out[i] = fanAnswer{node: m, body: b, err: fromRemote(err)}

@@ -1,12 +1,7 @@
 package host
 
 import (
-	"context"
-	"io"
-	"log/slog"
-	"os"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -18,15 +13,7 @@ import (
 // addressed to an earlier run of this node (it restarted while the cast was
 // on its way) never reaches the actor of this run that reuses the serial.
 func TestCastsForAnEarlierRunAreStale(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	n, err := Start(ctx, Config{Name: "n1", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	require.NoError(t, err)
-	defer n.Close()
-	wasm, err := os.ReadFile("../testdata/minimal_actor.wasm")
-	require.NoError(t, err)
-	_, err = n.Deploy(ctx, wasm)
-	require.NoError(t, err)
+	ctx, n, _, _ := echoAlone(t)
 	pid, err := n.Spawn(ctx, "Echo", SpawnOptions{})
 	require.NoError(t, err)
 	a := n.actors.get(pid.Serial)

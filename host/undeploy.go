@@ -235,12 +235,12 @@ func (m *module) unload() {
 	for _, in := range all {
 		in.discard()
 	}
-	m.load.Lock() // a load in progress finishes first
+	_ = m.load.lock(context.Background()) // a load in progress finishes first
 	m.mu.Lock()
 	c := m.compiled
 	m.compiled = nil
 	m.mu.Unlock()
-	m.load.Unlock()
+	m.load.unlock()
 	if c != nil {
 		_ = c.Close(context.Background())
 	}
@@ -261,7 +261,7 @@ func (n *Node) unburyOnDeploy(h registry.Hash) {
 // so it deletes its copies.
 func (n *Node) sendTombstones(peer string) {
 	if list := n.tombs.List(); len(list) > 0 {
-		n.cast(peer, proto.KindUndeploy, proto.Tombstones{List: list})
+		n.castMust(peer, proto.KindUndeploy, proto.Tombstones{List: list})
 	}
 }
 

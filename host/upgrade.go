@@ -207,10 +207,10 @@ func (n *Node) UpgradeFactory(ctx context.Context, factory, to string, opts Roll
 	rep := RollingReport{To: plan.To, Missing: plan.Missing}
 	var first error
 	rep.NotTried = rolling.Run(ctx, plan.Actors, opts.Parallel, opts.KeepGoing,
-		func(ctx context.Context, x proto.ActorRef) (UpgradeResult, error) {
+		func(ctx context.Context, x proto.ActorVersion) (UpgradeResult, error) {
 			return n.Upgrade(ctx, x.PID, plan.To)
 		},
-		func(x proto.ActorRef, r UpgradeResult, err error) {
+		func(x proto.ActorVersion, r UpgradeResult, err error) {
 			switch {
 			case err != nil:
 				rep.Failed++
@@ -246,7 +246,7 @@ func (n *Node) upgradePlan(ctx context.Context, factory, to string) (proto.Upgra
 	}
 	plan := proto.UpgradePlanReply{To: factory + "@" + info.Hash.String(), Module: info.Hash, Actors: n.actorsOf(factory)}
 	for _, m := range n.Members() {
-		var refs []proto.ActorRef
+		var refs []proto.ActorVersion
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		err := n.call(cctx, m.Name, proto.KindActorsOf, proto.ActorsOf{Factory: factory}, &refs)
 		cancel()
@@ -271,11 +271,11 @@ func (n *Node) upgradePlan(ctx context.Context, factory, to string) (proto.Upgra
 }
 
 // actorsOf lists this node's live actors of factory.
-func (n *Node) actorsOf(factory string) []proto.ActorRef {
-	var out []proto.ActorRef
+func (n *Node) actorsOf(factory string) []proto.ActorVersion {
+	var out []proto.ActorVersion
 	for _, a := range n.actors.all() {
 		if a.factory == factory && a.alive() {
-			out = append(out, proto.ActorRef{PID: n.pidOf(a), Module: a.mod.Load().info.Hash})
+			out = append(out, proto.ActorVersion{PID: n.pidOf(a), Module: a.mod.Load().info.Hash})
 		}
 	}
 	return out

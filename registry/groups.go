@@ -143,12 +143,7 @@ func (g *Groups) List() []Membership {
 		}
 	}
 	g.mu.RUnlock()
-	slices.SortFunc(out, func(a, b Membership) int {
-		if c := strings.Compare(a.Group, b.Group); c != 0 {
-			return c
-		}
-		return comparePID(a.PID, b.PID)
-	})
+	slices.SortFunc(out, compareMembership)
 	return out
 }
 
@@ -169,25 +164,28 @@ func (g *Groups) RemovePID(pid wasmactor.PID) []string {
 }
 
 // RemoveNode removes every PID on node, whatever its incarnation, from every
-// group (the node went down) and returns the groups that lost members,
-// sorted.
-func (g *Groups) RemoveNode(node string) []string {
+// group (the node went down) and returns the memberships that ended,
+// sorted by group, then PID.
+func (g *Groups) RemoveNode(node string) []Membership {
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	touched := make(map[string]struct{})
+	var out []Membership
 	for pid, gs := range g.byPID {
 		if pid.Node != node {
 			continue
 		}
 		for name := range gs {
-			touched[name] = struct{}{}
+			out = append(out, Membership{Group: name, PID: pid})
 			g.drop(name, pid)
 		}
 	}
-	out := make([]string, 0, len(touched))
-	for name := range touched {
-		out = append(out, name)
-	}
-	slices.Sort(out)
+	g.mu.Unlock()
+	slices.SortFunc(out, compareMembership)
 	return out
+}
+
+func compareMembership(a, b Membership) int {
+	if c := strings.Compare(a.Group, b.Group); c != 0 {
+		return c
+	}
+	return comparePID(a.PID, b.PID)
 }

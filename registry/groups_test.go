@@ -38,9 +38,10 @@ func TestGroups(t *testing.T) {
 	require.Empty(t, g.RemovePID(c))
 	require.Equal(t, []wasmactor.PID{b, a}, g.Members("workers"))
 
-	g.Join("other", wasmactor.PID{Node: "n1", Incarnation: 9, Serial: 5})
+	old := wasmactor.PID{Node: "n1", Incarnation: 9, Serial: 5}
+	g.Join("other", old)
 	g.Join("third", pid("n3", 1))
-	require.Equal(t, []string{"other", "workers"}, g.RemoveNode("n1"))
+	require.Equal(t, []Membership{{"other", old}, {"workers", b}, {"workers", a}}, g.RemoveNode("n1"), "every incarnation of the node")
 	require.Equal(t, []string{"third"}, g.Groups())
 	require.Empty(t, g.RemoveNode("n1"))
 }

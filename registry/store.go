@@ -23,7 +23,9 @@ type Store interface {
 	// that len(wasm) equals info.Size (errors wrap [wasmactor.ErrBadModule])
 	// and validates info (errors wrap [wasmactor.ErrBadArgument]). Putting a
 	// module already stored does nothing, except that a later DeployedAt
-	// replaces the stored one: redeploying an old module makes it newest.
+	// replaces the stored one (redeploying an old module makes it newest)
+	// and that (for [NewDirStore]) a stored copy that no longer matches its
+	// hash is replaced by these bytes.
 	Put(info ModuleInfo, wasm []byte) error
 	// Get returns a copy of the module's bytes. The error wraps
 	// [wasmactor.ErrNotFound] if the store has no usable copy: absent, or
@@ -286,6 +288,13 @@ func (s *DirStore) Put(info ModuleInfo, wasm []byte) error {
 	old, have := s.infos[info.Hash]
 	s.mu.RUnlock()
 	if have {
+		// The disk may have rotted since the blob was written or last read;
+		// Put is the one chance to repair it before a Get fails.
+		if _, err := s.readBlob(info.Hash, old.Size); err != nil {
+			if err := s.writeFile(s.path(info.Hash, blobExt), wasm); err != nil {
+				return err
+			}
+		}
 		if info.DeployedAt <= old.DeployedAt {
 			return nil
 		}
@@ -310,6 +319,22 @@ func (s *DirStore) Put(info ModuleInfo, wasm []byte) error {
 	delete(s.corrupt, info.Hash)
 	s.mu.Unlock()
 	return nil
+}
+
+// readBlob reads a stored blob and checks its size and hash.
+func (s *DirStore) readBlob(h Hash, size int64) ([]byte, error) {
+	b, err := readLimited(s.path(h, blobExt), size)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, errors.New("blob file is missing")
+	case err != nil:
+		return nil, err
+	case int64(len(b)) != size:
+		return nil, fmt.Errorf("blob is %d bytes, meta file says %d", len(b), size)
+	case HashOf(b) != h:
+		return nil, errors.New("blob does not match its hash")
+	}
+	return b, nil
 }
 
 func (s *DirStore) writeMeta(info ModuleInfo) error {
@@ -341,17 +366,8 @@ func (s *DirStore) Get(h Hash) ([]byte, error) {
 		}
 		return nil, notFound(h)
 	}
-	b, err := readLimited(s.path(h, blobExt), info.Size)
-	if err == nil && int64(len(b)) != info.Size {
-		err = fmt.Errorf("blob is %d bytes, meta file says %d", len(b), info.Size)
-	}
-	if err == nil && HashOf(b) != h {
-		err = errors.New("blob does not match its hash")
-	}
+	b, err := s.readBlob(h, info.Size)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			err = errors.New("blob file is missing")
-		}
 		s.mu.Lock()
 		// Only demote the entry we read; a concurrent Put may have repaired it.
 		if cur, still := s.infos[h]; still && cur.DeployedAt == info.DeployedAt {

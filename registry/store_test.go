@@ -277,3 +277,27 @@ func writeFile(t *testing.T, dir, name string, b []byte) {
 	t.Helper()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, name), b, 0o600))
 }
+
+// A blob that rots on disk after it was stored, and before anything read
+// it, is replaced when the module is put again (a redeploy, a pull): Put
+// checks the stored copy instead of trusting its meta file. On main the
+// second Put did nothing and the module stayed unreadable.
+func TestDirStorePutRepairsARottenBlob(t *testing.T) {
+	wasm := []byte("the real module")
+	info := testInfo(wasm, 1, "F")
+	dir := t.TempDir()
+	s, err := NewDirStore(dir)
+	require.NoError(t, err)
+	require.NoError(t, s.Put(info, wasm))
+	rotten := bytes.Clone(wasm)
+	rotten[3] ^= 1 // same size: nothing notices until the hash is checked
+	writeFile(t, dir, info.Hash.String()+blobExt, rotten)
+
+	require.NoError(t, s.Put(info, wasm))
+	b, err := s.Get(info.Hash)
+	require.NoError(t, err)
+	require.Equal(t, wasm, b)
+	b, err = os.ReadFile(filepath.Join(dir, info.Hash.String()+blobExt))
+	require.NoError(t, err)
+	require.Equal(t, wasm, b, "the file itself is repaired")
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/token"
 )
 
 // NodeInfo identifies one running node process.
@@ -19,11 +20,16 @@ type NodeInfo struct {
 }
 
 // PeerInfo is who is on the other side of a connection: a node, or a client
-// (the CLI) that authenticated with the cookie but takes no part in
-// membership.
+// (the CLI, package client) that authenticated with the cookie or a token
+// but takes no part in membership.
 type PeerInfo struct {
 	NodeInfo
 	Client bool
+	// Grant is what a client proved it may do: [token.AdminGrant] for the
+	// cookie, its token's role and caveats otherwise. The handler checks
+	// every request of a client against it. Nodes are members, trusted
+	// with everything; their Grant is not consulted (and may be zero).
+	Grant token.Grant
 }
 
 // Envelope is one actor-level message between two nodes. The sending actor is
@@ -40,6 +46,10 @@ type Envelope struct {
 	Ref           uint64 `cbor:"6,keyasint,omitempty"`
 	// Payload is opaque to the transport (CBOR produced by a guest).
 	Payload []byte `cbor:"7,keyasint,omitempty"`
+	// Trace is the W3C trace context the message travels in, empty when it
+	// is not traced. It is opaque to the transport; docs/protocol.md gives
+	// its layout (the host's, in host/tracing.go).
+	Trace []byte `cbor:"8,keyasint,omitempty"`
 }
 
 // Control is a cluster-level message (registry update, monitor, link, spawn
@@ -58,7 +68,8 @@ type Transport interface {
 	// called once, before any other method but Self.
 	Start(ctx context.Context, h Handler) error
 	// Join dials the seed addresses; membership then connects every member
-	// (full mesh). It returns once at least one seed answered, or the error of
+	// (full mesh). It returns once at least one seed answered (a session with
+	// it is up, or it is this node or already connected), or the error of
 	// the last attempt.
 	Join(ctx context.Context, seeds []string) error
 	// Members lists the nodes currently connected, this node excluded.
@@ -68,6 +79,12 @@ type Transport interface {
 	// is full (nothing of envs was queued in either case).
 	Send(node string, envs ...Envelope) error
 	// Cast queues a control message for a peer, ordered with other casts.
+	// It never blocks on the network and never drops silently: nil means
+	// the message was queued on the current session and is delivered
+	// unless that session ends (reported by NodeDown); ErrNodeDown if the
+	// peer is not connected, ErrQueueFull if its control queue is full
+	// (nothing was queued in either case). A caller that cannot refuse
+	// its own request must not ignore the error.
 	Cast(node string, msg Control) error
 	// Call sends a request on a stream of its own and waits for the answer.
 	// A Handler error comes back as a *RemoteError.
@@ -83,6 +100,35 @@ type Transport interface {
 // goroutines; calls for one peer's lane are sequential (so per-pair order
 // holds) but different lanes and peers run concurrently. Handlers must not
 // block for long.
+//
+// # Sessions
+//
+// A session is one connection between two runs (incarnations) of two
+// nodes. Both transports report sessions the same way, and the
+// conformance suite (internal/transporttest) checks it:
+//
+//   - NodeUp(peer) is called once for every session, on both sides, before
+//     any other Handler call from that session. NodeDown(peer, reason) is
+//     called once when it ends, after every Handler call from it has
+//     returned. For one peer name, NodeUp and NodeDown alternate, starting
+//     with NodeUp; a handler may call back into the transport from both.
+//   - A new session is reported on both sides, whichever side noticed that
+//     the previous one was lost: the side that did not notice gets
+//     NodeDown(peer, ErrPeerReconnected) and then NodeUp(peer), with the
+//     same incarnation. Everything the two nodes share (names, groups,
+//     monitors, links, module holders) is to be dropped on NodeDown and
+//     sent again on NodeUp; the peer does the same, so both sides rebuild
+//     one consistent state.
+//   - What a session carries (envelopes, casts, calls, blobs) is delivered
+//     in that session or not at all: never after its NodeDown, never in a
+//     later session. A Send or Cast that returned nil is lost only if its
+//     session ends, and then NodeDown says so.
+//   - Two nodes that dial each other at once end with one session: one
+//     NodeUp on each side, no NodeDown, and no request fails because of
+//     the second connection.
+//   - A session lost while it was being set up may be reported on one
+//     side only, as NodeUp then NodeDown; the other side never handled
+//     anything from it, and the next session is reported on both.
 type Handler interface {
 	// HandleEnvelopes receives a batch of envelopes from one lane of a peer.
 	// envs and their payloads are owned by the handler after the call.
@@ -93,10 +139,13 @@ type Handler interface {
 	HandleCall(ctx context.Context, from PeerInfo, req Control) ([]byte, error)
 	// ServeBlob returns the blob named key (a module hash), or an error.
 	ServeBlob(ctx context.Context, from PeerInfo, key string) ([]byte, error)
-	// NodeUp reports a peer that completed the handshake and joined.
+	// NodeUp reports a new session with a peer (see Sessions): the peer
+	// completed the handshake and joined, came back after a loss, or
+	// restarted with a new incarnation.
 	NodeUp(peer NodeInfo)
-	// NodeDown reports a peer lost (reason says why: idle timeout, closed,
-	// left). Everything in flight to or from it may be lost.
+	// NodeDown reports the end of the session NodeUp reported (reason says
+	// why: idle timeout, closed, left, restarted, reconnected). Everything
+	// in flight to or from it may be lost.
 	NodeDown(peer NodeInfo, reason error)
 }
 
@@ -129,6 +178,10 @@ var (
 	// ErrPeerRestarted: the peer came back with a new incarnation; a NodeUp
 	// for the new incarnation follows.
 	ErrPeerRestarted = errors.New("wasmactor: peer restarted with a new incarnation")
+	// ErrPeerReconnected: the peer found the session lost (it stopped
+	// hearing this node) and opened a new one to the same incarnation,
+	// which replaces it; a NodeUp for the same incarnation follows.
+	ErrPeerReconnected = errors.New("wasmactor: the peer lost the connection and reconnected")
 )
 
 // RemoteError is an error returned by a peer's Handler.HandleCall. Code is

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/wasmactor/wasmactor/client"
+	"github.com/wasmactor/wasmactor/token"
 	"github.com/wasmactor/wasmactor/transport"
 )
 
@@ -22,10 +23,15 @@ const (
 	defaultDialTimeout = 5 * time.Second
 	envNode            = "WASMACTOR_NODE"
 	envCookieFile      = "WASMACTOR_COOKIE_FILE"
+	envToken           = client.EnvToken
+	envTLSCert         = "WASMACTOR_TLS_CERT"
+	envTLSKey          = "WASMACTOR_TLS_KEY"
+	envTLSCA           = "WASMACTOR_TLS_CA"
 )
 
-// dialFunc connects a client to the node at addr, proving the cookie.
-type dialFunc func(ctx context.Context, addr string, cookie []byte) (transport.Client, error)
+// dialFunc connects a client to the node at addr, proving the cookie or a
+// token.
+type dialFunc func(ctx context.Context, addr string, cred credentials) (transport.Client, error)
 
 // deps is what the CLI takes from its environment. main passes the real
 // ones; tests pass fakes and run everything in-process.
@@ -50,6 +56,11 @@ type app struct {
 	nodeAddr    string
 	cookieFile  string
 	dialTimeout time.Duration
+	// token, if set, is proved instead of the cookie (parsed: tok).
+	token string
+	tok   *token.Token
+	// Certificate files of a cluster with mutual TLS (nodes and clients).
+	tlsCert, tlsKey, tlsCA string
 
 	// started is set once flags and arguments parsed; an error before that
 	// is a usage error from cobra.
@@ -58,7 +69,8 @@ type app struct {
 }
 
 // run is the whole CLI: it parses args, runs one command and returns the
-// exit code. Every failure prints exactly one line on stderr.
+// exit code. Every failure prints exactly one line on stderr, except a
+// listing that lacks some nodes' part: one line per such node.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return runWith(ctx, args, stdout, stderr, osDeps())
 }
@@ -75,6 +87,13 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, d dep
 	}
 	if err == nil {
 		return exitOK
+	}
+	var pe *partialError
+	if errors.As(err, &pe) {
+		for _, l := range pe.lines {
+			fmt.Fprintln(stderr, l)
+		}
+		return exitUnreachable
 	}
 	code, line := classify(err)
 	var ee *exitError
@@ -109,6 +128,19 @@ XDG_DATA_HOME is unset). The first node started with that default creates it
 one machine agree without configuration. Across machines, copy the file. The
 client only reads the file, never creates it.
 
+Tokens: the cookie lets a client do anything. A token, minted from the
+cookie with 'wasmactor token create', lets it do what its role allows
+(viewer: ps, nodes, modules; operator: also spawn, send, call, kill; admin:
+also deploy and join), within its factories, names and expiry. Give it with
+--token or $` + envToken + ` (the environment keeps it out of the process
+list); the cookie file is then not read. An explicit --cookie-file wins over
+$` + envToken + `.
+
+Mutual TLS: nodes and clients of a cluster started with --tls-cert,
+--tls-key and --tls-ca (or $` + envTLSCert + `, $` + envTLSKey + `,
+$` + envTLSCA + `) present certificates signed by that CA, on top of the
+cookie or token proof.
+
 ` + exitCodesHelp,
 		Example: `  wasmactor demo                                  # a local 3-node cluster in one process
   wasmactor node --name n1 --listen 127.0.0.1:7946
@@ -127,9 +159,14 @@ client only reads the file, never creates it.
 	pf.StringVar(&a.nodeAddr, "node", defaultNode, "node to connect to, HOST:PORT (env "+envNode+")")
 	pf.StringVar(&a.cookieFile, "cookie-file", "", "cookie file (env "+envCookieFile+"; default $XDG_DATA_HOME/wasmactor/cookie)")
 	pf.DurationVar(&a.dialTimeout, "dial-timeout", defaultDialTimeout, "how long to wait for the node to answer the handshake")
+	pf.StringVar(&a.token, "token", "", "token to prove instead of the cookie (env "+envToken+", which keeps it out of the process list)")
+	pf.StringVar(&a.tlsCert, "tls-cert", "", "mutual TLS: this process's certificate, PEM (env "+envTLSCert+")")
+	pf.StringVar(&a.tlsKey, "tls-key", "", "mutual TLS: the certificate's key, PEM (env "+envTLSKey+")")
+	pf.StringVar(&a.tlsCA, "tls-ca", "", "mutual TLS: the cluster's CA, PEM (env "+envTLSCA+")")
 
 	root.AddCommand(
 		a.buildCmd(),
+		a.genCmd(),
 		a.deployCmd(),
 		a.spawnCmd(),
 		a.sendCmd(),
@@ -137,11 +174,13 @@ client only reads the file, never creates it.
 		a.psCmd(),
 		a.nodesCmd(),
 		a.modulesCmd(),
+		a.groupsCmd(),
 		a.killCmd(),
 		a.upgradeCmd(),
 		a.undeployCmd(),
 		a.migrateCmd(),
 		a.drainCmd(),
+		a.tokenCmd(),
 	)
 	root.AddCommand(a.hostCmds()...)
 	return root
@@ -168,6 +207,41 @@ func (a *app) resolveCommon(fs *pflag.FlagSet) error {
 	if a.dialTimeout <= 0 {
 		return usageErrorf("--dial-timeout must be positive, not %s", a.dialTimeout)
 	}
+	for _, f := range []struct {
+		v    *string
+		flag string
+		env  string
+	}{{&a.tlsCert, "tls-cert", envTLSCert}, {&a.tlsKey, "tls-key", envTLSKey}, {&a.tlsCA, "tls-ca", envTLSCA}} {
+		if !fs.Changed(f.flag) {
+			*f.v = a.getenv(f.env)
+		}
+	}
+	// Credentials: --token, else --cookie-file, else $WASMACTOR_TOKEN,
+	// else the cookie file of the environment or the default.
+	switch {
+	case fs.Changed("token") && fs.Changed("cookie-file"):
+		return usageErrorf("give --token or --cookie-file, not both")
+	case !fs.Changed("token") && !fs.Changed("cookie-file"):
+		a.token = a.getenv(envToken)
+	}
+	if (a.tlsCert != "" || a.tlsKey != "" || a.tlsCA != "") && (a.tlsCert == "" || a.tlsKey == "" || a.tlsCA == "") {
+		return usageErrorf("--tls-cert, --tls-key and --tls-ca go together")
+	}
+	return nil
+}
+
+// loadToken parses --token (or $WASMACTOR_TOKEN) if one is given; commands
+// that use no token never fail on a bad one.
+func (a *app) loadToken() error {
+	if a.token == "" || a.tok != nil {
+		return nil
+	}
+	tok, err := token.Parse(a.token)
+	if err != nil {
+		// Never echo the token: it is a secret.
+		return fail(exitUsage, err, "--token (or $%s) is not a token: %v", envToken, oneLineBare(err))
+	}
+	a.tok = tok
 	return nil
 }
 
@@ -190,17 +264,31 @@ func (a *app) connect(ctx context.Context) (*client.Client, error) {
 	if a.client != nil {
 		return a.client, nil
 	}
-	cookie, err := a.readCookie(a.cookieFile)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, failWhole(exitUnreachable, err, "no cookie file at %s: start a node first, or pass --cookie-file or set %s", a.cookieFile, envCookieFile)
+	if err := a.loadToken(); err != nil {
+		return nil, err
+	}
+	cred := credentials{token: a.token, certFile: a.tlsCert, keyFile: a.tlsKey, caFile: a.tlsCA}
+	if a.tok != nil {
+		if g := a.tok.Claims(); g.Expired(time.Now()) {
+			return nil, failWhole(exitPermission, token.ErrExpired, "token %s expired at %s", g.ID, g.Expires.UTC().Format(time.RFC3339))
 		}
-		return nil, failWhole(exitUnreachable, err, "cookie file %s: %v", a.cookieFile, err)
+	} else {
+		cookie, err := a.readCookie(a.cookieFile)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return nil, failWhole(exitUnreachable, err, "no cookie file at %s: start a node first, or pass --cookie-file or set %s", a.cookieFile, envCookieFile)
+			}
+			return nil, failWhole(exitUnreachable, err, "cookie file %s: %v", a.cookieFile, err)
+		}
+		cred.cookie = cookie
 	}
 	dctx, cancel := context.WithTimeout(ctx, a.dialTimeout)
 	defer cancel()
-	c, err := a.dial(dctx, a.nodeAddr, cookie)
+	c, err := a.dial(dctx, a.nodeAddr, cred)
 	if err != nil {
+		if errors.Is(err, transport.ErrHandshake) && a.tok != nil {
+			return nil, failWhole(exitUnreachable, err, "node at %s refused token %s (minted from another cluster's cookie?): %v", a.nodeAddr, a.tok.ID(), oneLineBare(err))
+		}
 		if errors.Is(err, transport.ErrHandshake) {
 			return nil, failWhole(exitUnreachable, err, "node at %s refused the handshake (wrong cookie? using %s): %v", a.nodeAddr, a.cookieFile, oneLineBare(err))
 		}

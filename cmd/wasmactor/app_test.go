@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -30,12 +31,15 @@ type fakeNode struct {
 	env       map[string]string
 	home      string
 	dialed    []string
+	creds     []credentials
 	cookieRd  []string
 	dialErr   error
 	cookieErr error
 	reqs      []transport.Control
 	handle    func(ctx context.Context, req transport.Control) ([]byte, error)
 	closed    int
+	// partialListing expects listings that lack some nodes: a line each.
+	partialListing bool
 }
 
 func newFake(t *testing.T) *fakeNode {
@@ -53,10 +57,11 @@ func (f *fakeNode) deps() deps {
 	return deps{
 		getenv: func(k string) string { return f.env[k] },
 		home:   func() (string, error) { return f.home, nil },
-		dial: func(ctx context.Context, addr string, cookie []byte) (transport.Client, error) {
+		dial: func(ctx context.Context, addr string, cred credentials) (transport.Client, error) {
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			f.dialed = append(f.dialed, addr)
+			f.creds = append(f.creds, cred)
 			if f.dialErr != nil {
 				return nil, f.dialErr
 			}
@@ -104,7 +109,15 @@ func (f *fakeNode) run(t *testing.T, args ...string) result {
 	defer cancel()
 	code := runWith(ctx, args, &out, &errb, f.deps())
 	r := result{code: code, stdout: out.String(), stderr: errb.String()}
-	if code != 0 {
+	switch {
+	case code == exitUnreachable && f.partialListing:
+		// One line per node that did not answer, each by the contract.
+		for _, l := range strings.SplitAfter(r.stderr, "\n") {
+			if l != "" {
+				requireOneLine(t, l)
+			}
+		}
+	case code != 0:
 		requireOneLine(t, r.stderr)
 	}
 	return r
@@ -149,7 +162,7 @@ func TestCommonFlagPrecedence(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFake(t)
 			f.env = tc.env
-			f.handle = reply(t, proto.KindPs, []proto.ActorInfo{})
+			f.handle = reply(t, proto.KindPs, proto.PsPage{})
 			args := []string{"ps"}
 			if tc.name == "flag after the command" {
 				args = append(args, tc.args...)
@@ -215,38 +228,93 @@ var (
 func TestPs(t *testing.T) {
 	f := newFake(t)
 	// Out of order on purpose: the CLI sorts.
-	f.handle = reply(t, proto.KindPs, []proto.ActorInfo{
+	f.handle = reply(t, proto.KindPs, proto.PsPage{Actors: []proto.ActorInfo{
 		{PID: pidB, Factory: "Counter", Module: hash.String(), Instance: 3, Names: []string{"counter", "c2"}},
-		{PID: pidA, Factory: "Pinger", Module: hash.String(), Instance: 10},
-	})
+		{PID: pidA, Factory: "Pinger", Module: hash.String(), Instance: 10, Refused: 1950},
+	}})
 	r := f.run(t, "ps")
 	require.Equal(t, 0, r.code, r.stderr)
 	short := hash.String()[:12]
 	require.Equal(t, ""+
-		"PID                       FACTORY  MODULE        INSTANCE  NAMES\n"+
-		"<n1.0000000000000abc.7>   Pinger   "+short+"  10        -\n"+
-		"<n3.1234567890abcdef.12>  Counter  "+short+"  3         counter,c2\n", r.stdout)
+		"PID                       FACTORY  MODULE        INSTANCE  REFUSED  NAMES\n"+
+		"<n1.0000000000000abc.7>   Pinger   "+short+"  10        1950     -\n"+
+		"<n3.1234567890abcdef.12>  Counter  "+short+"  3         0        counter,c2\n", r.stdout)
 
 	r = f.run(t, "ps", "-o", "json")
 	require.Equal(t, 0, r.code, r.stderr)
-	require.JSONEq(t, `[
-		{"pid":"<n1.0000000000000abc.7>","node":"n1","incarnation":"0000000000000abc","serial":7,"factory":"Pinger","module":"`+hash.String()+`","instance":10,"names":[]},
-		{"pid":"<n3.1234567890abcdef.12>","node":"n3","incarnation":"1234567890abcdef","serial":12,"factory":"Counter","module":"`+hash.String()+`","instance":3,"names":["counter","c2"]}
-	]`, r.stdout)
+	require.JSONEq(t, `{"actors": [
+		{"pid":"<n1.0000000000000abc.7>","node":"n1","incarnation":"0000000000000abc","serial":7,"factory":"Pinger","module":"`+hash.String()+`","instance":10,"names":[],"names_total":0,"refused":1950},
+		{"pid":"<n3.1234567890abcdef.12>","node":"n3","incarnation":"1234567890abcdef","serial":12,"factory":"Counter","module":"`+hash.String()+`","instance":3,"names":["counter","c2"],"names_total":2,"refused":0}
+	], "errors": []}`, r.stdout)
 
-	f.handle = reply(t, proto.KindPs, []proto.ActorInfo(nil))
+	f.handle = reply(t, proto.KindPs, proto.PsPage{})
 	r = f.run(t, "ps", "-o", "json")
-	require.Equal(t, "[]\n", r.stdout, "an empty cluster is an empty array, not null")
+	require.JSONEq(t, `{"actors": [], "errors": []}`, r.stdout, "an empty cluster is empty arrays, not null")
 	r = f.run(t, "ps")
-	require.Equal(t, "PID  FACTORY  MODULE  INSTANCE  NAMES\n", r.stdout)
+	require.Equal(t, "PID  FACTORY  MODULE  INSTANCE  REFUSED  NAMES\n", r.stdout)
+}
+
+// ps follows the node's pages to the end, and a listing that lacks some
+// nodes prints what it has, names each missing node on stderr and exits 3.
+func TestPsPagesAndNodesThatDidNotAnswer(t *testing.T) {
+	many := make([]string, 32)
+	for i := range many {
+		many[i] = fmt.Sprintf("name-%02d", i)
+	}
+	pages := map[proto.PsCursor]proto.PsPage{
+		{}: {Actors: []proto.ActorInfo{{PID: pidA, Factory: "Pinger", Module: hash.String(), Instance: 10, Names: many, NamesTotal: 10000}},
+			Errors: []proto.NodeError{{Node: "n2", Code: uint16(abi.CodeOf(wasmactor.ErrTimeout)), Message: "wasmactor: timeout: context deadline exceeded"}},
+			Next:   &proto.PsCursor{Node: "n1", Serial: 7}},
+		{Node: "n1", Serial: 7}: {Actors: []proto.ActorInfo{{PID: pidB, Factory: "Counter", Module: hash.String(), Instance: 3}},
+			Errors: []proto.NodeError{{Node: "n4", Message: "reply of 2000000 bytes exceeds the caller's frame cap of 1048576"}}},
+	}
+	f := newFake(t)
+	f.partialListing = true
+	var asked []proto.PsCursor
+	f.handle = func(_ context.Context, req transport.Control) ([]byte, error) {
+		require.Equal(t, proto.KindPs, req.Kind)
+		var r proto.PsRequest
+		require.NoError(t, proto.Unmarshal(req.Body, &r))
+		asked = append(asked, r.After)
+		return proto.Marshal(pages[r.After]), nil
+	}
+	r := f.run(t, "ps")
+	require.Equal(t, exitUnreachable, r.code)
+	require.Equal(t, []proto.PsCursor{{}, {Node: "n1", Serial: 7}}, asked)
+	short := hash.String()[:12]
+	require.Equal(t, ""+
+		"PID                       FACTORY  MODULE        INSTANCE  REFUSED  NAMES\n"+
+		"<n1.0000000000000abc.7>   Pinger   "+short+"  10        0        "+strings.Join(many, ",")+",... (10000 in all)\n"+
+		"<n3.1234567890abcdef.12>  Counter  "+short+"  3         0        -\n", r.stdout)
+	require.Equal(t, ""+
+		"wasmactor: node n2 did not answer: timeout: context deadline exceeded\n"+
+		"wasmactor: node n4 did not answer: reply of 2000000 bytes exceeds the caller's frame cap of 1048576\n", r.stderr)
+
+	r = f.run(t, "ps", "-o", "json")
+	require.Equal(t, exitUnreachable, r.code)
+	var js psJSON
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &js))
+	require.Len(t, js.Actors, 2)
+	require.Equal(t, 10000, js.Actors[0].NamesTotal)
+	require.Equal(t, []nodeErrorJSON{
+		{Node: "n2", Error: "timeout: context deadline exceeded"},
+		{Node: "n4", Error: "reply of 2000000 bytes exceeds the caller's frame cap of 1048576"},
+	}, js.Errors)
+	require.Len(t, strings.Split(strings.TrimSpace(r.stderr), "\n"), 2, "the same lines on stderr")
+
+	// A node whose pages do not advance is not followed forever.
+	f.handle = reply(t, proto.KindPs, proto.PsPage{Next: &proto.PsCursor{}})
+	r = f.run(t, "ps")
+	require.Equal(t, exitFailure, r.code)
+	require.Equal(t, "wasmactor: node at 127.0.0.1:7946 sent a malformed reply: the listing does not advance\n", r.stderr)
 }
 
 func TestNodes(t *testing.T) {
 	f := newFake(t)
-	f.handle = reply(t, proto.KindNodes, []proto.NodeStatus{
+	f.handle = reply(t, proto.KindNodes, proto.NodesReply{Nodes: []proto.NodeStatus{
 		{Name: "n2", Incarnation: 2, Addr: "127.0.0.1:7947", Actors: 0, Instances: 0, Modules: 1, Up: false},
 		{Name: "n1", Incarnation: 1, Addr: "127.0.0.1:7946", Actors: 12, Instances: 2, Modules: 1, Up: true},
-	})
+	}})
 	r := f.run(t, "nodes")
 	require.Equal(t, 0, r.code, r.stderr)
 	require.Equal(t, ""+
@@ -254,10 +322,27 @@ func TestNodes(t *testing.T) {
 		"n1    127.0.0.1:7946  0000000000000001  up      12      2          1\n"+
 		"n2    127.0.0.1:7947  0000000000000002  down    0       0          1\n", r.stdout)
 	r = f.run(t, "nodes", "--output=json")
-	require.JSONEq(t, `[
+	require.JSONEq(t, `{"nodes": [
 		{"name":"n1","addr":"127.0.0.1:7946","incarnation":"0000000000000001","up":true,"actors":12,"instances":2,"modules":1},
 		{"name":"n2","addr":"127.0.0.1:7947","incarnation":"0000000000000002","up":false,"actors":0,"instances":0,"modules":1}
-	]`, r.stdout)
+	], "errors": []}`, r.stdout)
+
+	f.handle = reply(t, proto.KindNodes, proto.NodesReply{
+		Nodes:  []proto.NodeStatus{{Name: "n1", Incarnation: 1, Addr: "127.0.0.1:7946", Up: true}},
+		Errors: []proto.NodeError{{Node: "n3", Message: "wasmactor: node down: n3"}},
+	})
+	r = f.run(t, "nodes")
+	require.Equal(t, exitUnreachable, r.code)
+	require.Contains(t, r.stdout, "n1    127.0.0.1:7946")
+	require.Equal(t, "wasmactor: node n3 did not answer: node down: n3\n", r.stderr)
+	r = f.run(t, "nodes", "-o", "json")
+	require.Equal(t, exitUnreachable, r.code)
+	require.Contains(t, r.stdout, `"errors": [
+    {
+      "node": "n3",
+      "error": "node down: n3"
+    }
+  ]`)
 }
 
 func TestModules(t *testing.T) {
@@ -485,6 +570,7 @@ func TestRemoteErrorCodes(t *testing.T) {
 		{abi.ModuleUnavailable, exitNotFound, "wasmactor: module unavailable: 539f5fed5aaf"},
 		{abi.Closed, exitUnreachable, "wasmactor: closed"},
 		{abi.BadPID, exitUsage, `wasmactor: malformed pid: "<n3.4>" has no incarnation`},
+		{abi.Permission, exitPermission, "wasmactor: permission denied: send needs role operator; the token's role is viewer"},
 	} {
 		t.Run(fmt.Sprint(tc.code), func(t *testing.T) {
 			f := newFake(t)

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -198,8 +200,9 @@ send and call can use the name instead of the PID.`,
 	return cmd
 }
 
-// messageArgs checks TARGET and converts JSON for send and call.
-func messageArgs(args []string) (string, []byte, error) {
+// messageArgs checks TARGET and converts JSON for send and call; with
+// --type the message is typed (typed.go).
+func messageArgs(args []string, typeName string) (string, []byte, error) {
 	if err := checkTarget(args[0]); err != nil {
 		return "", nil, err
 	}
@@ -207,22 +210,45 @@ func messageArgs(args []string) (string, []byte, error) {
 	if err != nil {
 		return "", nil, err
 	}
+	if typeName != "" {
+		payload = typedPayload(typeName, payload)
+	}
 	return args[0], payload, nil
 }
 
 func (a *app) sendCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "send TARGET JSON",
-		Short: "Send a message one way (at most once); prints nothing",
+	var (
+		group    string
+		out      format
+		typeName string
+	)
+	cmd := &cobra.Command{
+		Use:   "send TARGET JSON | send --group GROUP JSON",
+		Short: "Send a message one way (at most once) to an actor or a group",
 		Long: `Send JSON (converted to CBOR) to TARGET, a PID as spawn and ps print it
 (<node.incarnation.serial>) or a registered name, without waiting for an
 answer. Success means the target's node queued it; delivery is at most once,
-in order per sender.`,
+in order per sender. It prints nothing. --type NAME sends a typed message:
+the JSON is its body, tagged with NAME's type tag (see 'wasmactor gen').
+
+With --group, send it to every member of GROUP, on any node, and print how
+many members it was sent to and which refused it (full mailbox, dead, node
+down); some refusals exit with code 6, after the report.`,
 		Example: `  wasmactor send counter '{"op": "inc", "by": 2}'
-  wasmactor send '<n2.3f9a0c11d2e4b607.17>' '{"op": "reset"}'`,
-		Args: exactArgs(2, "TARGET and JSON"),
+  wasmactor send '<n2.3f9a0c11d2e4b607.17>' '{"op": "reset"}'
+  wasmactor send --group counters '{"op": "reset"}'
+  wasmactor send alice --type Deposit '{"amount": 5}'`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if group != "" {
+				return exactArgs(1, "JSON with --group")(cmd, args)
+			}
+			return exactArgs(2, "TARGET and JSON")(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			target, payload, err := messageArgs(args)
+			if group != "" {
+				return a.sendGroup(cmd, group, args[0], typeName, out)
+			}
+			target, payload, err := messageArgs(args, typeName)
 			if err != nil {
 				return err
 			}
@@ -234,6 +260,10 @@ in order per sender.`,
 			return nil
 		},
 	}
+	addTypeFlag(cmd, &typeName)
+	cmd.Flags().StringVar(&group, "group", "", "send to every member of this process group")
+	addFormatFlag(cmd, &out)
+	return cmd
 }
 
 // callGrace is how much longer the client waits than the node, so a timeout
@@ -243,13 +273,15 @@ var callGrace = 2 * time.Second
 
 type callJSON struct {
 	Target string          `json:"target"`
+	Type   string          `json:"type,omitempty"` // a typed reply's type tag
 	Reply  json.RawMessage `json:"reply"`
 }
 
 func (a *app) callCmd() *cobra.Command {
 	var (
-		out     format
-		timeout time.Duration
+		out      format
+		timeout  time.Duration
+		typeName string
 	)
 	cmd := &cobra.Command{
 		Use:   "call TARGET JSON",
@@ -257,16 +289,23 @@ func (a *app) callCmd() *cobra.Command {
 		Long: `Send JSON (converted to CBOR) to TARGET, a PID as spawn and ps print it
 (<node.incarnation.serial>) or a registered name, as a request, and print the
 actor's CBOR reply as JSON. Byte strings print as base64, non-text map keys as
-strings. With -o json the reply is wrapped: {"target": ..., "reply": ...}.`,
+strings. With -o json the reply is wrapped: {"target": ..., "reply": ...}.
+
+--type NAME sends a typed message: the JSON is its body, tagged with NAME's
+type tag (see 'wasmactor gen'). A typed reply prints as its body (-o json
+adds its "type" tag); an error the actor answered with (a typed.Error: an
+unknown type, a body that does not decode, a failed handler) is the
+command's error.`,
 		Example: `  wasmactor call counter '{"op": "get"}'
   wasmactor call '<n3.e91a5651e02e083e.1>' '{"op": "get"}' --timeout 2s
-  wasmactor call counter '{"op": "get"}' | jq .value`,
+  wasmactor call counter '{"op": "get"}' | jq .value
+  wasmactor call alice --type Transfer '{"to": "bob", "amount": 30}'`,
 		Args: exactArgs(2, "TARGET and JSON"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if timeout <= 0 {
 				return usageErrorf("--timeout must be positive, not %s", timeout)
 			}
-			target, payload, err := messageArgs(args)
+			target, payload, err := messageArgs(args, typeName)
 			if err != nil {
 				return err
 			}
@@ -282,18 +321,23 @@ strings. With -o json the reply is wrapped: {"target": ..., "reply": ...}.`,
 				}
 				return fmt.Errorf("call %s: %w", target, err)
 			}
-			js, err := CBORToJSON(reply)
+			tag, body, err := typedReply(reply)
+			if err != nil {
+				return fmt.Errorf("call %s: %w", target, err)
+			}
+			js, err := CBORToJSON(body)
 			if err != nil {
 				return fail(exitFailure, err, "call %s: the reply is not printable as JSON: %v", target, err)
 			}
 			if out == formatJSON {
-				return writeJSON(a.stdout, callJSON{Target: target, Reply: js})
+				return writeJSON(a.stdout, callJSON{Target: target, Type: tag, Reply: js})
 			}
 			_, err = fmt.Fprintf(a.stdout, "%s\n", js)
 			return err
 		},
 	}
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Second, "how long to wait for the reply")
+	addTypeFlag(cmd, &typeName)
 	addFormatFlag(cmd, &out)
 	return cmd
 }
@@ -332,35 +376,109 @@ type actorJSON struct {
 	Module   string   `json:"module"`
 	Instance uint64   `json:"instance"`
 	Names    []string `json:"names"`
+	// NamesTotal is how many names the actor holds; names lists at most
+	// the first 32 of them.
+	NamesTotal int    `json:"names_total"`
+	Refused    uint64 `json:"refused"`
+}
+
+// nodeErrorJSON is a node that could not answer its part of a listing.
+type nodeErrorJSON struct {
+	Node  string `json:"node"`
+	Error string `json:"error"`
+}
+
+type psJSON struct {
+	Actors []actorJSON     `json:"actors"`
+	Errors []nodeErrorJSON `json:"errors"`
+}
+
+// partialError is a listing that printed what it got but lacks the part of
+// some nodes: one line each on stderr, and exitUnreachable.
+type partialError struct {
+	lines []string
+}
+
+func (e *partialError) Error() string { return strings.Join(e.lines, "; ") }
+
+// listingErrors turns the nodes that could not answer into what is printed
+// on stderr (nil: the listing is whole).
+func listingErrors(missing *client.PartialError) error {
+	if missing == nil {
+		return nil
+	}
+	pe := &partialError{}
+	for _, ne := range missing.Nodes {
+		pe.lines = append(pe.lines, oneLine(fmt.Sprintf("node %s did not answer: %s", ne.Node, ne.Err)))
+	}
+	return pe
+}
+
+func errorsOut(missing *client.PartialError) []nodeErrorJSON {
+	out := []nodeErrorJSON{}
+	if missing != nil {
+		for _, ne := range missing.Nodes {
+			out = append(out, nodeErrorJSON{Node: ne.Node, Error: oneLineBare(ne.Err)})
+		}
+	}
+	return out
+}
+
+// namesCell is the NAMES column: the names listed, and how many in all
+// when there are more.
+func namesCell(x client.ActorInfo) string {
+	s := strings.Join(x.Names, ",")
+	if x.NamesTotal > len(x.Names) {
+		s += fmt.Sprintf(",... (%d in all)", x.NamesTotal)
+	}
+	return orDash(s)
 }
 
 func (a *app) psCmd() *cobra.Command {
 	var out format
 	cmd := &cobra.Command{
-		Use:     "ps",
-		Short:   "List the actors of the whole cluster",
-		Example: "  wasmactor ps\n  wasmactor ps -o json | jq -r '.[] | select(.factory == \"Counter\") | .pid'",
+		Use:   "ps",
+		Short: "List the actors of the whole cluster",
+		Long: `List every actor of the cluster, asked through one node, page by page.
+An actor holding many names shows the first 32 and their number.
+
+A node that cannot answer its part (down meanwhile, timed out) is named on
+stderr, one line per node, after the actors that were listed, and the exit
+code is 3: the listing is incomplete. With -o json the output is an object,
+{"actors": [...], "errors": [{"node": ..., "error": ...}]}.`,
+		Example: "  wasmactor ps\n  wasmactor ps -o json | jq -r '.actors[] | select(.factory == \"Counter\") | .pid'",
 		Args:    exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var actors []client.ActorInfo // ordered by PID
+			var missing *client.PartialError
 			if err := a.request(cmd.Context(), func(c *client.Client) (err error) {
 				actors, err = c.Ps(cmd.Context())
+				if errors.As(err, &missing) {
+					return nil // printed after what the others answered
+				}
 				return err
 			}); err != nil {
 				return fmt.Errorf("ps: %w", err)
 			}
 			if out == formatJSON {
-				js := make([]actorJSON, 0, len(actors))
+				js := psJSON{Actors: make([]actorJSON, 0, len(actors)), Errors: errorsOut(missing)}
 				for _, x := range actors {
-					js = append(js, actorJSON{pidJSON: pidOut(x.PID), Factory: x.Factory, Module: x.Module, Instance: x.Instance, Names: nonNil(x.Names)})
+					js.Actors = append(js.Actors, actorJSON{pidJSON: pidOut(x.PID), Factory: x.Factory, Module: x.Module, Instance: x.Instance,
+						Names: nonNil(x.Names), NamesTotal: x.NamesTotal, Refused: x.Refused})
 				}
-				return writeJSON(a.stdout, js)
+				if err := writeJSON(a.stdout, js); err != nil {
+					return err
+				}
+				return listingErrors(missing)
 			}
 			rows := make([][]string, 0, len(actors))
 			for _, x := range actors {
-				rows = append(rows, []string{x.PID.String(), x.Factory, shortHash(x.Module), fmt.Sprint(x.Instance), orDash(strings.Join(x.Names, ","))})
+				rows = append(rows, []string{x.PID.String(), x.Factory, shortHash(x.Module), fmt.Sprint(x.Instance), fmt.Sprint(x.Refused), namesCell(x)})
 			}
-			return table(a.stdout, []string{"PID", "FACTORY", "MODULE", "INSTANCE", "NAMES"}, rows)
+			if err := table(a.stdout, []string{"PID", "FACTORY", "MODULE", "INSTANCE", "REFUSED", "NAMES"}, rows); err != nil {
+				return err
+			}
+			return listingErrors(missing)
 		},
 	}
 	addFormatFlag(cmd, &out)
@@ -377,41 +495,81 @@ type nodeJSON struct {
 	Modules     int    `json:"modules"`
 }
 
+// nodesListJSON is `nodes -o json`: the members that answered and the
+// ones that did not.
+type nodesListJSON struct {
+	Nodes  []nodeJSON      `json:"nodes"`
+	Errors []nodeErrorJSON `json:"errors"`
+}
+
 func (a *app) nodesCmd() *cobra.Command {
-	var out format
+	var (
+		out   format
+		watch bool
+	)
 	cmd := &cobra.Command{
-		Use:     "nodes",
-		Short:   "List the members of the cluster",
-		Example: "  wasmactor nodes\n  wasmactor nodes -o json | jq -r '.[] | select(.up) | .name'",
+		Use:   "nodes",
+		Short: "List the members of the cluster; with --watch, then stream their changes",
+		Long: `List the node asked and every member it is connected to, with their
+status. With --watch, then print a line each time a member comes up or goes
+down, as the node it is connected to sees it, with the reason, until
+interrupted (or the node goes away: exit code 3).
+
+A member that does not answer is named on stderr, one line per node, and the
+exit code is 3 (with --watch the watch goes on). With -o json the listing is
+an object, {"nodes": [...], "errors": [{"node": ..., "error": ...}]}.`,
+		Example: "  wasmactor nodes\n  wasmactor nodes -o json | jq -r '.nodes[] | select(.up) | .name'\n  wasmactor nodes --watch",
 		Args:    exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if watch {
+				return a.watchNodes(cmd, out)
+			}
 			var nodes []client.NodeStatus // ordered by name
+			var missing *client.PartialError
 			if err := a.request(cmd.Context(), func(c *client.Client) (err error) {
 				nodes, err = c.Nodes(cmd.Context())
+				if errors.As(err, &missing) {
+					return nil // printed after what the others answered
+				}
 				return err
 			}); err != nil {
 				return fmt.Errorf("nodes: %w", err)
 			}
 			if out == formatJSON {
-				js := make([]nodeJSON, 0, len(nodes))
-				for _, n := range nodes {
-					js = append(js, nodeJSON{Name: n.Name, Addr: n.Addr, Incarnation: incarnation(n.Incarnation), Up: n.Up, Actors: n.Actors, Instances: n.Instances, Modules: n.Modules})
+				if err := writeJSON(a.stdout, nodesListJSON{Nodes: nodesJSON(nodes), Errors: errorsOut(missing)}); err != nil {
+					return err
 				}
-				return writeJSON(a.stdout, js)
+				return listingErrors(missing)
 			}
-			rows := make([][]string, 0, len(nodes))
-			for _, n := range nodes {
-				status := "up"
-				if !n.Up {
-					status = "down"
-				}
-				rows = append(rows, []string{n.Name, orDash(n.Addr), incarnation(n.Incarnation), status, fmt.Sprint(n.Actors), fmt.Sprint(n.Instances), fmt.Sprint(n.Modules)})
+			if err := nodesTable(a.stdout, nodes); err != nil {
+				return err
 			}
-			return table(a.stdout, []string{"NAME", "ADDR", "INCARNATION", "STATUS", "ACTORS", "INSTANCES", "MODULES"}, rows)
+			return listingErrors(missing)
 		},
 	}
+	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "after the listing, print every member that comes up or goes down")
 	addFormatFlag(cmd, &out)
 	return cmd
+}
+
+func nodesJSON(nodes []client.NodeStatus) []nodeJSON {
+	js := make([]nodeJSON, 0, len(nodes))
+	for _, n := range nodes {
+		js = append(js, nodeJSON{Name: n.Name, Addr: n.Addr, Incarnation: incarnation(n.Incarnation), Up: n.Up, Actors: n.Actors, Instances: n.Instances, Modules: n.Modules})
+	}
+	return js
+}
+
+func nodesTable(w io.Writer, nodes []client.NodeStatus) error {
+	rows := make([][]string, 0, len(nodes))
+	for _, n := range nodes {
+		status := "up"
+		if !n.Up {
+			status = "down"
+		}
+		rows = append(rows, []string{n.Name, orDash(n.Addr), incarnation(n.Incarnation), status, fmt.Sprint(n.Actors), fmt.Sprint(n.Instances), fmt.Sprint(n.Modules)})
+	}
+	return table(w, []string{"NAME", "ADDR", "INCARNATION", "STATUS", "ACTORS", "INSTANCES", "MODULES"}, rows)
 }
 
 func (a *app) modulesCmd() *cobra.Command {

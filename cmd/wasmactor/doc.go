@@ -4,10 +4,11 @@
 //	wasmactor build  [PKG_DIR] [-o out.wasm] [-o json] [--out FILE]
 //	wasmactor deploy FILE.wasm
 //	wasmactor spawn  FACTORY [--on NODE] [--name NAME] [--args JSON] [--isolated] [--restart POLICY]
-//	wasmactor send   TARGET JSON
+//	wasmactor send   TARGET JSON | --group GROUP JSON
 //	wasmactor call   TARGET JSON [--timeout 5s]
-//	wasmactor ps | nodes | modules
+//	wasmactor ps | nodes [--watch] | modules | groups [GROUP]
 //	wasmactor kill   TARGET [--reason R]
+//	wasmactor token  create --role ROLE [--factory F]... [--name N]... [--ttl D] | narrow ... | inspect
 //	wasmactor upgrade TARGET [--to VERSION] | --factory F [--to VERSION] [--parallel N] [--keep-going]
 //	wasmactor migrate TARGET --to NODE
 //	wasmactor drain  NODE [--keep-isolated]
@@ -30,6 +31,15 @@
 // Erlang nodes do with ~/.erlang.cookie. A node's data dir defaults to
 // $XDG_DATA_HOME/wasmactor/NAME.
 //
+// # Tokens and mutual TLS
+//
+// The cookie lets a client do anything. 'wasmactor token create' mints from
+// it a token that lets a client do less: a role (viewer lists; operator also
+// spawns, sends, calls and kills; admin also deploys and joins), narrowed to
+// factories and names and given an expiry. --token, else $WASMACTOR_TOKEN,
+// is proved instead of the cookie. --tls-cert, --tls-key and --tls-ca (or
+// $WASMACTOR_TLS_CERT, _KEY, _CA) give nodes and clients mutual TLS.
+//
 // # Messages
 //
 // JSON typed on the command line becomes CBOR for guests: integers stay
@@ -42,10 +52,13 @@
 // Every failure is one line on stderr, "wasmactor: ...", and an exit code a
 // script can branch on: 1 other failure, 2 usage (bad flags, arguments or
 // JSON, PID text without its incarnation), 3 node unreachable or handshake
-// refused (wrong cookie), 4 not found (factory, actor, name, node, or a PID of
-// an earlier run of its node), 5 timeout, 6 rejected (bad or oversized
-// module or message, name taken, mailbox full), 7 refused (an upgrade,
-// migration, drain or undeploy did not happen for an actor or module, which
-// is as it was). Remote errors arrive with the
+// refused (wrong cookie), or a listing (ps, nodes) that lacks the nodes that
+// did not answer (those get one line each, after what the others answered),
+// 4 not found (factory, actor, name, node, or a PID of an earlier run of its
+// node), 5 timeout, 6 rejected (bad or oversized module or message, name
+// taken, mailbox full), 7 permission (the token does not allow the request,
+// or has expired), 8 refused (an upgrade, migration, drain or undeploy did
+// not happen for an actor or module, which is as it was). Remote errors
+// arrive with the
 // ABI error codes of docs/abi.md and map onto these.
 package main

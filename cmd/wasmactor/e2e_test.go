@@ -96,7 +96,9 @@ func (e *e2e) startNode(name string, join ...string) *nodeProc {
 	t := e.t
 	t.Helper()
 	n := &nodeProc{name: name, addr: freeAddr(t), log: &syncBuffer{}, done: make(chan struct{})}
-	args := []string{"node", "--name", name, "--listen", n.addr, "--data", filepath.Join(e.dir, "data", name), "-o", "json", "--log-level", "debug"}
+	args := []string{"node", "--name", name, "--listen", n.addr, "--data", filepath.Join(e.dir, "data", name), "-o", "json", "--log-level", "debug",
+		// a cold compile of a Go guest on a loaded 2-core machine can pass the default minute
+		"--compile-timeout", "4m"}
 	if len(join) > 0 {
 		args = append(args, "--join", strings.Join(join, ","))
 	}
@@ -239,8 +241,9 @@ func TestEndToEnd(t *testing.T) {
 	// The cluster forms: every node lists all three, up.
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		var nodes []nodeJSON
-		require.NoError(t, json.Unmarshal([]byte(e.ok(n2, "nodes", "-o", "json")), &nodes))
+		var listing nodesListJSON
+		require.NoError(t, json.Unmarshal([]byte(e.ok(n2, "nodes", "-o", "json")), &listing))
+		nodes := listing.Nodes
 		up := 0
 		for _, n := range nodes {
 			if n.Up {
@@ -283,14 +286,16 @@ func TestEndToEnd(t *testing.T) {
 	require.Equal(t, "{\"error\":\"unknown op fly\"}\n", e.ok(n3, "call", pid, `{"op":"fly"}`))
 
 	// Listings, from any node.
-	var ps []actorJSON
-	require.NoError(t, json.Unmarshal([]byte(e.ok(n2, "ps", "-o", "json")), &ps))
+	var listing psJSON
+	require.NoError(t, json.Unmarshal([]byte(e.ok(n2, "ps", "-o", "json")), &listing))
+	require.Empty(t, listing.Errors)
+	ps := listing.Actors
 	require.Len(t, ps, 1)
 	require.Equal(t, pid, ps[0].PID)
 	require.Equal(t, "Counter", ps[0].Factory)
 	require.Equal(t, built.Hash, ps[0].Module)
 	require.Equal(t, []string{"counter"}, ps[0].Names)
-	require.Regexp(t, `(?m)^`+regexp.QuoteMeta(pid)+`\s+Counter\s+`+built.Hash[:12]+`\s+\d+\s+counter$`, e.ok(n1, "ps"))
+	require.Regexp(t, `(?m)^`+regexp.QuoteMeta(pid)+`\s+Counter\s+`+built.Hash[:12]+`\s+\d+\s+0\s+counter$`, e.ok(n1, "ps"))
 
 	var mods []moduleStatusJSON
 	require.NoError(t, json.Unmarshal([]byte(e.ok(n3, "modules", "-o", "json")), &mods))
@@ -364,8 +369,9 @@ func TestEndToEnd(t *testing.T) {
 	require.NoError(t, n3.err, "node n3 exit after SIGTERM; log:\n%s", n3.log.String())
 	deadline = time.Now().Add(15 * time.Second)
 	for {
-		var nodes []nodeJSON
-		require.NoError(t, json.Unmarshal([]byte(e.ok(n1, "nodes", "-o", "json")), &nodes))
+		var listing nodesListJSON
+		require.NoError(t, json.Unmarshal([]byte(e.ok(n1, "nodes", "-o", "json")), &listing))
+		nodes := listing.Nodes
 		gone := true
 		for _, n := range nodes {
 			if n.Name == "n3" && n.Up {
@@ -412,4 +418,49 @@ func TestDemoEndToEnd(t *testing.T) {
 	// n3 leaves gracefully: its "shutdown" Down can beat the leave (a race
 	// reported to host/); either way the monitor fires.
 	require.Regexp(t, `is down, reason "(noconnection|shutdown)"`, r.stdout)
+}
+
+// TestNodesWatchEndToEnd: `nodes --watch` against real node processes
+// prints a member coming up and leaving, and ends cleanly on SIGINT.
+func TestNodesWatchEndToEnd(t *testing.T) {
+	e := newE2E(t)
+	n1 := e.startNode("n1")
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	watch := exec.CommandContext(ctx, e.bin, "--node", n1.addr, "nodes", "--watch")
+	watch.Env = e.env
+	var errb syncBuffer
+	watch.Stderr = &errb
+	stdout, err := watch.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, watch.Start())
+	lines := make(chan string, 16)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	next := func(what string) string {
+		t.Helper()
+		select {
+		case l, ok := <-lines:
+			require.True(t, ok, "the watch ended before %s: %s", what, errb.String())
+			return l
+		case <-time.After(60 * time.Second):
+			t.Fatalf("no line for %s: %s", what, errb.String())
+			return ""
+		}
+	}
+	require.Regexp(t, `^NAME\s+ADDR`, next("the header"))
+	require.Regexp(t, `^n1\s`, next("n1"))
+
+	n2 := e.startNode("n2", n1.addr)
+	require.Regexp(t, `^\S+  n2  up  joined  `+n2.ready.Incarnation+`$`, next("n2 joining"))
+	n2.stop(10 * time.Second)
+	require.Regexp(t, `^\S+  n2  down  left  `+n2.ready.Incarnation+`$`, next("n2 leaving"))
+
+	require.NoError(t, watch.Process.Signal(os.Interrupt))
+	require.NoError(t, watch.Wait(), "an interrupted watch exits 0: %s", errb.String())
 }

@@ -17,24 +17,30 @@ const (
 	exitOK          = 0
 	exitFailure     = 1 // anything not listed below (internal errors, build failures)
 	exitUsage       = 2 // bad flags or arguments, bad JSON, bad PID text
-	exitUnreachable = 3 // node unreachable, handshake refused (wrong cookie), target node down
+	exitUnreachable = 3 // node unreachable, handshake refused (wrong cookie), target node down; a listing missing nodes that did not answer
 	exitNotFound    = 4 // unknown factory, actor, name or node; stale PID
 	exitTimeout     = 5 // no reply in time
-	exitRejected    = 6 // bad or oversized module or message, name taken, mailbox full
-	exitRefused     = 7 // a move or undeploy refused; the actor or module is as it was
+	exitRejected    = 6 // bad or oversized module or message, name taken, mailbox full, a limit reached
+	exitPermission  = 7 // the token does not allow the request, or has expired
+	exitRefused     = 8 // a move or undeploy refused; the actor or module is as it was
 )
 
 const exitCodesHelp = `Exit codes:
   0  success
   1  failure not listed below (internal error, build failure)
   2  usage: bad flags or arguments, bad JSON, bad PID text
-  3  node unreachable, handshake refused (wrong cookie), or target node down
+  3  node unreachable, handshake refused (wrong cookie), or target node down;
+     ps and nodes: some nodes did not answer (named on stderr, one line each;
+     what the others answered is printed)
   4  not found: unknown factory, actor, name or node; stale PID
   5  timeout: no reply in time
-  6  rejected: bad or oversized module or message, name taken, mailbox full
-  7  refused: an upgrade, migration or undeploy did not happen and the actor
-     or module is as it was (cannot snapshot, snapshot or restore failed,
-     asks in flight, module in use)`
+  6  rejected: bad or oversized module or message, name taken, mailbox full,
+     a limit reached; a send to a group that some members refused
+  7  permission: the token does not allow the request (its role, factories
+     or names), or it has expired
+  8  refused: an upgrade, migration, drain or undeploy did not happen and
+     the actor or module is as it was (cannot snapshot, snapshot or restore
+     failed, asks in flight, module in use)`
 
 // exitError is a failure with the exit code and message already decided.
 type exitError struct {
@@ -86,6 +92,7 @@ var sentinelCodes = []struct {
 	{wasmactor.ErrBadModule, exitRejected},
 	{wasmactor.ErrBadPID, exitUsage},
 	{wasmactor.ErrBadArgument, exitRejected},
+	{wasmactor.ErrLimit, exitRejected},
 	{wasmactor.ErrCrashed, exitFailure},
 	{wasmactor.ErrCannotSnapshot, exitRefused},
 	{wasmactor.ErrSnapshotFailed, exitRefused},
@@ -94,6 +101,7 @@ var sentinelCodes = []struct {
 	{wasmactor.ErrInUse, exitRefused},
 	{wasmactor.ErrModuleUnavailable, exitNotFound},
 	{wasmactor.ErrClosed, exitUnreachable},
+	{wasmactor.ErrPermission, exitPermission},
 	{errJSON, exitUsage},
 	{context.DeadlineExceeded, exitTimeout},
 }

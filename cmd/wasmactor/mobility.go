@@ -84,7 +84,7 @@ func (a *app) upgradeCmd() *cobra.Command {
 captures its state and the new version's Restore rebuilds it. Its PID, names,
 groups, monitors, links and the messages queued for it stay. If the new
 version refuses the snapshot, the actor carries on in the old one, untouched
-(exit code 7).
+(exit code 8).
 
 TARGET is a PID as printed or a registered name. --to is Factory@<hash
 prefix>, or a bare hash prefix; without it, the newest deployed module
@@ -234,7 +234,7 @@ stored bytes and frees its compiled code and instances. A node that is down
 now deletes its copy when it comes back; deploying the same file again
 brings the module back.
 
-A module that actors still run is refused (exit code 7) unless --force,
+A module that actors still run is refused (exit code 8) unless --force,
 which stops them first (reason "undeployed"). Upgrade them to another
 version first to keep them.`,
 		Example: `  wasmactor undeploy 539f5fed
@@ -295,7 +295,7 @@ the messages queued for it go to NODE, which pulls the module if it lacks it,
 restores the actor under a PID of its own and takes over. The old PID keeps
 working everywhere, also after its node has left; names and groups follow;
 monitors and links still fire. If NODE refuses or fails before the actor has
-moved, it carries on where it was (exit code 7, or 3 for a node down).
+moved, it carries on where it was (exit code 8, or 3 for a node down).
 
 TARGET is a PID as printed or a registered name. Prints the actor's new PID.`,
 		Example: `  wasmactor migrate counter --to n2
@@ -356,7 +356,7 @@ factory without snapshots, asks that never settled, or isolated actors with
 running, and their old PIDs and names keep working. This is the rolling
 restart: drain, stop, upgrade the binary, start, and drain the next node.
 
-Exit code 7 if some actors stayed.`,
+Exit code 8 if some actors stayed.`,
 		Example: `  wasmactor drain n3
   wasmactor drain n3 --keep-isolated -o json`,
 		Args: exactArgs(1, "one NODE"),

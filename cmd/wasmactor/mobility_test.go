@@ -45,7 +45,7 @@ func TestUpgradeOne(t *testing.T) {
 		StateBytes: 12, TookUs: 143}, j)
 	require.Empty(t, got.To, "no --to: the node picks the newest")
 
-	// Refusals exit 7, with the node's reason on one line.
+	// Refusals exit 8, with the node's reason on one line.
 	for _, code := range []abi.Errno{abi.CannotSnapshot, abi.SnapshotFailed, abi.RestoreFailed, abi.Busy, abi.InUse} {
 		f.handle = func(context.Context, transport.Control) ([]byte, error) {
 			return nil, &transport.RemoteError{Code: uint16(code), Message: code.Err().Error() + ": because"}
@@ -72,9 +72,9 @@ func TestUpgradeFactoryRolls(t *testing.T) {
 			var p proto.UpgradePlan
 			require.NoError(t, proto.Unmarshal(req.Body, &p))
 			require.Equal(t, proto.UpgradePlan{Factory: "Counter", To: "7c1e"}, p)
-			var refs []proto.ActorRef
+			var refs []proto.ActorVersion
 			for i, pid := range pids {
-				refs = append(refs, proto.ActorRef{PID: pid, Module: []registry.Hash{hashV1, hashV2, hashV1}[i]})
+				refs = append(refs, proto.ActorVersion{PID: pid, Module: []registry.Hash{hashV1, hashV2, hashV1}[i]})
 			}
 			return proto.Marshal(proto.UpgradePlanReply{To: to, Module: hashV2, Actors: refs}), nil
 		case proto.KindUpgradeCLI:

@@ -50,6 +50,9 @@ func (a *app) nodeCmd() *cobra.Command {
 		logLevel   string
 		httpListen string
 		advertise  string
+		limits     []string
+		otlp       string
+		compileTO  time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "node --name N",
@@ -65,11 +68,20 @@ is leaving, and exits 0; a second signal exits at once.
 --data defaults to $XDG_DATA_HOME/wasmactor/NAME (~/.local/share/wasmactor/NAME).
 The cookie file (--cookie-file, $` + envCookieFile + `, default
 $XDG_DATA_HOME/wasmactor/cookie) is created with 256 random bits on first start,
-mode 0600; a node refuses a cookie file others can read.`,
+mode 0600; a node refuses a cookie file others can read. With --tls-cert,
+--tls-key and --tls-ca the node uses mutual TLS: every peer and client must
+present a certificate signed by that CA, on top of the cookie or token
+proof. With --otlp-endpoint it traces calls, asks, spawns, deploys and module
+pulls, and exports the spans by OTLP over HTTP (the standard OTEL_*
+environment variables, such as OTEL_EXPORTER_OTLP_HEADERS and
+OTEL_TRACES_SAMPLER, apply).`,
 		Example: `  wasmactor node --name n1 --listen 127.0.0.1:7946
   wasmactor node --name n2 --listen 127.0.0.1:7947 --join 127.0.0.1:7946
   wasmactor node --name n3 --listen 127.0.0.1:7948 --join 127.0.0.1:7946,127.0.0.1:7947 --data /tmp/n3 --log-level debug
-  wasmactor node --name n4 --listen 0.0.0.0:7946 --advertise 10.0.0.4:7946 --join dns:wasmactor-headless:7946 --http 0.0.0.0:9464`,
+  wasmactor node --name n4 --listen 0.0.0.0:7946 --advertise 10.0.0.4:7946 --join dns:wasmactor-headless:7946 --http 0.0.0.0:9464
+  wasmactor node --name n5 --tls-cert n5.pem --tls-key n5-key.pem --tls-ca ca.pem --join 10.0.0.4:7946
+  wasmactor node --name n6 --join 127.0.0.1:7946 --otlp-endpoint http://127.0.0.1:4318
+  wasmactor node --name n7 --limit guest_memory=4GiB,isolated_instances=32 --limit log_lines_per_second=10`,
 		Args: exactArgs(0, "no arguments (the name is --name)"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if name == "" {
@@ -91,9 +103,19 @@ mode 0600; a node refuses a cookie file others can read.`,
 					return usageErrorf("--join has an empty address")
 				}
 			}
+			if otlp != "" {
+				if otlp, err = otlpURL(otlp); err != nil {
+					return err
+				}
+			}
+			var lim host.Limits
+			if err := setLimits(&lim, limits); err != nil {
+				return err
+			}
 			logger := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
 			ctx := cmd.Context()
 			cfg := host.Config{
+				Limits:     lim,
 				Name:       name,
 				DataDir:    dataDir,
 				Listen:     listen,
@@ -102,6 +124,25 @@ mode 0600; a node refuses a cookie file others can read.`,
 				Logger:     logger,
 				HTTPListen: httpListen,
 				Advertise:  advertise,
+				CertFile:   a.tlsCert,
+				KeyFile:    a.tlsKey,
+				CAFile:     a.tlsCA,
+			}
+			cfg.CompileTimeout = compileTO
+			if otlp != "" {
+				tp, err := newTracerProvider(ctx, otlp, name, logger)
+				if err != nil {
+					return fmt.Errorf("node %s: tracing: %w", name, err)
+				}
+				cfg.TracerProvider = tp
+				defer func() {
+					// After the node: its last spans go out too.
+					fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushTimeout)
+					defer cancel()
+					if err := tp.Shutdown(fctx); err != nil {
+						logger.Warn("tracing: last export failed", "endpoint", otlp, "err", err)
+					}
+				}()
 			}
 			n, err := host.Start(ctx, cfg)
 			if err != nil {
@@ -122,6 +163,9 @@ mode 0600; a node refuses a cookie file others can read.`,
 			}
 			logger.Info("node ready", "name", ready.Name, "addr", ready.Addr, "incarnation", ready.Incarnation,
 				"data", dataDir, "join", join)
+			if otlp != "" {
+				logger.Info("tracing: exporting spans by OTLP/HTTP", "endpoint", otlp)
+			}
 
 			<-ctx.Done()
 			logger.Info("shutting down", "signal", context.Cause(ctx))
@@ -145,8 +189,11 @@ mode 0600; a node refuses a cookie file others can read.`,
 	f.StringSliceVar(&join, "join", nil, "seed nodes to join, HOST:PORT,...")
 	f.StringVar(&dataDir, "data", "", "data directory (default $XDG_DATA_HOME/wasmactor/NAME)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.DurationVar(&compileTO, "compile-timeout", 60*time.Second, "deadline of compiling one module (a deploy, or the first spawn after a pull)")
 	f.StringVar(&advertise, "advertise", "", "address peers are told to dial, HOST:PORT, when it differs from --listen (0.0.0.0, NAT, a pod IP)")
+	f.StringSliceVar(&limits, "limit", nil, limitsHelp())
 	f.StringVar(&httpListen, "http", "", "serve Prometheus /metrics, /healthz and /readyz on this TCP address, HOST:PORT (off by default)")
+	f.StringVar(&otlp, "otlp-endpoint", "", "export OpenTelemetry spans by OTLP/HTTP to this URL, e.g. http://127.0.0.1:4318 (path default "+otlpTracesPath+"; off by default)")
 	addFormatFlag(cmd, &out)
 	return cmd
 }

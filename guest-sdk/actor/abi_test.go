@@ -92,7 +92,12 @@ func TestRecordKindsMatchTheHost(t *testing.T) {
 func TestFlagsLevelsVersionAndPIDMatchTheHost(t *testing.T) {
 	require.Equal(t, uint32(abi.SpawnLink), uint32(SpawnLink))
 	require.Equal(t, uint32(abi.SpawnIsolated), uint32(SpawnIsolated))
-	require.Equal(t, uint32(abi.KnownSpawnFlags), uint32(SpawnLink|SpawnIsolated), "the SDK offers every flag")
+	require.Equal(t, uint32(abi.SpawnMonitor), uint32(SpawnMonitor))
+	require.Equal(t, uint32(abi.KnownSpawnFlags), uint32(SpawnLink|SpawnIsolated|SpawnMonitor), "the SDK offers every flag")
+	require.Equal(t, []uint32{uint32(abi.RestartTemporary), uint32(abi.RestartTransient), uint32(abi.RestartPermanent)},
+		[]uint32{uint32(Temporary), uint32(Transient), uint32(Permanent)})
+	require.Equal(t, []uint8{uint8(abi.GroupJoined), uint8(abi.GroupLeft), uint8(abi.GroupOverflow)},
+		[]uint8{groupJoined, groupLeft, groupOverflow})
 
 	require.Equal(t, []uint32{uint32(abi.LogDebug), uint32(abi.LogInfo), uint32(abi.LogWarn), uint32(abi.LogError)},
 		[]uint32{uint32(LevelDebug), uint32(LevelInfo), uint32(LevelWarn), uint32(LevelError)})

@@ -21,11 +21,14 @@ func tellBatch() []byte {
 
 // BenchmarkDeliverNative is the SDK's dispatch loop compiled natively: the
 // floor under what a guest spends per message.
-func BenchmarkDeliverNative(b *testing.B) {
-	ti := newTestInstance(map[string]func() Actor{"C": func() Actor { return &countActor{} }})
+func BenchmarkDeliverNative(b *testing.B) { deliverNative(b, &countActor{}, tellBatch()) }
+
+// deliverNative delivers batch (64 records) to actor a, started as actor 1,
+// over and over, and reports ns/msg.
+func deliverNative(b *testing.B, a Actor, batch []byte) {
+	ti := newTestInstance(map[string]func() Actor{"C": func() Actor { return a }})
 	ti.host.record = false
 	require.Equal(b, int32(0), ti.run(startRec(1, "C", nil)))
-	batch := tellBatch()
 	copy(ti.inboxFor(uint32(len(batch))), batch)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -40,10 +43,15 @@ func BenchmarkDeliverNative(b *testing.B) {
 // under wazero (with interruption on, as nodes run): the SDK's real cost
 // per message, host write and call included.
 func BenchmarkDeliverWasm(b *testing.B) {
-	env := newWasmEnvB(b, "testdata/guests/bench")
+	deliverWasm(b, "testdata/guests/bench", "Sink", tellBatch())
+}
+
+// deliverWasm delivers batch (64 records) to a factory of the guest in
+// pkgDir, started as actor 1, over and over, and reports ns/msg.
+func deliverWasm(b *testing.B, pkgDir, factory string, batch []byte) {
+	env := newWasmEnvB(b, pkgDir)
 	g := env.newGuest()
-	require.Equal(b, int32(0), g.deliver(startRec(1, "Sink", nil)))
-	batch := tellBatch()
+	require.Equal(b, int32(0), g.deliver(startRec(1, factory, nil)))
 	fn := g.mod.ExportedFunction("wasmactor_deliver")
 	ptr := uint32(g.call("wasmactor_inbox", uint64(len(batch))))
 	for b.Loop() {
@@ -53,5 +61,6 @@ func BenchmarkDeliverWasm(b *testing.B) {
 			b.Fatal(err, env.host.failure)
 		}
 	}
+	require.Empty(b, env.host.take(), "the guest logged or sent nothing: no message was refused")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*64), "ns/msg")
 }

@@ -34,6 +34,9 @@ type Context struct {
 
 	// pending holds ask continuations by ref; allocated on first ask.
 	pending map[uint64]ReplyFunc
+	// spawns holds spawn request continuations by ref; allocated on first
+	// request.
+	spawns map[uint64]SpawnFunc
 }
 
 // Request identifies an ask so it can be answered after the handler has
@@ -47,17 +50,6 @@ type Request struct {
 // turn of the asking actor: reply is the answer (valid during the call), err
 // is nil or the failure ([ErrTimeout], [ErrNoProc], [ErrMailboxFull]...).
 type ReplyFunc func(ctx *Context, reply Message, err error)
-
-// SpawnOption modifies [Context.Spawn]. Options combine with |.
-type SpawnOption uint32
-
-const (
-	// SpawnLink links the child to the caller (docs/abi.md flag bit 0).
-	SpawnLink SpawnOption = 1 << 0
-	// SpawnIsolated gives the child an instance of its own (bit 1), for
-	// untrusted or crash-prone code: its failure cannot take others down.
-	SpawnIsolated SpawnOption = 1 << 1
-)
 
 // Level is a log severity, as the log import numbers them.
 type Level int32
@@ -177,36 +169,9 @@ func (c *Context) AskRaw(to PID, data []byte, timeout time.Duration, then ReplyF
 	return nil
 }
 
-// Pending returns how many asks of this actor await an answer.
-func (c *Context) Pending() int { return len(c.pending) }
-
-// Spawn starts an actor of factory (a name, or name@hashprefix to pin a
-// module version) on this node, with args encoded as CBOR as its init
-// arguments (nil for none). The child starts asynchronously: its PID is
-// usable at once, its Init runs in a later turn.
-func (c *Context) Spawn(factory string, args any, opts ...SpawnOption) (PID, error) {
-	var b []byte
-	if args != nil {
-		var err error
-		if b, err = c.in.encode(args); err != nil {
-			return PID{}, err
-		}
-	}
-	return c.SpawnRaw(factory, b, opts...)
-}
-
-// SpawnRaw is [Context.Spawn] with the init arguments given as bytes.
-func (c *Context) SpawnRaw(factory string, args []byte, opts ...SpawnOption) (PID, error) {
-	var flags uint32
-	for _, o := range opts {
-		flags |= uint32(o)
-	}
-	pid, code := c.in.host.spawn(c.id, factory, args, flags)
-	if err := codeError(code); err != nil {
-		return PID{}, err
-	}
-	return pid, nil
-}
+// Pending returns how many asks and spawn requests of this actor await an
+// answer.
+func (c *Context) Pending() int { return len(c.pending) + len(c.spawns) }
 
 // Stop stops this actor once the current callback returns: Terminate runs
 // (if the actor has it), the host is told, and records still queued for the
@@ -241,9 +206,22 @@ func (c *Context) Kill(pid PID, reason string) error {
 
 // Monitor starts watching pid: when it stops, HandleDown runs with the
 // returned Ref. A dead pid produces a Down with reason "noproc".
-func (c *Context) Monitor(pid PID) Ref { return Ref(c.in.host.monitor(c.id, pid)) }
+//
+// # Errors
+//
+// [ErrLimit] when this actor holds the node's limit of monitors already
+// (host.Limits.MonitorsPerActor, counting Downs not yet handled); nothing
+// is watched then.
+func (c *Context) Monitor(pid PID) (Ref, error) {
+	ref := c.in.host.monitor(c.id, pid)
+	if ref == 0 {
+		return 0, ErrLimit
+	}
+	return Ref(ref), nil
+}
 
-// Demonitor cancels a monitor; no Down for it arrives afterwards.
+// Demonitor cancels a monitor of an actor, a node ([Context.MonitorNode])
+// or a group ([Context.MonitorGroup]); nothing for it arrives afterwards.
 func (c *Context) Demonitor(ref Ref) { c.in.host.demonitor(c.id, uint64(ref)) }
 
 // Link ties this actor's life to pid's, both ways: when either stops
@@ -275,19 +253,50 @@ func (c *Context) Whereis(name string) (PID, error) {
 	return pid, nil
 }
 
-// SendAfter has the host send v to to after delay. The message is lost if
-// this actor has died by then.
-func (c *Context) SendAfter(to PID, delay time.Duration, v any) error {
+// SendAfter has the host send v to to after delay, and returns the timer,
+// which can cancel it. The message is lost if this actor has died (or
+// been restarted) by then.
+//
+// # Errors
+//
+// [ErrLimit] when this actor or the node has its limit of timers armed
+// already, or the node's timers hold their limit of bytes
+// (host.Limits.TimersPerActor, Timers, TimerBytes); [ErrNoProc],
+// [ErrTooLarge]... Nothing is armed then.
+func (c *Context) SendAfter(to PID, delay time.Duration, v any) (Timer, error) {
 	b, err := c.in.encode(v)
 	if err != nil {
-		return err
+		return Timer{}, err
 	}
 	return c.SendAfterRaw(to, delay, b)
 }
 
 // SendAfterRaw is [Context.SendAfter] with data sent as is.
-func (c *Context) SendAfterRaw(to PID, delay time.Duration, data []byte) error {
-	return codeError(c.in.host.sendAfter(c.id, to, millis(delay), data))
+func (c *Context) SendAfterRaw(to PID, delay time.Duration, data []byte) (Timer, error) {
+	id, code := c.in.host.sendAfter(c.id, to, millis(delay), data)
+	if err := codeError(code); err != nil {
+		return Timer{}, err
+	}
+	return Timer{in: c.in, actor: c.id, id: id}, nil
+}
+
+// Timer is a message [Context.SendAfter] will send. The zero Timer is
+// none: cancelling it does nothing.
+type Timer struct {
+	in    *instance
+	actor uint64
+	id    uint64
+}
+
+// Cancel disarms the timer, so its message is not sent, and reports
+// whether it did: false if the message was sent already, or the timer was
+// cancelled before. Like the [Context] that armed it, it works only inside
+// the callbacks of the actor that armed it.
+func (t Timer) Cancel() bool {
+	if t.in == nil {
+		return false
+	}
+	return t.in.host.cancelTimer(t.actor, t.id) == codeOK
 }
 
 // Log writes a line to the node's log, tagged with this actor. args are

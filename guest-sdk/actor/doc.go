@@ -34,7 +34,8 @@
 //
 // Optional interfaces add behaviour: [Starter] (Init with spawn arguments),
 // [Stopper] (Terminate), [Snapshotter] (state for migration and hot
-// upgrade), [DownHandler] (monitors) and [ExitHandler] (trapped exits).
+// upgrade), [DownHandler] (monitors), [ExitHandler] (trapped exits),
+// [NodeDownHandler] (node monitors) and [GroupHandler] (group monitors).
 //
 // # Factories and the guest program
 //
@@ -73,6 +74,33 @@
 // Messages arriving from the command line started as JSON: maps with string
 // keys. Struct fields tagged `cbor:"name"` read them.
 //
+// # Typed messages
+//
+// A protocol can be declared as Go types instead: struct types marked
+// //wasmactor:message in a package the guest and Go programs share, with
+// codecs written by `wasmactor gen` (package
+// github.com/wasmactor/wasmactor/guest-sdk/typed). A [Router] dispatches
+// them by type to methods, without reflection or a string switch:
+//
+//	//wasmactor:message reply=Balance
+//	type Deposit struct{ Amount int64 `cbor:"amount"` }
+//
+//	var routes = actor.NewRouter(
+//		actor.Handle((*Account).Deposit),  // (ctx, Deposit) (Balance, error)
+//		actor.HandleTell((*Account).Close), // (ctx, Close)
+//	)
+//
+//	func (a *Account) Receive(ctx *actor.Context, msg actor.Message) { routes.Receive(a, ctx, msg) }
+//
+// A handler's answer is the reply; its error reaches the asker as a
+// typed.Error, and so does a message of a type the actor has no handler
+// for (typed.ErrUnknownType). [Ask] continues with the declared answer
+// type, [Send] and [Reply] encode with the generated codec, and [Defer]
+// hands out a [Pending] to answer in a later turn. The untyped API stays:
+// [Router.Untyped] takes untyped messages too, and generated types also
+// marshal through fxamacker/cbor ([Decode], [Context.Send]) in the same
+// tagged form.
+//
 // # Asking
 //
 // Nothing blocks inside a guest. [Context.Ask] sends a request and returns;
@@ -101,6 +129,100 @@
 // instead ([ExitHandler]; an actor that traps exits without it ignores them).
 // [Context.Register] gives an actor a cluster-wide name, [Context.Whereis]
 // looks one up.
+//
+// # Nodes and groups
+//
+// [Context.MonitorNode] watches a node by name, as Erlang's monitor_node:
+// HandleNodeDown runs once when it goes ([NodeDownHandler], [NodeDown]).
+// Process groups, as Erlang's pg, are cluster-wide: [Context.JoinGroup],
+// [Context.LeaveGroup], [Context.GroupMembers], [Context.SendGroup] (a send
+// to every member, with how many it reached and how many refused), and
+// [Context.MonitorGroup], after which HandleGroup runs for every join and
+// leave ([GroupHandler], [GroupEvent]). [Context.Demonitor] cancels a node or
+// group monitor as it cancels an actor's.
+//
+// # Spawning
+//
+// [Context.Spawn] starts an actor on this node and returns its PID at once;
+// [SpawnLink] and [SpawnIsolated] modify it, and [Context.SpawnLink] and
+// [Context.SpawnMonitor] link or monitor the child before it runs, as
+// Erlang's spawn_link and spawn_monitor. [Context.SpawnRequest] does the
+// same on any node ([On]) and with a restart policy ([Restart]), and returns
+// at once: the child's PID, or the failure, runs a [SpawnFunc] later, as
+// Erlang's spawn_request. Nothing waits for the other node:
+//
+//	err := ctx.SpawnRequest("Worker", args, func(ctx *actor.Context, child actor.PID, mon actor.Ref, err error) {
+//		if err != nil {
+//			ctx.Log(actor.LevelWarn, "no worker", "err", err)
+//			return
+//		}
+//		w.child = child // linked, and restarted on n2 if it fails
+//	}, actor.On("n2"), actor.SpawnLink, actor.Restart(actor.Permanent, 5, time.Minute))
+//
+// # Supervisors
+//
+// [Supervisor] makes a factory of supervisor actors, as OTP's supervisor
+// behaviour: a supervisor starts its children in order, restarts them when
+// they stop as their [RestartPolicy] and its [Strategy] say, and gives up
+// when they need more than MaxRestarts restarts within Period. Supervisors
+// are actors, so they nest into trees:
+//
+//	func tree(ctx *actor.Context, args actor.Message) (actor.SupervisorSpec, error) {
+//		return actor.SupervisorSpec{
+//			Strategy:    actor.OneForAll,
+//			MaxRestarts: 5, Period: 10 * time.Second,
+//			Children: []actor.ChildSpec{
+//				{Name: "db", Factory: "DB", Restart: actor.Permanent, Args: dbConfig},
+//				{Name: "workers", Factory: "Workers", Restart: actor.Permanent},
+//			},
+//		}, nil
+//	}
+//
+//	func init() {
+//		actor.Register("App", actor.Supervisor(tree))
+//		actor.Register("Workers", actor.Supervisor(workers)) // a subtree
+//	}
+//
+// How it works, in terms of the rest of this package:
+//
+//   - A supervisor traps exits and spawns every child linked and monitored
+//     ([Context.SpawnMonitor] with [SpawnLink], plus the child's Options),
+//     both in place before the child runs. The Down of a child is what it
+//     acts on; exits of children are ignored.
+//   - A child whose Options hold [On] lives on that node: it is started
+//     with [Context.SpawnRequest], and restarted there. Its start completes
+//     later; one that fails (the node is down, the factory unknown there)
+//     counts as a restart, so a child whose node is gone ends in the
+//     supervisor giving up. [Restart] in a child's Options also goes
+//     through a spawn request: its node then restarts it in place, and the
+//     supervisor hears of it only once that policy gives up.
+//   - Restarts give the child a new PID (as in Erlang; the host's own
+//     restart policies restart in place). [ChildInfo] lists the current
+//     ones: ask the supervisor {"op": "which_children"}
+//     ([SupervisorRequest]); a child that wants a stable address registers
+//     a name from its Init.
+//   - A supervisor stops a child with [Context.Kill] and reason "killed",
+//     after unlinking and demonitoring it. The reason is abnormal on
+//     purpose: a child that is itself a supervisor is linked to its own
+//     children, which go down with it.
+//   - Giving up: the supervisor stops its children, the last started
+//     first, and stops itself with [ReasonRestartIntensity], which is
+//     abnormal: its own supervisor sees a failure and applies its own
+//     policy, so giving up travels up the tree.
+//   - An abnormal exit of its parent (the actor that spawned it) stops a
+//     supervisor and its children with the same reason: killing the root
+//     of a tree with an abnormal reason takes the tree down. Node.Stop and
+//     a "shutdown" kill stop only the supervisor: "shutdown" does not travel
+//     over links in wasmactor.
+//   - A child's Args are encoded once, when the supervisor starts.
+//   - Give a supervisor no host restart policy (the root one is spawned
+//     temporary): the host restarts in place without firing links, so the
+//     old children would live on beside the new ones. A supervisor's own
+//     supervisor is what restarts it.
+//   - A panic fails its whole instance: spawn supervisors isolated
+//     (SpawnIsolated in the parent's ChildSpec, host.SpawnOptions.Isolated
+//     for a root), or isolate crash-prone children, so that a child's
+//     crash does not take its supervisor down with it.
 //
 // # Snapshots
 //
@@ -136,7 +258,8 @@
 // [ErrNoProc], [ErrMailboxFull], [ErrUnknownFactory], [ErrBadArgument],
 // [ErrNameTaken], [ErrNotFound], [ErrNodeDown], [ErrTimeout], [ErrTooLarge],
 // [ErrInternal], [ErrStaleIncarnation] (the PID belongs to an earlier run of
-// its node; it never reaches an actor of the new run). A full mailbox is
+// its node; it never reaches an actor of the new run), [ErrLimit] (a per-actor
+// or per-node limit of monitors, groups or spawn requests). A full mailbox is
 // never retried by the SDK.
 //
 // # Stopping
@@ -152,8 +275,9 @@
 //
 //   - The receive path allocates nothing per message: one reused inbox
 //     buffer, a hand-written reader for the binary record header, and
-//     zero-copy views. Decoding with fxamacker/cbor allocates; hot paths
-//     parse by hand.
+//     zero-copy views. Decoding with fxamacker/cbor allocates; a Router
+//     with generated codecs allocates only for a message's strings,
+//     slices and maps (one copy for all the strings of a message).
 //   - Built for anything but wasip1, the package compiles (for go vet and
 //     unit tests of message types) but has no host: every request returns
 //     [ErrNotInGuest].

@@ -174,6 +174,16 @@ func (h *miniHost) instantiate(ctx context.Context, r wazero.Runtime) error {
 		h.add(call{op: "send_after", actor: a, to: pid(tn, ts), ms: ms, data: read(m, p, n)})
 		return 0
 	}).Export("send_after").
+		NewFunctionBuilder().WithFunc(func(_ context.Context, m api.Module, a, tn, ts uint64, ms, p, n, out uint32) uint32 {
+		h.add(call{op: "send_after", actor: a, to: pid(tn, ts), ms: ms, data: read(m, p, n)})
+		h.monRef++
+		m.Memory().WriteUint64Le(out, h.monRef)
+		return 0
+	}).Export("send_timer").
+		NewFunctionBuilder().WithFunc(func(a, timer uint64) uint32 {
+		h.add(call{op: "cancel_timer", actor: a, ref: timer})
+		return 0
+	}).Export("cancel_timer").
 		NewFunctionBuilder().WithFunc(func(_ context.Context, m api.Module, a uint64, level, p, n uint32) {
 		h.add(call{op: "log", actor: a, flags: level, text: string(read(m, p, n))})
 	}).Export("log").

@@ -21,6 +21,7 @@ var (
 	ErrTooLarge         = errors.New("wasmactor: too large")                                         // TOO_LARGE (9)
 	ErrInternal         = errors.New("wasmactor: internal error")                                    // INTERNAL (10)
 	ErrStaleIncarnation = errors.New("wasmactor: pid belongs to a previous incarnation of its node") // STALE_INCARNATION (11)
+	ErrLimit            = errors.New("wasmactor: limit reached")                                     // LIMIT (12)
 )
 
 // SDK-side errors that have no ABI code.
@@ -47,6 +48,7 @@ const (
 	codeTooLarge         = 9
 	codeInternal         = 10
 	codeStaleIncarnation = 11
+	codeLimit            = 12
 
 	// codeNotInGuest never crosses the ABI; the stub host returns it.
 	codeNotInGuest = 0xffff
@@ -64,6 +66,7 @@ var codeErrors = [...]error{
 	codeTooLarge:         ErrTooLarge,
 	codeInternal:         ErrInternal,
 	codeStaleIncarnation: ErrStaleIncarnation,
+	codeLimit:            ErrLimit,
 }
 
 // codeError maps an ABI code to its sentinel; nil for OK. Codes from a newer

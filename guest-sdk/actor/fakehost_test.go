@@ -20,6 +20,8 @@ type call struct {
 	flags uint32
 	data  []byte
 	text  string
+
+	restart restart
 }
 
 // fakeHost records imports and answers them from codes (OK by default).
@@ -29,9 +31,11 @@ type fakeHost struct {
 	codes   map[string]uint32
 	serial  uint64
 	monRef  uint64
+	timer   uint64
 	failure string
 	names   map[string]PID
-	record  bool // keep calls; the allocation test turns it off
+	members []PID // every group's members
+	record  bool  // keep calls; the allocation test turns it off
 }
 
 func newFakeHost() *fakeHost {
@@ -76,20 +80,64 @@ func (h *fakeHost) ask(a uint64, to PID, ref uint64, ms uint32, m []byte) uint32
 func (h *fakeHost) reply(a uint64, to PID, ref uint64, m []byte) uint32 {
 	return h.add(call{op: "reply", actor: a, to: to, ref: ref, data: m})
 }
-func (h *fakeHost) spawn(a uint64, name string, args []byte, flags uint32) (PID, uint32) {
+func (h *fakeHost) spawn(a uint64, name string, args []byte, flags uint32) (PID, uint64, uint32) {
 	code := h.add(call{op: "spawn", actor: a, text: name, data: args, flags: flags})
 	if code != 0 {
-		return PID{}, code
+		return PID{}, 0, code
 	}
 	h.serial++
-	return PID{Incarnation: h.node, Serial: h.serial}, 0
+	var ref uint64
+	if flags&uint32(SpawnMonitor) != 0 {
+		h.monRef++
+		ref = h.monRef
+	}
+	return PID{Incarnation: h.node, Serial: h.serial}, ref, 0
+}
+func (h *fakeHost) spawnRequest(a, ref uint64, name string, args []byte, node string, flags uint32, r restart) uint32 {
+	return h.add(call{op: "spawn_request", actor: a, ref: ref, text: name + "@" + node, data: args, flags: flags, restart: r})
+}
+func (h *fakeHost) monitorNode(a uint64, node string) (uint64, uint32) {
+	if code := h.add(call{op: "monitor_node", actor: a, text: node}); code != 0 {
+		return 0, code
+	}
+	h.monRef++
+	return h.monRef, 0
+}
+func (h *fakeHost) joinGroup(a uint64, group string) uint32 {
+	return h.add(call{op: "join_group", actor: a, text: group})
+}
+func (h *fakeHost) leaveGroup(a uint64, group string) uint32 {
+	return h.add(call{op: "leave_group", actor: a, text: group})
+}
+func (h *fakeHost) groupMembers(group string, dst []PID) (int, uint32) {
+	if code := h.add(call{op: "group_members", text: group, ms: uint32(len(dst))}); code != 0 {
+		return 0, code
+	}
+	copy(dst, h.members)
+	return len(h.members), 0
+}
+func (h *fakeHost) sendGroup(a uint64, group string, msg []byte) (uint32, uint32, uint32) {
+	code := h.add(call{op: "send_group", actor: a, text: group, data: msg})
+	if code != 0 {
+		return 0, 0, code
+	}
+	return uint32(len(h.members)) - 1, 1, 0
+}
+func (h *fakeHost) monitorGroup(a uint64, group string) (uint64, uint32) {
+	if code := h.add(call{op: "monitor_group", actor: a, text: group}); code != 0 {
+		return 0, code
+	}
+	h.monRef++
+	return h.monRef, 0
 }
 func (h *fakeHost) stop(a uint64, reason string) { h.add(call{op: "stop", actor: a, text: reason}) }
 func (h *fakeHost) kill(a uint64, to PID, reason string) uint32 {
 	return h.add(call{op: "kill", actor: a, to: to, text: reason})
 }
 func (h *fakeHost) monitor(a uint64, to PID) uint64 {
-	h.add(call{op: "monitor", actor: a, to: to})
+	if h.add(call{op: "monitor", actor: a, to: to}) != 0 {
+		return 0
+	}
 	h.monRef++
 	return h.monRef
 }
@@ -128,8 +176,16 @@ func (h *fakeHost) whereis(name string) (PID, uint32) {
 	}
 	return p, 0
 }
-func (h *fakeHost) sendAfter(a uint64, to PID, ms uint32, m []byte) uint32 {
-	return h.add(call{op: "send_after", actor: a, to: to, ms: ms, data: m})
+func (h *fakeHost) sendAfter(a uint64, to PID, ms uint32, m []byte) (uint64, uint32) {
+	code := h.add(call{op: "send_after", actor: a, to: to, ms: ms, data: m})
+	if code != 0 {
+		return 0, code
+	}
+	h.timer++
+	return h.timer, 0
+}
+func (h *fakeHost) cancelTimer(a, timer uint64) uint32 {
+	return h.add(call{op: "cancel_timer", actor: a, ref: timer})
 }
 func (h *fakeHost) log(a uint64, level Level, m []byte) {
 	h.add(call{op: "log", actor: a, flags: uint32(level), text: string(m)})

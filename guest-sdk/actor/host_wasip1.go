@@ -57,8 +57,11 @@ func importUnregister(actor uint64, ptr unsafe.Pointer, n uint32)
 //go:wasmimport wasmactor whereis
 func importWhereis(ptr unsafe.Pointer, n uint32, out unsafe.Pointer) uint32
 
-//go:wasmimport wasmactor send_after
-func importSendAfter(actor, toInc, toSerial uint64, delayMS uint32, ptr unsafe.Pointer, n uint32) uint32
+//go:wasmimport wasmactor send_timer
+func importSendTimer(actor, toInc, toSerial uint64, delayMS uint32, ptr unsafe.Pointer, n uint32, out unsafe.Pointer) uint32
+
+//go:wasmimport wasmactor cancel_timer
+func importCancelTimer(actor, timer uint64) uint32
 
 //go:wasmimport wasmactor log
 func importLog(actor uint64, level uint32, ptr unsafe.Pointer, n uint32)
@@ -66,9 +69,35 @@ func importLog(actor uint64, level uint32, ptr unsafe.Pointer, n uint32)
 //go:wasmimport wasmactor fail
 func importFail(ptr unsafe.Pointer, n uint32)
 
-// pidOut receives the 16-byte PIDs spawn and whereis write. A package-level
-// array keeps it off the goroutine stack, which may move between calls.
-var pidOut [2]uint64
+//go:wasmimport wasmactor monitor_node
+func importMonitorNode(actor uint64, ptr unsafe.Pointer, n uint32, out unsafe.Pointer) uint32
+
+//go:wasmimport wasmactor join_group
+func importJoinGroup(actor uint64, ptr unsafe.Pointer, n uint32) uint32
+
+//go:wasmimport wasmactor leave_group
+func importLeaveGroup(actor uint64, ptr unsafe.Pointer, n uint32) uint32
+
+//go:wasmimport wasmactor group_members
+func importGroupMembers(ptr unsafe.Pointer, n uint32, out unsafe.Pointer, max uint32, count unsafe.Pointer) uint32
+
+//go:wasmimport wasmactor send_group
+func importSendGroup(actor uint64, namePtr unsafe.Pointer, nameLen uint32, ptr unsafe.Pointer, n uint32, out unsafe.Pointer) uint32
+
+//go:wasmimport wasmactor monitor_group
+func importMonitorGroup(actor uint64, ptr unsafe.Pointer, n uint32, out unsafe.Pointer) uint32
+
+//go:wasmimport wasmactor spawn_request
+func importSpawnRequest(actor, ref uint64, namePtr unsafe.Pointer, nameLen uint32, argsPtr unsafe.Pointer, argsLen uint32,
+	nodePtr unsafe.Pointer, nodeLen uint32, flags, policy, maxRestarts, periodMS uint32) uint32
+
+// pidOut receives what spawn, whereis and the other imports with an
+// out_ptr write (a PID and a monitor ref at most; send_timer's timer id). A package-level array
+// keeps it off the goroutine stack, which may move between calls.
+var pidOut [3]uint64
+
+// countOut receives group_members' count.
+var countOut uint32
 
 // hostAPI is the concrete import table in a guest: direct calls, no
 // interface dispatch.
@@ -105,12 +134,19 @@ func (wasmHost) reply(actor uint64, to PID, ref uint64, msg []byte) uint32 {
 	return importReply(actor, to.Incarnation, to.Serial, ref, p, n)
 }
 
-func (wasmHost) spawn(actor uint64, name string, args []byte, flags uint32) (PID, uint32) {
+func (wasmHost) spawn(actor uint64, name string, args []byte, flags uint32) (PID, uint64, uint32) {
 	np, nn := strPtr(name)
 	ap, an := bytesPtr(args)
-	pidOut = [2]uint64{}
+	pidOut = [3]uint64{}
 	code := importSpawn(actor, np, nn, ap, an, flags, unsafe.Pointer(&pidOut))
-	return PID{Incarnation: pidOut[0], Serial: pidOut[1]}, code
+	return PID{Incarnation: pidOut[0], Serial: pidOut[1]}, pidOut[2], code
+}
+
+func (wasmHost) spawnRequest(actor, ref uint64, name string, args []byte, node string, flags uint32, r restart) uint32 {
+	np, nn := strPtr(name)
+	ap, an := bytesPtr(args)
+	dp, dn := strPtr(node)
+	return importSpawnRequest(actor, ref, np, nn, ap, an, dp, dn, flags, r.policy, r.maxRestarts, r.periodMS)
 }
 
 func (wasmHost) stop(actor uint64, reason string) {
@@ -160,15 +196,19 @@ func (wasmHost) unregister(actor uint64, name string) {
 
 func (wasmHost) whereis(name string) (PID, uint32) {
 	p, n := strPtr(name)
-	pidOut = [2]uint64{}
+	pidOut = [3]uint64{}
 	code := importWhereis(p, n, unsafe.Pointer(&pidOut))
 	return PID{Incarnation: pidOut[0], Serial: pidOut[1]}, code
 }
 
-func (wasmHost) sendAfter(actor uint64, to PID, delayMS uint32, msg []byte) uint32 {
+func (wasmHost) sendAfter(actor uint64, to PID, delayMS uint32, msg []byte) (uint64, uint32) {
 	p, n := bytesPtr(msg)
-	return importSendAfter(actor, to.Incarnation, to.Serial, delayMS, p, n)
+	pidOut[0] = 0
+	code := importSendTimer(actor, to.Incarnation, to.Serial, delayMS, p, n, unsafe.Pointer(&pidOut[0]))
+	return pidOut[0], code
 }
+
+func (wasmHost) cancelTimer(actor, timer uint64) uint32 { return importCancelTimer(actor, timer) }
 
 func (wasmHost) log(actor uint64, level Level, msg []byte) {
 	p, n := bytesPtr(msg)
@@ -178,4 +218,44 @@ func (wasmHost) log(actor uint64, level Level, msg []byte) {
 func (wasmHost) fail(reason string) {
 	p, n := strPtr(reason)
 	importFail(p, n)
+}
+
+func (wasmHost) monitorNode(actor uint64, node string) (uint64, uint32) {
+	p, n := strPtr(node)
+	pidOut[0] = 0
+	code := importMonitorNode(actor, p, n, unsafe.Pointer(&pidOut))
+	return pidOut[0], code
+}
+
+func (wasmHost) joinGroup(actor uint64, group string) uint32 {
+	p, n := strPtr(group)
+	return importJoinGroup(actor, p, n)
+}
+
+func (wasmHost) leaveGroup(actor uint64, group string) uint32 {
+	p, n := strPtr(group)
+	return importLeaveGroup(actor, p, n)
+}
+
+func (wasmHost) groupMembers(group string, dst []PID) (int, uint32) {
+	p, n := strPtr(group)
+	countOut = 0
+	// PID is two uint64s, exactly the 16 bytes the host writes per member.
+	code := importGroupMembers(p, n, unsafe.Pointer(unsafe.SliceData(dst)), uint32(len(dst)), unsafe.Pointer(&countOut))
+	return int(countOut), code
+}
+
+func (wasmHost) sendGroup(actor uint64, group string, msg []byte) (uint32, uint32, uint32) {
+	gp, gn := strPtr(group)
+	p, n := bytesPtr(msg)
+	pidOut = [3]uint64{}
+	code := importSendGroup(actor, gp, gn, p, n, unsafe.Pointer(&pidOut))
+	return uint32(pidOut[0]), uint32(pidOut[0] >> 32), code
+}
+
+func (wasmHost) monitorGroup(actor uint64, group string) (uint64, uint32) {
+	p, n := strPtr(group)
+	pidOut[0] = 0
+	code := importMonitorGroup(actor, p, n, unsafe.Pointer(&pidOut))
+	return pidOut[0], code
 }

@@ -2,6 +2,7 @@ package actor
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
@@ -21,11 +22,13 @@ type instance struct {
 	incarnation     uint64 // self_node, fetched on the first delivery
 	haveIncarnation bool
 
-	inbox  []byte
-	names  []byte       // wasmactor_factories result, kept alive for the host
-	state  []byte       // last wasmactor_snapshot result, kept alive likewise
-	encBuf bytes.Buffer // reused by Send, Ask, Reply...
-	logBuf []byte       // reused by Log
+	inbox   []byte
+	names   []byte       // wasmactor_factories result, kept alive for the host
+	state   []byte       // last wasmactor_snapshot result, kept alive likewise
+	encBuf  bytes.Buffer // reused by Send, Ask, Reply...
+	logBuf  []byte       // reused by Log
+	typBuf  []byte       // reused by typed sends and replies (typed.go)
+	members []PID        // reused by GroupMembers
 
 	diag io.Writer // panic stacks and snapshot errors; stderr reaches the node's log
 
@@ -237,6 +240,55 @@ func (in *instance) dispatch(r *record) string {
 		if in.lookup(r.actor) != nil {
 			in.remove(r.actor)
 		}
+	case kindNodeDown:
+		c := in.lookup(r.actor)
+		if c == nil {
+			return ""
+		}
+		if h, ok := c.actor.(NodeDownHandler); ok {
+			node, reason, ok := splitStart(r.payload) // the same layout: u16 length, name, rest
+			if !ok {
+				return "NODEDOWN payload too short for its node name"
+			}
+			h.HandleNodeDown(c, NodeDown{Ref: Ref(r.ref), Node: string(node), Incarnation: r.from.Incarnation, Reason: string(reason)})
+			in.after(c)
+		}
+	case kindGroup:
+		c := in.lookup(r.actor)
+		if c == nil {
+			return ""
+		}
+		if len(r.payload) < 1 {
+			return "GROUP record without its event"
+		}
+		ev := r.payload[0]
+		if ev != groupJoined && ev != groupLeft && ev != groupOverflow {
+			return "" // an event of a newer host
+		}
+		if h, ok := c.actor.(GroupHandler); ok {
+			h.HandleGroup(c, GroupEvent{Ref: Ref(r.ref), Group: string(r.payload[1:]), PID: r.from,
+				Joined: ev == groupJoined, Overflow: ev == groupOverflow})
+			in.after(c)
+		}
+	case kindSpawned:
+		c := in.lookup(r.actor)
+		if c == nil {
+			return ""
+		}
+		then, ok := c.spawns[r.ref]
+		if !ok {
+			return ""
+		}
+		delete(c.spawns, r.ref)
+		var err error
+		var mon Ref
+		if r.status != codeOK {
+			err = codeError(uint32(r.status))
+		} else if len(r.payload) >= 8 {
+			mon = Ref(binary.LittleEndian.Uint64(r.payload))
+		}
+		then(c, r.from, mon, err)
+		in.after(c)
 	case kindStop:
 		c := in.lookup(r.actor)
 		if c == nil {

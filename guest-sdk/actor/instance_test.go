@@ -513,7 +513,8 @@ func TestContextRequests(t *testing.T) {
 			_, err = ctx.SpawnRaw("Plain", nil)
 			require.NoError(t, err)
 			require.NoError(t, ctx.Kill(target, "because"))
-			ref := ctx.Monitor(target)
+			ref, err := ctx.Monitor(target)
+			require.NoError(t, err)
 			require.Equal(t, Ref(501), ref)
 			ctx.Demonitor(ref)
 			ctxErrs = append(ctxErrs, ctx.Link(target))
@@ -526,16 +527,19 @@ func TestContextRequests(t *testing.T) {
 			_, err = ctx.Whereis("nobody")
 			require.ErrorIs(t, err, ErrNotFound)
 			ctx.Unregister("svc")
-			require.NoError(t, ctx.SendAfter(target, 1500*time.Millisecond, "later"))
+			timer, err := ctx.SendAfter(target, 1500*time.Millisecond, "later")
+			require.NoError(t, err)
 			require.NoError(t, ctx.Send(target, []int{1, 2}))
 			ctx.Log(LevelWarn, "hello world", "n", 3, "who", target, "s", "a b", "odd")
+			require.True(t, timer.Cancel())
+			require.False(t, Timer{}.Cancel(), "the zero Timer is none")
 		}}
 	}})
 	ti.host.codes["link"] = codeNoProc
 	require.Equal(t, int32(0), ti.run(startRec(1, "P", nil), tellRec(1, parent, nil)))
 	require.ErrorIs(t, ctxErrs[0], ErrNoProc)
 	require.Equal(t, []string{"spawn", "spawn", "kill", "monitor", "demonitor", "link", "unlink", "trap_exit",
-		"register", "whereis", "whereis", "unregister", "send_after", "send", "log"}, ti.host.ops())
+		"register", "whereis", "whereis", "unregister", "send_after", "send", "log", "cancel_timer"}, ti.host.ops())
 
 	c := ti.host.calls
 	require.Equal(t, "Child", c[0].text)
@@ -550,6 +554,7 @@ func TestContextRequests(t *testing.T) {
 	require.Equal(t, []byte{0x82, 0x01, 0x02}, c[13].data)
 	require.Equal(t, uint32(LevelWarn), c[14].flags)
 	require.Equal(t, `hello world n=3 who=<0000000000000005.6> s="a b" !BADKEY=odd`, c[14].text)
+	require.Equal(t, uint64(1), c[15].ref, "the id send_after gave")
 	for _, x := range c {
 		if x.op != "whereis" {
 			require.Equal(t, uint64(1), x.actor, x.op)
@@ -558,25 +563,45 @@ func TestContextRequests(t *testing.T) {
 }
 
 func TestRequestErrorsMapCodes(t *testing.T) {
-	for code := uint32(1); code <= codeStaleIncarnation; code++ {
+	for code := uint32(1); code <= codeLimit; code++ {
 		ti := newTestInstance(map[string]func() Actor{"P": func() Actor {
 			return &probe{events: new([]string), onMsg: func(ctx *Context, _ Message) {
 				require.ErrorIs(t, ctx.SendRaw(parent, nil), codeErrors[code])
 				_, err := ctx.SpawnRaw("X", nil)
 				require.ErrorIs(t, err, codeErrors[code])
+				timer, err := ctx.SendAfterRaw(parent, time.Second, nil)
+				require.ErrorIs(t, err, codeErrors[code])
+				require.False(t, timer.Cancel(), "no timer was armed")
 			}}
 		}})
 		ti.host.codes["send"] = code
 		ti.host.codes["spawn"] = code
+		ti.host.codes["send_after"] = code
 		require.Equal(t, int32(0), ti.run(startRec(1, "P", nil), tellRec(1, parent, nil)))
 	}
 	require.NoError(t, codeError(0))
-	require.ErrorIs(t, codeError(12), ErrInternal)
-	require.Equal(t, "wasmactor: error code 12", codeError(12).Error())
+	require.ErrorIs(t, codeError(13), ErrInternal)
+	require.Equal(t, "wasmactor: error code 13", codeError(13).Error())
 	require.ErrorIs(t, codeError(codeNotInGuest), ErrNotInGuest)
 	for _, e := range codeErrors[1:] {
 		require.True(t, strings.HasPrefix(e.Error(), "wasmactor: "))
 	}
+}
+
+// A refused monitor (the host's 0, never a ref) is the actor's LIMIT.
+func TestMonitorRefusedIsLimit(t *testing.T) {
+	var errs []error
+	ti := newTestInstance(map[string]func() Actor{"P": func() Actor {
+		return &probe{events: new([]string), onMsg: func(ctx *Context, _ Message) {
+			ref, err := ctx.Monitor(parent)
+			require.Zero(t, ref)
+			errs = append(errs, err)
+		}}
+	}})
+	ti.host.codes["monitor"] = codeLimit
+	require.Equal(t, int32(0), ti.run(startRec(1, "P", nil), tellRec(1, parent, nil)))
+	require.Len(t, errs, 1)
+	require.ErrorIs(t, errs[0], ErrLimit)
 }
 
 func TestMillis(t *testing.T) {

@@ -7,15 +7,25 @@ import (
 
 // Record kinds of a wasmactor_deliver batch (docs/abi.md).
 const (
-	kindStart   = 1
-	kindRestore = 2
-	kindTell    = 3
-	kindAsk     = 4
-	kindReply   = 5
-	kindDown    = 6
-	kindExit    = 7
-	kindStop    = 8
-	kindDrop    = 12
+	kindStart    = 1
+	kindRestore  = 2
+	kindTell     = 3
+	kindAsk      = 4
+	kindReply    = 5
+	kindDown     = 6
+	kindExit     = 7
+	kindStop     = 8
+	kindNodeDown = 9
+	kindGroup    = 10
+	kindSpawned  = 11
+	kindDrop     = 12
+)
+
+// GROUP record events (the first payload byte).
+const (
+	groupJoined   = 1
+	groupLeft     = 2
+	groupOverflow = 3
 )
 
 // headerSize is the fixed part of every record; records start on 8-byte

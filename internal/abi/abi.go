@@ -34,9 +34,15 @@ const (
 	KindDown    Kind = 6
 	KindExit    Kind = 7
 	KindStop    Kind = 8
+	// KindNodeDown: a node this actor monitors (monitor_node) went down.
+	KindNodeDown Kind = 9
+	// KindGroup: a member joined or left a group this actor monitors
+	// (monitor_group).
+	KindGroup Kind = 10
+	// KindSpawned: the outcome of this actor's spawn_request.
+	KindSpawned Kind = 11
 	// KindDrop: the actor has left this instance (hot upgrade, migration);
-	// the guest forgets it without running its stop hook. Numbered after
-	// the kinds other work reserved (9-11).
+	// the guest forgets it without running its stop hook.
 	KindDrop Kind = 12
 )
 
@@ -49,7 +55,11 @@ var kindNames = [...]string{
 	KindDown:    "DOWN",
 	KindExit:    "EXIT",
 	KindStop:    "STOP",
-	KindDrop:    "DROP",
+
+	KindNodeDown: "NODEDOWN",
+	KindGroup:    "GROUP",
+	KindSpawned:  "SPAWNED",
+	KindDrop:     "DROP",
 }
 
 // String is the kind's name in docs/abi.md, or UNKNOWN.
@@ -68,10 +78,38 @@ const (
 	SpawnLink SpawnFlags = 1 << 0
 	// SpawnIsolated gives the child an instance of its own.
 	SpawnIsolated SpawnFlags = 1 << 1
+	// SpawnMonitor monitors the child from the caller, set up before the
+	// child runs. With the spawn import the out region then holds 24
+	// bytes: the PID and the monitor ref.
+	SpawnMonitor SpawnFlags = 1 << 2
 
 	// KnownSpawnFlags are all the flags of this version; a spawn with any
 	// other bit set is BAD_ARGUMENT.
-	KnownSpawnFlags = SpawnLink | SpawnIsolated
+	KnownSpawnFlags = SpawnLink | SpawnIsolated | SpawnMonitor
+)
+
+// GroupEvent is the first payload byte of a GROUP record.
+type GroupEvent uint8
+
+const (
+	// GroupJoined: the PID in the record's from joined the group.
+	GroupJoined GroupEvent = 1
+	// GroupLeft: the PID in the record's from left the group (it left, died
+	// or its node went down).
+	GroupLeft GroupEvent = 2
+	// GroupOverflow: changes were dropped because the monitoring actor had
+	// too many GROUP records queued; read the members again.
+	GroupOverflow GroupEvent = 3
+)
+
+// RestartPolicy is the policy argument of spawn_request: the values of
+// wasmactor.RestartPolicy.
+type RestartPolicy uint32
+
+const (
+	RestartTemporary RestartPolicy = 0
+	RestartTransient RestartPolicy = 1
+	RestartPermanent RestartPolicy = 2
 )
 
 // SnapshotRefusal is why wasmactor_snapshot gave no state. The export
@@ -127,6 +165,7 @@ const (
 	TooLarge         Errno = 9
 	Internal         Errno = 10
 	StaleIncarnation Errno = 11
+	Limit            Errno = 12
 )
 
 // Error codes a guest never sees: only nodes and clients exchange them.
@@ -138,6 +177,7 @@ const (
 	ModuleUnavailable Errno = 104
 	Closed            Errno = 105
 	BadPID            Errno = 106
+	Permission        Errno = 107
 
 	// Refusals of code mobility, numbered apart from the codes above so
 	// that work adding codes in parallel does not collide.
@@ -177,6 +217,7 @@ var codes = [...]code{
 	{TooLarge, "TOO_LARGE", wasmactor.ErrTooLarge, TooLarge},
 	{Internal, "INTERNAL", errInternal, Internal},
 	{StaleIncarnation, "STALE_INCARNATION", wasmactor.ErrStaleIncarnation, StaleIncarnation},
+	{Limit, "LIMIT", wasmactor.ErrLimit, Limit},
 
 	// The nearest guest code is what a guest can act on: a pinned factory
 	// that matches two modules is still no factory to spawn, an unknown
@@ -188,6 +229,9 @@ var codes = [...]code{
 	{ModuleUnavailable, "MODULE_UNAVAILABLE", wasmactor.ErrModuleUnavailable, Internal},
 	{Closed, "CLOSED", wasmactor.ErrClosed, Internal},
 	{BadPID, "BAD_PID", wasmactor.ErrBadPID, BadArgument},
+	// A client's token does not allow the request; a guest has no
+	// credentials of its own, and a refusal is closest to a bad argument.
+	{Permission, "PERMISSION", wasmactor.ErrPermission, BadArgument},
 	// A guest never asks for a move; were one refused, the request was
 	// not acceptable as made.
 	{CannotSnapshot, "CANNOT_SNAPSHOT", wasmactor.ErrCannotSnapshot, BadArgument},
@@ -198,7 +242,7 @@ var codes = [...]code{
 }
 
 // firstHostOnly is the index in codes of the first code a guest never sees.
-const firstHostOnly = int(StaleIncarnation) + 1
+const firstHostOnly = int(Limit) + 1
 
 func lookup(e Errno) (code, bool) {
 	if int(e) < firstHostOnly {

@@ -51,7 +51,7 @@ func TestEverySentinelHasACode(t *testing.T) {
 		wasmactor.ErrUnknownFactory, wasmactor.ErrModuleUnavailable, wasmactor.ErrAmbiguousFactory,
 		wasmactor.ErrNameTaken, wasmactor.ErrNotFound, wasmactor.ErrNodeDown, wasmactor.ErrUnknownNode,
 		wasmactor.ErrTimeout, wasmactor.ErrCrashed, wasmactor.ErrTooLarge, wasmactor.ErrBadModule,
-		wasmactor.ErrBadPID, wasmactor.ErrBadArgument, wasmactor.ErrClosed,
+		wasmactor.ErrBadPID, wasmactor.ErrBadArgument, wasmactor.ErrClosed, wasmactor.ErrPermission, wasmactor.ErrLimit,
 		wasmactor.ErrCannotSnapshot, wasmactor.ErrSnapshotFailed, wasmactor.ErrRestoreFailed, wasmactor.ErrBusy, wasmactor.ErrInUse} {
 		c := CodeOf(err)
 		require.NotEqual(t, Internal, c, err.Error())
@@ -62,7 +62,7 @@ func TestEverySentinelHasACode(t *testing.T) {
 func TestUnknownCodesAreInternal(t *testing.T) {
 	require.Equal(t, Internal, CodeOf(errors.New("what")))
 	require.Equal(t, Internal, ErrnoOf(errors.New("what")))
-	for _, e := range []Errno{12, 99, 107, 200, 0xffff} {
+	for _, e := range []Errno{13, 99, 108, 200, 0xffff} {
 		require.ErrorIs(t, e.Err(), errInternal)
 		require.Equal(t, "INTERNAL", e.String())
 		require.Equal(t, Internal, e.Guest())
@@ -81,7 +81,8 @@ func TestGuestCodeWinsForGuests(t *testing.T) {
 
 func TestKindNames(t *testing.T) {
 	for k, name := range map[Kind]string{KindStart: "START", KindRestore: "RESTORE", KindTell: "TELL", KindAsk: "ASK",
-		KindReply: "REPLY", KindDown: "DOWN", KindExit: "EXIT", KindStop: "STOP", 0: "UNKNOWN", 9: "UNKNOWN", 0xffff: "UNKNOWN"} {
+		KindReply: "REPLY", KindDown: "DOWN", KindExit: "EXIT", KindStop: "STOP", KindNodeDown: "NODEDOWN", KindGroup: "GROUP",
+		KindSpawned: "SPAWNED", 0: "UNKNOWN", 12: "UNKNOWN", 0xffff: "UNKNOWN"} {
 		require.Equal(t, name, k.String())
 	}
 }

@@ -7,7 +7,8 @@
 // It holds words, not behaviour: the ABI [Version], the [PID] as a guest sees
 // it, the record [Kind]s of a batch, the error codes ([Errno]) and their
 // mapping to and from the sentinel errors of the root package, the
-// [SpawnFlags] and the [LogLevel]s. It imports only the standard library and
+// [SpawnFlags], spawn_request's [RestartPolicy] values, the [GroupEvent]s of
+// GROUP records and the [LogLevel]s. It imports only the standard library and
 // the root package.
 //
 // # Error codes

@@ -298,6 +298,62 @@ func TestImportArguments(t *testing.T) {
 	require.Empty(t, h.Calls("log"), "a log line pointing outside memory is dropped")
 }
 
+func TestGroupNodeAndSpawnRequestImportArguments(t *testing.T) {
+	e := newEngine(t, Config{MaxMessageSize: 1 << 16}, nil)
+	h := &fakeHost{}
+	inst, err := e.Instantiate(context.Background(), compileFixture(t, e, "imports_groups.wasm"), h)
+	require.NoError(t, err)
+	defer inst.Close(context.Background())
+	require.NoError(t, inst.Deliver(context.Background(), startBatch(5, "Probe")))
+
+	sends := h.Calls("send")
+	require.Len(t, sends, 2)
+	require.Equal(t, []abi.Errno{
+		abi.BadArgument, // [0] monitor_node, name past the end
+		abi.BadArgument, // [1] monitor_node "bad name"
+		abi.BadArgument, // [2] monitor_node, out_ptr past the end
+		abi.OK,          // [3] monitor_node "n2"
+		abi.BadArgument, // [4] join_group ""
+		abi.OK,          // [5] join_group "g1"
+		abi.BadArgument, // [6] leave_group, name past the end
+		abi.BadArgument, // [7] group_members, max*16 over 32 bits
+		abi.BadArgument, // [8] group_members, count_ptr past the end
+		abi.OK,          // [9] group_members, room for 2 of 3
+		abi.TooLarge,    // [10] send_group, payload over the cap
+		abi.BadArgument, // [11] send_group, out_ptr past the end
+		abi.OK,          // [12] send_group
+		abi.OK,          // [13] monitor_group
+		abi.BadArgument, // [14] spawn_request on "bad name"
+		abi.BadArgument, // [15] spawn_request, policy 3
+		abi.BadArgument, // [16] spawn_request, flag 0x80
+		abi.OK,          // [17] spawn_request
+		abi.BadArgument, // [18] spawn with the monitor flag and no room for the ref
+		abi.OK,          // [19] spawn with the monitor flag
+	}, toErrnos(sends[0].Msg))
+
+	// Only valid calls reach the host, with copies of what the guest passed.
+	for op, text := range map[string]string{"monitor_node": "n2", "join_group": "g1", "group_members": "g1", "send_group": "g1", "monitor_group": "g1"} {
+		got := h.Calls(op)
+		require.Len(t, got, 1, op)
+		require.Equal(t, text, got[0].Text, op)
+	}
+	require.Empty(t, h.Calls("leave_group"))
+	require.Equal(t, []byte("Probe"), h.Calls("send_group")[0].Msg)
+	require.Equal(t, []call{{Op: "spawn_request", Actor: 5, Ref: 99, Text: "Probe@n2 permanent/4", Flags: abi.SpawnLink | abi.SpawnMonitor, Timeout: 1500 * time.Millisecond}},
+		h.Calls("spawn_request"))
+	require.Equal(t, []call{{Op: "spawn", Actor: 5, Text: "Probe", Flags: abi.SpawnMonitor}}, h.Calls("spawn"))
+
+	out := sends[1].Msg
+	le := binary.LittleEndian
+	require.Equal(t, uint64(66), le.Uint64(out[0:]), "monitor_node's ref")
+	require.Equal(t, uint64(77), le.Uint64(out[8:]), "monitor_group's ref")
+	require.Equal(t, []uint64{7, 1, 7, 2, 0}, []uint64{le.Uint64(out[100:]), le.Uint64(out[108:]), le.Uint64(out[116:]), le.Uint64(out[124:]), le.Uint64(out[132:])},
+		"two PIDs, nothing past max")
+	require.Equal(t, uint32(3), le.Uint32(out[200:]), "the member count")
+	require.Equal(t, []uint32{2, 1}, []uint32{le.Uint32(out[220:]), le.Uint32(out[224:])}, "sent and refused")
+	require.Equal(t, []uint64{7, 101, 55}, []uint64{le.Uint64(out[300:]), le.Uint64(out[308:]), le.Uint64(out[316:])}, "spawn's PID and monitor ref")
+}
+
 func toErrnos(b []byte) []abi.Errno {
 	out := make([]abi.Errno, len(b))
 	for i, c := range b {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -32,6 +33,11 @@ func newEngine(t testing.TB, cfg Config, logs io.Writer) *Engine {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	if cfg.CompileTimeout == 0 {
+		// A cold compile of a Go guest under the race detector on a loaded
+		// 2-core machine can pass the default minute.
+		cfg.CompileTimeout = 4 * time.Minute
 	}
 	e, err := New(context.Background(), cfg)
 	require.NoError(t, err)
@@ -123,9 +129,37 @@ func (h *fakeHost) Reply(actor uint64, to abi.PID, ref uint64, msg []byte) abi.E
 	h.rec(call{Op: "reply", Actor: actor, To: to, Ref: ref, Msg: msg})
 	return abi.OK
 }
-func (h *fakeHost) Spawn(actor uint64, factory string, args []byte, flags abi.SpawnFlags) (abi.PID, abi.Errno) {
+func (h *fakeHost) Spawn(actor uint64, factory string, args []byte, flags abi.SpawnFlags) (abi.PID, uint64, abi.Errno) {
 	h.rec(call{Op: "spawn", Actor: actor, Text: factory, Msg: args, Flags: flags})
-	return abi.PID{Incarnation: 7, Serial: 100 + uint64(len(h.Calls("spawn")))}, abi.OK
+	return abi.PID{Incarnation: 7, Serial: 100 + uint64(len(h.Calls("spawn")))}, 55, abi.OK
+}
+func (h *fakeHost) SpawnRequest(actor uint64, r SpawnRequest) abi.Errno {
+	h.rec(call{Op: "spawn_request", Actor: actor, Ref: r.Ref, Text: r.Factory + "@" + r.Node + " " + r.Restart.Policy.String() + "/" + strconv.Itoa(r.Restart.MaxRestarts), Msg: r.Args, Flags: r.Flags, Timeout: r.Restart.Period})
+	return abi.OK
+}
+func (h *fakeHost) MonitorNode(actor uint64, node string) (uint64, abi.Errno) {
+	h.rec(call{Op: "monitor_node", Actor: actor, Text: node})
+	return 66, abi.OK
+}
+func (h *fakeHost) JoinGroup(actor uint64, group string) abi.Errno {
+	h.rec(call{Op: "join_group", Actor: actor, Text: group})
+	return abi.OK
+}
+func (h *fakeHost) LeaveGroup(actor uint64, group string) abi.Errno {
+	h.rec(call{Op: "leave_group", Actor: actor, Text: group})
+	return abi.OK
+}
+func (h *fakeHost) GroupMembers(group string) ([]abi.PID, abi.Errno) {
+	h.rec(call{Op: "group_members", Text: group})
+	return []abi.PID{{Incarnation: 7, Serial: 1}, {Incarnation: 7, Serial: 2}, {Incarnation: 8, Serial: 3}}, abi.OK
+}
+func (h *fakeHost) SendGroup(actor uint64, group string, msg []byte) (uint32, uint32, abi.Errno) {
+	h.rec(call{Op: "send_group", Actor: actor, Text: group, Msg: msg})
+	return 2, 1, abi.OK
+}
+func (h *fakeHost) MonitorGroup(actor uint64, group string) (uint64, abi.Errno) {
+	h.rec(call{Op: "monitor_group", Actor: actor, Text: group})
+	return 77, abi.OK
 }
 func (h *fakeHost) Stop(actor uint64, reason string) {
 	h.rec(call{Op: "stop", Actor: actor, Text: reason})
@@ -160,8 +194,12 @@ func (h *fakeHost) Whereis(name string) (abi.PID, abi.Errno) {
 	h.rec(call{Op: "whereis", Text: name})
 	return abi.PID{}, abi.NotFound
 }
-func (h *fakeHost) SendAfter(actor uint64, to abi.PID, delay time.Duration, msg []byte) abi.Errno {
+func (h *fakeHost) SendAfter(actor uint64, to abi.PID, delay time.Duration, msg []byte) (uint64, abi.Errno) {
 	h.rec(call{Op: "send_after", Actor: actor, To: to, Timeout: delay, Msg: msg})
+	return 42, abi.OK
+}
+func (h *fakeHost) CancelTimer(actor, timer uint64) abi.Errno {
+	h.rec(call{Op: "cancel_timer", Actor: actor, Ref: timer})
 	return abi.OK
 }
 func (h *fakeHost) Log(actor uint64, level slog.Level, msg string) {
@@ -176,21 +214,31 @@ func (nopHost) Migrate(uint64, string) abi.Errno                             { r
 func (nopHost) Send(uint64, abi.PID, []byte) abi.Errno                       { return abi.OK }
 func (nopHost) Ask(uint64, abi.PID, uint64, time.Duration, []byte) abi.Errno { return abi.OK }
 func (nopHost) Reply(uint64, abi.PID, uint64, []byte) abi.Errno              { return abi.OK }
-func (nopHost) Spawn(uint64, string, []byte, abi.SpawnFlags) (abi.PID, abi.Errno) {
-	return abi.PID{Incarnation: 7, Serial: 1}, abi.OK
+func (nopHost) Spawn(uint64, string, []byte, abi.SpawnFlags) (abi.PID, uint64, abi.Errno) {
+	return abi.PID{Incarnation: 7, Serial: 1}, 0, abi.OK
 }
-func (nopHost) Stop(uint64, string)                                        {}
-func (nopHost) Kill(uint64, abi.PID, string) abi.Errno                     { return abi.OK }
-func (nopHost) Monitor(uint64, abi.PID) uint64                             { return 1 }
-func (nopHost) Demonitor(uint64, uint64)                                   {}
-func (nopHost) Link(uint64, abi.PID) abi.Errno                             { return abi.OK }
-func (nopHost) Unlink(uint64, abi.PID)                                     {}
-func (nopHost) TrapExit(uint64, bool)                                      {}
-func (nopHost) Register(uint64, string) abi.Errno                          { return abi.OK }
-func (nopHost) Unregister(uint64, string)                                  {}
-func (nopHost) Whereis(string) (abi.PID, abi.Errno)                        { return abi.PID{}, abi.NotFound }
-func (nopHost) SendAfter(uint64, abi.PID, time.Duration, []byte) abi.Errno { return abi.OK }
-func (nopHost) Log(uint64, slog.Level, string)                             {}
+func (nopHost) SpawnRequest(uint64, SpawnRequest) abi.Errno                  { return abi.OK }
+func (nopHost) MonitorNode(uint64, string) (uint64, abi.Errno)               { return 1, abi.OK }
+func (nopHost) JoinGroup(uint64, string) abi.Errno                           { return abi.OK }
+func (nopHost) LeaveGroup(uint64, string) abi.Errno                          { return abi.OK }
+func (nopHost) GroupMembers(string) ([]abi.PID, abi.Errno)                   { return nil, abi.OK }
+func (nopHost) SendGroup(uint64, string, []byte) (uint32, uint32, abi.Errno) { return 0, 0, abi.OK }
+func (nopHost) MonitorGroup(uint64, string) (uint64, abi.Errno)              { return 1, abi.OK }
+func (nopHost) Stop(uint64, string)                                          {}
+func (nopHost) Kill(uint64, abi.PID, string) abi.Errno                       { return abi.OK }
+func (nopHost) Monitor(uint64, abi.PID) uint64                               { return 1 }
+func (nopHost) Demonitor(uint64, uint64)                                     {}
+func (nopHost) Link(uint64, abi.PID) abi.Errno                               { return abi.OK }
+func (nopHost) Unlink(uint64, abi.PID)                                       {}
+func (nopHost) TrapExit(uint64, bool)                                        {}
+func (nopHost) Register(uint64, string) abi.Errno                            { return abi.OK }
+func (nopHost) Unregister(uint64, string)                                    {}
+func (nopHost) Whereis(string) (abi.PID, abi.Errno)                          { return abi.PID{}, abi.NotFound }
+func (nopHost) SendAfter(uint64, abi.PID, time.Duration, []byte) (uint64, abi.Errno) {
+	return 1, abi.OK
+}
+func (nopHost) CancelTimer(uint64, uint64) abi.Errno { return abi.OK }
+func (nopHost) Log(uint64, slog.Level, string)       {}
 
 // startBatch is a batch starting actor as factory.
 func startBatch(actor uint64, factory string) *Batch {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -18,7 +19,7 @@ import (
 // Limits on the text a guest passes to imports, besides MaxMessageSize for
 // payloads.
 const (
-	maxNameBytes   = 255  // register, unregister, whereis
+	maxNameBytes   = 255  // register, unregister, whereis, the group imports
 	maxReasonBytes = 1024 // stop, kill, fail
 	maxLogBytes    = 4096 // log; longer lines are cut
 )
@@ -40,13 +41,22 @@ var imports = []importDef{
 	{"link", []api.ValueType{i64, i64, i64}, []api.ValueType{i32}, importLink},
 	{"unlink", []api.ValueType{i64, i64, i64}, nil, importUnlink},
 	{"trap_exit", []api.ValueType{i64, i32}, nil, importTrapExit},
-	{"register", []api.ValueType{i64, i32, i32}, []api.ValueType{i32}, importRegister},
+	{"register", []api.ValueType{i64, i32, i32}, []api.ValueType{i32}, actorNameImport(Host.Register)},
 	{"unregister", []api.ValueType{i64, i32, i32}, nil, importUnregister},
 	{"whereis", []api.ValueType{i32, i32, i32}, []api.ValueType{i32}, importWhereis},
 	{"send_after", []api.ValueType{i64, i64, i64, i32, i32, i32}, []api.ValueType{i32}, importSendAfter},
+	{"send_timer", []api.ValueType{i64, i64, i64, i32, i32, i32, i32}, []api.ValueType{i32}, importSendTimer},
+	{"cancel_timer", []api.ValueType{i64, i64}, []api.ValueType{i32}, importCancelTimer},
 	{"log", []api.ValueType{i64, i32, i32, i32}, nil, importLog},
 	{"fail", []api.ValueType{i32, i32}, nil, importFail},
-	{"migrate", []api.ValueType{i64, i32, i32}, []api.ValueType{i32}, importMigrate},
+	{"monitor_node", []api.ValueType{i64, i32, i32, i32}, []api.ValueType{i32}, importMonitorNode},
+	{"join_group", []api.ValueType{i64, i32, i32}, []api.ValueType{i32}, actorNameImport(Host.JoinGroup)},
+	{"leave_group", []api.ValueType{i64, i32, i32}, []api.ValueType{i32}, actorNameImport(Host.LeaveGroup)},
+	{"group_members", []api.ValueType{i32, i32, i32, i32, i32}, []api.ValueType{i32}, importGroupMembers},
+	{"send_group", []api.ValueType{i64, i32, i32, i32, i32, i32}, []api.ValueType{i32}, importSendGroup},
+	{"monitor_group", []api.ValueType{i64, i32, i32, i32}, []api.ValueType{i32}, importMonitorGroup},
+	{"spawn_request", []api.ValueType{i64, i64, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32}, []api.ValueType{i32}, importSpawnRequest},
+	{"migrate", []api.ValueType{i64, i32, i32}, []api.ValueType{i32}, actorNameImport(Host.Migrate)},
 }
 
 // instKey is the context key under which an instance's call context answers
@@ -132,8 +142,11 @@ func writePID(m api.Module, ptr uint32, p abi.PID) bool {
 }
 
 // pidIn reports whether a 16-byte PID fits at ptr.
-func pidIn(m api.Module, ptr uint32) bool {
-	_, ok := m.Memory().Read(ptr, 16)
+func pidIn(m api.Module, ptr uint32) bool { return fits(m, ptr, 16) }
+
+// fits reports whether n bytes at ptr are inside guest memory.
+func fits(m api.Module, ptr, n uint32) bool {
+	_, ok := m.Memory().Read(ptr, n)
 	return ok
 }
 
@@ -177,8 +190,12 @@ func importReply(i *Instance, m api.Module, stack []uint64) {
 
 func importSpawn(i *Instance, m api.Module, stack []uint64) {
 	actor, flags, out := stack[0], abi.SpawnFlags(u32(stack[5])), u32(stack[6])
+	outSize := uint32(16)
+	if flags&abi.SpawnMonitor != 0 {
+		outSize = 24 // the PID, then the monitor ref
+	}
 	name, code := i.readString(m, u32(stack[1]), u32(stack[2]), MaxFactoryName)
-	if code == abi.TooLarge || code == abi.OK && !validFactoryRef(name) || flags&^abi.KnownSpawnFlags != 0 || !pidIn(m, out) {
+	if code == abi.TooLarge || code == abi.OK && !validFactoryRef(name) || flags&^abi.KnownSpawnFlags != 0 || !fits(m, out, outSize) {
 		code = abi.BadArgument
 	}
 	var args []byte
@@ -187,11 +204,61 @@ func importSpawn(i *Instance, m api.Module, stack []uint64) {
 	}
 	if code == abi.OK {
 		var pid abi.PID
-		if pid, code = i.host.Spawn(actor, name, args, flags); code == abi.OK {
+		var ref uint64
+		if pid, ref, code = i.host.Spawn(actor, name, args, flags); code == abi.OK {
 			writePID(m, out, pid)
+			if flags&abi.SpawnMonitor != 0 {
+				m.Memory().WriteUint64Le(out+16, ref)
+			}
 		}
 	}
 	stack[0] = uint64(code)
+}
+
+// spawn_request(actor, ref, name_ptr, name_len, args_ptr, args_len,
+// node_ptr, node_len, flags, policy, max_restarts, period_ms)
+func importSpawnRequest(i *Instance, m api.Module, stack []uint64) {
+	r := SpawnRequest{Ref: stack[1], Flags: abi.SpawnFlags(u32(stack[8]))}
+	policy, maxRestarts, periodMS := abi.RestartPolicy(u32(stack[9])), u32(stack[10]), u32(stack[11])
+	name, code := i.readString(m, u32(stack[2]), u32(stack[3]), MaxFactoryName)
+	if code == abi.TooLarge || code == abi.OK && !validFactoryRef(name) || r.Flags&^abi.KnownSpawnFlags != 0 ||
+		policy > abi.RestartPermanent || maxRestarts > math.MaxInt32 {
+		code = abi.BadArgument
+	}
+	r.Factory = name
+	if code == abi.OK && u32(stack[7]) > 0 {
+		r.Node, code = i.readString(m, u32(stack[6]), u32(stack[7]), maxNodeName)
+		if code == abi.TooLarge || code == abi.OK && !validNodeName(r.Node) {
+			code = abi.BadArgument
+		}
+	}
+	if code == abi.OK {
+		r.Args, code = i.read(m, u32(stack[4]), u32(stack[5]), i.e.cfg.MaxMessageSize)
+	}
+	if code == abi.OK {
+		r.Restart = wasmactor.Restart{Policy: wasmactor.RestartPolicy(policy), MaxRestarts: int(maxRestarts),
+			Period: time.Duration(periodMS) * time.Millisecond}
+		code = i.host.SpawnRequest(stack[0], r)
+	}
+	stack[0] = uint64(code)
+}
+
+// maxNodeName is the longest node name (host.Config.Name).
+const maxNodeName = 128
+
+// validNodeName checks a node name's syntax: 1..128 bytes of
+// [A-Za-z0-9_-], as host.Config.Name requires.
+func validNodeName(s string) bool {
+	if len(s) == 0 || len(s) > maxNodeName {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // reason reads a stop reason, empty meaning def.
@@ -252,12 +319,16 @@ func (i *Instance) name(m api.Module, ptr, n uint32) (string, abi.Errno) {
 	return i.readString(m, ptr, n, maxNameBytes)
 }
 
-func importRegister(i *Instance, m api.Module, stack []uint64) {
-	name, code := i.name(m, u32(stack[1]), u32(stack[2]))
-	if code == abi.OK {
-		code = i.host.Register(stack[0], name)
+// actorNameImport is an import (actor i64, name_ptr i32, name_len i32) ->
+// i32 that passes a name to call: register, join_group, leave_group.
+func actorNameImport(call func(h Host, actor uint64, name string) abi.Errno) func(*Instance, api.Module, []uint64) {
+	return func(i *Instance, m api.Module, stack []uint64) {
+		name, code := i.name(m, u32(stack[1]), u32(stack[2]))
+		if code == abi.OK {
+			code = call(i.host, stack[0], name)
+		}
+		stack[0] = uint64(code)
 	}
-	stack[0] = uint64(code)
 }
 
 func importUnregister(i *Instance, m api.Module, stack []uint64) {
@@ -281,19 +352,110 @@ func importWhereis(i *Instance, m api.Module, stack []uint64) {
 	stack[0] = uint64(code)
 }
 
-func importMigrate(i *Instance, m api.Module, stack []uint64) {
-	node, code := i.name(m, u32(stack[1]), u32(stack[2]))
-	if code == abi.OK {
-		code = i.host.Migrate(stack[0], node)
-	}
-	stack[0] = uint64(code)
-}
-
+// importSendAfter is send_timer without the timer's id, for guests built
+// before send_timer existed.
 func importSendAfter(i *Instance, m api.Module, stack []uint64) {
 	msg, code := i.read(m, u32(stack[4]), u32(stack[5]), i.e.cfg.MaxMessageSize)
 	if code == abi.OK {
 		delay := time.Duration(u32(stack[3])) * time.Millisecond
-		code = i.host.SendAfter(stack[0], pidArg(stack, 1), delay, msg)
+		_, code = i.host.SendAfter(stack[0], pidArg(stack, 1), delay, msg)
+	}
+	stack[0] = uint64(code)
+}
+
+// send_timer(actor, to_inc, to_serial, delay_ms, ptr, len, out_ptr): the
+// timer's id (u64) at out_ptr.
+func importSendTimer(i *Instance, m api.Module, stack []uint64) {
+	out := u32(stack[6])
+	msg, code := i.read(m, u32(stack[4]), u32(stack[5]), i.e.cfg.MaxMessageSize)
+	if code == abi.OK && !fits(m, out, 8) {
+		code = abi.BadArgument
+	}
+	if code == abi.OK {
+		delay := time.Duration(u32(stack[3])) * time.Millisecond
+		var timer uint64
+		if timer, code = i.host.SendAfter(stack[0], pidArg(stack, 1), delay, msg); code == abi.OK {
+			writeRef(m, out, timer)
+		}
+	}
+	stack[0] = uint64(code)
+}
+
+func importCancelTimer(i *Instance, _ api.Module, stack []uint64) {
+	stack[0] = uint64(i.host.CancelTimer(stack[0], stack[1]))
+}
+
+// writeRef writes a u64 ref at ptr, checked with fits beforehand.
+func writeRef(m api.Module, ptr uint32, ref uint64) { m.Memory().WriteUint64Le(ptr, ref) }
+
+func importMonitorNode(i *Instance, m api.Module, stack []uint64) {
+	out := u32(stack[3])
+	node, code := i.readString(m, u32(stack[1]), u32(stack[2]), maxNodeName)
+	if code == abi.TooLarge || code == abi.OK && !validNodeName(node) || !fits(m, out, 8) {
+		code = abi.BadArgument
+	}
+	if code == abi.OK {
+		var ref uint64
+		if ref, code = i.host.MonitorNode(stack[0], node); code == abi.OK {
+			writeRef(m, out, ref)
+		}
+	}
+	stack[0] = uint64(code)
+}
+
+// group_members(name_ptr, name_len, out_ptr, max, count_ptr): up to max
+// PIDs at out_ptr, the number of members (u32) at count_ptr.
+func importGroupMembers(i *Instance, m api.Module, stack []uint64) {
+	out, maxN, countPtr := u32(stack[2]), u32(stack[3]), u32(stack[4])
+	group, code := i.name(m, u32(stack[0]), u32(stack[1]))
+	if code == abi.OK && (uint64(maxN)*16 > math.MaxUint32 || !fits(m, out, maxN*16) || !fits(m, countPtr, 4)) {
+		code = abi.BadArgument
+	}
+	if code == abi.OK {
+		var members []abi.PID
+		if members, code = i.host.GroupMembers(group); code == abi.OK {
+			for k, p := range members[:min(len(members), int(maxN))] {
+				writePID(m, out+uint32(k)*16, p)
+			}
+			m.Memory().WriteUint32Le(countPtr, uint32(min(len(members), math.MaxUint32)))
+		}
+	}
+	stack[0] = uint64(code)
+}
+
+// send_group(actor, name_ptr, name_len, ptr, len, out_ptr): two u32 at
+// out_ptr, the members the message was queued for and those that refused it.
+func importSendGroup(i *Instance, m api.Module, stack []uint64) {
+	out := u32(stack[5])
+	group, code := i.name(m, u32(stack[1]), u32(stack[2]))
+	if code == abi.OK && !fits(m, out, 8) {
+		code = abi.BadArgument
+	}
+	var msg []byte
+	if code == abi.OK {
+		msg, code = i.read(m, u32(stack[3]), u32(stack[4]), i.e.cfg.MaxMessageSize)
+	}
+	if code == abi.OK {
+		var sent, refused uint32
+		if sent, refused, code = i.host.SendGroup(stack[0], group, msg); code == abi.OK {
+			m.Memory().WriteUint32Le(out, sent)
+			m.Memory().WriteUint32Le(out+4, refused)
+		}
+	}
+	stack[0] = uint64(code)
+}
+
+func importMonitorGroup(i *Instance, m api.Module, stack []uint64) {
+	out := u32(stack[3])
+	group, code := i.name(m, u32(stack[1]), u32(stack[2]))
+	if code == abi.OK && !fits(m, out, 8) {
+		code = abi.BadArgument
+	}
+	if code == abi.OK {
+		var ref uint64
+		if ref, code = i.host.MonitorGroup(stack[0], group); code == abi.OK {
+			writeRef(m, out, ref)
+		}
 	}
 	stack[0] = uint64(code)
 }

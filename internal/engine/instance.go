@@ -39,12 +39,18 @@ type Host interface {
 	Ask(actor uint64, to abi.PID, ref uint64, timeout time.Duration, msg []byte) abi.Errno
 	Reply(actor uint64, to abi.PID, ref uint64, msg []byte) abi.Errno
 	// Spawn: factory is Name or Name@hexprefix, already syntax-checked; args
-	// may be nil.
-	Spawn(actor uint64, factory string, args []byte, flags abi.SpawnFlags) (abi.PID, abi.Errno)
+	// may be nil. monRef is the monitor's ref when flags has SpawnMonitor.
+	Spawn(actor uint64, factory string, args []byte, flags abi.SpawnFlags) (pid abi.PID, monRef uint64, e abi.Errno)
+	// SpawnRequest starts an asynchronous spawn whose outcome comes back as
+	// a SPAWNED record with r.Ref; the request is checked as Spawn's
+	// arguments are, and r.Node is empty or a syntactically valid node name.
+	SpawnRequest(actor uint64, r SpawnRequest) abi.Errno
 	// Stop: reason is never empty ("normal" by default).
 	Stop(actor uint64, reason string)
 	// Kill: reason is never empty ("killed" by default).
 	Kill(actor uint64, target abi.PID, reason string) abi.Errno
+	// Monitor: 0 (never a ref) is a refusal, which the guest sees as
+	// LIMIT.
 	Monitor(actor uint64, target abi.PID) uint64
 	Demonitor(actor uint64, ref uint64)
 	Link(actor uint64, target abi.PID) abi.Errno
@@ -54,12 +60,36 @@ type Host interface {
 	Register(actor uint64, name string) abi.Errno
 	Unregister(actor uint64, name string)
 	Whereis(name string) (abi.PID, abi.Errno)
-	SendAfter(actor uint64, to abi.PID, delay time.Duration, msg []byte) abi.Errno
+	// SendAfter arms a timer that sends msg after delay, and returns its
+	// id for CancelTimer.
+	SendAfter(actor uint64, to abi.PID, delay time.Duration, msg []byte) (timer uint64, code abi.Errno)
+	// CancelTimer disarms a timer of actor: OK, or NOT_FOUND if it fired,
+	// was cancelled or is not actor's.
+	CancelTimer(actor, timer uint64) abi.Errno
+	// MonitorNode: node is a syntactically valid node name.
+	MonitorNode(actor uint64, node string) (uint64, abi.Errno)
+	// JoinGroup, LeaveGroup, GroupMembers, SendGroup, MonitorGroup: group is
+	// 1..255 bytes of UTF-8; the host checks it is a valid name.
+	JoinGroup(actor uint64, group string) abi.Errno
+	LeaveGroup(actor uint64, group string) abi.Errno
+	GroupMembers(group string) ([]abi.PID, abi.Errno)
+	SendGroup(actor uint64, group string, msg []byte) (sent, refused uint32, e abi.Errno)
+	MonitorGroup(actor uint64, group string) (uint64, abi.Errno)
 	// Log: msg is at most 4 KiB, not necessarily valid UTF-8.
 	Log(actor uint64, level slog.Level, msg string)
 	// Migrate: the actor asks to move to the node named node (1..255
 	// bytes of UTF-8) once the current turn is over.
 	Migrate(actor uint64, node string) abi.Errno
+}
+
+// SpawnRequest is what a guest's spawn_request asks for.
+type SpawnRequest struct {
+	Ref     uint64 // the guest's, echoed in the SPAWNED record
+	Factory string // Name or Name@hexprefix, syntax-checked
+	Args    []byte // may be nil
+	Node    string // "" for the caller's node
+	Flags   abi.SpawnFlags
+	Restart wasmactor.Restart
 }
 
 // Instance is one instantiation of a [Module], hosting any number of its

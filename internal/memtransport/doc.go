@@ -19,18 +19,29 @@
 //
 // # Events
 //
-// A receiving node hears NodeUp(peer) before anything that peer sent on the
-// link, and NodeDown(peer) after the last delivery of the link; a reconnect's
-// NodeUp waits until the previous link's NodeDown returned. A node that is
-// closed or killed hears nothing more: no NodeDown for its own links.
+// A link is a session in the sense of [transport.Handler]. A receiving node
+// hears NodeUp(peer) before anything that peer sent on the link, and
+// NodeDown(peer) after the last delivery of the link; a reconnect's NodeUp
+// waits until the previous link's NodeDown returned. A node that closes
+// leaves cleanly: what it queued is delivered before its peers' NodeDown
+// ([ErrPeerLeft]). A node that is closed or killed hears nothing more: no
+// NodeDown for its own links.
 //
 // # Fault injection
 //
 // [Network.Kill] makes a node vanish (its peers get NodeDown with
 // [ErrPeerKilled]); [Network.Partition] cuts a pair (both sides get NodeDown
-// with [ErrPartitioned]) and [Network.Heal] reconnects it. These three wait
-// until the resulting NodeDown callbacks have returned, so a test can assert
-// right after; they must not be called from inside a Handler.
+// with [ErrPartitioned]); [Network.Deafen] makes one node stop hearing
+// another, which notices nothing (only the deaf node gets NodeDown, with
+// [ErrPeerSilent]); [Network.Heal] reconnects a partitioned or one-sided
+// pair, and the side of a one-sided link that had not noticed gets NodeDown
+// with [ErrPeerReconnected] before the new NodeUp, as the transport
+// contract requires. Kill, Partition and Deafen wait until the NodeDown
+// callbacks they cause have returned, so a test can assert right after;
+// none of them may be called from inside a Handler.
+//
+// The package passes the transport conformance suite
+// (internal/transporttest), like transport/quic.
 //
 // # Notes
 //

@@ -9,43 +9,15 @@ import (
 	"sync"
 	"testing"
 	"testing/synctest"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/internal/transporttest"
 	"github.com/wasmactor/wasmactor/transport"
 )
 
 var bg = context.Background()
-
-func TestJoinFullMesh(t *testing.T) {
-	c := newCluster(t, "n1", "n2", "n3", "n4")
-	require.NoError(t, c.tr["n2"].Join(bg, []string{"n1"}))
-	require.NoError(t, c.tr["n3"].Join(bg, []string{"n2"}))
-	require.NoError(t, c.tr["n4"].Join(bg, []string{"nowhere", "n1"}), "one seed answering is enough")
-
-	// Links form synchronously with Join: every member knows every other.
-	require.Equal(t, []string{"n2", "n3", "n4"}, memberNames(c.tr["n1"]))
-	require.Equal(t, []string{"n1", "n2", "n3"}, memberNames(c.tr["n4"]))
-	require.Equal(t, transport.NodeInfo{Name: "n4", Incarnation: 1, Addr: "n4"}, c.tr["n4"].Self())
-
-	for name, r := range c.recs {
-		r.waitUntil("NodeUp from every other node", func() bool {
-			n := 0
-			for peer, up := range r.up {
-				if up && peer != name {
-					n++
-				}
-			}
-			return n == 3
-		})
-	}
-	// Joining again changes nothing: one link per pair.
-	require.NoError(t, c.tr["n1"].Join(bg, []string{"n4", "n1"}))
-	require.Len(t, c.tr["n1"].Members(), 3)
-	require.Len(t, c.recs["n1"].snapshotEvents(), 3, "no second NodeUp")
-}
 
 func TestJoinErrors(t *testing.T) {
 	c := newCluster(t, "n1")
@@ -64,88 +36,8 @@ func TestJoinErrors(t *testing.T) {
 	cancel()
 	require.ErrorIs(t, c.tr["n1"].Join(ctx, []string{"n1"}), context.Canceled)
 
-	require.Error(t, c.tr["n1"].Start(bg, newRecorder(t, "again")), "Start twice")
+	require.Error(t, c.tr["n1"].Start(bg, transporttest.NewRecorder(t, "again")), "Start twice")
 	require.Panics(t, func() { c.nw.NewNode("n1", 2) }, "duplicate live name")
-}
-
-// TestSimultaneousJoin: two nodes dialling each other at once end with one link.
-func TestSimultaneousJoin(t *testing.T) {
-	c := newCluster(t, "a", "b")
-	var wg sync.WaitGroup
-	for _, pair := range [][2]string{{"a", "b"}, {"b", "a"}} {
-		wg.Go(func() { require.NoError(t, c.tr[pair[0]].Join(bg, []string{pair[1]})) })
-	}
-	wg.Wait()
-	require.Equal(t, []string{"b"}, memberNames(c.tr["a"]))
-	c.recs["a"].waitUntil("b up", func() bool { return c.recs["a"].up["b"] })
-	c.recs["b"].waitUntil("a up", func() bool { return c.recs["b"].up["a"] })
-	require.Len(t, c.recs["a"].snapshotEvents(), 1)
-}
-
-func TestSendOrderAndCopies(t *testing.T) {
-	c := newCluster(t, "n1", "n2", "n3")
-	require.NoError(t, c.tr["n2"].Join(bg, []string{"n1"}))
-	require.NoError(t, c.tr["n3"].Join(bg, []string{"n1"}))
-
-	const actors = 8
-	const perActor = 500
-	var wg sync.WaitGroup
-	// Every node sends to every other from several sender actors at once.
-	for from, tr := range c.tr {
-		for to := range c.tr {
-			if to == from {
-				continue
-			}
-			for a := range actors {
-				wg.Go(func() {
-					buf := make([]byte, 8)
-					for i := 0; i < perActor; {
-						n := 1 + i%3 // batches of 1..3
-						envs := make([]transport.Envelope, 0, n)
-						for k := 0; k < n && i < perActor; k++ {
-							buf[0], buf[1] = byte(i), byte(i>>8)
-							envs = append(envs, transport.Envelope{Kind: 3, From: uint64(a + 1), To: uint64(i), Payload: buf})
-							i++
-						}
-						for {
-							err := tr.Send(to, envs...)
-							if err == nil {
-								break
-							}
-							// Only the bounded queue may push back; retry is the sender's choice.
-							if !errors.Is(err, transport.ErrQueueFull) {
-								t.Errorf("send %s→%s: %v", from, to, err)
-								return
-							}
-							time.Sleep(time.Millisecond)
-						}
-						// The transport copied the payload: reusing buf is safe.
-						buf[0], buf[1] = 0xFF, 0xFF
-					}
-				})
-			}
-		}
-	}
-	wg.Wait()
-	for to, r := range c.recs {
-		r.waitUntil("every envelope", func() bool {
-			total := 0
-			for _, envs := range r.envs {
-				total += len(envs)
-			}
-			return total == 2*actors*perActor
-		})
-		r.mu.Lock()
-		for from, envs := range r.envs {
-			next := make(map[uint64]uint64)
-			for _, e := range envs {
-				require.Equal(t, next[e.From], e.To, "%s→%s actor %d out of order", from, to, e.From)
-				next[e.From]++
-			}
-			require.Len(t, next, actors)
-		}
-		r.mu.Unlock()
-	}
 }
 
 // TestPayloadCopied: the receiver sees the bytes as they were at Send, and
@@ -155,22 +47,23 @@ func TestPayloadCopied(t *testing.T) {
 	require.NoError(t, c.tr["n1"].Join(bg, []string{"n2"}))
 	got := make(chan []byte, 1)
 	payload := []byte("hello")
-	c.recs["n2"].mu.Lock()
-	c.recs["n2"].onEnvelopes = func(_ transport.NodeInfo, envs []transport.Envelope) {
+	c.recs["n2"].OnEnvelopes = func(_ transport.NodeInfo, envs []transport.Envelope) {
 		got <- bytes.Clone(envs[0].Payload)
+		for i := range envs[0].Payload { // the handler owns the payload
+			envs[0].Payload[i] = 0xEE
+		}
 	}
-	c.recs["n2"].mu.Unlock()
 	require.NoError(t, c.tr["n1"].Send("n2", transport.Envelope{Payload: payload}))
 	copy(payload, "XXXXX")
 	require.Equal(t, []byte("hello"), <-got)
-	c.recs["n2"].waitUntil("envelope recorded", func() bool { return len(c.recs["n2"].envs["n1"]) == 1 })
+	c.recs["n2"].Wait("envelope recorded", func() bool { return len(c.recs["n2"].Envelopes("n1")) == 1 })
 	require.Equal(t, []byte("XXXXX"), payload, "the receiver scribbled on its own copy only")
 
 	body := []byte("cast body")
 	require.NoError(t, c.tr["n1"].Cast("n2", transport.Control{Kind: 1, Body: body}))
 	copy(body, "zzzz")
-	c.recs["n2"].waitUntil("cast", func() bool { return len(c.recs["n2"].casts["n1"]) == 1 })
-	require.Equal(t, "cast body", string(c.recs["n2"].casts["n1"][0].Body))
+	c.recs["n2"].Wait("cast", func() bool { return len(c.recs["n2"].Casts("n1")) == 1 })
+	require.Equal(t, "cast body", string(c.recs["n2"].Casts("n1")[0].Body))
 }
 
 func TestSendErrors(t *testing.T) {
@@ -184,19 +77,19 @@ func TestSendErrors(t *testing.T) {
 	require.NoError(t, c.tr["n1"].Send("n2"), "nothing to send")
 	// A link cut before NodeUp was delivered is never reported at all, so
 	// wait for it before testing the leave.
-	c.recs["n2"].waitUntil("n1 up", func() bool { return c.recs["n2"].up["n1"] })
+	c.recs["n2"].Wait("n1 up", func() bool { return c.recs["n2"].Up("n1") })
 
 	require.NoError(t, c.tr["n1"].Close())
 	require.NoError(t, c.tr["n1"].Close(), "idempotent")
 	err = c.tr["n1"].Send("n2", transport.Envelope{})
 	require.ErrorIs(t, err, wasmactor.ErrClosed)
 	require.ErrorIs(t, err, net.ErrClosed)
-	require.ErrorIs(t, c.tr["n1"].Start(bg, newRecorder(t, "x")), net.ErrClosed)
+	require.ErrorIs(t, c.tr["n1"].Start(bg, transporttest.NewRecorder(t, "x")), net.ErrClosed)
 	_, err = c.tr["n1"].Call(bg, "n2", transport.Control{})
 	require.ErrorIs(t, err, net.ErrClosed)
 	require.Empty(t, c.tr["n1"].Members())
-	c.recs["n2"].waitUntil("n1 left", func() bool { return len(c.recs["n2"].events) == 2 })
-	require.Contains(t, c.recs["n2"].snapshotEvents()[1], "peer left")
+	c.recs["n2"].Wait("n1 left", func() bool { return len(c.recs["n2"].Events()) == 2 })
+	require.Contains(t, eventStrings(c.recs["n2"])[1], "peer left")
 	require.Empty(t, c.tr["n2"].Members())
 }
 
@@ -206,7 +99,7 @@ func TestQueueFull(t *testing.T) {
 	entered := make(chan struct{})
 	release := make(chan struct{})
 	var once sync.Once
-	c.recs["n2"].onEnvelopes = func(transport.NodeInfo, []transport.Envelope) {
+	c.recs["n2"].OnEnvelopes = func(transport.NodeInfo, []transport.Envelope) {
 		once.Do(func() { close(entered); <-release })
 	}
 	require.NoError(t, c.tr["n1"].Join(bg, []string{"n2"}))
@@ -222,193 +115,63 @@ func TestQueueFull(t *testing.T) {
 	require.ErrorIs(t, tr.Send("n2", env(5)), transport.ErrQueueFull)
 	close(release)
 	r := c.recs["n2"]
-	r.waitUntil("5 envelopes", func() bool { return len(r.envs["n1"]) == 5 })
-	for i, e := range r.envs["n1"] {
+	r.Wait("5 envelopes", func() bool { return len(r.Envelopes("n1")) == 5 })
+	for i, e := range r.Envelopes("n1") {
 		require.EqualValues(t, i, e.To)
 	}
 	require.NoError(t, tr.Send("n2", env(5)), "room again")
 }
 
-func TestCastQueueFullAndOrder(t *testing.T) {
+// TestCallEndsWithTheLink: a call whose link is cut fails with the NodeDown
+// reason and its handler's context ends.
+func TestCallEndsWithTheLink(t *testing.T) {
 	c := newCluster(t, "n1", "n2")
 	require.NoError(t, c.tr["n1"].Join(bg, []string{"n2"}))
-	const n = 2000
-	for i := range n {
-		for {
-			err := c.tr["n1"].Cast("n2", transport.Control{Kind: uint16(i)})
-			if err == nil {
-				break
-			}
-			require.ErrorIs(t, err, transport.ErrQueueFull)
-			time.Sleep(time.Millisecond)
-		}
+	entered := make(chan struct{}, 1)
+	c.recs["n2"].OnCall = func(ctx context.Context, from transport.PeerInfo, req transport.Control) ([]byte, error) {
+		entered <- struct{}{}
+		<-ctx.Done()
+		return nil, ctx.Err()
 	}
-	r := c.recs["n2"]
-	r.waitUntil("all casts", func() bool { return len(r.casts["n1"]) == n })
-	for i, m := range r.casts["n1"] {
-		require.EqualValues(t, i, m.Kind)
-	}
-
-	// A cast queue holds at most the limit. A handler whose HandleCast
-	// blocks stalls the queue behind it.
-	block := make(chan struct{})
-	entered := make(chan struct{})
-	c2 := newCluster(t, "a", "b")
-	c2.nw.SetQueueLimit(1)
-	ra := c2.recs["a"]
-	stalled := &stallingCasts{recorder: ra, entered: entered, block: block}
-	a := c2.nw.NewNode("a2", 1)
-	require.NoError(t, a.Start(bg, stalled))
-	require.NoError(t, a.Join(bg, []string{"b"}))
-	require.NoError(t, c2.tr["b"].Cast("a2", transport.Control{Kind: 1}))
-	<-entered
-	require.NoError(t, c2.tr["b"].Cast("a2", transport.Control{Kind: 2}))
-	require.ErrorIs(t, c2.tr["b"].Cast("a2", transport.Control{Kind: 3}), transport.ErrQueueFull)
-	close(block)
-	require.NoError(t, a.Close())
-}
-
-type stallingCasts struct {
-	*recorder
-	entered, block chan struct{}
-	once           sync.Once
-}
-
-func (s *stallingCasts) HandleCast(from transport.NodeInfo, msg transport.Control) {
-	s.once.Do(func() { close(s.entered); <-s.block })
-}
-
-func TestCall(t *testing.T) {
-	c := newCluster(t, "n1", "n2")
-	require.NoError(t, c.tr["n1"].Join(bg, []string{"n2"}))
-	r2 := c.recs["n2"]
-	calls := make(chan transport.PeerInfo, 10)
-	r2.onCall = func(ctx context.Context, from transport.PeerInfo, req transport.Control) ([]byte, error) {
-		if string(req.Body) == "quiet" { // blocks without telling the test
-			<-ctx.Done()
-			return nil, ctx.Err()
-		}
-		calls <- from
-		switch string(req.Body) {
-		case "remote":
-			return nil, fmt.Errorf("wrapped: %w", &transport.RemoteError{Code: 42, Message: "no such actor"})
-		case "plain":
-			return nil, errors.New("plain failure")
-		case "block":
-			<-ctx.Done()
-			return nil, ctx.Err()
-		}
-		return append([]byte("re:"), req.Body...), nil
-	}
-	b, err := c.tr["n1"].Call(bg, "n2", transport.Control{Kind: 1, Body: []byte("ping")})
-	require.NoError(t, err)
-	require.Equal(t, "re:ping", string(b))
-	from := <-calls
-	require.Equal(t, transport.PeerInfo{NodeInfo: c.tr["n1"].Self()}, from)
-
-	_, err = c.tr["n1"].Call(bg, "n2", transport.Control{Body: []byte("remote")})
-	var re *transport.RemoteError
-	require.ErrorAs(t, err, &re)
-	require.Equal(t, transport.RemoteError{Code: 42, Message: "no such actor"}, *re)
-	<-calls
-
-	_, err = c.tr["n1"].Call(bg, "n2", transport.Control{Body: []byte("plain")})
-	require.ErrorAs(t, err, &re)
-	require.Equal(t, "plain failure", re.Message)
-	<-calls
-
-	// The caller giving up ends the handler's context too. Cancel only once
-	// the handler runs: a call abandoned earlier is never served at all.
-	ctx, cancel := context.WithCancel(bg)
-	go func() { <-calls; cancel() }()
-	_, err = c.tr["n1"].Call(ctx, "n2", transport.Control{Body: []byte("block")})
-	require.ErrorIs(t, err, context.Canceled)
-
-	ctx, cancel = context.WithTimeout(bg, time.Millisecond)
-	defer cancel()
-	_, err = c.tr["n1"].Call(ctx, "n2", transport.Control{Body: []byte("quiet")})
-	require.ErrorIs(t, err, context.DeadlineExceeded)
-
-	_, err = c.tr["n1"].Call(bg, "ghost", transport.Control{})
-	require.ErrorIs(t, err, transport.ErrNodeDown)
-
-	// A link lost during a call fails it with the NodeDown reason, and the
-	// handler's context ends.
 	go func() {
-		<-calls
+		<-entered
 		c.nw.Partition("n1", "n2")
 	}()
-	_, err = c.tr["n1"].Call(bg, "n2", transport.Control{Body: []byte("block")})
+	_, err := c.tr["n1"].Call(bg, "n2", transport.Control{})
 	require.ErrorIs(t, err, ErrPartitioned)
 	require.ErrorIs(t, err, transport.ErrNodeDown)
 }
 
-func TestFetchBlob(t *testing.T) {
+// TestKilledNodeHearsNothing: Kill returns once the peers' NodeDown
+// returned; the killed node gets no NodeDown of its own, its methods fail
+// as closed, and its name can be used again by a new incarnation.
+func TestKilledNodeHearsNothing(t *testing.T) {
 	c := newCluster(t, "n1", "n2")
-	require.NoError(t, c.tr["n1"].Join(bg, []string{"n2"}))
-	blob := bytes.Repeat([]byte{7}, 1000)
-	c.recs["n2"].mu.Lock()
-	c.recs["n2"].blobs["mod"] = blob
-	c.recs["n2"].mu.Unlock()
-
-	b, err := c.tr["n1"].FetchBlob(bg, "n2", "mod", 1000)
-	require.NoError(t, err)
-	require.Equal(t, blob, b)
-	b[0] = 0
-	require.Equal(t, byte(7), blob[0], "the fetched blob is a copy")
-
-	_, err = c.tr["n1"].FetchBlob(bg, "n2", "mod", 999)
-	require.ErrorIs(t, err, wasmactor.ErrTooLarge)
-	_, err = c.tr["n1"].FetchBlob(bg, "n2", "nope", 10)
-	var re *transport.RemoteError
-	require.ErrorAs(t, err, &re)
-	require.EqualValues(t, 7, re.Code)
-	_, err = c.tr["n1"].FetchBlob(bg, "n3", "mod", 10)
-	require.ErrorIs(t, err, transport.ErrNodeDown)
-}
-
-func TestKillAndRestart(t *testing.T) {
-	c := newCluster(t, "n1", "n2", "n3")
 	require.NoError(t, c.tr["n2"].Join(bg, []string{"n1"}))
-	require.NoError(t, c.tr["n3"].Join(bg, []string{"n1"}))
-	for _, r := range c.recs {
-		r.waitUntil("two peers up", func() bool { return len(r.events) == 2 })
-	}
-	c.nw.Kill("n3")
-	// Kill waited for the peers' NodeDown.
-	for _, name := range []string{"n1", "n2"} {
-		ev := c.recs[name].snapshotEvents()
-		require.Len(t, ev, 3)
-		require.Equal(t, "down n3/1 "+ErrPeerKilled.Error(), ev[2])
-		require.NotContains(t, memberNames(c.tr[name]), "n3")
-	}
-	require.Len(t, c.recs["n3"].snapshotEvents(), 2, "the killed node hears nothing")
-	require.ErrorIs(t, c.tr["n3"].Send("n1", transport.Envelope{}), net.ErrClosed)
-	require.ErrorIs(t, c.tr["n1"].Send("n3", transport.Envelope{}), transport.ErrNodeDown)
-	c.nw.Kill("n3") // unknown now: ignored
-	require.NoError(t, c.tr["n3"].Close())
-
-	// The name comes back with a new incarnation.
-	old := c.recs["n3"]
-	old.checkClean()
-	r3 := c.add(t, "n3", 2)
-	require.NoError(t, c.tr["n3"].Join(bg, []string{"n2"}))
-	require.Equal(t, []string{"n1", "n2"}, memberNames(c.tr["n3"]))
-	c.recs["n1"].waitUntil("n3 back", func() bool { return c.recs["n1"].up["n3"] })
-	require.Equal(t, "up n3/2", c.recs["n1"].snapshotEvents()[3])
-	r3.waitUntil("both peers", func() bool { return len(r3.events) == 2 })
+	c.recs["n2"].Wait("n1 up", func() bool { return c.recs["n2"].Up("n1") })
+	c.recs["n1"].Wait("n2 up", func() bool { return c.recs["n1"].Up("n2") })
+	c.nw.Kill("n2")
+	require.Equal(t, []string{"up n2/1", "down n2/1 " + ErrPeerKilled.Error()}, eventStrings(c.recs["n1"]))
+	require.Equal(t, []string{"up n1/1"}, eventStrings(c.recs["n2"]), "the killed node hears nothing")
+	require.ErrorIs(t, c.tr["n2"].Send("n1", transport.Envelope{}), net.ErrClosed)
+	c.nw.Kill("n2") // unknown now: ignored
+	require.NoError(t, c.tr["n2"].Close())
+	c.add(t, "n2", 2)
+	require.NoError(t, c.tr["n2"].Join(bg, []string{"n1"}))
+	c.recs["n1"].Wait("n2 back", func() bool { return c.recs["n1"].Up("n2") })
+	require.Equal(t, "up n2/2", eventStrings(c.recs["n1"])[2])
 }
 
 func TestPartitionHeal(t *testing.T) {
 	c := newCluster(t, "n1", "n2", "n3")
 	require.NoError(t, c.tr["n1"].Join(bg, []string{"n2"}))
 	r1, r2, r3 := c.recs["n1"], c.recs["n2"], c.recs["n3"]
-	r1.waitUntil("n2 up", func() bool { return r1.up["n2"] })
-	r2.waitUntil("n1 up", func() bool { return r2.up["n1"] })
+	r1.Wait("n2 up", func() bool { return r1.Up("n2") })
+	r2.Wait("n1 up", func() bool { return r2.Up("n1") })
 
 	c.nw.Partition("n1", "n2")
-	require.Equal(t, []string{"up n2/1", "down n2/1 " + ErrPartitioned.Error()}, r1.snapshotEvents())
-	require.Equal(t, []string{"up n1/1", "down n1/1 " + ErrPartitioned.Error()}, r2.snapshotEvents())
+	require.Equal(t, []string{"up n2/1", "down n2/1 " + ErrPartitioned.Error()}, eventStrings(r1))
+	require.Equal(t, []string{"up n1/1", "down n1/1 " + ErrPartitioned.Error()}, eventStrings(r2))
 	require.ErrorIs(t, c.tr["n1"].Send("n2", transport.Envelope{}), transport.ErrNodeDown)
 	require.ErrorIs(t, c.tr["n1"].Join(bg, []string{"n2"}), ErrPartitioned, "a partition refuses dials")
 	c.nw.Partition("n1", "n2") // twice: nothing more happens
@@ -420,11 +183,11 @@ func TestPartitionHeal(t *testing.T) {
 
 	c.nw.Heal("n1", "n2")
 	require.Equal(t, []string{"n2", "n3"}, memberNames(c.tr["n1"]))
-	r1.waitUntil("n2 up again", func() bool { return r1.up["n2"] })
-	r2.waitUntil("n1 up again", func() bool { return r2.up["n1"] })
-	r3.waitUntil("both", func() bool { return r3.up["n1"] && r3.up["n2"] })
+	r1.Wait("n2 up again", func() bool { return r1.Up("n2") })
+	r2.Wait("n1 up again", func() bool { return r2.Up("n1") })
+	r3.Wait("both", func() bool { return r3.Up("n1") && r3.Up("n2") })
 	require.NoError(t, c.tr["n1"].Send("n2", transport.Envelope{From: 9}))
-	r2.waitUntil("envelope after heal", func() bool { return len(r2.envs["n1"]) == 1 })
+	r2.Wait("envelope after heal", func() bool { return len(r2.Envelopes("n1")) == 1 })
 
 	// Healing a pair of strangers connects nothing.
 	c.add(t, "loner", 1)
@@ -467,25 +230,23 @@ func TestFlappingLinkKeepsEventOrder(t *testing.T) {
 	require.NoError(t, err)
 	for _, name := range []string{"a", "b"} {
 		r := c.recs[name]
-		r.checkClean()
-		ev := r.snapshotEvents()
+		require.Empty(t, r.Violations())
+		ev := eventStrings(r)
 		require.Contains(t, ev[len(ev)-1], "up ")
-		r.mu.Lock()
 		// Per sender actor the envelopes that arrived are increasing: loss on
 		// a cut link is allowed, reordering is not.
 		last := int64(-1)
-		for _, e := range r.envs[map[string]string{"a": "b", "b": "a"}[name]] {
+		for _, e := range r.Envelopes(map[string]string{"a": "b", "b": "a"}[name]) {
 			require.Greater(t, int64(e.To), last)
 			last = int64(e.To)
 		}
-		r.mu.Unlock()
 	}
 }
 
 func TestDial(t *testing.T) {
 	c := newCluster(t, "n1")
 	froms := make(chan transport.PeerInfo, 1)
-	c.recs["n1"].onCall = func(ctx context.Context, from transport.PeerInfo, req transport.Control) ([]byte, error) {
+	c.recs["n1"].OnCall = func(ctx context.Context, from transport.PeerInfo, req transport.Control) ([]byte, error) {
 		froms <- from
 		if string(req.Body) == "block" {
 			<-ctx.Done()
@@ -540,7 +301,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 				var trs []transport.Transport
 				for i := range 4 {
 					tr := nw.NewNode(fmt.Sprintf("n%d", i), 1)
-					require.NoError(t, tr.Start(bg, newRecorder(t, "x")))
+					require.NoError(t, tr.Start(bg, transporttest.NewRecorder(t, "x")))
 					require.NoError(t, tr.Join(bg, []string{"n0"}))
 					trs = append(trs, tr)
 				}
@@ -572,4 +333,48 @@ func TestNoGoroutineLeak(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestDeafenIsOneSided: n1 stops hearing n2 while n2 notices nothing; only
+// n1 reports the other down, n2's traffic is lost (not refused) and its
+// calls wait. On Heal the pair reconnects and n2 too sees the old session
+// end before the new one starts, so both rebuild the same state.
+func TestDeafenIsOneSided(t *testing.T) {
+	synctest.Test(t, testDeafenIsOneSided)
+}
+
+func testDeafenIsOneSided(t *testing.T) {
+	c := newCluster(t, "n1", "n2")
+	require.NoError(t, c.tr["n1"].Join(bg, []string{"n2"}))
+	r1, r2 := c.recs["n1"], c.recs["n2"]
+	r1.Wait("n2 up", func() bool { return r1.Up("n2") })
+	r2.Wait("n1 up", func() bool { return r2.Up("n1") })
+
+	c.nw.Deafen("n1", "n2")
+	require.Equal(t, []string{"up n2/1", "down n2/1 " + ErrPeerSilent.Error()}, eventStrings(r1), "Deafen waited for n1's NodeDown")
+	require.True(t, errors.Is(ErrPeerSilent, transport.ErrPeerTimeout))
+	require.Empty(t, c.tr["n1"].Members())
+	require.ErrorIs(t, c.tr["n1"].Send("n2", transport.Envelope{}), transport.ErrNodeDown)
+	require.ErrorIs(t, c.tr["n1"].Join(bg, []string{"n2"}), ErrPeerSilent, "no reconnection before Heal")
+
+	require.Equal(t, []string{"up n1/1"}, eventStrings(r2), "n2 noticed nothing")
+	require.Equal(t, []string{"n1"}, memberNames(c.tr["n2"]))
+	require.NoError(t, c.tr["n2"].Send("n1", transport.Envelope{From: 1}), "accepted and lost")
+	require.NoError(t, c.tr["n2"].Cast("n1", transport.Control{Kind: 1}), "accepted and lost")
+	callErr := make(chan error, 1)
+	go func() {
+		_, err := c.tr["n2"].Call(bg, "n1", transport.Control{})
+		callErr <- err
+	}()
+	synctest.Wait() // the call is waiting
+
+	c.nw.Heal("n1", "n2")
+	require.ErrorIs(t, <-callErr, transport.ErrPeerReconnected, "the call waited until n2 found the session replaced")
+	r1.Wait("n2 up again", func() bool { return r1.Up("n2") })
+	r2.Wait("n1 down and up", func() bool { return len(r2.Events()) == 3 && r2.Up("n1") })
+	require.Equal(t, []string{"up n1/1", "down n1/1 " + ErrPeerReconnected.Error(), "up n1/1"}, eventStrings(r2))
+	require.NoError(t, c.tr["n2"].Send("n1", transport.Envelope{From: 2}))
+	r1.Wait("envelope in the new session", func() bool { return len(r1.Envelopes("n2")) == 1 })
+	require.EqualValues(t, 2, r1.Envelopes("n2")[0].From, "nothing sent into the lost session arrives")
+	require.Empty(t, r1.Casts("n2"))
 }

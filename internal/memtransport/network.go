@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/token"
 	"github.com/wasmactor/wasmactor/transport"
 )
 
@@ -20,11 +21,16 @@ const DefaultQueueLimit = 4096
 // maxBatch bounds one HandleEnvelopes call, like a QUIC lane read.
 const maxBatch = 256
 
-// NodeDown reasons. All match transport.ErrNodeDown with errors.Is.
+// NodeDown reasons. All match transport.ErrNodeDown with errors.Is, and
+// the transport sentinel they model where there is one.
 var (
-	ErrPeerLeft    = fmt.Errorf("%w: peer left the cluster", transport.ErrNodeDown)
+	ErrPeerLeft    = fmt.Errorf("%w: %w", transport.ErrNodeDown, transport.ErrPeerLeft)
 	ErrPeerKilled  = fmt.Errorf("%w: peer vanished", transport.ErrNodeDown)
 	ErrPartitioned = fmt.Errorf("%w: network partition", transport.ErrNodeDown)
+	// ErrPeerSilent: this node stopped hearing the peer ([Network.Deafen]).
+	ErrPeerSilent = fmt.Errorf("%w: %w", transport.ErrNodeDown, transport.ErrPeerTimeout)
+	// ErrPeerReconnected: the peer stopped hearing this node and reconnected.
+	ErrPeerReconnected = fmt.Errorf("%w: %w", transport.ErrNodeDown, transport.ErrPeerReconnected)
 )
 
 // errClosed is returned by a closed transport or client; it matches both
@@ -122,7 +128,7 @@ func (nw *Network) Kill(name string) {
 		nw.mu.Unlock()
 		return
 	}
-	ls := nw.removeNodeLocked(n, ErrPeerKilled)
+	ls := nw.removeNodeLocked(n, ErrPeerKilled, false)
 	nw.mu.Unlock()
 	for _, l := range ls {
 		l.wg.Wait()
@@ -130,9 +136,11 @@ func (nw *Network) Kill(name string) {
 	n.wg.Wait()
 }
 
-// removeNodeLocked marks n dead, unlinks it and cancels its calls. The
-// caller holds mu and waits for the returned links' goroutines if it wants.
-func (nw *Network) removeNodeLocked(n *node, reason error) []*link {
+// removeNodeLocked marks n dead, unlinks it and cancels its calls; with
+// drain, what n queued is delivered before its peers' NodeDown (a clean
+// leave). The caller holds mu and waits for the returned links'
+// goroutines if it wants.
+func (nw *Network) removeNodeLocked(n *node, reason error, drain bool) []*link {
 	n.dead = true
 	if nw.nodes[n.info.Name] == n {
 		delete(nw.nodes, n.info.Name)
@@ -142,6 +150,9 @@ func (nw *Network) removeNodeLocked(n *node, reason error) []*link {
 		ls = append(ls, l)
 	}
 	for _, l := range ls {
+		if drain {
+			l.from(n).drain.Store(true)
+		}
 		nw.unlinkLocked(l, reason)
 	}
 	n.cancel(errClosed)
@@ -167,9 +178,38 @@ func (nw *Network) Partition(a, b string) {
 	}
 }
 
-// Heal lifts a partition between a and b. If they were linked when the
-// partition began, or belong to the same cluster through other members, they
-// reconnect at once and both get NodeUp (asynchronously, like any NodeUp).
+// Deafen makes node stop hearing peer on their link, as when the network
+// drops everything one way: node gets NodeDown with [ErrPeerSilent] (as at
+// an idle timeout) and considers peer gone, while peer notices nothing;
+// what peer sends to node is accepted and lost, and peer's calls to node
+// wait. The link stays one-sided (no Join or mesh reconnects the pair)
+// until [Network.Heal] or [Network.Partition]. Deafen returns once node's
+// NodeDown returned. Unlinked pairs are ignored.
+func (nw *Network) Deafen(node, peer string) {
+	nw.mu.Lock()
+	l := nw.links[pairOf(node, peer)]
+	var d *direction
+	if l != nil && nw.nodes[node] != nil {
+		d = l.into(nw.nodes[node])
+		if d.ctx.Err() != nil {
+			d = nil
+		} else {
+			d.lost.Store(true)
+			d.end(ErrPeerSilent)
+		}
+	}
+	nw.mu.Unlock()
+	if d != nil {
+		<-d.ctlDone
+	}
+}
+
+// Heal lifts a partition between a and b, or the one-sided link Deafen
+// left. If they were linked when the partition began, or belong to the same
+// cluster through other members, they reconnect at once and both get
+// NodeUp (asynchronously, like any NodeUp). The side of a one-sided link
+// that had not noticed gets NodeDown with [ErrPeerReconnected] first, as
+// the transport contract requires.
 func (nw *Network) Heal(a, b string) {
 	p := pairOf(a, b)
 	nw.mu.Lock()
@@ -177,6 +217,10 @@ func (nw *Network) Heal(a, b string) {
 	delete(nw.partitioned, p)
 	wasCut := nw.cut[p]
 	delete(nw.cut, p)
+	if l := nw.links[p]; l != nil && l.halfDead() {
+		nw.unlinkLocked(l, ErrPeerReconnected)
+		wasCut = true
+	}
 	if x, y := nw.nodes[a], nw.nodes[b]; wasCut && nw.connectableLocked(x, y) {
 		nw.linkLocked(x, y)
 	}
@@ -195,7 +239,7 @@ func (nw *Network) Close() error {
 			all = append(all, n)
 		}
 		for _, n := range all {
-			nw.removeNodeLocked(n, ErrPeerLeft)
+			nw.removeNodeLocked(n, ErrPeerLeft, false)
 		}
 		for c := range nw.clients {
 			c.closeLocked()
@@ -256,7 +300,13 @@ func (nw *Network) meshLocked() {
 }
 
 // Dial opens a client connection (as the CLI makes) to the node at addr.
+// The client holds the cookie: its grant is [token.AdminGrant].
 func (nw *Network) Dial(ctx context.Context, addr string) (transport.Client, error) {
+	return nw.DialAs(ctx, addr, token.AdminGrant())
+}
+
+// DialAs is Dial for a client that proved a token: the node sees grant.
+func (nw *Network) DialAs(ctx context.Context, addr string, grant token.Grant) (transport.Client, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -275,7 +325,7 @@ func (nw *Network) Dial(ctx context.Context, addr string) (transport.Client, err
 	c := &client{
 		nw:     nw,
 		n:      n,
-		peer:   transport.PeerInfo{NodeInfo: transport.NodeInfo{Name: name, Addr: name}, Client: true},
+		peer:   transport.PeerInfo{NodeInfo: transport.NodeInfo{Name: name, Addr: name}, Client: true, Grant: grant},
 		ctx:    ctx,
 		cancel: cancel,
 	}

@@ -92,6 +92,10 @@ func (n *node) Join(ctx context.Context, seeds []string) error {
 			last = fmt.Errorf("memtransport: join %s: %w", addr, ErrPartitioned)
 			continue
 		}
+		if l := nw.links[pairOf(n.info.Name, addr)]; l != nil && !l.hears(n) {
+			last = fmt.Errorf("memtransport: join %s: %w", addr, ErrPeerSilent)
+			continue
+		}
 		if nw.links[pairOf(n.info.Name, addr)] == nil {
 			nw.linkLocked(n, peer)
 		}
@@ -111,7 +115,9 @@ func (n *node) Members() []transport.NodeInfo {
 	out := make([]transport.NodeInfo, 0, len(n.links))
 	if !n.dead {
 		for _, l := range n.links {
-			out = append(out, l.other(n).info)
+			if l.hears(n) {
+				out = append(out, l.other(n).info)
+			}
 		}
 	}
 	n.nw.mu.RUnlock()
@@ -127,7 +133,7 @@ func (n *node) out(peer string) (*direction, error) {
 		return nil, err
 	}
 	l := n.links[peer]
-	if l == nil {
+	if l == nil || !l.hears(n) {
 		return nil, fmt.Errorf("memtransport: %s: %w", peer, transport.ErrNodeDown)
 	}
 	return l.from(n), nil
@@ -141,10 +147,13 @@ func (n *node) Send(peer string, envs ...transport.Envelope) error {
 	if len(envs) == 0 {
 		return nil
 	}
+	if d.lost.Load() {
+		return nil // the peer stopped hearing us; we do not know it yet
+	}
 	limit := int(n.nw.queueLimit.Load())
 	d.mu.Lock()
 	switch {
-	case d.l.ctx.Err() != nil:
+	case d.ctx.Err() != nil:
 		d.mu.Unlock()
 		return fmt.Errorf("memtransport: %s: %w", peer, transport.ErrNodeDown)
 	case len(d.envs)+len(envs) > limit:
@@ -153,6 +162,7 @@ func (n *node) Send(peer string, envs ...transport.Envelope) error {
 	}
 	for _, e := range envs {
 		e.Payload = bytes.Clone(e.Payload)
+		e.Trace = bytes.Clone(e.Trace)
 		d.envs = append(d.envs, e)
 	}
 	d.mu.Unlock()
@@ -165,11 +175,14 @@ func (n *node) Cast(peer string, msg transport.Control) error {
 	if err != nil {
 		return err
 	}
+	if d.lost.Load() {
+		return nil // the peer stopped hearing us; we do not know it yet
+	}
 	msg.Body = bytes.Clone(msg.Body)
 	limit := int(n.nw.queueLimit.Load())
 	d.mu.Lock()
 	switch {
-	case d.l.ctx.Err() != nil:
+	case d.ctx.Err() != nil:
 		d.mu.Unlock()
 		return fmt.Errorf("memtransport: %s: %w", peer, transport.ErrNodeDown)
 	case len(d.casts) >= limit:
@@ -188,7 +201,10 @@ type result struct {
 }
 
 // request runs serve on a goroutine of the peer's, once the peer has heard
-// NodeUp from n, and waits for it, the caller's ctx or the link to end.
+// NodeUp from n, and waits for it, the caller's ctx or n to stop hearing
+// the peer. A request to a peer that stopped hearing n is never served,
+// and one whose peer stops hearing n meanwhile gets no answer: the caller
+// waits, as on a network, until it finds the link lost.
 func (n *node) request(ctx context.Context, peer, what string, serve func(ctx context.Context, h transport.Handler, from transport.PeerInfo) ([]byte, error)) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -200,30 +216,36 @@ func (n *node) request(ctx context.Context, peer, what string, serve func(ctx co
 		return nil, err
 	}
 	l := n.links[peer]
-	if l == nil || l.ctx.Err() != nil {
+	if l == nil || !l.hears(n) {
 		nw.mu.RUnlock()
 		return nil, fmt.Errorf("memtransport: %s %s: %w", what, peer, transport.ErrNodeDown)
 	}
-	d := l.from(n)
-	// The handler's context ends with the link or when the caller gives up,
-	// as a QUIC stream would be reset.
-	hctx, hcancel := context.WithCancelCause(l.ctx)
-	stop := context.AfterFunc(ctx, func() { hcancel(context.Cause(ctx)) })
+	d, back := l.from(n), l.into(n)
 	res := make(chan result, 1)
-	from := transport.PeerInfo{NodeInfo: n.info}
-	nw.goFor(d.to, l, func() {
-		defer hcancel(nil)
-		select {
-		case <-d.up:
-		case <-hctx.Done():
-		}
-		if hctx.Err() != nil { // possibly before the peer heard NodeUp: do not serve
-			res <- result{err: context.Cause(hctx)}
-			return
-		}
-		b, err := serve(hctx, d.to.h, from)
-		res <- result{b: bytes.Clone(b), err: asRemote(err)}
-	})
+	stop := func() bool { return false }
+	if !d.lost.Load() {
+		// The handler's context ends when the peer stops hearing n or the
+		// caller gives up, as a QUIC stream would be reset.
+		hctx, hcancel := context.WithCancelCause(d.ctx)
+		stop = context.AfterFunc(ctx, func() { hcancel(context.Cause(ctx)) })
+		from := transport.PeerInfo{NodeInfo: n.info}
+		nw.goFor(d.to, l, func() {
+			defer hcancel(nil)
+			select {
+			case <-d.up:
+			case <-hctx.Done():
+			}
+			if hctx.Err() != nil { // possibly before the peer heard NodeUp: do not serve
+				res <- result{err: context.Cause(hctx)}
+				return
+			}
+			b, err := serve(hctx, d.to.h, from)
+			if d.ctx.Err() != nil {
+				return // the peer stopped hearing n: no answer
+			}
+			res <- result{b: bytes.Clone(b), err: asRemote(err)}
+		})
+	}
 	nw.mu.RUnlock()
 	defer stop()
 
@@ -234,15 +256,15 @@ func (n *node) request(ctx context.Context, peer, what string, serve func(ctx co
 			// make that look like a remote error.
 			return nil, fmt.Errorf("memtransport: %s %s: %w", what, peer, ctx.Err())
 		}
-		if l.ctx.Err() != nil {
+		if back.ctx.Err() != nil {
 			// Likewise for a link lost during the call: report the NodeDown reason.
-			return nil, fmt.Errorf("memtransport: %s %s: %w", what, peer, context.Cause(l.ctx))
+			return nil, fmt.Errorf("memtransport: %s %s: %w", what, peer, context.Cause(back.ctx))
 		}
 		return r.b, r.err
 	case <-ctx.Done():
 		return nil, fmt.Errorf("memtransport: %s %s: %w", what, peer, ctx.Err())
-	case <-l.ctx.Done():
-		return nil, fmt.Errorf("memtransport: %s %s: %w", what, peer, context.Cause(l.ctx))
+	case <-back.ctx.Done():
+		return nil, fmt.Errorf("memtransport: %s %s: %w", what, peer, context.Cause(back.ctx))
 	}
 }
 
@@ -278,12 +300,13 @@ func (n *node) FetchBlob(ctx context.Context, peer string, key string, max int64
 	return b, nil
 }
 
-// Close leaves the cluster: peers get NodeDown with [ErrPeerLeft]; this node
-// hears nothing more. It returns once no goroutine calls this node's handler.
+// Close leaves the cluster: what this node queued is delivered, then peers
+// get NodeDown with [ErrPeerLeft]; this node hears nothing more. It returns
+// once no goroutine calls this node's handler.
 func (n *node) Close() error {
 	n.nw.mu.Lock()
 	if !n.dead {
-		n.nw.removeNodeLocked(n, ErrPeerLeft)
+		n.nw.removeNodeLocked(n, ErrPeerLeft, true)
 	}
 	n.nw.mu.Unlock()
 	n.wg.Wait()

@@ -27,6 +27,6 @@ func Unmarshal(b []byte, v any) error {
 	return nil
 }
 
-// EncodeValue encodes any Go value as a message payload (for tests and the
-// CLI), with the same deterministic options as control bodies.
-func EncodeValue(v any) ([]byte, error) { return cbormode.Deterministic().Marshal(v) }
+// EncodeValue encodes any Go value as a message payload (for the client
+// and tests), deterministically, tags allowed ([cbormode.Payload]).
+func EncodeValue(v any) ([]byte, error) { return cbormode.Payload().Marshal(v) }

@@ -15,7 +15,7 @@ const (
 
 	// Calls between nodes.
 	KindUpgrade       uint16 = 140 // Upgrade (PID) → UpgradeReply: upgrade an actor of the receiver
-	KindActorsOf      uint16 = 141 // ActorsOf → []ActorRef: the receiver's actors of a factory
+	KindActorsOf      uint16 = 141 // ActorsOf → []ActorVersion: the receiver's actors of a factory
 	KindUndeployApply uint16 = 142 // UndeployApply → UndeployApplied: undeploy a module here
 	KindModuleUse     uint16 = 143 // Empty → []ModuleCount: the receiver's actors per module
 	KindMigrateIn     uint16 = 144 // MigrateIn → MigrateInReply: restore a migrating actor here (frozen)
@@ -60,8 +60,8 @@ type ActorsOf struct {
 	Factory string `cbor:"1,keyasint"`
 }
 
-// ActorRef is one actor and the module it runs.
-type ActorRef struct {
+// ActorVersion is one actor and the module it runs.
+type ActorVersion struct {
 	PID    wasmactor.PID `cbor:"1,keyasint"`
 	Module registry.Hash `cbor:"2,keyasint"`
 }
@@ -79,7 +79,7 @@ type UpgradePlan struct {
 type UpgradePlanReply struct {
 	To      string        `cbor:"1,keyasint"`
 	Module  registry.Hash `cbor:"2,keyasint"`
-	Actors  []ActorRef    `cbor:"3,keyasint"`
+	Actors  []ActorVersion    `cbor:"3,keyasint"`
 	Missing []string      `cbor:"4,keyasint,omitempty"`
 }
 

@@ -47,11 +47,29 @@ func FuzzControlBodies(f *testing.F) {
 	f.Add(Marshal(Down{Ref: 1, Reason: "noconnection"}))
 	f.Add(Marshal(NameRef{Name: "svc", PID: wasmactor.PID{Node: "n1", Incarnation: 1, Serial: 2}}))
 	f.Add(Marshal(map[int]any{1: "svc", 2: wasmactor.PID{Node: "n1", Incarnation: 1, Serial: 2}, 3: int64(1)})) // a claim with a time
+	f.Add(Marshal(SpawnRequest{Req: 1, Spawn: Spawn{Factory: "Counter"}, Link: true, MonitorRef: 2}))
+	f.Add(Marshal(Spawned{Req: 1, Code: 3, Message: "unknown factory"}))
+	f.Add(Marshal(GroupChange{Group: "g", Leave: true}))
+	f.Add(Marshal(PsPage{Actors: []ActorInfo{{Factory: "F", NamesTotal: 40}}, Next: &PsCursor{Node: "n2", Serial: 3}}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		// Every body a peer's cast or call can carry.
 		for _, v := range []any{&Spawn{}, &Sync{}, &Down{}, &Message{}, &Watch{}, &Exit{}, &Module{},
-			&NameRef{}, &GroupRef{}, &registry.Claim{}, &Link{}, &Target{}} {
+			&NameRef{}, &GroupRef{}, &registry.Claim{}, &Link{}, &Target{}, &ActorRef{},
+			&SpawnRequest{}, &Spawned{}, &GroupChange{}, &NodeEventsRequest{}, &GroupsRequest{}, &GroupMessage{},
+			&PsRequest{}, &PsPage{}, &NodesReply{}} {
 			_ = Unmarshal(b, v) // must not panic or blow up memory
 		}
 	})
+}
+
+func TestPageBytes(t *testing.T) {
+	for _, tc := range []struct{ asked, got int }{
+		{0, DefaultPageBytes},
+		{1, MinPageBytes},
+		{MinPageBytes + 1, MinPageBytes + 1},
+		{DefaultPageBytes * 8, DefaultPageBytes},
+		{-5, MinPageBytes},
+	} {
+		require.Equal(t, tc.got, PsRequest{MaxBytes: tc.asked}.PageBytes(), "asked %d", tc.asked)
+	}
 }

@@ -28,10 +28,11 @@
 //
 // # Envelope batches
 //
-// A batch body is a CBOR array of envelope maps (keys 1..7, see
+// A batch body is a CBOR array of envelope maps (keys 1..8, see
 // [transport.Envelope]). [AppendEnvelopes] encodes without reflection and
 // produces exactly what [Marshal] would; [DecodeEnvelopes] decodes the common
-// shapes without reflection, with payloads sharing the body's memory, and
+// shapes without reflection, with payloads and trace contexts sharing the
+// body's memory, and
 // falls back to [Unmarshal] for anything unusual so that its accept/reject
 // behaviour is exactly the strict mode's. Both paths refuse batches of more
 // than [MaxBatch] envelopes before decoding any. Envelopes are on the hot

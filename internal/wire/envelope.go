@@ -55,7 +55,7 @@ func headLen(v uint64) int {
 
 // EnvelopeSize is the encoded size of e inside a batch.
 func EnvelopeSize(e *transport.Envelope) int {
-	n := 1 // map head: at most 7 pairs
+	n := 1 // map head: at most 8 pairs
 	if e.Kind != 0 {
 		n += 1 + headLen(uint64(e.Kind))
 	}
@@ -76,6 +76,9 @@ func EnvelopeSize(e *transport.Envelope) int {
 	}
 	if len(e.Payload) != 0 {
 		n += 1 + headLen(uint64(len(e.Payload))) + len(e.Payload)
+	}
+	if len(e.Trace) != 0 {
+		n += 1 + headLen(uint64(len(e.Trace))) + len(e.Trace)
 	}
 	return n
 }
@@ -108,6 +111,9 @@ func AppendEnvelope(dst []byte, e *transport.Envelope) []byte {
 	if len(e.Payload) != 0 {
 		pairs++
 	}
+	if len(e.Trace) != 0 {
+		pairs++
+	}
 	dst = append(dst, majorMap|byte(pairs))
 	if e.Kind != 0 {
 		dst = appendHead(append(dst, 1), majorUint, uint64(e.Kind))
@@ -131,6 +137,10 @@ func AppendEnvelope(dst []byte, e *transport.Envelope) []byte {
 		dst = appendHead(append(dst, 7), majorBytes, uint64(len(e.Payload)))
 		dst = append(dst, e.Payload...)
 	}
+	if len(e.Trace) != 0 {
+		dst = appendHead(append(dst, 8), majorBytes, uint64(len(e.Trace)))
+		dst = append(dst, e.Trace...)
+	}
 	return dst
 }
 
@@ -152,8 +162,8 @@ func AppendBatchFrame(dst []byte, envs []transport.Envelope) []byte {
 	return AppendEnvelopes(AppendHeader(dst, n), envs)
 }
 
-// DecodeEnvelopes decodes a batch body. Payloads share body's memory (so the
-// caller must not reuse body). It accepts and rejects exactly what
+// DecodeEnvelopes decodes a batch body. Payloads and trace contexts share
+// body's memory (so the caller must not reuse body). It accepts and rejects exactly what
 // [Unmarshal] into a []transport.Envelope does, and batches of more than
 // [MaxBatch] envelopes; the common shapes are decoded without reflection.
 func DecodeEnvelopes(body []byte) ([]transport.Envelope, error) {
@@ -226,8 +236,8 @@ func readHead(b []byte, i int) (major byte, v uint64, next int, ok bool) {
 }
 
 // decodeFast handles a definite array of definite maps whose keys are the
-// unsigned integers 1..7 (each at most once) with unsigned values in range
-// and a byte-string payload. Anything else returns ok=false and the strict
+// unsigned integers 1..8 (each at most once) with unsigned values in range
+// and byte strings for the payload and the trace context. Anything else returns ok=false and the strict
 // reflection decoder decides.
 func decodeFast(dst []transport.Envelope, b []byte) ([]transport.Envelope, bool) {
 	major, n, i, ok := readHead(b, 0)
@@ -244,14 +254,14 @@ func decodeFast(dst []transport.Envelope, b []byte) ([]transport.Envelope, bool)
 		e := &envs[k]
 		var pairs uint64
 		major, pairs, i, ok = readHead(b, i)
-		if !ok || major != majorMap || pairs > 7 {
+		if !ok || major != majorMap || pairs > 8 {
 			return nil, false
 		}
-		var seen uint8
+		var seen uint16
 		for p := uint64(0); p < pairs; p++ {
 			var key, v uint64
 			major, key, i, ok = readHead(b, i)
-			if !ok || major != majorUint || key < 1 || key > 7 || seen&(1<<key) != 0 {
+			if !ok || major != majorUint || key < 1 || key > 8 || seen&(1<<key) != 0 {
 				return nil, false
 			}
 			seen |= 1 << key
@@ -259,12 +269,16 @@ func decodeFast(dst []transport.Envelope, b []byte) ([]transport.Envelope, bool)
 			if !ok {
 				return nil, false
 			}
-			if key == 7 {
+			if key >= 7 {
 				if major != majorBytes || v > uint64(len(b)-i) {
 					return nil, false
 				}
 				end := i + int(v)
-				e.Payload = b[i:end:end]
+				if key == 7 {
+					e.Payload = b[i:end:end]
+				} else {
+					e.Trace = b[i:end:end]
+				}
 				i = end
 				continue
 			}

@@ -20,6 +20,8 @@ func sampleEnvelopes() []transport.Envelope {
 		{Kind: 1, To: 7, From: 9, Payload: []byte("hello")},
 		{Kind: 255, Status: 65535, ToIncarnation: math.MaxUint64, To: 1 << 32, From: 1<<32 - 1, Ref: 23, Payload: bytes.Repeat([]byte{0xab}, 300)},
 		{Status: 24, Ref: 256, Payload: bytes.Repeat([]byte{1}, 70000)},
+		{Kind: 2, To: 3, From: 4, Ref: 5, Payload: []byte{0xa0}, Trace: bytes.Repeat([]byte{7}, 26)},
+		{Kind: 3, Trace: []byte{0}},
 	}
 }
 
@@ -53,7 +55,8 @@ func requireSameEnvelopes(t testing.TB, want, got []transport.Envelope) {
 	for i := range want {
 		w, g := want[i], got[i]
 		require.True(t, bytes.Equal(w.Payload, g.Payload), "payload %d", i)
-		w.Payload, g.Payload = nil, nil
+		require.True(t, bytes.Equal(w.Trace, g.Trace), "trace %d", i)
+		w.Payload, g.Payload, w.Trace, g.Trace = nil, nil, nil, nil
 		require.Equal(t, w, g, "envelope %d", i)
 	}
 }
@@ -66,7 +69,11 @@ func TestDecodeEnvelopesStrict(t *testing.T) {
 	}{
 		{"empty array", []byte{0x80}, true},
 		{"one empty map", []byte{0x81, 0xa0}, true},
-		{"unknown key ignored", []byte{0x81, 0xa1, 0x08, 0x01}, true},
+		{"unknown key ignored", []byte{0x81, 0xa1, 0x09, 0x01}, true},
+		{"trace", []byte{0x81, 0xa1, 0x08, 0x41, 0x00}, true},
+		{"trace as uint", []byte{0x81, 0xa1, 0x08, 0x01}, false},
+		{"trace as text", []byte{0x81, 0xa1, 0x08, 0x61, 'x'}, false},
+		{"duplicate trace", []byte{0x81, 0xa2, 0x08, 0x40, 0x08, 0x40}, false},
 		{"payload as text", []byte{0x81, 0xa1, 0x07, 0x61, 'x'}, false},
 		{"payload as array", []byte{0x81, 0xa1, 0x07, 0x81, 0x81, 0x40}, false},
 		{"duplicate key", []byte{0x81, 0xa2, 0x04, 0x01, 0x04, 0x02}, false},
@@ -307,7 +314,7 @@ func TestBatchCap(t *testing.T) {
 			b = append(b, 0xa0)
 		}
 		if unusual {
-			return append(b, 0xa1, 0x08, 0x01) // an unknown key: the strict decoder's case
+			return append(b, 0xa1, 0x09, 0x01) // an unknown key: the strict decoder's case
 		}
 		return append(b, 0xa0)
 	}
@@ -329,7 +336,7 @@ func TestAppendDecodedEnvelopes(t *testing.T) {
 	envs, err = AppendDecodedEnvelopes(envs, AppendEnvelopes(nil, b))
 	require.NoError(t, err)
 	requireSameEnvelopes(t, sampleEnvelopes(), envs)
-	envs2, err := AppendDecodedEnvelopes(envs, []byte{0x81, 0xa1, 0x08, 0x01}) // slow path
+	envs2, err := AppendDecodedEnvelopes(envs, []byte{0x81, 0xa1, 0x09, 0x01}) // slow path
 	require.NoError(t, err)
 	require.Len(t, envs2, len(envs)+1)
 	envs3, err := AppendDecodedEnvelopes(envs, []byte{0x82})
@@ -398,4 +405,28 @@ func TestReadNGrowsWithData(t *testing.T) {
 	require.ErrorIs(t, err, io.ErrUnexpectedEOF)
 	_, err = ReadN(&stalled{prefix: data[:5], err: io.ErrClosedPipe}, 11)
 	require.ErrorIs(t, err, io.ErrClosedPipe)
+}
+
+// The envelope codec allocates nothing of its own, traced or not: encoding
+// appends to the caller's buffer and decoding to the caller's slice, with
+// payloads and trace contexts pointing into the body.
+func TestEnvelopeCodecAllocatesNothing(t *testing.T) {
+	for _, trace := range [][]byte{nil, bytes.Repeat([]byte{1}, 26)} {
+		envs := make([]transport.Envelope, 64)
+		for i := range envs {
+			envs[i] = transport.Envelope{Kind: 2, To: uint64(i + 1), From: 77, Ref: uint64(i), Payload: make([]byte, 100), Trace: trace}
+		}
+		buf := AppendBatchFrame(nil, envs)
+		body, _, err := Split(buf, len(buf))
+		require.NoError(t, err)
+		dst := make([]transport.Envelope, 0, len(envs))
+		allocs := testing.AllocsPerRun(100, func() {
+			buf = AppendBatchFrame(buf[:0], envs)
+			if dst, err = AppendDecodedEnvelopes(dst[:0], body); err != nil {
+				t.Fatal(err)
+			}
+		})
+		require.Zero(t, allocs, "traced: %v", trace != nil)
+		requireSameEnvelopes(t, envs, dst)
+	}
 }

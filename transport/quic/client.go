@@ -7,9 +7,11 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	qgo "github.com/quic-go/quic-go"
 
+	"github.com/wasmactor/wasmactor/token"
 	"github.com/wasmactor/wasmactor/transport"
 )
 
@@ -27,13 +29,18 @@ type client struct {
 }
 
 // Dial connects to the node at addr as a client: it authenticates with the
-// cookie like a node but takes no part in membership, and can only make
-// calls. The local UDP socket is bound to the loopback address when addr is
+// cookie like a node, or with a token, but takes no part in membership,
+// and can only make calls. The local UDP socket is bound to the loopback address when addr is
 // a loopback address, to any address otherwise.
 func Dial(ctx context.Context, addr string, cfg ClientConfig) (transport.Client, error) {
 	c, err := cfg.validate()
 	if err != nil {
 		return nil, err
+	}
+	if c.tok != nil && c.tok.Claims().Expired(time.Now()) {
+		// Say so here: the node would only refuse the handshake, and count
+		// it against this address.
+		return nil, fmt.Errorf("%w at %s", token.ErrExpired, c.tok.Claims().Expires.UTC().Format(time.RFC3339))
 	}
 	_, tlsConf, err := tlsConfigs(c.TLS, c.CertFile, c.KeyFile, c.CAFile)
 	if err != nil {
@@ -74,12 +81,15 @@ func Dial(ctx context.Context, addr string, cfg ClientConfig) (transport.Client,
 		Incarnation: randomIncarnation(),
 		MaxFrame:    uint64(c.MaxFrame),
 	}
-	str, _, peer, err := clientHandshake(ctx, conn, c.Cookie, self, nil)
+	str, _, peer, err := clientHandshake(ctx, conn, c.Cookie, c.tok, self, nil)
 	if !stop() && err == nil {
 		err = errors.New("handshake timeout")
 	}
 	if err != nil {
 		conn.CloseWithError(closeCode(err), "")
+		if code, remote, ok := appCode(err); ok && remote && code == CodeHandshakeFailed && c.tok != nil {
+			return fail(fmt.Errorf("%w: %s rejected token %s (minted from another cluster's cookie, or expired?)", transport.ErrHandshake, addr, c.tok.ID()))
+		}
 		return fail(dialError(addr, err))
 	}
 	// The control stream stays open and silent: the node treats its end

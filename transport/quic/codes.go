@@ -3,6 +3,7 @@ package quic
 import (
 	"errors"
 	"fmt"
+	"net"
 
 	qgo "github.com/quic-go/quic-go"
 
@@ -20,8 +21,9 @@ const (
 	// CodeHandshakeFailed: authentication failed (bad proof, malformed or
 	// late handshake message, version mismatch). Nothing more is said.
 	CodeHandshakeFailed = 0x11
-	// CodeDuplicate: the two nodes already share (or are about to share)
-	// another connection, which wins the tie-break.
+	// CodeDuplicate: the leader of the pair keeps another connection as
+	// the session (two nodes dialled each other at once, or a redundant
+	// dial); this one never carried anything.
 	CodeDuplicate = 0x12
 	// CodeReplaced: a newer incarnation of the peer replaced this connection.
 	CodeReplaced = 0x13
@@ -42,6 +44,10 @@ const (
 	// CodeBusy: too many connections are still unauthenticated, from the
 	// client's address or in all; try later. Not a failed attempt.
 	CodeBusy = 0x1a
+	// CodeSuperseded: a new session between the same two runs replaced
+	// this one, because one side found it lost. The peer reports
+	// ErrPeerReconnected.
+	CodeSuperseded = 0x1b
 )
 
 // QUIC stream error codes carried in RESET_STREAM and STOP_SENDING.
@@ -67,7 +73,7 @@ const (
 )
 
 var (
-	errDuplicate = errors.New("wasmactor: another connection to the peer wins the tie-break")
+	errDuplicate = errors.New("wasmactor: the leader of the pair keeps another connection as the session")
 	errSelf      = errors.New("wasmactor: dialled self")
 	errNameClash = fmt.Errorf("%w: another node uses this node's name", transport.ErrHandshake)
 	errClosing   = fmt.Errorf("%w: transport closing", wasmactor.ErrClosed)
@@ -93,6 +99,18 @@ func appCode(err error) (code qgo.ApplicationErrorCode, remote, ok bool) {
 	return 0, false, false
 }
 
+// connEnded reports whether err is the end of the whole connection (closed
+// by either side, an idle timeout, a stateless reset, a QUIC-level close),
+// which a stream's reader or writer may see before the connection's
+// context is done.
+func connEnded(err error) bool {
+	var ae *qgo.ApplicationError
+	var te *qgo.TransportError
+	var idle *qgo.IdleTimeoutError
+	var reset *qgo.StatelessResetError
+	return errors.As(err, &ae) || errors.As(err, &te) || errors.As(err, &idle) || errors.As(err, &reset) || errors.Is(err, net.ErrClosed)
+}
+
 // streamCode returns the stream error code of a reset or stop-sending.
 func streamCode(err error) (qgo.StreamErrorCode, bool) {
 	var se *qgo.StreamError
@@ -114,6 +132,8 @@ func downReason(cause error) error {
 		return closedError{}
 	case ok && code == CodeReplaced:
 		return transport.ErrPeerRestarted
+	case ok && remote && code == CodeSuperseded:
+		return transport.ErrPeerReconnected
 	case errors.As(cause, &idle):
 		return fmt.Errorf("%w (%v)", transport.ErrPeerTimeout, cause)
 	case errors.As(cause, &reset):

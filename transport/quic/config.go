@@ -14,27 +14,30 @@ import (
 	"time"
 
 	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/token"
 )
 
 // Defaults of [Config] and [ClientConfig] fields left zero.
 const (
-	DefaultListen           = "127.0.0.1:7946"
-	DefaultIdleTimeout      = 5 * time.Second
-	DefaultHandshakeTimeout = 5 * time.Second
-	DefaultLanes            = 4
-	DefaultSendQueue        = 1 << 16
-	DefaultControlQueue     = 1 << 12
-	DefaultMaxFrame         = 1 << 20
-	DefaultMaxRequest       = 16 << 20
-	DefaultMaxStreams       = 256
-	DefaultReconnectMin     = 100 * time.Millisecond
-	DefaultReconnectMax     = 5 * time.Second
-	DefaultReconnectFor     = 10 * time.Minute
-	DefaultFailureBurst     = 10
-	DefaultFailureRefill    = time.Second
-	DefaultUnauthenticated  = 64
-	DefaultUnauthPerIP      = 8
-	DefaultMaxMembers       = 1024
+	DefaultListen            = "127.0.0.1:7946"
+	DefaultIdleTimeout       = 5 * time.Second
+	DefaultHandshakeTimeout  = 5 * time.Second
+	DefaultLanes             = 4
+	DefaultSendQueue         = 1 << 16
+	DefaultSendQueueBytes    = 64 << 20
+	DefaultControlQueue      = 1 << 12
+	DefaultControlQueueBytes = 8 << 20
+	DefaultMaxFrame          = 1 << 20
+	DefaultMaxRequest        = 16 << 20
+	DefaultMaxStreams        = 256
+	DefaultReconnectMin      = 100 * time.Millisecond
+	DefaultReconnectMax      = 5 * time.Second
+	DefaultReconnectFor      = 10 * time.Minute
+	DefaultFailureBurst      = 10
+	DefaultFailureRefill     = time.Second
+	DefaultUnauthenticated   = 64
+	DefaultUnauthPerIP       = 8
+	DefaultMaxMembers        = 1024
 
 	// MinCookieLen is the shortest cookie accepted, in bytes: 128 bits if
 	// they are raw random bytes (generated cookies are 256 bits as hex).
@@ -46,6 +49,10 @@ const (
 	maxMaxFrame   = 64 << 20
 	maxMaxRequest = 256 << 20
 	maxNameLen    = 128
+	// The send queue's envelopes and bytes share one counter (see
+	// session.queued).
+	maxSendQueue      = 1<<23 - 1
+	maxSendQueueBytes = 1<<queuedShift - 1
 )
 
 // Config configures a node [Transport]. The zero value of every field means
@@ -92,10 +99,22 @@ type Config struct {
 	// peer. Default 4, at most 64.
 	Lanes int
 	// SendQueue bounds the envelopes queued for one peer; Send fails with
-	// ErrQueueFull beyond it. Default 65536.
+	// ErrQueueFull beyond it. Default 65536; at most 8,388,607.
 	SendQueue int
-	// ControlQueue bounds the casts queued for one peer. Default 4096.
+	// SendQueueBytes bounds the bytes of the envelopes queued for one peer
+	// (their payloads, plus 64 bytes each for the rest), so that large
+	// messages cannot take the count's worth of memory; Send fails with
+	// ErrQueueFull beyond it (a batch larger than the bound is queued only
+	// alone). Default 64 MiB.
+	SendQueueBytes int
+	// ControlQueue bounds the casts queued for one peer; Cast fails with
+	// ErrQueueFull beyond it. Default 4096.
 	ControlQueue int
+	// ControlQueueBytes bounds the encoded size of the casts queued for one
+	// peer, so a flood of large casts cannot take unbounded memory; Cast
+	// fails with ErrQueueFull beyond it (a cast larger than the bound is
+	// queued only alone). Default 8 MiB.
+	ControlQueueBytes int
 	// MaxFrame caps every frame this node accepts (and tells peers, who
 	// split their batches to fit). Default 1 MiB; 4 KiB to 64 MiB.
 	MaxFrame int
@@ -150,6 +169,8 @@ type Config struct {
 // config is the validated, filled copy of a Config.
 type config struct {
 	Config
+	// auth, derived from the cookie, verifies token clients.
+	auth *token.Authority
 }
 
 func (c Config) validate() (config, error) {
@@ -163,6 +184,10 @@ func (c Config) validate() (config, error) {
 		return bad("cookie must be at least %d bytes, got %d", MinCookieLen, len(c.Cookie))
 	}
 	c.Cookie = append([]byte(nil), c.Cookie...)
+	auth, err := token.NewAuthority(c.Cookie)
+	if err != nil {
+		return bad("%v", err)
+	}
 	if c.Incarnation == 0 {
 		c.Incarnation = randomIncarnation()
 	}
@@ -199,10 +224,19 @@ func (c Config) validate() (config, error) {
 	if c.SendQueue == 0 {
 		c.SendQueue = DefaultSendQueue
 	}
+	if c.SendQueueBytes == 0 {
+		c.SendQueueBytes = DefaultSendQueueBytes
+	}
+	if c.SendQueue > maxSendQueue || c.SendQueueBytes > maxSendQueueBytes {
+		return bad("SendQueue must be at most %d and SendQueueBytes at most %d", maxSendQueue, maxSendQueueBytes)
+	}
 	if c.ControlQueue == 0 {
 		c.ControlQueue = DefaultControlQueue
 	}
-	if c.SendQueue < 1 || c.ControlQueue < 1 {
+	if c.ControlQueueBytes == 0 {
+		c.ControlQueueBytes = DefaultControlQueueBytes
+	}
+	if c.SendQueue < 1 || c.SendQueueBytes < 1 || c.ControlQueue < 1 || c.ControlQueueBytes < 1 {
 		return bad("queue sizes must be positive")
 	}
 	if c.MaxFrame == 0 {
@@ -269,7 +303,7 @@ func (c Config) validate() (config, error) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	return config{c}, nil
+	return config{Config: c, auth: auth}, nil
 }
 
 func validName(name string) error {
@@ -315,8 +349,14 @@ func randomIncarnation() uint64 {
 type ClientConfig struct {
 	// Name tells the node who is calling (for its logs). Default "client".
 	Name string
-	// Cookie is the cluster secret. Required, at least 16 bytes.
+	// Cookie is the cluster secret, at least 16 bytes: the client may do
+	// anything (role admin). Set Cookie or Token.
 	Cookie []byte
+	// Token (package token's text) is proved instead of the cookie: the
+	// client may do what the token allows. Its secret never crosses the
+	// wire, and the node must prove it holds the cookie the token was
+	// minted from (docs/protocol.md, "Token clients").
+	Token string
 	// TLS, or CertFile, KeyFile and CAFile, as in [Config].
 	TLS                       *tls.Config
 	CertFile, KeyFile, CAFile string
@@ -331,9 +371,15 @@ type ClientConfig struct {
 	Logger *slog.Logger
 }
 
-func (c ClientConfig) validate() (ClientConfig, error) {
-	bad := func(format string, args ...any) (ClientConfig, error) {
-		return ClientConfig{}, fmt.Errorf("%w: transport/quic: "+format, append([]any{wasmactor.ErrBadArgument}, args...)...)
+// clientConfig is the validated, filled copy of a ClientConfig.
+type clientConfig struct {
+	ClientConfig
+	tok *token.Token // parsed Token, if set
+}
+
+func (c ClientConfig) validate() (clientConfig, error) {
+	bad := func(format string, args ...any) (clientConfig, error) {
+		return clientConfig{}, fmt.Errorf("%w: transport/quic: "+format, append([]any{wasmactor.ErrBadArgument}, args...)...)
 	}
 	if c.Name == "" {
 		c.Name = "client"
@@ -341,7 +387,16 @@ func (c ClientConfig) validate() (ClientConfig, error) {
 	if err := validName(c.Name); err != nil {
 		return bad("name: %v", err)
 	}
-	if len(c.Cookie) < MinCookieLen {
+	var tok *token.Token
+	switch {
+	case c.Token != "" && len(c.Cookie) > 0:
+		return bad("set Cookie or Token, not both")
+	case c.Token != "":
+		var err error
+		if tok, err = token.Parse(c.Token); err != nil {
+			return clientConfig{}, err
+		}
+	case len(c.Cookie) < MinCookieLen:
 		return bad("cookie must be at least %d bytes, got %d", MinCookieLen, len(c.Cookie))
 	}
 	c.Cookie = append([]byte(nil), c.Cookie...)
@@ -366,7 +421,7 @@ func (c ClientConfig) validate() (ClientConfig, error) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	return c, nil
+	return clientConfig{ClientConfig: c, tok: tok}, nil
 }
 
 // resolveUDP resolves addr for dialling.

@@ -10,6 +10,7 @@ import (
 
 	qgo "github.com/quic-go/quic-go"
 
+	"github.com/wasmactor/wasmactor/token"
 	"github.com/wasmactor/wasmactor/transport"
 )
 
@@ -105,6 +106,7 @@ func (t *Transport) serveConn(conn *qgo.Conn) {
 	deadline, _ := ctx.Deadline()
 	str.SetDeadline(deadline)
 	h := newHandshaker(t.cfg.Cookie, t.selfHello(), str, ekm)
+	h.auth = t.cfg.auth
 	var s *session
 	_, err = h.server(func(p hello) error {
 		if err := stopWatch(); err != nil {
@@ -114,6 +116,7 @@ func (t *Transport) serveConn(conn *qgo.Conn) {
 			return errWrongNode
 		}
 		s = t.newSession(conn, str, h.r, p, false)
+		s.peer.Grant = h.grant
 		if err := t.admit(s); err != nil {
 			s = nil
 			return err
@@ -200,7 +203,7 @@ func (t *Transport) dialNode(ctx context.Context, addr, expect string) error {
 	stop := guard(ctx, conn)
 	self := t.selfHello()
 	self.Expect = expect
-	str, h, peer, err := clientHandshake(ctx, conn, t.cfg.Cookie, self, func(p hello) error {
+	str, h, peer, err := clientHandshake(ctx, conn, t.cfg.Cookie, nil, self, func(p hello) error {
 		if p.Name == t.self.Name && p.Incarnation == t.self.Incarnation {
 			return errSelf
 		}
@@ -230,11 +233,31 @@ func (t *Transport) dialNode(ctx context.Context, addr, expect string) error {
 		conn.CloseWithError(CodeHandshakeFailed, "")
 		return fmt.Errorf("%w: %s: handshake timeout", transport.ErrHandshake, addr)
 	}
-	return nil
+	return s.waitActive(addr)
 }
 
-// clientHandshake opens the control stream and proves the cookie.
-func clientHandshake(ctx context.Context, conn *qgo.Conn, cookie []byte, self hello, check func(hello) error) (*qgo.Stream, *handshaker, hello, error) {
+// waitActive waits until the leader of the pair made s the active session
+// (at once if this node leads), or turned it down.
+func (s *session) waitActive(addr string) error {
+	select {
+	case <-s.activated:
+		return nil
+	case <-s.ctx.Done():
+	}
+	select {
+	case <-s.activated: // activated, then lost at once
+		return nil
+	default:
+	}
+	if s.t.ctx.Err() != nil {
+		return closedError{}
+	}
+	return dialError(addr, context.Cause(s.ctx))
+}
+
+// clientHandshake opens the control stream and proves the cookie, or tok
+// if it is not nil.
+func clientHandshake(ctx context.Context, conn *qgo.Conn, cookie []byte, tok *token.Token, self hello, check func(hello) error) (*qgo.Stream, *handshaker, hello, error) {
 	ekm, err := exporter(conn)
 	if err != nil {
 		return nil, nil, hello{}, err
@@ -247,6 +270,7 @@ func clientHandshake(ctx context.Context, conn *qgo.Conn, cookie []byte, self he
 		str.SetDeadline(deadline)
 	}
 	h := newHandshaker(cookie, self, str, ekm)
+	h.tok = tok
 	peer, err := h.client(check)
 	if err != nil {
 		return nil, nil, hello{}, err

@@ -15,13 +15,12 @@
 //
 // # Connections and streams
 //
-// Two nodes share one QUIC connection. When both dial at once, the
-// connection dialled by the node whose name sorts first wins, on both sides,
-// and the other is closed with [CodeDuplicate]; neither side reports the
-// peer down. The connection carries:
+// Two nodes share one QUIC connection, their session (see Sessions). The
+// connection carries:
 //
 //   - the control stream (the first bidirectional stream, opened by the
-//     dialler): the handshake, then member lists and casts, in order;
+//     dialler): the handshake, then the offer or activation (see
+//     Sessions), member lists and casts, in order;
 //   - lanes: [Config.Lanes] unidirectional streams per direction, opened
 //     once. An envelope takes lane hash(From, To) mod Lanes, so a pair of
 //     actors always uses the same lane and its envelopes arrive in order;
@@ -33,7 +32,33 @@
 // allow, writes, and sleeps once the queue is empty. Batches grow while a
 // write is in progress; no timer is involved. A Send that finds its lane
 // idle writes directly (a non-blocking quic-go TryWriteAll), which saves a
-// goroutine hand-off per hop of a request/response.
+// goroutine hand-off per hop of a request/response. The queues of a peer's
+// lanes are bounded together, in envelopes ([Config.SendQueue]) and bytes
+// ([Config.SendQueueBytes]); Send returns transport.ErrQueueFull beyond.
+//
+// # Sessions
+//
+// A connection is tentative after the handshake: it carries nothing until
+// the pair's leader, the node whose name sorts first, makes it the active
+// session. The leader activates its own dial at once; the other node opens
+// its dial with an offer naming the generation of the session it replaces
+// (0 for none), and the leader activates it if it has no live session or
+// that one is the session named, and closes it with [CodeDuplicate]
+// otherwise. Activation is the leader's first control message on the
+// connection, with the session's generation. So when two nodes dial each
+// other at once, the connection that loses was never used: no request,
+// envelope or cast on it can fail or be lost, and neither node sees the
+// other go down.
+//
+// An active session is replaced only when one side found it lost (it
+// stopped hearing the peer, or the peer restarted). The side that did not
+// notice learns it from the new connection: the leader from the offer, the
+// other node from the activation. It closes the old session with
+// [CodeSuperseded] and reports NodeDown with
+// [transport.ErrPeerReconnected] before NodeUp for the new session, so
+// both nodes rebuild the state they share ([transport.Handler],
+// "Sessions"). A connection not activated within HandshakeTimeout is
+// closed.
 //
 // # Handler calls
 //
@@ -41,15 +66,19 @@
 // for one lane, concurrent across lanes and peers. HandleCast is called by
 // the peer's control-stream goroutine, in order. HandleCall and ServeBlob
 // run on a goroutine per stream, concurrently. NodeUp and NodeDown are
-// called in order from one notifier goroutine; for one peer incarnation,
-// NodeUp comes before any other call about it and NodeDown after all of
-// them have returned, so a handler may call back into the transport.
+// called in order from one notifier goroutine; for one session, NodeUp
+// comes before any other call from it and NodeDown after all of them have
+// returned, and a session's NodeDown comes before the next one's NodeUp,
+// so a handler may call back into the transport.
 //
 // # Goroutines and locks
 //
-// One loop goroutine owns membership (members, sessions, dial and redial
-// state); handshakes, dials and session supervisors hand it closures. Send
-// reads an atomically published map of sessions and takes only its lane's
+// One loop goroutine owns membership (members, sessions, their activation
+// and generations, dial and redial state); handshakes, dials, control
+// readers (offers, activations, member lists) and session supervisors hand
+// it closures; functions that run only on the loop end in OnLoop
+// (admitOnLoop, shutdownOnLoop), and a name ending in Locked means a mutex
+// is held. Send reads an atomically published map of sessions and takes only its lane's
 // mutex (held across a non-blocking quic-go TryWriteAll, never across a
 // blocking call or a handler call). The other mutexes (control queue,
 // notifier queue, rate limiter, unauthenticated-connection counter) are
@@ -78,6 +107,9 @@
 // once; a peer that comes back with a new incarnation is reported down
 // ([transport.ErrPeerRestarted] or the reset) and then up. A peer that
 // closes cleanly is reported with [transport.ErrPeerLeft] and not redialled.
+// A fault one side notices alone (it stops hearing the peer, which still
+// hears it) ends with both sides reporting the old session down and the new
+// one up (see Sessions).
 //
 // # Security
 //
@@ -90,12 +122,21 @@
 // [Config.MaxUnauthenticatedPerIP] such connections per address and
 // [Config.MaxUnauthenticated] in all.
 //
+// A client ([Dial]) may prove a token (package token, [ClientConfig.Token])
+// instead of the cookie: its proof is keyed by the token's secret, which
+// never crosses the wire, and the node answers with a signature made with a
+// key derived from the cookie. The node hands what the client proved to its
+// handler as transport.PeerInfo.Grant.
+//
 // # Errors
 //
 // Methods of a closed transport return an error matching both
 // wasmactor.ErrClosed and net.ErrClosed. Send returns
 // transport.ErrNodeDown, transport.ErrQueueFull or a [*wire.FrameTooLargeError]
-// (matching transport.ErrFrameTooLarge). Handshake failures match
+// (matching transport.ErrFrameTooLarge). Cast returns transport.ErrNodeDown,
+// or transport.ErrQueueFull when the peer's control queue holds
+// [Config.ControlQueue] messages or [Config.ControlQueueBytes] bytes: a
+// control message is refused to its caster, never dropped. Handshake failures match
 // transport.ErrHandshake. The QUIC application error codes (Code*) and
 // stream error codes (Stream*) are part of the wire protocol.
 package quic

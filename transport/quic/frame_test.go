@@ -22,8 +22,9 @@ func authedRaw(t *testing.T, addr string, name string) *qgo.Conn {
 	str, err := conn.OpenStreamSync(joinCtx(t))
 	require.NoError(t, err)
 	h := newHandshaker(testCookie, hello{Version: protocolVersion, Role: roleNode, Name: name, Incarnation: 77, Addr: "127.0.0.1:9", MaxFrame: 1 << 20}, str, ekm)
-	_, err = h.client(nil)
+	peer, err := h.client(nil)
 	require.NoError(t, err)
+	rawActivate(t, str, name, peer.Name)
 	return conn
 }
 

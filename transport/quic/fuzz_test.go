@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/wasmactor/wasmactor/internal/wire"
+	"github.com/wasmactor/wasmactor/token"
 )
 
 func validHello() hello {
@@ -61,15 +62,25 @@ func FuzzChallenge(f *testing.F) {
 	})
 }
 
-// FuzzProof: the proof decoder never panics and accepts only 32-byte MACs.
+// FuzzProof: the proof decoder never panics and accepts only a 32-byte MAC
+// (with a bounded token) or a 64-byte signature alone.
 func FuzzProof(f *testing.F) {
 	b, _ := wire.Marshal(proof{MAC: make([]byte, macLen)})
+	f.Add(b)
+	b, _ = wire.Marshal(proof{MAC: make([]byte, macLen), Token: []byte{0xa0}})
+	f.Add(b)
+	b, _ = wire.Marshal(proof{Sig: make([]byte, 64)})
 	f.Add(b)
 	f.Add([]byte{0xa1, 0x01, 0x40})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := decodeProof(data)
-		if err == nil && len(p.MAC) != macLen {
-			t.Fatalf("accepted a MAC of %d bytes", len(p.MAC))
+		if err != nil {
+			return
+		}
+		mac := len(p.MAC) == macLen && p.Sig == nil && len(p.Token) <= token.MaxWireLen
+		sig := len(p.Sig) == 64 && p.MAC == nil && p.Token == nil
+		if !mac && !sig {
+			t.Fatalf("accepted a MAC of %d bytes, a signature of %d, a token of %d", len(p.MAC), len(p.Sig), len(p.Token))
 		}
 	})
 }

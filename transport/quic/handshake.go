@@ -1,6 +1,7 @@
 package quic
 
 import (
+	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -8,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/wasmactor/wasmactor/internal/wire"
+	"github.com/wasmactor/wasmactor/token"
 	"github.com/wasmactor/wasmactor/transport"
 )
 
@@ -27,6 +30,13 @@ const (
 
 	roleNode   uint8 = 0
 	roleClient uint8 = 1
+)
+
+// Labels of a client that proves a token instead of the cookie, and of the
+// node's answer to it (docs/protocol.md, "Token clients").
+const (
+	tokenProofLabel  = "wasmactor/2 token client proof"
+	tokenAnswerLabel = "wasmactor/2 token server proof"
 )
 
 // hello says who its sender is. The client sends it first; the server
@@ -56,9 +66,16 @@ type challenge struct {
 	Nonce   []byte `cbor:"6,keyasint"`
 }
 
-// proof carries an HMAC over the handshake (see computeProof).
+// proof carries an HMAC over the handshake (see computeProof), or, from a
+// node to a token client, a signature.
 type proof struct {
-	MAC []byte `cbor:"1,keyasint"`
+	MAC []byte `cbor:"1,keyasint,omitempty"`
+	// Token is a client's token without its secret (ClientProof only):
+	// MAC is then keyed by the token's secret instead of the cookie.
+	Token []byte `cbor:"2,keyasint,omitempty"`
+	// Sig is the node's Ed25519 signature (ServerProof to a token client,
+	// in place of MAC).
+	Sig []byte `cbor:"3,keyasint,omitempty"`
 }
 
 func (h hello) info() transport.NodeInfo {
@@ -119,34 +136,45 @@ func decodeChallenge(b []byte) (challenge, error) {
 	return c, nil
 }
 
-// decodeProof decodes a proof body.
+// decodeProof decodes a proof body: a 32-byte MAC, with a token only if
+// it is a client's, or else a signature alone.
 func decodeProof(b []byte) (proof, error) {
 	var p proof
 	if err := wire.Unmarshal(b, &p); err != nil {
 		return proof{}, fmt.Errorf("%w: %v", errBadHandshake, err)
 	}
-	if len(p.MAC) != macLen {
+	switch {
+	case p.Sig != nil:
+		if len(p.Sig) != ed25519.SignatureSize || p.MAC != nil || p.Token != nil {
+			return proof{}, fmt.Errorf("%w: signature of %d bytes", errBadHandshake, len(p.Sig))
+		}
+	case len(p.MAC) != macLen:
 		return proof{}, fmt.Errorf("%w: proof of %d bytes", errBadHandshake, len(p.MAC))
+	case p.Token != nil && (len(p.Token) == 0 || len(p.Token) > token.MaxWireLen):
+		return proof{}, fmt.Errorf("%w: token of %d bytes", errBadHandshake, len(p.Token))
 	}
 	return p, nil
 }
 
-// computeProof is HMAC-SHA256 keyed by the cookie over the role label, the
-// TLS exporter value of this connection (channel binding) and the
-// transcript so far (each message body exactly as sent, with a 4-byte
-// big-endian length). The label stops a proof from being reflected to its
-// author; the exporter value stops it from being relayed onto another TLS
-// session; the nonces in the transcript stop it from being replayed later.
-func computeProof(cookie []byte, label string, ekm []byte, transcript ...[]byte) []byte {
-	m := hmac.New(sha256.New, cookie)
-	io.WriteString(m, label)
-	m.Write([]byte{0})
-	var l [4]byte
-	for _, part := range append([][]byte{ekm}, transcript...) {
-		binary.BigEndian.PutUint32(l[:], uint32(len(part)))
-		m.Write(l[:])
-		m.Write(part)
+// transcript is what a proof covers: the role label, the TLS exporter value
+// of this connection (channel binding) and the messages so far (each body
+// exactly as sent, with a 4-byte big-endian length). The label stops a
+// proof from being reflected to its author; the exporter value stops it
+// from being relayed onto another TLS session; the nonces in the messages
+// stop it from being replayed later.
+func transcript(label string, ekm []byte, msgs ...[]byte) []byte {
+	b := append([]byte(label), 0)
+	for _, part := range append([][]byte{ekm}, msgs...) {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(part)))
+		b = append(b, part...)
 	}
+	return b
+}
+
+// computeProof is HMAC-SHA256 keyed by the cookie over the transcript.
+func computeProof(cookie []byte, label string, ekm []byte, msgs ...[]byte) []byte {
+	m := hmac.New(sha256.New, cookie)
+	m.Write(transcript(label, ekm, msgs...))
 	return m.Sum(nil)
 }
 
@@ -158,14 +186,24 @@ type handshaker struct {
 	rw     io.Writer
 	r      *wire.Reader
 	ekm    []byte
+	// auth (a server's) verifies token clients and signs its answers to
+	// them; tok (a client's) is proved instead of the cookie.
+	auth *token.Authority
+	tok  *token.Token
 
 	// The transcript, message bodies as sent; set by the run methods.
-	clientHello, challenge, serverHello []byte
+	clientHello, challenge, clientProof, serverHello []byte
+	// grant is what the client proved (server side): the cookie's or its
+	// token's.
+	grant token.Grant
 }
 
 func newHandshaker(cookie []byte, self hello, rw io.ReadWriter, ekm []byte) *handshaker {
 	return &handshaker{cookie: cookie, self: self, rw: rw, r: wire.NewReader(rw, maxHandshakeFrame, 512), ekm: ekm}
 }
+
+// errWrongProof: a proof that does not verify, whatever the reason.
+var errWrongProof = fmt.Errorf("%w: the peer's proof is wrong (wrong cookie, or a relayed or reflected proof)", transport.ErrHandshake)
 
 func newNonce() []byte {
 	n := make([]byte, nonceLen)
@@ -196,19 +234,60 @@ func (h *handshaker) recv() ([]byte, error) {
 	return b, nil
 }
 
-// recvProof reads a proof and checks it against the transcript.
-func (h *handshaker) recvProof(label string, transcript ...[]byte) error {
+// recvProof reads a proof.
+func (h *handshaker) recvProof() (proof, []byte, error) {
 	b, err := h.recv()
 	if err != nil {
-		return err
+		return proof{}, nil, err
 	}
 	p, err := decodeProof(b)
+	return p, b, err
+}
+
+// myProof is the client's proof: keyed by the cookie, or by its token's
+// secret (the token travels without it).
+func (h *handshaker) myProof() proof {
+	if h.tok != nil {
+		return proof{MAC: h.tok.Prove(transcript(tokenProofLabel, h.ekm, h.clientHello, h.challenge)), Token: h.tok.Wire()}
+	}
+	return proof{MAC: computeProof(h.cookie, clientProofLabel, h.ekm, h.clientHello, h.challenge)}
+}
+
+// checkServerProof verifies the server's proof over the raw ServerHello:
+// a cookie MAC, or for a token client the cluster's signature.
+func (h *handshaker) checkServerProof(p proof) error {
+	if h.tok != nil {
+		if p.Sig == nil || !h.tok.VerifyNode(transcript(tokenAnswerLabel, h.ekm, h.clientHello, h.challenge, h.clientProof, h.serverHello), p.Sig) {
+			return fmt.Errorf("%w: the node's signature is wrong (not a node of the cluster that minted the token)", transport.ErrHandshake)
+		}
+		return nil
+	}
+	if p.MAC == nil || !hmac.Equal(p.MAC, computeProof(h.cookie, serverProofLabel, h.ekm, h.clientHello, h.challenge, h.serverHello)) {
+		return errWrongProof
+	}
+	return nil
+}
+
+// checkClientProof verifies the client's proof and sets h.grant.
+func (h *handshaker) checkClientProof(p proof, now time.Time) error {
+	if p.MAC == nil {
+		return errWrongProof
+	}
+	if p.Token == nil {
+		if !hmac.Equal(p.MAC, computeProof(h.cookie, clientProofLabel, h.ekm, h.clientHello, h.challenge)) {
+			return errWrongProof
+		}
+		h.grant = token.AdminGrant()
+		return nil
+	}
+	if h.auth == nil {
+		return fmt.Errorf("%w: tokens are not accepted here", transport.ErrHandshake)
+	}
+	g, err := h.auth.Check(p.Token, p.MAC, transcript(tokenProofLabel, h.ekm, h.clientHello, h.challenge), now)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w", transport.ErrHandshake, err)
 	}
-	if !hmac.Equal(p.MAC, computeProof(h.cookie, label, h.ekm, transcript...)) {
-		return fmt.Errorf("%w: the peer's proof is wrong (wrong cookie, or a relayed or reflected proof)", transport.ErrHandshake)
-	}
+	h.grant = g
 	return nil
 }
 
@@ -227,13 +306,17 @@ func (h *handshaker) client(check func(hello) error) (hello, error) {
 	if _, err := decodeChallenge(h.challenge); err != nil {
 		return hello{}, err
 	}
-	if _, err := h.send(proof{MAC: computeProof(h.cookie, clientProofLabel, h.ekm, h.clientHello, h.challenge)}); err != nil {
+	if h.clientProof, err = h.send(h.myProof()); err != nil {
 		return hello{}, err
 	}
 	if h.serverHello, err = h.recv(); err != nil {
 		return hello{}, err
 	}
-	if err := h.recvProof(serverProofLabel, h.clientHello, h.challenge, h.serverHello); err != nil {
+	p, _, err := h.recvProof()
+	if err != nil {
+		return hello{}, err
+	}
+	if err := h.checkServerProof(p); err != nil {
 		return hello{}, err
 	}
 	peer, err := decodeHello(h.serverHello)
@@ -252,10 +335,10 @@ func (h *handshaker) client(check func(hello) error) (hello, error) {
 }
 
 // server runs the accepting side: read the client's hello, challenge it,
-// verify its proof, and only then decode the hello, let admit decide (the
-// peer is now authenticated) and answer with this node's hello and proof.
-// Before the client's proof is verified the server sends nothing but a
-// nonce.
+// verify its proof (the cookie's, or a client's token), and only then
+// decode the hello, let admit decide (the peer is now authenticated) and
+// answer with this node's hello and proof. Before the client's proof is
+// verified the server sends nothing but a nonce.
 func (h *handshaker) server(admit func(hello) error) (hello, error) {
 	var err error
 	if h.clientHello, err = h.recv(); err != nil {
@@ -264,15 +347,23 @@ func (h *handshaker) server(admit func(hello) error) (hello, error) {
 	if h.challenge, err = h.send(challenge{Version: protocolVersion, Nonce: newNonce()}); err != nil {
 		return hello{}, err
 	}
-	if err := h.recvProof(clientProofLabel, h.clientHello, h.challenge); err != nil {
+	p, cp, err := h.recvProof()
+	if err != nil {
 		return hello{}, err
 	}
+	if err := h.checkClientProof(p, time.Now()); err != nil {
+		return hello{}, err
+	}
+	h.clientProof = cp
 	peer, err := decodeHello(h.clientHello)
 	if err != nil {
 		return hello{}, err
 	}
 	if len(peer.Nonce) != nonceLen {
 		return hello{}, fmt.Errorf("%w: client hello without a nonce", errBadHandshake)
+	}
+	if p.Token != nil && peer.Role != roleClient {
+		return hello{}, fmt.Errorf("%w: a node proved a token; nodes prove the cookie", errBadHandshake)
 	}
 	if admit != nil {
 		if err := admit(peer); err != nil {
@@ -285,10 +376,14 @@ func (h *handshaker) server(admit func(hello) error) (hello, error) {
 	if h.serverHello, err = wire.Marshal(self); err != nil {
 		return peer, err
 	}
-	p, err := wire.Marshal(proof{MAC: computeProof(h.cookie, serverProofLabel, h.ekm, h.clientHello, h.challenge, h.serverHello)})
+	answer := proof{MAC: computeProof(h.cookie, serverProofLabel, h.ekm, h.clientHello, h.challenge, h.serverHello)}
+	if p.Token != nil {
+		answer = proof{Sig: h.auth.Sign(transcript(tokenAnswerLabel, h.ekm, h.clientHello, h.challenge, h.clientProof, h.serverHello))}
+	}
+	ab, err := wire.Marshal(answer)
 	if err != nil {
 		return peer, err
 	}
-	_, err = h.rw.Write(wire.AppendFrame(wire.AppendFrame(nil, h.serverHello), p))
+	_, err = h.rw.Write(wire.AppendFrame(wire.AppendFrame(nil, h.serverHello), ab))
 	return peer, err
 }

@@ -174,6 +174,21 @@ func TestHandshakeRelayedProofRejected(t *testing.T) {
 // fakeServer answers one handshake on ln the way a cookie-less attacker
 // would, with respond choosing the server proof from the client's proof.
 func fakeServer(t *testing.T, ln *qgo.Listener, respond func(clientProof []byte) []byte) <-chan error {
+	return impostor(ln, func(s seen) proof { return proof{MAC: respond(s.proof.MAC)} })
+}
+
+// seen is what an impostor server has in hand when it answers: the
+// exporter value of its connection, the messages so far as sent, and the
+// client's proof decoded.
+type seen struct {
+	ekm, clientHello, challenge, clientProof, serverHello []byte
+	proof                                                 proof
+}
+
+// impostor answers one handshake on ln like a server without the cookie:
+// a challenge, then a hello naming node "s" and the proof answer makes.
+// The channel reports how the connection ended.
+func impostor(ln *qgo.Listener, answer func(seen) proof) <-chan error {
 	done := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -189,27 +204,29 @@ func fakeServer(t *testing.T, ln *qgo.Listener, respond func(clientProof []byte)
 			done <- err
 			return
 		}
+		var s seen
+		if s.ekm, err = exporter(conn); err != nil {
+			done <- err
+			return
+		}
 		r := wire.NewReader(str, maxHandshakeFrame, 512)
-		if _, err := r.Next(); err != nil {
+		if s.clientHello, err = r.Next(); err != nil {
 			done <- err
 			return
 		}
-		body, _ := wire.Marshal(challenge{Version: protocolVersion, Nonce: newNonce()})
-		str.Write(wire.AppendFrame(nil, body))
-		pb, err := r.Next()
-		if err != nil {
+		s.challenge, _ = wire.Marshal(challenge{Version: protocolVersion, Nonce: newNonce()})
+		str.Write(wire.AppendFrame(nil, s.challenge))
+		if s.clientProof, err = r.Next(); err != nil {
 			done <- err
 			return
 		}
-		p, err := decodeProof(pb)
-		if err != nil {
+		if s.proof, err = decodeProof(s.clientProof); err != nil {
 			done <- err
 			return
 		}
-		body, _ = wire.Marshal(hello{Version: protocolVersion, Name: "s", Incarnation: 1, Addr: "127.0.0.1:1", MaxFrame: 1 << 20})
-		str.Write(wire.AppendFrame(nil, body))
-		body, _ = wire.Marshal(proof{MAC: respond(p.MAC)})
-		str.Write(wire.AppendFrame(nil, body))
+		s.serverHello, _ = wire.Marshal(hello{Version: protocolVersion, Name: "s", Incarnation: 1, Addr: "127.0.0.1:1", MaxFrame: 1 << 20})
+		body, _ := wire.Marshal(answer(s))
+		str.Write(wire.AppendFrame(wire.AppendFrame(nil, s.serverHello), body))
 		select {
 		case <-conn.Context().Done():
 		case <-ctx.Done():
@@ -257,6 +274,7 @@ func TestHandshakeReplayedProofRejected(t *testing.T) {
 	h1 := newHandshaker(testCookie, hello{Version: protocolVersion, Role: roleNode, Name: "v", Incarnation: 5, Addr: "127.0.0.1:9", MaxFrame: 1 << 20}, str1, ekm1)
 	_, err = h1.client(nil)
 	require.NoError(t, err, "the genuine handshake succeeds")
+	rawActivate(t, str1, "v", "s")
 	recordedHello, recordedProof := h1.clientHello, computeProof(testCookie, clientProofLabel, ekm1, h1.clientHello, h1.challenge)
 	ev := hs.nextEvent(t, 5*time.Second)
 	require.True(t, ev.up)

@@ -30,6 +30,7 @@ type testHandler struct {
 	envs   chan []transport.Envelope
 
 	onEnvelopes func(from transport.NodeInfo, envs []transport.Envelope)
+	onCast      func(msg transport.Control) // before the cast is recorded
 
 	mu     sync.Mutex
 	blobs  map[string][]byte
@@ -59,7 +60,12 @@ func (h *testHandler) setCall(f func(ctx context.Context, from transport.PeerInf
 	h.mu.Unlock()
 }
 
-func (h *testHandler) HandleCast(from transport.NodeInfo, msg transport.Control) { h.casts <- msg }
+func (h *testHandler) HandleCast(from transport.NodeInfo, msg transport.Control) {
+	if h.onCast != nil {
+		h.onCast(msg)
+	}
+	h.casts <- msg
+}
 
 func (h *testHandler) HandleCall(ctx context.Context, from transport.PeerInfo, req transport.Control) ([]byte, error) {
 	h.mu.Lock()

@@ -113,7 +113,7 @@ func (l *lane) run() {
 			if len(batch) == 0 {
 				break
 			}
-			s.queued.Add(-int64(len(batch)))
+			s.queued.Add(-(int64(len(batch))<<queuedShift + queuedSize(batch)))
 			// Write in chunks of about maxWrite bytes so the buffer stays
 			// small and reused however much was queued.
 			for rest := batch; len(rest) > 0; {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/binary"
+	"errors"
 	"io"
 	"net"
 	"testing"
@@ -40,13 +41,23 @@ func rawDialFrom(t *testing.T, local, addr string) (*qgo.Conn, error) {
 // that no proof will follow.
 func startHandshake(t *testing.T, conn *qgo.Conn) *qgo.Stream {
 	t.Helper()
-	str, err := conn.OpenStreamSync(joinCtx(t))
+	str, err := tryHandshake(t, conn)
 	require.NoError(t, err)
+	return str
+}
+
+// tryHandshake is startHandshake for a connection the node may close at
+// any moment (one over the bounds is closed as soon as it is accepted).
+func tryHandshake(t *testing.T, conn *qgo.Conn) (*qgo.Stream, error) {
+	t.Helper()
+	str, err := conn.OpenStreamSync(joinCtx(t))
+	if err != nil {
+		return nil, err
+	}
 	b, err := wire.Marshal(hello{Version: protocolVersion, Role: roleNode, Name: "mallory", Incarnation: 7, Nonce: newNonce(), MaxFrame: 1 << 20})
 	require.NoError(t, err)
 	_, err = str.Write(wire.AppendFrame(nil, b))
-	require.NoError(t, err)
-	return str
+	return str, err
 }
 
 func isOpen(conn *qgo.Conn) bool { return conn.Context().Err() == nil }
@@ -113,7 +124,10 @@ func TestUnauthenticatedConnectionsBounded(t *testing.T) {
 			if err != nil {
 				continue // refused before TLS
 			}
-			startHandshake(t, conn)
+			if _, err := tryHandshake(t, conn); err != nil {
+				require.True(t, isBusy(err), "only a busy node closes it: %v", err)
+				continue // closed over the bounds before the hello went out
+			}
 			conns = append(conns, conn)
 		}
 		return conns
@@ -221,4 +235,11 @@ func TestJoinSelfAndWrongNode(t *testing.T) {
 	require.Empty(t, c.Members())
 	requireNoEvent(t, ha)
 	requireNoEvent(t, hc)
+}
+
+// isBusy reports whether err is the node closing a connection over the
+// pre-authentication bounds.
+func isBusy(err error) bool {
+	var ae *qgo.ApplicationError
+	return errors.As(err, &ae) && ae.ErrorCode == CodeBusy
 }

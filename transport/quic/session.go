@@ -40,19 +40,30 @@ type session struct {
 	ctx      context.Context // the connection's; done when it closes
 	peer     transport.PeerInfo
 	outbound bool
-	// preferred: dialled by the node whose name sorts first, the
-	// connection that wins when two nodes dial each other at once.
-	preferred bool
-	peerMax   int // the peer's frame cap
-	peerReq   int // the peer's call request cap
-	batchMax  int // bytes per batch frame we write
+	// leader: this node's name sorts before the peer's, so this node
+	// decides which connection of the pair is the active session.
+	leader   bool
+	peerMax  int // the peer's frame cap
+	peerReq  int // the peer's call request cap
+	batchMax int // bytes per batch frame we write
 
 	ctrl  *qgo.Stream
 	ctrlR *wire.Reader
 	ctrlQ ctrlQueue
 
-	lanes  []*lane
-	queued atomic.Int64 // envelopes in the lanes' queues
+	lanes []*lane
+	// queued is the envelopes in the lanes' queues and their bytes
+	// (queuedSize), as count<<queuedShift | bytes: one CAS checks both
+	// bounds.
+	queued atomic.Int64
+
+	// Activation, owned by the loop: a node connection is tentative until
+	// the leader makes it the active session of generation gen; expire
+	// closes it if that does not happen in time.
+	active    bool
+	gen       uint64
+	expire    *time.Timer
+	activated chan struct{} // closed by the loop on activation
 
 	ready chan struct{} // closed once NodeUp has been delivered
 	done  chan struct{} // closed once every goroutine but the supervisor ended
@@ -69,21 +80,22 @@ type session struct {
 
 func (t *Transport) newSession(conn *qgo.Conn, ctrl *qgo.Stream, ctrlR *wire.Reader, p hello, outbound bool) *session {
 	s := &session{
-		t:        t,
-		conn:     conn,
-		ctx:      conn.Context(),
-		peer:     transport.PeerInfo{NodeInfo: p.info(), Client: p.Role == roleClient},
-		outbound: outbound,
-		peerMax:  int(p.MaxFrame),
-		peerReq:  int(p.MaxRequest),
-		ctrl:     ctrl,
-		ctrlR:    ctrlR,
-		ready:    make(chan struct{}),
-		done:     make(chan struct{}),
-		leaving:  make(chan struct{}),
-		laneEnds: make(chan struct{}, MaxLanes),
+		t:         t,
+		conn:      conn,
+		ctx:       conn.Context(),
+		peer:      transport.PeerInfo{NodeInfo: p.info(), Client: p.Role == roleClient},
+		outbound:  outbound,
+		peerMax:   int(p.MaxFrame),
+		peerReq:   int(p.MaxRequest),
+		ctrl:      ctrl,
+		ctrlR:     ctrlR,
+		leader:    t.self.Name < p.Name,
+		ready:     make(chan struct{}),
+		activated: make(chan struct{}),
+		done:      make(chan struct{}),
+		leaving:   make(chan struct{}),
+		laneEnds:  make(chan struct{}, MaxLanes),
 	}
-	s.preferred = outbound == (t.self.Name < p.Name)
 	s.batchMax = min(s.peerMax, maxBatchBytes)
 	s.ctrlR.SetMax(t.cfg.MaxFrame)
 	s.ctrlQ.signal = make(chan struct{}, 1)
@@ -148,10 +160,34 @@ func (s *session) waitReady() bool {
 	}
 }
 
-// protocolError ends the session: the peer broke the protocol.
+// protocolError ends the session: the peer broke the protocol. An error
+// that is only the connection ending under a reader or writer (the peer
+// left, a client hung up, a newer session superseded this one, the peer
+// went silent) is no protocol error: the connection is closed already,
+// and sessionDone reports its end.
 func (s *session) protocolError(code qgo.ApplicationErrorCode, err error) {
+	if s.ctx.Err() != nil || connEnded(err) {
+		s.t.log.Debug("connection ended", "peer", s.peer.Name, "err", err)
+		return
+	}
 	s.t.log.Warn("protocol error", "peer", s.peer.Name, "err", err)
 	s.conn.CloseWithError(code, err.Error())
+}
+
+// queuedShift places the envelope count above the bytes in session.queued.
+const queuedShift = 40
+
+// envOverhead is what an envelope counts in the send queue's bytes besides
+// its payload: its other fields, about.
+const envOverhead = 64
+
+// queuedSize is what envs count in the send queue's bytes.
+func queuedSize(envs []transport.Envelope) int64 {
+	size := int64(len(envs)) * envOverhead
+	for i := range envs {
+		size += int64(len(envs[i].Payload))
+	}
+	return size
 }
 
 // laneOf maps a (sender, receiver) pair to a lane: the same pair always
@@ -172,7 +208,7 @@ func (s *session) send(envs []transport.Envelope) error {
 		return fmt.Errorf("%w: %s", transport.ErrNodeDown, s.peer.Name)
 	}
 	for i := range envs {
-		if len(envs[i].Payload) > s.peerMax-64 {
+		if len(envs[i].Payload)+len(envs[i].Trace) > s.peerMax-64 {
 			if n := wire.EnvelopeSize(&envs[i]) + wire.MaxHeaderLen; n > s.peerMax {
 				return &wire.FrameTooLargeError{Size: uint64(n), Max: s.peerMax}
 			}
@@ -187,15 +223,17 @@ func (s *session) send(envs []transport.Envelope) error {
 	if same && s.lanes[first].tryDirect(envs) {
 		return nil
 	}
-	n := int64(len(envs))
+	n, size := int64(len(envs)), queuedSize(envs)
 	for {
 		q := s.queued.Load()
-		if q+n > int64(s.t.cfg.SendQueue) {
+		count, bytes := q>>queuedShift, q&(1<<queuedShift-1)
+		if count+n > int64(s.t.cfg.SendQueue) || count > 0 && bytes+size > int64(s.t.cfg.SendQueueBytes) ||
+			bytes+size > maxSendQueueBytes {
 			// The bare sentinel: a sender meeting a full queue may retry
 			// at a high rate, and formatting would cost more than the send.
 			return transport.ErrQueueFull
 		}
-		if s.queued.CompareAndSwap(q, q+n) {
+		if s.queued.CompareAndSwap(q, q+n<<queuedShift+size) {
 			break
 		}
 	}
@@ -311,6 +349,13 @@ const (
 	ctrlMembers uint8 = 1
 	ctrlCast    uint8 = 2
 	ctrlLeaving uint8 = 3
+	// ctrlOffer is the first message of a connection the non-leader of
+	// the pair dialled: Gen is the generation of the session it replaces
+	// (0: none).
+	ctrlOffer uint8 = 4
+	// ctrlActive is the leader's first message on the connection it makes
+	// the active session; Gen is the session's generation.
+	ctrlActive uint8 = 5
 )
 
 // ctrlMsg is one message on the control stream after the handshake.
@@ -321,9 +366,12 @@ type ctrlMsg struct {
 	Body    []byte               `cbor:"4,keyasint,omitempty"`
 	// Lanes is how many lanes the leaving node finishes (ctrlLeaving).
 	Lanes int `cbor:"5,keyasint,omitempty"`
+	// Gen is a session generation (ctrlOffer, ctrlActive).
+	Gen uint64 `cbor:"6,keyasint,omitempty"`
 }
 
-// ctrlQueue holds encoded control frames for the control writer.
+// ctrlQueue holds encoded control frames for the control writer, bounded
+// in messages (ControlQueue) and bytes (ControlQueueBytes).
 type ctrlQueue struct {
 	mu     sync.Mutex
 	buf    []byte
@@ -341,9 +389,11 @@ func (s *session) queueCtrl(m ctrlMsg, force bool) error {
 	}
 	q := &s.ctrlQ
 	q.mu.Lock()
-	if !force && q.n >= s.t.cfg.ControlQueue {
+	// A message larger than the byte bound is taken alone in an empty queue.
+	if !force && (q.n >= s.t.cfg.ControlQueue || q.n > 0 && len(q.buf)+len(body)+wire.MaxHeaderLen > s.t.cfg.ControlQueueBytes) {
+		n, size := q.n, len(q.buf)
 		q.mu.Unlock()
-		return fmt.Errorf("%w: control queue of %s", transport.ErrQueueFull, s.peer.Name)
+		return fmt.Errorf("%w: control queue of %s (%d messages, %d bytes)", transport.ErrQueueFull, s.peer.Name, n, size)
 	}
 	wasEmpty := q.n == 0
 	q.n++
@@ -436,6 +486,12 @@ func (s *session) readControl() {
 				return
 			}
 			s.t.h.HandleCast(s.peer.NodeInfo, transport.Control{Kind: m.Kind, Body: m.Body})
+		case ctrlOffer:
+			t := s.t
+			t.exec(func() { t.offered(s, m.Gen) })
+		case ctrlActive:
+			t := s.t
+			t.exec(func() { t.activated(s, m.Gen) })
 		case ctrlLeaving:
 			s.peerLeaving(m.Lanes)
 			return

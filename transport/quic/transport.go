@@ -69,6 +69,7 @@ type Transport struct {
 	members      map[string]*member
 	sessions     map[*session]struct{}
 	shuttingDown bool
+	lastGen      uint64 // the last session generation this node assigned as leader
 	// Dials of learned members (see member.learned): how many are in
 	// flight, and those waiting for one of the maxLearnDials slots.
 	learnDials int
@@ -78,15 +79,15 @@ type Transport struct {
 // member is what the loop knows of another node.
 type member struct {
 	info      transport.NodeInfo
-	sess      *session // current connection, nil while down
+	sess      *session // the active session, nil while down
 	dialing   bool
 	attempts  int
 	downSince time.Time
 	retry     *time.Timer
-	// pending is a session the peer closed as a duplicate: its NodeDown is
-	// held back for a grace period in case its replacement arrives.
-	pending *session
-	grace   *time.Timer
+	// lastGen is the generation of the last session activated with
+	// incarnation lastInc of the peer; a non-leader offers a new
+	// connection as the replacement of that one.
+	lastGen, lastInc uint64
 	// learned: named by a peer's member list and not yet verified by a
 	// handshake of its own. Such a member is dialled through a bounded
 	// number of slots (queued while it waits for one, slot while it holds
@@ -230,7 +231,7 @@ func (t *Transport) Start(ctx context.Context, h transport.Handler) error {
 		ln.Close()
 		return closedError{}
 	}
-	t.log.Info("transport started", "addr", t.self.Addr, "incarnation", t.self.Incarnation)
+	t.log.Info("transport started", "addr", t.self.Addr, "incarnation", wasmactor.FormatIncarnation(t.self.Incarnation))
 	return nil
 }
 
@@ -346,7 +347,8 @@ func (t *Transport) session(node string) (*session, error) {
 }
 
 // Send queues envelopes for node without blocking on the network. The
-// transport keeps envs[i].Payload until it is written: do not modify it.
+// transport keeps envs[i].Payload and Trace until they are written: do not
+// modify them.
 //
 // # Errors
 //
@@ -408,7 +410,7 @@ func (t *Transport) Close() error {
 	t.closeOnce.Do(func() {
 		t.closed.Store(true)
 		done := make(chan []*session, 1)
-		if t.exec(func() { done <- t.shutdownLocked() }) {
+		if t.exec(func() { done <- t.shutdownOnLoop() }) {
 			// Let peers read what was queued for them, bounded in time.
 			leaving := <-done
 			timeout := time.NewTimer(t.cfg.HandshakeTimeout)
@@ -441,25 +443,20 @@ func (t *Transport) Close() error {
 	return nil
 }
 
-// shutdownLocked runs on the loop: no more admissions or redials; node
-// sessions start their goodbye (returned, for Close to wait on) and client
-// connections are closed.
-func (t *Transport) shutdownLocked() []*session {
+// shutdownOnLoop runs on the loop: no more admissions or redials; active
+// node sessions start their goodbye (returned, for Close to wait on),
+// sessions not yet active and client connections are closed.
+func (t *Transport) shutdownOnLoop() []*session {
 	t.shuttingDown = true
 	for name, m := range t.members {
 		stopTimer(m.retry)
-		stopTimer(m.grace)
-		if m.pending != nil {
-			t.notifyDown(m.pending, closedError{})
-			m.pending = nil
-		}
 		if m.sess == nil {
 			delete(t.members, name)
 		}
 	}
 	var leaving []*session
 	for s := range t.sessions {
-		if s.peer.Client {
+		if s.peer.Client || !s.active {
 			s.conn.CloseWithError(CodeLeaving, "leaving")
 			continue
 		}
@@ -497,19 +494,20 @@ func (t *Transport) memberList(except string) []transport.NodeInfo {
 	return out
 }
 
-// admit decides, on the loop, whether an authenticated connection becomes
-// the session of its peer. The rules make two nodes that dial each other
-// at once keep the same connection (the one dialled by the node whose name
-// sorts first) and let a new incarnation replace the old one.
+// admit decides, on the loop, whether an authenticated connection may
+// become a session. A node connection starts tentative: it carries
+// nothing until the pair's leader (the node whose name sorts first)
+// activates it, so two nodes dialling each other at once never put
+// traffic on a connection that is then dropped (see "Sessions" in doc.go).
 func (t *Transport) admit(s *session) error {
 	res := make(chan error, 1)
-	if !t.exec(func() { res <- t.admitLocked(s) }) {
+	if !t.exec(func() { res <- t.admitOnLoop(s) }) {
 		return errClosing
 	}
 	return <-res
 }
 
-func (t *Transport) admitLocked(s *session) error {
+func (t *Transport) admitOnLoop(s *session) error {
 	if t.shuttingDown {
 		return errClosing
 	}
@@ -525,90 +523,147 @@ func (t *Transport) admitLocked(s *session) error {
 		return errNameClash
 	}
 	m := t.members[p.Name]
+	if s.outbound && m != nil && live(m.sess) && m.sess.peer.Incarnation == p.Incarnation {
+		// A dial of ours (a redundant Join, or one that raced the
+		// activation of another connection) to a run we are connected to.
+		return errDuplicate
+	}
+	t.sessions[s] = struct{}{}
+	switch {
+	case s.leader && s.outbound:
+		t.activate(s, t.nextGen())
+	case s.outbound:
+		var replaces uint64
+		if m != nil && m.lastInc == p.Incarnation {
+			replaces = m.lastGen
+		}
+		s.queueCtrl(ctrlMsg{Type: ctrlOffer, Gen: replaces}, true)
+		fallthrough
+	default:
+		// Wait for the leader's word: its activation, or the offer it
+		// decides on. A connection left tentative is closed.
+		s.expire = time.AfterFunc(t.cfg.HandshakeTimeout, func() {
+			t.exec(func() {
+				if !s.active {
+					s.conn.CloseWithError(CodeHandshakeFailed, "not activated in time")
+				}
+			})
+		})
+	}
+	t.log.Debug("peer admitted", "peer", p.Name, "incarnation", wasmactor.FormatIncarnation(p.Incarnation), "outbound", s.outbound, "active", s.active)
+	return nil
+}
+
+// live reports whether s is a session whose connection has not ended.
+func live(s *session) bool { return s != nil && s.ctx.Err() == nil }
+
+func (t *Transport) nextGen() uint64 {
+	t.lastGen++
+	return t.lastGen
+}
+
+// tentative reports whether s is a node connection waiting to be
+// activated. Called on the loop.
+func (t *Transport) tentative(s *session) bool {
+	_, ok := t.sessions[s]
+	return ok && !s.active && !s.peer.Client && !t.shuttingDown
+}
+
+// offered runs on the loop when the non-leader offers connection s, as
+// the replacement of the session of generation replaces (0: none). This
+// node leads the pair and decides.
+func (t *Transport) offered(s *session, replaces uint64) {
+	if !t.tentative(s) {
+		return
+	}
+	if !s.leader || s.outbound {
+		s.protocolError(CodeProtocol, errors.New("offer from the leader of the pair"))
+		return
+	}
+	if m := t.members[s.peer.Name]; m != nil && live(m.sess) && m.sess.peer.Incarnation == s.peer.Incarnation && m.sess.gen != replaces {
+		// The peer dialled before it learned of the active session, or
+		// to replace an older one: the active session stays.
+		s.conn.CloseWithError(CodeDuplicate, "another session is active")
+		return
+	}
+	t.activate(s, t.nextGen())
+}
+
+// activated runs on the loop when the leader activates connection s.
+func (t *Transport) activated(s *session, gen uint64) {
+	if !t.tentative(s) {
+		return
+	}
+	if s.leader || gen == 0 {
+		s.protocolError(CodeProtocol, errors.New("activation from the non-leader of the pair"))
+		return
+	}
+	t.activate(s, gen)
+}
+
+// activate makes s the session of its peer, on the loop. A session it
+// replaces is reported down first: the peer restarted, or one side found
+// it lost (if this side did not, it learns it here).
+func (t *Transport) activate(s *session, gen uint64) {
+	p := s.peer
+	m := t.members[p.Name]
 	if m == nil {
 		m = &member{}
 		t.members[p.Name] = m
 	}
-	old := m.sess
-	if old == nil {
-		old = m.pending
-	}
-	switch {
-	case old == nil:
-		// A dial of ours in flight to the same run of the peer wins the
-		// tie-break; a new incarnation dialling in wins over a redial of
-		// the dead one (whose address may not even answer any more).
-		if !s.outbound && m.dialing && !s.preferred && m.info.Incarnation == p.Incarnation {
-			return errDuplicate
-		}
-		t.notifyUp(s)
-	case old.peer.Incarnation == p.Incarnation:
-		if old == m.sess && old.preferred && !s.preferred {
-			return errDuplicate
-		}
-		// The same run of the peer on a better (or a fresh) connection:
-		// switch silently; the peer saw no outage worth reporting.
-		if old == m.sess {
-			old.conn.CloseWithError(CodeDuplicate, "superseded")
-		}
-		t.notifyReady(s)
-	default:
-		if old == m.sess {
+	if old := m.sess; old != nil {
+		var reason error
+		switch {
+		case old.peer.Incarnation != p.Incarnation:
+			reason = transport.ErrPeerRestarted
 			old.conn.CloseWithError(CodeReplaced, "peer restarted")
+		case !live(old):
+			reason = t.downReason(old, context.Cause(old.ctx))
+		default:
+			reason = transport.ErrPeerReconnected
+			old.conn.CloseWithError(CodeSuperseded, "superseded by a new session")
 		}
-		t.notifyDown(old, transport.ErrPeerRestarted)
-		t.notifyUp(s)
+		t.log.Info("session replaced", "peer", p.Name, "incarnation", wasmactor.FormatIncarnation(old.peer.Incarnation), "reason", reason)
+		t.notifyDown(old, reason) // sessionDone(old) will find it replaced
 	}
-	stopTimer(m.grace)
 	stopTimer(m.retry)
-	m.pending, m.grace, m.retry = nil, nil, nil
+	stopTimer(s.expire)
+	m.retry, s.expire = nil, nil
+	s.active, s.gen = true, gen
+	close(s.activated)
 	m.sess, m.info, m.attempts, m.downSince = s, p.NodeInfo, 0, time.Time{}
+	m.lastGen, m.lastInc = gen, p.Incarnation
+	if s.leader {
+		s.queueCtrl(ctrlMsg{Type: ctrlActive, Gen: gen}, true) // before anything else on the stream
+	}
 	m.learned = false // verified by this handshake
-	t.sessions[s] = struct{}{}
+	t.notifyUp(s)
 	t.publish()
 	s.queueMembers(t.memberList(p.Name))
-	t.log.Debug("peer admitted", "peer", p.Name, "incarnation", p.Incarnation, "outbound", s.outbound)
-	return nil
+	t.log.Debug("session active", "peer", p.Name, "incarnation", wasmactor.FormatIncarnation(p.Incarnation), "gen", gen, "outbound", s.outbound)
 }
 
 // sessionDone runs on the loop once every goroutine of s has finished.
 func (t *Transport) sessionDone(s *session, cause error) {
 	delete(t.sessions, s)
+	stopTimer(s.expire)
 	if s.peer.Client {
 		return
 	}
 	name := s.peer.Name
 	m := t.members[name]
 	if m == nil || m.sess != s {
-		return // replaced; its NodeDown (if any) is already queued
+		return // never active, or replaced (its NodeDown is already queued)
 	}
 	m.sess = nil
 	t.publish()
-	reason := downReason(cause)
-	if s.peerLeft.Load() {
-		reason = transport.ErrPeerLeft
-	}
+	reason := t.downReason(s, cause)
 	if t.shuttingDown {
 		t.notifyDown(s, closedError{})
 		delete(t.members, name)
 		return
 	}
-	if code, remote, ok := appCode(cause); ok && remote && code == CodeDuplicate {
-		// The peer dropped this connection for another one it prefers,
-		// which we are about to see complete.
-		m.pending = s
-		m.grace = time.AfterFunc(t.cfg.HandshakeTimeout, func() {
-			t.exec(func() {
-				if t.members[name] == m && m.pending == s && !t.shuttingDown {
-					m.pending = nil
-					t.notifyDown(s, reason)
-					t.scheduleRetry(m)
-				}
-			})
-		})
-		return
-	}
-	t.log.Info("peer down", "peer", name, "incarnation", s.peer.Incarnation, "reason", reason)
+	t.log.Info("peer down", "peer", name, "incarnation", wasmactor.FormatIncarnation(s.peer.Incarnation), "reason", reason)
 	t.notifyDown(s, reason)
 	if errors.Is(reason, transport.ErrPeerLeft) {
 		delete(t.members, name)
@@ -617,6 +672,14 @@ func (t *Transport) sessionDone(s *session, cause error) {
 	m.attempts = 0
 	m.downSince = time.Now()
 	t.scheduleRetry(m)
+}
+
+// downReason is what NodeDown reports for session s, lost with cause.
+func (t *Transport) downReason(s *session, cause error) error {
+	if s.peerLeft.Load() {
+		return transport.ErrPeerLeft
+	}
+	return downReason(cause)
 }
 
 // scheduleRetry redials m after an exponential backoff with jitter, until
@@ -752,10 +815,6 @@ func (t *Transport) notifyUp(s *session) {
 		h.NodeUp(info)
 		close(s.ready)
 	})
-}
-
-func (t *Transport) notifyReady(s *session) {
-	t.notify.push(nil, func() { close(s.ready) })
 }
 
 // notifyDown reports s down once all its goroutines (and so every handler

@@ -20,13 +20,18 @@
 //	trap_exit {on}
 //	register {name}, unregister {name}, whereis {name} (pid)
 //	send {pid, text}             tells pid {"op": "note", "text": text}
-//	send_after {pid, ms, text}   the same, ms later (send_after import)
+//	send_after {pid, ms, text}   the same, ms later (send_timer import);
+//	                             ref = the timer
+//	cancel_timer {ref}           cancels a timer; err unless it was armed
 //	ask {pid, text, ms}          asks pid {"op": "echo", "text": text}; the
 //	                             answer becomes a "reply" event
 //	kill {pid, reason}
 //	stop {reason}                answers, then stops itself
 //	crash                        panics: the whole instance fails
 //	log {text}                   logs text at info level
+//	log_as {serial, text}        calls the log import itself, naming actor
+//	                             serial of this node (a guest may pass any id)
+//	stderr {text}                writes text and a newline to stderr
 //	echo {text}                  answers {"text": text} (for ask)
 //	events {n}                   answers once at least n events happened:
 //	                             {"events": [...]} in order
@@ -35,10 +40,35 @@
 //	                             demonitor with ref 0 cancels the batch's
 //	                             last monitor. Answers the first error, else
 //	                             the last answer
+//	repeat {n, cmds}             runs cmds n times in this one turn, as
+//	                             batch does, a name in them suffixed with
+//	                             "-i" in round i; answers the first error
+//	                             and, in ref, how many rounds completed
+//	spawn_monitor {factory, report}  Context.SpawnMonitor: pid and ref
+//	spawn_request {factory, name: node, link, monitor, isolated, reason:
+//	    restart policy, n: max restarts, ms: period, report, text: tag}
+//	                             Context.SpawnRequest; the outcome becomes
+//	                             a "spawned" event
+//	monitor_node {name}          ref = the node monitor's ref
+//	join_group {name}, leave_group {name}
+//	group_members {name}         pids = the members
+//	send_group {name, text}      tells every member {"op": "note", "text":
+//	                             text}; sent and refused are the counts
+//	monitor_group {name}         ref = the group monitor's ref
+//
+// With report, the spawned probe gets {"report": report} as its spawn
+// arguments; with bad_args, arguments its Init refuses, so it stops at
+// once with the decoder's error as its reason.
+//
+// Every instance writes "probe: instance up" to stderr when it starts (its
+// package init), so a test sees each instantiation, restarts included.
 //
 // Events: "down" {pid, ref, reason} (HandleDown), "exit" {pid, reason}
 // (HandleExit, when trapping exits), "tell" {pid: sender, text} (a note),
-// "reply" {ref: the ask's, text, err}.
+// "reply" {ref: the ask's, text, err}, "nodedown" {ref, text: node,
+// pid: [incarnation, 0], reason}, "group" {ref, text: group, pid, reason:
+// "joined", "left" or "overflow"}, "spawned" {text: the tag, pid, ref: the
+// monitor's, err}.
 //
 // # Build
 //
@@ -48,10 +78,19 @@
 package main
 
 import (
+	"os"
+	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/wasmactor/wasmactor/guest-sdk/actor"
 )
+
+// rawLog is the ABI's log import, declared here to call it with an actor id
+// of the guest's choosing (the SDK always passes the actor's own).
+//
+//go:wasmimport wasmactor log
+func rawLog(actor uint64, level uint32, ptr unsafe.Pointer, n uint32)
 
 type cmd struct {
 	Op       string    `cbor:"op"`
@@ -65,15 +104,21 @@ type cmd struct {
 	Link     bool      `cbor:"link"`
 	Isolated bool      `cbor:"isolated"`
 	Ms       int64     `cbor:"ms"`
+	Serial   uint64    `cbor:"serial"`
 	N        int       `cbor:"n"`
 	Report   actor.PID `cbor:"report"`
 	Cmds     []cmd     `cbor:"cmds"`
+	Monitor  bool      `cbor:"monitor"`
+	BadArgs  bool      `cbor:"bad_args"`
 }
 
 type result struct {
-	Err string    `cbor:"err"`
-	PID actor.PID `cbor:"pid"`
-	Ref uint64    `cbor:"ref"`
+	Err     string      `cbor:"err"`
+	PID     actor.PID   `cbor:"pid"`
+	Ref     uint64      `cbor:"ref"`
+	PIDs    []actor.PID `cbor:"pids"`
+	Sent    int         `cbor:"sent"`
+	Refused int         `cbor:"refused"`
 }
 
 type event struct {
@@ -95,6 +140,18 @@ type probe struct {
 	events  []event
 	waitN   int
 	waiting *actor.Request
+	timers  map[uint64]actor.Timer // by the ref answered for them
+	timerN  uint64
+}
+
+// timer keeps t for cancel_timer under a ref of its own.
+func (p *probe) timer(t actor.Timer) uint64 {
+	if p.timers == nil {
+		p.timers = make(map[uint64]actor.Timer)
+	}
+	p.timerN++
+	p.timers[p.timerN] = t
+	return p.timerN
 }
 
 func errText(err error) string {
@@ -133,6 +190,21 @@ func (p *probe) HandleExit(ctx *actor.Context, e actor.Exit) {
 	p.record(ctx, event{Kind: "exit", PID: e.PID, Reason: e.Reason})
 }
 
+func (p *probe) HandleNodeDown(ctx *actor.Context, d actor.NodeDown) {
+	p.record(ctx, event{Kind: "nodedown", Ref: uint64(d.Ref), Text: d.Node, PID: actor.PID{Incarnation: d.Incarnation}, Reason: d.Reason})
+}
+
+func (p *probe) HandleGroup(ctx *actor.Context, e actor.GroupEvent) {
+	what := "left"
+	switch {
+	case e.Overflow:
+		what = "overflow"
+	case e.Joined:
+		what = "joined"
+	}
+	p.record(ctx, event{Kind: "group", Ref: uint64(e.Ref), Text: e.Group, PID: e.PID, Reason: what})
+}
+
 func (p *probe) Terminate(ctx *actor.Context, reason string) {
 	if !p.report.IsZero() {
 		_ = ctx.Send(p.report, note{Op: "note", Text: "terminated: " + reason})
@@ -158,6 +230,22 @@ func (p *probe) Receive(ctx *actor.Context, msg actor.Message) {
 		req, _ := ctx.Request()
 		p.waiting, p.waitN = &req, c.N
 		p.answerWaiter(ctx)
+	case "repeat":
+		var r result
+		for i := range c.N {
+			for _, sub := range c.Cmds {
+				if sub.Name != "" {
+					sub.Name += "-" + strconv.Itoa(i)
+				}
+				if x := p.do(ctx, sub); x.Err != "" {
+					r.Err = x.Err
+					_ = ctx.Reply(r)
+					return
+				}
+			}
+			r.Ref++
+		}
+		_ = ctx.Reply(r)
 	case "batch":
 		var r result
 		var last uint64
@@ -203,7 +291,9 @@ func (p *probe) do(ctx *actor.Context, c cmd) result {
 		r.PID, err = ctx.Spawn(factory, nil, opts...)
 		r.Err = errText(err)
 	case "monitor":
-		r.Ref = uint64(ctx.Monitor(c.PID))
+		var ref actor.Ref
+		ref, err = ctx.Monitor(c.PID)
+		r.Ref, r.Err = uint64(ref), errText(err)
 	case "demonitor":
 		ctx.Demonitor(actor.Ref(c.Ref))
 	case "link":
@@ -222,7 +312,17 @@ func (p *probe) do(ctx *actor.Context, c cmd) result {
 	case "send":
 		r.Err = errText(ctx.Send(c.PID, note{Op: "note", Text: c.Text}))
 	case "send_after":
-		r.Err = errText(ctx.SendAfter(c.PID, time.Duration(c.Ms)*time.Millisecond, note{Op: "note", Text: c.Text}))
+		var t actor.Timer
+		t, err = ctx.SendAfter(c.PID, time.Duration(c.Ms)*time.Millisecond, note{Op: "note", Text: c.Text})
+		r.Err = errText(err)
+		if err == nil {
+			r.Ref = p.timer(t)
+		}
+	case "cancel_timer":
+		if !p.timers[c.Ref].Cancel() {
+			r.Err = "timer not cancelled"
+		}
+		delete(p.timers, c.Ref)
 	case "ask":
 		err = ctx.Ask(c.PID, note{Op: "echo", Text: c.Text}, time.Duration(c.Ms)*time.Millisecond,
 			func(ctx *actor.Context, reply actor.Message, err error) {
@@ -242,12 +342,82 @@ func (p *probe) do(ctx *actor.Context, c cmd) result {
 		panic("probe crash")
 	case "log":
 		ctx.Log(actor.LevelInfo, c.Text)
+	case "spawn_monitor":
+		var ref actor.Ref
+		r.PID, ref, err = ctx.SpawnMonitor(orProbe(c.Factory), childArgs(c))
+		r.Ref, r.Err = uint64(ref), errText(err)
+	case "spawn_request":
+		opts := []actor.SpawnOption{actor.On(c.Name)}
+		if c.Link {
+			opts = append(opts, actor.SpawnLink)
+		}
+		if c.Monitor {
+			opts = append(opts, actor.SpawnMonitor)
+		}
+		if c.Isolated {
+			opts = append(opts, actor.SpawnIsolated)
+		}
+		switch c.Reason {
+		case "permanent":
+			opts = append(opts, actor.Restart(actor.Permanent, c.N, time.Duration(c.Ms)*time.Millisecond))
+		case "transient":
+			opts = append(opts, actor.Restart(actor.Transient, c.N, time.Duration(c.Ms)*time.Millisecond))
+		}
+		tag := c.Text
+		r.Err = errText(ctx.SpawnRequest(orProbe(c.Factory), childArgs(c), func(ctx *actor.Context, child actor.PID, mon actor.Ref, err error) {
+			p.record(ctx, event{Kind: "spawned", Text: tag, PID: child, Ref: uint64(mon), Err: errText(err)})
+		}, opts...))
+	case "monitor_node":
+		var ref actor.Ref
+		ref, err = ctx.MonitorNode(c.Name)
+		r.Ref, r.Err = uint64(ref), errText(err)
+	case "join_group":
+		r.Err = errText(ctx.JoinGroup(c.Name))
+	case "leave_group":
+		r.Err = errText(ctx.LeaveGroup(c.Name))
+	case "group_members":
+		r.PIDs, err = ctx.GroupMembers(c.Name)
+		r.Err = errText(err)
+	case "send_group":
+		r.Sent, r.Refused, err = ctx.SendGroup(c.Name, note{Op: "note", Text: c.Text})
+		r.Err = errText(err)
+	case "monitor_group":
+		var ref actor.Ref
+		ref, err = ctx.MonitorGroup(c.Name)
+		r.Ref, r.Err = uint64(ref), errText(err)
+	case "log_as":
+		b := []byte(c.Text)
+		rawLog(c.Serial, 1, unsafe.Pointer(unsafe.SliceData(b)), uint32(len(b)))
+	case "stderr":
+		_, _ = os.Stderr.WriteString(c.Text + "\n")
 	default:
 		r.Err = "unknown op " + c.Op
 	}
 	return r
 }
 
-func init() { actor.Register("Probe", func() actor.Actor { return &probe{} }) }
+func orProbe(factory string) string {
+	if factory == "" {
+		return "Probe"
+	}
+	return factory
+}
+
+// childArgs are the spawn arguments of a probe's child: {"report": c.Report}
+// if the command names one.
+func childArgs(c cmd) any {
+	if c.BadArgs {
+		return "not a command"
+	}
+	if c.Report.IsZero() {
+		return nil
+	}
+	return cmd{Report: c.Report}
+}
+
+func init() {
+	_, _ = os.Stderr.WriteString("probe: instance up\n")
+	actor.Register("Probe", func() actor.Actor { return &probe{} })
+}
 
 func main() {}
