@@ -180,7 +180,7 @@ func (n *Node) local(pid PID) (*actor, abi.PID, error) {
 	if to.Incarnation != n.incarnation {
 		return nil, to, nil
 	}
-	a := n.actors.get(to.Serial) // pid's, or where it migrated to
+	a := n.actors.get(to.Serial)                              // pid's, or where it migrated to
 	if a == nil || a.dead() || a.state.Load() == stateMoved { // an exiting actor may come back: monitors and links wait
 		return nil, to, fmt.Errorf("%w: %s", wasmactor.ErrNoProc, pid)
 	}

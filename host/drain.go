@@ -84,6 +84,11 @@ func (n *Node) Drain(ctx context.Context, node string, opts DrainOptions) (Drain
 		if !a.alive() {
 			continue
 		}
+		if a.goa != nil {
+			err := errGoActor(n.pidOf(a))
+			rep.Left = append(rep.Left, DrainLeft{PID: n.pidOf(a), Factory: a.factory, Reason: err.Error(), Err: err})
+			continue
+		}
 		if opts.KeepIsolated && a.inst.Load().isolated {
 			rep.Left = append(rep.Left, DrainLeft{PID: n.pidOf(a), Factory: a.factory, Reason: "isolated (kept)"})
 			continue

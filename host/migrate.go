@@ -166,6 +166,9 @@ func (n *Node) migrateLocal(ctx context.Context, a *actor, to string) (MigrateRe
 	start := time.Now()
 	old := n.pidOf(a)
 	res := MigrateResult{Old: old}
+	if a.goa != nil {
+		return res, errGoActor(old)
+	}
 	if to == n.cfg.Name {
 		return res, fmt.Errorf("%w: %s is already on %s", wasmactor.ErrBadArgument, old, to)
 	}

@@ -284,3 +284,22 @@ func TestDrainMovesEveryMovableActor(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEqual(t, "n3", where.Node)
 }
+
+// A Go actor is this process's code: it neither upgrades nor migrates, and
+// a drain says so.
+func TestGoActorsStayPut(t *testing.T) {
+	c := newCluster(t, 2, host.Config{})
+	n1 := c.nodes[0]
+	ctx := ctxT(t)
+	pid, err := n1.SpawnFunc(ctx, "", func(*host.ActorContext, host.Message) error { return nil })
+	require.NoError(t, err)
+	_, err = n1.Upgrade(ctx, pid, "")
+	require.ErrorIs(t, err, wasmactor.ErrCannotSnapshot)
+	_, err = n1.Migrate(ctx, pid, "n2")
+	require.ErrorIs(t, err, wasmactor.ErrCannotSnapshot)
+	rep, err := n1.Drain(ctx, "n1", host.DrainOptions{})
+	require.NoError(t, err)
+	require.Len(t, rep.Left, 1)
+	require.Equal(t, pid, rep.Left[0].PID)
+	require.ErrorIs(t, rep.Left[0].Err, wasmactor.ErrCannotSnapshot)
+}

@@ -133,7 +133,7 @@ type Node struct {
 	asks   pendingAsks
 	timers timerSet[struct{}] // SendAfter timers, by sender
 	cl     cluster
-	mob    mobility // migrations: aliases, stubs, arrivals (migrate.go)
+	mob    mobility      // migrations: aliases, stubs, arrivals (migrate.go)
 	ev     nodeEvents    // peer events, their subscribers and node monitors
 	gw     groupWatch    // group monitors
 	sr     spawnRequests // guests' spawn requests in flight

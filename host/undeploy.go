@@ -173,7 +173,7 @@ func (n *Node) moduleUse(ctx context.Context) (use map[string]map[registry.Hash]
 func (n *Node) localModuleUse() map[registry.Hash]int {
 	c := map[registry.Hash]int{}
 	for _, a := range n.actors.all() {
-		if a.alive() {
+		if a.alive() && a.goa == nil {
 			c[a.mod.Load().info.Hash]++
 		}
 	}
@@ -196,7 +196,7 @@ func (n *Node) applyUndeploy(t registry.Tombstone) (stopped int) {
 		n.log.Warn("tombstone not saved", "module", t.Hash.Short(), "err", err)
 	}
 	for _, a := range n.actors.all() {
-		if a.mod.Load().info.Hash == t.Hash && a.alive() {
+		if a.goa == nil && a.mod.Load().info.Hash == t.Hash && a.alive() {
 			n.exit(a, ReasonUndeployed, true, false)
 			stopped++
 		}

@@ -85,6 +85,9 @@ func (n *Node) Upgrade(ctx context.Context, pid PID, to string) (UpgradeResult, 
 func (n *Node) upgradeLocal(ctx context.Context, a *actor, to string) (UpgradeResult, error) {
 	start := time.Now()
 	pid := n.pidOf(a)
+	if a.goa != nil {
+		return UpgradeResult{PID: pid}, errGoActor(pid)
+	}
 	ref, err := upgradeRef(a.factory, to)
 	if err != nil {
 		return UpgradeResult{}, err
@@ -139,6 +142,12 @@ func (n *Node) upgradeLocal(ctx context.Context, a *actor, to string) (UpgradeRe
 	n.log.Info("actor upgraded", "pid", pid.String(), "factory", a.factory, "from", from.info.Hash.Short(), "to", m.info.Hash.Short(),
 		"state", len(state), "took", res.Took)
 	return res, nil
+}
+
+// errGoActor refuses to move a Go actor: its code and state are this
+// process's, not a module's.
+func errGoActor(pid PID) error {
+	return fmt.Errorf("%w: %s is a Go actor (Node.SpawnFunc): its code and state live in this process", wasmactor.ErrCannotSnapshot, pid)
 }
 
 // upgradeRef turns Upgrade's to into a factory reference for factory.
@@ -274,7 +283,7 @@ func (n *Node) upgradePlan(ctx context.Context, factory, to string) (proto.Upgra
 func (n *Node) actorsOf(factory string) []proto.ActorVersion {
 	var out []proto.ActorVersion
 	for _, a := range n.actors.all() {
-		if a.factory == factory && a.alive() {
+		if a.factory == factory && a.alive() && a.goa == nil {
 			out = append(out, proto.ActorVersion{PID: n.pidOf(a), Module: a.mod.Load().info.Hash})
 		}
 	}

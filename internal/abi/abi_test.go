@@ -82,7 +82,7 @@ func TestGuestCodeWinsForGuests(t *testing.T) {
 func TestKindNames(t *testing.T) {
 	for k, name := range map[Kind]string{KindStart: "START", KindRestore: "RESTORE", KindTell: "TELL", KindAsk: "ASK",
 		KindReply: "REPLY", KindDown: "DOWN", KindExit: "EXIT", KindStop: "STOP", KindNodeDown: "NODEDOWN", KindGroup: "GROUP",
-		KindSpawned: "SPAWNED", 0: "UNKNOWN", 12: "UNKNOWN", 0xffff: "UNKNOWN"} {
+		KindSpawned: "SPAWNED", KindDrop: "DROP", 0: "UNKNOWN", 13: "UNKNOWN", 0xffff: "UNKNOWN"} {
 		require.Equal(t, name, k.String())
 	}
 }

@@ -77,10 +77,10 @@ type UpgradePlan struct {
 // actor of the factory in the cluster, in node then serial order. Nodes
 // that did not answer are named in Missing.
 type UpgradePlanReply struct {
-	To      string        `cbor:"1,keyasint"`
-	Module  registry.Hash `cbor:"2,keyasint"`
-	Actors  []ActorVersion    `cbor:"3,keyasint"`
-	Missing []string      `cbor:"4,keyasint,omitempty"`
+	To      string         `cbor:"1,keyasint"`
+	Module  registry.Hash  `cbor:"2,keyasint"`
+	Actors  []ActorVersion `cbor:"3,keyasint"`
+	Missing []string       `cbor:"4,keyasint,omitempty"`
 }
 
 // Tombstones are modules undeployed, with when.
