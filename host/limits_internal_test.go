@@ -10,13 +10,13 @@ import (
 )
 
 // A refusal's label is the name of the Limits field that refused it, in
-// snake case (the CLI's --limit names are the same).
+// snake case (the CLI's --limit names are the same), or of a Config field
+// Max... without the Max.
 func TestLimitLabelsNameFields(t *testing.T) {
 	fields := map[string]bool{}
-	lt := reflect.TypeFor[Limits]()
-	for i := range lt.NumField() {
+	snake := func(name string) string {
 		var b strings.Builder
-		for j, r := range lt.Field(i).Name {
+		for j, r := range name {
 			if unicode.IsUpper(r) {
 				if j > 0 {
 					b.WriteByte('_')
@@ -25,7 +25,17 @@ func TestLimitLabelsNameFields(t *testing.T) {
 			}
 			b.WriteRune(r)
 		}
-		fields[b.String()] = true
+		return b.String()
+	}
+	lt := reflect.TypeFor[Limits]()
+	for i := range lt.NumField() {
+		fields[snake(lt.Field(i).Name)] = true
+	}
+	ct := reflect.TypeFor[Config]()
+	for i := range ct.NumField() {
+		if name, ok := strings.CutPrefix(ct.Field(i).Name, "Max"); ok {
+			fields[snake(name)] = true
+		}
 	}
 	for k, label := range limitLabels {
 		require.True(t, fields[label], "limit %d's label %q names no field of Limits", k, label)
