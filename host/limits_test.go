@@ -37,10 +37,6 @@ func (e *guestEnv) repeat(t *testing.T, p host.PID, n int, cmd map[string]any) (
 	return int(r.Ref), r.Err
 }
 
-func pidOf(n *host.Node, p [2]uint64) host.PID {
-	return host.PID{Node: n.Name(), Incarnation: p[0], Serial: p[1]}
-}
-
 // stillWorks checks that the node and the actor p carry on after a
 // refusal: p answers, a new actor starts and answers.
 func (e *guestEnv) stillWorks(t *testing.T, p host.PID) {
