@@ -44,7 +44,7 @@ func newNode(t testing.TB, cfg host.Config) *host.Node {
 func ctxT(t testing.TB) context.Context {
 	// Generous: under the race detector on a loaded 2-core machine a first
 	// compile of a Go guest takes half a minute.
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	t.Cleanup(cancel)
 	return ctx
 }

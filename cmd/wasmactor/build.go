@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -108,7 +109,9 @@ func buildFailure(dir string, err error) error {
 // give, through the same function (host.InspectModule). Guest output while
 // the module initialises is not the build's business.
 func inspect(ctx context.Context, wasm []byte) (registry.ModuleInfo, error) {
-	info, err := host.InspectModule(ctx, host.Config{Logger: slog.New(slog.DiscardHandler)}, wasm)
+	// A build waits for its check however busy the machine is: the
+	// compile deadline of a node (a minute) is for modules sent to it.
+	info, err := host.InspectModule(ctx, host.Config{Logger: slog.New(slog.DiscardHandler), CompileTimeout: 10 * time.Minute}, wasm)
 	if err != nil && strings.Contains(err.Error(), "wasmactor_abi_version") {
 		return info, fmt.Errorf("%w (does the package import guest-sdk/actor and register a factory?)", err)
 	}

@@ -49,7 +49,9 @@ func run(ctx context.Context, wasmPath string) error {
 	}
 
 	// No Listen address: the node runs alone, with no network at all.
-	node, err := host.Start(ctx, host.Config{Name: "embed"})
+	// A cold compile of a Go guest takes seconds, much longer on a busy
+	// machine: allow more than the default minute.
+	node, err := host.Start(ctx, host.Config{Name: "embed", CompileTimeout: 5 * time.Minute})
 	if err != nil {
 		return err
 	}
