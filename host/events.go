@@ -262,6 +262,7 @@ func (n *Node) monitorNode(a *actor, node string) (uint64, abi.Errno) {
 	if len(x.nodeMons) >= n.cfg.MaxNodeMonitors {
 		a.mu.Unlock()
 		n.ev.mu.Unlock()
+		n.refused(limNodeMonitors)
 		return 0, abi.Limit
 	}
 	if x.nodeMons == nil {

@@ -114,6 +114,7 @@ func (n *Node) monitorGroup(a *actor, group string) (uint64, abi.Errno) {
 	x := a.extra()
 	if len(x.groupMons) >= n.cfg.MaxGroupMonitors {
 		a.mu.Unlock()
+		n.refused(limGroupMonitors)
 		return 0, abi.Limit
 	}
 	if x.groupMons == nil {

@@ -91,6 +91,7 @@ func (n *Node) groupChange(ctx context.Context, group string, pid PID, join bool
 func (n *Node) joinLocal(a *actor, group string) error {
 	pid := n.pidOf(a)
 	if len(n.groups.Of(pid)) >= n.cfg.MaxGroupsPerActor {
+		n.refused(limGroupsPerActor)
 		return fmt.Errorf("%w: %s is in %d groups already", wasmactor.ErrLimit, pid, n.cfg.MaxGroupsPerActor)
 	}
 	if n.changeGroup(group, pid, true) {

@@ -17,7 +17,10 @@ import (
 // for a guest), nothing is done, and the node and every other actor carry
 // on; each refusal is counted in Stats.LimitRefusals and the metric
 // wasmactor_limit_refusals_total{limit}, labelled with the field's name in
-// snake case.
+// snake case (the refusals of Config's MaxNodeMonitors, MaxGroupMonitors,
+// MaxGroupsPerActor, MaxPendingSpawns and MaxSpawnRequests are counted
+// too, labelled node_monitors, group_monitors, groups_per_actor,
+// pending_spawns and spawn_requests).
 //
 // The zero value of every field means its default. Per-actor limits count
 // what one actor holds at a time; what it holds goes when it dies (see the
@@ -170,10 +173,17 @@ const (
 	limNamesPerActor
 	limNames
 	limLogLines
+	// The limits that are Config fields (Max...).
+	limNodeMonitors
+	limGroupMonitors
+	limGroupsPerActor
+	limPendingSpawns
+	limSpawnRequests
 	numLimits
 )
 
-// limitLabels are the metric's labels: the Limits fields in snake case.
+// limitLabels are the metric's labels: the Limits fields in snake case, and
+// the Config fields Max... without the Max.
 var limitLabels = [numLimits]string{
 	limActors:              "actors",
 	limChildren:            "children_per_actor",
@@ -189,6 +199,11 @@ var limitLabels = [numLimits]string{
 	limNamesPerActor:       "names_per_actor",
 	limNames:               "names",
 	limLogLines:            "log_lines_per_second",
+	limNodeMonitors:        "node_monitors",
+	limGroupMonitors:       "group_monitors",
+	limGroupsPerActor:      "groups_per_actor",
+	limPendingSpawns:       "pending_spawns",
+	limSpawnRequests:       "spawn_requests",
 }
 
 // usage is what the node's actors hold against the node-wide limits that

@@ -4,30 +4,27 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"unicode"
 
 	"github.com/stretchr/testify/require"
 )
 
 // A refusal's label is the name of the Limits field that refused it, in
-// snake case (the CLI's --limit names are the same).
+// snake case (the CLI's --limit names are the same), or of a Config field
+// Max... without the Max.
 func TestLimitLabelsNameFields(t *testing.T) {
-	fields := map[string]bool{}
+	fields := map[string]bool{} // lower case, no underscores
 	lt := reflect.TypeFor[Limits]()
 	for i := range lt.NumField() {
-		var b strings.Builder
-		for j, r := range lt.Field(i).Name {
-			if unicode.IsUpper(r) {
-				if j > 0 {
-					b.WriteByte('_')
-				}
-				r = unicode.ToLower(r)
-			}
-			b.WriteRune(r)
+		fields[strings.ToLower(lt.Field(i).Name)] = true
+	}
+	ct := reflect.TypeFor[Config]()
+	for i := range ct.NumField() {
+		if name, ok := strings.CutPrefix(ct.Field(i).Name, "Max"); ok {
+			fields[strings.ToLower(name)] = true
 		}
-		fields[b.String()] = true
 	}
 	for k, label := range limitLabels {
-		require.True(t, fields[label], "limit %d's label %q names no field of Limits", k, label)
+		require.Equal(t, strings.ToLower(label), label, "limit %d", k)
+		require.True(t, fields[strings.ReplaceAll(label, "_", "")], "limit %d's label %q names no field", k, label)
 	}
 }

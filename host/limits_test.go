@@ -37,10 +37,6 @@ func (e *guestEnv) repeat(t *testing.T, p host.PID, n int, cmd map[string]any) (
 	return int(r.Ref), r.Err
 }
 
-func pidOf(n *host.Node, p [2]uint64) host.PID {
-	return host.PID{Node: n.Name(), Incarnation: p[0], Serial: p[1]}
-}
-
 // stillWorks checks that the node and the actor p carry on after a
 // refusal: p answers, a new actor starts and answers.
 func (e *guestEnv) stillWorks(t *testing.T, p host.PID) {
@@ -164,23 +160,8 @@ func TestFullInstancesGrowThePoolWithinTheBudget(t *testing.T) {
 }
 
 func TestMailboxBoundedInBytes(t *testing.T) {
-	// As TestFullMailboxIsTheSendersError: the one worker is held inside a
-	// guest call, so nothing drains the counter's mailbox.
-	gate := newLogGate("hello")
-	n := newNode(t, host.Config{Workers: 1, Limits: host.Limits{MailboxBytes: 1 << 20}, Logger: slog.New(gate)})
-	deploy(t, n, guestbuildtest.Build(t, "examples/counter"))
-	deploy(t, n, fixture(t, "print.wasm"))
+	n, counter, release := heldCounter(t, host.Config{Limits: host.Limits{MailboxBytes: 1 << 20}})
 	ctx := ctxT(t)
-	counter, err := n.Spawn(ctx, "Counter", host.SpawnOptions{})
-	require.NoError(t, err)
-	require.Equal(t, int64(0), getCounter(t, n, counter).Value)
-	_, err = n.Spawn(ctx, "Bad", host.SpawnOptions{})
-	require.NoError(t, err)
-	select {
-	case <-gate.held:
-	case <-ctx.Done():
-		t.Fatal("the guest never wrote its line")
-	}
 	big := map[string]any{"op": "inc", "by": 1, "pad": make([]byte, 300<<10)}
 	for range 3 {
 		require.NoError(t, n.Send(ctx, counter, big))
@@ -190,7 +171,7 @@ func TestMailboxBoundedInBytes(t *testing.T) {
 	require.ErrorIs(t, n.Send(ctx, counter, big), wasmactor.ErrMailboxFull)
 	require.NoError(t, n.Send(ctx, counter, map[string]any{"op": "inc", "by": 1}), "a small one still fits")
 	require.Equal(t, uint64(1), n.Stats().MailboxFull)
-	close(gate.release)
+	release()
 	eventually(t, probeTimeout, func() bool {
 		r, err := n.Call(ctx, counter, map[string]any{"op": "get"})
 		var v counterReply

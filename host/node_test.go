@@ -226,21 +226,23 @@ func TestInspectModuleGivesDeploysVerdict(t *testing.T) {
 	require.Error(t, err, "an invalid config")
 }
 
-func TestFullMailboxIsTheSendersError(t *testing.T) {
-	// One worker, held inside a guest call by the test itself: print.wasm
-	// writes "hello" to stdout in every turn, and the node's logger blocks
-	// on that line until the test lets it go. While the worker is held,
-	// nothing drains the counter's mailbox, so the bound is reached by
-	// construction, however slow the machine.
+// heldCounter starts a node of one worker with cfg and a Counter, and
+// holds the worker inside a guest call until the test calls release:
+// print.wasm writes "hello" to stdout in every turn, and the node's logger
+// blocks on that line. While the worker is held, nothing drains the
+// counter's mailbox, so its bounds are reached by construction, however
+// slow the machine.
+func heldCounter(t *testing.T, cfg host.Config) (n *host.Node, counter host.PID, release func()) {
+	t.Helper()
 	gate := newLogGate("hello")
-	n := newNode(t, host.Config{Workers: 1, MailboxSize: 8, Logger: slog.New(gate)})
+	cfg.Workers, cfg.Logger = 1, slog.New(gate)
+	n = newNode(t, cfg)
 	deploy(t, n, guestbuildtest.Build(t, "examples/counter"))
 	deploy(t, n, fixture(t, "print.wasm"))
 	ctx := ctxT(t)
 	counter, err := n.Spawn(ctx, "Counter", host.SpawnOptions{})
 	require.NoError(t, err)
 	require.Equal(t, int64(0), getCounter(t, n, counter).Value)
-
 	_, err = n.Spawn(ctx, "Bad", host.SpawnOptions{})
 	require.NoError(t, err)
 	select {
@@ -248,10 +250,16 @@ func TestFullMailboxIsTheSendersError(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the guest never wrote its line")
 	}
+	return n, counter, func() { close(gate.release) }
+}
+
+func TestFullMailboxIsTheSendersError(t *testing.T) {
+	n, counter, release := heldCounter(t, host.Config{MailboxSize: 8})
+	ctx := ctxT(t)
 	for range 8 {
 		require.NoError(t, n.Send(ctx, counter, map[string]any{"op": "inc", "by": 1}))
 	}
-	err = n.Send(ctx, counter, map[string]any{"op": "inc", "by": 1})
+	err := n.Send(ctx, counter, map[string]any{"op": "inc", "by": 1})
 	require.ErrorIs(t, err, wasmactor.ErrMailboxFull)
 	require.Equal(t, uint64(1), n.Stats().MailboxFull)
 
@@ -262,7 +270,7 @@ func TestFullMailboxIsTheSendersError(t *testing.T) {
 	// ahead of the next ask.
 	// Until the counter's turn has drained them, a new ask is still refused,
 	// so poll for the value (bounded by the test's context, not a timing).
-	close(gate.release)
+	release()
 	for {
 		r, err := n.Call(ctx, counter, map[string]any{"op": "get"})
 		if errors.Is(err, wasmactor.ErrMailboxFull) {

@@ -122,8 +122,14 @@ func (n *Node) spawnRequest(parent *actor, r engine.SpawnRequest) abi.Errno {
 		parent.mu.Unlock()
 		return abi.BadArgument // a ref still pending
 	}
-	if len(x.spawns) >= n.cfg.MaxPendingSpawns || !n.takeSlot() {
+	if len(x.spawns) >= n.cfg.MaxPendingSpawns {
 		parent.mu.Unlock()
+		n.refused(limPendingSpawns)
+		return abi.Limit
+	}
+	if !n.takeSlot() {
+		parent.mu.Unlock()
+		n.refused(limSpawnRequests)
 		return abi.Limit
 	}
 	if x.spawns == nil {
@@ -240,6 +246,7 @@ func (n *Node) serveSpawnRequest(from transport.NodeInfo, r proto.SpawnRequest) 
 	}
 	refuse := func(err error) { answer(proto.Spawned{Code: uint16(abi.CodeOf(err)), Message: err.Error()}) }
 	if !n.takeSlot() {
+		n.refused(limSpawnRequests)
 		refuse(fmt.Errorf("%w: %d spawn requests in flight on node %s", wasmactor.ErrLimit, n.cfg.MaxSpawnRequests, n.cfg.Name))
 		return
 	}

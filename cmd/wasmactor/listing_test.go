@@ -34,6 +34,7 @@ func TestPsThroughAPeerListsAnActorWithTenThousandNames(t *testing.T) {
 	cookieFile := filepath.Join(dir, "cookie")
 	start := func(name string, join ...string) *host.Node {
 		n, err := host.Start(ctx, host.Config{Name: name, Listen: "127.0.0.1:0", CookieFile: cookieFile, Join: join,
+			Limits: host.Limits{NamesPerActor: 10_000}, // 16 by default
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = n.Close() })

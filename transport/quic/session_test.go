@@ -139,19 +139,13 @@ func TestControlQueueBoundedInBytes(t *testing.T) {
 	a := startNode(t, cfg, newHandler())
 	b := startNode(t, testConfig("b"), hb)
 	require.NoError(t, a.Join(joinCtx(t), []string{b.Self().Addr}))
-	accepted := 0
-	for ; ; accepted++ {
-		err := a.Cast("b", transport.Control{Kind: uint16(accepted), Body: make([]byte, body)})
+	accepted := fillQueue(t, DefaultControlQueue, entered, func(i int) error {
+		err := a.Cast("b", transport.Control{Kind: uint16(i), Body: make([]byte, body)})
 		if err != nil {
-			require.ErrorIs(t, err, transport.ErrQueueFull)
 			require.ErrorContains(t, err, "bytes")
-			break
 		}
-		if accepted == 0 {
-			<-entered
-		}
-		require.Less(t, accepted, DefaultControlQueue, "only the message count bounds the queue")
-	}
+		return err
+	})
 	// What is in flight is bounded by QUIC flow control (a stream window of
 	// 512 KiB that may grow to 8 MiB), what is queued by the 256 KiB bound;
 	// the message count alone would have taken 4096 casts.
@@ -228,19 +222,10 @@ func TestSendQueueBoundedInBytes(t *testing.T) {
 	a := startNode(t, cfg, newHandler())
 	b := startNode(t, testConfig("b"), hb)
 	require.NoError(t, a.Join(joinCtx(t), []string{b.Self().Addr}))
-	accepted := 0
-	for ; ; accepted++ {
+	accepted := fillQueue(t, DefaultSendQueue, entered, func(i int) error {
 		// One pair, so one lane: its order is checked below.
-		err := a.Send("b", transport.Envelope{Kind: 1, From: 1, To: 1, Ref: uint64(accepted), Payload: make([]byte, payload)})
-		if err != nil {
-			require.ErrorIs(t, err, transport.ErrQueueFull)
-			break
-		}
-		if accepted == 0 {
-			<-entered
-		}
-		require.Less(t, accepted, DefaultSendQueue, "only the envelope count bounds the queue")
-	}
+		return a.Send("b", transport.Envelope{Kind: 1, From: 1, To: 1, Ref: uint64(i), Payload: make([]byte, payload)})
+	})
 	// What is in flight is bounded by QUIC flow control (a stream window of
 	// 512 KiB that may grow to 8 MiB, and the connection's), what is queued
 	// by the 1 MiB bound; the envelope count alone would have taken 65536
@@ -255,5 +240,24 @@ func TestSendQueueBoundedInBytes(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatalf("envelope %d of %d not delivered", i, accepted)
 		}
+	}
+}
+
+// fillQueue calls send(0), send(1)... until one fails, which must be with
+// ErrQueueFull, and returns how many succeeded. The peer blocks in its
+// handler from the first one on (entered), so what QUIC does not have in
+// flight stays queued; the queue's count bound (max) must not be what
+// stops it.
+func fillQueue(t *testing.T, max int, entered <-chan struct{}, send func(i int) error) int {
+	t.Helper()
+	for accepted := 0; ; accepted++ {
+		if err := send(accepted); err != nil {
+			require.ErrorIs(t, err, transport.ErrQueueFull)
+			return accepted
+		}
+		if accepted == 0 {
+			<-entered
+		}
+		require.Less(t, accepted, max, "only the count bounds the queue")
 	}
 }
