@@ -100,7 +100,9 @@ func TestNormalEndsAreNotProtocolErrors(t *testing.T) {
 	require.NoError(t, c.Close())
 	require.ErrorIs(t, ha.nextEvent(t, 10*time.Second).reason, transport.ErrPeerLeft)
 
-	time.Sleep(100 * time.Millisecond) // readers that lost the race log after the events
+	// Close waits for every goroutine of a, so a reader that lost the race
+	// with the events has logged by the time it returns.
+	require.NoError(t, a.Close())
 	warnings, incs := logs.got()
 	require.Empty(t, warnings)
 	require.Contains(t, incs, wasmactor.FormatIncarnation(c.Self().Incarnation))
