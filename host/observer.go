@@ -25,6 +25,9 @@ import (
 //go:embed observer
 var observerFS embed.FS
 
+// maxObserverRequests bounds the observer's API requests in flight.
+const maxObserverRequests = 8
+
 // maxObserved bounds the actors one /api/actors answer lists.
 const maxObserved = 1000
 
@@ -65,12 +68,26 @@ type crashView struct {
 func (n *Node) observerHandlers(mux *http.ServeMux) {
 	static, _ := fs.Sub(observerFS, "observer")
 	mux.Handle("GET /", http.FileServerFS(static))
-	mux.HandleFunc("GET /api/cluster", func(w http.ResponseWriter, r *http.Request) {
+	// Each API request may ask every member for its status: bound how many
+	// run at once, so open pages or a script cannot pile up fan-outs.
+	busy := make(chan struct{}, maxObserverRequests)
+	limited := func(h http.HandlerFunc) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case busy <- struct{}{}:
+				defer func() { <-busy }()
+				h(w, r)
+			default:
+				http.Error(w, "observer busy, retry", http.StatusServiceUnavailable)
+			}
+		}
+	}
+	mux.HandleFunc("GET /api/cluster", limited(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 		defer cancel()
 		writeJSON(w, n.clusterView(ctx))
-	})
-	mux.HandleFunc("GET /api/actors", func(w http.ResponseWriter, r *http.Request) {
+	}))
+	mux.HandleFunc("GET /api/actors", limited(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 		defer cancel()
 		node := r.URL.Query().Get("node")
@@ -90,7 +107,7 @@ func (n *Node) observerHandlers(mux *http.ServeMux) {
 			out[i] = actorView{ActorInfo: a, PID: a.PID.String()}
 		}
 		writeJSON(w, out)
-	})
+	}))
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
