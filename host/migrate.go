@@ -207,17 +207,7 @@ func (n *Node) migrateLocal(ctx context.Context, a *actor, to string) (MigrateRe
 	}
 	moved := n.leave(a, mv, in.New)
 	expect := n.expectFences(to)
-	var wg sync.WaitGroup
-	for _, p := range n.Members() {
-		wg.Go(func() {
-			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			defer cancel()
-			if err := n.call(cctx, p.Name, proto.KindMoved, moved, nil); err != nil {
-				n.log.Warn("a member did not hear of a migration", "peer", p.Name, "old", old.String(), "new", in.New.String(), "err", err)
-			}
-		})
-	}
-	wg.Wait()
+	n.announceMove(moved)
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if err := n.call(cctx, to, proto.KindMigrateCommit, proto.MigrateCommit{New: in.New.Serial, Expect: expect}, nil); err != nil {
@@ -228,6 +218,70 @@ func (n *Node) migrateLocal(ctx context.Context, a *actor, to string) (MigrateRe
 	res.StateBytes, res.Took = len(state), time.Since(start)
 	n.log.Info("actor migrated", "old", old.String(), "new", in.New.String(), "state", len(state), "took", res.Took)
 	return res, nil
+}
+
+// announceMove tells every member that an actor moved, and waits until
+// each has applied it, or has gone, or movedPatience has passed. A member
+// that has not answered by then keeps being told in the background: a node
+// that never learns of the move would send to the old PID for good, throw
+// away the actor's answers as not from the actor it asked, and hold up the
+// actor's next move (its fence never comes).
+func (n *Node) announceMove(moved proto.Moved) {
+	var wg sync.WaitGroup
+	for _, p := range n.Members() {
+		wg.Add(1)
+		n.mob.bg.Go(func() {
+			defer wg.Done()
+			n.tellMoved(p, moved)
+		})
+	}
+	done := make(chan struct{})
+	n.mob.bg.Go(func() {
+		wg.Wait()
+		close(done)
+	})
+	t := time.NewTimer(movedPatience)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		n.log.Warn("members still not told of a migration; telling them in the background", "old", moved.Old.String(), "new", moved.New.String())
+	case <-n.life.Done():
+	}
+}
+
+// movedPatience bounds how long a migration waits for every member to
+// apply its Moved before it commits anyway.
+const movedPatience = 10 * time.Second
+
+// tellMoved tells one member of a move until it has applied it, it is no
+// longer the member it was (down, or a new run), or this node closes. A
+// member that refuses the Moved outright is not asked again.
+func (n *Node) tellMoved(p transport.NodeInfo, moved proto.Moved) {
+	for wait := 10 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		ctx, cancel := context.WithTimeout(n.life, 2*time.Second)
+		err := n.call(ctx, p.Name, proto.KindMoved, moved, nil)
+		cancel()
+		if err == nil {
+			return
+		}
+		var re *remoteError
+		if errors.As(err, &re) || n.life.Err() != nil {
+			n.log.Warn("a member did not take a migration", "peer", p.Name, "old", moved.Old.String(), "new", moved.New.String(), "err", err)
+			return
+		}
+		if name, e := n.peerByInc(p.Incarnation); e != abi.OK || name != p.Name {
+			return // it went: it learns from the alias table when it comes back
+		}
+		n.log.Debug("a member did not answer a Moved; telling it again", "peer", p.Name, "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-n.life.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // expectFences lists the nodes whose fence the target waits for: every
@@ -374,10 +428,29 @@ func (n *Node) forwardLocked(s *stub, d delivery) {
 	}
 	fw := forwardOf(d)
 	if e := n.sendForward(s, transport.Envelope{Kind: proto.EnvForward, Payload: proto.Marshal(fw)}); e != abi.OK {
-		if d.kind == abi.KindAsk {
-			n.replyError(abi.PID{Incarnation: s.to.Incarnation, Serial: s.to.Serial}, d.from, d.ref, e.Err(), "forwarding to "+s.to.String())
-		}
+		n.refuseForwarded(d, s.serial, e)
 		n.log.Debug("forward failed", "to", s.to.String(), "kind", d.kind, "err", e)
+	}
+}
+
+// refuseForwarded settles a record for a moved actor that cannot be
+// forwarded or queued (target is the serial it was addressed to here): an
+// ask is answered with the error, a tell is refused to its sender as a tell
+// to a live actor would be (REFUSED, counted at the sender's node and
+// actor), never dropped unseen.
+func (n *Node) refuseForwarded(d delivery, target uint64, e abi.Errno) {
+	here := abi.PID{Incarnation: n.incarnation, Serial: target}
+	switch d.kind {
+	case abi.KindAsk:
+		n.replyError(here, d.from, d.ref, e.Err(), "")
+	case abi.KindTell:
+		if d.from.Incarnation == n.incarnation {
+			n.countRefused(d.from.Serial)
+			return
+		}
+		if n.sendRemote(d.from, transport.Envelope{Kind: kindRefused, Status: uint16(e), From: target}) != abi.OK {
+			n.stats.refusalsLost.Add(1)
+		}
 	}
 }
 
@@ -414,6 +487,12 @@ const forwardPatience = 10 * time.Second
 func (n *Node) applyMoved(m proto.Moved, self bool) {
 	oldABI := abi.PID{Incarnation: m.Old.Incarnation, Serial: m.Old.Serial}
 	n.mob.route.Lock()
+	if !self && n.followPID(m.Old) == m.New {
+		// Applied already: a Moved is told again until its sender hears
+		// back (tellMoved), and aliases come again at every node up.
+		n.mob.route.Unlock()
+		return
+	}
 	defer func() {
 		if !self {
 			n.sendFence(m.Old)
@@ -667,7 +746,23 @@ func (n *Node) followABI(p abi.PID) abi.PID {
 // same PID, or PIDs of one actor that migrated (both lead to where it lives
 // now, as far as this node knows).
 func (n *Node) samePID(asked, from abi.PID) bool {
-	return asked == from || n.followABI(asked) == n.followABI(from)
+	if asked == from {
+		return true
+	}
+	if n.mob.nAlias.Load() == 0 {
+		return false
+	}
+	// Both under one read lock: a move learned between two lookups would
+	// lead one of them a step further than the other.
+	n.mob.mu.RLock()
+	defer n.mob.mu.RUnlock()
+	follow := func(p abi.PID) abi.PID {
+		if to, ok := n.mob.aliases[p]; ok {
+			return abi.PID{Incarnation: to.Incarnation, Serial: to.Serial}
+		}
+		return p
+	}
+	return follow(asked) == follow(from)
 }
 
 // followPID is followABI for a Go-API PID.
@@ -771,9 +866,7 @@ func (n *Node) handleMoveEnvelope(from transport.NodeInfo, env transport.Envelop
 		}
 		a := n.actors.get(to)
 		if a == nil || !a.alive() {
-			if d.kind == abi.KindAsk {
-				n.replyError(abi.PID{Incarnation: n.incarnation, Serial: to}, d.from, d.ref, wasmactor.ErrNoProc, "")
-			}
+			n.refuseForwarded(d, to, abi.NoProc)
 			return
 		}
 		// Records forwarded by the node the actor came from are in order;
@@ -786,9 +879,7 @@ func (n *Node) handleMoveEnvelope(from transport.NodeInfo, env transport.Envelop
 		if d.kind == abi.KindTell || d.kind == abi.KindAsk {
 			if err := a.quota.TakeBytes(len(d.payload)); err != nil {
 				n.stats.mailboxFull.Add(1)
-				if d.kind == abi.KindAsk {
-					n.replyError(abi.PID{Incarnation: n.incarnation, Serial: to}, d.from, d.ref, wasmactor.ErrMailboxFull, "")
-				}
+				n.refuseForwarded(d, to, abi.MailboxFull)
 				return
 			}
 			d.quota = true
@@ -1080,9 +1171,6 @@ func (n *Node) handleAliases(from transport.NodeInfo, body []byte) error {
 		_, e := n.peerByInc(m.Old.Incarnation)
 		oldGone := e != abi.OK && m.Old.Incarnation != n.incarnation
 		if !owns(from, m.Old) && !(oldGone && owns(from, m.New)) {
-			continue
-		}
-		if n.followPID(m.Old) == m.New {
 			continue
 		}
 		n.applyMoved(proto.Moved{Old: m.Old, New: m.New}, false)
