@@ -123,7 +123,10 @@ func TestMobilityRequestsNeedAdmin(t *testing.T) {
 		{"upgrade --factory", func(ctx context.Context, cl *wac.Client) error { _, err := cl.UpgradePlan(ctx, "Echo", ""); return err }},
 		{"migrate", func(ctx context.Context, cl *wac.Client) error { _, err := cl.Migrate(ctx, "nobody", "n2"); return err }},
 		{"drain", func(ctx context.Context, cl *wac.Client) error { _, err := cl.Drain(ctx, "n9", false, 0); return err }},
-		{"undeploy", func(ctx context.Context, cl *wac.Client) error { _, err := cl.Undeploy(ctx, "0123abcd", false); return err }},
+		{"undeploy", func(ctx context.Context, cl *wac.Client) error {
+			_, err := cl.Undeploy(ctx, "0123abcd", false)
+			return err
+		}},
 	}
 	for _, role := range []token.Role{token.Viewer, token.Operator, token.Admin} {
 		cl := c.clientAs(t, "n1", token.Grant{Role: role})

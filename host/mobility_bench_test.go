@@ -147,7 +147,7 @@ func BenchmarkDrain(b *testing.B) {
 
 // quicCluster starts size nodes in this process, n1..nN, over QUIC on
 // loopback, joined into a full mesh.
-func quicCluster(b *testing.B, size int, cfg host.Config) []*host.Node {
+func quicCluster(b testing.TB, size int, cfg host.Config) []*host.Node {
 	cfg.Listen, cfg.Cookie = "127.0.0.1:0", []byte("0123456789abcdef0123456789abcdef")
 	var nodes []*host.Node
 	for i := range size {

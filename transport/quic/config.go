@@ -123,6 +123,12 @@ type Config struct {
 	// MaxFrame, at most 256 MiB. It is announced in the hello, and callers
 	// refuse larger requests locally.
 	MaxRequest int
+	// MaxClientRequest caps the body of a call request from a client (the
+	// CLI), announced to clients in the hello in place of MaxRequest:
+	// whatever their token, they make the node read this much before it
+	// checks what they may ask. Default MaxFrame + 64 KiB; at least
+	// MaxFrame, at most MaxRequest.
+	MaxClientRequest int
 	// MaxStreams bounds the concurrent calls and blob transfers one peer may
 	// have open to this node. Default 256.
 	MaxStreams int
@@ -250,6 +256,12 @@ func (c Config) validate() (config, error) {
 	}
 	if c.MaxRequest < c.MaxFrame || c.MaxRequest > maxMaxRequest {
 		return bad("MaxRequest must be MaxFrame (%d) to %d, got %d", c.MaxFrame, maxMaxRequest, c.MaxRequest)
+	}
+	if c.MaxClientRequest == 0 {
+		c.MaxClientRequest = min(c.MaxFrame+64<<10, c.MaxRequest)
+	}
+	if c.MaxClientRequest < c.MaxFrame || c.MaxClientRequest > c.MaxRequest {
+		return bad("MaxClientRequest must be MaxFrame (%d) to MaxRequest (%d), got %d", c.MaxFrame, c.MaxRequest, c.MaxClientRequest)
 	}
 	if c.MaxStreams == 0 {
 		c.MaxStreams = DefaultMaxStreams
