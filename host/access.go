@@ -34,7 +34,7 @@ var requestRoles = map[uint16]token.Role{
 	proto.KindKillActor:  token.Operator,
 	proto.KindDeploy:     token.Admin,
 	proto.KindJoinSeeds:  token.Admin,
-	// A deploy in chunks (modstream.go) is a deploy.
+	// A deploy in chunks (transfer.go) is a deploy.
 	proto.KindDeployOpen:   token.Admin,
 	proto.KindDeployChunk:  token.Admin,
 	proto.KindDeployCommit: token.Admin,

@@ -344,7 +344,7 @@ func (n *Node) fetch(ctx context.Context, info registry.ModuleInfo, hint string)
 }
 
 // fetchFrom transfers a module from the first holder that has it, in
-// chunks (modstream.go).
+// chunks (transfer.go).
 func (n *Node) fetchFrom(ctx context.Context, info registry.ModuleInfo, hint string) ([]byte, error) {
 	if n.cl.tr == nil {
 		return nil, fmt.Errorf("%w: module %s is not stored here", wasmactor.ErrModuleUnavailable, info.Hash.Short())

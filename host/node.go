@@ -62,7 +62,7 @@ func (n *Node) startCluster(ctx context.Context) error {
 			Logger:      n.cfg.Logger, // the transport tags its lines with the node itself
 			// What the node's actors can queue for one peer.
 			SendQueueBytes: n.cfg.Limits.PeerQueueBytes,
-			// Modules travel in chunks (modstream.go); what still goes
+			// Modules travel in chunks (transfer.go); what still goes
 			// in one request between nodes is a migrating actor, whose
 			// snapshot is at most its instance's memory.
 			MaxRequest: maxRequest,
@@ -144,7 +144,7 @@ type Node struct {
 	ev     nodeEvents    // peer events, their subscribers and node monitors
 	gw     groupWatch    // group monitors
 	sr     spawnRequests // guests' spawn requests in flight
-	up     uploads       // deploys arriving in chunks, chunk reads for pullers (modstream.go)
+	up     uploads       // deploys arriving in chunks, chunk reads for pullers (transfer.go)
 
 	// jobs tracks the goroutines of goBackground (spawn requests); Close
 	// waits for them.

@@ -169,6 +169,13 @@ func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport
 		}
 		return proto.Marshal(info), nil
 
+	case proto.KindDraining:
+		if from.Client {
+			return nil, fmt.Errorf("%w: only a node says it drains", wasmactor.ErrBadArgument)
+		}
+		n.markDraining(from.Name, true)
+		return proto.Marshal(proto.Empty{}), nil
+
 	case proto.KindModuleChunk:
 		var r proto.ModuleChunkRequest
 		if err := proto.Unmarshal(req.Body, &r); err != nil {

@@ -16,3 +16,6 @@ func OpenUploads(n *Node) int {
 	defer n.up.mu.Unlock()
 	return len(n.up.open)
 }
+
+// KnowsDraining reports whether n knows that peer drains.
+func KnowsDraining(n *Node, peer string) bool { return n.drainingPeers()[peer] }
