@@ -166,7 +166,20 @@ func (n *Node) chooseNode(ctx context.Context, factory string) (string, error) {
 		}
 	}
 	if best.name == "" {
-		return "", fmt.Errorf("%w: factory %s: this node drains and no other member that could run it answered", wasmactor.ErrModuleUnavailable, factory)
+		// This node drains and no member's load is known (their status
+		// requests timed out): any member that does not drain will do,
+		// a holder first.
+		for _, m := range members {
+			if n.cl.drainingPeer[m.Name] {
+				continue
+			}
+			if c := (candidate{name: m.Name, holder: holders[m.Name]}); best.name == "" || (c.holder && !best.holder) {
+				best = c
+			}
+		}
+	}
+	if best.name == "" {
+		return "", fmt.Errorf("%w: factory %s: this node and every member drain", wasmactor.ErrModuleUnavailable, factory)
 	}
 	if best.name != n.cfg.Name {
 		n.cl.loadPeer[best.name]++ // so a burst of spawns spreads out
