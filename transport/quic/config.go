@@ -118,8 +118,9 @@ type Config struct {
 	// MaxFrame caps every frame this node accepts (and tells peers, who
 	// split their batches to fit). Default 1 MiB; 4 KiB to 64 MiB.
 	MaxFrame int
-	// MaxRequest caps the body of a call request this node accepts; a
-	// deploy carries a whole module in one. Default 16 MiB; at least
+	// MaxRequest caps the body of a call request this node accepts from
+	// a node (a migrating actor's snapshot travels in one; a client's are
+	// capped by MaxClientRequest). Default 16 MiB; at least
 	// MaxFrame, at most 256 MiB. It is announced in the hello, and callers
 	// refuse larger requests locally.
 	MaxRequest int

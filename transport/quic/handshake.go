@@ -51,7 +51,8 @@ type hello struct {
 	// Nonce is the client's fresh nonce; the server's is in its challenge.
 	Nonce    []byte `cbor:"6,keyasint,omitempty"`
 	MaxFrame uint64 `cbor:"7,keyasint"`
-	// MaxRequest is the largest call request the sender accepts; absent
+	// MaxRequest is the largest call request the sender accepts from the
+	// receiver (a server tells a client its MaxClientRequest); absent
 	// (zero) means MaxFrame. Clients accept no requests and omit it.
 	MaxRequest uint64 `cbor:"8,keyasint,omitempty"`
 	// Expect is the node the client means to reach (a redial of a known
