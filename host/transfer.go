@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -119,6 +120,8 @@ func (n *Node) openUpload(from transport.PeerInfo, size int64) (proto.DeployOpen
 		return proto.DeployOpened{}, fmt.Errorf("deploy: %w", err)
 	}
 	up := &upload{owner: uploadOwner(from), size: size, f: f, sum: sha256.New(), last: time.Now()}
+	// Armed below, once up.timer is set: the callback uses it.
+	up.timer = time.AfterFunc(time.Duration(math.MaxInt64), func() { n.expireUpload(up) })
 	u := &n.up
 	u.mu.Lock()
 	switch {
@@ -131,6 +134,7 @@ func (n *Node) openUpload(from transport.PeerInfo, size int64) (proto.DeployOpen
 	}
 	if err != nil {
 		u.mu.Unlock()
+		up.timer.Stop()
 		discard(f)
 		return proto.DeployOpened{}, err
 	}
@@ -138,7 +142,7 @@ func (n *Node) openUpload(from transport.PeerInfo, size int64) (proto.DeployOpen
 	up.id = u.next
 	u.open[up.id] = up
 	u.perPeer[up.owner]++
-	up.timer = time.AfterFunc(u.stall, func() { n.expireUpload(up) })
+	up.timer.Reset(u.stall)
 	u.mu.Unlock()
 	return proto.DeployOpened{ID: up.id, ChunkSize: proto.ChunkSize}, nil
 }
