@@ -124,6 +124,9 @@ func (n *Node) handleCast(from transport.NodeInfo, msg transport.Control) error 
 		for _, c := range s.Names {
 			n.mergeName(from, c)
 		}
+		if s.Draining {
+			n.markDraining(from.Name, true)
+		}
 		for _, g := range s.Groups {
 			if owns(from, g.PID) {
 				n.changeGroup(g.Group, g.PID, true)
@@ -306,7 +309,7 @@ func (h handler) NodeUp(peer transport.NodeInfo) {
 // syncState is this node's share of the cluster state: the modules it holds
 // and the names and groups of its own actors.
 func (n *Node) syncState() proto.Sync {
-	s := proto.Sync{Modules: n.store.List()}
+	s := proto.Sync{Modules: n.store.List(), Draining: n.cl.draining.Load()}
 	for _, c := range n.names.List() {
 		if c.PID.Node == n.cfg.Name {
 			s.Names = append(s.Names, c)
@@ -360,6 +363,7 @@ func (h handler) NodeDown(peer transport.NodeInfo, reason error) {
 	n.dropBacklog(peer.Name) // nothing crosses sessions: the next one starts afresh
 
 	n.forgetHolder(peer.Name)
+	n.markDraining(peer.Name, false) // its next session's sync says again
 	n.names.RemoveNode(peer.Name)
 	n.removeNodeFromGroups(peer.Name)
 	for _, f := range fired {

@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -342,7 +343,8 @@ func (n *Node) fetch(ctx context.Context, info registry.ModuleInfo, hint string)
 	return b, err
 }
 
-// fetchFrom transfers a module from the first holder that has it.
+// fetchFrom transfers a module from the first holder that has it, in
+// chunks (transfer.go).
 func (n *Node) fetchFrom(ctx context.Context, info registry.ModuleInfo, hint string) ([]byte, error) {
 	if n.cl.tr == nil {
 		return nil, fmt.Errorf("%w: module %s is not stored here", wasmactor.ErrModuleUnavailable, info.Hash.Short())
@@ -368,14 +370,12 @@ func (n *Node) fetchFrom(ctx context.Context, info registry.ModuleInfo, hint str
 	}
 	var last error
 	for _, h := range holders {
-		b, err := n.cl.tr.FetchBlob(ctx, h, info.Hash.String(), info.Size)
+		b, err := n.pullChunks(ctx, h, info)
 		if err != nil {
-			last = fmt.Errorf("fetching module %s from %s: %w", info.Hash.Short(), h, fromRemote(err))
-			continue
-		}
-		if registry.HashOf(b) != info.Hash {
-			last = fmt.Errorf("%w: module from %s does not match its hash %s", wasmactor.ErrBadModule, h, info.Hash.Short())
-			n.log.Warn("module transfer failed its hash check", "peer", h, "module", info.Hash.Short())
+			last = fmt.Errorf("fetching module %s from %s: %w", info.Hash.Short(), h, err)
+			if errors.Is(err, wasmactor.ErrBadModule) {
+				n.log.Warn("module transfer failed its checks", "peer", h, "module", info.Hash.Short(), "err", err)
+			}
 			continue
 		}
 		n.cl.pulls.Add(1)

@@ -18,6 +18,7 @@ import (
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/internal/dirlock"
 	"github.com/wasmactor/wasmactor/internal/engine"
+	"github.com/wasmactor/wasmactor/internal/proto"
 	"github.com/wasmactor/wasmactor/registry"
 	"github.com/wasmactor/wasmactor/scheduler"
 	"github.com/wasmactor/wasmactor/transport/quic"
@@ -46,6 +47,7 @@ func (n *Node) startCluster(ctx context.Context) error {
 				return err
 			}
 		}
+		maxRequest := min(256<<20, max(1<<20, n.cfg.MaxMessageSize+64<<10, int(n.cfg.MemoryLimitPages)<<16+64<<10))
 		var err error
 		tr, err = quic.New(quic.Config{
 			Name:        n.cfg.Name,
@@ -60,8 +62,13 @@ func (n *Node) startCluster(ctx context.Context) error {
 			Logger:      n.cfg.Logger, // the transport tags its lines with the node itself
 			// What the node's actors can queue for one peer.
 			SendQueueBytes: n.cfg.Limits.PeerQueueBytes,
-			// A deploy from the CLI carries the whole module in one request.
-			MaxRequest: min(256<<20, max(1<<20, n.cfg.MaxModuleSize+64<<10)),
+			// Modules travel in chunks (transfer.go); what still goes
+			// in one request between nodes is a migrating actor, whose
+			// snapshot is at most its instance's memory.
+			MaxRequest: maxRequest,
+			// A client's largest request is a message or a deploy chunk:
+			// no token, however narrow, makes the node read more.
+			MaxClientRequest: min(maxRequest, max(1<<20, n.cfg.MaxMessageSize, proto.ChunkSize)+64<<10),
 		})
 		if err != nil {
 			return err
@@ -137,6 +144,7 @@ type Node struct {
 	ev     nodeEvents    // peer events, their subscribers and node monitors
 	gw     groupWatch    // group monitors
 	sr     spawnRequests // guests' spawn requests in flight
+	up     uploads       // deploys arriving in chunks, chunk reads for pullers (transfer.go)
 
 	// jobs tracks the goroutines of goBackground (spawn requests); Close
 	// waits for them.
@@ -205,6 +213,10 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 			return nil, err
 		}
 		n.store = n.dirStore
+	}
+	if err := n.up.init(cfg.DataDir); err != nil {
+		n.releaseDataDir()
+		return nil, err
 	}
 	if n.eng, err = engine.New(ctx, engineConfig(cfg, n.log)); err != nil {
 		n.releaseDataDir()
@@ -298,6 +310,7 @@ func (n *Node) Close() error {
 	n.stopLife()
 	n.gos.close() // no more Go actors: the loop below stops them all
 	n.closeHTTP()
+	n.closeUploads()
 	n.bg.Wait() // drains stop with n.life
 	if n.joinDone != nil {
 		<-n.joinDone // stopped by n.life

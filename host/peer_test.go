@@ -87,8 +87,23 @@ func (r *rogue) HandleCast(transport.NodeInfo, transport.Control)         {}
 func (r *rogue) NodeUp(transport.NodeInfo)                                {}
 func (r *rogue) NodeDown(transport.NodeInfo, error)                       {}
 
-func (r *rogue) HandleCall(context.Context, transport.PeerInfo, transport.Control) ([]byte, error) {
-	return nil, errors.New("rogue: no calls")
+// HandleCall answers only pulls of the modules r serves, in chunks.
+func (r *rogue) HandleCall(_ context.Context, _ transport.PeerInfo, req transport.Control) ([]byte, error) {
+	if req.Kind != proto.KindModuleChunk {
+		return nil, errors.New("rogue: no calls")
+	}
+	var c proto.ModuleChunkRequest
+	if err := proto.Unmarshal(req.Body, &c); err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b, ok := r.blobs[c.Hash.String()]
+	if !ok || c.Offset < 0 || c.Offset > int64(len(b)) {
+		return nil, errors.New("rogue: no such blob")
+	}
+	data := b[c.Offset:min(int64(len(b)), c.Offset+proto.ChunkSize)]
+	return proto.Marshal(proto.ModuleChunk{Size: int64(len(b)), Offset: c.Offset, Data: data}), nil
 }
 
 func (r *rogue) ServeBlob(_ context.Context, _ transport.PeerInfo, key string) ([]byte, error) {

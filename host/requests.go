@@ -136,6 +136,57 @@ func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport
 		}
 		return proto.Marshal(info), nil
 
+	case proto.KindDeployOpen:
+		var o proto.DeployOpen
+		if err := proto.Unmarshal(req.Body, &o); err != nil {
+			return nil, err
+		}
+		opened, err := n.openUpload(from, o.Size)
+		if err != nil {
+			return nil, err
+		}
+		return proto.Marshal(opened), nil
+
+	case proto.KindDeployChunk:
+		var c proto.DeployChunk
+		if err := proto.Unmarshal(req.Body, &c); err != nil {
+			return nil, err
+		}
+		return proto.Marshal(proto.Empty{}), n.uploadChunk(from, c)
+
+	case proto.KindDeployCommit:
+		var c proto.DeployCommit
+		if err := proto.Unmarshal(req.Body, &c); err != nil {
+			return nil, err
+		}
+		wasm, err := n.commitUpload(from, c)
+		if err != nil {
+			return nil, err
+		}
+		info, err := n.Deploy(ctx, wasm)
+		if err != nil {
+			return nil, err
+		}
+		return proto.Marshal(info), nil
+
+	case proto.KindDraining:
+		if from.Client {
+			return nil, fmt.Errorf("%w: only a node says it drains", wasmactor.ErrBadArgument)
+		}
+		n.markDraining(from.Name, true)
+		return proto.Marshal(proto.Empty{}), nil
+
+	case proto.KindModuleChunk:
+		var r proto.ModuleChunkRequest
+		if err := proto.Unmarshal(req.Body, &r); err != nil {
+			return nil, err
+		}
+		c, err := n.serveChunk(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		return proto.Marshal(c), nil
+
 	case proto.KindSpawnCLI:
 		var s proto.Spawn
 		if err := proto.Unmarshal(req.Body, &s); err != nil {

@@ -76,21 +76,27 @@ Deploying the same bytes again is a no-op.`,
   wasmactor deploy counter.wasm -o json | jq -r .hash`,
 		Args: exactArgs(1, "one FILE.wasm"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			wasm, err := os.ReadFile(args[0])
+			f, err := os.Open(args[0])
 			if err != nil {
 				return fail(exitUsage, err, "deploy: %v", err)
 			}
-			if len(wasm) < len(wasmMagic) || !bytes.Equal(wasm[:4], wasmMagic[:4]) {
+			defer f.Close()
+			st, err := f.Stat()
+			if err != nil {
+				return fail(exitUsage, err, "deploy: %v", err)
+			}
+			head := make([]byte, len(wasmMagic))
+			if k, _ := f.ReadAt(head, 0); k < len(wasmMagic) || !bytes.Equal(head[:4], wasmMagic[:4]) {
 				return fail(exitRejected, nil, "deploy: %s is not a WebAssembly module (it does not start with \\0asm)", args[0])
 			}
-			if !bytes.Equal(wasm[4:8], wasmMagic[4:8]) {
-				return fail(exitRejected, nil, "deploy: %s is WebAssembly binary version %x, only version 1 is supported", args[0], wasm[4:8])
+			if !bytes.Equal(head[4:8], wasmMagic[4:8]) {
+				return fail(exitRejected, nil, "deploy: %s is WebAssembly binary version %x, only version 1 is supported", args[0], head[4:8])
 			}
-			// The body is the module's bytes as they are: no envelope to
-			// double a large blob in memory.
+			// The file goes in chunks, read as they are sent: the CLI
+			// never holds the module whole.
 			var info registry.ModuleInfo
 			if err := a.request(cmd.Context(), func(c *client.Client) (err error) {
-				info, err = c.Deploy(cmd.Context(), wasm)
+				info, err = c.DeployFrom(cmd.Context(), f, st.Size())
 				return err
 			}); err != nil {
 				return fmt.Errorf("deploy %s: %w", args[0], err)

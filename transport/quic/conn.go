@@ -107,6 +107,7 @@ func (t *Transport) serveConn(conn *qgo.Conn) {
 	str.SetDeadline(deadline)
 	h := newHandshaker(t.cfg.Cookie, t.selfHello(), str, ekm)
 	h.auth = t.cfg.auth
+	h.clientRequest = uint64(t.cfg.MaxClientRequest)
 	var s *session
 	_, err = h.server(func(p hello) error {
 		if err := stopWatch(); err != nil {
