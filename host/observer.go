@@ -22,6 +22,12 @@ import (
 //     and the nodes' recent crashes;
 //   - /api/actors?node=NAME: the actors of one node, at most maxObserved.
 //
+// /api/cluster also carries this node's traffic with each peer
+// (transport.PeerStats): counters, from which the page computes rates
+// between two polls as it does for message rates, and the RTT. Only the
+// serving node's view: the others' would cost every status request a
+// list per member, and the page can be opened on any node.
+//
 //go:embed observer
 var observerFS embed.FS
 
@@ -37,6 +43,7 @@ type clusterView struct {
 	Nodes   []nodeView        `json:"nodes"`
 	Modules []moduleView      `json:"modules"`
 	Crashes []crashView       `json:"crashes"`
+	Peers   []peerView        `json:"peers"`
 	Errors  map[string]string `json:"errors,omitempty"` // node → why it did not answer
 }
 
@@ -58,6 +65,20 @@ type moduleView struct {
 type actorView struct {
 	proto.ActorInfo
 	PID string `json:"pid"`
+}
+
+// peerView is this node's traffic with one peer node, counted since the
+// peer became a member; RTT in microseconds, 0 while it is down.
+type peerView struct {
+	Peer              string `json:"peer"`
+	Up                bool   `json:"up"`
+	MsgsIn            uint64 `json:"msgs_in"`
+	MsgsOut           uint64 `json:"msgs_out"`
+	BytesIn           uint64 `json:"bytes_in"`
+	BytesOut          uint64 `json:"bytes_out"`
+	RTTMicros         int64  `json:"rtt_us"`
+	Reconnects        uint64 `json:"reconnects"`
+	HandshakeFailures uint64 `json:"handshake_failures"`
 }
 
 type crashView struct {
@@ -119,7 +140,12 @@ func writeJSON(w http.ResponseWriter, v any) {
 // clusterView gathers what the observer shows. A member that does not answer
 // is listed as down with the reason, never left out.
 func (n *Node) clusterView(ctx context.Context) clusterView {
-	v := clusterView{Self: n.cfg.Name, UnixMs: time.Now().UnixMilli()}
+	v := clusterView{Self: n.cfg.Name, UnixMs: time.Now().UnixMilli(), Peers: []peerView{}}
+	for _, p := range n.peerStats() {
+		v.Peers = append(v.Peers, peerView{Peer: p.Peer, Up: p.Up, MsgsIn: p.MessagesIn, MsgsOut: p.MessagesOut,
+			BytesIn: p.BytesIn, BytesOut: p.BytesOut, RTTMicros: p.RTT.Microseconds(), Reconnects: p.Reconnects,
+			HandshakeFailures: p.HandshakeFailures})
+	}
 	statuses := []proto.NodeStatus{n.status()}
 	for _, ms := range n.memberStatuses(ctx) {
 		st := ms.st

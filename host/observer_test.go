@@ -46,6 +46,11 @@ func TestObserverAPIShowsEveryNodeAndTheirActors(t *testing.T) {
 			Holders   []string
 			Actors    int
 		}
+		Peers []struct {
+			Peer    string
+			Up      bool
+			MsgsOut uint64 `json:"msgs_out"`
+		}
 	}
 	require.NoError(t, json.Unmarshal([]byte(body), &view))
 	require.Equal(t, "n1", view.Self)
@@ -57,6 +62,10 @@ func TestObserverAPIShowsEveryNodeAndTheirActors(t *testing.T) {
 	require.Equal(t, []string{"Echo"}, view.Modules[0].Factories)
 	require.Equal(t, 1, view.Modules[0].Actors)
 	require.Contains(t, view.Modules[0].Holders, "n1")
+	require.Len(t, view.Peers, 2)
+	require.Equal(t, "n2", view.Peers[0].Peer)
+	require.True(t, view.Peers[0].Up)
+	require.NotZero(t, view.Peers[0].MsgsOut, "n1 spawned on n2")
 
 	code, body = httpGet(t, base+"/api/actors?node=n2")
 	require.Equal(t, 200, code, body)
@@ -104,7 +113,8 @@ func TestObserverInHeadlessChromium(t *testing.T) {
 	bctx, cancelBrowser := chromedp.NewContext(actx)
 	defer cancelBrowser()
 
-	// A sender keeps the message rate above zero while the page watches.
+	// A sender on n1, the node serving the page, keeps the message rate
+	// and n1's traffic to n2 above zero while the page watches.
 	sendCtx, stopSending := context.WithCancel(ctxT(t))
 	sent := make(chan struct{})
 	go func() {
@@ -116,7 +126,7 @@ func TestObserverInHeadlessChromium(t *testing.T) {
 			case <-sendCtx.Done():
 				return
 			case <-tick.C:
-				_ = c.nodes[2].Send(sendCtx, pid, "tick")
+				_ = c.nodes[0].Send(sendCtx, pid, "tick")
 			}
 		}
 	}()
@@ -134,6 +144,11 @@ func TestObserverInHeadlessChromium(t *testing.T) {
 			chromedp.WithPollingTimeout(30*time.Second))),
 		// The message rate moves.
 		discard(chromedp.Poll[bool](`Number(document.getElementById("rate-now").textContent) > 0`,
+			chromedp.WithPollingTimeout(30*time.Second))),
+		// n1's peers are listed, up, and its messages to n2 move.
+		chromedp.WaitVisible(chromedp.CSS(`#peers tr[data-peer="n2"] td.up`)),
+		chromedp.WaitVisible(chromedp.CSS(`#peers tr[data-peer="n3"] td.up`)),
+		discard(chromedp.Poll[bool](`Number(document.querySelector('#peers tr[data-peer="n2"] td.msgs-out').textContent) > 0`,
 			chromedp.WithPollingTimeout(30*time.Second))),
 	))
 	actorsText, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS(`#actors tbody`)))
