@@ -46,6 +46,7 @@ func (n *Node) startCluster(ctx context.Context) error {
 				return err
 			}
 		}
+		n.cookie = cookie
 		var err error
 		tr, err = quic.New(quic.Config{
 			Name:        n.cfg.Name,
@@ -155,6 +156,9 @@ type Node struct {
 	bg       sync.WaitGroup // the outbox's drain goroutines
 	crashLog crashLog
 	http     *http.Server // nil unless Config.HTTPListen
+	// cookie is the cluster's cookie once startCluster has it (nil for a
+	// node without one); serveHTTP derives the token authority from it.
+	cookie   []byte
 	httpAddr string
 	httpDone chan struct{}
 }

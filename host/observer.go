@@ -11,6 +11,7 @@ import (
 
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/internal/proto"
+	"github.com/wasmactor/wasmactor/token"
 )
 
 // The observer is a read-only web page of the cluster, served at / on the
@@ -86,14 +87,15 @@ type crashView struct {
 	proto.Crash
 }
 
-func (n *Node) observerHandlers(mux *http.ServeMux) {
+func (n *Node) observerHandlers(mux *http.ServeMux, auth *token.Authority) {
 	static, _ := fs.Sub(observerFS, "observer")
 	mux.Handle("GET /", http.FileServerFS(static))
 	// Each API request may ask every member for its status: bound how many
 	// run at once, so open pages or a script cannot pile up fan-outs.
 	busy := make(chan struct{}, maxObserverRequests)
+	// The token is checked first, so requests without one take no slot.
 	limited := func(h http.HandlerFunc) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
+		return viewerOnly(auth, func(w http.ResponseWriter, r *http.Request) {
 			select {
 			case busy <- struct{}{}:
 				defer func() { <-busy }()
@@ -101,7 +103,7 @@ func (n *Node) observerHandlers(mux *http.ServeMux) {
 			default:
 				http.Error(w, "observer busy, retry", http.StatusServiceUnavailable)
 			}
-		}
+		})
 	}
 	mux.HandleFunc("GET /api/cluster", limited(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
