@@ -48,6 +48,7 @@ func (n *Node) startCluster(ctx context.Context) error {
 			}
 		}
 		maxRequest := min(256<<20, max(1<<20, n.cfg.MaxMessageSize+64<<10, int(n.cfg.MemoryLimitPages)<<16+64<<10))
+		n.cookie = cookie
 		var err error
 		tr, err = quic.New(quic.Config{
 			Name:        n.cfg.Name,
@@ -163,6 +164,9 @@ type Node struct {
 	bg       sync.WaitGroup // the outbox's drain goroutines
 	crashLog crashLog
 	http     *http.Server // nil unless Config.HTTPListen
+	// cookie is the cluster's cookie once startCluster has it (nil for a
+	// node without one); serveHTTP derives the token authority from it.
+	cookie   []byte
 	httpAddr string
 	httpDone chan struct{}
 }
