@@ -17,18 +17,32 @@ const (
 // check that every record goes when its actor does. It reads every actor's
 // maps, so it is for tests only.
 func Records(n *Node) map[string]int {
-	r := map[string]int{}
+	r := map[string]int{"nodemons": 0, "groupmons": 0, "node monitors held": 0, "group monitors held": 0}
 	for _, a := range n.actors.all() {
 		a.mu.Lock()
 		r["watchers"] += len(a.watchers)
 		r["watching"] += len(a.watching)
 		r["links"] += len(a.links)
 		r["rlinks"] += len(a.rlinks)
+		if a.ext != nil {
+			r["nodemons"] += len(a.ext.nodeMons)
+			r["groupmons"] += len(a.ext.groupMons)
+		}
 		a.mu.Unlock()
 	}
 	n.cl.mu.RLock()
 	r["rwatch"] = len(n.cl.rwatch)
 	n.cl.mu.RUnlock()
+	n.ev.mu.Lock()
+	for _, ms := range n.ev.mons {
+		r["node monitors held"] += len(ms)
+	}
+	n.ev.mu.Unlock()
+	n.gw.mu.Lock()
+	for _, ms := range n.gw.mons {
+		r["group monitors held"] += len(ms)
+	}
+	n.gw.mu.Unlock()
 	r["asks"] = n.asks.len()
 	r["timers"] = n.timers.len()
 	r["names"] = len(n.names.List())

@@ -95,6 +95,7 @@ type arrival struct {
 	committed bool
 	announced bool // its Moved reached this node
 	timer     *time.Timer
+	timers    []sendTimer           // its SendAfter timers, armed at the commit
 	expect    map[uint64]bool       // nodes whose fence has not passed yet
 	passed    map[uint64]bool       // nodes whose fence passed before the commit
 	held      map[uint64][]delivery // what those nodes sent meanwhile, in order
@@ -192,8 +193,18 @@ func (n *Node) migrateLocal(ctx context.Context, a *actor, to string) (MigrateRe
 	for _, d := range mv.carried {
 		req.Records = append(req.Records, forwardOf(d))
 	}
+	req.NodeMons, req.GroupMons = monitorsOf(a)
+	// The actor's timers stop here and go with it: armed on both nodes, a
+	// timer would fire twice. Any failure below arms them here again.
+	timers := n.timers.takeAll(a.serial)
+	now := time.Now()
+	for _, t := range timers {
+		req.Timers = append(req.Timers, proto.TimerRef{Key: t.key, ToIncarnation: t.to.Incarnation, ToSerial: t.to.Serial,
+			InMicros: t.due.Sub(now).Microseconds(), Payload: t.msg})
+	}
 	var in proto.MigrateInReply
 	if err := n.call(ctx, to, proto.KindMigrateIn, req, &in); err != nil {
+		n.rearm(a, timers)
 		n.thaw(a, mv)
 		// It may have restored the actor and lost the answer: let it go.
 		n.abortArrival(to, 0, old)
@@ -201,6 +212,7 @@ func (n *Node) migrateLocal(ctx context.Context, a *actor, to string) (MigrateRe
 	}
 	res.New = in.New
 	if !a.state.CompareAndSwap(stateMoving, stateCommitting) {
+		n.rearm(a, timers)
 		n.thaw(a, mv)
 		n.abortArrival(to, in.New.Serial, old)
 		return res, fmt.Errorf("migration of %s: %w: it stopped during the migration", old, wasmactor.ErrNoProc)
@@ -284,6 +296,34 @@ func (n *Node) tellMoved(p transport.NodeInfo, moved proto.Moved) {
 	}
 }
 
+// monitorsOf lists a's node and group monitors.
+func monitorsOf(a *actor) (nodes, groups []proto.MonitorRef) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.ext == nil {
+		return nil, nil
+	}
+	for ref, node := range a.ext.nodeMons {
+		nodes = append(nodes, proto.MonitorRef{Ref: ref, Name: node})
+	}
+	for ref, m := range a.ext.groupMons {
+		groups = append(groups, proto.MonitorRef{Ref: ref, Name: m.group})
+	}
+	return nodes, groups
+}
+
+// rearm arms timers taken from a again: its migration did not happen. A
+// timer the limits refuse now (others took the room meanwhile) is counted
+// as a limit refusal and logged: its message is not sent.
+func (n *Node) rearm(a *actor, timers []sendTimer) {
+	for _, t := range timers {
+		if r := n.armTimer(a, t); r != added {
+			n.addRefused(r, limTimersPerActor, limTimers, limTimerBytes)
+			n.log.Warn("a timer of a migrating actor could not be armed again", "pid", n.pidOf(a).String(), "timer", t.key, "result", r)
+		}
+	}
+}
+
 // expectFences lists the nodes whose fence the target waits for: every
 // member and this node.
 func (n *Node) expectFences(to string) []uint64 {
@@ -342,6 +382,7 @@ func (n *Node) leave(a *actor, mv *move, new PID) proto.Moved {
 	s.mu.Unlock()
 	n.actors.delete(a.serial)
 	n.releaseActor(a) // it counts at its new node now
+	n.dropRequests(a) // its node and group monitors watch from its new node
 	mv.from.release(a)
 	if mv.from.isolated {
 		mv.from.discard()
@@ -960,6 +1001,11 @@ func (n *Node) migrateIn(ctx context.Context, from transport.PeerInfo, req proto
 		return proto.MigrateInReply{}, err
 	}
 	arr := &arrival{old: req.Old, from: from.Name, fromInc: from.Incarnation, dst: dst, expect: map[uint64]bool{n.incarnation: true, from.Incarnation: true}}
+	sent := time.Now()
+	for _, t := range req.Timers {
+		arr.timers = append(arr.timers, sendTimer{key: t.Key, to: abi.PID{Incarnation: t.ToIncarnation, Serial: t.ToSerial}, msg: t.Payload,
+			due: sent.Add(time.Duration(t.InMicros) * time.Microsecond)})
+	}
 	for _, p := range n.Members() {
 		arr.expect[p.Incarnation] = true
 	}
@@ -971,6 +1017,18 @@ func (n *Node) migrateIn(ctx context.Context, from transport.PeerInfo, req proto
 	n.mob.mu.Lock()
 	n.mob.arriving[a.serial] = a
 	n.mob.mu.Unlock()
+	// Its monitors watch from here at once: what they report meanwhile
+	// waits with the actor's other records, and goes if it never arrives.
+	for _, m := range req.NodeMons {
+		if e := n.monitorNodeRef(a, m.Name, m.Ref); e != abi.OK {
+			n.log.Warn("a node monitor of an arriving actor is refused here", "old", req.Old.String(), "node", m.Name, "err", e)
+		}
+	}
+	for _, m := range req.GroupMons {
+		if e := n.monitorGroupRef(a, m.Name, m.Ref); e != abi.OK {
+			n.log.Warn("a group monitor of an arriving actor is refused here", "old", req.Old.String(), "group", m.Name, "err", e)
+		}
+	}
 	arr.timer = time.AfterFunc(arrivalTimeout, func() { n.settleArrival(a, false) })
 	return proto.MigrateInReply{New: n.pidOf(a)}, nil
 }
@@ -1037,7 +1095,10 @@ func (n *Node) settleArrival(a *actor, commit bool) {
 	if len(arr.expect) == 0 {
 		a.mig.Store(nil)
 	}
+	timers := arr.timers
+	arr.timers = nil
 	a.mu.Unlock()
+	n.rearm(a, timers) // from now on they fire from its new PID
 	// Nodes gone meanwhile send nothing more.
 	for inc := range n.expectedOf(a) {
 		if _, e := n.peerByInc(inc); e != abi.OK && inc != n.incarnation {
@@ -1070,6 +1131,7 @@ func (n *Node) dropArrival(a *actor) {
 	if a.state.CompareAndSwap(stateMoving, stateDead) {
 		n.actors.delete(a.serial)
 		n.releaseActor(a)
+		n.dropRequests(a) // the monitors it brought
 	} // else it exited meanwhile: its finalize left the tables
 	if m := a.mig.Load(); m != nil && m.arr != nil {
 		m.arr.dst.release(a)

@@ -2,6 +2,8 @@ package host_test
 
 import (
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -302,4 +304,81 @@ func TestGoActorsStayPut(t *testing.T) {
 	require.Len(t, rep.Left, 1)
 	require.Equal(t, pid, rep.Left[0].PID)
 	require.ErrorIs(t, rep.Left[0].Err, wasmactor.ErrCannotSnapshot)
+}
+
+// TestMigrationTakesTimersAndNodeAndGroupMonitors: what an actor holds at
+// its node besides its state (SendAfter timers, node and group monitors)
+// moves with it. Before, the timers stayed at the old node (a cancel at the
+// new one found nothing, and a timer fired from the old PID), and the
+// NODEDOWN and group changes its old node saw were dropped at the new one.
+func TestMigrationTakesTimersAndNodeAndGroupMonitors(t *testing.T) {
+	c := newCluster(t, 3, host.Config{})
+	n1, n2, n3 := c.nodes[0], c.nodes[1], c.nodes[2]
+	ctx := ctxT(t)
+	deploy(t, n1, guestbuildtest.Build(t, "testdata/guests/mover"))
+	m, err := n1.Spawn(ctx, "Mover", host.SpawnOptions{Node: "n1"})
+	require.NoError(t, err)
+	ask := func(msg map[string]any) host.CBOR {
+		t.Helper()
+		r, err := n1.Call(ctx, m, msg)
+		require.NoError(t, err)
+		return r
+	}
+	ask(map[string]any{"op": "after", "ms": int(time.Hour / time.Millisecond), "text": "cancel me"})
+	ask(map[string]any{"op": "after", "ms": int(time.Hour / time.Millisecond), "text": "keep me"})
+	// Due soon: it fires at the new node, or (on a slow machine) at the old
+	// one before the move; either way the actor gets it once.
+	ask(map[string]any{"op": "after", "ms": 300, "text": "soon"})
+	ask(map[string]any{"op": "node", "name": "n3"})
+	ask(map[string]any{"op": "group", "name": "watched"})
+
+	res, err := n1.Migrate(ctx, m, "n2")
+	require.NoError(t, err)
+	// Nothing of it is left at n1; n2 holds its timers and monitors.
+	before := host.Records(n1)
+	require.Zero(t, before["timers"], "timers left at the old node")
+	require.Zero(t, before["node monitors held"])
+	require.Zero(t, before["group monitors held"])
+	after := host.Records(n2)
+	require.Equal(t, 1, after["node monitors held"])
+	require.Equal(t, 1, after["group monitors held"])
+	require.GreaterOrEqual(t, after["timers"], 2)
+
+	var ok bool
+	r, err := n2.Call(ctx, res.New, map[string]any{"op": "cancel", "text": "cancel me"})
+	require.NoError(t, err)
+	require.NoError(t, r.Decode(&ok))
+	require.True(t, ok, "the timer is cancelled by its handle at the new node")
+
+	// A group change and a node going down reach it at n2.
+	other, err := n3.Spawn(ctx, "Mover", host.SpawnOptions{Node: "n3"})
+	require.NoError(t, err)
+	require.NoError(t, n3.JoinGroup(ctx, "watched", other))
+	events := func() []string {
+		var ev []string
+		r, err := n2.Call(ctx, res.New, map[string]any{"op": "events"})
+		require.NoError(t, err)
+		require.NoError(t, r.Decode(&ev))
+		return ev
+	}
+	require.Eventually(t, func() bool { return slices.Contains(events(), "group:watched:joined") }, 30*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return slices.Contains(events(), "tell:soon") }, 30*time.Second, 10*time.Millisecond)
+	require.NoError(t, n3.Close())
+	require.Eventually(t, func() bool {
+		return slices.ContainsFunc(events(), func(e string) bool { return strings.HasPrefix(e, "nodedown:n3:") })
+	}, 30*time.Second, 10*time.Millisecond)
+	ev := events()
+	require.NotContains(t, ev, "tell:cancel me")
+	require.Equal(t, 1, countOf(ev, "tell:soon"), "fired once: %v", ev)
+	require.Equal(t, 1, host.Records(n2)["timers"], "the timer kept is still armed at n2")
+}
+
+func countOf(list []string, s string) int {
+	k := 0
+	for _, x := range list {
+		if x == s {
+			k++
+		}
+	}
+	return k
 }

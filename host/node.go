@@ -139,7 +139,7 @@ type Node struct {
 
 	calls  sync.Map // ref → *pendingCall: host-side Calls waiting for a reply
 	asks   pendingAsks
-	timers timerSet[struct{}] // SendAfter timers, by sender
+	timers timerSet[sendTimer] // SendAfter timers, by sender
 	cl     cluster
 	mob    mobility      // migrations: aliases, stubs, arrivals (migrate.go)
 	ev     nodeEvents    // peer events, their subscribers and node monitors

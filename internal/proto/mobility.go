@@ -169,6 +169,30 @@ type MigrateIn struct {
 	// Records are what was queued for the actor, in order.
 	Records  []Forward `cbor:"9,keyasint,omitempty"`
 	Restarts uint32    `cbor:"14,keyasint,omitempty"`
+	// NodeMons and GroupMons are the actor's node and group monitors, under
+	// the refs its guest knows them by; Timers its SendAfter timers that
+	// have not fired. They move with the actor.
+	NodeMons  []MonitorRef `cbor:"15,keyasint,omitempty"`
+	GroupMons []MonitorRef `cbor:"16,keyasint,omitempty"`
+	Timers    []TimerRef   `cbor:"17,keyasint,omitempty"`
+}
+
+// MonitorRef is a node monitor (Name: the node) or a group monitor (Name:
+// the group) of a migrating actor.
+type MonitorRef struct {
+	Ref  uint64 `cbor:"1,keyasint"`
+	Name string `cbor:"2,keyasint"`
+}
+
+// TimerRef is a SendAfter timer of a migrating actor: Key is the handle its
+// guest cancels it with; the tell of Payload to To is due InMicros after
+// the MigrateIn was sent (0 or less: at once).
+type TimerRef struct {
+	Key           uint64 `cbor:"1,keyasint"`
+	ToIncarnation uint64 `cbor:"2,keyasint"`
+	ToSerial      uint64 `cbor:"3,keyasint"`
+	InMicros      int64  `cbor:"4,keyasint"`
+	Payload       []byte `cbor:"5,keyasint,omitempty"`
 }
 
 // WatcherRef is a monitor on a migrating actor, held on Node (a node name,
