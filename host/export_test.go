@@ -1,6 +1,11 @@
 package host
 
-import "time"
+import (
+	"time"
+
+	"github.com/wasmactor/wasmactor/internal/proto"
+	"github.com/wasmactor/wasmactor/transport"
+)
 
 // SetNameRaceWindow changes how long a node counts a peer's conflicting
 // claim for one of its names as concurrent (defaultNameRaceWindow); 0 makes
@@ -57,4 +62,10 @@ func NameList(n *Node) []string {
 		out = append(out, c.Name+"="+c.PID.String())
 	}
 	return out
+}
+
+// CastAs hands to a cast as if from had sent it, for tests of casts that
+// cross a move in flight (relay.go).
+func CastAs(to, from *Node, kind uint16, body any) error {
+	return to.handleCast(transport.NodeInfo{Name: from.cfg.Name, Incarnation: from.incarnation}, transport.Control{Kind: kind, Body: proto.Marshal(body)})
 }

@@ -106,6 +106,9 @@ func (h handler) HandleCast(from transport.NodeInfo, msg transport.Control) {
 }
 
 func (n *Node) handleCast(from transport.NodeInfo, msg transport.Control) error {
+	if n.mob.nAlias.Load() > 0 && n.relayed(from, msg) { // for an actor that moved away (relay.go)
+		return nil
+	}
 	switch msg.Kind {
 	case proto.KindModule:
 		var m proto.Module
@@ -259,6 +262,8 @@ func (n *Node) handleCast(from transport.NodeInfo, msg transport.Control) error 
 		return n.handleTombstones(from.Name, msg.Body)
 	case proto.KindAliases:
 		return n.handleAliases(from, msg.Body)
+	case proto.KindRelay:
+		return n.handleRelay(from, msg.Body)
 	default:
 		return fmt.Errorf("%w: unknown control kind %d", wasmactor.ErrBadArgument, msg.Kind)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/host"
 	"github.com/wasmactor/wasmactor/internal/guestbuild/guestbuildtest"
+	"github.com/wasmactor/wasmactor/internal/proto"
 )
 
 func TestMigrateKeepsStateNamesMonitorsAndTheOldPID(t *testing.T) {
@@ -381,4 +382,44 @@ func countOf(list []string, s string) int {
 		}
 	}
 	return k
+}
+
+// TestCastsToTheOldNodeFollowTheActor: monitor, link and kill casts that a
+// node sent to an actor's old PID before it learned of the move (they
+// travel outside the fences, so they can arrive after the actor left) are
+// relayed to its new node. Before, the old node dropped a kill, answered a
+// link with noproc, and kept no monitor.
+func TestCastsToTheOldNodeFollowTheActor(t *testing.T) {
+	c := newCluster(t, 3, host.Config{})
+	n1, n2, n3 := c.nodes[0], c.nodes[1], c.nodes[2]
+	ctx := ctxT(t)
+	deploy(t, n1, guestbuildtest.Build(t, "examples/counter"))
+	old, err := n1.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n1"})
+	require.NoError(t, err)
+	res, err := n1.Migrate(ctx, old, "n2")
+	require.NoError(t, err)
+	watchers := host.Records(n2)["watchers"]
+	rlinks := host.Records(n2)["rlinks"]
+
+	// n3's casts, addressed to the old PID at n1, as if sent before n3
+	// heard of the move.
+	require.NoError(t, host.CastAs(n1, n3, proto.KindMonitor, proto.Watch{Target: old.Serial, Ref: 777, ToIncarnation: old.Incarnation}))
+	require.Eventually(t, func() bool { return host.Records(n2)["watchers"] == watchers+1 }, 30*time.Second, 5*time.Millisecond,
+		"the monitor is held at the new node")
+	partner, err := n3.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n3"})
+	require.NoError(t, err)
+	require.NoError(t, host.CastAs(n1, n3, proto.KindLink, proto.Link{From: partner.Serial, To: old.Serial, ToIncarnation: old.Incarnation}))
+	require.Eventually(t, func() bool { return host.Records(n2)["rlinks"] == rlinks+1 }, 30*time.Second, 5*time.Millisecond,
+		"the link is held at the new node")
+
+	mon, err := n2.Monitor(ctx, res.New)
+	require.NoError(t, err)
+	require.NoError(t, host.CastAs(n1, n3, proto.KindKill, proto.Exit{To: old.Serial, ToIncarnation: old.Incarnation, Reason: "kill"}))
+	require.Equal(t, "kill", waitDown(t, mon, 30*time.Second).Reason, "the kill reaches the actor at its new node")
+
+	// A relay is taken only from the actor's old node: n3 cannot speak
+	// for n1 about it.
+	err = host.CastAs(n2, n3, proto.KindRelay, proto.Relay{Origin: "n1", OriginIncarnation: n1.Incarnation(), Old: old, Kind: proto.KindKill,
+		Body: proto.Marshal(proto.Exit{To: res.New.Serial, ToIncarnation: res.New.Incarnation})})
+	require.ErrorIs(t, err, wasmactor.ErrBadArgument)
 }

@@ -12,6 +12,7 @@ const (
 	// Casts between nodes.
 	KindUndeploy uint16 = 40 // Tombstones: modules undeployed (also sent to a peer that came up)
 	KindAliases  uint16 = 41 // Aliases: where moved actors live now (sent to a peer that came up)
+	KindRelay    uint16 = 42 // Relay: a cast for an actor that moved away from the sender, from the node that sent it
 
 	// Calls between nodes.
 	KindUpgrade       uint16 = 140 // Upgrade (PID) → UpgradeReply: upgrade an actor of the receiver
@@ -284,4 +285,17 @@ type DrainLeft struct {
 	Factory string        `cbor:"2,keyasint"`
 	Reason  string        `cbor:"3,keyasint"`
 	Code    uint16        `cbor:"4,keyasint,omitempty"`
+}
+
+// Relay carries a cast that came to an actor's old node after the actor
+// moved away, on to its new node. Origin is the node that sent the cast
+// (the relay speaks for it only about Old, which the relaying node owns);
+// Kind and Body are the cast, its target already rewritten to the actor's
+// PID at the receiver.
+type Relay struct {
+	Origin            string        `cbor:"1,keyasint"`
+	OriginIncarnation uint64        `cbor:"2,keyasint"`
+	Old               wasmactor.PID `cbor:"3,keyasint"`
+	Kind              uint16        `cbor:"4,keyasint"`
+	Body              []byte        `cbor:"5,keyasint"`
 }
