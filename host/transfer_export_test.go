@@ -19,3 +19,12 @@ func OpenUploads(n *Node) int {
 
 // KnowsDraining reports whether n knows that peer drains.
 func KnowsDraining(n *Node, peer string) bool { return n.drainingPeers()[peer] }
+
+// MarkDrainingRun records, as a load refresh that asked it would, that the
+// run incarnation of peer drains.
+func MarkDrainingRun(n *Node, peer string, incarnation uint64) {
+	n.markDraining(NodeInfo{Name: peer, Incarnation: incarnation}, true)
+}
+
+// Drains reports whether n itself drains (is out of placement).
+func Drains(n *Node) bool { return n.cl.draining.Load() }
