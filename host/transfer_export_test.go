@@ -3,7 +3,7 @@ package host
 import "time"
 
 // SetUploadStall changes how long a deploy upload may wait for its next
-// chunk, for uploads opened after.
+// chunk, for uploads opened after (each keeps the stall it opened with).
 func SetUploadStall(n *Node, d time.Duration) {
 	n.up.mu.Lock()
 	n.up.stall = d
@@ -28,3 +28,14 @@ func MarkDrainingRun(n *Node, peer string, incarnation uint64) {
 
 // Drains reports whether n itself drains (is out of placement).
 func Drains(n *Node) bool { return n.cl.draining.Load() }
+
+// SetUploadLife sets the overall time of deploy uploads opened after (0:
+// the default, by size).
+func SetUploadLife(n *Node, d time.Duration) {
+	n.up.mu.Lock()
+	n.up.life = d
+	n.up.mu.Unlock()
+}
+
+// MaxPullsPerPeer is the bound of pulls in flight from one holder.
+const MaxPullsPerPeer = maxPullsPerPeer
