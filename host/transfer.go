@@ -297,6 +297,28 @@ func (n *Node) abortUploadOf(from transport.PeerInfo, id uint64) error {
 	return nil
 }
 
+// ClientClosed implements transport.ClientCloser: a client connection
+// that ended takes its uploads with it (they can never be committed).
+func (h handler) ClientClosed(from transport.PeerInfo) {
+	h.n.dropUploadsOf(uploadOwner(from))
+}
+
+// dropUploadsOf drops the uploads a client connection opened.
+func (n *Node) dropUploadsOf(owner string) {
+	u := &n.up
+	u.mu.Lock()
+	var mine []*upload
+	for _, up := range u.open {
+		if up.owner == owner {
+			mine = append(mine, up)
+		}
+	}
+	u.mu.Unlock()
+	for _, up := range mine {
+		n.abortUpload(up, "client connection closed")
+	}
+}
+
 // expireUpload is an upload's timer: it drops an upload that had no chunk
 // for its stall time or whose deadline passed, and checks again later on
 // one that had a chunk since. It re-arms the timer under up.mu, where

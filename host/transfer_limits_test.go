@@ -149,3 +149,30 @@ func TestPullsAreBoundedPerHolder(t *testing.T) {
 	require.ErrorContains(t, err, "sent 1 bytes at offset 0")
 	require.Zero(t, n1.Pulls())
 }
+
+// TestClosedClientConnectionTakesItsUploads: the uploads of a client
+// connection that closes are dropped with their files, at once; another
+// connection's stay.
+func TestClosedClientConnectionTakesItsUploads(t *testing.T) {
+	c := &testCluster{net: memtransport.NewNetwork()}
+	n1 := newNode(t, host.Config{Name: "n1", DataDir: t.TempDir(), Transport: c.net.NewNode("n1", 1)})
+	ctx := ctxT(t)
+	dial := func() transport.Client {
+		conn, err := c.net.DialAs(ctx, "n1", token.AdminGrant())
+		require.NoError(t, err)
+		return conn
+	}
+	open := func(conn transport.Client) {
+		_, err := conn.Call(ctx, transport.Control{Kind: proto.KindDeployOpen, Body: proto.Marshal(proto.DeployOpen{Size: 100})})
+		require.NoError(t, err)
+	}
+	a, b := dial(), dial()
+	defer b.Close()
+	open(a)
+	open(a)
+	open(b)
+	require.Equal(t, 3, host.OpenUploads(n1))
+	require.NoError(t, a.Close())
+	require.Eventually(t, func() bool { return host.OpenUploads(n1) == 1 }, 10*time.Second, time.Millisecond, "a's uploads went with it")
+	open(b) // b's slot and its own are there
+}
