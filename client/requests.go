@@ -38,8 +38,11 @@ func (c *Client) Deploy(ctx context.Context, wasm []byte) (ModuleInfo, error) {
 // The module goes in chunks of at most 512 KiB, one at a time, each
 // answered before the next; the node writes them to a file and checks
 // their SHA-256 at the end. Neither side holds a message larger than a
-// chunk (the node reads the module whole only to compile it). An upload
-// left without a chunk for 30 seconds is dropped by the node.
+// chunk (the node reads the module whole only to compile it). A deploy
+// that fails after the upload opened (r fails or ends early, ctx ends, the
+// node refuses a chunk) aborts the upload, best effort; an upload left
+// without a chunk for 30 seconds, or not committed within a minute plus a
+// second per 256 KiB, is dropped by the node.
 //
 // # Errors
 //
@@ -47,11 +50,16 @@ func (c *Client) Deploy(ctx context.Context, wasm []byte) (ModuleInfo, error) {
 // cap (before any byte is sent); [wasmactor.ErrLimit] when the node has
 // too many deploys in flight; the error of r, or [wasmactor.ErrBadArgument]
 // if r ends before size bytes.
-func (c *Client) DeployFrom(ctx context.Context, r io.Reader, size int64) (ModuleInfo, error) {
+func (c *Client) DeployFrom(ctx context.Context, r io.Reader, size int64) (_ ModuleInfo, err error) {
 	var opened proto.DeployOpened
 	if err := c.request(ctx, proto.KindDeployOpen, proto.Marshal(proto.DeployOpen{Size: size}), &opened); err != nil {
 		return ModuleInfo{}, err
 	}
+	defer func() {
+		if err != nil {
+			c.abortUpload(ctx, opened.ID)
+		}
+	}()
 	chunk := min(opened.ChunkSize, proto.ChunkSize)
 	if chunk <= 0 {
 		chunk = proto.ChunkSize
@@ -74,8 +82,19 @@ func (c *Client) DeployFrom(ctx context.Context, r io.Reader, size int64) (Modul
 		off += int64(k)
 	}
 	var info ModuleInfo
-	err := c.request(ctx, proto.KindDeployCommit, proto.Marshal(proto.DeployCommit{ID: opened.ID, Hash: registry.Hash(sum.Sum(nil))}), &info)
+	err = c.request(ctx, proto.KindDeployCommit, proto.Marshal(proto.DeployCommit{ID: opened.ID, Hash: registry.Hash(sum.Sum(nil))}), &info)
 	return info, err
+}
+
+// abortUpload tells the node to drop an upload that will not be committed,
+// so that it does not hold one of the node's few upload slots until it
+// stalls. Best effort: its error is not the deploy's, and an upload the
+// node already dropped (a refused commit ends it) is no matter. It runs
+// even when ctx is what ended the deploy, for a few seconds at most.
+func (c *Client) abortUpload(ctx context.Context, id uint64) {
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_ = c.request(actx, proto.KindDeployAbort, proto.Marshal(proto.DeployCommit{ID: id}), nil)
 }
 
 // SpawnOptions are the options of [Client.Spawn]. The zero value spawns a

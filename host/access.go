@@ -38,6 +38,7 @@ var requestRoles = map[uint16]token.Role{
 	proto.KindDeployOpen:   token.Admin,
 	proto.KindDeployChunk:  token.Admin,
 	proto.KindDeployCommit: token.Admin,
+	proto.KindDeployAbort:  token.Admin,
 	// Code mobility changes what code runs and where, as a deploy does,
 	// and reaches actors a token's factories and names caveats do not
 	// name (a drain moves every actor of a node): admin, like deploy (see
@@ -47,6 +48,7 @@ var requestRoles = map[uint16]token.Role{
 	proto.KindUpgradePlan: token.Admin,
 	proto.KindMigrateCLI:  token.Admin,
 	proto.KindDrainCLI:    token.Admin,
+	proto.KindUndrainCLI:  token.Admin,
 	proto.KindUndeployCLI: token.Admin,
 }
 
@@ -58,6 +60,7 @@ var requestNames = map[uint16]string{
 	proto.KindUpgradeCLI: "upgrade", proto.KindUpgradePlan: "upgrade --factory", proto.KindMigrateCLI: "migrate",
 	proto.KindDrainCLI: "drain", proto.KindUndeployCLI: "undeploy",
 	proto.KindDeployOpen: "deploy", proto.KindDeployChunk: "deploy", proto.KindDeployCommit: "deploy",
+	proto.KindDeployAbort: "deploy", proto.KindUndrainCLI: "undrain",
 }
 
 func requestName(kind uint16) string {

@@ -119,7 +119,7 @@
 //     or reordering its records; upgrade.go: hot upgrade (Upgrade,
 //     UpgradeFactory) and the mobility requests; migrate.go: live
 //     migration (Migrate), stubs, aliases, fences and arrivals;
-//     drain.go: Drain; undeploy.go: Undeploy, tombstones and the modules
+//     drain.go: Drain and Undrain; undeploy.go: Undeploy, tombstones and the modules
 //     listing.
 //
 // # Resources
@@ -206,8 +206,9 @@
 //     hands the actor's records to a mailbox under it, taking the
 //     scheduler's mailbox lock, a leaf), cluster.pullMu, cluster.loadMu
 //     (the loads and the draining members placement reads), uploads.mu
-//     and upload.mu (deploys in chunks; never both held: a chunk is
-//     written to its file under its upload's lock alone),
+//     and upload.mu (deploys in chunks: a chunk is written to its file
+//     under its upload's lock alone; an upload that ends takes uploads.mu
+//     under its own lock to leave the table, never the other way round),
 //     the timerSets' locks (pending asks, SendAfter timers), outbox.mu,
 //     spawnRequests.mu, the table's shard locks, and the registry's and
 //     scheduler's internal locks. A refusal counted under one of them

@@ -127,9 +127,9 @@ func (n *Node) handleCast(from transport.NodeInfo, msg transport.Control) error 
 		for _, c := range s.Names {
 			n.mergeName(from, c)
 		}
-		if s.Draining {
-			n.markDraining(from.Name, true)
-		}
+		// Both ways: a run that was drained and then undrained says so
+		// here too, to a member that missed the KindDraining.
+		n.markDraining(from, s.Draining)
 		for _, g := range s.Groups {
 			if owns(from, g.PID) {
 				n.changeGroup(g.Group, g.PID, true)
@@ -368,7 +368,7 @@ func (h handler) NodeDown(peer transport.NodeInfo, reason error) {
 	n.dropBacklog(peer.Name) // nothing crosses sessions: the next one starts afresh
 
 	n.forgetHolder(peer.Name)
-	n.markDraining(peer.Name, false) // its next session's sync says again
+	n.markDraining(peer, false) // its next session's sync says again
 	n.names.RemoveNode(peer.Name)
 	n.removeNodeFromGroups(peer.Name)
 	for _, f := range fired {

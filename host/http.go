@@ -96,8 +96,9 @@ func viewerOnly(auth *token.Authority, h http.HandlerFunc) http.HandlerFunc {
 		return h
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		text, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok {
+		// The scheme is case-insensitive (RFC 7235, 2.1): "bearer" is Bearer.
+		scheme, text, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="wasmactor"`)
 			http.Error(w, "a token with the viewer role is required: Authorization: Bearer wat1...", http.StatusUnauthorized)
 			return

@@ -201,11 +201,12 @@ func TestObserverAPIRequiresAViewerTokenWhenAsked(t *testing.T) {
 	narrowed, err := viewer.Narrow(token.Caveat{Expires: time.Now().Add(-time.Minute)})
 	require.NoError(t, err)
 
+	scheme := "Bearer"
 	get := func(path, bearer string) (int, http.Header, string) {
 		req, err := http.NewRequestWithContext(ctxT(t), http.MethodGet, base+path, nil)
 		require.NoError(t, err)
 		if bearer != "" {
-			req.Header.Set("Authorization", "Bearer "+bearer)
+			req.Header.Set("Authorization", scheme+" "+bearer)
 		}
 		resp, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
@@ -224,6 +225,15 @@ func TestObserverAPIRequiresAViewerTokenWhenAsked(t *testing.T) {
 		}
 		code, _, body = get(path, viewer.String())
 		require.Equal(t, http.StatusOK, code, body)
+		// The scheme in any case (RFC 7235); another scheme is refused.
+		for _, scheme = range []string{"bearer", "BEARER"} {
+			code, _, body = get(path, viewer.String())
+			require.Equal(t, http.StatusOK, code, "%s: %s", scheme, body)
+		}
+		scheme = "Basic"
+		code, _, _ = get(path, viewer.String())
+		require.Equal(t, http.StatusUnauthorized, code)
+		scheme = "Bearer"
 	}
 	for _, path := range []string{"/metrics", "/healthz", "/readyz", "/"} {
 		code, _, body := get(path, "")

@@ -53,36 +53,52 @@ func (n *Node) memberStatus(ctx context.Context, members []NodeInfo, timeout tim
 	return loads, draining
 }
 
-// markDraining records that a member drains (on) or that its session
-// ended (off: a restarted node takes spawns again, and the same run says
-// it drains again in its next sync).
-func (n *Node) markDraining(peer string, on bool) {
+// markDraining records that a member's run drains (on), or no longer
+// does (off: its sync or KindDraining said so, or its session ended; a
+// restarted node takes spawns again, and the same run says it drains again
+// in its next sync). The mark is the run's: it names the incarnation, and
+// counts only while that run is the member (see drainingPeers), so a mark
+// that comes late (a load refresh that started before the node went down)
+// does not keep its next run out of placement.
+func (n *Node) markDraining(peer transport.NodeInfo, on bool) {
 	n.cl.loadMu.Lock()
 	defer n.cl.loadMu.Unlock()
 	if on {
 		n.markDrainingLocked(peer)
-	} else {
-		delete(n.cl.drainingPeer, peer)
+		return
+	}
+	if inc, ok := n.cl.drainingPeer[peer.Name]; ok && inc == peer.Incarnation {
+		delete(n.cl.drainingPeer, peer.Name)
+		n.log.Info("member no longer drains: spawns placed there again", "peer", peer.Name)
 	}
 }
 
-func (n *Node) markDrainingLocked(peer string) {
+func (n *Node) markDrainingLocked(peer transport.NodeInfo) {
 	if n.cl.drainingPeer == nil {
-		n.cl.drainingPeer = make(map[string]bool)
+		n.cl.drainingPeer = make(map[string]uint64)
 	}
-	if !n.cl.drainingPeer[peer] {
-		n.log.Info("member drains: no spawns placed there", "peer", peer)
+	if inc, ok := n.cl.drainingPeer[peer.Name]; !ok || inc != peer.Incarnation {
+		n.log.Info("member drains: no spawns placed there", "peer", peer.Name)
 	}
-	n.cl.drainingPeer[peer] = true
+	n.cl.drainingPeer[peer.Name] = peer.Incarnation
+}
+
+// drainsLocked: member m (this run of it) is known to drain. Under loadMu.
+func (n *Node) drainsLocked(m NodeInfo) bool {
+	inc, ok := n.cl.drainingPeer[m.Name]
+	return ok && inc == m.Incarnation
 }
 
 // drainingPeers are the members known to drain.
 func (n *Node) drainingPeers() map[string]bool {
+	members := n.Members()
 	n.cl.loadMu.Lock()
 	defer n.cl.loadMu.Unlock()
 	out := make(map[string]bool, len(n.cl.drainingPeer))
-	for p := range n.cl.drainingPeer {
-		out[p] = true
+	for _, m := range members {
+		if n.drainsLocked(m) {
+			out[m.Name] = true
+		}
 	}
 	return out
 }
@@ -133,8 +149,10 @@ func (n *Node) chooseNode(ctx context.Context, factory string) (string, error) {
 		loads, draining := n.memberStatus(ctx, members, 500*time.Millisecond)
 		n.cl.loadMu.Lock()
 		n.cl.loadPeer, n.cl.loadAt = loads, time.Now()
-		for name := range draining {
-			n.markDrainingLocked(name)
+		for _, m := range members { // the runs asked, not whichever is up now
+			if draining[m.Name] {
+				n.markDrainingLocked(m)
+			}
 		}
 		n.cl.loadMu.Unlock()
 	}
@@ -156,7 +174,7 @@ func (n *Node) chooseNode(ctx context.Context, factory string) (string, error) {
 	n.cl.loadMu.Lock()
 	defer n.cl.loadMu.Unlock()
 	for _, m := range members { // by name, so ties break the same way every time
-		if n.cl.drainingPeer[m.Name] {
+		if n.drainsLocked(m) {
 			continue
 		}
 		if l, ok := n.cl.loadPeer[m.Name]; ok {
@@ -170,7 +188,7 @@ func (n *Node) chooseNode(ctx context.Context, factory string) (string, error) {
 		// requests timed out): any member that does not drain will do,
 		// a holder first.
 		for _, m := range members {
-			if n.cl.drainingPeer[m.Name] {
+			if n.drainsLocked(m) {
 				continue
 			}
 			if c := (candidate{name: m.Name, holder: holders[m.Name]}); best.name == "" || (c.holder && !best.holder) {

@@ -169,12 +169,34 @@ func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport
 		}
 		return proto.Marshal(info), nil
 
+	case proto.KindDeployAbort:
+		var c proto.DeployCommit
+		if err := proto.Unmarshal(req.Body, &c); err != nil {
+			return nil, err
+		}
+		return proto.Marshal(proto.Empty{}), n.abortUploadOf(from, c.ID)
+
 	case proto.KindDraining:
 		if from.Client {
 			return nil, fmt.Errorf("%w: only a node says it drains", wasmactor.ErrBadArgument)
 		}
-		n.markDraining(from.Name, true)
+		var d proto.Draining
+		if err := proto.Unmarshal(req.Body, &d); err != nil {
+			return nil, err
+		}
+		n.markDraining(from.NodeInfo, !d.Off)
 		return proto.Marshal(proto.Empty{}), nil
+
+	case proto.KindUndrain, proto.KindUndrainCLI:
+		var d proto.Drain
+		if err := proto.Unmarshal(req.Body, &d); err != nil {
+			return nil, err
+		}
+		node := d.Node
+		if req.Kind == proto.KindUndrain {
+			node = n.cfg.Name // a peer asks this node to undrain itself
+		}
+		return proto.Marshal(proto.Empty{}), n.Undrain(ctx, node)
 
 	case proto.KindModuleChunk:
 		var r proto.ModuleChunkRequest

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -38,38 +37,58 @@ const (
 	maxUploadsPerClient = 2
 	maxUploads          = 8
 	// defaultUploadStall is how long an upload may go without a chunk
-	// before it is dropped with its file: a client that went away (no
-	// event tells a node of that) or stalled.
+	// before it is dropped with its file: a client that went away without
+	// aborting (no event tells a node of that) or stalled.
 	defaultUploadStall = 30 * time.Second
+	// An upload must also commit within uploadBaseTime plus a second per
+	// uploadMinRate bytes of its size (about 5 minutes for a module at
+	// the 64 MiB cap): a client sending a byte now and then, which the
+	// stall timer alone would let hold a slot for ever, loses it.
+	uploadBaseTime = time.Minute
+	uploadMinRate  = 256 << 10
 	// maxChunkReads bounds the chunks this node reads for pullers at once
 	// (each a buffer of at most ChunkSize); more wait their turn.
 	maxChunkReads = 8
+	// maxPullsPerPeer and maxPulls bound the module transfers into this
+	// node in flight at once, per holder pulled from and per node. A
+	// holder sets the pace and sends the bytes of a pull (and a spawn
+	// request from any member may name any holder), so a holder that
+	// trickles chunks holds at most maxPullsPerPeer pulls' bytes here.
+	// Over the bound a pull fails at once with wasmactor.ErrLimit.
+	maxPullsPerPeer = 4
+	maxPulls        = 16
 )
 
-// uploads are the deploys arriving in chunks, and the chunk reads served to
-// pullers. mu is a leaf; an upload's own mu is a leaf too, never held with
-// this one.
+// uploads are the deploys arriving in chunks, the chunk reads served to
+// pullers and the pulls in flight. mu is a leaf; an upload's own mu may be
+// held when it is taken (never the other way round).
 type uploads struct {
 	mu      sync.Mutex
-	dir     string // where upload files go ("" for the system's temp dir)
-	stall   time.Duration
+	dir     string        // where upload files go ("" for the system's temp dir)
+	stall   time.Duration // the stall time of uploads opened from now on
+	life    time.Duration // if not 0, the overall time of uploads opened from now on (tests)
 	next    uint64
 	open    map[uint64]*upload
 	perPeer map[string]int
 	closed  bool
 
 	reads chan struct{} // a slot per chunk read in flight
+
+	pullsAll int            // pulls in flight into this node
+	pulls    map[string]int // and per holder
 }
 
 // upload is one deploy in chunks. Its mu is held while a chunk is written,
 // so its chunks are taken one at a time.
 type upload struct {
-	id    uint64
-	owner string
-	size  int64
-	timer *time.Timer
+	id       uint64
+	owner    string
+	size     int64
+	stall    time.Duration // dropped after this long without a chunk
+	deadline time.Time     // or at this time, chunks or not
 
 	mu      sync.Mutex
+	timer   *time.Timer // armed and stopped under mu, so never re-armed once gone
 	f       *os.File
 	written int64
 	sum     hash.Hash
@@ -83,6 +102,7 @@ type upload struct {
 func (u *uploads) init(dataDir string) error {
 	u.open = make(map[uint64]*upload)
 	u.perPeer = make(map[string]int)
+	u.pulls = make(map[string]int)
 	u.stall = defaultUploadStall
 	u.reads = make(chan struct{}, maxChunkReads)
 	if dataDir == "" {
@@ -115,14 +135,15 @@ func (n *Node) openUpload(from transport.PeerInfo, size int64) (proto.DeployOpen
 	if size <= 0 {
 		return proto.DeployOpened{}, fmt.Errorf("%w: a module of %d bytes", wasmactor.ErrBadModule, size)
 	}
-	f, err := os.CreateTemp(n.up.dir, "deploy-*.part")
-	if err != nil {
-		return proto.DeployOpened{}, fmt.Errorf("deploy: %w", err)
-	}
-	up := &upload{owner: uploadOwner(from), size: size, f: f, sum: sha256.New(), last: time.Now()}
-	// Armed below, once up.timer is set: the callback uses it.
-	up.timer = time.AfterFunc(time.Duration(math.MaxInt64), func() { n.expireUpload(up) })
+	// The limits first, a slot taken, and only then a file: a client over
+	// them creates nothing. up.mu is held until the file and the timer are
+	// there (no chunk can find the upload before: its id is not out yet;
+	// closeUploads waits for it).
+	up := &upload{owner: uploadOwner(from), size: size, sum: sha256.New()}
+	up.mu.Lock()
+	defer up.mu.Unlock()
 	u := &n.up
+	var err error
 	u.mu.Lock()
 	switch {
 	case u.closed:
@@ -134,16 +155,29 @@ func (n *Node) openUpload(from transport.PeerInfo, size int64) (proto.DeployOpen
 	}
 	if err != nil {
 		u.mu.Unlock()
-		up.timer.Stop()
-		discard(f)
 		return proto.DeployOpened{}, err
 	}
+	life := u.life
+	if life == 0 {
+		life = uploadBaseTime + time.Duration(size/uploadMinRate)*time.Second
+	}
+	up.stall = u.stall
 	u.next++
 	up.id = u.next
 	u.open[up.id] = up
 	u.perPeer[up.owner]++
-	up.timer.Reset(u.stall)
 	u.mu.Unlock()
+
+	f, err := os.CreateTemp(u.dir, "deploy-*.part")
+	if err != nil {
+		up.gone = true
+		n.dropUpload(up)
+		return proto.DeployOpened{}, fmt.Errorf("deploy: %w", err)
+	}
+	up.f = f
+	now := time.Now()
+	up.last, up.deadline = now, now.Add(life)
+	up.timer = time.AfterFunc(min(up.stall, life), func() { n.expireUpload(up) })
 	return proto.DeployOpened{ID: up.id, ChunkSize: proto.ChunkSize}, nil
 }
 
@@ -202,13 +236,14 @@ func (n *Node) commitUpload(from transport.PeerInfo, c proto.DeployCommit) ([]by
 	if err != nil {
 		return nil, err
 	}
-	n.dropUpload(up)
 	up.mu.Lock()
 	defer up.mu.Unlock()
 	if up.gone {
 		return nil, errNoUpload(c.ID)
 	}
 	up.gone = true
+	up.timer.Stop()
+	n.dropUpload(up)
 	defer discard(up.f)
 	if up.written != up.size {
 		return nil, fmt.Errorf("%w: deploy committed after %d of %d bytes", wasmactor.ErrBadArgument, up.written, up.size)
@@ -223,9 +258,9 @@ func (n *Node) commitUpload(from transport.PeerInfo, c proto.DeployCommit) ([]by
 	return wasm, nil
 }
 
-// dropUpload takes an upload out of the table (once) and stops its timer.
+// dropUpload takes an upload out of the table (once). Its timer is the
+// caller's to stop, under up.mu.
 func (n *Node) dropUpload(up *upload) {
-	up.timer.Stop()
 	u := &n.up
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -240,34 +275,73 @@ func (n *Node) dropUpload(up *upload) {
 
 // abortUpload drops an upload and its file.
 func (n *Node) abortUpload(up *upload, why string) {
-	n.dropUpload(up)
 	up.mu.Lock()
 	defer up.mu.Unlock()
 	if up.gone {
 		return
 	}
 	up.gone = true
+	up.timer.Stop()
+	n.dropUpload(up)
 	discard(up.f)
 	n.log.Info("deploy upload dropped", "upload", up.id, "received", up.written, "size", up.size, "why", why)
 }
 
-// expireUpload is an upload's stall timer: it drops an upload that had no
-// chunk for the stall time, and checks again later on one that had.
+// abortUploadOf is a client's KindDeployAbort: it gives up its upload id.
+func (n *Node) abortUploadOf(from transport.PeerInfo, id uint64) error {
+	up, err := n.findUpload(from, id)
+	if err != nil {
+		return err
+	}
+	n.abortUpload(up, "aborted by the client")
+	return nil
+}
+
+// ClientClosed implements transport.ClientCloser: a client connection
+// that ended takes its uploads with it (they can never be committed).
+func (h handler) ClientClosed(from transport.PeerInfo) {
+	h.n.dropUploadsOf(uploadOwner(from))
+}
+
+// dropUploadsOf drops the uploads a client connection opened.
+func (n *Node) dropUploadsOf(owner string) {
+	u := &n.up
+	u.mu.Lock()
+	var mine []*upload
+	for _, up := range u.open {
+		if up.owner == owner {
+			mine = append(mine, up)
+		}
+	}
+	u.mu.Unlock()
+	for _, up := range mine {
+		n.abortUpload(up, "client connection closed")
+	}
+}
+
+// expireUpload is an upload's timer: it drops an upload that had no chunk
+// for its stall time or whose deadline passed, and checks again later on
+// one that had a chunk since. It re-arms the timer under up.mu, where
+// commit and abort stop it, so the timer of an upload gone stays stopped.
 func (n *Node) expireUpload(up *upload) {
 	up.mu.Lock()
-	idle, gone := time.Since(up.last), up.gone
-	up.mu.Unlock()
-	if gone {
+	if up.gone {
+		up.mu.Unlock()
 		return
 	}
-	n.up.mu.Lock()
-	stall := n.up.stall
-	n.up.mu.Unlock()
-	if left := stall - idle; left > 0 {
+	now := time.Now()
+	why := "stalled"
+	left := up.stall - now.Sub(up.last)
+	if d := up.deadline.Sub(now); d <= left {
+		left, why = d, "not committed in time"
+	}
+	if left > 0 {
 		up.timer.Reset(left)
+		up.mu.Unlock()
 		return
 	}
-	n.abortUpload(up, "stalled")
+	up.mu.Unlock()
+	n.abortUpload(up, why)
 }
 
 // closeUploads drops every upload; Close calls it, and no upload opens
@@ -311,9 +385,18 @@ func (n *Node) serveChunk(ctx context.Context, r proto.ModuleChunkRequest) (prot
 
 // pullChunks transfers a module from holder a chunk at a time, one in
 // flight, hashing as it goes; the bytes are checked against info.Hash
-// before anyone compiles them.
+// before anyone compiles them. info.Size is only what the member that
+// asked for the spawn said: the buffer grows with the chunks that came
+// rather than being sized by it, every chunk but the last must be a
+// whole ChunkSize (a holder cannot make the pull take a round trip per
+// byte), and the pulls in flight are bounded per holder and per node.
 func (n *Node) pullChunks(ctx context.Context, holder string, info registry.ModuleInfo) ([]byte, error) {
-	wasm := make([]byte, 0, info.Size) // the compiler takes the module whole
+	release, err := n.startPull(holder)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	var wasm []byte // the compiler takes the module whole
 	sum := sha256.New()
 	for off := int64(0); off < info.Size; {
 		var c proto.ModuleChunk
@@ -323,8 +406,9 @@ func (n *Node) pullChunks(ctx context.Context, holder string, info registry.Modu
 		switch {
 		case c.Size != info.Size:
 			return nil, fmt.Errorf("%w: %s holds module %s as %d bytes, not %d", wasmactor.ErrBadModule, holder, info.Hash.Short(), c.Size, info.Size)
-		case c.Offset != off || len(c.Data) == 0 || len(c.Data) > proto.ChunkSize || int64(len(c.Data)) > info.Size-off:
-			return nil, fmt.Errorf("%w: %s sent %d bytes at offset %d for offset %d of module %s", wasmactor.ErrBadModule, holder, len(c.Data), c.Offset, off, info.Hash.Short())
+		case c.Offset != off || int64(len(c.Data)) != min(proto.ChunkSize, info.Size-off):
+			return nil, fmt.Errorf("%w: %s sent %d bytes at offset %d for offset %d of module %s (chunks are %d bytes but the last)",
+				wasmactor.ErrBadModule, holder, len(c.Data), c.Offset, off, info.Hash.Short(), proto.ChunkSize)
 		}
 		sum.Write(c.Data)
 		wasm = append(wasm, c.Data...)
@@ -334,4 +418,28 @@ func (n *Node) pullChunks(ctx context.Context, holder string, info registry.Modu
 		return nil, fmt.Errorf("%w: module from %s does not match its hash %s", wasmactor.ErrBadModule, holder, info.Hash.Short())
 	}
 	return wasm, nil
+}
+
+// startPull takes a slot for a pull from holder, or fails with
+// wasmactor.ErrLimit; release gives it back.
+func (n *Node) startPull(holder string) (release func(), err error) {
+	u := &n.up
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	switch {
+	case u.pulls[holder] >= maxPullsPerPeer:
+		return nil, fmt.Errorf("%w: %d module pulls from %s in flight on node %s", wasmactor.ErrLimit, maxPullsPerPeer, holder, n.cfg.Name)
+	case u.pullsAll >= maxPulls:
+		return nil, fmt.Errorf("%w: %d module pulls in flight on node %s", wasmactor.ErrLimit, maxPulls, n.cfg.Name)
+	}
+	u.pulls[holder]++
+	u.pullsAll++
+	return func() {
+		u.mu.Lock()
+		defer u.mu.Unlock()
+		u.pullsAll--
+		if u.pulls[holder]--; u.pulls[holder] == 0 {
+			delete(u.pulls, holder)
+		}
+	}, nil
 }

@@ -208,18 +208,26 @@ func TestDeployUploadsAreBoundedAndCleanedUp(t *testing.T) {
 	require.Equal(t, 1, host.OpenUploads(n1))
 
 	// An upload opened with a short stall time stalls and goes with its
-	// file; b, opened with the default, stays.
+	// file (the test waits for that, sending it nothing); b, opened with
+	// the default, stays, and so does an upload opened after the stall
+	// time changed back (each upload keeps its own).
 	require.NoError(t, call(proto.KindDeployChunk, proto.DeployChunk{ID: b.ID, Data: make([]byte, 10)}, nil))
 	host.SetUploadStall(n1, time.Millisecond)
 	s := open()
-	require.NoError(t, call(proto.KindDeployChunk, proto.DeployChunk{ID: s.ID, Data: make([]byte, 10)}, nil))
+	host.SetUploadStall(n1, time.Hour)
 	require.Eventually(t, func() bool { return host.OpenUploads(n1) == 1 && len(uploads()) == 1 }, 10*time.Second, time.Millisecond,
 		"the stalled upload and its file are gone")
-	require.ErrorIs(t, call(proto.KindDeployChunk, proto.DeployChunk{ID: s.ID, Offset: 10, Data: []byte{1}}, nil), wasmactor.ErrNotFound)
+	require.ErrorIs(t, call(proto.KindDeployChunk, proto.DeployChunk{ID: s.ID, Data: []byte{1}}, nil), wasmactor.ErrNotFound)
 	require.NoError(t, call(proto.KindDeployChunk, proto.DeployChunk{ID: b.ID, Offset: 10, Data: []byte{1}}, nil), "b is still open")
 
+	// An abort drops the upload and its file at once.
+	require.NoError(t, call(proto.KindDeployAbort, proto.DeployCommit{ID: b.ID}, nil))
+	require.Zero(t, host.OpenUploads(n1))
+	require.Empty(t, uploads())
+	require.ErrorIs(t, call(proto.KindDeployChunk, proto.DeployChunk{ID: b.ID, Offset: 11, Data: []byte{1}}, nil), wasmactor.ErrNotFound)
+
 	// Close drops what is open.
-	host.SetUploadStall(n1, time.Hour)
+	open()
 	open()
 	require.Len(t, uploads(), 2)
 	require.NoError(t, n1.Close())

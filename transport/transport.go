@@ -193,6 +193,16 @@ type Handler interface {
 	NodeDown(peer NodeInfo, reason error)
 }
 
+// ClientCloser is implemented by a Handler that wants to know when a
+// client connection ends (the host drops the client's deploy uploads).
+// Transports call ClientClosed once per client connection, after every
+// call of that connection returned, on a goroutine where the handler may
+// call back into the transport; a transport that cannot tell may never
+// call it, so a handler must not rely on it alone.
+type ClientCloser interface {
+	ClientClosed(from PeerInfo)
+}
+
 // Client is a connection of a non-member (the CLI) to one node.
 type Client interface {
 	Peer() NodeInfo

@@ -14,6 +14,7 @@ const (
 	KindDeployOpen   uint16 = 260 // DeployOpen → DeployOpened: start a deploy in chunks
 	KindDeployChunk  uint16 = 261 // DeployChunk → Empty: the next piece of it
 	KindDeployCommit uint16 = 262 // DeployCommit → registry.ModuleInfo: check, compile and store it
+	KindDeployAbort  uint16 = 263 // DeployCommit (Hash ignored) → Empty: drop the upload and its file
 )
 
 // ChunkSize is the most module bytes one chunk carries, both ways. With

@@ -14,7 +14,12 @@ import (
 // add per call or batch and takes no lock; the member owns them (one per
 // peer name) and every session with the peer adds to them.
 type peerCounters struct {
-	msgsOut, msgsIn atomic.Uint64
+	// Padded apart: msgsOut is added to by senders, msgsIn by the lane
+	// reader, so that the two do not fight over one cache line.
+	msgsOut atomic.Uint64
+	_       [56]byte
+	msgsIn  atomic.Uint64
+	_       [56]byte
 }
 
 // memberStats are the counts of one peer that change only on the loop:
@@ -49,8 +54,11 @@ func (m *member) sessionEnded(s *session) {
 func handshakeFailed(err error) bool { return errors.Is(err, transport.ErrHandshake) }
 
 // PeerStats implements [transport.Transport]: one entry per member this
-// node knows, and [transport.UnknownPeer] once a handshake failed with a
-// peer of unverified name. It asks the loop, which owns the members, so
+// node has had a verified session with, by name; the members it only
+// heard of (named by a peer, or dialled as such and never verified) and
+// the handshakes that failed with a peer of unverified name count together
+// under [transport.UnknownPeer], so that a member announcing made-up names
+// cannot make a label value of each. It asks the loop, which owns the members, so
 // it costs a scrape one round trip and the message path nothing.
 func (t *Transport) PeerStats() []transport.PeerStats {
 	res := make(chan []transport.PeerStats, 1)
@@ -59,7 +67,7 @@ func (t *Transport) PeerStats() []transport.PeerStats {
 	}
 	out := <-res
 	if n := t.unknownFailures.Load(); n > 0 {
-		out = append(out, transport.PeerStats{Peer: transport.UnknownPeer, HandshakeFailures: n})
+		out = addUnknown(out, transport.PeerStats{Peer: transport.UnknownPeer, HandshakeFailures: n})
 	}
 	slices.SortFunc(out, func(a, b transport.PeerStats) int { return strings.Compare(a.Peer, b.Peer) })
 	return out
@@ -68,6 +76,9 @@ func (t *Transport) PeerStats() []transport.PeerStats {
 func (t *Transport) peerStatsOnLoop() []transport.PeerStats {
 	out := make([]transport.PeerStats, 0, len(t.members)+1)
 	for name, m := range t.members {
+		if m.stats.sessions == 0 {
+			name = transport.UnknownPeer // its name was never verified
+		}
 		ps := transport.PeerStats{
 			Peer:              name,
 			MessagesOut:       m.ctr.msgsOut.Load(),
@@ -85,7 +96,29 @@ func (t *Transport) peerStatsOnLoop() []transport.PeerStats {
 				ps.Up, ps.RTT = true, cs.SmoothedRTT
 			}
 		}
+		if ps.Peer == transport.UnknownPeer {
+			out = addUnknown(out, ps)
+			continue
+		}
 		out = append(out, ps)
 	}
 	return out
+}
+
+// addUnknown adds the counts of ps to the UnknownPeer entry of out (made
+// if there is none).
+func addUnknown(out []transport.PeerStats, ps transport.PeerStats) []transport.PeerStats {
+	for i := range out {
+		if u := &out[i]; u.Peer == transport.UnknownPeer {
+			u.MessagesOut += ps.MessagesOut
+			u.MessagesIn += ps.MessagesIn
+			u.BytesOut += ps.BytesOut
+			u.BytesIn += ps.BytesIn
+			u.Reconnects += ps.Reconnects
+			u.HandshakeFailures += ps.HandshakeFailures
+			return out
+		}
+	}
+	ps.Peer, ps.Up, ps.RTT = transport.UnknownPeer, false, 0
+	return append(out, ps)
 }

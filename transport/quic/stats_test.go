@@ -1,6 +1,8 @@
 package quic
 
 import (
+	"fmt"
+	"net"
 	"testing"
 	"time"
 
@@ -90,4 +92,39 @@ func TestPeerStatsCountTrafficReconnectsAndFailedHandshakes(t *testing.T) {
 	require.Eventually(t, func() bool { return statsOf(a, transport.UnknownPeer).HandshakeFailures == 1 },
 		10*time.Second, 5*time.Millisecond, "a counts the failed attempt")
 	require.Zero(t, statsOf(a, "b").HandshakeFailures)
+}
+
+// TestPeerStatsNameOnlyVerifiedMembers: members a peer announced, which
+// this node never had a session with, are not reported under the names
+// the peer gave them (a label value each): they count under UnknownPeer.
+// The peer itself, verified, is reported by name.
+func TestPeerStatsNameOnlyVerifiedMembers(t *testing.T) {
+	sink, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	defer sink.Close()
+	v := startNode(t, testConfig("victim"), newHandler())
+	m := startNode(t, testConfig("mallory"), newHandler())
+	require.NoError(t, m.Join(joinCtx(t), []string{v.Self().Addr}))
+	waitFor(t, 5*time.Second, "connected", func() bool { return len(m.Members()) == 1 && len(v.Members()) == 1 })
+
+	fakes := make([]transport.NodeInfo, 50)
+	for i := range fakes {
+		fakes[i] = transport.NodeInfo{Name: fmt.Sprintf("fake-%d", i), Incarnation: uint64(i + 1), Addr: sink.LocalAddr().String()}
+	}
+	sess := liveSessions(m)
+	require.Len(t, sess, 1)
+	m.exec(func() { sess[0].queueMembers(fakes) })
+	waitFor(t, 5*time.Second, "the list arrives", func() bool {
+		_, learned := memberCounts(v)
+		return learned > 0
+	})
+	var names []string
+	for _, ps := range v.PeerStats() {
+		names = append(names, ps.Peer)
+	}
+	require.Contains(t, names, "mallory")
+	for _, name := range names {
+		require.NotContains(t, name, "fake-", "an unverified member reported by name")
+	}
+	require.LessOrEqual(t, len(names), 2, "mallory and at most the unknown peer: %v", names)
 }

@@ -673,6 +673,10 @@ func (t *Transport) sessionDone(s *session, cause error) {
 	delete(t.sessions, s)
 	stopTimer(s.expire)
 	if s.peer.Client {
+		if cc, ok := t.h.(transport.ClientCloser); ok {
+			peer := s.peer
+			t.notify.push(nil, func() { cc.ClientClosed(peer) })
+		}
 		return
 	}
 	name := s.peer.Name
