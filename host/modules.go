@@ -65,7 +65,7 @@ func (n *Node) deploy(ctx context.Context, wasm []byte) (ModuleInfo, error) {
 	if err != nil {
 		return registry.ModuleInfo{}, err
 	}
-	info.DeployedAt = time.Now().UnixNano()
+	info.DeployedAt = n.deployStamp()
 	n.unburyOnDeploy(h)
 	if err := n.store.Put(info, wasm); err != nil {
 		_ = compiled.Close(ctx)
@@ -422,4 +422,18 @@ func (n *Node) holdersOf(h registry.Hash) []string {
 	n.cl.mu.RUnlock()
 	sort.Strings(out)
 	return out
+}
+
+// deployStamp is the DeployedAt of a deploy here: the time, but always
+// after the previous deploy's, so that of two deploys on one node the later
+// is the newer even within one tick of the clock (the newest version is
+// the one a factory name picks).
+func (n *Node) deployStamp() int64 {
+	for {
+		last := n.lastDeploy.Load()
+		t := max(time.Now().UnixNano(), last+1)
+		if n.lastDeploy.CompareAndSwap(last, t) {
+			return t
+		}
+	}
 }

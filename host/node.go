@@ -133,6 +133,8 @@ type Node struct {
 	gos     goActors      // the Go actors' goroutines (SpawnFunc)
 	serials atomic.Uint64 // actor serials (instance ids are the engine's)
 	refs    atomic.Uint64 // call and monitor refs
+	// lastDeploy is the DeployedAt of the last deploy here (deployStamp).
+	lastDeploy atomic.Int64
 
 	modMu   sync.Mutex
 	modules map[registry.Hash]*module
