@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -366,6 +367,7 @@ func (n *Node) leave(a *actor, mv *move, new PID) proto.Moved {
 	n.mob.mu.Lock() // before the actor looks moved: whoever finds it so finds the stub
 	n.mob.stubs[a.serial] = s
 	n.mob.stubsTo[new] = append(n.mob.stubsTo[new], s)
+	n.mob.evictStubs()
 	n.mob.mu.Unlock()
 	a.mu.Lock()
 	watchers, watching, links, rlinks, downs := a.watchers, a.watching, a.links, a.rlinks, a.downs
@@ -642,6 +644,37 @@ func (n *Node) applyMoved(m proto.Moved, self bool) {
 
 // maxAliases bounds the alias table.
 const maxAliases = 1 << 16
+
+// maxStubs bounds the stubs a node keeps for actors that left it. Senders
+// that know of a move (every member is told, and a node that comes up gets
+// the alias table) send to the new home directly, so a stub serves only
+// those that do not yet, and casts in flight. Past the bound the oldest
+// stub goes: its old PID then answers "no such actor" (refused to the
+// sender, never dropped unseen) on a node whose alias table lost it too.
+const maxStubs = 1 << 16
+
+// evictStubs drops the oldest stubs (lowest serials) past maxStubs; the
+// caller holds m.mu.
+func (m *mobility) evictStubs() {
+	for len(m.stubs) > maxStubs {
+		var oldest *stub
+		for _, s := range m.stubs {
+			if oldest == nil || s.serial < oldest.serial {
+				oldest = s
+			}
+		}
+		delete(m.stubs, oldest.serial)
+		for to, list := range m.stubsTo {
+			if i := slices.Index(list, oldest); i >= 0 {
+				m.stubsTo[to] = slices.Delete(list, i, i+1)
+				if len(m.stubsTo[to]) == 0 {
+					delete(m.stubsTo, to)
+				}
+				break
+			}
+		}
+	}
+}
 
 // sendFence tells old's node, on every lane, that this node now sends to
 // old's new home: once all copies are there, nothing this node sent to old
