@@ -287,12 +287,8 @@ func (n *Node) tellMoved(p transport.NodeInfo, moved proto.Moved) {
 			return // it went: it learns from the alias table when it comes back
 		}
 		n.log.Debug("a member did not answer a Moved; telling it again", "peer", p.Name, "err", err)
-		t := time.NewTimer(wait)
-		select {
-		case <-n.life.Done():
-			t.Stop()
+		if !n.sleep(wait) {
 			return
-		case <-t.C:
 		}
 	}
 }
@@ -699,12 +695,8 @@ func (n *Node) sendFence(old PID) {
 	// until old's node goes): wait for room, behind what fills the queue.
 	n.mob.bg.Go(func() {
 		for wait := 100 * time.Microsecond; ; wait = min(2*wait, 10*time.Millisecond) {
-			t := time.NewTimer(wait)
-			select {
-			case <-n.life.Done():
-				t.Stop()
+			if !n.sleep(wait) {
 				return
-			case <-t.C:
 			}
 			if err := send(); !errors.Is(err, transport.ErrQueueFull) {
 				return

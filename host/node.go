@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.opentelemetry.io/otel/trace"
 
@@ -358,4 +359,17 @@ func (n *Node) checkOpen() error {
 		return fmt.Errorf("%w: node %s", wasmactor.ErrClosed, n.cfg.Name)
 	}
 	return nil
+}
+
+// sleep waits d, or less if the node closes; it reports whether the node
+// is still open, for the node's retry loops.
+func (n *Node) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-n.life.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
