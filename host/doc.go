@@ -118,9 +118,12 @@
 //     boundary (freeze, snapshot, restore, commit or thaw) without losing
 //     or reordering its records; upgrade.go: hot upgrade (Upgrade,
 //     UpgradeFactory) and the mobility requests; migrate.go: live
-//     migration (Migrate), stubs, aliases, fences and arrivals;
-//     drain.go: Drain and Undrain; undeploy.go: Undeploy, tombstones and the modules
-//     listing.
+//     migration (Migrate) at the actor's old node, and the Moved that tells
+//     the cluster; forwarding.go: stubs, forward lanes and fences;
+//     aliases.go: the alias table and routing by it; arrival.go: the
+//     arriving side (restore frozen, commit, hold until fences pass);
+//     relay.go: casts that reach an actor's old node follow it;
+//     drain.go: Drain and Undrain; undeploy.go: Undeploy, tombstones and the modules listing.
 //
 // # Resources
 //
