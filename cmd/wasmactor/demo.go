@@ -123,7 +123,10 @@ func startDemoNodes(ctx context.Context, logger *slog.Logger) ([]*host.Node, err
 	}
 	var nodes []*host.Node
 	for i := 1; i <= 3; i++ {
-		cfg := host.Config{Name: fmt.Sprintf("n%d", i), Listen: "127.0.0.1:0", Cookie: cookie, Logger: logger}
+		// A demo's first run compiles its guests cold; on a slow or busy
+		// machine that takes longer than a node's default minute, and the
+		// demo's own deadline bounds it anyway.
+		cfg := host.Config{Name: fmt.Sprintf("n%d", i), Listen: "127.0.0.1:0", Cookie: cookie, Logger: logger, CompileTimeout: 10 * time.Minute}
 		if i == 1 {
 			cfg.HTTPListen = "127.0.0.1:0" // the observer
 		}
