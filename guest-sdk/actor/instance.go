@@ -38,6 +38,8 @@ type instance struct {
 	last   *Context
 	lastID uint64
 
+	lastFactory *factory // the factory of the last START
+
 	lastRef uint64 // ask refs: unique per instance, hence per actor
 	broken  bool   // a delivery failed; the host discards the instance
 }
@@ -334,15 +336,21 @@ func (in *instance) start(r *record) string {
 	if !ok {
 		return "START payload too short for its factory name"
 	}
-	if _, dup := in.actors[r.actor]; dup {
-		return "START for actor " + strconv.FormatUint(r.actor, 10) + ", which is already running"
-	}
-	f, ok := in.factories[string(name)]
-	if !ok {
-		// The host resolves factories against this module's own list, so
-		// this is unlikely; the actor stops instead of failing everyone.
-		in.host.stop(r.actor, "wasmactor: unknown factory "+strconv.Quote(string(name)))
-		return ""
+	// A spawn storm repeats one factory: a compare instead of a map lookup
+	// (each costs a Go wasm guest far more than natively).
+	f := in.lastFactory
+	if f == nil || f.name != string(name) {
+		var ok bool
+		if f, ok = in.factories[string(name)]; !ok {
+			if _, dup := in.actors[r.actor]; dup {
+				return "START for actor " + strconv.FormatUint(r.actor, 10) + ", which is already running"
+			}
+			// The host resolves factories against this module's own list, so
+			// this is unlikely; the actor stops instead of failing everyone.
+			in.host.stop(r.actor, "wasmactor: unknown factory "+strconv.Quote(string(name)))
+			return ""
+		}
+		in.lastFactory = f
 	}
 	c := &Context{
 		in:      in,
@@ -351,12 +359,20 @@ func (in *instance) start(r *record) string {
 		parent:  r.from,
 		factory: f.name,
 	}
+	// One map operation instead of a lookup and an insert: a duplicate
+	// START shows as a map that did not grow. It breaks the ABI, so the
+	// instance fails and the overwritten entry does not matter.
+	before := len(in.actors)
+	in.add(c)
+	if len(in.actors) == before {
+		return "START for actor " + strconv.FormatUint(r.actor, 10) + ", which is already running"
+	}
 	c.actor = f.new()
 	if c.actor == nil {
+		in.remove(c.id)
 		in.host.stop(r.actor, "wasmactor: factory "+strconv.Quote(c.factory)+" returned nil")
 		return ""
 	}
-	in.add(c)
 
 	var err error
 	if r.kind == kindRestore {
