@@ -207,11 +207,14 @@ func (in *instance) dispatch(r *record) string {
 		if c == nil {
 			return ""
 		}
-		then, ok := c.pending[r.ref]
+		if c.x == nil {
+			return "" // an answer nobody waits for
+		}
+		then, ok := c.x.pending[r.ref]
 		if !ok {
 			return "" // an answer nobody waits for (e.g. after a deferred timeout)
 		}
-		delete(c.pending, r.ref)
+		delete(c.x.pending, r.ref)
 		var err error
 		if r.status != codeOK {
 			err = codeError(uint32(r.status))
@@ -277,11 +280,14 @@ func (in *instance) dispatch(r *record) string {
 		if c == nil {
 			return ""
 		}
-		then, ok := c.spawns[r.ref]
+		if c.x == nil {
+			return ""
+		}
+		then, ok := c.x.spawns[r.ref]
 		if !ok {
 			return ""
 		}
-		delete(c.spawns, r.ref)
+		delete(c.x.spawns, r.ref)
 		var err error
 		var mon Ref
 		if r.status != codeOK {
@@ -352,13 +358,7 @@ func (in *instance) start(r *record) string {
 		}
 		in.lastFactory = f
 	}
-	c := &Context{
-		in:      in,
-		id:      r.actor,
-		self:    PID{Incarnation: in.incarnation, Serial: r.actor},
-		parent:  r.from,
-		factory: f.name,
-	}
+	c := &Context{in: in, id: r.actor, parent: r.from, fac: f}
 	// One map operation instead of a lookup and an insert: a duplicate
 	// START shows as a map that did not grow. It breaks the ABI, so the
 	// instance fails and the overwritten entry does not matter.
@@ -370,7 +370,7 @@ func (in *instance) start(r *record) string {
 	c.actor = f.new()
 	if c.actor == nil {
 		in.remove(c.id)
-		in.host.stop(r.actor, "wasmactor: factory "+strconv.Quote(c.factory)+" returned nil")
+		in.host.stop(r.actor, "wasmactor: factory "+strconv.Quote(c.Factory())+" returned nil")
 		return ""
 	}
 
@@ -405,7 +405,7 @@ func restore(c *Context, b []byte) (err error) {
 	if s, ok := c.actor.(Snapshotter); ok {
 		return s.Restore(state)
 	}
-	return fmt.Errorf("wasmactor: factory %q cannot restore a snapshot", c.factory)
+	return fmt.Errorf("wasmactor: factory %q cannot restore a snapshot", c.Factory())
 }
 
 // after completes a callback: an actor that called Stop runs Terminate, the
@@ -416,7 +416,10 @@ func (in *instance) after(c *Context) {
 		return
 	}
 	in.remove(c.id)
-	reason := c.stopReason
+	var reason string
+	if c.x != nil {
+		reason = c.x.stopReason
+	}
 	if s, ok := c.actor.(Stopper); ok {
 		r := reason
 		if r == "" {
