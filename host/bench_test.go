@@ -170,7 +170,9 @@ func memNow(n *host.Node) (heap, guest uint64) {
 //     figure where /proc is missing), everything included: the compiled
 //     module, the node, the test binary;
 //   - rss-B/actor: the growth of VmRSS over the spawns, per actor;
-//   - guest-MB/instance: guest linear memory per instance.
+//   - guest-MB/instance: guest linear memory per instance;
+//   - heap-MB: the Go heap's live objects (runtime/metrics), the host's
+//     share of rss-MB before fragmentation and memory not yet returned.
 //
 // WASMACTOR_BENCH_ACTORS scales the population: .ci/run's smoke run sets
 // 100,000 (a million takes about 15 s and 800 MB here); scripts/bench.sh
@@ -225,6 +227,7 @@ func BenchmarkMillionActors(b *testing.B) {
 		b.ReportMetric(float64(st.GuestMemory)/1e6/float64(st.Instances), "guest-MB/instance")
 		b.ReportMetric(float64(st.Instances), "instances")
 		b.ReportMetric(float64(actors), "actors")
+		b.ReportMetric(float64(heapObjects())/1e6, "heap-MB")
 		require.NoError(b, n.Close())
 	}
 }
@@ -256,4 +259,11 @@ func rssBytes() uint64 {
 	s := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
 	metrics.Read(s)
 	return s[0].Value.Uint64() - s[1].Value.Uint64()
+}
+
+// heapObjects is the bytes of the Go heap's objects (live after a GC).
+func heapObjects() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }
