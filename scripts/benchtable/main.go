@@ -7,6 +7,11 @@
 //
 //	go run ./scripts/benchtable < bench-out.txt
 //
+// With -compare it reads the output of scripts/bench-compare.sh instead
+// (benchmark lines prefixed by "base" or "tree", alternating round by
+// round) and prints, for each metric, both medians, the ratio of the
+// medians and the median and range of the per-round ratios.
+//
 // It computes medians itself instead of running benchstat: the table needs
 // per-round ratios between different benchmarks, which benchstat does not
 // compute, and no tool has to be installed.
@@ -163,7 +168,15 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: benchtable < output-of-scripts-bench.sh")
 		flag.PrintDefaults()
 	}
+	compare := flag.Bool("compare", false, "read scripts/bench-compare.sh output: base/tree lines")
 	flag.Parse()
+	if *compare {
+		if err := compareTable(os.Stdin); err != nil {
+			fmt.Fprintln(os.Stderr, "benchtable:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	s, err := parse(os.Stdin)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchtable:", err)
@@ -214,4 +227,58 @@ func actors(s samples) string {
 		d = d[:i] + "," + d[i:]
 	}
 	return d
+}
+
+// compareTable prints base and tree medians per metric from lines
+// "base BenchmarkX-2 N v unit v unit..." and "tree ...", the k-th base
+// line of a benchmark paired with its k-th tree line (the same round).
+func compareTable(r io.Reader) error {
+	type series struct{ base, tree []float64 }
+	var order []key
+	m := map[key]*series{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 5 || (f[0] != "base" && f[0] != "tree") || !strings.HasPrefix(f[1], "Benchmark") {
+			continue
+		}
+		for i := 3; i+1 < len(f); i += 2 {
+			v, err := strconv.ParseFloat(f[i], 64)
+			if err != nil {
+				continue
+			}
+			k := key{f[1], f[i+1]}
+			if m[k] == nil {
+				m[k] = &series{}
+				order = append(order, k)
+			}
+			if f[0] == "base" {
+				m[k].base = append(m[k].base, v)
+			} else {
+				m[k].tree = append(m[k].tree, v)
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	fmt.Println("| benchmark | metric | base (median) | tree (median) | tree ÷ base | per-round ratio: median (range), rounds |")
+	fmt.Println("|---|---|---|---|---|---|")
+	for _, k := range order {
+		s := m[k]
+		var ratios []float64
+		for i := range min(len(s.base), len(s.tree)) {
+			if s.base[i] != 0 {
+				ratios = append(ratios, s.tree[i]/s.base[i])
+			}
+		}
+		b, t := median(s.base), median(s.tree)
+		pr := "—"
+		if len(ratios) > 0 {
+			pr = fmt.Sprintf("%.3f (%.2f–%.2f), %d", median(ratios), slices.Min(ratios), slices.Max(ratios), len(ratios))
+		}
+		fmt.Printf("| %s | %s | %s | %s | %.3f | %s |\n", k.bench, k.unit, num(b), num(t), t/b, pr)
+	}
+	return nil
 }
