@@ -30,8 +30,8 @@ echo "# base $(git rev-parse --short "$base"), tree $(git rev-parse --short HEAD
 for r in $(seq 1 "$ROUNDS"); do
   for side in base tree; do
     dir=$root; [ $side = base ] && dir=$tmp/base
-    (cd "$dir/$pkg" && "$tmp/$side.test" -test.run='^$' -test.bench="$re" -test.benchtime="$BENCHTIME" -test.count=1) |
-      grep '^Benchmark' | sed "s/^/$side /" | tee -a "$tmp/out.txt" >&2
+    { (cd "$dir/$pkg" && "$tmp/$side.test" -test.run='^$' -test.bench="$re" -test.benchtime="$BENCHTIME" -test.count=1) |
+      grep -E '^(Benchmark|FAIL|--- FAIL|panic)' || echo "$side: no benchmark matched $re" >&2; } | sed "s/^/$side /" | tee -a "$tmp/out.txt" >&2
   done
 done
 go run ./scripts/benchtable -compare <"$tmp/out.txt"

@@ -47,7 +47,7 @@ load() { cut -d' ' -f1-3 /proc/loadavg; }
 run() {
   echo "  $2 $3 (load $(load))" >&2
   (cd "$root/$1" && "$bin/$2" -test.run='^$' -test.bench="$3" -test.benchtime="$4" -test.count=1 -test.timeout=20m) \
-    | grep -E '^(Benchmark|FAIL|--- FAIL|panic)' | tee -a "$OUT" >&2
+    | { grep -E '^(Benchmark|FAIL|--- FAIL|panic)' || echo "  (no output: $2 $3 failed?)" >&2; } | tee -a "$OUT" >&2
 }
 
 for round in $(seq 1 "$ROUNDS"); do
