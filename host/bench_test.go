@@ -3,6 +3,7 @@ package host_test
 import (
 	"os"
 	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"slices"
 	"strconv"
@@ -169,6 +170,9 @@ func memNow(n *host.Node) (heap, guest uint64) {
 //     /proc/self/status, after two GCs; the Go heap's runtime/metrics
 //     figure where /proc is missing), everything included: the compiled
 //     module, the node, the test binary;
+//   - rss-settled-MB: the same after debug.FreeOSMemory, i.e. once the
+//     heap freed during the spawns (the queued STARTs) is returned to the
+//     OS, which the runtime's scavenger does by itself over time;
 //   - rss-B/actor: the growth of VmRSS over the spawns, per actor;
 //   - guest-MB/instance: guest linear memory per instance;
 //   - heap-MB: the Go heap's live objects (runtime/metrics), the host's
@@ -221,8 +225,11 @@ func BenchmarkMillionActors(b *testing.B) {
 		st := n.Stats()
 		require.Equal(b, actors+1, st.Actors)
 		rss1 := rssBytes()
+		debug.FreeOSMemory() // what the runtime's scavenger gets to over time, now
+		rssSettled := rssBytes()
 		b.ReportMetric(elapsed.Seconds(), "spawn-s")
 		b.ReportMetric(float64(rss1)/1e6, "rss-MB")
+		b.ReportMetric(float64(rssSettled)/1e6, "rss-settled-MB")
 		b.ReportMetric((float64(rss1)-float64(rss0))/float64(actors), "rss-B/actor")
 		b.ReportMetric(float64(st.GuestMemory)/1e6/float64(st.Instances), "guest-MB/instance")
 		b.ReportMetric(float64(st.Instances), "instances")

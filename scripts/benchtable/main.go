@@ -135,6 +135,8 @@ var rows = []row{
 	{figure: "… of which the pull", value: key{"RemoteSpawnCold", "pull-ms"}, scale: 1, unit: "ms"},
 	{figure: "%A idle actors: spawn time", value: key{"MillionActors", "spawn-s"}, op: "<=", target: 5, scale: 1, unit: "s"},
 	{figure: "%A idle actors: process RSS", value: key{"MillionActors", "rss-MB"}, op: "<=", target: 600, scale: 1, unit: "MB"},
+	{figure: "%A idle actors: process RSS once freed memory is returned (FreeOSMemory)", value: key{"MillionActors", "rss-settled-MB"}, scale: 1, unit: "MB"},
+	{figure: "%A idle actors: Go heap, live objects", value: key{"MillionActors", "heap-MB"}, scale: 1, unit: "MB"},
 	{figure: "memory per idle actor (RSS growth over %A actors)", value: key{"MillionActors", "rss-B/actor"}, scale: 1, unit: "B"},
 	{figure: "memory per idle actor (host heap + guest, 100k Counters)", value: key{"ActorMemory", "B/actor"}, scale: 1, unit: "B"},
 	{figure: "guest memory per shared instance (%A actors over the pool)", value: key{"MillionActors", "guest-MB/instance"}, scale: 1, unit: "MB"},
