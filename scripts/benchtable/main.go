@@ -60,6 +60,9 @@ func parse(r io.Reader) (samples, error) {
 				name = name[:i] // the GOMAXPROCS suffix
 			}
 		}
+		// BenchmarkLocalTell on main runs with observability off and on
+		// (obs=none, obs=metrics, obs=tracing); the headline is obs=none.
+		name = strings.TrimSuffix(name, "/obs=none")
 		for i := 2; i+1 < len(f); i += 2 {
 			v, err := strconv.ParseFloat(f[i], 64)
 			if err != nil {
