@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"runtime"
 	"slices"
@@ -94,16 +95,58 @@ func reportLatency(b *testing.B, lat []time.Duration) {
 //     round trip inside the guest (the clock is WASI's, i.e. the host's
 //     monotonic clock); both ends are WASM guests. Its p50/p99 come from
 //     the guest; b.N rounds run in one host Call.
-func BenchmarkRemoteAsk(b *testing.B) { remoteAsk(b, nil) }
+//
+// Each runs with observability off and on, one after the other in every
+// run, so that the rounds of a loaded machine give each the same load
+// (docs/figures-ops.md):
+//
+//   - obs=none: no HTTP listener, no tracer provider (the node's metric
+//     instruments are observed anyway: they always are);
+//   - obs=metrics: both nodes serve HTTP and are scraped every 100 ms,
+//     150 times Prometheus's default rate (an upper bound);
+//   - obs=tracing: both nodes have a tracer provider
+//     (host.Config.TracerProvider), the OpenTelemetry SDK with its batching
+//     processor and an exporter that counts the spans and drops them, so
+//     the cost measured is the nodes' (spans, trace context on the wire and
+//     through turns), not a collector's. Every Call is a trace of its own;
+//     in guest-to-guest every ask is a span of the one Call's trace.
+func BenchmarkRemoteAsk(b *testing.B) {
+	b.Run("obs=none", func(b *testing.B) { remoteAsk(b, nil, nil) })
+	b.Run("obs=metrics", func(b *testing.B) {
+		remoteAsk(b, func(c *host.Config) { c.HTTPListen = "127.0.0.1:0" }, func(b *testing.B, nodes ...*host.Node) {
+			for _, n := range nodes {
+				scrapeEvery(b, n.HTTPAddr(), 100*time.Millisecond)
+			}
+		})
+	})
+	b.Run("obs=tracing", func(b *testing.B) {
+		remoteAsk(b, func(c *host.Config) { c.TracerProvider = discardingProvider(b) }, nil)
+	})
+}
 
-// BenchmarkRemoteAskTraced is BenchmarkRemoteAsk with tracing on at both
-// nodes (host.Config.TracerProvider): an OpenTelemetry SDK provider with
-// its batching processor and an exporter that counts the spans and drops
-// them, so the cost measured is the nodes' (spans, trace context on the
-// wire and through turns), not a collector's. Every Call is a trace of its
-// own; in guest-to-guest every ask is a span of the one Call's trace.
-func BenchmarkRemoteAskTraced(b *testing.B) {
-	remoteAsk(b, func(c *host.Config) { c.TracerProvider = discardingProvider(b) })
+// scrapeEvery GETs /metrics at addr every period until the benchmark
+// ends, as a (busy) Prometheus would.
+func scrapeEvery(b *testing.B, addr string, period time.Duration) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(period)
+		defer tick.Stop()
+		for {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
+			if resp, err := http.DefaultClient.Do(req); err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	b.Cleanup(func() { cancel(); <-done })
 }
 
 // discardingProvider is a tracer provider exporting to countingExporter,
@@ -129,9 +172,18 @@ func (e *countingExporter) ExportSpans(_ context.Context, spans []sdktrace.ReadO
 
 func (e *countingExporter) Shutdown(context.Context) error { return nil }
 
-func remoteAsk(b *testing.B, tweak func(*host.Config)) {
+// remoteAsk runs BenchmarkRemoteAsk's two cases on pairs made with tweak;
+// started, if not nil, runs once each pair is up.
+func remoteAsk(b *testing.B, tweak func(*host.Config), started func(b *testing.B, nodes ...*host.Node)) {
+	up := func(b *testing.B) (n1, n2 *host.Node) {
+		n1, n2 = pair(b, tweak)
+		if started != nil {
+			started(b, n1, n2)
+		}
+		return n1, n2
+	}
 	b.Run("host-to-guest", func(b *testing.B) {
-		n1, n2 := pair(b, tweak)
+		n1, n2 := up(b)
 		ctx := ctxB(b)
 		_, err := n1.Deploy(ctx, benchGuest(b))
 		require.NoError(b, err)
@@ -152,7 +204,7 @@ func remoteAsk(b *testing.B, tweak func(*host.Config)) {
 		reportLatency(b, lat)
 	})
 	b.Run("guest-to-guest", func(b *testing.B) {
-		n1, n2 := pair(b, tweak)
+		n1, n2 := up(b)
 		ctx := ctxB(b)
 		_, err := n1.Deploy(ctx, benchGuest(b))
 		require.NoError(b, err)

@@ -188,3 +188,11 @@ func (c *Client) Drain(ctx context.Context, node string, keepIsolated bool, para
 	}
 	return rep, nil
 }
+
+// Undrain puts node back into placement after a drain: spawns that name no
+// node may land there again (see host.Node.Undrain). It moves no actor
+// back; undraining a node that does not drain does nothing. Admin, as a
+// drain.
+func (c *Client) Undrain(ctx context.Context, node string) error {
+	return c.request(ctx, proto.KindUndrainCLI, proto.Marshal(proto.Drain{Node: node}), nil)
+}

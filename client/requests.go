@@ -1,9 +1,12 @@
 package client
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"time"
@@ -11,6 +14,7 @@ import (
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/internal/abi"
 	"github.com/wasmactor/wasmactor/internal/proto"
+	"github.com/wasmactor/wasmactor/registry"
 	"github.com/wasmactor/wasmactor/transport"
 )
 
@@ -23,10 +27,74 @@ import (
 //
 // [wasmactor.ErrBadModule] for bytes that are not a module a node accepts.
 func (c *Client) Deploy(ctx context.Context, wasm []byte) (ModuleInfo, error) {
+	return c.DeployFrom(ctx, bytes.NewReader(wasm), int64(len(wasm)))
+}
+
+// DeployFrom is [Client.Deploy] for a module of size bytes read from r (a
+// file, say), which it reads once, a chunk at a time.
+//
+// # Notes
+//
+// The module goes in chunks of at most 512 KiB, one at a time, each
+// answered before the next; the node writes them to a file and checks
+// their SHA-256 at the end. Neither side holds a message larger than a
+// chunk (the node reads the module whole only to compile it). A deploy
+// that fails after the upload opened (r fails or ends early, ctx ends, the
+// node refuses a chunk) aborts the upload, best effort; an upload left
+// without a chunk for 30 seconds, or not committed within a minute plus a
+// second per 256 KiB, is dropped by the node.
+//
+// # Errors
+//
+// Those of Deploy; [wasmactor.ErrTooLarge] for a module over the node's
+// cap (before any byte is sent); [wasmactor.ErrLimit] when the node has
+// too many deploys in flight; the error of r, or [wasmactor.ErrBadArgument]
+// if r ends before size bytes.
+func (c *Client) DeployFrom(ctx context.Context, r io.Reader, size int64) (_ ModuleInfo, err error) {
+	var opened proto.DeployOpened
+	if err := c.request(ctx, proto.KindDeployOpen, proto.Marshal(proto.DeployOpen{Size: size}), &opened); err != nil {
+		return ModuleInfo{}, err
+	}
+	defer func() {
+		if err != nil {
+			c.abortUpload(ctx, opened.ID)
+		}
+	}()
+	chunk := min(opened.ChunkSize, proto.ChunkSize)
+	if chunk <= 0 {
+		chunk = proto.ChunkSize
+	}
+	buf := make([]byte, chunk)
+	sum := sha256.New()
+	for off := int64(0); off < size; {
+		k, err := io.ReadFull(r, buf[:min(int64(chunk), size-off)])
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return ModuleInfo{}, fmt.Errorf("%w: the module ended after %d of %d bytes", wasmactor.ErrBadArgument, off+int64(k), size)
+		}
+		if err != nil {
+			return ModuleInfo{}, err
+		}
+		sum.Write(buf[:k])
+		body := proto.Marshal(proto.DeployChunk{ID: opened.ID, Offset: off, Data: buf[:k]})
+		if err := c.request(ctx, proto.KindDeployChunk, body, nil); err != nil {
+			return ModuleInfo{}, err
+		}
+		off += int64(k)
+	}
 	var info ModuleInfo
-	// The body is the module as it is: no envelope to double a large blob.
-	err := c.request(ctx, proto.KindDeploy, wasm, &info)
+	err = c.request(ctx, proto.KindDeployCommit, proto.Marshal(proto.DeployCommit{ID: opened.ID, Hash: registry.Hash(sum.Sum(nil))}), &info)
 	return info, err
+}
+
+// abortUpload tells the node to drop an upload that will not be committed,
+// so that it does not hold one of the node's few upload slots until it
+// stalls. Best effort: its error is not the deploy's, and an upload the
+// node already dropped (a refused commit ends it) is no matter. It runs
+// even when ctx is what ended the deploy, for a few seconds at most.
+func (c *Client) abortUpload(ctx context.Context, id uint64) {
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_ = c.request(actx, proto.KindDeployAbort, proto.Marshal(proto.DeployCommit{ID: id}), nil)
 }
 
 // SpawnOptions are the options of [Client.Spawn]. The zero value spawns a

@@ -34,6 +34,22 @@ var requestRoles = map[uint16]token.Role{
 	proto.KindKillActor:  token.Operator,
 	proto.KindDeploy:     token.Admin,
 	proto.KindJoinSeeds:  token.Admin,
+	// A deploy in chunks (transfer.go) is a deploy.
+	proto.KindDeployOpen:   token.Admin,
+	proto.KindDeployChunk:  token.Admin,
+	proto.KindDeployCommit: token.Admin,
+	proto.KindDeployAbort:  token.Admin,
+	// Code mobility changes what code runs and where, as a deploy does,
+	// and reaches actors a token's factories and names caveats do not
+	// name (a drain moves every actor of a node): admin, like deploy (see
+	// RATIONALE, "Who may move code"). Listed, not left to the default,
+	// so the decision is written where it is made.
+	proto.KindUpgradeCLI:  token.Admin,
+	proto.KindUpgradePlan: token.Admin,
+	proto.KindMigrateCLI:  token.Admin,
+	proto.KindDrainCLI:    token.Admin,
+	proto.KindUndrainCLI:  token.Admin,
+	proto.KindUndeployCLI: token.Admin,
 }
 
 var requestNames = map[uint16]string{
@@ -41,6 +57,10 @@ var requestNames = map[uint16]string{
 	proto.KindModules: "modules", proto.KindSpawnCLI: "spawn", proto.KindSend: "send", proto.KindCall: "call",
 	proto.KindKillActor: "kill", proto.KindDeploy: "deploy", proto.KindJoinSeeds: "join",
 	proto.KindNodeEvents: "nodes --watch", proto.KindGroups: "groups", proto.KindSendGroup: "send to a group",
+	proto.KindUpgradeCLI: "upgrade", proto.KindUpgradePlan: "upgrade --factory", proto.KindMigrateCLI: "migrate",
+	proto.KindDrainCLI: "drain", proto.KindUndeployCLI: "undeploy",
+	proto.KindDeployOpen: "deploy", proto.KindDeployChunk: "deploy", proto.KindDeployCommit: "deploy",
+	proto.KindDeployAbort: "deploy", proto.KindUndrainCLI: "undrain",
 }
 
 func requestName(kind uint16) string {

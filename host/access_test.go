@@ -108,6 +108,42 @@ func TestClientRolesPerRequestKind(t *testing.T) {
 	}
 }
 
+// TestMobilityRequestsNeedAdmin: upgrade (one actor or a factory's
+// plan), migrate, drain and undeploy change what code runs and where, so
+// a client needs the role deploy needs; a viewer or an operator is
+// refused before anything is looked up. An admin's requests here name
+// nothing that exists, so they fail, but not for want of a role.
+func TestMobilityRequestsNeedAdmin(t *testing.T) {
+	c := newEchoCluster(t, 2)
+	ops := []struct {
+		name string
+		do   func(ctx context.Context, cl *wac.Client) error
+	}{
+		{"upgrade", func(ctx context.Context, cl *wac.Client) error { _, err := cl.Upgrade(ctx, "nobody", ""); return err }},
+		{"upgrade --factory", func(ctx context.Context, cl *wac.Client) error { _, err := cl.UpgradePlan(ctx, "Echo", ""); return err }},
+		{"migrate", func(ctx context.Context, cl *wac.Client) error { _, err := cl.Migrate(ctx, "nobody", "n2"); return err }},
+		{"drain", func(ctx context.Context, cl *wac.Client) error { _, err := cl.Drain(ctx, "n9", false, 0); return err }},
+		{"undeploy", func(ctx context.Context, cl *wac.Client) error {
+			_, err := cl.Undeploy(ctx, "0123abcd", false)
+			return err
+		}},
+	}
+	for _, role := range []token.Role{token.Viewer, token.Operator, token.Admin} {
+		cl := c.clientAs(t, "n1", token.Grant{Role: role})
+		for _, o := range ops {
+			what := o.name + " as " + role.String()
+			err := o.do(ctxT(t), cl)
+			if role == token.Admin {
+				requireAllowed(t, err, what)
+				continue
+			}
+			requireRefused(t, err, what)
+			require.Contains(t, err.Error(), o.name+" needs role admin", what)
+		}
+	}
+	require.Len(t, c.nodes[0].Modules(), 1, "nothing was undeployed")
+}
+
 // TestClientCannotMakeNodeRequests: requests nodes make of each other
 // (spawn with a module hint, a factory lookup) and unknown kinds need
 // admin from a client.

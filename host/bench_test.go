@@ -1,6 +1,9 @@
 package host_test
 
 import (
+	"context"
+	"io"
+	"net/http"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -13,6 +16,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/wasmactor/wasmactor/host"
 	"github.com/wasmactor/wasmactor/internal/guestbuild/guestbuildtest"
@@ -24,8 +28,96 @@ func abiPID(p host.PID) [2]uint64 { return [2]uint64{p.Incarnation, p.Serial} }
 // BenchmarkLocalTell measures guest→guest one-way messages between two
 // actors on one node (each in its own instance, so two workers run them in
 // parallel): a Source sends raw messages to a Sink as fast as it can.
+//
+// Its sub-benchmarks run it with observability off and on, one after the
+// other in each run, so that rounds of a loaded machine give both the
+// same load (docs/figures-ops.md): obs=none (no HTTP listener, no tracer
+// provider; the instruments are observed anyway, they always are),
+// obs=metrics (the HTTP listener, scraped every 100 ms: 150 times
+// Prometheus's default rate, an upper bound) and obs=tracing (a tracer
+// provider with a batching processor and an exporter that drops the
+// spans; the Source's commands are sent in a span, so its tells carry
+// the trace context to the Sink).
 func BenchmarkLocalTell(b *testing.B) {
-	n := newNode(b, host.Config{MailboxSize: 1 << 16})
+	for _, o := range observabilities {
+		b.Run("obs="+o.name, func(b *testing.B) {
+			cfg := host.Config{MailboxSize: 1 << 16}
+			ctx := o.apply(b, &cfg)
+			n := newNode(b, cfg)
+			if o.start != nil {
+				o.start(b, n)
+			}
+			localTell(b, ctx, n)
+		})
+	}
+}
+
+// observability is one setting of BenchmarkLocalTell's obs: apply edits
+// the node's config and returns the context the driver sends in; start
+// runs once the node is up.
+type observability struct {
+	name  string
+	apply func(b *testing.B, cfg *host.Config) context.Context
+	start func(b *testing.B, n *host.Node)
+}
+
+var observabilities = []observability{
+	{name: "none", apply: func(b *testing.B, cfg *host.Config) context.Context { return ctxT(b) }},
+	{
+		name: "metrics",
+		apply: func(b *testing.B, cfg *host.Config) context.Context {
+			cfg.HTTPListen = "127.0.0.1:0"
+			return ctxT(b)
+		},
+		start: func(b *testing.B, n *host.Node) { scrapeEvery(b, n.HTTPAddr(), 100*time.Millisecond) },
+	},
+	{
+		name: "tracing",
+		apply: func(b *testing.B, cfg *host.Config) context.Context {
+			tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(discardExporter{}))
+			b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+			cfg.TracerProvider = tp
+			ctx, span := tp.Tracer("bench").Start(ctxT(b), "bench")
+			b.Cleanup(func() { span.End() })
+			return ctx
+		},
+	},
+}
+
+// scrapeEvery GETs /metrics at addr every period until the benchmark
+// ends, as a (busy) Prometheus would.
+func scrapeEvery(b *testing.B, addr string, period time.Duration) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(period)
+		defer tick.Stop()
+		for {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
+			if resp, err := http.DefaultClient.Do(req); err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	b.Cleanup(func() { cancel(); <-done })
+}
+
+// discardExporter drops the spans it is given.
+type discardExporter struct{}
+
+func (discardExporter) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
+func (discardExporter) Shutdown(context.Context) error                             { return nil }
+
+// localTell runs BenchmarkLocalTell on n; the Source's commands are sent
+// in sendCtx, everything else (the counting Calls) untraced.
+func localTell(b *testing.B, sendCtx context.Context, n *host.Node) {
 	deploy(b, n, guestbuildtest.Build(b, "testdata/guests/bench"))
 	ctx := ctxT(b)
 	sink, err := n.Spawn(ctx, "Sink", host.SpawnOptions{Isolated: true})
@@ -45,7 +137,7 @@ func BenchmarkLocalTell(b *testing.B) {
 	sent := 0
 	for sent < b.N {
 		k := min(chunk, b.N-sent)
-		require.NoError(b, n.Send(ctx, src, []any{abiPID(sink), k}))
+		require.NoError(b, n.Send(sendCtx, src, []any{abiPID(sink), k}))
 		sent += k
 		// Keep at most two chunks in flight so the Sink's bounded mailbox
 		// is never what limits the figure.

@@ -86,6 +86,17 @@ type Config struct {
 	// in front of it is trusted: what it serves is read-only but reveals the
 	// node's actors and modules.
 	HTTPListen string
+	// HTTPRequireToken makes the observer's API (/api/cluster,
+	// /api/actors) answer only requests that carry a token of this
+	// cluster (package token) with at least the viewer role, as
+	// "Authorization: Bearer wat1...": the actors, names and crash reasons
+	// it lists are what `wasmactor ps` shows a viewer. /metrics, /healthz,
+	// /readyz and the page's static files stay open (scrapers and probes;
+	// they name no actor). The listener is plain HTTP, so the token
+	// crosses it in the clear: give the page a viewer token with an expiry.
+	// Needs the cluster's cookie (Listen, or Cookie with Transport).
+	// docs/RATIONALE.md, "The HTTP listener and tokens".
+	HTTPRequireToken bool
 	// TracerProvider turns on OpenTelemetry tracing (README, "Tracing"):
 	// spans for Call, for guest asks made while handling a traced message,
 	// for spawns, deploys and module pulls, and W3C trace context in the

@@ -94,7 +94,9 @@
 //   - instance.go: an instance, its mailbox and its turns; pool.go: a
 //     module's instances (which one an actor is pinned to, the gates that
 //     serialise growth); modules.go: deploy and InspectModule (its check
-//     without a node), loading a module, pulls from peers.
+//     without a node), loading a module, pulls from peers; transfer.go:
+//     modules in chunks (deploys from clients as uploads, pulls chunk by
+//     chunk), so no message is the size of a module.
 //   - imports.go: the engine.Host side, what a guest's imports do;
 //     messaging.go: tell, ask and reply routing, pending asks and calls;
 //     timers.go: the timers actors own (ask timeouts, SendAfter);
@@ -104,7 +106,7 @@
 //     transport.Handler side, what peers send in; requests.go: requests from
 //     peers and clients (the CLI); access.go: what a client's cookie or
 //     token lets it request; listings.go: paged, cluster-wide ps and nodes;
-//     placement.go: which node a spawn goes to;
+//     placement.go: which node a spawn goes to (and which members drain);
 //     join.go: joining the cluster, in the background until a seed answers.
 //   - http.go: the optional HTTP listener; metrics.go: Prometheus metrics;
 //     observer.go: the observer page's data; tracing.go: OpenTelemetry
@@ -116,9 +118,12 @@
 //     boundary (freeze, snapshot, restore, commit or thaw) without losing
 //     or reordering its records; upgrade.go: hot upgrade (Upgrade,
 //     UpgradeFactory) and the mobility requests; migrate.go: live
-//     migration (Migrate), stubs, aliases, fences and arrivals;
-//     drain.go: Drain; undeploy.go: Undeploy, tombstones and the modules
-//     listing.
+//     migration (Migrate) at the actor's old node, and the Moved that tells
+//     the cluster; forwarding.go: stubs, forward lanes and fences;
+//     aliases.go: the alias table and routing by it; arrival.go: the
+//     arriving side (restore frozen, commit, hold until fences pass);
+//     relay.go: casts that reach an actor's old node follow it;
+//     drain.go: Drain and Undrain; undeploy.go: Undeploy, tombstones and the modules listing.
 //
 // # Resources
 //
@@ -149,7 +154,9 @@
 // (finalize halts it). Close stops each and waits for it; the Go actors'
 // once it has stopped every actor (Node.gos). Timers are time.AfterFunc callbacks for ask timeouts, SendAfter and spawn
 // request deadlines; the first two are owned by their actor in a timerSet:
-// stopped when it exits and all of them by Close. Everything else runs on a
+// stopped when it exits and all of them by Close. A deploy upload's stall
+// timer (transfer.go) is its upload's: stopped when the upload ends, and
+// Close ends them all. Everything else runs on a
 // caller's goroutine: the Go API's, a worker running a turn (imports), or the
 // transport's (handler); placement and the cluster-wide listings ask peers
 // from short-lived goroutines they wait for. Node.life is cancelled by Close
@@ -200,7 +207,11 @@
 //  9. Leaves, which are held while taking no other lock: actor.mu (and no
 //     code holds two actor locks at once; a move ending or a fence passing
 //     hands the actor's records to a mailbox under it, taking the
-//     scheduler's mailbox lock, a leaf), cluster.pullMu, cluster.loadMu,
+//     scheduler's mailbox lock, a leaf), cluster.pullMu, cluster.loadMu
+//     (the loads and the draining members placement reads), uploads.mu
+//     and upload.mu (deploys in chunks: a chunk is written to its file
+//     under its upload's lock alone; an upload that ends takes uploads.mu
+//     under its own lock to leave the table, never the other way round),
 //     the timerSets' locks (pending asks, SendAfter timers), outbox.mu,
 //     spawnRequests.mu, the table's shard locks, and the registry's and
 //     scheduler's internal locks. A refusal counted under one of them

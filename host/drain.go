@@ -50,9 +50,12 @@ type DrainLeft struct {
 //
 // # Notes
 //
-// New actors placed on the node meanwhile are not moved: stop spawning
-// there (name other nodes) while it drains. Old PIDs keep working after the
-// node stops (see [Node.Migrate]).
+// From the start of the drain, and for as long as the node runs or until
+// [Node.Undrain], spawns that name no node are placed elsewhere: the node
+// tells every member before it moves anything (a member that comes up
+// later hears it in the node's sync). A drain that fails before moving
+// anything (no member to move to) leaves the node in placement. Spawns that name the node still go there, and are not
+// moved. Old PIDs keep working after the node stops (see [Node.Migrate]).
 //
 // # Errors
 //
@@ -77,7 +80,16 @@ func (n *Node) Drain(ctx context.Context, node string, opts DrainOptions) (Drain
 	if len(members) == 0 {
 		return DrainReport{Node: n.cfg.Name}, fmt.Errorf("%w: node %s has no member to move its actors to", wasmactor.ErrModuleUnavailable, n.cfg.Name)
 	}
-	place := n.spreader(ctx, members)
+	// Somewhere to go first: a drain that cannot move anything leaves the
+	// node as it was (in placement, unless it drained before).
+	place, err := n.spreader(ctx, members)
+	if err != nil {
+		return DrainReport{Node: n.cfg.Name}, err
+	}
+	// Then out of placement, here and on every member, so that no spawn
+	// lands here while the actors move out, nor after (until Undrain).
+	n.cl.draining.Store(true)
+	n.announceDraining(ctx, members, true)
 	rep := DrainReport{Node: n.cfg.Name, Moved: []MigrateResult{}, Left: []DrainLeft{}}
 	var todo []*actor
 	for _, a := range n.actors.all() {
@@ -118,10 +130,65 @@ func (n *Node) Drain(ctx context.Context, node string, opts DrainOptions) (Drain
 	return rep, nil
 }
 
+// announceDraining tells every member that this node drains (on) or no
+// longer does, and waits (a little) for each to have heard: they stop, or
+// resume, placing spawns here. A member that missed it hears it in this
+// node's sync when its next session starts.
+func (n *Node) announceDraining(ctx context.Context, members []NodeInfo, on bool) {
+	var wg sync.WaitGroup
+	for _, m := range members {
+		wg.Go(func() {
+			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			if err := n.call(cctx, m.Name, proto.KindDraining, proto.Draining{Off: !on}, nil); err != nil {
+				n.log.Warn("member not told of the drain or undrain; its placement may differ", "peer", m.Name, "drains", on, "err", err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// Undrain puts node (this one, or another member, which then does the
+// work) back into placement after a drain: spawns that name no node may
+// land there again. It tells every member, as Drain does, and moves no
+// actor back. Undraining a node that does not drain does nothing.
+//
+// # Errors
+//
+// [wasmactor.ErrNodeDown] or [wasmactor.ErrUnknownNode] for node.
+func (n *Node) Undrain(ctx context.Context, node string) error {
+	if err := n.checkOpen(); err != nil {
+		return err
+	}
+	if node != "" && node != n.cfg.Name {
+		if _, err := n.peer(node); err != nil {
+			return err
+		}
+		return n.call(ctx, node, proto.KindUndrain, proto.Drain{Node: node}, nil)
+	}
+	if n.cl.draining.Swap(false) {
+		n.log.Info("node undrained: spawns placed here again")
+	}
+	// Told even if it did not drain here: a member may still think it does.
+	n.announceDraining(ctx, n.Members(), false)
+	return nil
+}
+
 // spreader places actors on the least-loaded of members, by the actor
-// counts they report once, counting each placement.
-func (n *Node) spreader(ctx context.Context, members []NodeInfo) func() string {
-	loads := n.memberLoads(ctx, members, 2*time.Second)
+// counts they report once, counting each placement. Members that drain
+// too are passed by.
+func (n *Node) spreader(ctx context.Context, all []NodeInfo) (func() string, error) {
+	loads, draining := n.memberStatus(ctx, all, 2*time.Second)
+	known := n.drainingPeers()
+	var members []NodeInfo
+	for _, m := range all {
+		if !draining[m.Name] && !known[m.Name] {
+			members = append(members, m)
+		}
+	}
+	if len(members) == 0 {
+		return nil, fmt.Errorf("%w: node %s has no member to move its actors to that is not draining too", wasmactor.ErrModuleUnavailable, n.cfg.Name)
+	}
 	for _, m := range members {
 		if _, ok := loads[m.Name]; !ok {
 			loads[m.Name] = 1 << 30 // a member that does not answer is the last choice
@@ -139,7 +206,7 @@ func (n *Node) spreader(ctx context.Context, members []NodeInfo) func() string {
 		}
 		loads[best]++
 		return best
-	}
+	}, nil
 }
 
 func drainReportOf(node string, r proto.DrainReply) DrainReport {

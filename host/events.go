@@ -253,6 +253,13 @@ func (n *Node) nodeDown(peer NodeInfo, reason error) {
 // with "noconnection" if it is not connected.
 func (n *Node) monitorNode(a *actor, node string) (uint64, abi.Errno) {
 	ref := n.refs.Add(1)
+	return ref, n.monitorNodeRef(a, node, ref)
+}
+
+// monitorNodeRef is monitorNode under a ref given: one the actor's guest
+// got at the node the actor came from by migration (refs start at random
+// on every node, so they do not meet this node's).
+func (n *Node) monitorNodeRef(a *actor, node string, ref uint64) abi.Errno {
 	n.ev.mu.Lock()
 	n.cl.mu.RLock()
 	info, up := n.cl.peers[node]
@@ -263,7 +270,7 @@ func (n *Node) monitorNode(a *actor, node string) (uint64, abi.Errno) {
 		a.mu.Unlock()
 		n.ev.mu.Unlock()
 		n.refused(limNodeMonitors)
-		return 0, abi.Limit
+		return abi.Limit
 	}
 	if x.nodeMons == nil {
 		x.nodeMons = make(map[uint64]string)
@@ -287,7 +294,7 @@ func (n *Node) monitorNode(a *actor, node string) (uint64, abi.Errno) {
 		// have released its monitors before this one was there.
 		n.demonitorNode(a, ref)
 	}
-	return ref, abi.OK
+	return abi.OK
 }
 
 // notifyNodeDown queues a NODEDOWN record for a, if its monitor is still

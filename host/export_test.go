@@ -1,6 +1,11 @@
 package host
 
-import "time"
+import (
+	"time"
+
+	"github.com/wasmactor/wasmactor/internal/proto"
+	"github.com/wasmactor/wasmactor/transport"
+)
 
 // SetNameRaceWindow changes how long a node counts a peer's conflicting
 // claim for one of its names as concurrent (defaultNameRaceWindow); 0 makes
@@ -17,18 +22,32 @@ const (
 // check that every record goes when its actor does. It reads every actor's
 // maps, so it is for tests only.
 func Records(n *Node) map[string]int {
-	r := map[string]int{}
+	r := map[string]int{"nodemons": 0, "groupmons": 0, "node monitors held": 0, "group monitors held": 0}
 	for _, a := range n.actors.all() {
 		a.mu.Lock()
 		r["watchers"] += len(a.watchers)
 		r["watching"] += len(a.watching)
 		r["links"] += len(a.links)
 		r["rlinks"] += len(a.rlinks)
+		if a.ext != nil {
+			r["nodemons"] += len(a.ext.nodeMons)
+			r["groupmons"] += len(a.ext.groupMons)
+		}
 		a.mu.Unlock()
 	}
 	n.cl.mu.RLock()
 	r["rwatch"] = len(n.cl.rwatch)
 	n.cl.mu.RUnlock()
+	n.ev.mu.Lock()
+	for _, ms := range n.ev.mons {
+		r["node monitors held"] += len(ms)
+	}
+	n.ev.mu.Unlock()
+	n.gw.mu.Lock()
+	for _, ms := range n.gw.mons {
+		r["group monitors held"] += len(ms)
+	}
+	n.gw.mu.Unlock()
 	r["asks"] = n.asks.len()
 	r["timers"] = n.timers.len()
 	r["names"] = len(n.names.List())
@@ -43,4 +62,10 @@ func NameList(n *Node) []string {
 		out = append(out, c.Name+"="+c.PID.String())
 	}
 	return out
+}
+
+// CastAs hands to a cast as if from had sent it, for tests of casts that
+// cross a move in flight (relay.go).
+func CastAs(to, from *Node, kind uint16, body any) error {
+	return to.handleCast(transport.NodeInfo{Name: from.cfg.Name, Incarnation: from.incarnation}, transport.Control{Kind: kind, Body: proto.Marshal(body)})
 }

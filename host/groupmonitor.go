@@ -108,6 +108,11 @@ func (n *Node) monitorGroup(a *actor, group string) (uint64, abi.Errno) {
 		return 0, abi.BadArgument
 	}
 	ref := n.refs.Add(1)
+	return ref, n.monitorGroupRef(a, group, ref)
+}
+
+// monitorGroupRef is monitorGroup under a ref given (see monitorNodeRef).
+func (n *Node) monitorGroupRef(a *actor, group string, ref uint64) abi.Errno {
 	n.gw.mu.Lock()
 	defer n.gw.mu.Unlock()
 	a.mu.Lock()
@@ -115,7 +120,7 @@ func (n *Node) monitorGroup(a *actor, group string) (uint64, abi.Errno) {
 	if len(x.groupMons) >= n.cfg.MaxGroupMonitors {
 		a.mu.Unlock()
 		n.refused(limGroupMonitors)
-		return 0, abi.Limit
+		return abi.Limit
 	}
 	if x.groupMons == nil {
 		x.groupMons = make(map[uint64]*groupMonState)
@@ -128,7 +133,7 @@ func (n *Node) monitorGroup(a *actor, group string) (uint64, abi.Errno) {
 		// have released its monitors before this one was there.
 		n.dropGroupMon(group, ref)
 	}
-	return ref, abi.OK
+	return abi.OK
 }
 
 // demonitorGroup cancels a guest's group monitor; false if ref is not one

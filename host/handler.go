@@ -106,6 +106,9 @@ func (h handler) HandleCast(from transport.NodeInfo, msg transport.Control) {
 }
 
 func (n *Node) handleCast(from transport.NodeInfo, msg transport.Control) error {
+	if n.mob.nAlias.Load() > 0 && n.relayed(from, msg) { // for an actor that moved away (relay.go)
+		return nil
+	}
 	switch msg.Kind {
 	case proto.KindModule:
 		var m proto.Module
@@ -124,6 +127,9 @@ func (n *Node) handleCast(from transport.NodeInfo, msg transport.Control) error 
 		for _, c := range s.Names {
 			n.mergeName(from, c)
 		}
+		// Both ways: a run that was drained and then undrained says so
+		// here too, to a member that missed the KindDraining.
+		n.markDraining(from, s.Draining)
 		for _, g := range s.Groups {
 			if owns(from, g.PID) {
 				n.changeGroup(g.Group, g.PID, true)
@@ -256,6 +262,8 @@ func (n *Node) handleCast(from transport.NodeInfo, msg transport.Control) error 
 		return n.handleTombstones(from.Name, msg.Body)
 	case proto.KindAliases:
 		return n.handleAliases(from, msg.Body)
+	case proto.KindRelay:
+		return n.handleRelay(from, msg.Body)
 	default:
 		return fmt.Errorf("%w: unknown control kind %d", wasmactor.ErrBadArgument, msg.Kind)
 	}
@@ -306,7 +314,7 @@ func (h handler) NodeUp(peer transport.NodeInfo) {
 // syncState is this node's share of the cluster state: the modules it holds
 // and the names and groups of its own actors.
 func (n *Node) syncState() proto.Sync {
-	s := proto.Sync{Modules: n.store.List()}
+	s := proto.Sync{Modules: n.store.List(), Draining: n.cl.draining.Load()}
 	for _, c := range n.names.List() {
 		if c.PID.Node == n.cfg.Name {
 			s.Names = append(s.Names, c)
@@ -360,6 +368,7 @@ func (h handler) NodeDown(peer transport.NodeInfo, reason error) {
 	n.dropBacklog(peer.Name) // nothing crosses sessions: the next one starts afresh
 
 	n.forgetHolder(peer.Name)
+	n.markDraining(peer, false) // its next session's sync says again
 	n.names.RemoveNode(peer.Name)
 	n.removeNodeFromGroups(peer.Name)
 	for _, f := range fired {

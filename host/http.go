@@ -9,9 +9,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/token"
 )
 
 // serveHTTP starts the node's optional HTTP listener (Config.HTTPListen):
@@ -25,8 +29,24 @@ func (n *Node) serveHTTP() error {
 	if err != nil {
 		return fmt.Errorf("wasmactor: http listener: %w", err)
 	}
+	var auth *token.Authority
+	if n.cfg.HTTPRequireToken {
+		cookie := n.cookie
+		if len(cookie) == 0 {
+			cookie = n.cfg.Cookie
+		}
+		if len(cookie) == 0 {
+			_ = ln.Close()
+			return fmt.Errorf("%w: HTTPRequireToken needs the cluster's cookie (Listen, or Cookie with Transport) to verify tokens", wasmactor.ErrBadArgument)
+		}
+		var err error
+		if auth, err = token.NewAuthority(cookie); err != nil {
+			_ = ln.Close()
+			return err
+		}
+	}
 	mux := http.NewServeMux()
-	n.observerHandlers(mux)
+	n.observerHandlers(mux, auth)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics.reg, promhttp.HandlerOpts{
 		ErrorHandling:       promhttp.ContinueOnError,
 		MaxRequestsInFlight: 4,
@@ -64,6 +84,41 @@ func (n *Node) serveHTTP() error {
 	}()
 	n.log.Info("http listening", "addr", n.httpAddr)
 	return nil
+}
+
+// viewerOnly lets a request through h only if it carries a token of the
+// cluster with at least the viewer role (Authorization: Bearer), when
+// auth is not nil. 401 without a valid token, 403 for a token below viewer
+// (none is today: every role includes viewer; the check keeps the rule in
+// one place if a lesser role is added).
+func viewerOnly(auth *token.Authority, h http.HandlerFunc) http.HandlerFunc {
+	if auth == nil {
+		return h
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		// The scheme is case-insensitive (RFC 7235, 2.1): "bearer" is Bearer.
+		scheme, text, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="wasmactor"`)
+			http.Error(w, "a token with the viewer role is required: Authorization: Bearer wat1...", http.StatusUnauthorized)
+			return
+		}
+		tok, err := token.Parse(strings.TrimSpace(text))
+		var g token.Grant
+		if err == nil {
+			g, err = auth.Verify(tok, time.Now())
+		}
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="wasmactor", error="invalid_token"`)
+			http.Error(w, "token refused: "+err.Error(), http.StatusUnauthorized)
+			return
+		}
+		if !g.Allows(token.Viewer) {
+			http.Error(w, "the token's role is "+g.Role.String()+"; the observer needs viewer", http.StatusForbidden)
+			return
+		}
+		h(w, r)
+	}
 }
 
 // closeHTTP stops the HTTP listener and waits for its goroutine.

@@ -265,23 +265,36 @@ func (im *imports) SendAfter(serial uint64, to abi.PID, delay time.Duration, msg
 		return 0, e
 	}
 	n := im.n
-	from := n.abiPID(a)
-	key := n.refs.Add(1)
-	tc := im.in.trace.of(serial).clone()
-	// The timer is its sender's: stopped when the sender dies (the message
-	// is lost then, as abi.md says), when it cancels it, and when the node
-	// closes.
-	if r := n.timers.add(serial, key, delay, struct{}{}, int64(len(msg)), func() {
-		if _, ok := n.timers.take(serial, key); ok && !n.closed.Load() {
-			n.tellTraced(from, to, abi.KindTell, 0, msg, tc)
-		}
-	}); r != added {
+	t := sendTimer{key: n.refs.Add(1), to: to, msg: msg, due: time.Now().Add(delay), tc: im.in.trace.of(serial).clone()}
+	if r := n.armTimer(a, t); r != added {
 		return 0, n.addRefused(r, limTimersPerActor, limTimers, limTimerBytes)
 	}
 	if !a.alive() {
-		n.timers.take(serial, key) // killed meanwhile, see Ask
+		n.timers.take(serial, t.key) // killed meanwhile, see Ask
 	}
-	return key, abi.OK
+	return t.key, abi.OK
+}
+
+// sendTimer is a SendAfter timer: a tell of msg to to at due, from the
+// actor that owns it. key is the handle its guest cancels it with.
+type sendTimer struct {
+	key uint64
+	to  abi.PID
+	msg []byte
+	due time.Time
+	tc  *traceCtx
+}
+
+// armTimer arms t for a. The timer is a's: stopped when a dies (the
+// message is lost then, as abi.md says), when it cancels it, and when the
+// node closes; it moves with a migration (migrate.go).
+func (n *Node) armTimer(a *actor, t sendTimer) addResult {
+	from, serial := n.abiPID(a), a.serial
+	return n.timers.add(serial, t.key, time.Until(t.due), t, int64(len(t.msg)), func() {
+		if _, ok := n.timers.take(serial, t.key); ok && !n.closed.Load() {
+			n.tellTraced(from, t.to, abi.KindTell, 0, t.msg, t.tc)
+		}
+	})
 }
 
 func (im *imports) CancelTimer(serial, timer uint64) abi.Errno {

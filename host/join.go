@@ -100,10 +100,8 @@ func (n *Node) joinInBackground(first error) {
 			wait = backoff/2 + rand.N(backoff/2+1)
 			backoff = min(2*backoff, joinMaxBackoff)
 		}
-		select {
-		case <-n.life.Done():
+		if !n.sleep(wait) {
 			return
-		case <-time.After(wait):
 		}
 		ctx, cancel := context.WithTimeout(n.life, joinAttempt)
 		err := n.Join(ctx, n.cfg.Join...)

@@ -9,7 +9,9 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
+
 	"github.com/wasmactor/wasmactor/internal/proto"
+	"github.com/wasmactor/wasmactor/transport"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -187,11 +189,21 @@ var (
 	descSpawned     = prometheus.NewDesc("wasmactor_spawned_total", "Actors spawned on this node.", nil, nil)
 	descPulls       = prometheus.NewDesc("wasmactor_module_pulls_total", "Modules fetched from peers.", nil, nil)
 	descMembers     = prometheus.NewDesc("wasmactor_cluster_members", "Other nodes currently connected.", nil, nil)
+
+	// Per peer node, from the transport's counters (transport.PeerStats):
+	// the label set is bounded by the members, plus peer="(unknown)".
+	descPeerUp       = prometheus.NewDesc("wasmactor_peer_up", "1 while a session with the peer node is up, 0 while it is down but still a member.", []string{"peer"}, nil)
+	descPeerMessages = prometheus.NewDesc("wasmactor_peer_messages_total", "Envelopes and control messages exchanged with the peer node, by direction (in, out).", []string{"peer", "direction"}, nil)
+	descPeerBytes    = prometheus.NewDesc("wasmactor_peer_bytes_total", "Bytes of the connections with the peer node, by direction (in, out): QUIC payload with its overhead, without UDP and IP headers.", []string{"peer", "direction"}, nil)
+	descPeerRTT      = prometheus.NewDesc("wasmactor_peer_rtt_seconds", "Smoothed round-trip time of the session with the peer node, while it is up.", []string{"peer"}, nil)
+	descPeerReconns  = prometheus.NewDesc("wasmactor_peer_reconnects_total", "Sessions with the peer node after the first (a loss either side noticed, or a restart of the peer).", []string{"peer"}, nil)
+	descPeerFailures = prometheus.NewDesc("wasmactor_peer_handshake_failures_total", `Failed handshakes with the peer node; peer="(unknown)" counts those whose peer never proved its name (a wrong cookie, a seed).`, []string{"peer"}, nil)
 )
 
 func (c nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descActors, descInstances, descModule, descMemory, descDelivered, descSent,
-		descMailboxFull, descRestarts, descSpawned, descPulls, descMembers} {
+		descMailboxFull, descRestarts, descSpawned, descPulls, descMembers,
+		descPeerUp, descPeerMessages, descPeerBytes, descPeerRTT, descPeerReconns, descPeerFailures} {
 		ch <- d
 	}
 }
@@ -234,6 +246,39 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descSpawned, prometheus.CounterValue, float64(n.stats.spawned.Load()))
 	ch <- prometheus.MustNewConstMetric(descPulls, prometheus.CounterValue, float64(n.Pulls()))
 	ch <- prometheus.MustNewConstMetric(descMembers, prometheus.GaugeValue, float64(len(n.Members())))
+	collectPeers(ch, n.peerStats())
+}
+
+// peerStats is the transport's traffic counts per peer node (none when the
+// node runs alone), for the metrics and the observer.
+func (n *Node) peerStats() []transport.PeerStats {
+	if n.cl.tr == nil {
+		return nil
+	}
+	return n.cl.tr.PeerStats()
+}
+
+func collectPeers(ch chan<- prometheus.Metric, peers []transport.PeerStats) {
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	for _, p := range peers {
+		counter(descPeerFailures, p.HandshakeFailures, p.Peer)
+		if p.Peer == transport.UnknownPeer {
+			continue // only failures are counted for it
+		}
+		up := 0.0
+		if p.Up {
+			up = 1
+			ch <- prometheus.MustNewConstMetric(descPeerRTT, prometheus.GaugeValue, p.RTT.Seconds(), p.Peer)
+		}
+		ch <- prometheus.MustNewConstMetric(descPeerUp, prometheus.GaugeValue, up, p.Peer)
+		counter(descPeerMessages, p.MessagesIn, p.Peer, "in")
+		counter(descPeerMessages, p.MessagesOut, p.Peer, "out")
+		counter(descPeerBytes, p.BytesIn, p.Peer, "in")
+		counter(descPeerBytes, p.BytesOut, p.Peer, "out")
+		counter(descPeerReconns, p.Reconnects, p.Peer)
+	}
 }
 
 // callStats is the count and sum of Node.Call latencies so far.

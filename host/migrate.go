@@ -11,7 +11,6 @@ import (
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/internal/abi"
 	"github.com/wasmactor/wasmactor/internal/proto"
-	"github.com/wasmactor/wasmactor/scheduler"
 	"github.com/wasmactor/wasmactor/transport"
 )
 
@@ -84,20 +83,6 @@ type migration struct {
 	// arrival: the actor came from another node; the fields below are
 	// guarded by the actor's mu.
 	arr *arrival
-}
-
-// arrival is an actor restored here from another node.
-type arrival struct {
-	old       PID
-	from      string // the node it came from
-	fromInc   uint64
-	dst       *instance
-	committed bool
-	announced bool // its Moved reached this node
-	timer     *time.Timer
-	expect    map[uint64]bool       // nodes whose fence has not passed yet
-	passed    map[uint64]bool       // nodes whose fence passed before the commit
-	held      map[uint64][]delivery // what those nodes sent meanwhile, in order
 }
 
 // MigrateResult is what one migration did.
@@ -192,8 +177,18 @@ func (n *Node) migrateLocal(ctx context.Context, a *actor, to string) (MigrateRe
 	for _, d := range mv.carried {
 		req.Records = append(req.Records, forwardOf(d))
 	}
+	req.NodeMons, req.GroupMons = monitorsOf(a)
+	// The actor's timers stop here and go with it: armed on both nodes, a
+	// timer would fire twice. Any failure below arms them here again.
+	timers := n.timers.takeAll(a.serial)
+	now := time.Now()
+	for _, t := range timers {
+		req.Timers = append(req.Timers, proto.TimerRef{Key: t.key, ToIncarnation: t.to.Incarnation, ToSerial: t.to.Serial,
+			InMicros: t.due.Sub(now).Microseconds(), Payload: t.msg})
+	}
 	var in proto.MigrateInReply
 	if err := n.call(ctx, to, proto.KindMigrateIn, req, &in); err != nil {
+		n.rearm(a, timers)
 		n.thaw(a, mv)
 		// It may have restored the actor and lost the answer: let it go.
 		n.abortArrival(to, 0, old)
@@ -201,23 +196,14 @@ func (n *Node) migrateLocal(ctx context.Context, a *actor, to string) (MigrateRe
 	}
 	res.New = in.New
 	if !a.state.CompareAndSwap(stateMoving, stateCommitting) {
+		n.rearm(a, timers)
 		n.thaw(a, mv)
 		n.abortArrival(to, in.New.Serial, old)
 		return res, fmt.Errorf("migration of %s: %w: it stopped during the migration", old, wasmactor.ErrNoProc)
 	}
 	moved := n.leave(a, mv, in.New)
 	expect := n.expectFences(to)
-	var wg sync.WaitGroup
-	for _, p := range n.Members() {
-		wg.Go(func() {
-			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			defer cancel()
-			if err := n.call(cctx, p.Name, proto.KindMoved, moved, nil); err != nil {
-				n.log.Warn("a member did not hear of a migration", "peer", p.Name, "old", old.String(), "new", in.New.String(), "err", err)
-			}
-		})
-	}
-	wg.Wait()
+	n.announceMove(moved)
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if err := n.call(cctx, to, proto.KindMigrateCommit, proto.MigrateCommit{New: in.New.Serial, Expect: expect}, nil); err != nil {
@@ -228,6 +214,94 @@ func (n *Node) migrateLocal(ctx context.Context, a *actor, to string) (MigrateRe
 	res.StateBytes, res.Took = len(state), time.Since(start)
 	n.log.Info("actor migrated", "old", old.String(), "new", in.New.String(), "state", len(state), "took", res.Took)
 	return res, nil
+}
+
+// announceMove tells every member that an actor moved, and waits until
+// each has applied it, or has gone, or movedPatience has passed. A member
+// that has not answered by then keeps being told in the background: a node
+// that never learns of the move would send to the old PID for good, throw
+// away the actor's answers as not from the actor it asked, and hold up the
+// actor's next move (its fence never comes).
+func (n *Node) announceMove(moved proto.Moved) {
+	var wg sync.WaitGroup
+	for _, p := range n.Members() {
+		wg.Add(1)
+		n.mob.bg.Go(func() {
+			defer wg.Done()
+			n.tellMoved(p, moved)
+		})
+	}
+	done := make(chan struct{})
+	n.mob.bg.Go(func() {
+		wg.Wait()
+		close(done)
+	})
+	t := time.NewTimer(movedPatience)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		n.log.Warn("members still not told of a migration; telling them in the background", "old", moved.Old.String(), "new", moved.New.String())
+	case <-n.life.Done():
+	}
+}
+
+// movedPatience bounds how long a migration waits for every member to
+// apply its Moved before it commits anyway.
+const movedPatience = 10 * time.Second
+
+// tellMoved tells one member of a move until it has applied it, it is no
+// longer the member it was (down, or a new run), or this node closes. A
+// member that refuses the Moved outright is not asked again.
+func (n *Node) tellMoved(p transport.NodeInfo, moved proto.Moved) {
+	for wait := 10 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		ctx, cancel := context.WithTimeout(n.life, 2*time.Second)
+		err := n.call(ctx, p.Name, proto.KindMoved, moved, nil)
+		cancel()
+		if err == nil {
+			return
+		}
+		var re *remoteError
+		if errors.As(err, &re) || n.life.Err() != nil {
+			n.log.Warn("a member did not take a migration", "peer", p.Name, "old", moved.Old.String(), "new", moved.New.String(), "err", err)
+			return
+		}
+		if name, e := n.peerByInc(p.Incarnation); e != abi.OK || name != p.Name {
+			return // it went: it learns from the alias table when it comes back
+		}
+		n.log.Debug("a member did not answer a Moved; telling it again", "peer", p.Name, "err", err)
+		if !n.sleep(wait) {
+			return
+		}
+	}
+}
+
+// monitorsOf lists a's node and group monitors.
+func monitorsOf(a *actor) (nodes, groups []proto.MonitorRef) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.ext == nil {
+		return nil, nil
+	}
+	for ref, node := range a.ext.nodeMons {
+		nodes = append(nodes, proto.MonitorRef{Ref: ref, Name: node})
+	}
+	for ref, m := range a.ext.groupMons {
+		groups = append(groups, proto.MonitorRef{Ref: ref, Name: m.group})
+	}
+	return nodes, groups
+}
+
+// rearm arms timers taken from a again: its migration did not happen. A
+// timer the limits refuse now (others took the room meanwhile) is counted
+// as a limit refusal and logged: its message is not sent.
+func (n *Node) rearm(a *actor, timers []sendTimer) {
+	for _, t := range timers {
+		if r := n.armTimer(a, t); r != added {
+			n.addRefused(r, limTimersPerActor, limTimers, limTimerBytes)
+			n.log.Warn("a timer of a migrating actor could not be armed again", "pid", n.pidOf(a).String(), "timer", t.key, "result", r)
+		}
+	}
 }
 
 // expectFences lists the nodes whose fence the target waits for: every
@@ -272,6 +346,7 @@ func (n *Node) leave(a *actor, mv *move, new PID) proto.Moved {
 	n.mob.mu.Lock() // before the actor looks moved: whoever finds it so finds the stub
 	n.mob.stubs[a.serial] = s
 	n.mob.stubsTo[new] = append(n.mob.stubsTo[new], s)
+	n.mob.evictStubs()
 	n.mob.mu.Unlock()
 	a.mu.Lock()
 	watchers, watching, links, rlinks, downs := a.watchers, a.watching, a.links, a.rlinks, a.downs
@@ -288,6 +363,7 @@ func (n *Node) leave(a *actor, mv *move, new PID) proto.Moved {
 	s.mu.Unlock()
 	n.actors.delete(a.serial)
 	n.releaseActor(a) // it counts at its new node now
+	n.dropRequests(a) // its node and group monitors watch from its new node
 	mv.from.release(a)
 	if mv.from.isolated {
 		mv.from.discard()
@@ -358,736 +434,6 @@ func (n *Node) leave(a *actor, mv *move, new PID) proto.Moved {
 	n.sendForward(s, transport.Envelope{Kind: proto.EnvFencePassed, Ref: n.incarnation})
 	s.mu.Unlock()
 	return moved
-}
-
-// forward sends a record for an actor that left down its forward lane.
-func (n *Node) forward(s *stub, d delivery) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n.forwardLocked(s, d)
-}
-
-// forwardLocked is forward for a caller holding s.mu.
-func (n *Node) forwardLocked(s *stub, d delivery) {
-	if d.quota && d.actor != nil {
-		d.actor.quota.GiveBytes(1, len(d.payload))
-	}
-	fw := forwardOf(d)
-	if e := n.sendForward(s, transport.Envelope{Kind: proto.EnvForward, Payload: proto.Marshal(fw)}); e != abi.OK {
-		if d.kind == abi.KindAsk {
-			n.replyError(abi.PID{Incarnation: s.to.Incarnation, Serial: s.to.Serial}, d.from, d.ref, e.Err(), "forwarding to "+s.to.String())
-		}
-		n.log.Debug("forward failed", "to", s.to.String(), "kind", d.kind, "err", e)
-	}
-}
-
-// sendForward puts one envelope on a stub's forward lane, or hands it to
-// the actor here if it came back. The caller holds s.mu.
-func (n *Node) sendForward(s *stub, env transport.Envelope) abi.Errno {
-	if s.to.Incarnation == n.incarnation {
-		n.handleMoveEnvelope(transport.NodeInfo{Name: n.cfg.Name, Incarnation: n.incarnation}, env, s.to.Serial, s.serial)
-		return abi.OK
-	}
-	env.From = s.serial
-	to := abi.PID{Incarnation: s.to.Incarnation, Serial: s.to.Serial}
-	// A forward lane is a queue that must not drop: a full send queue
-	// makes the forwarder wait (and whoever sends to the old PID after it).
-	wait := 50 * time.Microsecond
-	for deadline := time.Now().Add(forwardPatience); ; {
-		e := n.sendRemote(to, env)
-		if e != abi.MailboxFull || time.Now().After(deadline) || n.closed.Load() {
-			return e
-		}
-		time.Sleep(wait)
-		wait = min(2*wait, 5*time.Millisecond)
-	}
-}
-
-// forwardPatience bounds how long a forward waits for room in the send
-// queue to the actor's new node before the record is refused.
-const forwardPatience = 10 * time.Second
-
-// applyMoved learns that Old now lives at New: the alias, names and groups
-// here, the monitors and links held here on Old and by it, and a fence to
-// Old's node so the new home knows when this node's earlier sends are all
-// through. self is true on Old's own node.
-func (n *Node) applyMoved(m proto.Moved, self bool) {
-	oldABI := abi.PID{Incarnation: m.Old.Incarnation, Serial: m.Old.Serial}
-	n.mob.route.Lock()
-	defer func() {
-		if !self {
-			n.sendFence(m.Old)
-		}
-		n.mob.route.Unlock()
-	}()
-	n.mob.mu.Lock()
-	olds := append(n.mob.behind[m.Old], oldABI)
-	delete(n.mob.behind, m.Old)
-	for _, k := range olds { // collapsed: every old PID leads straight to New
-		n.mob.aliases[k] = m.New
-	}
-	n.mob.behind[m.New] = append(n.mob.behind[m.New], olds...)
-	stubs := n.mob.stubsTo[m.Old]
-	delete(n.mob.stubsTo, m.Old)
-	n.mob.stubsTo[m.New] = append(n.mob.stubsTo[m.New], stubs...)
-	if len(n.mob.aliases) > maxAliases {
-		for k := range n.mob.aliases { // the table is a cache of last resort
-			delete(n.mob.aliases, k)
-			if len(n.mob.aliases) <= maxAliases {
-				break
-			}
-		}
-	}
-	n.mob.nAlias.Store(int32(len(n.mob.aliases)))
-	n.mob.mu.Unlock()
-	// Stubs that forwarded to Old forward straight to New now; what they
-	// sent before is ahead of this node's fence, queued below. A stub's
-	// lock is never taken under mob.mu: a local forward looks stubs up.
-	for _, s := range stubs {
-		s.mu.Lock()
-		s.to = m.New
-		s.mu.Unlock()
-	}
-
-	n.names.Handover(m.Old, m.New)
-	n.groups.Replace(m.Old, m.New)
-	newHere := m.New.Node == n.cfg.Name && m.New.Incarnation == n.incarnation
-	var na *actor
-	if newHere {
-		na = n.actors.get(m.New.Serial)
-	}
-
-	// Monitors held here on Old now watch New.
-	n.cl.mu.Lock()
-	var local []uint64
-	for ref, rw := range n.cl.rwatch {
-		if rw.target == m.Old {
-			rw.target, rw.node = m.New, m.New.Node
-			n.cl.rwatch[ref] = rw
-			if newHere {
-				local = append(local, ref)
-			}
-		}
-	}
-	n.cl.mu.Unlock()
-	// Monitors Old held on actors here are now held by New's node.
-	for _, w := range m.Watching {
-		if w.Target.Node != n.cfg.Name || w.Target.Incarnation != n.incarnation || self {
-			continue
-		}
-		t := n.actors.get(w.Target.Serial)
-		if t == nil {
-			continue
-		}
-		t.mu.Lock()
-		for k, x := range t.watchers {
-			if x.node == m.Old.Node && x.nodeInc == m.Old.Incarnation && x.remoteRef == w.Ref {
-				delete(t.watchers, k)
-				if newHere && na != nil {
-					t.watchers[w.Ref] = watcher{actor: na}
-				} else {
-					t.watchers[k] = watcher{node: m.New.Node, nodeInc: m.New.Incarnation, remoteRef: w.Ref}
-				}
-			}
-		}
-		t.mu.Unlock()
-	}
-	// Links to Old from actors here are links to New.
-	for _, p := range m.Links {
-		if p.Node != n.cfg.Name || p.Incarnation != n.incarnation || self {
-			continue
-		}
-		b := n.actors.get(p.Serial)
-		if b == nil {
-			continue
-		}
-		b.mu.Lock()
-		if _, ok := b.rlinks[m.Old]; ok {
-			delete(b.rlinks, m.Old)
-			if newHere && na != nil {
-				if b.links == nil {
-					b.links = make(map[uint64]struct{})
-				}
-				b.links[m.New.Serial] = struct{}{}
-			} else {
-				b.rlinks[m.New] = struct{}{}
-			}
-		}
-		b.mu.Unlock()
-	}
-	if newHere && na != nil {
-		n.installArrived(na, m, local)
-	}
-}
-
-// maxAliases bounds the alias table.
-const maxAliases = 1 << 16
-
-// sendFence tells old's node, on every lane, that this node now sends to
-// old's new home: once all copies are there, nothing this node sent to old
-// is still on its way.
-func (n *Node) sendFence(old PID) {
-	name, e := n.peerByInc(old.Incarnation)
-	if e != abi.OK || n.cl.tr == nil {
-		return // its node is gone: nothing of ours is on its way there
-	}
-	env := transport.Envelope{Kind: proto.EnvFence, ToIncarnation: old.Incarnation, To: old.Serial, Ref: n.mob.fenceIDs.Add(1)}
-	send := func() error {
-		if f, ok := n.cl.tr.(transport.Fencer); ok {
-			return f.Fence(name, env)
-		}
-		env.Status = 1
-		return n.cl.tr.Send(name, env)
-	}
-	if err := send(); !errors.Is(err, transport.ErrQueueFull) {
-		return
-	}
-	// A fence must not be lost (the new home would hold this node's sends
-	// until old's node goes): wait for room, behind what fills the queue.
-	n.mob.bg.Go(func() {
-		for wait := 100 * time.Microsecond; ; wait = min(2*wait, 10*time.Millisecond) {
-			t := time.NewTimer(wait)
-			select {
-			case <-n.life.Done():
-				t.Stop()
-				return
-			case <-t.C:
-			}
-			if err := send(); !errors.Is(err, transport.ErrQueueFull) {
-				return
-			}
-		}
-	})
-}
-
-// installArrived gives an arrived actor, as its Moved says, the monitors
-// on it and by it and its links; local lists the monitors held here on the
-// old PID, now on an actor of this node.
-func (n *Node) installArrived(na *actor, m proto.Moved, local []uint64) {
-	na.mu.Lock()
-	if na.mig.Load() != nil && na.mig.Load().arr != nil {
-		na.mig.Load().arr.announced = true
-	}
-	na.mu.Unlock()
-	for _, ref := range local { // a watcher here: a local monitor again
-		n.cl.mu.Lock()
-		rw, ok := n.cl.rwatch[ref]
-		delete(n.cl.rwatch, ref)
-		n.cl.mu.Unlock()
-		if !ok {
-			continue
-		}
-		na.mu.Lock()
-		if na.watchers == nil {
-			na.watchers = make(map[uint64]watcher)
-		}
-		na.watchers[ref] = rw.w
-		na.mu.Unlock()
-		if rw.w.actor != nil {
-			rw.w.actor.mu.Lock()
-			if rw.w.actor.watching != nil {
-				rw.w.actor.watching[ref] = na
-			}
-			rw.w.actor.mu.Unlock()
-		}
-	}
-	for _, w := range m.Watchers {
-		if w.Node == n.cfg.Name && w.Incarnation == n.incarnation {
-			continue // made local above
-		}
-		ref := n.refs.Add(1)
-		na.mu.Lock()
-		if na.watchers == nil {
-			na.watchers = make(map[uint64]watcher)
-		}
-		na.watchers[ref] = watcher{node: w.Node, nodeInc: w.Incarnation, remoteRef: w.Ref}
-		na.mu.Unlock()
-	}
-	for _, w := range m.Watching {
-		if w.Target.Node == n.cfg.Name && w.Target.Incarnation == n.incarnation {
-			if t := n.actors.get(w.Target.Serial); t != nil {
-				na.mu.Lock()
-				if na.watching == nil {
-					na.watching = make(map[uint64]*actor)
-				}
-				na.watching[w.Ref] = t
-				na.mu.Unlock()
-			}
-			continue
-		}
-		n.cl.mu.Lock()
-		n.cl.rwatch[w.Ref] = remoteWatch{node: w.Target.Node, target: w.Target, w: watcher{actor: na}}
-		n.cl.mu.Unlock()
-		na.mu.Lock()
-		if na.watching == nil {
-			na.watching = make(map[uint64]*actor)
-		}
-		na.watching[w.Ref] = nil
-		na.mu.Unlock()
-	}
-	na.mu.Lock()
-	for _, p := range m.Links {
-		if p.Node == n.cfg.Name && p.Incarnation == n.incarnation {
-			if na.links == nil {
-				na.links = make(map[uint64]struct{})
-			}
-			na.links[p.Serial] = struct{}{}
-			continue
-		}
-		if na.rlinks == nil {
-			na.rlinks = make(map[PID]struct{})
-		}
-		na.rlinks[p] = struct{}{}
-	}
-	for _, ref := range m.Downs {
-		if na.downs == nil {
-			na.downs = make(map[uint64]struct{})
-		}
-		na.downs[ref] = struct{}{}
-	}
-	na.mu.Unlock()
-}
-
-// followABI returns where the actor p names lives now (p if it never
-// moved, as far as this node knows).
-func (n *Node) followABI(p abi.PID) abi.PID {
-	if n.mob.nAlias.Load() == 0 {
-		return p
-	}
-	n.mob.mu.RLock()
-	to, ok := n.mob.aliases[p]
-	n.mob.mu.RUnlock()
-	if !ok {
-		return p
-	}
-	return abi.PID{Incarnation: to.Incarnation, Serial: to.Serial}
-}
-
-// samePID reports whether an answer from from is an answer of asked: the
-// same PID, or PIDs of one actor that migrated (both lead to where it lives
-// now, as far as this node knows).
-func (n *Node) samePID(asked, from abi.PID) bool {
-	return asked == from || n.followABI(asked) == n.followABI(from)
-}
-
-// followPID is followABI for a Go-API PID.
-func (n *Node) followPID(p PID) PID {
-	if n.mob.nAlias.Load() == 0 {
-		return p
-	}
-	n.mob.mu.RLock()
-	to, ok := n.mob.aliases[abi.PID{Incarnation: p.Incarnation, Serial: p.Serial}]
-	n.mob.mu.RUnlock()
-	if !ok {
-		return p
-	}
-	return to
-}
-
-// stubOf returns the stub of an actor that left this node, or nil.
-func (n *Node) stubOf(serial uint64) *stub {
-	n.mob.mu.RLock()
-	defer n.mob.mu.RUnlock()
-	return n.mob.stubs[serial]
-}
-
-// divert takes a record for an actor that is part of a migration: it
-// forwards it (the actor left) or holds it (it came directly from a node
-// whose fence has not passed the actor's old node yet). It reports whether
-// it took the record; via is the node the record came through (0: an
-// ordered path, never held).
-func (n *Node) divert(a *actor, m *migration, d delivery, via uint64) bool {
-	if m.stub != nil {
-		n.forward(m.stub, d)
-		return true
-	}
-	if via == 0 || (d.kind != abi.KindTell && d.kind != abi.KindAsk) {
-		return false
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.mig.Load() != m || !m.arr.expect[via] {
-		return false
-	}
-	if m.arr.held == nil {
-		m.arr.held = make(map[uint64][]delivery)
-	}
-	m.arr.held[via] = append(m.arr.held[via], d)
-	return true
-}
-
-// release lets through what a node sent an arrived actor directly, now
-// that its fence has passed (or it, or the actor's old node, is gone).
-func (n *Node) release(a *actor, node uint64) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	m := a.mig.Load()
-	if m == nil || m.arr == nil {
-		return
-	}
-	arr := m.arr
-	if !arr.committed {
-		if arr.passed == nil {
-			arr.passed = make(map[uint64]bool)
-		}
-		arr.passed[node] = true
-	}
-	held := arr.held[node]
-	delete(arr.held, node)
-	delete(arr.expect, node)
-	if len(held) > 0 {
-		if a.mv != nil { // still frozen: behind what is parked
-			a.mv.parked = append(a.mv.parked, held...)
-		} else {
-			in := a.inst.Load()
-			for _, d := range held {
-				in.mailbox.Push(d)
-			}
-			in.task.Wake()
-		}
-	}
-	if arr.committed && len(arr.expect) == 0 {
-		a.mig.Store(nil) // settled: the actor may move again
-	}
-}
-
-// handleMoveEnvelope handles the migration envelopes: a forwarded record
-// (via a stub here if the actor moved on), a fence for a stub here, a
-// fence passed for an arrived actor. to is the envelope's To, fromSerial
-// its From.
-func (n *Node) handleMoveEnvelope(from transport.NodeInfo, env transport.Envelope, to, fromSerial uint64) {
-	switch env.Kind {
-	case proto.EnvForward:
-		var fw proto.Forward
-		if err := proto.Unmarshal(env.Payload, &fw); err != nil {
-			n.log.Warn("bad forwarded record", "peer", from.Name, "err", err)
-			return
-		}
-		d := delivery{kind: abi.Kind(fw.Kind), status: abi.Errno(fw.Status), from: abi.PID{Incarnation: fw.FromIncarnation, Serial: fw.FromSerial},
-			ref: fw.Ref, payload: fw.Payload}
-		if s := n.stubOf(to); s != nil { // it moved on from here too
-			n.forward(s, d)
-			return
-		}
-		a := n.actors.get(to)
-		if a == nil || !a.alive() {
-			if d.kind == abi.KindAsk {
-				n.replyError(abi.PID{Incarnation: n.incarnation, Serial: to}, d.from, d.ref, wasmactor.ErrNoProc, "")
-			}
-			return
-		}
-		// Records forwarded by the node the actor came from are in order;
-		// those of another node's stub (it learned of a later move) wait
-		// for that node's fence like its direct sends.
-		via := uint64(0)
-		if m := a.mig.Load(); m == nil || m.arr == nil || m.arr.fromInc != from.Incarnation {
-			via = from.Incarnation
-		}
-		if d.kind == abi.KindTell || d.kind == abi.KindAsk {
-			if err := a.quota.TakeBytes(len(d.payload)); err != nil {
-				n.stats.mailboxFull.Add(1)
-				if d.kind == abi.KindAsk {
-					n.replyError(abi.PID{Incarnation: n.incarnation, Serial: to}, d.from, d.ref, wasmactor.ErrMailboxFull, "")
-				}
-				return
-			}
-			d.quota = true
-		}
-		n.enqueueVia(a, d, via)
-	case proto.EnvFence:
-		s := n.stubOf(to)
-		if s == nil {
-			return
-		}
-		k := fenceKey{stub: to, node: from.Incarnation, id: env.Ref}
-		n.mob.mu.Lock()
-		n.mob.fences[k]++
-		done := n.mob.fences[k] >= int(env.Status)
-		if done {
-			delete(n.mob.fences, k)
-		}
-		n.mob.mu.Unlock()
-		if done {
-			s.mu.Lock()
-			n.sendForward(s, transport.Envelope{Kind: proto.EnvFencePassed, Ref: from.Incarnation})
-			s.mu.Unlock()
-		}
-	case proto.EnvFencePassed:
-		if s := n.stubOf(to); s != nil {
-			return // for an actor that moved on: its new home counts the fences of its own move
-		}
-		a := n.actors.get(to)
-		if a == nil {
-			return
-		}
-		if m := a.mig.Load(); m != nil && m.arr != nil && m.arr.fromInc == from.Incarnation {
-			n.release(a, env.Ref)
-		}
-	}
-}
-
-// migrateIn restores an actor sent by its node (from), frozen under a new
-// PID of this node, until that node commits or aborts.
-func (n *Node) migrateIn(ctx context.Context, from transport.PeerInfo, req proto.MigrateIn) (proto.MigrateInReply, error) {
-	if !owns(from.NodeInfo, req.Old) {
-		return proto.MigrateInReply{}, fmt.Errorf("%w: %s sends an actor of another node (%s)", wasmactor.ErrBadArgument, from.Name, req.Old)
-	}
-	if err := req.Module.Validate(); err != nil {
-		return proto.MigrateInReply{}, err
-	}
-	factory, m, err := n.loadFactory(ctx, req.Factory+"@"+req.Module.Hash.String(), req.Factory, req.Module, from.Name)
-	if err != nil {
-		return proto.MigrateInReply{}, err
-	}
-	if err := n.reserveActor(nil); err != nil {
-		return proto.MigrateInReply{}, err
-	}
-	a := &actor{serial: n.serials.Add(1), factory: factory}
-	a.mod.Store(m)
-	a.quota.InitBytes(n.cfg.MailboxSize, n.cfg.Limits.MailboxBytes)
-	a.trapExit = req.TrapExit
-	if req.Restart.Policy != wasmactor.Temporary {
-		a.sup = &supervision{intensity: scheduler.NewIntensity(req.Restart), policy: req.Restart, args: req.Args, isolated: req.Isolated}
-		a.sup.restarts.Store(req.Restarts)
-	}
-	dst, err := m.pick(ctx, n, req.Isolated)
-	if err != nil {
-		n.releaseActor(a)
-		return proto.MigrateInReply{}, err
-	}
-	a.inst.Store(dst)
-	mv := &move{from: dst}
-	for _, fw := range req.Records {
-		mv.carried = append(mv.carried, delivery{actor: a, kind: abi.Kind(fw.Kind), status: abi.Errno(fw.Status),
-			from: abi.PID{Incarnation: fw.FromIncarnation, Serial: fw.FromSerial}, ref: fw.Ref, payload: fw.Payload})
-	}
-	if err := dst.restore(a, req.State); err != nil {
-		n.releaseActor(a)
-		if dst.isolated {
-			dst.discard()
-		}
-		return proto.MigrateInReply{}, err
-	}
-	arr := &arrival{old: req.Old, from: from.Name, fromInc: from.Incarnation, dst: dst, expect: map[uint64]bool{n.incarnation: true, from.Incarnation: true}}
-	for _, p := range n.Members() {
-		arr.expect[p.Incarnation] = true
-	}
-	a.mv = mv
-	a.route.Store(1)
-	a.mig.Store(&migration{arr: arr})
-	a.state.Store(stateMoving)
-	n.actors.put(a)
-	n.mob.mu.Lock()
-	n.mob.arriving[a.serial] = a
-	n.mob.mu.Unlock()
-	arr.timer = time.AfterFunc(arrivalTimeout, func() { n.settleArrival(a, false) })
-	return proto.MigrateInReply{New: n.pidOf(a)}, nil
-}
-
-// arrivalTimeout is how long a restored actor waits for its old node's
-// commit; then it takes over if the cluster was told it moved, and is
-// dropped otherwise.
-const arrivalTimeout = 30 * time.Second
-
-// commitArrival lets an arrived actor run: what was queued for it at its
-// old node first, then what came since.
-func (n *Node) commitArrival(from transport.NodeInfo, c proto.MigrateCommit) error {
-	a := n.actors.get(c.New)
-	if a == nil {
-		return fmt.Errorf("%w: no actor %d is arriving", wasmactor.ErrNoProc, c.New)
-	}
-	m := a.mig.Load()
-	if m == nil || m.arr == nil || m.arr.fromInc != from.Incarnation {
-		return fmt.Errorf("%w: actor %d is not arriving from %s", wasmactor.ErrBadArgument, c.New, from.Name)
-	}
-	a.mu.Lock()
-	for _, inc := range c.Expect {
-		if _, up := n.peerByInc(inc); (up == abi.OK || inc == n.incarnation) && !m.arr.passed[inc] {
-			m.arr.expect[inc] = true
-		}
-	}
-	a.mu.Unlock()
-	n.settleArrival(a, true)
-	return nil
-}
-
-// settleArrival ends an arrival that is not committed yet: the actor takes
-// over (commit, or its old node told the cluster it moved and then went
-// silent), or is dropped (nobody was told).
-func (n *Node) settleArrival(a *actor, commit bool) {
-	n.mob.mu.Lock()
-	_, pending := n.mob.arriving[a.serial]
-	delete(n.mob.arriving, a.serial)
-	n.mob.mu.Unlock()
-	if !pending {
-		return
-	}
-	m := a.mig.Load()
-	a.mu.Lock()
-	arr := m.arr
-	if arr.timer != nil {
-		arr.timer.Stop()
-	}
-	if !commit && !arr.announced {
-		a.mu.Unlock()
-		n.dropArrival(a)
-		return
-	}
-	arr.committed = true
-	a.mu.Unlock()
-	if !arr.dst.adopt(a, n.cfg.Limits.ActorsPerInstance) || !a.state.CompareAndSwap(stateMoving, stateCommitting) {
-		n.dropArrival(a)
-		return
-	}
-	a.mu.Lock()
-	mv := a.mv
-	mv.handOver(a, arr.dst)
-	a.state.Store(stateAlive)
-	if len(arr.expect) == 0 {
-		a.mig.Store(nil)
-	}
-	a.mu.Unlock()
-	// Nodes gone meanwhile send nothing more.
-	for inc := range n.expectedOf(a) {
-		if _, e := n.peerByInc(inc); e != abi.OK && inc != n.incarnation {
-			n.release(a, inc)
-		}
-	}
-	n.stats.spawned.Add(1)
-}
-
-// expectedOf copies the nodes an arrived actor still waits for.
-func (n *Node) expectedOf(a *actor) map[uint64]bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	m := a.mig.Load()
-	if m == nil || m.arr == nil {
-		return nil
-	}
-	out := make(map[uint64]bool, len(m.arr.expect))
-	for k := range m.arr.expect {
-		out[k] = true
-	}
-	return out
-}
-
-// dropArrival forgets an actor that will not arrive.
-func (n *Node) dropArrival(a *actor) {
-	n.mob.mu.Lock()
-	delete(n.mob.arriving, a.serial)
-	n.mob.mu.Unlock()
-	if a.state.CompareAndSwap(stateMoving, stateDead) {
-		n.actors.delete(a.serial)
-		n.releaseActor(a)
-	} // else it exited meanwhile: its finalize left the tables
-	if m := a.mig.Load(); m != nil && m.arr != nil {
-		m.arr.dst.release(a)
-		if m.arr.dst.isolated {
-			m.arr.dst.discard()
-		} else {
-			m.arr.dst.drop(a)
-		}
-	}
-	a.mig.Store(nil)
-	n.log.Info("migrating actor dropped: its old node did not commit", "serial", a.serial)
-}
-
-// abortFrom handles a KindMigrateAbort: drop the arrival (by serial, or
-// the one restored for old).
-func (n *Node) abortFrom(from transport.NodeInfo, c proto.MigrateCommit) {
-	n.mob.mu.Lock()
-	var victims []*actor
-	for serial, a := range n.mob.arriving {
-		m := a.mig.Load()
-		if m == nil || m.arr == nil || m.arr.fromInc != from.Incarnation {
-			continue
-		}
-		if serial == c.New || (c.New == 0 && m.arr.old == c.Old) {
-			victims = append(victims, a)
-		}
-	}
-	n.mob.mu.Unlock()
-	for _, a := range victims {
-		n.mob.mu.Lock()
-		_, pending := n.mob.arriving[a.serial]
-		n.mob.mu.Unlock()
-		if pending {
-			if m := a.mig.Load(); m != nil && m.arr != nil && m.arr.timer != nil {
-				m.arr.timer.Stop()
-			}
-			n.dropArrival(a)
-		}
-	}
-}
-
-// migrationNodeDown settles what a peer going down leaves: arrivals from
-// it (taken over if the cluster was told, dropped otherwise) and fences
-// it will never send.
-func (n *Node) migrationNodeDown(peer transport.NodeInfo) {
-	n.mob.mu.Lock()
-	var arriving []*actor
-	for _, a := range n.mob.arriving {
-		if m := a.mig.Load(); m != nil && m.arr != nil && m.arr.fromInc == peer.Incarnation {
-			arriving = append(arriving, a)
-		}
-	}
-	n.mob.mu.Unlock()
-	for _, a := range arriving {
-		n.settleArrival(a, false)
-	}
-	for _, a := range n.actors.all() {
-		m := a.mig.Load()
-		if m == nil || m.arr == nil {
-			continue
-		}
-		if m.arr.fromInc == peer.Incarnation {
-			for inc := range n.expectedOf(a) { // its old node forwards nothing more
-				n.release(a, inc)
-			}
-			continue
-		}
-		n.release(a, peer.Incarnation)
-	}
-}
-
-// sendAliases tells a peer that came up where moved actors live now.
-func (n *Node) sendAliases(peer string) {
-	n.mob.mu.RLock()
-	list := make([]proto.Moved, 0, len(n.mob.aliases))
-	for old, cur := range n.mob.aliases {
-		list = append(list, proto.Moved{Old: n.pidOfABI(old), New: cur})
-	}
-	n.mob.mu.RUnlock()
-	for len(list) > 0 {
-		k := min(len(list), 4096)
-		n.castMust(peer, proto.KindAliases, proto.Aliases{List: list[:k]})
-		list = list[k:]
-	}
-}
-
-// handleAliases learns aliases a peer sent. A peer speaks for the actors
-// of its own node (it moved them) and, for the actors that arrived at it,
-// for old PIDs whose node is gone.
-func (n *Node) handleAliases(from transport.NodeInfo, body []byte) error {
-	var as proto.Aliases
-	if err := proto.Unmarshal(body, &as); err != nil {
-		return err
-	}
-	for _, m := range as.List {
-		if m.Old.IsZero() || m.New.IsZero() || m.Old == m.New {
-			continue
-		}
-		_, e := n.peerByInc(m.Old.Incarnation)
-		oldGone := e != abi.OK && m.Old.Incarnation != n.incarnation
-		if !owns(from, m.Old) && !(oldGone && owns(from, m.New)) {
-			continue
-		}
-		if n.followPID(m.Old) == m.New {
-			continue
-		}
-		n.applyMoved(proto.Moved{Old: m.Old, New: m.New}, false)
-	}
-	return nil
 }
 
 // serveMigration answers the migration requests; ok is false for other

@@ -2,6 +2,8 @@ package host_test
 
 import (
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/host"
 	"github.com/wasmactor/wasmactor/internal/guestbuild/guestbuildtest"
+	"github.com/wasmactor/wasmactor/internal/proto"
 )
 
 func TestMigrateKeepsStateNamesMonitorsAndTheOldPID(t *testing.T) {
@@ -302,4 +305,121 @@ func TestGoActorsStayPut(t *testing.T) {
 	require.Len(t, rep.Left, 1)
 	require.Equal(t, pid, rep.Left[0].PID)
 	require.ErrorIs(t, rep.Left[0].Err, wasmactor.ErrCannotSnapshot)
+}
+
+// TestMigrationTakesTimersAndNodeAndGroupMonitors: what an actor holds at
+// its node besides its state (SendAfter timers, node and group monitors)
+// moves with it. Before, the timers stayed at the old node (a cancel at the
+// new one found nothing, and a timer fired from the old PID), and the
+// NODEDOWN and group changes its old node saw were dropped at the new one.
+func TestMigrationTakesTimersAndNodeAndGroupMonitors(t *testing.T) {
+	c := newCluster(t, 3, host.Config{})
+	n1, n2, n3 := c.nodes[0], c.nodes[1], c.nodes[2]
+	ctx := ctxT(t)
+	deploy(t, n1, guestbuildtest.Build(t, "testdata/guests/mover"))
+	m, err := n1.Spawn(ctx, "Mover", host.SpawnOptions{Node: "n1"})
+	require.NoError(t, err)
+	ask := func(msg map[string]any) host.CBOR {
+		t.Helper()
+		r, err := n1.Call(ctx, m, msg)
+		require.NoError(t, err)
+		return r
+	}
+	ask(map[string]any{"op": "after", "ms": int(time.Hour / time.Millisecond), "text": "cancel me"})
+	ask(map[string]any{"op": "after", "ms": int(time.Hour / time.Millisecond), "text": "keep me"})
+	// Due soon: it fires at the new node, or (on a slow machine) at the old
+	// one before the move; either way the actor gets it once.
+	ask(map[string]any{"op": "after", "ms": 300, "text": "soon"})
+	ask(map[string]any{"op": "node", "name": "n3"})
+	ask(map[string]any{"op": "group", "name": "watched"})
+
+	res, err := n1.Migrate(ctx, m, "n2")
+	require.NoError(t, err)
+	// Nothing of it is left at n1; n2 holds its timers and monitors.
+	before := host.Records(n1)
+	require.Zero(t, before["timers"], "timers left at the old node")
+	require.Zero(t, before["node monitors held"])
+	require.Zero(t, before["group monitors held"])
+	after := host.Records(n2)
+	require.Equal(t, 1, after["node monitors held"])
+	require.Equal(t, 1, after["group monitors held"])
+	require.GreaterOrEqual(t, after["timers"], 2)
+
+	var ok bool
+	r, err := n2.Call(ctx, res.New, map[string]any{"op": "cancel", "text": "cancel me"})
+	require.NoError(t, err)
+	require.NoError(t, r.Decode(&ok))
+	require.True(t, ok, "the timer is cancelled by its handle at the new node")
+
+	// A group change and a node going down reach it at n2.
+	other, err := n3.Spawn(ctx, "Mover", host.SpawnOptions{Node: "n3"})
+	require.NoError(t, err)
+	require.NoError(t, n3.JoinGroup(ctx, "watched", other))
+	events := func() []string {
+		var ev []string
+		r, err := n2.Call(ctx, res.New, map[string]any{"op": "events"})
+		require.NoError(t, err)
+		require.NoError(t, r.Decode(&ev))
+		return ev
+	}
+	require.Eventually(t, func() bool { return slices.Contains(events(), "group:watched:joined") }, 30*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return slices.Contains(events(), "tell:soon") }, 30*time.Second, 10*time.Millisecond)
+	require.NoError(t, n3.Close())
+	require.Eventually(t, func() bool {
+		return slices.ContainsFunc(events(), func(e string) bool { return strings.HasPrefix(e, "nodedown:n3:") })
+	}, 30*time.Second, 10*time.Millisecond)
+	ev := events()
+	require.NotContains(t, ev, "tell:cancel me")
+	require.Equal(t, 1, countOf(ev, "tell:soon"), "fired once: %v", ev)
+	require.Equal(t, 1, host.Records(n2)["timers"], "the timer kept is still armed at n2")
+}
+
+func countOf(list []string, s string) int {
+	k := 0
+	for _, x := range list {
+		if x == s {
+			k++
+		}
+	}
+	return k
+}
+
+// TestCastsToTheOldNodeFollowTheActor: monitor, link and kill casts that a
+// node sent to an actor's old PID before it learned of the move (they
+// travel outside the fences, so they can arrive after the actor left) are
+// relayed to its new node. Before, the old node dropped a kill, answered a
+// link with noproc, and kept no monitor.
+func TestCastsToTheOldNodeFollowTheActor(t *testing.T) {
+	c := newCluster(t, 3, host.Config{})
+	n1, n2, n3 := c.nodes[0], c.nodes[1], c.nodes[2]
+	ctx := ctxT(t)
+	deploy(t, n1, guestbuildtest.Build(t, "examples/counter"))
+	old, err := n1.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n1"})
+	require.NoError(t, err)
+	res, err := n1.Migrate(ctx, old, "n2")
+	require.NoError(t, err)
+	watchers := host.Records(n2)["watchers"]
+	rlinks := host.Records(n2)["rlinks"]
+
+	// n3's casts, addressed to the old PID at n1, as if sent before n3
+	// heard of the move.
+	require.NoError(t, host.CastAs(n1, n3, proto.KindMonitor, proto.Watch{Target: old.Serial, Ref: 777, ToIncarnation: old.Incarnation}))
+	require.Eventually(t, func() bool { return host.Records(n2)["watchers"] == watchers+1 }, 30*time.Second, 5*time.Millisecond,
+		"the monitor is held at the new node")
+	partner, err := n3.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n3"})
+	require.NoError(t, err)
+	require.NoError(t, host.CastAs(n1, n3, proto.KindLink, proto.Link{From: partner.Serial, To: old.Serial, ToIncarnation: old.Incarnation}))
+	require.Eventually(t, func() bool { return host.Records(n2)["rlinks"] == rlinks+1 }, 30*time.Second, 5*time.Millisecond,
+		"the link is held at the new node")
+
+	mon, err := n2.Monitor(ctx, res.New)
+	require.NoError(t, err)
+	require.NoError(t, host.CastAs(n1, n3, proto.KindKill, proto.Exit{To: old.Serial, ToIncarnation: old.Incarnation, Reason: "kill"}))
+	require.Equal(t, "kill", waitDown(t, mon, 30*time.Second).Reason, "the kill reaches the actor at its new node")
+
+	// A relay is taken only from the actor's old node: n3 cannot speak
+	// for n1 about it.
+	err = host.CastAs(n2, n3, proto.KindRelay, proto.Relay{Origin: "n1", OriginIncarnation: n1.Incarnation(), Old: old, Kind: proto.KindKill,
+		Body: proto.Marshal(proto.Exit{To: res.New.Serial, ToIncarnation: res.New.Incarnation})})
+	require.ErrorIs(t, err, wasmactor.ErrBadArgument)
 }

@@ -77,10 +77,16 @@ func (n *Node) enqueueVia(a *actor, d delivery, via uint64) {
 		return
 	}
 	for {
+		// The route first, then the migration: a move that ends (leave in
+		// migrate.go) stores the migration before it turns the route, so a
+		// route read after that change comes with the migration in sight,
+		// and one read before it makes PushIf below fail. Read the other
+		// way round, a record could land in the mailbox of an instance the
+		// actor has left, whose turn drops it.
+		r := a.route.Load()
 		if m := a.mig.Load(); m != nil && n.divert(a, m, d, via) {
 			return
 		}
-		r := a.route.Load()
 		if r&1 == 0 {
 			in := a.inst.Load()
 			// Checked again under the mailbox's lock: a freeze that takes

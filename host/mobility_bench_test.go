@@ -147,7 +147,7 @@ func BenchmarkDrain(b *testing.B) {
 
 // quicCluster starts size nodes in this process, n1..nN, over QUIC on
 // loopback, joined into a full mesh.
-func quicCluster(b *testing.B, size int, cfg host.Config) []*host.Node {
+func quicCluster(b testing.TB, size int, cfg host.Config) []*host.Node {
 	cfg.Listen, cfg.Cookie = "127.0.0.1:0", []byte("0123456789abcdef0123456789abcdef")
 	var nodes []*host.Node
 	for i := range size {
@@ -167,4 +167,98 @@ func quicCluster(b *testing.B, size int, cfg host.Config) []*host.Node {
 		return true
 	}, 10*time.Second, 5*time.Millisecond)
 	return nodes
+}
+
+// BenchmarkMigrationPause measures the pause a concurrent sender sees
+// while an actor migrates: a sender on a third node asks the actor (by
+// its first PID, so it is forwarded and learns the new homes) one ask
+// after another, first with nothing else going on (idle), then while 100
+// migrations of the actor back and forth between n1 and n2 run (during).
+// It reports the p99 of the sender's ask latency in both phases and their
+// ratio. The actor is a Blob with 1 KiB of state.
+func BenchmarkMigrationPause(b *testing.B) {
+	nodes := quicCluster(b, 3, host.Config{})
+	n1, n3 := nodes[0], nodes[2]
+	ctx := ctxT(b)
+	deploy(b, n1, guestbuildtest.Build(b, "testdata/guests/bench"))
+	const size, migrations, idleAsks = 1 << 10, 100, 2000
+	blob, err := n1.Spawn(ctx, "Blob", host.SpawnOptions{Node: "n1", Args: size})
+	require.NoError(b, err)
+	homes := []string{"n2", "n1"}
+	at := blob
+	for i := range 4 { // warm: both nodes have the module compiled and an instance
+		res, err := n1.Migrate(ctx, at, homes[i%2])
+		require.NoError(b, err)
+		at = res.New
+	}
+	// ask is the sender's one ask; it runs on the sender's goroutine, so
+	// it reports its error rather than failing the benchmark there.
+	ask := func() (time.Duration, error) {
+		start := time.Now()
+		_, err := n3.Call(ctx, blob, "state")
+		return time.Since(start), err
+	}
+	for range 200 { // warm the sender's path
+		_, err := ask()
+		require.NoError(b, err)
+	}
+	type sample struct {
+		lat []time.Duration
+		err error
+	}
+	var idle, during []time.Duration
+	b.ResetTimer()
+	for range b.N {
+		for range idleAsks {
+			d, err := ask()
+			require.NoError(b, err)
+			idle = append(idle, d)
+		}
+		stop := make(chan struct{})
+		sent := make(chan sample)
+		go func() {
+			var s sample
+			for {
+				select {
+				case <-stop:
+					sent <- s
+					return
+				default:
+				}
+				d, err := ask()
+				if err != nil {
+					s.err = err
+					<-stop
+					sent <- s
+					return
+				}
+				s.lat = append(s.lat, d)
+			}
+		}()
+		var merr error
+		for i := range migrations {
+			res, err := n1.Migrate(ctx, at, homes[i%2])
+			if err != nil {
+				merr = err
+				break
+			}
+			at = res.New
+		}
+		close(stop)
+		s := <-sent
+		require.NoError(b, merr)
+		require.NoError(b, s.err, "the sender's ask")
+		during = append(during, s.lat...)
+	}
+	b.StopTimer()
+	require.Equal(b, [3]uint64{size, blobSum(size), 1}, blobOf(b, n1, blob), "the old PID reaches it, state intact")
+	p99 := func(d []time.Duration) float64 {
+		slices.Sort(d)
+		return float64(d[len(d)*99/100].Nanoseconds()) / 1e3
+	}
+	pi, pd := p99(idle), p99(during)
+	b.ReportMetric(pi, "p99-µs-idle")
+	b.ReportMetric(pd, "p99-µs-during")
+	b.ReportMetric(pd/pi, "ratio")
+	b.ReportMetric(float64(len(during))/float64(b.N), "asks-during")
 }

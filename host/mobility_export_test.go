@@ -22,5 +22,7 @@ func (n *Node) DebugMigrations() string {
 	n.mob.mu.RLock()
 	out += fmt.Sprintf("%s stubs %d fences %v arriving %d aliases %d\n", n.cfg.Name, len(n.mob.stubs), n.mob.fences, len(n.mob.arriving), len(n.mob.aliases))
 	n.mob.mu.RUnlock()
+	st := n.Stats()
+	out += fmt.Sprintf("%s stats mailboxfull %d remoterefused %d refusalslost %d\n", n.cfg.Name, st.MailboxFull, st.RemoteRefused, st.RefusalsLost)
 	return out
 }

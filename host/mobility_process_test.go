@@ -85,7 +85,6 @@ func TestProcessUpgradeMigrateDrain(t *testing.T) {
 	deploy(t, n1, guestbuildtest.Build(t, "examples/counter"))
 	counter, err := n1.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n2", Name: "c", Args: map[string]int{"start": 1}})
 	require.NoError(t, err)
-	time.Sleep(2 * time.Millisecond) // DeployedAt orders versions
 	v2 := deploy(t, n1, guestbuildtest.Build(t, "examples/counter/v2"))
 	c3 := client(t, n3.addr, pc.cookie)
 	var up proto.UpgradeReply

@@ -12,12 +12,14 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/internal/dirlock"
 	"github.com/wasmactor/wasmactor/internal/engine"
+	"github.com/wasmactor/wasmactor/internal/proto"
 	"github.com/wasmactor/wasmactor/registry"
 	"github.com/wasmactor/wasmactor/scheduler"
 	"github.com/wasmactor/wasmactor/transport/quic"
@@ -46,6 +48,8 @@ func (n *Node) startCluster(ctx context.Context) error {
 				return err
 			}
 		}
+		maxRequest := min(256<<20, max(1<<20, n.cfg.MaxMessageSize+64<<10, int(n.cfg.MemoryLimitPages)<<16+64<<10))
+		n.cookie = cookie
 		var err error
 		tr, err = quic.New(quic.Config{
 			Name:        n.cfg.Name,
@@ -60,8 +64,13 @@ func (n *Node) startCluster(ctx context.Context) error {
 			Logger:      n.cfg.Logger, // the transport tags its lines with the node itself
 			// What the node's actors can queue for one peer.
 			SendQueueBytes: n.cfg.Limits.PeerQueueBytes,
-			// A deploy from the CLI carries the whole module in one request.
-			MaxRequest: min(256<<20, max(1<<20, n.cfg.MaxModuleSize+64<<10)),
+			// Modules travel in chunks (transfer.go); what still goes
+			// in one request between nodes is a migrating actor, whose
+			// snapshot is at most its instance's memory.
+			MaxRequest: maxRequest,
+			// A client's largest request is a message or a deploy chunk:
+			// no token, however narrow, makes the node read more.
+			MaxClientRequest: min(maxRequest, max(1<<20, n.cfg.MaxMessageSize, proto.ChunkSize)+64<<10),
 		})
 		if err != nil {
 			return err
@@ -125,18 +134,21 @@ type Node struct {
 	gos     goActors      // the Go actors' goroutines (SpawnFunc)
 	serials atomic.Uint64 // actor serials (instance ids are the engine's)
 	refs    atomic.Uint64 // call and monitor refs
+	// lastDeploy is the DeployedAt of the last deploy here (deployStamp).
+	lastDeploy atomic.Int64
 
 	modMu   sync.Mutex
 	modules map[registry.Hash]*module
 
 	calls  sync.Map // ref → *pendingCall: host-side Calls waiting for a reply
 	asks   pendingAsks
-	timers timerSet[struct{}] // SendAfter timers, by sender
+	timers timerSet[sendTimer] // SendAfter timers, by sender
 	cl     cluster
 	mob    mobility      // migrations: aliases, stubs, arrivals (migrate.go)
 	ev     nodeEvents    // peer events, their subscribers and node monitors
 	gw     groupWatch    // group monitors
 	sr     spawnRequests // guests' spawn requests in flight
+	up     uploads       // deploys arriving in chunks, chunk reads for pullers (transfer.go)
 
 	// jobs tracks the goroutines of goBackground (spawn requests); Close
 	// waits for them.
@@ -155,6 +167,9 @@ type Node struct {
 	bg       sync.WaitGroup // the outbox's drain goroutines
 	crashLog crashLog
 	http     *http.Server // nil unless Config.HTTPListen
+	// cookie is the cluster's cookie once startCluster has it (nil for a
+	// node without one); serveHTTP derives the token authority from it.
+	cookie   []byte
 	httpAddr string
 	httpDone chan struct{}
 }
@@ -205,6 +220,10 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 			return nil, err
 		}
 		n.store = n.dirStore
+	}
+	if err := n.up.init(cfg.DataDir); err != nil {
+		n.releaseDataDir()
+		return nil, err
 	}
 	if n.eng, err = engine.New(ctx, engineConfig(cfg, n.log)); err != nil {
 		n.releaseDataDir()
@@ -298,6 +317,7 @@ func (n *Node) Close() error {
 	n.stopLife()
 	n.gos.close() // no more Go actors: the loop below stops them all
 	n.closeHTTP()
+	n.closeUploads()
 	n.bg.Wait() // drains stop with n.life
 	if n.joinDone != nil {
 		<-n.joinDone // stopped by n.life
@@ -339,4 +359,17 @@ func (n *Node) checkOpen() error {
 		return fmt.Errorf("%w: node %s", wasmactor.ErrClosed, n.cfg.Name)
 	}
 	return nil
+}
+
+// sleep waits d, or less if the node closes; it reports whether the node
+// is still open, for the node's retry loops.
+func (n *Node) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-n.life.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }

@@ -320,7 +320,6 @@ func TestVersionsRunSideBySide(t *testing.T) {
 	old, err := n.Spawn(ctx, "Counter", host.SpawnOptions{})
 	require.NoError(t, err)
 
-	time.Sleep(2 * time.Millisecond) // DeployedAt orders versions
 	v2 := deploy(t, n, guestbuildtest.Build(t, "testdata/guests/counterv2"))
 	require.NotEqual(t, v1, v2)
 	cur, err := n.Spawn(ctx, "Counter", host.SpawnOptions{})

@@ -11,6 +11,7 @@ import (
 
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/internal/proto"
+	"github.com/wasmactor/wasmactor/token"
 )
 
 // The observer is a read-only web page of the cluster, served at / on the
@@ -21,6 +22,12 @@ import (
 //     status request each), the modules with their holders and actor counts,
 //     and the nodes' recent crashes;
 //   - /api/actors?node=NAME: the actors of one node, at most maxObserved.
+//
+// /api/cluster also carries this node's traffic with each peer
+// (transport.PeerStats): counters, from which the page computes rates
+// between two polls as it does for message rates, and the RTT. Only the
+// serving node's view: the others' would cost every status request a
+// list per member, and the page can be opened on any node.
 //
 //go:embed observer
 var observerFS embed.FS
@@ -37,6 +44,7 @@ type clusterView struct {
 	Nodes   []nodeView        `json:"nodes"`
 	Modules []moduleView      `json:"modules"`
 	Crashes []crashView       `json:"crashes"`
+	Peers   []peerView        `json:"peers"`
 	Errors  map[string]string `json:"errors,omitempty"` // node → why it did not answer
 }
 
@@ -60,19 +68,34 @@ type actorView struct {
 	PID string `json:"pid"`
 }
 
+// peerView is this node's traffic with one peer node, counted since the
+// peer became a member; RTT in microseconds, 0 while it is down.
+type peerView struct {
+	Peer              string `json:"peer"`
+	Up                bool   `json:"up"`
+	MsgsIn            uint64 `json:"msgs_in"`
+	MsgsOut           uint64 `json:"msgs_out"`
+	BytesIn           uint64 `json:"bytes_in"`
+	BytesOut          uint64 `json:"bytes_out"`
+	RTTMicros         int64  `json:"rtt_us"`
+	Reconnects        uint64 `json:"reconnects"`
+	HandshakeFailures uint64 `json:"handshake_failures"`
+}
+
 type crashView struct {
 	Node string `json:"node"`
 	proto.Crash
 }
 
-func (n *Node) observerHandlers(mux *http.ServeMux) {
+func (n *Node) observerHandlers(mux *http.ServeMux, auth *token.Authority) {
 	static, _ := fs.Sub(observerFS, "observer")
 	mux.Handle("GET /", http.FileServerFS(static))
 	// Each API request may ask every member for its status: bound how many
 	// run at once, so open pages or a script cannot pile up fan-outs.
 	busy := make(chan struct{}, maxObserverRequests)
+	// The token is checked first, so requests without one take no slot.
 	limited := func(h http.HandlerFunc) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
+		return viewerOnly(auth, func(w http.ResponseWriter, r *http.Request) {
 			select {
 			case busy <- struct{}{}:
 				defer func() { <-busy }()
@@ -80,7 +103,7 @@ func (n *Node) observerHandlers(mux *http.ServeMux) {
 			default:
 				http.Error(w, "observer busy, retry", http.StatusServiceUnavailable)
 			}
-		}
+		})
 	}
 	mux.HandleFunc("GET /api/cluster", limited(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
@@ -119,7 +142,12 @@ func writeJSON(w http.ResponseWriter, v any) {
 // clusterView gathers what the observer shows. A member that does not answer
 // is listed as down with the reason, never left out.
 func (n *Node) clusterView(ctx context.Context) clusterView {
-	v := clusterView{Self: n.cfg.Name, UnixMs: time.Now().UnixMilli()}
+	v := clusterView{Self: n.cfg.Name, UnixMs: time.Now().UnixMilli(), Peers: []peerView{}}
+	for _, p := range n.peerStats() {
+		v.Peers = append(v.Peers, peerView{Peer: p.Peer, Up: p.Up, MsgsIn: p.MessagesIn, MsgsOut: p.MessagesOut,
+			BytesIn: p.BytesIn, BytesOut: p.BytesOut, RTTMicros: p.RTT.Microseconds(), Reconnects: p.Reconnects,
+			HandshakeFailures: p.HandshakeFailures})
+	}
 	statuses := []proto.NodeStatus{n.status()}
 	for _, ms := range n.memberStatuses(ctx) {
 		st := ms.st

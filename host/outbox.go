@@ -160,12 +160,10 @@ func (n *Node) drain(node string, b *backlog) {
 		if err == nil {
 			continue
 		}
-		select {
-		case <-n.life.Done():
+		if !n.sleep(wait) {
 			return
-		case <-time.After(wait):
-			wait = min(2*wait, 100*time.Millisecond)
 		}
+		wait = min(2*wait, 100*time.Millisecond)
 	}
 }
 

@@ -27,13 +27,24 @@ type rogue struct {
 
 	mu    sync.Mutex
 	blobs map[string][]byte // what ServeBlob answers, by key
+	// If set before the rogue joins: each chunk request is reported on
+	// asked, then answered once gate is closed (with an error).
+	asked chan registry.Hash
+	gate  chan struct{}
+	// chunk, if not 0, is the size of the chunks the rogue serves.
+	chunk int64
 }
 
 // addRogue joins a rogue member named name to c and waits until every node
 // of c sees it.
 func (c *testCluster) addRogue(t *testing.T, name string, incarnation uint64) *rogue {
 	t.Helper()
-	r := &rogue{tr: c.net.NewNode(name, incarnation), blobs: map[string][]byte{}}
+	return c.joinRogue(t, &rogue{tr: c.net.NewNode(name, incarnation), blobs: map[string][]byte{}})
+}
+
+// joinRogue joins r, made by the caller, to c (see addRogue).
+func (c *testCluster) joinRogue(t *testing.T, r *rogue) *rogue {
+	t.Helper()
 	r.info = r.tr.Self()
 	ctx := ctxT(t)
 	require.NoError(t, r.tr.Start(ctx, r))
@@ -87,8 +98,32 @@ func (r *rogue) HandleCast(transport.NodeInfo, transport.Control)         {}
 func (r *rogue) NodeUp(transport.NodeInfo)                                {}
 func (r *rogue) NodeDown(transport.NodeInfo, error)                       {}
 
-func (r *rogue) HandleCall(context.Context, transport.PeerInfo, transport.Control) ([]byte, error) {
-	return nil, errors.New("rogue: no calls")
+// HandleCall answers only pulls of the modules r serves, in chunks.
+func (r *rogue) HandleCall(_ context.Context, _ transport.PeerInfo, req transport.Control) ([]byte, error) {
+	if req.Kind != proto.KindModuleChunk {
+		return nil, errors.New("rogue: no calls")
+	}
+	var c proto.ModuleChunkRequest
+	if err := proto.Unmarshal(req.Body, &c); err != nil {
+		return nil, err
+	}
+	if r.gate != nil {
+		r.asked <- c.Hash
+		<-r.gate
+		return nil, errors.New("rogue: gate closed")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b, ok := r.blobs[c.Hash.String()]
+	if !ok || c.Offset < 0 || c.Offset > int64(len(b)) {
+		return nil, errors.New("rogue: no such blob")
+	}
+	chunk := int64(proto.ChunkSize)
+	if r.chunk != 0 {
+		chunk = r.chunk
+	}
+	data := b[c.Offset:min(int64(len(b)), c.Offset+chunk)]
+	return proto.Marshal(proto.ModuleChunk{Size: int64(len(b)), Offset: c.Offset, Data: data}), nil
 }
 
 func (r *rogue) ServeBlob(_ context.Context, _ transport.PeerInfo, key string) ([]byte, error) {

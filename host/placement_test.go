@@ -47,3 +47,40 @@ func TestPlacementHonoursTheFactory(t *testing.T) {
 	_, err = n2.Spawn(ctx, "Probe", host.SpawnOptions{})
 	require.ErrorIs(t, err, wasmactor.ErrUnknownFactory)
 }
+
+// TestDrainingNodeGetsNoPlacedSpawns: from the moment a drain of n3
+// starts, and after it, a spawn that names no node lands on n1 or n2,
+// whichever node places it (n3 itself included), and n3 ends with no
+// actors.
+func TestDrainingNodeGetsNoPlacedSpawns(t *testing.T) {
+	c := newCluster(t, 3, host.Config{})
+	n1, n2, n3 := c.nodes[0], c.nodes[1], c.nodes[2]
+	ctx := ctxT(t)
+	deploy(t, n1, guestbuildtest.Build(t, "testdata/guests/bench"))
+	require.Eventually(t, func() bool { return len(n2.Modules()) == 1 && len(n3.Modules()) == 1 }, 10*time.Second, 5*time.Millisecond)
+	for range 50 {
+		_, err := n1.Spawn(ctx, "Blob", host.SpawnOptions{Node: "n3", Args: 16})
+		require.NoError(t, err)
+	}
+	spawnAnywhere := func(when string) {
+		for range 10 {
+			for _, n := range c.nodes {
+				pid, err := n.Spawn(ctx, "Blob", host.SpawnOptions{Args: 16})
+				require.NoError(t, err, when)
+				require.NotEqual(t, "n3", pid.Node, "placed by %s %s", n.Name(), when)
+			}
+		}
+	}
+
+	drained := make(chan error, 1)
+	go func() {
+		_, err := n1.Drain(ctx, "n3", host.DrainOptions{Parallel: 1})
+		drained <- err
+	}()
+	// n3 tells every member before it moves anything.
+	require.Eventually(t, func() bool { return host.KnowsDraining(n1, "n3") && host.KnowsDraining(n2, "n3") }, 10*time.Second, time.Millisecond)
+	spawnAnywhere("during the drain")
+	require.NoError(t, <-drained)
+	spawnAnywhere("after the drain")
+	require.Zero(t, n3.Stats().Actors, "every actor moved, none placed")
+}

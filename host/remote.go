@@ -41,6 +41,13 @@ type cluster struct {
 	loadMu   sync.Mutex
 	loadAt   time.Time
 	loadPeer map[string]int
+	// drainingPeer are the members that said they drain, by name, with
+	// the incarnation of the run that said it (placement.go): placement
+	// passes them by. Under loadMu, with the loads.
+	drainingPeer map[string]uint64
+	// draining: this node drains or was drained (Drain sets it, Undrain
+	// clears it): placement here and on every member passes it by.
+	draining atomic.Bool
 }
 
 func (c *cluster) init() {

@@ -136,6 +136,79 @@ func (n *Node) serve(ctx context.Context, from transport.PeerInfo, req transport
 		}
 		return proto.Marshal(info), nil
 
+	case proto.KindDeployOpen:
+		var o proto.DeployOpen
+		if err := proto.Unmarshal(req.Body, &o); err != nil {
+			return nil, err
+		}
+		opened, err := n.openUpload(from, o.Size)
+		if err != nil {
+			return nil, err
+		}
+		return proto.Marshal(opened), nil
+
+	case proto.KindDeployChunk:
+		var c proto.DeployChunk
+		if err := proto.Unmarshal(req.Body, &c); err != nil {
+			return nil, err
+		}
+		return proto.Marshal(proto.Empty{}), n.uploadChunk(from, c)
+
+	case proto.KindDeployCommit:
+		var c proto.DeployCommit
+		if err := proto.Unmarshal(req.Body, &c); err != nil {
+			return nil, err
+		}
+		wasm, err := n.commitUpload(from, c)
+		if err != nil {
+			return nil, err
+		}
+		info, err := n.Deploy(ctx, wasm)
+		if err != nil {
+			return nil, err
+		}
+		return proto.Marshal(info), nil
+
+	case proto.KindDeployAbort:
+		var c proto.DeployCommit
+		if err := proto.Unmarshal(req.Body, &c); err != nil {
+			return nil, err
+		}
+		return proto.Marshal(proto.Empty{}), n.abortUploadOf(from, c.ID)
+
+	case proto.KindDraining:
+		if from.Client {
+			return nil, fmt.Errorf("%w: only a node says it drains", wasmactor.ErrBadArgument)
+		}
+		var d proto.Draining
+		if err := proto.Unmarshal(req.Body, &d); err != nil {
+			return nil, err
+		}
+		n.markDraining(from.NodeInfo, !d.Off)
+		return proto.Marshal(proto.Empty{}), nil
+
+	case proto.KindUndrain, proto.KindUndrainCLI:
+		var d proto.Drain
+		if err := proto.Unmarshal(req.Body, &d); err != nil {
+			return nil, err
+		}
+		node := d.Node
+		if req.Kind == proto.KindUndrain {
+			node = n.cfg.Name // a peer asks this node to undrain itself
+		}
+		return proto.Marshal(proto.Empty{}), n.Undrain(ctx, node)
+
+	case proto.KindModuleChunk:
+		var r proto.ModuleChunkRequest
+		if err := proto.Unmarshal(req.Body, &r); err != nil {
+			return nil, err
+		}
+		c, err := n.serveChunk(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		return proto.Marshal(c), nil
+
 	case proto.KindSpawnCLI:
 		var s proto.Spawn
 		if err := proto.Unmarshal(req.Body, &s); err != nil {

@@ -143,7 +143,7 @@ func (n *Node) status() proto.NodeStatus {
 		Goroutines: runtime.NumGoroutine(), HeapBytes: ms.HeapAlloc, Members: len(n.Members()),
 		Delivered: st.Delivered, MailboxFull: st.MailboxFull, Crashes: st.InstanceCrashes, Restarts: st.Restarts,
 		GuestMemory: st.GuestMemory, CallCount: calls.count, CallSeconds: calls.sum,
-		RecentCrashes: n.crashLog.recent(), ModuleActors: perModule}
+		RecentCrashes: n.crashLog.recent(), ModuleActors: perModule, Draining: n.cl.draining.Load()}
 }
 
 // instances lists the node's live instances. It copies under the locks and

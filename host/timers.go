@@ -136,6 +136,14 @@ func (s *timerSet[V]) dropThen(owner uint64, fn func(V)) {
 	}
 }
 
+// takeAll disarms and removes every timer of owner and returns their
+// values: they move with their owner (migrate.go).
+func (s *timerSet[V]) takeAll(owner uint64) []V {
+	var out []V
+	s.dropThen(owner, func(v V) { out = append(out, v) })
+	return out
+}
+
 // keys lists the (owner, key) pairs whose value matches.
 func (s *timerSet[V]) keys(match func(V) bool) [][2]uint64 {
 	s.mu.Lock()

@@ -25,7 +25,6 @@ func TestUndeployRefusedWhileInUseThenForced(t *testing.T) {
 	n1, n3 := c.nodes[0], c.nodes[2]
 	ctx := ctxT(t)
 	v1 := deploy(t, n1, guestbuildtest.Build(t, "examples/counter"))
-	time.Sleep(2 * time.Millisecond)
 	v2 := deploy(t, n1, guestbuildtest.Build(t, "testdata/guests/counterv2"))
 	for _, n := range c.nodes {
 		require.Eventually(t, func() bool { return len(n.Modules()) == 2 }, 5*time.Second, 5*time.Millisecond)

@@ -61,7 +61,6 @@ func TestUpgradeKeepsStatePIDNamesMonitorsAndLinks(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, n.Send(ctx, pid, map[string]any{"op": "inc", "by": 2}))
 
-	time.Sleep(2 * time.Millisecond) // DeployedAt orders versions
 	v2 := deploy(t, n, guestbuildtest.Build(t, "testdata/guests/counterv2"))
 	res, err := n.Upgrade(ctx, pid, "")
 	require.NoError(t, err)
@@ -111,9 +110,7 @@ func TestUpgradeRefusalsLeaveTheActorUntouched(t *testing.T) {
 	n := newNode(t, host.Config{})
 	ctx := ctxT(t)
 	v1 := deploy(t, n, guestbuildtest.Build(t, "examples/counter"))
-	time.Sleep(2 * time.Millisecond)
 	v2 := deploy(t, n, guestbuildtest.Build(t, "testdata/guests/counterv2"))
-	time.Sleep(2 * time.Millisecond)
 	bad := deploy(t, n, guestbuildtest.Build(t, "testdata/guests/badrestore"))
 
 	// Restore refuses: the actor carries on in v1 with its count, and
@@ -211,7 +208,6 @@ func TestUpgradeIsolatedActor(t *testing.T) {
 	pid, err := n.Spawn(ctx, "Counter", host.SpawnOptions{Isolated: true, Args: map[string]int{"start": 5}})
 	require.NoError(t, err)
 	require.Equal(t, 1, n.Stats().Instances)
-	time.Sleep(2 * time.Millisecond)
 	deploy(t, n, guestbuildtest.Build(t, "testdata/guests/counterv2"))
 	_, err = n.Upgrade(ctx, pid, "")
 	require.NoError(t, err)
@@ -230,7 +226,6 @@ func TestUpgradeFactoryRolls(t *testing.T) {
 		require.NoError(t, err)
 		pids = append(pids, pid)
 	}
-	time.Sleep(2 * time.Millisecond)
 	v2 := deploy(t, n1, guestbuildtest.Build(t, "testdata/guests/counterv2"))
 	require.Eventually(t, func() bool { return len(c.nodes[1].Modules()) == 2 }, 5*time.Second, 5*time.Millisecond)
 	_, err := n1.Upgrade(ctx, pids[0], "") // one already current

@@ -39,6 +39,12 @@ type Store interface {
 	// Delete removes a module (its bytes and info); deleting a module the
 	// store does not hold does nothing.
 	Delete(h Hash) error
+	// ReadAt reads len(p) bytes of the module from offset off, as
+	// io.ReaderAt does (io.EOF at its end), without reading the rest: a
+	// module is served to peers a chunk at a time. It does not check the
+	// hash (the reader of the whole module does); the error wraps
+	// [wasmactor.ErrNotFound] for a module the store does not hold.
+	ReadAt(h Hash, p []byte, off int64) (int, error)
 }
 
 func checkPut(info ModuleInfo, wasm []byte) error {
@@ -391,4 +397,29 @@ func (s *DirStore) List() []ModuleInfo {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return listNewestFirst(s.infos)
+}
+
+func (s *memStore) ReadAt(h Hash, p []byte, off int64) (int, error) {
+	s.mu.RLock()
+	m, ok := s.mods[h]
+	s.mu.RUnlock()
+	if !ok {
+		return 0, notFound(h)
+	}
+	return bytes.NewReader(m.wasm).ReadAt(p, off)
+}
+
+func (s *DirStore) ReadAt(h Hash, p []byte, off int64) (int, error) {
+	s.mu.RLock()
+	_, ok := s.infos[h]
+	s.mu.RUnlock()
+	if !ok {
+		return 0, notFound(h)
+	}
+	f, err := os.Open(s.path(h, blobExt))
+	if err != nil {
+		return 0, fmt.Errorf("registry: module %s: %w (%w)", h.Short(), err, wasmactor.ErrNotFound)
+	}
+	defer f.Close()
+	return f.ReadAt(p, off)
 }

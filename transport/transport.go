@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/token"
@@ -91,10 +92,53 @@ type Transport interface {
 	Call(ctx context.Context, node string, req Control) ([]byte, error)
 	// FetchBlob reads the blob named key from a peer, refusing more than max bytes.
 	FetchBlob(ctx context.Context, node string, key string, max int64) ([]byte, error)
+	// PeerStats reports the traffic counted per peer node (see
+	// [PeerStats]), sorted by name. It is meant for scrapes, a few times a
+	// second at most: it may take a lock or a round trip through a
+	// goroutine the transport owns, while counting costs the message path
+	// only atomic adds.
+	PeerStats() []PeerStats
 	// Close disconnects every peer (they see a clean leave) and stops all
 	// goroutines. Safe to call more than once.
 	Close() error
 }
+
+// PeerStats is what a transport counted for one peer node. Counters start
+// when the node first learns of the peer and are kept across its sessions
+// (a reconnect or a restart of the peer). transport/quic drops a peer that
+// left cleanly or was forgotten, which counts from zero if it comes back
+// (Prometheus reads that as a counter reset), so the peers it reports are
+// bounded by its members (its MaxMembers), plus [UnknownPeer].
+type PeerStats struct {
+	// Peer is the peer's node name, or UnknownPeer.
+	Peer string
+	// Up: a session with the peer is active now.
+	Up bool
+	// MessagesOut and MessagesIn count envelopes and casts queued for and
+	// delivered from the peer. Calls and blobs are not messages (their
+	// bytes are counted).
+	MessagesOut, MessagesIn uint64
+	// BytesOut and BytesIn count the bytes the sessions with the peer sent
+	// and received: for QUIC, the connection's bytes (messages, casts,
+	// calls, blobs and the protocol's own: acknowledgements, keep-alives,
+	// retransmissions), without UDP and IP headers; in memory, payloads and
+	// bodies.
+	BytesOut, BytesIn uint64
+	// RTT is the smoothed round-trip time of the current session; 0 when
+	// the peer is down or the transport does not measure it.
+	RTT time.Duration
+	// Reconnects counts the sessions with the peer after the first: after
+	// a loss one side noticed, or a restart of the peer.
+	Reconnects uint64
+	// HandshakeFailures counts failed connection attempts to or from the
+	// peer. An attempt from a peer whose name was never verified (its proof
+	// failed, so its name is only its word) counts under UnknownPeer.
+	HandshakeFailures uint64
+}
+
+// UnknownPeer is the Peer of the handshake failures no verified name can
+// be given to. It is not a valid node name, so it never clashes with one.
+const UnknownPeer = "(unknown)"
 
 // Handler receives what peers send. The transport calls it from its own
 // goroutines; calls for one peer's lane are sequential (so per-pair order
@@ -147,6 +191,16 @@ type Handler interface {
 	// why: idle timeout, closed, left, restarted, reconnected). Everything
 	// in flight to or from it may be lost.
 	NodeDown(peer NodeInfo, reason error)
+}
+
+// ClientCloser is implemented by a Handler that wants to know when a
+// client connection ends (the host drops the client's deploy uploads).
+// Transports call ClientClosed once per client connection, after every
+// call of that connection returned, on a goroutine where the handler may
+// call back into the transport; a transport that cannot tell may never
+// call it, so a handler must not rely on it alone.
+type ClientCloser interface {
+	ClientClosed(from PeerInfo)
 }
 
 // Client is a connection of a non-member (the CLI) to one node.

@@ -180,6 +180,7 @@ cookie or token proof.
 		a.undeployCmd(),
 		a.migrateCmd(),
 		a.drainCmd(),
+		a.undrainCmd(),
 		a.tokenCmd(),
 	)
 	root.AddCommand(a.hostCmds()...)

@@ -379,11 +379,10 @@ func TestDeploy(t *testing.T) {
 
 	f := newFake(t)
 	info := registry.ModuleInfo{Hash: registry.HashOf(body), Size: int64(len(body)), Factories: []string{"Counter"}, DeployedAt: 1}
-	f.handle = func(_ context.Context, req transport.Control) ([]byte, error) {
-		require.Equal(t, proto.KindDeploy, req.Kind)
-		require.Equal(t, body, req.Body, "the body is the module's bytes")
+	f.handle = chunkedDeploy(t, func(wasm []byte) ([]byte, error) {
+		require.Equal(t, body, wasm, "the chunks are the module's bytes")
 		return proto.Marshal(info), nil
-	}
+	})
 	r := f.run(t, "deploy", good)
 	require.Equal(t, 0, r.code, r.stderr)
 	require.Equal(t, fmt.Sprintf("deployed %s (11 B)\nfactories: Counter\n", info.Hash), r.stdout)
@@ -656,4 +655,31 @@ func TestOneLine(t *testing.T) {
 	require.Equal(t, "wasmactor: a: b", oneLine("wasmactor: a: wasmactor: b"))
 	require.Equal(t, "wasmactor: a; b", oneLine("wasmactor: wasmactor: a\n\n  b\n"))
 	require.Equal(t, "wasmactor: failed", oneLine(" \n "))
+}
+
+// chunkedDeploy answers a deploy in chunks (open, chunks, commit) as a
+// node would, checking the offsets and the hash, and answers the commit
+// with commit of the module's bytes.
+func chunkedDeploy(t *testing.T, commit func(wasm []byte) ([]byte, error)) func(context.Context, transport.Control) ([]byte, error) {
+	var buf []byte
+	return func(_ context.Context, req transport.Control) ([]byte, error) {
+		switch req.Kind {
+		case proto.KindDeployOpen:
+			buf = nil
+			return proto.Marshal(proto.DeployOpened{ID: 1, ChunkSize: proto.ChunkSize}), nil
+		case proto.KindDeployChunk:
+			var c proto.DeployChunk
+			require.NoError(t, proto.Unmarshal(req.Body, &c))
+			require.Equal(t, int64(len(buf)), c.Offset)
+			buf = append(buf, c.Data...)
+			return proto.Marshal(proto.Empty{}), nil
+		case proto.KindDeployCommit:
+			var c proto.DeployCommit
+			require.NoError(t, proto.Unmarshal(req.Body, &c))
+			require.Equal(t, registry.HashOf(buf), c.Hash)
+			return commit(buf)
+		}
+		t.Errorf("a deploy sent request kind %d", req.Kind)
+		return nil, errors.New("unexpected request")
+	}
 }

@@ -62,6 +62,10 @@ func moduleOut(m registry.ModuleInfo) moduleJSON {
 	return out
 }
 
+// maxPipedModule is the most deploy reads from a pipe, which it must hold
+// whole: the nodes' default module cap (host.Config.MaxModuleSize).
+const maxPipedModule = 64 << 20
+
 func (a *app) deployCmd() *cobra.Command {
 	var out format
 	cmd := &cobra.Command{
@@ -70,27 +74,54 @@ func (a *app) deployCmd() *cobra.Command {
 		Long: `Upload a WebAssembly module to the node, which validates and compiles it,
 stores it by the SHA-256 of its bytes and announces it to the cluster. Any node
 can then spawn its factories; nodes that lack the module pull it once.
-Deploying the same bytes again is a no-op.`,
+Deploying the same bytes again is a no-op. FILE may be a pipe (/dev/stdin,
+<(curl ...)): it is then read whole first, up to 64 MiB.`,
 		Example: `  wasmactor build ./examples/counter -o counter.wasm
   wasmactor deploy counter.wasm
   wasmactor deploy counter.wasm -o json | jq -r .hash`,
 		Args: exactArgs(1, "one FILE.wasm"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			wasm, err := os.ReadFile(args[0])
+			f, err := os.Open(args[0])
 			if err != nil {
 				return fail(exitUsage, err, "deploy: %v", err)
 			}
-			if len(wasm) < len(wasmMagic) || !bytes.Equal(wasm[:4], wasmMagic[:4]) {
+			defer f.Close()
+			st, err := f.Stat()
+			if err != nil {
+				return fail(exitUsage, err, "deploy: %v", err)
+			}
+			// A regular file goes in chunks, read as they are sent: the CLI
+			// never holds the module whole. Anything else (a pipe, a FIFO,
+			// /dev/stdin, <(curl ...)) has no size to announce and cannot
+			// be read twice: it is read whole first, up to the cap.
+			var (
+				src  io.Reader = f
+				size           = st.Size()
+				head           = make([]byte, len(wasmMagic))
+			)
+			if st.Mode().IsRegular() {
+				k, _ := f.ReadAt(head, 0)
+				head = head[:k]
+			} else {
+				wasm, err := io.ReadAll(io.LimitReader(f, maxPipedModule+1))
+				if err != nil {
+					return fail(exitUsage, err, "deploy: %v", err)
+				}
+				if len(wasm) > maxPipedModule {
+					return fail(exitRejected, nil, "deploy: %s is over %d bytes, the most read from a pipe (the nodes' default module cap)", args[0], maxPipedModule)
+				}
+				src, size = bytes.NewReader(wasm), int64(len(wasm))
+				head = wasm[:min(len(wasm), len(wasmMagic))]
+			}
+			if len(head) < len(wasmMagic) || !bytes.Equal(head[:4], wasmMagic[:4]) {
 				return fail(exitRejected, nil, "deploy: %s is not a WebAssembly module (it does not start with \\0asm)", args[0])
 			}
-			if !bytes.Equal(wasm[4:8], wasmMagic[4:8]) {
-				return fail(exitRejected, nil, "deploy: %s is WebAssembly binary version %x, only version 1 is supported", args[0], wasm[4:8])
+			if !bytes.Equal(head[4:8], wasmMagic[4:8]) {
+				return fail(exitRejected, nil, "deploy: %s is WebAssembly binary version %x, only version 1 is supported", args[0], head[4:8])
 			}
-			// The body is the module's bytes as they are: no envelope to
-			// double a large blob in memory.
 			var info registry.ModuleInfo
 			if err := a.request(cmd.Context(), func(c *client.Client) (err error) {
-				info, err = c.Deploy(cmd.Context(), wasm)
+				info, err = c.DeployFrom(cmd.Context(), src, size)
 				return err
 			}); err != nil {
 				return fmt.Errorf("deploy %s: %w", args[0], err)

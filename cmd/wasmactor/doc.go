@@ -11,7 +11,8 @@
 //	wasmactor token  create --role ROLE [--factory F]... [--name N]... [--ttl D] | narrow ... | inspect
 //	wasmactor upgrade TARGET [--to VERSION] | --factory F [--to VERSION] [--parallel N] [--keep-going]
 //	wasmactor migrate TARGET --to NODE
-//	wasmactor drain  NODE [--keep-isolated]
+//	wasmactor drain  NODE [--keep-isolated] [--cancel]
+//	wasmactor undrain NODE
 //	wasmactor undeploy HASH|FACTORY@HASH [--force]
 //	wasmactor demo [mobility]
 //

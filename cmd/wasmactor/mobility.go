@@ -343,6 +343,7 @@ func (a *app) drainCmd() *cobra.Command {
 	var (
 		out          format
 		keepIsolated bool
+		cancelDrain  bool
 		parallel     int
 		timeout      time.Duration
 	)
@@ -355,12 +356,17 @@ factory without snapshots, asks that never settled, or isolated actors with
 --keep-isolated. Then NODE can be stopped (SIGTERM): the moved actors keep
 running, and their old PIDs and names keep working. This is the rolling
 restart: drain, stop, upgrade the binary, start, and drain the next node.
+NODE stays out of placement (spawns that name no node go elsewhere) until
+it restarts or 'wasmactor drain --cancel NODE' ('wasmactor undrain NODE').
 
 Exit code 8 if some actors stayed.`,
 		Example: `  wasmactor drain n3
   wasmactor drain n3 --keep-isolated -o json`,
 		Args: exactArgs(1, "one NODE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if cancelDrain {
+				return a.undrain(cmd.Context(), args[0], timeout)
+			}
 			if parallel < 0 {
 				return usageErrorf("--parallel must not be negative")
 			}
@@ -407,6 +413,7 @@ Exit code 8 if some actors stayed.`,
 	}
 	f := cmd.Flags()
 	f.BoolVar(&keepIsolated, "keep-isolated", false, "leave isolated actors where they are")
+	f.BoolVar(&cancelDrain, "cancel", false, "undo a drain: NODE takes placed spawns again (as 'wasmactor undrain')")
 	f.IntVar(&parallel, "parallel", 0, "migrations in flight (default: the node's, 16)")
 	f.DurationVar(&timeout, "timeout", 10*time.Minute, "how long to wait for the whole drain")
 	addFormatFlag(cmd, &out)

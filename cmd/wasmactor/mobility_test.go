@@ -220,3 +220,23 @@ func TestDemoMobility(t *testing.T) {
 	require.Contains(t, lines[3], `"value":42`)
 	require.Equal(t, "7. 2042 = 42 + 2000: nothing was lost across the upgrade and the migration", lines[6])
 }
+
+// TestUndrain: undrain NODE and drain --cancel NODE both ask the node to
+// take placed spawns again, and nothing else.
+func TestUndrain(t *testing.T) {
+	f := newFake(t)
+	var got []proto.Drain
+	f.handle = func(_ context.Context, req transport.Control) ([]byte, error) {
+		require.Equal(t, proto.KindUndrainCLI, req.Kind)
+		var d proto.Drain
+		require.NoError(t, proto.Unmarshal(req.Body, &d))
+		got = append(got, d)
+		return proto.Marshal(proto.Empty{}), nil
+	}
+	r := f.run(t, "undrain", "n3")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Equal(t, "undrained n3: it takes placed spawns again\n", r.stdout)
+	r = f.run(t, "drain", "--cancel", "n3")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Equal(t, []proto.Drain{{Node: "n3"}, {Node: "n3"}}, got)
+}

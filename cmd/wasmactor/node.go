@@ -49,6 +49,7 @@ func (a *app) nodeCmd() *cobra.Command {
 		dataDir    string
 		logLevel   string
 		httpListen string
+		httpToken  bool
 		advertise  string
 		limits     []string
 		otlp       string
@@ -115,18 +116,19 @@ OTEL_TRACES_SAMPLER, apply).`,
 			logger := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
 			ctx := cmd.Context()
 			cfg := host.Config{
-				Limits:     lim,
-				Name:       name,
-				DataDir:    dataDir,
-				Listen:     listen,
-				Join:       join,
-				CookieFile: a.cookieFile,
-				Logger:     logger,
-				HTTPListen: httpListen,
-				Advertise:  advertise,
-				CertFile:   a.tlsCert,
-				KeyFile:    a.tlsKey,
-				CAFile:     a.tlsCA,
+				Limits:           lim,
+				Name:             name,
+				DataDir:          dataDir,
+				Listen:           listen,
+				Join:             join,
+				CookieFile:       a.cookieFile,
+				Logger:           logger,
+				HTTPListen:       httpListen,
+				HTTPRequireToken: httpToken,
+				Advertise:        advertise,
+				CertFile:         a.tlsCert,
+				KeyFile:          a.tlsKey,
+				CAFile:           a.tlsCA,
 			}
 			cfg.CompileTimeout = compileTO
 			if otlp != "" {
@@ -193,6 +195,7 @@ OTEL_TRACES_SAMPLER, apply).`,
 	f.StringVar(&advertise, "advertise", "", "address peers are told to dial, HOST:PORT, when it differs from --listen (0.0.0.0, NAT, a pod IP)")
 	f.StringSliceVar(&limits, "limit", nil, limitsHelp())
 	f.StringVar(&httpListen, "http", "", "serve Prometheus /metrics, /healthz and /readyz on this TCP address, HOST:PORT (off by default)")
+	f.BoolVar(&httpToken, "http-require-token", false, "the observer's API (/api/*) answers only with a viewer token of the cluster (Authorization: Bearer; the page takes it as #token=... in its URL)")
 	f.StringVar(&otlp, "otlp-endpoint", "", "export OpenTelemetry spans by OTLP/HTTP to this URL, e.g. http://127.0.0.1:4318 (path default "+otlpTracesPath+"; off by default)")
 	addFormatFlag(cmd, &out)
 	return cmd

@@ -43,6 +43,19 @@ func TestTokensAndMutualTLSEndToEnd(t *testing.T) {
 	e.ok(n1, "spawn", "Echo", "--name", "shop/bob")
 	e.fails(n1, asBank, exitPermission, "holds no name the token allows", "kill", "shop/bob")
 
+	// Moving code is deploy's privilege: an operator may not.
+	operator := strings.TrimSpace(e.ok(nil, "token", "create", "--role", "operator"))
+	asOperator := []string{envToken + "=" + operator}
+	for _, args := range [][]string{
+		{"upgrade", "shop/bob"},
+		{"upgrade", "--factory", "Echo"},
+		{"migrate", "shop/bob", "--to", "n1"},
+		{"drain", "n1"},
+		{"undeploy", "Echo"},
+	} {
+		e.fails(n1, asOperator, exitPermission, "needs role admin; the token's role is operator", args...)
+	}
+
 	// A token minted from another cookie: the node refuses the handshake.
 	other := filepath.Join(e.dir, "other-cookie")
 	require.NoError(t, os.WriteFile(other, []byte(strings.Repeat("ab", 32)), 0o600))

@@ -326,6 +326,16 @@ func (t Timer) Cancel() bool {
 	return t.in.host.cancelTimer(t.actor, t.id) == codeOK
 }
 
+// ID is the timer's handle as the host knows it: an actor that snapshots
+// keeps it in its state, since a Timer itself does not survive a restore,
+// and gets the Timer back with [Context.Timer]. A timer moves with its actor
+// when the actor migrates, under the same ID.
+func (t Timer) ID() uint64 { return t.id }
+
+// Timer returns the handle of this actor's timer id (see [Timer.ID]), for
+// an actor restored from a snapshot, after an upgrade or a migration.
+func (c *Context) Timer(id uint64) Timer { return Timer{in: c.in, actor: c.id, id: id} }
+
 // Log writes a line to the node's log, tagged with this actor. args are
 // key-value pairs printed as key=value after msg:
 //

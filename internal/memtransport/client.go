@@ -75,8 +75,14 @@ func (c *client) Call(ctx context.Context, req transport.Control) ([]byte, error
 // Close ends the client; calls in progress return an error. Idempotent.
 func (c *client) Close() error {
 	c.nw.mu.Lock()
+	defer c.nw.mu.Unlock()
+	if c.ctx.Err() != nil {
+		return nil
+	}
 	c.closeLocked()
-	c.nw.mu.Unlock()
+	if cc, ok := c.n.h.(transport.ClientCloser); ok && !c.n.dead {
+		c.nw.goFor(c.n, nil, func() { cc.ClientClosed(c.peer) })
+	}
 	return nil
 }
 

@@ -46,6 +46,8 @@
 // # Notes
 //
 // Not modelled: latency, loss of individual messages on a live link,
-// reconnect backoff, the cookie handshake. Handlers must not call Close on
+// reconnect backoff, the cookie handshake. So PeerStats counts messages,
+// their payload bytes and reconnects (links after the first), but never
+// an RTT or a failed handshake. Handlers must not call Close on
 // their own transport (Close waits for the handler's goroutines).
 package memtransport

@@ -71,6 +71,23 @@ type direction struct {
 	lost atomic.Bool
 	// drain: from left cleanly; what it queued is delivered before NodeDown.
 	drain atomic.Bool
+	// out counts what from sends on d (from's counters of to); in what to
+	// receives (to's counters of from).
+	out, in *peerCounters
+}
+
+// peerCounters are what a node counted for one peer name, across links;
+// atomics, so Send and the delivery goroutines need no lock to count.
+type peerCounters struct {
+	msgsOut, msgsIn, bytesOut, bytesIn, links atomic.Uint64
+}
+
+func envBytes(envs []transport.Envelope) uint64 {
+	var n int
+	for i := range envs {
+		n += len(envs[i].Payload) + len(envs[i].Trace)
+	}
+	return uint64(n)
 }
 
 // linkLocked connects x and y; the caller holds mu and checked
@@ -88,6 +105,8 @@ func (nw *Network) linkLocked(x, y *node) {
 			laneDone: make(chan struct{}),
 			ctlDone:  make(chan struct{}),
 		}
+		d.out, d.in = from.countersLocked(to.info.Name), to.countersLocked(from.info.Name)
+		d.out.links.Add(1)
 		l.dirs[i] = d
 		// Chain with the previous link from the same peer name, so to never
 		// hears the new NodeUp before the old NodeDown returned.
@@ -181,6 +200,8 @@ func (d *direction) deliverCasts(ctx context.Context) {
 		d.casts[0] = transport.Control{}
 		d.casts = d.casts[1:]
 		d.mu.Unlock()
+		d.in.msgsIn.Add(1)
+		d.in.bytesIn.Add(uint64(len(c.Body)))
 		d.to.h.HandleCast(d.from.info, c)
 	}
 }
@@ -225,6 +246,8 @@ func (d *direction) deliverEnvelopes(ctx context.Context) {
 			d.envs = d.envs[k:]
 		}
 		d.mu.Unlock()
+		d.in.msgsIn.Add(uint64(len(batch)))
+		d.in.bytesIn.Add(envBytes(batch))
 		d.to.h.HandleEnvelopes(d.from.info, batch)
 	}
 }

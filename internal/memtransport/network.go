@@ -111,6 +111,7 @@ func (nw *Network) NewNode(name string, incarnation uint64) transport.Transport 
 		cancel: cancel,
 		links:  make(map[string]*link),
 		lastIn: make(map[string]chan struct{}),
+		stats:  make(map[string]*peerCounters),
 	}
 	nw.nodes[name] = n
 	return n

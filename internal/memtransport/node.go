@@ -26,6 +26,7 @@ type node struct {
 	dead    bool                     // closed or killed
 	links   map[string]*link         // by peer name
 	lastIn  map[string]chan struct{} // by peer name: ctlDone of the last direction into this node
+	stats   map[string]*peerCounters // by peer name, kept across links
 
 	wg sync.WaitGroup // goroutines calling h
 }
@@ -148,7 +149,11 @@ func (n *node) Send(peer string, envs ...transport.Envelope) error {
 		return nil
 	}
 	if d.lost.Load() {
-		return nil // the peer stopped hearing us; we do not know it yet
+		// The peer stopped hearing us; we do not know it yet. Queued as
+		// far as we can tell, so counted.
+		d.out.msgsOut.Add(uint64(len(envs)))
+		d.out.bytesOut.Add(envBytes(envs))
+		return nil
 	}
 	limit := int(n.nw.queueLimit.Load())
 	d.mu.Lock()
@@ -166,6 +171,8 @@ func (n *node) Send(peer string, envs ...transport.Envelope) error {
 		d.envs = append(d.envs, e)
 	}
 	d.mu.Unlock()
+	d.out.msgsOut.Add(uint64(len(envs)))
+	d.out.bytesOut.Add(envBytes(envs))
 	kick(d.envKick)
 	return nil
 }
@@ -176,7 +183,9 @@ func (n *node) Cast(peer string, msg transport.Control) error {
 		return err
 	}
 	if d.lost.Load() {
-		return nil // the peer stopped hearing us; we do not know it yet
+		d.out.msgsOut.Add(1) // as in Send
+		d.out.bytesOut.Add(uint64(len(msg.Body)))
+		return nil
 	}
 	msg.Body = bytes.Clone(msg.Body)
 	limit := int(n.nw.queueLimit.Load())
@@ -191,8 +200,44 @@ func (n *node) Cast(peer string, msg transport.Control) error {
 	}
 	d.casts = append(d.casts, msg)
 	d.mu.Unlock()
+	d.out.msgsOut.Add(1)
+	d.out.bytesOut.Add(uint64(len(msg.Body)))
 	kick(d.castKick)
 	return nil
+}
+
+// countersLocked returns n's counters of peer, made on first use; the
+// caller holds nw.mu for writing.
+func (n *node) countersLocked(peer string) *peerCounters {
+	c := n.stats[peer]
+	if c == nil {
+		c = new(peerCounters)
+		n.stats[peer] = c
+	}
+	return c
+}
+
+// PeerStats implements transport.Transport. Bytes are envelope payloads
+// and trace contexts and cast bodies; nothing here measures a round trip
+// or fails a handshake. Counters of a peer are kept for the node's life.
+func (n *node) PeerStats() []transport.PeerStats {
+	n.nw.mu.RLock()
+	defer n.nw.mu.RUnlock()
+	out := make([]transport.PeerStats, 0, len(n.stats))
+	for name, c := range n.stats {
+		l := n.links[name]
+		out = append(out, transport.PeerStats{
+			Peer:        name,
+			Up:          !n.dead && l != nil && l.hears(n),
+			MessagesOut: c.msgsOut.Load(),
+			MessagesIn:  c.msgsIn.Load(),
+			BytesOut:    c.bytesOut.Load(),
+			BytesIn:     c.bytesIn.Load(),
+			Reconnects:  max(c.links.Load(), 1) - 1,
+		})
+	}
+	slices.SortFunc(out, func(a, b transport.PeerStats) int { return strings.Compare(a.Peer, b.Peer) })
+	return out
 }
 
 type result struct {

@@ -12,6 +12,7 @@ const (
 	// Casts between nodes.
 	KindUndeploy uint16 = 40 // Tombstones: modules undeployed (also sent to a peer that came up)
 	KindAliases  uint16 = 41 // Aliases: where moved actors live now (sent to a peer that came up)
+	KindRelay    uint16 = 42 // Relay: a cast for an actor that moved away from the sender, from the node that sent it
 
 	// Calls between nodes.
 	KindUpgrade       uint16 = 140 // Upgrade (PID) → UpgradeReply: upgrade an actor of the receiver
@@ -169,6 +170,30 @@ type MigrateIn struct {
 	// Records are what was queued for the actor, in order.
 	Records  []Forward `cbor:"9,keyasint,omitempty"`
 	Restarts uint32    `cbor:"14,keyasint,omitempty"`
+	// NodeMons and GroupMons are the actor's node and group monitors, under
+	// the refs its guest knows them by; Timers its SendAfter timers that
+	// have not fired. They move with the actor.
+	NodeMons  []MonitorRef `cbor:"15,keyasint,omitempty"`
+	GroupMons []MonitorRef `cbor:"16,keyasint,omitempty"`
+	Timers    []TimerRef   `cbor:"17,keyasint,omitempty"`
+}
+
+// MonitorRef is a node monitor (Name: the node) or a group monitor (Name:
+// the group) of a migrating actor.
+type MonitorRef struct {
+	Ref  uint64 `cbor:"1,keyasint"`
+	Name string `cbor:"2,keyasint"`
+}
+
+// TimerRef is a SendAfter timer of a migrating actor: Key is the handle its
+// guest cancels it with; the tell of Payload to To is due InMicros after
+// the MigrateIn was sent (0 or less: at once).
+type TimerRef struct {
+	Key           uint64 `cbor:"1,keyasint"`
+	ToIncarnation uint64 `cbor:"2,keyasint"`
+	ToSerial      uint64 `cbor:"3,keyasint"`
+	InMicros      int64  `cbor:"4,keyasint"`
+	Payload       []byte `cbor:"5,keyasint,omitempty"`
 }
 
 // WatcherRef is a monitor on a migrating actor, held on Node (a node name,
@@ -260,4 +285,17 @@ type DrainLeft struct {
 	Factory string        `cbor:"2,keyasint"`
 	Reason  string        `cbor:"3,keyasint"`
 	Code    uint16        `cbor:"4,keyasint,omitempty"`
+}
+
+// Relay carries a cast that came to an actor's old node after the actor
+// moved away, on to its new node. Origin is the node that sent the cast
+// (the relay speaks for it only about Old, which the relaying node owns);
+// Kind and Body are the cast, its target already rewritten to the actor's
+// PID at the receiver.
+type Relay struct {
+	Origin            string        `cbor:"1,keyasint"`
+	OriginIncarnation uint64        `cbor:"2,keyasint"`
+	Old               wasmactor.PID `cbor:"3,keyasint"`
+	Kind              uint16        `cbor:"4,keyasint"`
+	Body              []byte        `cbor:"5,keyasint"`
 }

@@ -64,6 +64,8 @@ type Sync struct {
 	Modules []registry.ModuleInfo `cbor:"1,keyasint"`
 	Names   []registry.Claim      `cbor:"2,keyasint"`
 	Groups  []GroupRef            `cbor:"3,keyasint"`
+	// Draining: the sender takes no new placed spawns (KindDraining).
+	Draining bool `cbor:"4,keyasint,omitempty"`
 }
 
 // NameRef names one registration.
@@ -279,6 +281,9 @@ type NodeStatus struct {
 	RecentCrashes []Crash `cbor:"19,keyasint,omitempty" json:"recent_crashes,omitempty"`
 	// ModuleActors counts live actors per module (short hash).
 	ModuleActors map[string]int `cbor:"20,keyasint,omitempty" json:"module_actors,omitempty"`
+	// Draining: the node is draining or drained, and placement passes it
+	// by (KindDraining).
+	Draining bool `cbor:"21,keyasint,omitempty" json:"draining,omitempty"`
 }
 
 // Crash is one discarded instance, as the observer shows it.

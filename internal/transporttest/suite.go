@@ -65,6 +65,7 @@ func Run(t *testing.T, newNetwork func(t *testing.T, opts Options) Network) {
 		{"SimultaneousJoinIsOneSession", Options{}, testSimultaneousJoin},
 		{"ConcurrentJoinsMakeOneSessionPerPair", Options{}, testConcurrentMesh},
 		{"OneWayLossHealsOnBothSides", Options{}, testOneWayLoss},
+		{"PeerStatsCountMessages", Options{}, testPeerStats},
 	}
 	for _, c := range checks {
 		t.Run(c.name, func(t *testing.T) {
@@ -579,4 +580,51 @@ func testOneWayLoss(t *testing.T, c *cluster) {
 			require.NotEqual(t, lost, uint64(m.Kind), "a cast sent into the lost session arrived")
 		}
 	}
+	// Three losses, each healed by one new session on both sides.
+	for _, pair := range [][2]string{{"a", "b"}, {"b", "a"}} {
+		ps, ok := peerStats(c.tr[pair[0]], pair[1])
+		require.True(t, ok, "%s has no stats of %s", pair[0], pair[1])
+		require.EqualValues(t, 3, ps.Reconnects, "%s's reconnects to %s", pair[0], pair[1])
+		require.True(t, ps.Up)
+	}
+}
+
+// peerStats finds tr's stats of peer.
+func peerStats(tr transport.Transport, peer string) (transport.PeerStats, bool) {
+	for _, ps := range tr.PeerStats() {
+		if ps.Peer == peer {
+			return ps, true
+		}
+	}
+	return transport.PeerStats{}, false
+}
+
+// testPeerStats: what one node sends is counted out at it and in at the
+// peer, once each, envelopes and casts alike; a first session is no
+// reconnect.
+func testPeerStats(t *testing.T, c *cluster) {
+	c.start("a", "b")
+	c.join("a", "b")
+	const envs = 100
+	for i := range envs {
+		require.NoError(t, sendRetrying(c.tr["a"], "b", transport.Envelope{From: 1, To: 2, Ref: uint64(i), Payload: make([]byte, 100)}))
+	}
+	require.NoError(t, c.tr["a"].Cast("b", transport.Control{Kind: 7, Body: make([]byte, 50)}))
+	r := c.rec["b"]
+	r.Wait("every envelope and the cast", func() bool { return len(r.Envelopes("a")) == envs && len(r.Casts("a")) == 1 })
+	out, ok := peerStats(c.tr["a"], "b")
+	require.True(t, ok)
+	in, ok := peerStats(c.tr["b"], "a")
+	require.True(t, ok)
+	require.EqualValues(t, envs+1, out.MessagesOut)
+	require.EqualValues(t, envs+1, in.MessagesIn)
+	require.Zero(t, out.MessagesIn)
+	require.Zero(t, in.MessagesOut)
+	// At least the payloads; a transport may count its framing too.
+	require.GreaterOrEqual(t, out.BytesOut, uint64(envs*100+50))
+	require.GreaterOrEqual(t, in.BytesIn, uint64(envs*100+50))
+	require.True(t, out.Up && in.Up)
+	require.Zero(t, out.Reconnects)
+	require.Zero(t, in.Reconnects)
+	require.Zero(t, out.HandshakeFailures)
 }

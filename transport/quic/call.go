@@ -67,7 +67,11 @@ func (s *session) serveStream(str *qgo.Stream) {
 		return
 	}
 	if kind == streamCall {
-		r.SetMax(s.t.cfg.MaxRequest)
+		if s.peer.Client {
+			r.SetMax(s.t.cfg.MaxClientRequest)
+		} else {
+			r.SetMax(s.t.cfg.MaxRequest)
+		}
 	}
 	body, err := r.Next()
 	if err != nil {

@@ -118,11 +118,18 @@ type Config struct {
 	// MaxFrame caps every frame this node accepts (and tells peers, who
 	// split their batches to fit). Default 1 MiB; 4 KiB to 64 MiB.
 	MaxFrame int
-	// MaxRequest caps the body of a call request this node accepts; a
-	// deploy carries a whole module in one. Default 16 MiB; at least
+	// MaxRequest caps the body of a call request this node accepts from
+	// a node (a migrating actor's snapshot travels in one; a client's are
+	// capped by MaxClientRequest). Default 16 MiB; at least
 	// MaxFrame, at most 256 MiB. It is announced in the hello, and callers
 	// refuse larger requests locally.
 	MaxRequest int
+	// MaxClientRequest caps the body of a call request from a client (the
+	// CLI), announced to clients in the hello in place of MaxRequest:
+	// whatever their token, they make the node read this much before it
+	// checks what they may ask. Default MaxFrame + 64 KiB; at least
+	// MaxFrame, at most MaxRequest.
+	MaxClientRequest int
 	// MaxStreams bounds the concurrent calls and blob transfers one peer may
 	// have open to this node. Default 256.
 	MaxStreams int
@@ -250,6 +257,12 @@ func (c Config) validate() (config, error) {
 	}
 	if c.MaxRequest < c.MaxFrame || c.MaxRequest > maxMaxRequest {
 		return bad("MaxRequest must be MaxFrame (%d) to %d, got %d", c.MaxFrame, maxMaxRequest, c.MaxRequest)
+	}
+	if c.MaxClientRequest == 0 {
+		c.MaxClientRequest = min(c.MaxFrame+64<<10, c.MaxRequest)
+	}
+	if c.MaxClientRequest < c.MaxFrame || c.MaxClientRequest > c.MaxRequest {
+		return bad("MaxClientRequest must be MaxFrame (%d) to MaxRequest (%d), got %d", c.MaxFrame, c.MaxRequest, c.MaxClientRequest)
 	}
 	if c.MaxStreams == 0 {
 		c.MaxStreams = DefaultMaxStreams

@@ -21,6 +21,7 @@ func TestConfigDefaultsAndValidation(t *testing.T) {
 	require.Equal(t, DefaultIdleTimeout/4, c.KeepAlive)
 	require.Equal(t, DefaultLanes, c.Lanes)
 	require.Equal(t, DefaultMaxFrame, c.MaxFrame)
+	require.Equal(t, DefaultMaxFrame+64<<10, c.MaxClientRequest, "a client's request: a frame and some envelope")
 	require.Equal(t, DefaultUnauthenticated, c.MaxUnauthenticated)
 	require.Equal(t, DefaultUnauthPerIP, c.MaxUnauthenticatedPerIP)
 	require.Equal(t, DefaultMaxMembers, c.MaxMembers)

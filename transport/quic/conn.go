@@ -81,6 +81,7 @@ func (t *Transport) serveConn(conn *qgo.Conn) {
 	fail := func(err error) {
 		if t.ctx.Err() == nil {
 			t.limiter.fail(ip)
+			t.unknownFailures.Add(1) // the peer's name is its word until its proof verifies
 			t.log.Warn("handshake failed", "remote", conn.RemoteAddr().String(), "err", err)
 		}
 		conn.CloseWithError(CodeHandshakeFailed, "")
@@ -107,6 +108,7 @@ func (t *Transport) serveConn(conn *qgo.Conn) {
 	str.SetDeadline(deadline)
 	h := newHandshaker(t.cfg.Cookie, t.selfHello(), str, ekm)
 	h.auth = t.cfg.auth
+	h.clientRequest = uint64(t.cfg.MaxClientRequest)
 	var s *session
 	_, err = h.server(func(p hello) error {
 		if err := stopWatch(); err != nil {

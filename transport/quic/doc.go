@@ -111,6 +111,19 @@
 // hears it) ends with both sides reporting the old session down and the new
 // one up (see Sessions).
 //
+// # Counters
+//
+// [Transport.PeerStats] reports, per peer node, the messages (envelopes
+// and casts) and bytes in and out, the smoothed RTT, reconnects and failed
+// handshakes. Messages are counted on the message path by one atomic add
+// per Send, Cast or delivered batch, in counters the peer's member record
+// owns and its sessions share, so no lock or allocation is added per
+// message. Bytes and RTT are quic-go's own (Conn.ConnectionStats, read
+// when asked); the loop adds a session's bytes to its member's when the
+// session ends, so counts survive reconnects. Handshakes that fail before
+// the peer proved the cookie, and failed dials of seeds, count under
+// transport.UnknownPeer: a name nobody verified is no label.
+//
 // # Security
 //
 // See docs/protocol.md: the cookie handshake inside TLS 1.3, channel

@@ -22,6 +22,7 @@ func (t *Transport) Fence(node string, env transport.Envelope) error {
 	}
 	env.Status = uint16(len(s.lanes))
 	s.queued.Add(int64(len(s.lanes)))
+	s.ctr.msgsOut.Add(uint64(len(s.lanes)))
 	for _, l := range s.lanes {
 		l.push([]transport.Envelope{env})
 	}

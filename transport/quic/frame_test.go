@@ -92,7 +92,8 @@ func TestFrameCapsEnforcedLocally(t *testing.T) {
 	var tooLarge *wire.FrameTooLargeError
 	require.ErrorAs(t, err, &tooLarge)
 	require.Equal(t, 4096, tooLarge.Max)
-	// Call requests have their own cap (a deploy carries a module).
+	// Call requests from nodes have their own cap (a migration carries a
+	// snapshot).
 	_, err = a.Call(joinCtx(t), "s", transport.Control{Body: make([]byte, 5000)})
 	require.NoError(t, err)
 	_, err = a.Call(joinCtx(t), "s", transport.Control{Body: make([]byte, 9000)})

@@ -51,7 +51,8 @@ type hello struct {
 	// Nonce is the client's fresh nonce; the server's is in its challenge.
 	Nonce    []byte `cbor:"6,keyasint,omitempty"`
 	MaxFrame uint64 `cbor:"7,keyasint"`
-	// MaxRequest is the largest call request the sender accepts; absent
+	// MaxRequest is the largest call request the sender accepts from the
+	// receiver (a server tells a client its MaxClientRequest); absent
 	// (zero) means MaxFrame. Clients accept no requests and omit it.
 	MaxRequest uint64 `cbor:"8,keyasint,omitempty"`
 	// Expect is the node the client means to reach (a redial of a known
@@ -183,9 +184,12 @@ func computeProof(cookie []byte, label string, ekm []byte, msgs ...[]byte) []byt
 type handshaker struct {
 	cookie []byte
 	self   hello
-	rw     io.Writer
-	r      *wire.Reader
-	ekm    []byte
+	// clientRequest, when not zero, is the request cap announced to a
+	// client (a server's Config.MaxClientRequest) instead of self's.
+	clientRequest uint64
+	rw            io.Writer
+	r             *wire.Reader
+	ekm           []byte
 	// auth (a server's) verifies token clients and signs its answers to
 	// them; tok (a client's) is proved instead of the cookie.
 	auth *token.Authority
@@ -373,6 +377,9 @@ func (h *handshaker) server(admit func(hello) error) (hello, error) {
 	// This node's hello and its proof over it, in one write.
 	self := h.self
 	self.Nonce = nil
+	if peer.Role == roleClient && h.clientRequest != 0 {
+		self.MaxRequest = h.clientRequest
+	}
 	if h.serverHello, err = wire.Marshal(self); err != nil {
 		return peer, err
 	}

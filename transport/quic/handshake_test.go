@@ -90,7 +90,9 @@ func TestClientDial(t *testing.T) {
 		froms <- f
 		return []byte("pong"), nil
 	})
-	s := startNode(t, testConfig("s"), hs)
+	cfg := testConfig("s")
+	cfg.MaxClientRequest = 4 << 20
+	s := startNode(t, cfg, hs)
 	c, err := Dial(joinCtx(t), s.Self().Addr, ClientConfig{Name: "cli", Cookie: testCookie})
 	require.NoError(t, err)
 	require.Equal(t, s.Self(), c.Peer())
@@ -98,7 +100,9 @@ func TestClientDial(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "pong", string(out))
 	_, err = c.Call(joinCtx(t), transport.Control{Body: make([]byte, 3<<20)})
-	require.NoError(t, err, "a client may send module-sized requests")
+	require.NoError(t, err, "a client may send requests up to MaxClientRequest")
+	_, err = c.Call(joinCtx(t), transport.Control{Body: make([]byte, 5<<20)})
+	require.ErrorIs(t, err, transport.ErrFrameTooLarge, "and no larger, though nodes may (MaxRequest)")
 	<-froms
 	from := <-froms
 	require.True(t, from.Client)

@@ -52,6 +52,10 @@ type session struct {
 	ctrlQ ctrlQueue
 
 	lanes []*lane
+	// ctr counts the messages of a node session, set by the loop when it
+	// activates the session (nil for clients and tentative connections,
+	// which carry no messages).
+	ctr *peerCounters
 	// queued is the envelopes in the lanes' queues and their bytes
 	// (queuedSize), as count<<queuedShift | bytes: one CAS checks both
 	// bounds.
@@ -221,6 +225,7 @@ func (s *session) send(envs []transport.Envelope) error {
 		same = laneOf(&envs[i], nl) == first
 	}
 	if same && s.lanes[first].tryDirect(envs) {
+		s.ctr.msgsOut.Add(uint64(len(envs)))
 		return nil
 	}
 	n, size := int64(len(envs)), queuedSize(envs)
@@ -237,6 +242,7 @@ func (s *session) send(envs []transport.Envelope) error {
 			break
 		}
 	}
+	s.ctr.msgsOut.Add(uint64(n))
 	if same {
 		s.lanes[first].push(envs)
 		return nil
@@ -320,6 +326,7 @@ func (s *session) readLane(str *qgo.ReceiveStream) {
 			return
 		}
 		last = len(envs)
+		s.ctr.msgsIn.Add(uint64(len(envs)))
 		h.HandleEnvelopes(from, envs)
 	}
 }
@@ -412,7 +419,11 @@ func (s *session) cast(msg transport.Control) error {
 	if s.ctx.Err() != nil || s.peerLeft.Load() {
 		return fmt.Errorf("%w: %s", transport.ErrNodeDown, s.peer.Name)
 	}
-	return s.queueCtrl(ctrlMsg{Type: ctrlCast, Kind: msg.Kind, Body: msg.Body}, false)
+	err := s.queueCtrl(ctrlMsg{Type: ctrlCast, Kind: msg.Kind, Body: msg.Body}, false)
+	if err == nil {
+		s.ctr.msgsOut.Add(1)
+	}
+	return err
 }
 
 // queueMembers tells the peer who else is connected. Called on the loop.
@@ -485,6 +496,7 @@ func (s *session) readControl() {
 			if !s.waitReady() {
 				return
 			}
+			s.ctr.msgsIn.Add(1)
 			s.t.h.HandleCast(s.peer.NodeInfo, transport.Control{Kind: m.Kind, Body: m.Body})
 		case ctrlOffer:
 			t := s.t

@@ -59,6 +59,11 @@ type Transport struct {
 	loopDone chan struct{}
 	notify   *notifier
 
+	// unknownFailures counts failed handshakes that no verified peer name
+	// can be given to (transport.UnknownPeer): accepted connections whose
+	// proof failed, and dials of seeds.
+	unknownFailures atomic.Uint64
+
 	// peers is the published copy of the current node sessions, read
 	// without locks on the Send path and replaced by the loop.
 	peers atomic.Pointer[map[string]*session]
@@ -93,6 +98,15 @@ type member struct {
 	// number of slots (queued while it waits for one, slot while it holds
 	// one) and forgotten after learnRetries failed redials.
 	learned, queued, slot bool
+
+	// ctr is shared with the member's sessions, which count messages in
+	// it; stats is the loop's (see PeerStats).
+	ctr   *peerCounters
+	stats memberStats
+}
+
+func newMember(info transport.NodeInfo, learned bool) *member {
+	return &member{info: info, learned: learned, ctr: new(peerCounters)}
 }
 
 // Bounds on what a peer's member list can make this node do: at most
@@ -306,7 +320,13 @@ func (t *Transport) Join(ctx context.Context, seeds []string) error {
 	}
 	results := make(chan error, len(seeds))
 	for _, seed := range seeds {
-		if !t.spawn(func() { results <- t.dialNode(ctx, seed, "") }) {
+		if !t.spawn(func() {
+			err := t.dialNode(ctx, seed, "")
+			if handshakeFailed(err) && t.ctx.Err() == nil {
+				t.unknownFailures.Add(1) // a seed is an address; its name is not verified
+			}
+			results <- err
+		}) {
 			return closedError{}
 		}
 	}
@@ -608,10 +628,11 @@ func (t *Transport) activate(s *session, gen uint64) {
 	p := s.peer
 	m := t.members[p.Name]
 	if m == nil {
-		m = &member{}
+		m = newMember(p.NodeInfo, false)
 		t.members[p.Name] = m
 	}
 	if old := m.sess; old != nil {
+		m.sessionEnded(old)
 		var reason error
 		switch {
 		case old.peer.Incarnation != p.Incarnation:
@@ -630,6 +651,10 @@ func (t *Transport) activate(s *session, gen uint64) {
 	stopTimer(s.expire)
 	m.retry, s.expire = nil, nil
 	s.active, s.gen = true, gen
+	// Before NodeUp and publish: nothing reaches the session's counters
+	// until then (Send finds it through peers, readers wait for ready).
+	s.ctr = m.ctr
+	m.sessionStarted()
 	close(s.activated)
 	m.sess, m.info, m.attempts, m.downSince = s, p.NodeInfo, 0, time.Time{}
 	m.lastGen, m.lastInc = gen, p.Incarnation
@@ -648,6 +673,10 @@ func (t *Transport) sessionDone(s *session, cause error) {
 	delete(t.sessions, s)
 	stopTimer(s.expire)
 	if s.peer.Client {
+		if cc, ok := t.h.(transport.ClientCloser); ok {
+			peer := s.peer
+			t.notify.push(nil, func() { cc.ClientClosed(peer) })
+		}
 		return
 	}
 	name := s.peer.Name
@@ -656,6 +685,7 @@ func (t *Transport) sessionDone(s *session, cause error) {
 		return // never active, or replaced (its NodeDown is already queued)
 	}
 	m.sess = nil
+	m.sessionEnded(s)
 	t.publish()
 	reason := t.downReason(s, cause)
 	if t.shuttingDown {
@@ -770,6 +800,9 @@ func (t *Transport) freeLearnSlot(m *member) {
 
 func (t *Transport) dialDone(m *member, err error) {
 	m.dialing = false
+	if handshakeFailed(err) && !t.shuttingDown {
+		m.stats.handshakeFailures++
+	}
 	t.freeLearnSlot(m)
 	if t.shuttingDown || t.members[m.info.Name] != m || m.sess != nil {
 		return
@@ -803,7 +836,7 @@ func (t *Transport) learn(from string, list []transport.NodeInfo) {
 			t.log.Warn("member list ignored: MaxMembers nodes known", "from", from, "ignored", len(list)-i, "max", t.cfg.MaxMembers)
 			return
 		}
-		m := &member{info: info, learned: true}
+		m := newMember(info, true)
 		t.members[info.Name] = m
 		t.startDial(m)
 	}

@@ -1,0 +1,222 @@
+package host
+
+import (
+	"github.com/wasmactor/wasmactor/internal/abi"
+	"github.com/wasmactor/wasmactor/internal/proto"
+	"github.com/wasmactor/wasmactor/transport"
+)
+
+// The alias table: every node knows where moved actors live now (old
+// PID → current PID, collapsed), learns of moves by Moved and by the
+// table a peer sends when it comes up, and routes by it (see migrate.go).
+
+// applyMoved learns that Old now lives at New: the alias, names and groups
+// here, the monitors and links held here on Old and by it, and a fence to
+// Old's node so the new home knows when this node's earlier sends are all
+// through. self is true on Old's own node.
+func (n *Node) applyMoved(m proto.Moved, self bool) {
+	oldABI := abi.PID{Incarnation: m.Old.Incarnation, Serial: m.Old.Serial}
+	n.mob.route.Lock()
+	if !self && n.followPID(m.Old) == m.New {
+		// Applied already: a Moved is told again until its sender hears
+		// back (tellMoved), and aliases come again at every node up.
+		n.mob.route.Unlock()
+		return
+	}
+	defer func() {
+		if !self {
+			n.sendFence(m.Old)
+		}
+		n.mob.route.Unlock()
+	}()
+	n.mob.mu.Lock()
+	olds := append(n.mob.behind[m.Old], oldABI)
+	delete(n.mob.behind, m.Old)
+	for _, k := range olds { // collapsed: every old PID leads straight to New
+		n.mob.aliases[k] = m.New
+	}
+	n.mob.behind[m.New] = append(n.mob.behind[m.New], olds...)
+	stubs := n.mob.stubsTo[m.Old]
+	delete(n.mob.stubsTo, m.Old)
+	n.mob.stubsTo[m.New] = append(n.mob.stubsTo[m.New], stubs...)
+	if len(n.mob.aliases) > maxAliases {
+		for k := range n.mob.aliases { // the table is a cache of last resort
+			delete(n.mob.aliases, k)
+			if len(n.mob.aliases) <= maxAliases {
+				break
+			}
+		}
+	}
+	n.mob.nAlias.Store(int32(len(n.mob.aliases)))
+	n.mob.mu.Unlock()
+	// Stubs that forwarded to Old forward straight to New now; what they
+	// sent before is ahead of this node's fence, queued below. A stub's
+	// lock is never taken under mob.mu: a local forward looks stubs up.
+	for _, s := range stubs {
+		s.mu.Lock()
+		s.to = m.New
+		s.mu.Unlock()
+	}
+
+	n.names.Handover(m.Old, m.New)
+	n.groups.Replace(m.Old, m.New)
+	newHere := m.New.Node == n.cfg.Name && m.New.Incarnation == n.incarnation
+	var na *actor
+	if newHere {
+		na = n.actors.get(m.New.Serial)
+	}
+
+	// Monitors held here on Old now watch New.
+	n.cl.mu.Lock()
+	var local []uint64
+	for ref, rw := range n.cl.rwatch {
+		if rw.target == m.Old {
+			rw.target, rw.node = m.New, m.New.Node
+			n.cl.rwatch[ref] = rw
+			if newHere {
+				local = append(local, ref)
+			}
+		}
+	}
+	n.cl.mu.Unlock()
+	// Monitors Old held on actors here are now held by New's node.
+	for _, w := range m.Watching {
+		if w.Target.Node != n.cfg.Name || w.Target.Incarnation != n.incarnation || self {
+			continue
+		}
+		t := n.actors.get(w.Target.Serial)
+		if t == nil {
+			continue
+		}
+		t.mu.Lock()
+		for k, x := range t.watchers {
+			if x.node == m.Old.Node && x.nodeInc == m.Old.Incarnation && x.remoteRef == w.Ref {
+				delete(t.watchers, k)
+				if newHere && na != nil {
+					t.watchers[w.Ref] = watcher{actor: na}
+				} else {
+					t.watchers[k] = watcher{node: m.New.Node, nodeInc: m.New.Incarnation, remoteRef: w.Ref}
+				}
+			}
+		}
+		t.mu.Unlock()
+	}
+	// Links to Old from actors here are links to New.
+	for _, p := range m.Links {
+		if p.Node != n.cfg.Name || p.Incarnation != n.incarnation || self {
+			continue
+		}
+		b := n.actors.get(p.Serial)
+		if b == nil {
+			continue
+		}
+		b.mu.Lock()
+		if _, ok := b.rlinks[m.Old]; ok {
+			delete(b.rlinks, m.Old)
+			if newHere && na != nil {
+				if b.links == nil {
+					b.links = make(map[uint64]struct{})
+				}
+				b.links[m.New.Serial] = struct{}{}
+			} else {
+				b.rlinks[m.New] = struct{}{}
+			}
+		}
+		b.mu.Unlock()
+	}
+	if newHere && na != nil {
+		n.installArrived(na, m, local)
+	}
+}
+
+// maxAliases bounds the alias table.
+const maxAliases = 1 << 16
+
+// followABI returns where the actor p names lives now (p if it never
+// moved, as far as this node knows).
+func (n *Node) followABI(p abi.PID) abi.PID {
+	if n.mob.nAlias.Load() == 0 {
+		return p
+	}
+	n.mob.mu.RLock()
+	to, ok := n.mob.aliases[p]
+	n.mob.mu.RUnlock()
+	if !ok {
+		return p
+	}
+	return abi.PID{Incarnation: to.Incarnation, Serial: to.Serial}
+}
+
+// samePID reports whether an answer from from is an answer of asked: the
+// same PID, or PIDs of one actor that migrated (both lead to where it lives
+// now, as far as this node knows).
+func (n *Node) samePID(asked, from abi.PID) bool {
+	if asked == from {
+		return true
+	}
+	if n.mob.nAlias.Load() == 0 {
+		return false
+	}
+	// Both under one read lock: a move learned between two lookups would
+	// lead one of them a step further than the other.
+	n.mob.mu.RLock()
+	defer n.mob.mu.RUnlock()
+	follow := func(p abi.PID) abi.PID {
+		if to, ok := n.mob.aliases[p]; ok {
+			return abi.PID{Incarnation: to.Incarnation, Serial: to.Serial}
+		}
+		return p
+	}
+	return follow(asked) == follow(from)
+}
+
+// followPID is followABI for a Go-API PID.
+func (n *Node) followPID(p PID) PID {
+	if n.mob.nAlias.Load() == 0 {
+		return p
+	}
+	n.mob.mu.RLock()
+	to, ok := n.mob.aliases[abi.PID{Incarnation: p.Incarnation, Serial: p.Serial}]
+	n.mob.mu.RUnlock()
+	if !ok {
+		return p
+	}
+	return to
+}
+
+// sendAliases tells a peer that came up where moved actors live now.
+func (n *Node) sendAliases(peer string) {
+	n.mob.mu.RLock()
+	list := make([]proto.Moved, 0, len(n.mob.aliases))
+	for old, cur := range n.mob.aliases {
+		list = append(list, proto.Moved{Old: n.pidOfABI(old), New: cur})
+	}
+	n.mob.mu.RUnlock()
+	for len(list) > 0 {
+		k := min(len(list), 4096)
+		n.castMust(peer, proto.KindAliases, proto.Aliases{List: list[:k]})
+		list = list[k:]
+	}
+}
+
+// handleAliases learns aliases a peer sent. A peer speaks for the actors
+// of its own node (it moved them) and, for the actors that arrived at it,
+// for old PIDs whose node is gone.
+func (n *Node) handleAliases(from transport.NodeInfo, body []byte) error {
+	var as proto.Aliases
+	if err := proto.Unmarshal(body, &as); err != nil {
+		return err
+	}
+	for _, m := range as.List {
+		if m.Old.IsZero() || m.New.IsZero() || m.Old == m.New {
+			continue
+		}
+		_, e := n.peerByInc(m.Old.Incarnation)
+		oldGone := e != abi.OK && m.Old.Incarnation != n.incarnation
+		if !owns(from, m.Old) && !(oldGone && owns(from, m.New)) {
+			continue
+		}
+		n.applyMoved(proto.Moved{Old: m.Old, New: m.New}, false)
+	}
+	return nil
+}
