@@ -60,7 +60,7 @@ for round in $(seq 1 "$ROUNDS"); do
   run bench bench.test '^BenchmarkProtoActorRemoteAsk$' "$BENCHTIME"
   run transport/quic quic.test '^BenchmarkTransportOneWay$' "$BENCHTIME"
   run transport/quic quic.test '^BenchmarkRawQUICOneWay$' "$BENCHTIME"
-  run host host.test '^BenchmarkLocalTell$' "$BENCHTIME"
+  run host host.test '^BenchmarkLocalTell$/^obs=none$' "$BENCHTIME"   # obs=none: no HTTP listener, no tracer, as before main added the variants
   run host host.test '^BenchmarkSpawn$' "$BENCHTIME"
   run bench bench.test '^BenchmarkRemoteSpawnCold$' "${COLD}x"
   run host host.test '^BenchmarkActorMemory$' 1x
