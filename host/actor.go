@@ -196,7 +196,7 @@ func (n *Node) spawnLocal(ctx context.Context, s spawnSpec) (*actor, error) {
 	if err := n.checkOpen(); err != nil {
 		return nil, err
 	}
-	factory, info, err := n.factories.Resolve(s.factory)
+	factory, info, err := n.factories.ResolveShared(s.factory)
 	if err != nil {
 		return nil, err
 	}

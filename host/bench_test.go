@@ -4,8 +4,14 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
 	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
 	"slices"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -243,4 +249,120 @@ func memNow(n *host.Node) (heap, guest uint64) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return ms.HeapAlloc, n.Stats().GuestMemory
+}
+
+// BenchmarkMillionActors spawns 1,000,000 idle Echo actors on one node
+// into shared instances (Limits.ActorsPerInstance each, so the pool grows
+// to 8 of them), from GOMAXPROCS goroutines through the Go API, and
+// reports:
+//
+//   - spawn-s: from the first Spawn until the guests have run every START
+//     (the node's Delivered count, which counts STARTs, says so);
+//   - rss-MB: the process's resident set afterwards (VmRSS in
+//     /proc/self/status, after two GCs; the Go heap's runtime/metrics
+//     figure where /proc is missing), everything included: the compiled
+//     module, the node, the test binary;
+//   - rss-settled-MB: the same after debug.FreeOSMemory, i.e. once the
+//     heap freed during the spawns (the queued STARTs) is returned to the
+//     OS, which the runtime's scavenger does by itself over time;
+//   - rss-B/actor: the growth of VmRSS over the spawns, per actor;
+//   - guest-MB/instance: guest linear memory per instance;
+//   - heap-MB: the Go heap's live objects (runtime/metrics), the host's
+//     share of rss-MB before fragmentation and memory not yet returned.
+//
+// WASMACTOR_BENCH_ACTORS scales the population: .ci/run's smoke run sets
+// 100,000 (a million takes about 15 s and 800 MB here); scripts/bench.sh
+// runs the million.
+// Each iteration is a fresh node; b.N is normally 1.
+func BenchmarkMillionActors(b *testing.B) {
+	actors := 1_000_000
+	if s := os.Getenv("WASMACTOR_BENCH_ACTORS"); s != "" {
+		v, err := strconv.Atoi(s)
+		require.NoError(b, err, "WASMACTOR_BENCH_ACTORS")
+		actors = v
+	}
+	wasm := guestbuildtest.Build(b, "testdata/guests/bench")
+	for range b.N {
+		b.StopTimer()
+		n := newNode(b, host.Config{MemoryLimitPages: 4096, MailboxSize: 1 << 16})
+		deploy(b, n, wasm)
+		ctx := ctxT(b)
+		_, err := n.Spawn(ctx, "Echo", host.SpawnOptions{}) // the first instance is running
+		require.NoError(b, err)
+		rss0 := rssBytes()
+		delivered0 := n.Stats().Delivered
+		b.StartTimer()
+		start := time.Now()
+		workers := runtime.GOMAXPROCS(0)
+		var wg sync.WaitGroup
+		errs := make(chan error, workers)
+		for w := range workers {
+			wg.Go(func() {
+				for range actors/workers + btoi(w < actors%workers) {
+					if _, err := n.Spawn(ctx, "Echo", host.SpawnOptions{}); err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		require.NoError(b, <-errs)
+		for n.Stats().Delivered-delivered0 < uint64(actors) {
+			time.Sleep(time.Millisecond)
+		}
+		elapsed := time.Since(start)
+		b.StopTimer()
+		st := n.Stats()
+		require.Equal(b, actors+1, st.Actors)
+		rss1 := rssBytes()
+		debug.FreeOSMemory() // what the runtime's scavenger gets to over time, now
+		rssSettled := rssBytes()
+		b.ReportMetric(elapsed.Seconds(), "spawn-s")
+		b.ReportMetric(float64(rss1)/1e6, "rss-MB")
+		b.ReportMetric(float64(rssSettled)/1e6, "rss-settled-MB")
+		b.ReportMetric((float64(rss1)-float64(rss0))/float64(actors), "rss-B/actor")
+		b.ReportMetric(float64(st.GuestMemory)/1e6/float64(st.Instances), "guest-MB/instance")
+		b.ReportMetric(float64(st.Instances), "instances")
+		b.ReportMetric(float64(actors), "actors")
+		b.ReportMetric(float64(heapObjects())/1e6, "heap-MB")
+		require.NoError(b, n.Close())
+	}
+}
+
+func btoi(v bool) int {
+	if v {
+		return 1
+	}
+	return 0
+}
+
+// rssBytes is the process's resident set after two GCs: VmRSS from
+// /proc/self/status, or, where there is no /proc, the memory the Go
+// runtime has mapped and not released (runtime/metrics), which leaves out
+// the guests' linear memory.
+func rssBytes() uint64 {
+	runtime.GC()
+	runtime.GC()
+	if f, err := os.ReadFile("/proc/self/status"); err == nil {
+		for line := range strings.Lines(string(f)) {
+			if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+				kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+				if err == nil {
+					return kb << 10
+				}
+			}
+		}
+	}
+	s := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64() - s[1].Value.Uint64()
+}
+
+// heapObjects is the bytes of the Go heap's objects (live after a GC).
+func heapObjects() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }

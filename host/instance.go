@@ -55,6 +55,7 @@ type instance struct {
 	asks  []pendingReply // asks in the current batch, answered if it crashes
 	logb  *logBucket     // log rate limit of lines naming no actor of the batch
 	trace turnTrace      // trace contexts of the batch's traced records, by actor
+	sizes sizeTally      // the batch's message sizes, folded into the metric once per turn
 
 	mu     sync.Mutex
 	actors map[uint64]*actor
@@ -180,7 +181,7 @@ func (in *instance) Turn() bool {
 			continue // demonitored, or voided by an overflow record
 		}
 		if d.kind == abi.KindTell || d.kind == abi.KindAsk {
-			n.metrics.size.Observe(float64(len(d.payload)))
+			in.sizes.observe(len(d.payload))
 		}
 		if d.kind == abi.KindAsk {
 			in.asks = append(in.asks, pendingReply{to: d.from, ref: d.ref, asked: n.abiPID(d.actor)})
@@ -196,6 +197,7 @@ func (in *instance) Turn() bool {
 			dead = true
 		}
 	}
+	n.metrics.size.add(&in.sizes)
 	if !dead && in.deliver() {
 		in.closeIfIdle()
 	}

@@ -1,6 +1,7 @@
 package host
 
 import (
+	"math/bits"
 	"sync"
 
 	"strings"
@@ -29,7 +30,7 @@ type metrics struct {
 
 	turn    prometheus.Histogram
 	depth   prometheus.Histogram
-	size    prometheus.Histogram
+	size    *sizeHistogram
 	call    prometheus.Histogram
 	compile prometheus.Histogram
 	crashes *prometheus.CounterVec
@@ -50,10 +51,7 @@ func newMetrics(n *Node) *metrics {
 		Name: "wasmactor_mailbox_depth", Help: "Records waiting in an instance's mailbox when its turn starts.",
 		Buckets: prometheus.ExponentialBuckets(1, 4, 9), // 1 .. 65536
 	})
-	m.size = prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name: "wasmactor_message_size_bytes", Help: "Payload size of messages delivered to guests.",
-		Buckets: prometheus.ExponentialBuckets(16, 4, 9), // 16 B .. 1 MiB
-	})
+	m.size = newSizeHistogram()
 	m.call = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name: "wasmactor_call_duration_seconds", Help: "Latency of Node.Call (Go API and CLI calls), until the reply or the error.",
 		Buckets: prometheus.ExponentialBuckets(5e-6, 4, 11), // 5µs .. ~5s
@@ -96,6 +94,73 @@ func crashClass(reason string) string {
 		return reason
 	}
 	return "other"
+}
+
+// sizeHistogram is wasmactor_message_size_bytes, the payload sizes of the
+// messages delivered to guests. A turn tallies its messages in a sizeTally
+// and folds the tally in once (add): a few atomic adds per turn instead of
+// a prometheus.Histogram's three atomic operations per message, contended
+// by every worker.
+type sizeHistogram struct {
+	desc   *prometheus.Desc
+	counts [sizeBuckets + 1]atomic.Uint64 // per bucket, not cumulative; the last is +Inf
+	count  atomic.Uint64
+	sum    atomic.Uint64
+}
+
+// sizeBuckets are the histogram's upper bounds: 16 B × 4^i, up to 1 MiB.
+const sizeBuckets = 9
+
+func newSizeHistogram() *sizeHistogram {
+	return &sizeHistogram{desc: prometheus.NewDesc("wasmactor_message_size_bytes", "Payload size of messages delivered to guests.", nil, nil)}
+}
+
+// sizeTally counts one turn's message sizes.
+type sizeTally struct {
+	counts [sizeBuckets + 1]uint32
+	n      uint32
+	sum    uint64
+}
+
+// observe counts one message of size bytes.
+func (t *sizeTally) observe(size int) {
+	i := 0
+	if size > 16 {
+		// the smallest i with size <= 16·4^i
+		i = min((bits.Len(uint(size-1))-3)/2, sizeBuckets)
+	}
+	t.counts[i]++
+	t.n++
+	t.sum += uint64(size)
+}
+
+// add folds a turn's tally in and clears it.
+func (h *sizeHistogram) add(t *sizeTally) {
+	if t.n == 0 {
+		return
+	}
+	for i, c := range t.counts {
+		if c != 0 {
+			h.counts[i].Add(uint64(c))
+		}
+	}
+	h.count.Add(uint64(t.n))
+	h.sum.Add(t.sum)
+	*t = sizeTally{}
+}
+
+func (h *sizeHistogram) Describe(ch chan<- *prometheus.Desc) { ch <- h.desc }
+
+func (h *sizeHistogram) Collect(ch chan<- prometheus.Metric) {
+	buckets := make(map[float64]uint64, sizeBuckets)
+	var cum uint64
+	for i := range sizeBuckets {
+		cum += h.counts[i].Load()
+		buckets[float64(uint64(16)<<(2*i))] = cum
+	}
+	// count is read last: a turn folding in meanwhile makes it at least
+	// the buckets' total, as a histogram's +Inf bucket must be.
+	ch <- prometheus.MustNewConstHistogram(h.desc, max(h.count.Load(), cum+h.counts[sizeBuckets].Load()), float64(h.sum.Load()), buckets)
 }
 
 // observeSince records the seconds since start in h.

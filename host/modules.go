@@ -238,7 +238,7 @@ func (n *Node) loadFactory(ctx context.Context, ref, factory string, info regist
 		if tries == 3 {
 			return "", nil, fmt.Errorf("%w: %q: the modules announced as exporting it do not", wasmactor.ErrUnknownFactory, ref)
 		}
-		if factory, info, err = n.factories.Resolve(ref); err != nil {
+		if factory, info, err = n.factories.ResolveShared(ref); err != nil {
 			return "", nil, err
 		}
 	}

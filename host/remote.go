@@ -13,6 +13,7 @@ import (
 	"github.com/wasmactor/wasmactor/internal/proto"
 	"github.com/wasmactor/wasmactor/registry"
 	"github.com/wasmactor/wasmactor/transport"
+	"github.com/wasmactor/wasmactor/transport/quic"
 )
 
 // cluster is the node's view of its peers and of the state it shares with
@@ -162,7 +163,17 @@ func (n *Node) sendRemote(to abi.PID, env transport.Envelope) abi.Errno {
 	}
 	env.ToIncarnation = to.Incarnation
 	env.To = to.Serial
-	switch err := n.cl.tr.Send(name, env); {
+	var err error
+	if qt, ok := n.cl.tr.(*quic.Transport); ok {
+		// The node's own transport, called directly: the compiler then
+		// keeps the one-envelope slice of the variadic call on the stack
+		// (quic.Transport.Send keeps only its elements), where an
+		// interface call would allocate it for every remote message.
+		err = qt.Send(name, env)
+	} else {
+		err = n.cl.tr.Send(name, env)
+	}
+	switch {
 	case err == nil:
 		return abi.OK
 	case errors.Is(err, transport.ErrQueueFull):

@@ -98,6 +98,8 @@ func (f *Factories) Announce(info ModuleInfo) bool {
 		changed = true
 	}
 	if !f.checked[info.Hash] {
+		// Copy on write: ResolveShared hands the stored list out.
+		old.Factories = slices.Clone(old.Factories)
 		for _, name := range info.Factories {
 			if len(old.Factories) >= MaxAnnouncedFactories {
 				break
@@ -147,6 +149,9 @@ func (f *Factories) Checked(h Hash) bool {
 // index records info under each of its factories; the caller holds the
 // write lock and info's hash is not indexed.
 func (f *Factories) index(info ModuleInfo) {
+	// The stored list is the registry's own, sorted, and never modified
+	// once stored (ResolveShared hands it out).
+	info = info.normalized()
 	f.modules[info.Hash] = info
 	for _, name := range info.Factories {
 		f.byFactory[name] = append(f.byFactory[name], info.Hash)
@@ -180,6 +185,14 @@ func (f *Factories) unindex(info ModuleInfo) {
 // [wasmactor.ErrUnknownFactory] when no module matches and
 // [wasmactor.ErrAmbiguousFactory] when a prefix matches several.
 func (f *Factories) Resolve(ref string) (factory string, m ModuleInfo, err error) {
+	factory, m, err = f.ResolveShared(ref)
+	return factory, m.normalized(), err
+}
+
+// ResolveShared is [Factories.Resolve] without the copy of the module's
+// factory list: the returned m.Factories is the registry's own and must not
+// be modified. It is for hot paths (every spawn resolves its factory).
+func (f *Factories) ResolveShared(ref string) (factory string, m ModuleInfo, err error) {
 	factory, prefix, pinned := strings.Cut(ref, "@")
 	if err := ValidateFactory(factory); err != nil {
 		return "", ModuleInfo{}, fmt.Errorf("factory reference %q: %w", clip(ref), err)
@@ -205,7 +218,7 @@ func (f *Factories) Resolve(ref string) (factory string, m ModuleInfo, err error
 				best = m
 			}
 		}
-		return factory, best.normalized(), nil
+		return factory, best, nil
 	}
 	var matches []ModuleInfo
 	for _, h := range hashes {
@@ -217,7 +230,7 @@ func (f *Factories) Resolve(ref string) (factory string, m ModuleInfo, err error
 	case 0:
 		return "", ModuleInfo{}, fmt.Errorf("%w: no deployed module exporting %q has a hash starting with %s", wasmactor.ErrUnknownFactory, factory, prefix)
 	case 1:
-		return factory, matches[0].normalized(), nil
+		return factory, matches[0], nil
 	}
 	sortNewestFirst(matches)
 	shorts := make([]string, len(matches))

@@ -18,25 +18,39 @@ import (
 // Requests never block: an ask returns at once and its answer runs a
 // continuation later.
 type Context struct {
-	in      *instance
-	id      uint64
-	self    PID
-	parent  PID
-	actor   Actor
-	factory string
+	in     *instance
+	id     uint64
+	parent PID
+	actor  Actor
+	fac    *factory
 
 	// req is the ask being handled, if any; cleared once answered.
 	req    Request
 	hasReq bool
 
-	stopping   bool
-	stopReason string
+	stopping bool
 
-	// pending holds ask continuations by ref; allocated on first ask.
+	// x holds what few actors need (a stop reason, pending asks and spawn
+	// requests), allocated on first use: a node holds a million actors,
+	// and each byte here is a byte per actor of guest memory.
+	x *contextExt
+}
+
+// contextExt is the part of a Context that most actors never use.
+type contextExt struct {
+	stopReason string
+	// pending holds ask continuations by ref.
 	pending map[uint64]ReplyFunc
-	// spawns holds spawn request continuations by ref; allocated on first
-	// request.
+	// spawns holds spawn request continuations by ref.
 	spawns map[uint64]SpawnFunc
+}
+
+// ext returns c.x, allocating it on first use.
+func (c *Context) ext() *contextExt {
+	if c.x == nil {
+		c.x = &contextExt{}
+	}
+	return c.x
 }
 
 // Request identifies an ask so it can be answered after the handler has
@@ -62,14 +76,19 @@ const (
 )
 
 // Self returns the actor's own PID.
-func (c *Context) Self() PID { return c.self }
+func (c *Context) Self() PID { return PID{Incarnation: c.in.incarnation, Serial: c.id} }
 
 // Parent returns the PID of the actor that spawned this one, or the zero
 // PID if the host spawned it.
 func (c *Context) Parent() PID { return c.parent }
 
 // Factory returns the name the actor was spawned from.
-func (c *Context) Factory() string { return c.factory }
+func (c *Context) Factory() string {
+	if c.fac == nil {
+		return ""
+	}
+	return c.fac.name
+}
 
 // Request returns the ask being handled, for answering it later with
 // [Context.ReplyTo]; ok is false outside an ask or once it was answered.
@@ -162,16 +181,22 @@ func (c *Context) AskRaw(to PID, data []byte, timeout time.Duration, then ReplyF
 	if err := codeError(c.in.host.ask(c.id, to, ref, millis(timeout), data)); err != nil {
 		return err
 	}
-	if c.pending == nil {
-		c.pending = make(map[uint64]ReplyFunc)
+	x := c.ext()
+	if x.pending == nil {
+		x.pending = make(map[uint64]ReplyFunc)
 	}
-	c.pending[ref] = then
+	x.pending[ref] = then
 	return nil
 }
 
 // Pending returns how many asks and spawn requests of this actor await an
 // answer.
-func (c *Context) Pending() int { return len(c.pending) + len(c.spawns) }
+func (c *Context) Pending() int {
+	if c.x == nil {
+		return 0
+	}
+	return len(c.x.pending) + len(c.x.spawns)
+}
 
 // Stop stops this actor once the current callback returns: Terminate runs
 // (if the actor has it), the host is told, and records still queued for the
@@ -182,7 +207,9 @@ func (c *Context) Stop(reason string) {
 		return
 	}
 	c.stopping = true
-	c.stopReason = reason
+	if reason != "" {
+		c.ext().stopReason = reason
+	}
 }
 
 // MigrateTo asks the node to move this actor to another node once the

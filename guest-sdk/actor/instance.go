@@ -38,6 +38,8 @@ type instance struct {
 	last   *Context
 	lastID uint64
 
+	lastFactory *factory // the factory of the last START
+
 	lastRef uint64 // ask refs: unique per instance, hence per actor
 	broken  bool   // a delivery failed; the host discards the instance
 }
@@ -205,11 +207,14 @@ func (in *instance) dispatch(r *record) string {
 		if c == nil {
 			return ""
 		}
-		then, ok := c.pending[r.ref]
+		if c.x == nil {
+			return "" // an answer nobody waits for
+		}
+		then, ok := c.x.pending[r.ref]
 		if !ok {
 			return "" // an answer nobody waits for (e.g. after a deferred timeout)
 		}
-		delete(c.pending, r.ref)
+		delete(c.x.pending, r.ref)
 		var err error
 		if r.status != codeOK {
 			err = codeError(uint32(r.status))
@@ -275,11 +280,14 @@ func (in *instance) dispatch(r *record) string {
 		if c == nil {
 			return ""
 		}
-		then, ok := c.spawns[r.ref]
+		if c.x == nil {
+			return ""
+		}
+		then, ok := c.x.spawns[r.ref]
 		if !ok {
 			return ""
 		}
-		delete(c.spawns, r.ref)
+		delete(c.x.spawns, r.ref)
 		var err error
 		var mon Ref
 		if r.status != codeOK {
@@ -334,29 +342,37 @@ func (in *instance) start(r *record) string {
 	if !ok {
 		return "START payload too short for its factory name"
 	}
-	if _, dup := in.actors[r.actor]; dup {
+	// A spawn storm repeats one factory: a compare instead of a map lookup
+	// (each costs a Go wasm guest far more than natively).
+	f := in.lastFactory
+	if f == nil || f.name != string(name) {
+		var ok bool
+		if f, ok = in.factories[string(name)]; !ok {
+			if _, dup := in.actors[r.actor]; dup {
+				return "START for actor " + strconv.FormatUint(r.actor, 10) + ", which is already running"
+			}
+			// The host resolves factories against this module's own list, so
+			// this is unlikely; the actor stops instead of failing everyone.
+			in.host.stop(r.actor, "wasmactor: unknown factory "+strconv.Quote(string(name)))
+			return ""
+		}
+		in.lastFactory = f
+	}
+	c := &Context{in: in, id: r.actor, parent: r.from, fac: f}
+	// One map operation instead of a lookup and an insert: a duplicate
+	// START shows as a map that did not grow. It breaks the ABI, so the
+	// instance fails and the overwritten entry does not matter.
+	before := len(in.actors)
+	in.add(c)
+	if len(in.actors) == before {
 		return "START for actor " + strconv.FormatUint(r.actor, 10) + ", which is already running"
-	}
-	f, ok := in.factories[string(name)]
-	if !ok {
-		// The host resolves factories against this module's own list, so
-		// this is unlikely; the actor stops instead of failing everyone.
-		in.host.stop(r.actor, "wasmactor: unknown factory "+strconv.Quote(string(name)))
-		return ""
-	}
-	c := &Context{
-		in:      in,
-		id:      r.actor,
-		self:    PID{Incarnation: in.incarnation, Serial: r.actor},
-		parent:  r.from,
-		factory: f.name,
 	}
 	c.actor = f.new()
 	if c.actor == nil {
-		in.host.stop(r.actor, "wasmactor: factory "+strconv.Quote(c.factory)+" returned nil")
+		in.remove(c.id)
+		in.host.stop(r.actor, "wasmactor: factory "+strconv.Quote(c.Factory())+" returned nil")
 		return ""
 	}
-	in.add(c)
 
 	var err error
 	if r.kind == kindRestore {
@@ -389,7 +405,7 @@ func restore(c *Context, b []byte) (err error) {
 	if s, ok := c.actor.(Snapshotter); ok {
 		return s.Restore(state)
 	}
-	return fmt.Errorf("wasmactor: factory %q cannot restore a snapshot", c.factory)
+	return fmt.Errorf("wasmactor: factory %q cannot restore a snapshot", c.Factory())
 }
 
 // after completes a callback: an actor that called Stop runs Terminate, the
@@ -400,7 +416,10 @@ func (in *instance) after(c *Context) {
 		return
 	}
 	in.remove(c.id)
-	reason := c.stopReason
+	var reason string
+	if c.x != nil {
+		reason = c.x.stopReason
+	}
 	if s, ok := c.actor.(Stopper); ok {
 		r := reason
 		if r == "" {

@@ -218,9 +218,10 @@ func (c *Context) SpawnRequestRaw(factory string, args []byte, then SpawnFunc, o
 	if err := codeError(c.in.host.spawnRequest(c.id, ref, factory, args, cfg.node, cfg.flags, cfg.restart)); err != nil {
 		return err
 	}
-	if c.spawns == nil {
-		c.spawns = make(map[uint64]SpawnFunc)
+	x := c.ext()
+	if x.spawns == nil {
+		x.spawns = make(map[uint64]SpawnFunc)
 	}
-	c.spawns[ref] = then
+	x.spawns[ref] = then
 	return nil
 }

@@ -142,14 +142,14 @@ func (r *Router[A]) Receive(a A, ctx *Context, msg Message) {
 			r.untyped(a, ctx, msg)
 			return
 		}
-		refuse(ctx, msg, typed.CodeUnknownType, typed.ErrUnknownType.Error()+": an untyped message; "+ctx.factory+" handles "+r.handles)
+		refuse(ctx, msg, typed.CodeUnknownType, typed.ErrUnknownType.Error()+": an untyped message; "+ctx.Factory()+" handles "+r.handles)
 		return
 	}
 	if rt := r.find(tag); rt != nil {
 		rt.run(a, ctx, msg, body)
 		return
 	}
-	refuse(ctx, msg, typed.CodeUnknownType, typed.ErrUnknownType.Error()+" "+typed.Hex(tag)+": "+ctx.factory+" handles "+r.handles)
+	refuse(ctx, msg, typed.CodeUnknownType, typed.ErrUnknownType.Error()+" "+typed.Hex(tag)+": "+ctx.Factory()+" handles "+r.handles)
 }
 
 func (r *Router[A]) find(tag uint64) *Route[A] {

@@ -91,6 +91,35 @@ func BenchmarkDeliverGoGuest(b *testing.B) {
 	}
 }
 
+// BenchmarkStartGoGuest is the guest's side of a spawn: turns of 64 STARTs
+// of new Echo actors into one instance of the bench guest (a Go guest
+// built with the SDK), which constructs and registers each actor. Its
+// population grows with b.N, as a node's does under a spawn storm.
+func BenchmarkStartGoGuest(b *testing.B) {
+	wasm := guestbuildtest.Build(b, "testdata/guests/bench")
+	e := newEngine(b, Config{}, nil)
+	m, err := e.Compile(context.Background(), wasm)
+	require.NoError(b, err)
+	defer m.Close(context.Background())
+	inst, err := e.Instantiate(context.Background(), m, nopHost{})
+	require.NoError(b, err)
+	defer inst.Close(context.Background())
+	const perTurn = 64
+	var batch Batch
+	id := uint64(1)
+	for b.Loop() {
+		batch.Reset()
+		for range perTurn {
+			batch.Add(&Record{Kind: abi.KindStart, Actor: id, Factory: "Echo"})
+			id++
+		}
+		if err := inst.Deliver(context.Background(), &batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*perTurn), "ns/start")
+}
+
 // BenchmarkInstantiateGoGuest is a new instance of the bench guest, closed
 // again: what an Isolated spawn of a Go guest costs.
 func BenchmarkInstantiateGoGuest(b *testing.B) {

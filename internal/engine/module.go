@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/internal/abi"
@@ -118,7 +120,8 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte) (*Module, error) {
 	return m, nil
 }
 
-// compile runs wazero's compiler under CompileTimeout. wazero does not stop
+// compile runs wazero's compiler, one worker per core (GOMAXPROCS), under
+// CompileTimeout. wazero does not stop
 // compiling when its context is done, so past the deadline the compilation
 // is abandoned to finish (and be released) in the background.
 func (e *Engine) compile(ctx context.Context, wasm []byte) (wazero.CompiledModule, error) {
@@ -138,7 +141,11 @@ func (e *Engine) compile(ctx context.Context, wasm []byte) (wazero.CompiledModul
 	e.mu.Unlock()
 	go func() {
 		defer e.compiling.Done()
-		cm, err := e.rt.CompileModule(context.WithoutCancel(ctx), wasm)
+		// Functions are compiled on one goroutine per core: the same
+		// compiler and output, in a fraction of the time on a multi-core
+		// node (a cold spawn is compile-bound).
+		cctx := experimental.WithCompilationWorkers(context.WithoutCancel(ctx), runtime.GOMAXPROCS(0))
+		cm, err := e.rt.CompileModule(cctx, wasm)
 		select {
 		case done <- result{cm, err}:
 		case <-abandoned:
