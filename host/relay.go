@@ -70,9 +70,12 @@ func (n *Node) handleRelay(from transport.NodeInfo, body []byte) error {
 	if !ok || inc != n.incarnation {
 		return fmt.Errorf("%w: a relayed cast (kind %d) for no actor of this node", wasmactor.ErrBadArgument, r.Kind)
 	}
-	if cur := n.followPID(r.Old); cur.Node != n.cfg.Name || cur.Incarnation != n.incarnation || cur.Serial != serial {
+	if cur := n.followPID(r.Old); (cur.Node != n.cfg.Name || cur.Incarnation != n.incarnation || cur.Serial != serial) && !n.settling(serial) {
 		// This node does not know that actor as where r.Old went: not
-		// something the relaying node may speak about.
+		// something the relaying node may speak about. (While the actor
+		// is still settling here, the Moved that tells this node may not
+		// be applied yet: the relay can overtake it. The actor settles
+		// only after this node has applied it, see arrival.go.)
 		return fmt.Errorf("%w: %s relays a cast for %s, which did not move to %d here", wasmactor.ErrBadArgument, from.Name, r.Old, serial)
 	}
 	if name, e := n.peerByInc(r.OriginIncarnation); e != abi.OK || name != r.Origin {
@@ -82,6 +85,17 @@ func (n *Node) handleRelay(from transport.NodeInfo, body []byte) error {
 		return nil // this node's own casts never go through another node
 	}
 	return n.handleCast(transport.NodeInfo{Name: r.Origin, Incarnation: r.OriginIncarnation}, msg)
+}
+
+// settling reports whether the actor serial arrived here by migration and
+// has not settled yet.
+func (n *Node) settling(serial uint64) bool {
+	a := n.actors.get(serial)
+	if a == nil {
+		return false
+	}
+	m := a.mig.Load()
+	return m != nil && m.arr != nil
 }
 
 // castTarget reads the serial and run a relayable cast is addressed to.
