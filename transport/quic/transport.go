@@ -662,8 +662,12 @@ func (t *Transport) activate(s *session, gen uint64) {
 		s.queueCtrl(ctrlMsg{Type: ctrlActive, Gen: gen}, true) // before anything else on the stream
 	}
 	m.learned = false // verified by this handshake
-	t.notifyUp(s)
+	// Published before NodeUp is told: a handler may call or send to the
+	// peer from NodeUp itself, on the notifier's goroutine, and must find
+	// the session (it found "node down" when NodeUp ran first). Nothing
+	// comes in before NodeUp: readers wait for s.ready.
 	t.publish()
+	t.notifyUp(s)
 	s.queueMembers(t.memberList(p.Name))
 	t.log.Debug("session active", "peer", p.Name, "incarnation", wasmactor.FormatIncarnation(p.Incarnation), "gen", gen, "outbound", s.outbound)
 }
