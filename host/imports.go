@@ -33,13 +33,25 @@ func (im *imports) caller(serial uint64) *actor {
 	return a
 }
 
+// sender is caller for a send: an actor that is exiting may still send,
+// as a dying Erlang process's last messages go out. Its STOP's Terminate
+// runs in a turn that can come before or after a restart in place marks
+// it alive again; its sends went out or not depending on which came first.
+func (im *imports) sender(serial uint64) *actor {
+	a := im.n.actors.get(serial)
+	if a == nil || a.inst.Load() != im.in || !(a.alive() || a.state.Load() == stateExiting) {
+		return nil
+	}
+	return a
+}
+
 // target resolves an ABI PID to a local actor, or errRemote.
 func (im *imports) target(p abi.PID) (*actor, abi.Errno) { return im.n.actorAt(p) }
 
 func (im *imports) SelfNode() uint64 { return im.n.incarnation }
 
 func (im *imports) Send(serial uint64, to abi.PID, msg []byte) abi.Errno {
-	if im.caller(serial) == nil {
+	if im.sender(serial) == nil {
 		return abi.BadArgument
 	}
 	im.in.mod.counters.sent.Add(1)
