@@ -31,42 +31,138 @@ const (
 	stateMoved
 )
 
-// actor is the host's record of one actor. It is kept small: a node holds
-// hundreds of thousands of them.
+// actor is the host's record of one actor. It is kept small, with what
+// few actors use behind pointers (rare, sup, goa): a node holds a million
+// of them, and it fills the 128-byte size class.
 type actor struct {
 	serial  uint64
 	factory string
 	mod     atomic.Pointer[module] // changes with a hot upgrade
 	inst    atomic.Pointer[instance]
 	quota   scheduler.Quota
-	state   atomic.Uint32
-	// stopPending is a Stop that came while the actor was exiting (see exit).
-	stopPending atomic.Bool
-	refused     atomic.Uint64 // its tells that other nodes refused (see countRefused)
 	// parent is the serial of the actor that spawned this one, 0 if none
 	// did: its children count this one.
 	parent uint64
 
-	mu       sync.Mutex
+	// The 4- and 1-byte fields together, so they pad once.
+	state atomic.Uint32
+	// route and mv carry the actor's deliveries while it moves to another
+	// instance or node (mobility.go): route is odd during a move, mv holds
+	// what arrived meanwhile (guarded by mu).
+	route atomic.Uint32
+	// children counts the live actors this one spawned
+	// (Limits.ChildrenPerActor).
+	children atomic.Int32
+	// stopPending is a Stop that came while the actor was exiting (see exit).
+	stopPending atomic.Bool
+	trapExit    bool // guarded by mu
+
+	mu   sync.Mutex
+	rare *actorRare   // nil until the actor has a monitor, link, extension or refused tell; guarded by mu
+	sup  *supervision // nil unless the actor has a restart policy
+	goa  *goActor     // a Go actor's home (SpawnFunc); nil for a guest's actor
+	mv   *move
+	mig  atomic.Pointer[migration] // a migration this actor is part of (migrate.go)
+}
+
+// actorRare is what most actors never have: monitors both ways, links,
+// tells refused by other nodes, and the guest object's extension (ext).
+// Kept out of actor to keep actor small. Its relations survive a restart
+// (monitors and links are the PID's, not the guest object's); finalize and
+// a migration's departure take them (takeRels), exit drops ext
+// (dropRequests). Guarded by actor.mu.
+type actorRare struct {
 	watchers map[uint64]watcher  // monitor ref → who is told when this actor dies
 	watching map[uint64]*actor   // refs this actor holds on other local actors
 	downs    map[uint64]struct{} // refs whose DOWN is queued for this actor, not yet delivered
 	links    map[uint64]struct{} // linked local actors, by serial
 	rlinks   map[PID]struct{}    // linked actors on other nodes
-	trapExit bool
-	// children counts the live actors this one spawned
-	// (Limits.ChildrenPerActor). Beside trapExit, where it costs no room.
-	children atomic.Int32
-	sup      *supervision // nil unless the actor has a restart policy
-	ext      *actorExt    // nil until the actor monitors a node or group or requests a spawn
-	goa      *goActor     // a Go actor's home (SpawnFunc); nil for a guest's actor
+	refused  uint64              // its tells that other nodes refused (see countRefused)
+	ext      *actorExt           // nil until the actor monitors a node or group or requests a spawn
+}
 
-	// route and mv carry the actor's deliveries while it moves to another
-	// instance or node (mobility.go): route is odd during a move, mv holds
-	// what arrived meanwhile (guarded by mu).
-	route atomic.Uint32
-	mv    *move
-	mig   atomic.Pointer[migration] // a migration this actor is part of (migrate.go)
+// noRels is the empty actorRare that rels returns for an actor with none.
+// Its maps are nil: reading, ranging over and deleting from them is safe,
+// adding is not (ownRels is for that).
+var noRels actorRare
+
+// rels returns a's relations for reading and deleting; the caller holds
+// a.mu. To add to them, use ownRels.
+func (a *actor) rels() *actorRare {
+	if a.rare != nil {
+		return a.rare
+	}
+	return &noRels
+}
+
+// ownRels returns a's relations for adding to them, making them on first
+// use; the caller holds a.mu.
+func (a *actor) ownRels() *actorRare {
+	if a.rare == nil {
+		a.rare = &actorRare{}
+	}
+	return a.rare
+}
+
+// takeRels removes and returns a's relations (its monitors and links); the
+// caller holds a.mu.
+func (a *actor) takeRels() actorRare {
+	r := a.rare
+	if r == nil {
+		return actorRare{}
+	}
+	out := actorRare{watchers: r.watchers, watching: r.watching, downs: r.downs, links: r.links, rlinks: r.rlinks}
+	r.watchers, r.watching, r.downs, r.links, r.rlinks = nil, nil, nil, nil, nil
+	return out
+}
+
+// addWatcher, addWatching, addDown, addLink and addRLink add to a's
+// relations, making the map on first use; the caller holds a.mu.
+func (a *actor) addWatcher(ref uint64, w watcher) {
+	r := a.ownRels()
+	if r.watchers == nil {
+		r.watchers = make(map[uint64]watcher)
+	}
+	r.watchers[ref] = w
+}
+
+func (a *actor) addWatching(ref uint64, target *actor) {
+	r := a.ownRels()
+	if r.watching == nil {
+		r.watching = make(map[uint64]*actor)
+	}
+	r.watching[ref] = target
+}
+
+func (a *actor) addDown(ref uint64) {
+	r := a.ownRels()
+	if r.downs == nil {
+		r.downs = make(map[uint64]struct{})
+	}
+	r.downs[ref] = struct{}{}
+}
+
+func (a *actor) addLink(serial uint64) {
+	r := a.ownRels()
+	if r.links == nil {
+		r.links = make(map[uint64]struct{})
+	}
+	r.links[serial] = struct{}{}
+}
+
+func (a *actor) addRLink(p PID) {
+	r := a.ownRels()
+	if r.rlinks == nil {
+		r.rlinks = make(map[PID]struct{})
+	}
+	r.rlinks[p] = struct{}{}
+}
+
+// refusedCount is how many of a's tells other nodes refused.
+func (a *actor) refusedCount() uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.rels().refused
 }
 
 // actorExt is what few actors hold, kept out of actor to keep it small:
@@ -97,8 +193,10 @@ type groupMonState struct {
 // (whose outcomes then find no one waiting and are abandoned).
 func (n *Node) dropRequests(a *actor) {
 	a.mu.Lock()
-	x := a.ext
-	a.ext = nil
+	x := a.rels().ext
+	if a.rare != nil {
+		a.rare.ext = nil
+	}
 	a.mu.Unlock()
 	if x == nil {
 		return
@@ -122,12 +220,13 @@ func (n *Node) dropRequests(a *actor) {
 	}
 }
 
-// extra returns a.ext, creating it; the caller holds a.mu.
+// extra returns a's extension, creating it; the caller holds a.mu.
 func (a *actor) extra() *actorExt {
-	if a.ext == nil {
-		a.ext = &actorExt{}
+	r := a.ownRels()
+	if r.ext == nil {
+		r.ext = &actorExt{}
 	}
-	return a.ext
+	return r.ext
 }
 
 // supervision is what a restart needs: the policy's arithmetic and the
@@ -353,8 +452,8 @@ func (n *Node) restart(a *actor, old *instance) error {
 func (n *Node) finalize(a *actor, in *instance, reason string) {
 	a.mu.Lock()
 	a.state.Store(stateDead)
-	watchers, watching, links, rlinks := a.watchers, a.watching, a.links, a.rlinks
-	a.watchers, a.watching, a.links, a.rlinks = nil, nil, nil, nil
+	rel := a.takeRels()
+	watchers, watching, links, rlinks := rel.watchers, rel.watching, rel.links, rel.rlinks
 	a.mu.Unlock()
 
 	n.actors.delete(a.serial)
@@ -376,7 +475,7 @@ func (n *Node) finalize(a *actor, in *instance, reason string) {
 			continue
 		}
 		target.mu.Lock()
-		delete(target.watchers, ref)
+		delete(target.rels().watchers, ref)
 		target.mu.Unlock()
 	}
 	type linked struct {
@@ -390,7 +489,7 @@ func (n *Node) finalize(a *actor, in *instance, reason string) {
 			continue
 		}
 		other.mu.Lock()
-		delete(other.links, a.serial)
+		delete(other.rels().links, a.serial)
 		trap := other.trapExit
 		other.mu.Unlock()
 		if wasmactor.IsAbnormal(reason) {

@@ -89,13 +89,13 @@ func (n *Node) applyMoved(m proto.Moved, self bool) {
 			continue
 		}
 		t.mu.Lock()
-		for k, x := range t.watchers {
+		for k, x := range t.rels().watchers {
 			if x.node == m.Old.Node && x.nodeInc == m.Old.Incarnation && x.remoteRef == w.Ref {
-				delete(t.watchers, k)
+				delete(t.rels().watchers, k)
 				if newHere && na != nil {
-					t.watchers[w.Ref] = watcher{actor: na}
+					t.rels().watchers[w.Ref] = watcher{actor: na}
 				} else {
-					t.watchers[k] = watcher{node: m.New.Node, nodeInc: m.New.Incarnation, remoteRef: w.Ref}
+					t.rels().watchers[k] = watcher{node: m.New.Node, nodeInc: m.New.Incarnation, remoteRef: w.Ref}
 				}
 			}
 		}
@@ -111,15 +111,12 @@ func (n *Node) applyMoved(m proto.Moved, self bool) {
 			continue
 		}
 		b.mu.Lock()
-		if _, ok := b.rlinks[m.Old]; ok {
-			delete(b.rlinks, m.Old)
+		if _, ok := b.rels().rlinks[m.Old]; ok {
+			delete(b.rels().rlinks, m.Old)
 			if newHere && na != nil {
-				if b.links == nil {
-					b.links = make(map[uint64]struct{})
-				}
-				b.links[m.New.Serial] = struct{}{}
+				b.addLink(m.New.Serial)
 			} else {
-				b.rlinks[m.New] = struct{}{}
+				b.rels().rlinks[m.New] = struct{}{}
 			}
 		}
 		b.mu.Unlock()

@@ -49,15 +49,12 @@ func (n *Node) installArrived(na *actor, m proto.Moved, local []uint64) {
 			continue
 		}
 		na.mu.Lock()
-		if na.watchers == nil {
-			na.watchers = make(map[uint64]watcher)
-		}
-		na.watchers[ref] = rw.w
+		na.addWatcher(ref, rw.w)
 		na.mu.Unlock()
 		if rw.w.actor != nil {
 			rw.w.actor.mu.Lock()
-			if rw.w.actor.watching != nil {
-				rw.w.actor.watching[ref] = na
+			if rw.w.actor.rels().watching != nil {
+				rw.w.actor.rels().watching[ref] = na
 			}
 			rw.w.actor.mu.Unlock()
 		}
@@ -68,20 +65,14 @@ func (n *Node) installArrived(na *actor, m proto.Moved, local []uint64) {
 		}
 		ref := n.refs.Add(1)
 		na.mu.Lock()
-		if na.watchers == nil {
-			na.watchers = make(map[uint64]watcher)
-		}
-		na.watchers[ref] = watcher{node: w.Node, nodeInc: w.Incarnation, remoteRef: w.Ref}
+		na.addWatcher(ref, watcher{node: w.Node, nodeInc: w.Incarnation, remoteRef: w.Ref})
 		na.mu.Unlock()
 	}
 	for _, w := range m.Watching {
 		if w.Target.Node == n.cfg.Name && w.Target.Incarnation == n.incarnation {
 			if t := n.actors.get(w.Target.Serial); t != nil {
 				na.mu.Lock()
-				if na.watching == nil {
-					na.watching = make(map[uint64]*actor)
-				}
-				na.watching[w.Ref] = t
+				na.addWatching(w.Ref, t)
 				na.mu.Unlock()
 			}
 			continue
@@ -90,31 +81,19 @@ func (n *Node) installArrived(na *actor, m proto.Moved, local []uint64) {
 		n.cl.rwatch[w.Ref] = remoteWatch{node: w.Target.Node, target: w.Target, w: watcher{actor: na}}
 		n.cl.mu.Unlock()
 		na.mu.Lock()
-		if na.watching == nil {
-			na.watching = make(map[uint64]*actor)
-		}
-		na.watching[w.Ref] = nil
+		na.addWatching(w.Ref, nil)
 		na.mu.Unlock()
 	}
 	na.mu.Lock()
 	for _, p := range m.Links {
 		if p.Node == n.cfg.Name && p.Incarnation == n.incarnation {
-			if na.links == nil {
-				na.links = make(map[uint64]struct{})
-			}
-			na.links[p.Serial] = struct{}{}
+			na.addLink(p.Serial)
 			continue
 		}
-		if na.rlinks == nil {
-			na.rlinks = make(map[PID]struct{})
-		}
-		na.rlinks[p] = struct{}{}
+		na.addRLink(p)
 	}
 	for _, ref := range m.Downs {
-		if na.downs == nil {
-			na.downs = make(map[uint64]struct{})
-		}
-		na.downs[ref] = struct{}{}
+		na.addDown(ref)
 	}
 	na.mu.Unlock()
 }

@@ -311,11 +311,12 @@ func (n *Node) notifyNodeDown(a *actor, ref uint64, node string, inc uint64, rea
 func (a *actor) takeNodeDown(ref uint64) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.ext == nil {
+	x := a.rels().ext
+	if x == nil {
 		return false
 	}
-	_, ok := a.ext.nodeMons[ref]
-	delete(a.ext.nodeMons, ref)
+	_, ok := x.nodeMons[ref]
+	delete(x.nodeMons, ref)
 	return ok
 }
 
@@ -323,9 +324,9 @@ func (a *actor) takeNodeDown(ref uint64) bool {
 func (n *Node) demonitorNode(a *actor, ref uint64) bool {
 	a.mu.Lock()
 	node, ok := "", false
-	if a.ext != nil {
-		node, ok = a.ext.nodeMons[ref]
-		delete(a.ext.nodeMons, ref)
+	if x := a.rels().ext; x != nil {
+		node, ok = x.nodeMons[ref]
+		delete(x.nodeMons, ref)
 	}
 	a.mu.Unlock()
 	if ok {

@@ -25,13 +25,13 @@ func Records(n *Node) map[string]int {
 	r := map[string]int{"nodemons": 0, "groupmons": 0, "node monitors held": 0, "group monitors held": 0}
 	for _, a := range n.actors.all() {
 		a.mu.Lock()
-		r["watchers"] += len(a.watchers)
-		r["watching"] += len(a.watching)
-		r["links"] += len(a.links)
-		r["rlinks"] += len(a.rlinks)
-		if a.ext != nil {
-			r["nodemons"] += len(a.ext.nodeMons)
-			r["groupmons"] += len(a.ext.groupMons)
+		r["watchers"] += len(a.rels().watchers)
+		r["watching"] += len(a.rels().watching)
+		r["links"] += len(a.rels().links)
+		r["rlinks"] += len(a.rels().rlinks)
+		if a.rels().ext != nil {
+			r["nodemons"] += len(a.rels().ext.nodeMons)
+			r["groupmons"] += len(a.rels().ext.groupMons)
 		}
 		a.mu.Unlock()
 	}

@@ -141,9 +141,9 @@ func (n *Node) monitorGroupRef(a *actor, group string, ref uint64) abi.Errno {
 func (n *Node) demonitorGroup(a *actor, ref uint64) bool {
 	a.mu.Lock()
 	var m *groupMonState
-	if a.ext != nil {
-		m = a.ext.groupMons[ref]
-		delete(a.ext.groupMons, ref)
+	if x := a.rels().ext; x != nil {
+		m = x.groupMons[ref]
+		delete(x.groupMons, ref)
 	}
 	a.mu.Unlock()
 	if m != nil {
@@ -182,7 +182,7 @@ func (n *Node) groupChanged(group string, pid PID, joined bool) {
 // records queued after the overflow record may stay.
 func (n *Node) queueGroupRecord(a *actor, ref uint64, from abi.PID, ev abi.GroupEvent) {
 	a.mu.Lock()
-	x := a.ext
+	x := a.rels().ext
 	var m *groupMonState
 	if x != nil {
 		m = x.groupMons[ref]
@@ -217,7 +217,7 @@ func groupPayload(ev abi.GroupEvent, group string) []byte {
 func (a *actor) takeGroup(ref uint64, epoch uint32) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	x := a.ext
+	x := a.rels().ext
 	if x == nil {
 		return false
 	}

@@ -94,7 +94,9 @@ func (n *Node) countRefused(serial uint64) {
 		return
 	}
 	if a := n.actors.get(serial); a != nil {
-		a.refused.Add(1)
+		a.mu.Lock()
+		a.ownRels().refused++
+		a.mu.Unlock()
 	}
 }
 
@@ -172,9 +174,9 @@ func (n *Node) handleCast(from transport.NodeInfo, msg transport.Control) error 
 		}
 		if a := n.actors.get(w.Target); a != nil && w.ToIncarnation == n.incarnation {
 			a.mu.Lock()
-			for ref, x := range a.watchers {
+			for ref, x := range a.rels().watchers {
 				if x.node == from.Name && x.remoteRef == w.Ref {
-					delete(a.watchers, ref)
+					delete(a.rels().watchers, ref)
 				}
 			}
 			a.mu.Unlock()
@@ -218,7 +220,7 @@ func (n *Node) handleCast(from transport.NodeInfo, msg transport.Control) error 
 		}
 		if a := n.actors.get(l.To); a != nil && l.ToIncarnation == n.incarnation {
 			a.mu.Lock()
-			delete(a.rlinks, PID{Node: from.Name, Incarnation: from.Incarnation, Serial: l.From})
+			delete(a.rels().rlinks, PID{Node: from.Name, Incarnation: from.Incarnation, Serial: l.From})
 			a.mu.Unlock()
 		}
 	case proto.KindSpawnRequest:
@@ -252,7 +254,7 @@ func (n *Node) handleCast(from transport.NodeInfo, msg transport.Control) error 
 			return nil
 		}
 		a.mu.Lock()
-		_, linked := a.rlinks[src]
+		_, linked := a.rels().rlinks[src]
 		a.mu.Unlock()
 		if !linked && n.stashEarlyExit(from, a, x) {
 			return nil // a spawned child's, ahead of its outcome
@@ -378,14 +380,14 @@ func (h handler) NodeDown(peer transport.NodeInfo, reason error) {
 	for _, a := range n.actors.all() {
 		a.mu.Lock()
 		var broken []PID
-		for p := range a.rlinks {
+		for p := range a.rels().rlinks {
 			if p.Incarnation == peer.Incarnation {
 				broken = append(broken, p)
 			}
 		}
-		for ref, w := range a.watchers {
+		for ref, w := range a.rels().watchers {
 			if w.node == peer.Name {
-				delete(a.watchers, ref)
+				delete(a.rels().watchers, ref)
 			}
 		}
 		a.mu.Unlock()

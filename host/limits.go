@@ -365,7 +365,7 @@ func newLogBucket(now time.Time, rate int) *logBucket {
 // its monitor is added.
 func (n *Node) roomToMonitor(a *actor) bool {
 	a.mu.Lock()
-	held := len(a.watching) + len(a.downs)
+	held := len(a.rels().watching) + len(a.rels().downs)
 	a.mu.Unlock()
 	if held < n.cfg.Limits.MonitorsPerActor {
 		return true

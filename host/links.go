@@ -26,11 +26,8 @@ func (n *Node) notifyDown(w watcher, ref uint64, dead PID, reason string) {
 	switch {
 	case w.actor != nil:
 		w.actor.mu.Lock()
-		delete(w.actor.watching, ref)
-		if w.actor.downs == nil {
-			w.actor.downs = make(map[uint64]struct{})
-		}
-		w.actor.downs[ref] = struct{}{} // until delivered: a demonitor meanwhile drops it
+		delete(w.actor.rels().watching, ref)
+		w.actor.addDown(ref) // until delivered: a demonitor meanwhile drops it
 		w.actor.mu.Unlock()
 		from := abi.PID{Incarnation: dead.Incarnation, Serial: dead.Serial}
 		n.deliverSystem(w.actor, delivery{kind: abi.KindDown, from: from, ref: ref, payload: []byte(reason)})
@@ -65,10 +62,7 @@ func (n *Node) watch(target *actor, w watcher) uint64 {
 func (n *Node) watchAs(target *actor, w watcher, ref uint64) uint64 {
 	target.mu.Lock()
 	if !target.dead() {
-		if target.watchers == nil {
-			target.watchers = make(map[uint64]watcher)
-		}
-		target.watchers[ref] = w
+		target.addWatcher(ref, w)
 		target.mu.Unlock()
 		if w.actor != nil {
 			w.actor.mu.Lock()
@@ -79,10 +73,7 @@ func (n *Node) watchAs(target *actor, w watcher, ref uint64) uint64 {
 				n.unwatch(target, ref)
 				return ref
 			}
-			if w.actor.watching == nil {
-				w.actor.watching = make(map[uint64]*actor)
-			}
-			w.actor.watching[ref] = target
+			w.actor.addWatching(ref, target)
 			w.actor.mu.Unlock()
 		}
 		return ref
@@ -139,9 +130,9 @@ func (n *Node) monitor(a *actor, target abi.PID) uint64 {
 // either.
 func (n *Node) demonitor(a *actor, ref uint64) {
 	a.mu.Lock()
-	t, ok := a.watching[ref]
-	delete(a.watching, ref)
-	delete(a.downs, ref)
+	t, ok := a.rels().watching[ref]
+	delete(a.rels().watching, ref)
+	delete(a.rels().downs, ref)
 	a.mu.Unlock()
 	switch {
 	case t != nil:
@@ -162,8 +153,8 @@ func (n *Node) demonitor(a *actor, ref uint64) {
 func (a *actor) takeDown(ref uint64) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	_, ok := a.downs[ref]
-	delete(a.downs, ref)
+	_, ok := a.rels().downs[ref]
+	delete(a.rels().downs, ref)
 	return ok
 }
 
@@ -173,7 +164,7 @@ func (n *Node) unwatch(target *actor, ref uint64) {
 		return
 	}
 	target.mu.Lock()
-	delete(target.watchers, ref)
+	delete(target.rels().watchers, ref)
 	target.mu.Unlock()
 }
 
@@ -190,13 +181,10 @@ func (n *Node) link(a, b *actor) error {
 		if x.dead() { // alive, or exiting: the outcome breaks the link
 			return fmt.Errorf("%w: %s", wasmactor.ErrNoProc, n.pidOf(x))
 		}
-		if _, linked := x.links[y.serial]; !linked && len(x.links)+len(x.rlinks) >= n.cfg.Limits.LinksPerActor {
+		if _, linked := x.rels().links[y.serial]; !linked && len(x.rels().links)+len(x.rels().rlinks) >= n.cfg.Limits.LinksPerActor {
 			return n.overLimit(limLinks, "%s has %d links", n.pidOf(x), n.cfg.Limits.LinksPerActor)
 		}
-		if x.links == nil {
-			x.links = make(map[uint64]struct{})
-		}
-		x.links[y.serial] = struct{}{}
+		x.addLink(y.serial)
 		return nil
 	}
 	if err := add(b, a); err != nil {
@@ -216,10 +204,10 @@ func (n *Node) link(a, b *actor) error {
 
 func (n *Node) unlink(a, b *actor) {
 	a.mu.Lock()
-	delete(a.links, b.serial)
+	delete(a.rels().links, b.serial)
 	a.mu.Unlock()
 	b.mu.Lock()
-	delete(b.links, a.serial)
+	delete(b.rels().links, a.serial)
 	b.mu.Unlock()
 }
 
@@ -233,8 +221,8 @@ type remoteWatch struct {
 // exitSignal delivers the death of a linked remote actor to a.
 func (n *Node) exitSignal(a *actor, from PID, reason string) {
 	a.mu.Lock()
-	_, linked := a.rlinks[from]
-	delete(a.rlinks, from)
+	_, linked := a.rels().rlinks[from]
+	delete(a.rels().rlinks, from)
 	trap := a.trapExit
 	a.mu.Unlock()
 	if !linked || !wasmactor.IsAbnormal(reason) {
@@ -266,10 +254,7 @@ func (n *Node) watchRemote(target PID, w watcher) uint64 {
 		a.mu.Lock()
 		dead := a.dead()
 		if !dead {
-			if a.watching == nil {
-				a.watching = make(map[uint64]*actor)
-			}
-			a.watching[ref] = nil // nil: the target is remote, see cl.rwatch
+			a.addWatching(ref, nil) // nil: the target is remote, see cl.rwatch
 		}
 		a.mu.Unlock()
 		if dead { // died meanwhile: its finalize did not see this ref
@@ -323,10 +308,7 @@ func (n *Node) addRemoteWatcher(from transport.NodeInfo, w proto.Watch) {
 		a.mu.Lock()
 		ok := !a.dead() // alive, or exiting: the outcome fires the watcher
 		if ok {
-			if a.watchers == nil {
-				a.watchers = make(map[uint64]watcher)
-			}
-			a.watchers[ref] = watcher{node: from.Name, nodeInc: from.Incarnation, remoteRef: w.Ref}
+			a.addWatcher(ref, watcher{node: from.Name, nodeInc: from.Incarnation, remoteRef: w.Ref})
 		}
 		a.mu.Unlock()
 		if ok {
@@ -343,10 +325,7 @@ func (n *Node) addRemoteLink(a *actor, other PID) bool {
 	if a.dead() {
 		return false
 	}
-	if a.rlinks == nil {
-		a.rlinks = make(map[PID]struct{})
-	}
-	a.rlinks[other] = struct{}{}
+	a.addRLink(other)
 	return true
 }
 
@@ -356,8 +335,8 @@ func (n *Node) linkRemote(a *actor, other PID) error {
 		return fmt.Errorf("%w: %s", e.Err(), other)
 	}
 	a.mu.Lock()
-	_, linked := a.rlinks[other]
-	full := !linked && len(a.links)+len(a.rlinks) >= n.cfg.Limits.LinksPerActor
+	_, linked := a.rels().rlinks[other]
+	full := !linked && len(a.rels().links)+len(a.rels().rlinks) >= n.cfg.Limits.LinksPerActor
 	a.mu.Unlock()
 	if full {
 		return n.overLimit(limLinks, "%s has %d links", n.pidOf(a), n.cfg.Limits.LinksPerActor)
@@ -367,7 +346,7 @@ func (n *Node) linkRemote(a *actor, other PID) error {
 	}
 	if err := n.castTry(other.Node, proto.KindLink, proto.Link{From: a.serial, To: other.Serial, ToIncarnation: other.Incarnation}); err != nil {
 		a.mu.Lock()
-		delete(a.rlinks, other)
+		delete(a.rels().rlinks, other)
 		a.mu.Unlock()
 		return err
 	}
@@ -385,7 +364,7 @@ func (n *Node) linkRemote(a *actor, other PID) error {
 // here and on its node.
 func (n *Node) unlinkRemote(a *actor, other PID) {
 	a.mu.Lock()
-	delete(a.rlinks, other)
+	delete(a.rels().rlinks, other)
 	a.mu.Unlock()
 	n.castMust(other.Node, proto.KindUnlink, proto.Link{From: a.serial, To: other.Serial, ToIncarnation: other.Incarnation})
 }

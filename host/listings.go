@@ -65,7 +65,7 @@ func cmpSerial(x, y uint64) int {
 func (n *Node) listedActor(a *actor) proto.ActorInfo {
 	pid := n.pidOf(a)
 	info := proto.ActorInfo{PID: pid, Factory: a.factory, Names: n.names.Of(pid), Mailbox: a.quota.Outstanding(),
-		Restarts: a.restartCount(), Refused: a.refused.Load()}
+		Restarts: a.restartCount(), Refused: a.refusedCount()}
 	if a.goa == nil {
 		info.Module, info.Instance = a.mod.Load().info.Hash.String(), a.inst.Load().id
 	}

@@ -280,13 +280,14 @@ func (n *Node) tellMoved(p transport.NodeInfo, moved proto.Moved) {
 func monitorsOf(a *actor) (nodes, groups []proto.MonitorRef) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.ext == nil {
+	x := a.rels().ext
+	if x == nil {
 		return nil, nil
 	}
-	for ref, node := range a.ext.nodeMons {
+	for ref, node := range x.nodeMons {
 		nodes = append(nodes, proto.MonitorRef{Ref: ref, Name: node})
 	}
-	for ref, m := range a.ext.groupMons {
+	for ref, m := range x.groupMons {
 		groups = append(groups, proto.MonitorRef{Ref: ref, Name: m.group})
 	}
 	return nodes, groups
@@ -349,8 +350,8 @@ func (n *Node) leave(a *actor, mv *move, new PID) proto.Moved {
 	n.mob.evictStubs()
 	n.mob.mu.Unlock()
 	a.mu.Lock()
-	watchers, watching, links, rlinks, downs := a.watchers, a.watching, a.links, a.rlinks, a.downs
-	a.watchers, a.watching, a.links, a.rlinks, a.downs = nil, nil, nil, nil, nil
+	rel := a.takeRels()
+	watchers, watching, links, rlinks, downs := rel.watchers, rel.watching, rel.links, rel.rlinks, rel.downs
 	parked := mv.parked
 	a.mv = nil
 	a.mig.Store(&migration{stub: s})
@@ -382,8 +383,8 @@ func (n *Node) leave(a *actor, mv *move, new PID) proto.Moved {
 			n.cl.mu.Unlock()
 			if w.actor != nil {
 				w.actor.mu.Lock()
-				if w.actor.watching != nil {
-					w.actor.watching[ref] = nil
+				if w.actor.rels().watching != nil {
+					w.actor.rels().watching[ref] = nil
 				}
 				w.actor.mu.Unlock()
 			}
@@ -393,8 +394,8 @@ func (n *Node) leave(a *actor, mv *move, new PID) proto.Moved {
 	for ref, target := range watching {
 		if target != nil { // a local actor: its watcher is now on the new node
 			target.mu.Lock()
-			if _, ok := target.watchers[ref]; ok {
-				target.watchers[ref] = watcher{node: new.Node, nodeInc: new.Incarnation, remoteRef: ref}
+			if _, ok := target.rels().watchers[ref]; ok {
+				target.rels().watchers[ref] = watcher{node: new.Node, nodeInc: new.Incarnation, remoteRef: ref}
 			}
 			target.mu.Unlock()
 			moved.Watching = append(moved.Watching, proto.WatchingRef{Ref: ref, Target: n.pidOf(target)})
@@ -411,11 +412,8 @@ func (n *Node) leave(a *actor, mv *move, new PID) proto.Moved {
 	for serial := range links {
 		if p := n.actors.get(serial); p != nil {
 			p.mu.Lock()
-			delete(p.links, a.serial)
-			if p.rlinks == nil {
-				p.rlinks = make(map[PID]struct{})
-			}
-			p.rlinks[new] = struct{}{}
+			delete(p.rels().links, a.serial)
+			p.addRLink(new)
 			p.mu.Unlock()
 			moved.Links = append(moved.Links, n.pidOf(p))
 		}

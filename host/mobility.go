@@ -366,8 +366,8 @@ func (p *pendingAsks) countOf(serial uint64) int {
 func (n *Node) inFlight(a *actor) int {
 	k := n.asks.countOf(a.serial)
 	a.mu.Lock()
-	if a.ext != nil {
-		k += len(a.ext.spawns)
+	if x := a.rels().ext; x != nil {
+		k += len(x.spawns)
 	}
 	a.mu.Unlock()
 	return k

@@ -181,11 +181,12 @@ func (n *Node) spawnRequest(parent *actor, r engine.SpawnRequest) abi.Errno {
 func (n *Node) takeSpawn(parent *actor, ref uint64) bool {
 	parent.mu.Lock()
 	defer parent.mu.Unlock()
-	if parent.ext == nil {
+	x := parent.rels().ext
+	if x == nil {
 		return false
 	}
-	_, ok := parent.ext.spawns[ref]
-	delete(parent.ext.spawns, ref)
+	_, ok := x.spawns[ref]
+	delete(x.spawns, ref)
 	return ok
 }
 
@@ -281,10 +282,7 @@ func (n *Node) serveSpawnRequest(from transport.NodeInfo, r proto.SpawnRequest) 
 			}
 			if r.MonitorRef != 0 {
 				a.mu.Lock()
-				if a.watchers == nil {
-					a.watchers = make(map[uint64]watcher)
-				}
-				a.watchers[n.refs.Add(1)] = watcher{node: from.Name, nodeInc: from.Incarnation, remoteRef: r.MonitorRef}
+				a.addWatcher(n.refs.Add(1), watcher{node: from.Name, nodeInc: from.Incarnation, remoteRef: r.MonitorRef})
 				a.mu.Unlock()
 			}
 			return nil
@@ -349,10 +347,7 @@ func (n *Node) handleSpawned(from transport.NodeInfo, s proto.Spawned) {
 		parent.mu.Lock()
 		alive := parent.alive()
 		if alive {
-			if parent.watching == nil {
-				parent.watching = make(map[uint64]*actor)
-			}
-			parent.watching[rs.monRef] = nil // remote: see cl.rwatch
+			parent.addWatching(rs.monRef, nil) // remote: see cl.rwatch
 		}
 		parent.mu.Unlock()
 		if !alive {

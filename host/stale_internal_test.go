@@ -29,15 +29,15 @@ func TestCastsForAnEarlierRunAreStale(t *testing.T) {
 		Body: proto.Marshal(proto.Link{From: 5, To: pid.Serial, ToIncarnation: earlier})}))
 	require.True(t, a.alive(), "a stale kill must not reach this run's actor")
 	a.mu.Lock()
-	require.Empty(t, a.watchers, "a stale monitor must not attach")
-	require.Empty(t, a.rlinks, "a stale link must not attach")
+	require.Empty(t, a.rels().watchers, "a stale monitor must not attach")
+	require.Empty(t, a.rels().rlinks, "a stale link must not attach")
 	a.mu.Unlock()
 
 	// The same casts addressed to this run act.
 	require.NoError(t, n.handleCast(peer, transport.Control{Kind: proto.KindMonitor,
 		Body: proto.Marshal(proto.Watch{Target: pid.Serial, Ref: 1, ToIncarnation: n.incarnation})}))
 	a.mu.Lock()
-	require.Len(t, a.watchers, 1)
+	require.Len(t, a.rels().watchers, 1)
 	a.mu.Unlock()
 	require.NoError(t, n.handleCast(peer, transport.Control{Kind: proto.KindKill,
 		Body: proto.Marshal(proto.Exit{To: pid.Serial, Reason: "killed", ToIncarnation: n.incarnation})}))

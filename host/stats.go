@@ -34,7 +34,7 @@ func (n *Node) Actors() []ActorInfo {
 			continue
 		}
 		pid := n.pidOf(a)
-		info := ActorInfo{PID: pid, Factory: a.factory, Names: n.names.Of(pid), Mailbox: a.quota.Outstanding(), Restarts: a.restartCount(), Refused: a.refused.Load()}
+		info := ActorInfo{PID: pid, Factory: a.factory, Names: n.names.Of(pid), Mailbox: a.quota.Outstanding(), Restarts: a.restartCount(), Refused: a.refusedCount()}
 		if a.goa == nil {
 			info.Module, info.Instance = a.mod.Load().info.Hash.String(), a.inst.Load().id
 		}
