@@ -57,13 +57,20 @@ type instance struct {
 	trace turnTrace      // trace contexts of the batch's traced records, by actor
 	sizes sizeTally      // the batch's message sizes, folded into the metric once per turn
 
-	mu     sync.Mutex
-	actors map[uint64]*actor
+	mu sync.Mutex
+	// actors is the set of actors pinned here: a set of pointers rather
+	// than a map by serial, whose slots are twice the size (the node's
+	// table finds an actor by serial).
+	actors map[*actor]struct{}
 	dead   bool // failed or closed: no actor is pinned to it any more
+	// pop is len(actors), written under mu and read without it: a spawn
+	// picks the least-populated instance of a pool (module.choose) with no
+	// instance lock, and adopt checks the cap again under mu.
+	pop atomic.Int32
 }
 
 func (n *Node) newInstance(ctx context.Context, m *module, isolated bool) (*instance, error) {
-	in := &instance{n: n, mod: m, isolated: isolated, actors: make(map[uint64]*actor)}
+	in := &instance{n: n, mod: m, isolated: isolated, actors: make(map[*actor]struct{})}
 	inst, err := n.eng.Instantiate(ctx, m.compiled, &imports{n: n, in: in})
 	if err != nil {
 		return nil, err
@@ -84,11 +91,9 @@ func (in *instance) unreserve() {
 	}
 }
 
-func (in *instance) population() int {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	return len(in.actors)
-}
+// population is how many actors are pinned here: a snapshot, which a
+// concurrent adopt or release may change at once.
+func (in *instance) population() int { return int(in.pop.Load()) }
 
 // adopt pins a to this instance. It fails if the instance has died
 // meanwhile, or if it is shared and holds max actors already.
@@ -98,7 +103,8 @@ func (in *instance) adopt(a *actor, max int) bool {
 	if in.dead || !in.isolated && len(in.actors) >= max {
 		return false
 	}
-	in.actors[a.serial] = a
+	in.actors[a] = struct{}{}
+	in.pop.Store(int32(len(in.actors)))
 	return true
 }
 
@@ -107,7 +113,8 @@ func (in *instance) adopt(a *actor, max int) bool {
 // actor's STOP (see closeIfIdle); the wake makes sure that turn comes.
 func (in *instance) release(a *actor) {
 	in.mu.Lock()
-	delete(in.actors, a.serial)
+	delete(in.actors, a)
+	in.pop.Store(int32(len(in.actors)))
 	idle := in.isolated && len(in.actors) == 0 && !in.dead
 	in.mu.Unlock()
 	if idle {
@@ -267,10 +274,11 @@ func (in *instance) fail(err error) (reason string) {
 	in.mu.Lock()
 	in.dead = true
 	victims := make([]*actor, 0, len(in.actors))
-	for _, a := range in.actors {
+	for a := range in.actors {
 		victims = append(victims, a)
 	}
 	clear(in.actors)
+	in.pop.Store(0)
 	in.mu.Unlock()
 	in.n.stats.crashes.Add(1)
 	in.n.metrics.crashes.WithLabelValues(crashClass(reason)).Inc()
