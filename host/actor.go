@@ -350,7 +350,7 @@ func (n *Node) spawnLocal(ctx context.Context, s spawnSpec) (*actor, error) {
 			return nil, err
 		}
 	}
-	in.pushSystem(delivery{actor: a, kind: abi.KindStart, from: s.parent, factory: factory, payload: s.args})
+	in.pushSystem(delivery{actor: a, kind: abi.KindStart, from: s.parent, payload: s.args})
 	n.stats.spawned.Add(1)
 	if s.announce != nil {
 		s.announce(a)
@@ -438,7 +438,7 @@ func (n *Node) restart(a *actor, old *instance) error {
 	// START first, then alive: senders see the actor dead (NOPROC) until
 	// its START is queued, and the system lane keeps START ahead of any
 	// message queued after it.
-	n.enqueue(a, delivery{kind: abi.KindStart, factory: a.factory, payload: a.sup.args})
+	n.enqueue(a, delivery{kind: abi.KindStart, payload: a.sup.args})
 	a.state.Store(stateAlive)
 	return nil
 }

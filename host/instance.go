@@ -14,17 +14,19 @@ import (
 	"github.com/wasmactor/wasmactor/scheduler"
 )
 
-// delivery is one record waiting in an instance's mailbox.
+// delivery is one record waiting in an instance's mailbox, 72 bytes: a
+// spawn storm queues hundreds of thousands of them. A START's factory is
+// its actor's (actor.factory, which never changes), so it takes no room
+// here.
 type delivery struct {
 	actor   *actor
 	kind    abi.Kind
 	status  abi.Errno
-	quota   bool // counted against actor.quota (with the payload's bytes); given back when drained
+	quota   bool      // counted against actor.quota (with the payload's bytes); given back when drained
+	epoch   uint32    // GROUP only: see groupMonState
 	from    abi.PID
 	ref     uint64
-	factory string // START only
 	payload []byte
-	epoch   uint32    // GROUP only: see groupMonState
 	trace   *traceCtx // the message's trace context; nil when untraced
 }
 
@@ -196,7 +198,10 @@ func (in *instance) Turn() bool {
 		if d.trace != nil {
 			in.trace.note(d.actor.serial, d.trace)
 		}
-		rec = engine.Record{Kind: d.kind, Status: d.status, Actor: d.actor.serial, From: d.from, Ref: d.ref, Factory: d.factory, Payload: d.payload}
+		rec = engine.Record{Kind: d.kind, Status: d.status, Actor: d.actor.serial, From: d.from, Ref: d.ref, Payload: d.payload}
+		if d.kind == abi.KindStart {
+			rec.Factory = d.actor.factory
+		}
 		in.batch.Add(&rec)
 		// The guest's inbox is bounded (32 MiB in the Go SDK): a turn of
 		// large messages goes in several calls.
