@@ -64,3 +64,33 @@ func deliverWasm(b *testing.B, pkgDir, factory string, batch []byte) {
 	require.Empty(b, env.host.take(), "the guest logged or sent nothing: no message was refused")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*64), "ns/msg")
 }
+
+// echoActor is the bench guest's Echo: no state, nothing to construct.
+type echoActor struct{}
+
+func (echoActor) Receive(*Context, Message) {}
+
+// BenchmarkStartNative is the SDK's side of a spawn compiled natively:
+// turns of 64 STARTs of new stateless actors into one instance, whose
+// population grows with b.N as a node's does under a spawn storm. Its
+// allocs/op (per turn of 64) and B/op are what a START leaves for the
+// guest's GC.
+func BenchmarkStartNative(b *testing.B) {
+	ti := newTestInstance(map[string]func() Actor{"Echo": func() Actor { return echoActor{} }})
+	ti.host.record = false
+	const perTurn = 64
+	var batch []byte
+	id := uint64(1)
+	b.ReportAllocs()
+	for b.Loop() {
+		batch = batch[:0]
+		for range perTurn {
+			batch = appendRecord(batch, startRec(id, "Echo", nil))
+			id++
+		}
+		if ti.runBytes(batch) != 0 {
+			b.Fatal(ti.host.failure)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*perTurn), "ns/start")
+}

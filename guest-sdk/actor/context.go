@@ -24,20 +24,17 @@ type Context struct {
 	actor  Actor
 	fac    *factory
 
-	// req is the ask being handled, if any; cleared once answered.
-	req    Request
-	hasReq bool
-
-	stopping bool
-
-	// x holds what few actors need (a stop reason, pending asks and spawn
+	// x holds what few actors need (a stop, pending asks and spawn
 	// requests), allocated on first use: a node holds a million actors,
-	// and each byte here is a byte per actor of guest memory.
+	// and each byte here is a byte per actor of guest memory. The ask being
+	// handled is the instance's (instance.req), since one actor runs at a
+	// time: a Context is 64 bytes.
 	x *contextExt
 }
 
 // contextExt is the part of a Context that most actors never use.
 type contextExt struct {
+	stopping   bool // Stop was called, or the host stopped the actor
 	stopReason string
 	// pending holds ask continuations by ref.
 	pending map[uint64]ReplyFunc
@@ -92,12 +89,30 @@ func (c *Context) Factory() string {
 
 // Request returns the ask being handled, for answering it later with
 // [Context.ReplyTo]; ok is false outside an ask or once it was answered.
-func (c *Context) Request() (r Request, ok bool) { return c.req, c.hasReq }
+func (c *Context) Request() (r Request, ok bool) {
+	if !c.hasReq() {
+		return Request{}, false
+	}
+	return c.in.req, true
+}
+
+// hasReq reports whether c is handling an ask it has not answered.
+func (c *Context) hasReq() bool { return c.in.reqOf == c }
+
+// dropReq marks the ask c is handling, if any, as answered or taken over.
+func (c *Context) dropReq() {
+	if c.in.reqOf == c {
+		c.in.reqOf = nil
+	}
+}
+
+// stopping reports whether the actor is stopping (see Stop).
+func (c *Context) stopping() bool { return c.x != nil && c.x.stopping }
 
 // Reply answers the ask being handled with v encoded as CBOR. It returns
 // [ErrNotAsk] outside an ask or if the ask was already answered.
 func (c *Context) Reply(v any) error {
-	if !c.hasReq {
+	if !c.hasReq() {
 		return ErrNotAsk
 	}
 	b, err := c.in.encode(v)
@@ -109,15 +124,15 @@ func (c *Context) Reply(v any) error {
 
 // ReplyRaw answers the ask being handled with data as is.
 func (c *Context) ReplyRaw(data []byte) error {
-	if !c.hasReq {
+	if !c.hasReq() {
 		return ErrNotAsk
 	}
 	return c.replyRaw(data)
 }
 
 func (c *Context) replyRaw(data []byte) error {
-	c.hasReq = false
-	return codeError(c.in.host.reply(c.id, c.req.From, c.req.Ref, data))
+	c.in.reqOf = nil
+	return codeError(c.in.host.reply(c.id, c.in.req.From, c.in.req.Ref, data))
 }
 
 // ReplyTo answers an ask kept from an earlier turn (see [Context.Request]).
@@ -133,8 +148,8 @@ func (c *Context) ReplyTo(r Request, v any) error {
 
 // ReplyRawTo is [Context.ReplyTo] with data sent as is.
 func (c *Context) ReplyRawTo(r Request, data []byte) error {
-	if c.hasReq && c.req == r {
-		c.hasReq = false
+	if c.hasReq() && c.in.req == r {
+		c.in.reqOf = nil
 	}
 	return codeError(c.in.host.reply(c.id, r.From, r.Ref, data))
 }
@@ -203,12 +218,13 @@ func (c *Context) Pending() int {
 // actor are dropped. An empty reason means "normal"; anything other than
 // "normal" and "shutdown" is abnormal and propagates to linked actors.
 func (c *Context) Stop(reason string) {
-	if c.stopping {
+	if c.stopping() {
 		return
 	}
-	c.stopping = true
+	x := c.ext()
+	x.stopping = true
 	if reason != "" {
-		c.ext().stopReason = reason
+		x.stopReason = reason
 	}
 }
 

@@ -40,6 +40,12 @@ type instance struct {
 
 	lastFactory *factory // the factory of the last START
 
+	// req is the ask that reqOf is handling; reqOf is nil outside an ask
+	// and once it is answered. Here rather than in every Context: one
+	// actor runs at a time.
+	req   Request
+	reqOf *Context
+
 	lastRef uint64 // ask refs: unique per instance, hence per actor
 	broken  bool   // a delivery failed; the host discards the instance
 }
@@ -168,12 +174,12 @@ func (in *instance) deliverBatch(b []byte) (rc int32) {
 			c := in.lookup(rec.actor)
 			if c != nil {
 				if rec.kind == kindAsk {
-					c.req = Request{From: rec.from, Ref: rec.ref}
-					c.hasReq = true
+					in.req = Request{From: rec.from, Ref: rec.ref}
+					in.reqOf = c
 				}
 				c.actor.Receive(c, Message{data: rec.payload, from: rec.from, ref: rec.ref, kind: rec.kind})
-				c.hasReq = false
-				if c.stopping {
+				in.reqOf = nil
+				if c.x != nil && c.x.stopping {
 					in.after(c)
 				}
 			}
@@ -304,7 +310,7 @@ func (in *instance) dispatch(r *record) string {
 		}
 		// The host already counts the actor dead: no stop import, and
 		// requests made from Terminate are refused by the host.
-		c.stopping = true
+		c.ext().stopping = true
 		in.remove(c.id)
 		if s, ok := c.actor.(Stopper); ok {
 			s.Terminate(c, reasonText(r.payload))
@@ -412,7 +418,7 @@ func restore(c *Context, b []byte) (err error) {
 // host learns of the stop, and the actor is forgotten, so later records for
 // it in this batch are dropped.
 func (in *instance) after(c *Context) {
-	if !c.stopping {
+	if !c.stopping() {
 		return
 	}
 	in.remove(c.id)

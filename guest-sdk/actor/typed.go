@@ -43,14 +43,14 @@ func Handle[A any, Req typed.Request[Resp], Resp typed.Message, PReq typed.Ptr[R
 			return
 		}
 		resp, err := h(a, ctx, *scratch)
-		if !ctx.hasReq { // a tell, or deferred, or answered by hand
+		if !ctx.hasReq() { // a tell, or deferred, or answered by hand
 			if err != nil {
 				ctx.Log(LevelWarn, "handler failed", "type", name, "err", err)
 			}
 			return
 		}
 		if err != nil {
-			_ = replyError(ctx, ctx.req, err)
+			_ = replyError(ctx, ctx.in.req, err)
 			return
 		}
 		_ = Reply(ctx, resp)
@@ -188,8 +188,8 @@ func (r *Router[A]) Handles() []string {
 // refuse answers an ask with a typed.Error, and logs a tell: a message
 // the actor cannot take never goes unnoticed.
 func refuse(ctx *Context, msg Message, code typed.ErrorCode, text string) {
-	if msg.IsAsk() && ctx.hasReq {
-		_ = sendError(ctx, ctx.req, &typed.Error{Code: code, Message: text})
+	if msg.IsAsk() && ctx.hasReq() {
+		_ = sendError(ctx, ctx.in.req, &typed.Error{Code: code, Message: text})
 		return
 	}
 	ctx.Log(LevelWarn, "ignored message", "why", text, "from", msg.From())
@@ -214,7 +214,7 @@ func sendError(ctx *Context, r Request, e *typed.Error) error {
 // its generated codec into a reused buffer. It returns [ErrNotAsk] outside
 // an ask or once the ask was answered.
 func Reply[M typed.Message](ctx *Context, m M) error {
-	if !ctx.hasReq {
+	if !ctx.hasReq() {
 		return ErrNotAsk
 	}
 	ctx.in.typBuf = typed.Append(ctx.in.typBuf[:0], m)
@@ -263,8 +263,8 @@ type Pending[Resp typed.Message] struct {
 // the returned Pending answers it later, from any turn of this actor. In a
 // tell, the Pending is not valid and answers nothing.
 func Defer[Resp typed.Message](ctx *Context) Pending[Resp] {
-	p := Pending[Resp]{req: ctx.req, ok: ctx.hasReq}
-	ctx.hasReq = false
+	p := Pending[Resp]{req: ctx.in.req, ok: ctx.hasReq()}
+	ctx.dropReq()
 	return p
 }
 
