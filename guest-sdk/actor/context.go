@@ -46,9 +46,17 @@ type contextExt struct {
 func (c *Context) ext() *contextExt {
 	if c.x == nil {
 		c.x = &contextExt{}
+	} else if c.x == &stoppedByHost {
+		c.x = &contextExt{stopping: true}
 	}
 	return c.x
 }
+
+// stoppedByHost is the extension of an actor that had none when the host
+// stopped it: it marks the Context stopping without an allocation (a spawn
+// and stop cycle costs the guest heap the Context alone). It is shared and
+// never written: ext replaces it first.
+var stoppedByHost = contextExt{stopping: true}
 
 // Request identifies an ask so it can be answered after the handler has
 // returned (a deferred reply), with [Context.ReplyTo].

@@ -310,7 +310,11 @@ func (in *instance) dispatch(r *record) string {
 		}
 		// The host already counts the actor dead: no stop import, and
 		// requests made from Terminate are refused by the host.
-		c.ext().stopping = true
+		if c.x == nil {
+			c.x = &stoppedByHost
+		} else {
+			c.x.stopping = true
+		}
 		in.remove(c.id)
 		if s, ok := c.actor.(Stopper); ok {
 			s.Terminate(c, reasonText(r.payload))
