@@ -22,8 +22,8 @@ type delivery struct {
 	actor   *actor
 	kind    abi.Kind
 	status  abi.Errno
-	quota   bool      // counted against actor.quota (with the payload's bytes); given back when drained
-	epoch   uint32    // GROUP only: see groupMonState
+	quota   bool   // counted against actor.quota (with the payload's bytes); given back when drained
+	epoch   uint32 // GROUP only: see groupMonState
 	from    abi.PID
 	ref     uint64
 	payload []byte
