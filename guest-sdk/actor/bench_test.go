@@ -81,11 +81,12 @@ func BenchmarkStartNative(b *testing.B) {
 	const perTurn = 64
 	var batch []byte
 	id := uint64(1)
+	payload := startPayload("Echo", nil)
 	b.ReportAllocs()
 	for b.Loop() {
 		batch = batch[:0]
 		for range perTurn {
-			batch = appendRecord(batch, startRec(id, "Echo", nil))
+			batch = appendRecord(batch, record{kind: kindStart, actor: id, payload: payload})
 			id++
 		}
 		if ti.runBytes(batch) != 0 {

@@ -17,7 +17,7 @@ import (
 type instance struct {
 	host      hostAPI
 	factories map[string]*factory
-	actors    map[uint64]*Context
+	actors    actorTable
 
 	incarnation     uint64 // self_node, fetched on the first delivery
 	haveIncarnation bool
@@ -53,7 +53,7 @@ type instance struct {
 var inst = newInstance(newHost(), registry)
 
 func newInstance(h hostAPI, factories map[string]*factory) *instance {
-	return &instance{host: h, factories: factories, actors: make(map[uint64]*Context), diag: os.Stderr}
+	return &instance{host: h, factories: factories, diag: os.Stderr}
 }
 
 // Inbox sizing: the first buffer is big enough for typical batches so the
@@ -103,7 +103,7 @@ const (
 // stderr, which reaches the node's log and the error of the upgrade or
 // migration that asked.
 func (in *instance) snapshot(id uint64) (state []byte, refusal int) {
-	c := in.actors[id]
+	c := in.actors.get(id)
 	if c == nil || in.broken {
 		return nil, snapNoActor
 	}
@@ -329,20 +329,21 @@ func (in *instance) lookup(id uint64) *Context {
 	if c := in.last; c != nil && in.lastID == id {
 		return c
 	}
-	c := in.actors[id]
+	c := in.actors.get(id)
 	if c != nil {
 		in.last, in.lastID = c, id
 	}
 	return c
 }
 
-func (in *instance) add(c *Context) {
-	in.actors[c.id] = c
+// add adds c; false if an actor with its id is running already.
+func (in *instance) add(c *Context) bool {
 	in.last = nil
+	return in.actors.put(c)
 }
 
 func (in *instance) remove(id uint64) {
-	delete(in.actors, id)
+	in.actors.delete(id)
 	in.last = nil
 }
 
@@ -358,7 +359,7 @@ func (in *instance) start(r *record) string {
 	if f == nil || f.name != string(name) {
 		var ok bool
 		if f, ok = in.factories[string(name)]; !ok {
-			if _, dup := in.actors[r.actor]; dup {
+			if in.actors.get(r.actor) != nil {
 				return "START for actor " + strconv.FormatUint(r.actor, 10) + ", which is already running"
 			}
 			// The host resolves factories against this module's own list, so
@@ -369,12 +370,9 @@ func (in *instance) start(r *record) string {
 		in.lastFactory = f
 	}
 	c := &Context{in: in, id: r.actor, parent: r.from, fac: f}
-	// One map operation instead of a lookup and an insert: a duplicate
-	// START shows as a map that did not grow. It breaks the ABI, so the
-	// instance fails and the overwritten entry does not matter.
-	before := len(in.actors)
-	in.add(c)
-	if len(in.actors) == before {
+	// One table operation instead of a lookup and an insert: a duplicate
+	// START is refused by the insert. It breaks the ABI: the instance fails.
+	if !in.add(c) {
 		return "START for actor " + strconv.FormatUint(r.actor, 10) + ", which is already running"
 	}
 	c.actor = f.new()

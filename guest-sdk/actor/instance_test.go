@@ -394,13 +394,13 @@ func TestSnapshotRestore(t *testing.T) {
 	require.Equal(t, snapUnsupported, refusal, "no Snapshotter")
 	_, refusal = ti.snapshot(99)
 	require.Equal(t, snapNoActor, refusal, "no such actor")
-	ti.actors[1].actor.(*snapActor).failErr = errors.New("cannot")
+	ti.actors.get(1).actor.(*snapActor).failErr = errors.New("cannot")
 	_, refusal = ti.snapshot(1)
 	require.Equal(t, snapFailed, refusal, "Snapshot error")
 	require.Contains(t, diag.String(), "actor 1: Snapshot: cannot")
-	ti.actors[1].actor.(*snapActor).failErr = nil
+	ti.actors.get(1).actor.(*snapActor).failErr = nil
 	require.Equal(t, int32(0), ti.run(tellRec(1, parent, []byte("1"))))
-	require.Equal(t, uint64(6), ti.actors[1].actor.(*snapActor).n)
+	require.Equal(t, uint64(6), ti.actors.get(1).actor.(*snapActor).n)
 
 	// Restore in another instance, as a migration does.
 	ev = nil
@@ -412,7 +412,7 @@ func TestSnapshotRestore(t *testing.T) {
 		tellRec(1, parent, []byte("xy")),
 	)
 	require.Equal(t, int32(0), rc)
-	require.Equal(t, uint64(7), ti2.actors[1].actor.(*snapActor).n)
+	require.Equal(t, uint64(7), ti2.actors.get(1).actor.(*snapActor).n)
 	var stops []string
 	for _, c := range ti2.host.calls {
 		if c.op == "stop" {
@@ -466,10 +466,10 @@ func TestSnapshotVersions(t *testing.T) {
 		record{kind: kindRestore, actor: 3, payload: startPayload("V", v3)},
 		record{kind: kindRestore, actor: 4, payload: startPayload("Old", v2)},
 	))
-	require.Equal(t, []string{"v0 0300000000000000"}, ti2.actors[1].actor.(*versioned).restored)
-	require.Equal(t, []string{"v2 0000000000000000"}, ti2.actors[2].actor.(*versioned).restored)
-	require.Nil(t, ti2.actors[3])
-	require.Equal(t, uint64(0), ti2.actors[4].actor.(*snapActor).n)
+	require.Equal(t, []string{"v0 0300000000000000"}, ti2.actors.get(1).actor.(*versioned).restored)
+	require.Equal(t, []string{"v2 0000000000000000"}, ti2.actors.get(2).actor.(*versioned).restored)
+	require.Nil(t, ti2.actors.get(3))
+	require.Equal(t, uint64(0), ti2.actors.get(4).actor.(*snapActor).n)
 	stop := ti2.host.only(t, "stop")
 	require.Equal(t, "snapshot version 3 is newer than this code", stop.text)
 }
@@ -494,7 +494,7 @@ func TestDropForgetsWithoutTerminate(t *testing.T) {
 	var ev []string
 	ti := newTestInstance(map[string]func() Actor{"P": probeFactory(&ev, nil)})
 	require.Equal(t, int32(0), ti.run(startRec(1, "P", nil), record{kind: kindDrop, actor: 1}, tellRec(1, parent, []byte("late")), record{kind: kindDrop, actor: 7}))
-	require.Nil(t, ti.actors[1])
+	require.Nil(t, ti.actors.get(1))
 	for _, e := range ev {
 		require.NotContains(t, e, "terminate")
 		require.NotContains(t, e, "late")

@@ -119,7 +119,7 @@ func TestReceiveDoesNotAllocate(t *testing.T) {
 		}
 	})
 	require.Zero(t, allocs)
-	require.Equal(t, 32*201, ti.actors[2].actor.(*countActor).n, "the batches were really delivered")
+	require.Equal(t, 32*201, ti.actors.get(2).actor.(*countActor).n, "the batches were really delivered")
 }
 
 type countActor struct{ n int }

@@ -226,7 +226,7 @@ func TestSupervisorIntensity(t *testing.T) {
 		"demonitor 502", "unlink 1002", "kill 1002 killed",
 		"stop " + ReasonRestartIntensity,
 	}, st.calls())
-	require.Empty(t, st.actors, "the supervisor is gone")
+	require.Zero(t, st.actors.len(), "the supervisor is gone")
 }
 
 func TestSupervisorWithoutRestarts(t *testing.T) {
