@@ -9,9 +9,11 @@ package actor
 // wasm guest pays far more than native code for each runtime call a map
 // makes.
 //
-// Deletion shifts the rest of the probe run back (no tombstones), and the
-// table halves when it falls under 1/8 full, so a population that shrinks
-// gives its memory back to the guest's heap.
+// Deletion shifts the rest of the probe run back (no tombstones). Like a
+// map, the table never shrinks: an instance whose population comes and
+// goes (spawn and stop cycles) would otherwise reallocate it every cycle,
+// and the garbage of different sizes grows the guest's memory, which wasm
+// never gives back (TestSpawnStopCyclesReturnResources).
 type actorTable struct {
 	slots []*Context // len is 0 or a power of two
 	n     int
@@ -89,12 +91,10 @@ func (t *actorTable) delete(id uint64) {
 	}
 	t.slots[i] = nil
 	t.n--
-	if len(t.slots) > minActorSlots && t.n*8 < len(t.slots) {
-		t.resize(len(t.slots) / 2)
-	}
 }
 
-// resize rehashes the table into size slots (a power of two).
+// resize rehashes the table into size slots (a power of two) that hold
+// it.
 func (t *actorTable) resize(size int) {
 	old := t.slots
 	t.slots = make([]*Context, size)
