@@ -55,10 +55,9 @@ type actor struct {
 	children atomic.Int32
 	// stopPending is a Stop that came while the actor was exiting (see exit).
 	stopPending atomic.Bool
-	trapExit    bool // guarded by mu
 
 	mu   sync.Mutex
-	rare *actorRare   // nil until the actor has a monitor, link, extension or refused tell; guarded by mu
+	rare *actorRare   // nil until the actor has a monitor, link, extension, refused tell or trapped exits; guarded by mu
 	sup  *supervision // nil unless the actor has a restart policy
 	goa  *goActor     // a Go actor's home (SpawnFunc); nil for a guest's actor
 	mv   *move
@@ -66,7 +65,8 @@ type actor struct {
 }
 
 // actorRare is what most actors never have: monitors both ways, links,
-// tells refused by other nodes, and the guest object's extension (ext).
+// tells refused by other nodes, trapped exits and the guest object's
+// extension (ext).
 // Kept out of actor to keep actor small. Its relations survive a restart
 // (monitors and links are the PID's, not the guest object's); finalize and
 // a migration's departure take them (takeRels), exit drops ext
@@ -78,6 +78,7 @@ type actorRare struct {
 	links    map[uint64]struct{} // linked local actors, by serial
 	rlinks   map[PID]struct{}    // linked actors on other nodes
 	refused  uint64              // its tells that other nodes refused (see countRefused)
+	trapExit bool                // exit signals from links arrive as EXIT records
 	ext      *actorExt           // nil until the actor monitors a node or group or requests a spawn
 }
 
@@ -156,6 +157,15 @@ func (a *actor) addRLink(p PID) {
 		r.rlinks = make(map[PID]struct{})
 	}
 	r.rlinks[p] = struct{}{}
+}
+
+// setTrapExit turns trapping exits on or off; the caller holds a.mu (or
+// a is not shared yet). Off, for an actor that never trapped, makes
+// nothing.
+func (a *actor) setTrapExit(on bool) {
+	if on || a.rare != nil {
+		a.ownRels().trapExit = on
+	}
 }
 
 // refusedCount is how many of a's tells other nodes refused.
@@ -490,7 +500,7 @@ func (n *Node) finalize(a *actor, in *instance, reason string) {
 		}
 		other.mu.Lock()
 		delete(other.rels().links, a.serial)
-		trap := other.trapExit
+		trap := other.rels().trapExit
 		other.mu.Unlock()
 		if wasmactor.IsAbnormal(reason) {
 			signal = append(signal, linked{other, trap})

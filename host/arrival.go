@@ -177,7 +177,7 @@ func (n *Node) migrateIn(ctx context.Context, from transport.PeerInfo, req proto
 	a := &actor{serial: n.serials.Add(1), factory: factory}
 	a.mod.Store(m)
 	a.quota.InitBytes(n.cfg.MailboxSize, n.cfg.Limits.MailboxBytes)
-	a.trapExit = req.TrapExit
+	a.setTrapExit(req.TrapExit)
 	if req.Restart.Policy != wasmactor.Temporary {
 		a.sup = &supervision{intensity: scheduler.NewIntensity(req.Restart), policy: req.Restart, args: req.Args, isolated: req.Isolated}
 		a.sup.restarts.Store(req.Restarts)

@@ -185,7 +185,7 @@ func (c *ActorContext) Unlink(pid PID) error { return c.n.Unlink(c.life, c.self,
 // messages instead of stopping this actor.
 func (c *ActorContext) TrapExit(on bool) {
 	c.a.mu.Lock()
-	c.a.trapExit = on
+	c.a.setTrapExit(on)
 	c.a.mu.Unlock()
 }
 

@@ -241,7 +241,7 @@ func (im *imports) Unlink(serial uint64, target abi.PID) {
 func (im *imports) TrapExit(serial uint64, on bool) {
 	if a := im.caller(serial); a != nil {
 		a.mu.Lock()
-		a.trapExit = on
+		a.setTrapExit(on)
 		a.mu.Unlock()
 	}
 }

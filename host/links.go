@@ -223,7 +223,7 @@ func (n *Node) exitSignal(a *actor, from PID, reason string) {
 	a.mu.Lock()
 	_, linked := a.rels().rlinks[from]
 	delete(a.rels().rlinks, from)
-	trap := a.trapExit
+	trap := a.rels().trapExit
 	a.mu.Unlock()
 	if !linked || !wasmactor.IsAbnormal(reason) {
 		return

@@ -168,7 +168,7 @@ func (n *Node) migrateLocal(ctx context.Context, a *actor, to string) (MigrateRe
 	m := a.mod.Load()
 	req := proto.MigrateIn{Old: old, Factory: a.factory, Module: m.info, State: state, Isolated: from.isolated}
 	a.mu.Lock()
-	req.TrapExit = a.trapExit
+	req.TrapExit = a.rels().trapExit
 	a.mu.Unlock()
 	if a.sup != nil {
 		req.Restart, req.Args = a.sup.policy, a.sup.args
