@@ -13,3 +13,9 @@ import (
 func TestActorRecordFitsItsSizeClass(t *testing.T) {
 	require.LessOrEqual(t, unsafe.Sizeof(actor{}), uintptr(128))
 }
+
+// A queued record is 80 bytes: a spawn storm queues hundreds of thousands
+// of STARTs, which take their factory from their actor.
+func TestDeliveryIs80Bytes(t *testing.T) {
+	require.LessOrEqual(t, unsafe.Sizeof(delivery{}), uintptr(80))
+}

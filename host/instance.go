@@ -14,7 +14,7 @@ import (
 	"github.com/wasmactor/wasmactor/scheduler"
 )
 
-// delivery is one record waiting in an instance's mailbox, 72 bytes: a
+// delivery is one record waiting in an instance's mailbox, 80 bytes: a
 // spawn storm queues hundreds of thousands of them. A START's factory is
 // its actor's (actor.factory, which never changes), so it takes no room
 // here.
@@ -59,11 +59,8 @@ type instance struct {
 	trace turnTrace      // trace contexts of the batch's traced records, by actor
 	sizes sizeTally      // the batch's message sizes, folded into the metric once per turn
 
-	mu sync.Mutex
-	// actors is the set of actors pinned here: a set of pointers rather
-	// than a map by serial, whose slots are twice the size (the node's
-	// table finds an actor by serial).
-	actors map[*actor]struct{}
+	mu     sync.Mutex
+	actors map[uint64]*actor
 	dead   bool // failed or closed: no actor is pinned to it any more
 	// pop is len(actors), written under mu and read without it: a spawn
 	// picks the least-populated instance of a pool (module.choose) with no
@@ -72,7 +69,7 @@ type instance struct {
 }
 
 func (n *Node) newInstance(ctx context.Context, m *module, isolated bool) (*instance, error) {
-	in := &instance{n: n, mod: m, isolated: isolated, actors: make(map[*actor]struct{})}
+	in := &instance{n: n, mod: m, isolated: isolated, actors: make(map[uint64]*actor)}
 	inst, err := n.eng.Instantiate(ctx, m.compiled, &imports{n: n, in: in})
 	if err != nil {
 		return nil, err
@@ -105,7 +102,7 @@ func (in *instance) adopt(a *actor, max int) bool {
 	if in.dead || !in.isolated && len(in.actors) >= max {
 		return false
 	}
-	in.actors[a] = struct{}{}
+	in.actors[a.serial] = a
 	in.pop.Store(int32(len(in.actors)))
 	return true
 }
@@ -115,7 +112,7 @@ func (in *instance) adopt(a *actor, max int) bool {
 // actor's STOP (see closeIfIdle); the wake makes sure that turn comes.
 func (in *instance) release(a *actor) {
 	in.mu.Lock()
-	delete(in.actors, a)
+	delete(in.actors, a.serial)
 	in.pop.Store(int32(len(in.actors)))
 	idle := in.isolated && len(in.actors) == 0 && !in.dead
 	in.mu.Unlock()
@@ -279,7 +276,7 @@ func (in *instance) fail(err error) (reason string) {
 	in.mu.Lock()
 	in.dead = true
 	victims := make([]*actor, 0, len(in.actors))
-	for a := range in.actors {
+	for _, a := range in.actors {
 		victims = append(victims, a)
 	}
 	clear(in.actors)
