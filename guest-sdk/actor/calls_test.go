@@ -4,6 +4,7 @@ package actor
 
 import (
 	"context"
+	"sort"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -109,4 +110,61 @@ func askCount(t *testing.T, g *guest) []byte {
 	calls := g.host.take()
 	require.NotEmpty(t, calls)
 	return calls[len(calls)-1].data
+}
+
+// TestStartPathCalls counts the guest's function calls per START of a
+// stateless actor (the bench guest's Echo), as TestReceivePathCalls does
+// for tells: each Go function call costs a wasm guest dearly, and a START
+// is the guest's whole share of a spawn. 34 calls before the actor table,
+// the inlined name compare and the cached Starter check; 11 after.
+func TestStartPathCalls(t *testing.T) {
+	wasm := guestbuildtest.Build(t, "testdata/guests/bench")
+	cnt := &callCounter{calls: map[string]int{}}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ctx = experimental.WithFunctionListenerFactory(ctx, cnt)
+	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
+	defer r.Close(ctx)
+	wasi_snapshot_preview1.MustInstantiate(ctx, r)
+	h := newMiniHost()
+	require.NoError(t, h.instantiate(ctx, r))
+	mod, err := r.InstantiateWithConfig(ctx, wasm, wazero.NewModuleConfig().WithStartFunctions("_initialize"))
+	require.NoError(t, err)
+	g := &guest{t: t, ctx: ctx, mod: mod, host: h}
+	id := uint64(1)
+	payload := startPayload("Echo", nil)
+	turn := func() {
+		var recs []record
+		for range 64 {
+			recs = append(recs, record{kind: kindStart, actor: id, payload: payload})
+			id++
+		}
+		require.Equal(t, int32(0), g.deliver(recs...))
+	}
+	for range 100 { // 6400 actors first, so the table is past its first growths
+		turn()
+	}
+	cnt.on = true
+	const turns = 100
+	for range turns {
+		turn()
+	}
+	cnt.on = false
+	total := 0
+	type kv struct {
+		k string
+		v int
+	}
+	var top []kv
+	for k, n := range cnt.calls {
+		total += n
+		top = append(top, kv{k, n})
+	}
+	sort.Slice(top, func(i, j int) bool { return top[i].v > top[j].v })
+	perStart := float64(total) / float64(turns*64)
+	t.Logf("calls per START: %.1f", perStart)
+	for _, e := range top[:min(12, len(top))] {
+		t.Logf("%8.2f %s", float64(e.v)/float64(turns*64), e.k)
+	}
+	require.LessOrEqual(t, perStart, 12.0, "calls per START")
 }

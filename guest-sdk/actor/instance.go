@@ -324,11 +324,18 @@ func (in *instance) dispatch(r *record) string {
 	return ""
 }
 
-// lookup returns the live actor with the id, or nil.
+// lookup returns the live actor with the id, or nil. It is small enough
+// to inline into the receive loop (TestReceivePathCalls): the table's
+// probe is in lookupTable.
 func (in *instance) lookup(id uint64) *Context {
 	if c := in.last; c != nil && in.lastID == id {
 		return c
 	}
+	return in.lookupTable(id)
+}
+
+//go:noinline
+func (in *instance) lookupTable(id uint64) *Context {
 	c := in.actors.get(id)
 	if c != nil {
 		in.last, in.lastID = c, id
@@ -356,7 +363,7 @@ func (in *instance) start(r *record) string {
 	// A spawn storm repeats one factory: a compare instead of a map lookup
 	// (each costs a Go wasm guest far more than natively).
 	f := in.lastFactory
-	if f == nil || f.name != string(name) {
+	if f == nil || !sameName(f.name, name) {
 		var ok bool
 		if f, ok = in.factories[string(name)]; !ok {
 			if in.actors.get(r.actor) != nil {
@@ -385,16 +392,37 @@ func (in *instance) start(r *record) string {
 	var err error
 	if r.kind == kindRestore {
 		err = restore(c, rest)
-	} else if s, ok := c.actor.(Starter); ok {
-		err = s.Init(c, Message{data: rest, from: r.from, kind: r.kind})
+	} else if t := typeWord(c.actor); t != f.plain {
+		if s, ok := c.actor.(Starter); ok {
+			err = s.Init(c, Message{data: rest, from: r.from, kind: r.kind})
+		} else {
+			f.plain = t
+		}
 	}
 	if err != nil {
 		in.remove(c.id)
 		in.host.stop(c.id, err.Error())
 		return ""
 	}
-	in.after(c)
+	if c.stopping() { // a call saved per START, which most actors need
+		in.after(c)
+	}
 	return ""
+}
+
+// sameName reports whether b spells s. Comparing a factory name byte by
+// byte, inlined, saves a Go wasm guest the two runtime calls of a string
+// compare on every START.
+func sameName(s string, b []byte) bool {
+	if len(s) != len(b) {
+		return false
+	}
+	for i := range len(b) {
+		if s[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // restore rebuilds c's actor from a snapshot. A panic in the actor's code

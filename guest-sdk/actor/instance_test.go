@@ -650,3 +650,35 @@ func TestStubHost(t *testing.T) {
 	_, err := c.Whereis("x")
 	require.ErrorIs(t, err, ErrNotInGuest)
 }
+
+// initCounter counts Inits; plainActor has none.
+type initCounter struct{ inits *int }
+
+func (a initCounter) Init(*Context, Message) error { *a.inits++; return nil }
+func (initCounter) Receive(*Context, Message)      {}
+
+type plainActor struct{}
+
+func (plainActor) Receive(*Context, Message) {}
+
+// A factory may return values of different types: the START that skips the
+// Starter check for a type seen without Init still runs the Init of every
+// actor that has one.
+func TestStartInitsEveryStarterOfAMixedFactory(t *testing.T) {
+	inits, made := 0, 0
+	ti := newTestInstance(map[string]func() Actor{"Mixed": func() Actor {
+		made++
+		if made%3 == 0 {
+			return initCounter{inits: &inits}
+		}
+		return plainActor{}
+	}})
+	var recs []record
+	for id := range uint64(30) {
+		recs = append(recs, startRec(id+1, "Mixed", nil))
+	}
+	require.Equal(t, int32(0), ti.run(recs...))
+	require.Equal(t, 30, made)
+	require.Equal(t, 10, inits, "every third actor has an Init")
+	require.Equal(t, 30, ti.actors.len())
+}
