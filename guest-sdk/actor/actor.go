@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"sort"
 	"strings"
-	"unsafe"
 )
 
 // Actor is the behaviour every actor implements: Receive handles one user
@@ -154,16 +153,7 @@ var registry = map[string]*factory{}
 type factory struct {
 	name string
 	new  func() Actor
-	// plain is the type word (see typeWord) of the last actor it made that
-	// has no Init: a START of the same type skips the Starter assertion,
-	// which costs a Go wasm guest three runtime calls (wasm has no
-	// type-switch cache).
-	plain unsafe.Pointer
 }
-
-// typeWord is the first word of an Actor interface value, its itab: the
-// same for every value of one dynamic type, and different between types.
-func typeWord(a Actor) unsafe.Pointer { return *(*unsafe.Pointer)(unsafe.Pointer(&a)) }
 
 // Register makes a factory available under name, so the host can spawn
 // actors of it. Call it from an init function of the guest: a reactor module

@@ -392,12 +392,8 @@ func (in *instance) start(r *record) string {
 	var err error
 	if r.kind == kindRestore {
 		err = restore(c, rest)
-	} else if t := typeWord(c.actor); t != f.plain {
-		if s, ok := c.actor.(Starter); ok {
-			err = s.Init(c, Message{data: rest, from: r.from, kind: r.kind})
-		} else {
-			f.plain = t
-		}
+	} else if s, ok := c.actor.(Starter); ok {
+		err = s.Init(c, Message{data: rest, from: r.from, kind: r.kind})
 	}
 	if err != nil {
 		in.remove(c.id)

@@ -661,9 +661,8 @@ type plainActor struct{}
 
 func (plainActor) Receive(*Context, Message) {}
 
-// A factory may return values of different types: the START that skips the
-// Starter check for a type seen without Init still runs the Init of every
-// actor that has one.
+// A factory may return values of different types: a START checks its own
+// actor for Init, whatever the factory made before.
 func TestStartInitsEveryStarterOfAMixedFactory(t *testing.T) {
 	inits, made := 0, 0
 	ti := newTestInstance(map[string]func() Actor{"Mixed": func() Actor {
