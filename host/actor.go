@@ -44,7 +44,7 @@ type actor struct {
 	// did: its children count this one.
 	parent uint64
 
-	// The 4- and 1-byte fields together, so they pad once.
+	// The four 4-byte fields together: 16 bytes, no padding.
 	state atomic.Uint32
 	// route and mv carry the actor's deliveries while it moves to another
 	// instance or node (mobility.go): route is odd during a move, mv holds
@@ -66,11 +66,10 @@ type actor struct {
 
 // actorRare is what most actors never have: monitors both ways, links,
 // tells refused by other nodes, trapped exits and the guest object's
-// extension (ext).
-// Kept out of actor to keep actor small. Its relations survive a restart
-// (monitors and links are the PID's, not the guest object's); finalize and
-// a migration's departure take them (takeRels), exit drops ext
-// (dropRequests). Guarded by actor.mu.
+// extension (ext). Kept out of actor to keep actor small. Its relations
+// survive a restart (monitors and links are the PID's, not the guest
+// object's); finalize and a migration's departure take them (takeRels),
+// exit drops ext (dropRequests). Guarded by actor.mu.
 type actorRare struct {
 	watchers map[uint64]watcher  // monitor ref → who is told when this actor dies
 	watching map[uint64]*actor   // refs this actor holds on other local actors
