@@ -22,7 +22,7 @@ const (
 // check that every record goes when its actor does. It reads every actor's
 // maps, so it is for tests only.
 func Records(n *Node) map[string]int {
-	r := map[string]int{"nodemons": 0, "groupmons": 0, "node monitors held": 0, "group monitors held": 0}
+	r := map[string]int{"nodemons": 0, "groupmons": 0, "held": 0, "node monitors held": 0, "group monitors held": 0}
 	for _, a := range n.actors.all() {
 		a.mu.Lock()
 		r["watchers"] += len(a.watchers)
@@ -32,6 +32,7 @@ func Records(n *Node) map[string]int {
 		if a.ext != nil {
 			r["nodemons"] += len(a.ext.nodeMons)
 			r["groupmons"] += len(a.ext.groupMons)
+			r["held"] += len(a.ext.held)
 		}
 		a.mu.Unlock()
 	}
@@ -48,6 +49,7 @@ func Records(n *Node) map[string]int {
 		r["group monitors held"] += len(ms)
 	}
 	n.gw.mu.Unlock()
+	r["held, node count"] = int(n.held.Load())
 	r["asks"] = n.asks.len()
 	r["timers"] = n.timers.len()
 	r["names"] = len(n.names.List())

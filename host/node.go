@@ -142,6 +142,7 @@ type Node struct {
 
 	calls  sync.Map // ref → *pendingCall: host-side Calls waiting for a reply
 	asks   pendingAsks
+	held   atomic.Int64        // asks held open by the node's actors, all told (held.go)
 	timers timerSet[sendTimer] // SendAfter timers, by sender
 	cl     cluster
 	mob    mobility      // migrations: aliases, stubs, arrivals (migrate.go)
