@@ -66,19 +66,28 @@ func (n *Node) applyMoved(m proto.Moved, self bool) {
 		na = n.actors.get(m.New.Serial)
 	}
 
-	// Monitors held here on Old now watch New.
+	// Monitors held here on Old now watch New; a DOWN that New's node sent
+	// ahead of this Moved fires now.
 	n.cl.mu.Lock()
 	var local []uint64
+	var fire []firedDown
 	for ref, rw := range n.cl.rwatch {
 		if rw.target == m.Old {
 			rw.target, rw.node = m.New, m.New.Node
 			n.cl.rwatch[ref] = rw
 			if newHere {
 				local = append(local, ref)
+			} else if e, ok := n.cl.early[ref]; ok && e.from == m.New {
+				delete(n.cl.early, ref)
+				delete(n.cl.rwatch, ref)
+				fire = append(fire, firedDown{ref: ref, rw: rw, reason: e.reason})
 			}
 		}
 	}
 	n.cl.mu.Unlock()
+	for _, f := range fire {
+		n.notifyDown(f.rw.w, f.ref, f.rw.target, f.reason)
+	}
 	// Monitors Old held on actors here are now held by New's node.
 	for _, w := range m.Watching {
 		if w.Target.Node != n.cfg.Name || w.Target.Incarnation != n.incarnation || self {
@@ -219,4 +228,61 @@ func (n *Node) handleAliases(from transport.NodeInfo, body []byte) error {
 		n.applyMoved(proto.Moved{Old: m.Old, New: m.New}, false)
 	}
 	return nil
+}
+
+// A DOWN can come before the Moved that explains it. A monitor held here
+// on an actor of node A is kept as "on A"; the actor moves to B, and dies
+// there: B sends the DOWN, and A's Moved, told by another path, may still
+// be on its way. The DOWN is kept until a Moved says the actor lives at B
+// under the serial the DOWN names, and fires then. A node speaks only
+// about its own actors, so a DOWN for an actor that never moved to its
+// sender never fires. Kept DOWNs go when their sender's run is over or the
+// monitor has fired otherwise (swept when the table is full).
+
+// earlyDown is a DOWN that came ahead of its Moved: from is the actor's
+// PID on the node that sent it.
+type earlyDown struct {
+	from   PID
+	reason string
+}
+
+// firedDown is a monitor of rwatch to fire once no lock is held.
+type firedDown struct {
+	ref    uint64
+	rw     remoteWatch
+	reason string
+}
+
+// maxEarlyDowns bounds the DOWNs kept for Moveds not applied yet.
+const maxEarlyDowns = 1 << 16
+
+// stashMovedDown keeps d, a DOWN for the monitor ref d.Ref, which came
+// from a node other than the one this node has the actor on. The caller
+// holds cl.mu.
+func (n *Node) stashMovedDown(from transport.NodeInfo, d proto.Down) {
+	if len(n.cl.early) >= maxEarlyDowns {
+		for ref := range n.cl.early {
+			if _, ok := n.cl.rwatch[ref]; !ok {
+				delete(n.cl.early, ref)
+			}
+		}
+	}
+	if len(n.cl.early) >= maxEarlyDowns {
+		n.metrics.controlDropped.Inc()
+		n.log.Error("a DOWN ahead of its Moved dropped: too many kept", "peer", from.Name, "ref", d.Ref, "reason", d.Reason)
+		return
+	}
+	n.cl.early[d.Ref] = earlyDown{from: PID{Node: from.Name, Incarnation: from.Incarnation, Serial: d.Target}, reason: d.Reason}
+}
+
+// forgetEarlyDowns drops the kept DOWNs of the monitors that fired at a
+// peer's NodeDown, and those the peer's run inc sent if that run is over
+// (a run that reconnects may still be the actor's home). The caller holds
+// cl.mu.
+func (n *Node) forgetEarlyDowns(inc uint64, over bool) {
+	for ref, e := range n.cl.early {
+		if _, ok := n.cl.rwatch[ref]; (over && e.from.Incarnation == inc) || !ok {
+			delete(n.cl.early, ref)
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package host
 
 import (
+	"context"
 	"time"
 
 	"github.com/wasmactor/wasmactor/internal/proto"
@@ -70,4 +71,23 @@ func NameList(n *Node) []string {
 // cross a move in flight (relay.go).
 func CastAs(to, from *Node, kind uint16, body any) error {
 	return to.handleCast(transport.NodeInfo{Name: from.cfg.Name, Incarnation: from.incarnation}, transport.Control{Kind: kind, Body: proto.Marshal(body)})
+}
+
+// RemoteWatchRef is the ref of n's monitor on target, an actor of another
+// node.
+func RemoteWatchRef(n *Node, target PID) (uint64, bool) {
+	n.cl.mu.Lock()
+	defer n.cl.mu.Unlock()
+	for ref, rw := range n.cl.rwatch {
+		if rw.target == target {
+			return ref, true
+		}
+	}
+	return 0, false
+}
+
+// MovedAs hands to a Moved as if from had told it.
+func MovedAs(to, from *Node, m proto.Moved) error {
+	_, _, err := to.serveMigration(context.Background(), transport.PeerInfo{NodeInfo: transport.NodeInfo{Name: from.cfg.Name, Incarnation: from.incarnation}}, proto.KindMoved, proto.Marshal(m))
+	return err
 }

@@ -384,6 +384,54 @@ func countOf(list []string, s string) int {
 	return k
 }
 
+// TestDownAheadOfItsMovedFiresWhenTheMovedComes: a DOWN from the node an
+// actor moved to can reach a watcher's node before the Moved that tells it
+// of the move (the Moved comes from the old node). It is kept and fires
+// when the Moved comes; before, it was dropped as not from the actor's
+// node and the monitor never fired. A DOWN no Moved vouches for never
+// fires: a node speaks only for its own actors.
+func TestDownAheadOfItsMovedFiresWhenTheMovedComes(t *testing.T) {
+	c := newCluster(t, 3, host.Config{})
+	n1, n2, n3 := c.nodes[0], c.nodes[1], c.nodes[2]
+	spawn := func() host.PID {
+		pid, err := n2.SpawnFunc(ctxT(t), "", func(*host.ActorContext, host.Message) error { return nil })
+		require.NoError(t, err)
+		return pid
+	}
+	watch := func(pid host.PID) (*host.Monitor, uint64) {
+		m, err := n1.Monitor(ctxT(t), pid)
+		require.NoError(t, err)
+		ref, ok := host.RemoteWatchRef(n1, pid)
+		require.True(t, ok)
+		return m, ref
+	}
+	noDown := func(m *host.Monitor, what string) {
+		t.Helper()
+		select { // a Go monitor's Down is sent before the cast or Moved returns
+		case d := <-m.C:
+			t.Fatalf("%s: %+v", what, d)
+		default:
+		}
+	}
+	x, y := spawn(), spawn()
+	mx, refX := watch(x)
+	my, refY := watch(y)
+
+	// n3 says they died there before anyone said they moved there.
+	require.NoError(t, host.CastAs(n1, n3, proto.KindDown, proto.Down{Target: 42, Ref: refX, Reason: "gone", ToIncarnation: n1.Incarnation()}))
+	require.NoError(t, host.CastAs(n1, n3, proto.KindDown, proto.Down{Target: 43, Ref: refY, Reason: "forged", ToIncarnation: n1.Incarnation()}))
+	noDown(mx, "a DOWN from a node the actor is not known to live on fired")
+	noDown(my, "a DOWN from a node the actor is not known to live on fired")
+
+	newX := host.PID{Node: "n3", Incarnation: n3.Incarnation(), Serial: 42}
+	require.NoError(t, host.MovedAs(n1, n2, proto.Moved{Old: x, New: newX}))
+	require.Equal(t, host.Down{PID: newX, Reason: "gone"}, waitDown(t, mx, probeTimeout))
+
+	// y moved to n3 as serial 44, not 43: that DOWN stays unvouched.
+	require.NoError(t, host.MovedAs(n1, n2, proto.Moved{Old: y, New: host.PID{Node: "n3", Incarnation: n3.Incarnation(), Serial: 44}}))
+	noDown(my, "a DOWN for another actor of the sender fired")
+}
+
 // TestCastsToTheOldNodeFollowTheActor: monitor, link and kill casts that a
 // node sent to an actor's old PID before it learned of the move (they
 // travel outside the fences, so they can arrive after the actor left) are
