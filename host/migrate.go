@@ -51,10 +51,15 @@ type mobility struct {
 	stubs    map[uint64]*stub  // serials of actors that left this node
 	stubsTo  map[PID][]*stub   // stubs by where they forward
 	fences   map[fenceKey]int  // copies of a fence seen so far at a stub
+	fencesOf map[uint64]int    // how many of fences each node sent (see countFence)
 	arriving map[uint64]*actor // actors restored here, not committed yet
-	nAlias   atomic.Int32      // len(aliases), for the message path
-	fenceIDs atomic.Uint64     // ids of the fences this node sends
-	bg       sync.WaitGroup    // self-migrations asked for by guests
+	// selfMoves are the actors whose own move (the migrate import) is
+	// queued or running: one each, so a guest that calls migrate in a loop
+	// starts one goroutine, not one per call.
+	selfMoves map[uint64]struct{}
+	nAlias    atomic.Int32   // len(aliases), for the message path
+	fenceIDs  atomic.Uint64  // ids of the fences this node sends
+	bg        sync.WaitGroup // self-migrations asked for by guests
 }
 
 func (m *mobility) init() {
@@ -63,7 +68,9 @@ func (m *mobility) init() {
 	m.stubs = make(map[uint64]*stub)
 	m.stubsTo = make(map[PID][]*stub)
 	m.fences = make(map[fenceKey]int)
+	m.fencesOf = make(map[uint64]int)
 	m.arriving = make(map[uint64]*actor)
+	m.selfMoves = make(map[uint64]struct{})
 }
 
 type fenceKey struct{ stub, node, id uint64 }
@@ -468,7 +475,9 @@ func (n *Node) serveMigration(ctx context.Context, from transport.PeerInfo, kind
 		if from.Client || !owns(from.NodeInfo, m.Old) {
 			return nil, true, fmt.Errorf("%w: %s says an actor of another node moved", wasmactor.ErrBadArgument, from.Name)
 		}
-		n.applyMoved(m, false)
+		if !n.applyMoved(m, false) {
+			return nil, true, fmt.Errorf("%w: %s says %s moved to %s, which did not arrive from there", wasmactor.ErrBadArgument, from.Name, m.Old, m.New)
+		}
 		return proto.Marshal(proto.Empty{}), true, nil
 	case proto.KindMigrate, proto.KindMigrateCLI:
 		var req proto.Migrate
@@ -492,7 +501,8 @@ func (n *Node) serveMigration(ctx context.Context, from transport.PeerInfo, kind
 
 // Migrate is the migrate import: the actor asks to move once its turn is
 // over. The move waits for the turn (it takes the instance's turnMu), and
-// runs on a goroutine of its own, which Close waits for.
+// runs on a goroutine of its own, which Close waits for. An actor has at
+// most one such request at a time: another before it ends is LIMIT.
 func (im *imports) Migrate(serial uint64, node string) abi.Errno {
 	a := im.caller(serial)
 	if a == nil || node == im.n.cfg.Name {
@@ -504,8 +514,23 @@ func (im *imports) Migrate(serial uint64, node string) abi.Errno {
 	if im.n.closed.Load() {
 		return abi.ErrnoOf(wasmactor.ErrClosed)
 	}
+	mob := &im.n.mob
+	mob.mu.Lock()
+	_, pending := mob.selfMoves[serial]
+	if !pending {
+		mob.selfMoves[serial] = struct{}{}
+	}
+	mob.mu.Unlock()
+	if pending {
+		return abi.Limit // one at a time: its earlier request has not ended yet
+	}
 	pid := im.n.pidOf(a)
-	im.n.mob.bg.Go(func() {
+	mob.bg.Go(func() {
+		defer func() {
+			mob.mu.Lock()
+			delete(mob.selfMoves, serial)
+			mob.mu.Unlock()
+		}()
 		ctx, cancel := context.WithTimeout(im.n.life, im.n.cfg.AskTimeout)
 		defer cancel()
 		if _, err := im.n.Migrate(ctx, pid, node); err != nil {

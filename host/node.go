@@ -329,6 +329,7 @@ func (n *Node) Close() error {
 	if n.cl.tr != nil {
 		_ = n.cl.tr.Close()
 	}
+	n.stopArrivals()   // no peer commits or aborts an arrival now
 	n.stopBackground() // spawns in flight end with n.life
 	n.ev.close()
 	for _, a := range n.actors.all() {
