@@ -584,3 +584,29 @@ func TestForwardsAreTakenOnlyFromTheActorsOldNodes(t *testing.T) {
 	host.ForwardAs(n2, n1, res.New.Serial, tell, inc)
 	require.Equal(t, int64(1), getCounter(t, n2, res.New).Value, "its old node forwards tells, and no lifecycle record")
 }
+
+// TestUpgradeByAnOldPIDReachesTheMigratedActor: an upgrade asked by the
+// PID an actor had before it migrated reaches it where it is, from any
+// node (before, the old node, following its alias, asked itself).
+func TestUpgradeByAnOldPIDReachesTheMigratedActor(t *testing.T) {
+	c := newCluster(t, 3, host.Config{})
+	n1, n3 := c.nodes[0], c.nodes[2]
+	ctx := ctxT(t)
+	deploy(t, n1, guestbuildtest.Build(t, "examples/counter"))
+	old, err := n1.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n1", Args: map[string]int{"start": 6}})
+	require.NoError(t, err)
+	res, err := n1.Migrate(ctx, old, "n2")
+	require.NoError(t, err)
+	v2 := deploy(t, n1, guestbuildtest.Build(t, "testdata/guests/counterv2"))
+	for _, n := range c.nodes {
+		require.Eventually(t, func() bool { return len(n.Modules()) == 2 }, 30*time.Second, 5*time.Millisecond)
+	}
+	up, err := n3.Upgrade(ctx, old, "")
+	require.NoError(t, err, "from a third node")
+	require.Equal(t, res.New, up.PID)
+	require.Equal(t, v2, up.To.String())
+	up, err = n1.Upgrade(ctx, old, "")
+	require.NoError(t, err, "from its old node")
+	require.True(t, up.Current)
+	require.Equal(t, int64(6), getV2(t, n3, old).Value)
+}
