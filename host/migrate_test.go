@@ -462,7 +462,7 @@ func TestRelayIsTakenOnlyForTheActorItsSenderMoved(t *testing.T) {
 	n1, n2, n3 := c.nodes[0], c.nodes[1], c.nodes[2]
 	ctx := ctxT(t)
 	deploy(t, n1, guestbuildtest.Build(t, "examples/counter"))
-	arrived, err := n2.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n2"})
+	arrived, err := n1.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n2"})
 	require.NoError(t, err)
 	old := host.PID{Node: "n1", Incarnation: n1.Incarnation(), Serial: 1 << 40}
 	host.MarkArrived(n2, arrived, old)
@@ -493,9 +493,9 @@ func TestMovedIsTakenOnlyForAnActorThatArrived(t *testing.T) {
 	n1, n2 := c.nodes[0], c.nodes[1]
 	ctx := ctxT(t)
 	deploy(t, n1, guestbuildtest.Build(t, "examples/counter"))
-	victim, err := n2.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n2", Name: "victim"})
+	victim, err := n1.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n2", Name: "victim"})
 	require.NoError(t, err)
-	partner, err := n2.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n2"})
+	partner, err := n1.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n2"})
 	require.NoError(t, err)
 	before := host.Records(n2)
 
@@ -568,7 +568,7 @@ func TestForwardsAreTakenOnlyFromTheActorsOldNodes(t *testing.T) {
 	require.NoError(t, err)
 	tell, drop, restore := uint16(abi.KindTell), uint16(abi.KindDrop), uint16(abi.KindRestore)
 
-	stay, err := n2.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n2"})
+	stay, err := n1.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n2"})
 	require.NoError(t, err)
 	host.ForwardAs(n2, n3, stay.Serial, tell, inc)
 	require.Equal(t, int64(0), getCounter(t, n2, stay).Value, "n3 was never its node")
