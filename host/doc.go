@@ -167,11 +167,13 @@
 // belongs to Config.TracerProvider (its batching processor's goroutine is
 // stopped by whoever shuts the provider down; the CLI does after Close).
 // A move (Upgrade, Migrate, Drain) runs on its caller's goroutine and
-// waits for the actor's instance between two turns. Three kinds of
-// goroutine are started for migrations and tracked by mobility.bg, which
-// Close waits for (they stop with Node.life): the move a guest asks for
-// with the migrate import (one per actor at a time), the retry of a fence that met a full send
-// queue, and the abort sent to a target whose answer was lost. A forward
+// waits for the actor's instance between two turns. Four kinds of
+// goroutine are started for migrations, by mobility.goBG, and tracked by
+// mobility.bg, which Close waits for (they stop with Node.life; none
+// starts once it has waited): the move a guest asks for with the migrate
+// import (one per actor at a time), the Moved told to a member until it
+// answers (one per member and move), the retry of a fence that met a full
+// send queue, and the abort sent to a target whose answer was lost. A forward
 // to a migrated actor's new node waits (up to 10 s) on the goroutine that
 // sends it when the send queue is full.
 //
@@ -216,6 +218,7 @@
 //     under its upload's lock alone; an upload that ends takes uploads.mu
 //     under its own lock to leave the table, never the other way round),
 //     the timerSets' locks (pending asks, SendAfter timers), outbox.mu,
+//     mobility.bgMu (a migration goroutine starting, or Close's wait),
 //     spawnRequests.mu, the table's shard locks, and the registry's and
 //     scheduler's internal locks. A refusal counted under one of them
 //     (n.overLimit in link) takes none: its counters are atomics. The

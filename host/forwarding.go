@@ -213,7 +213,7 @@ func (n *Node) sendFence(old PID) {
 	}
 	// A fence must not be lost (the new home would hold this node's sends
 	// until old's node goes): wait for room, behind what fills the queue.
-	n.mob.bg.Go(func() {
+	n.mob.goBG(func() {
 		for wait := 100 * time.Microsecond; ; wait = min(2*wait, 10*time.Millisecond) {
 			if !n.sleep(wait) {
 				return

@@ -57,9 +57,36 @@ type mobility struct {
 	// queued or running: one each, so a guest that calls migrate in a loop
 	// starts one goroutine, not one per call.
 	selfMoves map[uint64]struct{}
-	nAlias    atomic.Int32   // len(aliases), for the message path
-	fenceIDs  atomic.Uint64  // ids of the fences this node sends
-	bg        sync.WaitGroup // self-migrations asked for by guests
+	nAlias    atomic.Int32  // len(aliases), for the message path
+	fenceIDs  atomic.Uint64 // ids of the fences this node sends
+	// bg tracks the goroutines of migrations (see goBG); bgMu orders
+	// their start with Close's wait, after which none starts (bgDone).
+	bg     sync.WaitGroup
+	bgMu   sync.Mutex
+	bgDone bool
+}
+
+// goBG runs f on a goroutine that Close waits for, unless Close has
+// waited already (the node is closing: f's work is moot); it reports
+// whether f runs. A WaitGroup must not gain a goroutine while it is
+// waited for at zero, which a plain bg.Go from a turn or a peer's request
+// racing Close would do.
+func (m *mobility) goBG(f func()) bool {
+	m.bgMu.Lock()
+	defer m.bgMu.Unlock()
+	if m.bgDone {
+		return false
+	}
+	m.bg.Go(f)
+	return true
+}
+
+// waitBG stops goBG from starting goroutines and waits for those started.
+func (m *mobility) waitBG() {
+	m.bgMu.Lock()
+	m.bgDone = true
+	m.bgMu.Unlock()
+	m.bg.Wait()
 }
 
 func (m *mobility) init() {
@@ -233,16 +260,20 @@ func (n *Node) announceMove(moved proto.Moved) {
 	var wg sync.WaitGroup
 	for _, p := range n.Members() {
 		wg.Add(1)
-		n.mob.bg.Go(func() {
+		if !n.mob.goBG(func() {
 			defer wg.Done()
 			n.tellMoved(p, moved)
-		})
+		}) {
+			wg.Done() // closing: n.life is done, so the wait below is short
+		}
 	}
 	done := make(chan struct{})
-	n.mob.bg.Go(func() {
+	if !n.mob.goBG(func() {
 		wg.Wait()
 		close(done)
-	})
+	}) {
+		close(done)
+	}
 	t := time.NewTimer(movedPatience)
 	defer t.Stop()
 	select {
@@ -330,7 +361,7 @@ func forwardOf(d delivery) proto.Forward {
 // abortArrival tells the target to forget an actor that will not arrive
 // (serial 0: whatever it restored for old).
 func (n *Node) abortArrival(to string, serial uint64, old PID) {
-	n.mob.bg.Go(func() {
+	n.mob.goBG(func() {
 		ctx, cancel := context.WithTimeout(n.life, 5*time.Second)
 		defer cancel()
 		_ = n.call(ctx, to, proto.KindMigrateAbort, proto.MigrateCommit{New: serial, Old: old}, nil)
@@ -525,17 +556,21 @@ func (im *imports) Migrate(serial uint64, node string) abi.Errno {
 		return abi.Limit // one at a time: its earlier request has not ended yet
 	}
 	pid := im.n.pidOf(a)
-	mob.bg.Go(func() {
-		defer func() {
-			mob.mu.Lock()
-			delete(mob.selfMoves, serial)
-			mob.mu.Unlock()
-		}()
+	done := func() {
+		mob.mu.Lock()
+		delete(mob.selfMoves, serial)
+		mob.mu.Unlock()
+	}
+	if !mob.goBG(func() {
+		defer done()
 		ctx, cancel := context.WithTimeout(im.n.life, im.n.cfg.AskTimeout)
 		defer cancel()
 		if _, err := im.n.Migrate(ctx, pid, node); err != nil {
 			im.n.log.Warn("migration the actor asked for failed", "pid", pid.String(), "to", node, "err", err)
 		}
-	})
+	}) {
+		done()
+		return abi.ErrnoOf(wasmactor.ErrClosed)
+	}
 	return abi.OK
 }

@@ -78,3 +78,17 @@ func TestFencesAreBoundedPerNode(t *testing.T) {
 	_, ok = m.countFence(fenceKey{stub: 1, node: 7, id: 99}, 2)
 	require.True(t, ok)
 }
+
+// TestNoMigrationGoroutineStartsAfterCloseWaited: once Close has waited
+// for the migrations' goroutines, none starts (before, a turn or a peer's
+// request racing Close added one to a WaitGroup already waited for).
+func TestNoMigrationGoroutineStartsAfterCloseWaited(t *testing.T) {
+	var m mobility
+	m.init()
+	ran := make(chan struct{})
+	require.True(t, m.goBG(func() { close(ran) }))
+	<-ran
+	m.waitBG()
+	require.False(t, m.goBG(func() { t.Error("started after the wait") }))
+	m.waitBG() // idempotent
+}

@@ -322,7 +322,7 @@ func (n *Node) Close() error {
 	if n.joinDone != nil {
 		<-n.joinDone // stopped by n.life
 	}
-	n.mob.bg.Wait() // self-migrations, stopped by n.life
+	n.mob.waitBG() // migrations' goroutines, stopped by n.life
 	// Leave the cluster first: peers see a clean leave at once and, as in
 	// Erlang, their monitors of our actors fire with "noconnection" rather
 	// than racing our shutdown casts.
