@@ -51,6 +51,12 @@ func (n *Node) refuseForwarded(d delivery, target uint64, e abi.Errno) {
 		if n.sendRemote(d.from, transport.Envelope{Kind: kindRefused, Status: uint16(e), From: target}) != abi.OK {
 			n.stats.refusalsLost.Add(1)
 		}
+	case abi.KindReply:
+		// The ask it answers waits at the actor's new node and times out
+		// there: its asker hears.
+	default: // a DOWN, EXIT, NODEDOWN or GROUP record for the actor
+		n.metrics.controlDropped.Inc()
+		n.log.Error("a record for a moved actor could not be forwarded", "kind", d.kind, "actor", here, "err", e.Err())
 	}
 }
 
