@@ -100,8 +100,11 @@ func (n *Node) sendForward(s *stub, env transport.Envelope) abi.Errno {
 	to := abi.PID{Incarnation: s.to.Incarnation, Serial: s.to.Serial}
 	// A forward lane is a queue that must not drop: a full send queue
 	// makes the forwarder wait (and whoever sends to the old PID after it).
+	// The wait stays well inside a guest call's deadline: a guest's send
+	// to the old PID forwards in its turn, and a turn that overran would
+	// take its whole instance down.
 	wait := 50 * time.Microsecond
-	for deadline := time.Now().Add(forwardPatience); ; {
+	for deadline := time.Now().Add(min(forwardPatience, n.cfg.GuestTimeout/5)); ; {
 		e := n.sendRemote(to, env)
 		if e != abi.MailboxFull || time.Now().After(deadline) || n.closed.Load() {
 			return e
@@ -112,8 +115,9 @@ func (n *Node) sendForward(s *stub, env transport.Envelope) abi.Errno {
 }
 
 // forwardPatience bounds how long a forward waits for room in the send
-// queue to the actor's new node before the record is refused.
-const forwardPatience = 10 * time.Second
+// queue to the actor's new node before the record is refused (and at most
+// a fifth of Config.GuestTimeout).
+const forwardPatience = time.Second
 
 // maxStubs bounds the stubs a node keeps for actors that left it. Senders
 // that know of a move (every member is told, and a node that comes up gets
