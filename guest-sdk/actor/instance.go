@@ -29,6 +29,7 @@ type instance struct {
 	logBuf  []byte       // reused by Log
 	typBuf  []byte       // reused by typed sends and replies (typed.go)
 	members []PID        // reused by GroupMembers
+	out     outbox       // posted tells (post.go)
 
 	diag io.Writer // panic stacks and snapshot errors; stderr reaches the node's log
 
@@ -177,12 +178,18 @@ func (in *instance) deliverBatch(b []byte) (rc int32) {
 					in.after(c)
 				}
 			}
+			if in.out.n != 0 {
+				in.out.flush(in) // the callback is over: its posts go now
+			}
 			off = next
 			continue
 		}
 		if err := in.dispatch(&rec); err != "" {
 			in.fail("wasmactor: malformed batch: record at offset " + strconv.Itoa(off) + ": " + err)
 			return 1
+		}
+		if in.out.n != 0 {
+			in.out.flush(in)
 		}
 		off = next
 	}
@@ -191,7 +198,7 @@ func (in *instance) deliverBatch(b []byte) (rc int32) {
 
 func (in *instance) fail(reason string) {
 	in.broken = true
-	in.host.fail(reason)
+	in.now().fail(reason)
 }
 
 // dispatch runs one record other than a tell or an ask. It returns a non-empty text when the record
@@ -353,7 +360,7 @@ func (in *instance) start(r *record) string {
 			}
 			// The host resolves factories against this module's own list, so
 			// this is unlikely; the actor stops instead of failing everyone.
-			in.host.stop(r.actor, "wasmactor: unknown factory "+strconv.Quote(string(name)))
+			in.now().stop(r.actor, "wasmactor: unknown factory "+strconv.Quote(string(name)))
 			return ""
 		}
 		in.lastFactory = f
@@ -370,7 +377,7 @@ func (in *instance) start(r *record) string {
 	c.actor = f.new()
 	if c.actor == nil {
 		in.remove(c.id)
-		in.host.stop(r.actor, "wasmactor: factory "+strconv.Quote(c.Factory())+" returned nil")
+		in.now().stop(r.actor, "wasmactor: factory "+strconv.Quote(c.Factory())+" returned nil")
 		return ""
 	}
 
@@ -382,7 +389,7 @@ func (in *instance) start(r *record) string {
 	}
 	if err != nil {
 		in.remove(c.id)
-		in.host.stop(c.id, err.Error())
+		in.now().stop(c.id, err.Error())
 		return ""
 	}
 	in.after(c)
@@ -427,7 +434,7 @@ func (in *instance) after(c *Context) {
 		}
 		s.Terminate(c, r)
 	}
-	in.host.stop(c.id, reason)
+	in.now().stop(c.id, reason)
 }
 
 // reasonText copies a reason out of the inbox; reasons outlive the record.
