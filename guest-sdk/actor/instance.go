@@ -168,8 +168,10 @@ func (in *instance) deliverBatch(b []byte) (rc int32) {
 		if rest := b[off:]; len(rest) >= headerSize {
 			h := (*[headerSize]byte)(rest)
 			kind, size, plen := le.Uint16(h[4:]), le.Uint32(h[0:]), le.Uint32(h[40:])
-			if (kind == kindTell || kind == kindAsk) && size >= headerSize && size%8 == 0 &&
-				uint64(size) <= uint64(len(rest)) && plen <= size-headerSize {
+			// size-headerSize wraps for a size under the header, so one
+			// compare checks both ends of size.
+			if kind-kindTell < 2 && size%8 == 0 && uint64(size-headerSize) <= uint64(len(rest)-headerSize) &&
+				plen <= size-headerSize {
 				if c := in.lookup(le.Uint64(h[8:])); c != nil {
 					from := PID{Incarnation: le.Uint64(h[16:]), Serial: le.Uint64(h[24:])}
 					ref := le.Uint64(h[32:])
