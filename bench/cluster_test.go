@@ -239,14 +239,21 @@ func remoteAsk(b *testing.B, tweak func(*host.Config), started func(b *testing.B
 // chunks are in flight, so the Sink's bounded mailbox is not the limit.
 // Refused sends are reported as failed, and messages that vanish (a remote
 // tell into a full mailbox is dropped at the receiver) as lost.
-func BenchmarkRemoteTell(b *testing.B) {
+func BenchmarkRemoteTell(b *testing.B) { remoteTell(b, "Source") }
+
+// BenchmarkRemotePost is BenchmarkRemoteTell with a Poster for a Source:
+// the same messages, posted (Context.PostRaw), so they reach n1's host in
+// batches and leave it in runs of one transport send each.
+func BenchmarkRemotePost(b *testing.B) { remoteTell(b, "Poster") }
+
+func remoteTell(b *testing.B, source string) {
 	n1, n2 := pair(b, func(c *host.Config) { c.MailboxSize = 1 << 16 })
 	ctx := ctxB(b)
 	_, err := n1.Deploy(ctx, benchGuest(b))
 	require.NoError(b, err)
 	sink, err := n1.Spawn(ctx, "Sink", host.SpawnOptions{Node: n2.Name(), Isolated: true})
 	require.NoError(b, err)
-	src, err := n1.Spawn(ctx, "Source", host.SpawnOptions{Node: n1.Name(), Isolated: true})
+	src, err := n1.Spawn(ctx, source, host.SpawnOptions{Node: n1.Name(), Isolated: true})
 	require.NoError(b, err)
 	count := func(pid host.PID, field string) uint64 {
 		r, err := n1.Call(ctx, pid, map[string]any{"op": "count"})

@@ -29,6 +29,7 @@ type instance struct {
 	logBuf  []byte       // reused by Log
 	typBuf  []byte       // reused by typed sends and replies (typed.go)
 	members []PID        // reused by GroupMembers
+	out     outbox       // posted tells (post.go)
 
 	diag io.Writer // panic stacks and snapshot errors; stderr reaches the node's log
 
@@ -155,34 +156,53 @@ func (in *instance) deliverBatch(b []byte) (rc int32) {
 		in.incarnation = in.host.selfNode()
 		in.haveIncarnation = true
 	}
+	le := binary.LittleEndian
 	for off := 0; off < len(b); {
+		// Tells and asks are the bulk of every batch: their header is read
+		// here, field by field, rather than by parseRecord and dispatch. In
+		// a Go wasm guest a call costs more than a tell's work, a struct
+		// returned costs a memory.fill and two memory.copy calls, and with
+		// interruption on every call and every taken branch is an exit from
+		// the guest (docs/figures-perf.md). A malformed record falls
+		// through to parseRecord, which says what is wrong with it.
+		if rest := b[off:]; len(rest) >= headerSize {
+			h := (*[headerSize]byte)(rest)
+			kind, size, plen := le.Uint16(h[4:]), le.Uint32(h[0:]), le.Uint32(h[40:])
+			// size-headerSize wraps for a size under the header, so one
+			// compare checks both ends of size.
+			if kind-kindTell < 2 && size%8 == 0 && uint64(size-headerSize) <= uint64(len(rest)-headerSize) &&
+				plen <= size-headerSize {
+				if c := in.lookup(le.Uint64(h[8:])); c != nil {
+					from := PID{Incarnation: le.Uint64(h[16:]), Serial: le.Uint64(h[24:])}
+					ref := le.Uint64(h[32:])
+					if kind == kindAsk {
+						c.req = Request{From: from, Ref: ref}
+						c.hasReq = true
+					}
+					c.actor.Receive(c, Message{data: rest[headerSize : headerSize+plen : headerSize+plen], from: from, ref: ref, kind: kind})
+					c.hasReq = false
+					if c.stopping {
+						in.after(c)
+					}
+				}
+				if in.out.n != 0 {
+					in.out.flush(in) // the callback is over: its posts go now
+				}
+				off += int(size)
+				continue
+			}
+		}
 		rec, next, err := parseRecord(b, off)
 		if err != nil {
 			in.fail(err.Error())
 			return 1
 		}
-		// Tells and asks are the bulk of every batch: they are handled here
-		// rather than in dispatch, because in a Go wasm guest each function
-		// call costs more than all the work a tell needs.
-		if rec.kind == kindTell || rec.kind == kindAsk {
-			c := in.lookup(rec.actor)
-			if c != nil {
-				if rec.kind == kindAsk {
-					c.req = Request{From: rec.from, Ref: rec.ref}
-					c.hasReq = true
-				}
-				c.actor.Receive(c, Message{data: rec.payload, from: rec.from, ref: rec.ref, kind: rec.kind})
-				c.hasReq = false
-				if c.stopping {
-					in.after(c)
-				}
-			}
-			off = next
-			continue
-		}
 		if err := in.dispatch(&rec); err != "" {
 			in.fail("wasmactor: malformed batch: record at offset " + strconv.Itoa(off) + ": " + err)
 			return 1
+		}
+		if in.out.n != 0 {
+			in.out.flush(in)
 		}
 		off = next
 	}
@@ -191,7 +211,7 @@ func (in *instance) deliverBatch(b []byte) (rc int32) {
 
 func (in *instance) fail(reason string) {
 	in.broken = true
-	in.host.fail(reason)
+	in.now().fail(reason)
 }
 
 // dispatch runs one record other than a tell or an ask. It returns a non-empty text when the record
@@ -353,7 +373,7 @@ func (in *instance) start(r *record) string {
 			}
 			// The host resolves factories against this module's own list, so
 			// this is unlikely; the actor stops instead of failing everyone.
-			in.host.stop(r.actor, "wasmactor: unknown factory "+strconv.Quote(string(name)))
+			in.now().stop(r.actor, "wasmactor: unknown factory "+strconv.Quote(string(name)))
 			return ""
 		}
 		in.lastFactory = f
@@ -370,7 +390,7 @@ func (in *instance) start(r *record) string {
 	c.actor = f.new()
 	if c.actor == nil {
 		in.remove(c.id)
-		in.host.stop(r.actor, "wasmactor: factory "+strconv.Quote(c.Factory())+" returned nil")
+		in.now().stop(r.actor, "wasmactor: factory "+strconv.Quote(c.Factory())+" returned nil")
 		return ""
 	}
 
@@ -382,7 +402,7 @@ func (in *instance) start(r *record) string {
 	}
 	if err != nil {
 		in.remove(c.id)
-		in.host.stop(c.id, err.Error())
+		in.now().stop(c.id, err.Error())
 		return ""
 	}
 	in.after(c)
@@ -427,7 +447,7 @@ func (in *instance) after(c *Context) {
 		}
 		s.Terminate(c, r)
 	}
-	in.host.stop(c.id, reason)
+	in.now().stop(c.id, reason)
 }
 
 // reasonText copies a reason out of the inbox; reasons outlive the record.

@@ -34,6 +34,11 @@ import (
 type Host interface {
 	SelfNode() uint64
 	Send(actor uint64, to abi.PID, msg []byte) abi.Errno
+	// SendBatch performs sends from actor in order, each as Send would,
+	// and sets each one's Code (an entry that arrives with a Code set,
+	// TOO_LARGE, is not sent). It returns BAD_ARGUMENT, having sent
+	// nothing, when actor may not send (as Send would answer).
+	SendBatch(actor uint64, sends []Outgoing) abi.Errno
 	// Ask: timeout 0 means the guest wants the node's default
 	// (abi.DefaultAskTimeout unless the node is configured otherwise).
 	Ask(actor uint64, to abi.PID, ref uint64, timeout time.Duration, msg []byte) abi.Errno
@@ -82,6 +87,16 @@ type Host interface {
 	Migrate(actor uint64, node string) abi.Errno
 }
 
+// Outgoing is one send of a send_batch call: the target, the message (a
+// copy the host may keep) and, once the host has tried it, its code.
+type Outgoing struct {
+	To   abi.PID
+	Msg  []byte
+	Code abi.Errno
+
+	at uint32 // the entry's offset in the guest's batch
+}
+
 // SpawnRequest is what a guest's spawn_request asks for.
 type SpawnRequest struct {
 	Ref     uint64 // the guest's, echoed in the SPAWNED record
@@ -128,6 +143,7 @@ type Instance struct {
 	unwatch     func() bool
 	gen         uint64 // bumped whenever watchedDone changes
 	inDeliver   bool
+	sends       []Outgoing // send_batch's entries, reused
 	failCalled  bool
 	failMsg     string
 	hostPanic   string
