@@ -177,7 +177,7 @@ func Register(name string, f func() Actor) {
 		panic("wasmactor: Register(" + quote(name) + "): more than 256 factories")
 	}
 	registry[name] = &factory{name: name, new: f}
-	inst.names = nil // rebuilt on the next wasmactor_factories
+	inst.names, inst.snaps = nil, nil // rebuilt on the next wasmactor_factories and wasmactor_snapshotters
 }
 
 func checkFactoryName(name string) string {
