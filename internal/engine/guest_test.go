@@ -77,6 +77,24 @@ func TestGoGuestCounter(t *testing.T) {
 	require.Equal(t, map[string]int64{"value": 15}, got)
 }
 
+// The SDK lists the factories whose actors implement Snapshotter
+// (wasmactor_snapshotters), and the engine reads the list at Compile, on
+// either engine.
+func TestGoGuestSnapshotters(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a Go guest")
+	}
+	wasm := guestbuildtest.Build(t, "testdata/guests/bench")
+	for _, interp := range []bool{false, true} {
+		e := newEngine(t, Config{CacheDir: guestCompileCache(t), Interpreter: interp}, nil)
+		m, err := e.Compile(context.Background(), wasm)
+		require.NoError(t, err)
+		require.Equal(t, []string{"Blob", "SeqCheck"}, m.Snapshotters())
+		require.Equal(t, interp, m.Interpreted())
+		require.NoError(t, m.Close(context.Background()))
+	}
+}
+
 // BenchmarkDeliverGoGuest is BenchmarkDeliver into the bench guest's Echo
 // actor (a Go guest built with the SDK): 64 100-byte records a turn.
 func BenchmarkDeliverGoGuest(b *testing.B) {
