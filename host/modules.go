@@ -215,10 +215,11 @@ func (n *Node) module(ctx context.Context, info registry.ModuleInfo, hint string
 				return nil, err
 			}
 		}
-		factories := m.build().Factories()
-		if !handed {
-			factories = compiled.Factories()
+		built := compiled
+		if handed {
+			built = m.build()
 		}
+		factories := built.Factories()
 		derived := ModuleInfo{Hash: info.Hash, Size: int64(len(wasm)), Factories: factories, DeployedAt: info.DeployedAt}
 		if err := n.store.Put(derived, wasm); err != nil {
 			if !handed {
