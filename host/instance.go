@@ -98,12 +98,6 @@ func (in *instance) unreserve() {
 	}
 }
 
-func (in *instance) population() int {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	return len(in.actors)
-}
-
 // load is the instance's population, and whether it is retired.
 func (in *instance) load() (pop int, retired bool) {
 	in.mu.Lock()
