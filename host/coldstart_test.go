@@ -69,6 +69,51 @@ func TestColdModuleRunsOnTheInterpreterUntilCompiled(t *testing.T) {
 	require.Equal(t, uint64(1), n2.Pulls())
 }
 
+// An actor that leaves the interpreter while a sender floods it loses,
+// duplicates and reorders nothing: its queued messages follow it to the
+// compiled instance in order, and it is restored once.
+func TestColdModuleHandOverKeepsOrder(t *testing.T) {
+	c := newCluster(t, 2, host.Config{InterpretPulledModules: true, MailboxSize: 1 << 16})
+	n1, n2 := c.nodes[0], c.nodes[1]
+	release := host.HoldBackgroundCompiles(n2)
+	defer release()
+	ctx := ctxT(t)
+	hash := deploy(t, n1, guestbuildtest.Build(t, "testdata/guests/bench"))
+	require.Eventually(t, func() bool { return len(n2.Modules()) == 1 }, 5*time.Second, 5*time.Millisecond)
+	check, err := n1.Spawn(ctx, "SeqCheck@"+hash, host.SpawnOptions{Node: "n2"})
+	require.NoError(t, err)
+	require.True(t, host.Interpreted(n2, check))
+	send, err := n1.Spawn(ctx, "SeqSend@"+hash, host.SpawnOptions{Node: "n1"})
+	require.NoError(t, err)
+
+	// Rounds go on until the actor has left the interpreter, and a few
+	// more; each waits for the checker's answer, which keeps the backlog
+	// to about a round.
+	const per, after, most = 50, 5, 5000
+	rounds, extra := 0, -1
+	for ; rounds < most && extra < after; rounds++ {
+		require.NoError(t, n1.Send(ctx, send, []any{abiPID(check), 1, per}))
+		if rounds == 3 {
+			release()
+		}
+		seqOf(t, n1, check)
+		if extra >= 0 || !host.Interpreted(n2, check) {
+			extra++
+		}
+	}
+	require.Equal(t, after, extra, "the actor did not leave the interpreter in %d rounds", most)
+	require.Eventually(t, func() bool { return seqOf(t, n1, check).Received == uint64(rounds*per) }, 30*time.Second, 5*time.Millisecond)
+	var st seqStatsR
+	r, err := n1.Call(ctx, check, "stats")
+	require.NoError(t, err)
+	require.NoError(t, r.Decode(&st))
+	require.Zero(t, st.Gaps)
+	require.Zero(t, st.Dups)
+	require.Zero(t, st.Reorders)
+	require.Equal(t, uint64(1), st.Restores)
+	require.Zero(t, seqOf(t, n1, send).Failed)
+}
+
 // A node that closes while a pulled module still compiles in the
 // background closes cleanly: the compile is abandoned and the interpreted
 // instances close with the node.
