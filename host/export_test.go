@@ -1,6 +1,7 @@
 package host
 
 import (
+	"context"
 	"sync"
 	"time"
 
@@ -23,7 +24,7 @@ const (
 // check that every record goes when its actor does. It reads every actor's
 // maps, so it is for tests only.
 func Records(n *Node) map[string]int {
-	r := map[string]int{"nodemons": 0, "groupmons": 0, "node monitors held": 0, "group monitors held": 0}
+	r := map[string]int{"nodemons": 0, "groupmons": 0, "held": 0, "node monitors held": 0, "group monitors held": 0}
 	for _, a := range n.actors.all() {
 		a.mu.Lock()
 		r["watchers"] += len(a.watchers)
@@ -33,6 +34,7 @@ func Records(n *Node) map[string]int {
 		if a.ext != nil {
 			r["nodemons"] += len(a.ext.nodeMons)
 			r["groupmons"] += len(a.ext.groupMons)
+			r["held"] += len(a.ext.held)
 		}
 		a.mu.Unlock()
 	}
@@ -49,6 +51,7 @@ func Records(n *Node) map[string]int {
 		r["group monitors held"] += len(ms)
 	}
 	n.gw.mu.Unlock()
+	r["held, node count"] = int(n.held.Load())
 	r["asks"] = n.asks.len()
 	r["timers"] = n.timers.len()
 	r["names"] = len(n.names.List())
@@ -104,4 +107,23 @@ func InterpreterInstances(n *Node) (instances, builds int) {
 		m.mu.Unlock()
 	}
 	return n.interp.Instances(), builds
+}
+
+// RemoteWatchRef is the ref of n's monitor on target, an actor of another
+// node.
+func RemoteWatchRef(n *Node, target PID) (uint64, bool) {
+	n.cl.mu.Lock()
+	defer n.cl.mu.Unlock()
+	for ref, rw := range n.cl.rwatch {
+		if rw.target == target {
+			return ref, true
+		}
+	}
+	return 0, false
+}
+
+// MovedAs hands to a Moved as if from had told it.
+func MovedAs(to, from *Node, m proto.Moved) error {
+	_, _, err := to.serveMigration(context.Background(), transport.PeerInfo{NodeInfo: transport.NodeInfo{Name: from.cfg.Name, Incarnation: from.incarnation}}, proto.KindMoved, proto.Marshal(m))
+	return err
 }

@@ -97,8 +97,12 @@ func (im *imports) Ask(serial uint64, to abi.PID, ref uint64, timeout time.Durat
 }
 
 func (im *imports) Reply(serial uint64, to abi.PID, ref uint64, msg []byte) abi.Errno {
-	if im.caller(serial) == nil {
+	a := im.caller(serial)
+	if a == nil {
 		return abi.BadArgument
+	}
+	if !im.in.answeredInTurn(serial, to, ref) {
+		im.n.answered(a, to, ref) // an ask it held from an earlier turn
 	}
 	return im.n.reply(abi.PID{Incarnation: im.n.incarnation, Serial: serial}, to, ref, abi.OK, msg)
 }

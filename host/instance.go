@@ -58,7 +58,8 @@ type instance struct {
 	// worker at a time), under turnMu.
 	buf   []delivery
 	batch engine.Batch
-	asks  []pendingReply // asks in the current batch, answered if it crashes
+	asks  []pendingReply // asks in the current batch: answered if it crashes, held if not answered (held.go)
+	ansAt int            // where the next answer in asks is looked for first (answeredInTurn)
 	logb  *logBucket     // log rate limit of lines naming no actor of the batch
 	trace turnTrace      // trace contexts of the batch's traced records, by actor
 	sizes sizeTally      // the batch's message sizes, folded into the metric once per turn
@@ -167,7 +168,7 @@ func (in *instance) Turn() bool {
 	dead := in.dead
 	in.mu.Unlock()
 	var rec engine.Record
-	in.asks = in.asks[:0]
+	in.asks, in.ansAt = in.asks[:0], 0
 	for i := range in.buf {
 		d := &in.buf[i]
 		if d.quota {
@@ -199,7 +200,7 @@ func (in *instance) Turn() bool {
 			in.sizes.observe(len(d.payload))
 		}
 		if d.kind == abi.KindAsk {
-			in.asks = append(in.asks, pendingReply{to: d.from, ref: d.ref, asked: n.abiPID(d.actor)})
+			in.asks = append(in.asks, pendingReply{to: d.from, ref: d.ref, asked: n.abiPID(d.actor), actor: d.actor, life: d.actor.life()})
 		}
 		if d.trace != nil {
 			in.trace.note(d.actor.serial, d.trace)
@@ -237,23 +238,58 @@ func (in *instance) deliver() bool {
 	if err != nil {
 		reason := in.fail(err)
 		for _, a := range in.asks {
-			in.n.replyError(a.asked, a.to, a.ref, wasmactor.ErrCrashed, reason)
+			if !a.answered {
+				in.n.replyError(a.asked, a.to, a.ref, wasmactor.ErrCrashed, reason)
+			}
 		}
+		in.asks, in.ansAt = in.asks[:0], 0
 		return false
 	}
 	in.n.stats.delivered.Add(uint64(in.batch.Len()))
 	in.mod.counters.delivered.Add(uint64(in.batch.Len()))
-	in.asks = in.asks[:0]
+	for i := range in.asks {
+		if !in.asks[i].answered {
+			in.n.hold(&in.asks[i])
+		}
+	}
+	clear(in.asks) // drop actor references
+	in.asks, in.ansAt = in.asks[:0], 0
 	return true
 }
 
-// pendingReply is who waits for an answer to an ask: the asker's PID (serial
-// 0 for a node's host, on this node or another), the ask's ref, and the
-// actor asked, in whose name the node answers if the turn crashes.
+// answeredInTurn marks the ask of this batch that actor serial has just
+// answered; false if it answered none of them (an ask it held from an
+// earlier turn, or none). Answers mostly come in the order of the asks, so
+// the search starts after the last one found.
+func (in *instance) answeredInTurn(serial uint64, to abi.PID, ref uint64) bool {
+	k := len(in.asks)
+	for j := range k {
+		i := in.ansAt + j
+		if i >= k {
+			i -= k
+		}
+		p := &in.asks[i]
+		if p.ref == ref && p.to == to && p.actor.serial == serial && !p.answered {
+			p.answered = true
+			in.ansAt = i + 1
+			return true
+		}
+	}
+	return false
+}
+
+// pendingReply is who waits for an answer to an ask of the current batch:
+// the asker's PID (serial 0 for a node's host, on this node or another),
+// the ask's ref, and the actor asked (its PID, record and life), in whose
+// name the node answers if the turn crashes or the actor dies without
+// answering (held.go).
 type pendingReply struct {
-	to    abi.PID
-	ref   uint64
-	asked abi.PID
+	to       abi.PID
+	ref      uint64
+	asked    abi.PID
+	actor    *actor
+	life     uint32
+	answered bool // the actor answered it in the turn
 }
 
 // dropped settles a record that will never reach its actor: whoever waits

@@ -144,6 +144,7 @@ type Node struct {
 
 	calls  sync.Map // ref → *pendingCall: host-side Calls waiting for a reply
 	asks   pendingAsks
+	held   atomic.Int64        // asks held open by the node's actors, all told (held.go)
 	timers timerSet[sendTimer] // SendAfter timers, by sender
 	cl     cluster
 	mob    mobility      // migrations: aliases, stubs, arrivals (migrate.go)
@@ -333,13 +334,14 @@ func (n *Node) Close() error {
 	if n.joinDone != nil {
 		<-n.joinDone // stopped by n.life
 	}
-	n.mob.bg.Wait() // self-migrations, stopped by n.life
+	n.mob.waitBG() // migrations' goroutines, stopped by n.life
 	// Leave the cluster first: peers see a clean leave at once and, as in
 	// Erlang, their monitors of our actors fire with "noconnection" rather
 	// than racing our shutdown casts.
 	if n.cl.tr != nil {
 		_ = n.cl.tr.Close()
 	}
+	n.stopArrivals()   // no peer commits or aborts an arrival now
 	n.stopBackground() // spawns in flight end with n.life
 	n.ev.close()
 	for _, a := range n.actors.all() {

@@ -31,6 +31,9 @@ type cluster struct {
 	holders map[registry.Hash]map[string]bool
 	held    map[string]int         // modules each member is recorded as holding
 	rwatch  map[uint64]remoteWatch // monitors held here on actors of other nodes, by ref
+	// early are DOWNs that came from the node a watched actor moved to
+	// before this node learnt of the move, by ref (aliases.go).
+	early map[uint64]earlyDown
 
 	raceWindow atomic.Int64 // defaultNameRaceWindow; tests shorten it
 
@@ -61,6 +64,7 @@ func (c *cluster) init() {
 	c.held = make(map[string]int)
 	c.raceWindow.Store(int64(defaultNameRaceWindow))
 	c.rwatch = make(map[uint64]remoteWatch)
+	c.early = make(map[uint64]earlyDown)
 	c.pulling = make(map[registry.Hash]*pullCall)
 }
 

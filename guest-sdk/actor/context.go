@@ -219,7 +219,8 @@ func (c *Context) Stop(reason string) {
 // where the actor has no asks of its own in flight, so an actor that asks
 // and then migrates moves after the answers arrive. An error means the
 // request was refused at once ([ErrNodeDown] for a node that is not a
-// connected member, [ErrBadArgument] for this node); a move that fails
+// connected member, [ErrBadArgument] for this node, [ErrLimit] while an
+// earlier MigrateTo of this actor is still being carried out); a move that fails
 // later (the factory cannot snapshot, the node refuses) leaves the actor
 // where it is, and the node's log says why.
 func (c *Context) MigrateTo(node string) error {
