@@ -216,6 +216,9 @@ func (n *Node) spawnLocal(ctx context.Context, s spawnSpec) (*actor, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := m.await(ctx, factory); err != nil {
+		return nil, err
+	}
 	if err := n.reserveActor(s.spawner); err != nil {
 		return nil, err
 	}

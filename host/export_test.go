@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/wasmactor/wasmactor/internal/proto"
@@ -71,6 +72,41 @@ func NameList(n *Node) []string {
 // cross a move in flight (relay.go).
 func CastAs(to, from *Node, kind uint16, body any) error {
 	return to.handleCast(transport.NodeInfo{Name: from.cfg.Name, Incarnation: from.incarnation}, transport.Control{Kind: kind, Body: proto.Marshal(body)})
+}
+
+// HoldBackgroundCompiles makes n's compiles of pulled modules that run on
+// the interpreter meanwhile (Config.InterpretPulledModules) wait until
+// release is called. Call it before n pulls anything.
+func HoldBackgroundCompiles(n *Node) (release func()) {
+	n.coldHold = make(chan struct{})
+	return sync.OnceFunc(func() { close(n.coldHold) })
+}
+
+// Interpreted reports whether a local actor runs on the interpreter.
+func Interpreted(n *Node, pid PID) bool {
+	a, _, err := n.local(pid)
+	if err != nil || a == nil {
+		return false
+	}
+	return a.inst.Load().interp
+}
+
+// InterpreterInstances is how many instances n's interpreter has open, and
+// how many of its modules hold an interpreter's build.
+func InterpreterInstances(n *Node) (instances, builds int) {
+	if n.interp == nil {
+		return 0, 0
+	}
+	n.modMu.Lock()
+	defer n.modMu.Unlock()
+	for _, m := range n.modules {
+		m.mu.Lock()
+		if m.interp != nil {
+			builds++
+		}
+		m.mu.Unlock()
+	}
+	return n.interp.Instances(), builds
 }
 
 // RemoteWatchRef is the ref of n's monitor on target, an actor of another

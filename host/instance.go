@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,6 +38,11 @@ type instance struct {
 	task     *scheduler.Task
 	mailbox  scheduler.Mailbox[delivery]
 	isolated bool
+	// interp: the instance runs the interpreter's build of its module, and
+	// its actors move to the compiled one when it is ready (coldstart.go).
+	// retired: they are moving; no actor is pinned to it any more.
+	interp  bool
+	retired bool // guarded by mu
 	// reserved: the instance holds its share of the node's guest memory
 	// (and of its isolated instances) until unreserve.
 	reserved atomic.Bool
@@ -64,8 +70,16 @@ type instance struct {
 }
 
 func (n *Node) newInstance(ctx context.Context, m *module, isolated bool) (*instance, error) {
-	in := &instance{n: n, mod: m, isolated: isolated, actors: make(map[uint64]*actor)}
-	inst, err := n.eng.Instantiate(ctx, m.compiled, &imports{n: n, in: in})
+	build := m.build()
+	if build == nil {
+		return nil, fmt.Errorf("%w: module %s is not loaded", wasmactor.ErrModuleUnavailable, m.info.Hash.Short())
+	}
+	in := &instance{n: n, mod: m, isolated: isolated, interp: build.Interpreted(), actors: make(map[uint64]*actor)}
+	eng := n.eng
+	if in.interp {
+		eng = n.interp
+	}
+	inst, err := eng.Instantiate(ctx, build, &imports{n: n, in: in})
 	if err != nil {
 		return nil, err
 	}
@@ -85,10 +99,11 @@ func (in *instance) unreserve() {
 	}
 }
 
-func (in *instance) population() int {
+// load is the instance's population, and whether it is retired.
+func (in *instance) load() (pop int, retired bool) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	return len(in.actors)
+	return len(in.actors), in.retired
 }
 
 // adopt pins a to this instance. It fails if the instance has died
@@ -96,37 +111,37 @@ func (in *instance) population() int {
 func (in *instance) adopt(a *actor, max int) bool {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if in.dead || !in.isolated && len(in.actors) >= max {
+	if in.dead || in.retired || !in.isolated && len(in.actors) >= max {
 		return false
 	}
 	in.actors[a.serial] = a
 	return true
 }
 
-// release unpins an actor that is dead for good. An isolated instance left
-// with no actor is closed by its next turn, once the guest has had the
+// release unpins an actor that is dead for good. An isolated or retired
+// instance left with no actor is closed by its next turn, once the guest has had the
 // actor's STOP (see closeIfIdle); the wake makes sure that turn comes.
 func (in *instance) release(a *actor) {
 	in.mu.Lock()
 	delete(in.actors, a.serial)
-	idle := in.isolated && len(in.actors) == 0 && !in.dead
+	idle := (in.isolated || in.retired) && len(in.actors) == 0 && !in.dead
 	in.mu.Unlock()
 	if idle {
 		in.task.Wake()
 	}
 }
 
-// closeIfIdle closes an isolated instance that hosts no actor and has
-// nothing queued. It runs at the end of a turn, on the worker that owns the
+// closeIfIdle closes an isolated or retired (coldstart.go) instance that
+// hosts no actor and has nothing queued. It runs at the end of a turn, on the worker that owns the
 // instance's calls: never inside a guest call, and holding no lock while
 // the engine closes the instance. Records queued after it are dropped by
 // the next turn (their actors are dead), asks among them answered NOPROC.
 func (in *instance) closeIfIdle() {
-	if !in.isolated || in.mailbox.Len() > 0 {
+	if in.mailbox.Len() > 0 {
 		return
 	}
 	in.mu.Lock()
-	if in.dead || len(in.actors) > 0 {
+	if in.dead || len(in.actors) > 0 || !in.isolated && !in.retired {
 		in.mu.Unlock()
 		return
 	}

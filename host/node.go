@@ -121,6 +121,8 @@ type Node struct {
 	stopLife context.CancelFunc
 
 	eng       *engine.Engine
+	interp    *engine.Engine // wazero's interpreter, for pulled modules while they compile; nil unless Config.InterpretPulledModules
+	coldHold  chan struct{}  // tests only: a background compile starts once it is closed (export_test.go)
 	sched     *scheduler.Scheduler
 	dirLock   *dirlock.Lock      // the DataDir's, nil without one
 	dirStore  *registry.DirStore // store when DataDir is set
@@ -230,8 +232,17 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		n.releaseDataDir()
 		return nil, err
 	}
+	if cfg.InterpretPulledModules {
+		ecfg := engineConfig(cfg, n.log)
+		ecfg.Interpreter, ecfg.CacheDir = true, ""
+		if n.interp, err = engine.New(ctx, ecfg); err != nil {
+			_ = n.eng.Close(ctx)
+			n.releaseDataDir()
+			return nil, err
+		}
+	}
 	if n.tombs, err = registry.LoadTombstones(tombstonePath(cfg)); err != nil {
-		_ = n.eng.Close(ctx)
+		n.closeEngines(ctx)
 		n.releaseDataDir()
 		return nil, err
 	}
@@ -351,8 +362,16 @@ func (n *Node) Close() error {
 	for _, m := range mods { // closing waits for turns: hold no lock
 		m.closeAll(ctx)
 	}
-	err := n.eng.Close(ctx)
+	err := n.closeEngines(ctx)
 	n.releaseDataDir()
+	return err
+}
+
+func (n *Node) closeEngines(ctx context.Context) error {
+	err := n.eng.Close(ctx)
+	if n.interp != nil {
+		err = errors.Join(err, n.interp.Close(ctx))
+	}
 	return err
 }
 

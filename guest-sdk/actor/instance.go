@@ -24,6 +24,7 @@ type instance struct {
 
 	inbox   []byte
 	names   []byte       // wasmactor_factories result, kept alive for the host
+	snaps   []byte       // wasmactor_snapshotters result, likewise
 	state   []byte       // last wasmactor_snapshot result, kept alive likewise
 	encBuf  bytes.Buffer // reused by Send, Ask, Reply...
 	logBuf  []byte       // reused by Log
@@ -83,6 +84,36 @@ func (in *instance) factoryList() []byte {
 		in.names = factoryNames(in.factories)
 	}
 	return in.names
+}
+
+// snapshotterList implements wasmactor_snapshotters: the factories whose
+// actors implement Snapshotter, in the layout of wasmactor_factories. A
+// node that runs a new module on its interpreter while it compiles it
+// starts only these actors at once (it moves them to the compiled code
+// with a snapshot); the others wait for the compiler. The SDK learns it by
+// calling each constructor once and discarding the actor; a constructor
+// that panics counts as not snapshotting.
+func (in *instance) snapshotterList() []byte {
+	if in.snaps == nil {
+		snaps := make(map[string]*factory)
+		for name, f := range in.factories {
+			if snapshots(f) {
+				snaps[name] = f
+			}
+		}
+		in.snaps = factoryNames(snaps)
+	}
+	return in.snaps
+}
+
+func snapshots(f *factory) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	_, ok = f.new().(Snapshotter)
+	return ok
 }
 
 // Refusals of wasmactor_snapshot (docs/abi.md): the export returns -code.

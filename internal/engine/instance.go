@@ -272,29 +272,38 @@ func (e *Engine) instantiate(ctx context.Context, m *Module, h Host) (*Instance,
 // readFactories calls wasmactor_factories and parses its answer. On error the
 // instance is dead. The caller holds i.mu.
 func (i *Instance) readFactories(ctx context.Context) ([]string, error) {
+	return i.readNames(ctx, exportFactories)
+}
+
+// readNames calls an export that returns a list of factory names in the
+// layout of wasmactor_factories, and parses it.
+func (i *Instance) readNames(ctx context.Context, export string) ([]string, error) {
 	if f := i.begin(ctx); f != nil {
 		return nil, i.die(f)
 	}
-	r, err := i.call(i.mod.ExportedFunction(exportFactories), 0)
+	r, err := i.call(i.mod.ExportedFunction(export), 0)
 	if f := i.end(err); f != nil {
-		return nil, fmt.Errorf("%w: %s: %w", wasmactor.ErrBadModule, exportFactories, i.die(f))
+		return nil, fmt.Errorf("%w: %s: %w", wasmactor.ErrBadModule, export, i.die(f))
 	}
 	ptr, n := uint32(r>>32), uint32(r)
 	const maxList = MaxFactories * (MaxFactoryBytes + 1)
 	if n > maxList {
 		i.die(&Failure{Reason: "protocol: factory list too long"})
-		return nil, fmt.Errorf("%w: factory list of %d bytes is over %d", wasmactor.ErrBadModule, n, maxList)
+		return nil, fmt.Errorf("%w: %s: factory list of %d bytes is over %d", wasmactor.ErrBadModule, export, n, maxList)
 	}
 	v, ok := i.mem.Read(ptr, n)
 	if !ok {
 		i.die(&Failure{Reason: "protocol: factory list out of range"})
-		return nil, fmt.Errorf("%w: factory list at %#x (%d bytes) is outside the guest's %d-byte memory",
-			wasmactor.ErrBadModule, ptr, n, i.mem.Size())
+		return nil, fmt.Errorf("%w: %s: factory list at %#x (%d bytes) is outside the guest's %d-byte memory",
+			wasmactor.ErrBadModule, export, ptr, n, i.mem.Size())
+	}
+	if n == 0 && export != exportFactories {
+		return nil, nil
 	}
 	names, err := ParseFactories(v) // copies
 	if err != nil {
 		i.die(&Failure{Reason: "protocol: bad factory list"})
-		return nil, fmt.Errorf("%w: %v", wasmactor.ErrBadModule, err)
+		return nil, fmt.Errorf("%w: %s: %v", wasmactor.ErrBadModule, export, err)
 	}
 	return names, nil
 }
