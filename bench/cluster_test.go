@@ -239,14 +239,21 @@ func remoteAsk(b *testing.B, tweak func(*host.Config), started func(b *testing.B
 // chunks are in flight, so the Sink's bounded mailbox is not the limit.
 // Refused sends are reported as failed, and messages that vanish (a remote
 // tell into a full mailbox is dropped at the receiver) as lost.
-func BenchmarkRemoteTell(b *testing.B) {
+func BenchmarkRemoteTell(b *testing.B) { remoteTell(b, "Source") }
+
+// BenchmarkRemotePost is BenchmarkRemoteTell with a Poster for a Source:
+// the same messages, posted (Context.PostRaw), so they reach n1's host in
+// batches and leave it in runs of one transport send each.
+func BenchmarkRemotePost(b *testing.B) { remoteTell(b, "Poster") }
+
+func remoteTell(b *testing.B, source string) {
 	n1, n2 := pair(b, func(c *host.Config) { c.MailboxSize = 1 << 16 })
 	ctx := ctxB(b)
 	_, err := n1.Deploy(ctx, benchGuest(b))
 	require.NoError(b, err)
 	sink, err := n1.Spawn(ctx, "Sink", host.SpawnOptions{Node: n2.Name(), Isolated: true})
 	require.NoError(b, err)
-	src, err := n1.Spawn(ctx, "Source", host.SpawnOptions{Node: n1.Name(), Isolated: true})
+	src, err := n1.Spawn(ctx, source, host.SpawnOptions{Node: n1.Name(), Isolated: true})
 	require.NoError(b, err)
 	count := func(pid host.PID, field string) uint64 {
 		r, err := n1.Call(ctx, pid, map[string]any{"op": "count"})
@@ -352,18 +359,34 @@ func BenchmarkRemoteSpawn(b *testing.B) {
 // clock, a Deploy straight on n2 of another unique module of the same size
 // (hash, validate, compile, store: everything but the transfer and the
 // spawn).
-func BenchmarkRemoteSpawnCold(b *testing.B) {
+func BenchmarkRemoteSpawnCold(b *testing.B) { benchRemoteSpawnCold(b, false) }
+
+// BenchmarkRemoteSpawnColdInterpreted is BenchmarkRemoteSpawnCold with
+// n2's host.Config.InterpretPulledModules on, spawning the bench guest's
+// Blob (which snapshots; Echo would wait for the compiler): the actor
+// answers from wazero's interpreter, and moves to the compiled code later.
+// compiled-ms is the time from the Spawn call to n2 logging that the
+// module's actors left the interpreter; an iteration waits for it (off the
+// clock) so that the next one does not compete with its compile.
+func BenchmarkRemoteSpawnColdInterpreted(b *testing.B) { benchRemoteSpawnCold(b, true) }
+
+func benchRemoteSpawnCold(b *testing.B, interpret bool) {
 	pulled := &pullClock{}
 	n1, n2 := pair(b, func(c *host.Config) {
 		c.DataDir = b.TempDir()
 		if c.Name == "n2" {
 			c.Logger = slog.New(pulled)
+			c.InterpretPulledModules = interpret
 		}
 	})
 	ctx := ctxB(b)
 	base := benchGuest(b)
 	tag := make([]byte, 16)
-	var total, local, pull time.Duration
+	factory := "Echo"
+	if interpret {
+		factory = "Blob"
+	}
+	var total, local, pull, compiled time.Duration
 	var size int
 	for i := range b.N {
 		b.StopTimer()
@@ -377,10 +400,10 @@ func BenchmarkRemoteSpawnCold(b *testing.B) {
 		size = len(wasm)
 		info, err := n1.Deploy(ctx, wasm)
 		require.NoError(b, err)
-		factory := "Echo@" + info.Hash.String()
+		ref := factory + "@" + info.Hash.String()
 		b.StartTimer()
 		t0 = time.Now()
-		pid, err := n1.Spawn(ctx, factory, host.SpawnOptions{Node: n2.Name()})
+		pid, err := n1.Spawn(ctx, ref, host.SpawnOptions{Node: n2.Name()})
 		if err != nil {
 			b.Fatalf("iteration %d: %v", i, err)
 		}
@@ -388,9 +411,21 @@ func BenchmarkRemoteSpawnCold(b *testing.B) {
 			b.Fatalf("iteration %d: %v", i, err)
 		}
 		total += time.Since(t0)
+		b.StopTimer()
 		if at := pulled.at.Load(); at > t0.UnixNano() {
 			pull += time.Duration(at - t0.UnixNano())
 		}
+		if interpret {
+			for pulled.compiled.Load() < t0.UnixNano() {
+				select {
+				case <-ctx.Done():
+					b.Fatalf("iteration %d: the module did not leave the interpreter: %v", i, ctx.Err())
+				case <-time.After(time.Millisecond):
+				}
+			}
+			compiled += time.Duration(pulled.compiled.Load() - t0.UnixNano())
+		}
+		b.StartTimer()
 	}
 	b.StopTimer()
 	require.EqualValues(b, b.N, n2.Pulls(), "n2 should pull every module once")
@@ -399,18 +434,24 @@ func BenchmarkRemoteSpawnCold(b *testing.B) {
 	if pull > 0 {
 		b.ReportMetric(float64(pull.Microseconds())/1e3/float64(b.N), "pull-ms")
 	}
+	if interpret {
+		b.ReportMetric(float64(compiled.Microseconds())/1e3/float64(b.N), "compiled-ms")
+	}
 	b.ReportMetric(float64(size)/1e6, "module-MB")
 }
 
 // pullClock is a slog.Handler that notes when a node logs that it pulled a
 // module, and discards everything else.
-type pullClock struct{ at atomic.Int64 }
+type pullClock struct{ at, compiled atomic.Int64 }
 
 func (p *pullClock) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelInfo }
 
 func (p *pullClock) Handle(_ context.Context, r slog.Record) error {
-	if r.Message == "module pulled" {
+	switch r.Message {
+	case "module pulled":
 		p.at.Store(time.Now().UnixNano())
+	case "module compiled; its actors left the interpreter":
+		p.compiled.Store(time.Now().UnixNano())
 	}
 	return nil
 }

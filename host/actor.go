@@ -185,6 +185,7 @@ type actorExt struct {
 	groupQueued int                       // GROUP records queued for the actor, not yet taken
 	spawns      map[uint64]struct{}       // the guest's refs of its spawn requests in flight
 	logb        *logBucket                // the guest's log rate limit, made on its first line
+	held        map[heldAsk]struct{}      // asks this life holds open, to fail when it exits (held.go)
 }
 
 // groupMonState is one of a guest's group monitors. epoch numbers its
@@ -198,9 +199,10 @@ type groupMonState struct {
 }
 
 // dropRequests releases what the guest object of a asked for, when a
-// exits: its node and group monitors, and its pending spawn requests
-// (whose outcomes then find no one waiting and are abandoned).
-func (n *Node) dropRequests(a *actor) {
+// exits or leaves the node: its node and group monitors, and its pending
+// spawn requests (whose outcomes then find no one waiting and are
+// abandoned). It returns the asks a held open, for an exit to fail.
+func (n *Node) dropRequests(a *actor) (held map[heldAsk]struct{}) {
 	a.mu.Lock()
 	x := a.rels().ext
 	if a.rare != nil {
@@ -208,8 +210,9 @@ func (n *Node) dropRequests(a *actor) {
 	}
 	a.mu.Unlock()
 	if x == nil {
-		return
+		return nil
 	}
+	n.held.Add(-int64(len(x.held)))
 	if len(x.nodeMons) > 0 {
 		n.ev.mu.Lock()
 		for ref, node := range x.nodeMons {
@@ -227,6 +230,7 @@ func (n *Node) dropRequests(a *actor) {
 		}
 		n.gw.mu.Unlock()
 	}
+	return x.held
 }
 
 // extra returns a's extension, creating it; the caller holds a.mu.
@@ -320,6 +324,9 @@ func (n *Node) spawnLocal(ctx context.Context, s spawnSpec) (*actor, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := m.await(ctx, factory); err != nil {
+		return nil, err
+	}
 	if err := n.reserveActor(s.spawner); err != nil {
 		return nil, err
 	}
@@ -411,16 +418,15 @@ func (n *Node) exitFrom(a *actor, from *instance, reason string, stopGuest, allo
 	// or not: a restarted actor is a new guest object, which never made
 	// them (and whose refs may collide with them in a new instance). So do
 	// its node and group monitors and spawn requests.
-	n.asks.drop(a.serial)
+	n.dropAsks(a)
 	n.timers.drop(a.serial)
-	n.dropRequests(a)
+	n.failHeld(a, n.dropRequests(a), reason)
 	if stopGuest {
 		n.enqueue(a, delivery{kind: abi.KindStop, payload: []byte(reason)})
 	}
 	if allowRestart && !n.closed.Load() && a.sup != nil && a.sup.intensity.ShouldRestart(reason, time.Now()) {
 		if err := n.restart(a, in); err == nil {
 			n.stats.restarts.Add(1)
-			a.sup.restarts.Add(1)
 			n.log.Info("actor restarted", "pid", n.pidOf(a).String(), "factory", a.factory, "reason", reason)
 			if a.stopPending.Swap(false) {
 				n.exit(a, wasmactor.ReasonShutdown, true, false)
@@ -448,6 +454,7 @@ func (n *Node) restart(a *actor, old *instance) error {
 	// its START is queued, and the system lane keeps START ahead of any
 	// message queued after it.
 	n.enqueue(a, delivery{kind: abi.KindStart, payload: a.sup.args})
+	a.sup.restarts.Add(1) // a new life (held.go) before anyone sees it alive
 	a.state.Store(stateAlive)
 	return nil
 }

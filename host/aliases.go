@@ -1,6 +1,8 @@
 package host
 
 import (
+	"slices"
+
 	"github.com/wasmactor/wasmactor/internal/abi"
 	"github.com/wasmactor/wasmactor/internal/proto"
 	"github.com/wasmactor/wasmactor/transport"
@@ -13,15 +15,20 @@ import (
 // applyMoved learns that Old now lives at New: the alias, names and groups
 // here, the monitors and links held here on Old and by it, and a fence to
 // Old's node so the new home knows when this node's earlier sends are all
-// through. self is true on Old's own node.
-func (n *Node) applyMoved(m proto.Moved, self bool) {
-	oldABI := abi.PID{Incarnation: m.Old.Incarnation, Serial: m.Old.Serial}
+// through. self is true on Old's own node. It reports false, changing
+// nothing, for a move to an actor of this node that did not arrive from
+// Old (see arrivedHere).
+func (n *Node) applyMoved(m proto.Moved, self bool) bool {
 	n.mob.route.Lock()
 	if !self && n.followPID(m.Old) == m.New {
 		// Applied already: a Moved is told again until its sender hears
 		// back (tellMoved), and aliases come again at every node up.
 		n.mob.route.Unlock()
-		return
+		return true
+	}
+	if !self && !n.arrivedHere(m) {
+		n.mob.route.Unlock()
+		return false
 	}
 	defer func() {
 		if !self {
@@ -30,24 +37,7 @@ func (n *Node) applyMoved(m proto.Moved, self bool) {
 		n.mob.route.Unlock()
 	}()
 	n.mob.mu.Lock()
-	olds := append(n.mob.behind[m.Old], oldABI)
-	delete(n.mob.behind, m.Old)
-	for _, k := range olds { // collapsed: every old PID leads straight to New
-		n.mob.aliases[k] = m.New
-	}
-	n.mob.behind[m.New] = append(n.mob.behind[m.New], olds...)
-	stubs := n.mob.stubsTo[m.Old]
-	delete(n.mob.stubsTo, m.Old)
-	n.mob.stubsTo[m.New] = append(n.mob.stubsTo[m.New], stubs...)
-	if len(n.mob.aliases) > maxAliases {
-		for k := range n.mob.aliases { // the table is a cache of last resort
-			delete(n.mob.aliases, k)
-			if len(n.mob.aliases) <= maxAliases {
-				break
-			}
-		}
-	}
-	n.mob.nAlias.Store(int32(len(n.mob.aliases)))
+	stubs := n.mob.learnMove(m.Old, m.New)
 	n.mob.mu.Unlock()
 	// Stubs that forwarded to Old forward straight to New now; what they
 	// sent before is ahead of this node's fence, queued below. A stub's
@@ -66,19 +56,28 @@ func (n *Node) applyMoved(m proto.Moved, self bool) {
 		na = n.actors.get(m.New.Serial)
 	}
 
-	// Monitors held here on Old now watch New.
+	// Monitors held here on Old now watch New; a DOWN that New's node sent
+	// ahead of this Moved fires now.
 	n.cl.mu.Lock()
 	var local []uint64
+	var fire []firedDown
 	for ref, rw := range n.cl.rwatch {
 		if rw.target == m.Old {
 			rw.target, rw.node = m.New, m.New.Node
 			n.cl.rwatch[ref] = rw
 			if newHere {
 				local = append(local, ref)
+			} else if e, ok := n.cl.early[ref]; ok && e.from == m.New {
+				delete(n.cl.early, ref)
+				delete(n.cl.rwatch, ref)
+				fire = append(fire, firedDown{ref: ref, rw: rw, reason: e.reason})
 			}
 		}
 	}
 	n.cl.mu.Unlock()
+	for _, f := range fire {
+		n.notifyDown(f.rw.w, f.ref, f.rw.target, f.reason)
+	}
 	// Monitors Old held on actors here are now held by New's node.
 	for _, w := range m.Watching {
 		if w.Target.Node != n.cfg.Name || w.Target.Incarnation != n.incarnation || self {
@@ -124,10 +123,67 @@ func (n *Node) applyMoved(m proto.Moved, self bool) {
 	if newHere && na != nil {
 		n.installArrived(na, m, local)
 	}
+	return true
+}
+
+// arrivedHere checks a move to an actor of this node, the one node that
+// can: the actor must have arrived from Old (or from where Old led, as far
+// as this node knows) and be settling still, which it is until this node
+// has applied its Moved (its own fence waits for that, see arrival.go).
+// Otherwise the peer that owns Old would be speaking for an actor it does
+// not own: the links, monitors and names a Moved installs would bind an
+// actor of this node that never was its. A move to another node's actor
+// is that node's to check.
+func (n *Node) arrivedHere(m proto.Moved) bool {
+	if m.New.Node != n.cfg.Name || m.New.Incarnation != n.incarnation {
+		return true
+	}
+	a := n.actors.get(m.New.Serial)
+	if a == nil {
+		return false
+	}
+	mg := a.mig.Load()
+	return mg != nil && mg.arr != nil && (mg.arr.old == m.Old || mg.arr.old == n.followPID(m.Old))
 }
 
 // maxAliases bounds the alias table.
 const maxAliases = 1 << 16
+
+// learnMove records that old now lives at cur: every old PID that led to
+// old leads straight to cur (collapsed), and the stubs here that forwarded
+// to old are listed under cur; it returns those stubs, whose forwards the
+// caller turns to cur. The caller holds m.mu.
+func (m *mobility) learnMove(old, cur PID) []*stub {
+	olds := append(m.behind[old], abi.PID{Incarnation: old.Incarnation, Serial: old.Serial})
+	delete(m.behind, old)
+	for _, k := range olds {
+		m.aliases[k] = cur
+	}
+	m.behind[cur] = append(m.behind[cur], olds...)
+	stubs := m.stubsTo[old]
+	delete(m.stubsTo, old)
+	m.stubsTo[cur] = append(m.stubsTo[cur], stubs...)
+	for k, to := range m.aliases { // the table is a cache of last resort
+		if len(m.aliases) <= maxAliases {
+			break
+		}
+		m.dropAlias(k, to)
+	}
+	m.nAlias.Store(int32(len(m.aliases)))
+	return stubs
+}
+
+// dropAlias forgets the alias old → cur in both directions, so that the
+// reverse table stays as small as the alias table. The caller holds m.mu.
+func (m *mobility) dropAlias(old abi.PID, cur PID) {
+	delete(m.aliases, old)
+	list := slices.DeleteFunc(m.behind[cur], func(p abi.PID) bool { return p == old })
+	if len(list) == 0 {
+		delete(m.behind, cur)
+	} else {
+		m.behind[cur] = list
+	}
+}
 
 // followABI returns where the actor p names lives now (p if it never
 // moved, as far as this node knows).
@@ -213,7 +269,66 @@ func (n *Node) handleAliases(from transport.NodeInfo, body []byte) error {
 		if !owns(from, m.Old) && !(oldGone && owns(from, m.New)) {
 			continue
 		}
-		n.applyMoved(proto.Moved{Old: m.Old, New: m.New}, false)
+		if !n.applyMoved(proto.Moved{Old: m.Old, New: m.New}, false) {
+			n.log.Debug("an alias for an actor here that did not arrive from its old PID", "peer", from.Name, "old", m.Old.String(), "new", m.New.String())
+		}
 	}
 	return nil
+}
+
+// A DOWN can come before the Moved that explains it. A monitor held here
+// on an actor of node A is kept as "on A"; the actor moves to B, and dies
+// there: B sends the DOWN, and A's Moved, told by another path, may still
+// be on its way. The DOWN is kept until a Moved says the actor lives at B
+// under the serial the DOWN names, and fires then. A node speaks only
+// about its own actors, so a DOWN for an actor that never moved to its
+// sender never fires. Kept DOWNs go when their sender's run is over or the
+// monitor has fired otherwise (swept when the table is full).
+
+// earlyDown is a DOWN that came ahead of its Moved: from is the actor's
+// PID on the node that sent it.
+type earlyDown struct {
+	from   PID
+	reason string
+}
+
+// firedDown is a monitor of rwatch to fire once no lock is held.
+type firedDown struct {
+	ref    uint64
+	rw     remoteWatch
+	reason string
+}
+
+// maxEarlyDowns bounds the DOWNs kept for Moveds not applied yet.
+const maxEarlyDowns = 1 << 16
+
+// stashMovedDown keeps d, a DOWN for the monitor ref d.Ref, which came
+// from a node other than the one this node has the actor on. The caller
+// holds cl.mu.
+func (n *Node) stashMovedDown(from transport.NodeInfo, d proto.Down) {
+	if len(n.cl.early) >= maxEarlyDowns {
+		for ref := range n.cl.early {
+			if _, ok := n.cl.rwatch[ref]; !ok {
+				delete(n.cl.early, ref)
+			}
+		}
+	}
+	if len(n.cl.early) >= maxEarlyDowns {
+		n.metrics.controlDropped.Inc()
+		n.log.Error("a DOWN ahead of its Moved dropped: too many kept", "peer", from.Name, "ref", d.Ref, "reason", d.Reason)
+		return
+	}
+	n.cl.early[d.Ref] = earlyDown{from: PID{Node: from.Name, Incarnation: from.Incarnation, Serial: d.Target}, reason: d.Reason}
+}
+
+// forgetEarlyDowns drops the kept DOWNs of the monitors that fired at a
+// peer's NodeDown, and those the peer's run inc sent if that run is over
+// (a run that reconnects may still be the actor's home). The caller holds
+// cl.mu.
+func (n *Node) forgetEarlyDowns(inc uint64, over bool) {
+	for ref, e := range n.cl.early {
+		if _, ok := n.cl.rwatch[ref]; (over && e.from.Incarnation == inc) || !ok {
+			delete(n.cl.early, ref)
+		}
+	}
 }

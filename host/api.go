@@ -286,6 +286,9 @@ func (n *Node) callActor(ctx context.Context, to PID, msg any, tc *traceCtx) (CB
 		return r.reply, r.err
 	case <-ctx.Done():
 		n.calls.Delete(ref)
+		if a != nil {
+			n.answered(a, n.hostPID(), ref) // if it held the call (held.go)
+		}
 		return nil, fmt.Errorf("%w: no reply from %s: %w", wasmactor.ErrTimeout, to, ctx.Err())
 	}
 }

@@ -213,6 +213,9 @@ func (n *Node) migrateIn(ctx context.Context, from transport.PeerInfo, req proto
 	a.route.Store(1)
 	a.mig.Store(&migration{arr: arr})
 	a.state.Store(stateMoving)
+	// Armed before anyone can find the arrival (an abort, a node down),
+	// who reads the timer to stop it.
+	arr.timer = time.AfterFunc(arrivalTimeout, func() { n.settleArrival(a, false) })
 	n.actors.put(a)
 	n.mob.mu.Lock()
 	n.mob.arriving[a.serial] = a
@@ -229,7 +232,6 @@ func (n *Node) migrateIn(ctx context.Context, from transport.PeerInfo, req proto
 			n.log.Warn("a group monitor of an arriving actor is refused here", "old", req.Old.String(), "group", m.Name, "err", e)
 		}
 	}
-	arr.timer = time.AfterFunc(arrivalTimeout, func() { n.settleArrival(a, false) })
 	return proto.MigrateInReply{New: n.pidOf(a)}, nil
 }
 
@@ -373,6 +375,19 @@ func (n *Node) abortFrom(from transport.NodeInfo, c proto.MigrateCommit) {
 	}
 }
 
+// stopArrivals stops the timers of the arrivals still waiting for their
+// commit; Close calls it once no peer can commit or abort any more, and
+// its actors' exits take the arrivals down.
+func (n *Node) stopArrivals() {
+	n.mob.mu.Lock()
+	defer n.mob.mu.Unlock()
+	for _, a := range n.mob.arriving {
+		if m := a.mig.Load(); m != nil && m.arr != nil {
+			m.arr.timer.Stop()
+		}
+	}
+}
+
 // migrationNodeDown settles what a peer going down leaves: arrivals from
 // it (taken over if the cluster was told, dropped otherwise) and fences
 // it will never send.
@@ -384,6 +399,7 @@ func (n *Node) migrationNodeDown(peer transport.NodeInfo) {
 			arriving = append(arriving, a)
 		}
 	}
+	n.mob.dropFences(func(k fenceKey) bool { return k.node == peer.Incarnation })
 	n.mob.mu.Unlock()
 	for _, a := range arriving {
 		n.settleArrival(a, false)

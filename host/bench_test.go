@@ -47,9 +47,16 @@ func BenchmarkLocalTell(b *testing.B) {
 			if o.start != nil {
 				o.start(b, n)
 			}
-			localTell(b, ctx, n)
+			localTell(b, ctx, n, "Source")
 		})
 	}
+}
+
+// BenchmarkLocalPost is BenchmarkLocalTell (obs=none) with a Poster for a
+// Source: the same messages, posted (Context.PostRaw), so they reach the
+// host in batches, one send_batch call per 64 KiB of them.
+func BenchmarkLocalPost(b *testing.B) {
+	localTell(b, ctxT(b), newNode(b, host.Config{MailboxSize: 1 << 16}), "Poster")
 }
 
 // observability is one setting of BenchmarkLocalTell's obs: apply edits
@@ -115,14 +122,15 @@ type discardExporter struct{}
 func (discardExporter) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
 func (discardExporter) Shutdown(context.Context) error                             { return nil }
 
-// localTell runs BenchmarkLocalTell on n; the Source's commands are sent
-// in sendCtx, everything else (the counting Calls) untraced.
-func localTell(b *testing.B, sendCtx context.Context, n *host.Node) {
+// localTell runs BenchmarkLocalTell on n, with source (Source or Poster)
+// sending; its commands are sent in sendCtx, everything else (the counting
+// Calls) untraced.
+func localTell(b *testing.B, sendCtx context.Context, n *host.Node, source string) {
 	deploy(b, n, guestbuildtest.Build(b, "testdata/guests/bench"))
 	ctx := ctxT(b)
 	sink, err := n.Spawn(ctx, "Sink", host.SpawnOptions{Isolated: true})
 	require.NoError(b, err)
-	src, err := n.Spawn(ctx, "Source", host.SpawnOptions{Isolated: true})
+	src, err := n.Spawn(ctx, source, host.SpawnOptions{Isolated: true})
 	require.NoError(b, err)
 	count := func(pid host.PID, field string) uint64 {
 		r, err := n.Call(ctx, pid, map[string]any{"op": "count"})

@@ -3,6 +3,7 @@ package host_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -319,4 +320,116 @@ func TestDownThatFindsAFullQueueIsRetried(t *testing.T) {
 	require.NoError(t, n2.Kill(ctx, target, "bye"))
 	require.Equal(t, "bye", waitDown(t, mon, 10*time.Second).Reason)
 	require.False(t, first.Load(), "the first Down was refused")
+}
+
+// Posted tells (the SDK's batched sends, one send_batch call for many)
+// flood a SeqCheck whose mailbox holds 16: every one is delivered in
+// order or refused to its sender, which counts it, and a refused one
+// shows as a gap, never as a reordering or a silent loss. Posts to an
+// actor that does not exist are all refused and counted.
+func TestPostedTellsKeepTheirOrderAndRefusalsReachTheSender(t *testing.T) {
+	n := newNode(t, host.Config{MailboxSize: 16})
+	ctx := ctxT(t)
+	deploy(t, n, guestbuildtest.Build(t, "testdata/guests/bench"))
+	check, err := n.Spawn(ctx, "SeqCheck", host.SpawnOptions{Isolated: true})
+	require.NoError(t, err)
+	send, err := n.Spawn(ctx, "SeqSend", host.SpawnOptions{Isolated: true})
+	require.NoError(t, err)
+
+	type sendStats struct {
+		Sent   uint64 `cbor:"sent"`
+		Failed uint64 `cbor:"failed"`
+	}
+	stats := func() sendStats {
+		r, err := n.Call(ctx, send, "stats")
+		require.NoError(t, err)
+		var s sendStats
+		require.NoError(t, r.Decode(&s))
+		return s
+	}
+	const total = 5000
+	require.NoError(t, n.Send(ctx, send, []any{abiPID(check), 1, total, 1}))
+	s := stats() // after the posting turn: every post was sent or refused
+	require.Equal(t, uint64(total), s.Sent+s.Failed)
+
+	var got struct {
+		Received uint64 `cbor:"received"`
+		Gaps     uint64 `cbor:"gaps"`
+		Dups     uint64 `cbor:"dups"`
+		Reorders uint64 `cbor:"reorders"`
+	}
+	require.Eventually(t, func() bool {
+		r, err := n.Call(ctx, check, "stats")
+		if errors.Is(err, wasmactor.ErrMailboxFull) {
+			return false // behind the flood still
+		}
+		require.NoError(t, err)
+		require.NoError(t, r.Decode(&got))
+		return got.Received == s.Sent
+	}, 20*time.Second, time.Millisecond, "every post the host took is delivered")
+	t.Logf("%d delivered, %d refused", s.Sent, s.Failed)
+	require.Zero(t, got.Dups)
+	require.Zero(t, got.Reorders)
+	// A refusal is a hole in the seqs, unless it was the last ones.
+	require.LessOrEqual(t, got.Gaps, s.Failed)
+
+	// To nobody: every post refused, every refusal counted.
+	nobody := host.PID{Node: n.Name(), Incarnation: check.Incarnation, Serial: 1 << 40}
+	require.NoError(t, n.Send(ctx, send, []any{abiPID(nobody), 2, 100, 1}))
+	require.Equal(t, sendStats{Sent: s.Sent, Failed: s.Failed + 100}, stats())
+}
+
+// Posted tells to an actor on another node leave in runs, one transport
+// send per run: in order, and each one delivered, refused to the guest
+// (the send queue was full: the run then goes one by one) or refused by
+// the far node's full mailbox and counted against the sending actor.
+// Nothing is lost without its sender's knowing.
+func TestPostedRemoteTellsAreDeliveredInOrderOrRefused(t *testing.T) {
+	for _, queue := range []int{0, 64} {
+		t.Run(fmt.Sprintf("queue=%d", queue), func(t *testing.T) {
+			c := newHookedCluster(t, 2, func(i int) host.Config {
+				if i == 1 {
+					return host.Config{MailboxSize: 256}
+				}
+				return host.Config{}
+			}, sameTransport)
+			if queue > 0 {
+				c.net.SetQueueLimit(queue) // runs of posts meet a full queue: they go one by one
+			}
+			n1, n2 := c.nodes[0], c.nodes[1]
+			ctx := ctxT(t)
+			check, send := spawnPair(t, c, "testdata/guests/bench", "SeqCheck", "SeqSend")
+
+			const total = 5000
+			require.NoError(t, n1.Send(ctx, send, []any{abiPID(check), 1, total, 1}))
+			var s struct {
+				Sent   uint64 `cbor:"sent"`
+				Failed uint64 `cbor:"failed"`
+			}
+			r, err := n1.Call(ctx, send, "stats")
+			require.NoError(t, err)
+			require.NoError(t, r.Decode(&s))
+			require.Equal(t, uint64(total), s.Sent+s.Failed, "every post was sent or refused to the guest")
+
+			var got struct {
+				Received uint64 `cbor:"received"`
+				Dups     uint64 `cbor:"dups"`
+				Reorders uint64 `cbor:"reorders"`
+			}
+			var refused uint64
+			require.Eventually(t, func() bool {
+				r, err := n2.Call(ctx, check, "stats")
+				if errors.Is(err, wasmactor.ErrMailboxFull) {
+					return false
+				}
+				require.NoError(t, err)
+				require.NoError(t, r.Decode(&got))
+				refused = actorInfo(t, n1, send).Refused
+				return got.Received+refused == s.Sent
+			}, 20*time.Second, time.Millisecond, "every post the transport took is delivered or refused back")
+			t.Logf("%d delivered, %d refused by n2, %d refused at n1", got.Received, refused, s.Failed)
+			require.Zero(t, got.Dups)
+			require.Zero(t, got.Reorders)
+		})
+	}
 }

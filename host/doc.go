@@ -156,7 +156,9 @@
 // request deadlines; the first two are owned by their actor in a timerSet:
 // stopped when it exits and all of them by Close. A deploy upload's stall
 // timer (transfer.go) is its upload's: stopped when the upload ends, and
-// Close ends them all. Everything else runs on a
+// Close ends them all. A migrating actor's commit timer
+// (arrival.go) is its arrival's: stopped when the arrival settles, and
+// Close stops those left. Everything else runs on a
 // caller's goroutine: the Go API's, a worker running a turn (imports), or the
 // transport's (handler); placement and the cluster-wide listings ask peers
 // from short-lived goroutines they wait for. Node.life is cancelled by Close
@@ -165,11 +167,13 @@
 // belongs to Config.TracerProvider (its batching processor's goroutine is
 // stopped by whoever shuts the provider down; the CLI does after Close).
 // A move (Upgrade, Migrate, Drain) runs on its caller's goroutine and
-// waits for the actor's instance between two turns. Three kinds of
-// goroutine are started for migrations and tracked by mobility.bg, which
-// Close waits for (they stop with Node.life): the move a guest asks for
-// with the migrate import, the retry of a fence that met a full send
-// queue, and the abort sent to a target whose answer was lost. A forward
+// waits for the actor's instance between two turns. Four kinds of
+// goroutine are started for migrations, by mobility.goBG, and tracked by
+// mobility.bg, which Close waits for (they stop with Node.life; none
+// starts once it has waited): the move a guest asks for with the migrate
+// import (one per actor at a time), the Moved told to a member until it
+// answers (one per member and move), the retry of a fence that met a full
+// send queue, and the abort sent to a target whose answer was lost. A forward
 // to a migrated actor's new node waits (up to 10 s) on the goroutine that
 // sends it when the send queue is full.
 //
@@ -201,7 +205,8 @@
 //     and queue records (the scheduler's locks).
 //  7. cluster.mu: held while the registry is called (learnModule and
 //     forgetHolder keep the holder table and the factory index in step);
-//     then mobility.mu (the alias table, the stubs and the arrivals).
+//     then mobility.mu (the alias table, the stubs, the
+//     fences counted at them, the arrivals and the guests' own moves).
 //  8. goActors.mu (held while a Go actor enters the table) and goActor.mu
 //     (held while a record is queued in a Go actor's mailbox); never both.
 //  9. Leaves, which are held while taking no other lock: actor.mu (and no
@@ -213,6 +218,7 @@
 //     under its upload's lock alone; an upload that ends takes uploads.mu
 //     under its own lock to leave the table, never the other way round),
 //     the timerSets' locks (pending asks, SendAfter timers), outbox.mu,
+//     mobility.bgMu (a migration goroutine starting, or Close's wait),
 //     spawnRequests.mu, the table's shard locks, and the registry's and
 //     scheduler's internal locks. A refusal counted under one of them
 //     (n.overLimit in link) takes none: its counters are atomics. The

@@ -46,7 +46,9 @@ type DrainLeft struct {
 // fewest actors first, counting those it places), so that the node can be
 // stopped without losing them: the rolling-restart story. Actors that
 // cannot move (their factory has no snapshots, their asks never settled, or
-// isolated ones with KeepIsolated) stay and are reported.
+// isolated ones with KeepIsolated) stay and are reported, and so do those
+// not tried because ctx ended first: every actor of the node is in the
+// report, moved or left.
 //
 // # Notes
 //
@@ -112,7 +114,7 @@ func (n *Node) Drain(ctx context.Context, node string, opts DrainOptions) (Drain
 	if parallel <= 0 {
 		parallel = 16
 	}
-	rolling.Run(ctx, todo, parallel, true,
+	notTried := rolling.Run(ctx, todo, parallel, true,
 		func(ctx context.Context, a *actor) (MigrateResult, error) {
 			cctx, cancel := context.WithTimeout(ctx, n.cfg.AskTimeout)
 			defer cancel()
@@ -125,6 +127,11 @@ func (n *Node) Drain(ctx context.Context, node string, opts DrainOptions) (Drain
 			}
 			rep.Moved = append(rep.Moved, r)
 		})
+	// The drain ran out of time (or its caller went) before these: they
+	// stay, and say so, like those that were tried.
+	for _, a := range todo[len(todo)-notTried:] {
+		rep.Left = append(rep.Left, DrainLeft{PID: n.pidOf(a), Factory: a.factory, Reason: "not tried: the drain ended first: " + context.Cause(ctx).Error()})
+	}
 	sort.Slice(rep.Left, func(i, j int) bool { return rep.Left[i].PID.Serial < rep.Left[j].PID.Serial })
 	n.log.Info("node drained", "moved", len(rep.Moved), "left", len(rep.Left))
 	return rep, nil

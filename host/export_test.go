@@ -1,6 +1,8 @@
 package host
 
 import (
+	"context"
+	"sync"
 	"time"
 
 	"github.com/wasmactor/wasmactor/internal/proto"
@@ -22,7 +24,7 @@ const (
 // check that every record goes when its actor does. It reads every actor's
 // maps, so it is for tests only.
 func Records(n *Node) map[string]int {
-	r := map[string]int{"nodemons": 0, "groupmons": 0, "node monitors held": 0, "group monitors held": 0}
+	r := map[string]int{"nodemons": 0, "groupmons": 0, "held": 0, "node monitors held": 0, "group monitors held": 0}
 	for _, a := range n.actors.all() {
 		a.mu.Lock()
 		r["watchers"] += len(a.rels().watchers)
@@ -32,6 +34,7 @@ func Records(n *Node) map[string]int {
 		if a.rels().ext != nil {
 			r["nodemons"] += len(a.rels().ext.nodeMons)
 			r["groupmons"] += len(a.rels().ext.groupMons)
+			r["held"] += len(a.rels().ext.held)
 		}
 		a.mu.Unlock()
 	}
@@ -48,6 +51,7 @@ func Records(n *Node) map[string]int {
 		r["group monitors held"] += len(ms)
 	}
 	n.gw.mu.Unlock()
+	r["held, node count"] = int(n.held.Load())
 	r["asks"] = n.asks.len()
 	r["timers"] = n.timers.len()
 	r["names"] = len(n.names.List())
@@ -68,4 +72,58 @@ func NameList(n *Node) []string {
 // cross a move in flight (relay.go).
 func CastAs(to, from *Node, kind uint16, body any) error {
 	return to.handleCast(transport.NodeInfo{Name: from.cfg.Name, Incarnation: from.incarnation}, transport.Control{Kind: kind, Body: proto.Marshal(body)})
+}
+
+// HoldBackgroundCompiles makes n's compiles of pulled modules that run on
+// the interpreter meanwhile (Config.InterpretPulledModules) wait until
+// release is called. Call it before n pulls anything.
+func HoldBackgroundCompiles(n *Node) (release func()) {
+	n.coldHold = make(chan struct{})
+	return sync.OnceFunc(func() { close(n.coldHold) })
+}
+
+// Interpreted reports whether a local actor runs on the interpreter.
+func Interpreted(n *Node, pid PID) bool {
+	a, _, err := n.local(pid)
+	if err != nil || a == nil {
+		return false
+	}
+	return a.inst.Load().interp
+}
+
+// InterpreterInstances is how many instances n's interpreter has open, and
+// how many of its modules hold an interpreter's build.
+func InterpreterInstances(n *Node) (instances, builds int) {
+	if n.interp == nil {
+		return 0, 0
+	}
+	n.modMu.Lock()
+	defer n.modMu.Unlock()
+	for _, m := range n.modules {
+		m.mu.Lock()
+		if m.interp != nil {
+			builds++
+		}
+		m.mu.Unlock()
+	}
+	return n.interp.Instances(), builds
+}
+
+// RemoteWatchRef is the ref of n's monitor on target, an actor of another
+// node.
+func RemoteWatchRef(n *Node, target PID) (uint64, bool) {
+	n.cl.mu.Lock()
+	defer n.cl.mu.Unlock()
+	for ref, rw := range n.cl.rwatch {
+		if rw.target == target {
+			return ref, true
+		}
+	}
+	return 0, false
+}
+
+// MovedAs hands to a Moved as if from had told it.
+func MovedAs(to, from *Node, m proto.Moved) error {
+	_, _, err := to.serveMigration(context.Background(), transport.PeerInfo{NodeInfo: transport.NodeInfo{Name: from.cfg.Name, Incarnation: from.incarnation}}, proto.KindMoved, proto.Marshal(m))
+	return err
 }

@@ -51,7 +51,42 @@ func (n *Node) refuseForwarded(d delivery, target uint64, e abi.Errno) {
 		if n.sendRemote(d.from, transport.Envelope{Kind: kindRefused, Status: uint16(e), From: target}) != abi.OK {
 			n.stats.refusalsLost.Add(1)
 		}
+	case abi.KindReply:
+		// The ask it answers waits at the actor's new node and times out
+		// there: its asker hears.
+	default: // a DOWN, EXIT, NODEDOWN or GROUP record for the actor
+		n.metrics.controlDropped.Inc()
+		n.log.Error("a record for a moved actor could not be forwarded", "kind", d.kind, "actor", here, "err", e.Err())
 	}
+}
+
+// forwardable says which record kinds a stub forwards: what reaches an
+// actor in its life. Never its lifecycle records (START, RESTORE, DROP,
+// STOP), which only its own node queues for it, where it is.
+func forwardable(k abi.Kind) bool {
+	switch k {
+	case abi.KindStart, abi.KindRestore, abi.KindDrop, abi.KindStop:
+		return false
+	}
+	return true
+}
+
+// forwardsFrom reports whether the node run inc may forward records to a,
+// an actor here: a node it lived on before (it arrived from there, or an
+// old PID of that node leads to it in the alias table), or this node (a
+// stub here of an actor that came back). A forwarded record names any
+// sender, so only the nodes that keep a stub of the actor may send one.
+func (n *Node) forwardsFrom(a *actor, inc uint64) bool {
+	if inc == n.incarnation {
+		return true
+	}
+	if m := a.mig.Load(); m != nil && m.arr != nil && m.arr.fromInc == inc {
+		return true
+	}
+	cur := n.pidOf(a)
+	n.mob.mu.RLock()
+	defer n.mob.mu.RUnlock()
+	return slices.ContainsFunc(n.mob.behind[cur], func(p abi.PID) bool { return p.Incarnation == inc })
 }
 
 // sendForward puts one envelope on a stub's forward lane, or hands it to
@@ -65,8 +100,11 @@ func (n *Node) sendForward(s *stub, env transport.Envelope) abi.Errno {
 	to := abi.PID{Incarnation: s.to.Incarnation, Serial: s.to.Serial}
 	// A forward lane is a queue that must not drop: a full send queue
 	// makes the forwarder wait (and whoever sends to the old PID after it).
+	// The wait stays well inside a guest call's deadline: a guest's send
+	// to the old PID forwards in its turn, and a turn that overran would
+	// take its whole instance down.
 	wait := 50 * time.Microsecond
-	for deadline := time.Now().Add(forwardPatience); ; {
+	for deadline := time.Now().Add(min(forwardPatience, n.cfg.GuestTimeout/5)); ; {
 		e := n.sendRemote(to, env)
 		if e != abi.MailboxFull || time.Now().After(deadline) || n.closed.Load() {
 			return e
@@ -77,8 +115,9 @@ func (n *Node) sendForward(s *stub, env transport.Envelope) abi.Errno {
 }
 
 // forwardPatience bounds how long a forward waits for room in the send
-// queue to the actor's new node before the record is refused.
-const forwardPatience = 10 * time.Second
+// queue to the actor's new node before the record is refused (and at most
+// a fifth of Config.GuestTimeout).
+const forwardPatience = time.Second
 
 // maxStubs bounds the stubs a node keeps for actors that left it. Senders
 // that know of a move (every member is told, and a node that comes up gets
@@ -99,6 +138,7 @@ func (m *mobility) evictStubs() {
 			}
 		}
 		delete(m.stubs, oldest.serial)
+		m.dropFences(func(k fenceKey) bool { return k.stub == oldest.serial })
 		for to, list := range m.stubsTo {
 			if i := slices.Index(list, oldest); i >= 0 {
 				m.stubsTo[to] = slices.Delete(list, i, i+1)
@@ -107,6 +147,57 @@ func (m *mobility) evictStubs() {
 				}
 				break
 			}
+		}
+	}
+}
+
+// maxFencesPerNode bounds the fences of one node whose copies have not all
+// come yet. A node sends a stub one fence per move it learns of (an alias
+// learned again at a node up may add a second), and stubs are at most
+// maxStubs, so only a node making fences up comes near it; past it, that
+// node's new fences are not counted, which holds up only its own sends at
+// the actor's new home.
+const maxFencesPerNode = maxStubs
+
+// countFence counts a copy of fence k, of which want copies come (one per
+// lane); done once the last has. ok is false for a copy not counted: its
+// node has maxFencesPerNode fences pending. The caller holds m.mu.
+func (m *mobility) countFence(k fenceKey, want int) (done, ok bool) {
+	seen, pending := m.fences[k]
+	if !pending {
+		if m.fencesOf[k.node] >= maxFencesPerNode {
+			return false, false
+		}
+		m.fencesOf[k.node]++
+	}
+	seen++
+	if seen < want {
+		m.fences[k] = seen
+		return false, true
+	}
+	if pending {
+		delete(m.fences, k)
+	}
+	m.forgetFence(k)
+	return true, true
+}
+
+// forgetFence takes fence k, which is no longer in m.fences, off its
+// node's count; the caller holds m.mu.
+func (m *mobility) forgetFence(k fenceKey) {
+	if m.fencesOf[k.node]--; m.fencesOf[k.node] <= 0 {
+		delete(m.fencesOf, k.node)
+	}
+}
+
+// dropFences forgets the fences pending from a node (it went down: the
+// copies still to come never will) or for a stub (evicted); the caller
+// holds m.mu.
+func (m *mobility) dropFences(match func(fenceKey) bool) {
+	for k := range m.fences {
+		if match(k) {
+			delete(m.fences, k)
+			m.forgetFence(k)
 		}
 	}
 }
@@ -132,7 +223,7 @@ func (n *Node) sendFence(old PID) {
 	}
 	// A fence must not be lost (the new home would hold this node's sends
 	// until old's node goes): wait for room, behind what fills the queue.
-	n.mob.bg.Go(func() {
+	n.mob.goBG(func() {
 		for wait := 100 * time.Microsecond; ; wait = min(2*wait, 10*time.Millisecond) {
 			if !n.sleep(wait) {
 				return
@@ -174,6 +265,17 @@ func (n *Node) handleMoveEnvelope(from transport.NodeInfo, env transport.Envelop
 			n.refuseForwarded(d, to, abi.NoProc)
 			return
 		}
+		if !forwardable(d.kind) {
+			n.log.Warn("a forwarded record of a kind no stub forwards", "peer", from.Name, "kind", d.kind)
+			return
+		}
+		if !n.forwardsFrom(a, from.Incarnation) {
+			// Not a node this actor lived on: it has no stub of it, and
+			// may not speak for the senders it names.
+			n.log.Warn("a forwarded record from a node the actor never left", "peer", from.Name, "serial", to)
+			n.refuseForwarded(d, to, abi.NoProc)
+			return
+		}
 		// Records forwarded by the node the actor came from are in order;
 		// those of another node's stub (it learned of a later move) wait
 		// for that node's fence like its direct sends.
@@ -197,12 +299,11 @@ func (n *Node) handleMoveEnvelope(from transport.NodeInfo, env transport.Envelop
 		}
 		k := fenceKey{stub: to, node: from.Incarnation, id: env.Ref}
 		n.mob.mu.Lock()
-		n.mob.fences[k]++
-		done := n.mob.fences[k] >= int(env.Status)
-		if done {
-			delete(n.mob.fences, k)
-		}
+		done, ok := n.mob.countFence(k, int(env.Status))
 		n.mob.mu.Unlock()
+		if !ok {
+			n.log.Debug("fence not counted: its node has too many fences in flight here", "peer", from.Name, "limit", maxFencesPerNode)
+		}
 		if done {
 			s.mu.Lock()
 			n.sendForward(s, transport.Envelope{Kind: proto.EnvFencePassed, Ref: from.Incarnation})

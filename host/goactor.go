@@ -340,6 +340,8 @@ func (g *goActor) handle(d *delivery, msg Message) (reason string, stop bool) {
 		}
 		if stop && c.hasReq {
 			g.n.replyError(c.selfABI, c.req.from, c.req.ref, wasmactor.ErrCrashed, reason)
+		} else if c.hasReq { // kept for ReplyTo, or forgotten: held until it exits (held.go)
+			g.n.hold(&pendingReply{to: c.req.from, ref: c.req.ref, asked: c.selfABI, actor: g.a, life: g.a.life()})
 		}
 		c.hasReq = false
 	}()

@@ -143,6 +143,7 @@ func (c *ActorContext) ReplyTo(r Request, msg any) error {
 	if err != nil {
 		return err
 	}
+	c.n.answered(c.a, r.from, r.ref) // if it held r from an earlier message (held.go)
 	if e := c.n.reply(c.selfABI, r.from, r.ref, abi.OK, payload); e != abi.OK {
 		return fmt.Errorf("%w: replying to %s", e.Err(), r.From)
 	}

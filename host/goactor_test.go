@@ -100,6 +100,57 @@ func TestGoActorIsAskedFromAnyNode(t *testing.T) {
 	}
 }
 
+// TestGoActorThatStopsHoldingAnAskFailsItAtOnce: a Go actor keeps an ask
+// to answer later (Request), then stops without answering it; its asker, a
+// guest on another node, hears NOPROC at once rather than at its ten-minute
+// timeout. An ask it answered later with ReplyTo is not failed.
+func TestGoActorThatStopsHoldingAnAskFailsItAtOnce(t *testing.T) {
+	c, e := probeCluster(t, host.Config{})
+	holding := make(chan struct{}, 1)
+	var kept []host.Request
+	g, err := c.nodes[0].SpawnFunc(ctxT(t), "", func(ctx *host.ActorContext, msg host.Message) error {
+		if msg.Kind != host.MessageAsk {
+			return nil
+		}
+		var r echoRequest
+		if err := msg.Decode(&r); err != nil {
+			return err
+		}
+		switch r.Op {
+		case "hold":
+			req, _ := ctx.Request()
+			kept = append(kept, req)
+			holding <- struct{}{}
+		case "answer":
+			for _, req := range kept {
+				_ = ctx.ReplyTo(req, echoRequest{Text: "late"})
+			}
+			kept = nil
+			return ctx.Reply(echoRequest{})
+		case "stop":
+			ctx.Stop("done")
+			return ctx.Reply(echoRequest{})
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	p := e.spawn(t, "n2", false, nil)
+
+	e.ok(t, p, "ask", "pid", abiPID(g), "ask_op", "hold", "ref", 1, "ms", 600000)
+	<-holding
+	_, err = c.nodes[0].Call(ctxT(t), g, echoRequest{Op: "answer"})
+	require.NoError(t, err)
+	require.Equal(t, []probeEvent{{Kind: "reply", Ref: 1, Text: "late"}}, e.events(t, p, 1))
+
+	e.ok(t, p, "ask", "pid", abiPID(g), "ask_op", "hold", "ref", 2, "ms", 600000)
+	<-holding
+	require.Eventually(t, func() bool { return host.Records(c.nodes[0])["held"] == 1 }, probeTimeout, time.Millisecond)
+	_, err = c.nodes[0].Call(ctxT(t), g, echoRequest{Op: "stop"})
+	require.NoError(t, err)
+	require.Equal(t, probeEvent{Kind: "reply", Ref: 2, Err: "wasmactor: no such actor"}, e.events(t, p, 2)[1])
+	require.Zero(t, host.Records(c.nodes[0])["held, node count"])
+}
+
 // TestGoActorIsAskedAcrossProcesses: a guest in a node process asks a Go
 // actor of this process over QUIC, and the Go actor asks it back.
 func TestGoActorIsAskedAcrossProcesses(t *testing.T) {

@@ -421,6 +421,51 @@ func runGuestAPIScenarios(t *testing.T, e *guestEnv) {
 		require.Contains(t, e.call(t, p, "send_after", "pid", a(dead), "ms", 1, "text", "x").Err, "no such actor")
 	})
 
+	t.Run("an ask its actor can no longer answer fails at once", func(t *testing.T) {
+		// The asks wait up to ten minutes; the events up to probeTimeout.
+		// Before the node answered in the name of an actor that died
+		// holding an ask, the asker heard only at its timeout.
+		const long = 600000
+		p := e.spawn(t, here, false, nil)
+		seen := 0
+		reply := func() probeEvent {
+			t.Helper()
+			seen++
+			ev := e.events(t, p, seen)
+			return ev[seen-1]
+		}
+		for i, node := range []string{there, here} {
+			ref := uint64(100 * (i + 1))
+			// Stops in the turn of the ask, without answering it.
+			q := e.spawn(t, node, false, nil)
+			e.ok(t, p, "ask", "pid", a(q), "ask_op", "quit", "reason", "done", "ref", ref, "ms", long)
+			require.Equal(t, probeEvent{Kind: "reply", Ref: ref, Err: "wasmactor: no such actor"}, reply(), "on %s", node)
+
+			// Keeps the ask open, then is killed.
+			q = e.spawn(t, node, false, nil)
+			e.ok(t, p, "ask", "pid", a(q), "ask_op", "hold", "ref", ref+1, "ms", long)
+			require.Eventually(t, func() bool { return e.ok(t, q, "held").Ref == 1 }, probeTimeout, time.Millisecond)
+			require.NoError(t, e.here.Kill(ctxT(t), q, ""))
+			require.Equal(t, probeEvent{Kind: "reply", Ref: ref + 1, Err: "wasmactor: no such actor"}, reply(), "on %s", node)
+
+			// Keeps it open and answers it in a later turn: the answer
+			// counts, and its stop then fails nothing.
+			q = e.spawn(t, node, false, nil)
+			e.ok(t, p, "ask", "pid", a(q), "ask_op", "hold", "ref", ref+2, "ms", long)
+			require.Eventually(t, func() bool { return e.ok(t, q, "held").Ref == 1 }, probeTimeout, time.Millisecond)
+			e.ok(t, q, "answer_held")
+			require.Equal(t, probeEvent{Kind: "reply", Ref: ref + 2, Text: "late"}, reply(), "on %s", node)
+			m := e.monitor(t, q)
+			require.NoError(t, e.here.Stop(ctxT(t), q))
+			e.down(t, m)
+		}
+		// The node that hosted them holds nothing for them any more.
+		require.Eventually(t, func() bool {
+			r := host.Records(e.here)
+			return r["held"] == 0 && r["held, node count"] == 0
+		}, probeTimeout, time.Millisecond)
+	})
+
 	t.Run("stop runs Terminate, which may still send", func(t *testing.T) {
 		reporter := e.spawn(t, here, false, nil)
 		for i, node := range []string{there, here} {

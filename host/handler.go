@@ -193,6 +193,8 @@ func (n *Node) handleCast(from transport.NodeInfo, msg transport.Control) error 
 		rw, ok := n.cl.rwatch[d.Ref]
 		if ok && rw.node == from.Name {
 			delete(n.cl.rwatch, d.Ref)
+		} else if ok {
+			n.stashMovedDown(from, d) // from where the actor moved, ahead of the Moved?
 		}
 		n.cl.mu.Unlock()
 		if ok && rw.node == from.Name {
@@ -361,6 +363,8 @@ func (h handler) NodeDown(peer transport.NodeInfo, reason error) {
 			delete(n.cl.rwatch, ref)
 		}
 	}
+	_, over := n.cl.gone[peer.Incarnation]
+	n.forgetEarlyDowns(peer.Incarnation, over)
 	n.cl.mu.Unlock()
 	level := slog.LevelWarn
 	if errors.Is(reason, transport.ErrPeerLeft) {

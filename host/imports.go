@@ -12,6 +12,7 @@ import (
 	"github.com/wasmactor/wasmactor/internal/engine"
 	"github.com/wasmactor/wasmactor/internal/proto"
 	"github.com/wasmactor/wasmactor/registry"
+	"github.com/wasmactor/wasmactor/transport"
 )
 
 // imports answers the guest's import calls for one instance. The engine calls
@@ -19,6 +20,8 @@ import (
 type imports struct {
 	n  *Node
 	in *instance
+
+	envs []transport.Envelope // SendBatch's runs of remote tells, reused
 }
 
 var _ engine.Host = (*imports)(nil)
@@ -56,6 +59,36 @@ func (im *imports) Send(serial uint64, to abi.PID, msg []byte) abi.Errno {
 	}
 	im.in.mod.counters.sent.Add(1)
 	return im.n.tellTraced(abi.PID{Incarnation: im.n.incarnation, Serial: serial}, to, abi.KindTell, 0, msg, im.in.trace.of(serial))
+}
+
+// SendBatch is Send for each of a guest's batched sends, in order: the
+// caller is checked once, as the batch is one import call, and each send
+// then goes the way of Send (tellTraced), so its code is what Send would
+// have answered at that point.
+func (im *imports) SendBatch(serial uint64, sends []engine.Outgoing) abi.Errno {
+	if im.sender(serial) == nil {
+		return abi.BadArgument
+	}
+	from := abi.PID{Incarnation: im.n.incarnation, Serial: serial}
+	tc := im.in.trace.of(serial)
+	var tried uint64
+	for k := 0; k < len(sends); {
+		s := &sends[k]
+		if s.Code != abi.OK { // TOO_LARGE
+			k++
+			continue
+		}
+		if run := im.n.tellRemoteRun(from, sends[k:], tc, &im.envs); run > 0 {
+			tried += uint64(run)
+			k += run
+			continue
+		}
+		tried++
+		s.Code = im.n.tellTraced(from, s.To, abi.KindTell, 0, s.Msg, tc)
+		k++
+	}
+	im.in.mod.counters.sent.Add(tried)
+	return abi.OK
 }
 
 func (im *imports) Ask(serial uint64, to abi.PID, ref uint64, timeout time.Duration, msg []byte) abi.Errno {
@@ -97,8 +130,12 @@ func (im *imports) Ask(serial uint64, to abi.PID, ref uint64, timeout time.Durat
 }
 
 func (im *imports) Reply(serial uint64, to abi.PID, ref uint64, msg []byte) abi.Errno {
-	if im.caller(serial) == nil {
+	a := im.caller(serial)
+	if a == nil {
 		return abi.BadArgument
+	}
+	if !im.in.answeredInTurn(serial, to, ref) {
+		im.n.answered(a, to, ref) // an ask it held from an earlier turn
 	}
 	return im.n.reply(abi.PID{Incarnation: im.n.incarnation, Serial: serial}, to, ref, abi.OK, msg)
 }

@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,6 +40,11 @@ type instance struct {
 	task     *scheduler.Task
 	mailbox  scheduler.Mailbox[delivery]
 	isolated bool
+	// interp: the instance runs the interpreter's build of its module, and
+	// its actors move to the compiled one when it is ready (coldstart.go).
+	// retired: they are moving; no actor is pinned to it any more.
+	interp  bool
+	retired bool // guarded by mu
 	// reserved: the instance holds its share of the node's guest memory
 	// (and of its isolated instances) until unreserve.
 	reserved atomic.Bool
@@ -54,7 +60,8 @@ type instance struct {
 	// worker at a time), under turnMu.
 	buf   []delivery
 	batch engine.Batch
-	asks  []pendingReply // asks in the current batch, answered if it crashes
+	asks  []pendingReply // asks in the current batch: answered if it crashes, held if not answered (held.go)
+	ansAt int            // where the next answer in asks is looked for first (answeredInTurn)
 	logb  *logBucket     // log rate limit of lines naming no actor of the batch
 	trace turnTrace      // trace contexts of the batch's traced records, by actor
 	sizes sizeTally      // the batch's message sizes, folded into the metric once per turn
@@ -62,15 +69,19 @@ type instance struct {
 	mu     sync.Mutex
 	actors map[uint64]*actor
 	dead   bool // failed or closed: no actor is pinned to it any more
-	// pop is len(actors), written under mu and read without it: a spawn
-	// picks the least-populated instance of a pool (module.choose) with no
-	// instance lock, and adopt checks the cap again under mu.
-	pop atomic.Int32
 }
 
 func (n *Node) newInstance(ctx context.Context, m *module, isolated bool) (*instance, error) {
-	in := &instance{n: n, mod: m, isolated: isolated, actors: make(map[uint64]*actor)}
-	inst, err := n.eng.Instantiate(ctx, m.compiled, &imports{n: n, in: in})
+	build := m.build()
+	if build == nil {
+		return nil, fmt.Errorf("%w: module %s is not loaded", wasmactor.ErrModuleUnavailable, m.info.Hash.Short())
+	}
+	in := &instance{n: n, mod: m, isolated: isolated, interp: build.Interpreted(), actors: make(map[uint64]*actor)}
+	eng := n.eng
+	if in.interp {
+		eng = n.interp
+	}
+	inst, err := eng.Instantiate(ctx, build, &imports{n: n, in: in})
 	if err != nil {
 		return nil, err
 	}
@@ -90,48 +101,49 @@ func (in *instance) unreserve() {
 	}
 }
 
-// population is how many actors are pinned here: a snapshot, which a
-// concurrent adopt or release may change at once.
-func (in *instance) population() int { return int(in.pop.Load()) }
+// load is the instance's population, and whether it is retired.
+func (in *instance) load() (pop int, retired bool) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return len(in.actors), in.retired
+}
 
 // adopt pins a to this instance. It fails if the instance has died
 // meanwhile, or if it is shared and holds max actors already.
 func (in *instance) adopt(a *actor, max int) bool {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if in.dead || !in.isolated && len(in.actors) >= max {
+	if in.dead || in.retired || !in.isolated && len(in.actors) >= max {
 		return false
 	}
 	in.actors[a.serial] = a
-	in.pop.Store(int32(len(in.actors)))
 	return true
 }
 
-// release unpins an actor that is dead for good. An isolated instance left
-// with no actor is closed by its next turn, once the guest has had the
+// release unpins an actor that is dead for good. An isolated or retired
+// instance left with no actor is closed by its next turn, once the guest has had the
 // actor's STOP (see closeIfIdle); the wake makes sure that turn comes.
 func (in *instance) release(a *actor) {
 	in.mu.Lock()
 	delete(in.actors, a.serial)
-	in.pop.Store(int32(len(in.actors)))
-	idle := in.isolated && len(in.actors) == 0 && !in.dead
+	idle := (in.isolated || in.retired) && len(in.actors) == 0 && !in.dead
 	in.mu.Unlock()
 	if idle {
 		in.task.Wake()
 	}
 }
 
-// closeIfIdle closes an isolated instance that hosts no actor and has
-// nothing queued. It runs at the end of a turn, on the worker that owns the
+// closeIfIdle closes an isolated or retired (coldstart.go) instance that
+// hosts no actor and has nothing queued. It runs at the end of a turn, on the worker that owns the
 // instance's calls: never inside a guest call, and holding no lock while
 // the engine closes the instance. Records queued after it are dropped by
 // the next turn (their actors are dead), asks among them answered NOPROC.
 func (in *instance) closeIfIdle() {
-	if !in.isolated || in.mailbox.Len() > 0 {
+	if in.mailbox.Len() > 0 {
 		return
 	}
 	in.mu.Lock()
-	if in.dead || len(in.actors) > 0 {
+	if in.dead || len(in.actors) > 0 || !in.isolated && !in.retired {
 		in.mu.Unlock()
 		return
 	}
@@ -158,7 +170,7 @@ func (in *instance) Turn() bool {
 	dead := in.dead
 	in.mu.Unlock()
 	var rec engine.Record
-	in.asks = in.asks[:0]
+	in.asks, in.ansAt = in.asks[:0], 0
 	for i := range in.buf {
 		d := &in.buf[i]
 		if d.quota {
@@ -190,7 +202,7 @@ func (in *instance) Turn() bool {
 			in.sizes.observe(len(d.payload))
 		}
 		if d.kind == abi.KindAsk {
-			in.asks = append(in.asks, pendingReply{to: d.from, ref: d.ref, asked: n.abiPID(d.actor)})
+			in.asks = append(in.asks, pendingReply{to: d.from, ref: d.ref, asked: n.abiPID(d.actor), actor: d.actor, life: d.actor.life()})
 		}
 		if d.trace != nil {
 			in.trace.note(d.actor.serial, d.trace)
@@ -231,23 +243,58 @@ func (in *instance) deliver() bool {
 	if err != nil {
 		reason := in.fail(err)
 		for _, a := range in.asks {
-			in.n.replyError(a.asked, a.to, a.ref, wasmactor.ErrCrashed, reason)
+			if !a.answered {
+				in.n.replyError(a.asked, a.to, a.ref, wasmactor.ErrCrashed, reason)
+			}
 		}
+		in.asks, in.ansAt = in.asks[:0], 0
 		return false
 	}
 	in.n.stats.delivered.Add(uint64(in.batch.Len()))
 	in.mod.counters.delivered.Add(uint64(in.batch.Len()))
-	in.asks = in.asks[:0]
+	for i := range in.asks {
+		if !in.asks[i].answered {
+			in.n.hold(&in.asks[i])
+		}
+	}
+	clear(in.asks) // drop actor references
+	in.asks, in.ansAt = in.asks[:0], 0
 	return true
 }
 
-// pendingReply is who waits for an answer to an ask: the asker's PID (serial
-// 0 for a node's host, on this node or another), the ask's ref, and the
-// actor asked, in whose name the node answers if the turn crashes.
+// answeredInTurn marks the ask of this batch that actor serial has just
+// answered; false if it answered none of them (an ask it held from an
+// earlier turn, or none). Answers mostly come in the order of the asks, so
+// the search starts after the last one found.
+func (in *instance) answeredInTurn(serial uint64, to abi.PID, ref uint64) bool {
+	k := len(in.asks)
+	for j := range k {
+		i := in.ansAt + j
+		if i >= k {
+			i -= k
+		}
+		p := &in.asks[i]
+		if p.ref == ref && p.to == to && p.actor.serial == serial && !p.answered {
+			p.answered = true
+			in.ansAt = i + 1
+			return true
+		}
+	}
+	return false
+}
+
+// pendingReply is who waits for an answer to an ask of the current batch:
+// the asker's PID (serial 0 for a node's host, on this node or another),
+// the ask's ref, and the actor asked (its PID, record and life), in whose
+// name the node answers if the turn crashes or the actor dies without
+// answering (held.go).
 type pendingReply struct {
-	to    abi.PID
-	ref   uint64
-	asked abi.PID
+	to       abi.PID
+	ref      uint64
+	asked    abi.PID
+	actor    *actor
+	life     uint32
+	answered bool // the actor answered it in the turn
 }
 
 // dropped settles a record that will never reach its actor: whoever waits
@@ -280,7 +327,6 @@ func (in *instance) fail(err error) (reason string) {
 		victims = append(victims, a)
 	}
 	clear(in.actors)
-	in.pop.Store(0)
 	in.mu.Unlock()
 	in.n.stats.crashes.Add(1)
 	in.n.metrics.crashes.WithLabelValues(crashClass(reason)).Inc()

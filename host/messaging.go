@@ -159,6 +159,7 @@ func (n *Node) replyToActor(key askKey, status abi.Errno, msg []byte) {
 		return
 	}
 	endAsk(ask.span, status)
+	n.unhold(ask.target, abi.PID{Incarnation: n.incarnation, Serial: key.serial}, key.ref)
 	n.pushReply(key, status, msg, ask.trace)
 }
 
@@ -192,9 +193,15 @@ type pendingAsk struct {
 }
 
 // drop disarms the asks of an actor that died; their spans end unanswered.
-func (p *pendingAsks) drop(owner uint64) { p.dropThen(owner, endDroppedAsk) }
-
-func endDroppedAsk(p pendingAsk) { endAsk(p.span, abi.NoProc) }
+// dropAsks drops the asks of an exiting actor a; an actor of this node
+// that holds one of them forgets it (held.go).
+func (n *Node) dropAsks(a *actor) {
+	asker := abi.PID{Incarnation: n.incarnation, Serial: a.serial}
+	n.asks.dropThen(a.serial, func(ref uint64, p pendingAsk) {
+		endAsk(p.span, abi.NoProc)
+		n.unhold(p.target, asker, ref)
+	})
+}
 
 // toNode lists the asks waiting on actors of one node (where follow says
 // they live now: they may have migrated).

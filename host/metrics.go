@@ -73,7 +73,7 @@ func newMetrics(n *Node) *metrics {
 		Name: "wasmactor_control_parked_total", Help: "Control messages that waited in a peer's backlog because its transport queue was full.",
 	})
 	m.controlDropped = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "wasmactor_control_dropped_total", Help: "Control messages dropped because a connected peer's backlog overflowed (logged at error level).",
+		Name: "wasmactor_control_dropped_total", Help: "Control messages dropped, each logged at error level: a connected peer's backlog overflowed, a record for a moved actor could not be forwarded, or too many DOWNs came ahead of their Moved.",
 	})
 	m.reg.MustRegister(m.controlParked, m.controlDropped, m.turn, m.depth, m.size, m.call, m.compile, m.crashes, m.deploys, m.refusals,
 		nodeCollector{n},

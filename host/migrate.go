@@ -51,10 +51,42 @@ type mobility struct {
 	stubs    map[uint64]*stub  // serials of actors that left this node
 	stubsTo  map[PID][]*stub   // stubs by where they forward
 	fences   map[fenceKey]int  // copies of a fence seen so far at a stub
+	fencesOf map[uint64]int    // how many of fences each node sent (see countFence)
 	arriving map[uint64]*actor // actors restored here, not committed yet
-	nAlias   atomic.Int32      // len(aliases), for the message path
-	fenceIDs atomic.Uint64     // ids of the fences this node sends
-	bg       sync.WaitGroup    // self-migrations asked for by guests
+	// selfMoves are the actors whose own move (the migrate import) is
+	// queued or running: one each, so a guest that calls migrate in a loop
+	// starts one goroutine, not one per call.
+	selfMoves map[uint64]struct{}
+	nAlias    atomic.Int32  // len(aliases), for the message path
+	fenceIDs  atomic.Uint64 // ids of the fences this node sends
+	// bg tracks the goroutines of migrations (see goBG); bgMu orders
+	// their start with Close's wait, after which none starts (bgDone).
+	bg     sync.WaitGroup
+	bgMu   sync.Mutex
+	bgDone bool
+}
+
+// goBG runs f on a goroutine that Close waits for, unless Close has
+// waited already (the node is closing: f's work is moot); it reports
+// whether f runs. A WaitGroup must not gain a goroutine while it is
+// waited for at zero, which a plain bg.Go from a turn or a peer's request
+// racing Close would do.
+func (m *mobility) goBG(f func()) bool {
+	m.bgMu.Lock()
+	defer m.bgMu.Unlock()
+	if m.bgDone {
+		return false
+	}
+	m.bg.Go(f)
+	return true
+}
+
+// waitBG stops goBG from starting goroutines and waits for those started.
+func (m *mobility) waitBG() {
+	m.bgMu.Lock()
+	m.bgDone = true
+	m.bgMu.Unlock()
+	m.bg.Wait()
 }
 
 func (m *mobility) init() {
@@ -63,7 +95,9 @@ func (m *mobility) init() {
 	m.stubs = make(map[uint64]*stub)
 	m.stubsTo = make(map[PID][]*stub)
 	m.fences = make(map[fenceKey]int)
+	m.fencesOf = make(map[uint64]int)
 	m.arriving = make(map[uint64]*actor)
+	m.selfMoves = make(map[uint64]struct{})
 }
 
 type fenceKey struct{ stub, node, id uint64 }
@@ -226,16 +260,20 @@ func (n *Node) announceMove(moved proto.Moved) {
 	var wg sync.WaitGroup
 	for _, p := range n.Members() {
 		wg.Add(1)
-		n.mob.bg.Go(func() {
+		if !n.mob.goBG(func() {
 			defer wg.Done()
 			n.tellMoved(p, moved)
-		})
+		}) {
+			wg.Done() // closing: n.life is done, so the wait below is short
+		}
 	}
 	done := make(chan struct{})
-	n.mob.bg.Go(func() {
+	if !n.mob.goBG(func() {
 		wg.Wait()
 		close(done)
-	})
+	}) {
+		close(done)
+	}
 	t := time.NewTimer(movedPatience)
 	defer t.Stop()
 	select {
@@ -324,7 +362,7 @@ func forwardOf(d delivery) proto.Forward {
 // abortArrival tells the target to forget an actor that will not arrive
 // (serial 0: whatever it restored for old).
 func (n *Node) abortArrival(to string, serial uint64, old PID) {
-	n.mob.bg.Go(func() {
+	n.mob.goBG(func() {
 		ctx, cancel := context.WithTimeout(n.life, 5*time.Second)
 		defer cancel()
 		_ = n.call(ctx, to, proto.KindMigrateAbort, proto.MigrateCommit{New: serial, Old: old}, nil)
@@ -466,7 +504,9 @@ func (n *Node) serveMigration(ctx context.Context, from transport.PeerInfo, kind
 		if from.Client || !owns(from.NodeInfo, m.Old) {
 			return nil, true, fmt.Errorf("%w: %s says an actor of another node moved", wasmactor.ErrBadArgument, from.Name)
 		}
-		n.applyMoved(m, false)
+		if !n.applyMoved(m, false) {
+			return nil, true, fmt.Errorf("%w: %s says %s moved to %s, which did not arrive from there", wasmactor.ErrBadArgument, from.Name, m.Old, m.New)
+		}
 		return proto.Marshal(proto.Empty{}), true, nil
 	case proto.KindMigrate, proto.KindMigrateCLI:
 		var req proto.Migrate
@@ -490,7 +530,8 @@ func (n *Node) serveMigration(ctx context.Context, from transport.PeerInfo, kind
 
 // Migrate is the migrate import: the actor asks to move once its turn is
 // over. The move waits for the turn (it takes the instance's turnMu), and
-// runs on a goroutine of its own, which Close waits for.
+// runs on a goroutine of its own, which Close waits for. An actor has at
+// most one such request at a time: another before it ends is LIMIT.
 func (im *imports) Migrate(serial uint64, node string) abi.Errno {
 	a := im.caller(serial)
 	if a == nil || node == im.n.cfg.Name {
@@ -502,13 +543,32 @@ func (im *imports) Migrate(serial uint64, node string) abi.Errno {
 	if im.n.closed.Load() {
 		return abi.ErrnoOf(wasmactor.ErrClosed)
 	}
+	mob := &im.n.mob
+	mob.mu.Lock()
+	_, pending := mob.selfMoves[serial]
+	if !pending {
+		mob.selfMoves[serial] = struct{}{}
+	}
+	mob.mu.Unlock()
+	if pending {
+		return abi.Limit // one at a time: its earlier request has not ended yet
+	}
 	pid := im.n.pidOf(a)
-	im.n.mob.bg.Go(func() {
+	done := func() {
+		mob.mu.Lock()
+		delete(mob.selfMoves, serial)
+		mob.mu.Unlock()
+	}
+	if !mob.goBG(func() {
+		defer done()
 		ctx, cancel := context.WithTimeout(im.n.life, im.n.cfg.AskTimeout)
 		defer cancel()
 		if _, err := im.n.Migrate(ctx, pid, node); err != nil {
 			im.n.log.Warn("migration the actor asked for failed", "pid", pid.String(), "to", node, "err", err)
 		}
-	})
+	}) {
+		done()
+		return abi.ErrnoOf(wasmactor.ErrClosed)
+	}
 	return abi.OK
 }

@@ -1,6 +1,8 @@
 package host_test
 
 import (
+	"context"
+	"fmt"
 	"runtime"
 	"slices"
 	"strings"
@@ -8,11 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fxamacker/cbor/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/host"
+	"github.com/wasmactor/wasmactor/internal/abi"
 	"github.com/wasmactor/wasmactor/internal/guestbuild/guestbuildtest"
 	"github.com/wasmactor/wasmactor/internal/proto"
 )
@@ -242,6 +246,31 @@ func TestGuestMigratesItself(t *testing.T) {
 	require.Equal(t, int64(1), got.Restores)
 }
 
+// TestGuestMigrationRequestsAreOneAtATime: a guest that calls migrate in a
+// loop holds one move request (one goroutine), not one per call; the
+// others are refused with LIMIT at once. Before, each call started a
+// goroutine of its own, without bound.
+func TestGuestMigrationRequestsAreOneAtATime(t *testing.T) {
+	c := newCluster(t, 2, host.Config{})
+	n1, n2 := c.nodes[0], c.nodes[1]
+	ctx := ctxT(t)
+	deploy(t, n1, guestbuildtest.Build(t, "testdata/guests/counterv2"))
+	old, err := n1.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n1", Name: "looper", Args: map[string]int{"start": 3}})
+	require.NoError(t, err)
+	const calls = 1000
+	r, err := n1.Call(ctx, old, map[string]any{"op": "move", "to": "n2", "by": calls})
+	require.NoError(t, err)
+	var got map[string]string
+	require.NoError(t, r.Decode(&got))
+	require.Empty(t, got["error"], "the first request is taken")
+	require.Equal(t, fmt.Sprint(calls-1), got["refused"], "every other request of the same turn is refused")
+	require.Eventually(t, func() bool {
+		p, err := n2.Whereis(ctx, "looper")
+		return err == nil && p.Node == "n2"
+	}, 30*time.Second, 5*time.Millisecond, "the one request moves it")
+	require.Equal(t, int64(3), getV2(t, n1, old).Value)
+}
+
 func TestDrainMovesEveryMovableActor(t *testing.T) {
 	c := newCluster(t, 3, host.Config{})
 	n1, n3 := c.nodes[0], c.nodes[2]
@@ -384,6 +413,54 @@ func countOf(list []string, s string) int {
 	return k
 }
 
+// TestDownAheadOfItsMovedFiresWhenTheMovedComes: a DOWN from the node an
+// actor moved to can reach a watcher's node before the Moved that tells it
+// of the move (the Moved comes from the old node). It is kept and fires
+// when the Moved comes; before, it was dropped as not from the actor's
+// node and the monitor never fired. A DOWN no Moved vouches for never
+// fires: a node speaks only for its own actors.
+func TestDownAheadOfItsMovedFiresWhenTheMovedComes(t *testing.T) {
+	c := newCluster(t, 3, host.Config{})
+	n1, n2, n3 := c.nodes[0], c.nodes[1], c.nodes[2]
+	spawn := func() host.PID {
+		pid, err := n2.SpawnFunc(ctxT(t), "", func(*host.ActorContext, host.Message) error { return nil })
+		require.NoError(t, err)
+		return pid
+	}
+	watch := func(pid host.PID) (*host.Monitor, uint64) {
+		m, err := n1.Monitor(ctxT(t), pid)
+		require.NoError(t, err)
+		ref, ok := host.RemoteWatchRef(n1, pid)
+		require.True(t, ok)
+		return m, ref
+	}
+	noDown := func(m *host.Monitor, what string) {
+		t.Helper()
+		select { // a Go monitor's Down is sent before the cast or Moved returns
+		case d := <-m.C:
+			t.Fatalf("%s: %+v", what, d)
+		default:
+		}
+	}
+	x, y := spawn(), spawn()
+	mx, refX := watch(x)
+	my, refY := watch(y)
+
+	// n3 says they died there before anyone said they moved there.
+	require.NoError(t, host.CastAs(n1, n3, proto.KindDown, proto.Down{Target: 42, Ref: refX, Reason: "gone", ToIncarnation: n1.Incarnation()}))
+	require.NoError(t, host.CastAs(n1, n3, proto.KindDown, proto.Down{Target: 43, Ref: refY, Reason: "forged", ToIncarnation: n1.Incarnation()}))
+	noDown(mx, "a DOWN from a node the actor is not known to live on fired")
+	noDown(my, "a DOWN from a node the actor is not known to live on fired")
+
+	newX := host.PID{Node: "n3", Incarnation: n3.Incarnation(), Serial: 42}
+	require.NoError(t, host.MovedAs(n1, n2, proto.Moved{Old: x, New: newX}))
+	require.Equal(t, host.Down{PID: newX, Reason: "gone"}, waitDown(t, mx, probeTimeout))
+
+	// y moved to n3 as serial 44, not 43: that DOWN stays unvouched.
+	require.NoError(t, host.MovedAs(n1, n2, proto.Moved{Old: y, New: host.PID{Node: "n3", Incarnation: n3.Incarnation(), Serial: 44}}))
+	noDown(my, "a DOWN for another actor of the sender fired")
+}
+
 // TestCastsToTheOldNodeFollowTheActor: monitor, link and kill casts that a
 // node sent to an actor's old PID before it learned of the move (they
 // travel outside the fences, so they can arrive after the actor left) are
@@ -422,4 +499,162 @@ func TestCastsToTheOldNodeFollowTheActor(t *testing.T) {
 	err = host.CastAs(n2, n3, proto.KindRelay, proto.Relay{Origin: "n1", OriginIncarnation: n1.Incarnation(), Old: old, Kind: proto.KindKill,
 		Body: proto.Marshal(proto.Exit{To: res.New.Serial, ToIncarnation: res.New.Incarnation})})
 	require.ErrorIs(t, err, wasmactor.ErrBadArgument)
+}
+
+// TestRelayIsTakenOnlyForTheActorItsSenderMoved: while an actor that
+// arrived from n1 settles at n2, n3 cannot relay a cast for it by naming
+// an old PID of its own (before, any actor settling at n2 took a relay
+// from any member); n1, whose actor it was, can.
+func TestRelayIsTakenOnlyForTheActorItsSenderMoved(t *testing.T) {
+	c := newCluster(t, 3, host.Config{})
+	n1, n2, n3 := c.nodes[0], c.nodes[1], c.nodes[2]
+	ctx := ctxT(t)
+	deploy(t, n1, guestbuildtest.Build(t, "examples/counter"))
+	arrived, err := n1.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n2"})
+	require.NoError(t, err)
+	old := host.PID{Node: "n1", Incarnation: n1.Incarnation(), Serial: 1 << 40}
+	host.MarkArrived(n2, arrived, old)
+	mon, err := n2.Monitor(ctx, arrived)
+	require.NoError(t, err)
+	kill := func(reason string) []byte {
+		return proto.Marshal(proto.Exit{To: arrived.Serial, ToIncarnation: arrived.Incarnation, Reason: reason})
+	}
+
+	ownOld := host.PID{Node: "n3", Incarnation: n3.Incarnation(), Serial: 1 << 40}
+	err = host.CastAs(n2, n3, proto.KindRelay, proto.Relay{Origin: "n1", OriginIncarnation: n1.Incarnation(), Old: ownOld,
+		Kind: proto.KindKill, Body: kill("forged")})
+	require.ErrorIs(t, err, wasmactor.ErrBadArgument, "n3 moved no actor to n2")
+	require.Equal(t, int64(0), getCounter(t, n2, arrived).Value, "the actor runs on")
+
+	require.NoError(t, host.CastAs(n2, n1, proto.KindRelay, proto.Relay{Origin: "n3", OriginIncarnation: n3.Incarnation(), Old: old,
+		Kind: proto.KindKill, Body: kill("kill")}))
+	require.Equal(t, "kill", waitDown(t, mon, 30*time.Second).Reason, "its old node relays for it")
+}
+
+// TestMovedIsTakenOnlyForAnActorThatArrived: a member cannot tell the
+// node of an actor that one of its own PIDs moved there when that actor
+// did not arrive from it: the Moved is refused and installs nothing (before,
+// it linked the actor to any actor of that node the Moved listed, so that
+// one's death killed the other).
+func TestMovedIsTakenOnlyForAnActorThatArrived(t *testing.T) {
+	c := newCluster(t, 2, host.Config{})
+	n1, n2 := c.nodes[0], c.nodes[1]
+	ctx := ctxT(t)
+	deploy(t, n1, guestbuildtest.Build(t, "examples/counter"))
+	victim, err := n1.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n2", Name: "victim"})
+	require.NoError(t, err)
+	partner, err := n1.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n2"})
+	require.NoError(t, err)
+	before := host.Records(n2)
+
+	fake := host.PID{Node: "n1", Incarnation: n1.Incarnation(), Serial: 1 << 40}
+	forged := proto.Moved{Old: fake, New: victim, Links: []host.PID{partner}, Downs: []uint64{1, 2, 3},
+		Watchers: []proto.WatcherRef{{Node: "n1", Incarnation: n1.Incarnation(), Ref: 9}}}
+	require.ErrorIs(t, host.RequestAs(n2, n1, proto.KindMoved, forged), wasmactor.ErrBadArgument)
+	require.Equal(t, before, host.Records(n2), "nothing installed on the actor")
+
+	require.NoError(t, host.CastAs(n2, n1, proto.KindAliases, proto.Aliases{List: []proto.Moved{{Old: fake, New: victim}}}))
+	require.NoError(t, n2.Send(ctx, fake, map[string]any{"op": "inc"}), "to n1's PID, through n1")
+	require.Equal(t, int64(0), getCounter(t, n2, victim).Value, "no alias leads n1's PID to the actor")
+
+	// A real migration is still taken everywhere.
+	res, err := n1.Migrate(ctx, partner, "n1")
+	require.NoError(t, err)
+	require.Equal(t, int64(0), getCounter(t, n2, partner).Value)
+	require.Equal(t, "n1", res.New.Node)
+}
+
+// TestDrainReportsTheActorsItDidNotTry: a drain whose context ends before
+// it has tried every actor lists the untried ones among those that stay
+// (before, they were in neither list, and the CLI said "0 stay").
+func TestDrainReportsTheActorsItDidNotTry(t *testing.T) {
+	c, e := probeCluster(t, host.Config{})
+	n1, n2 := c.nodes[0], c.nodes[1]
+	// A Go actor on n2 that never answers: a probe that asks it has an ask
+	// in flight until the drain gives up on it.
+	got := make(chan host.Message, 4)
+	mute, err := n2.SpawnFunc(ctxT(t), "", func(_ *host.ActorContext, msg host.Message) error {
+		got <- msg
+		return nil
+	})
+	require.NoError(t, err)
+	busy := e.spawn(t, "n1", false, nil)
+	e.ok(t, busy, "ask", "pid", abiPID(mute), "text", "never", "ref", 1, "ms", 60000)
+	next(t, got) // the ask is in flight
+	later := e.spawn(t, "n1", false, nil)
+
+	ctx, cancel := context.WithTimeout(ctxT(t), 3*time.Second)
+	defer cancel()
+	rep, err := n1.Drain(ctx, "n1", host.DrainOptions{Parallel: 1})
+	require.NoError(t, err)
+	where := map[host.PID]string{}
+	for _, m := range rep.Moved {
+		where[m.Old] = "moved"
+	}
+	for _, l := range rep.Left {
+		where[l.PID] = l.Reason
+	}
+	require.Contains(t, where, busy, "%+v", rep)
+	require.Contains(t, where, later, "every actor is in the report: %+v", rep)
+	require.NotEqual(t, "moved", where[busy])
+	if where[later] != "moved" { // it was not tried: the drain's time went on the busy one
+		require.Contains(t, where[later], "not tried")
+	}
+	require.NoError(t, n1.Undrain(ctxT(t), "n1"))
+}
+
+// TestForwardsAreTakenOnlyFromTheActorsOldNodes: a forwarded record names
+// any sender, so an actor takes forwards only from a node it lived on, and
+// never its lifecycle records (before, any member could queue a tell in
+// any sender's name, or a DROP or RESTORE, for any actor of another node).
+func TestForwardsAreTakenOnlyFromTheActorsOldNodes(t *testing.T) {
+	c := newCluster(t, 3, host.Config{})
+	n1, n2, n3 := c.nodes[0], c.nodes[1], c.nodes[2]
+	ctx := ctxT(t)
+	deploy(t, n1, guestbuildtest.Build(t, "examples/counter"))
+	inc, err := cbor.Marshal(map[string]any{"op": "inc", "by": 1})
+	require.NoError(t, err)
+	tell, drop, restore := uint16(abi.KindTell), uint16(abi.KindDrop), uint16(abi.KindRestore)
+
+	stay, err := n1.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n2"})
+	require.NoError(t, err)
+	host.ForwardAs(n2, n3, stay.Serial, tell, inc)
+	require.Equal(t, int64(0), getCounter(t, n2, stay).Value, "n3 was never its node")
+
+	old, err := n1.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n1"})
+	require.NoError(t, err)
+	res, err := n1.Migrate(ctx, old, "n2")
+	require.NoError(t, err)
+	host.ForwardAs(n2, n3, res.New.Serial, tell, inc)
+	require.Equal(t, int64(0), getCounter(t, n2, res.New).Value, "nor of the one that moved")
+	host.ForwardAs(n2, n1, res.New.Serial, drop, nil)
+	host.ForwardAs(n2, n1, res.New.Serial, restore, []byte{0xa0})
+	host.ForwardAs(n2, n1, res.New.Serial, tell, inc)
+	require.Equal(t, int64(1), getCounter(t, n2, res.New).Value, "its old node forwards tells, and no lifecycle record")
+}
+
+// TestUpgradeByAnOldPIDReachesTheMigratedActor: an upgrade asked by the
+// PID an actor had before it migrated reaches it where it is, from any
+// node (before, the old node, following its alias, asked itself).
+func TestUpgradeByAnOldPIDReachesTheMigratedActor(t *testing.T) {
+	c := newCluster(t, 3, host.Config{})
+	n1, n3 := c.nodes[0], c.nodes[2]
+	ctx := ctxT(t)
+	deploy(t, n1, guestbuildtest.Build(t, "examples/counter"))
+	old, err := n1.Spawn(ctx, "Counter", host.SpawnOptions{Node: "n1", Args: map[string]int{"start": 6}})
+	require.NoError(t, err)
+	res, err := n1.Migrate(ctx, old, "n2")
+	require.NoError(t, err)
+	v2 := deploy(t, n1, guestbuildtest.Build(t, "testdata/guests/counterv2"))
+	for _, n := range c.nodes {
+		require.Eventually(t, func() bool { return len(n.Modules()) == 2 }, 30*time.Second, 5*time.Millisecond)
+	}
+	up, err := n3.Upgrade(ctx, old, "")
+	require.NoError(t, err, "from a third node")
+	require.Equal(t, res.New, up.PID)
+	require.Equal(t, v2, up.To.String())
+	up, err = n1.Upgrade(ctx, old, "")
+	require.NoError(t, err, "from its old node")
+	require.True(t, up.Current)
+	require.Equal(t, int64(6), getV2(t, n3, old).Value)
 }

@@ -182,7 +182,12 @@ func (n *Node) module(ctx context.Context, info registry.ModuleInfo, hint string
 	if err := m.load.lock(ctx); err != nil {
 		return nil, fmt.Errorf("%w: waiting for module %s to load: %w", wasmactor.ErrTimeout, info.Hash.Short(), err)
 	}
-	defer m.load.unlock()
+	handed := false // the gate went to the background compile (coldstart.go)
+	defer func() {
+		if !handed {
+			m.load.unlock()
+		}
+	}()
 	if m.ready() {
 		return m, nil
 	}
@@ -200,12 +205,28 @@ func (n *Node) module(ctx context.Context, info registry.ModuleInfo, hint string
 		if err != nil {
 			return nil, err
 		}
-		if compiled, err = n.compile(ctx, wasm); err != nil {
+		// A module never seen here is not in the compile cache: the
+		// interpreter, if the node runs one, gets it going sooner.
+		if handed, err = n.loadPulled(ctx, m, wasm); err != nil {
 			return nil, err
 		}
-		derived := ModuleInfo{Hash: info.Hash, Size: int64(len(wasm)), Factories: compiled.Factories(), DeployedAt: info.DeployedAt}
+		if !handed {
+			if compiled, err = n.compile(ctx, wasm); err != nil {
+				return nil, err
+			}
+		}
+		built := compiled
+		if handed {
+			built = m.build()
+		}
+		factories := built.Factories()
+		derived := ModuleInfo{Hash: info.Hash, Size: int64(len(wasm)), Factories: factories, DeployedAt: info.DeployedAt}
 		if err := n.store.Put(derived, wasm); err != nil {
-			_ = compiled.Close(ctx)
+			if !handed {
+				_ = compiled.Close(ctx)
+			}
+			// An interpreted build stays: the module runs, it is just not
+			// stored, and the background compile proceeds.
 			return nil, err
 		}
 		n.factories.Add(derived)
@@ -214,9 +235,11 @@ func (n *Node) module(ctx context.Context, info registry.ModuleInfo, hint string
 		}
 		n.broadcast(proto.KindModule, proto.Module{Info: derived})
 	}
-	m.mu.Lock()
-	m.compiled = compiled
-	m.mu.Unlock()
+	if !handed {
+		m.mu.Lock()
+		m.compiled = compiled
+		m.mu.Unlock()
+	}
 	return m, nil
 }
 

@@ -121,6 +121,8 @@ type Node struct {
 	stopLife context.CancelFunc
 
 	eng       *engine.Engine
+	interp    *engine.Engine // wazero's interpreter, for pulled modules while they compile; nil unless Config.InterpretPulledModules
+	coldHold  chan struct{}  // tests only: a background compile starts once it is closed (export_test.go)
 	sched     *scheduler.Scheduler
 	dirLock   *dirlock.Lock      // the DataDir's, nil without one
 	dirStore  *registry.DirStore // store when DataDir is set
@@ -142,6 +144,7 @@ type Node struct {
 
 	calls  sync.Map // ref → *pendingCall: host-side Calls waiting for a reply
 	asks   pendingAsks
+	held   atomic.Int64        // asks held open by the node's actors, all told (held.go)
 	timers timerSet[sendTimer] // SendAfter timers, by sender
 	cl     cluster
 	mob    mobility      // migrations: aliases, stubs, arrivals (migrate.go)
@@ -229,8 +232,17 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		n.releaseDataDir()
 		return nil, err
 	}
+	if cfg.InterpretPulledModules {
+		ecfg := engineConfig(cfg, n.log)
+		ecfg.Interpreter, ecfg.CacheDir = true, ""
+		if n.interp, err = engine.New(ctx, ecfg); err != nil {
+			_ = n.eng.Close(ctx)
+			n.releaseDataDir()
+			return nil, err
+		}
+	}
 	if n.tombs, err = registry.LoadTombstones(tombstonePath(cfg)); err != nil {
-		_ = n.eng.Close(ctx)
+		n.closeEngines(ctx)
 		n.releaseDataDir()
 		return nil, err
 	}
@@ -322,13 +334,14 @@ func (n *Node) Close() error {
 	if n.joinDone != nil {
 		<-n.joinDone // stopped by n.life
 	}
-	n.mob.bg.Wait() // self-migrations, stopped by n.life
+	n.mob.waitBG() // migrations' goroutines, stopped by n.life
 	// Leave the cluster first: peers see a clean leave at once and, as in
 	// Erlang, their monitors of our actors fire with "noconnection" rather
 	// than racing our shutdown casts.
 	if n.cl.tr != nil {
 		_ = n.cl.tr.Close()
 	}
+	n.stopArrivals()   // no peer commits or aborts an arrival now
 	n.stopBackground() // spawns in flight end with n.life
 	n.ev.close()
 	for _, a := range n.actors.all() {
@@ -349,8 +362,16 @@ func (n *Node) Close() error {
 	for _, m := range mods { // closing waits for turns: hold no lock
 		m.closeAll(ctx)
 	}
-	err := n.eng.Close(ctx)
+	err := n.closeEngines(ctx)
 	n.releaseDataDir()
+	return err
+}
+
+func (n *Node) closeEngines(ctx context.Context) error {
+	err := n.eng.Close(ctx)
+	if n.interp != nil {
+		err = errors.Join(err, n.interp.Close(ctx))
+	}
 	return err
 }
 

@@ -22,13 +22,31 @@ type module struct {
 
 	mu       sync.Mutex
 	compiled *engine.Module
-	pool     []*instance            // shared instances: Config.InstancesPerModule, more when they are full
-	isolated map[*instance]struct{} // live isolated instances
-	closed   bool                   // the node closed: no instance is added any more
+	// interp is the interpreter's build of a pulled module while the
+	// compiler runs (Config.InterpretPulledModules, coldstart.go); nil
+	// before and after. compiledCh is closed once compiled is set, or
+	// compileErr if the compiler failed.
+	interp     *engine.Module
+	compiledCh chan struct{}
+	compileErr error
+	pool       []*instance            // shared instances: Config.InstancesPerModule, more when they are full
+	isolated   map[*instance]struct{} // live isolated instances
+	closed     bool                   // the node closed: no instance is added any more
 }
 
 func newModule(info registry.ModuleInfo, compiled *engine.Module) *module {
 	return &module{info: info, compiled: compiled, load: newGate(), grow: newGate()}
+}
+
+// build is what new instances of the module run: the compiled module, or
+// the interpreter's build while the compiler runs; nil before either.
+func (m *module) build() *engine.Module {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.compiled != nil {
+		return m.compiled
+	}
+	return m.interp
 }
 
 // gate is a mutex whose waiters give up when their context ends. A guest
@@ -120,13 +138,18 @@ func (m *module) pick(ctx context.Context, n *Node, isolated bool) (*instance, e
 func (m *module) choose(size, perInstance int) (in *instance, grow bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	least := 0
+	least, live := 0, 0
 	for _, p := range m.pool {
-		if pop := p.population(); pop < perInstance && (in == nil || pop < least) {
+		pop, retired := p.load()
+		if retired {
+			continue // its actors are leaving the interpreter (coldstart.go)
+		}
+		live++
+		if pop < perInstance && (in == nil || pop < least) {
 			in, least = p, pop
 		}
 	}
-	return in, len(m.pool) < size || in == nil
+	return in, live < size || in == nil
 }
 
 // retire removes a failed or closed instance so no new actor is pinned to it.
@@ -161,17 +184,17 @@ func (m *module) closeAll(ctx context.Context) {
 	if m.compiled != nil {
 		_ = m.compiled.Close(ctx)
 	}
+	if m.interp != nil {
+		_ = m.interp.Close(ctx)
+	}
 }
 
-func (m *module) ready() bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.compiled != nil
-}
+// ready reports whether the module can run: compiled, or built by the
+// interpreter while it compiles.
+func (m *module) ready() bool { return m.build() != nil }
 
 // exports reports whether a loaded module exports factory.
 func (m *module) exports(factory string) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.compiled != nil && slices.Contains(m.compiled.Factories(), factory)
+	b := m.build()
+	return b != nil && slices.Contains(b.Factories(), factory)
 }

@@ -25,12 +25,7 @@ import (
 // relayed reports whether msg, a cast from from, targets an actor that left
 // this node; if so it has been relayed to the actor's new home.
 func (n *Node) relayed(from transport.NodeInfo, msg transport.Control) bool {
-	switch msg.Kind {
-	case proto.KindMonitor, proto.KindDemonitor, proto.KindLink, proto.KindUnlink, proto.KindExit, proto.KindKill, proto.KindStop:
-	default:
-		return false
-	}
-	serial, inc, ok := castTarget(msg)
+	serial, inc, readdress, ok := castTarget(msg)
 	if !ok || inc != n.incarnation || n.actors.get(serial) != nil {
 		return false
 	}
@@ -41,10 +36,7 @@ func (n *Node) relayed(from transport.NodeInfo, msg transport.Control) bool {
 	s.mu.Lock()
 	to := s.to
 	s.mu.Unlock()
-	body, ok := retarget(msg, to)
-	if !ok {
-		return false
-	}
+	body := readdress(to)
 	old := PID{Node: n.cfg.Name, Incarnation: n.incarnation, Serial: serial}
 	if to.Node == n.cfg.Name && to.Incarnation == n.incarnation { // it came back here
 		if err := n.handleCast(from, transport.Control{Kind: msg.Kind, Body: body}); err != nil {
@@ -66,16 +58,18 @@ func (n *Node) handleRelay(from transport.NodeInfo, body []byte) error {
 		return fmt.Errorf("%w: %s relays a cast for %s, not its actor", wasmactor.ErrBadArgument, from.Name, r.Old)
 	}
 	msg := transport.Control{Kind: r.Kind, Body: r.Body}
-	serial, inc, ok := castTarget(msg)
+	serial, inc, _, ok := castTarget(msg)
 	if !ok || inc != n.incarnation {
 		return fmt.Errorf("%w: a relayed cast (kind %d) for no actor of this node", wasmactor.ErrBadArgument, r.Kind)
 	}
-	if cur := n.followPID(r.Old); (cur.Node != n.cfg.Name || cur.Incarnation != n.incarnation || cur.Serial != serial) && !n.settling(serial) {
+	if cur := n.followPID(r.Old); (cur.Node != n.cfg.Name || cur.Incarnation != n.incarnation || cur.Serial != serial) && !n.settlingFrom(serial, r.Old, cur) {
 		// This node does not know that actor as where r.Old went: not
 		// something the relaying node may speak about. (While the actor
 		// is still settling here, the Moved that tells this node may not
 		// be applied yet: the relay can overtake it. The actor settles
-		// only after this node has applied it, see arrival.go.)
+		// only after this node has applied it, see arrival.go. Only an
+		// actor that arrived from r.Old, or from where r.Old led, counts:
+		// any other settling here is no business of the relaying node.)
 		return fmt.Errorf("%w: %s relays a cast for %s, which did not move to %d here", wasmactor.ErrBadArgument, from.Name, r.Old, serial)
 	}
 	if name, e := n.peerByInc(r.OriginIncarnation); e != abi.OK || name != r.Origin {
@@ -87,66 +81,51 @@ func (n *Node) handleRelay(from transport.NodeInfo, body []byte) error {
 	return n.handleCast(transport.NodeInfo{Name: r.Origin, Incarnation: r.OriginIncarnation}, msg)
 }
 
-// settling reports whether the actor serial arrived here by migration and
-// has not settled yet.
-func (n *Node) settling(serial uint64) bool {
+// settlingFrom reports whether the actor serial arrived here by migration
+// from old or from cur (where old led, as far as this node knows) and has
+// not settled yet.
+func (n *Node) settlingFrom(serial uint64, old, cur PID) bool {
 	a := n.actors.get(serial)
 	if a == nil {
 		return false
 	}
 	m := a.mig.Load()
-	return m != nil && m.arr != nil
+	return m != nil && m.arr != nil && (m.arr.old == old || m.arr.old == cur)
 }
 
-// castTarget reads the serial and run a relayable cast is addressed to.
-func castTarget(msg transport.Control) (serial, inc uint64, ok bool) {
+// castTarget reads the serial and run a relayable cast is addressed to,
+// and gives a function that encodes the cast addressed to another actor
+// instead. One decode serves both, so the kinds a relay knows are listed
+// once.
+func castTarget(msg transport.Control) (serial, inc uint64, to func(PID) []byte, ok bool) {
 	switch msg.Kind {
 	case proto.KindMonitor, proto.KindDemonitor:
 		var w proto.Watch
 		if proto.Unmarshal(msg.Body, &w) != nil {
-			return 0, 0, false
+			return 0, 0, nil, false
 		}
-		return w.Target, w.ToIncarnation, true
+		return w.Target, w.ToIncarnation, func(p PID) []byte {
+			w.Target, w.ToIncarnation = p.Serial, p.Incarnation
+			return proto.Marshal(w)
+		}, true
 	case proto.KindLink, proto.KindUnlink:
 		var l proto.Link
 		if proto.Unmarshal(msg.Body, &l) != nil {
-			return 0, 0, false
+			return 0, 0, nil, false
 		}
-		return l.To, l.ToIncarnation, true
+		return l.To, l.ToIncarnation, func(p PID) []byte {
+			l.To, l.ToIncarnation = p.Serial, p.Incarnation
+			return proto.Marshal(l)
+		}, true
 	case proto.KindExit, proto.KindKill, proto.KindStop:
 		var x proto.Exit
 		if proto.Unmarshal(msg.Body, &x) != nil {
-			return 0, 0, false
+			return 0, 0, nil, false
 		}
-		return x.To, x.ToIncarnation, true
+		return x.To, x.ToIncarnation, func(p PID) []byte {
+			x.To, x.ToIncarnation = p.Serial, p.Incarnation
+			return proto.Marshal(x)
+		}, true
 	}
-	return 0, 0, false
-}
-
-// retarget returns msg's body addressed to to instead.
-func retarget(msg transport.Control, to PID) ([]byte, bool) {
-	switch msg.Kind {
-	case proto.KindMonitor, proto.KindDemonitor:
-		var w proto.Watch
-		if proto.Unmarshal(msg.Body, &w) != nil {
-			return nil, false
-		}
-		w.Target, w.ToIncarnation = to.Serial, to.Incarnation
-		return proto.Marshal(w), true
-	case proto.KindLink, proto.KindUnlink:
-		var l proto.Link
-		if proto.Unmarshal(msg.Body, &l) != nil {
-			return nil, false
-		}
-		l.To, l.ToIncarnation = to.Serial, to.Incarnation
-		return proto.Marshal(l), true
-	case proto.KindExit, proto.KindKill, proto.KindStop:
-		var x proto.Exit
-		if proto.Unmarshal(msg.Body, &x) != nil {
-			return nil, false
-		}
-		x.To, x.ToIncarnation = to.Serial, to.Incarnation
-		return proto.Marshal(x), true
-	}
-	return nil, false
+	return 0, 0, nil, false
 }

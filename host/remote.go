@@ -10,6 +10,7 @@ import (
 
 	"github.com/wasmactor/wasmactor"
 	"github.com/wasmactor/wasmactor/internal/abi"
+	"github.com/wasmactor/wasmactor/internal/engine"
 	"github.com/wasmactor/wasmactor/internal/proto"
 	"github.com/wasmactor/wasmactor/registry"
 	"github.com/wasmactor/wasmactor/transport"
@@ -31,6 +32,9 @@ type cluster struct {
 	holders map[registry.Hash]map[string]bool
 	held    map[string]int         // modules each member is recorded as holding
 	rwatch  map[uint64]remoteWatch // monitors held here on actors of other nodes, by ref
+	// early are DOWNs that came from the node a watched actor moved to
+	// before this node learnt of the move, by ref (aliases.go).
+	early map[uint64]earlyDown
 
 	raceWindow atomic.Int64 // defaultNameRaceWindow; tests shorten it
 
@@ -61,6 +65,7 @@ func (c *cluster) init() {
 	c.held = make(map[string]int)
 	c.raceWindow.Store(int64(defaultNameRaceWindow))
 	c.rwatch = make(map[uint64]remoteWatch)
+	c.early = make(map[uint64]earlyDown)
 	c.pulling = make(map[registry.Hash]*pullCall)
 }
 
@@ -184,6 +189,67 @@ func (n *Node) sendRemote(to abi.PID, env transport.Envelope) abi.Errno {
 	default:
 		return abi.ErrnoOf(err)
 	}
+}
+
+// maxRemoteRun bounds the tells tellRemoteRun hands the transport at once
+// (one frame): a run is sent under the route lock, which holds off the
+// node learning of a migration meanwhile.
+const maxRemoteRun = 1024
+
+// tellRemoteRun sends the leading run of sends (guest tells from from,
+// send_batch) that go to actors of one other node as one transport send:
+// one frame on one write, instead of one per message. It returns how many
+// it sent and set the codes of (each as tellTraced would have), or 0 if
+// the first send is not for another node or starts no run (the caller
+// sends it alone).
+//
+// The run is looked up and queued under one read of the route lock, so a
+// migration fence is queued before it or after it, as for a single tell
+// (migrate.go). A transport that refuses the run whole (a full queue, a
+// frame too large) gets its tells one by one instead, so each is refused
+// only if it would have been alone, and each refusal is its own sender's.
+func (n *Node) tellRemoteRun(from abi.PID, sends []engine.Outgoing, tc *traceCtx, envs *[]transport.Envelope) int {
+	if n.cl.tr == nil || len(sends) < 2 {
+		return 0
+	}
+	if sends[0].To.Incarnation == n.incarnation && n.mob.nAlias.Load() == 0 {
+		return 0 // local, as far as a look without the lock can tell: tellTraced looks again
+	}
+	n.mob.route.RLock()
+	defer n.mob.route.RUnlock()
+	first := n.followABI(sends[0].To)
+	if first.Incarnation == n.incarnation {
+		return 0
+	}
+	name, e := n.peerByInc(first.Incarnation)
+	if e != abi.OK {
+		return 0
+	}
+	trace := tc.bytes()
+	run := (*envs)[:0]
+	for k := range min(len(sends), maxRemoteRun) {
+		s := &sends[k]
+		to := first
+		if k > 0 {
+			to = n.followABI(s.To)
+		}
+		if s.Code != abi.OK || to.Incarnation != first.Incarnation {
+			break
+		}
+		run = append(run, transport.Envelope{Kind: uint8(abi.KindTell), From: from.Serial, Payload: s.Msg, Trace: trace,
+			ToIncarnation: to.Incarnation, To: to.Serial})
+	}
+	defer func() { clear(run); *envs = run[:0] }() // the transport keeps the payloads, not the slice
+	if len(run) < 2 {
+		return 0
+	}
+	if err := n.cl.tr.Send(name, run...); err == nil { // the slice itself: no allocation
+		return len(run)
+	}
+	for k := range run {
+		sends[k].Code = n.sendRemote(abi.PID{Incarnation: run[k].ToIncarnation, Serial: run[k].To}, run[k])
+	}
+	return len(run)
 }
 
 // call sends a request to a peer and maps its error back to our sentinels.

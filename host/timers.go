@@ -117,9 +117,9 @@ func (s *timerSet[V]) takeIf(owner, key uint64, match func(V) bool) (V, bool) {
 // drop disarms every timer of owner: it has died.
 func (s *timerSet[V]) drop(owner uint64) { s.dropThen(owner, nil) }
 
-// dropThen is drop, then fn (if not nil) for the value of each timer
-// dropped, with no lock held.
-func (s *timerSet[V]) dropThen(owner uint64, fn func(V)) {
+// dropThen is drop, then fn (if not nil) for the key and value of each
+// timer dropped, with no lock held.
+func (s *timerSet[V]) dropThen(owner uint64, fn func(key uint64, v V)) {
 	s.mu.Lock()
 	mine := s.m[owner]
 	delete(s.m, owner)
@@ -128,10 +128,10 @@ func (s *timerSet[V]) dropThen(owner uint64, fn func(V)) {
 		s.bytes -= ot.size
 	}
 	s.mu.Unlock()
-	for _, ot := range mine {
+	for key, ot := range mine {
 		ot.t.Stop()
 		if fn != nil {
-			fn(ot.v)
+			fn(key, ot.v)
 		}
 	}
 }
@@ -140,7 +140,7 @@ func (s *timerSet[V]) dropThen(owner uint64, fn func(V)) {
 // values: they move with their owner (migrate.go).
 func (s *timerSet[V]) takeAll(owner uint64) []V {
 	var out []V
-	s.dropThen(owner, func(v V) { out = append(out, v) })
+	s.dropThen(owner, func(_ uint64, v V) { out = append(out, v) })
 	return out
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/internal/engine"
 	"github.com/wasmactor/wasmactor/internal/proto"
 	"github.com/wasmactor/wasmactor/registry"
 )
@@ -237,12 +238,14 @@ func (m *module) unload() {
 	}
 	_ = m.load.lock(context.Background()) // a load in progress finishes first
 	m.mu.Lock()
-	c := m.compiled
-	m.compiled = nil
+	c, b := m.compiled, m.interp // b: the interpreter's, if its compile failed (coldstart.go)
+	m.compiled, m.interp = nil, nil
 	m.mu.Unlock()
 	m.load.unlock()
-	if c != nil {
-		_ = c.Close(context.Background())
+	for _, x := range []*engine.Module{c, b} {
+		if x != nil {
+			_ = x.Close(context.Background())
+		}
 	}
 }
 

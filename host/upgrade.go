@@ -68,8 +68,11 @@ func (n *Node) Upgrade(ctx context.Context, pid PID, to string) (UpgradeResult, 
 		return UpgradeResult{}, err
 	}
 	if a == nil {
+		// To where it lives now: a migrated actor's old node would follow
+		// its alias to here again (or be gone).
+		home := n.followPID(pid)
 		var rep proto.UpgradeReply
-		if err := n.call(ctx, pid.Node, proto.KindUpgrade, proto.Upgrade{PID: pid, To: to}, &rep); err != nil {
+		if err := n.call(ctx, home.Node, proto.KindUpgrade, proto.Upgrade{PID: home, To: to}, &rep); err != nil {
 			return UpgradeResult{}, err
 		}
 		return upgradeResultOf(rep), nil

@@ -56,13 +56,16 @@ for round in $(seq 1 "$ROUNDS"); do
   # each line: the benchmark, then its baseline right after it
   run bench bench.test '^BenchmarkRemoteTell$' "$BENCHTIME"
   run bench bench.test '^BenchmarkProtoActorRemoteTell$' "$BENCHTIME"
+  run bench bench.test '^BenchmarkRemotePost$' "$BENCHTIME"
   run bench bench.test '^BenchmarkRemoteAsk$' "$BENCHTIME"
   run bench bench.test '^BenchmarkProtoActorRemoteAsk$' "$BENCHTIME"
   run transport/quic quic.test '^BenchmarkTransportOneWay$' "$BENCHTIME"
   run transport/quic quic.test '^BenchmarkRawQUICOneWay$' "$BENCHTIME"
   run host host.test '^BenchmarkLocalTell$/^obs=none$' "$BENCHTIME"   # obs=none: no HTTP listener, no tracer, as before main added the variants
+  run host host.test '^BenchmarkLocalPost$' "$BENCHTIME"
   run host host.test '^BenchmarkSpawn$' "$BENCHTIME"
   run bench bench.test '^BenchmarkRemoteSpawnCold$' "${COLD}x"
+  run bench bench.test '^BenchmarkRemoteSpawnColdInterpreted$' "${COLD}x"
   run host host.test '^BenchmarkActorMemory$' 1x
   run host host.test '^BenchmarkMillionActors$' 1x
 done

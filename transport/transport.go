@@ -77,7 +77,9 @@ type Transport interface {
 	Members() []NodeInfo
 	// Send queues envelopes for a peer. It never blocks on the network:
 	// ErrNodeDown if the peer is not connected, ErrQueueFull if its send queue
-	// is full (nothing of envs was queued in either case).
+	// is full (nothing of envs was queued in either case). It keeps the
+	// envelopes (and their Payload and Trace, which the caller must not
+	// modify), not the slice: the caller may reuse envs once Send returns.
 	Send(node string, envs ...Envelope) error
 	// Cast queues a control message for a peer, ordered with other casts.
 	// It never blocks on the network and never drops silently: nil means

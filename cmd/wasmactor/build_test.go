@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wasmactor/wasmactor"
+	"github.com/wasmactor/wasmactor/internal/guestbuild"
 )
 
 func needGo(t *testing.T) {
@@ -98,4 +100,56 @@ func TestCLIDoesNotLinkTesting(t *testing.T) {
 			t.Errorf("the wasmactor binary links %s", dep)
 		}
 	}
+}
+
+// installWasmOpt installs binaryen's wasm-opt with the project's script
+// (from npm, into the checkout's .cache/tools; a second run reuses it) and
+// points build --optimize at it.
+func installWasmOpt(t *testing.T) {
+	t.Helper()
+	out, err := exec.Command("bash", "../../scripts/install-wasm-opt.sh").Output()
+	var exitErr *exec.ExitError
+	if errors.As(err, &exitErr) {
+		t.Fatalf("scripts/install-wasm-opt.sh: %v\n%s", err, exitErr.Stderr)
+	}
+	require.NoError(t, err)
+	t.Setenv(guestbuild.WasmOptEnv, strings.TrimSpace(string(out)))
+}
+
+// build --optimize writes wasm-opt's output: smaller than the go build's,
+// and still a module a node deploys, with the same factories.
+func TestBuildOptimize(t *testing.T) {
+	needGo(t)
+	installWasmOpt(t)
+	out := filepath.Join(t.TempDir(), "counter.wasm")
+	f := newFake(t)
+	r := f.run(t, "build", "../../examples/counter", "--out", out, "--optimize", "-o", "json")
+	require.Equal(t, 0, r.code, r.stderr)
+	var rep buildJSON
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &rep))
+	wasm, err := os.ReadFile(out)
+	require.NoError(t, err)
+	require.EqualValues(t, len(wasm), rep.Size)
+	require.Less(t, rep.Size, rep.UnoptimizedSize, "wasm-opt made the module no smaller")
+	require.Equal(t, []string{"Counter"}, rep.Factories)
+
+	r = f.run(t, "build", "../../examples/counter", "--out", out, "--optimize")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Regexp(t, `^built .*counter\.wasm: \d+\.\d MiB \(optimized from \d+\.\d MiB\), sha256 [0-9a-f]{12}\nfactories: Counter\n$`, r.stdout)
+}
+
+// Without wasm-opt, build --optimize fails at once with one line that says
+// how to install it, and writes nothing.
+func TestBuildOptimizeWithoutWasmOpt(t *testing.T) {
+	t.Setenv(guestbuild.WasmOptEnv, filepath.Join(t.TempDir(), "no-wasm-opt"))
+	out := filepath.Join(t.TempDir(), "counter.wasm")
+	f := newFake(t)
+	r := f.run(t, "build", "../../examples/counter", "--out", out, "--optimize")
+	require.Equal(t, exitFailure, r.code)
+	require.Equal(t, 1, strings.Count(r.stderr, "\n"), r.stderr)
+	require.Contains(t, r.stderr, "wasmactor: build --optimize: ")
+	require.Contains(t, r.stderr, "wasm-opt is not installed")
+	require.Contains(t, r.stderr, "scripts/install-wasm-opt.sh")
+	_, err := os.Stat(out)
+	require.ErrorIs(t, err, os.ErrNotExist)
 }

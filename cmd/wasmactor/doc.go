@@ -1,7 +1,7 @@
 // Command wasmactor runs wasmactor nodes and talks to a running cluster.
 //
 //	wasmactor node   --name N [--listen HOST:PORT] [--join HOST:PORT,...] [--data DIR]
-//	wasmactor build  [PKG_DIR] [-o out.wasm] [-o json] [--out FILE]
+//	wasmactor build  [PKG_DIR] [-o out.wasm] [-o json] [--out FILE] [--optimize]
 //	wasmactor deploy FILE.wasm
 //	wasmactor spawn  FACTORY [--on NODE] [--name NAME] [--args JSON] [--isolated] [--restart POLICY]
 //	wasmactor send   TARGET JSON | --group GROUP JSON

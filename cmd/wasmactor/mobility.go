@@ -282,6 +282,12 @@ type migrateJSON struct {
 	TookUs     int64   `json:"took_us"`
 }
 
+// migrateOut is one migration as -o json prints it, alone (migrate) or in
+// a drain's list.
+func migrateOut(r client.MigrateResult) migrateJSON {
+	return migrateJSON{Old: pidOut(r.Old), New: pidOut(r.New), StateBytes: r.StateBytes, TookUs: r.Took.Microseconds()}
+}
+
 func (a *app) migrateCmd() *cobra.Command {
 	var (
 		out format
@@ -316,7 +322,7 @@ TARGET is a PID as printed or a registered name. Prints the actor's new PID.`,
 				return fmt.Errorf("migrate %s to %s: %w", args[0], to, err)
 			}
 			if out == formatJSON {
-				return writeJSON(a.stdout, migrateJSON{Old: pidOut(r.Old), New: pidOut(r.New), StateBytes: r.StateBytes, TookUs: r.Took.Microseconds()})
+				return writeJSON(a.stdout, migrateOut(r))
 			}
 			fmt.Fprintf(a.stdout, "%s  migrated to %s  (%s of state, %s)\n", r.Old, r.New, humanSize(int64(r.StateBytes)), r.Took)
 			return nil
@@ -382,7 +388,7 @@ Exit code 8 if some actors stayed.`,
 			if out == formatJSON {
 				j := drainJSON{Node: args[0], Moved: []migrateJSON{}, Left: []drainLeftJSON{}}
 				for _, m := range rep.Moved {
-					j.Moved = append(j.Moved, migrateJSON{Old: pidOut(m.Old), New: pidOut(m.New), StateBytes: m.StateBytes, TookUs: m.Took.Microseconds()})
+					j.Moved = append(j.Moved, migrateOut(m))
 				}
 				for _, l := range rep.Left {
 					j.Left = append(j.Left, drainLeftJSON{pidJSON: pidOut(l.PID), Factory: l.Factory, Reason: bareLine(l.Reason)})

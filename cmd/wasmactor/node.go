@@ -50,6 +50,7 @@ func (a *app) nodeCmd() *cobra.Command {
 		logLevel   string
 		httpListen string
 		httpToken  bool
+		interpret  bool
 		advertise  string
 		limits     []string
 		otlp       string
@@ -131,6 +132,7 @@ OTEL_TRACES_SAMPLER, apply).`,
 				CAFile:           a.tlsCA,
 			}
 			cfg.CompileTimeout = compileTO
+			cfg.InterpretPulledModules = interpret
 			if otlp != "" {
 				tp, err := newTracerProvider(ctx, otlp, name, logger)
 				if err != nil {
@@ -195,6 +197,7 @@ OTEL_TRACES_SAMPLER, apply).`,
 	f.StringVar(&advertise, "advertise", "", "address peers are told to dial, HOST:PORT, when it differs from --listen (0.0.0.0, NAT, a pod IP)")
 	f.StringSliceVar(&limits, "limit", nil, limitsHelp())
 	f.StringVar(&httpListen, "http", "", "serve Prometheus /metrics, /healthz and /readyz on this TCP address, HOST:PORT (off by default)")
+	f.BoolVar(&interpret, "interpret-pulled", false, "run a module pulled from a peer on wazero's interpreter while it compiles: actors that snapshot start at once and move to the compiled code when it is ready (host.Config.InterpretPulledModules)")
 	f.BoolVar(&httpToken, "http-require-token", false, "the observer's API (/api/*) answers only with a viewer token of the cluster (Authorization: Bearer; the page takes it as #token=... in its URL)")
 	f.StringVar(&otlp, "otlp-endpoint", "", "export OpenTelemetry spans by OTLP/HTTP to this URL, e.g. http://127.0.0.1:4318 (path default "+otlpTracesPath+"; off by default)")
 	addFormatFlag(cmd, &out)

@@ -163,6 +163,11 @@ type factory struct {
 // registered, if factory is nil, or if more than 256 factories are
 // registered. The panic happens while the module initialises, so the host
 // rejects the module at deploy with the message.
+//
+// The SDK calls f once when a node loads the module, and discards the
+// actor, to learn whether the factory's actors implement [Snapshotter]
+// (docs/abi.md, wasmactor_snapshotters): a constructor should only build
+// the value, as Init does the work.
 func Register(name string, f func() Actor) {
 	if err := checkFactoryName(name); err != "" {
 		panic("wasmactor: Register(" + quote(name) + "): " + err)
@@ -177,7 +182,7 @@ func Register(name string, f func() Actor) {
 		panic("wasmactor: Register(" + quote(name) + "): more than 256 factories")
 	}
 	registry[name] = &factory{name: name, new: f}
-	inst.names = nil // rebuilt on the next wasmactor_factories
+	inst.names, inst.snaps = nil, nil // rebuilt on the next wasmactor_factories and wasmactor_snapshotters
 }
 
 func checkFactoryName(name string) string {

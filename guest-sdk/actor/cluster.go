@@ -35,7 +35,7 @@ type NodeDown struct {
 // 0-9 _ -), [ErrLimit] when the actor holds the node's limit of node
 // monitors already (host.Config.MaxNodeMonitors, 256 by default).
 func (c *Context) MonitorNode(node string) (Ref, error) {
-	ref, code := c.in.host.monitorNode(c.id, node)
+	ref, code := c.in.now().monitorNode(c.id, node)
 	if err := codeError(code); err != nil {
 		return 0, err
 	}
@@ -74,13 +74,13 @@ type GroupEvent struct {
 // UTF-8 without spaces, not starting with '<'), [ErrLimit] when the actor
 // is in the node's limit of groups already (256 by default).
 func (c *Context) JoinGroup(group string) error {
-	return codeError(c.in.host.joinGroup(c.id, group))
+	return codeError(c.in.now().joinGroup(c.id, group))
 }
 
 // LeaveGroup takes this actor out of a group: [ErrNotFound] if it was not
 // in it.
 func (c *Context) LeaveGroup(group string) error {
-	return codeError(c.in.host.leaveGroup(c.id, group))
+	return codeError(c.in.now().leaveGroup(c.id, group))
 }
 
 // GroupMembers lists a group's members on every node, as this node knows
@@ -91,7 +91,7 @@ func (c *Context) GroupMembers(group string) ([]PID, error) {
 	}
 	dst := c.in.members[:cap(c.in.members)]
 	for {
-		n, code := c.in.host.groupMembers(group, dst)
+		n, code := c.in.now().groupMembers(group, dst)
 		if err := codeError(code); err != nil {
 			return nil, err
 		}
@@ -117,7 +117,7 @@ func (c *Context) SendGroup(group string, v any) (sent, refused int, err error) 
 
 // SendGroupRaw is [Context.SendGroup] with data sent as is.
 func (c *Context) SendGroupRaw(group string, data []byte) (sent, refused int, err error) {
-	s, r, code := c.in.host.sendGroup(c.id, group, data)
+	s, r, code := c.in.now().sendGroup(c.id, group, data)
 	if err := codeError(code); err != nil {
 		return 0, 0, err
 	}
@@ -136,7 +136,7 @@ func (c *Context) SendGroupRaw(group string, data []byte) (sent, refused int, er
 // [ErrBadArgument] for an invalid group name, [ErrLimit] when the actor
 // holds the node's limit of group monitors already (256 by default).
 func (c *Context) MonitorGroup(group string) (Ref, error) {
-	ref, code := c.in.host.monitorGroup(c.id, group)
+	ref, code := c.in.now().monitorGroup(c.id, group)
 	if err := codeError(code); err != nil {
 		return 0, err
 	}

@@ -40,6 +40,8 @@ type contextExt struct {
 	pending map[uint64]ReplyFunc
 	// spawns holds spawn request continuations by ref.
 	spawns map[uint64]SpawnFunc
+	// refused counts posted messages the host refused (post.go).
+	refused uint64
 }
 
 // ext returns c.x, allocating it on first use.
@@ -140,7 +142,7 @@ func (c *Context) ReplyRaw(data []byte) error {
 
 func (c *Context) replyRaw(data []byte) error {
 	c.in.reqOf = nil
-	return codeError(c.in.host.reply(c.id, c.in.req.From, c.in.req.Ref, data))
+	return codeError(c.in.now().reply(c.id, c.in.req.From, c.in.req.Ref, data))
 }
 
 // ReplyTo answers an ask kept from an earlier turn (see [Context.Request]).
@@ -159,7 +161,7 @@ func (c *Context) ReplyRawTo(r Request, data []byte) error {
 	if c.hasReq() && c.in.req == r {
 		c.in.reqOf = nil
 	}
-	return codeError(c.in.host.reply(c.id, r.From, r.Ref, data))
+	return codeError(c.in.now().reply(c.id, r.From, r.Ref, data))
 }
 
 // Send sends v, encoded as CBOR, to the actor to. It returns once the host
@@ -170,13 +172,13 @@ func (c *Context) Send(to PID, v any) error {
 	if err != nil {
 		return err
 	}
-	return codeError(c.in.host.send(c.id, to, b))
+	return codeError(c.in.now().send(c.id, to, b))
 }
 
 // SendRaw sends data as is: no encoding, no allocation. The host copies it
 // before returning, so data may be reused at once.
 func (c *Context) SendRaw(to PID, data []byte) error {
-	return codeError(c.in.host.send(c.id, to, data))
+	return codeError(c.in.now().send(c.id, to, data))
 }
 
 // Ask sends v, encoded as CBOR, to the actor to as a request, and returns at
@@ -201,7 +203,7 @@ func (c *Context) AskRaw(to PID, data []byte, timeout time.Duration, then ReplyF
 	}
 	c.in.lastRef++
 	ref := c.in.lastRef
-	if err := codeError(c.in.host.ask(c.id, to, ref, millis(timeout), data)); err != nil {
+	if err := codeError(c.in.now().ask(c.id, to, ref, millis(timeout), data)); err != nil {
 		return err
 	}
 	x := c.ext()
@@ -243,16 +245,17 @@ func (c *Context) Stop(reason string) {
 // where the actor has no asks of its own in flight, so an actor that asks
 // and then migrates moves after the answers arrive. An error means the
 // request was refused at once ([ErrNodeDown] for a node that is not a
-// connected member, [ErrBadArgument] for this node); a move that fails
+// connected member, [ErrBadArgument] for this node, [ErrLimit] while an
+// earlier MigrateTo of this actor is still being carried out); a move that fails
 // later (the factory cannot snapshot, the node refuses) leaves the actor
 // where it is, and the node's log says why.
 func (c *Context) MigrateTo(node string) error {
-	return codeError(c.in.host.migrate(c.id, node))
+	return codeError(c.in.now().migrate(c.id, node))
 }
 
 // Kill stops another actor with reason (empty means "killed").
 func (c *Context) Kill(pid PID, reason string) error {
-	return codeError(c.in.host.kill(c.id, pid, reason))
+	return codeError(c.in.now().kill(c.id, pid, reason))
 }
 
 // Monitor starts watching pid: when it stops, HandleDown runs with the
@@ -264,7 +267,7 @@ func (c *Context) Kill(pid PID, reason string) error {
 // (host.Limits.MonitorsPerActor, counting Downs not yet handled); nothing
 // is watched then.
 func (c *Context) Monitor(pid PID) (Ref, error) {
-	ref := c.in.host.monitor(c.id, pid)
+	ref := c.in.now().monitor(c.id, pid)
 	if ref == 0 {
 		return 0, ErrLimit
 	}
@@ -273,31 +276,31 @@ func (c *Context) Monitor(pid PID) (Ref, error) {
 
 // Demonitor cancels a monitor of an actor, a node ([Context.MonitorNode])
 // or a group ([Context.MonitorGroup]); nothing for it arrives afterwards.
-func (c *Context) Demonitor(ref Ref) { c.in.host.demonitor(c.id, uint64(ref)) }
+func (c *Context) Demonitor(ref Ref) { c.in.now().demonitor(c.id, uint64(ref)) }
 
 // Link ties this actor's life to pid's, both ways: when either stops
 // abnormally the other stops too, unless it traps exits.
-func (c *Context) Link(pid PID) error { return codeError(c.in.host.link(c.id, pid)) }
+func (c *Context) Link(pid PID) error { return codeError(c.in.now().link(c.id, pid)) }
 
 // Unlink removes a link.
-func (c *Context) Unlink(pid PID) { c.in.host.unlink(c.id, pid) }
+func (c *Context) Unlink(pid PID) { c.in.now().unlink(c.id, pid) }
 
 // TrapExit turns abnormal exits of linked actors into calls to HandleExit
 // instead of stopping this actor.
-func (c *Context) TrapExit(on bool) { c.in.host.trapExit(c.id, on) }
+func (c *Context) TrapExit(on bool) { c.in.now().trapExit(c.id, on) }
 
 // Register gives this actor a cluster-wide name ([ErrNameTaken] if another
 // live actor holds it).
 func (c *Context) Register(name string) error {
-	return codeError(c.in.host.register(c.id, name))
+	return codeError(c.in.now().register(c.id, name))
 }
 
 // Unregister drops a name this actor holds.
-func (c *Context) Unregister(name string) { c.in.host.unregister(c.id, name) }
+func (c *Context) Unregister(name string) { c.in.now().unregister(c.id, name) }
 
 // Whereis looks a name up ([ErrNotFound] if nobody holds it).
 func (c *Context) Whereis(name string) (PID, error) {
-	pid, code := c.in.host.whereis(name)
+	pid, code := c.in.now().whereis(name)
 	if err := codeError(code); err != nil {
 		return PID{}, err
 	}
@@ -324,7 +327,7 @@ func (c *Context) SendAfter(to PID, delay time.Duration, v any) (Timer, error) {
 
 // SendAfterRaw is [Context.SendAfter] with data sent as is.
 func (c *Context) SendAfterRaw(to PID, delay time.Duration, data []byte) (Timer, error) {
-	id, code := c.in.host.sendAfter(c.id, to, millis(delay), data)
+	id, code := c.in.now().sendAfter(c.id, to, millis(delay), data)
 	if err := codeError(code); err != nil {
 		return Timer{}, err
 	}
@@ -347,7 +350,7 @@ func (t Timer) Cancel() bool {
 	if t.in == nil {
 		return false
 	}
-	return t.in.host.cancelTimer(t.actor, t.id) == codeOK
+	return t.in.now().cancelTimer(t.actor, t.id) == codeOK
 }
 
 // ID is the timer's handle as the host knows it: an actor that snapshots
@@ -378,7 +381,7 @@ func (c *Context) Log(level Level, msg string, args ...any) {
 		b = appendValue(b, args[i+1])
 	}
 	c.in.logBuf = b
-	c.in.host.log(c.id, level, b)
+	c.in.now().log(c.id, level, b)
 }
 
 // appendValue formats common types without fmt's reflection.

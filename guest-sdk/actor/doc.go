@@ -71,6 +71,15 @@
 // messages by hand without allocating. A [PID] is the CBOR array
 // [incarnation, serial], so PIDs travel inside messages.
 //
+// [Context.Send] returns once the host has queued or refused the message,
+// at the price of one call into the host per message. An actor that sends
+// many messages in one callback can [Context.Post] them instead: they wait
+// in the SDK's outbox and reach the host together, in order, before the
+// instance's next other request and at the latest when the callback
+// returns. A posted message the host refuses is counted in
+// [Context.Refused], and [Context.Flush] sends the outbox at once and
+// reports the refusals among it.
+//
 // Messages arriving from the command line started as JSON: maps with string
 // keys. Struct fields tagged `cbor:"name"` read them.
 //

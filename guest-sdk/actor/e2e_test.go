@@ -105,6 +105,23 @@ func (h *miniHost) instantiate(ctx context.Context, r wazero.Runtime) error {
 		}
 		return 0
 	}).Export("send").
+		NewFunctionBuilder().WithFunc(func(_ context.Context, m api.Module, a uint64, p, n uint32) int64 {
+		buf := read(m, p, n)
+		le := binary.LittleEndian
+		var refused int64
+		for off := 0; off < len(buf); {
+			size, plen := int(le.Uint32(buf[off:])), int(le.Uint32(buf[off+24:]))
+			to := pid(le.Uint64(buf[off+8:]), le.Uint64(buf[off+16:]))
+			data := buf[off+postHeader : off+postHeader+plen]
+			h.add(call{op: "post", actor: a, to: to, data: data})
+			if !h.enqueue(record{kind: kindTell, actor: to.Serial, from: self(a), payload: data}) {
+				m.Memory().WriteUint16Le(p+uint32(off)+4, codeNoProc)
+				refused++
+			}
+			off += size
+		}
+		return refused
+	}).Export("send_batch").
 		NewFunctionBuilder().WithFunc(func(_ context.Context, m api.Module, a, tn, ts, ref uint64, ms, p, n uint32) uint32 {
 		data := read(m, p, n)
 		h.add(call{op: "ask", actor: a, to: pid(tn, ts), ref: ref, ms: ms, data: data})
@@ -470,4 +487,31 @@ func nilIfEmpty(v []api.ValueType) []api.ValueType {
 		return nil
 	}
 	return v
+}
+
+// Posted tells cross the real send_batch import: in order, before a Send
+// made after them, each with its status when the host refuses it.
+func TestPostUnderWazero(t *testing.T) {
+	env := newWasmEnv(t, "guest-sdk/actor/testdata/e2e")
+	env.host.route = true
+	g := env.newGuest()
+	a, b := g.spawn("Probe", nil), g.spawn("Probe", nil)
+	require.Equal(t, int32(0), g.tell(a, mustCBOR(t, map[string]any{"op": "post", "target": b, "n": 3})), env.host.failure)
+	var ops []string
+	for _, c := range env.host.take() {
+		if c.actor == a.Serial {
+			ops = append(ops, c.op)
+		}
+	}
+	require.Equal(t, []string{"post", "post", "post", "send"}, ops)
+	get := func(p PID) map[string]any {
+		return fromCBOR[map[string]any](t, g.ask(p, mustCBOR(t, map[string]string{"op": "get"})))
+	}
+	require.Equal(t, uint64(1003), get(b)["n"])
+	require.Equal(t, uint64(0), get(a)["refused"])
+
+	// A dead target: the host marks each entry, and the poster counts them.
+	dead := PID{Incarnation: miniNode, Serial: 999}
+	require.Equal(t, int32(0), g.tell(a, mustCBOR(t, map[string]any{"op": "post", "target": dead, "n": 2})), env.host.failure)
+	require.Equal(t, uint64(2), get(a)["refused"])
 }

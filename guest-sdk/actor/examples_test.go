@@ -120,7 +120,7 @@ func TestBenchGuest(t *testing.T) {
 	env := newWasmEnv(t, "testdata/guests/bench")
 	env.host.route = true
 	g := env.newGuest()
-	require.Equal(t, "Blob\nEcho\nSeqCheck\nSeqSend\nSink\nSource\nSpawner", string(g.slice(g.call("wasmactor_factories"))))
+	require.Equal(t, "Blob\nEcho\nPoster\nSeqCheck\nSeqSend\nSink\nSource\nSpawner", string(g.slice(g.call("wasmactor_factories"))))
 
 	count := mustCBOR(t, anyMap{"op": "count"})
 
@@ -133,6 +133,13 @@ func TestBenchGuest(t *testing.T) {
 	// Refused sends are counted, never retried.
 	require.Equal(t, int32(0), g.tell(src, mustCBOR(t, []any{PID{miniNode, 9999}, 10})))
 	require.Equal(t, anyMap{"sent": uint64(1000), "failed": uint64(10)}, fromCBOR[anyMap](t, g.ask(src, count)))
+
+	// Poster likewise, its messages posted: refusals counted by the SDK.
+	post := g.spawn("Poster", nil)
+	require.Equal(t, int32(0), g.tell(post, mustCBOR(t, []any{sink, 1000})))
+	require.Equal(t, int32(0), g.tell(post, mustCBOR(t, []any{PID{miniNode, 9999}, 10})))
+	require.Equal(t, anyMap{"count": uint64(2000)}, fromCBOR[anyMap](t, g.ask(sink, count)))
+	require.Equal(t, anyMap{"sent": uint64(1000), "failed": uint64(10)}, fromCBOR[anyMap](t, g.ask(post, count)))
 
 	// Echo answers byte for byte, even what is not CBOR.
 	echo := g.spawn("Echo", nil)
@@ -152,14 +159,15 @@ func TestBenchGuest(t *testing.T) {
 		require.Equal(t, int32(0), g.tell(snd, mustCBOR(t, []any{chk, 7, 100})))
 	}
 	require.Equal(t, int32(0), g.tell(snd, mustCBOR(t, []any{chk, 8, 5})))
-	require.Equal(t, anyMap{"sent": uint64(205), "failed": uint64(0)}, fromCBOR[anyMap](t, g.ask(snd, count)))
-	clean := anyMap{"received": uint64(205), "gaps": uint64(0), "dups": uint64(0), "reorders": uint64(0), "restores": uint64(0)}
+	require.Equal(t, int32(0), g.tell(snd, mustCBOR(t, []any{chk, 8, 5, 1})), "posted, continuing the seqs")
+	require.Equal(t, anyMap{"sent": uint64(210), "failed": uint64(0)}, fromCBOR[anyMap](t, g.ask(snd, count)))
+	clean := anyMap{"received": uint64(210), "gaps": uint64(0), "dups": uint64(0), "reorders": uint64(0), "restores": uint64(0)}
 	require.Equal(t, clean, fromCBOR[anyMap](t, g.ask(chk, count)))
 
 	// The checker notices a gap, a duplicate and a late message.
 	for _, m := range [][]any{{7, 250}, {7, 250}, {7, 3}} {
 		require.Equal(t, int32(0), g.tell(chk, mustCBOR(t, m)))
 	}
-	require.Equal(t, anyMap{"received": uint64(208), "gaps": uint64(49), "dups": uint64(1), "reorders": uint64(1), "restores": uint64(0)},
+	require.Equal(t, anyMap{"received": uint64(213), "gaps": uint64(49), "dups": uint64(1), "reorders": uint64(1), "restores": uint64(0)},
 		fromCBOR[anyMap](t, g.ask(chk, count)))
 }

@@ -15,6 +15,9 @@ func exportABIVersion() int32 { return abiVersion }
 //go:wasmexport wasmactor_factories
 func exportFactories() int64 { return packSlice(inst.factoryList()) }
 
+//go:wasmexport wasmactor_snapshotters
+func exportSnapshotters() int64 { return packSlice(inst.snapshotterList()) }
+
 //go:wasmexport wasmactor_inbox
 func exportInbox(size uint32) uint32 {
 	b := inst.inboxFor(size)

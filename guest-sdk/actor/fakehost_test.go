@@ -36,6 +36,8 @@ type fakeHost struct {
 	names   map[string]PID
 	members []PID // every group's members
 	record  bool  // keep calls; the allocation test turns it off
+	// refuse answers posts to these serials with a code (else codes["post"]).
+	refuse map[uint64]uint32
 }
 
 func newFakeHost() *fakeHost {
@@ -73,6 +75,31 @@ func (h *fakeHost) only(t *testing.T, op string) call {
 func (h *fakeHost) selfNode() uint64 { return h.node }
 func (h *fakeHost) send(a uint64, to PID, m []byte) uint32 {
 	return h.add(call{op: "send", actor: a, to: to, data: m})
+}
+
+// sendBatch records each entry as a "post", answered from refuse or
+// codes["post"], and marks the refused ones as a host does;
+// codes["send_batch"] refuses the whole batch.
+func (h *fakeHost) sendBatch(a uint64, buf []byte) int64 {
+	if code := h.codes["send_batch"]; code != 0 {
+		return -int64(code)
+	}
+	le := binary.LittleEndian
+	var refused int64
+	for off := 0; off < len(buf); {
+		size, n := int(le.Uint32(buf[off:])), int(le.Uint32(buf[off+24:]))
+		to := PID{Incarnation: le.Uint64(buf[off+8:]), Serial: le.Uint64(buf[off+16:])}
+		code := h.add(call{op: "post", actor: a, to: to, data: buf[off+postHeader : off+postHeader+n]})
+		if c, ok := h.refuse[to.Serial]; ok {
+			code = c
+		}
+		if code != 0 {
+			le.PutUint16(buf[off+4:], uint16(code))
+			refused++
+		}
+		off += size
+	}
+	return refused
 }
 func (h *fakeHost) ask(a uint64, to PID, ref uint64, ms uint32, m []byte) uint32 {
 	return h.add(call{op: "ask", actor: a, to: to, ref: ref, ms: ms, data: m})

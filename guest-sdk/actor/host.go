@@ -15,6 +15,10 @@ const abiVersion = 1
 type hostCalls interface {
 	selfNode() uint64
 	send(actor uint64, to PID, msg []byte) uint32
+	// sendBatch performs the send_batch entries in buf: the number of
+	// entries refused (each with its status set in buf), or -code for a
+	// batch refused whole.
+	sendBatch(actor uint64, buf []byte) int64
 	ask(actor uint64, to PID, ref uint64, timeoutMS uint32, msg []byte) uint32
 	reply(actor uint64, to PID, ref uint64, msg []byte) uint32
 	spawn(actor uint64, name string, args []byte, flags uint32) (PID, uint64, uint32)

@@ -16,6 +16,7 @@ type stubHost struct{}
 
 func (stubHost) selfNode() uint64                               { return 0 }
 func (stubHost) send(uint64, PID, []byte) uint32                { return codeNotInGuest }
+func (stubHost) sendBatch(uint64, []byte) int64                 { return -codeNotInGuest }
 func (stubHost) ask(uint64, PID, uint64, uint32, []byte) uint32 { return codeNotInGuest }
 func (stubHost) reply(uint64, PID, uint64, []byte) uint32       { return codeNotInGuest }
 func (stubHost) spawn(uint64, string, []byte, uint32) (PID, uint64, uint32) {

@@ -15,6 +15,9 @@ func importSelfNode() uint64
 //go:wasmimport wasmactor send
 func importSend(actor, toInc, toSerial uint64, ptr unsafe.Pointer, n uint32) uint32
 
+//go:wasmimport wasmactor send_batch
+func importSendBatch(actor uint64, ptr unsafe.Pointer, n uint32) int64
+
 //go:wasmimport wasmactor ask
 func importAsk(actor, toInc, toSerial, ref uint64, timeoutMS uint32, ptr unsafe.Pointer, n uint32) uint32
 
@@ -122,6 +125,11 @@ func (wasmHost) selfNode() uint64 { return importSelfNode() }
 func (wasmHost) send(actor uint64, to PID, msg []byte) uint32 {
 	p, n := bytesPtr(msg)
 	return importSend(actor, to.Incarnation, to.Serial, p, n)
+}
+
+func (wasmHost) sendBatch(actor uint64, buf []byte) int64 {
+	p, n := bytesPtr(buf)
+	return importSendBatch(actor, p, n)
 }
 
 func (wasmHost) ask(actor uint64, to PID, ref uint64, timeoutMS uint32, msg []byte) uint32 {

@@ -24,11 +24,13 @@ type instance struct {
 
 	inbox   []byte
 	names   []byte       // wasmactor_factories result, kept alive for the host
+	snaps   []byte       // wasmactor_snapshotters result, likewise
 	state   []byte       // last wasmactor_snapshot result, kept alive likewise
 	encBuf  bytes.Buffer // reused by Send, Ask, Reply...
 	logBuf  []byte       // reused by Log
 	typBuf  []byte       // reused by typed sends and replies (typed.go)
 	members []PID        // reused by GroupMembers
+	out     outbox       // posted tells (post.go)
 
 	diag io.Writer // panic stacks and snapshot errors; stderr reaches the node's log
 
@@ -88,6 +90,36 @@ func (in *instance) factoryList() []byte {
 		in.names = factoryNames(in.factories)
 	}
 	return in.names
+}
+
+// snapshotterList implements wasmactor_snapshotters: the factories whose
+// actors implement Snapshotter, in the layout of wasmactor_factories. A
+// node that runs a new module on its interpreter while it compiles it
+// starts only these actors at once (it moves them to the compiled code
+// with a snapshot); the others wait for the compiler. The SDK learns it by
+// calling each constructor once and discarding the actor; a constructor
+// that panics counts as not snapshotting.
+func (in *instance) snapshotterList() []byte {
+	if in.snaps == nil {
+		snaps := make(map[string]*factory)
+		for name, f := range in.factories {
+			if snapshots(f) {
+				snaps[name] = f
+			}
+		}
+		in.snaps = factoryNames(snaps)
+	}
+	return in.snaps
+}
+
+func snapshots(f *factory) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	_, ok = f.new().(Snapshotter)
+	return ok
 }
 
 // Refusals of wasmactor_snapshot (docs/abi.md): the export returns -code.
@@ -161,34 +193,53 @@ func (in *instance) deliverBatch(b []byte) (rc int32) {
 		in.incarnation = in.host.selfNode()
 		in.haveIncarnation = true
 	}
+	le := binary.LittleEndian
 	for off := 0; off < len(b); {
+		// Tells and asks are the bulk of every batch: their header is read
+		// here, field by field, rather than by parseRecord and dispatch. In
+		// a Go wasm guest a call costs more than a tell's work, a struct
+		// returned costs a memory.fill and two memory.copy calls, and with
+		// interruption on every call and every taken branch is an exit from
+		// the guest (docs/figures-perf.md). A malformed record falls
+		// through to parseRecord, which says what is wrong with it.
+		if rest := b[off:]; len(rest) >= headerSize {
+			h := (*[headerSize]byte)(rest)
+			kind, size, plen := le.Uint16(h[4:]), le.Uint32(h[0:]), le.Uint32(h[40:])
+			// size-headerSize wraps for a size under the header, so one
+			// compare checks both ends of size.
+			if kind-kindTell < 2 && size%8 == 0 && uint64(size-headerSize) <= uint64(len(rest)-headerSize) &&
+				plen <= size-headerSize {
+				if c := in.lookup(le.Uint64(h[8:])); c != nil {
+					from := PID{Incarnation: le.Uint64(h[16:]), Serial: le.Uint64(h[24:])}
+					ref := le.Uint64(h[32:])
+					if kind == kindAsk {
+						in.req = Request{From: from, Ref: ref}
+						in.reqOf = c
+					}
+					c.actor.Receive(c, Message{data: rest[headerSize : headerSize+plen : headerSize+plen], from: from, ref: ref, kind: kind})
+					in.reqOf = nil
+					if c.x != nil && c.x.stopping {
+						in.after(c)
+					}
+				}
+				if in.out.n != 0 {
+					in.out.flush(in) // the callback is over: its posts go now
+				}
+				off += int(size)
+				continue
+			}
+		}
 		rec, next, err := parseRecord(b, off)
 		if err != nil {
 			in.fail(err.Error())
 			return 1
 		}
-		// Tells and asks are the bulk of every batch: they are handled here
-		// rather than in dispatch, because in a Go wasm guest each function
-		// call costs more than all the work a tell needs.
-		if rec.kind == kindTell || rec.kind == kindAsk {
-			c := in.lookup(rec.actor)
-			if c != nil {
-				if rec.kind == kindAsk {
-					in.req = Request{From: rec.from, Ref: rec.ref}
-					in.reqOf = c
-				}
-				c.actor.Receive(c, Message{data: rec.payload, from: rec.from, ref: rec.ref, kind: rec.kind})
-				in.reqOf = nil
-				if c.x != nil && c.x.stopping {
-					in.after(c)
-				}
-			}
-			off = next
-			continue
-		}
 		if err := in.dispatch(&rec); err != "" {
 			in.fail("wasmactor: malformed batch: record at offset " + strconv.Itoa(off) + ": " + err)
 			return 1
+		}
+		if in.out.n != 0 {
+			in.out.flush(in)
 		}
 		off = next
 	}
@@ -197,7 +248,7 @@ func (in *instance) deliverBatch(b []byte) (rc int32) {
 
 func (in *instance) fail(reason string) {
 	in.broken = true
-	in.host.fail(reason)
+	in.now().fail(reason)
 }
 
 // dispatch runs one record other than a tell or an ask. It returns a non-empty text when the record
@@ -371,7 +422,7 @@ func (in *instance) start(r *record) string {
 			}
 			// The host resolves factories against this module's own list, so
 			// this is unlikely; the actor stops instead of failing everyone.
-			in.host.stop(r.actor, "wasmactor: unknown factory "+strconv.Quote(string(name)))
+			in.now().stop(r.actor, "wasmactor: unknown factory "+strconv.Quote(string(name)))
 			return ""
 		}
 		in.lastFactory = f
@@ -385,7 +436,7 @@ func (in *instance) start(r *record) string {
 	c.actor = f.new()
 	if c.actor == nil {
 		in.remove(c.id)
-		in.host.stop(r.actor, "wasmactor: factory "+strconv.Quote(c.Factory())+" returned nil")
+		in.now().stop(r.actor, "wasmactor: factory "+strconv.Quote(c.Factory())+" returned nil")
 		return ""
 	}
 
@@ -397,7 +448,7 @@ func (in *instance) start(r *record) string {
 	}
 	if err != nil {
 		in.remove(c.id)
-		in.host.stop(c.id, err.Error())
+		in.now().stop(c.id, err.Error())
 		return ""
 	}
 	if c.stopping() { // a call saved per START, which most actors need
@@ -459,7 +510,7 @@ func (in *instance) after(c *Context) {
 		}
 		s.Terminate(c, r)
 	}
-	in.host.stop(c.id, reason)
+	in.now().stop(c.id, reason)
 }
 
 // reasonText copies a reason out of the inbox; reasons outlive the record.

@@ -604,6 +604,20 @@ func TestMonitorRefusedIsLimit(t *testing.T) {
 	require.ErrorIs(t, errs[0], ErrLimit)
 }
 
+// wasmactor_snapshotters lists the factories whose actors implement
+// Snapshotter, sorted; a constructor that panics counts as not.
+func TestSnapshotterList(t *testing.T) {
+	ti := newTestInstance(map[string]func() Actor{
+		"Plain": func() Actor { return nopActor{} },
+		"Snap":  func() Actor { return &snapActor{} },
+		"A":     func() Actor { return &snapActor{} },
+		"Boom":  func() Actor { panic("constructor") },
+	})
+	require.Equal(t, "A\nSnap", string(ti.snapshotterList()))
+	none := newTestInstance(map[string]func() Actor{"Plain": func() Actor { return nopActor{} }})
+	require.Empty(t, none.snapshotterList())
+}
+
 func TestMillis(t *testing.T) {
 	require.Equal(t, uint32(0), millis(-time.Second))
 	require.Equal(t, uint32(0), millis(0))

@@ -156,7 +156,7 @@ func (c *Context) spawnNow(factory string, args []byte, cfg spawnConfig) (PID, R
 	if cfg.node != "" || cfg.supervised {
 		return PID{}, 0, fmt.Errorf("%w: Spawn is local and unsupervised; use SpawnRequest with On or Restart", ErrBadArgument)
 	}
-	pid, ref, code := c.in.host.spawn(c.id, factory, args, cfg.flags)
+	pid, ref, code := c.in.now().spawn(c.id, factory, args, cfg.flags)
 	if err := codeError(code); err != nil {
 		return PID{}, 0, err
 	}
@@ -215,7 +215,7 @@ func (c *Context) SpawnRequestRaw(factory string, args []byte, then SpawnFunc, o
 	cfg := spawnOptions(opts)
 	c.in.lastRef++
 	ref := c.in.lastRef
-	if err := codeError(c.in.host.spawnRequest(c.id, ref, factory, args, cfg.node, cfg.flags, cfg.restart)); err != nil {
+	if err := codeError(c.in.now().spawnRequest(c.id, ref, factory, args, cfg.node, cfg.flags, cfg.restart)); err != nil {
 		return err
 	}
 	x := c.ext()

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -112,4 +113,51 @@ func benchInstantiate(b *testing.B, m *Module) {
 		_ = inst.Close(ctx)
 	}
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "µs/instance")
+}
+
+// spinModule is, assembled by hand (the bytes below are this text):
+//
+//	(module
+//	  (func (export "spin") (param i32) (result i32)
+//	    (loop
+//	      (local.tee 0 (i32.sub (local.get 0) (i32.const 1)))
+//	      (br_if 0))
+//	    (local.get 0)))
+var spinModule = []byte{
+	0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
+	0x01, 0x06, 0x01, 0x60, 0x01, 0x7f, 0x01, 0x7f, // types: (i32) -> i32
+	0x03, 0x02, 0x01, 0x00, // functions: one of type 0
+	0x07, 0x08, 0x01, 0x04, 's', 'p', 'i', 'n', 0x00, 0x00, // export "spin"
+	0x0a, 0x12, 0x01, 0x10, 0x00, // code: one body of 16 bytes, no locals
+	0x03, 0x40, 0x20, 0x00, 0x41, 0x01, 0x6b, 0x22, 0x00, 0x0d, 0x00, 0x0b, // loop ... br_if 0 end
+	0x20, 0x00, 0x0b, // local.get 0, end
+}
+
+// BenchmarkWazeroLoop is what wazero's interruption costs guest code: a
+// loop of 10,000 iterations, without and with WithCloseOnContextDone. With
+// it, wazero (v1.12) leaves the guest for Go at every loop header to check
+// whether the module was closed. A Go guest passes a loop header at every
+// function entry and every jump between basic blocks (Go's wasm backend
+// dispatches them through one loop per function), so this is the price of
+// each branch a Go guest takes (docs/figures-perf.md).
+func BenchmarkWazeroLoop(b *testing.B) {
+	for _, closeOnDone := range []bool{false, true} {
+		b.Run(fmt.Sprintf("CloseOnContextDone=%v", closeOnDone), func(b *testing.B) {
+			ctx := context.Background()
+			rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler().WithCloseOnContextDone(closeOnDone))
+			defer rt.Close(ctx)
+			mod, err := rt.Instantiate(ctx, spinModule)
+			require.NoError(b, err)
+			fn := mod.ExportedFunction("spin")
+			const iterations = 10000
+			stack := []uint64{0}
+			for b.Loop() {
+				stack[0] = iterations
+				if err := fn.CallWithStack(ctx, stack); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*iterations), "ns/iteration")
+		})
+	}
 }

@@ -41,6 +41,11 @@ type Config struct {
 	// Logger receives guest stdout and stderr and the log import. Default
 	// slog.Default().
 	Logger *slog.Logger
+	// Interpreter runs guests on wazero's interpreter instead of its
+	// optimizing compiler: a module is ready sooner, and runs slower. The
+	// compilation cache does not apply (the interpreter's code lives in
+	// memory only).
+	Interpreter bool
 }
 
 // Defaults, as documented on [Config].
@@ -119,8 +124,11 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		}
 		own = true
 	}
-	rtCfg := wazero.NewRuntimeConfigCompiler().
-		WithCloseOnContextDone(true).
+	rtCfg := wazero.NewRuntimeConfigCompiler()
+	if cfg.Interpreter {
+		rtCfg = wazero.NewRuntimeConfigInterpreter()
+	}
+	rtCfg = rtCfg.WithCloseOnContextDone(true).
 		// The limitAllocator enforces MemoryLimitPages, so that the engine sees
 		// a refused memory.grow and can call the failure "oom". For that every
 		// grow must reach it: the runtime's own limit is the wasm32 maximum.
@@ -163,6 +171,13 @@ func (e *Engine) instantiateHostModules(ctx context.Context) error {
 		return fmt.Errorf("engine: host module: %w", err)
 	}
 	return nil
+}
+
+// Instances is how many instances of the engine are open.
+func (e *Engine) Instances() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.instances)
 }
 
 // Config returns the engine's configuration with defaults filled in.

@@ -89,6 +89,17 @@ type fakeHost struct {
 	mu      sync.Mutex
 	calls   []call
 	panicOn string // an Op that panics
+	// refuse: SendBatch refuses sends to these serials with NOPROC.
+	refuse map[uint64]bool
+}
+
+func (h *fakeHost) batchCode(to abi.PID) abi.Errno {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.refuse[to.Serial] {
+		return abi.NoProc
+	}
+	return abi.OK
 }
 
 func (h *fakeHost) rec(c call) {
@@ -119,6 +130,15 @@ func (h *fakeHost) Migrate(actor uint64, node string) abi.Errno {
 }
 func (h *fakeHost) Send(actor uint64, to abi.PID, msg []byte) abi.Errno {
 	h.rec(call{Op: "send", Actor: actor, To: to, Msg: msg})
+	return abi.OK
+}
+func (h *fakeHost) SendBatch(actor uint64, sends []Outgoing) abi.Errno {
+	for k := range sends {
+		if s := &sends[k]; s.Code == abi.OK {
+			h.rec(call{Op: "send", Actor: actor, To: s.To, Msg: s.Msg})
+			s.Code = h.batchCode(s.To)
+		}
+	}
 	return abi.OK
 }
 func (h *fakeHost) Ask(actor uint64, to abi.PID, ref uint64, timeout time.Duration, msg []byte) abi.Errno {
@@ -212,6 +232,7 @@ type nopHost struct{}
 func (nopHost) SelfNode() uint64                                             { return 7 }
 func (nopHost) Migrate(uint64, string) abi.Errno                             { return abi.OK }
 func (nopHost) Send(uint64, abi.PID, []byte) abi.Errno                       { return abi.OK }
+func (nopHost) SendBatch(uint64, []Outgoing) abi.Errno                       { return abi.OK }
 func (nopHost) Ask(uint64, abi.PID, uint64, time.Duration, []byte) abi.Errno { return abi.OK }
 func (nopHost) Reply(uint64, abi.PID, uint64, []byte) abi.Errno              { return abi.OK }
 func (nopHost) Spawn(uint64, string, []byte, abi.SpawnFlags) (abi.PID, uint64, abi.Errno) {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"math"
@@ -31,6 +32,7 @@ const (
 var imports = []importDef{
 	{"self_node", nil, []api.ValueType{i64}, importSelfNode},
 	{"send", []api.ValueType{i64, i64, i64, i32, i32}, []api.ValueType{i32}, importSend},
+	{"send_batch", []api.ValueType{i64, i32, i32}, []api.ValueType{i64}, importSendBatch},
 	{"ask", []api.ValueType{i64, i64, i64, i64, i32, i32, i32}, []api.ValueType{i32}, importAsk},
 	{"reply", []api.ValueType{i64, i64, i64, i64, i32, i32}, []api.ValueType{i32}, importReply},
 	{"spawn", []api.ValueType{i64, i32, i32, i32, i32, i32, i32}, []api.ValueType{i32}, importSpawn},
@@ -72,17 +74,24 @@ type instKey struct{}
 func wrapImport(imp importDef) api.GoModuleFunc {
 	fn, results := imp.fn, imp.results
 	always := imp.name == "self_node" || imp.name == "log" || imp.name == "fail"
-	errnoResult := len(results) == 1 && results[0] == i32
+	// What the import answers outside wasmactor_deliver: BAD_ARGUMENT for
+	// an error code, a whole-batch refusal for send_batch (0 would mean
+	// "all sent"), 0 otherwise.
+	var refusal uint64
+	if len(results) == 1 && results[0] == i32 {
+		refusal = uint64(abi.BadArgument)
+	}
+	if imp.name == "send_batch" {
+		refusal = batchRefused(abi.BadArgument)
+	}
 	return func(ctx context.Context, m api.Module, stack []uint64) {
 		i, _ := ctx.Value(instKey{}).(*Instance)
 		if i == nil {
 			panic("engine: wasmactor import called outside an engine call")
 		}
 		if !i.inDeliver && !always {
-			if errnoResult {
-				stack[0] = uint64(abi.BadArgument)
-			} else if len(results) == 1 {
-				stack[0] = 0
+			if len(results) == 1 {
+				stack[0] = refusal
 			}
 			return
 		}
@@ -169,6 +178,78 @@ func importSend(i *Instance, m api.Module, stack []uint64) {
 		code = i.host.Send(stack[0], pidArg(stack, 1), msg)
 	}
 	stack[0] = uint64(code)
+}
+
+// send_batch entries (docs/abi.md, "Batched sends"): a 32-byte header,
+// then the payload, the whole padded to a multiple of 8.
+const (
+	SendEntryHeader = 32
+	sendStatusAt    = 4 // u16, written by the host for a refused entry
+)
+
+// batchRefused is send_batch's result for a batch refused as a whole.
+func batchRefused(e abi.Errno) uint64 { return uint64(-int64(e)) }
+
+// send_batch(actor, ptr, len) -> i64: the sends of entries at ptr, in
+// order. The layout is checked whole before anything is sent, so a
+// malformed batch sends nothing; each payload is then copied and handed to
+// Host.SendBatch. The result is the number of entries refused, whose
+// status field the host sets, or -code for a batch refused as a whole.
+func importSendBatch(i *Instance, m api.Module, stack []uint64) {
+	actor, ptr, n := stack[0], u32(stack[1]), u32(stack[2])
+	buf, ok := m.Memory().Read(ptr, n)
+	if !ok {
+		stack[0] = batchRefused(abi.BadArgument)
+		return
+	}
+	le := binary.LittleEndian
+	sends := i.sends[:0]
+	for off := 0; off < len(buf); {
+		rest := buf[off:]
+		if len(rest) < SendEntryHeader {
+			stack[0] = batchRefused(abi.BadArgument)
+			return
+		}
+		size, plen := le.Uint32(rest), le.Uint32(rest[24:])
+		if size < SendEntryHeader || size%8 != 0 || uint64(size) > uint64(len(rest)) || plen > size-SendEntryHeader {
+			stack[0] = batchRefused(abi.BadArgument)
+			return
+		}
+		sends = append(sends, Outgoing{
+			To:  abi.PID{Incarnation: le.Uint64(rest[8:]), Serial: le.Uint64(rest[16:])},
+			Msg: rest[SendEntryHeader : SendEntryHeader+plen],
+			at:  uint32(off),
+		})
+		off += int(size)
+	}
+	// Copies, now that the layout holds: the host keeps each message, and
+	// a view of guest memory may be overwritten or moved by memory.grow.
+	for k := range sends {
+		s := &sends[k]
+		switch {
+		case len(s.Msg) > i.e.cfg.MaxMessageSize:
+			s.Msg, s.Code = nil, abi.TooLarge
+		case len(s.Msg) == 0:
+			s.Msg = nil
+		default:
+			s.Msg = append([]byte(nil), s.Msg...)
+		}
+	}
+	i.sends = sends
+	defer func() { clear(sends); i.sends = sends[:0] }() // drop the payloads
+	if e := i.host.SendBatch(actor, sends); e != abi.OK {
+		stack[0] = batchRefused(e)
+		return
+	}
+	var refused uint64
+	mem := m.Memory()
+	for k := range sends {
+		if s := &sends[k]; s.Code != abi.OK {
+			mem.WriteUint16Le(ptr+s.at+sendStatusAt, uint16(s.Code)) // in range: read above
+			refused++
+		}
+	}
+	stack[0] = refused
 }
 
 func importAsk(i *Instance, m api.Module, stack []uint64) {

@@ -34,6 +34,11 @@ import (
 type Host interface {
 	SelfNode() uint64
 	Send(actor uint64, to abi.PID, msg []byte) abi.Errno
+	// SendBatch performs sends from actor in order, each as Send would,
+	// and sets each one's Code (an entry that arrives with a Code set,
+	// TOO_LARGE, is not sent). It returns BAD_ARGUMENT, having sent
+	// nothing, when actor may not send (as Send would answer).
+	SendBatch(actor uint64, sends []Outgoing) abi.Errno
 	// Ask: timeout 0 means the guest wants the node's default
 	// (abi.DefaultAskTimeout unless the node is configured otherwise).
 	Ask(actor uint64, to abi.PID, ref uint64, timeout time.Duration, msg []byte) abi.Errno
@@ -82,6 +87,16 @@ type Host interface {
 	Migrate(actor uint64, node string) abi.Errno
 }
 
+// Outgoing is one send of a send_batch call: the target, the message (a
+// copy the host may keep) and, once the host has tried it, its code.
+type Outgoing struct {
+	To   abi.PID
+	Msg  []byte
+	Code abi.Errno
+
+	at uint32 // the entry's offset in the guest's batch
+}
+
 // SpawnRequest is what a guest's spawn_request asks for.
 type SpawnRequest struct {
 	Ref     uint64 // the guest's, echoed in the SPAWNED record
@@ -128,6 +143,7 @@ type Instance struct {
 	unwatch     func() bool
 	gen         uint64 // bumped whenever watchedDone changes
 	inDeliver   bool
+	sends       []Outgoing // send_batch's entries, reused
 	failCalled  bool
 	failMsg     string
 	hostPanic   string
@@ -256,29 +272,38 @@ func (e *Engine) instantiate(ctx context.Context, m *Module, h Host) (*Instance,
 // readFactories calls wasmactor_factories and parses its answer. On error the
 // instance is dead. The caller holds i.mu.
 func (i *Instance) readFactories(ctx context.Context) ([]string, error) {
+	return i.readNames(ctx, exportFactories)
+}
+
+// readNames calls an export that returns a list of factory names in the
+// layout of wasmactor_factories, and parses it.
+func (i *Instance) readNames(ctx context.Context, export string) ([]string, error) {
 	if f := i.begin(ctx); f != nil {
 		return nil, i.die(f)
 	}
-	r, err := i.call(i.mod.ExportedFunction(exportFactories), 0)
+	r, err := i.call(i.mod.ExportedFunction(export), 0)
 	if f := i.end(err); f != nil {
-		return nil, fmt.Errorf("%w: %s: %w", wasmactor.ErrBadModule, exportFactories, i.die(f))
+		return nil, fmt.Errorf("%w: %s: %w", wasmactor.ErrBadModule, export, i.die(f))
 	}
 	ptr, n := uint32(r>>32), uint32(r)
 	const maxList = MaxFactories * (MaxFactoryBytes + 1)
 	if n > maxList {
 		i.die(&Failure{Reason: "protocol: factory list too long"})
-		return nil, fmt.Errorf("%w: factory list of %d bytes is over %d", wasmactor.ErrBadModule, n, maxList)
+		return nil, fmt.Errorf("%w: %s: factory list of %d bytes is over %d", wasmactor.ErrBadModule, export, n, maxList)
 	}
 	v, ok := i.mem.Read(ptr, n)
 	if !ok {
 		i.die(&Failure{Reason: "protocol: factory list out of range"})
-		return nil, fmt.Errorf("%w: factory list at %#x (%d bytes) is outside the guest's %d-byte memory",
-			wasmactor.ErrBadModule, ptr, n, i.mem.Size())
+		return nil, fmt.Errorf("%w: %s: factory list at %#x (%d bytes) is outside the guest's %d-byte memory",
+			wasmactor.ErrBadModule, export, ptr, n, i.mem.Size())
+	}
+	if n == 0 && export != exportFactories {
+		return nil, nil
 	}
 	names, err := ParseFactories(v) // copies
 	if err != nil {
 		i.die(&Failure{Reason: "protocol: bad factory list"})
-		return nil, fmt.Errorf("%w: %v", wasmactor.ErrBadModule, err)
+		return nil, fmt.Errorf("%w: %s: %v", wasmactor.ErrBadModule, export, err)
 	}
 	return names, nil
 }

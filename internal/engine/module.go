@@ -28,6 +28,9 @@ const (
 	exportInbox      = "wasmactor_inbox"
 	exportDeliver    = "wasmactor_deliver"
 	exportSnapshot   = "wasmactor_snapshot"
+	// exportSnapshotters lists the factories whose actors snapshot. Optional
+	// (guests of earlier SDKs lack it: none of their factories is known to).
+	exportSnapshotters = "wasmactor_snapshotters"
 )
 
 type signature struct {
@@ -45,6 +48,7 @@ var exports = []struct {
 	{exportInbox, signature{[]api.ValueType{i32}, []api.ValueType{i32}, true}},
 	{exportDeliver, signature{[]api.ValueType{i32}, []api.ValueType{i32}, true}},
 	{exportSnapshot, signature{[]api.ValueType{i64}, []api.ValueType{i64}, false}},
+	{exportSnapshotters, signature{nil, []api.ValueType{i64}, false}},
 }
 
 // Module is a compiled guest module that passed the ABI checks. Instantiate
@@ -56,8 +60,11 @@ type Module struct {
 	prefix    string // hex of the first 6 bytes of hash, for logs
 	size      int
 	factories []string
+	snaps     []string // factories whose actors snapshot (wasmactor_snapshotters)
 	hasInit   bool
 	hasSnap   bool
+	hasSnaps  bool
+	interp    bool
 	closed    atomic.Bool
 }
 
@@ -66,6 +73,15 @@ func (m *Module) Hash() [32]byte { return m.hash }
 
 // Factories are the factory names the module exports, in its order.
 func (m *Module) Factories() []string { return slices.Clone(m.factories) }
+
+// Snapshotters are the factories whose actors the module says it can
+// snapshot (the optional wasmactor_snapshotters export; none without it or
+// without wasmactor_snapshot).
+func (m *Module) Snapshotters() []string { return slices.Clone(m.snaps) }
+
+// Interpreted reports whether the module runs on wazero's interpreter
+// (Config.Interpreter).
+func (m *Module) Interpreted() bool { return m.interp }
 
 // Size is the module's size in bytes.
 func (m *Module) Size() int { return m.size }
@@ -107,7 +123,7 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte) (*Module, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Module{e: e, compiled: compiled, hash: sha256.Sum256(wasm), size: len(wasm)}
+	m := &Module{e: e, compiled: compiled, hash: sha256.Sum256(wasm), size: len(wasm), interp: e.cfg.Interpreter}
 	m.prefix = hex.EncodeToString(m.hash[:6])
 	if err := m.check(); err != nil {
 		_ = compiled.Close(ctx)
@@ -222,6 +238,8 @@ func (m *Module) check() error {
 			m.hasInit = true
 		case exportSnapshot:
 			m.hasSnap = true
+		case exportSnapshotters:
+			m.hasSnaps = true
 		}
 	}
 	return nil
@@ -247,6 +265,18 @@ func (m *Module) probe(ctx context.Context) error {
 	}
 	if m.factories, err = i.readFactories(ctx); err != nil {
 		return err
+	}
+	if m.hasSnap && m.hasSnaps {
+		snaps, err := i.readNames(ctx, exportSnapshotters)
+		if err != nil {
+			return err
+		}
+		for _, f := range snaps {
+			if !slices.Contains(m.factories, f) {
+				return fmt.Errorf("%w: %s names %q, which is not a factory of the module", wasmactor.ErrBadModule, exportSnapshotters, f)
+			}
+		}
+		m.snaps = snaps
 	}
 	return nil
 }

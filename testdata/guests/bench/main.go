@@ -8,6 +8,8 @@
 //	Source    tell [target PID, n]: sends n small raw messages to target as
 //	          fast as it can, never retrying: a refused send (mailbox full,
 //	          ...) is counted as failed. Any ask → {"sent": s, "failed": f}
+//	Poster    as Source, but posts (actor.Context.PostRaw: batched sends);
+//	          failed is what the host refused (Context.Refused)
 //	Echo      answers every ask with its payload, byte for byte (raw reply)
 //	Spawner   ask {"n": N}: spawns N Echo actors, then answers
 //	          {"spawned": s, "failed": f}
@@ -21,7 +23,8 @@
 //	          benchmarks measure the platform, not a codec.
 //	SeqSend   tell [target PID, sender id, count]: sends count messages
 //	          [sender id, seq] to target, seq continuing from the last tell
-//	          for that sender id; any ask → {"sent": s, "failed": f}
+//	          for that sender id; any ask → {"sent": s, "failed": f}. With
+//	          a fourth element 1 it posts them (batched sends) instead.
 //
 // SeqCheck's counts, per message with sender id s and seq q, where last is
 // the highest seq seen from s (0 at first):
@@ -83,6 +86,25 @@ func (s *Source) Receive(ctx *actor.Context, msg actor.Message) {
 		}
 		s.sent++
 	}
+}
+
+// Poster floods a target with posted (batched) messages.
+type Poster struct{ sent uint64 }
+
+func (s *Poster) Receive(ctx *actor.Context, msg actor.Message) {
+	if msg.IsAsk() {
+		_ = ctx.Reply(map[string]uint64{"sent": s.sent - ctx.Refused(), "failed": ctx.Refused()})
+		return
+	}
+	target, n, ok := readTargetN(msg.Bytes())
+	if !ok {
+		ctx.Log(actor.LevelWarn, "Poster wants [target, n]")
+		return
+	}
+	for range n {
+		ctx.PostRaw(target, payload)
+	}
+	s.sent += n
 }
 
 // readTargetN parses [[node, serial], n].
@@ -201,13 +223,15 @@ type SeqSend struct {
 
 func (s *SeqSend) Receive(ctx *actor.Context, msg actor.Message) {
 	if msg.IsAsk() {
-		_ = ctx.Reply(map[string]uint64{"sent": s.sent, "failed": s.failed})
+		// Posted messages the host refused count as failed, not sent.
+		r := ctx.Refused()
+		_ = ctx.Reply(map[string]uint64{"sent": s.sent - r, "failed": s.failed + r})
 		return
 	}
 	b := msg.Bytes()
 	k, b, err := actor.ReadArrayHeader(b)
-	if err != nil || k != 3 {
-		ctx.Log(actor.LevelWarn, "SeqSend wants [target, sender, count]")
+	if err != nil || k != 3 && k != 4 {
+		ctx.Log(actor.LevelWarn, "SeqSend wants [target, sender, count] or [target, sender, count, post]")
 		return
 	}
 	target, b, err := actor.ReadPID(b)
@@ -218,9 +242,15 @@ func (s *SeqSend) Receive(ctx *actor.Context, msg actor.Message) {
 	if err != nil {
 		return
 	}
-	count, _, err := actor.ReadUint(b)
+	count, b, err := actor.ReadUint(b)
 	if err != nil {
 		return
+	}
+	var post uint64
+	if k == 4 {
+		if post, _, err = actor.ReadUint(b); err != nil {
+			return
+		}
 	}
 	if s.next == nil {
 		s.next = make(map[uint64]uint64)
@@ -231,6 +261,12 @@ func (s *SeqSend) Receive(ctx *actor.Context, msg actor.Message) {
 		s.buf = actor.AppendArrayHeader(s.buf[:0], 2)
 		s.buf = actor.AppendUint(s.buf, sender)
 		s.buf = actor.AppendUint(s.buf, seq)
+		if post != 0 {
+			// Refusals are counted by the SDK (failed, below).
+			ctx.PostRaw(target, s.buf)
+			s.sent++
+			continue
+		}
 		// A refused message keeps its seq: the checker sees the hole as a
 		// gap, which is the truth.
 		if err := ctx.SendRaw(target, s.buf); err != nil {
@@ -287,6 +323,7 @@ func init() {
 	actor.Register("Blob", func() actor.Actor { return &Blob{} })
 	actor.Register("Sink", func() actor.Actor { return &Sink{} })
 	actor.Register("Source", func() actor.Actor { return &Source{} })
+	actor.Register("Poster", func() actor.Actor { return &Poster{} })
 	actor.Register("Echo", func() actor.Actor { return Echo{} })
 	actor.Register("Spawner", func() actor.Actor { return Spawner{} })
 	actor.Register("SeqCheck", func() actor.Actor { return &SeqCheck{} })

@@ -7,7 +7,9 @@
 // array [n, upgrades]), counting how often it was restored.
 //
 // The op "move" with "to": a node name asks to move the counter there
-// (Context.MigrateTo); an ask is answered with the error, if any.
+// (Context.MigrateTo), "by" times in one turn if "by" is over 1; an ask is
+// answered with the first request's error, if any, and how many of the
+// others were refused.
 //
 // Plain is a factory without snapshots: it cannot be upgraded or migrated.
 package main
@@ -57,12 +59,20 @@ func (c *counter) Receive(ctx *actor.Context, msg actor.Message) {
 		_ = ctx.Reply(map[string]int64{"value": c.n, "version": 2, "restores": c.restores})
 	case "move":
 		err := ctx.MigrateTo(o.To)
+		// "by": N asks N times in this turn; "refused" counts the
+		// requests after the first that the node refused.
+		refused := 0
+		for i := int64(1); i < o.By; i++ {
+			if ctx.MigrateTo(o.To) != nil {
+				refused++
+			}
+		}
 		if msg.IsAsk() {
 			text := ""
 			if err != nil {
 				text = err.Error()
 			}
-			_ = ctx.Reply(map[string]string{"error": text})
+			_ = ctx.Reply(map[string]string{"error": text, "refused": fmt.Sprint(refused)})
 		}
 	}
 }

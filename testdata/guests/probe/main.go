@@ -23,8 +23,14 @@
 //	send_after {pid, ms, text}   the same, ms later (send_timer import);
 //	                             ref = the timer
 //	cancel_timer {ref}           cancels a timer; err unless it was armed
-//	ask {pid, text, ms}          asks pid {"op": "echo", "text": text}; the
-//	                             answer becomes a "reply" event
+//	ask {pid, text, ms, ask_op}  asks pid {"op": ask_op (default "echo"),
+//	                             "text": text}; the answer becomes a
+//	                             "reply" event
+//	hold                         answers nothing: keeps the ask open
+//	held                         ref = how many asks it keeps open
+//	answer_held                  answers every ask it keeps open with
+//	                             {"text": "late"}, then this one
+//	quit {reason}                stops itself without answering
 //	kill {pid, reason}
 //	stop {reason}                answers, then stops itself
 //	crash                        panics: the whole instance fails
@@ -110,6 +116,7 @@ type cmd struct {
 	Cmds     []cmd     `cbor:"cmds"`
 	Monitor  bool      `cbor:"monitor"`
 	BadArgs  bool      `cbor:"bad_args"`
+	AskOp    string    `cbor:"ask_op"`
 }
 
 type result struct {
@@ -142,6 +149,7 @@ type probe struct {
 	waiting *actor.Request
 	timers  map[uint64]actor.Timer // by the ref answered for them
 	timerN  uint64
+	held    []actor.Request // asks kept open by "hold"
 }
 
 // timer keeps t for cancel_timer under a ref of its own.
@@ -226,6 +234,19 @@ func (p *probe) Receive(ctx *actor.Context, msg actor.Message) {
 	switch c.Op {
 	case "echo":
 		_ = ctx.Reply(note{Text: c.Text})
+	case "hold":
+		req, _ := ctx.Request()
+		p.held = append(p.held, req)
+	case "held":
+		_ = ctx.Reply(result{Ref: uint64(len(p.held))})
+	case "answer_held":
+		for _, req := range p.held {
+			_ = ctx.ReplyTo(req, note{Text: "late"})
+		}
+		p.held = nil
+		_ = ctx.Reply(result{})
+	case "quit":
+		ctx.Stop(c.Reason)
 	case "events":
 		req, _ := ctx.Request()
 		p.waiting, p.waitN = &req, c.N
@@ -324,7 +345,11 @@ func (p *probe) do(ctx *actor.Context, c cmd) result {
 		}
 		delete(p.timers, c.Ref)
 	case "ask":
-		err = ctx.Ask(c.PID, note{Op: "echo", Text: c.Text}, time.Duration(c.Ms)*time.Millisecond,
+		op := c.AskOp
+		if op == "" {
+			op = "echo"
+		}
+		err = ctx.Ask(c.PID, note{Op: op, Text: c.Text}, time.Duration(c.Ms)*time.Millisecond,
 			func(ctx *actor.Context, reply actor.Message, err error) {
 				e := event{Kind: "reply", Ref: c.Ref, Err: errText(err)}
 				if err == nil {

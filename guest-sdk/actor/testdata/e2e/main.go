@@ -48,7 +48,14 @@ func (p *probe) Receive(ctx *actor.Context, msg actor.Message) {
 	case "inc":
 		p.n += r.N
 	case "get":
-		_ = ctx.Reply(map[string]any{"n": p.n, "answers": p.answers, "self": ctx.Self()})
+		_ = ctx.Reply(map[string]any{"n": p.n, "answers": p.answers, "self": ctx.Self(), "refused": ctx.Refused()})
+	case "post":
+		// N posted incs to the target, then one to the target sent at once:
+		// it must arrive after them.
+		for range r.N {
+			_ = ctx.Post(r.Target, req{Op: "inc", N: 1})
+		}
+		_ = ctx.Send(r.Target, req{Op: "inc", N: 1000})
 	case "ask":
 		// Ask the target and, when it answers, count it.
 		_ = ctx.Ask(r.Target, map[string]string{"op": "get"}, time.Second, func(ctx *actor.Context, reply actor.Message, err error) {
