@@ -75,27 +75,46 @@ func refusal(from transport.NodeInfo, env *transport.Envelope, e abi.Errno) tran
 }
 
 // sendRefusals carries a batch's refusals back to the sending node in one
-// Send. If even that fails (its queue is full, or it went down), the
-// refusals are counted here as lost; the tells stay counted at this node.
+// Send. If its queue is full, their counts go as one cast in the ordered
+// control backlog, which waits until the transport takes it. Only if the
+// node is gone are they lost, counted here (the tells stay counted at this
+// node, and the sender's node sees this one go down).
 func (n *Node) sendRefusals(to transport.NodeInfo, refused []transport.Envelope) {
-	if err := n.cl.tr.Send(to.Name, refused...); err != nil {
-		n.stats.refusalsLost.Add(uint64(len(refused)))
-		n.log.Debug("refusals not sent", "peer", to.Name, "count", len(refused), "err", err)
+	err := n.cl.tr.Send(to.Name, refused...)
+	if err == nil {
+		return
 	}
+	if errors.Is(err, transport.ErrQueueFull) {
+		r := proto.Refusals{ToIncarnation: to.Incarnation}
+		for _, env := range refused { // a batch's refusals mostly share a sender
+			if k := len(r.Counts) - 1; k >= 0 && r.Counts[k].From == env.To {
+				r.Counts[k].N++
+			} else {
+				r.Counts = append(r.Counts, proto.RefusedCount{From: env.To, N: 1})
+			}
+		}
+		n.castMust(to.Name, proto.KindRefusals, r)
+		return
+	}
+	n.stats.refusalsLost.Add(uint64(len(refused)))
+	n.log.Debug("refusals not sent", "peer", to.Name, "count", len(refused), "err", err)
 }
 
 // countRefused counts a tell that another node refused against its sender:
 // the sending actor if it still exists (serial 0 is this node's Go API),
 // and the node. The guest is told nothing: a tell is at most once, and a
 // refusal arrives long after the send returned.
-func (n *Node) countRefused(serial uint64) {
-	n.stats.remoteRefused.Add(1)
+func (n *Node) countRefused(serial uint64) { n.countRefusedN(serial, 1) }
+
+// countRefusedN is countRefused for k tells of one sender.
+func (n *Node) countRefusedN(serial, k uint64) {
+	n.stats.remoteRefused.Add(k)
 	if serial == 0 {
 		return
 	}
 	if a := n.actors.get(serial); a != nil {
 		a.mu.Lock()
-		a.ownRels().refused++
+		a.ownRels().refused += k
 		a.mu.Unlock()
 	}
 }
@@ -180,6 +199,17 @@ func (n *Node) handleCast(from transport.NodeInfo, msg transport.Control) error 
 				}
 			}
 			a.mu.Unlock()
+		}
+	case proto.KindRefusals:
+		var r proto.Refusals
+		if err := proto.Unmarshal(msg.Body, &r); err != nil {
+			return err
+		}
+		if r.ToIncarnation != n.incarnation {
+			return nil // tells of an earlier run of this node
+		}
+		for _, c := range r.Counts {
+			n.countRefusedN(c.From, c.N)
 		}
 	case proto.KindDown:
 		var d proto.Down

@@ -71,8 +71,9 @@ type Stats struct {
 	// actor (ActorInfo.Refused) if that still runs.
 	RemoteRefused uint64 `json:"remote_refused"`
 	// RefusalsLost counts refusals of tells from other nodes that this
-	// node could not send back (the sender's queue was full or it went
-	// down). Those tells are still counted in MailboxFull, when full.
+	// node could not send back: the sending node went down (a full queue
+	// back delays them in the control backlog instead). Those tells are
+	// still counted in MailboxFull, when full.
 	RefusalsLost    uint64 `json:"refusals_lost"`
 	Restarts        uint64 `json:"restarts"`
 	InstanceCrashes uint64 `json:"instance_crashes"`

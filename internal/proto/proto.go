@@ -30,6 +30,11 @@ const (
 	KindSpawnRequest uint16 = 20 // SpawnRequest
 	KindSpawned      uint16 = 21 // Spawned: the outcome of a SpawnRequest
 
+	// KindRefusals carries counts of refused tells back to their senders'
+	// node when the REFUSED envelopes could not be sent (a full queue): a
+	// cast waits in the ordered control backlog rather than being lost.
+	KindRefusals uint16 = 22 // Refusals
+
 	// Calls between nodes.
 	KindSpawn       uint16 = 100 // Spawn → SpawnReply
 	KindFactoryOf   uint16 = 101 // ActorRef → FactoryReply: the factory of an actor of the receiver
@@ -90,6 +95,19 @@ type Watch struct {
 	// run of the receiver (it restarted meanwhile) treats the cast as stale,
 	// so a serial never reaches the actor of a later run.
 	ToIncarnation uint64 `cbor:"9,keyasint"`
+}
+
+// Refusals counts tells the sender refused, by sending actor of the
+// receiver (0: its Go API).
+type Refusals struct {
+	Counts        []RefusedCount `cbor:"1,keyasint"`
+	ToIncarnation uint64         `cbor:"9,keyasint"` // the receiver's run the tells came from
+}
+
+// RefusedCount is how many tells of actor From the sender refused.
+type RefusedCount struct {
+	From uint64 `cbor:"1,keyasint"`
+	N    uint64 `cbor:"2,keyasint"`
 }
 
 // Down tells the watcher's node that Target (on the sender) died.
