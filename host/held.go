@@ -109,7 +109,13 @@ func (n *Node) failHeld(a *actor, held map[heldAsk]struct{}, reason string) {
 		err = wasmactor.ErrCrashed
 	}
 	from := n.abiPID(a)
+	closing := n.closed.Load()
 	for h := range held {
+		if closing && h.to.Incarnation == n.incarnation {
+			// Its asker here is being shut down too: an answer now would
+			// race its shutdown and could become its exit reason.
+			continue
+		}
 		n.replyError(from, h.to, h.ref, err, reason)
 	}
 }
