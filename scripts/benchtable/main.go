@@ -60,9 +60,11 @@ func parse(r io.Reader) (samples, error) {
 				name = name[:i] // the GOMAXPROCS suffix
 			}
 		}
-		// BenchmarkLocalTell on main runs with observability off and on
-		// (obs=none, obs=metrics, obs=tracing); the headline is obs=none.
+		// BenchmarkLocalTell and BenchmarkRemoteAsk run with observability
+		// off and on (obs=none, obs=metrics, obs=tracing); the headline is
+		// obs=none (LocalTell/obs=none, RemoteAsk/obs=none/host-to-guest).
 		name = strings.TrimSuffix(name, "/obs=none")
+		name = strings.Replace(name, "/obs=none/", "/", 1)
 		for i := 2; i+1 < len(f); i += 2 {
 			v, err := strconv.ParseFloat(f[i], 64)
 			if err != nil {
