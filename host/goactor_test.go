@@ -422,7 +422,13 @@ func TestCloseStopsGoActors(t *testing.T) {
 
 	// One idle, one blocked until its context ends, one blocked in a Call
 	// to an actor that never answers.
-	idle, err := n.SpawnFunc(ctx, "idle", func(*host.ActorContext, host.Message) error { return nil })
+	asked := make(chan struct{}, 1)
+	idle, err := n.SpawnFunc(ctx, "idle", func(_ *host.ActorContext, msg host.Message) error {
+		if msg.Kind == host.MessageAsk {
+			asked <- struct{}{} // the caller is inside its Call now
+		}
+		return nil
+	})
 	require.NoError(t, err)
 	blocked := make(chan struct{}, 2)
 	waiter, err := n.SpawnFunc(ctx, "", func(ctx *host.ActorContext, msg host.Message) error {
@@ -441,6 +447,10 @@ func TestCloseStopsGoActors(t *testing.T) {
 	require.NoError(t, n.Send(ctx, caller, "call"))
 	<-blocked
 	<-blocked
+	// Not only about to call: its ask has reached idle. (Closing before
+	// that let idle die first, and the Call failed NOPROC at once, which
+	// became the caller's exit reason.)
+	<-asked
 
 	mon, err := n.Monitor(ctx, caller)
 	require.NoError(t, err)
